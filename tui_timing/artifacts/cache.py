@@ -1,0 +1,285 @@
+"""The timing cache (SPEC 2.1): loading under any common key names, and validation.
+
+Loading is deliberately lenient about *names* (aliases, `--key` maps, derivable optional
+keys) and strict about *usability*: a file that is not a dict, lacks a required key or has
+no rows or steps raises ArtifactError (exit 2). Shape and dtype problems of keys that are
+present are not raised here: stage 1 reports them as `cache.shapes`, so the user sees every
+problem at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from tui_timing.artifacts.safe_load import load_container
+from tui_timing.errors import ArtifactError, UsageError
+
+REQUIRED = ("duration", "profile", "features")
+OPTIONAL = ("log_duration", "mask", "length", "meta")
+CANONICAL = REQUIRED + OPTIONAL
+
+ALIASES: dict[str, tuple[str, ...]] = {
+    "duration": ("durations", "dur", "total_duration", "seg_duration"),
+    "log_duration": ("log_durations", "logdur", "log_dur"),
+    "profile": ("profiles", "dt_profile", "timing_profile"),
+    "mask": ("masks", "valid_mask", "step_mask", "attention_mask"),
+    "length": ("lengths", "lens", "seq_len", "seq_lens", "n_steps"),
+    "features": ("feature", "feats", "cond", "conditioning", "cond_vec", "condition"),
+    "meta": ("metadata", "info"),
+}
+
+#: Rows processed at a time by the chunked statistics, so memory stays bounded.
+CHUNK_ROWS = 65_536
+
+
+@dataclass
+class RawCache:
+    """A cache as found in the file: canonical names, tensors not yet validated."""
+
+    path: Path
+    values: dict[str, Any]
+    #: Human-readable notes: which keys came from aliases or were derived.
+    notes: list[str] = field(default_factory=list)
+    derived: list[str] = field(default_factory=list)
+
+
+@dataclass
+class TimingCache:
+    """A validated cache: the tensors of SPEC 2.1 with consistent N, L and D."""
+
+    path: Path
+    duration: torch.Tensor  # float [N]
+    log_duration: torch.Tensor  # float [N]
+    profile: torch.Tensor  # float [N, L]
+    mask: torch.Tensor  # bool or numeric [N, L], as stored
+    length: torch.Tensor  # int [N]
+    features: torch.Tensor  # float [N, D]
+    meta: dict[str, Any]
+    derived: list[str] = field(default_factory=list)
+
+    @property
+    def n_rows(self) -> int:
+        return int(self.duration.shape[0])
+
+    @property
+    def max_len(self) -> int:
+        return int(self.profile.shape[1])
+
+    @property
+    def feature_dim(self) -> int:
+        return int(self.features.shape[1])
+
+    @property
+    def feature_names(self) -> list[str]:
+        names = self.meta.get("feature_names")
+        if isinstance(names, list) and len(names) == self.feature_dim:
+            return [str(n) for n in names]
+        return [f"f{i}" for i in range(self.feature_dim)]
+
+    def row_chunks(self, rows: int = CHUNK_ROWS) -> Iterator[slice]:
+        """Consecutive row slices covering the cache, `rows` at a time."""
+        for start in range(0, self.n_rows, rows):
+            yield slice(start, min(start + rows, self.n_rows))
+
+    def bool_mask(self, rows: slice) -> torch.Tensor:
+        """The mask of `rows` as booleans (numeric masks: nonzero means valid)."""
+        chunk = self.mask[rows]
+        return chunk if chunk.dtype == torch.bool else chunk != 0
+
+
+def load_cache(path: str | Path, key_map: dict[str, str] | None = None) -> RawCache:
+    """Load a cache file and map its keys to canonical names; derive missing optional keys."""
+    path = Path(path)
+    key_map = dict(key_map or {})
+    unknown = sorted(set(key_map) - set(CANONICAL))
+    if unknown:
+        raise UsageError(
+            f"--key {unknown[0]}=...: unknown cache key {unknown[0]!r} "
+            f"(known: {', '.join(CANONICAL)})"
+        )
+    container = load_container(path)
+    if not isinstance(container, dict):
+        raise ArtifactError(
+            str(path),
+            None,
+            f"wrong container: expected a dict of tensors, found {_kind(container)}",
+        )
+    values: dict[str, Any] = {}
+    notes: list[str] = []
+    for name in CANONICAL:
+        source = _find_key(container, name, key_map, path)
+        if source is None:
+            continue
+        values[name] = container[source]
+        if source != name:
+            notes.append(f"{name} read from key {source!r}")
+    missing = [name for name in REQUIRED if name not in values]
+    if missing:
+        found = ", ".join(map(str, container)) or "none"
+        raise ArtifactError(str(path), missing[0], f"required key missing (found keys: {found})")
+    raw = RawCache(path=path, values=values, notes=notes)
+    _require_rows_and_steps(raw)
+    _derive_optional(raw)
+    return raw
+
+
+def _kind(obj: Any) -> str:
+    if isinstance(obj, torch.Tensor):
+        return f"a bare tensor of shape {list(obj.shape)}"
+    return f"a {type(obj).__name__}"
+
+
+def _find_key(
+    container: dict[Any, Any], name: str, key_map: dict[str, str], path: Path
+) -> str | None:
+    if name in key_map:
+        mapped = key_map[name]
+        if mapped not in container:
+            raise ArtifactError(
+                str(path),
+                mapped,
+                f"--key {name}={mapped} names a key that is not in the file "
+                f"(found keys: {', '.join(map(str, container))})",
+            )
+        return mapped
+    for candidate in (name, *ALIASES.get(name, ())):
+        if candidate in container:
+            return candidate
+    return None
+
+
+def _require_rows_and_steps(raw: RawCache) -> None:
+    """A cache with no rows or no steps cannot be diagnosed at all (exit 2)."""
+    duration = raw.values["duration"]
+    profile = raw.values["profile"]
+    if isinstance(duration, torch.Tensor) and duration.numel() == 0:
+        raise ArtifactError(str(raw.path), "duration", "the cache has no rows (N = 0)")
+    if isinstance(profile, torch.Tensor):
+        if profile.numel() == 0 and profile.dim() >= 1 and profile.shape[0] == 0:
+            raise ArtifactError(str(raw.path), "profile", "the cache has no rows (N = 0)")
+        if profile.dim() == 2 and profile.shape[1] == 0:
+            raise ArtifactError(str(raw.path), "profile", "the cache has no steps (L = 0)")
+
+
+def _derive_optional(raw: RawCache) -> None:
+    """Fill log_duration, mask, length and meta when absent, and say so."""
+    v = raw.values
+    if "log_duration" not in v and _is_float_tensor(v["duration"]):
+        v["log_duration"] = torch.log(v["duration"].double()).to(v["duration"].dtype)
+        raw.derived.append("log_duration")
+    profile = v["profile"]
+    if isinstance(profile, torch.Tensor) and profile.dim() == 2:
+        steps = torch.arange(profile.shape[1])
+        length = v.get("length")
+        if (
+            "mask" not in v
+            and isinstance(length, torch.Tensor)
+            and _is_int(length)
+            and length.dim() == 1
+        ):
+            v["mask"] = steps[None, :] < length[:, None]
+            raw.derived.append("mask")
+        if "length" not in v and isinstance(v.get("mask"), torch.Tensor):
+            mask = v["mask"]
+            if mask.dim() == 2:
+                v["length"] = (mask != 0).sum(dim=1).to(torch.int64)
+                raw.derived.append("length")
+    if "meta" not in v:
+        v["meta"] = {}
+        raw.derived.append("meta")
+    raw.notes.extend(f"{name} derived (absent from the file)" for name in raw.derived)
+
+
+def _is_float_tensor(value: Any) -> bool:
+    return isinstance(value, torch.Tensor) and value.is_floating_point()
+
+
+def _is_int(value: torch.Tensor) -> bool:
+    return not value.is_floating_point() and value.dtype != torch.bool
+
+
+def shape_problems(raw: RawCache) -> list[str]:
+    """Every type/shape problem of the present keys (empty when the cache is well formed)."""
+    v = raw.values
+    problems: list[str] = []
+    for name in ("duration", "log_duration", "profile", "mask", "length", "features"):
+        if name not in v:
+            problems.append(f"{name}: missing and cannot be derived")
+        elif not isinstance(v[name], torch.Tensor):
+            problems.append(f"{name}: expected a tensor, found {type(v[name]).__name__}")
+    if problems:
+        return problems
+    ranks = {"duration": 1, "log_duration": 1, "profile": 2, "mask": 2, "length": 1, "features": 2}
+    for name, rank in ranks.items():
+        if v[name].dim() != rank:
+            problems.append(f"{name}: expected rank {rank}, found shape {list(v[name].shape)}")
+    for name in ("duration", "log_duration", "profile", "features"):
+        if not v[name].is_floating_point():
+            problems.append(f"{name}: expected a float dtype, found {v[name].dtype}")
+    if v["length"].is_floating_point() or v["length"].dtype == torch.bool:
+        problems.append(f"length: expected an integer dtype, found {v['length'].dtype}")
+    if v["mask"].is_complex():
+        problems.append(f"mask: expected bool or numeric, found {v['mask'].dtype}")
+    if problems:
+        return problems
+    n = v["duration"].shape[0]
+    for name in ("log_duration", "profile", "mask", "length", "features"):
+        if v[name].shape[0] != n:
+            problems.append(f"{name}: {v[name].shape[0]} rows, but duration has {n}")
+    if v["mask"].shape[1] != v["profile"].shape[1]:
+        problems.append(
+            f"mask: {v['mask'].shape[1]} steps, but profile has {v['profile'].shape[1]}"
+        )
+    if v["features"].shape[1] == 0:
+        problems.append("features: zero columns")
+    meta = v["meta"]
+    if not isinstance(meta, dict):
+        problems.append(f"meta: expected a dict, found {type(meta).__name__}")
+        return problems
+    max_len = meta.get("max_len")
+    if max_len is not None:
+        if isinstance(max_len, bool) or not isinstance(max_len, int):
+            problems.append(f"meta.max_len: expected an integer, found {max_len!r}")
+        elif max_len != v["profile"].shape[1]:
+            problems.append(
+                f"profile: L = {v['profile'].shape[1]} but meta.max_len = {max_len} "
+                "(L must be max_len, never trimmed to the longest row)"
+            )
+    names = meta.get("feature_names")
+    if names is not None and (not isinstance(names, list) or len(names) != v["features"].shape[1]):
+        count = len(names) if isinstance(names, list) else type(names).__name__
+        problems.append(
+            f"meta.feature_names: {count} names for {v['features'].shape[1]} feature columns"
+        )
+    return problems
+
+
+def as_timing_cache(raw: RawCache) -> TimingCache:
+    """The validated view; call only when `shape_problems(raw)` is empty."""
+    v = raw.values
+    return TimingCache(
+        path=raw.path,
+        duration=v["duration"],
+        log_duration=v["log_duration"],
+        profile=v["profile"],
+        mask=v["mask"],
+        length=v["length"],
+        features=v["features"],
+        meta=v["meta"],
+        derived=list(raw.derived),
+    )
+
+
+def summary_path_for(cache_path: str | Path) -> Path:
+    """`<split>_timing.pt` → `<split>_summary.json` in the same folder."""
+    cache_path = Path(cache_path)
+    stem = cache_path.name
+    for suffix in ("_timing.pt", "_timing.npz", "_timing.safetensors"):
+        if stem.endswith(suffix):
+            return cache_path.with_name(stem[: -len(suffix)] + "_summary.json")
+    return cache_path.with_name(cache_path.stem + "_summary.json")

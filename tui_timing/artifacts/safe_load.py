@@ -1,0 +1,216 @@
+"""Load a file that should hold a dict of tensors, without ever running code from it.
+
+Three containers are accepted, recognised by their first bytes rather than their names:
+torch's zip and legacy pickle formats (always `weights_only=True`, memory-mapped where the
+format allows, so a large cache is not copied into memory), numpy `.npz` (with
+`allow_pickle=False`) and `.safetensors` (parsed here: it is a JSON header and raw bytes).
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+import re
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from tui_timing.errors import ArtifactError
+
+_ZIP_MAGIC = b"PK\x03\x04"
+_SAFETENSORS_DTYPES = {
+    "F64": np.float64,
+    "F32": np.float32,
+    "F16": np.float16,
+    "I64": np.int64,
+    "I32": np.int32,
+    "I16": np.int16,
+    "I8": np.int8,
+    "U8": np.uint8,
+    "BOOL": np.bool_,
+}
+
+
+def load_container(path: str | Path, *, mmap: bool = True) -> Any:
+    """Return the object stored in `path` (usually a dict), refusing anything unsafe.
+
+    Raises ArtifactError naming the file and the problem for a missing, empty, unreadable,
+    truncated or unsafe file.
+    """
+    path = Path(path)
+    head = _read_head(path)
+    if head.startswith(_ZIP_MAGIC):
+        if _is_npz(path):
+            return _load_npz(path)
+        return _torch_load(path, mmap=mmap)
+    if _looks_like_safetensors(head):
+        return _load_safetensors(path)
+    if head[:1] == b"\x80":
+        return _torch_load(path, mmap=False)
+    raise ArtifactError(
+        str(path),
+        None,
+        f"not a torch .pt, .npz or .safetensors file (unrecognised first bytes {head[:8]!r})",
+    )
+
+
+def _read_head(path: Path) -> bytes:
+    if not path.exists():
+        raise ArtifactError(str(path), None, "file not found")
+    if path.is_dir():
+        raise ArtifactError(str(path), None, "is a folder, not a file")
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(16)
+    except OSError as exc:
+        raise ArtifactError(str(path), None, f"cannot be read ({exc.strerror})") from None
+    if not head:
+        raise ArtifactError(str(path), None, "file is empty")
+    return head
+
+
+def _is_npz(path: Path) -> bool:
+    """An .npz is a zip of .npy members; a torch zip has a `*/data.pkl` member."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = archive.namelist()
+    except (zipfile.BadZipFile, OSError):
+        return False
+    return bool(names) and all(name.endswith(".npy") for name in names)
+
+
+def _torch_load(path: Path, *, mmap: bool) -> Any:
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
+    except RuntimeError as exc:
+        # A legacy (non-zip) file cannot be memory-mapped; torch says so before it looks
+        # inside, which would hide the real reason a bad file is refused.
+        if mmap and "mmap can only be used" in str(exc):
+            return _torch_load(path, mmap=False)
+        raise ArtifactError(str(path), None, _describe_torch_error(exc)) from None
+    except pickle.UnpicklingError as exc:
+        raise ArtifactError(str(path), None, _describe_unpickling_error(exc)) from None
+    except Exception as exc:  # torch raises many types for damaged files
+        raise ArtifactError(str(path), None, _describe_torch_error(exc)) from None
+
+
+_GLOBAL_PATTERNS = (
+    re.compile(r"unsupported GLOBAL ([\w.]+)", re.IGNORECASE),
+    re.compile(r"Unsupported global: GLOBAL ([\w.]+)"),
+    re.compile(r"Unsupported operand (\d+)"),
+)
+
+
+def _describe_unpickling_error(exc: Exception) -> str:
+    """Say why a weights-only load refused the file, without torch's advice to disable it."""
+    text = str(exc)
+    for pattern in _GLOBAL_PATTERNS:
+        match = pattern.search(text)
+        if match:
+            what = match.group(1)
+            if what.startswith("numpy"):
+                return (
+                    f"refused: the file stores numpy objects ({what}); timing-tui only loads "
+                    "tensors and plain containers. Save tensors (torch.from_numpy) or an .npz"
+                )
+            return (
+                f"refused as unsafe: the file asks to call {what} when loaded; timing-tui "
+                "loads with weights_only=True and never runs code from a file"
+            )
+    first = next((line for line in text.splitlines() if line.strip()), text)
+    if "weights_only" in first.lower() or "Weights only load failed" in first:
+        return "refused as unsafe: the file holds objects that are not tensors or plain containers"
+    return f"not loadable: {first}"
+
+
+def _describe_torch_error(exc: Exception) -> str:
+    text = str(exc).strip()
+    first = next((line for line in text.splitlines() if line.strip()), type(exc).__name__)
+    if "weights_only" in text or "Weights only" in text:
+        return _describe_unpickling_error(exc)
+    lowered = first.lower()
+    if any(word in lowered for word in ("eof", "truncat", "central directory", "failed finding")):
+        return f"truncated or damaged file ({first})"
+    return f"not loadable ({type(exc).__name__}: {first[:200]})"
+
+
+def _load_npz(path: Path) -> dict[str, Any]:
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            out: dict[str, Any] = {}
+            for name in archive.files:
+                array = archive[name]
+                out[name] = _from_numpy(name, array)
+            return out
+    except ValueError as exc:
+        if "allow_pickle" in str(exc) or "Object arrays" in str(exc):
+            raise ArtifactError(
+                str(path), None, "refused as unsafe: the .npz holds pickled objects"
+            ) from None
+        raise ArtifactError(str(path), None, f"not a readable .npz ({exc})") from None
+    except (OSError, zipfile.BadZipFile, EOFError) as exc:
+        raise ArtifactError(str(path), None, f"truncated or damaged .npz ({exc})") from None
+
+
+def _from_numpy(name: str, array: np.ndarray) -> Any:
+    """Tensors for numeric arrays; strings (a JSON `meta`, say) stay Python values."""
+    if array.dtype.kind in "US":
+        value = array.tolist()
+        if name == "meta" and isinstance(value, str):
+            return _parse_json_meta(value)
+        return value
+    return torch.from_numpy(np.ascontiguousarray(array))
+
+
+def _parse_json_meta(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def _looks_like_safetensors(head: bytes) -> bool:
+    if len(head) < 9:
+        return False
+    size = int.from_bytes(head[:8], "little")
+    return 0 < size < 100_000_000 and head[8:9] == b"{"
+
+
+def _load_safetensors(path: Path) -> dict[str, Any]:
+    """Read the safetensors layout: u64 header size, JSON header, then the raw buffers."""
+    try:
+        raw = np.memmap(path, dtype=np.uint8, mode="r")
+    except (OSError, ValueError) as exc:
+        raise ArtifactError(str(path), None, f"cannot be read ({exc})") from None
+    size = int.from_bytes(bytes(raw[:8]), "little")
+    try:
+        header = json.loads(bytes(raw[8 : 8 + size]).decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise ArtifactError(str(path), None, "damaged .safetensors header") from None
+    if not isinstance(header, dict):
+        raise ArtifactError(str(path), None, "damaged .safetensors header (not an object)")
+    body = raw[8 + size :]
+    out: dict[str, Any] = {}
+    for name, info in header.items():
+        if name == "__metadata__":
+            if isinstance(info, dict) and "meta" in info:
+                out["meta"] = _parse_json_meta(str(info["meta"]))
+            continue
+        try:
+            dtype = _SAFETENSORS_DTYPES[info["dtype"]]
+            start, end = (int(v) for v in info["data_offsets"])
+            shape = tuple(int(v) for v in info["shape"])
+        except (KeyError, TypeError, ValueError):
+            raise ArtifactError(
+                str(path), name, "unsupported dtype or damaged entry in .safetensors header"
+            ) from None
+        if not 0 <= start <= end <= body.size:
+            raise ArtifactError(str(path), name, "truncated .safetensors file")
+        array = np.frombuffer(body[start:end], dtype=dtype)
+        if array.size != int(np.prod(shape)):
+            raise ArtifactError(str(path), name, "size does not match its shape in the header")
+        out[name] = torch.from_numpy(array.reshape(shape).copy())
+    return out

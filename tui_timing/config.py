@@ -1,0 +1,148 @@
+"""Tolerances and run settings, from defaults, `[tool.timing-tui]` and the command line.
+
+Every threshold a check uses lives in `Tolerances`, under the name a user writes in their
+`pyproject.toml` (`[tool.timing-tui]`, or its `tolerances` sub-table) or passes as
+`--tol NAME=VALUE`. Later sources win: defaults, then pyproject, then the command line.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tui_timing.errors import UsageError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised only on Python 3.10
+    import tomli as tomllib
+
+
+@dataclass(frozen=True)
+class Tolerances:
+    """Thresholds of the checks (SPEC 3 defaults). Relative ones are fractions."""
+
+    # Stage 1: cache
+    profile_row_sum: float = 1e-4
+    profile_mean_sum: float = 1e-3
+    log_duration_abs: float = 1e-4
+    raw_duration_rel: float = 0.01
+    raw_profile_rel: float = 0.05
+    profile_abs_floor: float = 1e-6
+    preset_factor: float = 10.0
+    # Stage 2: dataset
+    epoch_mean_rel: float = 1e-5
+    epoch_mean_abs: float = 1e-8
+    # Stage 3: model
+    clamp_share: float = 0.01
+    sigma_ratio_min: float = 0.5
+    padding_mass: float = 1e-6
+    capacity_margin: float = 0.25
+    # Stage 4: training
+    flat_ratio: float = 2.0
+    stats_converge_rel: float = 0.5
+    sigma_collapse_ratio: float = 0.5
+    # Stage 5: sampler
+    quantile_rel: float = 0.10
+    ks_max: float = 0.1
+    first_bin_rel: float = 0.25
+    bin_factor: float = 3.0
+    flat_share: float = 0.5
+    # Stage 6: integration
+    gate_rel: float = 0.10
+    dt_sum_rel: float = 0.01
+    scale_factor_rel: float = 0.05
+    ks_warn: float = 0.1
+    c2st_alpha: float = 0.05
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How a run is carried out: device, sample count, seed, plug-ins and tolerances."""
+
+    tolerances: Tolerances = field(default_factory=Tolerances)
+    device: str = "auto"
+    samples: int = 2048
+    seed: int = 0
+    batch_size: int = 256
+    temperature: float = 1.0
+    dataset_spec: str | None = None
+    model_spec: str | None = None
+    sampler_spec: str | None = None
+    key_map: dict[str, str] = field(default_factory=dict)
+
+
+#: Keys of `[tool.timing-tui]` that are run settings rather than tolerances.
+SETTING_KEYS = ("device", "samples", "seed", "batch_size", "temperature", "theme", "scratchpad")
+
+
+def find_pyproject(start: Path | None = None) -> Path | None:
+    """The nearest `pyproject.toml` at or above `start` (the working directory)."""
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        candidate = folder / "pyproject.toml"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def read_tool_table(pyproject: Path | None) -> dict[str, Any]:
+    """The `[tool.timing-tui]` table of `pyproject` (empty when absent)."""
+    if pyproject is None:
+        return {}
+    try:
+        data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise UsageError(f"{pyproject}: cannot read [tool.timing-tui] ({exc})") from None
+    table = data.get("tool", {}).get("timing-tui", {})
+    if not isinstance(table, dict):
+        raise UsageError(f"{pyproject}: [tool.timing-tui] must be a table")
+    return table
+
+
+def tolerances_from(
+    table: dict[str, Any], overrides: dict[str, str], *, source: str = "pyproject.toml"
+) -> Tolerances:
+    """Apply the tolerance keys of a `[tool.timing-tui]` table, then `--tol` overrides."""
+    values: dict[str, float] = {}
+    nested = table.get("tolerances", {})
+    if not isinstance(nested, dict):
+        raise UsageError(f"{source}: [tool.timing-tui] key 'tolerances' must be a table")
+    flat = {k: v for k, v in table.items() if k not in (*SETTING_KEYS, "tolerances")}
+    for key, value in {**flat, **nested}.items():
+        values[key] = _tolerance_value(key, value, source)
+    for key, value in overrides.items():
+        values[key] = _tolerance_value(key, value, "--tol")
+    return dataclasses.replace(Tolerances(), **values)
+
+
+_TOLERANCE_NAMES = {f.name for f in dataclasses.fields(Tolerances)}
+
+
+def _tolerance_value(key: str, value: Any, source: str) -> float:
+    if key not in _TOLERANCE_NAMES:
+        known = ", ".join(sorted(_TOLERANCE_NAMES))
+        raise UsageError(f"{source}: unknown tolerance {key!r} (known: {known})")
+    if isinstance(value, bool):
+        raise UsageError(f"{source}: tolerance {key!r} must be a number, not {value!r}")
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise UsageError(f"{source}: tolerance {key!r} must be a number, not {value!r}") from None
+    if not number >= 0:
+        raise UsageError(f"{source}: tolerance {key!r} must be >= 0, not {value!r}")
+    return number
+
+
+def parse_assignments(pairs: tuple[str, ...] | list[str], option: str) -> dict[str, str]:
+    """Parse repeated `NAME=VALUE` options (`--key`, `--tol`) into a dict."""
+    out: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip() or not value.strip():
+            raise UsageError(f"{option} expects NAME=VALUE, got {pair!r}")
+        out[name.strip()] = value.strip()
+    return out

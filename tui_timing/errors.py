@@ -1,0 +1,42 @@
+"""The one error type every layer raises for input it cannot use.
+
+Each problem names the file, the key and what is wrong, so that the CLI, the JSON report
+and the TUI's error pane can all say the same precise sentence without parsing text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass
+class ArtifactError(Exception):
+    """An artifact (or one key of it) that cannot be used.
+
+    `key` is None when the problem concerns the whole file (not loadable, wrong container).
+    """
+
+    file: str
+    key: str | None
+    problem: str
+
+    def __post_init__(self) -> None:
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        where = f"{self.file}" + (f" [{self.key}]" if self.key else "")
+        return f"{where}: {self.problem}"
+
+    def as_dict(self) -> dict[str, str | None]:
+        """The SPEC 5 `error` object."""
+        return {"file": self.file, "key": self.key, "problem": self.problem}
+
+
+def artifact_error(path: str | Path, key: str | None, problem: str) -> ArtifactError:
+    """Build an ArtifactError from a path of any kind."""
+    return ArtifactError(str(path), key, problem)
+
+
+class UsageError(Exception):
+    """A command-line or configuration problem (exit 2), not tied to one artifact."""
