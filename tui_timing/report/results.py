@@ -79,6 +79,8 @@ class StageResult:
     skip_reason: str | None = None
     #: Stage 7 has no checks of its own; its status comes from the verdict.
     status_override: Status | None = None
+    #: Stage 7 only: the walk through the decision tree.
+    decision: Decision | None = None
 
     @property
     def status(self) -> Status:

@@ -1,0 +1,113 @@
+"""What every stage receives: the loaded artifacts, the settings and earlier results.
+
+Artifacts are loaded once per run by `load_artifacts`; a stage never opens a file itself.
+An artifact that could not be loaded is kept as its ArtifactError, so the stages that need
+it can say why they were skipped and the report can carry the SPEC 5 `error` object.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+
+from tui_timing.artifacts.cache import RawCache, TimingCache, as_timing_cache, shape_problems
+from tui_timing.config import Settings
+from tui_timing.errors import ArtifactError
+from tui_timing.report.results import StageResult
+
+T = TypeVar("T")
+
+#: The artifact kinds, in the order a report lists them.
+ARTIFACT_KINDS = ("cache", "raw_summary", "checkpoint", "log", "eval")
+
+
+@dataclass
+class ArtifactPaths:
+    """The files a run looks at; None where the user gave (or discovery found) none."""
+
+    cache: Path | None = None
+    raw_summary: Path | None = None
+    checkpoint: Path | None = None
+    log: Path | None = None
+    eval: Path | None = None
+
+    def given(self) -> dict[str, Path]:
+        """The kinds that have a path, in report order."""
+        return {k: getattr(self, k) for k in ARTIFACT_KINDS if getattr(self, k) is not None}
+
+
+@dataclass
+class Loaded(Generic[T]):
+    """The outcome of loading one artifact: its value, or why it cannot be used."""
+
+    path: Path
+    value: T | None = None
+    error: ArtifactError | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and self.value is not None
+
+
+@dataclass
+class ProgressEvent:
+    """A stage's progress, for live displays: a fraction, a line of text, partial results."""
+
+    stage: int
+    fraction: float
+    message: str
+    partial: StageResult | None = None
+
+
+class StageCancelled(Exception):
+    """Raised inside a stage when its caller asked it to stop (a re-run superseded it)."""
+
+
+@dataclass
+class StageContext:
+    """Inputs of the stages. Artifacts are `Loaded` outcomes; `results` fills as stages run."""
+
+    paths: ArtifactPaths
+    settings: Settings = field(default_factory=Settings)
+    artifacts: dict[str, Loaded[Any]] = field(default_factory=dict)
+    results: dict[int, StageResult] = field(default_factory=dict)
+    on_progress: Callable[[ProgressEvent], None] | None = None
+    should_stop: Callable[[], bool] = lambda: False
+    _cache_view: TimingCache | None = field(default=None, repr=False)
+
+    def loaded(self, kind: str) -> Loaded[Any] | None:
+        """The load outcome of an artifact kind, or None when no such artifact was given."""
+        return self.artifacts.get(kind)
+
+    def value(self, kind: str) -> Any:
+        """The loaded value of an artifact kind, or None when absent or unusable."""
+        outcome = self.artifacts.get(kind)
+        return outcome.value if outcome is not None and outcome.ok else None
+
+    def timing_cache(self) -> TimingCache | None:
+        """The validated cache, or None when absent, unusable or badly shaped."""
+        if self._cache_view is None:
+            raw: RawCache | None = self.value("cache")
+            if raw is not None and not shape_problems(raw):
+                self._cache_view = as_timing_cache(raw)
+        return self._cache_view
+
+    def cache_unavailable_reason(self) -> str:
+        """Why `timing_cache()` is None, in words a skip message can use."""
+        outcome = self.artifacts.get("cache")
+        if outcome is None:
+            return "no cache given"
+        if outcome.error is not None:
+            return f"the cache could not be loaded ({outcome.error.problem})"
+        return "the cache is malformed (see cache.shapes)"
+
+    def tick(
+        self, stage: int, fraction: float, message: str, partial: StageResult | None = None
+    ) -> None:
+        """Report progress; raise StageCancelled when the caller asked the stage to stop."""
+        if self.should_stop():
+            raise StageCancelled(f"stage {stage} cancelled")
+        if self.on_progress is not None:
+            self.on_progress(ProgressEvent(stage, fraction, message, partial))

@@ -1,0 +1,178 @@
+"""Load the artifacts once, run the stages in order, assemble the report.
+
+Both renderers (the `check` command and the TUI) call these functions; neither runs a
+stage any other way. Stage functions live one per module and are imported here lazily, so
+that importing the runner does not pull in torch-heavy code before it is needed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from tui_timing.artifacts.cache import load_cache, summary_path_for
+from tui_timing.artifacts.raw_summary import load_raw_summary
+from tui_timing.config import Settings
+from tui_timing.errors import ArtifactError
+from tui_timing.report.results import ArtifactRef, Check, Report, StageResult
+from tui_timing.stages.catalog import STAGE_BY_ID, STAGES
+from tui_timing.stages.context import (
+    ARTIFACT_KINDS,
+    ArtifactPaths,
+    Loaded,
+    StageCancelled,
+    StageContext,
+)
+
+#: module (under tui_timing.stages) holding each stage's `run(ctx) -> StageResult`.
+STAGE_MODULES: dict[int, str] = {
+    1: "cache",
+    2: "dataset",
+    3: "model",
+    4: "training",
+    5: "sampler",
+    6: "integration",
+    7: "decision",
+}
+
+
+def _loader(kind: str) -> Callable[[Path, Settings], Any]:
+    """The function that loads one artifact kind (imported on first use)."""
+    if kind == "cache":
+        return lambda path, settings: load_cache(path, settings.key_map)
+    if kind == "raw_summary":
+        return lambda path, settings: load_raw_summary(path)
+    module_name, function = {
+        "checkpoint": ("tui_timing.artifacts.checkpoint", "load_checkpoint"),
+        "log": ("tui_timing.artifacts.stats_log", "load_stats_log"),
+        "eval": ("tui_timing.artifacts.eval_dump", "load_eval_dump"),
+    }[kind]
+    return getattr(importlib.import_module(module_name), function)
+
+
+def resolve_paths(paths: ArtifactPaths) -> ArtifactPaths:
+    """Add the raw summary that sits beside the cache (SPEC 2.1) unless one was named."""
+    if paths.raw_summary is None and paths.cache is not None:
+        beside = summary_path_for(paths.cache)
+        if beside.is_file():
+            return ArtifactPaths(
+                cache=paths.cache,
+                raw_summary=beside,
+                checkpoint=paths.checkpoint,
+                log=paths.log,
+                eval=paths.eval,
+            )
+    return paths
+
+
+def load_artifact(kind: str, path: Path, settings: Settings) -> Loaded[Any]:
+    """Load one artifact; any failure becomes the Loaded's error, never an exception."""
+    try:
+        return Loaded(path=path, value=_loader(kind)(path, settings))
+    except ArtifactError as exc:
+        return Loaded(path=path, error=exc)
+    except (OSError, ValueError, TypeError, RuntimeError, KeyError, IndexError) as exc:
+        return Loaded(path=path, error=ArtifactError(str(path), None, f"not usable ({exc})"))
+
+
+def load_artifacts(paths: ArtifactPaths, settings: Settings) -> StageContext:
+    """A fresh context with every given artifact loaded (or its load error recorded)."""
+    paths = resolve_paths(paths)
+    ctx = StageContext(paths=paths, settings=settings)
+    for kind, path in paths.given().items():
+        ctx.artifacts[kind] = load_artifact(kind, path, settings)
+    return ctx
+
+
+def run_stage(ctx: StageContext, stage_id: int) -> StageResult:
+    """Run one stage on the context and store its result there (replacing an older one)."""
+    info = STAGE_BY_ID[stage_id]
+    module = importlib.import_module(f"tui_timing.stages.{STAGE_MODULES[stage_id]}")
+    try:
+        result: StageResult = module.run(ctx)
+    except StageCancelled:
+        raise
+    except Exception as exc:  # a bug must not cost the user the other stages
+        result = StageResult(
+            id=info.id,
+            name=info.name,
+            checks=[
+                Check(
+                    id=f"{info.name}.internal",
+                    status="error",
+                    measured=f"{type(exc).__name__}: {exc}",
+                    expected="the stage completes",
+                    message=(
+                        f"timing-tui failed inside stage {info.id} ({type(exc).__name__}: "
+                        f"{exc}); the other stages still ran. Please report this."
+                    ),
+                )
+            ],
+        )
+    ctx.results[stage_id] = result
+    return result
+
+
+def stages_to_run(only: int | None) -> list[int]:
+    """All stages, or one; the decision (7) needs every other stage's result."""
+    if only is None or only == 7:
+        return [s.id for s in STAGES]
+    return [only]
+
+
+def run_stages(ctx: StageContext, stage_ids: Iterable[int]) -> list[StageResult]:
+    """Run the given stages in order."""
+    return [run_stage(ctx, sid) for sid in stage_ids]
+
+
+def build_report(ctx: StageContext, stage_ids: Iterable[int]) -> Report:
+    """The report of the stages run so far (in `stage_ids` order) with hashes and errors."""
+    stages = [ctx.results[sid] for sid in stage_ids if sid in ctx.results]
+    decision_stage = ctx.results.get(7)
+    decision = decision_stage.decision if decision_stage else None
+    return Report(
+        artifacts=artifact_refs(ctx),
+        stages=stages,
+        decision=decision,
+        error=first_artifact_error(ctx),
+    )
+
+
+def run_check(paths: ArtifactPaths, settings: Settings, only: int | None = None) -> Report:
+    """Everything `timing-tui check` does short of rendering: load, run, report."""
+    ctx = load_artifacts(paths, settings)
+    ids = stages_to_run(only)
+    run_stages(ctx, ids)
+    return build_report(ctx, [only] if only is not None and only != 7 else ids)
+
+
+def first_artifact_error(ctx: StageContext) -> dict[str, str | None] | None:
+    """The SPEC 5 `error` object of the first given artifact that cannot be used at all."""
+    for kind in ARTIFACT_KINDS:
+        outcome = ctx.artifacts.get(kind)
+        if outcome is not None and outcome.error is not None:
+            return outcome.error.as_dict()
+    return None
+
+
+def artifact_refs(ctx: StageContext) -> dict[str, ArtifactRef]:
+    """Each given artifact's path and content hash (None when it cannot be read)."""
+    return {
+        kind: ArtifactRef(path=str(path), sha256=file_sha256(path))
+        for kind, path in ctx.paths.given().items()
+    }
+
+
+def file_sha256(path: Path) -> str | None:
+    """The SHA-256 of a file's bytes, read in blocks; None for a missing/unreadable file."""
+    digest = hashlib.sha256()
+    try:
+        with path.open("rb") as handle:
+            while block := handle.read(1 << 20):
+                digest.update(block)
+    except OSError:
+        return None
+    return digest.hexdigest()
