@@ -75,6 +75,8 @@ class StageResult:
     checks: list[Check] = field(default_factory=list)
     stats: dict[str, Any] = field(default_factory=dict)
     plots: list[Plot] = field(default_factory=list)
+    #: A few short human-readable key figures ("72,700 rows, L = 128") for summaries.
+    figures: list[str] = field(default_factory=list)
     #: Set when the whole stage could not run (its inputs are absent).
     skip_reason: str | None = None
     #: Stage 7 has no checks of its own; its status comes from the verdict.

@@ -75,6 +75,8 @@ class StageContext:
     results: dict[int, StageResult] = field(default_factory=dict)
     on_progress: Callable[[ProgressEvent], None] | None = None
     should_stop: Callable[[], bool] = lambda: False
+    #: Figures several stages need, computed once per context (see stages.cache_scan).
+    memo: dict[Any, Any] = field(default_factory=dict)
     _cache_view: TimingCache | None = field(default=None, repr=False)
 
     def loaded(self, kind: str) -> Loaded[Any] | None:

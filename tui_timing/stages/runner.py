@@ -90,8 +90,8 @@ def load_artifacts(paths: ArtifactPaths, settings: Settings) -> StageContext:
 def run_stage(ctx: StageContext, stage_id: int) -> StageResult:
     """Run one stage on the context and store its result there (replacing an older one)."""
     info = STAGE_BY_ID[stage_id]
-    module = importlib.import_module(f"tui_timing.stages.{STAGE_MODULES[stage_id]}")
     try:
+        module = importlib.import_module(f"tui_timing.stages.{STAGE_MODULES[stage_id]}")
         result: StageResult = module.run(ctx)
     except StageCancelled:
         raise

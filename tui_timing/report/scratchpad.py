@@ -1,0 +1,77 @@
+"""Append the findings summary to the user's scratchpad without ever losing a byte of it.
+
+The file is opened for appending only, under an exclusive lock (concurrent exports from
+several processes land whole, one after another), and the entry goes out in one write
+loop. If the write fails halfway (a full disk), the file is cut back to its size before
+the export: the user's text is never rewritten, only our partial entry is removed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import os
+from pathlib import Path
+
+from tui_timing.errors import ArtifactError
+
+
+def append_entry(path: str | Path, entry: str) -> Path:
+    """Append `entry` (markdown) to the scratchpad at `path`; return the resolved path.
+
+    Raises ArtifactError naming the file and the problem; the file is then unchanged.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise ArtifactError(str(path), None, "is a folder; name a file to append the findings to")
+    if not path.parent.is_dir():
+        raise ArtifactError(str(path), None, f"the folder {path.parent} does not exist")
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise ArtifactError(
+            str(path), None, f"cannot be opened for appending ({exc.strerror})"
+        ) from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        size = os.lseek(fd, 0, os.SEEK_END)
+        data = (_separator(path, size) + entry).encode("utf-8")
+        try:
+            _write_all(fd, data)
+            os.fsync(fd)
+        except OSError as exc:
+            _cut_back(fd, size)
+            reason = "the disk is full" if exc.errno == errno.ENOSPC else exc.strerror
+            raise ArtifactError(
+                str(path), None, f"cannot be written ({reason}); it is unchanged"
+            ) from None
+    finally:
+        os.close(fd)  # closing releases the lock
+    return path.resolve()
+
+
+def _separator(path: Path, size: int) -> str:
+    """A blank line before the entry, and a newline if the user's text lacks one."""
+    if size == 0:
+        return ""
+    try:
+        with path.open("rb") as handle:
+            handle.seek(size - 1)
+            last = handle.read(1)
+    except OSError:
+        return "\n"
+    return "\n" if last == b"\n" else "\n\n"
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+def _cut_back(fd: int, size: int) -> None:
+    """Remove a partial entry; a device such as /dev/full cannot be truncated (and needs not)."""
+    with contextlib.suppress(OSError):
+        os.ftruncate(fd, size)

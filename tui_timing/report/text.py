@@ -1,0 +1,59 @@
+"""The plain-text report of `timing-tui check --format text` (for a terminal or a log)."""
+
+from __future__ import annotations
+
+from tui_timing.report.results import Check, Decision, Report, StageResult
+from tui_timing.stages.catalog import STAGE_BY_ID
+
+MARKS = {"pass": "ok  ", "warn": "WARN", "fail": "FAIL", "skip": "skip", "error": "ERR "}
+
+
+def render_text(report: Report) -> str:
+    """The whole report: artifacts, each stage with its checks and figures, the decision."""
+    lines: list[str] = ["timing-tui check", ""]
+    lines.append("Artifacts:")
+    if not report.artifacts:
+        lines.append("  (none)")
+    for kind, ref in report.artifacts.items():
+        lines.append(f"  {kind:<12} {ref.path}  [{ref.short_hash}]")
+    for stage in report.stages:
+        lines.append("")
+        lines.extend(_stage_lines(stage))
+    if report.decision is not None:
+        lines.append("")
+        lines.extend(decision_lines(report.decision))
+    if report.error is not None:
+        err = report.error
+        lines += ["", f"Error: {err['file']}" + (f" [{err['key']}]" if err.get("key") else "")]
+        lines.append(f"  {err['problem']}")
+    lines += ["", f"Exit code {report.exit_code}."]
+    return "\n".join(lines) + "\n"
+
+
+def _stage_lines(stage: StageResult) -> list[str]:
+    title = STAGE_BY_ID[stage.id].title
+    lines = [f"Stage {stage.id} {stage.name} ({title}): {stage.status.upper()}"]
+    if stage.skip_reason:
+        lines.append(f"  skipped: {stage.skip_reason}")
+        return lines
+    lines.extend(f"  {_check_line(c)}" for c in stage.checks)
+    if stage.figures:
+        lines.append("  figures: " + " · ".join(stage.figures))
+    return lines
+
+
+def _check_line(check: Check) -> str:
+    return f"[{MARKS[check.status]}] {check.id:<30} {check.message}"
+
+
+def decision_lines(decision: Decision) -> list[str]:
+    """The verdict and the numbered actions, each with its evidence and command."""
+    lines = [f"Verdict (rule {decision.rule}): {decision.verdict}"]
+    for number, action in enumerate(decision.actions, start=1):
+        lines.append(f"  {number}. {action.title}")
+        lines.append(f"     why: {action.why}")
+        if action.evidence:
+            lines.append(f"     evidence: {', '.join(action.evidence)}")
+        if action.command:
+            lines.append(f"     $ {action.command}")
+    return lines

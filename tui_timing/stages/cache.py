@@ -1,0 +1,421 @@
+"""Stage 1, cache integrity (the seed's §1): is the timing cache what the raw data says?
+
+Every later stage trusts the cache, so this stage checks the invariants of SPEC 2.1 row by
+row (finite, positive durations, prefix masks that match the lengths, zero padding, rows
+that sum to 1, consistent log-durations), then compares the cache's statistics with the
+raw summary the builder computed independently, and with known figures for Balabit.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from tui_timing.artifacts.cache import RawCache, TimingCache, shape_problems
+from tui_timing.artifacts.raw_summary import summary_value
+from tui_timing.config import Tolerances
+from tui_timing.report.results import Check, Plot, Series, StageResult
+from tui_timing.stages.cache_scan import CacheScan, scan_for
+from tui_timing.stages.context import StageContext
+from tui_timing.stages.figures import (
+    close,
+    fmt,
+    histogram,
+    log_edges,
+    profile_bins,
+    quantile_dict,
+    within_factor,
+)
+
+STAGE_ID = 1
+NAME = "cache"
+CHECK_IDS = (
+    "cache.load",
+    "cache.shapes",
+    "cache.finite",
+    "cache.nonnegative",
+    "cache.mask_prefix",
+    "cache.mask_length",
+    "cache.padding_zero",
+    "cache.profile_normalized",
+    "cache.log_duration",
+    "cache.vs_raw",
+    "cache.preset",
+)
+
+#: Known mean-profile figures (first, mid, last bins at max_len 128), the seed's §5.
+BALABIT_REFERENCE = {"first": 0.12, "mid": 5e-4, "last": 2e-5}
+BALABIT_MAX_LEN = 128
+
+
+def run(ctx: StageContext) -> StageResult:
+    """Stage 1 on the context's cache."""
+    result = StageResult(id=STAGE_ID, name=NAME)
+    loaded = ctx.loaded("cache")
+    if loaded is None:
+        result.skip_reason = "no cache given"
+        result.checks = [_skip(cid, "no cache given") for cid in CHECK_IDS]
+        return result
+    if loaded.error is not None:
+        result.checks = [
+            Check(
+                "cache.load",
+                "fail",
+                measured=loaded.error.problem,
+                expected="a loadable dict of tensors (SPEC 2.1)",
+                message=f"The cache cannot be used: {loaded.error}.",
+            ),
+            *(_skip(cid, "the cache could not be loaded") for cid in CHECK_IDS[1:]),
+        ]
+        return result
+    raw: RawCache = loaded.value
+    result.checks.append(_load_check(raw))
+    problems = shape_problems(raw)
+    result.checks.append(_shapes_check(problems))
+    cache = ctx.timing_cache()
+    if problems or cache is None:
+        result.checks += [_skip(cid, "cache.shapes failed") for cid in CHECK_IDS[2:]]
+        return result
+    tol = ctx.settings.tolerances
+    scan = scan_for(ctx, cache, stage=STAGE_ID)
+    bins = profile_bins(scan.mean_profile)
+    result.checks += [
+        _finite_check(scan),
+        _nonnegative_check(scan),
+        _mask_prefix_check(scan),
+        _mask_length_check(scan),
+        _padding_check(scan),
+        _normalized_check(scan, tol),
+        _log_duration_check(scan, cache, tol),
+        _vs_raw_check(ctx, cache, scan, bins, tol),
+        _preset_check(cache, bins, tol),
+    ]
+    result.stats = _stats(cache, scan, bins)
+    result.figures = _key_figures(result.stats)
+    result.plots = _plots(scan)
+    return result
+
+
+def _skip(check_id: str, reason: str) -> Check:
+    return Check(check_id, "skip", None, None, f"Skipped: {reason}.")
+
+
+def _load_check(raw: RawCache) -> Check:
+    notes = "; ".join(raw.notes)
+    return Check(
+        "cache.load",
+        "pass",
+        measured={"keys": sorted(raw.values), "derived": list(raw.derived)},
+        expected="a loadable dict of tensors (SPEC 2.1)",
+        message="The cache loads with weights_only=True" + (f" ({notes})." if notes else "."),
+    )
+
+
+def _shapes_check(problems: list[str]) -> Check:
+    if problems:
+        return Check(
+            "cache.shapes",
+            "fail",
+            measured=problems,
+            expected="duration/log_duration/length [N], profile/mask [N, L], features [N, D], "
+            "meta a dict, L = meta.max_len",
+            message="The cache's keys do not have the shapes and types of SPEC 2.1: "
+            + "; ".join(problems)
+            + ".",
+        )
+    return Check(
+        "cache.shapes",
+        "pass",
+        measured="consistent",
+        expected="SPEC 2.1 shapes",
+        message="Every key has the expected rank, dtype and row count.",
+    )
+
+
+def _finite_check(scan: CacheScan) -> Check:
+    bad = {k: v for k, v in scan.nonfinite.items() if v}
+    return Check(
+        "cache.finite",
+        "fail" if bad else "pass",
+        measured=scan.nonfinite,
+        expected="0 NaN/inf values in every key",
+        message=(
+            "NaN or infinite values in " + ", ".join(f"{k} ({v})" for k, v in bad.items()) + "."
+            if bad
+            else "No NaN or infinite values."
+        ),
+    )
+
+
+def _nonnegative_check(scan: CacheScan) -> Check:
+    ok = scan.nonpositive_duration == 0 and scan.negative_profile == 0
+    return Check(
+        "cache.nonnegative",
+        "pass" if ok else "fail",
+        measured={
+            "durations_not_positive": scan.nonpositive_duration,
+            "negative_profile_values": scan.negative_profile,
+        },
+        expected="durations > 0, profile ≥ 0",
+        message=(
+            "All durations are positive and no profile value is negative."
+            if ok
+            else f"{scan.nonpositive_duration} durations ≤ 0 and {scan.negative_profile} "
+            "negative profile values: a negative Δt means time went backwards in the source."
+        ),
+    )
+
+
+def _mask_prefix_check(scan: CacheScan) -> Check:
+    ok = scan.mask_not_binary == 0 and scan.mask_not_prefix == 0
+    return Check(
+        "cache.mask_prefix",
+        "pass" if ok else "fail",
+        measured={
+            "non_binary_values": scan.mask_not_binary,
+            "rows_not_prefix": scan.mask_not_prefix,
+        },
+        expected="mask values 0/1, each row 1…1 0…0 starting with 1",
+        message=(
+            "Every mask is a 0/1 prefix of valid steps."
+            if ok
+            else f"{scan.mask_not_prefix} rows whose mask is not a prefix of valid steps and "
+            f"{scan.mask_not_binary} mask values other than 0/1."
+        ),
+    )
+
+
+def _mask_length_check(scan: CacheScan) -> Check:
+    ok = scan.mask_length_mismatch == 0 and scan.length_out_of_range == 0
+    return Check(
+        "cache.mask_length",
+        "pass" if ok else "fail",
+        measured={
+            "rows_mask_sum_differs": scan.mask_length_mismatch,
+            "lengths_out_of_range": scan.length_out_of_range,
+        },
+        expected=f"mask.sum(1) == length, 1 ≤ length ≤ {scan.max_len}",
+        message=(
+            "Mask sums equal the lengths."
+            if ok
+            else f"{scan.mask_length_mismatch} rows whose mask sum differs from length, "
+            f"{scan.length_out_of_range} lengths outside 1..{scan.max_len}."
+        ),
+    )
+
+
+def _padding_check(scan: CacheScan) -> Check:
+    ok = scan.padding_nonzero_rows == 0
+    return Check(
+        "cache.padding_zero",
+        "pass" if ok else "fail",
+        measured={"rows": scan.padding_nonzero_rows, "max_abs": scan.padding_max_abs},
+        expected="profile == 0 on every padded step",
+        message=(
+            "The profile is zero on every padded step."
+            if ok
+            else f"{scan.padding_nonzero_rows} rows carry profile mass on padded steps "
+            f"(largest {fmt(scan.padding_max_abs)}): the model would learn from padding."
+        ),
+    )
+
+
+def _normalized_check(scan: CacheScan, tol: Tolerances) -> Check:
+    mean_sum = float(scan.mean_profile.sum())
+    rows_ok = scan.rows_not_normalized == 0
+    mean_ok = abs(mean_sum - 1.0) <= tol.profile_mean_sum
+    return Check(
+        "cache.profile_normalized",
+        "pass" if rows_ok and mean_ok else "fail",
+        measured={
+            "rows_off": scan.rows_not_normalized,
+            "max_row_deviation": scan.max_row_deviation,
+            "mean_profile_sum": mean_sum,
+        },
+        expected=f"each row sums to 1 ± {tol.profile_row_sum:g}; "
+        f"the mean profile to 1 ± {tol.profile_mean_sum:g}",
+        message=(
+            f"Every row sums to 1 (largest deviation {fmt(scan.max_row_deviation)}); "
+            f"the mean profile sums to {mean_sum:.6f}."
+            if rows_ok and mean_ok
+            else f"{scan.rows_not_normalized} rows do not sum to 1 (largest deviation "
+            f"{fmt(scan.max_row_deviation)}); the mean profile sums to {mean_sum:.6f}."
+        ),
+    )
+
+
+def _log_duration_check(scan: CacheScan, cache: TimingCache, tol: Tolerances) -> Check:
+    if "log_duration" in cache.derived:
+        return _skip("cache.log_duration", "log_duration is absent and was derived from duration")
+    ok = scan.log_duration_bad_rows == 0
+    return Check(
+        "cache.log_duration",
+        "pass" if ok else "fail",
+        measured={"rows_off": scan.log_duration_bad_rows, "max_abs_dev": scan.log_duration_max_dev},
+        expected=f"|log_duration − log(duration)| ≤ {tol.log_duration_abs:g}",
+        message=(
+            "log_duration equals log(duration)."
+            if ok
+            else f"{scan.log_duration_bad_rows} rows where log_duration ≠ log(duration) "
+            f"(largest gap {fmt(scan.log_duration_max_dev)}): another log base or a stale key?"
+        ),
+    )
+
+
+def _vs_raw_check(
+    ctx: StageContext,
+    cache: TimingCache,
+    scan: CacheScan,
+    bins: dict[str, float],
+    tol: Tolerances,
+) -> Check:
+    loaded = ctx.loaded("raw_summary")
+    if loaded is None:
+        return _skip("cache.vs_raw", "no raw summary beside the cache (<split>_summary.json)")
+    if loaded.error is not None:
+        return Check(
+            "cache.vs_raw",
+            "error",
+            measured=loaded.error.problem,
+            expected="a readable raw summary",
+            message=f"The raw summary cannot be used: {loaded.error}.",
+        )
+    summary: dict[str, Any] = loaded.value
+    durations = scan.durations
+    cache_figures = {
+        "n_segments": cache.n_rows,
+        "duration.mean": float(durations.mean()),
+        "duration.std": float(durations.std()),
+        **{f"profile_{k}": v for k, v in bins.items()},
+    }
+    rows: dict[str, dict[str, Any]] = {}
+    off: list[str] = []
+    for key, mine in cache_figures.items():
+        theirs = float(summary_value(summary, key))
+        if key == "n_segments":
+            ok = int(theirs) == mine
+            limit = "equal"
+        elif key.startswith("duration"):
+            ok = close(mine, theirs, tol.raw_duration_rel)
+            limit = f"±{tol.raw_duration_rel:.0%}"
+        else:
+            ok = close(mine, theirs, tol.raw_profile_rel, tol.profile_abs_floor)
+            limit = f"±{tol.raw_profile_rel:.0%} or ≤{tol.profile_abs_floor:g}"
+        rows[key] = {"cache": mine, "raw": theirs, "tolerance": limit, "ok": ok}
+        if not ok:
+            off.append(f"{key} {fmt(mine)} vs raw {fmt(theirs)}")
+    raw_profile = summary.get("profile_mean")
+    if isinstance(raw_profile, list) and len(raw_profile) != cache.max_len:
+        off.append(
+            f"the raw summary has {len(raw_profile)} profile bins, the cache {cache.max_len}"
+        )
+    return Check(
+        "cache.vs_raw",
+        "fail" if off else "pass",
+        measured=rows,
+        expected="cache statistics equal the raw summary",
+        message=(
+            "The cache's statistics match the raw summary computed from the events."
+            if not off
+            else "The cache drifted from its raw data: " + "; ".join(off) + "."
+        ),
+    )
+
+
+def _preset_check(cache: TimingCache, bins: dict[str, float], tol: Tolerances) -> Check:
+    source = f"{cache.meta.get('source', '')} {cache.meta.get('dataset_id', '')}".lower()
+    if "balabit" not in source:
+        return _skip("cache.preset", "no reference figures known for this dataset")
+    if cache.max_len != BALABIT_MAX_LEN:
+        return _skip(
+            "cache.preset",
+            f"the Balabit reference figures are for max_len {BALABIT_MAX_LEN}, "
+            f"this cache has {cache.max_len}",
+        )
+    off = [
+        f"{k} {fmt(bins[k])} vs ≈{fmt(ref)}"
+        for k, ref in BALABIT_REFERENCE.items()
+        if not within_factor(bins[k], ref, tol.preset_factor, tol.profile_abs_floor)
+    ]
+    return Check(
+        "cache.preset",
+        "warn" if off else "pass",
+        measured=bins,
+        expected={**BALABIT_REFERENCE, "within": f"{tol.preset_factor:g}×"},
+        message=(
+            "The mean profile's first/mid/last bins are in the range known for Balabit."
+            if not off
+            else "Unlike known Balabit figures (a warning only): " + "; ".join(off) + "."
+        ),
+    )
+
+
+def _stats(cache: TimingCache, scan: CacheScan, bins: dict[str, float]) -> dict[str, Any]:
+    d = scan.durations
+    finite = d[np.isfinite(d)]
+    return {
+        "rows": cache.n_rows,
+        "max_len": cache.max_len,
+        "feature_dim": cache.feature_dim,
+        "feature_names": cache.feature_names,
+        "duration": {
+            "mean": float(finite.mean()) if finite.size else None,
+            "std": float(finite.std()) if finite.size else None,
+            **quantile_dict(finite),
+        },
+        "length": {"mean": float(scan.lengths.mean()), "max": int(scan.lengths.max())},
+        "profile": bins,
+        "zero_dt_share": scan.zero_dt_steps / max(scan.valid_steps, 1),
+        "derived": list(cache.derived),
+    }
+
+
+def _key_figures(stats: dict[str, Any]) -> list[str]:
+    duration, profile = stats["duration"], stats["profile"]
+    return [
+        f"{stats['rows']:,} rows, L {stats['max_len']}, D {stats['feature_dim']}",
+        f"duration mean {fmt(duration['mean'])} s, median {fmt(duration['q50'])} s",
+        f"length mean {stats['length']['mean']:.1f}",
+        f"profile first/mid/last {fmt(profile['first'])} / {fmt(profile['mid'])} / "
+        f"{fmt(profile['last'])}",
+        f"Δt = 0 on {stats['zero_dt_share']:.0%} of steps",
+    ]
+
+
+def _plots(scan: CacheScan) -> list[Plot]:
+    d = scan.durations
+    lengths = scan.lengths.astype(float)
+    length_edges = np.linspace(0.5, scan.max_len + 0.5, min(scan.max_len, 32) + 1)
+    mean_profile = scan.mean_profile
+    return [
+        Plot(
+            title="Segment duration (s)",
+            kind="hist",
+            series=[histogram("cache", d, log_edges(d, 40))],
+            xlabel="duration (s)",
+            ylabel="rows",
+            log_x=True,
+        ),
+        Plot(
+            title="Mean profile per step",
+            kind="line",
+            series=[
+                Series(
+                    "mean profile",
+                    list(range(len(mean_profile))),
+                    mean_profile.tolist(),
+                )
+            ],
+            xlabel="step",
+            ylabel="share of duration",
+            log_y=True,
+        ),
+        Plot(
+            title="Segment length (steps)",
+            kind="hist",
+            series=[histogram("cache", lengths, length_edges)],
+            xlabel="steps",
+            ylabel="rows",
+        ),
+    ]

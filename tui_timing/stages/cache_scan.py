@@ -1,0 +1,131 @@
+"""One chunked pass over a cache that gathers every figure stage 1 (and later stages) need.
+
+A 1M-row cache is memory-mapped, not loaded; walking it once, a block of rows at a time,
+keeps memory bounded and reads the file once however many checks look at it. The scan is
+memoised on the StageContext, so stage 2 and stage 5 reuse stage 1's figures.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from tui_timing.artifacts.cache import TimingCache
+from tui_timing.stages.context import StageContext
+
+MEMO_KEY = "cache_scan"
+
+
+@dataclass
+class CacheScan:
+    """Counts of each kind of defect, and the distributions of the cache."""
+
+    n_rows: int
+    max_len: int
+    nonfinite: dict[str, int] = field(default_factory=dict)
+    nonpositive_duration: int = 0
+    negative_profile: int = 0
+    mask_not_binary: int = 0
+    mask_not_prefix: int = 0
+    mask_length_mismatch: int = 0
+    length_out_of_range: int = 0
+    padding_nonzero_rows: int = 0
+    padding_max_abs: float = 0.0
+    rows_not_normalized: int = 0
+    max_row_deviation: float = 0.0
+    log_duration_max_dev: float = 0.0
+    log_duration_bad_rows: int = 0
+    zero_dt_steps: int = 0
+    valid_steps: int = 0
+    mean_profile: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    durations: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    lengths: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+
+
+def scan_for(ctx: StageContext, cache: TimingCache, stage: int) -> CacheScan:
+    """The scan of `cache` under the run's tolerances, computed once per context."""
+    tol = ctx.settings.tolerances
+    key = (MEMO_KEY, id(cache), tol.profile_row_sum, tol.log_duration_abs)
+    found = ctx.memo.get(key)
+    if found is None:
+        found = scan_cache(
+            cache, row_tol=tol.profile_row_sum, log_tol=tol.log_duration_abs, ctx=ctx, stage=stage
+        )
+        ctx.memo[key] = found
+    return found
+
+
+def scan_cache(
+    cache: TimingCache,
+    row_tol: float,
+    log_tol: float,
+    ctx: StageContext | None = None,
+    stage: int = 1,
+) -> CacheScan:
+    """Walk the cache block by block; counts are exact, sums are accumulated in float64."""
+    scan = CacheScan(n_rows=cache.n_rows, max_len=cache.max_len)
+    nonfinite = dict.fromkeys(("duration", "log_duration", "profile", "features"), 0)
+    profile_sum = torch.zeros(cache.max_len, dtype=torch.float64)
+    durations: list[np.ndarray] = []
+    lengths: list[np.ndarray] = []
+    steps = torch.arange(cache.max_len)
+    for rows in cache.row_chunks():
+        if ctx is not None:
+            ctx.tick(stage, rows.start / max(cache.n_rows, 1), "scanning the cache")
+        d = cache.duration[rows].double()
+        ld = cache.log_duration[rows].double()
+        p = cache.profile[rows].double()
+        raw_mask = cache.mask[rows]
+        length = cache.length[rows].long()
+        m = raw_mask if raw_mask.dtype == torch.bool else raw_mask != 0
+
+        nonfinite["duration"] += int((~torch.isfinite(d)).sum())
+        nonfinite["log_duration"] += int((~torch.isfinite(ld)).sum())
+        nonfinite["profile"] += int((~torch.isfinite(p)).sum())
+        nonfinite["features"] += int((~torch.isfinite(cache.features[rows])).sum())
+        scan.nonpositive_duration += int((d <= 0).sum())
+        scan.negative_profile += int((p < 0).sum())
+
+        if raw_mask.dtype != torch.bool:
+            scan.mask_not_binary += int(((raw_mask != 0) & (raw_mask != 1)).sum())
+        holes = m[:, 1:] & ~m[:, :-1]
+        scan.mask_not_prefix += int((holes.any(dim=1) | ~m[:, 0]).sum())
+        scan.mask_length_mismatch += int((m.sum(dim=1) != length).sum())
+        scan.length_out_of_range += int(((length < 1) | (length > cache.max_len)).sum())
+
+        on_padding = torch.where(m, torch.zeros_like(p), p)
+        scan.padding_nonzero_rows += int((on_padding != 0).any(dim=1).sum())
+        if on_padding.numel():
+            scan.padding_max_abs = max(
+                scan.padding_max_abs, float(on_padding.abs().nan_to_num(math.inf).max())
+            )
+
+        deviation = (p.sum(dim=1) - 1.0).abs()
+        scan.rows_not_normalized += int((~(deviation <= row_tol)).sum())
+        if deviation.numel():
+            scan.max_row_deviation = max(
+                scan.max_row_deviation, float(deviation.nan_to_num(math.inf).max())
+            )
+
+        positive = d > 0
+        dev = (ld[positive] - torch.log(d[positive])).abs()
+        scan.log_duration_bad_rows += int((~(dev <= log_tol)).sum())
+        if dev.numel():
+            scan.log_duration_max_dev = max(
+                scan.log_duration_max_dev, float(dev.nan_to_num(math.inf).max())
+            )
+
+        valid = steps[None, :] < length.clamp(0, cache.max_len)[:, None]
+        scan.zero_dt_steps += int(((p == 0) & valid).sum())
+        scan.valid_steps += int(valid.sum())
+        profile_sum += p.nan_to_num(0.0).sum(dim=0)
+        durations.append(d.numpy())
+        lengths.append(length.numpy())
+    scan.nonfinite = nonfinite
+    scan.mean_profile = (profile_sum / max(cache.n_rows, 1)).numpy()
+    scan.durations = np.concatenate(durations) if durations else np.zeros(0)
+    scan.lengths = np.concatenate(lengths) if lengths else np.zeros(0, dtype=np.int64)
+    return scan
