@@ -1,0 +1,45 @@
+"""Shared fixtures: the real Balabit subset and a small cache built from it.
+
+The data live outside the repository (`../shared/data/balabit/`, never committed); tests
+that need them skip with the reason when the folder is absent.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tui_timing.data.build_cache import BuildResult, build_cache
+
+BALABIT_DIR = Path(__file__).resolve().parents[1].parent / "shared/data/balabit/training_files"
+
+
+@pytest.fixture(scope="session")
+def balabit_dir() -> Path:
+    """The shared Balabit training sessions (`user<N>/session_<id>.gz`)."""
+    if not BALABIT_DIR.is_dir():
+        pytest.skip(f"Balabit subset not found at {BALABIT_DIR} (shared data not checked out)")
+    return BALABIT_DIR
+
+
+@pytest.fixture(scope="session")
+def small_sessions(balabit_dir: Path) -> list[Path]:
+    """Four real sessions: the first two (by name) of each of the first two users."""
+    users = sorted(p for p in balabit_dir.iterdir() if p.is_dir())[:2]
+    return [session for user in users for session in sorted(user.iterdir())[:2]]
+
+
+@pytest.fixture(scope="session")
+def small_build(
+    balabit_dir: Path, small_sessions: list[Path], tmp_path_factory: pytest.TempPathFactory
+) -> BuildResult:
+    """A cache (and summary) built with the default parameters from `small_sessions`."""
+    out_root = tmp_path_factory.mktemp("datasets")
+    return build_cache(balabit_dir, out_root, "balabit-small", "train", files=small_sessions)
+
+
+@pytest.fixture(scope="session")
+def small_cache(small_build: BuildResult) -> Path:
+    """Path of the small cache's `train_timing.pt` (its `train_summary.json` is beside it)."""
+    return small_build.cache_path

@@ -1,0 +1,194 @@
+"""Finding and parsing raw Balabit-format session files (SPEC 2.2).
+
+A session file is CSV with a header row: record timestamp, client timestamp, button,
+state, x, y. Parsing is one C call per file (`np.loadtxt` into a structured array), which
+also enforces six columns on every row; only when that call or the checks after it fail is
+the file read again line by line, to name the exact line and column in the error. The
+careful pass is never used to produce data, so there is one parser and one set of figures.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import math
+import os
+import zlib
+from collections import deque
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from tui_timing.errors import ArtifactError
+
+COLUMNS = ("record timestamp", "client timestamp", "button", "state", "x", "y")
+STATES = ("Move", "Drag", "Pressed", "Released", "Down", "Up")
+MOTION_STATES = ("Move", "Drag")
+_GZIP_MAGIC = b"\x1f\x8b"
+_UTF8_BOM = b"\xef\xbb\xbf"
+_NUMERIC = (0, 1, 4, 5)
+# The button is not used, so one byte of it is kept. The state gets one byte more than its
+# longest word, so a longer, unknown word can never be truncated into a known one.
+_ROW = np.dtype(
+    [("record", "f8"), ("t", "f8"), ("button", "S1"), ("state", "S9"), ("x", "f8"), ("y", "f8")]
+)
+
+
+@dataclass(frozen=True)
+class Session:
+    """The events of one file: client time (s), position (px) and whether each is motion."""
+
+    path: Path
+    t: np.ndarray  # float64 [n]
+    x: np.ndarray  # float64 [n]
+    y: np.ndarray  # float64 [n]
+    motion: np.ndarray  # bool [n]
+
+    @property
+    def n_events(self) -> int:
+        return int(self.t.shape[0])
+
+
+def discover_session_files(raw_dir: Path) -> list[Path]:
+    """Every non-hidden regular file under `raw_dir`, recursively, in a stable order.
+
+    Names and extensions mean nothing (Balabit's files have none); hidden folders are not
+    entered, so a `.git` or `.cache` beside the data is never read as sessions.
+    """
+    if not raw_dir.is_dir():
+        raise ArtifactError(str(raw_dir), None, "not a folder of session files")
+    found: list[Path] = []
+    for folder, dirs, names in os.walk(raw_dir):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        for name in names:
+            path = Path(folder) / name
+            if not name.startswith(".") and path.is_file():
+                found.append(path)
+    return sorted(found)
+
+
+def read_sessions(paths: Sequence[Path], read_ahead: int = 2) -> Iterator[Session]:
+    """Parse the files in order; the next ones are read and decompressed meanwhile.
+
+    Decompression releases the GIL while parsing holds it, so a background thread hides
+    most of the gzip time; `read_ahead` bounds how many decompressed files wait in memory.
+    """
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = deque(pool.submit(_read_text_bytes, p) for p in paths[:read_ahead])
+        for index, path in enumerate(paths):
+            data = pending.popleft().result()
+            if index + read_ahead < len(paths):
+                pending.append(pool.submit(_read_text_bytes, paths[index + read_ahead]))
+            yield _parse_session(path, data)
+
+
+def _parse_session(path: Path, data: bytes) -> Session:
+    """Parse the (decompressed) bytes of one session file."""
+    body = _drop_header(path, data)
+    if not body.strip():  # a header-only session: no events (and no loadtxt warning)
+        return Session(path, *(np.zeros(0) for _ in range(3)), motion=np.zeros(0, dtype=bool))
+    try:
+        rows = np.loadtxt(io.BytesIO(body), delimiter=",", dtype=_ROW, comments=None, ndmin=1)
+    except ValueError as exc:
+        raise _locate_problem(path, body, str(exc)) from None
+    state = rows["state"]
+    known = _is_one_of(state, STATES)
+    finite = np.ones(len(rows), dtype=bool)
+    for name in ("record", "t", "x", "y"):
+        finite &= np.isfinite(rows[name])
+    if not (known.all() and finite.all()):
+        raise _locate_problem(path, body, "unknown state or non-finite number")
+    return Session(
+        path=path,
+        t=np.ascontiguousarray(rows["t"]),
+        x=np.ascontiguousarray(rows["x"]),
+        y=np.ascontiguousarray(rows["y"]),
+        motion=_is_one_of(state, MOTION_STATES),
+    )
+
+
+def _is_one_of(values: np.ndarray, words: tuple[str, ...]) -> np.ndarray:
+    """Elementwise membership of a bytes array in a few words (cheaper than np.isin here)."""
+    found = np.zeros(values.shape, dtype=bool)
+    for word in words:
+        found |= values == word.encode()
+    return found
+
+
+def _read_text_bytes(path: Path) -> bytes:
+    """The file's bytes, decompressed when they start with the gzip magic number."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ArtifactError(str(path), None, f"cannot read: {exc.strerror or exc}") from None
+    if data.startswith(_GZIP_MAGIC):
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise ArtifactError(str(path), None, f"corrupt gzip data: {exc}") from None
+    return data.removeprefix(_UTF8_BOM)
+
+
+def _drop_header(path: Path, data: bytes) -> bytes:
+    """Check the header row and return the data rows after it."""
+    header, newline, body = data.partition(b"\n")
+    fields = header.decode("utf-8", errors="replace").rstrip("\r").split(",")
+    if not header.strip():
+        raise ArtifactError(str(path), None, "line 1: empty, expected the header row")
+    if len(fields) != len(COLUMNS):
+        raise ArtifactError(
+            str(path),
+            None,
+            f"line 1: header has {len(fields)} columns, expected {len(COLUMNS)} "
+            f"({', '.join(COLUMNS)})",
+        )
+    if _is_number(fields[1]):
+        raise ArtifactError(
+            str(path), None, f"line 1: no header row (expected {', '.join(COLUMNS)})"
+        )
+    return body if newline else b""
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _locate_problem(path: Path, body: bytes, fallback: str) -> ArtifactError:
+    """Re-read the rows one by one to say which line and column is wrong.
+
+    Runs only after the fast parse failed, so its cost is paid once, for the error message.
+    """
+    text = body.decode("utf-8", errors="replace")
+    for number, line in enumerate(text.split("\n"), start=2):  # line 1 is the header
+        problem = _line_problem(line.rstrip("\r"))
+        if problem:
+            return ArtifactError(str(path), None, f"line {number}: {problem}")
+    return ArtifactError(str(path), None, f"cannot parse: {fallback}")
+
+
+def _line_problem(line: str) -> str | None:
+    if not line.strip():
+        return None
+    fields = line.split(",")
+    if len(fields) != len(COLUMNS):
+        return f"expected {len(COLUMNS)} columns, found {len(fields)}"
+    for index in _NUMERIC:
+        value = fields[index]
+        try:
+            number = float(value)
+        except ValueError:
+            return f"column {index + 1} ({COLUMNS[index]}): {value!r} is not a number"
+        if not math.isfinite(number):
+            return f"column {index + 1} ({COLUMNS[index]}): {value!r} is not a finite number"
+    if fields[3] not in STATES:
+        return (
+            f"column 4 (state): unknown state {fields[3]!r} (expected one of {', '.join(STATES)})"
+        )
+    return None
