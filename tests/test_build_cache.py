@@ -305,6 +305,7 @@ GOOD_ROWS = [
         ("0.2,0.2,NoButton,Move,10,nan", "line 5: column 6 (y): 'nan' is not a finite"),
         ("0.2,0.2,NoButton,Hover,10,20", "line 5: column 4 (state): unknown state 'Hover'"),
         ("0.2,0.2,NoButton,ReleasedLater,10,20", "unknown state 'ReleasedLater'"),
+        ("0.2,0.2,NoButton,Move,10,20\r0.3", "line 5: a carriage return inside the line"),
     ],
 )
 def test_malformed_row_names_file_and_line(tmp_path: Path, bad_row: str, where: str) -> None:

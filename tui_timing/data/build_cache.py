@@ -147,7 +147,7 @@ def _session_files(raw_dir: Path, files: list[Path] | None) -> list[Path]:
     if files is None:
         paths = discover_session_files(raw_dir)
     else:
-        paths = sorted(Path(f) for f in files)
+        paths = sorted({Path(f) for f in files})
         for path in paths:
             if not path.is_file():
                 raise ArtifactError(str(path), None, "not a readable regular file")

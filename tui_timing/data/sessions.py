@@ -30,6 +30,7 @@ MOTION_STATES = ("Move", "Drag")
 _GZIP_MAGIC = b"\x1f\x8b"
 _UTF8_BOM = b"\xef\xbb\xbf"
 _NUMERIC = (0, 1, 4, 5)
+_READ_AHEAD = 2
 # The button is not used, so one byte of it is kept. The state gets one byte more than its
 # longest word, so a longer, unknown word can never be truncated into a known one.
 _ROW = np.dtype(
@@ -70,18 +71,18 @@ def discover_session_files(raw_dir: Path) -> list[Path]:
     return sorted(found)
 
 
-def read_sessions(paths: Sequence[Path], read_ahead: int = 2) -> Iterator[Session]:
+def read_sessions(paths: Sequence[Path]) -> Iterator[Session]:
     """Parse the files in order; the next ones are read and decompressed meanwhile.
 
     Decompression releases the GIL while parsing holds it, so a background thread hides
-    most of the gzip time; `read_ahead` bounds how many decompressed files wait in memory.
+    most of the gzip time; `_READ_AHEAD` bounds how many decompressed files wait in memory.
     """
     with ThreadPoolExecutor(max_workers=1) as pool:
-        pending = deque(pool.submit(_read_text_bytes, p) for p in paths[:read_ahead])
+        pending = deque(pool.submit(_read_text_bytes, p) for p in paths[:_READ_AHEAD])
         for index, path in enumerate(paths):
             data = pending.popleft().result()
-            if index + read_ahead < len(paths):
-                pending.append(pool.submit(_read_text_bytes, paths[index + read_ahead]))
+            if index + _READ_AHEAD < len(paths):
+                pending.append(pool.submit(_read_text_bytes, paths[index + _READ_AHEAD]))
             yield _parse_session(path, data)
 
 
@@ -176,6 +177,8 @@ def _locate_problem(path: Path, body: bytes, fallback: str) -> ArtifactError:
 def _line_problem(line: str) -> str | None:
     if not line.strip():
         return None
+    if "\r" in line:
+        return "a carriage return inside the line (mixed line endings)"
     fields = line.split(",")
     if len(fields) != len(COLUMNS):
         return f"expected {len(COLUMNS)} columns, found {len(fields)}"
