@@ -73,9 +73,7 @@ def segment(events: Events, pause: float, max_len: int, min_points: int) -> Segm
 
     n_chunks = -(-run_steps // max_len)
     run_of_chunk = np.repeat(np.arange(run_first.shape[0]), n_chunks)
-    index_in_run = np.arange(run_of_chunk.shape[0]) - np.repeat(
-        np.cumsum(n_chunks) - n_chunks, n_chunks
-    )
+    index_in_run = expand_ranges(np.zeros_like(n_chunks), n_chunks)
     start = run_first[run_of_chunk] + index_in_run * max_len
     steps = np.minimum(max_len, run_steps[run_of_chunk] - index_in_run * max_len)
     duration = events.t[start + steps] - events.t[start]
