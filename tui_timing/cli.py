@@ -256,9 +256,6 @@ def build_cache_command(
 
     if not raw_dir.is_dir():
         fail(f"{raw_dir}: not a folder of session files")
-    params = SegmentationParams(
-        pause=pause, max_len=max_len, min_points=min_points, dt_features=dt_features
-    )
     with click.progressbar(length=1, label="reading sessions", file=sys.stderr) as bar:
 
         def progress(done: int, total: int, name: str) -> None:
@@ -266,8 +263,11 @@ def build_cache_command(
             bar.update(done - bar.pos, name)
 
         try:
+            params = SegmentationParams(
+                pause=pause, max_len=max_len, min_points=min_points, dt_features=dt_features
+            )
             result = build_cache(raw_dir, out, dataset_id, split, params, progress=progress)
-        except ArtifactError as exc:
+        except (ArtifactError, UsageError) as exc:
             fail(str(exc))
     click.echo(
         f"{result.n_segments} segments from {result.n_events} events in {result.n_files} files\n"

@@ -1,0 +1,165 @@
+"""`timing-tui check`: exit codes, the SPEC 5 JSON object, unusable inputs, formats."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import cache_faults
+import pytest
+import torch
+from click.testing import CliRunner
+
+from tui_timing.cli import main
+
+
+def run_check(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(main, ["check", *args])
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_clean_cache_json_report(small_cache: Path) -> None:
+    code, out, _ = run_check("--cache", str(small_cache), "--stage", "1", "--format", "json")
+    report = json.loads(out)
+    assert report["version"] == 1
+    assert set(report["artifacts"]) == {"cache", "raw_summary"}
+    assert len(report["artifacts"]["cache"]["sha256"]) == 64
+    (stage,) = report["stages"]
+    assert stage["id"] == 1 and stage["name"] == "cache" and stage["status"] in ("pass", "warn")
+    for check in stage["checks"]:
+        assert set(check) == {"id", "status", "measured", "expected", "message"}
+    assert "error" not in report
+    assert code == 0
+
+
+def test_failed_check_exits_1(small_cache: Path, tmp_path: Path) -> None:
+    cache = cache_faults.load(small_cache)
+    cache_faults.negative_duration(cache)
+    faulty = cache_faults.save_beside(cache, small_cache, tmp_path)
+    code, out, _ = run_check("--cache", str(faulty), "--stage", "1")
+    assert code == 1
+    assert "[FAIL] cache.nonnegative" in out
+
+
+def _unusable_inputs(small_cache: Path, folder: Path) -> dict[str, tuple[Path, str | None]]:
+    """name -> (file, the key the error must name)."""
+    folder.mkdir(exist_ok=True)
+    files: dict[str, tuple[Path, str | None]] = {}
+
+    def put(name: str, obj: object, key: str | None) -> None:
+        path = folder / f"{name}_timing.pt"
+        torch.save(obj, path)
+        files[name] = (path, key)
+
+    (folder / "empty_timing.pt").write_bytes(b"")
+    files["empty"] = (folder / "empty_timing.pt", None)
+    (folder / "text_timing.pt").write_text("duration,profile\n1,2\n")
+    files["text"] = (folder / "text_timing.pt", None)
+    raw = small_cache.read_bytes()
+    (folder / "truncated_timing.pt").write_bytes(raw[: len(raw) // 2])
+    files["truncated"] = (folder / "truncated_timing.pt", None)
+    cache = cache_faults.load(small_cache)
+    put("list", [cache["duration"], cache["profile"]], None)
+    put("tensor", cache["profile"], None)
+    put("no_profile", {k: v for k, v in cache.items() if k != "profile"}, "profile")
+    empty_rows = {k: (v[:0] if isinstance(v, torch.Tensor) else v) for k, v in cache.items()}
+    put("zero_rows", empty_rows, "duration")
+    zero_steps = dict(cache, profile=cache["profile"][:, :0], mask=cache["mask"][:, :0])
+    put("zero_steps", zero_steps, "profile")
+    return files
+
+
+def test_unusable_caches_exit_2_with_error_object(small_cache: Path, tmp_path: Path) -> None:
+    for name, (path, key) in _unusable_inputs(small_cache, tmp_path).items():
+        code, out, err = run_check("--cache", str(path), "--format", "json")
+        assert code == 2, (name, out, err)
+        report = json.loads(out)
+        assert report["error"]["file"] == str(path), name
+        assert report["error"]["key"] == key, (name, report["error"])
+        assert report["error"]["problem"], name
+        stage1 = report["stages"][0]
+        load = next(c for c in stage1["checks"] if c["id"] == "cache.load")
+        assert load["status"] == "fail", name
+        assert all(c["status"] == "skip" for c in stage1["checks"] if c["id"] != "cache.load")
+        assert report["stages"][1]["status"] == "skip", name
+        assert "Traceback" not in out + err
+
+
+def test_unsafe_pickle_is_refused_without_running(small_cache: Path, tmp_path: Path) -> None:
+    marker = tmp_path / "pwned"
+    payload = tmp_path / "evil_timing.pt"
+    script = (
+        "import os, torch\n"
+        "class Evil:\n"
+        f"    def __reduce__(self): return (os.system, ('touch {marker}',))\n"
+        f"torch.save({{'duration': Evil()}}, {str(payload)!r})\n"
+    )
+    subprocess.run([sys.executable, "-c", script], check=True)
+    code, out, _ = run_check("--cache", str(payload), "--format", "json")
+    assert code == 2
+    problem = json.loads(out)["error"]["problem"]
+    assert "unsafe" in problem and "weights_only=False" not in problem
+    assert not marker.exists()
+
+
+def test_missing_file_and_bad_options_exit_2(tmp_path: Path) -> None:
+    code, out, _ = run_check("--cache", str(tmp_path / "nope_timing.pt"), "--format", "json")
+    assert code == 2 and json.loads(out)["error"]["problem"] == "file not found"
+    code, _, err = run_check("--cache", str(tmp_path / "x.pt"), "--key", "nonsense")
+    assert code == 2 and "NAME=VALUE" in err
+    code, _, err = run_check("--cache", str(tmp_path / "x.pt"), "--tol", "nope=1")
+    assert code == 2 and "unknown tolerance" in err
+    code, _, _ = run_check("--stage", "9")
+    assert code == 2
+
+
+def test_pyproject_tolerances_apply(
+    small_cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A tolerance of 0 in [tool.timing-tui] makes float32 row sums fail; --tol wins over it."""
+    (tmp_path / "pyproject.toml").write_text("[tool.timing-tui]\nprofile_row_sum = 0.0\n")
+    monkeypatch.chdir(tmp_path)
+    code, out, _ = run_check("--cache", str(small_cache), "--stage", "1", "--format", "json")
+    check = next(
+        c for c in json.loads(out)["stages"][0]["checks"] if c["id"] == "cache.profile_normalized"
+    )
+    assert check["status"] == "fail" and code == 1
+    code, out, _ = run_check(
+        "--cache",
+        str(small_cache),
+        "--stage",
+        "1",
+        "--tol",
+        "profile_row_sum=1e-4",
+        "--format",
+        "json",
+    )
+    check = next(
+        c for c in json.loads(out)["stages"][0]["checks"] if c["id"] == "cache.profile_normalized"
+    )
+    assert check["status"] == "pass"
+    (tmp_path / "pyproject.toml").write_text("[tool.timing-tui]\nprofile_row_sum = 'tight'\n")
+    code, _, err = run_check("--cache", str(small_cache), "--stage", "1")
+    assert code == 2 and "profile_row_sum" in err
+
+
+def test_markdown_and_text_formats(small_cache: Path) -> None:
+    _, out, _ = run_check("--cache", str(small_cache), "--stage", "2", "--format", "markdown")
+    assert out.startswith("## timing-tui findings ")
+    assert "| 2 dataset | pass |" in out and "`dataset.coverage`" in out
+    _, out, _ = run_check("--cache", str(small_cache), "--stage", "2")
+    assert "Stage 2 dataset" in out and "[ok  ] dataset.coverage" in out
+
+
+def test_console_script_runs_headless(small_cache: Path) -> None:
+    """The real entry point in a subprocess: no traceback, the documented exit code."""
+    done = subprocess.run(
+        [sys.executable, "-m", "tui_timing", "check", "--cache", str(small_cache), "--stage", "1"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Stage 1 cache" in done.stdout and "Traceback" not in done.stderr

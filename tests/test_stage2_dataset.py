@@ -1,0 +1,169 @@
+"""Stage 2 on real Balabit caches: the package's TimingDataset passes; a user's dataset
+(`--dataset module:Class`) with one planted fault fails the check named for it."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from tui_timing.config import Settings
+from tui_timing.report.results import StageResult
+from tui_timing.stages.context import ArtifactPaths
+from tui_timing.stages.runner import load_artifacts, run_stage
+
+#: A user's dataset as researchers write them: each variant changes one thing.
+DATASET_SOURCE = '''
+import torch
+from torch.utils.data import Dataset
+
+
+class Base(Dataset):
+    def __init__(self, path):
+        self.c = torch.load(path, weights_only=True)
+
+    def __len__(self):
+        return self.c["duration"].shape[0]
+
+    def row(self, i):
+        return {k: self.c[k][i] for k in
+                ("duration", "log_duration", "profile", "mask", "length", "features")}
+
+    def __getitem__(self, i):
+        return self.row(i)
+
+
+class Clean(Base):
+    pass
+
+
+class Broken(Base):
+    def __init__(self, path):
+        raise RuntimeError("cache folder not mounted")
+
+
+class NoLogDuration(Base):
+    def __getitem__(self, i):
+        item = self.row(i)
+        del item["log_duration"]
+        return item
+
+
+class ExtraFeature(Base):
+    def __getitem__(self, i):
+        item = self.row(i)
+        item["features"] = torch.cat([item["features"], item["log_duration"][None]])
+        return item
+
+
+class PaddingMass(Base):
+    """Softmax-style smoothing over all L steps: mass leaks onto padding."""
+    def __getitem__(self, i):
+        item = self.row(i)
+        p = item["profile"] + 1e-3
+        item["profile"] = p / p.sum()
+        return item
+
+
+class Log10(Base):
+    def __getitem__(self, i):
+        item = self.row(i)
+        item["log_duration"] = torch.log10(item["duration"])
+        return item
+
+
+class Smoothed(Base):
+    """Blends each profile with a uniform profile over its valid steps."""
+    def __getitem__(self, i):
+        item = self.row(i)
+        n = int(item["length"])
+        uniform = item["mask"].float() / n
+        item["profile"] = 0.8 * item["profile"] + 0.2 * uniform
+        return item
+
+
+class SkipsLastRow(Base):
+    def __len__(self):
+        return super().__len__() - 1
+'''
+
+
+@pytest.fixture()
+def user_module(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> str:
+    """Write the user's dataset module into a temp folder and work from there."""
+    name = f"user_datasets_{request.node.name.replace('[', '_').replace(']', '').replace('.', '_')}"
+    (tmp_path / f"{name}.py").write_text(textwrap.dedent(DATASET_SOURCE))
+    monkeypatch.chdir(tmp_path)
+    return name
+
+
+def stage2(cache: Path, dataset: str | None = None, **paths: Path) -> StageResult:
+    ctx = load_artifacts(ArtifactPaths(cache=cache, **paths), Settings(dataset_spec=dataset))
+    return run_stage(ctx, 2)
+
+
+def statuses(result: StageResult) -> dict[str, str]:
+    return {c.id: c.status for c in result.checks}
+
+
+ALL_PASS = {
+    "dataset.instantiate": "pass",
+    "dataset.batch_keys": "pass",
+    "dataset.feature_dim": "pass",
+    "dataset.mask_padding": "pass",
+    "dataset.log_duration": "pass",
+    "dataset.batch_profile_mean": "pass",
+    "dataset.coverage": "pass",
+}
+
+
+def test_package_dataset_passes(small_cache: Path) -> None:
+    result = stage2(small_cache)
+    assert statuses(result) == ALL_PASS
+    assert result.stats["rows"] == result.checks[0].measured["len"]
+    assert result.plots and result.plots[0].series[1].label == "batch"
+
+
+def test_users_clean_dataset_passes(small_cache: Path, user_module: str) -> None:
+    """Without an `index` key, coverage is checked by the multiset of durations."""
+    result = stage2(small_cache, f"{user_module}:Clean")
+    assert statuses(result) == ALL_PASS
+    assert "multiset" in result.check("dataset.coverage").message
+
+
+@pytest.mark.parametrize(
+    ("cls", "check_id"),
+    [
+        ("Broken", "dataset.instantiate"),
+        ("NoLogDuration", "dataset.batch_keys"),
+        ("ExtraFeature", "dataset.feature_dim"),
+        ("PaddingMass", "dataset.mask_padding"),
+        ("Log10", "dataset.log_duration"),
+        ("Smoothed", "dataset.batch_profile_mean"),
+        ("SkipsLastRow", "dataset.coverage"),
+    ],
+)
+def test_planted_fault_fails_its_check(
+    small_cache: Path, user_module: str, cls: str, check_id: str
+) -> None:
+    result = stage2(small_cache, f"{user_module}:{cls}")
+    check = result.check(check_id)
+    assert check is not None and check.status == "fail", statuses(result)
+    if cls == "Smoothed":  # only the mean changes: the other checks still pass
+        assert {k: v for k, v in statuses(result).items() if k != check_id} == {
+            k: v for k, v in ALL_PASS.items() if k != check_id
+        }
+
+
+def test_unknown_dataset_class_is_a_clear_failure(small_cache: Path, user_module: str) -> None:
+    result = stage2(small_cache, f"{user_module}:Nope")
+    check = result.check("dataset.instantiate")
+    assert check.status == "fail" and "Nope" in check.message
+
+
+def test_skips_without_a_cache() -> None:
+    result = stage2(None)  # type: ignore[arg-type]
+    assert result.status == "skip" and result.skip_reason == "no cache given"
