@@ -1,0 +1,466 @@
+"""The timing-tui app: a stage list, one pane per stage, keys, and the glue to the core.
+
+The app renders what the core returns and nothing else: the pipeline thread runs the same
+`run_stage` the `check` command runs and posts each result; the app keeps one StageState
+per stage and re-shows it. Nothing here imports torch: the first frame paints while the
+pipeline thread is still importing it.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+from datetime import datetime
+from pathlib import Path
+from typing import Any, ClassVar
+
+from textual import on
+from textual.app import App, ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal
+from textual.screen import ModalScreen
+from textual.theme import Theme
+from textual.widgets import ContentSwitcher, Footer, Header, OptionList
+
+from tui_timing.errors import ArtifactError
+from tui_timing.report.results import Check, StageResult
+from tui_timing.stages.catalog import STAGE_BY_ID, STAGES
+from tui_timing.tui.action_runner import ActionRunner
+from tui_timing.tui.commands import PaletteEntry, TimingCommands
+from tui_timing.tui.confirm_screen import ConfirmAction
+from tui_timing.tui.decision_pane import DecisionPane
+from tui_timing.tui.describe import describe_artifacts
+from tui_timing.tui.export import export_findings
+from tui_timing.tui.help_screen import HelpScreen
+from tui_timing.tui.messages import (
+    ActionFinished,
+    ActionOutput,
+    ArtifactsLoaded,
+    ArtifactsResolved,
+    ExportFailed,
+    ExportFinished,
+    PipelineFailed,
+    PipelineIdle,
+    StageFinished,
+    StageInterrupted,
+    StageProgress,
+    StageStarted,
+)
+from tui_timing.tui.pipeline import ALL_STAGES, DECISION, Pipeline, Selection, Work, stages_fed_by
+from tui_timing.tui.plot_view import PlotPalette
+from tui_timing.tui.selector_screen import SelectorScreen
+from tui_timing.tui.stage_list import StageList
+from tui_timing.tui.stage_pane import StagePane
+from tui_timing.tui.status import StageState
+from tui_timing.tui.themes import (
+    DEFAULT_THEME,
+    TimingTheme,
+    default_theme_name,
+    load_themes,
+    theme_dirs,
+)
+from tui_timing.tui.watcher import POLL_INTERVAL_S, ArtifactWatcher
+
+DEFAULT_SCRATCHPAD = Path("scratchpad.md")
+#: The artifacts each stage's pane reports problems with (what the stage reads).
+STAGE_INPUTS: dict[int, tuple[str, ...]] = {
+    s.id: s.needs + (("raw_summary",) if s.id == 1 else ()) for s in STAGES
+}
+#: Actions that stay available while a dialog is open (the others would act behind it).
+MODAL_ACTIONS = frozenset({"quit", "command_palette"})
+
+
+class TimingApp(App[None]):
+    """Step through the seven diagnostic stages of a timing head from the keyboard."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "timing-tui"
+    COMMANDS = App.COMMANDS | {TimingCommands}
+    # Ordered and worded so that every key the issue names fits an 80-column footer (the
+    # theme and switch keys follow where there is room); the tooltips are the help text.
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("question_mark", "help", "help", key_display="?", tooltip="this help"),
+        Binding("q", "quit", "quit", tooltip="quit (a running stage or action is stopped)"),
+        Binding("1", "stage(1)", "stage", key_display="1-7", tooltip="show stage 1 to 7"),
+        *[Binding(str(n), f"stage({n})", f"stage {n}", show=False) for n in range(2, 8)],
+        Binding("n,right", "next_stage", "move", key_display="n/p", tooltip="next stage"),
+        Binding("p,left", "previous_stage", "prev", show=False, tooltip="previous stage"),
+        Binding("r", "rerun", "rerun", tooltip="re-run the stage on show (and the decision)"),
+        Binding("R", "rerun_all", "all", tooltip="reload every artifact and re-run all stages"),
+        Binding("e", "export", "export", tooltip="append the findings to the scratchpad"),
+        Binding("a", "run_action", "action", tooltip="run the highlighted action (asks first)"),
+        Binding("l", "toggle_log", "log", tooltip="linear/log scale on this stage's charts"),
+        Binding("t", "next_theme", "theme", tooltip="next theme"),
+        Binding("s", "select_artifacts", "switch", tooltip="switch run, cache or eval dump"),
+    ]
+
+    def __init__(self, invocation: Any, cwd: Path | None = None) -> None:
+        super().__init__()
+        self.invocation = invocation
+        self.cwd = cwd or Path.cwd()
+        self.states: dict[int, StageState] = {s.id: StageState(s.id) for s in STAGES}
+        self.current_stage = 1
+        self.flip_log: dict[int, bool] = {s.id: False for s in STAGES}
+        self.paths: Any = None
+        self.found: Any = None
+        self.selection = Selection()
+        self.artifact_errors: dict[str, str] = {}
+        self.pipeline = Pipeline(invocation, self.post_message)
+        self.watcher = ArtifactWatcher()
+        self.runner = ActionRunner(self.post_message, self.cwd)
+        self._idle_at = -1
+        self.timing_themes, self.theme_problems = load_themes(theme_dirs())
+        for timing_theme in self.timing_themes.values():
+            self.register_theme(timing_theme.theme)
+
+    def compose(self) -> ComposeResult:
+        yield Header(show_clock=False, icon="◷")
+        with Horizontal(id="main"):
+            yield StageList()
+            with ContentSwitcher(initial="pane-1", id="panes"):
+                for info in STAGES:
+                    yield DecisionPane(info) if info.id == DECISION else StagePane(info)
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        self.sub_title = "looking for artifacts…"
+        self._apply_start_theme()
+        self.theme_changed_signal.subscribe(self, self._on_theme_changed)
+        for stage_id in self.states:
+            self._show(stage_id)
+        self.set_interval(POLL_INTERVAL_S, self._poll_artifacts)
+        # Stages start after the first frame is on screen: the pipeline thread imports
+        # torch, which must not compete with the first paint.
+        self.call_after_refresh(self._start_pipeline)
+
+    def on_unmount(self) -> None:
+        self.pipeline.close()
+        self.runner.stop()
+
+    def _start_pipeline(self) -> None:
+        self.pipeline.start()
+        self._submit(Work(resolve=True, stages=dict.fromkeys(ALL_STAGES, "start")))
+
+    # ----- themes -------------------------------------------------------------------------
+
+    def _apply_start_theme(self) -> None:
+        """`--theme` (or the pyproject's), else a default that suits the terminal."""
+        for problem in self.theme_problems:
+            self.notify(str(problem), title="Theme skipped", severity="warning", timeout=10)
+        wanted = self.invocation.theme
+        fallback = default_theme_name(os.environ)
+        if fallback not in self.timing_themes:
+            fallback = DEFAULT_THEME if DEFAULT_THEME in self.timing_themes else "textual-dark"
+        if wanted and wanted not in self.available_themes:
+            names = ", ".join(self.timing_themes) or "none"
+            self.notify(
+                f"No theme called {wanted!r}; using {fallback}. Themes: {names}.",
+                title="Unknown theme",
+                severity="error",
+                timeout=10,
+            )
+            wanted = None
+        self.theme = wanted or fallback
+
+    def plot_palette(self) -> PlotPalette:
+        """The plot colours of the current theme (defaults for a Textual built-in theme)."""
+        found: TimingTheme | None = self.timing_themes.get(self.theme)
+        return PlotPalette(found.series, found.reference) if found else PlotPalette()
+
+    def _on_theme_changed(self, _theme: Theme) -> None:
+        palette = self.plot_palette()
+        for pane in self.query(StagePane):
+            pane.set_palette(palette)
+
+    def action_next_theme(self) -> None:
+        """Cycle through the timing-tui themes (bundled, then the user's)."""
+        names = list(self.timing_themes) or ["textual-dark"]
+        index = names.index(self.theme) + 1 if self.theme in names else 0
+        self.theme = names[index % len(names)]
+        self.notify(f"Theme: {self.theme}", timeout=2)
+
+    # ----- stages -------------------------------------------------------------------------
+
+    def _show(self, stage_id: int) -> None:
+        state = self.states[stage_id]
+        self.query_one(StageList).show_state(state)
+        pane = self.query_one(f"#pane-{stage_id}", StagePane)
+        pane.show(state, self.plot_palette(), self.flip_log[stage_id])
+
+    def _submit(self, work: Work) -> None:
+        """Queue work on the pipeline and mark its stages pending."""
+        for stage_id in work.stages:
+            state = self.states[stage_id]
+            if state.phase != "running":
+                state.phase = "pending"
+                self._show(stage_id)
+        self.pipeline.submit(work)
+
+    @property
+    def is_idle(self) -> bool:
+        """Whether every request so far has been run and its results shown."""
+        return self._idle_at == self.pipeline.submits
+
+    def on_pipeline_idle(self, message: PipelineIdle) -> None:
+        self._idle_at = message.submits
+
+    def on_artifacts_resolved(self, message: ArtifactsResolved) -> None:
+        self.paths, self.found, self.selection = message.paths, message.found, message.selection
+        self.sub_title = describe_artifacts(message.paths, message.found, message.selection)
+        self.watcher.watch(message.paths.given())
+
+    def on_artifacts_loaded(self, message: ArtifactsLoaded) -> None:
+        self.artifact_errors = message.errors
+        for stage_id, state in self.states.items():
+            inputs = STAGE_INPUTS[stage_id]
+            state.artifact_errors = {k: v for k, v in message.errors.items() if k in inputs}
+            self._show(stage_id)
+
+    def on_stage_started(self, message: StageStarted) -> None:
+        state = self.states[message.stage]
+        state.phase, state.fraction, state.message = "running", 0.0, ""
+        state.partial, state.reason = None, message.reason
+        self._show(message.stage)
+
+    def on_stage_progress(self, message: StageProgress) -> None:
+        state = self.states[message.stage]
+        state.fraction, state.message = message.fraction, message.message
+        if message.partial is not None:
+            state.partial = message.partial
+        self._show(message.stage)
+
+    def on_stage_finished(self, message: StageFinished) -> None:
+        state = self.states[message.stage]
+        state.phase, state.result, state.partial = "done", message.result, None
+        state.reason, state.runs = message.reason, state.runs + 1
+        state.updated = datetime.now().strftime("%H:%M:%S")
+        self._show(message.stage)
+
+    def on_stage_interrupted(self, message: StageInterrupted) -> None:
+        self.states[message.stage].phase = "pending"
+        self._show(message.stage)
+
+    def on_pipeline_failed(self, message: PipelineFailed) -> None:
+        """Work outside a stage failed: the stages it was for show the error in their panes."""
+        self.notify(message.problem, title="Could not run the stages", severity="error")
+        for stage_id in message.stages:
+            info = STAGE_BY_ID[stage_id]
+            check = Check(
+                id=f"{info.name}.internal",
+                status="error",
+                measured=message.problem,
+                expected="the artifacts load and the stage runs",
+                message=f"timing-tui could not run this stage: {message.problem}",
+            )
+            state = self.states[stage_id]
+            state.phase, state.partial = "done", None
+            state.result = StageResult(id=info.id, name=info.name, checks=[check])
+            self._show(stage_id)
+
+    def _poll_artifacts(self) -> None:
+        """Re-run the stages an edited or growing artifact feeds (see watcher.py)."""
+        changed = self.watcher.poll()
+        if not changed or self.paths is None:
+            return
+        given = self.paths.given()
+        names = ", ".join(sorted(given[kind].name for kind in changed))
+        reason = f"{names} changed"
+        stages = stages_fed_by(changed)
+        self._submit(Work(reload=changed, stages=dict.fromkeys(sorted(stages), reason)))
+
+    # ----- navigation ---------------------------------------------------------------------
+
+    def action_stage(self, stage_id: int) -> None:
+        """Show a stage by number."""
+        self.query_one(StageList).select_stage(stage_id)
+
+    def action_next_stage(self) -> None:
+        self.action_stage(self.current_stage % len(STAGES) + 1)
+
+    def action_previous_stage(self) -> None:
+        self.action_stage((self.current_stage - 2) % len(STAGES) + 1)
+
+    @on(OptionList.OptionHighlighted, "#stage-list")
+    def _stage_highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        self.current_stage = event.option_index + 1
+        self.query_one(ContentSwitcher).current = f"pane-{self.current_stage}"
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """While a dialog is open, the keys act on the dialog, not on the screen behind."""
+        return not (isinstance(self.screen, ModalScreen) and action not in MODAL_ACTIONS)
+
+    # ----- commands -----------------------------------------------------------------------
+
+    def action_rerun(self) -> None:
+        """Re-run the stage on show (and the decision, which reads it)."""
+        stages = {self.current_stage, DECISION}
+        self._submit(Work(stages=dict.fromkeys(sorted(stages), "re-run")))
+
+    def action_rerun_all(self) -> None:
+        """Reload every artifact from disk and run all stages again."""
+        stages = dict.fromkeys(ALL_STAGES, "re-run all")
+        if self.paths is None:
+            self._submit(Work(resolve=True, stages=stages))
+        else:
+            self._submit(Work(reload=set(self.paths.given()), stages=stages))
+
+    def action_toggle_log(self) -> None:
+        """Flip the charts of the stage on show between linear and log scale."""
+        stage_id = self.current_stage
+        self.flip_log[stage_id] = not self.flip_log[stage_id]
+        self.query_one(f"#pane-{stage_id}", StagePane).set_flip_log(self.flip_log[stage_id])
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen(self.help_bindings()))
+
+    def help_bindings(self) -> list[Binding]:
+        """The app's bindings as the help screen lists them (one line for 1-7)."""
+        shown = [b for b in self.BINDINGS if isinstance(b, Binding) and b.key not in "234567"]
+        shown = [replace(b, key_display=None) if b.key.startswith("n,") else b for b in shown]
+        palette = Binding(
+            "ctrl+p",
+            "command_palette",
+            "palette",
+            key_display="ctrl+p",
+            tooltip="command palette: every stage, every action, switch artifacts, themes",
+        )
+        return [*shown, palette]
+
+    def action_select_artifacts(self) -> None:
+        """Choose another discovered run, cache or eval dump."""
+        found = self.found
+        if found is None:
+            given = self.invocation.any_artifact
+            reason = "given on the command line" if given else "not found yet"
+            self.notify(f"Nothing to switch: the artifacts were {reason}.", timeout=4)
+            return
+        if max(len(found.runs), len(found.caches), len(found.evals)) < 2:
+            self.notify("Nothing to switch: one run, cache and eval dump at most.", timeout=4)
+            return
+        self.push_screen(SelectorScreen(found, self.selection), self._switch_to)
+
+    def _switch_to(self, selection: Selection | None) -> None:
+        if selection is None or selection == self.selection:
+            return
+        stages = dict.fromkeys(ALL_STAGES, "switched artifacts")
+        self._submit(Work(resolve=True, selection=selection, stages=stages))
+
+    def action_export(self) -> None:
+        """Append the findings so far to the scratchpad (on a thread: it hashes files)."""
+        snapshot = self.pipeline.snapshot()
+        if snapshot is None:
+            self.notify("Nothing to export yet: the stages have not run.", severity="warning")
+            return
+        target = self.invocation.scratchpad or DEFAULT_SCRATCHPAD
+        if not target.is_absolute():
+            target = self.cwd / target
+        self.run_worker(lambda: self._export(snapshot, target), thread=True, group="export")
+
+    def _export(self, snapshot: Any, target: Path) -> None:
+        try:
+            written, summary = export_findings(snapshot, target)
+        except ArtifactError as exc:
+            self.post_message(ExportFailed(str(exc)))
+            return
+        self.post_message(ExportFinished(str(written), summary))
+
+    def on_export_finished(self, message: ExportFinished) -> None:
+        self.notify(
+            f"Appended the findings to {message.path}: {message.summary}.",
+            title="Exported",
+            timeout=8,
+        )
+
+    def on_export_failed(self, message: ExportFailed) -> None:
+        self.notify(
+            f"Scratchpad {message.problem}", title="Export failed", severity="error", timeout=10
+        )
+
+    def decision_pane(self) -> DecisionPane:
+        return self.query_one(DecisionPane)
+
+    def action_run_action(self) -> None:
+        """Run the highlighted suggested action's command, after a confirmation."""
+        action = self.decision_pane().selected_action()
+        if action is None:
+            self.notify("No action to run: the decision has not suggested any yet.", timeout=4)
+            return
+        if not action.command:
+            self.notify(f"{action.title}: no command, this is a change to make by hand.")
+            return
+        if self.runner.running:
+            self.notify("An action is already running; its output is in stage 7.", timeout=4)
+            return
+        self.push_screen(ConfirmAction(action), self._confirmed)
+
+    def _confirmed(self, command: str | None) -> None:
+        if command is None:
+            return
+        self.action_stage(DECISION)
+        self.decision_pane().start_log(command)
+        self.runner.start(command)
+
+    def on_action_output(self, message: ActionOutput) -> None:
+        self.decision_pane().write_log(message.line)
+
+    def on_action_finished(self, message: ActionFinished) -> None:
+        pane = self.decision_pane()
+        if message.returncode is None:
+            pane.write_log(f"could not start: {message.problem}")
+            self.notify(f"Could not start {message.command}: {message.problem}", severity="error")
+            return
+        pane.write_log(f"exit status {message.returncode}")
+        if message.returncode == 0:
+            self.notify("The action finished; re-running all stages.", title="Action done")
+            self.action_rerun_all()
+        else:
+            self.notify(
+                f"The action failed (exit status {message.returncode}); see its output.",
+                severity="error",
+            )
+
+    def palette_entries(self) -> list[PaletteEntry]:
+        """Every stage, every suggested action, the switchable artifacts and the commands."""
+        entries = [
+            PaletteEntry(
+                f"Stage {info.id}: {info.title}",
+                lambda sid=info.id: self.action_stage(sid),
+                f"show the {info.name} stage",
+            )
+            for info in STAGES
+        ]
+        pane = self.decision_pane()
+        for index, action in enumerate(pane.actions):
+            entries.append(
+                PaletteEntry(
+                    f"Action: {action.title}",
+                    lambda i=index: self._run_action_at(i),
+                    action.command or "no command (by hand)",
+                )
+            )
+        entries += [
+            PaletteEntry("Re-run this stage", self.action_rerun, "r"),
+            PaletteEntry("Re-run all stages", self.action_rerun_all, "R: reload the artifacts"),
+            PaletteEntry("Export findings to the scratchpad", self.action_export, "e"),
+            PaletteEntry("Toggle log scale", self.action_toggle_log, "l"),
+            PaletteEntry("Next theme", self.action_next_theme, "t"),
+            PaletteEntry("Switch run, cache or eval dump", self.action_select_artifacts, "s"),
+            PaletteEntry("Help: keys", self.action_help, "?"),
+        ]
+        return entries
+
+    def _run_action_at(self, index: int) -> None:
+        self.action_stage(DECISION)
+        self.decision_pane().query_one("#actions", OptionList).highlighted = index
+        self.action_run_action()
+
+    async def action_quit(self) -> None:
+        """Quit at once: stages stop at their next tick and an action is terminated."""
+        self.pipeline.close()
+        self.runner.stop()
+        self.exit()
+
+
+def run_app(invocation: Any) -> None:
+    """Open the TUI on the invocation's artifacts (or discovered ones, or the sample)."""
+    TimingApp(invocation).run()

@@ -1,0 +1,42 @@
+"""Ask before running a suggested action: show its command, editable, and what it is for.
+
+Commands may name placeholders (a raw data folder only the user knows), so the command is
+an input the user can correct; Enter runs it, Escape cancels.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.markup import escape
+from textual.screen import ModalScreen
+from textual.widgets import Input, Static
+
+from tui_timing.report.results import Action
+
+
+class ConfirmAction(ModalScreen[str | None]):
+    """Dismissed with the command to run, or None when cancelled."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, action: Action) -> None:
+        super().__init__(id="confirm-action")
+        self._action = action
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Static(f"[b]Run this action?[/b]\n{escape(self._action.title)}")
+            yield Static(f"[$text-muted]{escape(self._action.why)}[/]")
+            yield Input(self._action.command or "", id="command")
+            yield Static("[$text-muted]Enter: run · Escape: cancel · edit the command first[/]")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        command = event.value.strip()
+        self.dismiss(command or None)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

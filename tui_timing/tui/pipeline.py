@@ -1,0 +1,315 @@
+"""The stages' background thread: discover, load, run stages in order, report by message.
+
+One daemon thread owns the StageContext, so no lock guards the core's data: the UI only
+queues work and reads the results the thread posts. Queued work merges (two edits of a
+stats log make one re-run); newer work that invalidates the running stage, or must run
+before it, stops it at its next progress tick, and the stages it did not finish go back in
+the queue. Torch and the
+stage modules are imported here, on this thread, never while the UI paints its first frame.
+The thread is a daemon so that quitting never waits for a long stage.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from textual.message import Message
+
+from tui_timing.errors import ArtifactError
+from tui_timing.stages.catalog import STAGES
+from tui_timing.tui.messages import (
+    ArtifactsLoaded,
+    ArtifactsResolved,
+    PipelineFailed,
+    PipelineIdle,
+    StageFinished,
+    StageInterrupted,
+    StageProgress,
+    StageStarted,
+)
+
+ALL_STAGES: tuple[int, ...] = tuple(s.id for s in STAGES)
+DECISION = 7
+#: Which stages read each artifact kind (the decision reads every stage, so it always re-runs).
+FEEDS: dict[str, frozenset[int]] = {
+    "cache": frozenset({1, 2, 3, 4, 5}),
+    "raw_summary": frozenset({1}),
+    "checkpoint": frozenset({3, 5}),
+    "log": frozenset({4}),
+    "eval": frozenset({6}),
+}
+#: Kinds whose change invalidates the context's memo (the cache scan), so a fresh one is built.
+FRESH_CONTEXT_KINDS = frozenset({"cache", "raw_summary"})
+#: At most this often a running stage's progress reaches the screen (slow SSH links).
+PROGRESS_INTERVAL_S = 0.25
+
+
+def stages_fed_by(kinds: set[str]) -> set[int]:
+    """The stages to re-run when these artifacts change."""
+    fed = {DECISION}
+    for kind in kinds:
+        fed |= FEEDS.get(kind, frozenset())
+    return fed
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which of the discovered caches, runs and eval dumps are in use (list indices)."""
+
+    cache: int = 0
+    run: int = 0
+    eval_dump: int = 0
+
+
+@dataclass
+class Work:
+    """Queued work: re-resolve the artifacts, reload some, run stages (each with why)."""
+
+    resolve: bool = False
+    selection: Selection | None = None
+    reload: set[str] = field(default_factory=set)
+    stages: dict[int, str] = field(default_factory=dict)
+
+    def merge(self, newer: Work) -> None:
+        """Fold newer work into this one; the newer reason and selection win."""
+        self.resolve |= newer.resolve
+        self.selection = newer.selection or self.selection
+        self.reload |= newer.reload
+        self.stages.update(newer.stages)
+
+    @property
+    def empty(self) -> bool:
+        return not (self.resolve or self.reload or self.stages)
+
+
+class Pipeline:
+    """Runs queued work on its own thread and posts messages about it."""
+
+    def __init__(self, invocation: Any, post: Callable[[Message], object]) -> None:
+        self._invocation = invocation
+        self._post = post
+        self._cond = threading.Condition()
+        self._pending = Work()
+        self._running: int | None = None
+        self._cancel = False
+        self._closed = False
+        self._busy = False
+        self._submits = 0
+        self._preempted: set[int] = set()
+        self._last_progress = 0.0
+        self._selection = Selection()
+        self._found: Any = None
+        self._paths: Any = None
+        self._ctx: Any = None
+        self._thread = threading.Thread(target=self._loop, name="timing-tui-stages", daemon=True)
+
+    def start(self) -> None:
+        """Start the thread (idle until work is submitted)."""
+        self._thread.start()
+
+    def close(self) -> None:
+        """Stop at the next progress tick or stage boundary; queued work is dropped."""
+        with self._cond:
+            self._closed = True
+            self._cancel = True
+            self._cond.notify()
+
+    @property
+    def submits(self) -> int:
+        """How many requests were submitted so far (PipelineIdle says which it caught up to)."""
+        with self._cond:
+            return self._submits
+
+    @property
+    def busy(self) -> bool:
+        with self._cond:
+            return self._busy or not self._pending.empty
+
+    def submit(self, work: Work) -> None:
+        """Queue work; stop the running stage if the new work makes its result stale."""
+        with self._cond:
+            self._submits += 1
+            self._pending.merge(work)
+            if self._supersedes(work):
+                self._cancel = True
+            self._cond.notify()
+
+    def snapshot(self) -> Any:
+        """A copy of the context with the results so far (for an export), or None."""
+        ctx = self._ctx
+        if ctx is None:
+            return None
+        snap = copy.copy(ctx)
+        snap.results = dict(ctx.results)
+        return snap
+
+    def _supersedes(self, work: Work) -> bool:
+        running = self._running
+        if running is None:
+            return False
+        if work.resolve or running in work.stages:
+            return True
+        if any(running in FEEDS.get(kind, ()) for kind in work.reload):
+            return True
+        # An earlier stage jumps the queue (stages run in order, and an edited stats log
+        # should show within seconds), but only once per stage, so that a log that keeps
+        # growing cannot starve a long sampler run.
+        if any(stage < running for stage in work.stages) and running not in self._preempted:
+            self._preempted.add(running)
+            return True
+        return False
+
+    def _should_stop(self) -> bool:
+        return self._cancel or self._closed
+
+    def _loop(self) -> None:
+        while (work := self._next_work()) is not None:
+            try:
+                self._do(work)
+            except Exception as exc:  # the thread must outlive any bug, and say what it was
+                self._post(PipelineFailed(f"{type(exc).__name__}: {exc}", sorted(work.stages)))
+            with self._cond:
+                idle = self._pending.empty
+                self._busy = not idle
+                submits = self._submits
+            if idle:
+                self._post(PipelineIdle(submits))
+
+    def _next_work(self) -> Work | None:
+        with self._cond:
+            while self._pending.empty and not self._closed:
+                self._cond.wait()
+            if self._closed:
+                return None
+            work, self._pending = self._pending, Work()
+            self._cancel = False
+            self._busy = True
+            return work
+
+    def _do(self, work: Work) -> None:
+        if work.selection is not None:
+            self._selection = work.selection
+        if work.resolve or self._ctx is None:
+            self._resolve()
+            self._load(set(self._paths.given()), keep={}, fresh=True)
+        elif work.reload:
+            old = self._ctx.results
+            keep = {sid: r for sid, r in old.items() if sid not in work.stages}
+            self._load(work.reload, keep=keep, fresh=bool(work.reload & FRESH_CONTEXT_KINDS))
+        order = sorted(work.stages)
+        for index, stage in enumerate(order):
+            if self._should_stop() or not self._run(stage, work.stages[stage]):
+                self._requeue({sid: work.stages[sid] for sid in order[index:]})
+                return
+
+    def _requeue(self, stages: dict[int, str]) -> None:
+        """Put unfinished stages back in front of whatever was queued meanwhile."""
+        with self._cond:
+            rest = Work(stages=stages)
+            rest.merge(self._pending)
+            self._pending = rest
+
+    def _resolve(self) -> None:
+        """Decide the artifact paths: given ones, else discovered ones, else the sample."""
+        from tui_timing.stages.runner import resolve_paths
+
+        invocation = self._invocation
+        if invocation.any_artifact:
+            paths, found = invocation.paths, None
+        else:
+            from tui_timing.artifacts.discovery import discover_or_sample
+
+            if self._found is None:
+                self._found = discover_or_sample()
+            found = self._found
+            self._selection = clamp(self._selection, found)
+            sel = self._selection
+            paths = found.paths(cache=sel.cache, run=sel.run, eval_dump=sel.eval_dump)
+        self._paths = resolve_paths(paths)
+        self._post(ArtifactsResolved(self._paths, found, self._selection))
+
+    def _load(self, kinds: set[str], keep: dict[int, Any], fresh: bool) -> None:
+        """(Re)load artifacts: into a fresh context (keeping the results in `keep`), or in
+        place, so that a new stats log does not throw away the cache scan."""
+        from tui_timing.stages.context import StageContext
+
+        given: dict[str, Path] = self._paths.given()
+        if fresh or self._ctx is None:
+            self._ctx = StageContext(
+                paths=self._paths,
+                settings=self._invocation.settings,
+                on_progress=self._progress,
+                should_stop=self._should_stop,
+            )
+            self._ctx.results.update(keep)
+            kinds = set(given)
+        for kind in kinds:
+            if kind in given:
+                self._ctx.artifacts[kind] = _load_one(kind, given[kind], self._ctx.settings)
+        errors = {
+            kind: str(loaded.error)
+            for kind, loaded in self._ctx.artifacts.items()
+            if loaded.error is not None
+        }
+        self._post(ArtifactsLoaded(errors))
+
+    def _run(self, stage: int, reason: str) -> bool:
+        """Run one stage; False when it was stopped before finishing."""
+        from tui_timing.stages.context import StageCancelled
+        from tui_timing.stages.runner import run_stage
+
+        with self._cond:
+            self._running = stage
+        self._last_progress = 0.0
+        self._post(StageStarted(stage, reason))
+        try:
+            result = run_stage(self._ctx, stage)
+        except StageCancelled:
+            self._post(StageInterrupted(stage))
+            return False
+        finally:
+            with self._cond:
+                self._running = None
+        with self._cond:
+            self._preempted.discard(stage)
+        self._post(StageFinished(stage, result, reason))
+        return True
+
+    def _progress(self, event: Any) -> None:
+        """Forward a stage's progress, at most every PROGRESS_INTERVAL_S (and at the end)."""
+        now = time.monotonic()
+        if event.fraction < 1 and now - self._last_progress < PROGRESS_INTERVAL_S:
+            return
+        self._last_progress = now
+        self._post(StageProgress(event.stage, event.fraction, event.message, event.partial))
+
+
+def clamp(selection: Selection, found: Any) -> Selection:
+    """A selection that indexes into what was found (0 where a list is shorter)."""
+
+    def fit(index: int, items: list[Any]) -> int:
+        return index if 0 <= index < len(items) else 0
+
+    return Selection(
+        cache=fit(selection.cache, found.caches),
+        run=fit(selection.run, found.runs),
+        eval_dump=fit(selection.eval_dump, found.evals),
+    )
+
+
+def _load_one(kind: str, path: Path, settings: Any) -> Any:
+    """The core's loader, with any failure (even an import error) kept as the load error."""
+    from tui_timing.stages.context import Loaded
+    from tui_timing.stages.runner import load_artifact
+
+    try:
+        return load_artifact(kind, path, settings)
+    except Exception as exc:  # a loader bug must show in the pane, not end the thread
+        problem = f"could not be loaded ({type(exc).__name__}: {exc})"
+        return Loaded(path=path, error=ArtifactError(str(path), None, problem))

@@ -1,0 +1,74 @@
+"""Choose among several discovered runs, caches and eval dumps; the stages then re-run."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.content import Content
+from textual.markup import escape
+from textual.screen import ModalScreen
+from textual.widgets import OptionList, Static
+from textual.widgets.option_list import Option
+
+from tui_timing.tui.pipeline import Selection
+
+#: (Selection field, heading, how an item is named)
+GROUPS: tuple[tuple[str, str], ...] = (
+    ("run", "Runs"),
+    ("cache", "Caches"),
+    ("eval_dump", "Eval dumps"),
+)
+
+
+def _items(found: Any, field_name: str) -> list[str]:
+    if field_name == "run":
+        return [run.name for run in found.runs]
+    paths: list[Path] = found.caches if field_name == "cache" else found.evals
+    return [_relative(p, found.root) for p in paths]
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return str(path.relative_to(root))
+    except ValueError:
+        return str(path)
+
+
+class SelectorScreen(ModalScreen[Selection | None]):
+    """One list with a heading per kind; choosing an entry switches to it."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, found: Any, selection: Selection) -> None:
+        super().__init__(id="selector")
+        self._found = found
+        self._selection = selection
+
+    def compose(self) -> ComposeResult:
+        options: list[Option] = []
+        for field_name, heading in GROUPS:
+            items = _items(self._found, field_name)
+            if not items:
+                continue
+            options.append(Option(Content.from_markup(f"[b]{heading}[/b]"), disabled=True))
+            current = getattr(self._selection, field_name)
+            for index, label in enumerate(items):
+                mark = "●" if index == current else " "
+                options.append(Option(f"{mark} {label}", id=f"{field_name}:{index}"))
+        with Vertical(classes="dialog"):
+            yield Static("[b]Switch artifacts[/b] [$text-muted](Enter: use · Escape: cancel)[/]")
+            yield OptionList(*options, id="selector-list")
+            where = escape(str(self._found.root))
+            yield Static(f"[$text-muted]found under {where}[/]")
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        field_name, _, index = (event.option.id or "").partition(":")
+        self.dismiss(replace(self._selection, **{field_name: int(index)}))
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

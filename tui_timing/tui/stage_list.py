@@ -1,0 +1,36 @@
+"""The seven stages down the left edge, each with its live status."""
+
+from __future__ import annotations
+
+from textual.content import Content
+from textual.widgets import OptionList
+from textual.widgets.option_list import Option
+
+from tui_timing.stages.catalog import STAGE_BY_ID, STAGES
+from tui_timing.tui.status import StageState, status_markup
+
+NAME_WIDTH = 12
+
+
+def stage_prompt(state: StageState) -> Content:
+    """`1 cache        ✔ pass`: number, name and status word."""
+    name = STAGE_BY_ID[state.id].name.ljust(NAME_WIDTH)
+    return Content.from_markup(f"{state.id} {name}{status_markup(state.status)}")
+
+
+class StageList(OptionList):
+    """Moving the highlight (arrows, `n`/`p`, `1`-`7`) selects the stage shown."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            *[Option(stage_prompt(StageState(s.id)), id=f"stage-{s.id}") for s in STAGES],
+            id="stage-list",
+        )
+
+    def show_state(self, state: StageState) -> None:
+        """Redraw one stage's line with its current status."""
+        self.replace_option_prompt(f"stage-{state.id}", stage_prompt(state))
+
+    def select_stage(self, stage_id: int) -> None:
+        """Highlight a stage by number."""
+        self.highlighted = stage_id - 1

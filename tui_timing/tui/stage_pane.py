@@ -1,0 +1,110 @@
+"""One stage's pane: its status, why and when it last ran, progress, artifact problems,
+the checks, the key figures and the charts.
+
+The pane only renders a `StageState`; it holds no results of its own, so re-showing the
+same state after a theme change or a resize always gives the same screen.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.markup import escape
+from textual.widgets import ProgressBar, Static
+
+from tui_timing.report.results import StageResult
+from tui_timing.stages.catalog import StageInfo
+from tui_timing.tui.checks_view import ChecksView
+from tui_timing.tui.plot_stack import PlotStack
+from tui_timing.tui.plot_view import PlotPalette
+from tui_timing.tui.status import StageState, status_markup
+
+
+class StagePane(VerticalScroll, can_focus=True):
+    """A scrollable pane for one stage. It scrolls vertically only, so the left and right
+    arrows stay free for moving between stages."""
+
+    inherit_bindings = False
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("up", "scroll_up", "Scroll up", show=False),
+        Binding("down", "scroll_down", "Scroll down", show=False),
+        Binding("pageup", "page_up", "Page up", show=False),
+        Binding("pagedown", "page_down", "Page down", show=False),
+        Binding("home", "scroll_home", "Top", show=False),
+        Binding("end", "scroll_end", "Bottom", show=False),
+    ]
+
+    def __init__(self, info: StageInfo) -> None:
+        super().__init__(id=f"pane-{info.id}", classes="stage-pane")
+        self.info = info
+
+    def compose(self) -> ComposeResult:
+        yield Static(classes="pane-title")
+        yield Static(classes="pane-meta")
+        yield ProgressBar(total=1.0, show_eta=False, classes="pane-progress")
+        yield Static(classes="pane-errors")
+        yield Static(classes="pane-note")
+        yield from self.compose_details()
+
+    def compose_details(self) -> ComposeResult:
+        """The result's own widgets (the decision pane shows a walk-through instead)."""
+        yield ChecksView()
+        yield Static(classes="pane-figures")
+        yield PlotStack()
+
+    def show(self, state: StageState, palette: PlotPalette, flip_log: bool) -> None:
+        """Render the stage's state: header lines, then the (partial) result."""
+        info = self.info
+        title = f"Stage {info.id} · {escape(info.title)}   {status_markup(state.status)}"
+        self.query_one(".pane-title", Static).update(title)
+        self.query_one(".pane-meta", Static).update(escape(_meta_line(state)))
+        progress = self.query_one(".pane-progress", ProgressBar)
+        progress.display = state.phase == "running"
+        progress.update(progress=state.fraction)
+        errors = self.query_one(".pane-errors", Static)
+        errors.display = bool(state.artifact_errors)
+        errors.update(
+            "\n".join(
+                f"[b $error]cannot use the {escape(kind)}[/]: {escape(problem)}"
+                for kind, problem in state.artifact_errors.items()
+            )
+        )
+        result = state.shown_result
+        note = self.query_one(".pane-note", Static)
+        skip = result.skip_reason if result is not None else None
+        note.display = bool(skip)
+        note.update(f"skipped: {escape(skip)}" if skip else "")
+        self.show_result(result, palette, flip_log)
+
+    def show_result(self, result: StageResult | None, palette: PlotPalette, flip_log: bool) -> None:
+        """Checks, figures and plots of the result (nothing yet when it has not run)."""
+        self.query_one(ChecksView).show(result.checks if result else [])
+        figures = self.query_one(".pane-figures", Static)
+        figures.display = bool(result and result.figures)
+        if result and result.figures:
+            figures.update("\n".join(f"• {escape(f)}" for f in result.figures))
+        self.query_one(PlotStack).show(result.plots if result else [], palette, flip_log)
+
+    def set_flip_log(self, flip_log: bool) -> None:
+        """Toggle linear/log on this stage's charts."""
+        for stack in self.query(PlotStack):
+            stack.set_flip_log(flip_log)
+
+    def set_palette(self, palette: PlotPalette) -> None:
+        """Redraw this stage's charts in a new theme's colours."""
+        for stack in self.query(PlotStack):
+            stack.set_palette(palette)
+
+
+def _meta_line(state: StageState) -> str:
+    """When and why the stage last ran, or what it is doing now."""
+    if state.phase == "running":
+        percent = f" {state.fraction:.0%}" if state.fraction > 0 else ""
+        message = f": {state.message}" if state.message else ""
+        return f"running{percent}{message} ({state.reason})"
+    if state.phase == "pending":
+        return "queued to re-run" if state.result is not None else "waiting to run"
+    return f"ran at {state.updated} ({state.reason}) · run {state.runs}"

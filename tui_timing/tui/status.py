@@ -1,0 +1,77 @@
+"""What the UI knows about each stage between runs, and how a status is shown.
+
+A status is always spelled out as a word beside its mark and colour, so it reads the same
+in a 16-colour terminal, without colour (NO_COLOR) and on a screen reader.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from tui_timing.report.results import StageResult
+
+#: A check status, or where a stage is in its run.
+DisplayStatus = Literal["pending", "running", "pass", "warn", "fail", "skip", "error"]
+
+MARKS: dict[str, str] = {
+    "pending": "·",
+    "running": "…",
+    "pass": "✔",
+    "warn": "▲",
+    "fail": "✘",
+    "skip": "–",
+    "error": "!",
+}
+
+#: The theme variable each status is drawn in (Textual resolves it for the current theme).
+COLORS: dict[str, str] = {
+    "pending": "$text-muted",
+    "running": "$accent",
+    "pass": "$success",
+    "warn": "$warning",
+    "fail": "$error",
+    "skip": "$text-muted",
+    "error": "$error",
+}
+
+
+def status_markup(status: str, width: int = 0) -> str:
+    """`✔ pass` in its theme colour, as Textual content markup, padded to `width`."""
+    label = f"{MARKS[status]} {status}".ljust(width)
+    return f"[{COLORS[status]}]{label}[/]"
+
+
+@dataclass
+class StageState:
+    """One stage as the UI shows it: its last result, and whether it is running now."""
+
+    id: int
+    phase: Literal["pending", "running", "done"] = "pending"
+    fraction: float = 0.0
+    message: str = ""
+    result: StageResult | None = None
+    #: While running: what the stage has produced so far (the sampler's filling histograms).
+    partial: StageResult | None = None
+    #: Why the stage last (re-)ran: "start", "re-run", "stats.jsonl changed", ...
+    reason: str = ""
+    #: Wall-clock time ("12:03:07") the result was last replaced.
+    updated: str = ""
+    runs: int = 0
+    #: Artifact problems this stage depends on: kind -> "file [key]: problem".
+    artifact_errors: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def status(self) -> DisplayStatus:
+        if self.phase == "running":
+            return "running"
+        if self.phase == "pending" or self.result is None:
+            return "pending"
+        return self.result.status
+
+    @property
+    def shown_result(self) -> StageResult | None:
+        """What the pane draws: the partial result while running, else the last result."""
+        if self.phase == "running" and self.partial is not None:
+            return self.partial
+        return self.result
