@@ -273,3 +273,141 @@ def build_cache_command(
         f"{result.n_segments} segments from {result.n_events} events in {result.n_files} files\n"
         f"cache:   {result.cache_path}\nsummary: {result.summary_path}"
     )
+
+
+@main.command("train")
+@click.option("--cache", required=True, type=click.Path(path_type=Path), help="Timing cache.")
+@click.option("--out", required=True, type=click.Path(path_type=Path), help="Run folder.")
+@click.option(
+    "--profile-head",
+    type=click.Choice(["linear", "templates", "increments", "monotonic"]),
+    default="increments",
+    show_default=True,
+    help="How per-step logits are produced.",
+)
+@click.option("--epochs", type=click.IntRange(min=1), default=30, show_default=True)
+@click.option("--hidden", type=click.IntRange(min=1), default=64, show_default=True)
+@click.option("--n-templates", type=click.IntRange(min=1), default=8, show_default=True)
+@click.option("--logit-bound", type=float, help="Squash logits to b·tanh(z/b) (default: none).")
+@click.option("--logsigma-min", type=float, help="Clamp log σ from below (default: none).")
+@click.option("--logsigma-max", type=float, help="Clamp log σ from above (default: none).")
+@click.option("--no-length-input", is_flag=True, help="Do not tell the backbone the length.")
+@click.option("--no-mask-padding", is_flag=True, help="Softmax over all L steps, padding too.")
+@click.option("--profile-loss", type=click.Choice(["kl", "mse"]), default="kl", show_default=True)
+@click.option("--diffusion-cond-dim", type=int, help="The diffusion model's conditioning width.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=256, show_default=True)
+@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=3e-3, show_default=True)
+@click.option("--val-fraction", type=click.FloatRange(0, 1), default=0.1, show_default=True)
+@click.option(
+    "--save-every", type=click.IntRange(min=0), default=0, help="Also save epochs/ every N."
+)
+@click.option("--seed", type=int, help="Seed of the split, the weights and the batches.")
+@click.option("--device", type=DEVICE_CHOICES, help="Where to train (default auto).")
+@click.option("--key", "keys", multiple=True, help="Map a cache key: NAME=THEIR_KEY.")
+@click.pass_context
+def train_command(ctx: click.Context, cache: Path, out: Path, **options: Any) -> None:
+    """Train the reference timing head on a cache; write OUT/checkpoint.pt and stats.jsonl."""
+    from tui_timing.data.dataset import TimingDataset
+    from tui_timing.model.train import TrainOptions, train
+
+    merged = _merged(ctx, {k: options[k] for k in ("seed", "device", "keys")})
+    head = {
+        "profile_head": options["profile_head"],
+        "hidden": options["hidden"],
+        "n_templates": options["n_templates"],
+        "logit_bound": options["logit_bound"],
+        "logsigma_min": options["logsigma_min"],
+        "logsigma_max": options["logsigma_max"],
+        "length_input": not options["no_length_input"],
+        "mask_padding": not options["no_mask_padding"],
+        "profile_loss": options["profile_loss"],
+        "diffusion_cond_dim": options["diffusion_cond_dim"],
+    }
+    run = TrainOptions(
+        epochs=options["epochs"],
+        batch_size=options["batch_size"],
+        lr=options["lr"],
+        val_fraction=options["val_fraction"],
+        seed=merged["seed"] if merged["seed"] is not None else 0,
+        device=merged["device"] or "auto",
+        save_every=options["save_every"],
+    )
+    try:
+        dataset = TimingDataset(cache, parse_assignments(merged["keys"] or (), "--key"))
+        with click.progressbar(length=run.epochs, label="training", file=sys.stderr) as bar:
+
+            def on_epoch(epoch: int, epochs: int, stats: dict[str, dict[str, float]]) -> None:
+                split = "val" if "val" in stats else "train"
+                bar.label = f"epoch {epoch}/{epochs} {split} loss {stats[split]['loss']:.4g}"
+                bar.update(1)
+
+            result = train(dataset, out, head, run, on_epoch=on_epoch)
+    except (ArtifactError, UsageError, ValueError) as exc:
+        fail(str(exc))
+    final = result.final.get("val") or result.final["train"]
+    click.echo(
+        f"trained {result.epochs} epochs: loss {final['loss']:.4g}, first/mid/last "
+        f"{final['profile_first']:.4g}/{final['profile_mid']:.4g}/{final['profile_last']:.4g}\n"
+        f"checkpoint: {result.checkpoint}\nstats:      {result.stats}"
+    )
+
+
+@main.command("sample")
+@click.option("--checkpoint", required=True, type=click.Path(path_type=Path), help="Checkpoint.")
+@click.option("--cache", required=True, type=click.Path(path_type=Path), help="Timing cache.")
+@click.option("--samples", type=click.IntRange(min=1), help="Rows to sample (default 2048).")
+@click.option(
+    "--temperature",
+    type=click.FloatRange(min=0, min_open=True),
+    default=1.0,
+    show_default=True,
+    help="Profile logits are divided by this.",
+)
+@click.option("--model", help="Your model factory, module:factory.")
+@click.option("--sampler", help="Your sampler, module:function.")
+@click.option("--seed", type=int, help="Seed of the rows and the draws (default 0).")
+@click.option("--device", type=DEVICE_CHOICES, help="Where to sample (default auto).")
+@click.option("--key", "keys", multiple=True, help="Map a cache key: NAME=THEIR_KEY.")
+@click.pass_context
+def sample_command(
+    ctx: click.Context, checkpoint: Path, cache: Path, temperature: float, **options: Any
+) -> None:
+    """Sample durations and profiles for random cache rows; print them beside the real ones."""
+    from tui_timing.artifacts.checkpoint import load_checkpoint
+    from tui_timing.data.dataset import TimingDataset
+    from tui_timing.model.sample import SampleStats, comparison_table, load_sampler, sample_chunks
+    from tui_timing.model.train import resolve_device
+
+    merged = _merged(ctx, options)
+    samples = merged["samples"] or 2048
+    seed = merged["seed"] if merged["seed"] is not None else 0
+    try:
+        timing = TimingDataset(cache, parse_assignments(merged["keys"] or (), "--key")).cache
+        loaded = load_checkpoint(checkpoint, Settings(model_spec=merged["model"]))
+        sampler = load_sampler(merged["sampler"]) if merged["sampler"] else None
+        if sampler is None and loaded.model is None:
+            raise UsageError(
+                f"{checkpoint}: the weights could only be read statically; give --model "
+                "module:factory or --sampler module:function"
+            )
+        device = resolve_device(merged["device"] or "auto")
+        stats = SampleStats(max_len=timing.max_len)
+        with click.progressbar(length=samples, label="sampling", file=sys.stderr) as bar:
+            for chunk in sample_chunks(
+                loaded.model,
+                timing,
+                samples=samples,
+                seed=seed,
+                temperature=temperature,
+                device=device,
+                sampler=sampler,
+            ):
+                stats.add(chunk, timing)
+                bar.update(len(chunk.rows))
+    except (ArtifactError, UsageError, ValueError, RuntimeError) as exc:
+        fail(str(exc))
+    click.echo(
+        f"{stats.rows} rows of {cache} sampled on the {device.type} "
+        f"(seed {seed}, temperature {temperature:g})\n"
+    )
+    click.echo(comparison_table(stats.summary()))

@@ -42,8 +42,10 @@ class Tolerances:
     padding_mass: float = 1e-6
     capacity_margin: float = 0.25
     # Stage 4: training
-    flat_ratio: float = 2.0
+    val_rise_share: float = 0.25
     stats_converge_rel: float = 0.5
+    converge_bin_factor: float = 3.0
+    flat_ratio: float = 2.0
     sigma_collapse_ratio: float = 0.5
     # Stage 5: sampler
     quantile_rel: float = 0.10

@@ -1,0 +1,326 @@
+"""The capacity probe: can the checkpoint's profile parameterization fit this cache at all?
+
+A flat sampler has two very different causes: an architecture that cannot represent the
+cache's sharp decay (bounded logits, a softmax over padding, ...), or a training/sampling
+problem in an architecture that could. The probe tells them apart by experiment: it fits
+the checkpoint's own configuration and each healthy alternative briefly on the cache, all
+under the same conditions, and compares what they reach.
+
+Fairness and trust:
+- every candidate gets the checkpoint's backbone size, the same seeded subsample of rows,
+  the same seeded initialisation and batches, the same optimizer and the same fixed number
+  of steps (a fixed budget, so the probe costs the same on any cache);
+- every candidate is fitted with the same objective, KL(target ‖ profile): the probe asks
+  what each parameterization can *represent*, whatever loss the checkpoint was trained
+  with (stage 4 judges the training);
+- candidates are scored on held-out rows: their profile KL, and the first/mid/last bins of
+  their mean predicted profile against the same rows' real ones.
+
+A candidate *reaches the cache's shape* when its first bin is within `first_rel` of the
+real one and its mid and last bins within `bin_factor` (or both below `abs_floor`). The
+checkpoint's configuration is *clearly worse* when its held-out KL exceeds the best
+candidate's by more than `margin` (relative).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import math
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import torch
+
+from tui_timing.artifacts.cache import TimingCache
+from tui_timing.model.heads import HeadConfig, TimingHead, profile_kl, valid_steps
+from tui_timing.stages.figures import profile_bins
+
+#: The healthy alternatives: each profile head, masked, unbounded, told the length.
+HEALTHY_HEADS = ("linear", "templates", "increments", "monotonic")
+
+
+@dataclass(frozen=True)
+class ProbeBudget:
+    """The fixed cost of one candidate fit: rows, steps and batch size."""
+
+    fit_rows: int = 2048
+    eval_rows: int = 1024
+    steps: int = 150
+    batch_size: int = 256
+    lr: float = 1e-2
+
+
+@dataclass
+class CandidateFit:
+    """One parameterization after its brief fit, scored on the held-out rows."""
+
+    name: str
+    config: HeadConfig
+    profile_kl: float
+    first: float
+    mid: float
+    last: float
+    reaches_shape: bool
+    seconds: float
+
+
+@dataclass
+class ProbeResult:
+    """All candidates, the best one, and the verdict on the checkpoint's configuration."""
+
+    candidates: dict[str, CandidateFit]
+    checkpoint_name: str | None
+    best: str
+    real: dict[str, float]
+    #: Held-out KL of a profile uniform over each row's valid steps: what the mask alone gives.
+    baseline_kl: float
+    margin: float
+    rows_fit: int
+    rows_eval: int
+    seconds: float
+
+    @property
+    def checkpoint_fit(self) -> CandidateFit | None:
+        return self.candidates.get(self.checkpoint_name) if self.checkpoint_name else None
+
+    @property
+    def can_fit(self) -> bool | None:
+        """Whether the checkpoint's configuration reaches the cache's shape (None: untested)."""
+        fit = self.checkpoint_fit
+        return None if fit is None else fit.reaches_shape
+
+    @property
+    def excess(self) -> float | None:
+        """How much worse (relative) the checkpoint's held-out KL is than the best's."""
+        fit = self.checkpoint_fit
+        if fit is None:
+            return None
+        best = self.candidates[self.best].profile_kl
+        return (fit.profile_kl - best) / max(abs(best), 1e-12)
+
+    @property
+    def clearly_worse(self) -> bool | None:
+        excess = self.excess
+        return None if excess is None else excess > self.margin
+
+
+def config_name(config: HeadConfig) -> str:
+    """A short name for a parameterization: the head plus whatever makes it unhealthy."""
+    parts = [config.profile_head]
+    if config.logit_bound is not None:
+        parts.append(f"bound={config.logit_bound:g}")
+    if not config.mask_padding:
+        parts.append("no-mask")
+    if not config.length_input:
+        parts.append("no-length")
+    return "+".join(parts)
+
+
+def healthy_configs(base: HeadConfig) -> list[HeadConfig]:
+    """Each profile head at `base`'s size, with the healthy knobs."""
+    return [
+        dataclasses.replace(
+            base,
+            profile_head=head,
+            logit_bound=None,
+            mask_padding=True,
+            length_input=True,
+            logsigma_min=None,
+            logsigma_max=None,
+            profile_loss="kl",
+        )
+        for head in HEALTHY_HEADS
+    ]
+
+
+def probe_rows(n_rows: int, budget: ProbeBudget, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """A seeded subsample split into fit and held-out rows (2:1 when the cache is small)."""
+    order = torch.randperm(n_rows, generator=torch.Generator().manual_seed(seed))
+    wanted = budget.fit_rows + budget.eval_rows
+    if n_rows >= wanted:
+        return order[: budget.fit_rows], order[budget.fit_rows : wanted]
+    n_fit = max(1, (2 * n_rows) // 3)
+    return order[:n_fit], order[n_fit:] if n_rows > n_fit else order[:n_fit]
+
+
+@dataclass(frozen=True)
+class ShapeTarget:
+    """The held-out rows' real first/mid/last bins and how close a fit must come."""
+
+    first: float
+    mid: float
+    last: float
+    first_rel: float
+    bin_factor: float
+    floor: float
+
+    def reached(self, bins: dict[str, float]) -> bool:
+        """First bin within `first_rel`; mid and last within `bin_factor` (or both tiny)."""
+        if not abs(bins["first"] - self.first) <= self.first_rel * max(self.first, self.floor):
+            return False
+        for got, want in ((bins["mid"], self.mid), (bins["last"], self.last)):
+            if got <= self.floor and want <= self.floor:
+                continue
+            if got <= 0 or want <= 0 or max(got / want, want / got) > self.bin_factor:
+                return False
+        return True
+
+
+def fit_candidate(
+    name: str,
+    config: HeadConfig,
+    data: dict[str, torch.Tensor],
+    fit: torch.Tensor,
+    held: torch.Tensor,
+    budget: ProbeBudget,
+    seed: int,
+    target: ShapeTarget,
+) -> CandidateFit:
+    """Fit one parameterization for the fixed budget; score it on the held-out rows."""
+    start = time.perf_counter()
+    torch.manual_seed(seed)
+    model = TimingHead(config)
+    feats = data["features"][fit]
+    model.set_feature_scale(feats.mean(dim=0), feats.std(dim=0))
+    optimizer = torch.optim.Adam(model.parameters(), lr=budget.lr)
+    batches = torch.Generator().manual_seed(seed)
+    for _ in range(budget.steps):
+        rows = fit[torch.randint(len(fit), (min(budget.batch_size, len(fit)),), generator=batches)]
+        logits = model(data["features"][rows], data["length"][rows])["logits"]
+        loss = profile_kl(logits, data["profile"][rows]).mean()
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+    model.eval()
+    with torch.no_grad():
+        logits = model(data["features"][held], data["length"][held])["logits"]
+        kl = float(profile_kl(logits, data["profile"][held]).mean())
+        bins = mean_profile_bins(torch.softmax(logits, dim=-1))
+    return CandidateFit(
+        name=name,
+        config=config,
+        profile_kl=kl if math.isfinite(kl) else math.inf,
+        first=bins["first"],
+        mid=bins["mid"],
+        last=bins["last"],
+        reaches_shape=target.reached(bins),
+        seconds=time.perf_counter() - start,
+    )
+
+
+def mean_profile_bins(profiles: torch.Tensor) -> dict[str, float]:
+    """First, mid and last bins (0, L // 2, L − 1) of the mean of [N, L] profiles."""
+    return profile_bins(profiles.double().mean(dim=0).numpy())
+
+
+def run_probe(
+    cache: TimingCache,
+    checkpoint_config: HeadConfig | None,
+    *,
+    seed: int = 0,
+    budget: ProbeBudget | None = None,
+    margin: float = 0.25,
+    first_rel: float = 0.25,
+    bin_factor: float = 3.0,
+    floor: float = 1e-6,
+    on_candidate: Callable[[int, int, str], None] | None = None,
+) -> ProbeResult:
+    """Fit the checkpoint's configuration (when known) and each healthy alternative.
+
+    `checkpoint_config` None means the checkpoint's parameterization is not one the probe
+    can build (a user's model, a statically read state_dict): only the alternatives run.
+    The checkpoint's dimensions decide the backbone size; the cache decides the rest.
+    `on_candidate(done, total, name)` is called before each fit (progress, cancellation).
+    """
+    budget = budget or ProbeBudget()
+    with _one_thread():
+        return _run_probe(
+            cache,
+            checkpoint_config,
+            seed,
+            budget,
+            margin,
+            first_rel,
+            bin_factor,
+            floor,
+            on_candidate,
+        )
+
+
+@contextlib.contextmanager
+def _one_thread() -> Iterator[None]:
+    """Fit on one CPU thread, restoring the setting after.
+
+    The probe's tensors are small (a batch of 256 through a narrow MLP): extra intra-op
+    threads only add synchronization, which on a busy machine costs several times the
+    work itself. One thread is as fast on an idle machine and keeps the budget on a busy one.
+    """
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def _run_probe(
+    cache: TimingCache,
+    checkpoint_config: HeadConfig | None,
+    seed: int,
+    budget: ProbeBudget,
+    margin: float,
+    first_rel: float,
+    bin_factor: float,
+    floor: float,
+    on_candidate: Callable[[int, int, str], None] | None,
+) -> ProbeResult:
+    start = time.perf_counter()
+    fit_rows, held_rows = probe_rows(cache.n_rows, budget, seed)
+    data = _gather(cache, torch.cat([fit_rows, held_rows]))
+    fit = torch.arange(len(fit_rows))
+    held = torch.arange(len(fit_rows), len(fit_rows) + len(held_rows))
+
+    base = checkpoint_config or HeadConfig(cond_dim=cache.feature_dim, max_len=cache.max_len)
+    base = dataclasses.replace(base, cond_dim=cache.feature_dim, max_len=cache.max_len)
+    candidates: dict[str, HeadConfig] = {config_name(c): c for c in healthy_configs(base)}
+    checkpoint_name = None
+    if checkpoint_config is not None:
+        checkpoint_name = config_name(base)
+        candidates.setdefault(checkpoint_name, base)
+
+    real = mean_profile_bins(data["profile"][held])
+    target = ShapeTarget(**real, first_rel=first_rel, bin_factor=bin_factor, floor=floor)
+    fits: dict[str, CandidateFit] = {}
+    for done, (name, config) in enumerate(candidates.items()):
+        if on_candidate is not None:
+            on_candidate(done, len(candidates), name)
+        fits[name] = fit_candidate(name, config, data, fit, held, budget, seed, target)
+    best = min(fits.values(), key=lambda f: (not f.reaches_shape, f.profile_kl)).name
+    return ProbeResult(
+        candidates=fits,
+        checkpoint_name=checkpoint_name,
+        best=best,
+        real=real,
+        baseline_kl=_uniform_kl(data["profile"][held], data["length"][held]),
+        margin=margin,
+        rows_fit=len(fit),
+        rows_eval=len(held),
+        seconds=time.perf_counter() - start,
+    )
+
+
+def _uniform_kl(profile: torch.Tensor, length: torch.Tensor) -> float:
+    """Mean KL(target ‖ uniform over the row's valid steps)."""
+    flat = torch.zeros_like(profile).masked_fill(~valid_steps(length, profile.shape[1]), -math.inf)
+    return float(profile_kl(flat, profile).mean())
+
+
+def _gather(cache: TimingCache, rows: torch.Tensor) -> dict[str, torch.Tensor]:
+    """The probe's rows as small dense tensors (the cache itself may be memory-mapped)."""
+    return {
+        "features": cache.features[rows].float(),
+        "length": cache.length[rows].long(),
+        "profile": cache.profile[rows].float(),
+    }

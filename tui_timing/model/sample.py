@@ -1,0 +1,267 @@
+"""Sample durations and Δt from a timing head on real rows (`timing-tui sample`, stage 5).
+
+The seed's `compare_timing_sampler.py`: rows are drawn at random (seeded) from the cache
+and sampled with their own features and lengths, so every fake row has a real twin to be
+compared with. For each row the duration is drawn from the head's log-normal
+(exp(μ + σ·ε)), the profile is the head's softmax at a temperature (logits / T), and
+Δt = duration · profile. Rows are sampled a chunk at a time so that a live display can
+fill its histogram as the chunks arrive; the model runs on the GPU when there is one.
+
+A user's sampler replaces the built-in one with `--sampler module:function`. It is called
+once per chunk as
+
+    function(model, features, length, *, generator, temperature) -> dict
+
+with `model` the checkpoint's module in eval mode (None when the checkpoint could not be
+instantiated), `features` float32 [n, D] and `length` int64 [n] on the run's device, and a
+seeded CPU `torch.Generator` (draw on the CPU, then move to the device: the same seed then
+gives the same samples on any device). It returns {"duration": [n], "profile": [n, L]} or
+{"dt": [n, L]} (the duration is then the sum of Δt).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from tui_timing.artifacts.cache import TimingCache
+from tui_timing.errors import UsageError
+from tui_timing.model.heads import HeadOutputs, read_outputs
+from tui_timing.plugins import load_object
+from tui_timing.stages.figures import ks_distance, profile_bins, quantile_dict
+
+SamplerFn = Callable[..., dict[str, torch.Tensor]]
+
+
+@dataclass
+class SampleChunk:
+    """One chunk of sampled rows with the cache rows they twin."""
+
+    rows: torch.Tensor  # int64 [n], row numbers in the cache
+    duration: torch.Tensor  # float [n], sampled
+    profile: torch.Tensor  # float [n, L], sampled
+    length: torch.Tensor  # int64 [n], the rows' own lengths
+
+    @property
+    def dt(self) -> torch.Tensor:
+        """Δt = duration · profile, [n, L]."""
+        return self.duration[:, None] * self.profile
+
+
+def load_sampler(spec: str) -> SamplerFn:
+    """The user's `--sampler module:function` (UsageError when it cannot be imported)."""
+    function = load_object(spec, "--sampler")
+    if not callable(function):
+        raise UsageError(f"--sampler {spec}: {type(function).__name__} is not callable")
+    return function
+
+
+def draw_rows(n_rows: int, samples: int, seed: int) -> torch.Tensor:
+    """`samples` row numbers drawn at random: without replacement when the cache has enough."""
+    generator = torch.Generator().manual_seed(seed)
+    if samples <= n_rows:
+        return torch.randperm(n_rows, generator=generator)[:samples]
+    return torch.randint(n_rows, (samples,), generator=generator)
+
+
+@torch.no_grad()
+def reference_sampler(
+    model: nn.Module | None,
+    features: torch.Tensor,
+    length: torch.Tensor,
+    *,
+    generator: torch.Generator,
+    temperature: float,
+) -> dict[str, torch.Tensor]:
+    """The built-in sampler: a log-normal duration and the head's profile at temperature T."""
+    if model is None:
+        raise ValueError("the checkpoint has no model to sample from (give --model or --sampler)")
+    out = read_outputs(model(features, length), temperature)
+    noise = torch.randn(out.mu.shape, generator=generator).to(out.mu.device)
+    duration = torch.exp(out.mu + out.log_sigma.exp() * noise)
+    return {"duration": duration, "profile": out.profile}
+
+
+def sample_chunks(
+    model: nn.Module | None,
+    cache: TimingCache,
+    *,
+    samples: int = 2048,
+    seed: int = 0,
+    temperature: float = 1.0,
+    device: torch.device | None = None,
+    chunk_size: int = 256,
+    sampler: SamplerFn | None = None,
+) -> Iterator[SampleChunk]:
+    """Sample `samples` random cache rows, `chunk_size` at a time (results on the CPU).
+
+    Raises ValueError when the sampler's output does not fit the contract above.
+    """
+    device = device or torch.device("cpu")
+    sampler = sampler or reference_sampler
+    if model is not None:
+        model.to(device).eval()
+    rows = draw_rows(cache.n_rows, samples, seed)
+    generator = torch.Generator().manual_seed(seed)
+    for start in range(0, len(rows), chunk_size):
+        chunk_rows = rows[start : start + chunk_size]
+        length = cache.length[chunk_rows].long()
+        with torch.no_grad():
+            out = sampler(
+                model,
+                cache.features[chunk_rows].float().to(device),
+                length.to(device),
+                generator=generator,
+                temperature=temperature,
+            )
+        duration, profile = _duration_and_profile(out, len(chunk_rows), cache.max_len)
+        yield SampleChunk(rows=chunk_rows, duration=duration, profile=profile, length=length)
+
+
+@torch.no_grad()
+def predict_rows(
+    model: nn.Module, cache: TimingCache, rows: torch.Tensor, device: torch.device
+) -> HeadOutputs:
+    """The head's outputs (temperature 1) on the given cache rows, gathered on the CPU."""
+    model.to(device).eval()
+    parts: list[HeadOutputs] = []
+    for start in range(0, len(rows), 4096):
+        chunk = rows[start : start + 4096]
+        raw = model(cache.features[chunk].float().to(device), cache.length[chunk].long().to(device))
+        parts.append(read_outputs(raw))
+    return HeadOutputs(
+        mu=torch.cat([p.mu.float().cpu() for p in parts]),
+        log_sigma=torch.cat([p.log_sigma.float().cpu() for p in parts]),
+        profile=torch.cat([p.profile.float().cpu() for p in parts]),
+        logits=None,
+    )
+
+
+def _duration_and_profile(out: Any, n: int, max_len: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Check a sampler's output and bring it to the CPU as (duration [n], profile [n, L])."""
+    if not isinstance(out, dict):
+        raise ValueError(f"the sampler must return a dict, not {type(out).__name__}")
+    if "dt" in out and "profile" not in out:
+        dt = torch.as_tensor(out["dt"]).detach().float().cpu()
+        _require_shape("dt", dt, (n, max_len))
+        duration = dt.sum(dim=1)
+        return duration, dt / duration.clamp_min(1e-30)[:, None]
+    missing = [k for k in ("duration", "profile") if k not in out]
+    if missing:
+        raise ValueError(f"the sampler's output lacks {', '.join(missing)} (or give dt)")
+    duration = torch.as_tensor(out["duration"]).detach().float().cpu().reshape(-1)
+    profile = torch.as_tensor(out["profile"]).detach().float().cpu()
+    _require_shape("duration", duration, (n,))
+    _require_shape("profile", profile, (n, max_len))
+    return duration, profile
+
+
+def _require_shape(name: str, value: torch.Tensor, shape: tuple[int, ...]) -> None:
+    if tuple(value.shape) != shape:
+        raise ValueError(
+            f"the sampler's {name} has shape {list(value.shape)}, expected {list(shape)}"
+        )
+
+
+def uniform_divergence(mean_profile: np.ndarray) -> float:
+    """KL(mean profile ‖ uniform over all L steps): how much shape a profile has, in nats."""
+    p = mean_profile[mean_profile > 0]
+    return float(np.sum(p * np.log(p * len(mean_profile))))
+
+
+@dataclass
+class SampleStats:
+    """Running figures of a sampler run, fake beside the same rows' real values."""
+
+    max_len: int
+    rows: int = 0
+    fake_duration: list[np.ndarray] = field(default_factory=list)
+    real_duration: list[np.ndarray] = field(default_factory=list)
+    padding_mass: list[np.ndarray] = field(default_factory=list)
+    nonfinite: int = 0
+    negative: int = 0
+
+    def __post_init__(self) -> None:
+        self.fake_profile_sum = np.zeros(self.max_len)
+        self.real_profile_sum = np.zeros(self.max_len)
+
+    def add(self, chunk: SampleChunk, cache: TimingCache) -> None:
+        """Fold a chunk in, with its rows' real durations and profiles."""
+        fake = chunk.profile.double()
+        finite = torch.isfinite(fake).all(dim=1) & torch.isfinite(chunk.duration)
+        self.nonfinite += int((~finite).sum())
+        self.negative += int(((fake < 0).any(dim=1) | (chunk.duration < 0)).sum())
+        fake = torch.nan_to_num(fake, nan=0.0, posinf=0.0, neginf=0.0)
+        self.fake_profile_sum += fake.sum(dim=0).numpy()
+        self.real_profile_sum += cache.profile[chunk.rows].double().sum(dim=0).numpy()
+        self.fake_duration.append(chunk.duration.double().numpy())
+        self.real_duration.append(cache.duration[chunk.rows].double().numpy())
+        steps = torch.arange(self.max_len)
+        beyond = steps[None, :] >= chunk.length[:, None]
+        self.padding_mass.append((fake * beyond).sum(dim=1).numpy())
+        self.rows += len(chunk.rows)
+
+    def durations(self) -> tuple[np.ndarray, np.ndarray]:
+        """(fake, real) durations of every row so far."""
+        if not self.fake_duration:
+            return np.zeros(0), np.zeros(0)
+        return np.concatenate(self.fake_duration), np.concatenate(self.real_duration)
+
+    def mean_profiles(self) -> tuple[np.ndarray, np.ndarray]:
+        """(fake, real) mean profiles over the rows so far, padding counted as 0."""
+        n = max(self.rows, 1)
+        return self.fake_profile_sum / n, self.real_profile_sum / n
+
+    def summary(self) -> dict[str, Any]:
+        """Quantiles, KS distance, first/mid/last, padding mass and shape of both sides."""
+        fake_d, real_d = self.durations()
+        fake_p, real_p = self.mean_profiles()
+        finite = fake_d[np.isfinite(fake_d)]
+        pad = np.concatenate(self.padding_mass) if self.padding_mass else np.zeros(0)
+        return {
+            "rows": self.rows,
+            "quantiles": {
+                "fake": quantile_dict(finite),
+                "real": quantile_dict(real_d),
+            },
+            "ks": ks_distance(finite, real_d),
+            "bins": {"fake": profile_bins(fake_p), "real": profile_bins(real_p)},
+            "padding_mass": {
+                "mean": float(pad.mean()) if pad.size else 0.0,
+                "max": float(pad.max()) if pad.size else 0.0,
+            },
+            "divergence": {
+                "fake": uniform_divergence(fake_p),
+                "real": uniform_divergence(real_p),
+            },
+            "nonfinite": self.nonfinite,
+            "negative": self.negative,
+        }
+
+
+def comparison_table(summary: dict[str, Any]) -> str:
+    """The `timing-tui sample` printout: fake beside real, with relative errors."""
+    fake_q, real_q = summary["quantiles"]["fake"], summary["quantiles"]["real"]
+    fake_b, real_b = summary["bins"]["fake"], summary["bins"]["real"]
+    lines = [f"{'duration (s)':<14}{'fake':>12}{'real':>12}{'rel. error':>12}"]
+    for q in real_q:
+        error = abs(fake_q[q] - real_q[q]) / abs(real_q[q]) if real_q[q] else float("nan")
+        lines.append(f"{q:<14}{fake_q[q]:>12.4g}{real_q[q]:>12.4g}{error:>12.1%}")
+    lines += [f"{'KS distance':<14}{summary['ks']:>12.3f}", ""]
+    lines.append(f"{'mean profile':<14}{'fake':>12}{'real':>12}{'ratio':>12}")
+    for key in ("first", "mid", "last"):
+        ratio = fake_b[key] / real_b[key] if real_b[key] else float("nan")
+        lines.append(f"{key:<14}{fake_b[key]:>12.4g}{real_b[key]:>12.4g}{ratio:>12.3g}")
+    pad, shape = summary["padding_mass"], summary["divergence"]
+    lines += [
+        "",
+        f"mass beyond each row's length: mean {pad['mean']:.3g}, max {pad['max']:.3g}",
+        f"shape (KL of the mean profile from uniform): fake {shape['fake']:.3g}, "
+        f"real {shape['real']:.3g} nats",
+    ]
+    return "\n".join(lines)

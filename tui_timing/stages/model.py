@@ -1,0 +1,527 @@
+"""Stage 3, model architecture (the seed's §3): can this timing head represent the cache?
+
+- `model.load`: which layout, which model (the reference head, the user's `--model`, or a
+  static reading of shapes), and which config keys were inferred rather than stored;
+- `model.conditioning`: the backbone takes the cache's conditioning vector (same width,
+  same feature names, the diffusion model's width when known), not only Δt statistics;
+- `model.profile_capacity`: the capacity probe (model/capacity.py) fits the checkpoint's
+  parameterization and each healthy alternative briefly on the cache and says whether the
+  architecture can reach the cache's shape, and which parameterization fits best;
+- `model.duration_head`: (μ, log σ) on real rows; no clamp binds (share of rows at a bound)
+  and σ is not far below the spread of the real residuals log d − μ;
+- `model.length_masking`: no profile mass on steps beyond each row's length.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+import torch
+
+from tui_timing.artifacts.cache import TimingCache
+from tui_timing.artifacts.checkpoint import CheckpointArtifact
+from tui_timing.config import Tolerances
+from tui_timing.model.capacity import ProbeResult, run_probe
+from tui_timing.model.heads import HeadOutputs
+from tui_timing.model.sample import draw_rows, predict_rows
+from tui_timing.model.train import resolve_device
+from tui_timing.report.results import Check, Plot, Series, StageResult
+from tui_timing.stages.context import StageContext
+from tui_timing.stages.figures import fmt
+
+STAGE_ID = 3
+NAME = "model"
+CHECK_IDS = (
+    "model.load",
+    "model.conditioning",
+    "model.profile_capacity",
+    "model.duration_head",
+    "model.length_masking",
+)
+
+#: Feature names that describe timing rather than the path (they leak the target).
+_DT_NAME = re.compile(
+    r"(^|[^a-z])(dt|delta_?t|durations?|dur|times?|timing|intervals?|pauses?)([^a-z]|$)"
+)
+
+
+def run(ctx: StageContext) -> StageResult:
+    """Stage 3 on the context's checkpoint (and cache, for everything but loading)."""
+    result = StageResult(id=STAGE_ID, name=NAME)
+    loaded = ctx.loaded("checkpoint")
+    if loaded is None:
+        result.skip_reason = "no checkpoint given"
+        result.checks = [_skip(cid, "no checkpoint given") for cid in CHECK_IDS]
+        return result
+    if loaded.error is not None:
+        result.checks = [
+            Check(
+                "model.load",
+                "fail",
+                measured=loaded.error.problem,
+                expected="a checkpoint whose weights fit the model (SPEC 2.3)",
+                message=f"The checkpoint cannot be used: {loaded.error}.",
+            ),
+            *(_skip(cid, "the checkpoint could not be loaded") for cid in CHECK_IDS[1:]),
+        ]
+        return result
+    ckpt: CheckpointArtifact = loaded.value
+    cache = ctx.timing_cache()
+    tol = ctx.settings.tolerances
+    result.checks = [_load_check(ckpt), _conditioning_check(ckpt, cache)]
+    result.stats["checkpoint"] = {
+        "layout": ckpt.layout,
+        "source": ckpt.source,
+        "epoch": ckpt.epoch,
+        "config": ckpt.config,
+        "inferred": sorted(ckpt.inferred),
+    }
+    if cache is None:
+        reason = ctx.cache_unavailable_reason()
+        result.checks += [_skip(cid, reason) for cid in CHECK_IDS[2:]]
+        result.figures = _figures(result.stats)
+        return result
+
+    probe = run_probe(
+        cache,
+        ckpt.head_config,
+        seed=ctx.settings.seed,
+        margin=tol.capacity_margin,
+        first_rel=tol.first_bin_rel,
+        bin_factor=tol.bin_factor,
+        floor=tol.profile_abs_floor,
+        on_candidate=lambda done, total, name: ctx.tick(
+            STAGE_ID, done / total, f"capacity probe: fitting {name}"
+        ),
+    )
+    result.checks.append(_capacity_check(ckpt, probe, tol))
+    result.stats.update(_probe_stats(probe))
+    result.plots = _probe_plots(probe)
+
+    outputs, why_not = _outputs_on_cache(ctx, ckpt, cache)
+    if outputs is None:
+        result.checks += [_duration_static(ckpt, why_not), _skip("model.length_masking", why_not)]
+    else:
+        rows_real = cache.log_duration[outputs[1]].double()
+        duration_check, duration_stats = _duration_check(ckpt, outputs[0], rows_real, tol)
+        masking_check, padding_stats = _masking_check(outputs[0], cache.length[outputs[1]], tol)
+        result.checks += [duration_check, masking_check]
+        result.stats["duration"] = duration_stats
+        result.stats["padding"] = padding_stats
+    result.figures = _figures(result.stats)
+    return result
+
+
+def _skip(check_id: str, reason: str) -> Check:
+    return Check(check_id, "skip", None, None, f"Skipped: {reason}.")
+
+
+def _load_check(ckpt: CheckpointArtifact) -> Check:
+    how = {
+        "reference": "the reference TimingHead",
+        "factory": "your --model factory",
+        "static": "no model (unknown parameter names): read statically from the weight shapes",
+    }[ckpt.source]
+    inferred = ", ".join(f"{k} ({v})" for k, v in ckpt.inferred.items())
+    message = f"Loaded a {ckpt.layout} into {how}"
+    message += f"; inferred: {inferred}." if inferred else "; every config key was stored."
+    return Check(
+        "model.load",
+        "warn" if ckpt.source == "static" else "pass",
+        measured={
+            "layout": ckpt.layout,
+            "model": ckpt.source,
+            "epoch": ckpt.epoch,
+            "inferred": dict(ckpt.inferred),
+        },
+        expected="a checkpoint whose weights fit the model (SPEC 2.3)",
+        message=message,
+    )
+
+
+def _conditioning_check(ckpt: CheckpointArtifact, cache: TimingCache | None) -> Check:
+    cond_dim = ckpt.cond_dim
+    diffusion = ckpt.config.get("diffusion_cond_dim")
+    model_names = ckpt.config.get("feature_names")
+    cache_names = cache.feature_names if cache is not None and _named(cache) else None
+    measured: dict[str, Any] = {
+        "model_cond_dim": cond_dim,
+        "cache_feature_dim": cache.feature_dim if cache is not None else None,
+        "diffusion_cond_dim": diffusion,
+    }
+    expected = "the cache's feature width (and the diffusion model's conditioning width)"
+    if cache is None and diffusion is None:
+        return Check(
+            "model.conditioning",
+            "skip",
+            measured,
+            expected,
+            "Skipped: no cache given to compare the model's conditioning with.",
+        )
+    problems: list[str] = []
+    if cache is not None and cond_dim is not None and cache.feature_dim != cond_dim:
+        more = "more" if cache.feature_dim > cond_dim else "fewer"
+        problems.append(
+            f"the cache's features have {cache.feature_dim} columns, {more} than the "
+            f"{cond_dim} the model takes"
+        )
+    if isinstance(diffusion, int) and cond_dim is not None and diffusion != cond_dim:
+        problems.append(
+            f"the diffusion model conditions on {diffusion} values but the timing head on "
+            f"{cond_dim}"
+        )
+    if isinstance(model_names, list) and cache_names is not None and model_names != cache_names:
+        problems.append(_name_difference(model_names, cache_names))
+    names = model_names if isinstance(model_names, list) else cache_names
+    if names:
+        timing = [n for n in names if _DT_NAME.search(str(n).lower())]
+        measured["timing_features"] = timing
+        if len(timing) == len(names):
+            problems.append(
+                "every feature is a Δt statistic: the backbone sees no path length or "
+                "direction, and the target leaks into its input"
+            )
+    if "cond_dim" in ckpt.inferred:
+        measured["cond_dim_inferred"] = ckpt.inferred["cond_dim"]
+    if problems:
+        return Check(
+            "model.conditioning",
+            "fail",
+            measured,
+            expected,
+            "The backbone is not fed the conditioning vector: " + "; ".join(problems) + ".",
+        )
+    return Check(
+        "model.conditioning",
+        "pass",
+        measured,
+        expected,
+        f"The backbone takes the {cond_dim}-wide conditioning vector the cache provides"
+        + (" (names match)" if names else "")
+        + ".",
+    )
+
+
+def _named(cache: TimingCache) -> bool:
+    names = cache.meta.get("feature_names")
+    return isinstance(names, list) and len(names) == cache.feature_dim
+
+
+def _name_difference(model_names: list[Any], cache_names: list[str]) -> str:
+    for i, (a, b) in enumerate(zip(model_names, cache_names, strict=False)):
+        if str(a) != b:
+            return (
+                f"the feature names differ from column {i} on (the model was trained on "
+                f"{a!r}, the cache has {b!r})"
+            )
+    return f"the model names {len(model_names)} features, the cache {len(cache_names)}"
+
+
+def _capacity_check(ckpt: CheckpointArtifact, probe: ProbeResult, tol: Tolerances) -> Check:
+    best = probe.candidates[probe.best]
+    measured: dict[str, Any] = {
+        "best": probe.best,
+        "best_kl": best.profile_kl,
+        "checkpoint_config": probe.checkpoint_name,
+        "can_fit": probe.can_fit,
+        "excess": probe.excess,
+        "seconds": probe.seconds,
+    }
+    expected = (
+        f"the checkpoint's configuration reaches the cache's first/mid/last (first within "
+        f"{tol.first_bin_rel:.0%}, mid/last within {tol.bin_factor:g}×) and its held-out "
+        f"profile KL is within {tol.capacity_margin:.0%} of the best"
+    )
+    real = probe.real
+    shape = f"first/mid/last {fmt(real['first'])}/{fmt(real['mid'])}/{fmt(real['last'])}"
+    fit = probe.checkpoint_fit
+    if fit is None:
+        why = (
+            "a model built by --model"
+            if ckpt.source == "factory"
+            else "weights read statically (unknown parameter names)"
+        )
+        return Check(
+            "model.profile_capacity",
+            "skip",
+            measured,
+            expected,
+            f"Skipped for the checkpoint: its parameterization is unknown to the probe ({why}). "
+            f"Of the healthy alternatives, {probe.best} fits the cache best "
+            f"(held-out KL {fmt(best.profile_kl)}).",
+        )
+    assumed = [k for k in ("logit_bound", "mask_padding", "length_input") if k in ckpt.inferred]
+    caveat = f" ({', '.join(assumed)} not stored: assumed healthy)" if assumed else ""
+    reached = f"{fmt(fit.first)}/{fmt(fit.mid)}/{fmt(fit.last)}"
+    if not fit.reaches_shape:
+        return Check(
+            "model.profile_capacity",
+            "fail",
+            measured,
+            expected,
+            f"The checkpoint's configuration ({fit.name}){caveat} cannot reach the cache's "
+            f"shape: fitted briefly it gives first/mid/last {reached} where the cache has "
+            f"{shape}; {probe.best} reaches it (held-out KL {fmt(best.profile_kl)} vs "
+            f"{fmt(fit.profile_kl)}). The architecture is the cause.",
+        )
+    excess = probe.excess or 0.0
+    if probe.clearly_worse:
+        return Check(
+            "model.profile_capacity",
+            "fail",
+            measured,
+            expected,
+            f"The checkpoint's configuration ({fit.name}){caveat} reaches the cache's shape "
+            f"but fits clearly worse than {probe.best}: held-out KL {fmt(fit.profile_kl)} vs "
+            f"{fmt(best.profile_kl)}, {excess:.0%} above it (margin {tol.capacity_margin:.0%}).",
+        )
+    return Check(
+        "model.profile_capacity",
+        "pass",
+        measured,
+        expected,
+        f"The checkpoint's configuration ({fit.name}){caveat} can fit the cache: it reaches "
+        f"first/mid/last {reached} (cache {shape}) with a held-out KL {excess:.0%} from the "
+        f"best ({probe.best}). The architecture is not what keeps the profile from matching.",
+    )
+
+
+def _probe_stats(probe: ProbeResult) -> dict[str, Any]:
+    """Top-level stats the decision tree reads: best, checkpoint_config, can_fit, configs."""
+    return {
+        "best": probe.best,
+        "checkpoint_config": probe.checkpoint_name,
+        "can_fit": probe.can_fit,
+        "clearly_worse": probe.clearly_worse,
+        "capacity_excess": probe.excess,
+        "capacity_margin": probe.margin,
+        "configs": {
+            name: {
+                "profile_kl": fit.profile_kl,
+                "first": fit.first,
+                "mid": fit.mid,
+                "last": fit.last,
+                "reaches_shape": fit.reaches_shape,
+                "seconds": fit.seconds,
+            }
+            for name, fit in probe.candidates.items()
+        },
+        "probe": {
+            "real": probe.real,
+            "baseline_kl": probe.baseline_kl,
+            "rows_fit": probe.rows_fit,
+            "rows_eval": probe.rows_eval,
+            "seconds": probe.seconds,
+        },
+    }
+
+
+def _probe_plots(probe: ProbeResult) -> list[Plot]:
+    names = list(probe.candidates)
+    positions = [float(i) for i in range(len(names))]
+    kl = Plot(
+        title="Capacity probe: held-out profile KL per parameterization (lower is better)",
+        kind="bar",
+        series=[
+            Series(name, [x], [probe.candidates[name].profile_kl])
+            for name, x in zip(names, positions, strict=True)
+        ],
+        ylabel="KL (nats)",
+        hlines=[("mask only (uniform over valid steps)", probe.baseline_kl)],
+        highlight=probe.checkpoint_name,
+    )
+    first = Plot(
+        title="Capacity probe: first bin reached per parameterization",
+        kind="bar",
+        series=[
+            Series(name, [x], [probe.candidates[name].first])
+            for name, x in zip(names, positions, strict=True)
+        ],
+        ylabel="mean profile, bin 0",
+        hlines=[("cache", probe.real["first"])],
+        highlight=probe.checkpoint_name,
+    )
+    return [kl, first]
+
+
+def _outputs_on_cache(
+    ctx: StageContext, ckpt: CheckpointArtifact, cache: TimingCache
+) -> tuple[tuple[HeadOutputs, torch.Tensor] | None, str]:
+    """The model's outputs on a seeded sample of cache rows, or why there are none."""
+    if ckpt.model is None:
+        return None, "there is no model to run (give --model module:factory)"
+    if ckpt.cond_dim is not None and ckpt.cond_dim != cache.feature_dim:
+        return None, "the cache's features do not fit the model (see model.conditioning)"
+    max_len = ckpt.config.get("max_len")
+    if isinstance(max_len, int) and max_len != cache.max_len:
+        return None, f"the model predicts {max_len} steps but the cache has L = {cache.max_len}"
+    rows = draw_rows(cache.n_rows, min(cache.n_rows, ctx.settings.samples), ctx.settings.seed)
+    try:
+        outputs = predict_rows(ckpt.model, cache, rows, resolve_device(ctx.settings.device))
+    except (RuntimeError, ValueError, TypeError, IndexError) as exc:
+        return None, f"the model failed on cache rows ({type(exc).__name__}: {exc})"
+    if outputs.profile.shape != (len(rows), cache.max_len):
+        return None, (
+            f"the model's profile has shape {list(outputs.profile.shape)}, "
+            f"expected {[len(rows), cache.max_len]}"
+        )
+    return (outputs, rows), ""
+
+
+def _duration_static(ckpt: CheckpointArtifact, why_not: str) -> Check:
+    """Without outputs, the shapes can still say whether there is a (μ, log σ) head."""
+    reading = ckpt.static
+    if ckpt.source == "static" and reading is not None and reading.duration_layer is None:
+        return Check(
+            "model.duration_head",
+            "fail",
+            {"duration_layer": None},
+            "a layer with 2 outputs, (μ, log σ)",
+            "No layer has 2 outputs: the duration head does not output (μ, log σ) of log-duration.",
+        )
+    return _skip("model.duration_head", why_not)
+
+
+def _duration_check(
+    ckpt: CheckpointArtifact, out: HeadOutputs, log_duration: torch.Tensor, tol: Tolerances
+) -> tuple[Check, dict[str, Any]]:
+    mu = out.mu.double()
+    log_sigma = out.log_sigma.double()
+    expected = (
+        f"finite (μ, log σ); < {tol.clamp_share:.0%} of rows at a log σ clamp; RMS σ ≥ "
+        f"{tol.sigma_ratio_min:g} × the RMS residual of log-duration"
+    )
+    if not (torch.isfinite(mu).all() and torch.isfinite(log_sigma).all()):
+        bad = int((~torch.isfinite(mu) | ~torch.isfinite(log_sigma)).sum())
+        stats = {"nonfinite_rows": bad}
+        return (
+            Check(
+                "model.duration_head",
+                "fail",
+                stats,
+                expected,
+                f"{bad} rows get a non-finite μ or log σ.",
+            ),
+            stats,
+        )
+    share, bound = _clamp_share(ckpt, log_sigma)
+    residual = float(torch.sqrt(torch.mean((log_duration - mu) ** 2)))
+    sigma_rms = float(torch.sqrt(torch.mean(torch.exp(2 * log_sigma))))
+    ratio = sigma_rms / residual if residual > 0 else math.inf
+    stats = {
+        "clamp_share": share,
+        "clamp_bound": bound,
+        "sigma_rms": sigma_rms,
+        "residual_rms": residual,
+        "sigma_ratio": ratio,
+        "mu_mean": float(mu.mean()),
+        "log_sigma_min": float(log_sigma.min()),
+        "log_sigma_max": float(log_sigma.max()),
+    }
+    problems = []
+    if share >= tol.clamp_share:
+        problems.append(
+            f"{share:.0%} of rows have log σ at the clamp {fmt(bound)}: the clamp binds and "
+            "hides the true spread"
+        )
+    if ratio < tol.sigma_ratio_min:
+        problems.append(
+            f"the predicted σ (RMS {fmt(sigma_rms)}) is {ratio:.2f} × the spread of the real "
+            f"residuals log d − μ (RMS {fmt(residual)}): durations will be sampled too narrow"
+        )
+    if problems:
+        return Check(
+            "model.duration_head", "fail", stats, expected, "; ".join(problems) + "."
+        ), stats
+    return (
+        Check(
+            "model.duration_head",
+            "pass",
+            stats,
+            expected,
+            f"(μ, log σ) are finite, no clamp binds ({share:.1%} of rows at a bound) and σ "
+            f"matches the residual spread ({ratio:.2f} ×).",
+        ),
+        stats,
+    )
+
+
+def _clamp_share(ckpt: CheckpointArtifact, log_sigma: torch.Tensor) -> tuple[float, float | None]:
+    """The share of rows whose log σ sits at a clamp bound, and that bound.
+
+    Bounds come from the config when it has them; otherwise a clamp shows as many rows
+    tied exactly at the largest or smallest value while the others vary (a clamp inside
+    a user's model). A σ that is the same for every row is homoscedastic, not clamped.
+    """
+    n = log_sigma.numel()
+    worst: tuple[float, float | None] = (0.0, None)
+    for key in ("logsigma_min", "logsigma_max"):
+        bound = ckpt.config.get(key)
+        if isinstance(bound, (int, float)) and not isinstance(bound, bool):
+            share = float(((log_sigma - bound).abs() <= 1e-6).sum()) / n
+            worst = max(worst, (share, float(bound)), key=lambda p: p[0])
+    low, high = float(log_sigma.min()), float(log_sigma.max())
+    if high > low:
+        for edge in (low, high):
+            tied = int((log_sigma == edge).sum())
+            if tied >= 2:
+                worst = max(worst, (tied / n, edge), key=lambda p: p[0])
+    return worst
+
+
+def _masking_check(
+    out: HeadOutputs, length: torch.Tensor, tol: Tolerances
+) -> tuple[Check, dict[str, Any]]:
+    steps = torch.arange(out.profile.shape[1])
+    beyond = steps[None, :] >= length.long()[:, None]
+    mass = (out.profile.double() * beyond).sum(dim=1)
+    stats = {"mean": float(mass.mean()), "max": float(mass.max())}
+    expected = f"≤ {tol.padding_mass:g} of each row's profile beyond its length"
+    if stats["max"] > tol.padding_mass:
+        share = float((mass > tol.padding_mass).double().mean())
+        return (
+            Check(
+                "model.length_masking",
+                "fail",
+                stats,
+                expected,
+                f"The profile puts {stats['mean']:.1%} of its mass on padded steps on average "
+                f"(up to {stats['max']:.1%}; {share:.0%} of rows): the softmax runs over "
+                "padding, so real steps get too little time.",
+            ),
+            stats,
+        )
+    return (
+        Check(
+            "model.length_masking",
+            "pass",
+            stats,
+            expected,
+            "No profile mass on padded steps: the softmax is masked to each row's length.",
+        ),
+        stats,
+    )
+
+
+def _figures(stats: dict[str, Any]) -> list[str]:
+    ckpt = stats["checkpoint"]
+    config = ckpt["config"]
+    figures = [
+        f"{config.get('profile_head', '?')} head, hidden {config.get('hidden', '?')}, "
+        f"epoch {ckpt['epoch'] if ckpt['epoch'] is not None else '?'} ({ckpt['layout']})"
+    ]
+    if "configs" in stats:
+        best = stats["configs"][stats["best"]]
+        text = f"probe best {stats['best']} (KL {fmt(best['profile_kl'])})"
+        if stats["checkpoint_config"] is not None:
+            own = stats["configs"][stats["checkpoint_config"]]
+            text += f", checkpoint's {stats['checkpoint_config']} KL {fmt(own['profile_kl'])}"
+        figures.append(text)
+    if "duration" in stats and "sigma_ratio" in stats["duration"]:
+        d = stats["duration"]
+        figures.append(f"σ/residual {d['sigma_ratio']:.2f}, {d['clamp_share']:.1%} at a clamp")
+    if "padding" in stats:
+        figures.append(f"padding mass mean {fmt(stats['padding']['mean'])}")
+    return figures

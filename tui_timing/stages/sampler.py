@@ -1,0 +1,347 @@
+"""Stage 5, the sampler (the seed's §5): do sampled durations and profiles match real ones?
+
+`--samples` rows are drawn at random (seeded) from the cache and sampled with their own
+features and lengths (model/sample.py: the built-in sampler or the user's `--sampler`);
+each fake row is compared with its real twin:
+
+- `sampler.run`: the sampler ran and gave finite, non-negative durations and profiles;
+- `sampler.duration_quantiles`: q05..q95 of fake durations within `quantile_rel` of the
+  real ones, and the KS distance below `ks_max`;
+- `sampler.profile_bins`: the fake mean profile's first bin within `first_bin_rel`, mid and
+  last within `bin_factor` (or both below the floor);
+- `sampler.padding_mass`: no mass on steps beyond each row's length;
+- `sampler.flat`: the fake mean profile kept its shape (its KL from uniform over L is at
+  least `flat_share` of the real one's).
+
+The stage reports progress per chunk with the histograms so far, so a live view fills.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+import numpy as np
+
+from tui_timing.artifacts.cache import TimingCache
+from tui_timing.artifacts.checkpoint import CheckpointArtifact
+from tui_timing.config import Tolerances
+from tui_timing.errors import UsageError
+from tui_timing.model.sample import SamplerFn, SampleStats, load_sampler, sample_chunks
+from tui_timing.model.train import resolve_device
+from tui_timing.report.results import Check, Plot, Series, StageResult, Status
+from tui_timing.stages.context import StageContext
+from tui_timing.stages.figures import (
+    close,
+    fmt,
+    histogram,
+    log_edges,
+    relative_error,
+    within_factor,
+)
+
+STAGE_ID = 5
+NAME = "sampler"
+CHECK_IDS = (
+    "sampler.run",
+    "sampler.duration_quantiles",
+    "sampler.profile_bins",
+    "sampler.padding_mass",
+    "sampler.flat",
+)
+CHUNK_ROWS = 256
+HISTOGRAM_BINS = 40
+
+
+def run(ctx: StageContext) -> StageResult:
+    """Stage 5 on the context's checkpoint and cache."""
+    result = StageResult(id=STAGE_ID, name=NAME)
+    loaded = ctx.loaded("checkpoint")
+    if loaded is None and not ctx.settings.sampler_spec:
+        return _skipped(result, "no checkpoint given")
+    if loaded is not None and loaded.error is not None:
+        return _failed(result, "fail", f"the checkpoint could not be loaded ({loaded.error})")
+    cache = ctx.timing_cache()
+    if cache is None:
+        return _skipped(result, ctx.cache_unavailable_reason())
+    ckpt: CheckpointArtifact | None = loaded.value if loaded is not None else None
+    try:
+        sampler, sampler_name = _sampler(ctx, ckpt, cache)
+        device = resolve_device(ctx.settings.device)
+    except (UsageError, ValueError) as exc:
+        return _failed(result, "error", str(exc))
+
+    stats = SampleStats(max_len=cache.max_len)
+    edges = log_edges(cache.duration.double().numpy(), HISTOGRAM_BINS)
+    total = ctx.settings.samples
+    start = time.perf_counter()
+    try:
+        for chunk in sample_chunks(
+            ckpt.model if ckpt is not None else None,
+            cache,
+            samples=ctx.settings.samples,
+            seed=ctx.settings.seed,
+            temperature=ctx.settings.temperature,
+            device=device,
+            chunk_size=CHUNK_ROWS,
+            sampler=sampler,
+        ):
+            stats.add(chunk, cache)
+            partial = StageResult(
+                id=STAGE_ID, name=NAME, stats={"rows": stats.rows}, plots=_plots(stats, edges)
+            )
+            ctx.tick(STAGE_ID, stats.rows / total, f"sampled {stats.rows}/{total} rows", partial)
+    except (ValueError, RuntimeError, TypeError, IndexError) as exc:
+        return _failed(result, "fail", f"the sampler failed: {type(exc).__name__}: {exc}")
+    seconds = time.perf_counter() - start
+    summary = stats.summary()
+    tol = ctx.settings.tolerances
+    result.checks = [
+        _run_check(summary, sampler_name, device.type, seconds),
+        _quantile_check(summary, tol),
+        _bins_check(summary, tol),
+        _padding_check(summary, tol),
+        _flat_check(summary, tol),
+    ]
+    result.stats = {
+        **summary,
+        "sampler": sampler_name,
+        "device": device.type,
+        "seconds": seconds,
+        "temperature": ctx.settings.temperature,
+        "seed": ctx.settings.seed,
+    }
+    result.figures = _figures(summary)
+    result.plots = _plots(stats, edges)
+    return result
+
+
+def _skip(check_id: str, reason: str) -> Check:
+    return Check(check_id, "skip", None, None, f"Skipped: {reason}.")
+
+
+def _skipped(result: StageResult, reason: str) -> StageResult:
+    result.skip_reason = reason
+    result.checks = [_skip(cid, reason) for cid in CHECK_IDS]
+    return result
+
+
+def _failed(result: StageResult, status: Status, reason: str) -> StageResult:
+    result.checks = [
+        Check(
+            "sampler.run",
+            status,
+            measured=reason,
+            expected="a sampler that runs on the cache's rows",
+            message=f"The sampler could not run: {reason}.",
+        ),
+        *(_skip(cid, "the sampler did not run") for cid in CHECK_IDS[1:]),
+    ]
+    return result
+
+
+def _sampler(
+    ctx: StageContext, ckpt: CheckpointArtifact | None, cache: TimingCache
+) -> tuple[SamplerFn | None, str]:
+    """The user's sampler or the built-in one, after checking the model can take the cache."""
+    spec = ctx.settings.sampler_spec
+    if spec:
+        return load_sampler(spec), spec
+    if ckpt is None or ckpt.model is None:
+        raise ValueError(
+            "there is no model to sample from (the weights were read statically): give "
+            "--model module:factory or --sampler module:function"
+        )
+    if ckpt.cond_dim is not None and ckpt.cond_dim != cache.feature_dim:
+        raise ValueError(
+            f"the cache's features have {cache.feature_dim} columns but the model takes "
+            f"{ckpt.cond_dim} (see model.conditioning)"
+        )
+    return None, "built-in (log-normal duration, softmax profile)"
+
+
+def _run_check(summary: dict[str, Any], sampler: str, device: str, seconds: float) -> Check:
+    bad = summary["nonfinite"] + summary["negative"]
+    measured = {
+        "rows": summary["rows"],
+        "nonfinite_rows": summary["nonfinite"],
+        "negative_rows": summary["negative"],
+        "device": device,
+        "seconds": seconds,
+    }
+    expected = "finite, non-negative durations and profiles for every row"
+    if bad:
+        return Check(
+            "sampler.run",
+            "fail",
+            measured,
+            expected,
+            f"{summary['nonfinite']} rows with non-finite and {summary['negative']} with "
+            "negative durations or profile values.",
+        )
+    return Check(
+        "sampler.run",
+        "pass",
+        measured,
+        expected,
+        f"Sampled {summary['rows']} rows in {seconds:.2f} s on the {device} ({sampler}).",
+    )
+
+
+def _quantile_check(summary: dict[str, Any], tol: Tolerances) -> Check:
+    fake, real = summary["quantiles"]["fake"], summary["quantiles"]["real"]
+    errors = {q: relative_error(fake[q], real[q]) for q in real}
+    worst = max(errors, key=lambda q: errors[q] if math.isfinite(errors[q]) else math.inf)
+    ks = summary["ks"]
+    measured = {"fake": fake, "real": real, "relative_error": errors, "ks": ks}
+    expected = f"each quantile within {tol.quantile_rel:.0%}, KS < {tol.ks_max:g}"
+    off = [q for q, e in errors.items() if not e <= tol.quantile_rel]
+    table = ", ".join(f"{q} {fmt(fake[q])} vs {fmt(real[q])} s" for q in real)
+    if off or not ks < tol.ks_max:
+        problems = []
+        if off:
+            problems.append(
+                f"{', '.join(off)} off by more than {tol.quantile_rel:.0%} (worst {worst}: "
+                f"{errors[worst]:.0%})"
+            )
+        if not ks < tol.ks_max:
+            problems.append(f"KS distance {ks:.3f} ≥ {tol.ks_max:g}")
+        return Check(
+            "sampler.duration_quantiles",
+            "fail",
+            measured,
+            expected,
+            f"Sampled durations do not match the real ones: {'; '.join(problems)} ({table}).",
+        )
+    return Check(
+        "sampler.duration_quantiles",
+        "pass",
+        measured,
+        expected,
+        f"Duration quantiles match within {errors[worst]:.0%} and KS {ks:.3f} ({table}).",
+    )
+
+
+def _bins_check(summary: dict[str, Any], tol: Tolerances) -> Check:
+    fake, real = summary["bins"]["fake"], summary["bins"]["real"]
+    floor = tol.profile_abs_floor
+    ok = {
+        "first": close(fake["first"], real["first"], tol.first_bin_rel, floor),
+        "mid": within_factor(fake["mid"], real["mid"], tol.bin_factor, floor),
+        "last": within_factor(fake["last"], real["last"], tol.bin_factor, floor),
+    }
+    measured = {"fake": fake, "real": real, "ok": ok}
+    expected = (
+        f"first within {tol.first_bin_rel:.0%}, mid and last within {tol.bin_factor:g}× "
+        f"(or both < {floor:g})"
+    )
+    table = ", ".join(f"{k} {fmt(fake[k])} vs {fmt(real[k])}" for k in ("first", "mid", "last"))
+    off = [k for k, good in ok.items() if not good]
+    if off:
+        return Check(
+            "sampler.profile_bins",
+            "fail",
+            measured,
+            expected,
+            f"The sampled mean profile misses the real one at {', '.join(off)} ({table}).",
+        )
+    return Check(
+        "sampler.profile_bins",
+        "pass",
+        measured,
+        expected,
+        f"The sampled mean profile matches the real one ({table}).",
+    )
+
+
+def _padding_check(summary: dict[str, Any], tol: Tolerances) -> Check:
+    pad = summary["padding_mass"]
+    expected = f"≤ {tol.padding_mass:g} of each row's profile beyond its length"
+    if pad["max"] > tol.padding_mass:
+        return Check(
+            "sampler.padding_mass",
+            "fail",
+            pad,
+            expected,
+            f"Sampled profiles put {pad['mean']:.1%} of their mass beyond the row's length on "
+            f"average (up to {pad['max']:.1%}): that time is lost from the real steps.",
+        )
+    return Check(
+        "sampler.padding_mass",
+        "pass",
+        pad,
+        expected,
+        "No sampled mass on steps beyond each row's length.",
+    )
+
+
+def _flat_check(summary: dict[str, Any], tol: Tolerances) -> Check:
+    fake, real = summary["divergence"]["fake"], summary["divergence"]["real"]
+    share = fake / real if real > 0 else math.inf
+    measured = {"fake_kl_from_uniform": fake, "real_kl_from_uniform": real, "share": share}
+    expected = f"the fake mean profile keeps ≥ {tol.flat_share:.0%} of the real one's shape"
+    if share < tol.flat_share:
+        return Check(
+            "sampler.flat",
+            "fail",
+            measured,
+            expected,
+            f"The sampled mean profile is flat: its KL from uniform is {fmt(fake)} nats, "
+            f"{share:.0%} of the real one's {fmt(real)}.",
+        )
+    return Check(
+        "sampler.flat",
+        "pass",
+        measured,
+        expected,
+        f"The sampled mean profile keeps its shape ({share:.0%} of the real KL from uniform).",
+    )
+
+
+def _figures(summary: dict[str, Any]) -> list[str]:
+    fq, rq = summary["quantiles"]["fake"], summary["quantiles"]["real"]
+    fb, rb = summary["bins"]["fake"], summary["bins"]["real"]
+    return [
+        f"{summary['rows']} rows sampled",
+        f"median duration {fmt(fq['q50'])} s vs {fmt(rq['q50'])} s, KS {summary['ks']:.3f}",
+        f"first/mid/last {fmt(fb['first'])}/{fmt(fb['mid'])}/{fmt(fb['last'])} vs "
+        f"{fmt(rb['first'])}/{fmt(rb['mid'])}/{fmt(rb['last'])}",
+    ]
+
+
+def _plots(stats: SampleStats, edges: np.ndarray) -> list[Plot]:
+    fake_d, real_d = stats.durations()
+    fake_p, real_p = stats.mean_profiles()
+    steps = [float(i) for i in range(stats.max_len)]
+    names = ("first", "mid", "last")
+    picks = (0, stats.max_len // 2, stats.max_len - 1)
+    return [
+        Plot(
+            "Durations: real vs sampled",
+            "hist",
+            [histogram("real", real_d, edges), histogram("sampled", fake_d, edges)],
+            xlabel="duration (s)",
+            ylabel="rows",
+            log_x=True,
+        ),
+        Plot(
+            "Mean profile: real vs sampled",
+            "line",
+            [Series("real", steps, real_p.tolist()), Series("sampled", steps, fake_p.tolist())],
+            xlabel="step",
+            ylabel="mean profile",
+            log_y=True,
+        ),
+        Plot(
+            "First / mid / last bins: real vs sampled",
+            "bar",
+            [
+                Series("real", [0.0, 1.0, 2.0], [float(real_p[i]) for i in picks]),
+                Series("sampled", [0.0, 1.0, 2.0], [float(fake_p[i]) for i in picks]),
+            ],
+            xlabel=" / ".join(names),
+            ylabel="mean profile",
+            log_y=True,
+        ),
+    ]

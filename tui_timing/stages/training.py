@@ -1,0 +1,466 @@
+"""Stage 4, the training loop (the seed's §4): what the `_log_stats` log says about training.
+
+- `train.log`: the log was read (format, epochs, splits; a half-written last line of a run
+  still going is ignored and said so), and has the SPEC 2.4 columns;
+- `train.loss_trend`: train loss falls; val loss does not diverge (rise above its start)
+  nor give back much of its improvement (overfitting, reported with its best epoch);
+- `train.stats_convergence`: the last logged μ, σ and first/mid/last are near the
+  cache's (or still moving toward them);
+- `train.collapse`: a flat profile (logged first/mid below `flat_ratio` while the cache's
+  is far above) or a collapsing σ (σ falling below `sigma_collapse_ratio` of its value at
+  the epoch of best duration NLL), with the first epoch where it shows (`measured.epoch`).
+
+Trends and collapse are read from the val split when the log has one (it is what
+generalizes). Convergence compares the train split's statistics with the cache's: the
+train split is most of the cache, while a small val split's mid and last bins hang on how
+many long rows it happened to get.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+
+from tui_timing.artifacts.cache import TimingCache
+from tui_timing.artifacts.stats_log import FIGURES, StatsLog
+from tui_timing.config import Tolerances
+from tui_timing.report.results import Check, Plot, Series, StageResult
+from tui_timing.stages.cache_scan import scan_for
+from tui_timing.stages.context import StageContext
+from tui_timing.stages.figures import fmt, profile_bins
+
+STAGE_ID = 4
+NAME = "training"
+CHECK_IDS = ("train.log", "train.loss_trend", "train.stats_convergence", "train.collapse")
+
+#: "The cache's first/mid ratio is far above": at least this many times `flat_ratio`.
+FAR_ABOVE = 5.0
+
+
+def run(ctx: StageContext) -> StageResult:
+    """Stage 4 on the context's stats log (and cache, for the reference values)."""
+    result = StageResult(id=STAGE_ID, name=NAME)
+    loaded = ctx.loaded("log")
+    if loaded is None:
+        result.skip_reason = "no training log given"
+        result.checks = [_skip(cid, "no training log given") for cid in CHECK_IDS]
+        return result
+    if loaded.error is not None:
+        result.checks = [
+            Check(
+                "train.log",
+                "fail",
+                measured=loaded.error.problem,
+                expected="a stats log as SPEC 2.4 (JSONL, CSV or Lightning metrics.csv)",
+                message=f"The training log cannot be used: {loaded.error}.",
+            ),
+            *(_skip(cid, "the training log could not be read") for cid in CHECK_IDS[1:]),
+        ]
+        return result
+    log: StatsLog = loaded.value
+    tol = ctx.settings.tolerances
+    split = "val" if "val" in log.splits else log.splits[0]
+    bulk = "train" if "train" in log.splits else log.splits[0]
+    cache = ctx.timing_cache()
+    reference = _cache_reference(ctx, cache) if cache is not None else None
+    result.checks = [
+        _log_check(log),
+        _loss_check(log, tol),
+        _convergence_check(log, bulk, reference, tol, ctx.cache_unavailable_reason()),
+        _collapse_check(log, split, reference, tol),
+    ]
+    result.stats = _stats(log, split, reference)
+    result.figures = _figures(result.stats)
+    result.plots = _plots(log, reference)
+    return result
+
+
+def _skip(check_id: str, reason: str) -> Check:
+    return Check(check_id, "skip", None, None, f"Skipped: {reason}.")
+
+
+def _cache_reference(ctx: StageContext, cache: TimingCache) -> dict[str, float]:
+    """What the logged statistics should approach: the cache's log-duration and bins."""
+    log_duration = cache.log_duration.double()
+    finite = log_duration[torch.isfinite(log_duration)]
+    bins = profile_bins(scan_for(ctx, cache, stage=STAGE_ID).mean_profile)
+    return {
+        "dur_mu": float(finite.mean()),
+        "dur_sigma": float(finite.std(unbiased=False)),
+        "profile_first": bins["first"],
+        "profile_mid": bins["mid"],
+        "profile_last": bins["last"],
+    }
+
+
+def _log_check(log: StatsLog) -> Check:
+    epochs = sorted({r["epoch"] for r in log.records})
+    missing = [k for k in FIGURES if k != "time" and k not in log.columns]
+    measured = {
+        "format": log.format,
+        "epochs": len(epochs),
+        "splits": log.splits,
+        "missing_columns": missing,
+        "ignored_last_line": log.ignored_last_line,
+    }
+    text = (
+        f"Read {len(epochs)} epochs ({epochs[0]}–{epochs[-1]}) of {', '.join(log.splits)} "
+        f"from a {log.format} log"
+    )
+    if log.ignored_last_line:
+        text += f"; {log.ignored_last_line}, so it was ignored"
+    notes = "".join(f"; {note}" for note in log.notes)
+    if missing:
+        return Check(
+            "train.log",
+            "warn",
+            measured,
+            "the SPEC 2.4 columns",
+            f"{text}{notes}; it lacks {', '.join(missing)}, so the checks that need them "
+            "are skipped.",
+        )
+    return Check("train.log", "pass", measured, "the SPEC 2.4 columns", f"{text}{notes}.")
+
+
+def _trend(epochs: list[int], values: list[float]) -> dict[str, Any]:
+    best = min(range(len(values)), key=lambda i: values[i])
+    return {
+        "first": values[0],
+        "last": values[-1],
+        "best": values[best],
+        "best_epoch": epochs[best],
+        "epochs": len(values),
+    }
+
+
+def _loss_check(log: StatsLog, tol: Tolerances) -> Check:
+    expected = (
+        f"train loss falls; val loss ends below its start, having given back at most "
+        f"{tol.val_rise_share:.0%} of its improvement"
+    )
+    series = {s: log.series(s, "loss") for s in log.splits if log.series(s, "loss")[0]}
+    if not series:
+        return _skip("train.loss_trend", "the log has no loss column")
+    for split, (epochs, values) in series.items():
+        bad = next((e for e, v in zip(epochs, values, strict=True) if not math.isfinite(v)), None)
+        if bad is not None:
+            return Check(
+                "train.loss_trend",
+                "fail",
+                {"split": split, "epoch": bad},
+                expected,
+                f"The {split} loss is not finite from epoch {bad} on: training diverged.",
+            )
+    if max(len(e) for e, _ in series.values()) < 2:
+        return _skip("train.loss_trend", "the log has fewer than two epochs")
+    measured = {s: _trend(e, v) for s, (e, v) in series.items() if len(e) >= 2}
+    train = measured.get("train")
+    if train is not None and not train["last"] < train["first"]:
+        return Check(
+            "train.loss_trend",
+            "fail",
+            measured,
+            expected,
+            f"The train loss did not fall ({fmt(train['first'])} at the first epoch, "
+            f"{fmt(train['last'])} at the last): the model is not learning.",
+        )
+    val = measured.get("val")
+    if val is not None:
+        if val["last"] > val["first"]:
+            return Check(
+                "train.loss_trend",
+                "fail",
+                measured,
+                expected,
+                f"The val loss diverged: best {fmt(val['best'])} at epoch {val['best_epoch']}, "
+                f"now {fmt(val['last'])}, above where it started ({fmt(val['first'])}).",
+            )
+        gained = val["first"] - val["best"]
+        given_back = val["last"] - val["best"]
+        if gained > 0 and given_back > tol.val_rise_share * gained:
+            return Check(
+                "train.loss_trend",
+                "warn",
+                measured,
+                expected,
+                f"The val loss has risen since epoch {val['best_epoch']} (best "
+                f"{fmt(val['best'])}, now {fmt(val['last'])}), giving back "
+                f"{given_back / gained:.0%} of its improvement: overfitting.",
+            )
+    parts = [f"{s} loss {fmt(m['first'])} → {fmt(m['last'])}" for s, m in measured.items()]
+    return Check(
+        "train.loss_trend",
+        "pass",
+        measured,
+        expected,
+        "Losses trend down: " + "; ".join(parts) + ".",
+    )
+
+
+def _distance(key: str, logged: float, want: float, ref_sd: float, floor: float) -> float:
+    """How far a logged figure is from the cache's, in the units its tolerance uses."""
+    if not math.isfinite(logged):
+        return math.inf
+    if key == "dur_mu":
+        return abs(logged - want) / max(ref_sd, 1e-12)
+    if key == "dur_sigma":
+        return max(0.0, logged / max(ref_sd, 1e-12) - 1.0)
+    if key == "profile_first":
+        return abs(logged - want) / max(want, floor)
+    if logged <= floor and want <= floor:
+        return 0.0
+    return abs(math.log(max(logged, floor) / max(want, floor)))
+
+
+def _convergence_check(
+    log: StatsLog,
+    split: str,
+    reference: dict[str, float] | None,
+    tol: Tolerances,
+    no_cache: str,
+) -> Check:
+    expected = (
+        f"μ within {tol.stats_converge_rel:g} SD of the cache's mean log-duration; σ at most "
+        f"{1 + tol.stats_converge_rel:g} × its SD; first bin within "
+        f"{tol.stats_converge_rel:.0%}; mid/last within {tol.converge_bin_factor:g}×"
+    )
+    if reference is None:
+        return _skip("train.stats_convergence", f"{no_cache}, so there is nothing to converge to")
+    keys = [k for k in reference if log.series(split, k)[0]]
+    if not keys:
+        return _skip("train.stats_convergence", "the log has no μ, σ or profile columns")
+    limit = {
+        "dur_mu": tol.stats_converge_rel,
+        "dur_sigma": tol.stats_converge_rel,
+        "profile_first": tol.stats_converge_rel,
+        "profile_mid": math.log(tol.converge_bin_factor),
+        "profile_last": math.log(tol.converge_bin_factor),
+    }
+    figures: dict[str, dict[str, Any]] = {}
+    for key in keys:
+        _, values = log.series(split, key)
+        first, last = (
+            _distance(key, v, reference[key], reference["dur_sigma"], tol.profile_abs_floor)
+            for v in (values[0], values[-1])
+        )
+        figures[key] = {
+            "logged": values[-1],
+            "cache": reference[key],
+            "ok": last <= limit[key],
+            "approaching": last <= 0.5 * first,
+        }
+    off = [k for k, f in figures.items() if not f["ok"]]
+    measured = {"split": split, "figures": figures}
+    if not off:
+        return Check(
+            "train.stats_convergence",
+            "pass",
+            measured,
+            expected,
+            f"The logged statistics ({split}) reached the cache's: "
+            + ", ".join(f"{k} {fmt(f['logged'])} vs {fmt(f['cache'])}" for k, f in figures.items())
+            + ".",
+        )
+    described = ", ".join(
+        f"{k} {fmt(figures[k]['logged'])} vs the cache's {fmt(figures[k]['cache'])}" for k in off
+    )
+    stuck = [k for k in off if not figures[k]["approaching"]]
+    if not stuck:
+        return Check(
+            "train.stats_convergence",
+            "warn",
+            measured,
+            expected,
+            f"Still converging ({split}): {described}; each has covered more than half the "
+            "distance since the first epoch.",
+        )
+    return Check(
+        "train.stats_convergence",
+        "fail",
+        measured,
+        expected,
+        f"The logged statistics ({split}) do not converge to the cache's: {described}; "
+        f"{', '.join(stuck)} did not get even halfway there.",
+    )
+
+
+def _first_mid(first: float, mid: float, floor: float) -> float:
+    return math.inf if mid <= floor else first / mid
+
+
+def _collapse_check(
+    log: StatsLog, split: str, reference: dict[str, float] | None, tol: Tolerances
+) -> Check:
+    expected = (
+        f"logged first/mid ≥ {tol.flat_ratio:g} while the cache's is far above; σ never "
+        f"below {tol.sigma_collapse_ratio:g} × its value at the best duration-NLL epoch"
+    )
+    measured: dict[str, Any] = {"epoch": None, "split": split}
+    findings: list[tuple[int, str]] = []
+    floor = tol.profile_abs_floor
+    epochs_f, first = log.series(split, "profile_first")
+    epochs_m, mid = log.series(split, "profile_mid")
+    cache_ratio = (
+        _first_mid(reference["profile_first"], reference["profile_mid"], floor)
+        if reference is not None
+        else None
+    )
+    measured["cache_first_mid"] = cache_ratio
+    if epochs_f and epochs_f == epochs_m:
+        ratios = [_first_mid(f, m, floor) for f, m in zip(first, mid, strict=True)]
+        measured["first_mid_last"] = ratios[-1]
+        sharp_cache = cache_ratio is None or cache_ratio >= FAR_ABOVE * tol.flat_ratio
+        flat = next((e for e, r in zip(epochs_f, ratios, strict=True) if r < tol.flat_ratio), None)
+        if flat is not None and sharp_cache:
+            measured["flat_epoch"] = flat
+            against = (
+                f"while the cache's is {fmt(cache_ratio)}"
+                if cache_ratio is not None
+                else "(no cache given to confirm the real profile is sharper)"
+            )
+            findings.append(
+                (
+                    flat,
+                    f"the profile is flat from epoch {flat} (first/mid "
+                    f"{fmt(ratios[epochs_f.index(flat)])} {against}; last epoch "
+                    f"{fmt(ratios[-1])})",
+                )
+            )
+    epochs_s, sigma = log.series(split, "dur_sigma")
+    epochs_n, nll = log.series(split, "duration_nll")
+    if epochs_s and epochs_s == epochs_n:
+        finite = [i for i, v in enumerate(nll) if math.isfinite(v)]
+        if finite:
+            best = min(finite, key=lambda i: nll[i])
+            collapsed = next(
+                (
+                    i
+                    for i in range(best + 1, len(sigma))
+                    if sigma[i] < tol.sigma_collapse_ratio * sigma[best]
+                ),
+                None,
+            )
+            if collapsed is not None:
+                measured["sigma_epoch"] = epochs_s[collapsed]
+                findings.append(
+                    (
+                        epochs_s[collapsed],
+                        f"σ collapses from epoch {epochs_s[collapsed]} ({fmt(sigma[collapsed])}, "
+                        f"below {tol.sigma_collapse_ratio:g} × its {fmt(sigma[best])} at epoch "
+                        f"{epochs_s[best]}, the best duration NLL; last {fmt(sigma[-1])})",
+                    )
+                )
+    if not epochs_f and not epochs_s:
+        return _skip("train.collapse", "the log has no profile or σ columns")
+    if not findings:
+        return Check(
+            "train.collapse",
+            "pass",
+            measured,
+            expected,
+            f"No collapse ({split}): the profile keeps its shape and σ holds.",
+        )
+    findings.sort()
+    measured["epoch"] = findings[0][0]
+    confirmed = cache_ratio is not None or "sigma_epoch" in measured
+    return Check(
+        "train.collapse",
+        "fail" if confirmed else "warn",
+        measured,
+        expected,
+        f"Collapse ({split}): " + "; ".join(text for _, text in findings) + ".",
+    )
+
+
+def _stats(log: StatsLog, split: str, reference: dict[str, float] | None) -> dict[str, Any]:
+    last = {}
+    for s in log.splits:
+        rows = [r for r in log.records if r["split"] == s]
+        last[s] = {k: v for k, v in rows[-1].items() if k not in ("split",)} if rows else {}
+    return {
+        "format": log.format,
+        "epochs": len({r["epoch"] for r in log.records}),
+        "splits": log.splits,
+        "figures_split": split,
+        "last": last,
+        "cache": reference,
+        "ignored_last_line": log.ignored_last_line,
+    }
+
+
+def _figures(stats: dict[str, Any]) -> list[str]:
+    split = stats["figures_split"]
+    last = stats["last"].get(split, {})
+    figures = [f"{stats['epochs']} epochs, {'/'.join(stats['splits'])} ({stats['format']})"]
+    if "loss" in last:
+        figures.append(f"{split} loss {fmt(last['loss'])} at epoch {last['epoch']}")
+    if "dur_mu" in last and "dur_sigma" in last:
+        figures.append(f"μ {fmt(last['dur_mu'])}, σ {fmt(last['dur_sigma'])}")
+    if all(k in last for k in ("profile_first", "profile_mid", "profile_last")):
+        figures.append(
+            f"first/mid/last {fmt(last['profile_first'])}/{fmt(last['profile_mid'])}/"
+            f"{fmt(last['profile_last'])}"
+        )
+    return figures
+
+
+def _line(log: StatsLog, key: str, label: str = "") -> list[Series]:
+    out = []
+    for split in log.splits:
+        epochs, values = log.series(split, key)
+        if epochs:
+            name = f"{split} {label}".strip()
+            out.append(Series(name, [float(e) for e in epochs], [float(v) for v in values]))
+    return out
+
+
+def _plots(log: StatsLog, reference: dict[str, float] | None) -> list[Plot]:
+    ref = reference or {}
+    plots = [
+        Plot("Loss per epoch", "line", _line(log, "loss"), xlabel="epoch", ylabel="loss"),
+        Plot(
+            "Logged μ of log-duration",
+            "line",
+            _line(log, "dur_mu"),
+            xlabel="epoch",
+            ylabel="μ",
+            hlines=[("cache mean log-duration", ref["dur_mu"])] if "dur_mu" in ref else [],
+        ),
+        Plot(
+            "Logged σ of log-duration",
+            "line",
+            _line(log, "dur_sigma"),
+            xlabel="epoch",
+            ylabel="σ",
+            hlines=[("cache SD of log-duration", ref["dur_sigma"])] if "dur_sigma" in ref else [],
+        ),
+    ]
+    bins = []
+    for key, label in (
+        ("profile_first", "first"),
+        ("profile_mid", "mid"),
+        ("profile_last", "last"),
+    ):
+        bins += _line(log, key, label)
+    plots.append(
+        Plot(
+            "Logged mean profile: first / mid / last bins",
+            "line",
+            bins,
+            xlabel="epoch",
+            ylabel="mean profile",
+            log_y=True,
+            hlines=[
+                (f"cache {label}", ref[key])
+                for key, label in (
+                    ("profile_first", "first"),
+                    ("profile_mid", "mid"),
+                    ("profile_last", "last"),
+                )
+                if key in ref and ref[key] > 0
+            ],
+        )
+    )
+    return [p for p in plots if p.series]
