@@ -2,4 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 __version__ = "0.1.0"
+
+__all__ = ["__version__", "assert_timing_stats"]
+
+
+def __getattr__(name: str) -> Any:
+    """Export the eval hook lazily, so importing the package (the TUI's start-up) stays light."""
+    if name == "assert_timing_stats":
+        from tui_timing.hook import assert_timing_stats
+
+        return assert_timing_stats
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

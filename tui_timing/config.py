@@ -57,6 +57,7 @@ class Tolerances:
     gate_rel: float = 0.10
     dt_sum_rel: float = 0.01
     scale_factor_rel: float = 0.05
+    scale_fit_ks: float = 0.08
     ks_warn: float = 0.1
     c2st_alpha: float = 0.05
 

@@ -1,0 +1,469 @@
+"""Stage 6, diffusion integration (the seed's §6): does the eval see what the sampler made?
+
+A timing head can be right in isolation and still reach the diffusion eval wrong: Δt
+re-normalized after they were assigned, or paths left in the model's normalized units.
+Both show as a *constant factor* between fake and real, so besides the ±10% gates on the
+Δt median and the |vel| p95, this stage estimates that factor (from the log-quantile
+shifts of the two distributions) and asks whether it explains the whole difference (the
+KS distance after dividing it out). Attribution follows: a velocity factor that equals the
+step-length factor while Δt agree means the paths are in other units; one that follows
+from a Δt factor means time was re-scaled. Only when both gates hold is the final score,
+a classifier two-sample test, computed: on sequences with a units bug it would measure the
+bug, not the model.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from tui_timing.artifacts.eval_dump import EvalDump
+from tui_timing.config import Tolerances
+from tui_timing.hook import Gate, timing_gates
+from tui_timing.report.results import Check, Plot, StageResult
+from tui_timing.stages import c2st
+from tui_timing.stages.context import StageContext
+from tui_timing.stages.figures import fmt, histogram, ks_distance, log_edges
+
+STAGE_ID = 6
+NAME = "integration"
+CHECK_IDS = (
+    "integration.dt_median",
+    "integration.vel_p95",
+    "integration.renormalization",
+    "integration.log_dt_ks",
+    "integration.length_ks",
+    "integration.c2st",
+)
+#: Quantiles whose log-shifts estimate a constant factor between two distributions.
+_SHIFT_QUANTILES = np.linspace(0.1, 0.9, 9)
+#: How far (relative) a value may move and still count as the same in `ScaleFit`.
+_SLACK = 0.05
+#: Fake rows off their sampled duration beyond this share make re-normalization a failure.
+_ROWS_OFF_FAIL = 0.01
+#: Row sums whose relative spread is below this are "all the same total".
+_FIXED_TOTAL_SPREAD = 1e-3
+
+
+@dataclass(frozen=True)
+class ScaleFit:
+    """fake ≈ factor · real, and whether that one factor explains the whole difference.
+
+    The factor is the median of the log-shifts between the deciles of the two samples:
+    exact on data that sit on a clock's lattice (Balabit Δt come in steps of about 1 ms
+    around 15-16 ms), where a mean of logs would blur it. Whether it explains everything is
+    the KS distance left once it is divided out, measured with a horizontal slack of
+    `_SLACK` (relative), so that two lattices a hair apart do not count as a difference.
+    """
+
+    factor: float
+    ks_after: float
+    max_ks: float
+
+    @property
+    def constant(self) -> bool:
+        """The factor explains the distributions: after dividing it out they agree."""
+        return math.isfinite(self.factor) and self.ks_after <= self.max_ks
+
+    def off(self, rel: float) -> bool:
+        """A constant factor that is not 1 (outside ±rel)."""
+        return self.constant and abs(self.factor - 1.0) > rel
+
+    def as_dict(self) -> dict[str, float]:
+        return {"factor": self.factor, "ks_after": self.ks_after}
+
+
+def fit_scale(real: np.ndarray, fake: np.ndarray, max_ks: float) -> ScaleFit:
+    """Estimate a constant factor between the positive values of two samples."""
+    real = np.log(real[real > 0])
+    fake = np.log(fake[fake > 0])
+    if real.size == 0 or fake.size == 0:
+        return ScaleFit(math.nan, math.nan, max_ks)
+    shift = float(
+        np.median(np.quantile(fake, _SHIFT_QUANTILES) - np.quantile(real, _SHIFT_QUANTILES))
+    )
+    return ScaleFit(
+        factor=math.exp(shift),
+        ks_after=slack_ks(real, fake - shift, math.log1p(_SLACK)),
+        max_ks=max_ks,
+    )
+
+
+def slack_ks(a: np.ndarray, b: np.ndarray, slack: float) -> float:
+    """KS distance allowing each value to move by up to `slack` (a Lévy-type distance).
+
+    max over x of F_b(x) − F_a(x + slack) and F_a(x) − F_b(x + slack): 0 for two samples
+    that differ only by shifts smaller than `slack`, the plain KS distance when slack is 0.
+    """
+    a = np.sort(a)
+    b = np.sort(b)
+    grid = np.concatenate([a, b])
+
+    def cdf(sample: np.ndarray, x: np.ndarray) -> np.ndarray:
+        return np.searchsorted(sample, x, side="right") / sample.size
+
+    return float(
+        max(
+            np.max(cdf(b, grid) - cdf(a, grid + slack)),
+            np.max(cdf(a, grid) - cdf(b, grid + slack)),
+        )
+    )
+
+
+def run(ctx: StageContext) -> StageResult:
+    """Stage 6 on the context's eval dump."""
+    result = StageResult(id=STAGE_ID, name=NAME)
+    loaded = ctx.loaded("eval")
+    if loaded is None:
+        result.skip_reason = "no eval dump given"
+        result.checks = [_skip(cid, "no eval dump given") for cid in CHECK_IDS]
+        return result
+    if not loaded.ok:
+        problem = str(loaded.error) if loaded.error is not None else "empty eval dump"
+        result.checks = [
+            Check(
+                cid,
+                "error",
+                measured=problem,
+                expected="a usable eval dump (SPEC 2.5)",
+                message=f"The eval dump cannot be used: {problem}.",
+            )
+            for cid in CHECK_IDS
+        ]
+        return result
+    dump: EvalDump = loaded.value
+    tol = ctx.settings.tolerances
+    ctx.tick(STAGE_ID, 0.1, "pooled Δt and velocity statistics")
+    dt_gate, vel_gate = timing_gates(dump.real, dump.fake, tol.gate_rel)
+    dt_fit = fit_scale(dump.real.valid_dt(), dump.fake.valid_dt(), tol.scale_fit_ks)
+    step_fit = fit_scale(
+        dump.real.step_lengths[dump.real.mask],
+        dump.fake.step_lengths[dump.fake.mask],
+        tol.scale_fit_ks,
+    )
+    vel_fit = fit_scale(dump.real.velocities(), dump.fake.velocities(), tol.scale_fit_ks)
+    result.checks = [
+        _dt_median_check(dt_gate, dump),
+        _vel_check(vel_gate, vel_fit, dt_fit, step_fit, tol),
+        _renormalization_check(dump, dt_fit, tol),
+        _log_dt_ks_check(dump, tol),
+        _length_ks_check(dump, tol),
+    ]
+    ctx.tick(STAGE_ID, 0.4, "classifier two-sample test")
+    c2st_check, c2st_figures = _c2st_check(dump, (dt_gate, vel_gate), ctx.settings.seed, tol)
+    result.checks.append(c2st_check)
+    result.stats = _stats(dump, dt_gate, vel_gate, dt_fit, step_fit, vel_fit, c2st_figures)
+    result.figures = _key_figures(dt_gate, vel_gate, c2st_check, c2st_figures)
+    result.plots = _plots(dump)
+    return result
+
+
+def _skip(check_id: str, reason: str) -> Check:
+    return Check(check_id, "skip", None, None, f"Skipped: {reason}.")
+
+
+def _dt_median_check(gate: Gate, dump: EvalDump) -> Check:
+    zeros = {"real": dump.real.n_zero_dt(), "fake": dump.fake.n_zero_dt()}
+    steps = {"real": int(dump.real.mask.sum()), "fake": int(dump.fake.mask.sum())}
+    zero_text = (
+        f"Δt = 0 on {zeros['real']:,} of {steps['real']:,} real and {zeros['fake']:,} of "
+        f"{steps['fake']:,} fake steps"
+    )
+    verdict = "within" if gate.passed else "outside"
+    return Check(
+        "integration.dt_median",
+        "pass" if gate.passed else "fail",
+        measured={**gate.as_dict(), "zero_dt": zeros, "steps": steps},
+        expected=f"fake within ±{fmt(gate.tol * 100)}% of real",
+        message=f"Fake {gate.describe()}: {verdict} the gate ({zero_text}).",
+    )
+
+
+def _vel_check(gate: Gate, vel: ScaleFit, dt: ScaleFit, step: ScaleFit, tol: Tolerances) -> Check:
+    cause = _velocity_cause(vel, dt, step, tol)
+    measured: dict[str, Any] = {**gate.as_dict(), "factor": vel.as_dict(), "cause": cause}
+    sentence = f"Fake {gate.describe()}"
+    if vel.off(tol.scale_factor_rel):
+        sentence += f"; fake velocities are a constant {fmt(vel.factor)}× real"
+        if cause == "paths":
+            sentence += (
+                f": the fake step lengths are {fmt(step.factor)}× real while Δt agree, so the "
+                "paths look left in normalized units"
+            )
+        elif cause == "dt":
+            sentence += (
+                f", which follows from the fake Δt being {fmt(dt.factor)}× real (see "
+                "integration.renormalization)"
+            )
+        elif cause == "both":
+            sentence += (
+                f": step lengths are {fmt(step.factor)}× and Δt {fmt(dt.factor)}× real "
+                "(paths in other units and Δt re-scaled)"
+            )
+        else:
+            sentence += " (neither the step lengths nor Δt alone show a constant factor)"
+    elif not gate.passed:
+        sentence += (
+            f"; no single factor explains it (KS {fmt(vel.ks_after)} left after dividing out "
+            f"{fmt(vel.factor)}): the speeds differ in shape, not only in units"
+        )
+    return Check(
+        "integration.vel_p95",
+        "pass" if gate.passed else "fail",
+        measured=measured,
+        expected=f"fake within ±{fmt(gate.tol * 100)}% of real",
+        message=sentence + ".",
+    )
+
+
+def _velocity_cause(vel: ScaleFit, dt: ScaleFit, step: ScaleFit, tol: Tolerances) -> str | None:
+    """Which scale a constant velocity factor comes from: "paths", "dt", "both" or None.
+
+    log vel-factor ≈ log step-factor − log Δt-factor; a component counts when it is beyond
+    ±`scale_factor_rel` (the paths' one only when it is itself constant: units are), and
+    when both count, one that is twice the other's size is the cause.
+    """
+    if not vel.off(tol.scale_factor_rel):
+        return None
+    threshold = math.log1p(tol.scale_factor_rel)
+    paths = abs(math.log(step.factor)) if step.constant else 0.0
+    times = abs(math.log(dt.factor)) if math.isfinite(dt.factor) else 0.0
+    paths = paths if paths > threshold else 0.0
+    times = times if times > threshold else 0.0
+    if paths == 0.0 and times == 0.0:
+        return None
+    if paths >= 2 * times:
+        return "paths"
+    if times >= 2 * paths:
+        return "dt"
+    return "both"
+
+
+def _renormalization_check(dump: EvalDump, dt_fit: ScaleFit, tol: Tolerances) -> Check:
+    """About Δt only: sums that miss the sampled durations, a fixed total, a constant factor."""
+    findings: list[str] = []
+    status = "pass"
+    fake_sums = dump.fake.durations
+    measured: dict[str, Any] = {"dt_factor": dt_fit.as_dict()}
+    sums_match = False
+    if dump.fake_duration is not None:
+        ratio = fake_sums / dump.fake_duration
+        off = np.abs(ratio - 1.0) > tol.dt_sum_rel
+        share = float(off.mean())
+        measured["rows_off_duration"] = {"share": share, "rows": int(off.sum())}
+        measured["sum_over_duration_median"] = float(np.median(ratio))
+        sums_match = not off.any()
+        if share > _ROWS_OFF_FAIL:
+            status = "fail"
+            findings.append(
+                f"fake Δt do not sum to fake_duration on {fmt(share * 100)}% of rows (median "
+                f"sum/duration {fmt(float(np.median(ratio)))})"
+            )
+        elif off.any():
+            status = "warn"
+            findings.append(
+                f"{int(off.sum())} fake rows do not sum to their fake_duration (beyond "
+                f"±{fmt(tol.dt_sum_rel * 100)}%)"
+            )
+    fixed_total = _fixed_total(fake_sums, dump.real.durations)
+    if fixed_total is not None:
+        measured["fixed_total"] = fixed_total
+        status = "fail"
+        findings.append(
+            f"every fake sequence's Δt sum to the same total {fmt(fixed_total)} while real "
+            "durations vary: each sequence was re-normalized to a fixed length"
+        )
+    if dt_fit.off(tol.scale_factor_rel):
+        if sums_match:
+            findings.append(
+                f"fake Δt are a constant {fmt(dt_fit.factor)}× real, but they sum to the sampled "
+                "durations: the durations themselves are off (compare stage 5), not a "
+                "re-normalization"
+            )
+        else:
+            status = "fail"
+            findings.append(
+                f"fake Δt are a constant {fmt(dt_fit.factor)}× real (KS {fmt(dt_fit.ks_after)} "
+                "left once it is divided out): the sign of sequences re-normalized after Δt "
+                "were assigned"
+            )
+    if not findings:
+        if dump.fake_duration is not None:
+            findings.append("fake Δt sum to fake_duration on every row")
+        findings.append(
+            f"no constant factor between fake and real Δt (estimated {fmt(dt_fit.factor)}, "
+            f"within ±{fmt(tol.scale_factor_rel * 100)}% or not explaining the difference)"
+        )
+    return Check(
+        "integration.renormalization",
+        status,
+        measured=measured,
+        expected=(
+            f"fake Δt sum to fake_duration (±{fmt(tol.dt_sum_rel * 100)}%), no fixed total, no "
+            f"constant factor beyond ±{fmt(tol.scale_factor_rel * 100)}% against real Δt"
+        ),
+        message=_sentence(findings),
+    )
+
+
+def _sentence(parts: list[str]) -> str:
+    text = "; ".join(parts)
+    return text[:1].upper() + text[1:] + "."
+
+
+def _fixed_total(fake_sums: np.ndarray, real_sums: np.ndarray) -> float | None:
+    """The common total when every fake row sums to the same value and real rows do not."""
+    if fake_sums.size < 2:
+        return None
+
+    def spread(values: np.ndarray) -> float:
+        centre = float(np.median(values))
+        return float(np.max(np.abs(values - centre))) / centre if centre > 0 else math.inf
+
+    if spread(fake_sums) <= _FIXED_TOTAL_SPREAD < spread(real_sums):
+        return float(np.median(fake_sums))
+    return None
+
+
+def _log_dt_ks_check(dump: EvalDump, tol: Tolerances) -> Check:
+    # KS is invariant under monotone maps, so this is the KS of log Δt with Δt = 0 as -inf.
+    ks = ks_distance(dump.real.valid_dt(), dump.fake.valid_dt())
+    return Check(
+        "integration.log_dt_ks",
+        "pass" if ks <= tol.ks_warn else "warn",
+        measured={"ks": ks},
+        expected=f"KS ≤ {fmt(tol.ks_warn)} (warning only)",
+        message=f"KS distance between real and fake log Δt is {fmt(ks)}"
+        + (" (the distributions differ)." if ks > tol.ks_warn else "."),
+    )
+
+
+def _length_ks_check(dump: EvalDump, tol: Tolerances) -> Check:
+    real, fake = dump.real.lengths, dump.fake.lengths
+    ks = ks_distance(real, fake)
+    return Check(
+        "integration.length_ks",
+        "pass" if ks <= tol.ks_warn else "warn",
+        measured={"ks": ks, "mean_real": float(real.mean()), "mean_fake": float(fake.mean())},
+        expected=f"KS ≤ {fmt(tol.ks_warn)} (warning only)",
+        message=(
+            f"KS distance between real and fake sequence lengths is {fmt(ks)} (mean "
+            f"{fmt(float(real.mean()))} vs {fmt(float(fake.mean()))} steps)"
+            + (": the eval draws lengths differently." if ks > tol.ks_warn else ".")
+        ),
+    )
+
+
+def _c2st_check(
+    dump: EvalDump, gates: tuple[Gate, Gate], seed: int, tol: Tolerances
+) -> tuple[Check, dict[str, Any] | None]:
+    expected = f"p ≥ {fmt(tol.c2st_alpha)} (a classifier cannot tell real from fake)"
+    failing = [g for g in gates if not g.passed]
+    if failing:
+        names = " and ".join(f"integration.{g.name} (fake/real {fmt(g.ratio)})" for g in failing)
+        reason = f"not computed because the {names} gate failed; fix that first"
+        return Check("integration.c2st", "skip", None, expected, f"Skipped: {reason}."), None
+    n = min(dump.real.n_rows, dump.fake.n_rows)
+    if n < c2st.MIN_ROWS_PER_CLASS:
+        reason = f"{n} sequences per side; C2ST needs at least {c2st.MIN_ROWS_PER_CLASS}"
+        return Check("integration.c2st", "skip", None, expected, f"Skipped: {reason}."), None
+    outcome = c2st.compare(dump.real, dump.fake, seed)
+    figures = outcome.as_dict()
+    told_apart = outcome.p_value < tol.c2st_alpha
+    text = (
+        f"Held-out accuracy {fmt(outcome.accuracy)}, AUC {fmt(outcome.auc)}, one-sided p = "
+        f"{fmt(outcome.p_value)} on {outcome.n_test:,} + {outcome.n_test:,} held-out sequences"
+    )
+    if told_apart:
+        text += ": a classifier tells real from fake (the final score, not a structural fault)"
+    else:
+        text += ": no detectable difference"
+    return (
+        Check("integration.c2st", "warn" if told_apart else "pass", figures, expected, text + "."),
+        figures,
+    )
+
+
+def _stats(
+    dump: EvalDump,
+    dt_gate: Gate,
+    vel_gate: Gate,
+    dt_fit: ScaleFit,
+    step_fit: ScaleFit,
+    vel_fit: ScaleFit,
+    c2st_figures: dict[str, Any] | None,
+) -> dict[str, Any]:
+    stats: dict[str, Any] = {
+        "rows": {"real": dump.real.n_rows, "fake": dump.fake.n_rows},
+        "xy_form": {"real": dump.real.xy_form, "fake": dump.fake.xy_form},
+        "dt_median": dt_gate.as_dict(),
+        "vel_p95": vel_gate.as_dict(),
+        "zero_dt": {"real": dump.real.n_zero_dt(), "fake": dump.fake.n_zero_dt()},
+        "factors": {"dt": dt_fit.as_dict(), "step": step_fit.as_dict(), "vel": vel_fit.as_dict()},
+        "fake_duration_given": dump.fake_duration is not None,
+    }
+    if dump.notes:
+        stats["notes"] = list(dump.notes)
+    if c2st_figures is not None:
+        stats["c2st"] = c2st_figures
+    return stats
+
+
+def _key_figures(
+    dt_gate: Gate, vel_gate: Gate, c2st_check: Check, c2st_figures: dict[str, Any] | None
+) -> list[str]:
+    figures = [
+        f"Δt median fake/real {fmt(dt_gate.ratio)}",
+        f"|vel| p95 fake/real {fmt(vel_gate.ratio)}",
+    ]
+    if c2st_figures is not None:
+        figures.append(
+            f"C2ST acc {fmt(c2st_figures['accuracy'])}, AUC {fmt(c2st_figures['auc'])}, "
+            f"p {fmt(c2st_figures['p_value'])}"
+        )
+    else:
+        figures.append("C2ST not computed")
+    return figures
+
+
+def _plots(dump: EvalDump) -> list[Plot]:
+    real_dt, fake_dt = dump.real.valid_dt(), dump.fake.valid_dt()
+    dt_edges = log_edges(np.concatenate([real_dt, fake_dt]), 40)
+    real_vel, fake_vel = dump.real.velocities(), dump.fake.velocities()
+    vel_edges = log_edges(np.concatenate([real_vel, fake_vel]), 40)
+    longest = int(max(dump.real.lengths.max(), dump.fake.lengths.max()))
+    length_edges = np.arange(0.5, longest + 1.5, max(1, longest // 40))
+    return [
+        Plot(
+            title="Δt per step (s), valid steps with Δt > 0",
+            kind="hist",
+            series=[histogram("real", real_dt, dt_edges), histogram("fake", fake_dt, dt_edges)],
+            xlabel="Δt (s)",
+            ylabel="steps",
+            log_x=True,
+        ),
+        Plot(
+            title="|vel| per step",
+            kind="hist",
+            series=[
+                histogram("real", real_vel, vel_edges),
+                histogram("fake", fake_vel, vel_edges),
+            ],
+            xlabel="|Δxy| / Δt",
+            ylabel="steps",
+            log_x=True,
+        ),
+        Plot(
+            title="Sequence length (steps)",
+            kind="hist",
+            series=[
+                histogram("real", dump.real.lengths.astype(float), length_edges),
+                histogram("fake", dump.fake.lengths.astype(float), length_edges),
+            ],
+            xlabel="steps",
+            ylabel="sequences",
+        ),
+    ]
