@@ -13,6 +13,8 @@ RAW_DIR (default ../shared/data/balabit, relative to the repository) holds the s
      padding included: the mistake as researchers meet it. Its profiles go flat and the
      capacity probe fails its configuration.
    - `runs/increments/`: the healthy reference head; stages 3 and 5 pass on it.
+3. The eval dump `eval/eval.pt`: real segments of the same sessions against the other
+   half of them, whose Δt were re-normalized after assignment (stage 6 fails, rule 7).
 
 Everything written stays well under 5 MB, so it ships inside the wheel.
 """
@@ -24,6 +26,7 @@ import sys
 from pathlib import Path
 
 from tui_timing.data.build_cache import BuildResult, SegmentationParams, build_cache
+from tui_timing.data.eval_dump_maker import renormalized_eval_dump
 from tui_timing.model.train import TrainOptions, TrainResult, train
 
 HERE = Path(__file__).resolve().parent
@@ -43,6 +46,8 @@ RUNS: dict[str, dict[str, object]] = {
     "increments": {"profile_head": "increments"},
 }
 EPOCHS = 30
+#: Sequences per side of the eval dump (about 1.7 MB).
+EVAL_ROWS = 500
 
 
 def build_sample_cache(raw_dir: Path) -> BuildResult:
@@ -62,6 +67,12 @@ def train_runs(cache: Path) -> dict[str, TrainResult]:
     return {name: train(cache, HERE / "runs" / name, head, options) for name, head in RUNS.items()}
 
 
+def make_eval_dump(raw_dir: Path) -> Path:
+    """`eval/eval.pt`: real segments of SESSIONS against fakes re-normalized after assignment."""
+    files = [raw_dir / name for name in SESSIONS]
+    return renormalized_eval_dump(HERE / "eval" / "eval.pt", files, seed=0, rows=EVAL_ROWS)
+
+
 def main(argv: list[str]) -> None:
     # Relative paths are relative to the repository, and stay relative in the cache's
     # meta.source, so the shipped files do not carry this machine's folders.
@@ -76,6 +87,7 @@ def main(argv: list[str]) -> None:
             f"(val loss {final['loss']:.4g}, first/mid/last {final['profile_first']:.4g}/"
             f"{final['profile_mid']:.4g}/{final['profile_last']:.4g})"
         )
+    print(f"eval dump: {make_eval_dump(raw_dir)}")
 
 
 if __name__ == "__main__":
