@@ -3,7 +3,9 @@
 Everything timing-tui writes (caches, summaries, checkpoints, eval dumps) goes through
 here: the bytes land in a temporary file in the target's folder, are flushed to disk, and
 the temporary file is renamed over the target. A process killed halfway leaves at most a
-hidden `.tmp-` file, never a truncated artifact under the real name.
+hidden `.tmp-` file, never a truncated artifact under the real name. The file gets the
+permissions a plain `open()` would give it (or keeps those of the file it replaces), not
+the owner-only mode of a temporary file: a cache in a shared datasets folder stays readable.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,6 +30,7 @@ def atomic_open(path: str | Path, mode: str = "wb") -> Iterator[IO[Any]]:
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.tmp-", dir=target.parent)
     tmp = Path(tmp_name)
     try:
+        os.fchmod(fd, _final_mode(target))
         with os.fdopen(fd, mode) as handle:
             yield handle
             handle.flush()
@@ -36,6 +40,28 @@ def atomic_open(path: str | Path, mode: str = "wb") -> Iterator[IO[Any]]:
         tmp.unlink(missing_ok=True)
         raise
     _fsync_dir(target.parent)
+
+
+def _final_mode(target: Path) -> int:
+    """The replaced file's permission bits, or those `open()` gives a new file (umask)."""
+    try:
+        return stat.S_IMODE(target.stat().st_mode)
+    except OSError:
+        return 0o666 & ~_umask()
+
+
+def _umask() -> int:
+    """The process umask, read without changing it where Linux allows (thread-safe)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    current = os.umask(0o022)
+    os.umask(current)
+    return current
 
 
 def _fsync_dir(folder: Path) -> None:

@@ -9,8 +9,11 @@ format allows, so a large cache is not copied into memory), numpy `.npz` (with
 from __future__ import annotations
 
 import json
+import math
 import pickle
+import pickletools
 import re
+import warnings
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -21,6 +24,16 @@ import torch
 from tui_timing.errors import ArtifactError
 
 _ZIP_MAGIC = b"PK\x03\x04"
+#: How much of a plain pickle the static scan reads to name what it would call.
+_PICKLE_SCAN_BYTES = 1 << 20
+_HARMLESS_BUILTINS = {"set", "frozenset", "bytearray", "bytes", "slice", "complex", "object"}
+_HARMLESS_GLOBALS = {
+    "collections.OrderedDict",
+    "collections.Counter",
+    "_codecs.encode",
+    "copyreg._reconstructor",
+    "copy_reg._reconstructor",
+}
 _SAFETENSORS_DTYPES = {
     "F64": np.float64,
     "F32": np.float32,
@@ -50,6 +63,9 @@ def load_container(path: str | Path, *, mmap: bool = True) -> Any:
         return _load_safetensors(path)
     if head[:1] == b"\x80":
         return _torch_load(path, mmap=False)
+    called = _pickle_calls(path)  # a protocol 0/1 pickle starts with no marker byte
+    if called:
+        raise ArtifactError(str(path), None, _unsafe_call(called))
     raise ArtifactError(
         str(path),
         None,
@@ -73,28 +89,36 @@ def _read_head(path: Path) -> bytes:
 
 
 def _is_npz(path: Path) -> bool:
-    """An .npz is a zip of .npy members; a torch zip has a `*/data.pkl` member."""
+    """An .npz is a zip of .npy members; a torch zip has a `*/data.pkl` member.
+
+    A damaged central directory can make `zipfile` raise almost anything (unsupported
+    versions, undecodable names); the file is then no .npz, and torch's reader says why.
+    """
     try:
         with zipfile.ZipFile(path) as archive:
             names = archive.namelist()
-    except (zipfile.BadZipFile, OSError):
+    except Exception:
         return False
     return bool(names) and all(name.endswith(".npy") for name in names)
 
 
 def _torch_load(path: Path, *, mmap: bool) -> Any:
     try:
-        return torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
+        with warnings.catch_warnings():
+            # torch warns about pickle protocols before refusing a foreign pickle; the
+            # refusal is what the user needs to see, not a warning line on stderr.
+            warnings.filterwarnings("ignore", message=".*pickle protocol", category=UserWarning)
+            return torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
     except RuntimeError as exc:
         # A legacy (non-zip) file cannot be memory-mapped; torch says so before it looks
         # inside, which would hide the real reason a bad file is refused.
         if mmap and "mmap can only be used" in str(exc):
             return _torch_load(path, mmap=False)
-        raise ArtifactError(str(path), None, _describe_torch_error(exc)) from None
+        raise ArtifactError(str(path), None, _describe_torch_error(exc, path)) from None
     except pickle.UnpicklingError as exc:
-        raise ArtifactError(str(path), None, _describe_unpickling_error(exc)) from None
+        raise ArtifactError(str(path), None, _describe_unpickling_error(exc, path)) from None
     except Exception as exc:  # torch raises many types for damaged files
-        raise ArtifactError(str(path), None, _describe_torch_error(exc)) from None
+        raise ArtifactError(str(path), None, _describe_torch_error(exc, path)) from None
 
 
 _GLOBAL_PATTERNS = (
@@ -104,13 +128,17 @@ _GLOBAL_PATTERNS = (
 )
 
 
-def _describe_unpickling_error(exc: Exception) -> str:
+def _describe_unpickling_error(exc: Exception, path: Path) -> str:
     """Say why a weights-only load refused the file, without torch's advice to disable it."""
     text = str(exc)
     for pattern in _GLOBAL_PATTERNS:
         match = pattern.search(text)
         if match:
             what = match.group(1)
+            if what.isdigit():
+                # torch stops at the first opcode it does not support (protocol 4's FRAME,
+                # say) before it reaches the call a hostile pickle makes: name that call.
+                return _describe_unsupported_opcode(int(what), path)
             if what.startswith("numpy"):
                 return (
                     f"refused: the file stores numpy objects ({what}); timing-tui only loads "
@@ -126,11 +154,70 @@ def _describe_unpickling_error(exc: Exception) -> str:
     return f"not loadable: {first}"
 
 
-def _describe_torch_error(exc: Exception) -> str:
+def _describe_unsupported_opcode(code: int, path: Path) -> str:
+    called = _pickle_calls(path)
+    if called:
+        return _unsafe_call(called)
+    opcode = pickletools.code2op.get(chr(code)) if 0 <= code < 256 else None
+    name = f" ({opcode.name})" if opcode is not None else ""
+    return (
+        f"refused: the file is a pickle using instruction {code}{name}, which a weights-only "
+        "load does not accept; timing-tui only loads tensors and plain containers "
+        "(save them with torch.save)"
+    )
+
+
+def _unsafe_call(called: str) -> str:
+    return (
+        f"refused as unsafe: the file is a pickle that asks to call {called} when loaded; "
+        "timing-tui never unpickles objects, it loads tensors with weights_only=True"
+    )
+
+
+def _harmless_global(name: str) -> bool:
+    """Globals any pickle of tensors and containers uses: naming them would mislead."""
+    module, _, attr = name.rpartition(".")
+    if module in ("torch", "torch.cuda"):
+        return True  # storage and tensor types, dtypes, torch.Size
+    if module in ("torch._utils", "torch._tensor"):
+        return attr.startswith("_rebuild")
+    if module in ("builtins", "__builtin__"):
+        return attr in _HARMLESS_BUILTINS
+    return name in _HARMLESS_GLOBALS
+
+
+def _pickle_calls(path: Path) -> str | None:
+    """The first global beyond those of plain tensors and containers that a pickle imports,
+    read by parsing its opcodes (never running them); None when there is none, or when the
+    bytes are not one whole pickle (a text file can look like the start of one)."""
+    try:
+        with path.open("rb") as handle:
+            data = handle.read(_PICKLE_SCAN_BYTES)
+    except OSError:
+        return None
+    strings: list[str] = []
+    found = None
+    try:
+        for opcode, arg, _ in pickletools.genops(data):
+            name = None
+            if opcode.name in ("GLOBAL", "INST") and isinstance(arg, str):
+                name = arg.replace(" ", ".")
+            elif opcode.name == "STACK_GLOBAL" and len(strings) >= 2:
+                name = f"{strings[-2]}.{strings[-1]}"
+            elif isinstance(arg, str):
+                strings.append(arg)
+            if found is None and name and not _harmless_global(name):
+                found = name
+    except Exception:  # not a pickle, a damaged one, or one longer than the bytes read
+        return None
+    return found
+
+
+def _describe_torch_error(exc: Exception, path: Path) -> str:
     text = str(exc).strip()
     first = next((line for line in text.splitlines() if line.strip()), type(exc).__name__)
     if "weights_only" in text or "Weights only" in text:
-        return _describe_unpickling_error(exc)
+        return _describe_unpickling_error(exc, path)
     lowered = first.lower()
     if any(word in lowered for word in ("eof", "truncat", "central directory", "failed finding")):
         return f"truncated or damaged file ({first})"
@@ -138,37 +225,89 @@ def _describe_torch_error(exc: Exception) -> str:
 
 
 def _load_npz(path: Path) -> dict[str, Any]:
+    _check_npz_members(path)
     try:
         with np.load(path, allow_pickle=False) as archive:
             out: dict[str, Any] = {}
             for name in archive.files:
                 array = archive[name]
-                out[name] = _from_numpy(name, array)
+                out[name] = _from_numpy(path, name, array)
             return out
+    except ArtifactError:
+        raise
     except ValueError as exc:
         if "allow_pickle" in str(exc) or "Object arrays" in str(exc):
             raise ArtifactError(
                 str(path), None, "refused as unsafe: the .npz holds pickled objects"
             ) from None
         raise ArtifactError(str(path), None, f"not a readable .npz ({exc})") from None
-    except (OSError, zipfile.BadZipFile, EOFError) as exc:
-        raise ArtifactError(str(path), None, f"truncated or damaged .npz ({exc})") from None
+    except Exception as exc:  # zipfile and zlib raise many types for damaged archives
+        raise ArtifactError(
+            str(path), None, f"truncated or damaged .npz ({type(exc).__name__}: {exc})"
+        ) from None
 
 
-def _from_numpy(name: str, array: np.ndarray) -> Any:
+def _check_npz_members(path: Path) -> None:
+    """Refuse members that hold pickles or declare more data than they carry, before numpy
+    allocates the declared shape (a 1 kB file can declare terabytes)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            for info in archive.infolist():
+                with archive.open(info) as member:
+                    version = np.lib.format.read_magic(member)
+                    reader = (
+                        np.lib.format.read_array_header_1_0
+                        if version == (1, 0)
+                        else np.lib.format.read_array_header_2_0
+                    )
+                    shape, _, dtype = reader(member)
+                    header = member.tell()
+                _check_npz_member(path, info, shape, dtype, header)
+    except ArtifactError:
+        raise
+    except Exception as exc:  # a header numpy cannot parse, a damaged archive
+        raise ArtifactError(
+            str(path), None, f"truncated or damaged .npz ({type(exc).__name__}: {exc})"
+        ) from None
+
+
+def _check_npz_member(
+    path: Path, info: zipfile.ZipInfo, shape: tuple[int, ...], dtype: np.dtype, header: int
+) -> None:
+    key = info.filename.removesuffix(".npy")
+    if dtype.hasobject:
+        raise ArtifactError(
+            str(path), key, "refused as unsafe: the .npz member holds pickled objects"
+        )
+    declared = math.prod(shape) * dtype.itemsize
+    if declared > info.file_size - header:
+        raise ArtifactError(
+            str(path),
+            key,
+            f"truncated or damaged .npz: shape {list(shape)} needs {declared} bytes, "
+            f"the member holds {max(info.file_size - header, 0)}",
+        )
+
+
+def _from_numpy(path: Path, name: str, array: np.ndarray) -> Any:
     """Tensors for numeric arrays; strings (a JSON `meta`, say) stay Python values."""
     if array.dtype.kind in "US":
         value = array.tolist()
         if name == "meta" and isinstance(value, str):
             return _parse_json_meta(value)
         return value
-    return torch.from_numpy(np.ascontiguousarray(array))
+    try:
+        return torch.from_numpy(np.ascontiguousarray(array))
+    except TypeError:
+        raise ArtifactError(
+            str(path), name, f"unsupported dtype {array.dtype} (expected numbers or booleans)"
+        ) from None
 
 
 def _parse_json_meta(text: str) -> Any:
     try:
         return json.loads(text)
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, RecursionError):
         return text
 
 
@@ -188,7 +327,7 @@ def _load_safetensors(path: Path) -> dict[str, Any]:
     size = int.from_bytes(bytes(raw[:8]), "little")
     try:
         header = json.loads(bytes(raw[8 : 8 + size]).decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
         raise ArtifactError(str(path), None, "damaged .safetensors header") from None
     if not isinstance(header, dict):
         raise ArtifactError(str(path), None, "damaged .safetensors header (not an object)")
@@ -209,8 +348,9 @@ def _load_safetensors(path: Path) -> dict[str, Any]:
             ) from None
         if not 0 <= start <= end <= body.size:
             raise ArtifactError(str(path), name, "truncated .safetensors file")
-        array = np.frombuffer(body[start:end], dtype=dtype)
-        if array.size != int(np.prod(shape)):
+        itemsize = np.dtype(dtype).itemsize
+        if any(n < 0 for n in shape) or end - start != math.prod(shape) * itemsize:
             raise ArtifactError(str(path), name, "size does not match its shape in the header")
+        array = np.frombuffer(body[start:end], dtype=dtype)
         out[name] = torch.from_numpy(array.reshape(shape).copy())
     return out

@@ -76,6 +76,12 @@ def load_artifact(kind: str, path: Path, settings: Settings) -> Loaded[Any]:
         return Loaded(path=path, error=exc)
     except (OSError, ValueError, TypeError, RuntimeError, KeyError, IndexError) as exc:
         return Loaded(path=path, error=ArtifactError(str(path), None, f"not usable ({exc})"))
+    except Exception as exc:  # a loader bug must not become a traceback (SPEC 5)
+        problem = (
+            f"timing-tui failed while reading it ({type(exc).__name__}: {exc}); "
+            "please report this"
+        )
+        return Loaded(path=path, error=ArtifactError(str(path), None, problem))
 
 
 def load_artifacts(paths: ArtifactPaths, settings: Settings) -> StageContext:
