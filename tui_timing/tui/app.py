@@ -20,7 +20,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.screen import ModalScreen
 from textual.theme import Theme
-from textual.widgets import ContentSwitcher, Footer, Header, OptionList
+from textual.widgets import ContentSwitcher, Footer, OptionList
 
 from tui_timing.errors import ArtifactError
 from tui_timing.report.results import Check, StageResult
@@ -31,6 +31,7 @@ from tui_timing.tui.confirm_screen import ConfirmAction
 from tui_timing.tui.decision_pane import DecisionPane
 from tui_timing.tui.describe import describe_artifacts
 from tui_timing.tui.export import export_findings
+from tui_timing.tui.header_bar import HeaderBar
 from tui_timing.tui.help_screen import HelpScreen
 from tui_timing.tui.messages import (
     ActionFinished,
@@ -109,12 +110,13 @@ class TimingApp(App[None]):
         self.watcher = ArtifactWatcher()
         self.runner = ActionRunner(self.post_message, self.cwd)
         self._idle_at = -1
+        self._said_sample = False
         self.timing_themes, self.theme_problems = load_themes(theme_dirs())
         for timing_theme in self.timing_themes.values():
             self.register_theme(timing_theme.theme)
 
     def compose(self) -> ComposeResult:
-        yield Header(show_clock=False, icon="◷")
+        yield HeaderBar()
         with Horizontal(id="main"):
             yield StageList()
             with ContentSwitcher(initial="pane-1", id="panes"):
@@ -123,7 +125,7 @@ class TimingApp(App[None]):
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
-        self.sub_title = "looking for artifacts…"
+        self.query_one(HeaderBar).show("looking for artifacts…")
         self._apply_start_theme()
         self.theme_changed_signal.subscribe(self, self._on_theme_changed)
         for stage_id in self.states:
@@ -206,8 +208,17 @@ class TimingApp(App[None]):
 
     def on_artifacts_resolved(self, message: ArtifactsResolved) -> None:
         self.paths, self.found, self.selection = message.paths, message.found, message.selection
-        self.sub_title = describe_artifacts(message.paths, message.found, message.selection)
+        description = describe_artifacts(message.paths, message.found, message.selection, self.cwd)
+        self.query_one(HeaderBar).show(description)
         self.watcher.watch(message.paths.given())
+        if message.found is not None and message.found.is_sample and not self._said_sample:
+            self._said_sample = True
+            self.notify(
+                f"No artifacts found in {self.cwd}: showing the bundled sample data "
+                "(a linear-head run that fails in a way researchers meet).",
+                title="Sample data",
+                timeout=8,
+            )
 
     def on_artifacts_loaded(self, message: ArtifactsLoaded) -> None:
         self.artifact_errors = message.errors

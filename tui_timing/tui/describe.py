@@ -1,4 +1,8 @@
-"""The header's one line about where the artifacts came from (SPEC 5: say so for the sample)."""
+"""The header's line about where the artifacts came from (SPEC 5: say so for the sample).
+
+Short enough for an 80-column terminal: which source, which run, which cache, and how
+many others `s` can switch to.
+"""
 
 from __future__ import annotations
 
@@ -8,34 +12,31 @@ from typing import Any
 from tui_timing.tui.pipeline import Selection
 
 
-def describe_artifacts(paths: Any, found: Any, selection: Selection) -> str:
-    """`sample data (nothing found in /x) · run linear · 2 runs: s switches`, or the like."""
-    parts: list[str] = []
+def describe_artifacts(paths: Any, found: Any, selection: Selection, cwd: Path) -> str:
+    """`SAMPLE DATA · run linear (1/2, s) · cache sample/train`, or the like."""
     if found is None:
-        parts.append("given artifacts")
+        parts = ["given artifacts"]
     elif found.is_sample:
-        parts.append(f"bundled SAMPLE DATA (no artifacts found in {Path.cwd()})")
+        parts = ["SAMPLE DATA"]
     else:
-        parts.append(f"found in {found.root}")
-    if found is not None and found.runs:
-        parts.append(f"run {found.runs[selection.run].name.split('/')[-1]}")
+        parts = ["found here" if found.root == cwd.resolve() else f"found in {found.root}"]
+    runs = found.runs if found is not None else []
+    if runs:
+        parts.append(f"run {runs[selection.run].name.split('/')[-1]}" + _of(selection.run, runs))
     elif paths.checkpoint is not None or paths.log is not None:
-        chosen = paths.checkpoint or paths.log
-        parts.append(f"run {chosen.parent.name}")
+        parts.append(f"run {(paths.checkpoint or paths.log).parent.name}")
     if paths.cache is not None:
-        parts.append(f"cache {paths.cache.parent.name}/{paths.cache.name}")
-    if found is not None:
-        choices = [
-            f"{len(items)} {label}"
-            for items, label in (
-                (found.runs, "runs"),
-                (found.caches, "caches"),
-                (found.evals, "evals"),
-            )
-            if len(items) > 1
-        ]
-        if choices:
-            parts.append(f"{', '.join(choices)}: s switches")
+        split = paths.cache.name.removesuffix(paths.cache.suffix).removesuffix("_timing")
+        caches = found.caches if found is not None else []
+        parts.append(f"cache {paths.cache.parent.name}/{split}" + _of(selection.cache, caches))
+    if paths.eval is not None:
+        evals = found.evals if found is not None else []
+        parts.append(f"eval {paths.eval.name}" + _of(selection.eval_dump, evals))
     if not paths.given():
         parts.append("no artifacts")
     return " · ".join(parts)
+
+
+def _of(index: int, items: list[Any]) -> str:
+    """` (2/3, s)` when there is a choice (s switches), else nothing."""
+    return f" ({index + 1}/{len(items)}, s)" if len(items) > 1 else ""

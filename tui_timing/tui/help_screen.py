@@ -42,11 +42,11 @@ class HelpScreen(ModalScreen[None]):
 
     def __init__(self, bindings: list[Binding]) -> None:
         super().__init__(id="help")
-        self._bindings = bindings
+        self._keys = bindings
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(classes="dialog"):
-            yield Static(help_markup(self._bindings))
+            yield Static(help_markup(self._keys))
 
     def action_close(self) -> None:
         self.dismiss(None)

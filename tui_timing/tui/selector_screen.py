@@ -48,9 +48,11 @@ class SelectorScreen(ModalScreen[Selection | None]):
         super().__init__(id="selector")
         self._found = found
         self._selection = selection
+        self._start_at = 0
 
     def compose(self) -> ComposeResult:
         options: list[Option] = []
+        current_run = 0
         for field_name, heading in GROUPS:
             items = _items(self._found, field_name)
             if not items:
@@ -59,12 +61,22 @@ class SelectorScreen(ModalScreen[Selection | None]):
             current = getattr(self._selection, field_name)
             for index, label in enumerate(items):
                 mark = "●" if index == current else " "
+                if field_name == "run" and index == current:
+                    current_run = len(options)
                 options.append(Option(f"{mark} {label}", id=f"{field_name}:{index}"))
         with Vertical(classes="dialog"):
             yield Static("[b]Switch artifacts[/b] [$text-muted](Enter: use · Escape: cancel)[/]")
-            yield OptionList(*options, id="selector-list")
+            listing = OptionList(*options, id="selector-list")
+            self._start_at = current_run
+            yield listing
             where = escape(str(self._found.root))
             yield Static(f"[$text-muted]found under {where}[/]")
+
+    def on_mount(self) -> None:
+        """Start on the run in use, so one key press moves to another."""
+        listing = self.query_one("#selector-list", OptionList)
+        if self._start_at:
+            listing.highlighted = self._start_at
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         field_name, _, index = (event.option.id or "").partition(":")

@@ -153,6 +153,10 @@ def parse_theme(path: Path, data: Mapping[str, Any]) -> TimingTheme:
         raise ThemeError(path, "[plot] series must be a non-empty list of colours")
     series = tuple(_plot_color(path, "[plot] series", value) for value in series_raw)
     reference = _plot_color(path, "[plot] reference", plot.get("reference", FALLBACK_REFERENCE))
+    if ansi:
+        # Textual's ANSI colour system leaves these two to the theme, and its screens use them.
+        pair = ("ansi_black", "ansi_white") if dark else ("ansi_white", "ansi_black")
+        variables = {"ansi-background": pair[0], "ansi-foreground": pair[1], **variables}
     theme = Theme(name=name, dark=dark, ansi=ansi, variables=dict(variables), **colors)
     return TimingTheme(theme=theme, series=series, reference=reference, source=path)
 

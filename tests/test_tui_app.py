@@ -1,0 +1,431 @@
+"""The TUI driven through Textual's pilot: keys, stage switching, export, live re-runs,
+error panes and a small terminal, asserted on the text actually rendered on screen."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from textual.widgets._toast import Toast
+
+from tui_timing.cli import Invocation
+from tui_timing.config import Settings
+from tui_timing.report.results import Action, Decision, StageResult
+from tui_timing.stages.context import ArtifactPaths
+from tui_timing.tui.app import TimingApp
+from tui_timing.tui.confirm_screen import ConfirmAction
+from tui_timing.tui.help_screen import HelpScreen
+from tui_timing.tui.messages import StageFinished
+from tui_timing.tui.plot_view import PlotView
+
+pytestmark = pytest.mark.asyncio
+
+ROWS, STEPS, FEATURES = 96, 16, 8
+
+
+def write_cache(folder: Path) -> Path:
+    """A small valid cache (SPEC 2.1): decaying profiles over a prefix of each row."""
+    generator = torch.Generator().manual_seed(0)
+    length = torch.randint(2, STEPS + 1, (ROWS,), generator=generator)
+    steps = torch.arange(STEPS)
+    mask = steps[None, :] < length[:, None]
+    weights = torch.exp(-0.4 * steps.float())[None, :] * mask
+    profile = (weights / weights.sum(dim=1, keepdim=True)).float()
+    duration = (0.2 + torch.rand(ROWS, generator=generator) * 2).float()
+    cache = {
+        "duration": duration,
+        "log_duration": duration.log(),
+        "profile": profile,
+        "mask": mask,
+        "length": length.long(),
+        "features": torch.randn(ROWS, FEATURES, generator=generator),
+        "meta": {
+            "dataset_id": "synthetic",
+            "split": "train",
+            "max_len": STEPS,
+            "feature_names": [f"f{i}" for i in range(FEATURES)],
+            "format_version": 1,
+        },
+    }
+    path = folder / "datasets" / "synthetic" / "train_timing.pt"
+    path.parent.mkdir(parents=True)
+    torch.save(cache, path)
+    return path
+
+
+def stats_lines(epochs: range) -> str:
+    """stats.jsonl lines (SPEC 2.4) of a run whose loss falls."""
+    lines = []
+    for epoch in epochs:
+        for split in ("train", "val"):
+            loss = 2.0 / (epoch + 1) + (0.1 if split == "val" else 0.0)
+            record = {
+                "epoch": epoch,
+                "split": split,
+                "loss": loss,
+                "duration_nll": loss / 2,
+                "profile_loss": loss / 2,
+                "dur_mu": 0.1 * epoch,
+                "dur_sigma": 0.6,
+                "profile_first": 0.3,
+                "profile_mid": 0.01,
+                "profile_last": 0.001,
+                "time": 1.0 + epoch,
+            }
+            lines.append(json.dumps(record))
+    return "\n".join(lines) + "\n"
+
+
+def invocation(
+    *,
+    cache: Path | None = None,
+    log: Path | None = None,
+    scratchpad: Path | None = None,
+    theme: str | None = None,
+) -> Invocation:
+    return Invocation(
+        paths=ArtifactPaths(cache=cache, log=log),
+        settings=Settings(samples=64),
+        scratchpad=scratchpad,
+        theme=theme,
+    )
+
+
+def screen_text(app: TimingApp) -> str:
+    """What the terminal would show right now, as plain text."""
+    return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
+
+
+def toasts_text(app: TimingApp) -> str:
+    """The rendered text of the notifications on screen, with all whitespace removed (a
+    toast wraps long paths anywhere)."""
+    strips = app.screen._compositor.render_strips()
+    parts = []
+    for toast in app.screen.query(Toast):
+        region = toast.region
+        for strip in strips[region.y : region.bottom]:
+            parts.append(strip.crop(region.x, region.right).text)
+    return "".join("".join(parts).replace("▌", " ").split())
+
+
+async def settle(pilot, app: TimingApp, timeout: float = 60.0) -> None:
+    """Wait until every queued stage has run and its result is on screen."""
+    deadline = time.monotonic() + timeout
+    while not app.is_idle:
+        assert time.monotonic() < deadline, "the stages did not finish in time"
+        await pilot.pause(0.05)
+    await pilot.pause()
+
+
+async def wait_for(pilot, condition, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        await pilot.pause(0.05)
+
+
+@pytest.fixture
+def cache(tmp_path: Path) -> Path:
+    return write_cache(tmp_path)
+
+
+async def test_runs_all_stages_and_shows_the_first(cache: Path, tmp_path: Path) -> None:
+    app = TimingApp(invocation(cache=cache), cwd=tmp_path)
+    async with app.run_test(size=(120, 40), notifications=True) as pilot:
+        await settle(pilot, app)
+        text = screen_text(app)
+        for info_name in ("cache", "dataset", "model", "training", "sampler", "decision"):
+            assert info_name in text
+        assert "Stage 1 · Cache integrity" in text
+        assert "Checks:" in text and "cache.load" in text
+        assert "timing-tui · given artifacts · cache synthetic/train" in text
+        assert all(state.phase == "done" for state in app.states.values())
+        assert app.states[1].result is not None and app.states[1].result.status == "pass"
+        # Stage 4 has no log: it says why it skipped, in its pane.
+        await pilot.press("4")
+        assert "skip" in screen_text(app)
+
+
+async def test_keys_move_between_stages(cache: Path, tmp_path: Path) -> None:
+    app = TimingApp(invocation(cache=cache), cwd=tmp_path)
+    async with app.run_test(size=(120, 40), notifications=True) as pilot:
+        await settle(pilot, app)
+        await pilot.press("3")
+        assert app.current_stage == 3
+        assert "Stage 3 · Model architecture" in screen_text(app)
+        await pilot.press("n")
+        assert "Stage 4 · Training loop" in screen_text(app)
+        await pilot.press("right", "right")
+        assert app.current_stage == 6
+        await pilot.press("p", "left")
+        assert app.current_stage == 4
+        await pilot.press("7", "n")  # wraps around
+        assert app.current_stage == 1
+        await pilot.press("down", "down")  # the stage list has the focus
+        assert "Stage 3 · Model architecture" in screen_text(app)
+
+
+async def test_rerun_keys_run_stages_again(cache: Path, tmp_path: Path) -> None:
+    app = TimingApp(invocation(cache=cache), cwd=tmp_path)
+    async with app.run_test(size=(120, 40), notifications=True) as pilot:
+        await settle(pilot, app)
+        await pilot.press("2", "r")
+        await settle(pilot, app)
+        assert app.states[2].runs == 2 and app.states[1].runs == 1
+        assert app.states[7].runs == 2  # the decision reads every stage
+        assert "(re-run) · run 2" in screen_text(app)
+        await pilot.press("R")
+        await settle(pilot, app)
+        assert {state.runs for state in app.states.values()} >= {2, 3}
+        assert app.states[1].runs == 2
+
+
+async def test_export_appends_to_an_existing_scratchpad(cache: Path, tmp_path: Path) -> None:
+    scratchpad = tmp_path / "notes.md"
+    original = "# My notes\n\nkeep this line\n"
+    scratchpad.write_text(original)
+    app = TimingApp(invocation(cache=cache, scratchpad=scratchpad), cwd=tmp_path)
+    async with app.run_test(size=(120, 40), notifications=True) as pilot:
+        await settle(pilot, app)
+        await pilot.press("e")
+        await wait_for(pilot, lambda: "Appendedthefindings" in toasts_text(app))
+        text = scratchpad.read_text()
+        assert text.startswith(original)
+        assert "## timing-tui findings" in text and "| 1 cache | pass |" in text
+        assert str(scratchpad) in toasts_text(app)
+        assert "7of7stages" in toasts_text(app)
+
+
+async def test_export_to_a_folder_is_a_clear_error(cache: Path, tmp_path: Path) -> None:
+    app = TimingApp(invocation(cache=cache, scratchpad=tmp_path), cwd=tmp_path)
+    async with app.run_test(size=(120, 40), notifications=True) as pilot:
+        await settle(pilot, app)
+        await pilot.press("e")
+        await wait_for(pilot, lambda: "Exportfailed" in toasts_text(app))
+        assert "isafolder" in toasts_text(app)
+
+
+async def test_default_scratchpad_is_in_the_working_folder(cache: Path, tmp_path: Path) -> None:
+    app = TimingApp(invocation(cache=cache), cwd=tmp_path)
+    async with app.run_test(size=(120, 40), notifications=True) as pilot:
+        await settle(pilot, app)
+        await pilot.press("e")
+        await wait_for(pilot, lambda: (tmp_path / "scratchpad.md").is_file())
+        assert "Verdict" in (tmp_path / "scratchpad.md").read_text()
+
+
+async def test_an_edited_stats_log_reruns_stage_4(cache: Path, tmp_path: Path) -> None:
+    log = tmp_path / "runs" / "exp" / "stats.jsonl"
+    log.parent.mkdir(parents=True)
+    log.write_text(stats_lines(range(3)))
+    app = TimingApp(invocation(cache=cache, log=log), cwd=tmp_path)
+    async with app.run_test(size=(120, 40), notifications=True) as pilot:
+        await settle(pilot, app)
+        await pilot.press("4")
+        runs = {sid: state.runs for sid, state in app.states.items()}
+        with log.open("a") as handle:  # a training run appends an epoch, line by line
+            handle.write(stats_lines(range(3, 4)))
+        edited = time.monotonic()
+        await wait_for(pilot, lambda: app.states[4].runs > runs[4], timeout=5)
+        assert time.monotonic() - edited < 2.5
+        await settle(pilot, app)
+        assert "stats.jsonl changed" in screen_text(app)
+        assert app.states[7].runs > runs[7]
+        assert app.states[1].runs == runs[1]  # the cache did not change: stage 1 stays
+
+
+async def test_a_bad_artifact_shows_its_error_and_the_rest_runs(tmp_path: Path) -> None:
+    bad = tmp_path / "broken_timing.pt"
+    bad.write_bytes(b"this is not a torch file")
+    log = tmp_path / "stats.jsonl"
+    log.write_text(stats_lines(range(2)))
+    app = TimingApp(invocation(cache=bad, log=log), cwd=tmp_path)
+    async with app.run_test(size=(120, 40), notifications=True) as pilot:
+        await settle(pilot, app)
+        text = " ".join(screen_text(app).split())
+        assert "cannot use the cache" in text and "broken_timing.pt" in text
+        assert app.states[1].status == "fail" or app.states[1].status == "error"
+        assert all(state.phase == "done" for state in app.states.values())
+        assert app.states[4].result is not None and app.states[4].result.checks
+        await pilot.press("4")
+        assert "Stage 4 · Training loop" in screen_text(app)
+
+
+async def test_usable_at_80x24(cache: Path, tmp_path: Path) -> None:
+    app = TimingApp(invocation(cache=cache), cwd=tmp_path)
+    async with app.run_test(size=(120, 40), notifications=True) as pilot:
+        await settle(pilot, app)
+        await pilot.resize_terminal(80, 24)
+        await pilot.pause()
+        lines = screen_text(app).splitlines()
+        assert len(lines) == 24 and all(len(line) <= 80 for line in lines)
+        text = "\n".join(lines)
+        for n, name in enumerate(("cache", "dataset", "model", "training"), start=1):
+            assert f"{n} {name}" in text
+        assert "Stage 1 · Cache integrity" in text
+        for key in ("? help", "q quit", "1-7 stage", "n/p move", "e export", "a action"):
+            assert key in lines[-1]
+        await pilot.press("tab", "end")  # the pane scrolls from the keyboard to its plots
+        assert "Segment length" in screen_text(app)
+
+
+async def test_log_key_flips_the_stage_charts(cache: Path, tmp_path: Path) -> None:
+    app = TimingApp(invocation(cache=cache), cwd=tmp_path)
+    async with app.run_test(size=(120, 60), notifications=True) as pilot:
+        await settle(pilot, app)
+        views = list(app.query_one("#pane-1").query(PlotView))
+        assert views and views[0].data is not None
+        before = [view.log_axes() for view in views]
+        await pilot.press("tab", "end")
+        assert "Segment length (steps)" in screen_text(app)
+        assert "Segment length (steps) (log x)" not in screen_text(app)
+        await pilot.press("l")
+        await pilot.pause()
+        assert [view.log_axes() for view in views] != before
+        assert "Segment length (steps) (log x)" in screen_text(app)
+
+
+async def test_help_lists_every_key(cache: Path, tmp_path: Path) -> None:
+    app = TimingApp(invocation(cache=cache), cwd=tmp_path)
+    async with app.run_test(size=(100, 40), notifications=True) as pilot:
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        text = screen_text(app)
+        for key in ("1-7", "re-run", "scratchpad", "log scale", "theme", "ctrl+p", "quit"):
+            assert key in text
+        await pilot.press("n")  # stage keys do not act behind the dialog
+        assert app.current_stage == 1
+        await pilot.press("escape")
+        assert not isinstance(app.screen, HelpScreen)
+
+
+async def test_palette_lists_stages(cache: Path, tmp_path: Path) -> None:
+    app = TimingApp(invocation(cache=cache), cwd=tmp_path)
+    async with app.run_test(size=(100, 40), notifications=True) as pilot:
+        await settle(pilot, app)
+        titles = [entry.title for entry in app.palette_entries()]
+        assert [t for t in titles if t.startswith("Stage ")] == [
+            f"Stage {n}: {title}"
+            for n, title in enumerate(
+                (
+                    "Cache integrity",
+                    "Dataset / dataloader",
+                    "Model architecture",
+                    "Training loop",
+                    "Sampler",
+                    "Diffusion integration",
+                    "Decision",
+                ),
+                start=1,
+            )
+        ]
+        await pilot.press("ctrl+p")
+        await pilot.press(*"sampler")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.current_stage == 5)
+
+
+def decision_with(command: str) -> StageResult:
+    """A stage-7 result suggesting one runnable action (the decision stage's shape)."""
+    action = Action("Say hello", "to show the output streaming", ["cache.load"], command, rule=1)
+    decision = Decision("test verdict", 1, actions=[action], path=[])
+    return StageResult(id=7, name="decision", status_override="fail", decision=decision)
+
+
+async def test_action_runs_after_confirmation_and_streams(cache: Path, tmp_path: Path) -> None:
+    app = TimingApp(invocation(cache=cache), cwd=tmp_path)
+    async with app.run_test(size=(120, 40), notifications=True) as pilot:
+        await settle(pilot, app)
+        command = "python -c \"print('hello from the action')\""
+        app.post_message(StageFinished(7, decision_with(command), "test"))
+        await pilot.pause()
+        assert any(a.title == "Say hello" for a in app.decision_pane().actions)
+        await pilot.press("a")
+        assert isinstance(app.screen, ConfirmAction)
+        await pilot.press("escape")  # cancelled: nothing runs
+        assert not isinstance(app.screen, ConfirmAction)
+        await pilot.press("a", "enter")
+        await wait_for(pilot, lambda: "exit status 0" in screen_text(app))
+        assert app.current_stage == 7
+        assert "hello from the action" in screen_text(app)
+
+
+async def test_theme_key_cycles_and_plots_follow(cache: Path, tmp_path: Path) -> None:
+    app = TimingApp(invocation(cache=cache, theme="timing-dark"), cwd=tmp_path)
+    async with app.run_test(size=(120, 40), notifications=True) as pilot:
+        await settle(pilot, app)
+        assert app.theme == "timing-dark"
+        first = app.plot_palette()
+        await pilot.press("t")
+        assert app.theme != "timing-dark"
+        assert app.plot_palette() != first
+        views = list(app.query(PlotView))
+        assert views and all(view.palette == app.plot_palette() for view in views)
+
+
+async def test_unknown_theme_is_named_and_the_app_starts(cache: Path, tmp_path: Path) -> None:
+    app = TimingApp(invocation(cache=cache, theme="no-such-theme"), cwd=tmp_path)
+    async with app.run_test(size=(120, 40), notifications=True) as pilot:
+        await pilot.pause()
+        assert "no-such-theme" in toasts_text(app)
+        assert app.theme in app.timing_themes
+
+
+async def test_a_bad_user_theme_is_named(
+    cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    themes = tmp_path / "config" / "timing-tui" / "themes"
+    themes.mkdir(parents=True)
+    (themes / "broken.toml").write_text('name = "broken"\n[colors]\nprimary = "not-a-colour"\n')
+    (themes / "mine.toml").write_text('name = "mine"\n[colors]\nprimary = "#ff0000"\n')
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    app = TimingApp(invocation(cache=cache, theme="mine"), cwd=tmp_path)
+    async with app.run_test(size=(120, 40), notifications=True) as pilot:
+        await pilot.pause()
+        assert "broken.toml" in toasts_text(app) and "not-a-colour" in toasts_text(app)
+        assert app.theme == "mine"
+
+
+async def test_no_artifacts_opens_the_sample_and_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    app = TimingApp(invocation(), cwd=tmp_path)
+    async with app.run_test(size=(160, 40), notifications=True) as pilot:
+        await settle(pilot, app, timeout=120)
+        assert "SAMPLE DATA" in screen_text(app)
+        assert app.found is not None and app.found.is_sample
+        if app.found.runs:
+            assert "run linear" in screen_text(app)
+
+
+async def test_several_runs_can_be_switched(cache: Path, tmp_path: Path, monkeypatch) -> None:
+    for name, epochs in (("alpha", 2), ("beta", 3)):
+        run = tmp_path / "runs" / name
+        run.mkdir(parents=True)
+        (run / "stats.jsonl").write_text(stats_lines(range(epochs)))
+    monkeypatch.chdir(tmp_path)
+    app = TimingApp(invocation(), cwd=tmp_path)
+    async with app.run_test(size=(160, 40), notifications=True) as pilot:
+        await settle(pilot, app)
+        assert "found here · run alpha (1/2, s) · cache synthetic/train" in screen_text(app)
+        assert app.paths.log.parent.name == "alpha"
+        await pilot.press("s")
+        await pilot.press("down", "enter")  # from the run in use (alpha) to beta
+        await settle(pilot, app)
+        assert app.paths.log.parent.name == "beta"
+        assert "run beta" in screen_text(app)
+        assert app.states[4].reason == "switched artifacts"
+
+
+async def test_quit_key_ends_the_app(cache: Path, tmp_path: Path) -> None:
+    app = TimingApp(invocation(cache=cache), cwd=tmp_path)
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await pilot.press("q")
+        await pilot.pause()
+        assert app.return_code == 0
+        assert not app.pipeline.busy or app.pipeline._closed
