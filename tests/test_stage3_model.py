@@ -1,0 +1,228 @@
+"""Stage 3 on real checkpoints: the clean run passes, and each planted fault fails its check."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+from tui_timing.cli import main
+from tui_timing.config import Settings
+from tui_timing.model.train import TrainOptions, train
+from tui_timing.report.results import StageResult
+from tui_timing.stages.context import ArtifactPaths
+from tui_timing.stages.model import CHECK_IDS
+from tui_timing.stages.runner import load_artifacts, run_stage
+
+REPO = Path(__file__).resolve().parents[1]
+CACHE = REPO / "sample_data/datasets/sample/train_timing.pt"
+LINEAR = REPO / "sample_data/runs/linear/checkpoint.pt"
+INCREMENTS = REPO / "sample_data/runs/increments/checkpoint.pt"
+
+
+@pytest.fixture(autouse=True)
+def one_thread() -> Iterator[None]:
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def stage3(
+    checkpoint: Path | None, cache: Path | None = CACHE, settings: Settings | None = None
+) -> StageResult:
+    paths = ArtifactPaths(cache=cache, checkpoint=checkpoint)
+    return run_stage(load_artifacts(paths, settings or Settings()), 3)
+
+
+def statuses(result: StageResult) -> dict[str, str]:
+    return {c.id: c.status for c in result.checks}
+
+
+def planted(tmp_path: Path, change: Callable[[dict[str, Any]], None]) -> Path:
+    """A copy of the increments checkpoint with one thing changed."""
+    saved = torch.load(INCREMENTS, weights_only=True)
+    change(saved)
+    path = tmp_path / "checkpoint.pt"
+    torch.save(saved, path)
+    return path
+
+
+def test_the_increments_run_passes_every_check() -> None:
+    result = stage3(INCREMENTS)
+    assert statuses(result) == dict.fromkeys(CHECK_IDS, "pass")
+    assert result.stats["can_fit"] is True
+    assert result.stats["checkpoint_config"] == "increments"
+    assert result.stats["best"] in result.stats["configs"]
+    assert (
+        "not what keeps the profile from matching" in result.check("model.profile_capacity").message
+    )
+
+
+def test_the_linear_run_fails_capacity_and_masking() -> None:
+    result = stage3(LINEAR)
+    assert statuses(result) == {
+        "model.load": "pass",
+        "model.conditioning": "pass",
+        "model.profile_capacity": "fail",
+        "model.duration_head": "pass",
+        "model.length_masking": "fail",
+    }
+    stats = result.stats
+    assert stats["checkpoint_config"] == "linear+bound=0.3+no-mask"
+    assert stats["can_fit"] is False
+    assert stats["best"] != stats["checkpoint_config"]
+    assert set(stats["configs"][stats["best"]]) >= {"profile_kl", "first", "mid", "last"}
+    message = result.check("model.profile_capacity").message
+    assert stats["best"] in message and "architecture is the cause" in message
+    bars = result.plots[0]
+    assert bars.kind == "bar" and bars.highlight == "linear+bound=0.3+no-mask"
+    assert {s.label for s in bars.series} == set(stats["configs"])
+
+
+def test_a_clamped_log_sigma_fails_duration_head(tmp_path: Path) -> None:
+    path = planted(tmp_path, lambda s: s["config"].update(logsigma_max=-2.5))
+    check = stage3(path).check("model.duration_head")
+    assert check.status == "fail"
+    assert check.measured["clamp_share"] > 0.9
+    assert "clamp" in check.message
+
+
+def test_a_sigma_far_below_the_residuals_fails_duration_head(tmp_path: Path) -> None:
+    path = planted(tmp_path, lambda s: s["model"]["duration.bias"].sub_(torch.tensor([0.0, 2.0])))
+    check = stage3(path).check("model.duration_head")
+    assert check.status == "fail"
+    assert check.measured["clamp_share"] == 0.0
+    assert check.measured["sigma_ratio"] < 0.5
+
+
+def test_features_with_more_columns_than_the_model_takes(tmp_path: Path) -> None:
+    cache = torch.load(CACHE, weights_only=True)
+    cache["features"] = torch.cat([cache["features"], torch.randn(len(cache["duration"]), 2)], 1)
+    cache["meta"]["feature_names"] = [*cache["meta"]["feature_names"], "extra_a", "extra_b"]
+    wide = tmp_path / "train_timing.pt"
+    torch.save(cache, wide)
+    result = stage3(INCREMENTS, cache=wide)
+    check = result.check("model.conditioning")
+    assert check.status == "fail"
+    assert "12 columns, more than the 10 the model takes" in check.message
+    assert statuses(result)["model.duration_head"] == "skip"
+    assert statuses(result)["model.length_masking"] == "skip"
+
+
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        (lambda s: s["config"].update(diffusion_cond_dim=32), "diffusion model conditions on 32"),
+        (
+            lambda s: s["config"].update(feature_names=s["config"]["feature_names"][::-1]),
+            "feature names differ from column 0",
+        ),
+    ],
+    ids=["diffusion_cond_dim", "feature_names"],
+)
+def test_a_different_conditioning_vector_fails(
+    tmp_path: Path, change: Callable[[dict[str, Any]], None], words: str
+) -> None:
+    check = stage3(planted(tmp_path, change)).check("model.conditioning")
+    assert check.status == "fail"
+    assert words in check.message
+
+
+def test_delta_t_statistics_alone_are_not_conditioning(tmp_path: Path) -> None:
+    """Train on a real cache whose features were replaced by Δt statistics only."""
+    cache = torch.load(CACHE, weights_only=True)
+    dt = cache["profile"] * cache["duration"][:, None]
+    valid = cache["mask"].float()
+    n = cache["length"].float()
+    mean = dt.sum(1) / n
+    std = (((dt - mean[:, None]) ** 2) * valid).sum(1).div(n).sqrt()
+    zero = ((dt == 0) & cache["mask"]).sum(1) / n
+    cache["features"] = torch.stack([mean, std, zero], dim=1).float()
+    cache["meta"]["feature_names"] = ["dt_mean", "dt_std", "dt_zero_share"]
+    leaky = tmp_path / "datasets/leaky/train_timing.pt"
+    leaky.parent.mkdir(parents=True)
+    torch.save(cache, leaky)
+    run = train(leaky, tmp_path / "run", options=TrainOptions(epochs=1))
+    check = stage3(run.checkpoint, cache=leaky).check("model.conditioning")
+    assert check.status == "fail"
+    assert "Δt statistic" in check.message
+    assert check.measured["timing_features"] == ["dt_mean", "dt_std", "dt_zero_share"]
+
+
+def test_an_unknown_state_dict_is_read_statically(tmp_path: Path) -> None:
+    state = {
+        "enc.weight": torch.zeros(16, 10),
+        "dur.weight": torch.zeros(2, 16),
+        "steps.weight": torch.zeros(128, 16),
+    }
+    torch.save(state, tmp_path / "unknown.pt")
+    result = stage3(tmp_path / "unknown.pt")
+    assert statuses(result) == {
+        "model.load": "warn",
+        "model.conditioning": "pass",
+        "model.profile_capacity": "skip",
+        "model.duration_head": "skip",
+        "model.length_masking": "skip",
+    }
+    assert result.stats["can_fit"] is None and result.stats["checkpoint_config"] is None
+    assert result.stats["best"] in result.check("model.profile_capacity").message
+    del state["dur.weight"]
+    torch.save(state, tmp_path / "no_duration.pt")
+    check = stage3(tmp_path / "no_duration.pt").check("model.duration_head")
+    assert check.status == "fail" and "2 outputs" in check.message
+
+
+def test_a_users_model_runs_through_its_factory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "stage3_user_model.py").write_text(
+        textwrap.dedent(
+            """
+            from tui_timing.model.heads import HeadConfig, TimingHead
+
+            def build(config):
+                return TimingHead(HeadConfig.from_dict(config))
+            """
+        )
+    )
+    monkeypatch.chdir(tmp_path)
+    result = stage3(INCREMENTS, settings=Settings(model_spec="stage3_user_model:build"))
+    assert result.stats["checkpoint"]["source"] == "factory"
+    assert statuses(result)["model.profile_capacity"] == "skip"  # its parameterization is theirs
+    assert statuses(result)["model.duration_head"] == "pass"
+    assert statuses(result)["model.length_masking"] == "pass"
+
+
+def test_an_unusable_checkpoint_fails_load_and_skips_the_rest(tmp_path: Path) -> None:
+    torch.save({"epoch": 3}, tmp_path / "empty.pt")
+    result = stage3(tmp_path / "empty.pt")
+    assert statuses(result) == {"model.load": "fail", **dict.fromkeys(CHECK_IDS[1:], "skip")}
+    assert "no weights" in result.check("model.load").message
+
+
+def test_cli_check_exits_2_with_the_error_object(tmp_path: Path) -> None:
+    torch.save(torch.zeros(3), tmp_path / "tensor.pt")
+    result = CliRunner().invoke(
+        main,
+        ["check", "--format", "json", "--stage", "3", "--checkpoint", str(tmp_path / "tensor.pt")],
+    )
+    assert result.exit_code == 2
+    report = json.loads(result.output)
+    assert "wrong container" in report["error"]["problem"]
+    stage = report["stages"][0]
+    assert [c["status"] for c in stage["checks"]] == ["fail", *["skip"] * 4]
+
+
+def test_without_a_checkpoint_or_cache() -> None:
+    assert stage3(None).skip_reason == "no checkpoint given"
+    result = stage3(INCREMENTS, cache=None)
+    assert statuses(result)["model.load"] == "pass"
+    assert statuses(result)["model.conditioning"] == "skip"
+    assert result.check("model.profile_capacity").message == "Skipped: no cache given."

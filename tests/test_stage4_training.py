@@ -1,0 +1,203 @@
+"""Stage 4 on real training logs: the clean run passes, and each planted fault fails its check
+(with the epoch where it begins)."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tui_timing.config import Settings
+from tui_timing.report.results import StageResult
+from tui_timing.stages.context import ArtifactPaths
+from tui_timing.stages.runner import load_artifacts, run_stage
+from tui_timing.stages.training import CHECK_IDS
+
+REPO = Path(__file__).resolve().parents[1]
+CACHE = REPO / "sample_data/datasets/sample/train_timing.pt"
+INCREMENTS_LOG = REPO / "sample_data/runs/increments/stats.jsonl"
+LINEAR_LOG = REPO / "sample_data/runs/linear/stats.jsonl"
+
+Record = dict[str, Any]
+
+
+def records(path: Path = INCREMENTS_LOG) -> list[Record]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def write(tmp_path: Path, rows: list[Record], name: str = "stats.jsonl") -> Path:
+    path = tmp_path / name
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+def stage4(log: Path | None, cache: Path | None = CACHE) -> StageResult:
+    return run_stage(load_artifacts(ArtifactPaths(cache=cache, log=log), Settings()), 4)
+
+
+def statuses(result: StageResult) -> dict[str, str]:
+    return {c.id: c.status for c in result.checks}
+
+
+def planted(tmp_path: Path, change: Callable[[Record], None], since: int) -> Path:
+    """The increments log with `change` applied to every record from epoch `since` on."""
+    rows = records()
+    for row in rows:
+        if row["epoch"] >= since:
+            change(row)
+    return write(tmp_path, rows)
+
+
+def test_the_increments_log_passes_every_check() -> None:
+    result = stage4(INCREMENTS_LOG)
+    assert statuses(result) == dict.fromkeys(CHECK_IDS, "pass")
+    titles = [p.title for p in result.plots]
+    assert len(titles) == 4
+    sigma_plot = next(p for p in result.plots if "σ" in p.title)
+    assert sigma_plot.hlines and sigma_plot.hlines[0][0] == "cache SD of log-duration"
+    assert {s.label for s in result.plots[0].series} == {"train", "val"}
+
+
+def test_the_linear_log_is_flat_from_its_first_epoch() -> None:
+    result = stage4(LINEAR_LOG)
+    collapse = result.check("train.collapse")
+    assert collapse.status == "fail"
+    assert collapse.measured["epoch"] == 1
+    assert result.check("train.stats_convergence").status == "fail"
+
+
+def test_a_profile_that_goes_flat_at_epoch_12(tmp_path: Path) -> None:
+    def flatten(row: Record) -> None:
+        row["profile_first"] = 1.5 * row["profile_mid"]
+
+    check = stage4(planted(tmp_path, flatten, since=12)).check("train.collapse")
+    assert check.status == "fail"
+    assert check.measured["epoch"] == 12
+    assert "flat from epoch 12" in check.message
+
+
+def test_a_sigma_that_collapses_at_epoch_20(tmp_path: Path) -> None:
+    def collapse(row: Record) -> None:
+        row["dur_sigma"] *= 0.3
+        row["duration_nll"] += 1.0
+
+    check = stage4(planted(tmp_path, collapse, since=20)).check("train.collapse")
+    assert check.status == "fail"
+    assert check.measured["epoch"] == 20
+    assert check.measured["sigma_epoch"] == 20
+
+
+def test_a_diverging_val_loss_fails(tmp_path: Path) -> None:
+    first = records()[1]["loss"]
+
+    def diverge(row: Record) -> None:
+        if row["split"] == "val":
+            row["loss"] = first + 0.5
+
+    check = stage4(planted(tmp_path, diverge, since=15)).check("train.loss_trend")
+    assert check.status == "fail"
+    assert "diverged" in check.message
+
+
+def test_overfitting_warns_with_the_best_epoch(tmp_path: Path) -> None:
+    rows = records()
+    val = [r for r in rows if r["split"] == "val"]
+    best = min(r["loss"] for r in val[:10]) - 0.05
+    val[9]["loss"] = best
+    for row in val[10:]:
+        row["loss"] = best + 0.6 * (val[0]["loss"] - best)
+    check = stage4(write(tmp_path, rows)).check("train.loss_trend")
+    assert check.status == "warn"
+    assert check.measured["val"]["best_epoch"] == 10
+
+
+def test_a_train_loss_that_does_not_fall_fails(tmp_path: Path) -> None:
+    def stall(row: Record) -> None:
+        if row["split"] == "train":
+            row["loss"] = 5.0
+
+    check = stage4(planted(tmp_path, stall, since=1)).check("train.loss_trend")
+    assert check.status == "fail"
+    assert "did not fall" in check.message
+
+
+def test_a_nan_loss_names_its_epoch(tmp_path: Path) -> None:
+    def nan(row: Record) -> None:
+        row["loss"] = math.nan
+
+    check = stage4(planted(tmp_path, nan, since=9)).check("train.loss_trend")
+    assert check.status == "fail"
+    assert check.measured["epoch"] == 9
+
+
+def test_statistics_still_on_their_way_warn(tmp_path: Path) -> None:
+    rows = records()
+    train = [r for r in rows if r["split"] == "train"]
+    sd = stage4(INCREMENTS_LOG).stats["cache"]["dur_sigma"]
+    target = stage4(INCREMENTS_LOG).stats["cache"]["dur_mu"]
+    train[0]["dur_mu"] = target + 3 * sd
+    train[-1]["dur_mu"] = target + 0.8 * sd
+    check = stage4(write(tmp_path, rows)).check("train.stats_convergence")
+    assert check.status == "warn"
+    assert check.measured["figures"]["dur_mu"]["approaching"] is True
+
+
+def test_convergence_needs_a_cache() -> None:
+    result = stage4(INCREMENTS_LOG, cache=None)
+    assert statuses(result)["train.stats_convergence"] == "skip"
+    assert statuses(result)["train.collapse"] == "pass"
+
+
+def test_a_run_still_writing_its_log(tmp_path: Path) -> None:
+    path = write(tmp_path, records())
+    with path.open("a") as handle:
+        handle.write('{"epoch": 31, "split": "tr')
+    check = stage4(path).check("train.log")
+    assert check.status == "pass"
+    assert "incomplete" in check.message
+    assert check.measured["epochs"] == 30
+
+
+def test_a_string_for_a_number_fails_the_log_and_names_it(tmp_path: Path) -> None:
+    rows = records()
+    rows[6]["profile_mid"] = "0.001"
+    result = stage4(write(tmp_path, rows))
+    assert statuses(result) == {"train.log": "fail", **dict.fromkeys(CHECK_IDS[1:], "skip")}
+    message = result.check("train.log").message
+    assert "profile_mid" in message and "line 7" in message
+
+
+def test_a_lightning_metrics_csv(tmp_path: Path) -> None:
+    columns = ["duration_nll", "profile_loss", "dur_sigma", "profile_first", "profile_mid"]
+    lines = ["epoch,step," + ",".join(f"{s}/{c}" for s in ("train", "val") for c in columns)]
+    by_epoch: dict[int, dict[str, Record]] = {}
+    for row in records():
+        by_epoch.setdefault(row["epoch"], {})[row["split"]] = row
+    for epoch, splits in sorted(by_epoch.items()):
+        cells = [str(splits[s][c]) for s in ("train", "val") for c in columns]
+        lines.append(f"{epoch - 1},{epoch * 10}," + ",".join(cells))
+    path = tmp_path / "metrics.csv"
+    path.write_text("\n".join(lines) + "\n")
+    result = stage4(path)
+    log_check = result.check("train.log")
+    assert log_check.status == "warn"  # no loss, dur_mu or profile_last columns
+    assert "loss" in log_check.measured["missing_columns"]
+    assert statuses(result)["train.loss_trend"] == "skip"
+    assert statuses(result)["train.collapse"] == "pass"
+    assert statuses(result)["train.stats_convergence"] == "pass"
+
+
+def test_without_a_log() -> None:
+    result = stage4(None)
+    assert result.skip_reason == "no training log given"
+    assert set(statuses(result).values()) == {"skip"}
+
+
+@pytest.mark.parametrize("split", ["train", "val"])
+def test_a_single_split_log_still_reads(tmp_path: Path, split: str) -> None:
+    rows = [r for r in records() if r["split"] == split]
+    assert statuses(stage4(write(tmp_path, rows)))["train.loss_trend"] == "pass"

@@ -1,0 +1,213 @@
+"""Stage 5 on real checkpoints and real user samplers: the clean run passes, each planted
+fault fails its check, and the live progress carries the histogram so far."""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import torch
+
+from tui_timing.config import Settings
+from tui_timing.report.results import StageResult
+from tui_timing.stages.context import ArtifactPaths, ProgressEvent, StageCancelled, StageContext
+from tui_timing.stages.runner import load_artifacts, run_stage
+from tui_timing.stages.sampler import CHECK_IDS
+
+REPO = Path(__file__).resolve().parents[1]
+CACHE = REPO / "sample_data/datasets/sample/train_timing.pt"
+LINEAR = REPO / "sample_data/runs/linear/checkpoint.pt"
+INCREMENTS = REPO / "sample_data/runs/increments/checkpoint.pt"
+
+
+@pytest.fixture(autouse=True)
+def one_thread() -> Iterator[None]:
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def context(
+    checkpoint: Path | None = INCREMENTS, cache: Path | None = CACHE, **settings: object
+) -> StageContext:
+    paths = ArtifactPaths(cache=cache, checkpoint=checkpoint)
+    return load_artifacts(paths, Settings(**settings))
+
+
+def stage5(checkpoint: Path | None = INCREMENTS, **settings: object) -> StageResult:
+    return run_stage(context(checkpoint, **settings), 5)
+
+
+def statuses(result: StageResult) -> dict[str, str]:
+    return {c.id: c.status for c in result.checks}
+
+
+def user_sampler(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, body: str) -> str:
+    """Write a user's sampler module and return its `module:sample` spec."""
+    (tmp_path / f"{name}.py").write_text(textwrap.dedent(body))
+    monkeypatch.chdir(tmp_path)
+    return f"{name}:sample"
+
+
+def test_the_increments_run_passes_every_check() -> None:
+    result = stage5()
+    assert statuses(result) == dict.fromkeys(CHECK_IDS, "pass")
+    assert result.stats["rows"] == 2048
+    assert [p.kind for p in result.plots] == ["hist", "line", "bar"]
+    real, fake = result.plots[0].series
+    assert sum(real.y) == sum(fake.y) == 2048
+
+
+def test_the_linear_run_is_flat_with_mass_on_padding() -> None:
+    result = stage5(LINEAR)
+    assert statuses(result) == {
+        "sampler.run": "pass",
+        "sampler.duration_quantiles": "pass",
+        "sampler.profile_bins": "fail",
+        "sampler.padding_mass": "fail",
+        "sampler.flat": "fail",
+    }
+
+
+def test_a_users_flat_sampler_fails_flat_while_the_probe_clears_the_architecture(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rule 6's situation: a healthy head, flattened at sampling time."""
+    spec = user_sampler(
+        tmp_path,
+        monkeypatch,
+        "flat_sampler",
+        """
+        import torch
+        from tui_timing.model.heads import read_outputs
+
+        def sample(model, features, length, *, generator, temperature):
+            out = read_outputs(model(features, length))
+            noise = torch.randn(len(length), generator=generator)
+            duration = torch.exp(out.mu + out.log_sigma.exp() * noise)
+            return {"duration": duration, "profile": torch.full((len(length), 128), 1 / 128)}
+        """,
+    )
+    ctx = context(sampler_spec=spec)
+    sampler = run_stage(ctx, 5)
+    assert statuses(sampler)["sampler.run"] == "pass"
+    assert statuses(sampler)["sampler.flat"] == "fail"
+    assert statuses(sampler)["sampler.profile_bins"] == "fail"
+    assert run_stage(ctx, 3).stats["can_fit"] is True
+
+
+def test_durations_off_by_a_factor_fail_the_quantiles(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spec = user_sampler(
+        tmp_path,
+        monkeypatch,
+        "slow_sampler",
+        """
+        from tui_timing.model.sample import reference_sampler
+
+        def sample(model, features, length, **draw):
+            out = reference_sampler(model, features, length, **draw)
+            return {"duration": 1.5 * out["duration"], "profile": out["profile"]}
+        """,
+    )
+    result = stage5(sampler_spec=spec)
+    check = result.check("sampler.duration_quantiles")
+    assert check.status == "fail"
+    assert all(e > 0.3 for e in check.measured["relative_error"].values())
+    assert statuses(result)["sampler.profile_bins"] == "pass"
+
+
+def test_a_sigma_inflated_in_the_checkpoint_fails_quantiles_and_ks(tmp_path: Path) -> None:
+    saved = torch.load(INCREMENTS, weights_only=True)
+    saved["model"]["duration.bias"][1] += 1.5
+    torch.save(saved, tmp_path / "wide.pt")
+    check = stage5(tmp_path / "wide.pt").check("sampler.duration_quantiles")
+    assert check.status == "fail"
+    assert check.measured["ks"] >= 0.1
+    assert check.measured["fake"]["q05"] < check.measured["real"]["q05"]
+    assert check.measured["fake"]["q95"] > check.measured["real"]["q95"]
+
+
+@pytest.mark.parametrize(
+    ("returned", "status", "words"),
+    [
+        (
+            "{'duration': torch.full((len(length),), float('nan')), 'profile': p}",
+            "fail",
+            "non-finite",
+        ),
+        ("{'duration': torch.ones(len(length)), 'profile': p[:, :10]}", "fail", "shape"),
+        ("{'duration': -torch.ones(len(length)), 'profile': p}", "fail", "negative"),
+    ],
+    ids=["nan", "short-profile", "negative"],
+)
+def test_a_broken_sampler_fails_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, returned: str, status: str, words: str
+) -> None:
+    spec = user_sampler(
+        tmp_path,
+        monkeypatch,
+        f"broken_sampler_{words.replace('-', '_')}",
+        f"""
+        import torch
+
+        def sample(model, features, length, *, generator, temperature):
+            p = (torch.arange(128)[None, :] < length[:, None]).float()
+            p = p / p.sum(dim=1, keepdim=True)
+            return {returned}
+        """,
+    )
+    result = stage5(sampler_spec=spec)
+    run = result.check("sampler.run")
+    assert run.status == status
+    assert words in run.message
+    if "shape" in words:
+        assert set(statuses(result).values()) == {status, "skip"}
+
+
+def test_live_progress_carries_the_histogram_so_far() -> None:
+    events: list[ProgressEvent] = []
+    ctx = context(samples=1000)
+    ctx.on_progress = events.append
+    run_stage(ctx, 5)
+    filled = [sum(e.partial.plots[0].series[1].y) for e in events if e.partial is not None]
+    assert filled == [256, 512, 768, 1000]
+    assert events[-1].fraction == pytest.approx(1.0)
+
+
+def test_a_stopped_run_raises_cancelled() -> None:
+    ctx = context()
+    ctx.should_stop = lambda: True
+    with pytest.raises(StageCancelled):
+        run_stage(ctx, 5)
+
+
+def test_same_seed_same_figures_other_seed_other_figures() -> None:
+    first, second, other = stage5(seed=3), stage5(seed=3), stage5(seed=4)
+    assert first.stats["quantiles"] == second.stats["quantiles"]
+    assert first.stats["quantiles"]["fake"] != other.stats["quantiles"]["fake"]
+
+
+def test_a_checkpoint_that_cannot_load_fails_run_and_skips_the_rest(tmp_path: Path) -> None:
+    torch.save({"epoch": 1}, tmp_path / "empty.pt")
+    result = stage5(tmp_path / "empty.pt")
+    assert statuses(result) == {"sampler.run": "fail", **dict.fromkeys(CHECK_IDS[1:], "skip")}
+
+
+def test_features_that_do_not_fit_the_model_are_an_error(tmp_path: Path) -> None:
+    cache = torch.load(CACHE, weights_only=True)
+    cache["features"] = cache["features"][:, :7]
+    cache["meta"]["feature_names"] = cache["meta"]["feature_names"][:7]
+    torch.save(cache, tmp_path / "narrow_timing.pt")
+    result = run_stage(context(cache=tmp_path / "narrow_timing.pt"), 5)
+    assert result.check("sampler.run").status == "error"
+    assert "model.conditioning" in result.check("sampler.run").message
+
+
+def test_skips_without_a_checkpoint_or_cache() -> None:
+    assert stage5(None).skip_reason == "no checkpoint given"
+    assert run_stage(context(cache=None), 5).skip_reason == "no cache given"
