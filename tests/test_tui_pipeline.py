@@ -1,0 +1,193 @@
+"""The stages' thread on its own: order, merging, preemption, reloads and failures, with
+the core's loader and stage runner replaced by fakes so each test takes milliseconds."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tui_timing.cli import Invocation
+from tui_timing.config import Settings
+from tui_timing.report.results import StageResult
+from tui_timing.stages import runner
+from tui_timing.stages.catalog import STAGE_BY_ID
+from tui_timing.stages.context import ArtifactPaths, Loaded, StageContext
+from tui_timing.tui.messages import (
+    ArtifactsLoaded,
+    PipelineFailed,
+    PipelineIdle,
+    StageFinished,
+    StageInterrupted,
+    StageProgress,
+    StageStarted,
+)
+from tui_timing.tui.pipeline import ALL_STAGES, Pipeline, Work, stages_fed_by
+
+
+class Recorder:
+    """Collects posted messages; `wait_idle` blocks until the pipeline caught up."""
+
+    def __init__(self) -> None:
+        self.messages: list[Any] = []
+        self._lock = threading.Lock()
+
+    def __call__(self, message: Any) -> None:
+        with self._lock:
+            self.messages.append(message)
+
+    def of(self, kind: type) -> list[Any]:
+        with self._lock:
+            return [m for m in self.messages if isinstance(m, kind)]
+
+    def wait_idle(self, pipeline: Pipeline, timeout: float = 10.0) -> None:
+        deadline = time.monotonic() + timeout
+        while not any(m.submits == pipeline.submits for m in self.of(PipelineIdle)):
+            assert time.monotonic() < deadline, "pipeline did not go idle"
+            time.sleep(0.01)
+
+
+@pytest.fixture
+def fake_core(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """Loading records what was loaded; stage N ticks `ticks[N]` times, 10 ms apart."""
+    state: dict[str, Any] = {"loads": [], "ticks": {}, "contexts": []}
+
+    def load_artifact(kind: str, path: Path, settings: Settings) -> Loaded[Any]:
+        state["loads"].append(kind)
+        return Loaded(path=path, value=object())
+
+    def run_stage(ctx: StageContext, stage_id: int) -> StageResult:
+        state["contexts"].append(id(ctx))
+        for tick in range(state["ticks"].get(stage_id, 0)):
+            ctx.tick(stage_id, tick / state["ticks"][stage_id], f"tick {tick}")
+            time.sleep(0.01)
+        result = StageResult(id=stage_id, name=STAGE_BY_ID[stage_id].name)
+        ctx.results[stage_id] = result
+        return result
+
+    monkeypatch.setattr(runner, "load_artifact", load_artifact)
+    monkeypatch.setattr(runner, "run_stage", run_stage)
+    return state
+
+
+def start(tmp_path: Path) -> tuple[Pipeline, Recorder]:
+    paths = ArtifactPaths(cache=tmp_path / "train_timing.pt", log=tmp_path / "stats.jsonl")
+    recorder = Recorder()
+    pipeline = Pipeline(Invocation(paths, Settings(), None, None), recorder)
+    pipeline.start()
+    return pipeline, recorder
+
+
+def finished(recorder: Recorder) -> list[int]:
+    return [m.stage for m in recorder.of(StageFinished)]
+
+
+def test_stages_run_in_order_after_loading(fake_core: dict[str, Any], tmp_path: Path) -> None:
+    pipeline, recorder = start(tmp_path)
+    pipeline.submit(Work(resolve=True, stages=dict.fromkeys(ALL_STAGES, "start")))
+    recorder.wait_idle(pipeline)
+    pipeline.close()
+    assert finished(recorder) == list(ALL_STAGES)
+    assert sorted(fake_core["loads"]) == ["cache", "log"]
+    assert recorder.of(ArtifactsLoaded)[0].errors == {}
+    assert all(m.reason == "start" for m in recorder.of(StageStarted))
+
+
+def test_an_earlier_stage_preempts_a_running_one_once(
+    fake_core: dict[str, Any], tmp_path: Path
+) -> None:
+    fake_core["ticks"] = {5: 40}
+    pipeline, recorder = start(tmp_path)
+    pipeline.submit(Work(resolve=True, stages=dict.fromkeys(ALL_STAGES, "start")))
+    while not any(m.stage == 5 for m in recorder.of(StageStarted)):
+        time.sleep(0.005)
+    pipeline.submit(Work(stages={4: "stats.jsonl changed", 7: "stats.jsonl changed"}))
+    time.sleep(0.05)
+    pipeline.submit(Work(stages={4: "stats.jsonl changed", 7: "stats.jsonl changed"}))
+    recorder.wait_idle(pipeline)
+    pipeline.close()
+    assert [m.stage for m in recorder.of(StageInterrupted)] == [5]  # only once
+    assert finished(recorder)[:4] == [1, 2, 3, 4]
+    assert finished(recorder)[4] == 4  # the edited log ran before the sampler resumed
+    assert finished(recorder).count(5) == 1 and finished(recorder)[-1] == 7
+
+
+def test_queued_work_merges(fake_core: dict[str, Any], tmp_path: Path) -> None:
+    fake_core["ticks"] = {1: 20}
+    pipeline, recorder = start(tmp_path)
+    pipeline.submit(Work(resolve=True, stages={1: "start"}))
+    for _ in range(5):
+        pipeline.submit(Work(stages={4: "stats.jsonl changed", 7: "stats.jsonl changed"}))
+    recorder.wait_idle(pipeline)
+    pipeline.close()
+    assert finished(recorder) == [1, 4, 7]
+
+
+def test_a_log_reload_keeps_the_context_and_a_cache_reload_does_not(
+    fake_core: dict[str, Any], tmp_path: Path
+) -> None:
+    pipeline, recorder = start(tmp_path)
+    pipeline.submit(Work(resolve=True, stages={1: "start"}))
+    recorder.wait_idle(pipeline)
+    pipeline.submit(Work(reload={"log"}, stages={4: "changed"}))
+    recorder.wait_idle(pipeline)
+    pipeline.submit(Work(reload={"cache"}, stages={1: "changed"}))
+    recorder.wait_idle(pipeline)
+    pipeline.close()
+    first, after_log, after_cache = fake_core["contexts"]
+    assert first == after_log != after_cache
+    assert fake_core["loads"] == ["cache", "log", "log", "cache", "log"]
+    snapshot = pipeline.snapshot()
+    assert set(snapshot.results) == {1, 4}  # results of stages not re-run are kept
+
+
+def test_progress_is_rate_limited(fake_core: dict[str, Any], tmp_path: Path) -> None:
+    fake_core["ticks"] = {5: 60}  # 60 ticks over about 0.6 s
+    pipeline, recorder = start(tmp_path)
+    pipeline.submit(Work(resolve=True, stages={5: "start"}))
+    recorder.wait_idle(pipeline)
+    pipeline.close()
+    assert 1 <= len(recorder.of(StageProgress)) <= 6
+
+
+def test_a_failing_loader_becomes_that_artifacts_error(
+    fake_core: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(kind: str, path: Path, settings: Settings) -> Loaded[Any]:
+        raise ImportError("no module named tui_timing.artifacts.stats_log")
+
+    monkeypatch.setattr(runner, "load_artifact", broken)
+    pipeline, recorder = start(tmp_path)
+    pipeline.submit(Work(resolve=True, stages={1: "start", 4: "start"}))
+    recorder.wait_idle(pipeline)
+    pipeline.close()
+    errors = recorder.of(ArtifactsLoaded)[0].errors
+    assert "stats.jsonl" in errors["log"] and "ImportError" in errors["log"]
+    assert finished(recorder) == [1, 4]
+
+
+def test_a_crash_outside_the_stages_is_reported_and_the_thread_survives(
+    fake_core: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(paths: ArtifactPaths) -> ArtifactPaths:
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(runner, "resolve_paths", broken)
+    pipeline, recorder = start(tmp_path)
+    pipeline.submit(Work(resolve=True, stages={1: "start"}))
+    recorder.wait_idle(pipeline)
+    failure = recorder.of(PipelineFailed)[0]
+    assert "disk on fire" in failure.problem and failure.stages == [1]
+    monkeypatch.undo()
+    assert pipeline.busy is False
+    pipeline.close()
+
+
+def test_stages_fed_by_each_artifact() -> None:
+    assert stages_fed_by({"log"}) == {4, 7}
+    assert stages_fed_by({"eval"}) == {6, 7}
+    assert stages_fed_by({"cache"}) == {1, 2, 3, 4, 5, 7}
+    assert stages_fed_by({"checkpoint", "raw_summary"}) == {1, 3, 5, 7}
