@@ -395,7 +395,7 @@ def _rule6(ev: Evidence, ctx: StageContext, *, architecture_blamed: bool) -> Rul
         seen.append(f"collapse from epoch {epoch}" if epoch is not None else "collapse")
         evidence.append(collapse)
     if trend is not None and trend.status == "fail":
-        seen.append("the loss diverges" + _epoch_text(ev.measured("train.loss_trend", "epoch")))
+        seen.append("the loss diverges" + _divergence_text(trend))
         evidence.append(trend)
     if evidence:
         actions.append(
@@ -610,8 +610,15 @@ def _first_skip_reason(result: StageResult) -> str:
     return check.message.removeprefix("Skipped: ").rstrip(".") if check else "skipped"
 
 
-def _epoch_text(epoch: Any) -> str:
-    return f" from epoch {epoch}" if epoch is not None else ""
+def _divergence_text(trend: Check) -> str:
+    """Where the loss went wrong: its first non-finite epoch, or after the val loss's best."""
+    measured = trend.measured if isinstance(trend.measured, dict) else {}
+    if measured.get("epoch") is not None:
+        return f" from epoch {measured['epoch']}"
+    val = measured.get("val")
+    if isinstance(val, dict) and val.get("best_epoch") is not None:
+        return f" after epoch {val['best_epoch']}"
+    return ""
 
 
 def _architecture_changes(config: dict[str, Any], best: Any, padding: bool) -> str:

@@ -1,0 +1,397 @@
+"""Stage 7: each rule of SPEC 4 driven by constructed stage results, then rules 1, 4 and 7
+end to end through `timing-tui check` on real artifacts (a cache with a planted fault and
+the bundled sample runs and eval dump)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import cache_faults
+from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tui_timing.cli import main
+from tui_timing.report.markdown import findings_markdown, full_markdown
+from tui_timing.report.results import Check, Report, StageResult
+from tui_timing.report.text import render_text
+from tui_timing.stages import cache, dataset, decision, integration, model, sampler, training
+from tui_timing.stages.context import ArtifactPaths, StageContext
+
+SAMPLE = Path(__file__).resolve().parents[1] / "sample_data"
+SAMPLE_CACHE = SAMPLE / "datasets/sample/train_timing.pt"
+STAGES = {1: cache, 2: dataset, 3: model, 4: training, 5: sampler, 6: integration}
+ALL_CHECKS = [cid for module in STAGES.values() for cid in module.CHECK_IDS]
+PATHS = ArtifactPaths(
+    cache=Path("datasets/mouse/train_timing.pt"),
+    checkpoint=Path("runs/linear/checkpoint.pt"),
+)
+
+
+def healthy() -> dict[int, StageResult]:
+    """Stages 1-6 with every check passing, and the stage-3 stats the probe writes."""
+    results = {
+        sid: StageResult(
+            id=sid,
+            name=module.NAME,
+            checks=[Check(cid, "pass", {}, None, f"{cid} holds.") for cid in module.CHECK_IDS],
+        )
+        for sid, module in STAGES.items()
+    }
+    results[3].stats = {
+        "best": "increments",
+        "checkpoint_config": "increments",
+        "can_fit": True,
+        "checkpoint": {"config": {"profile_head": "increments"}, "source": "reference"},
+    }
+    c2st = results[6].check("integration.c2st")
+    assert c2st is not None
+    c2st.measured = {"accuracy": 0.51, "auc": 0.5, "p_value": 0.62}
+    c2st.message = "Held-out accuracy 0.51, AUC 0.5, one-sided p = 0.62."
+    return results
+
+
+def setting(
+    results: dict[int, StageResult],
+    check_id: str,
+    status: str,
+    measured: Any = None,
+    message: str | None = None,
+) -> None:
+    check = next(c for r in results.values() for c in r.checks if c.id == check_id)
+    check.status = status  # type: ignore[assignment]
+    if measured is not None:
+        check.measured = measured
+    check.message = message or f"{check_id} is {status} (measured {measured})."
+
+
+def skip_stage(results: dict[int, StageResult], sid: int, reason: str) -> None:
+    result = results[sid]
+    result.skip_reason = reason
+    for check in result.checks:
+        check.status = "skip"
+
+
+def decide(results: dict[int, StageResult], paths: ArtifactPaths = PATHS) -> StageResult:
+    ctx = StageContext(paths=paths)
+    ctx.results.update(results)
+    return decision.run(ctx)
+
+
+def rule_of(result: StageResult) -> int:
+    assert result.decision is not None
+    return result.decision.rule
+
+
+def matched(result: StageResult) -> list[int]:
+    assert result.decision is not None
+    return [o.rule for o in result.decision.path if o.matched]
+
+
+def test_everything_passing_is_rule_9_with_the_c2st_figures() -> None:
+    result = decide(healthy())
+    assert rule_of(result) == 9 and result.status == "pass"
+    assert result.decision is not None
+    assert "consistent as far as the evidence goes" in result.decision.verdict
+    assert "p = 0.62" in result.decision.verdict
+    assert result.figures == [f"rule 9: {result.decision.verdict}"]
+    assert [o.rule for o in result.decision.path] == list(range(1, 10))
+
+
+def test_rule_9_names_the_skipped_stages() -> None:
+    results = healthy()
+    skip_stage(results, 4, "no training log given")
+    skip_stage(results, 6, "no eval dump given")
+    result = decide(results)
+    assert rule_of(result) == 9
+    assert result.decision is not None
+    verdict = result.decision.verdict
+    assert "stage 4 training (no training log given)" in verdict
+    assert "stage 6 integration (no eval dump given)" in verdict
+
+
+def test_rule_1_cache_failure_comes_first_and_others_still_add_actions() -> None:
+    results = healthy()
+    setting(results, "cache.mask_length", "fail", {"rows": 3})
+    setting(results, "model.duration_head", "fail", {"share_at_clamp": 0.4})
+    result = decide(results)
+    assert rule_of(result) == 1 and result.status == "fail"
+    assert matched(result) == [1, 5]
+    assert result.decision is not None
+    first = result.decision.actions[0]
+    assert first.rule == 1 and first.evidence == ["cache.mask_length"]
+    assert first.command is not None and first.command.startswith("timing-tui build-cache")
+    assert "--out datasets --id mouse --split train" in first.command
+    assert "cache.mask_length" in first.why  # the check's own sentence, with its figures
+    assert [a.rule for a in result.decision.actions] == [1, 5]
+
+
+def test_rule_2_names_the_failing_property() -> None:
+    results = healthy()
+    setting(results, "dataset.mask_padding", "fail")
+    result = decide(results)
+    assert rule_of(result) == 2
+    assert result.decision is not None
+    assert "mask padding" in result.decision.verdict
+
+
+def test_rule_3_conditioning_with_only_dt_features_adds_geometry() -> None:
+    results = healthy()
+    setting(
+        results,
+        "model.conditioning",
+        "fail",
+        {"timing_features": ["dt_mean", "dt_std"]},
+        "The backbone is not fed the conditioning vector: every feature is a Δt statistic.",
+    )
+    result = decide(results)
+    assert rule_of(result) == 3
+    assert result.decision is not None
+    titles = [a.title for a in result.decision.actions]
+    assert any("neuromotor conditioning" in t for t in titles)
+    assert any("path length and direction" in t for t in titles)
+
+
+def test_rule_4_names_the_probes_best_parameterization_and_the_command() -> None:
+    results = healthy()
+    results[3].stats.update(
+        best="templates",
+        checkpoint_config="linear+bound=0.3",
+        can_fit=False,
+        checkpoint={
+            "config": {"profile_head": "linear", "logit_bound": 0.3, "mask_padding": False},
+            "source": "reference",
+        },
+    )
+    setting(results, "model.profile_capacity", "fail", {"best": "templates", "can_fit": False})
+    setting(results, "sampler.flat", "fail")
+    setting(results, "train.collapse", "fail", {"epoch": 1})
+    result = decide(results)
+    assert rule_of(result) == 4
+    assert result.decision is not None
+    assert "templates" in result.decision.verdict
+    action = result.decision.actions[0]
+    assert "remove the logit bound" in action.title and "mask the softmax" in action.title
+    assert action.command == (
+        "timing-tui train --cache datasets/mouse/train_timing.pt --out runs/templates "
+        "--profile-head templates"
+    )
+    # The flat profile in the log is the architecture's doing: rule 6 does not also claim
+    # that "the architecture is not the cause".
+    assert 6 not in matched(result)
+
+
+def test_rule_4_when_the_sampler_is_flat_and_the_probe_could_not_test_the_head() -> None:
+    results = healthy()
+    results[3].stats.update(checkpoint_config=None, can_fit=None)
+    setting(results, "model.profile_capacity", "skip", {"can_fit": None})
+    setting(results, "sampler.flat", "fail")
+    result = decide(results)
+    assert rule_of(result) == 4
+    assert result.decision is not None
+    assert set(result.decision.actions[0].evidence) == {"model.profile_capacity", "sampler.flat"}
+
+
+def test_rule_4_does_not_apply_while_the_cache_fails() -> None:
+    results = healthy()
+    setting(results, "cache.finite", "fail")
+    setting(results, "model.profile_capacity", "fail")
+    result = decide(results)
+    assert rule_of(result) == 1 and 4 not in matched(result)
+
+
+def test_rule_5_duration_clamp() -> None:
+    results = healthy()
+    results[3].stats["checkpoint"]["config"]["logsigma_min"] = -1.0
+    setting(results, "model.duration_head", "fail", {"share_at_clamp": 0.3})
+    result = decide(results)
+    assert rule_of(result) == 5
+    assert result.decision is not None
+    assert "Remove the clipping of log σ" in result.decision.verdict
+    assert "logsigma_min = -1" in result.decision.verdict
+    assert result.decision.actions[0].command is not None
+
+
+def test_rule_6_collapse_cites_the_epoch() -> None:
+    results = healthy()
+    setting(results, "train.collapse", "fail", {"epoch": 7, "flat_epoch": 7})
+    result = decide(results)
+    assert rule_of(result) == 6
+    assert result.decision is not None
+    assert "epoch 7" in result.decision.verdict
+    assert "not the cause" in result.decision.verdict
+
+
+def test_rule_6_flat_sampler_with_a_capable_head_points_at_sampling() -> None:
+    results = healthy()
+    setting(results, "sampler.flat", "fail", {"share": 0.1})
+    result = decide(results)
+    assert rule_of(result) == 6
+    assert result.decision is not None
+    commands = [a.command for a in result.decision.actions if a.command]
+    assert any(c.startswith("timing-tui sample") and "--temperature" in c for c in commands)
+
+
+def test_rule_7_standalone_passes_but_the_eval_drifts() -> None:
+    results = healthy()
+    setting(results, "integration.dt_median", "fail", {"ratio": 0.8})
+    setting(results, "integration.renormalization", "fail", {"dt_factor": {"factor": 0.8}})
+    setting(results, "integration.c2st", "skip")
+    result = decide(results)
+    assert rule_of(result) == 7
+    assert result.decision is not None
+    assert "re-normalized after assigning Δt" in result.decision.verdict
+    assert "fake/real 0.8" in result.decision.verdict
+    assert "assert_timing_stats" in result.decision.actions[0].title
+    assert 8 not in matched(result)
+
+
+def test_rule_7_paths_in_other_units_even_when_the_sampler_is_off() -> None:
+    results = healthy()
+    setting(results, "sampler.duration_quantiles", "fail")
+    setting(results, "integration.vel_p95", "fail", {"ratio": 5e-4, "cause": "paths"})
+    result = decide(results)
+    assert rule_of(result) == 7
+
+
+def test_a_gate_drift_the_sampler_explains_is_not_rule_7() -> None:
+    results = healthy()
+    setting(results, "sampler.duration_quantiles", "fail")
+    setting(results, "integration.dt_median", "fail", {"ratio": 0.7})
+    result = decide(results)
+    assert 7 not in matched(result)
+    assert rule_of(result) == 8  # only statistics are off
+
+
+def test_rule_7_without_a_sampler_run_asks_for_stage_5() -> None:
+    results = healthy()
+    skip_stage(results, 5, "no checkpoint given")
+    setting(results, "integration.vel_p95", "fail", {"ratio": 1.3, "cause": None})
+    result = decide(results)
+    assert rule_of(result) == 7
+    assert result.decision is not None
+    assert any(a.command and "--stage 5" in a.command for a in result.decision.actions)
+
+
+def test_rule_8_only_statistics_off() -> None:
+    results = healthy()
+    setting(results, "sampler.profile_bins", "fail")
+    setting(results, "integration.c2st", "warn", {"p_value": 1e-4})
+    result = decide(results)
+    assert rule_of(result) == 8 and result.status == "warn"
+    assert result.decision is not None
+    assert "tune loss weights or temperatures" in result.decision.verdict
+    assert result.decision.actions[0].evidence == ["sampler.profile_bins", "integration.c2st"]
+
+
+def test_rule_8_never_while_a_structural_check_fails() -> None:
+    """An unusable checkpoint leaves stage 3 unassessed: no tuning advice on top of it."""
+    results = healthy()
+    setting(results, "sampler.profile_bins", "fail")
+    setting(results, "model.load", "fail", "not loadable")
+    result = decide(results)
+    assert 8 not in matched(result)
+    assert rule_of(result) == 9 and result.status == "warn"
+    assert result.decision is not None
+    assert "not assessed" in result.decision.verdict
+    assert result.decision.actions[0].evidence == ["model.load"]
+
+
+STATUS = st.sampled_from(["pass", "pass", "pass", "warn", "fail", "skip", "error"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(STATUS, min_size=len(ALL_CHECKS), max_size=len(ALL_CHECKS)))
+def test_invariants_of_the_tree(statuses: list[str]) -> None:
+    results = healthy()
+    for check_id, status in zip(ALL_CHECKS, statuses, strict=True):
+        setting(results, check_id, status)
+    result = decide(results)
+    assert result.decision is not None
+    path = result.decision.path
+    hits = [o.rule for o in path if o.matched]
+    assert hits and result.decision.rule == hits[0]
+    assert {a.rule for a in result.decision.actions} <= set(hits)
+    assert all(a.evidence or a.rule == 9 for a in result.decision.actions)
+    structural = [
+        cid
+        for cid, status in zip(ALL_CHECKS, statuses, strict=True)
+        if status in ("fail", "error") and cid not in decision.STATISTICS
+    ]
+    if 8 in hits:
+        assert hits == [8] and not structural
+    assert (result.status == "fail") == (result.decision.rule <= 7)
+
+
+def check_json(*args: str) -> tuple[int, dict[str, Any]]:
+    done = CliRunner().invoke(main, ["check", "--format", "json", *args])
+    assert "Traceback" not in done.output
+    return done.exit_code, json.loads(done.stdout)
+
+
+def sample_run(name: str) -> list[str]:
+    run = SAMPLE / "runs" / name
+    return [
+        "--cache",
+        str(SAMPLE_CACHE),
+        "--checkpoint",
+        str(run / "checkpoint.pt"),
+        "--log",
+        str(run / "stats.jsonl"),
+        "--eval",
+        str(SAMPLE / "eval/eval.pt"),
+    ]
+
+
+def test_end_to_end_rule_1_on_a_cache_with_a_planted_fault(
+    small_cache: Path, tmp_path: Path
+) -> None:
+    faulty = cache_faults.load(small_cache)
+    cache_faults.negative_duration(faulty)
+    path = cache_faults.save_beside(faulty, small_cache, tmp_path / "balabit-small")
+    code, report = check_json("--cache", str(path))
+    assert code == 1
+    assert report["decision"]["rule"] == 1
+    (action,) = [a for a in report["decision"]["actions"] if a["command"]]
+    assert "cache.nonnegative" in action["evidence"]
+    assert action["command"].startswith("timing-tui build-cache")
+    assert f"--out {tmp_path}" in action["command"]
+
+
+def test_end_to_end_rule_4_on_the_linear_sample_run() -> None:
+    code, report = check_json(*sample_run("linear"))
+    assert code == 1
+    assert report["decision"]["rule"] == 4
+    first = report["decision"]["actions"][0]
+    assert "model.profile_capacity" in first["evidence"]
+    best = next(s for s in report["stages"] if s["id"] == 3)["stats"]["best"]
+    assert best in report["decision"]["verdict"]
+    assert f"--profile-head {best}" in first["command"]
+
+
+def test_end_to_end_rule_7_on_the_increments_run_and_the_sample_eval_dump(
+    tmp_path: Path,
+) -> None:
+    scratchpad = tmp_path / "scratchpad.md"
+    code, report = check_json(*sample_run("increments"), "--scratchpad", str(scratchpad))
+    assert code == 1
+    assert report["decision"]["rule"] == 7
+    stages = {s["id"]: s for s in report["stages"]}
+    assert stages[5]["status"] == "pass" and stages[3]["status"] == "pass"
+    checks = {c["id"]: c["status"] for c in stages[6]["checks"]}
+    assert checks["integration.renormalization"] == "fail"
+    assert checks["integration.c2st"] == "skip"
+    assert stages[7]["stats"]["rule"] == 7
+    assert "Verdict:" in scratchpad.read_text() and "(rule 7)" in scratchpad.read_text()
+
+
+def test_the_decision_is_in_the_text_and_markdown_reports() -> None:
+    results = healthy()
+    setting(results, "integration.dt_median", "fail", {"ratio": 0.8})
+    stage7 = decide(results)
+    report = Report(artifacts={}, stages=[*results.values(), stage7], decision=stage7.decision)
+    for rendered in (render_text(report), full_markdown(report), findings_markdown(report)):
+        assert "(rule 7)" in rendered
+        assert "assert_timing_stats" in rendered

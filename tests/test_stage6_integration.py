@@ -1,0 +1,274 @@
+"""Stage 6 on eval dumps made from real Balabit segments, each with one known fault planted.
+
+The oracle is the planted fault: two disjoint halves of the same real segments must pass
+both gates and the C2ST; Δt scaled after assignment must fail the Δt gate and the
+re-normalization check (and withhold the C2ST); paths left in normalized units must fail
+the velocity gate alone, with the factor named.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+
+from tui_timing.artifacts.eval_dump import load_eval_dump
+from tui_timing.cli import main
+from tui_timing.config import Settings
+from tui_timing.data.eval_dump_maker import (
+    Sequences,
+    disjoint_halves,
+    real_sequences,
+    scale_dt,
+    scale_paths,
+    write_eval_dump,
+)
+from tui_timing.errors import ArtifactError
+from tui_timing.report.results import StageResult
+from tui_timing.stages.context import ArtifactPaths
+from tui_timing.stages.runner import load_artifacts, run_stage
+
+#: Screen width in pixels: a typical constant paths are normalized by.
+SCREEN = 1920.0
+
+
+@pytest.fixture(scope="module")
+def halves(small_sessions: list[Path]) -> tuple[Sequences, Sequences]:
+    """Two disjoint random halves of every segment of four real sessions."""
+    return disjoint_halves(real_sequences(small_sessions), seed=0)
+
+
+def stage6(path: Path) -> StageResult:
+    """Stage 6 exactly as `timing-tui check --eval PATH` runs it."""
+    ctx = load_artifacts(ArtifactPaths(eval=path), Settings())
+    return run_stage(ctx, 6)
+
+
+def statuses(result: StageResult) -> dict[str, str]:
+    return {c.id: c.status for c in result.checks}
+
+
+def measured(result: StageResult, check_id: str) -> Any:
+    check = result.check(check_id)
+    assert check is not None
+    return check.measured
+
+
+def test_disjoint_real_halves_pass_both_gates_and_c2st(
+    halves: tuple[Sequences, Sequences], tmp_path: Path
+) -> None:
+    real, fake = halves
+    path = write_eval_dump(tmp_path / "eval.pt", real, fake, fake_duration=fake.durations)
+    result = stage6(path)
+    assert statuses(result) == {
+        "integration.dt_median": "pass",
+        "integration.vel_p95": "pass",
+        "integration.renormalization": "pass",
+        "integration.log_dt_ks": "pass",
+        "integration.length_ks": "pass",
+        "integration.c2st": "pass",
+    }
+    c2st = measured(result, "integration.c2st")
+    assert c2st["p_value"] >= 0.05
+    assert 0.4 < c2st["accuracy"] < 0.6 and 0.4 < c2st["auc"] < 0.6
+    assert c2st["n_test_per_class"] > 1000
+    dt = measured(result, "integration.dt_median")
+    assert dt["zero_dt"]["real"] > 0  # Balabit has real Δt = 0 steps; they are counted
+    assert abs(dt["ratio"] - 1) < 0.1
+    assert result.figures[-1].startswith("C2ST acc")
+
+
+def test_dt_scaled_after_assignment_fails_dt_gate_and_renormalization(
+    halves: tuple[Sequences, Sequences], tmp_path: Path
+) -> None:
+    real, fake = halves
+    path = write_eval_dump(
+        tmp_path / "eval.pt", real, scale_dt(fake, 0.8), fake_duration=fake.durations
+    )
+    result = stage6(path)
+    got = statuses(result)
+    assert got["integration.dt_median"] == "fail"
+    assert got["integration.renormalization"] == "fail"
+    assert got["integration.c2st"] == "skip"
+    renorm = result.check("integration.renormalization")
+    assert renorm is not None
+    assert renorm.measured["dt_factor"]["factor"] == pytest.approx(0.8, rel=0.01)
+    assert renorm.measured["rows_off_duration"]["share"] == 1.0
+    assert "0.8" in renorm.message and "re-normalized" in renorm.message
+    c2st = result.check("integration.c2st")
+    assert c2st is not None and "integration.dt_median" in c2st.message
+    # The velocity gate fails too, and says the factor comes from Δt, not from the paths.
+    assert measured(result, "integration.vel_p95")["cause"] == "dt"
+    assert measured(result, "integration.dt_median")["ratio"] == pytest.approx(0.8, rel=0.01)
+
+
+def test_constant_dt_factor_is_found_without_fake_duration(
+    halves: tuple[Sequences, Sequences], tmp_path: Path
+) -> None:
+    real, fake = halves
+    path = write_eval_dump(tmp_path / "eval.npz", real, scale_dt(fake, 1.25))
+    result = stage6(path)
+    renorm = result.check("integration.renormalization")
+    assert renorm is not None and renorm.status == "fail"
+    assert "rows_off_duration" not in renorm.measured
+    assert renorm.measured["dt_factor"]["factor"] == pytest.approx(1.25, rel=0.01)
+
+
+def test_paths_in_normalized_units_fail_the_velocity_gate_alone(
+    halves: tuple[Sequences, Sequences], tmp_path: Path
+) -> None:
+    real, fake = halves
+    path = write_eval_dump(
+        tmp_path / "eval.npz", real, scale_paths(fake, 1 / SCREEN), fake_duration=fake.durations
+    )
+    result = stage6(path)
+    got = statuses(result)
+    assert got["integration.vel_p95"] == "fail"
+    assert got["integration.dt_median"] == "pass"
+    assert got["integration.renormalization"] == "pass"
+    assert got["integration.c2st"] == "skip"
+    vel = result.check("integration.vel_p95")
+    assert vel is not None
+    assert vel.measured["cause"] == "paths"
+    assert vel.measured["factor"]["factor"] == pytest.approx(1 / SCREEN, rel=0.05)
+    assert "normalized units" in vel.message
+    c2st = result.check("integration.c2st")
+    assert c2st is not None
+    assert "integration.vel_p95" in c2st.message and "integration.dt_median" not in c2st.message
+
+
+def test_sequences_renormalized_to_a_fixed_total_are_named(
+    halves: tuple[Sequences, Sequences], tmp_path: Path
+) -> None:
+    """Each row's Δt divided by its own duration: no constant factor, but a fixed total."""
+    real, fake = halves
+    unit = Sequences(fake.xy, fake.dt / fake.durations[:, None], fake.mask)
+    result = stage6(write_eval_dump(tmp_path / "eval.pt", real, unit))
+    renorm = result.check("integration.renormalization")
+    assert renorm is not None and renorm.status == "fail"
+    assert renorm.measured["fixed_total"] == pytest.approx(1.0, rel=1e-4)
+
+
+def test_reversed_sequences_pass_the_gates_and_c2st_warns_never_fails(
+    halves: tuple[Sequences, Sequences], tmp_path: Path
+) -> None:
+    """Each fake path run backwards: pooled Δt and |vel| are the real ones, but the
+    profile is reversed (a pause at the end instead of the start); only the C2ST sees it."""
+    real, fake = halves
+    lengths = fake.mask.sum(axis=1)[:, None]
+    point = np.maximum(lengths - np.arange(fake.xy.shape[1]), 0)
+    step = np.where(fake.mask, lengths - 1 - np.arange(fake.dt.shape[1]), 0)
+    backwards = Sequences(
+        xy=np.take_along_axis(fake.xy, point[..., None], axis=1),
+        dt=np.where(fake.mask, np.take_along_axis(fake.dt, step, axis=1), 0.0),
+        mask=fake.mask,
+    )
+    path = write_eval_dump(tmp_path / "eval.pt", real, backwards, fake.durations)
+    result = stage6(path)
+    got = statuses(result)
+    assert got["integration.dt_median"] == "pass"
+    assert got["integration.vel_p95"] == "pass"
+    assert got["integration.renormalization"] == "pass"
+    assert got["integration.c2st"] == "warn"
+    assert measured(result, "integration.c2st")["p_value"] < 1e-6
+    assert result.status == "warn"
+
+
+def test_points_and_displacements_read_alike(
+    halves: tuple[Sequences, Sequences], tmp_path: Path
+) -> None:
+    real, fake = halves
+    points = load_eval_dump(write_eval_dump(tmp_path / "points.pt", real, fake))
+    steps = np.diff(real.xy, axis=1)
+    dump = {
+        "real": {
+            "xy": torch.from_numpy(steps),
+            "dt": torch.from_numpy(real.dt),
+            "mask": torch.from_numpy(real.mask),
+        },
+        "fake": fake.as_tensors(),
+    }
+    torch.save(dump, tmp_path / "disp.pt")
+    disp = load_eval_dump(tmp_path / "disp.pt")
+    assert disp.real.xy_form == "displacements" and points.real.xy_form == "points"
+    assert disp.real.vel_p95() == pytest.approx(points.real.vel_p95(), rel=1e-5)
+    assert disp.real.dt_median() == pytest.approx(points.real.dt_median(), rel=1e-6)
+
+
+def test_stage6_skips_without_an_eval_dump() -> None:
+    result = run_stage(load_artifacts(ArtifactPaths(), Settings()), 6)
+    assert result.skip_reason == "no eval dump given"
+    assert set(statuses(result).values()) == {"skip"}
+
+
+def _good(n: int = 6, steps: int = 5) -> dict[str, Any]:
+    rng = np.random.default_rng(0)
+    return {
+        "xy": rng.normal(size=(n, steps + 1, 2)),
+        "dt": rng.uniform(0.01, 0.02, size=(n, steps)),
+        "mask": np.ones((n, steps), dtype=bool),
+    }
+
+
+def _with(side: str, **changes: Any) -> dict[str, Any]:
+    dump: dict[str, Any] = {"real": _good(), "fake": _good()}
+    dump[side] = {**dump[side], **changes}
+    return dump
+
+
+BROKEN: dict[str, tuple[dict[str, Any], str]] = {
+    "no fake": ({"real": _good()}, "fake"),
+    "xy neither points nor displacements": (_with("fake", xy=np.zeros((6, 9, 2))), "fake.xy"),
+    "mask shape": (_with("real", mask=np.ones((6, 4), dtype=bool)), "real.mask"),
+    "mask not 0/1": (_with("real", mask=np.full((6, 5), 2)), "real.mask"),
+    "all-zero dt": (_with("fake", dt=np.zeros((6, 5))), "fake.dt"),
+    "negative dt": (_with("fake", dt=-np.ones((6, 5))), "fake.dt"),
+    "nan dt": (_with("real", dt=np.full((6, 5), np.nan)), "real.dt"),
+    "no valid step": (_with("real", mask=np.zeros((6, 5), dtype=bool)), "real.mask"),
+    "missing dt": (
+        {"real": {"xy": _good()["xy"], "mask": _good()["mask"]}, "fake": _good()},
+        "real.dt",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BROKEN))
+def test_unusable_dumps_raise_with_file_and_key(name: str, tmp_path: Path) -> None:
+    dump, key = BROKEN[name]
+    tensors = {
+        side: {k: torch.from_numpy(np.asarray(v)) for k, v in arrays.items()}
+        for side, arrays in dump.items()
+    }
+    path = tmp_path / "eval.pt"
+    torch.save(tensors, path)
+    with pytest.raises(ArtifactError) as caught:
+        load_eval_dump(path)
+    assert caught.value.key == key
+    assert caught.value.file == str(path)
+
+
+def test_fake_duration_of_the_wrong_length_is_refused(
+    halves: tuple[Sequences, Sequences], tmp_path: Path
+) -> None:
+    real, fake = halves
+    path = write_eval_dump(tmp_path / "eval.pt", real, fake, fake_duration=fake.durations[:-1])
+    with pytest.raises(ArtifactError, match="fake has"):
+        load_eval_dump(path)
+
+
+def test_unusable_dump_errors_every_stage6_check_and_exits_2(tmp_path: Path) -> None:
+    path = tmp_path / "eval.pt"
+    torch.save({"real": {"dt": torch.zeros(3, 4)}}, path)
+    result = CliRunner().invoke(main, ["check", "--eval", str(path), "--format", "json"])
+    assert result.exit_code == 2
+    report = json.loads(result.stdout)
+    assert report["error"]["file"] == str(path)
+    (stage,) = [s for s in report["stages"] if s["id"] == 6]
+    assert {c["status"] for c in stage["checks"]} == {"error"}
+    assert all("cannot be used" in c["message"] for c in stage["checks"])
+    assert "Traceback" not in result.output
