@@ -143,7 +143,7 @@ def test_rule_3_conditioning_with_only_dt_features_adds_geometry() -> None:
         results,
         "model.conditioning",
         "fail",
-        {"timing_features": ["dt_mean", "dt_std"]},
+        {"timing_features": ["dt_mean", "dt_std"], "model_cond_dim": 2},
         "The backbone is not fed the conditioning vector: every feature is a Δt statistic.",
     )
     result = decide(results)

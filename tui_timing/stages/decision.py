@@ -270,9 +270,11 @@ def _rule3(ev: Evidence, ctx: StageContext) -> RuleResult:
     check = ev.get("model.conditioning")
     if check is None or check.status != "fail":
         return RuleResult(False, _status_reason("model.conditioning", check))
-    only_dt = bool(ev.measured("model.conditioning", "timing_features")) and "Δt statistic" in (
-        check.message
+    timing = ev.measured("model.conditioning", "timing_features") or []
+    width = ev.measured("model.conditioning", "model_cond_dim") or ev.measured(
+        "model.conditioning", "cache_feature_dim"
     )
+    only_dt = bool(timing) and len(timing) == width
     actions = [
         Action(
             "Feed the backbone the diffusion model's neuromotor conditioning vector",

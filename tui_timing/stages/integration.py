@@ -435,7 +435,8 @@ def _plots(dump: EvalDump) -> list[Plot]:
     real_vel, fake_vel = dump.real.velocities(), dump.fake.velocities()
     vel_edges = log_edges(np.concatenate([real_vel, fake_vel]), 40)
     longest = int(max(dump.real.lengths.max(), dump.fake.lengths.max()))
-    length_edges = np.arange(0.5, longest + 1.5, max(1, longest // 40))
+    width = max(1, longest // 40)
+    length_edges = np.arange(0.5, longest + 0.5 + width, width)
     return [
         Plot(
             title="Δt per step (s), valid steps with Δt > 0",
