@@ -272,3 +272,17 @@ def test_unusable_dump_errors_every_stage6_check_and_exits_2(tmp_path: Path) -> 
     assert {c["status"] for c in stage["checks"]} == {"error"}
     assert all("cannot be used" in c["message"] for c in stage["checks"])
     assert "Traceback" not in result.output
+
+
+def test_a_mask_over_points_is_read_as_steps_between_valid_points(
+    halves: tuple[Sequences, Sequences], tmp_path: Path
+) -> None:
+    real, fake = halves
+    point_mask = np.concatenate([np.ones((real.n_rows, 1), dtype=bool), real.mask], axis=1)
+    dump = {
+        "real": {**real.as_tensors(), "mask": torch.from_numpy(point_mask)},
+        "fake": fake.as_tensors(),
+    }
+    torch.save(dump, tmp_path / "eval.pt")
+    loaded = load_eval_dump(tmp_path / "eval.pt")
+    assert np.array_equal(loaded.real.mask, real.mask)

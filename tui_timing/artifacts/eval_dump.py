@@ -231,7 +231,10 @@ def _numeric(value: Any, key: str, file: str) -> np.ndarray:
 
 
 def _mask(obj: Mapping[str, Any], side: str, shape: tuple[int, ...], file: str) -> np.ndarray:
-    """The boolean mask, from `mask` (bool or 0/1) or else from per-row `length` (a prefix)."""
+    """The boolean step mask, from `mask` (bool or 0/1) or else per-row `length` (a prefix).
+
+    A mask over the L+1 points is accepted too: a step is valid when both its points are.
+    """
     raw = _find(obj, "mask")
     if raw is None:
         lengths = _find(obj, "length")
@@ -246,14 +249,20 @@ def _mask(obj: Mapping[str, Any], side: str, shape: tuple[int, ...], file: str) 
             )
         return np.arange(shape[1])[None, :] < lengths[:, None]
     mask = np.asarray(_to_numpy(raw))
-    if mask.shape != shape:
+    per_point = (shape[0], shape[1] + 1)
+    if mask.shape not in (shape, per_point):
         raise ArtifactError(
-            file, f"{side}.mask", f"shape {list(mask.shape)} does not match dt {list(shape)}"
+            file,
+            f"{side}.mask",
+            f"shape {list(mask.shape)} does not match dt {list(shape)} (a mask over steps) "
+            f"or {list(per_point)} (over points)",
         )
     if mask.dtype != np.bool_:
         if mask.dtype.kind not in "biuf" or not np.isin(mask, (0, 1)).all():
             raise ArtifactError(file, f"{side}.mask", "values other than 0 and 1")
         mask = mask.astype(bool)
+    if mask.shape == per_point:
+        return mask[:, 1:] & mask[:, :-1]
     return mask
 
 

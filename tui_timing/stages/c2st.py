@@ -149,16 +149,17 @@ def compare(real: EvalSide, fake: EvalSide, seed: int) -> C2stResult:
         sequence_features(real, scales),
         sequence_features(fake, scales),
         seed,
-        paired=real.given_rows == fake.given_rows,
+        paired=real.given_rows == fake.given_rows and np.array_equal(real.rows, fake.rows),
     )
 
 
 def c2st(real_x: np.ndarray, fake_x: np.ndarray, seed: int, *, paired: bool = False) -> C2stResult:
     """Train on half of each class, test on the other half; accuracy, AUC and p-value.
 
-    `paired` says row i of both matrices belong together; they then share one permutation,
-    so a pair lands wholly in train or wholly in test.
+    `paired` says row i of both matrices belong together (it needs as many rows on both
+    sides); they then share one permutation, so a pair lands wholly in train or in test.
     """
+    paired = paired and real_x.shape[0] == fake_x.shape[0]
     n = min(real_x.shape[0], fake_x.shape[0], MAX_ROWS_PER_CLASS)
     if n < MIN_ROWS_PER_CLASS:
         raise ValueError(f"C2ST needs at least {MIN_ROWS_PER_CLASS} sequences per class, got {n}")
