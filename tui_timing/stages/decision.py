@@ -573,11 +573,17 @@ def _cite(checks: list[Check]) -> str:
 
 
 def _figures(checks: list[Check]) -> str:
-    """'integration.dt_median fake/real 0.75, ...' from the gates' measured ratios."""
+    """'integration.dt_median fake/real 0.75, ...': each stage-6 check's key figure."""
     parts = []
     for check in checks:
-        ratio = check.measured.get("ratio") if isinstance(check.measured, dict) else None
-        parts.append(f"{check.id} fake/real {fmt(ratio)}" if ratio is not None else check.id)
+        measured = check.measured if isinstance(check.measured, dict) else {}
+        factor = measured.get("dt_factor")
+        if measured.get("ratio") is not None:
+            parts.append(f"{check.id} fake/real {fmt(measured['ratio'])}")
+        elif isinstance(factor, dict) and factor.get("factor") is not None:
+            parts.append(f"{check.id}: fake Δt ≈ {fmt(factor['factor'])} × real")
+        else:
+            parts.append(check.id)
     return ", ".join(parts)
 
 
