@@ -205,7 +205,7 @@ def decide(ctx: StageContext) -> Decision:
     outcomes.append(_rule6(evidence, ctx, architecture_blamed=outcomes[3].matched))
     outcomes.append(_rule7(evidence, ctx))
     outcomes.append(_rule8(evidence, any(o.matched for o in outcomes)))
-    outcomes.append(_rule9(evidence, any(o.matched for o in outcomes), ctx))
+    outcomes.append(_rule9(evidence, any(o.matched for o in outcomes)))
     first = next(i for i, o in enumerate(outcomes) if o.matched)
     actions = [
         Action(a.title, a.why, a.evidence, a.command, rule=i + 1)
@@ -516,7 +516,7 @@ def _rule8(ev: Evidence, earlier: bool) -> RuleResult:
     )
 
 
-def _rule9(ev: Evidence, earlier: bool, ctx: StageContext) -> RuleResult:
+def _rule9(ev: Evidence, earlier: bool) -> RuleResult:
     if earlier:
         return RuleResult(False, "a rule above matches")
     skipped = ev.skipped()
@@ -550,12 +550,13 @@ def _rule9(ev: Evidence, earlier: bool, ctx: StageContext) -> RuleResult:
             Action(
                 "Give the missing artifacts to assess the skipped stages",
                 "; ".join(gaps[: len(skipped)]) + ".",
-                [],
+                [ev.stage_checks(sid)[0].id for sid in skipped if ev.stage_checks(sid)],
             )
         )
-    return RuleResult(
-        True, "no rule above matches and nothing that ran fails", verdict + c2st_text, actions
-    )
+    reason = "no rule above matches"
+    if unusable:
+        reason += f"; not assessed: stages {', '.join(str(sid) for sid in unusable)}"
+    return RuleResult(True, reason, verdict + c2st_text, actions)
 
 
 # --- helpers -----------------------------------------------------------------------------
