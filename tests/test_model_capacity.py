@@ -12,7 +12,14 @@ import torch
 
 from tui_timing.artifacts.cache import TimingCache, as_timing_cache, load_cache
 from tui_timing.data.build_cache import build_cache
-from tui_timing.model.capacity import HEALTHY_HEADS, ProbeBudget, config_name, run_probe
+from tui_timing.model.capacity import (
+    HEALTHY_HEADS,
+    CandidateFit,
+    ProbeBudget,
+    config_name,
+    pick_best,
+    run_probe,
+)
 from tui_timing.model.heads import HeadConfig
 
 REPO = Path(__file__).resolve().parents[1]
@@ -87,6 +94,20 @@ def test_an_unknown_configuration_is_not_judged(cache: TimingCache) -> None:
     assert probe.can_fit is None
     assert probe.clearly_worse is None
     assert probe.best in HEALTHY_HEADS
+
+
+def fit(name: str, kl: float, reaches: bool = True) -> CandidateFit:
+    return CandidateFit(name, HeadConfig(cond_dim=1), kl, 0.1, 1e-3, 1e-4, reaches, 0.0)
+
+
+def test_near_ties_go_to_the_checkpoint_then_to_the_seeds_preference() -> None:
+    fits = {f.name: f for f in (fit("linear", 0.200), fit("increments", 0.201), fit("x", 0.202))}
+    assert pick_best(fits, "x") == "x"
+    assert pick_best(fits, None) == "increments"
+    fits["linear"] = fit("linear", 0.150)
+    assert pick_best(fits, "x") == "linear"  # a real difference is not a tie
+    fits["linear"] = fit("linear", 0.100, reaches=False)
+    assert pick_best(fits, None) == "increments"  # only shapes that are reached count
 
 
 def test_config_names_say_what_is_unhealthy() -> None:

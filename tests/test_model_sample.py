@@ -100,7 +100,7 @@ def test_a_users_sampler_returning_dt(
         import torch
 
         def sample(model, features, length, *, generator, temperature):
-            steps = torch.arange(128)[None, :] < length[:, None]
+            steps = torch.arange(128, device=length.device)[None, :] < length[:, None]
             return {"dt": steps.float() * 0.01}
         """,
         monkeypatch,

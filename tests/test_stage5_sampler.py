@@ -86,9 +86,9 @@ def test_a_users_flat_sampler_fails_flat_while_the_probe_clears_the_architecture
 
         def sample(model, features, length, *, generator, temperature):
             out = read_outputs(model(features, length))
-            noise = torch.randn(len(length), generator=generator)
+            noise = torch.randn(len(length), generator=generator).to(out.mu.device)
             duration = torch.exp(out.mu + out.log_sigma.exp() * noise)
-            return {"duration": duration, "profile": torch.full((len(length), 128), 1 / 128)}
+            return {"duration": duration, "profile": torch.full_like(out.profile, 1 / 128)}
         """,
     )
     ctx = context(sampler_spec=spec)
@@ -136,12 +136,12 @@ def test_a_sigma_inflated_in_the_checkpoint_fails_quantiles_and_ks(tmp_path: Pat
     ("returned", "status", "words"),
     [
         (
-            "{'duration': torch.full((len(length),), float('nan')), 'profile': p}",
+            "{'duration': torch.full_like(p[:, 0], float('nan')), 'profile': p}",
             "fail",
             "non-finite",
         ),
-        ("{'duration': torch.ones(len(length)), 'profile': p[:, :10]}", "fail", "shape"),
-        ("{'duration': -torch.ones(len(length)), 'profile': p}", "fail", "negative"),
+        ("{'duration': torch.ones_like(p[:, 0]), 'profile': p[:, :10]}", "fail", "shape"),
+        ("{'duration': -torch.ones_like(p[:, 0]), 'profile': p}", "fail", "negative"),
     ],
     ids=["nan", "short-profile", "negative"],
 )
@@ -156,7 +156,7 @@ def test_a_broken_sampler_fails_run(
         import torch
 
         def sample(model, features, length, *, generator, temperature):
-            p = (torch.arange(128)[None, :] < length[:, None]).float()
+            p = (torch.arange(128, device=length.device)[None, :] < length[:, None]).float()
             p = p / p.sum(dim=1, keepdim=True)
             return {returned}
         """,

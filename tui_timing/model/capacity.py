@@ -17,9 +17,11 @@ Fairness and trust:
   their mean predicted profile against the same rows' real ones.
 
 A candidate *reaches the cache's shape* when its first bin is within `first_rel` of the
-real one and its mid and last bins within `bin_factor` (or both below `abs_floor`). The
-checkpoint's configuration is *clearly worse* when its held-out KL exceeds the best
-candidate's by more than `margin` (relative).
+real one and its mid and last bins within `bin_factor` (or both below `floor`). The best
+candidate has the lowest held-out KL among those that reach the shape (near-ties go to the
+checkpoint's own configuration, then to the seed's preference). The checkpoint's
+configuration is *clearly worse* when its held-out KL exceeds the best one's by more than
+`margin` (relative).
 """
 
 from __future__ import annotations
@@ -37,8 +39,12 @@ from tui_timing.artifacts.cache import TimingCache
 from tui_timing.model.heads import HeadConfig, TimingHead, profile_kl, valid_steps
 from tui_timing.stages.figures import profile_bins
 
-#: The healthy alternatives: each profile head, masked, unbounded, told the length.
-HEALTHY_HEADS = ("linear", "templates", "increments", "monotonic")
+#: The healthy alternatives: each profile head, masked, unbounded, told the length. The
+#: order is the preference among near-ties: the seed's suggestion (increments) first.
+HEALTHY_HEADS = ("increments", "templates", "monotonic", "linear")
+#: Held-out KLs within this share of the lowest are a tie: the difference is noise of a
+#: brief fit, not a reason to change architecture.
+TIE_SHARE = 0.02
 
 
 @dataclass(frozen=True)
@@ -297,7 +303,7 @@ def _run_probe(
         if on_candidate is not None:
             on_candidate(done, len(candidates), name)
         fits[name] = fit_candidate(name, config, data, fit, held, budget, seed, target)
-    best = min(fits.values(), key=lambda f: (not f.reaches_shape, f.profile_kl)).name
+    best = pick_best(fits, checkpoint_name)
     return ProbeResult(
         candidates=fits,
         checkpoint_name=checkpoint_name,
@@ -309,6 +315,19 @@ def _run_probe(
         rows_eval=len(held),
         seconds=time.perf_counter() - start,
     )
+
+
+def pick_best(fits: dict[str, CandidateFit], checkpoint_name: str | None) -> str:
+    """The candidate with the lowest held-out KL among those that reach the cache's shape.
+
+    Near-ties (within TIE_SHARE) go to the checkpoint's own configuration, then to the
+    order of HEALTHY_HEADS, so that the probe never recommends a change for noise.
+    """
+    reaching = [f for f in fits.values() if f.reaches_shape] or list(fits.values())
+    lowest = min(f.profile_kl for f in reaching)
+    tied = [f.name for f in reaching if f.profile_kl <= lowest + TIE_SHARE * abs(lowest)]
+    order = [checkpoint_name, *HEALTHY_HEADS]
+    return min(tied, key=lambda name: order.index(name) if name in order else len(order))
 
 
 def _uniform_kl(profile: torch.Tensor, length: torch.Tensor) -> float:

@@ -254,18 +254,13 @@ def duration_nll(
     return 0.5 * _LOG_2PI + log_sigma + 0.5 * z * z
 
 
-def log_profile(logits: torch.Tensor) -> torch.Tensor:
-    """log softmax of the logits (−inf stays on masked steps)."""
-    return torch.log_softmax(logits, dim=-1)
-
-
 def profile_kl(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Per-row KL(target ‖ predicted profile), in nats.
 
     Zero-Δt steps (target 0) contribute nothing, and the −inf of masked steps is never
     multiplied, so the loss and its gradient stay finite.
     """
-    log_p = log_profile(logits).masked_fill(target <= 0, 0.0)
+    log_p = torch.log_softmax(logits, dim=-1).masked_fill(target <= 0, 0.0)
     return (torch.special.xlogy(target, target) - target * log_p).sum(dim=-1)
 
 

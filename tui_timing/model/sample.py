@@ -185,6 +185,8 @@ class SampleStats:
     padding_mass: list[np.ndarray] = field(default_factory=list)
     nonfinite: int = 0
     negative: int = 0
+    fake_profile_sum: np.ndarray = field(init=False)
+    real_profile_sum: np.ndarray = field(init=False)
 
     def __post_init__(self) -> None:
         self.fake_profile_sum = np.zeros(self.max_len)

@@ -138,9 +138,9 @@ def evaluate(model: TimingHead, loader: DataLoader[Any], device: torch.device) -
     counted as 0 (as the cache's first/mid/last are).
     """
     model.eval()
-    length_l = model.config.max_len
+    max_len = model.config.max_len
     sums = dict.fromkeys(("nll", "prof", "mu", "sigma"), 0.0)
-    profile_sum = torch.zeros(length_l, dtype=torch.float64, device=device)
+    profile_sum = torch.zeros(max_len, dtype=torch.float64, device=device)
     rows = 0
     for batch in loader:
         batch = {k: v.to(device) for k, v in batch.items()}
@@ -160,8 +160,8 @@ def evaluate(model: TimingHead, loader: DataLoader[Any], device: torch.device) -
         "dur_mu": sums["mu"] / n,
         "dur_sigma": sums["sigma"] / n,
         "profile_first": float(mean_profile[0]),
-        "profile_mid": float(mean_profile[length_l // 2]),
-        "profile_last": float(mean_profile[length_l - 1]),
+        "profile_mid": float(mean_profile[max_len // 2]),
+        "profile_last": float(mean_profile[max_len - 1]),
     }
 
 

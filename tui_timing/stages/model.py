@@ -267,6 +267,11 @@ def _capacity_check(ckpt: CheckpointArtifact, probe: ProbeResult, tol: Tolerance
             f"{fmt(fit.profile_kl)}). The architecture is the cause.",
         )
     excess = probe.excess or 0.0
+    standing = (
+        f"fits as well as any candidate (held-out KL {fmt(fit.profile_kl)})"
+        if fit.name == probe.best
+        else f"its held-out KL is within {max(excess, 0.0):.0%} of the best ({probe.best})"
+    )
     if probe.clearly_worse:
         return Check(
             "model.profile_capacity",
@@ -283,8 +288,8 @@ def _capacity_check(ckpt: CheckpointArtifact, probe: ProbeResult, tol: Tolerance
         measured,
         expected,
         f"The checkpoint's configuration ({fit.name}){caveat} can fit the cache: it reaches "
-        f"first/mid/last {reached} (cache {shape}) with a held-out KL {excess:.0%} from the "
-        f"best ({probe.best}). The architecture is not what keeps the profile from matching.",
+        f"first/mid/last {reached} (cache {shape}) and {standing}. The architecture is not "
+        "what keeps the profile from matching.",
     )
 
 
