@@ -56,9 +56,16 @@ def load_container(path: str | Path, *, mmap: bool = True) -> Any:
     path = Path(path)
     head = _read_head(path)
     if head.startswith(_ZIP_MAGIC):
-        if _is_npz(path):
+        names, damage = _zip_names(path)
+        if names and all(name.endswith(".npy") for name in names):
             return _load_npz(path)
-        return _torch_load(path, mmap=mmap)
+        try:
+            return _torch_load(path, mmap=mmap)
+        except ArtifactError as exc:
+            # torch reports a cut-off zip as a bare OS error; the zip reader knows why
+            if damage is None or "unsafe" in exc.problem:
+                raise
+            raise ArtifactError(str(path), None, damage) from None
     if _looks_like_safetensors(head):
         return _load_safetensors(path)
     if head[:1] == b"\x80":
@@ -88,18 +95,20 @@ def _read_head(path: Path) -> bytes:
     return head
 
 
-def _is_npz(path: Path) -> bool:
-    """An .npz is a zip of .npy members; a torch zip has a `*/data.pkl` member.
-
-    A damaged central directory can make `zipfile` raise almost anything (unsupported
-    versions, undecodable names); the file is then no .npz, and torch's reader says why.
-    """
+def _zip_names(path: Path) -> tuple[list[str], str | None]:
+    """The members of a zip (an .npz is all `.npy`; a torch file has `*/data.pkl`), and
+    what is wrong with its directory, if anything (it sits at the end: a file cut off
+    while being written or copied has none)."""
     try:
         with zipfile.ZipFile(path) as archive:
-            names = archive.namelist()
-    except Exception:
-        return False
-    return bool(names) and all(name.endswith(".npy") for name in names)
+            return archive.namelist(), None
+    except zipfile.BadZipFile as exc:
+        return [], (
+            f"truncated or damaged file ({exc}: the zip directory at its end is missing or "
+            "broken; was it cut off while being written or copied?)"
+        )
+    except Exception as exc:  # unsupported versions, undecodable names: damage too
+        return [], f"damaged zip file ({type(exc).__name__}: {exc})"
 
 
 def _torch_load(path: Path, *, mmap: bool) -> Any:

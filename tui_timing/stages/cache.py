@@ -283,10 +283,12 @@ def _vs_raw_check(
         )
     summary: dict[str, Any] = loaded.value
     durations = scan.durations
+    with np.errstate(invalid="ignore", over="ignore"):  # inf durations: cache.finite says so
+        mean, std = float(durations.mean()), float(durations.std())
     cache_figures = {
         "n_segments": cache.n_rows,
-        "duration.mean": float(durations.mean()),
-        "duration.std": float(durations.std()),
+        "duration.mean": mean,
+        "duration.std": std,
         **{f"profile_{k}": v for k, v in bins.items()},
     }
     rows: dict[str, dict[str, Any]] = {}
