@@ -176,7 +176,7 @@ def test_rule_4_names_the_probes_best_parameterization_and_the_command() -> None
     action = result.decision.actions[0]
     assert "remove the logit bound" in action.title and "mask the softmax" in action.title
     assert action.command == (
-        "timing-tui train --cache datasets/mouse/train_timing.pt --out runs/templates "
+        "timing-tui train --cache datasets/mouse/train_timing.pt --out runs/linear-templates "
         "--profile-head templates"
     )
     # The flat profile in the log is the architecture's doing: rule 6 does not also claim
@@ -212,7 +212,11 @@ def test_rule_5_duration_clamp() -> None:
     assert result.decision is not None
     assert "Remove the clipping of log σ" in result.decision.verdict
     assert "logsigma_min = -1" in result.decision.verdict
-    assert result.decision.actions[0].command is not None
+    command = result.decision.actions[0].command
+    assert (
+        command is not None and "--out runs/linear-unclamped --profile-head increments" in command
+    )
+    assert "logsigma" not in command  # the trainer's default is no clamp
 
 
 def test_rule_6_collapse_cites_the_epoch() -> None:

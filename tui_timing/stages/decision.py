@@ -331,7 +331,7 @@ def _rule4(ev: Evidence, ctx: StageContext) -> RuleResult:
             "Revisit the profile head: " + _architecture_changes(config, best, bool(padding)),
             _cite(evidence),
             [c.id for c in evidence],
-            _train_command(ctx, best) if best in HEAD_REMEDIES else None,
+            _train_command(ctx, best, str(best)) if best in HEAD_REMEDIES else None,
         )
     ]
     named = f"; the probe's best is {best} ({HEAD_REMEDIES.get(best, best)})" if best else ""
@@ -356,7 +356,7 @@ def _rule5(ev: Evidence, ctx: StageContext) -> RuleResult:
     what = f" ({', '.join(clamps)})" if clamps else ""
     head = config.get("profile_head")
     command = (
-        _train_command(ctx, head, suffix="-unclamped")
+        _train_command(ctx, head, "unclamped")
         if head in HEAD_REMEDIES
         and (ev.stats(3).get("checkpoint") or {}).get("source") == "reference"
         else None
@@ -682,14 +682,20 @@ def _build_cache_command(ctx: StageContext) -> str:
     return " ".join(parts)
 
 
-def _train_command(ctx: StageContext, head: Any, suffix: str = "") -> str | None:
-    """`timing-tui train` for the given profile head, into a run folder beside the checkpoint's."""
+def _train_command(ctx: StageContext, head: Any, label: str) -> str | None:
+    """`timing-tui train` with this profile head, into a new run folder beside the checkpoint's.
+
+    The folder is named after the checkpoint's run and the change (`linear-increments`), so
+    following the advice never overwrites the run being diagnosed or any other.
+    """
     cache = ctx.paths.cache
     if cache is None:
         return None
     checkpoint = ctx.paths.checkpoint
-    runs = checkpoint.parent.parent if checkpoint is not None else Path("runs")
-    out = runs / f"{head}{suffix}"
+    if checkpoint is not None:
+        out = checkpoint.parent.parent / f"{checkpoint.parent.name}-{label}"
+    else:
+        out = Path("runs") / label
     return f"timing-tui train --cache {_quote(cache)} --out {_quote(out)} --profile-head {head}"
 
 
