@@ -266,7 +266,17 @@ async def test_usable_at_80x24(cache: Path, tmp_path: Path) -> None:
         for n, name in enumerate(("cache", "dataset", "model", "training"), start=1):
             assert f"{n} {name}" in text
         assert "Stage 1 · Cache integrity" in text
-        for key in ("? help", "q quit", "1-7 stage", "n/p move", "e export", "a action"):
+        for key in (
+            "? help",
+            "q quit",
+            "1-7 stage",
+            "n/p move",
+            "r/R rerun",
+            "e export",
+            "a action",
+            "l log",
+            "^p palette",
+        ):
             assert key in lines[-1]
         await pilot.press("tab", "end")  # the pane scrolls from the keyboard to its plots
         assert "Segment length" in screen_text(app)

@@ -9,7 +9,6 @@ pipeline thread is still importing it.
 from __future__ import annotations
 
 import os
-from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar
@@ -48,13 +47,13 @@ from tui_timing.tui.messages import (
     StageStarted,
 )
 from tui_timing.tui.pipeline import ALL_STAGES, DECISION, Pipeline, Selection, Work, stages_fed_by
-from tui_timing.tui.plot_view import PlotPalette
 from tui_timing.tui.selector_screen import SelectorScreen
 from tui_timing.tui.stage_list import StageList
 from tui_timing.tui.stage_pane import StagePane
 from tui_timing.tui.status import StageState
 from tui_timing.tui.themes import (
     DEFAULT_THEME,
+    PlotPalette,
     TimingTheme,
     default_theme_name,
     load_themes,
@@ -74,7 +73,7 @@ MODAL_ACTIONS = frozenset({"quit", "command_palette"})
 class TimingApp(App[None]):
     """Step through the seven diagnostic stages of a timing head from the keyboard."""
 
-    CSS_PATH = "app.tcss"
+    CSS_PATH = Path(__file__).with_name("app.tcss")
     TITLE = "timing-tui"
     COMMANDS = App.COMMANDS | {TimingCommands}
     # Ordered and worded so that every key the issue names fits an 80-column footer (the
@@ -86,11 +85,20 @@ class TimingApp(App[None]):
         *[Binding(str(n), f"stage({n})", f"stage {n}", show=False) for n in range(2, 8)],
         Binding("n,right", "next_stage", "move", key_display="n/p", tooltip="next stage"),
         Binding("p,left", "previous_stage", "prev", show=False, tooltip="previous stage"),
-        Binding("r", "rerun", "rerun", tooltip="re-run the stage on show (and the decision)"),
-        Binding("R", "rerun_all", "all", tooltip="reload every artifact and re-run all stages"),
+        Binding(
+            "r", "rerun", "rerun", key_display="r/R", tooltip="re-run the stage on show (and 7)"
+        ),
+        Binding("R", "rerun_all", "all", show=False, tooltip="reload all artifacts, re-run all"),
         Binding("e", "export", "export", tooltip="append the findings to the scratchpad"),
         Binding("a", "run_action", "action", tooltip="run the highlighted action (asks first)"),
         Binding("l", "toggle_log", "log", tooltip="linear/log scale on this stage's charts"),
+        Binding(
+            "ctrl+p",
+            "command_palette",
+            "palette",
+            key_display="^p",
+            tooltip="command palette: every stage and action, switch, themes",
+        ),
         Binding("t", "next_theme", "theme", tooltip="next theme"),
         Binding("s", "select_artifacts", "switch", tooltip="switch run, cache or eval dump"),
     ]
@@ -114,19 +122,22 @@ class TimingApp(App[None]):
         self.timing_themes, self.theme_problems = load_themes(theme_dirs())
         for timing_theme in self.timing_themes.values():
             self.register_theme(timing_theme.theme)
+        # Chosen before the first style pass: a theme change later re-styles every widget.
+        self.theme, self._theme_note = self._start_theme()
 
     def compose(self) -> ComposeResult:
         yield HeaderBar()
         with Horizontal(id="main"):
             yield StageList()
+            # Only the first pane is in the first frame; the others are mounted right after
+            # it (see _mount_panes), which keeps the first paint close to a bare app's.
             with ContentSwitcher(initial="pane-1", id="panes"):
-                for info in STAGES:
-                    yield DecisionPane(info) if info.id == DECISION else StagePane(info)
-        yield Footer(compact=True)
+                yield new_pane(1)
+        yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
         self.query_one(HeaderBar).show("looking for artifacts…")
-        self._apply_start_theme()
+        self._report_theme_problems()
         self.theme_changed_signal.subscribe(self, self._on_theme_changed)
         for stage_id in self.states:
             self._show(stage_id)
@@ -139,40 +150,51 @@ class TimingApp(App[None]):
         self.pipeline.close()
         self.runner.stop()
 
+    def _mount_panes(self) -> None:
+        """Mount the panes not mounted yet, each showing its stage's current state."""
+        switcher = self.query_one(ContentSwitcher)
+        missing = [sid for sid in self.states if not self.query(f"#pane-{sid}")]
+        if missing:
+            panes = [new_pane(sid) for sid in missing]
+            for pane in panes:  # the switcher hides only the panes it started with
+                pane.display = pane.id == switcher.current
+            switcher.mount_all(panes)
+            for stage_id in missing:
+                self._show(stage_id)
+
     def _start_pipeline(self) -> None:
+        self._mount_panes()
         self.pipeline.start()
         self._submit(Work(resolve=True, stages=dict.fromkeys(ALL_STAGES, "start")))
 
     # ----- themes -------------------------------------------------------------------------
 
-    def _apply_start_theme(self) -> None:
-        """`--theme` (or the pyproject's), else a default that suits the terminal."""
-        for problem in self.theme_problems:
-            self.notify(str(problem), title="Theme skipped", severity="warning", timeout=10)
+    def _start_theme(self) -> tuple[str, str | None]:
+        """`--theme` (or the pyproject's), else a default that suits the terminal; and what
+        to tell the user when the theme asked for does not exist."""
         wanted = self.invocation.theme
         fallback = default_theme_name(os.environ)
         if fallback not in self.timing_themes:
             fallback = DEFAULT_THEME if DEFAULT_THEME in self.timing_themes else "textual-dark"
-        if wanted and wanted not in self.available_themes:
-            names = ", ".join(self.timing_themes) or "none"
-            self.notify(
-                f"No theme called {wanted!r}; using {fallback}. Themes: {names}.",
-                title="Unknown theme",
-                severity="error",
-                timeout=10,
-            )
-            wanted = None
-        self.theme = wanted or fallback
+        if not wanted or wanted in self.available_themes:
+            return wanted or fallback, None
+        names = ", ".join(self.timing_themes) or "none"
+        return fallback, f"No theme called {wanted!r}; using {fallback}. Themes: {names}."
+
+    def _report_theme_problems(self) -> None:
+        for problem in self.theme_problems:
+            self.notify(str(problem), title="Theme skipped", severity="warning", timeout=10)
+        if self._theme_note:
+            self.notify(self._theme_note, title="Unknown theme", severity="error", timeout=10)
 
     def plot_palette(self) -> PlotPalette:
         """The plot colours of the current theme (defaults for a Textual built-in theme)."""
         found: TimingTheme | None = self.timing_themes.get(self.theme)
-        return PlotPalette(found.series, found.reference) if found else PlotPalette()
+        return found.palette if found else PlotPalette()
 
     def _on_theme_changed(self, _theme: Theme) -> None:
-        palette = self.plot_palette()
-        for pane in self.query(StagePane):
-            pane.set_palette(palette)
+        for stage_id in self.states:
+            self._show(stage_id)
 
     def action_next_theme(self) -> None:
         """Cycle through the timing-tui themes (bundled, then the user's)."""
@@ -186,8 +208,8 @@ class TimingApp(App[None]):
     def _show(self, stage_id: int) -> None:
         state = self.states[stage_id]
         self.query_one(StageList).show_state(state)
-        pane = self.query_one(f"#pane-{stage_id}", StagePane)
-        pane.show(state, self.plot_palette(), self.flip_log[stage_id])
+        for pane in self.query(f"#pane-{stage_id}").results(StagePane):
+            pane.show(state, self.plot_palette(), self.flip_log[stage_id])
 
     def _submit(self, work: Work) -> None:
         """Queue work on the pipeline and mark its stages pending."""
@@ -294,6 +316,7 @@ class TimingApp(App[None]):
     @on(OptionList.OptionHighlighted, "#stage-list")
     def _stage_highlighted(self, event: OptionList.OptionHighlighted) -> None:
         self.current_stage = event.option_index + 1
+        self._mount_panes()
         self.query_one(ContentSwitcher).current = f"pane-{self.current_stage}"
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -319,23 +342,20 @@ class TimingApp(App[None]):
         """Flip the charts of the stage on show between linear and log scale."""
         stage_id = self.current_stage
         self.flip_log[stage_id] = not self.flip_log[stage_id]
-        self.query_one(f"#pane-{stage_id}", StagePane).set_flip_log(self.flip_log[stage_id])
+        self._show(stage_id)
 
     def action_help(self) -> None:
-        self.push_screen(HelpScreen(self.help_bindings()))
+        self.push_screen(HelpScreen(self.help_keys()))
 
-    def help_bindings(self) -> list[Binding]:
-        """The app's bindings as the help screen lists them (one line for 1-7)."""
-        shown = [b for b in self.BINDINGS if isinstance(b, Binding) and b.key not in "234567"]
-        shown = [replace(b, key_display=None) if b.key.startswith("n,") else b for b in shown]
-        palette = Binding(
-            "ctrl+p",
-            "command_palette",
-            "palette",
-            key_display="ctrl+p",
-            tooltip="command palette: every stage, every action, switch artifacts, themes",
-        )
-        return [*shown, palette]
+    def help_keys(self) -> list[tuple[str, str]]:
+        """(keys, what they do) for every binding, with one line for 1-7."""
+        keys: list[tuple[str, str]] = []
+        for binding in self.BINDINGS:
+            if not isinstance(binding, Binding) or binding.key in "234567":
+                continue
+            shown = {"1": "1-7", "question_mark": "?"}.get(binding.key, binding.key)
+            keys.append((shown.replace(",", " "), binding.tooltip or binding.description))
+        return keys
 
     def action_select_artifacts(self) -> None:
         """Choose another discovered run, cache or eval dump."""
@@ -388,6 +408,7 @@ class TimingApp(App[None]):
         )
 
     def decision_pane(self) -> DecisionPane:
+        self._mount_panes()
         return self.query_one(DecisionPane)
 
     def action_run_action(self) -> None:
@@ -470,6 +491,12 @@ class TimingApp(App[None]):
         self.pipeline.close()
         self.runner.stop()
         self.exit()
+
+
+def new_pane(stage_id: int) -> StagePane:
+    """A fresh pane for a stage (the decision has its own kind)."""
+    info = STAGE_BY_ID[stage_id]
+    return DecisionPane(info) if stage_id == DECISION else StagePane(info)
 
 
 def run_app(invocation: Any) -> None:

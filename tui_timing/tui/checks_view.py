@@ -1,7 +1,10 @@
-"""The checks of a stage, one row each: status, id, measured against expected, the sentence.
+"""The checks of a stage, one row each: status, id, the sentence, measured against expected.
 
-Each row is a status column beside a wrapping body, so a long sentence wraps under its own
-text (not under the status) in a pane 50 columns wide as well as 200.
+Each row is a status column beside a body, so a long sentence wraps under its own text
+(not under the status) in a pane 50 columns wide as well as 200. The measured/expected
+line never wraps: it is cut at the pane's edge, so a dict of quantiles costs one line and
+the charts stay within reach at 80x24 (the sentence already states the figures that matter;
+`check --format json` has them all).
 """
 
 from __future__ import annotations
@@ -18,14 +21,16 @@ from tui_timing.tui.status import status_markup
 STATUS_WIDTH = 7
 
 
-def check_body(check: Check) -> str:
-    """The check's id and sentence, then what was measured against what was expected."""
+def check_text(check: Check) -> str:
+    """The check's id and its sentence."""
+    return f"[b]{escape(check.id)}[/b]  {escape(check.message)}"
+
+
+def check_figures(check: Check) -> str:
+    """What was measured against what was expected."""
     measured = escape(format_value(check.measured))
     expected = escape(format_value(check.expected))
-    return (
-        f"[b]{escape(check.id)}[/b]  {escape(check.message)}\n"
-        f"[$text-muted]measured[/] {measured} [$text-muted]· expected[/] {expected}"
-    )
+    return f"[$text-muted]measured[/] {measured} [$text-muted]· expected[/] {expected}"
 
 
 def summary_markup(checks: list[Check]) -> str:
@@ -47,13 +52,16 @@ class CheckRow(Horizontal):
 
     def compose(self) -> ComposeResult:
         yield Static(status_markup(self._check.status), classes="check-status")
-        yield Static(check_body(self._check), classes="check-body")
+        with Vertical(classes="check-body"):
+            yield Static(check_text(self._check), classes="check-text")
+            yield Static(check_figures(self._check), classes="check-figures")
 
     def show(self, check: Check) -> None:
         """Show another check in this row (cheaper than a new row when the count is equal)."""
         self._check = check
         self.query_one(".check-status", Static).update(status_markup(check.status))
-        self.query_one(".check-body", Static).update(check_body(check))
+        self.query_one(".check-text", Static).update(check_text(check))
+        self.query_one(".check-figures", Static).update(check_figures(check))
 
 
 class ChecksView(Vertical):
@@ -64,7 +72,8 @@ class ChecksView(Vertical):
     ChecksView .checks-summary {{ height: auto; margin-bottom: 1; }}
     ChecksView .check-row {{ height: auto; }}
     ChecksView .check-status {{ width: {STATUS_WIDTH + 1}; }}
-    ChecksView .check-body {{ width: 1fr; }}
+    ChecksView .check-body {{ width: 1fr; height: auto; }}
+    ChecksView .check-figures {{ text-wrap: nowrap; text-overflow: ellipsis; }}
     """
 
     def compose(self) -> ComposeResult:
@@ -76,6 +85,8 @@ class ChecksView(Vertical):
         summary.display = bool(checks)
         summary.update(summary_markup(checks) if checks else "")
         rows = list(self.query(CheckRow))
+        if not rows and not checks:
+            return
         if len(rows) == len(checks):
             for row, check in zip(rows, checks, strict=True):
                 row.show(check)

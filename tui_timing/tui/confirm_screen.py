@@ -30,9 +30,12 @@ class ConfirmAction(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Static(f"[b]Run this action?[/b]\n{escape(self._action.title)}")
-            yield Static(f"[$text-muted]{escape(self._action.why)}[/]")
+            yield Static(f"[$accent]$ {escape(self._action.command or '')}[/]")
             yield Input(self._action.command or "", id="command")
-            yield Static("[$text-muted]Enter: run · Escape: cancel · edit the command first[/]")
+            yield Static(
+                "[$text-muted]Enter runs the command in the box (edit it first if you like); "
+                "Escape cancels. Its output streams into stage 7.[/]"
+            )
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         command = event.value.strip()

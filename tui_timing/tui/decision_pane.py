@@ -1,7 +1,8 @@
-"""Stage 7's pane: the verdict, the path through the decision tree, and the actions.
+"""Stage 7's pane: the verdict, the actions, and the path through the decision tree.
 
-Each action shows its evidence and command; the highlighted one is what `a` runs, and
-the command's output streams into the log at the bottom of the pane.
+The actions come right after the verdict (they are what the user acts on); each shows its
+evidence and command, the highlighted one is what `a` runs, and the command's output
+streams into the log below them. The path follows, rule by rule.
 """
 
 from __future__ import annotations
@@ -12,25 +13,19 @@ from textual.markup import escape
 from textual.widgets import Log, OptionList, Static
 from textual.widgets.option_list import Option
 
-from tui_timing.report.results import Action, Decision, StageResult
+from tui_timing.report.results import Action, Decision, RuleOutcome, StageResult
 from tui_timing.stages.catalog import StageInfo
-from tui_timing.tui.plot_view import PlotPalette
+from tui_timing.tui.decision_path import DecisionPath
 from tui_timing.tui.stage_pane import StagePane
+from tui_timing.tui.themes import PlotPalette
 
 #: Lines of action output kept: enough for a build log, bounded for a long-running command.
 LOG_LINES = 2000
 
 
-def decision_markup(decision: Decision) -> str:
-    """The verdict and every rule evaluated, matched ones marked."""
-    lines = [f"[b]Verdict[/b] (rule {decision.rule}): [b $accent]{escape(decision.verdict)}[/]"]
-    if decision.path:
-        lines += ["", "[b]Path through the decision tree[/b]"]
-    for outcome in decision.path:
-        mark = "[$accent]▶ matched[/]" if outcome.matched else "[$text-muted]· no     [/]"
-        reason = escape(outcome.reason)
-        lines.append(f"{mark} {outcome.rule}. {escape(outcome.name)}: [$text-muted]{reason}[/]")
-    return "\n".join(lines)
+def verdict_markup(decision: Decision) -> str:
+    """The verdict and the rule that gave it."""
+    return f"[b]Verdict[/b] (rule {decision.rule}): [b $accent]{escape(decision.verdict)}[/]"
 
 
 def action_prompt(number: int, action: Action) -> Content:
@@ -51,23 +46,26 @@ class DecisionPane(StagePane):
     def __init__(self, info: StageInfo) -> None:
         super().__init__(info)
         self._actions: list[Action] = []
+        self._path: list[RuleOutcome] = []
 
     def compose_details(self) -> ComposeResult:
         yield Static(classes="decision")
         yield Static("[b]Actions[/b] [$text-muted](a: run the highlighted one)[/]")
         yield OptionList(id="actions")
-        yield Static(classes="pane-figures")
         yield Log(max_lines=LOG_LINES, id="action-log")
-
-    def on_mount(self) -> None:
-        self.query_one("#action-log", Log).display = False
+        yield DecisionPath()
+        yield Static(classes="pane-figures")
 
     def show_result(self, result: StageResult | None, palette: PlotPalette, flip_log: bool) -> None:
         """The verdict, the path and the actions; the highlight stays on the same action."""
         decision = result.decision if result is not None else None
         self.query_one(".decision", Static).update(
-            decision_markup(decision) if decision else "[$text-muted]no verdict yet[/]"
+            verdict_markup(decision) if decision else "[$text-muted]no verdict yet[/]"
         )
+        path = decision.path if decision else []
+        if path != self._path:
+            self._path = list(path)
+            self.query_one(DecisionPath).show(self._path)
         actions = decision.actions if decision else []
         figures = self.query_one(".pane-figures", Static)
         figures.display = bool(result and result.figures)

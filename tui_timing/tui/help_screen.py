@@ -1,4 +1,5 @@
-"""The key reference, built from the app's own bindings so it can never go out of date."""
+"""The key reference. The app builds the list from its own bindings, so it cannot go out of
+date; this screen only lays it out."""
 
 from __future__ import annotations
 
@@ -11,22 +12,19 @@ from textual.markup import escape
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+#: Keys handled by the focused widget rather than by an app binding.
 EXTRA_KEYS: tuple[tuple[str, str], ...] = (
-    ("up/down", "move in the stage list, or scroll the pane"),
-    ("tab", "move between the stage list and the pane"),
-    ("enter", "in the decision pane's action list: highlight an action for a"),
+    ("up down", "move in the stage list, scroll a pane, pick an action in stage 7"),
+    ("pgup pgdn", "scroll the pane by a page (home, end: to its top, bottom)"),
+    ("tab", "move between the stage list, the pane and stage 7's actions"),
 )
 
 
-def help_markup(bindings: list[Binding]) -> str:
+def help_markup(keys: list[tuple[str, str]]) -> str:
     """Every key with what it does, one per line."""
     lines = ["[b]timing-tui keys[/b]", ""]
-    for binding in bindings:
-        keys = binding.key_display or binding.key
-        text = binding.tooltip or binding.description
-        lines.append(f"[b $accent]{escape(keys.replace(',', ' ')):>10}[/]  {escape(text)}")
-    for keys, description in EXTRA_KEYS:
-        lines.append(f"[b $accent]{escape(keys):>10}[/]  {escape(description)}")
+    for key, text in [*keys, *EXTRA_KEYS]:
+        lines.append(f"[b $accent]{escape(key):>10}[/]  {escape(text)}")
     lines += ["", "[$text-muted]Escape, q or ? closes this help.[/]"]
     return "\n".join(lines)
 
@@ -40,9 +38,9 @@ class HelpScreen(ModalScreen[None]):
         Binding("question_mark", "close", "Close", show=False),
     ]
 
-    def __init__(self, bindings: list[Binding]) -> None:
+    def __init__(self, keys: list[tuple[str, str]]) -> None:
         super().__init__(id="help")
-        self._keys = bindings
+        self._keys = keys
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(classes="dialog"):

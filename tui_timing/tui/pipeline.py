@@ -249,9 +249,9 @@ class Pipeline:
             )
             self._ctx.results.update(keep)
             kinds = set(given)
-        for kind in kinds:
-            if kind in given:
-                self._ctx.artifacts[kind] = _load_one(kind, given[kind], self._ctx.settings)
+        for kind, path in given.items():  # in report order, so loading is reproducible
+            if kind in kinds:
+                self._ctx.artifacts[kind] = _load_one(kind, path, self._ctx.settings)
         errors = {
             kind: str(loaded.error)
             for kind, loaded in self._ctx.artifacts.items()

@@ -1,12 +1,16 @@
 """The charts of a stage, stacked: updated in place as new data arrive, rebuilt when the
-set of charts changes (a stage that now has a plot it lacked before)."""
+set of charts changes (a stage that now has a plot it lacked before).
+
+plotext is imported with the first chart, not at start-up: no chart is in the first frame
+(results arrive after it), and the import is a fifth of a bare Textual app's start.
+"""
 
 from __future__ import annotations
 
 from textual.containers import Vertical
 
 from tui_timing.report.results import Plot
-from tui_timing.tui.plot_view import PlotPalette, PlotView
+from tui_timing.tui.themes import PlotPalette
 
 
 class PlotStack(Vertical):
@@ -18,6 +22,10 @@ class PlotStack(Vertical):
 
     def show(self, plots: list[Plot], palette: PlotPalette, flip_log: bool) -> None:
         """Draw these plots; existing views take new data when the titles line up."""
+        if not plots and not self.children:
+            return
+        from tui_timing.tui.plot_view import PlotView
+
         views = list(self.query(PlotView))
         same = len(views) == len(plots) and all(
             v.data is not None and v.data.title == p.title
@@ -31,13 +39,3 @@ class PlotStack(Vertical):
             return
         self.remove_children()
         self.mount_all([PlotView(plot, palette, flip_log) for plot in plots])
-
-    def set_flip_log(self, flip_log: bool) -> None:
-        """Toggle linear/log on every chart of the stage."""
-        for view in self.query(PlotView):
-            view.flip_log = flip_log
-
-    def set_palette(self, palette: PlotPalette) -> None:
-        """Redraw every chart in a new theme's colours."""
-        for view in self.query(PlotView):
-            view.palette = palette

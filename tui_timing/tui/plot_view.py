@@ -7,7 +7,6 @@ The data arrive binned from the worker threads, so drawing is cheap and happens 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 from rich.text import Text
 from textual.app import RenderResult
@@ -15,18 +14,10 @@ from textual.reactive import reactive
 from textual_plotext import PlotextPlot
 
 from tui_timing.report.results import Plot, Series
-from tui_timing.tui.themes import FALLBACK_REFERENCE, FALLBACK_SERIES, PlotColor
+from tui_timing.tui.themes import PlotPalette
 
 #: braille dots: 2x4 points per cell, so a 50-column plot still shows a decay's shape.
 LINE_MARKER = "braille"
-
-
-@dataclass(frozen=True)
-class PlotPalette:
-    """The colours a plot draws its series and reference lines in."""
-
-    series: tuple[PlotColor, ...] = FALLBACK_SERIES
-    reference: PlotColor = FALLBACK_REFERENCE
 
 
 class PlotView(PlotextPlot):

@@ -13,14 +13,14 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.markup import escape
-from textual.widgets import ProgressBar, Static
+from textual.widgets import Static
 
 from tui_timing.report.results import StageResult
 from tui_timing.stages.catalog import StageInfo
 from tui_timing.tui.checks_view import ChecksView
 from tui_timing.tui.plot_stack import PlotStack
-from tui_timing.tui.plot_view import PlotPalette
 from tui_timing.tui.status import StageState, status_markup
+from tui_timing.tui.themes import PlotPalette
 
 
 class StagePane(VerticalScroll, can_focus=True):
@@ -40,11 +40,16 @@ class StagePane(VerticalScroll, can_focus=True):
     def __init__(self, info: StageInfo) -> None:
         super().__init__(id=f"pane-{info.id}", classes="stage-pane")
         self.info = info
+        self._shown: tuple[StageState, PlotPalette, bool] | None = None
+
+    def on_mount(self) -> None:
+        """Show what arrived before the pane's widgets existed."""
+        if self._shown is not None:
+            self._draw_state(*self._shown)
 
     def compose(self) -> ComposeResult:
         yield Static(classes="pane-title")
         yield Static(classes="pane-meta")
-        yield ProgressBar(total=1.0, show_eta=False, classes="pane-progress")
         yield Static(classes="pane-errors")
         yield Static(classes="pane-note")
         yield from self.compose_details()
@@ -56,14 +61,16 @@ class StagePane(VerticalScroll, can_focus=True):
         yield PlotStack()
 
     def show(self, state: StageState, palette: PlotPalette, flip_log: bool) -> None:
-        """Render the stage's state: header lines, then the (partial) result."""
+        """Render the stage's state (once mounted): header lines, then the result."""
+        self._shown = (state, palette, flip_log)
+        if self.is_mounted:
+            self._draw_state(state, palette, flip_log)
+
+    def _draw_state(self, state: StageState, palette: PlotPalette, flip_log: bool) -> None:
         info = self.info
         title = f"Stage {info.id} · {escape(info.title)}   {status_markup(state.status)}"
         self.query_one(".pane-title", Static).update(title)
         self.query_one(".pane-meta", Static).update(escape(_meta_line(state)))
-        progress = self.query_one(".pane-progress", ProgressBar)
-        progress.display = state.phase == "running"
-        progress.update(progress=state.fraction)
         errors = self.query_one(".pane-errors", Static)
         errors.display = bool(state.artifact_errors)
         errors.update(
@@ -88,23 +95,23 @@ class StagePane(VerticalScroll, can_focus=True):
             figures.update("\n".join(f"• {escape(f)}" for f in result.figures))
         self.query_one(PlotStack).show(result.plots if result else [], palette, flip_log)
 
-    def set_flip_log(self, flip_log: bool) -> None:
-        """Toggle linear/log on this stage's charts."""
-        for stack in self.query(PlotStack):
-            stack.set_flip_log(flip_log)
 
-    def set_palette(self, palette: PlotPalette) -> None:
-        """Redraw this stage's charts in a new theme's colours."""
-        for stack in self.query(PlotStack):
-            stack.set_palette(palette)
+#: Cells of the text progress bar (a bar widget costs start-up time in seven panes).
+BAR_WIDTH = 12
+
+
+def progress_bar(fraction: float) -> str:
+    """`██████░░░░░░ 50%`."""
+    filled = round(max(0.0, min(1.0, fraction)) * BAR_WIDTH)
+    return "█" * filled + "░" * (BAR_WIDTH - filled) + f" {fraction:.0%}"
 
 
 def _meta_line(state: StageState) -> str:
     """When and why the stage last ran, or what it is doing now."""
     if state.phase == "running":
-        percent = f" {state.fraction:.0%}" if state.fraction > 0 else ""
+        bar = f" {progress_bar(state.fraction)}" if state.fraction > 0 else ""
         message = f": {state.message}" if state.message else ""
-        return f"running{percent}{message} ({state.reason})"
+        return f"running{bar}{message} ({state.reason})"
     if state.phase == "pending":
         return "queued to re-run" if state.result is not None else "waiting to run"
     return f"ran at {state.updated} ({state.reason}) · run {state.runs}"

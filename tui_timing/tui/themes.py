@@ -58,6 +58,14 @@ FALLBACK_SERIES: tuple[PlotColor, ...] = ("cyan", "orange", "green", "magenta", 
 FALLBACK_REFERENCE: PlotColor = "gray"
 
 
+@dataclass(frozen=True)
+class PlotPalette:
+    """The colours a plot draws its series and reference lines in."""
+
+    series: tuple[PlotColor, ...] = FALLBACK_SERIES
+    reference: PlotColor = FALLBACK_REFERENCE
+
+
 class ThemeError(Exception):
     """A theme file that cannot be used: which file, and what is wrong with it."""
 
@@ -79,6 +87,10 @@ class TimingTheme:
     @property
     def name(self) -> str:
         return self.theme.name
+
+    @property
+    def palette(self) -> PlotPalette:
+        return PlotPalette(self.series, self.reference)
 
 
 def user_themes_dir() -> Path:
