@@ -304,6 +304,12 @@ def _state_with(name: str, value: Any) -> Callable[[Obj], None]:
     return lambda k: k["model"].__setitem__(name, value)
 
 
+def _length_input_text(k: Obj) -> None:
+    """length_input of the wrong type, and no feature_mean to infer the right one from."""
+    k["config"]["length_input"] = "yes"
+    del k["model"]["feature_mean"], k["model"]["feature_std"]
+
+
 CHECKPOINTS = [
     Case("checkpoint", "empty", _bytes(b""), 2, None, "empty"),
     Case("checkpoint", "text", _bytes(b"epoch 30\nloss 0.1\n"), 2, None, "not a torch"),
@@ -380,6 +386,29 @@ CHECKPOINTS = [
         "non-finite",
         check="model.duration_head",
         with_cache=True,
+    ),
+    Case(
+        "checkpoint",
+        "first_weight_rank1",
+        _edit(_state_with("backbone.0.weight", torch.zeros(64))),
+        2,
+        "model.backbone.0.weight",
+        "",
+        defect="artifacts/checkpoint.py _reference_shapes: a rank-1 backbone.0.weight raises "
+        "IndexError (first.shape[1]); check says key null, 'not usable (tuple index out of "
+        "range)'",
+    ),
+    Case(
+        "checkpoint",
+        "length_input_text",
+        _edit(_length_input_text),
+        2,
+        "config",
+        "length_input",
+        defect="model/heads.py config_problems does not type-check length_input/mask_padding: "
+        "with feature_mean absent (nothing to infer it from), length_input 'yes' reaches "
+        "TimingHead's int(config.length_input) and raises ValueError; check says key null, "
+        "'not usable (invalid literal for int() with base 10: 'yes')'",
     ),
     Case(
         "checkpoint",
@@ -571,6 +600,17 @@ EVALS = [
         2,
         "real.mask",
         "other than 0 and 1",
+    ),
+    Case(
+        "eval",
+        "inf_xy",
+        _edit(lambda e: e["real"]["xy"].__setitem__((0, slice(1, 3), 0), float("inf"))),
+        2,
+        "real.xy",
+        "non-finite",
+        defect="artifacts/eval_dump.py:288 _displacements: np.diff of points holding inf "
+        "prints 'RuntimeWarning: invalid value encountered in subtract' on stderr before "
+        "the (correct) refusal",
     ),
     Case(
         "eval",

@@ -50,7 +50,17 @@ BALABIT_MAX_LEN = 128
 
 
 def run(ctx: StageContext) -> StageResult:
-    """Stage 1 on the context's cache."""
+    """Stage 1 on the context's cache.
+
+    NaN, inf and huge values are findings here (cache.finite and the others report them),
+    so numpy's overflow and invalid-value warnings about them are silenced: on the user's
+    stderr they would only look like a crash.
+    """
+    with np.errstate(all="ignore"):
+        return _run(ctx)
+
+
+def _run(ctx: StageContext) -> StageResult:
     result = StageResult(id=STAGE_ID, name=NAME)
     loaded = ctx.loaded("cache")
     if loaded is None:
@@ -283,12 +293,10 @@ def _vs_raw_check(
         )
     summary: dict[str, Any] = loaded.value
     durations = scan.durations
-    with np.errstate(invalid="ignore", over="ignore"):  # inf durations: cache.finite says so
-        mean, std = float(durations.mean()), float(durations.std())
     cache_figures = {
         "n_segments": cache.n_rows,
-        "duration.mean": mean,
-        "duration.std": std,
+        "duration.mean": float(durations.mean()),
+        "duration.std": float(durations.std()),
         **{f"profile_{k}": v for k, v in bins.items()},
     }
     rows: dict[str, dict[str, Any]] = {}
@@ -377,12 +385,17 @@ def _key_figures(stats: dict[str, Any]) -> list[str]:
     duration, profile = stats["duration"], stats["profile"]
     return [
         f"{stats['rows']:,} rows, L {stats['max_len']}, D {stats['feature_dim']}",
-        f"duration mean {fmt(duration['mean'])} s, median {fmt(duration['q50'])} s",
+        f"duration mean {_fmt(duration['mean'])} s, median {_fmt(duration['q50'])} s",
         f"length mean {stats['length']['mean']:.1f}",
         f"profile first/mid/last {fmt(profile['first'])} / {fmt(profile['mid'])} / "
         f"{fmt(profile['last'])}",
         f"Δt = 0 on {stats['zero_dt_share']:.0%} of steps",
     ]
+
+
+def _fmt(value: float | None) -> str:
+    """`fmt`, and "n/a" where no figure exists (every duration NaN or infinite)."""
+    return "n/a" if value is None else fmt(value)
 
 
 def _plots(scan: CacheScan) -> list[Plot]:

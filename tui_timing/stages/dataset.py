@@ -61,7 +61,16 @@ class EpochFigures:
 
 
 def run(ctx: StageContext) -> StageResult:
-    """Stage 2 on the context's cache (and checkpoint, for the conditioning dimension)."""
+    """Stage 2 on the context's cache (and checkpoint, for the conditioning dimension).
+
+    As in stage 1, numpy's warnings about NaN and inf values are silenced: the checks
+    report those values, and a warning on stderr would only look like a crash.
+    """
+    with np.errstate(all="ignore"):
+        return _run(ctx)
+
+
+def _run(ctx: StageContext) -> StageResult:
     result = StageResult(id=STAGE_ID, name=NAME)
     cache = ctx.timing_cache()
     if cache is None:
