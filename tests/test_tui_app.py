@@ -13,12 +13,12 @@ from textual.widgets._toast import Toast
 
 from tui_timing.cli import Invocation
 from tui_timing.config import Settings
-from tui_timing.report.results import Action, Decision, StageResult
+from tui_timing.report.results import Action, Decision, Plot, Series, StageResult
 from tui_timing.stages.context import ArtifactPaths
 from tui_timing.tui.app import TimingApp
 from tui_timing.tui.confirm_screen import ConfirmAction
 from tui_timing.tui.help_screen import HelpScreen
-from tui_timing.tui.messages import StageFinished
+from tui_timing.tui.messages import StageFinished, StageProgress, StageStarted
 from tui_timing.tui.plot_view import PlotView
 
 pytestmark = pytest.mark.asyncio
@@ -337,6 +337,25 @@ async def test_palette_lists_stages(cache: Path, tmp_path: Path) -> None:
         await pilot.pause(0.3)
         await pilot.press("enter")
         await wait_for(pilot, lambda: app.current_stage == 5)
+
+
+async def test_the_sampler_histogram_fills_while_it_runs(cache: Path, tmp_path: Path) -> None:
+    app = TimingApp(invocation(cache=cache), cwd=tmp_path)
+    async with app.run_test(size=(120, 50), notifications=True) as pilot:
+        await settle(pilot, app)
+        await pilot.press("5")
+        app.post_message(StageStarted(5, "re-run"))
+        for rows in (512, 1024):
+            histogram = Series("sampled", [0.1, 0.2, 0.4, 0.8], [1.0, rows / 100, 4.0, 1.0])
+            plot = Plot("Durations: real vs sampled", "hist", [histogram], log_x=True)
+            partial = StageResult(id=5, name="sampler", plots=[plot])
+            app.post_message(StageProgress(5, rows / 2048, f"sampled {rows}/2048 rows", partial))
+            await pilot.pause()
+            text = screen_text(app)
+            assert f"sampled {rows}/2048 rows" in text and "running" in text
+            assert "Durations: real vs sampled (log x)" in text
+            assert app.query_one("#pane-5").query(PlotView).first().data is plot
+        assert "██████░░░░░░ 50%" in screen_text(app)
 
 
 def decision_with(command: str) -> StageResult:

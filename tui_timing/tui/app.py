@@ -106,6 +106,10 @@ class TimingApp(App[None]):
     def __init__(self, invocation: Any, cwd: Path | None = None) -> None:
         super().__init__()
         self.invocation = invocation
+        if "TEXTUAL_ANIMATIONS" not in os.environ:
+            # Every animation frame is a screen update; over a slow SSH link they queue up
+            # and the keys lag behind. Scrolling jumps instead (set the variable to opt in).
+            self.animation_level = "none"
         self.cwd = cwd or Path.cwd()
         self.states: dict[int, StageState] = {s.id: StageState(s.id) for s in STAGES}
         self.current_stage = 1

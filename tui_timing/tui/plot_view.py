@@ -14,10 +14,15 @@ from textual.reactive import reactive
 from textual_plotext import PlotextPlot
 
 from tui_timing.report.results import Plot, Series
+from tui_timing.tui.formatting import format_number
 from tui_timing.tui.themes import PlotPalette
 
 #: braille dots: 2x4 points per cell, so a 50-column plot still shows a decay's shape.
 LINE_MARKER = "braille"
+#: Columns the y tick labels may take ("0.00123┤"), which a title must leave free.
+TICK_ROOM = 12
+#: One shape per series of a point chart, so series differ without colour too.
+POINT_MARKERS = ("●", "■", "▲", "◆")
 
 
 class PlotView(PlotextPlot):
@@ -49,7 +54,7 @@ class PlotView(PlotextPlot):
         if self.data is None:
             return Text("")
         try:
-            self._draw(self.data)
+            self._draw(self.data, self.size.width)
             return super().render()
         except (ValueError, ZeroDivisionError, IndexError, TypeError) as exc:
             # A degenerate data set must cost one chart, never the app.
@@ -64,61 +69,44 @@ class PlotView(PlotextPlot):
             return (plot.log_x != self.flip_log, plot.log_y)
         return (plot.log_x, plot.log_y != self.flip_log)
 
-    def _draw(self, plot: Plot) -> None:
+    def _draw(self, plot: Plot, width: int) -> None:
         plt = self.plt
         plt.clear_figure()
         log_x, log_y = self.log_axes()
         scale = " (log x)" if log_x else ""
         scale += " (log y)" if log_y else ""
-        title = plot.title + scale
-        if plot.kind == "bar" and plot.highlight:
-            title += f"  * {plot.highlight}"
-        plt.title(title)
+        # plotext drops a title wider than the plot area (the width less the y tick labels),
+        # so it is cut to fit instead.
+        plt.title(_fit(plot.title + scale, width - TICK_ROOM))
         plt.xlabel(plot.xlabel)
         plt.ylabel(plot.ylabel)
-        colors = self.palette.series
-        if plot.kind == "bar":
-            self._draw_bars(plot, log_y)
+        if plot.kind == "bar" and all(len(s.y) == 1 for s in plot.series):
+            self._draw_named_bars(plot, width, log_y)
+        elif plot.kind == "bar":
+            self._draw_points(plot, log_y)
         else:
-            filled = plot.kind == "hist" and len(plot.series) == 1
-            for index, series in enumerate(plot.series):
-                xs, ys = _points(series, log_x, log_y)
-                if xs:
-                    plt.plot(
-                        xs,
-                        ys,
-                        marker=LINE_MARKER,
-                        color=colors[index % len(colors)],
-                        label=series.label if len(plot.series) > 1 else None,
-                        fillx=filled,
-                    )
-            self._draw_references(plot, log_x, log_y)
+            self._draw_lines(plot, log_x, log_y)
         if log_x:
             plt.xscale("log")
         if log_y:
             plt.yscale("log")
 
-    def _draw_bars(self, plot: Plot, log_y: bool) -> None:
-        """One bar per series when each holds one value (the probe), else bars over x."""
-        plt = self.plt
-        color = self.palette.series[0]
-        if all(len(s.y) == 1 for s in plot.series):
-            labels = [s.label + ("*" if s.label == plot.highlight else "") for s in plot.series]
-            values = [s.y[0] for s in plot.series]
-            if log_y:
-                kept = [(lab, v) for lab, v in zip(labels, values, strict=True) if _usable(v)]
-                labels, values = [k[0] for k in kept], [k[1] for k in kept]
-            if labels:
-                plt.bar(labels, values, color=color)
-            return
+    def _draw_lines(self, plot: Plot, log_x: bool, log_y: bool) -> None:
+        """Lines; a histogram of one series is filled, overlaid ones stay lines to compare."""
+        colors = self.palette.series
+        filled = plot.kind == "hist" and len(plot.series) == 1
         for index, series in enumerate(plot.series):
-            xs, ys = _points(series, False, log_y)
+            xs, ys = _points(series, log_x, log_y)
             if xs:
-                colors = self.palette.series
-                plt.bar(xs, ys, color=colors[index % len(colors)], label=series.label)
-
-    def _draw_references(self, plot: Plot, log_x: bool, log_y: bool) -> None:
-        """Target values as labelled flat lines across the data's x range."""
+                self.plt.plot(
+                    xs,
+                    ys,
+                    marker=LINE_MARKER,
+                    color=colors[index % len(colors)],
+                    label=series.label if len(plot.series) > 1 else None,
+                    fillx=filled,
+                )
+        # Target values as labelled flat lines across the data's x range.
         xs = [x for s in plot.series for x in s.x if not log_x or _usable(x)]
         if not xs:
             return
@@ -128,6 +116,45 @@ class PlotView(PlotextPlot):
                 self.plt.plot(
                     [low, high], [value, value], color=self.palette.reference, label=label
                 )
+
+    def _draw_named_bars(self, plot: Plot, width: int, log_y: bool) -> None:
+        """One bar per series (the capacity probe), the highlighted one starred; reference
+        values as flat lines, named under the chart (plotext has no legend for them)."""
+        kept = [s for s in plot.series if not log_y or _usable(s.y[0])]
+        if not kept:
+            return
+        room = max(3, (width - 8) // len(kept) - 1)
+        labels = [_fit(("*" if s.label == plot.highlight else "") + s.label, room) for s in kept]
+        self.plt.bar(labels, [s.y[0] for s in kept], color=self.palette.series[0])
+        notes = [f"* {plot.highlight}"] if plot.highlight else []
+        for label, value in plot.hlines:
+            if math.isfinite(value) and (not log_y or value > 0):
+                self.plt.hline(value, self.palette.reference)
+                notes.append(f"── {label} {format_number(value)}")
+        if notes:
+            # plotext centres the x label and drops it unless it clears the y label.
+            room = width - 2 * len(plot.ylabel) - 2
+            self.plt.xlabel(_fit("  ".join([plot.xlabel, *notes]).strip(), room))
+
+    def _draw_points(self, plot: Plot, log_y: bool) -> None:
+        """Bars of several series at shared x positions, as markers: they stay readable on
+        a log axis (bars cannot start at 0 there) and do not hide one another."""
+        colors = self.palette.series
+        for index, series in enumerate(plot.series):
+            xs, ys = _points(series, False, log_y)
+            if xs:
+                self.plt.scatter(
+                    xs,
+                    ys,
+                    marker=POINT_MARKERS[index % len(POINT_MARKERS)],
+                    color=colors[index % len(colors)],
+                    label=series.label,
+                )
+
+
+def _fit(text: str, width: int) -> str:
+    """The text, cut with an ellipsis to at most `width` characters."""
+    return text if len(text) <= width else text[: max(0, width - 1)] + "…"
 
 
 def _usable(value: float) -> bool:
