@@ -173,6 +173,33 @@ def test_weights_that_contradict_the_config_are_refused(tmp_path: Path) -> None:
     assert caught.value.key == "config.cond_dim"
 
 
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("logit_bound", "tight"),
+        ("logsigma_min", "low"),
+        ("length_input", "yes"),
+        ("mask_padding", 1),
+        ("feature_names", "abc"),
+    ],
+)
+def test_a_config_value_of_the_wrong_type_is_named(tmp_path: Path, key: str, value: Any) -> None:
+    original = saved()
+    original["config"][key] = value
+    with pytest.raises(ArtifactError) as caught:
+        load_checkpoint(write(tmp_path, original), Settings())
+    assert caught.value.key in ("config", f"config.{key}")
+    assert key in str(caught.value)
+
+
+def test_a_weight_of_the_wrong_rank_is_named(tmp_path: Path) -> None:
+    original = saved()
+    original["model"]["backbone.0.weight"] = torch.zeros(64)
+    with pytest.raises(ArtifactError, match="do not fit") as caught:
+        load_checkpoint(write(tmp_path, original), Settings())
+    assert caught.value.key == "model.backbone.0.weight"
+
+
 def test_weights_with_a_wrong_shape_are_refused(tmp_path: Path) -> None:
     original = saved()
     original["model"]["duration.weight"] = torch.zeros(3, 64)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import textwrap
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -100,6 +101,14 @@ def test_a_sigma_far_below_the_residuals_fails_duration_head(tmp_path: Path) -> 
     assert check.status == "fail"
     assert check.measured["clamp_share"] == 0.0
     assert check.measured["sigma_ratio"] < 0.5
+
+
+def test_a_profile_head_that_outputs_nan_fails_length_masking(tmp_path: Path) -> None:
+    path = planted(tmp_path, lambda s: s["model"]["profile.increments.weight"].fill_(math.inf))
+    check = stage3(path).check("model.length_masking")
+    assert check.status == "fail"
+    assert check.measured["nonfinite_rows"] > 0
+    assert "NaN or infinite" in check.message
 
 
 def test_features_with_more_columns_than_the_model_takes(tmp_path: Path) -> None:

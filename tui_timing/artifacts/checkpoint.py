@@ -206,7 +206,7 @@ def _is_reference(state: dict[str, torch.Tensor]) -> bool:
 def _build_reference(artifact: CheckpointArtifact, state_key: str | None) -> None:
     """Complete the config from the shapes, build a TimingHead, load the weights strictly."""
     path, state = artifact.path, artifact.state_dict
-    shapes = _reference_shapes(state)
+    shapes = _reference_shapes(path, state_key, state)
     for key, (value, how) in shapes.items():
         stored = artifact.config.get(key)
         if key not in artifact.config:
@@ -228,28 +228,44 @@ def _build_reference(artifact: CheckpointArtifact, state_key: str | None) -> Non
         config = HeadConfig.from_dict(artifact.config)
     except (TypeError, ValueError) as exc:
         raise ArtifactError(str(path), "config", f"unusable config: {exc}") from None
+    artifact.config.update(config.as_dict())
     model = TimingHead(config)
     _load_strict(path, state_key, model, state)
     artifact.model = model.eval()
     artifact.source = "reference"
 
 
-def _reference_shapes(state: dict[str, torch.Tensor]) -> dict[str, tuple[Any, str]]:
+def _reference_shapes(
+    path: Path, state_key: str | None, state: dict[str, torch.Tensor]
+) -> dict[str, tuple[Any, str]]:
     """Config values the reference head's weights pin down, with where each was read."""
-    first = state["backbone.0.weight"]
+
+    def weight(key: str, rank: int) -> torch.Tensor:
+        tensor = state[key]
+        if tensor.dim() != rank:
+            raise ArtifactError(
+                str(path),
+                f"{state_key}.{key}" if state_key else key,
+                f"the weights do not fit the model: expected {rank} dimensions, found shape "
+                f"{list(tensor.shape)}",
+            )
+        return tensor
+
+    first = weight("backbone.0.weight", 2)
     out: dict[str, tuple[Any, str]] = {
         "hidden": (int(first.shape[0]), "rows of backbone.0.weight"),
     }
     head_key = next(k for k in _PROFILE_PARAMS if k in state)
     head = _PROFILE_PARAMS[head_key]
+    head_weight = weight(head_key, 2)
     out["profile_head"] = (head, f"the parameter {head_key}")
     if head == "templates":
-        out["n_templates"] = (int(state[head_key].shape[0]), "rows of profile.templates")
-        out["max_len"] = (int(state[head_key].shape[1]), "columns of profile.templates")
+        out["n_templates"] = (int(head_weight.shape[0]), "rows of profile.templates")
+        out["max_len"] = (int(head_weight.shape[1]), "columns of profile.templates")
     else:
-        out["max_len"] = (int(state[head_key].shape[0]), f"rows of {head_key}")
+        out["max_len"] = (int(head_weight.shape[0]), f"rows of {head_key}")
     if "feature_mean" in state:
-        cond_dim = int(state["feature_mean"].shape[0])
+        cond_dim = int(weight("feature_mean", 1).shape[0])
         out["cond_dim"] = (cond_dim, "length of feature_mean")
         extra = int(first.shape[1]) - cond_dim
         out["length_input"] = (extra == 1, "backbone.0.weight has one column more than features")

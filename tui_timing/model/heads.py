@@ -52,6 +52,8 @@ class HeadConfig:
     diffusion_cond_dim: int | None = None
 
     def __post_init__(self) -> None:
+        if isinstance(self.feature_names, tuple):
+            self.feature_names = list(self.feature_names)
         problems = config_problems(self)
         if problems:
             raise ValueError("; ".join(problems))
@@ -71,7 +73,11 @@ class HeadConfig:
 
 
 def config_problems(config: HeadConfig) -> list[str]:
-    """What makes a config unusable, in words (empty when it is fine)."""
+    """What makes a config unusable, in words naming the key (empty when it is fine).
+
+    Types are checked before values, since a config read from someone's checkpoint can
+    hold anything (a string where a number belongs, say).
+    """
     problems: list[str] = []
     for name in ("cond_dim", "max_len", "hidden", "n_templates"):
         value = getattr(config, name)
@@ -81,11 +87,35 @@ def config_problems(config: HeadConfig) -> list[str]:
         problems.append(f"profile_head must be one of {', '.join(PROFILE_HEADS)}")
     if config.profile_loss not in PROFILE_LOSSES:
         problems.append(f"profile_loss must be one of {', '.join(PROFILE_LOSSES)}")
-    if config.logit_bound is not None and not config.logit_bound > 0:
-        problems.append(f"logit_bound must be > 0 or null, not {config.logit_bound!r}")
-    low, high = config.logsigma_min, config.logsigma_max
+    for name in ("length_input", "mask_padding"):
+        if not isinstance(getattr(config, name), bool):
+            problems.append(f"{name} must be true or false, not {getattr(config, name)!r}")
+    numbers = {}
+    for name in ("logit_bound", "logsigma_min", "logsigma_max"):
+        value = getattr(config, name)
+        if value is None:
+            continue
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or not math.isfinite(value)
+        ):
+            problems.append(f"{name} must be a finite number or null, not {value!r}")
+        else:
+            numbers[name] = value
+    if "logit_bound" in numbers and not numbers["logit_bound"] > 0:
+        problems.append(f"logit_bound must be > 0 or null, not {numbers['logit_bound']!r}")
+    low, high = numbers.get("logsigma_min"), numbers.get("logsigma_max")
     if low is not None and high is not None and not low < high:
         problems.append(f"logsigma_min ({low}) must be below logsigma_max ({high})")
+    names = config.feature_names
+    if names is not None and not (
+        isinstance(names, list) and all(isinstance(n, str) for n in names)
+    ):
+        problems.append("feature_names must be a list of strings or null")
+    diffusion = config.diffusion_cond_dim
+    if diffusion is not None and (isinstance(diffusion, bool) or not isinstance(diffusion, int)):
+        problems.append(f"diffusion_cond_dim must be an integer or null, not {diffusion!r}")
     return problems
 
 

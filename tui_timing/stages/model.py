@@ -481,9 +481,26 @@ def _masking_check(
 ) -> tuple[Check, dict[str, Any]]:
     steps = torch.arange(out.profile.shape[1])
     beyond = steps[None, :] >= length.long()[:, None]
-    mass = (out.profile.double() * beyond).sum(dim=1)
-    stats = {"mean": float(mass.mean()), "max": float(mass.max())}
+    finite = torch.isfinite(out.profile).all(dim=1)
+    mass = (out.profile[finite].double() * beyond[finite]).sum(dim=1)
+    stats = {
+        "mean": float(mass.mean()) if mass.numel() else 0.0,
+        "max": float(mass.max()) if mass.numel() else 0.0,
+        "nonfinite_rows": int((~finite).sum()),
+    }
     expected = f"≤ {tol.padding_mass:g} of each row's profile beyond its length"
+    if stats["nonfinite_rows"]:
+        return (
+            Check(
+                "model.length_masking",
+                "fail",
+                stats,
+                expected,
+                f"The profile is NaN or infinite on {stats['nonfinite_rows']} of {len(finite)} "
+                "rows, so where its mass goes cannot be checked (non-finite logits or weights).",
+            ),
+            stats,
+        )
     if stats["max"] > tol.padding_mass:
         share = float((mass > tol.padding_mass).double().mean())
         return (
