@@ -29,6 +29,7 @@ import pytest
 import torch
 from click.testing import CliRunner
 
+from tui_timing.artifacts import safe_load
 from tui_timing.artifacts.cache import load_cache
 from tui_timing.artifacts.checkpoint import load_checkpoint
 from tui_timing.artifacts.eval_dump import load_eval_dump
@@ -214,9 +215,13 @@ def test_loaders_refuse_without_running(hostile: list[Hostile]) -> None:
         assert not h.marker.exists(), f"{h.kind}/{h.payload}/{h.fmt} ran its payload"
 
 
-def test_memory_mapped_load_gives_the_real_reason(hostile: list[Hostile]) -> None:
+def test_memory_mapped_load_gives_the_real_reason(
+    hostile: list[Hostile], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A legacy file cannot be memory-mapped; torch says so first. The refusal must still be
-    about the payload, not about mmap."""
+    about the payload, not about mmap. (Only large files are mapped: the threshold is set
+    to 0 so that these small ones take that path.)"""
+    monkeypatch.setattr(safe_load, "MMAP_MIN_BYTES", 0)
     for h in hostile:
         if h.fmt != "legacy":
             continue

@@ -24,6 +24,12 @@ import torch
 from tui_timing.errors import ArtifactError
 
 _ZIP_MAGIC = b"PK\x03\x04"
+#: Torch files at least this large are memory-mapped, so that a 1M-row cache is not copied
+#: into memory; smaller ones are read whole. A mapped file that another program truncates
+#: or rewrites in place (a plain torch.save truncates first) kills the reader with SIGBUS
+#: at its next access to the mapping, a crash no handler can catch: a long-lived TUI whose
+#: stage is reading a cache the user is rebuilding must not be exposed to it needlessly.
+MMAP_MIN_BYTES = 256 << 20
 #: How much of a plain pickle the static scan reads to name what it would call.
 _PICKLE_SCAN_BYTES = 1 << 20
 _HARMLESS_BUILTINS = {"set", "frozenset", "bytearray", "bytes", "slice", "complex", "object"}
@@ -51,10 +57,11 @@ def load_container(path: str | Path, *, mmap: bool = True) -> Any:
     """Return the object stored in `path` (usually a dict), refusing anything unsafe.
 
     Raises ArtifactError naming the file and the problem for a missing, empty, unreadable,
-    truncated or unsafe file.
+    truncated or unsafe file. `mmap` maps files of at least MMAP_MIN_BYTES (see there).
     """
     path = Path(path)
     head = _read_head(path)
+    mmap = mmap and _size(path) >= MMAP_MIN_BYTES
     if head.startswith(_ZIP_MAGIC):
         names, damage = _zip_names(path)
         if names and all(name.endswith(".npy") for name in names):
@@ -78,6 +85,13 @@ def load_container(path: str | Path, *, mmap: bool = True) -> Any:
         None,
         f"not a torch .pt, .npz or .safetensors file (unrecognised first bytes {head[:8]!r})",
     )
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
 
 
 def _read_head(path: Path) -> bytes:
