@@ -74,6 +74,11 @@ def artifact_options(func: Callable[..., Any]) -> Callable[..., Any]:
             "--samples", type=click.IntRange(min=1), help="Rows sampled in stage 5 (default 2048)."
         ),
         click.option("--seed", type=int, help="Seed of every random choice (default 0)."),
+        click.option(
+            "--temperature",
+            type=click.FloatRange(min=0, min_open=True),
+            help="Sampling temperature of the profile in stage 5 (default 1).",
+        ),
     ]
     for option in reversed(options):
         func = option(func)
@@ -113,6 +118,7 @@ def build_invocation(options: dict[str, Any]) -> Invocation:
         device=pick("device", "auto"),
         samples=int(pick("samples", 2048)),
         seed=int(pick("seed", 0)),
+        temperature=float(pick("temperature", 1.0)),
         dataset_spec=options.get("dataset"),
         model_spec=options.get("model"),
         sampler_spec=options.get("sampler"),

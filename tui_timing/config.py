@@ -79,7 +79,7 @@ class Settings:
 
 
 #: Keys of `[tool.timing-tui]` that are run settings rather than tolerances.
-SETTING_KEYS = ("device", "samples", "seed", "batch_size", "temperature", "theme", "scratchpad")
+SETTING_KEYS = ("device", "samples", "seed", "temperature", "theme", "scratchpad")
 
 
 def find_pyproject(start: Path | None = None) -> Path | None:
