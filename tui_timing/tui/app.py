@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from datetime import datetime
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual import on
 from textual.app import App, ComposeResult
@@ -61,6 +61,11 @@ from tui_timing.tui.themes import (
 )
 from tui_timing.tui.watcher import POLL_INTERVAL_S, ArtifactWatcher
 
+if TYPE_CHECKING:
+    from tui_timing.artifacts.discovery import Discovered
+    from tui_timing.cli import Invocation
+    from tui_timing.stages.context import ArtifactPaths, StageContext
+
 DEFAULT_SCRATCHPAD = Path("scratchpad.md")
 #: The artifacts each stage's pane reports problems with (what the stage reads).
 STAGE_INPUTS: dict[int, tuple[str, ...]] = {
@@ -103,7 +108,7 @@ class TimingApp(App[None]):
         Binding("s", "select_artifacts", "switch", tooltip="switch run, cache or eval dump"),
     ]
 
-    def __init__(self, invocation: Any, cwd: Path | None = None) -> None:
+    def __init__(self, invocation: Invocation, cwd: Path | None = None) -> None:
         super().__init__()
         self.invocation = invocation
         if "TEXTUAL_ANIMATIONS" not in os.environ:
@@ -114,10 +119,9 @@ class TimingApp(App[None]):
         self.states: dict[int, StageState] = {s.id: StageState(s.id) for s in STAGES}
         self.current_stage = 1
         self.flip_log: dict[int, bool] = {s.id: False for s in STAGES}
-        self.paths: Any = None
-        self.found: Any = None
+        self.paths: ArtifactPaths | None = None
+        self.found: Discovered | None = None
         self.selection = Selection()
-        self.artifact_errors: dict[str, str] = {}
         self.pipeline = Pipeline(invocation, self.post_message)
         self.watcher = ArtifactWatcher()
         self.runner = ActionRunner(self.post_message, self.cwd)
@@ -247,7 +251,6 @@ class TimingApp(App[None]):
             )
 
     def on_artifacts_loaded(self, message: ArtifactsLoaded) -> None:
-        self.artifact_errors = message.errors
         for stage_id, state in self.states.items():
             inputs = STAGE_INPUTS[stage_id]
             state.artifact_errors = {k: v for k, v in message.errors.items() if k in inputs}
@@ -391,7 +394,7 @@ class TimingApp(App[None]):
             target = self.cwd / target
         self.run_worker(lambda: self._export(snapshot, target), thread=True, group="export")
 
-    def _export(self, snapshot: Any, target: Path) -> None:
+    def _export(self, snapshot: StageContext, target: Path) -> None:
         try:
             written, summary = export_findings(snapshot, target)
         except ArtifactError as exc:
@@ -503,6 +506,6 @@ def new_pane(stage_id: int) -> StagePane:
     return DecisionPane(info) if stage_id == DECISION else StagePane(info)
 
 
-def run_app(invocation: Any) -> None:
+def run_app(invocation: Invocation) -> None:
     """Open the TUI on the invocation's artifacts (or discovered ones, or the sample)."""
     TimingApp(invocation).run()

@@ -6,13 +6,20 @@ many others `s` can switch to.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from tui_timing.tui.pipeline import Selection
 
+if TYPE_CHECKING:
+    from tui_timing.artifacts.discovery import Discovered
+    from tui_timing.stages.context import ArtifactPaths
 
-def describe_artifacts(paths: Any, found: Any, selection: Selection, cwd: Path) -> str:
+
+def describe_artifacts(
+    paths: ArtifactPaths, found: Discovered | None, selection: Selection, cwd: Path
+) -> str:
     """`SAMPLE DATA · run linear (1/2, s) · cache sample/train`, or the like."""
     if found is None:
         parts = ["given artifacts"]
@@ -37,6 +44,6 @@ def describe_artifacts(paths: Any, found: Any, selection: Selection, cwd: Path) 
     return " · ".join(parts)
 
 
-def _of(index: int, items: list[Any]) -> str:
+def _of(index: int, items: Sequence[object]) -> str:
     """` (2/3, s)` when there is a choice (s switches), else nothing."""
     return f" ({index + 1}/{len(items)}, s)" if len(items) > 1 else ""

@@ -7,12 +7,15 @@ cache takes seconds.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from tui_timing.tui.pipeline import ALL_STAGES
 
+if TYPE_CHECKING:
+    from tui_timing.stages.context import StageContext
 
-def export_findings(ctx: Any, scratchpad: Path) -> tuple[Path, str]:
+
+def export_findings(ctx: StageContext, scratchpad: Path) -> tuple[Path, str]:
     """Append the entry; return where it went and a one-line summary of what it said.
 
     Raises ArtifactError (the scratchpad is then unchanged).

@@ -7,20 +7,24 @@ thread. Payloads are the core's plain results, never tensors.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from textual.message import Message
 
 from tui_timing.report.results import StageResult
 
 if TYPE_CHECKING:
+    from tui_timing.artifacts.discovery import Discovered
+    from tui_timing.stages.context import ArtifactPaths
     from tui_timing.tui.pipeline import Selection
 
 
 class ArtifactsResolved(Message):
     """The artifacts a run uses are known (given, discovered, or the bundled sample)."""
 
-    def __init__(self, paths: Any, found: Any, selection: Selection) -> None:
+    def __init__(
+        self, paths: ArtifactPaths, found: Discovered | None, selection: Selection
+    ) -> None:
         super().__init__()
         #: The ArtifactPaths in use (raw summary beside the cache included).
         self.paths = paths

@@ -14,14 +14,15 @@ from __future__ import annotations
 import copy
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual.message import Message
 
 from tui_timing.errors import ArtifactError
+from tui_timing.report.results import StageResult
 from tui_timing.stages.catalog import STAGES
 from tui_timing.tui.messages import (
     ArtifactsLoaded,
@@ -33,6 +34,12 @@ from tui_timing.tui.messages import (
     StageProgress,
     StageStarted,
 )
+
+if TYPE_CHECKING:
+    from tui_timing.artifacts.discovery import Discovered
+    from tui_timing.cli import Invocation
+    from tui_timing.config import Settings
+    from tui_timing.stages.context import ArtifactPaths, Loaded, ProgressEvent, StageContext
 
 ALL_STAGES: tuple[int, ...] = tuple(s.id for s in STAGES)
 DECISION = 7
@@ -91,7 +98,7 @@ class Work:
 class Pipeline:
     """Runs queued work on its own thread and posts messages about it."""
 
-    def __init__(self, invocation: Any, post: Callable[[Message], object]) -> None:
+    def __init__(self, invocation: Invocation, post: Callable[[Message], object]) -> None:
         self._invocation = invocation
         self._post = post
         self._cond = threading.Condition()
@@ -104,9 +111,9 @@ class Pipeline:
         self._preempted: set[int] = set()
         self._last_progress = 0.0
         self._selection = Selection()
-        self._found: Any = None
-        self._paths: Any = None
-        self._ctx: Any = None
+        self._found: Discovered | None = None
+        self._paths: ArtifactPaths | None = None
+        self._ctx: StageContext | None = None
         self._thread = threading.Thread(target=self._loop, name="timing-tui-stages", daemon=True)
 
     def start(self) -> None:
@@ -140,7 +147,7 @@ class Pipeline:
                 self._cancel = True
             self._cond.notify()
 
-    def snapshot(self) -> Any:
+    def snapshot(self) -> StageContext | None:
         """A copy of the context with the results so far (for an export), or None."""
         ctx = self._ctx
         if ctx is None:
@@ -234,7 +241,7 @@ class Pipeline:
         self._paths = resolve_paths(paths)
         self._post(ArtifactsResolved(self._paths, found, self._selection))
 
-    def _load(self, kinds: set[str], keep: dict[int, Any], fresh: bool) -> None:
+    def _load(self, kinds: set[str], keep: dict[int, StageResult], fresh: bool) -> None:
         """(Re)load artifacts: into a fresh context (keeping the results in `keep`), or in
         place, so that a new stats log does not throw away the cache scan."""
         from tui_timing.stages.context import StageContext
@@ -281,7 +288,7 @@ class Pipeline:
         self._post(StageFinished(stage, result, reason))
         return True
 
-    def _progress(self, event: Any) -> None:
+    def _progress(self, event: ProgressEvent) -> None:
         """Forward a stage's progress, at most every PROGRESS_INTERVAL_S (and at the end)."""
         now = time.monotonic()
         if event.fraction < 1 and now - self._last_progress < PROGRESS_INTERVAL_S:
@@ -290,10 +297,10 @@ class Pipeline:
         self._post(StageProgress(event.stage, event.fraction, event.message, event.partial))
 
 
-def clamp(selection: Selection, found: Any) -> Selection:
+def clamp(selection: Selection, found: Discovered) -> Selection:
     """A selection that indexes into what was found (0 where a list is shorter)."""
 
-    def fit(index: int, items: list[Any]) -> int:
+    def fit(index: int, items: Sequence[object]) -> int:
         return index if 0 <= index < len(items) else 0
 
     return Selection(
@@ -303,7 +310,7 @@ def clamp(selection: Selection, found: Any) -> Selection:
     )
 
 
-def _load_one(kind: str, path: Path, settings: Any) -> Any:
+def _load_one(kind: str, path: Path, settings: Settings) -> Loaded[Any]:
     """The core's loader, with any failure (even an import error) kept as the load error."""
     from tui_timing.stages.context import Loaded
     from tui_timing.stages.runner import load_artifact

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -24,8 +24,11 @@ GROUPS: tuple[tuple[str, str], ...] = (
     ("eval_dump", "Eval dumps"),
 )
 
+if TYPE_CHECKING:
+    from tui_timing.artifacts.discovery import Discovered
 
-def _items(found: Any, field_name: str) -> list[str]:
+
+def _items(found: Discovered, field_name: str) -> list[str]:
     if field_name == "run":
         return [run.name for run in found.runs]
     paths: list[Path] = found.caches if field_name == "cache" else found.evals
@@ -44,7 +47,7 @@ class SelectorScreen(ModalScreen[Selection | None]):
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
 
-    def __init__(self, found: Any, selection: Selection) -> None:
+    def __init__(self, found: Discovered, selection: Selection) -> None:
         super().__init__(id="selector")
         self._found = found
         self._selection = selection
