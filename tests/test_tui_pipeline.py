@@ -18,6 +18,7 @@ from tui_timing.stages.catalog import STAGE_BY_ID
 from tui_timing.stages.context import ArtifactPaths, Loaded, StageContext
 from tui_timing.tui.messages import (
     ArtifactsLoaded,
+    ArtifactsResolved,
     PipelineFailed,
     PipelineIdle,
     StageFinished,
@@ -25,7 +26,7 @@ from tui_timing.tui.messages import (
     StageProgress,
     StageStarted,
 )
-from tui_timing.tui.pipeline import ALL_STAGES, Pipeline, Work, stages_fed_by
+from tui_timing.tui.pipeline import ALL_STAGES, Pipeline, Selection, Work, stages_fed_by
 
 
 class Recorder:
@@ -191,3 +192,26 @@ def test_stages_fed_by_each_artifact() -> None:
     assert stages_fed_by({"eval"}) == {6, 7}
     assert stages_fed_by({"cache"}) == {1, 2, 3, 4, 5, 7}
     assert stages_fed_by({"checkpoint", "raw_summary"}) == {1, 3, 5, 7}
+
+
+def test_rediscovery_keeps_pointing_at_the_same_run(
+    fake_core: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("b-run", "c-run"):
+        (tmp_path / "runs" / name).mkdir(parents=True)
+        (tmp_path / "runs" / name / "stats.jsonl").write_text("{}\n")
+    monkeypatch.chdir(tmp_path)
+    recorder = Recorder()
+    pipeline = Pipeline(Invocation(ArtifactPaths(), Settings(), None, None), recorder)
+    pipeline.start()
+    pipeline.submit(Work(resolve=True, selection=Selection(run=1), stages={4: "start"}))
+    recorder.wait_idle(pipeline)
+    assert recorder.of(ArtifactsResolved)[-1].paths.log.parent.name == "c-run"
+    (tmp_path / "runs" / "a-run").mkdir()  # a new run sorts first: the indices shift
+    (tmp_path / "runs" / "a-run" / "stats.jsonl").write_text("{}\n")
+    pipeline.submit(Work(resolve=True, rediscover=True, stages={4: "re-run all"}))
+    recorder.wait_idle(pipeline)
+    pipeline.close()
+    resolved = recorder.of(ArtifactsResolved)[-1]
+    assert [run.name for run in resolved.found.runs] == ["runs/a-run", "runs/b-run", "runs/c-run"]
+    assert resolved.paths.log.parent.name == "c-run" and resolved.selection.run == 2

@@ -93,7 +93,9 @@ class TimingApp(App[None]):
         Binding(
             "r", "rerun", "rerun", key_display="r/R", tooltip="re-run the stage on show (and 7)"
         ),
-        Binding("R", "rerun_all", "all", show=False, tooltip="reload all artifacts, re-run all"),
+        Binding(
+            "R", "rerun_all", "all", show=False, tooltip="find and reload all artifacts, re-run all"
+        ),
         Binding("e", "export", "export", tooltip="append the findings to the scratchpad"),
         Binding("a", "run_action", "action", tooltip="run the highlighted action (asks first)"),
         Binding("l", "toggle_log", "log", tooltip="linear/log scale on this stage's charts"),
@@ -338,12 +340,10 @@ class TimingApp(App[None]):
         self._submit(Work(stages=dict.fromkeys(sorted(stages), "re-run")))
 
     def action_rerun_all(self) -> None:
-        """Reload every artifact from disk and run all stages again."""
+        """Look for artifacts again (a new run appears in the selector), reload every one
+        from disk and run all stages."""
         stages = dict.fromkeys(ALL_STAGES, "re-run all")
-        if self.paths is None:
-            self._submit(Work(resolve=True, stages=stages))
-        else:
-            self._submit(Work(reload=set(self.paths.given()), stages=stages))
+        self._submit(Work(resolve=True, rediscover=True, stages=stages))
 
     def action_toggle_log(self) -> None:
         """Flip the charts of the stage on show between linear and log scale."""

@@ -79,6 +79,8 @@ class Work:
     """Queued work: re-resolve the artifacts, reload some, run stages (each with why)."""
 
     resolve: bool = False
+    #: Walk the folder again (after `R` or an action that may have made a new run).
+    rediscover: bool = False
     selection: Selection | None = None
     reload: set[str] = field(default_factory=set)
     stages: dict[int, str] = field(default_factory=dict)
@@ -86,6 +88,7 @@ class Work:
     def merge(self, newer: Work) -> None:
         """Fold newer work into this one; the newer reason and selection win."""
         self.resolve |= newer.resolve
+        self.rediscover |= newer.rediscover
         self.selection = newer.selection or self.selection
         self.reload |= newer.reload
         self.stages.update(newer.stages)
@@ -203,7 +206,7 @@ class Pipeline:
         if work.selection is not None:
             self._selection = work.selection
         if work.resolve or self._ctx is None:
-            self._resolve()
+            self._resolve(work.rediscover)
             self._load(set(self._paths.given()), keep={}, fresh=True)
         elif work.reload:
             old = self._ctx.results
@@ -222,7 +225,7 @@ class Pipeline:
             rest.merge(self._pending)
             self._pending = rest
 
-    def _resolve(self) -> None:
+    def _resolve(self, rediscover: bool) -> None:
         """Decide the artifact paths: given ones, else discovered ones, else the sample."""
         from tui_timing.stages.runner import resolve_paths
 
@@ -232,8 +235,11 @@ class Pipeline:
         else:
             from tui_timing.artifacts.discovery import discover_or_sample
 
-            if self._found is None:
+            if self._found is None or rediscover:
+                previous = self._paths
                 self._found = discover_or_sample()
+                if previous is not None:
+                    self._selection = same_artifacts(previous, self._found)
             found = self._found
             self._selection = clamp(self._selection, found)
             sel = self._selection
@@ -307,6 +313,21 @@ def clamp(selection: Selection, found: Discovered) -> Selection:
         cache=fit(selection.cache, found.caches),
         run=fit(selection.run, found.runs),
         eval_dump=fit(selection.eval_dump, found.evals),
+    )
+
+
+def same_artifacts(paths: ArtifactPaths, found: Discovered) -> Selection:
+    """The selection that points at the same files in a new discovery (lists may have
+    grown, so the old indices could name other runs); 0 where a file is gone."""
+
+    def index(items: Sequence[Path | None], path: Path | None) -> int:
+        return items.index(path) if path is not None and path in items else 0
+
+    runs = [run.checkpoint or run.log for run in found.runs]
+    return Selection(
+        cache=index(found.caches, paths.cache),
+        run=index(runs, paths.checkpoint or paths.log),
+        eval_dump=index(found.evals, paths.eval),
     )
 
 
