@@ -181,6 +181,10 @@ def _complex_mask(c: Obj) -> None:
     c["mask"] = c["mask"].to(torch.complex64)
 
 
+def _complex_lengths(c: Obj) -> None:
+    c["length"] = c["length"].to(torch.complex64)
+
+
 def _no_feature_columns(c: Obj) -> None:
     c["features"] = c["features"][:, :0]
     c["meta"]["feature_names"] = []
@@ -245,6 +249,9 @@ CACHES = [
         "cache.shapes",
     ),
     Case("cache", "complex_mask", _edit(_complex_mask), 1, "mask", "complex", "cache.shapes"),
+    Case(
+        "cache", "complex_lengths", _edit(_complex_lengths), 1, "length", "integer", "cache.shapes"
+    ),
     Case(
         "cache",
         "no_feature_columns",
@@ -357,9 +364,6 @@ CHECKPOINTS = [
         2,
         "config",
         "logit_bound",
-        defect="model/heads.py config_problems: a non-numeric logit_bound raises TypeError; "
-        "the error says \"unusable config: '>' not supported between instances of 'str' and "
-        "'int'\" without naming logit_bound",
     ),
     Case(
         "checkpoint",
@@ -389,14 +393,23 @@ CHECKPOINTS = [
     ),
     Case(
         "checkpoint",
+        "complex_weight",
+        _edit(_state_with("duration.weight", torch.ones(2, 64, dtype=torch.complex64))),
+        2,
+        "model.duration.weight",
+        "complex",
+        defect="artifacts/checkpoint.py _load_strict: a complex weight is copied into the "
+        "float model (load_state_dict drops the imaginary part; torch prints 'UserWarning: "
+        "Casting complex values to real discards the imaginary part' on stderr) and "
+        "model.load passes",
+    ),
+    Case(
+        "checkpoint",
         "first_weight_rank1",
         _edit(_state_with("backbone.0.weight", torch.zeros(64))),
         2,
         "model.backbone.0.weight",
         "",
-        defect="artifacts/checkpoint.py _reference_shapes: a rank-1 backbone.0.weight raises "
-        "IndexError (first.shape[1]); check says key null, 'not usable (tuple index out of "
-        "range)'",
     ),
     Case(
         "checkpoint",
@@ -405,10 +418,6 @@ CHECKPOINTS = [
         2,
         "config",
         "length_input",
-        defect="model/heads.py config_problems does not type-check length_input/mask_padding: "
-        "with feature_mean absent (nothing to infer it from), length_input 'yes' reaches "
-        "TimingHead's int(config.length_input) and raises ValueError; check says key null, "
-        "'not usable (invalid literal for int() with base 10: 'yes')'",
     ),
     Case(
         "checkpoint",
@@ -418,10 +427,6 @@ CHECKPOINTS = [
         "config",
         "logsigma_min",
         with_cache=True,
-        defect="model/heads.py config_problems and artifacts/checkpoint.py: logsigma_min "
-        "'low' passes the load (model.load pass); the model then raises TypeError from "
-        "clamp() on cache rows and stage 3 reports model.duration_head and "
-        "model.length_masking as skip (exit 0); stage 5 fails with the raw TypeError",
     ),
     Case(
         "checkpoint",
@@ -432,9 +437,6 @@ CHECKPOINTS = [
         "",
         check="model.length_masking",
         with_cache=True,
-        defect="stages/model.py: a profile head whose outputs are NaN on every row passes "
-        "model.length_masking ('No profile mass on padded steps', padding mass mean nan) and "
-        "every other stage-3 check",
     ),
 ]
 

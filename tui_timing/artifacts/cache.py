@@ -200,7 +200,7 @@ def _is_float_tensor(value: Any) -> bool:
 
 
 def _is_int(value: torch.Tensor) -> bool:
-    return not value.is_floating_point() and value.dtype != torch.bool
+    return not (value.is_floating_point() or value.is_complex() or value.dtype == torch.bool)
 
 
 def shape_problems(raw: RawCache) -> list[str]:
@@ -221,7 +221,7 @@ def shape_problems(raw: RawCache) -> list[str]:
     for name in ("duration", "log_duration", "profile", "features"):
         if not v[name].is_floating_point():
             problems.append(f"{name}: expected a float dtype, found {v[name].dtype}")
-    if v["length"].is_floating_point() or v["length"].dtype == torch.bool:
+    if not _is_int(v["length"]):
         problems.append(f"length: expected an integer dtype, found {v['length'].dtype}")
     if v["mask"].is_complex():
         problems.append(f"mask: expected bool or numeric, found {v['mask'].dtype}")
