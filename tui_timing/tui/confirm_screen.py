@@ -31,7 +31,7 @@ class ConfirmAction(ModalScreen[str | None]):
         with Vertical(classes="dialog"):
             yield Static(f"[b]Run this action?[/b]\n{escape(self._action.title)}")
             yield Static(f"[$accent]$ {escape(self._action.command or '')}[/]")
-            yield Input(self._action.command or "", id="command")
+            yield Input(self._action.command or "", id="command", select_on_focus=False)
             yield Static(
                 "[$text-muted]Enter runs the command in the box (edit it first if you like); "
                 "Escape cancels. Its output streams into stage 7.[/]"
