@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import subprocess
 import sys
 import zipfile
@@ -804,3 +805,41 @@ def test_real_processes(corpus: dict[str, Path]) -> None:
     for case, proc in zip(cases, procs, strict=True):
         stdout, stderr = proc.communicate(timeout=180)
         _verify(case, corpus[case.id], proc.returncode, stdout, stderr)
+
+
+SPECIAL_CHECKS = (
+    "import json, sys\n"
+    "from click.testing import CliRunner\n"
+    "from tui_timing.cli import main\n"
+    "out = []\n"
+    "for option, path in json.loads(sys.argv[1]):\n"
+    "    r = CliRunner().invoke(main, ['check', option, path, '--format', 'json'])\n"
+    "    out.append([r.exit_code, json.loads(r.stdout).get('error'), r.output])\n"
+    "print(json.dumps(out))\n"
+)
+
+
+def test_special_files_are_refused_without_reading(tmp_path: Path) -> None:
+    """A pipe, /dev/zero or /dev/urandom given as an artifact: reading (or hashing) one
+    would never end. Each kind refuses them at once (a subprocess with a timeout, so that
+    a regression fails instead of hanging the test run)."""
+    fifo = tmp_path / "stats.jsonl"
+    os.mkfifo(fifo)
+    devices = [p for p in ("/dev/zero", "/dev/urandom") if os.path.exists(p)]
+    pairs = [[option, path] for option in OPTION.values() for path in [str(fifo), *devices]]
+    pairs.append(["--cache", str(tmp_path)])
+    done = subprocess.run(
+        [sys.executable, "-c", SPECIAL_CHECKS, json.dumps(pairs)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    for (option, path), (code, error, output) in zip(pairs, json.loads(done.stdout), strict=True):
+        assert code == 2 and error["file"] == path and error["key"] is None, (option, output)
+        assert (
+            "not a regular file" in error["problem"]
+            or "not a file" in error["problem"]
+            or ("folder" in error["problem"])
+        ), (option, error)
+        assert "Traceback" not in output

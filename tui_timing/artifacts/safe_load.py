@@ -99,6 +99,8 @@ def _read_head(path: Path) -> bytes:
         raise ArtifactError(str(path), None, "file not found")
     if path.is_dir():
         raise ArtifactError(str(path), None, "is a folder, not a file")
+    if not path.is_file():  # reading a pipe or /dev/zero would never end
+        raise ArtifactError(str(path), None, "not a regular file (a device, pipe or socket)")
     try:
         with path.open("rb") as handle:
             head = handle.read(16)

@@ -78,8 +78,7 @@ def load_artifact(kind: str, path: Path, settings: Settings) -> Loaded[Any]:
         return Loaded(path=path, error=ArtifactError(str(path), None, f"not usable ({exc})"))
     except Exception as exc:  # a loader bug must not become a traceback (SPEC 5)
         problem = (
-            f"timing-tui failed while reading it ({type(exc).__name__}: {exc}); "
-            "please report this"
+            f"timing-tui failed while reading it ({type(exc).__name__}: {exc}); please report this"
         )
         return Loaded(path=path, error=ArtifactError(str(path), None, problem))
 
@@ -173,7 +172,10 @@ def artifact_refs(ctx: StageContext) -> dict[str, ArtifactRef]:
 
 
 def file_sha256(path: Path) -> str | None:
-    """The SHA-256 of a file's bytes, read in blocks; None for a missing/unreadable file."""
+    """The SHA-256 of a file's bytes, read in blocks; None for a missing/unreadable file,
+    and for anything but a regular file (hashing a pipe or /dev/zero would never end)."""
+    if not path.is_file():
+        return None
     digest = hashlib.sha256()
     try:
         with path.open("rb") as handle:
