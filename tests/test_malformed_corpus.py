@@ -840,3 +840,32 @@ def test_special_files_are_refused_without_reading(tmp_path: Path) -> None:
         reasons = ("not a regular file", "not a file", "is a folder")
         assert any(reason in error["problem"] for reason in reasons), (option, error)
         assert "Traceback" not in output
+
+
+@pytest.mark.parametrize(
+    "setting",
+    [
+        'samples = "many"',
+        "samples = 0",
+        "seed = [1]",
+        "seed = true",
+        'device = "tpu"',
+        "temperature = -1",
+        "theme = 3",
+        "scratchpad = 5",
+    ],
+)
+def test_bad_pyproject_settings_exit_2(
+    setting: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The user's `[tool.timing-tui]` is input too: a run setting of the wrong type or range
+    is a usage error naming the file and the key, not a traceback."""
+    (tmp_path / "pyproject.toml").write_text(f"[tool.timing-tui]\n{setting}\n")
+    monkeypatch.chdir(tmp_path)
+    cache = SAMPLE / "datasets" / "sample" / "train_timing.pt"
+    result = CliRunner().invoke(main, ["check", "--cache", str(cache), "--stage", "1"])
+    assert result.exit_code == 2, result.output
+    key = setting.split(" = ")[0]
+    assert f"[tool.timing-tui] {key} must be" in result.stderr
+    assert str(tmp_path / "pyproject.toml") in result.stderr
+    assert "Traceback" not in result.output

@@ -111,13 +111,17 @@ def build_invocation(options: dict[str, Any]) -> Invocation:
 
     def pick(name: str, default: Any) -> Any:
         value = options.get(name)
-        return value if value is not None else table.get(name, default)
+        if value is not None:
+            return value  # click has checked it
+        if name not in table:
+            return default
+        return _table_setting(pyproject, name, table[name])
 
     settings = Settings(
         tolerances=tolerances,
         device=pick("device", "auto"),
-        samples=int(pick("samples", 2048)),
-        seed=int(pick("seed", 0)),
+        samples=pick("samples", 2048),
+        seed=pick("seed", 0),
         temperature=float(pick("temperature", 1.0)),
         dataset_spec=options.get("dataset"),
         model_spec=options.get("model"),
@@ -131,13 +135,41 @@ def build_invocation(options: dict[str, Any]) -> Invocation:
         log=options.get("log"),
         eval=options.get("eval_dump"),
     )
-    scratchpad = options.get("scratchpad") or table.get("scratchpad")
+    scratchpad = options.get("scratchpad") or pick("scratchpad", None)
     return Invocation(
         paths=paths,
         settings=settings,
         scratchpad=Path(scratchpad) if scratchpad else None,
         theme=pick("theme", None),
     )
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+#: What each run setting of `[tool.timing-tui]` must be: a test and its description.
+_TABLE_SETTINGS: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "device": (lambda v: v in DEVICE_CHOICES.choices, "one of auto, cpu, cuda"),
+    "samples": (lambda v: _is_int(v) and v >= 1, "an integer >= 1"),
+    "seed": (_is_int, "an integer"),
+    "temperature": (lambda v: _is_number(v) and v > 0, "a number > 0"),
+    "theme": (lambda v: isinstance(v, str), "a theme name (a string)"),
+    "scratchpad": (lambda v: isinstance(v, str) and bool(v), "a file path (a string)"),
+}
+
+
+def _table_setting(pyproject: Path | None, name: str, value: Any) -> Any:
+    """A run setting read from `[tool.timing-tui]`, or a UsageError naming the key (a value
+    of the wrong type would otherwise fail later, as a traceback)."""
+    valid, what = _TABLE_SETTINGS[name]
+    if not valid(value):
+        raise UsageError(f"{pyproject}: [tool.timing-tui] {name} must be {what}, not {value!r}")
+    return value
 
 
 def fail(message: str) -> None:
