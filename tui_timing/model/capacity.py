@@ -190,15 +190,13 @@ def fit_candidate(
     model = TimingHead(config)
     feats = data["features"][fit]
     model.set_feature_scale(feats.mean(dim=0), feats.std(dim=0))
-    optimizer = torch.optim.Adam(model.parameters(), lr=budget.lr)
+    optimizer = Adam(list(model.parameters()), lr=budget.lr)
     batches = torch.Generator().manual_seed(seed)
     for _ in range(budget.steps):
         rows = fit[torch.randint(len(fit), (min(budget.batch_size, len(fit)),), generator=batches)]
         logits = model(data["features"][rows], data["length"][rows])["logits"]
         loss = profile_kl(logits, data["profile"][rows]).mean()
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        optimizer.step(torch.autograd.grad(loss, optimizer.params, allow_unused=True))
     model.eval()
     with torch.no_grad():
         logits = model(data["features"][held], data["length"][held])["logits"]
@@ -214,6 +212,47 @@ def fit_candidate(
         reaches_shape=target.reached(bins),
         seconds=time.perf_counter() - start,
     )
+
+
+class Adam:
+    """Adam with torch's defaults: the update of `torch.optim.Adam` (its single-tensor path).
+
+    Why not torch.optim: constructing any of its optimizers imports torch._dynamo, which
+    costs 1 to 1.7 s and 70 MB on a CPU box, more than all the probe's fits together.
+    The update is a handful of tensor ops, written as torch writes them so that the same
+    seed gives the same fit.
+    """
+
+    def __init__(
+        self,
+        params: list[torch.nn.Parameter],
+        lr: float,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+    ) -> None:
+        self.params = params
+        self.lr, (self.beta1, self.beta2), self.eps = lr, betas, eps
+        self.exp_avg = [torch.zeros_like(p) for p in params]
+        self.exp_avg_sq = [torch.zeros_like(p) for p in params]
+        self.steps = 0
+
+    @torch.no_grad()
+    def step(self, grads: tuple[torch.Tensor | None, ...]) -> None:
+        """Apply one update; a parameter without a gradient (None) is left alone, as torch does
+        (the probe's loss does not reach the duration head)."""
+        self.steps += 1
+        bias_correction1 = 1 - self.beta1**self.steps
+        bias_correction2_sqrt = (1 - self.beta2**self.steps) ** 0.5
+        step_size = self.lr / bias_correction1
+        for param, grad, exp_avg, exp_avg_sq in zip(
+            self.params, grads, self.exp_avg, self.exp_avg_sq, strict=True
+        ):
+            if grad is None:
+                continue
+            exp_avg.lerp_(grad, 1 - self.beta1)
+            exp_avg_sq.mul_(self.beta2).addcmul_(grad, grad, value=1 - self.beta2)
+            denom = (exp_avg_sq.sqrt() / bias_correction2_sqrt).add_(self.eps)
+            param.addcdiv_(exp_avg, denom, value=-step_size)
 
 
 def mean_profile_bins(profiles: torch.Tensor) -> dict[str, float]:

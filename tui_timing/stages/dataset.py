@@ -216,9 +216,11 @@ def _fold(epoch: EpochFigures, batch: dict[str, Any], cache: TimingCache, log_to
         epoch.log_max_dev = max(epoch.log_max_dev, float(dev.nan_to_num(math.inf).max()))
     index = _tensor(batch, "index")
     if index is not None and index.dim() == 1:
-        valid = index[(index >= 0) & (index < cache.n_rows)]
-        counts = torch.bincount(valid.long(), minlength=cache.n_rows)
-        epoch.index_counts = counts if epoch.index_counts is None else epoch.index_counts + counts
+        valid = index[(index >= 0) & (index < cache.n_rows)].long()
+        if epoch.index_counts is None:
+            epoch.index_counts = torch.zeros(cache.n_rows, dtype=torch.int64)
+        # in place and O(batch): a bincount over all N rows per batch made an epoch O(N²/B)
+        epoch.index_counts.index_add_(0, valid, torch.ones_like(valid))
     elif duration is not None:
         epoch.durations.append(duration.detach().reshape(-1).float())
 
