@@ -6,8 +6,6 @@ from __future__ import annotations
 import subprocess
 import sys
 
-import pytest
-
 
 def imported_modules(statement: str) -> set[str]:
     """Every module a fresh interpreter imports to run `statement` (from -X importtime)."""
@@ -31,10 +29,6 @@ def test_the_app_module_imports_neither_torch_nor_numpy() -> None:
     assert heavy == set()
 
 
-@pytest.mark.xfail(
-    reason="cli.build_invocation imports tui_timing.stages.context, which imports torch at "
-    "module level (through artifacts.cache): the TUI's first paint then waits ~1.5 s for it",
-)
 def test_the_command_line_reaches_the_app_without_torch() -> None:
     modules = imported_modules(
         "from tui_timing.cli import build_invocation; build_invocation({}); "

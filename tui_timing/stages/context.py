@@ -10,12 +10,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from tui_timing.artifacts.cache import RawCache, TimingCache, as_timing_cache, shape_problems
 from tui_timing.config import Settings
 from tui_timing.errors import ArtifactError
 from tui_timing.report.results import StageResult
+
+if TYPE_CHECKING:  # the cache module imports torch; the TUI imports this module at start-up
+    from tui_timing.artifacts.cache import RawCache, TimingCache
 
 T = TypeVar("T")
 
@@ -90,6 +92,8 @@ class StageContext:
 
     def timing_cache(self) -> TimingCache | None:
         """The validated cache, or None when absent, unusable or badly shaped."""
+        from tui_timing.artifacts.cache import as_timing_cache, shape_problems
+
         if self._cache_view is None:
             raw: RawCache | None = self.value("cache")
             if raw is not None and not shape_problems(raw):
