@@ -683,19 +683,19 @@ def _build_cache_command(ctx: StageContext) -> str:
 
 
 def _train_command(ctx: StageContext, head: Any, label: str) -> str | None:
-    """`timing-tui train` with this profile head, into a new run folder beside the checkpoint's.
+    """`timing-tui train` with this profile head, into a new folder under `./runs/`.
 
     The folder is named after the checkpoint's run and the change (`linear-increments`), so
-    following the advice never overwrites the run being diagnosed or any other.
+    following the advice never overwrites the run being diagnosed or any other; it is
+    relative to the working directory, never inside the checkpoint's folder (which may be
+    the bundled sample data in site-packages).
     """
     cache = ctx.paths.cache
     if cache is None:
         return None
     checkpoint = ctx.paths.checkpoint
-    if checkpoint is not None:
-        out = checkpoint.parent.parent / f"{checkpoint.parent.name}-{label}"
-    else:
-        out = Path("runs") / label
+    name = f"{checkpoint.parent.name}-{label}" if checkpoint is not None else label
+    out = Path("runs") / name
     return f"timing-tui train --cache {_quote(cache)} --out {_quote(out)} --profile-head {head}"
 
 
