@@ -16,6 +16,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 import zipfile
@@ -869,3 +870,46 @@ def test_bad_pyproject_settings_exit_2(
     assert f"[tool.timing-tui] {key} must be" in result.stderr
     assert str(tmp_path / "pyproject.toml") in result.stderr
     assert "Traceback" not in result.output
+
+
+#: What a terminal would act on: C0 controls but tab and newline, DEL, C1, bidi overrides.
+RAW_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+#: A key that would retitle the terminal, colour it and reverse the rest of the line.
+HOSTILE_KEY = "\x1b]0;owned\x07\x1b[31mred\u202ereversed"
+
+
+def test_hostile_names_cannot_drive_the_terminal(tmp_path: Path) -> None:
+    """Names from a file reach the text and markdown reports, the scratchpad and the error
+    line of build-cache: shown escaped there, never as raw control characters."""
+    cache = tmp_path / "hostile_timing.pt"
+    torch.save({"duration": torch.ones(2), "features": torch.ones(2, 1), HOSTILE_KEY: 1}, cache)
+    pad = tmp_path / "pad.md"
+    outputs, quiet = [], []  # where the name is shown; where it is not, but must not leak
+    for fmt in ("text", "markdown"):
+        args = ["check", "--cache", str(cache), "--format", fmt, "--scratchpad", str(pad)]
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code == 2
+        outputs.append(result.stdout)
+        quiet.append(result.stderr)
+    outputs.append(pad.read_text())
+    raw = tmp_path / "raw" / f"session{HOSTILE_KEY}"
+    raw.parent.mkdir()
+    raw.write_text("not, a, session\n")
+    result = CliRunner().invoke(
+        main, ["build-cache", str(raw.parent), "--out", str(tmp_path), "--id", "x", "--split", "t"]
+    )
+    assert result.exit_code == 2
+    outputs.append(result.stderr)
+    for output in outputs + quiet:
+        assert RAW_CONTROL.search(output) is None, repr(output[-300:])
+    for output in outputs:
+        assert "\\x1b]0;owned\\x07" in output, output[-300:]
+
+
+def test_a_file_with_a_million_keys_gives_a_short_message(tmp_path: Path) -> None:
+    cache = tmp_path / "many_timing.pt"
+    torch.save({f"key{i}": i for i in range(100_000)}, cache)
+    result = CliRunner().invoke(main, ["check", "--cache", str(cache), "--format", "json"])
+    assert result.exit_code == 2
+    problem = json.loads(result.stdout)["error"]["problem"]
+    assert len(problem) < 1000 and "(100000 keys)" in problem, problem

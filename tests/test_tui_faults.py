@@ -9,6 +9,7 @@ process outright (SIGBUS from a memory-mapped file), so it is tested in a real p
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -249,3 +250,55 @@ def test_a_cache_rewritten_in_place_cannot_kill_a_reader(tmp_path: Path) -> None
     )
     assert done.returncode == 0, (done.returncode, done.stderr[-2000:])
     assert "read after truncation" in done.stdout
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="tui/checks_view.py check_figures (and every pane line built the same way): "
+    "textual.markup.escape leaves a '[' with no ']' as it is, so a message holding one "
+    "(here a key name from the file) opens a tag that the markup after it closes: "
+    "MarkupError, and the app exits with a traceback",
+)
+@pytest.mark.asyncio
+async def test_a_bracket_in_a_file_cannot_crash_the_app(tmp_path: Path) -> None:
+    """A cache without `profile` whose keys include `profile[`: the error names the keys."""
+    cache = tmp_path / "datasets" / "x" / "train_timing.pt"
+    cache.parent.mkdir(parents=True)
+    torch.save({"duration": torch.ones(2), "features": torch.ones(2, 1), "profile[": 1}, cache)
+    app = start(cache=cache)
+    async with app.run_test(size=(120, 40)) as pilot:
+        # Not pilot.pause: on a crashed app it waits ~20 s before giving up.
+        deadline = time.monotonic() + 30
+        while not all_done(app) and getattr(app, "_exception", None) is None:
+            assert time.monotonic() < deadline, "timed out"
+            await asyncio.sleep(0.05)
+        assert getattr(app, "_exception", None) is None, "the app crashed"
+        await pilot.pause()
+        assert pane_says(app, 1, "cannot use the cache:", "profile[")
+        assert_alive(app)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="tui/ (pane lines, check views, header): text from a file reaches the terminal "
+    "with its control characters: a key named ESC ] 0 ; ... ESC \\ is written out as an "
+    "OSC sequence (it retitles the terminal; OSC 52 would write the clipboard). "
+    "report.text.printable escapes them for the text reports",
+)
+@pytest.mark.asyncio
+async def test_control_characters_from_a_file_are_not_sent_to_the_terminal(
+    tmp_path: Path,
+) -> None:
+    cache = tmp_path / "datasets" / "x" / "train_timing.pt"
+    cache.parent.mkdir(parents=True)
+    hostile = "\x1b]0;owned\x1b\\\u202ereversed"
+    torch.save({"duration": torch.ones(2), "features": torch.ones(2, 1), hostile: 1}, cache)
+    app = start(cache=cache)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: all_done(app))
+        assert pane_says(app, 1, "cannot use the cache:", "owned")
+        sent = "".join(
+            seg.text for strip in app.screen._compositor.render_strips() for seg in strip
+        )
+        assert "\x1b" not in sent and "\u202e" not in sent
+        assert_alive(app)

@@ -173,8 +173,11 @@ def _table_setting(pyproject: Path | None, name: str, value: Any) -> Any:
 
 
 def fail(message: str) -> None:
-    """Print a clear error and exit 2 (SPEC 5: usage errors and unusable artifacts)."""
-    click.echo(f"timing-tui: error: {message}", err=True)
+    """Print a clear error and exit 2 (SPEC 5: usage errors and unusable artifacts). File
+    names in it may come from a hostile folder: control characters are shown escaped."""
+    from tui_timing.report.text import printable
+
+    click.echo(f"timing-tui: error: {printable(message)}", err=True)
     sys.exit(2)
 
 

@@ -122,12 +122,20 @@ def load_cache(path: str | Path, key_map: dict[str, str] | None = None) -> RawCa
             notes.append(f"{name} read from key {source!r}")
     missing = [name for name in REQUIRED if name not in values]
     if missing:
-        found = ", ".join(map(str, container)) or "none"
+        found = key_list(container)
         raise ArtifactError(str(path), missing[0], f"required key missing (found keys: {found})")
     raw = RawCache(path=path, values=values, notes=notes)
     _require_rows_and_steps(raw)
     _derive_optional(raw)
     return raw
+
+
+def key_list(container: dict[Any, Any], limit: int = 20) -> str:
+    """The keys of a file for a message: the first `limit`, then how many in all (a file
+    with a million keys must not make a message of megabytes)."""
+    names = [str(k)[:80] for k in list(container)[:limit]]
+    more = f", … ({len(container)} keys)" if len(container) > limit else ""
+    return (", ".join(names) or "none") + more
 
 
 def _kind(obj: Any) -> str:
@@ -146,7 +154,7 @@ def _find_key(
                 str(path),
                 mapped,
                 f"--key {name}={mapped} names a key that is not in the file "
-                f"(found keys: {', '.join(map(str, container))})",
+                f"(found keys: {key_list(container)})",
             )
         return mapped
     for candidate in (name, *ALIASES.get(name, ())):

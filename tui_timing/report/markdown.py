@@ -1,10 +1,14 @@
-"""Markdown renderings: the findings summary (SPEC 6) and the full `--format markdown` report."""
+"""Markdown renderings: the findings summary (SPEC 6) and the full `--format markdown` report.
+
+Both pass through `printable`: the scratchpad is read in a terminal too (`cat notes.md`).
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 
 from tui_timing.report.results import Report, StageResult
+from tui_timing.report.text import printable
 from tui_timing.stages.catalog import STAGE_BY_ID
 
 
@@ -41,7 +45,7 @@ def findings_markdown(report: Report, when: datetime | None = None) -> str:
         err = report.error
         where = err["file"] + (f" [{err['key']}]" if err.get("key") else "")
         lines.append(f"- Error: {where}: {err['problem']}")
-    return "\n".join(lines) + "\n"
+    return printable("\n".join(lines) + "\n")
 
 
 def _key_figures(stage: StageResult) -> str:
@@ -66,4 +70,4 @@ def full_markdown(report: Report, when: datetime | None = None) -> str:
         lines += ["| check | status | message |", "| --- | --- | --- |"]
         lines += [f"| `{c.id}` | {c.status} | {_cell(c.message)} |" for c in stage.checks]
         lines.append("")
-    return "\n".join(lines)
+    return printable("\n".join(lines))

@@ -2,10 +2,30 @@
 
 from __future__ import annotations
 
+import re
+
 from tui_timing.report.results import Check, Decision, Report, StageResult
 from tui_timing.stages.catalog import STAGE_BY_ID
 
 MARKS = {"pass": "ok  ", "warn": "WARN", "fail": "FAIL", "skip": "skip", "error": "ERR "}
+
+#: Control characters but tab and newline (C0, DEL, C1), zero-width and bidi controls.
+_UNPRINTABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str) -> str:
+    """`text` with control characters shown as escapes (`\\x1b`, `\\u202e`).
+
+    Key names, paths and messages can come from a hostile file: a raw ESC in them would
+    drive the user's terminal (retitle it, clear it, write the clipboard), and a bidi
+    override would make a line read as something else.
+    """
+    return _UNPRINTABLE.sub(_escape, text)
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
 def render_text(report: Report) -> str:
@@ -27,7 +47,7 @@ def render_text(report: Report) -> str:
         lines += ["", f"Error: {err['file']}" + (f" [{err['key']}]" if err.get("key") else "")]
         lines.append(f"  {err['problem']}")
     lines += ["", f"Exit code {report.exit_code}."]
-    return "\n".join(lines) + "\n"
+    return printable("\n".join(lines) + "\n")
 
 
 def _stage_lines(stage: StageResult) -> list[str]:
