@@ -196,6 +196,20 @@ def _feature_name_count(c: Obj) -> None:
     c["meta"]["feature_names"] = c["meta"]["feature_names"][:3]
 
 
+def _meta_device(c: Obj) -> None:
+    """Tensors without data: a cache built on torch's meta device and saved as is."""
+    for key in ("duration", "profile"):
+        c[key] = c[key].to("meta")
+
+
+def _sparse_profile(c: Obj) -> None:
+    c["profile"] = c["profile"].to_sparse()
+
+
+def _nested_features(c: Obj) -> None:
+    c["features"] = torch.nested.nested_tensor([row for row in c["features"][:3]])
+
+
 def _int_durations(c: Obj) -> None:
     c["duration"] = c["duration"].long()
 
@@ -218,6 +232,9 @@ CACHES = [
     Case("cache", "zero_rows", _edit(_zero_rows), 2, "duration", "no rows"),
     Case("cache", "zero_steps", _edit(_zero_steps), 2, "profile", "no steps"),
     Case("cache", "npz_objects", _object_npz, 2, "duration", "unsafe"),
+    Case("cache", "meta_device", _edit(_meta_device), 2, "duration", "holds no data"),
+    Case("cache", "sparse_profile", _edit(_sparse_profile), 2, "profile", "sparse"),
+    Case("cache", "nested_features", _edit(_nested_features), 2, "features", "nested"),
     Case(
         "cache",
         "npz_strings",
@@ -313,6 +330,12 @@ def _state_with(name: str, value: Any) -> Callable[[Obj], None]:
     return lambda k: k["model"].__setitem__(name, value)
 
 
+def _quantized_weight(k: Obj) -> None:
+    """Built when the corpus is written (quantize_per_tensor is deprecated in torch)."""
+    weight = torch.quantize_per_tensor(torch.zeros(2, 64), 0.1, 0, torch.qint8)
+    k["model"]["duration.weight"] = weight
+
+
 def _length_input_text(k: Obj) -> None:
     """length_input of the wrong type, and no feature_mean to infer the right one from."""
     k["config"]["length_input"] = "yes"
@@ -392,6 +415,22 @@ CHECKPOINTS = [
         "non-finite",
         check="model.duration_head",
         with_cache=True,
+    ),
+    Case(
+        "checkpoint",
+        "meta_device_weights",
+        _edit(lambda k: _set(k, "model", {n: v.to("meta") for n, v in k["model"].items()})),
+        2,
+        "model.feature_mean",
+        "holds no data",
+    ),
+    Case(
+        "checkpoint",
+        "quantized_weight",
+        _edit(_quantized_weight),
+        2,
+        "model.duration.weight",
+        "quantized",
     ),
     Case(
         "checkpoint",

@@ -32,6 +32,12 @@ _ZIP_MAGIC = b"PK\x03\x04"
 MMAP_MIN_BYTES = 256 << 20
 #: How much of a plain pickle the static scan reads to name what it would call.
 _PICKLE_SCAN_BYTES = 1 << 20
+# torch warns about the pickle protocol of a foreign pickle before it refuses the file; the
+# refusal is what the user needs to see, not a warning line on stderr. (A filter set once:
+# catch_warnings() around each load would race with the TUI's other threads.)
+warnings.filterwarnings(
+    "ignore", message=r"Detected pickle protocol", category=UserWarning, module=r"torch\."
+)
 _HARMLESS_BUILTINS = {"set", "frozenset", "bytearray", "bytes", "slice", "complex", "object"}
 _HARMLESS_GLOBALS = {
     "collections.OrderedDict",
@@ -129,11 +135,7 @@ def _zip_names(path: Path) -> tuple[list[str], str | None]:
 
 def _torch_load(path: Path, *, mmap: bool) -> Any:
     try:
-        with warnings.catch_warnings():
-            # torch warns about pickle protocols before refusing a foreign pickle; the
-            # refusal is what the user needs to see, not a warning line on stderr.
-            warnings.filterwarnings("ignore", message=".*pickle protocol", category=UserWarning)
-            return torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
+        loaded = torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
     except RuntimeError as exc:
         # A legacy (non-zip) file cannot be memory-mapped; torch says so before it looks
         # inside, which would hide the real reason a bad file is refused.
@@ -144,6 +146,44 @@ def _torch_load(path: Path, *, mmap: bool) -> Any:
         raise ArtifactError(str(path), None, _describe_unpickling_error(exc, path)) from None
     except Exception as exc:  # torch raises many types for damaged files
         raise ArtifactError(str(path), None, _describe_torch_error(exc, path)) from None
+    _require_dense_tensors(path, loaded)
+    return loaded
+
+
+#: How deep `_require_dense_tensors` looks into nested dicts and lists.
+_MAX_DEPTH = 8
+
+
+def _require_dense_tensors(path: Path, obj: Any) -> None:
+    """Refuse tensors that load but hold no usable numbers: on the meta device (no data:
+    a model built with device="meta" and saved as is), sparse, nested or quantized. Every
+    stage reads dense CPU tensors; the others would fail inside a stage instead."""
+    stack: list[tuple[str | None, Any, int]] = [(None, obj, 0)]
+    while stack:
+        key, value, depth = stack.pop()
+        if isinstance(value, torch.Tensor):
+            problem = _tensor_problem(value)
+            if problem:
+                raise ArtifactError(str(path), key, problem)
+        elif depth < _MAX_DEPTH and isinstance(value, (dict, list, tuple)):
+            items = list(value.items() if isinstance(value, dict) else enumerate(value))
+            for name, item in reversed(items):  # popped in file order: the first bad key
+                stack.append((f"{key}.{name}" if key else str(name), item, depth + 1))
+
+
+def _tensor_problem(tensor: torch.Tensor) -> str | None:
+    if tensor.device.type != "cpu":
+        return (
+            f"a tensor on the {tensor.device.type} device holds no data "
+            "(saved from a model built on the meta device?)"
+        )
+    if tensor.layout != torch.strided:
+        return f"a {tensor.layout} tensor: save dense tensors (.to_dense())"
+    if tensor.is_nested:
+        return "a nested tensor: save padded tensors and a mask"
+    if tensor.is_quantized:
+        return f"a quantized tensor ({tensor.dtype}): save it dequantized (.dequantize())"
+    return None
 
 
 _GLOBAL_PATTERNS = (
