@@ -184,10 +184,14 @@ def fit_candidate(
     seed: int,
     target: ShapeTarget,
 ) -> CandidateFit:
-    """Fit one parameterization for the fixed budget; score it on the held-out rows."""
+    """Fit one parameterization for the fixed budget; score it on the held-out rows.
+
+    The model is initialised on the CPU and then moved to `data`'s device, so a seed gives
+    the same starting weights on any device.
+    """
     start = time.perf_counter()
     torch.manual_seed(seed)
-    model = TimingHead(config)
+    model = TimingHead(config).to(data["profile"].device)
     feats = data["features"][fit]
     model.set_feature_scale(feats.mean(dim=0), feats.std(dim=0))
     optimizer = Adam(list(model.parameters()), lr=budget.lr)
@@ -257,7 +261,7 @@ class Adam:
 
 def mean_profile_bins(profiles: torch.Tensor) -> dict[str, float]:
     """First, mid and last bins (0, L // 2, L − 1) of the mean of [N, L] profiles."""
-    return profile_bins(profiles.double().mean(dim=0).numpy())
+    return profile_bins(profiles.double().mean(dim=0).cpu().numpy())
 
 
 def run_probe(
@@ -271,6 +275,7 @@ def run_probe(
     bin_factor: float = 3.0,
     floor: float = 1e-6,
     on_candidate: Callable[[int, int, str], None] | None = None,
+    device: torch.device | None = None,
 ) -> ProbeResult:
     """Fit the checkpoint's configuration (when known) and each healthy alternative.
 
@@ -278,6 +283,7 @@ def run_probe(
     can build (a user's model, a statically read state_dict): only the alternatives run.
     The checkpoint's dimensions decide the backbone size; the cache decides the rest.
     `on_candidate(done, total, name)` is called before each fit (progress, cancellation).
+    `device` (default the CPU) is where the fits run; the rows and batches drawn are the same.
     """
     budget = budget or ProbeBudget()
     with _one_thread():
@@ -291,6 +297,7 @@ def run_probe(
             bin_factor,
             floor,
             on_candidate,
+            device or torch.device("cpu"),
         )
 
 
@@ -320,10 +327,11 @@ def _run_probe(
     bin_factor: float,
     floor: float,
     on_candidate: Callable[[int, int, str], None] | None,
+    device: torch.device,
 ) -> ProbeResult:
     start = time.perf_counter()
     fit_rows, held_rows = probe_rows(cache.n_rows, budget, seed)
-    data = _gather(cache, torch.cat([fit_rows, held_rows]))
+    data = _gather(cache, torch.cat([fit_rows, held_rows]), device)
     fit = torch.arange(len(fit_rows))
     held = torch.arange(len(fit_rows), len(fit_rows) + len(held_rows))
 
@@ -375,10 +383,12 @@ def _uniform_kl(profile: torch.Tensor, length: torch.Tensor) -> float:
     return float(profile_kl(flat, profile).mean())
 
 
-def _gather(cache: TimingCache, rows: torch.Tensor) -> dict[str, torch.Tensor]:
-    """The probe's rows as small dense tensors (the cache itself may be memory-mapped)."""
+def _gather(
+    cache: TimingCache, rows: torch.Tensor, device: torch.device
+) -> dict[str, torch.Tensor]:
+    """The probe's rows as small dense tensors on `device` (the cache may be memory-mapped)."""
     return {
-        "features": cache.features[rows].float(),
-        "length": cache.length[rows].long(),
-        "profile": cache.profile[rows].float(),
+        "features": cache.features[rows].float().to(device),
+        "length": cache.length[rows].long().to(device),
+        "profile": cache.profile[rows].float().to(device),
     }

@@ -77,33 +77,50 @@ def scan_cache(
             ctx.tick(stage, rows.start / max(cache.n_rows, 1), "scanning the cache")
         d = cache.duration[rows].double()
         ld = cache.log_duration[rows].double()
-        p = cache.profile[rows].double()
+        # Comparisons are made on the stored dtype (any float converts to float64 exactly, so
+        # they count the same), sums on float64.
+        stored = cache.profile[rows]
+        p = stored.double()
         raw_mask = cache.mask[rows]
         length = cache.length[rows].long()
         m = raw_mask if raw_mask.dtype == torch.bool else raw_mask != 0
+        row_sums = p.sum(dim=1)
+        # NaN or inf anywhere in a row makes its sum non-finite; a finite sum can only hide
+        # them when float64 values overflow, which makes it non-finite as well. So the slow
+        # elementwise counts below run only for chunks that have something to count.
+        finite = bool(torch.isfinite(row_sums).all())
 
         nonfinite["duration"] += int((~torch.isfinite(d)).sum())
         nonfinite["log_duration"] += int((~torch.isfinite(ld)).sum())
-        nonfinite["profile"] += int((~torch.isfinite(p)).sum())
+        nonfinite["profile"] += 0 if finite else int((~torch.isfinite(stored)).sum())
         nonfinite["features"] += int((~torch.isfinite(cache.features[rows])).sum())
         scan.nonpositive_duration += int((d <= 0).sum())
-        scan.negative_profile += int((p < 0).sum())
+        if not (finite and float(stored.min()) >= 0):
+            scan.negative_profile += int((stored < 0).sum())
 
         if raw_mask.dtype != torch.bool:
             scan.mask_not_binary += int(((raw_mask != 0) & (raw_mask != 1)).sum())
-        holes = m[:, 1:] & ~m[:, :-1]
-        scan.mask_not_prefix += int((holes.any(dim=1) | ~m[:, 0]).sum())
-        scan.mask_length_mismatch += int((m.sum(dim=1) != length).sum())
+        in_range = length.clamp(0, cache.max_len)
+        valid = steps[None, :] < in_range[:, None]
+        if torch.equal(m, valid):
+            # the usual case, each mask the prefix its length says: a mask is then not a
+            # prefix only when it is empty, and its sum differs from a length out of range
+            scan.mask_not_prefix += int((in_range == 0).sum())
+            scan.mask_length_mismatch += int((in_range != length).sum())
+        else:
+            holes = m[:, 1:] & ~m[:, :-1]
+            scan.mask_not_prefix += int((holes.any(dim=1) | ~m[:, 0]).sum())
+            scan.mask_length_mismatch += int((m.sum(dim=1) != length).sum())
         scan.length_out_of_range += int(((length < 1) | (length > cache.max_len)).sum())
 
-        on_padding = torch.where(m, torch.zeros_like(p), p)
-        scan.padding_nonzero_rows += int((on_padding != 0).any(dim=1).sum())
-        if on_padding.numel():
+        if int(stored.masked_fill(m, 0).count_nonzero()):  # NaN counts as nonzero too
+            on_padding = p.masked_fill(m, 0.0)
+            scan.padding_nonzero_rows += int((on_padding != 0).any(dim=1).sum())
             scan.padding_max_abs = max(
                 scan.padding_max_abs, float(on_padding.abs().nan_to_num(math.inf).max())
             )
 
-        deviation = (p.sum(dim=1) - 1.0).abs()
+        deviation = (row_sums - 1.0).abs()
         scan.rows_not_normalized += int((~(deviation <= row_tol)).sum())
         if deviation.numel():
             scan.max_row_deviation = max(
@@ -118,10 +135,9 @@ def scan_cache(
                 scan.log_duration_max_dev, float(dev.nan_to_num(math.inf).max())
             )
 
-        valid = steps[None, :] < length.clamp(0, cache.max_len)[:, None]
-        scan.zero_dt_steps += int(((p == 0) & valid).sum())
-        scan.valid_steps += int(valid.sum())
-        profile_sum += p.nan_to_num(0.0).sum(dim=0)
+        scan.zero_dt_steps += int(((stored == 0) & valid).sum())
+        scan.valid_steps += int(in_range.sum())
+        profile_sum += p.sum(dim=0) if finite else p.nan_to_num(0.0).sum(dim=0)
         durations.append(d.numpy())
         lengths.append(length.numpy())
     scan.nonfinite = nonfinite

@@ -203,12 +203,13 @@ def _fold(epoch: EpochFigures, batch: dict[str, Any], cache: TimingCache, log_to
             epoch.width_mismatch = int(p.shape[1])
         if mask is not None and mask.shape == p.shape:
             m = mask if mask.dtype == torch.bool else mask != 0
-            epoch.padding_rows += int((torch.where(m, 0.0, p) != 0).any(dim=1).sum())
-            holes = m[:, 1:] & ~m[:, :-1]
-            epoch.prefix_rows += int((holes.any(dim=1) | ~m[:, 0]).sum())
+            if int(p.masked_fill(m, 0.0).count_nonzero()):  # rows are counted only if any
+                epoch.padding_rows += int((torch.where(m, 0.0, p) != 0).any(dim=1).sum())
+            steps = m.sum(dim=1)
+            epoch.prefix_rows += _not_prefix_rows(m, steps)
             length = _tensor(batch, "length")
             if length is not None and length.shape == (p.shape[0],):
-                epoch.length_rows += int((m.sum(dim=1) != length).sum())
+                epoch.length_rows += int((steps != length).sum())
     log_duration = _tensor(batch, "log_duration")
     if duration is not None and log_duration is not None and duration.shape == log_duration.shape:
         dev = (log_duration.double() - torch.log(duration.double())).abs()
@@ -223,6 +224,21 @@ def _fold(epoch: EpochFigures, batch: dict[str, Any], cache: TimingCache, log_to
         epoch.index_counts.index_add_(0, valid, torch.ones_like(valid))
     elif duration is not None:
         epoch.durations.append(duration.detach().reshape(-1).float())
+
+
+def _not_prefix_rows(m: torch.Tensor, steps: torch.Tensor) -> int:
+    """Rows of a [B, L] bool mask that are not a non-empty prefix of valid steps.
+
+    A row is a prefix when it equals the prefix of its own sum, so one gather from the
+    table of all L + 1 prefixes and one comparison settle a whole batch of valid masks;
+    only a batch with a bad row pays for finding which.
+    """
+    width = m.shape[1]
+    prefixes = torch.arange(width)[None, :] < torch.arange(width + 1)[:, None]
+    if width and torch.equal(m, prefixes.index_select(0, steps)):
+        return int((steps == 0).sum())
+    holes = m[:, 1:] & ~m[:, :-1]
+    return int((holes.any(dim=1) | ~m[:, 0]).sum())
 
 
 def _batch_keys_check(epoch: EpochFigures) -> Check:
