@@ -414,12 +414,6 @@ def test_random_eval_dumps_through_stage_6(scratch: Path, dump: dict[str, Any]) 
     _assert_stage_result(stage_integration.run(ctx), 6)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="artifacts/eval_dump.py _meta: json.loads of a deeply nested meta string raises "
-    "RecursionError (only JSONDecodeError is caught); other unusable metas are ignored with "
-    "a note",
-)
 def test_a_deeply_nested_eval_meta_is_ignored(scratch: Path) -> None:
     """The loader property on one input hypothesis does not draw: a meta string of 100 000
     opening brackets. Like any other meta that is not a dict, it is ignored with a note."""

@@ -439,10 +439,6 @@ CHECKPOINTS = [
         2,
         "model.duration.weight",
         "complex",
-        defect="artifacts/checkpoint.py _load_strict: a complex weight is copied into the "
-        "float model (load_state_dict drops the imaginary part; torch prints 'UserWarning: "
-        "Casting complex values to real discards the imaginary part' on stderr) and "
-        "model.load passes",
     ),
     Case(
         "checkpoint",
@@ -651,9 +647,6 @@ EVALS = [
         2,
         "real.xy",
         "non-finite",
-        defect="artifacts/eval_dump.py:288 _displacements: np.diff of points holding inf "
-        "prints 'RuntimeWarning: invalid value encountered in subtract' on stderr before "
-        "the (correct) refusal",
     ),
     Case(
         "eval",

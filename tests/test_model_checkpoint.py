@@ -208,6 +208,40 @@ def test_weights_with_a_wrong_shape_are_refused(tmp_path: Path) -> None:
     assert caught.value.key == "model.duration.weight"
 
 
+@pytest.mark.parametrize(
+    ("dtype", "problem"),
+    [
+        (torch.complex64, "imaginary part"),
+        (torch.int64, "floating-point"),
+        (torch.bool, "floating-point"),
+    ],
+)
+def test_a_weight_that_is_not_real_floats_is_named(
+    tmp_path: Path, dtype: torch.dtype, problem: str
+) -> None:
+    """load_state_dict would cast it silently (a complex weight loses its imaginary part)."""
+    original = saved()
+    original["model"]["profile.increments.weight"] = torch.ones(128, 64, dtype=dtype)
+    with pytest.raises(ArtifactError, match=problem) as caught:
+        load_checkpoint(write(tmp_path, original), Settings())
+    assert caught.value.key == "model.profile.increments.weight"
+
+
+def test_half_and_double_weights_still_load(tmp_path: Path) -> None:
+    original = saved()
+    original["model"] = {k: v.double() for k, v in original["model"].items()}
+    original["model"]["duration.weight"] = original["model"]["duration.weight"].half()
+    assert load_checkpoint(write(tmp_path, original), Settings()).model is not None
+
+
+def test_a_complex_weight_read_statically_is_named(tmp_path: Path) -> None:
+    state = unknown_state()
+    state["head_steps.weight"] = torch.zeros(64, 32, dtype=torch.complex64)
+    with pytest.raises(ArtifactError, match="complex") as caught:
+        load_checkpoint(write(tmp_path, {"model_state_dict": state}), Settings())
+    assert caught.value.key == "model_state_dict.head_steps.weight"
+
+
 def test_a_checkpoint_that_runs_code_is_refused(tmp_path: Path) -> None:
     class Sneaky:
         def __reduce__(self) -> tuple[object, tuple[str]]:

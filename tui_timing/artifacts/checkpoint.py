@@ -128,7 +128,7 @@ def load_checkpoint(path: str | Path, settings: Settings) -> CheckpointArtifact:
     elif _is_reference(state):
         _build_reference(artifact, state_key)
     else:
-        _read_statically(artifact)
+        _read_statically(artifact, state_key)
     return artifact
 
 
@@ -288,6 +288,10 @@ def _load_strict(
                 f"the weights do not fit the model: shape {list(state[key].shape)} in the file, "
                 f"{list(tensor.shape)} in the model",
             )
+        if key in state:
+            problem = _dtype_problem(state[key], tensor.dtype)
+            if problem:
+                raise ArtifactError(str(path), prefix + key, problem)
     if missing or unexpected:
         parts = []
         if missing:
@@ -298,6 +302,34 @@ def _load_strict(
             str(path), None, "the weights do not fit the model: " + "; ".join(parts)
         )
     model.load_state_dict(state, strict=True)
+
+
+def _dtype_problem(stored: torch.Tensor, wanted: torch.dtype) -> str | None:
+    """Why a stored tensor cannot be copied into a parameter or buffer of dtype `wanted`.
+
+    load_state_dict casts silently: a complex weight loses its imaginary part (torch only
+    warns on stderr), an integer or boolean one becomes a float that was never trained.
+    A float where a float is wanted is fine (float64 and half precision are converted).
+    """
+    if wanted.is_complex:
+        if stored.dtype.is_complex or stored.dtype.is_floating_point:
+            return None
+        return f"expected complex or real numbers, found dtype {_dtype_name(stored.dtype)}"
+    if stored.dtype.is_complex:
+        return (
+            f"complex numbers (dtype {_dtype_name(stored.dtype)}) where the model holds real "
+            f"{_dtype_name(wanted)}: loading would drop the imaginary part"
+        )
+    if wanted.is_floating_point and not stored.dtype.is_floating_point:
+        return (
+            f"expected floating-point weights ({_dtype_name(wanted)}), found dtype "
+            f"{_dtype_name(stored.dtype)}"
+        )
+    return None
+
+
+def _dtype_name(dtype: torch.dtype) -> str:
+    return str(dtype).removeprefix("torch.")
 
 
 def _build_user_model(artifact: CheckpointArtifact, spec: str, state_key: str | None) -> None:
@@ -328,8 +360,14 @@ def _build_user_model(artifact: CheckpointArtifact, spec: str, state_key: str | 
     artifact.notes.append(f"model built by {spec}")
 
 
-def _read_statically(artifact: CheckpointArtifact) -> None:
+def _read_statically(artifact: CheckpointArtifact, state_key: str | None) -> None:
     """An unknown state_dict: record what the shapes say; there is no module to run."""
+    for key, tensor in artifact.state_dict.items():
+        if tensor.dim() == 2 and key.endswith("weight"):  # the layers static_reading reads
+            problem = _dtype_problem(tensor, torch.float32)
+            if problem:
+                where = f"{state_key}.{key}" if state_key else key
+                raise ArtifactError(str(artifact.path), where, problem)
     reading = static_reading(artifact.state_dict, artifact.config.get("max_len"))
     artifact.static = reading
     artifact.source = "static"

@@ -285,7 +285,10 @@ def _displacements(
             f"displacements [{n}, {steps}, 2] for dt {list(shape)}",
         )
     if xy.shape[1] == steps + 1:
-        return np.diff(xy, axis=1), "points"
+        # inf - inf is nan and huge - -huge overflows: both are refused by
+        # _check_valid_values with the key, so numpy's warnings would only be noise.
+        with np.errstate(invalid="ignore", over="ignore"):
+            return np.diff(xy, axis=1), "points"
     return xy, "displacements"
 
 
@@ -337,7 +340,7 @@ def _meta(container: Mapping[str, Any], notes: list[str]) -> dict[str, Any]:
     if isinstance(meta, str):
         try:
             meta = json.loads(meta)
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):  # JSONDecodeError, or nesting past the limit
             notes.append("meta is text, not a dict: ignored")
             return {}
     if not isinstance(meta, Mapping):
