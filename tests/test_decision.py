@@ -125,7 +125,7 @@ def test_rule_1_cache_failure_comes_first_and_others_still_add_actions() -> None
     assert first.rule == 1 and first.evidence == ["cache.mask_length"]
     assert first.command is not None and first.command.startswith("timing-tui build-cache")
     assert "--out datasets --id mouse --split train" in first.command
-    assert "cache.mask_length" in first.why  # the check's own sentence, with its figures
+    assert "cache.mask_length (rows 3)" in first.why  # the check, with its key figure
     assert [a.rule for a in result.decision.actions] == [1, 5]
 
 
@@ -374,6 +374,12 @@ def test_end_to_end_rule_4_on_the_linear_sample_run() -> None:
     best = next(s for s in report["stages"] if s["id"] == 3)["stats"]["best"]
     assert best in report["decision"]["verdict"]
     assert f"--profile-head {best}" in first["command"]
+    # Each why is one short sentence with the key figures (the full sentences stay in
+    # the checks of stages 3 and 5).
+    for action in report["decision"]["actions"]:
+        why = action["why"]
+        assert len(why) <= 240 and why.endswith(".") and ". " not in why, why
+    assert "held-out KL" in first["why"] and "% of the profile mass on padding" in first["why"]
 
 
 def test_end_to_end_rule_7_on_the_increments_run_and_the_sample_eval_dump(

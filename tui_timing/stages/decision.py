@@ -23,6 +23,7 @@ one of the ways a timing head's architecture goes wrong, and no other rule cover
 from __future__ import annotations
 
 import shlex
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -78,8 +79,8 @@ RULE_NAMES = {
     8: "only statistics off: tune loss weights or temperatures",
     9: "everything that ran passes",
 }
-#: How many failing checks an action quotes in full (the rest by id only).
-_QUOTED = 3
+#: How many checks an action's `why` names with their key figure (the rest are counted).
+_NAMED = 3
 
 
 @dataclass
@@ -239,7 +240,7 @@ def _rule1(ev: Evidence, ctx: StageContext) -> RuleResult:
             Action(
                 "Rebuild the timing cache (timing-tui build-cache, or your own script) and "
                 "re-run the check",
-                _cite(failing),
+                f"Stage 1 fails: {_brief(failing)}.",
                 [c.id for c in failing],
                 _build_cache_command(ctx),
             )
@@ -259,7 +260,7 @@ def _rule2(ev: Evidence, ctx: StageContext) -> RuleResult:
         [
             Action(
                 f"Fix the dataset/dataloader ({properties})",
-                _cite(failing),
+                f"Stage 2 fails: {_brief(failing)}.",
                 [c.id for c in failing],
             )
         ],
@@ -278,7 +279,7 @@ def _rule3(ev: Evidence, ctx: StageContext) -> RuleResult:
     actions = [
         Action(
             "Feed the backbone the diffusion model's neuromotor conditioning vector",
-            _cite([check]),
+            f"The backbone's input is not the conditioning vector: {_brief([check])}.",
             [check.id],
         )
     ]
@@ -329,7 +330,7 @@ def _rule4(ev: Evidence, ctx: StageContext) -> RuleResult:
     actions = [
         Action(
             "Revisit the profile head: " + _architecture_changes(config, best, bool(padding)),
-            _cite(evidence),
+            _architecture_why(ev, capacity, flat and untested, padding),
             [c.id for c in evidence],
             _train_command(ctx, best, str(best)) if best in HEAD_REMEDIES else None,
         )
@@ -368,7 +369,7 @@ def _rule5(ev: Evidence, ctx: StageContext) -> RuleResult:
         [
             Action(
                 f"Remove the clamp on log σ{what} and retrain",
-                _cite([check]),
+                f"The duration head's log σ is clipped: {_brief([check])}.",
                 [check.id],
                 command,
             )
@@ -404,7 +405,7 @@ def _rule6(ev: Evidence, ctx: StageContext, *, architecture_blamed: bool) -> Rul
             Action(
                 "Look at the training loop at the epoch where it goes wrong (learning rate, "
                 "loss weights of duration vs profile, early stopping)",
-                _cite(evidence),
+                f"Stage 4 shows {'; '.join(seen)}.",
                 [c.id for c in evidence],
             )
         )
@@ -416,7 +417,8 @@ def _rule6(ev: Evidence, ctx: StageContext, *, architecture_blamed: bool) -> Rul
         actions.append(
             Action(
                 "Look at sampling: temperature and logit scaling of the profile",
-                _cite(pair),
+                f"The sampler is flat ({_key_figure(flat)}) although the probe fits the cache "
+                "with the checkpoint's head.",
                 [c.id for c in pair],
                 _sample_command(ctx),
             )
@@ -455,17 +457,20 @@ def _rule7(ev: Evidence, ctx: StageContext) -> RuleResult:
         )
     drift = _unique(eval_side + gates)
     if sampler_failing:
+        sampler_state = "fails too"
         standalone = f"the standalone sampler fails too ({_ids(sampler_failing)})"
     elif sampler_gap:
+        sampler_state = "was not assessed"
         standalone = f"the standalone sampler was not assessed ({sampler_gap})"
     else:
+        sampler_state = "passes"
         standalone = "the standalone sampler passes"
     actions = [
         Action(
             "Inspect normalization in the diffusion eval: are sequences re-normalized after "
             "Δt are assigned, are paths still in normalized units? Put "
             "`assert_timing_stats(real, fake)` (from tui_timing) before the C2ST",
-            _cite(drift),
+            f"Stage 6 drifts (the standalone sampler {sampler_state}): {_brief(drift)}.",
             [c.id for c in drift],
         )
     ]
@@ -509,7 +514,7 @@ def _rule8(ev: Evidence, earlier: bool) -> RuleResult:
         [
             Action(
                 "Tune loss weights (duration NLL vs profile loss) or sampling temperatures",
-                _cite(off),
+                f"No structural check fails, but statistics are off: {_brief(off)}.",
                 [c.id for c in off],
             )
         ],
@@ -541,7 +546,8 @@ def _rule9(ev: Evidence, earlier: bool) -> RuleResult:
         actions.append(
             Action(
                 "Make the unusable artifacts usable and re-run the check",
-                _cite(bad),
+                f"These checks could not use their input: {_ids(bad)} (the reasons are in "
+                "their stages).",
                 [c.id for c in bad],
             )
         )
@@ -566,11 +572,138 @@ def _ids(checks: list[Check | None]) -> str:
     return ", ".join(c.id for c in checks if c is not None)
 
 
-def _cite(checks: list[Check]) -> str:
-    """The failing checks' own sentences (they carry the figures), the first few in full."""
-    quoted = " ".join(f"{c.id}: {c.message}" for c in checks[:_QUOTED])
-    rest = checks[_QUOTED:]
-    return quoted + (f" Also: {_ids(list(rest))}." if rest else "")
+def _brief(checks: list[Check]) -> str:
+    """`id (key figure), id (key figure)`: the first few checks with their key figure (their
+    full sentences are in their stages' panes and reports), the rest counted."""
+    named = []
+    for check in checks[:_NAMED]:
+        figure = _key_figure(check)
+        named.append(f"{check.id} ({figure})" if figure else check.id)
+    rest = len(checks) - _NAMED
+    return ", ".join(named) + (f" and {rest} more" if rest > 0 else "")
+
+
+def _key_figure(check: Check) -> str:
+    """The one figure that says how far off a check is (empty when there is none)."""
+    measured = check.measured if isinstance(check.measured, dict) else {}
+    figure = _KEY_FIGURES.get(check.id)
+    if figure is not None:
+        try:
+            text = figure(measured)
+        except (KeyError, TypeError, ValueError, AttributeError):
+            text = None
+        if text:
+            return text
+    if check.status == "error":
+        return "its input could not be used"
+    if isinstance(check.measured, (int, float)) and not isinstance(check.measured, bool):
+        return fmt(float(check.measured))
+    scalars = [
+        f"{key.replace('_', ' ')} {_number(value)}"
+        for key, value in measured.items()
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and value != 0
+    ]
+    return ", ".join(scalars[:2])
+
+
+def _number(value: float) -> str:
+    return f"{value:,}" if isinstance(value, int) else fmt(float(value))
+
+
+def _share(value: Any) -> str:
+    return f"{float(value):.0%}"
+
+
+def _bins_off(measured: dict[str, Any]) -> str:
+    """`first 0.01195 vs 0.07728`: the first profile bin that misses (sampler.profile_bins)."""
+    ok = measured.get("ok") or {}
+    for name in ("first", "mid", "last"):
+        if ok.get(name) is False:
+            return f"{name} {fmt(measured['fake'][name])} vs {fmt(measured['real'][name])}"
+    return ""
+
+
+def _not_converging(measured: dict[str, Any]) -> str:
+    """`profile_first logged 0.01194 vs the cache's 0.07742` (train.stats_convergence)."""
+    for name, figure in (measured.get("figures") or {}).items():
+        if isinstance(figure, dict) and figure.get("ok") is False:
+            return f"{name} {fmt(figure['logged'])} vs the cache's {fmt(figure['cache'])}"
+    return ""
+
+
+def _quantile_off(measured: dict[str, Any]) -> str:
+    """`q95 fake 3.19 vs real 3.09` for the quantile furthest off (duration quantiles)."""
+    fake, real = measured.get("fake") or {}, measured.get("real") or {}
+    pairs = [(k, fake[k], real[k]) for k in fake if real.get(k)]
+    if not pairs:
+        return f"KS {fmt(measured['ks'])}" if "ks" in measured else ""
+    name, f, r = max(pairs, key=lambda p: abs(p[1] / p[2] - 1))
+    return f"{name} {fmt(f)} vs {fmt(r)}"
+
+
+#: Check id -> its key figure from the measured dict (a failing check's essentials).
+_KEY_FIGURES: dict[str, Callable[[dict[str, Any]], str]] = {
+    "model.length_masking": lambda m: f"{_share(m['mean'])} of the profile mass on padding",
+    "sampler.padding_mass": lambda m: f"{_share(m['mean'])} of the profile mass on padding",
+    "model.duration_head": lambda m: (
+        f"log σ at a clamp on {float(m['clamp_share']):.1%} of rows"
+        if m.get("clamp_share")
+        else f"σ {fmt(m['sigma_ratio'])} × the residual spread"
+    ),
+    "model.conditioning": lambda m: (
+        f"model takes {m['model_cond_dim']}, cache gives {m['cache_feature_dim']}"
+    ),
+    "model.profile_capacity": lambda m: f"best {m['best']}, held-out KL {fmt(m['best_kl'])}",
+    "train.collapse": lambda m: f"from epoch {m['epoch']}",
+    "train.loss_trend": lambda m: (
+        f"val loss {fmt(m['val']['first'])} → {fmt(m['val']['last'])}"
+        if isinstance(m.get("val"), dict)
+        else f"train loss {fmt(m['train']['first'])} → {fmt(m['train']['last'])}"
+    ),
+    "train.stats_convergence": _not_converging,
+    "sampler.flat": lambda m: f"keeps {_share(m['share'])} of the real profile's shape",
+    "sampler.profile_bins": _bins_off,
+    "sampler.duration_quantiles": _quantile_off,
+    "integration.dt_median": lambda m: f"fake/real {fmt(m['ratio'])}",
+    "integration.vel_p95": lambda m: f"fake/real {fmt(m['ratio'])}",
+    "integration.renormalization": lambda m: (
+        f"fake Δt ≈ {fmt(m['dt_factor']['factor'])} × real"
+        if isinstance(m.get("dt_factor"), dict) and m["dt_factor"].get("factor") is not None
+        else f"{_share(m['rows_off_duration']['share'])} of rows do not sum to fake_duration"
+    ),
+    "integration.log_dt_ks": lambda m: f"KS {fmt(m['ks'])}",
+    "integration.length_ks": lambda m: f"KS {fmt(m['ks'])}",
+    "integration.c2st": lambda m: f"accuracy {fmt(m['accuracy'])}, p {fmt(m['p_value'])}",
+}
+
+
+def _architecture_why(
+    ev: Evidence, capacity: Check | None, flat_untested: bool, padding: list[Check | None]
+) -> str:
+    """Rule 4's finding in one sentence: what the probe found, and the mass on padding."""
+    parts: list[str] = []
+    if capacity is not None and capacity.status == "fail":
+        stats = ev.stats(3)
+        configs = stats.get("configs") or {}
+        mine = stats.get("checkpoint_config")
+        best = stats.get("best")
+        kl = {name: (configs.get(name) or {}).get("profile_kl") for name in (mine, best)}
+        if all(isinstance(v, (int, float)) for v in kl.values()) and mine and best:
+            parts.append(
+                f"the checkpoint's head ({mine}) cannot fit the cache where {best} can "
+                f"(held-out KL {fmt(kl[mine])} vs {fmt(kl[best])})"
+            )
+        else:
+            parts.append(f"the checkpoint's head cannot fit the cache ({_key_figure(capacity)})")
+    if flat_untested:
+        flat = ev.get("sampler.flat")
+        figure = f" ({_key_figure(flat)})" if flat is not None else ""
+        parts.append(f"the sampler is flat{figure} and the probe could not test the head")
+    masses = [c for c in padding if c is not None]
+    if masses:
+        parts.append(_key_figure(masses[0]) + f" ({_ids(list(masses))})")
+    text = "; ".join(parts)
+    return text[:1].upper() + text[1:] + "."
 
 
 def _figures(checks: list[Check]) -> str:
