@@ -1,0 +1,348 @@
+"""What every benchmark shares: timing child processes, alternating, medians, results.
+
+Every figure is taken from a child process started for that one run: its wall time from
+spawn to exit, and its peak resident memory (`ru_maxrss`, read with `os.wait4`, so it is
+the child's own figure and not the benchmark script's). timing-tui and its floor are run
+alternately, in ABBA order (A B, then B A, ...), after one untimed warm-up run of each, so
+that a change of load on a shared machine lands on both sides alike.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import platform
+import shlex
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+BENCH_DIR = REPO / "benchmarks"
+RESULTS_DIR = BENCH_DIR / "results"
+#: The shared Balabit subset sits beside the checkout (see README, "Data").
+DEFAULT_RAW = REPO.parent / "shared" / "data" / "balabit" / "training_files"
+SAMPLE_RUN = REPO / "sample_data" / "runs" / "increments"
+
+
+@dataclass
+class Sample:
+    """One run of one command."""
+
+    seconds: float
+    maxrss_mb: float
+    returncode: int
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Side:
+    """One side of a comparison (timing-tui or its floor): the command and its runs."""
+
+    name: str
+    command: list[str]
+    samples: list[Sample] = field(default_factory=list)
+
+    @property
+    def median_s(self) -> float:
+        return statistics.median(s.seconds for s in self.samples)
+
+    @property
+    def median_mb(self) -> float:
+        return statistics.median(s.maxrss_mb for s in self.samples)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "command": shell_line(self.command),
+            "runs": len(self.samples),
+            "seconds": [round(s.seconds, 4) for s in self.samples],
+            "maxrss_mb": [round(s.maxrss_mb, 1) for s in self.samples],
+            "median_s": round(self.median_s, 4),
+            "median_maxrss_mb": round(self.median_mb, 1),
+        }
+
+
+def shell_line(command: Sequence[str]) -> str:
+    """The command as one would type it (paths relative to the repo where they can be)."""
+    parts = []
+    for arg in command:
+        text = str(arg)
+        if text.startswith(str(REPO) + os.sep):
+            text = os.path.relpath(text, REPO)
+        elif text == sys.executable:
+            text = "python"
+        parts.append(text if text and " " not in text else repr(text))
+    return " ".join(parts)
+
+
+def timing_tui() -> list[str]:
+    """The `timing-tui` command of this interpreter's environment."""
+    script = Path(sys.executable).with_name("timing-tui")
+    if script.exists():
+        return [str(script)]
+    found = shutil.which("timing-tui")
+    if found:
+        return [found]
+    return [sys.executable, "-c", "from tui_timing.cli import main; main()"]
+
+
+def run_child(
+    command: Sequence[str],
+    *,
+    ok_codes: Sequence[int] = (0,),
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+    capture: bool = False,
+) -> Sample:
+    """Run a command once; its wall time and peak RSS. Raises when its exit code is not ok.
+
+    With `capture`, the child's stdout is parsed as JSON into `Sample.extra` (the drivers
+    print figures they measured from inside).
+    """
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        start = time.perf_counter()
+        proc = subprocess.Popen(list(command), stdout=out, stderr=err, env=env, cwd=cwd or REPO)
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)  # already reaped by wait4
+        if proc.returncode not in ok_codes:
+            err.seek(0)
+            tail = err.read().decode(errors="replace")[-2000:]
+            raise RuntimeError(
+                f"{shell_line(command)} exited {proc.returncode}, expected {list(ok_codes)}:\n"
+                f"{tail}"
+            )
+        extra: dict[str, Any] = {}
+        if capture:
+            out.seek(0)
+            extra = json.loads(out.read().decode())
+    return Sample(seconds, usage.ru_maxrss / 1024, proc.returncode, extra)
+
+
+def alternate(
+    sides: Sequence[Side],
+    runs: int,
+    measure: Callable[[Side], Sample],
+    *,
+    warmup: bool = True,
+) -> None:
+    """Run the sides alternately (ABBA...), `runs` timed runs each, after one warm-up each."""
+    if warmup:
+        for side in sides:
+            measure(side)
+    for round_ in range(runs):
+        order = sides if round_ % 2 == 0 else list(reversed(sides))
+        for side in order:
+            side.samples.append(measure(side))
+
+
+def load_average() -> list[float]:
+    return [round(v, 2) for v in os.getloadavg()]
+
+
+def machine() -> dict[str, Any]:
+    """Cores, memory, CPU model, GPU (when nvidia-smi answers), OS, Python and torch."""
+    info: dict[str, Any] = {
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "os": f"{platform.system()} {platform.release()}",
+    }
+    try:
+        meminfo = Path("/proc/meminfo").read_text().splitlines()
+        total_kb = int(next(line for line in meminfo if line.startswith("MemTotal")).split()[1])
+        info["memory_gb"] = round(total_kb / 1024**2, 1)
+    except (OSError, StopIteration, ValueError):
+        info["memory_gb"] = None
+    try:
+        cpuinfo = Path("/proc/cpuinfo").read_text().splitlines()
+        info["cpu"] = (
+            next(line for line in cpuinfo if line.startswith("model name")).split(":", 1)[1].strip()
+        )
+    except (OSError, StopIteration):
+        info["cpu"] = platform.processor() or None
+    try:
+        gpus = subprocess.run(
+            ["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+        info["gpu"] = gpus or None
+    except (OSError, subprocess.SubprocessError):
+        info["gpu"] = None
+    info["torch"] = _version("torch")
+    return info
+
+
+def _version(package: str) -> str | None:
+    from importlib import metadata
+
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def work_dir(path: str | None) -> Path:
+    """Where built caches and logs go: outside the repo, reused between runs."""
+    folder = Path(path) if path else Path(tempfile.gettempdir()) / "timing-tui-bench"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def parser(description: str) -> argparse.ArgumentParser:
+    """The options every benchmark takes."""
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument("--runs", type=int, default=5, help="timed runs of each side (default 5)")
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="tiny inputs and one run: checks the benchmark works, measures nothing",
+    )
+    p.add_argument("--work", help="folder for built inputs (default $TMPDIR/timing-tui-bench)")
+    p.add_argument(
+        "--results", default=str(RESULTS_DIR), help="folder the JSON results are written to"
+    )
+    return p
+
+
+def ratio_row(
+    target: str, tui: Side, floor: Side, limit: float | None, *, memory: bool = False
+) -> dict[str, Any]:
+    """One result row: medians of both sides, their ratio and whether the target is met
+    (`limit` None: a comparison without a target)."""
+    mine, base = (tui.median_mb, floor.median_mb) if memory else (tui.median_s, floor.median_s)
+    return compare(target, mine, base, limit, unit="MB" if memory else "s")
+
+
+def compare(
+    target: str, mine: float, base: float, limit: float | None, *, unit: str = "s"
+) -> dict[str, Any]:
+    """A result row from two figures."""
+    ratio = mine / base if base else float("inf")
+    return {
+        "target": target,
+        "timing_tui": round(mine, 3),
+        "floor": round(base, 3),
+        "unit": unit,
+        "ratio": round(ratio, 3),
+        "limit": limit,
+        "met": None if limit is None else ratio <= limit,
+    }
+
+
+def write_results(
+    results_dir: str,
+    name: str,
+    rows: list[dict[str, Any]],
+    sides: Sequence[Side],
+    *,
+    quick: bool,
+    load_before: list[float],
+    notes: dict[str, Any] | None = None,
+) -> Path:
+    """Write `<results>/<name>.json` (or `<name>.quick.json`) and print the rows."""
+    folder = Path(results_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}{'.quick' if quick else ''}.json"
+    payload = {
+        "benchmark": name,
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "command": shell_line([sys.executable, *sys.argv]),
+        "quick": quick,
+        "machine": machine(),
+        "load_average_before": load_before,
+        "load_average_after": load_average(),
+        "rows": rows,
+        "sides": [s.summary() for s in sides],
+        "notes": notes or {},
+    }
+    path.write_text(json.dumps(payload, indent=2) + "\n")
+    for row in rows:
+        print(json.dumps(row))
+    print(f"results: {path}", file=sys.stderr)
+    return path
+
+
+class Tmux:
+    """A private tmux server in which commands are started and their screens watched.
+
+    A placeholder session keeps the server up, so that starting the server is not in any
+    timed part. `until` starts a command in a fresh pane of a fixed size and returns, for
+    each marker text, the seconds from the spawn until `capture-pane` first shows it,
+    polled every `poll` seconds; the command is then killed and waited for, so that no run
+    competes with the next one.
+    """
+
+    def __init__(self, width: int = 160, height: int = 50) -> None:
+        if shutil.which("tmux") is None:
+            raise RuntimeError("tmux is not installed")
+        self.width, self.height = width, height
+        self.base = ["tmux", "-L", f"timing-bench-{os.getpid()}"]
+        self._tmux("new-session", "-d", "-s", "keep", "sleep 86400")
+
+    def _tmux(self, *args: str) -> str:
+        done = subprocess.run([*self.base, *args], capture_output=True, text=True, check=False)
+        return done.stdout
+
+    def until(
+        self,
+        command: Sequence[str],
+        markers: Sequence[str],
+        *,
+        timeout: float = 120.0,
+        poll: float = 0.005,
+    ) -> dict[str, float]:
+        """Seconds until each marker is on screen (raises after `timeout`)."""
+        line = f"cd {shlex.quote(str(REPO))} && exec {shlex.join(command)}"
+        seen: dict[str, float] = {}
+        start = time.perf_counter()
+        self._tmux("new-session", "-d", "-s", "run", "-x", str(self.width), "-y",
+                   str(self.height), line)  # fmt: skip
+        pid = int(self._tmux("display-message", "-p", "-t", "run", "#{pane_pid}").strip() or 0)
+        try:
+            while len(seen) < len(markers):
+                screen = self._tmux("capture-pane", "-p", "-t", "run")
+                now = time.perf_counter() - start
+                for marker in markers:
+                    if marker not in seen and marker in screen:
+                        seen[marker] = now
+                if now > timeout:
+                    raise RuntimeError(
+                        f"{shell_line(command)}: {sorted(set(markers) - set(seen))} not on "
+                        f"screen after {timeout:.0f} s; last screen:\n{screen}"
+                    )
+                time.sleep(poll)
+        finally:
+            self._tmux("kill-session", "-t", "run")
+            _wait_gone(pid)
+        return seen
+
+    def close(self) -> None:
+        self._tmux("kill-server")
+
+
+def _wait_gone(pid: int, timeout: float = 30.0) -> None:
+    """Wait until a process has exited (tmux's SIGHUP), then kill it if it has not."""
+    deadline = time.perf_counter() + timeout
+    while pid and time.perf_counter() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.02)
+    if pid:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, 9)
