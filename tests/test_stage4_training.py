@@ -56,7 +56,11 @@ def test_the_increments_log_passes_every_check() -> None:
     result = stage4(INCREMENTS_LOG)
     assert statuses(result) == dict.fromkeys(CHECK_IDS, "pass")
     titles = [p.title for p in result.plots]
-    assert len(titles) == 4
+    assert len(titles) == 6  # loss, μ, σ, and one chart per profile bin
+    for label in ("first", "mid", "last"):
+        (bin_plot,) = [p for p in result.plots if f"{label} bin" in p.title]
+        assert {s.label for s in bin_plot.series} == {"train", "val"}
+        assert [name for name, _ in bin_plot.hlines] == [f"cache {label}"]
     sigma_plot = next(p for p in result.plots if "σ" in p.title)
     assert sigma_plot.hlines and sigma_plot.hlines[0][0] == "cache SD of log-duration"
     assert {s.label for s in result.plots[0].series} == {"train", "val"}
