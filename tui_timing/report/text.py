@@ -9,8 +9,11 @@ from tui_timing.stages.catalog import STAGE_BY_ID
 
 MARKS = {"pass": "ok  ", "warn": "WARN", "fail": "FAIL", "skip": "skip", "error": "ERR "}
 
-#: Control characters but tab and newline (C0, DEL, C1), zero-width and bidi controls.
-_UNPRINTABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+#: Control characters but tab and newline (C0, DEL, C1), zero-width and bidi controls
+#: (the Arabic letter mark is one), and the line and paragraph separators.
+_UNPRINTABLE = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2066-\u2069]"
+)
 
 
 def printable(text: str) -> str:

@@ -68,15 +68,16 @@ HEAD_REMEDIES = {
     "monotonic": "a monotonic parameterization (non-increasing logits)",
     "linear": "per-step logits with no logit bound, masked over padding",
 }
+#: What each rule asks of the evidence (the path shows each with its answer and reason).
 RULE_NAMES = {
-    1: "stage-1 failure: fix the cache",
-    2: "stage-2 failure: fix the dataset/dataloader",
-    3: "conditioning: feed the diffusion model's conditioning vector",
-    4: "architecture cannot represent the profile",
-    5: "duration head clips log σ",
-    6: "collapse/divergence or a flat sampler with a capable architecture",
-    7: "standalone sampler fine, diffusion eval drifts",
-    8: "only statistics off: tune loss weights or temperatures",
+    1: "stage 1 fails",
+    2: "stage 2 fails",
+    3: "model.conditioning fails",
+    4: "the architecture cannot fit the profile",
+    5: "the duration head clips log σ",
+    6: "training collapses or diverges, or the sampler is flat with a capable head",
+    7: "stage 6 drifts in a way the standalone sampler does not explain",
+    8: "only statistics are off",
     9: "everything that ran passes",
 }
 #: How many checks an action's `why` names with their key figure (the rest are counted).

@@ -17,6 +17,7 @@ from textual import on
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
+from textual.notifications import SeverityLevel
 from textual.screen import ModalScreen
 from textual.theme import Theme
 from textual.widgets import ContentSwitcher, Footer, OptionList
@@ -47,6 +48,7 @@ from tui_timing.tui.messages import (
     StageStarted,
 )
 from tui_timing.tui.pipeline import ALL_STAGES, DECISION, Pipeline, Selection, Work, stages_fed_by
+from tui_timing.tui.safe_text import clean
 from tui_timing.tui.selector_screen import SelectorScreen
 from tui_timing.tui.stage_list import StageList
 from tui_timing.tui.stage_pane import StagePane
@@ -176,6 +178,21 @@ class TimingApp(App[None]):
         self._mount_panes()
         self.pipeline.start()
         self._submit(Work(resolve=True, stages=dict.fromkeys(ALL_STAGES, "start")))
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = False,
+    ) -> None:
+        """A notification as plain text, control characters escaped: its message quotes
+        paths, verdicts and problems from files (a `[` in them is not markup)."""
+        super().notify(
+            clean(message), title=clean(title), severity=severity, timeout=timeout, markup=markup
+        )
 
     # ----- themes -------------------------------------------------------------------------
 

@@ -1,36 +1,53 @@
-"""The checks of a stage, one row each: status, id, the sentence, measured against expected.
+"""The checks of a stage, in two places of its pane.
 
-Each row is a status column beside a body, so a long sentence wraps under its own text
-(not under the status) in a pane 50 columns wide as well as 200. The measured/expected
-line never wraps: it is cut at the pane's edge, so a dict of quantiles costs one line and
-the charts stay within reach at 80x24 (the sentence already states the figures that matter;
-`check --format json` has them all).
+`ChecksView` comes right after the key figures: the count by status, then each check that
+is not `pass` as a row: status, id, the sentence, measured against expected. Each row is a
+status column beside a body, so a long sentence wraps under its own text (not under the
+status) in a pane 50 columns wide as well as 200. The measured/expected line never wraps:
+it is cut at the pane's edge, so a dict of quantiles costs one line (the sentence already
+states the figures that matter; `check --format json` has them all).
+
+`PassedChecks` comes after the charts: the passing checks, one line each, cut at the edge.
+What needs attention is on the first screen; what holds is still listed, below.
+
+All text from a check goes in as plain text (see safe_text.py), never as markup.
 """
 
 from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
-from textual.markup import escape
+from textual.content import Content
 from textual.widgets import Static
 
 from tui_timing.report.results import Check
 from tui_timing.tui.formatting import format_value
-from tui_timing.tui.status import status_markup
+from tui_timing.tui.safe_text import lines, markup
+from tui_timing.tui.status import COLORS, MARKS, status_markup
 
 STATUS_WIDTH = 7
 
 
-def check_text(check: Check) -> str:
+def check_text(check: Check) -> Content:
     """The check's id and its sentence."""
-    return f"[b]{escape(check.id)}[/b]  {escape(check.message)}"
+    return markup("[b]$id[/b]  $message", id=check.id, message=check.message)
 
 
-def check_figures(check: Check) -> str:
+def check_figures(check: Check) -> Content:
     """What was measured against what was expected."""
-    measured = escape(format_value(check.measured))
-    expected = escape(format_value(check.expected))
-    return f"[$text-muted]measured[/] {measured} [$text-muted]· expected[/] {expected}"
+    return markup(
+        "[$text-muted]measured[/] $measured [$text-muted]· expected[/] $expected",
+        measured=format_value(check.measured),
+        expected=format_value(check.expected),
+    )
+
+
+def passed_line(check: Check) -> Content:
+    """`✔ cache.load  The cache loads with weights_only=True.` on one line."""
+    mark = f"[{COLORS[check.status]}]{MARKS[check.status]}[/]"
+    return markup(
+        mark + " [b]$id[/b]  [$text-muted]$message[/]", id=check.id, message=check.message
+    )
 
 
 def summary_markup(checks: list[Check]) -> str:
@@ -41,6 +58,11 @@ def summary_markup(checks: list[Check]) -> str:
     order = ("pass", "skip", "warn", "fail", "error")
     parts = [f"{counts[s]} {status_markup(s)}" for s in order if s in counts]
     return "[b]Checks[/b]: " + " · ".join(parts)
+
+
+def needs_attention(checks: list[Check]) -> list[Check]:
+    """The checks that are not `pass`, in the order the stage reported them."""
+    return [c for c in checks if c.status != "pass"]
 
 
 class CheckRow(Horizontal):
@@ -65,32 +87,56 @@ class CheckRow(Horizontal):
 
 
 class ChecksView(Vertical):
-    """All checks of a stage, in the order the stage reported them."""
+    """The count of a stage's checks by status, and a row for each one that is not `pass`."""
 
     DEFAULT_CSS = f"""
     ChecksView {{ height: auto; }}
-    ChecksView .checks-summary {{ height: auto; margin-bottom: 1; }}
+    ChecksView .checks-summary {{ height: auto; }}
+    ChecksView.-rows .checks-summary {{ margin-bottom: 1; }}
     ChecksView .check-row {{ height: auto; }}
     ChecksView .check-status {{ width: {STATUS_WIDTH + 1}; }}
     ChecksView .check-body {{ width: 1fr; height: auto; }}
     ChecksView .check-figures {{ text-wrap: nowrap; text-overflow: ellipsis; }}
+    ChecksView.-shown {{ margin-bottom: 1; }}
     """
 
     def compose(self) -> ComposeResult:
         yield Static(classes="checks-summary")
 
     def show(self, checks: list[Check]) -> None:
-        """Replace the rows, reusing them when the number of checks has not changed."""
+        """Replace the rows, reusing them when the number of rows has not changed."""
         summary = self.query_one(".checks-summary", Static)
         summary.display = bool(checks)
+        self.set_class(bool(checks), "-shown")
         summary.update(summary_markup(checks) if checks else "")
+        shown = needs_attention(checks)
+        self.set_class(bool(shown), "-rows")
         rows = list(self.query(CheckRow))
-        if not rows and not checks:
+        if not rows and not shown:
             return
-        if len(rows) == len(checks):
-            for row, check in zip(rows, checks, strict=True):
+        if len(rows) == len(shown):
+            for row, check in zip(rows, shown, strict=True):
                 row.show(check)
             return
         for row in rows:
             row.remove()
-        self.mount_all([CheckRow(check) for check in checks])
+        self.mount_all([CheckRow(check) for check in shown])
+
+
+class PassedChecks(Static):
+    """The passing checks of a stage, one line each (after the charts)."""
+
+    DEFAULT_CSS = """
+    PassedChecks {
+        height: auto;
+        text-wrap: nowrap;
+        text-overflow: ellipsis;
+        margin-bottom: 1;
+    }
+    """
+
+    def show(self, checks: list[Check]) -> None:
+        passed = [c for c in checks if c.status == "pass"]
+        self.display = bool(passed)
+        heading = Content.from_markup(f"[b]Passing checks[/b] ({len(passed)})")
+        self.update(lines([heading, *(passed_line(c) for c in passed)]) if passed else "")

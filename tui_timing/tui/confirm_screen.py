@@ -11,11 +11,11 @@ from typing import ClassVar
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
-from textual.markup import escape
 from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
 from tui_timing.report.results import Action
+from tui_timing.tui.safe_text import clean, markup
 
 
 class ConfirmAction(ModalScreen[str | None]):
@@ -29,9 +29,12 @@ class ConfirmAction(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Static(f"[b]Run this action?[/b]\n{escape(self._action.title)}")
-            yield Static(f"[$accent]$ {escape(self._action.command or '')}[/]")
-            yield Input(self._action.command or "", id="command", select_on_focus=False)
+            command = clean(self._action.command or "")
+            yield Static(markup("[b]Run this action?[/b]\n$title", title=self._action.title))
+            yield Static(markup("[$accent]$ $command[/]", command=command))
+            # Control characters in a path would reach the terminal from the box too: the
+            # box shows them escaped (a command holding one then fails rather than runs).
+            yield Input(command, id="command", select_on_focus=False)
             yield Static(
                 "[$text-muted]Enter runs the command in the box (edit it first if you like); "
                 "Escape cancels. Its output streams into stage 7.[/]"

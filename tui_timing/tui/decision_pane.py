@@ -1,21 +1,22 @@
-"""Stage 7's pane: the verdict, the actions, and the path through the decision tree.
+"""Stage 7's pane: the verdict at the top, the path through the decision tree that led to
+it (rule by rule: matched or not, and why), then the actions.
 
-The actions come right after the verdict (they are what the user acts on); each shows its
-evidence and command, the highlighted one is what `a` runs, and the command's output
-streams into the log below them. The path follows, rule by rule.
+Each action is its title, one short sentence with the key figures (the full sentences
+are in the checks of their stages), its evidence and its command; the highlighted one is
+what `a` runs, and the command's output streams into the log below them.
 """
 
 from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.content import Content
-from textual.markup import escape
 from textual.widgets import Log, OptionList, Static
 from textual.widgets.option_list import Option
 
 from tui_timing.report.results import Action, Decision, RuleOutcome, StageResult
 from tui_timing.stages.catalog import StageInfo
 from tui_timing.tui.decision_path import DecisionPath
+from tui_timing.tui.safe_text import clean, lines, markup
 from tui_timing.tui.stage_pane import StagePane
 from tui_timing.tui.themes import PlotPalette
 
@@ -23,21 +24,41 @@ from tui_timing.tui.themes import PlotPalette
 LOG_LINES = 2000
 
 
-def verdict_markup(decision: Decision) -> str:
+def verdict_markup(decision: Decision) -> Content:
     """The verdict and the rule that gave it."""
-    return f"[b]Verdict[/b] (rule {decision.rule}): [b $accent]{escape(decision.verdict)}[/]"
+    return markup(
+        f"[b]Verdict[/b] (rule {decision.rule}): [b $accent]$verdict[/]",
+        verdict=decision.verdict,
+    )
 
 
 def action_prompt(number: int, action: Action) -> Content:
-    """An action as a multi-line list entry: title, why, evidence, command."""
-    lines = [f"[b]{number}. {escape(action.title)}[/b]", f"   {escape(action.why)}"]
+    """An action as a multi-line list entry: title, why, evidence, command.
+
+    No indentation: an option's lines wrap back to its left edge, so the parts differ by
+    style and label instead (the title bold, the evidence muted, the command in accent).
+    """
+    parts = [
+        markup(f"[b]{number}. $title[/b]", title=action.title),
+        markup("$why", why=action.why),
+    ]
     if action.evidence:
-        lines.append(f"   [$text-muted]evidence:[/] {escape(', '.join(action.evidence))}")
+        parts.append(markup("[$text-muted]evidence: $ids[/]", ids=", ".join(action.evidence)))
     if action.command:
-        lines.append(f"   [$accent]$ {escape(action.command)}[/]")
+        parts.append(markup("[$accent]$ $command[/]", command=action.command))
     else:
-        lines.append("   [$text-muted](no command: a change to make by hand)[/]")
-    return Content.from_markup("\n".join(lines))
+        parts.append(Content.from_markup("[$text-muted](no command: a change to make by hand)[/]"))
+    return lines(parts)
+
+
+def action_options(actions: list[Action]) -> list[Option | None]:
+    """The actions as list entries, a separator line between two (indices are unchanged)."""
+    options: list[Option | None] = []
+    for number, action in enumerate(actions, 1):
+        if options:
+            options.append(None)
+        options.append(Option(action_prompt(number, action), id=f"action-{number}"))
+    return options
 
 
 class DecisionPane(StagePane):
@@ -50,11 +71,12 @@ class DecisionPane(StagePane):
 
     def compose_details(self) -> ComposeResult:
         yield Static(classes="decision")
-        yield Static("[b]Actions[/b] [$text-muted](a: run the highlighted one)[/]")
+        yield DecisionPath()
+        yield Static(
+            "[b]Actions[/b] [$text-muted](a: run the highlighted one)[/]", classes="actions-title"
+        )
         yield OptionList(id="actions")
         yield Log(max_lines=LOG_LINES, id="action-log")
-        yield DecisionPath()
-        yield Static(classes="pane-figures")
 
     def show_result(self, result: StageResult | None, palette: PlotPalette, flip_log: bool) -> None:
         """The verdict, the path and the actions; the highlight stays on the same action."""
@@ -67,19 +89,14 @@ class DecisionPane(StagePane):
             self._path = list(path)
             self.query_one(DecisionPath).show(self._path)
         actions = decision.actions if decision else []
-        figures = self.query_one(".pane-figures", Static)
-        figures.display = bool(result and result.figures)
-        if result and result.figures:
-            figures.update("\n".join(f"• {escape(f)}" for f in result.figures))
+        self.query_one(".actions-title", Static).display = bool(actions)
         if actions == self._actions:
             return
         self._actions = list(actions)
         listing = self.query_one("#actions", OptionList)
         keep = listing.highlighted
         listing.clear_options()
-        listing.add_options(
-            [Option(action_prompt(n, a), id=f"action-{n}") for n, a in enumerate(actions, 1)]
-        )
+        listing.add_options(action_options(actions))
         if actions:
             listing.highlighted = min(keep or 0, len(actions) - 1)
 
@@ -99,8 +116,8 @@ class DecisionPane(StagePane):
         """Show the log with a header line for a command about to run."""
         log = self.query_one("#action-log", Log)
         log.display = True
-        log.write_line(f"$ {command}")
+        log.write_line(f"$ {clean(command)}")
 
     def write_log(self, line: str) -> None:
         """Append a line of the running command's output."""
-        self.query_one("#action-log", Log).write_line(line)
+        self.query_one("#action-log", Log).write_line(clean(line))

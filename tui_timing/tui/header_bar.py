@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from textual.markup import escape
 from textual.widgets import Static
+
+from tui_timing.tui.safe_text import markup
 
 
 class HeaderBar(Static):
@@ -27,4 +28,4 @@ class HeaderBar(Static):
 
     def show(self, description: str) -> None:
         """Show the artifacts' description after the app's name."""
-        self.update(f"[b]timing-tui[/b] · {escape(description)}")
+        self.update(markup("[b]timing-tui[/b] · $description", description=description))

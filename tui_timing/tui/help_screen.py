@@ -8,9 +8,11 @@ from typing import ClassVar
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
-from textual.markup import escape
+from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Static
+
+from tui_timing.tui.safe_text import lines, markup
 
 #: Keys handled by the focused widget rather than by an app binding.
 EXTRA_KEYS: tuple[tuple[str, str], ...] = (
@@ -20,13 +22,13 @@ EXTRA_KEYS: tuple[tuple[str, str], ...] = (
 )
 
 
-def help_markup(keys: list[tuple[str, str]]) -> str:
+def help_markup(keys: list[tuple[str, str]]) -> Content:
     """Every key with what it does, one per line."""
-    lines = ["[b]timing-tui keys[/b]", ""]
+    parts = [Content.from_markup("[b]timing-tui keys[/b]"), Content("")]
     for key, text in [*keys, *EXTRA_KEYS]:
-        lines.append(f"[b $accent]{escape(key):>10}[/]  {escape(text)}")
-    lines += ["", "[$text-muted]Escape, q or ? closes this help.[/]"]
-    return "\n".join(lines)
+        parts.append(markup("[b $accent]$key[/]  $text", key=f"{key:>10}", text=text))
+    parts += [Content(""), Content.from_markup("[$text-muted]Escape, q or ? closes this help.[/]")]
+    return lines(parts)
 
 
 class HelpScreen(ModalScreen[None]):

@@ -15,6 +15,7 @@ from textual_plotext import PlotextPlot
 
 from tui_timing.report.results import Plot, Series
 from tui_timing.tui.formatting import format_number
+from tui_timing.tui.safe_text import clean
 from tui_timing.tui.themes import PlotPalette
 
 #: braille dots: 2x4 points per cell, so a 50-column plot still shows a decay's shape.
@@ -58,7 +59,7 @@ class PlotView(PlotextPlot):
             return super().render()
         except (ValueError, ZeroDivisionError, IndexError, TypeError) as exc:
             # A degenerate data set must cost one chart, never the app.
-            return Text(f"{self.data.title}: cannot be drawn ({exc})")
+            return Text(clean(f"{self.data.title}: cannot be drawn ({exc})"))
 
     def log_axes(self) -> tuple[bool, bool]:
         """(log x, log y) after the user's toggle."""
@@ -77,9 +78,9 @@ class PlotView(PlotextPlot):
         scale += " (log y)" if log_y else ""
         # plotext drops a title wider than the plot area (the width less the y tick labels),
         # so it is cut to fit instead.
-        plt.title(_fit(plot.title + scale, width - TICK_ROOM))
-        plt.xlabel(plot.xlabel)
-        plt.ylabel(plot.ylabel)
+        plt.title(_fit(clean(plot.title) + scale, width - TICK_ROOM))
+        plt.xlabel(clean(plot.xlabel))
+        plt.ylabel(clean(plot.ylabel))
         if plot.kind == "bar" and all(len(s.y) == 1 for s in plot.series):
             self._draw_named_bars(plot, width, log_y)
         elif plot.kind == "bar":
@@ -103,7 +104,7 @@ class PlotView(PlotextPlot):
                     ys,
                     marker=LINE_MARKER,
                     color=colors[index % len(colors)],
-                    label=series.label if len(plot.series) > 1 else None,
+                    label=clean(series.label) if len(plot.series) > 1 else None,
                     fillx=filled,
                 )
         # Target values as labelled flat lines across the data's x range.
@@ -114,7 +115,7 @@ class PlotView(PlotextPlot):
         for label, value in plot.hlines:
             if math.isfinite(value) and (not log_y or value > 0):
                 self.plt.plot(
-                    [low, high], [value, value], color=self.palette.reference, label=label
+                    [low, high], [value, value], color=self.palette.reference, label=clean(label)
                 )
 
     def _draw_named_bars(self, plot: Plot, width: int, log_y: bool) -> None:
@@ -124,17 +125,19 @@ class PlotView(PlotextPlot):
         if not kept:
             return
         room = max(3, (width - 8) // len(kept) - 1)
-        labels = [_fit(("*" if s.label == plot.highlight else "") + s.label, room) for s in kept]
+        labels = [
+            _fit(clean(("*" if s.label == plot.highlight else "") + s.label), room) for s in kept
+        ]
         self.plt.bar(labels, [s.y[0] for s in kept], color=self.palette.series[0])
-        notes = [f"* {plot.highlight}"] if plot.highlight else []
+        notes = [f"* {clean(plot.highlight)}"] if plot.highlight else []
         for label, value in plot.hlines:
             if math.isfinite(value) and (not log_y or value > 0):
                 self.plt.hline(value, self.palette.reference)
-                notes.append(f"── {label} {format_number(value)}")
+                notes.append(f"── {clean(label)} {format_number(value)}")
         if notes:
             # plotext centres the x label and drops it unless it clears the y label.
             room = width - 2 * len(plot.ylabel) - 2
-            self.plt.xlabel(_fit("  ".join([plot.xlabel, *notes]).strip(), room))
+            self.plt.xlabel(_fit("  ".join([clean(plot.xlabel), *notes]).strip(), room))
 
     def _draw_points(self, plot: Plot, log_y: bool) -> None:
         """Bars of several series at shared x positions, as markers: they stay readable on
@@ -148,7 +151,7 @@ class PlotView(PlotextPlot):
                     ys,
                     marker=POINT_MARKERS[index % len(POINT_MARKERS)],
                     color=colors[index % len(colors)],
-                    label=series.label,
+                    label=clean(series.label),
                 )
 
 

@@ -10,12 +10,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.content import Content
-from textual.markup import escape
 from textual.screen import ModalScreen
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from tui_timing.tui.pipeline import Selection
+from tui_timing.tui.safe_text import markup, styled
 
 #: (Selection field, heading, how an item is named)
 GROUPS: tuple[tuple[str, str], ...] = (
@@ -66,14 +66,13 @@ class SelectorScreen(ModalScreen[Selection | None]):
                 mark = "●" if index == current else " "
                 if field_name == "run" and index == current:
                     current_run = len(options)
-                options.append(Option(f"{mark} {label}", id=f"{field_name}:{index}"))
+                options.append(Option(styled(f"{mark} {label}"), id=f"{field_name}:{index}"))
         with Vertical(classes="dialog"):
             yield Static("[b]Switch artifacts[/b] [$text-muted](Enter: use · Escape: cancel)[/]")
             listing = OptionList(*options, id="selector-list")
             self._start_at = current_run
             yield listing
-            where = escape(str(self._found.root))
-            yield Static(f"[$text-muted]found under {where}[/]")
+            yield Static(markup("[$text-muted]found under $root[/]", root=self._found.root))
 
     def on_mount(self) -> None:
         """Start on the run in use, so one key press moves to another."""

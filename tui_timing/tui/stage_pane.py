@@ -1,5 +1,7 @@
-"""One stage's pane: its status, why and when it last ran, progress, artifact problems,
-the checks, the key figures and the charts.
+"""One stage's pane, in the order a researcher reads it: the heading (status, why and
+when it last ran, progress, artifact problems), the key figures, the checks that are not
+`pass` with their measured and expected values, the charts, then the passing checks, one
+line each.
 
 The pane only renders a `StageState`; it holds no results of its own, so re-showing the
 same state after a theme change or a resize always gives the same screen.
@@ -12,13 +14,13 @@ from typing import ClassVar
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
-from textual.markup import escape
 from textual.widgets import Static
 
 from tui_timing.report.results import StageResult
 from tui_timing.stages.catalog import StageInfo
-from tui_timing.tui.checks_view import ChecksView
+from tui_timing.tui.checks_view import ChecksView, PassedChecks
 from tui_timing.tui.plot_stack import PlotStack
+from tui_timing.tui.safe_text import lines, markup, styled
 from tui_timing.tui.status import StageState, status_markup
 from tui_timing.tui.themes import PlotPalette
 
@@ -56,9 +58,10 @@ class StagePane(VerticalScroll, can_focus=True):
 
     def compose_details(self) -> ComposeResult:
         """The result's own widgets (the decision pane shows a walk-through instead)."""
-        yield ChecksView()
         yield Static(classes="pane-figures")
+        yield ChecksView()
         yield PlotStack()
+        yield PassedChecks()
 
     def show(self, state: StageState, palette: PlotPalette, flip_log: bool) -> None:
         """Render the stage's state (once mounted): header lines, then the result."""
@@ -68,32 +71,43 @@ class StagePane(VerticalScroll, can_focus=True):
 
     def _draw_state(self, state: StageState, palette: PlotPalette, flip_log: bool) -> None:
         info = self.info
-        title = f"Stage {info.id} · {escape(info.title)}   {status_markup(state.status)}"
+        title = markup(
+            f"Stage {info.id} · $title   {status_markup(state.status)}", title=info.title
+        )
         self.query_one(".pane-title", Static).update(title)
-        self.query_one(".pane-meta", Static).update(escape(_meta_line(state)))
+        self.query_one(".pane-meta", Static).update(styled(_meta_line(state)))
         errors = self.query_one(".pane-errors", Static)
         errors.display = bool(state.artifact_errors)
         errors.update(
-            "\n".join(
-                f"[b $error]cannot use the {escape(kind)}[/]: {escape(problem)}"
-                for kind, problem in state.artifact_errors.items()
+            lines(
+                [
+                    markup("[b $error]cannot use the $kind[/]: $problem", kind=k, problem=p)
+                    for k, p in state.artifact_errors.items()
+                ]
             )
         )
         result = state.shown_result
         note = self.query_one(".pane-note", Static)
         skip = result.skip_reason if result is not None else None
         note.display = bool(skip)
-        note.update(f"skipped: {escape(skip)}" if skip else "")
+        note.update(markup("skipped: $why", why=skip) if skip else "")
         self.show_result(result, palette, flip_log)
 
     def show_result(self, result: StageResult | None, palette: PlotPalette, flip_log: bool) -> None:
-        """Checks, figures and plots of the result (nothing yet when it has not run)."""
-        self.query_one(ChecksView).show(result.checks if result else [])
-        figures = self.query_one(".pane-figures", Static)
-        figures.display = bool(result and result.figures)
-        if result and result.figures:
-            figures.update("\n".join(f"• {escape(f)}" for f in result.figures))
+        """Figures, checks and plots of the result (nothing yet when it has not run)."""
+        show_figures(self.query_one(".pane-figures", Static), result)
+        checks = result.checks if result else []
+        self.query_one(ChecksView).show(checks)
         self.query_one(PlotStack).show(result.plots if result else [], palette, flip_log)
+        self.query_one(PassedChecks).show(checks)
+
+
+def show_figures(widget: Static, result: StageResult | None) -> None:
+    """The result's key figures as a bulleted list (hidden when there are none)."""
+    figures = result.figures if result else []
+    widget.display = bool(figures)
+    if figures:
+        widget.update(lines([markup("• $figure", figure=f) for f in figures]))
 
 
 #: Cells of the text progress bar (a bar widget costs start-up time in seven panes).
