@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from tui_timing.artifacts.atomic import atomic_torch_save, atomic_write_json
+from tui_timing.artifacts.atomic import atomic_open, atomic_write_json
 from tui_timing.artifacts.cache import summary_path_for
 from tui_timing.data.features import compute_features, feature_names
 from tui_timing.data.raw_summary import summarize_raw
@@ -125,8 +125,7 @@ def build_cache(
 
     cache_path = out_root / dataset_id / f"{split}_timing.pt"
     summary_path = summary_path_for(cache_path)
-    _write(cache_path, lambda: atomic_torch_save(cache_path, cache))
-    _write(summary_path, lambda: atomic_write_json(summary_path, summary))
+    _write(cache_path, lambda: _save_together(cache_path, cache, summary_path, summary))
     return BuildResult(
         cache_path=cache_path,
         summary_path=summary_path,
@@ -191,8 +190,23 @@ def _cache_tensors(
     }
 
 
+def _save_together(
+    cache_path: Path, cache: dict[str, Any], summary_path: Path, summary: dict[str, Any]
+) -> None:
+    """Write both files; the cache is renamed into place only once its summary is there.
+
+    The summary is part of the cache (SPEC 2.1): a build that fails while writing it must
+    not leave a new cache beside a missing or stale summary, which stage 1 would report
+    as drift from the raw data.
+    """
+    with atomic_open(cache_path, "wb") as handle:
+        torch.save(cache, handle)
+        atomic_write_json(summary_path, summary)
+
+
 def _write(path: Path, write: Callable[[], None]) -> None:
     try:
         write()
     except OSError as exc:
-        raise ArtifactError(str(path), None, f"cannot write: {exc.strerror or exc}") from None
+        failed = exc.filename2 or exc.filename or path  # the summary, when it was that one
+        raise ArtifactError(str(failed), None, f"cannot write: {exc.strerror or exc}") from None
