@@ -27,6 +27,7 @@ BENCHMARKS = {
     "first_paint": "bench_first_paint.py",
     "scaling": "bench_scaling.py",
     "peer": "bench_peer.py",
+    "threads": "bench_threads.py",
     "gpu": "bench_gpu.py",
 }
 

@@ -1,24 +1,29 @@
 """Run some stages on a cache the way `timing-tui check` does, and print what it cost.
 
-The scaling benchmark's child: load the artifacts and run the stages through the runner
-(`load_artifacts`, `run_stages`), then print JSON with the seconds spent loading and in the
-stages (start-up and `import torch` excluded: they do not grow with the rows), the peak
-anonymous memory (sampled every 10 ms from /proc/self/status: unlike ru_maxrss it leaves
-out the pages of a memory-mapped cache, which the kernel can drop) and each stage's status.
-Usage: python benchmarks/stages_driver.py CACHE STAGE [STAGE ...]
+The scaling benchmark's child, and a per-stage profile of `check`: load the artifacts and
+run the stages through the runner (`load_artifacts`, `run_stage`), then print JSON with the
+seconds spent loading, in the stages (start-up and `import torch` excluded: they do not
+grow with the rows) and in each stage, the peak anonymous memory (sampled every 10 ms from
+/proc/self/status: unlike ru_maxrss it leaves out the pages of a memory-mapped cache, which
+the kernel can drop) and each stage's status.
+
+    python benchmarks/stages_driver.py CACHE 1 2
+    python benchmarks/stages_driver.py CACHE 1 2 3 4 5 --checkpoint CKPT --log STATS
+    python benchmarks/stages_driver.py CACHE 1 2 --all-threads   # without the one-thread rule
 """
 
 from __future__ import annotations
 
+import argparse
+import contextlib
 import json
-import sys
 import threading
 import time
 from pathlib import Path
 
 from tui_timing.config import Settings
+from tui_timing.stages import runner
 from tui_timing.stages.context import ArtifactPaths
-from tui_timing.stages.runner import load_artifacts, run_stages
 
 
 class AnonPeak:
@@ -50,21 +55,40 @@ class AnonPeak:
         return max(self.peak_kb, self._read()) / 1024
 
 
-def main(cache: str, stages: list[int]) -> None:
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("cache", type=Path)
+    p.add_argument("stages", type=int, nargs="+")
+    p.add_argument("--checkpoint", type=Path)
+    p.add_argument("--log", type=Path)
+    p.add_argument(
+        "--all-threads",
+        action="store_true",
+        help="run the stages on torch's default thread count, not on one thread as shipped",
+    )
+    args = p.parse_args()
+    if args.all_threads:
+        runner.one_cpu_thread = contextlib.nullcontext
     peak = AnonPeak()
     start = time.perf_counter()
-    ctx = load_artifacts(ArtifactPaths(cache=Path(cache)), Settings())
+    paths = ArtifactPaths(cache=args.cache, checkpoint=args.checkpoint, log=args.log)
+    ctx = runner.load_artifacts(paths, Settings())
     loaded = time.perf_counter()
-    results = run_stages(ctx, stages)
+    stage_s, statuses = {}, {}
+    for stage in args.stages:
+        begin = time.perf_counter()
+        statuses[str(stage)] = runner.run_stage(ctx, stage).status
+        stage_s[str(stage)] = round(time.perf_counter() - begin, 4)
     done = time.perf_counter()
     figures = {
         "load_s": round(loaded - start, 4),
         "stages_s": round(done - loaded, 4),
+        "stage_s": stage_s,
         "peak_anon_mb": round(peak.stop(), 1),
-        "statuses": {str(r.id): r.status for r in results},
+        "statuses": statuses,
     }
     print(json.dumps(figures))
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], [int(s) for s in sys.argv[2:]])
+    main()

@@ -31,6 +31,7 @@ CASES = [
     ("bench_first_paint.py", "first_paint", _needs(programs=("tmux",))),
     ("bench_scaling.py", "scaling", []),
     ("bench_peer.py", "peer", _needs(modules=("tensorboard",), programs=("tmux",))),
+    ("bench_threads.py", "threads", []),
     ("bench_gpu.py", "gpu", []),
 ]
 
