@@ -1,8 +1,10 @@
 """What every benchmark shares: timing child processes, alternating, medians, results.
 
 Every figure is taken from a child process started for that one run: its wall time from
-spawn to exit, and its peak resident memory (`ru_maxrss`, read with `os.wait4`, so it is
-the child's own figure and not the benchmark script's). timing-tui and its floor are run
+spawn to exit, and its peak resident memory (`ru_maxrss`, read with `os.wait4`). Linux
+starts a new program's ru_maxrss at its parent's peak, so the benchmark scripts stay small
+(no torch, inputs built by child processes) and `run_child` warns when a figure could be
+the script's own. timing-tui and its floor are run
 alternately, in ABBA order (A B, then B A, ...), after one untimed warm-up run of each, so
 that a change of load on a shared machine lands on both sides alike.
 """
@@ -14,6 +16,7 @@ import contextlib
 import json
 import os
 import platform
+import resource
 import shlex
 import shutil
 import statistics
@@ -122,6 +125,14 @@ def run_child(
             raise RuntimeError(
                 f"{shell_line(command)} exited {proc.returncode}, expected {list(ok_codes)}:\n"
                 f"{tail}"
+            )
+        own_peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        if usage.ru_maxrss / 1024 <= own_peak_mb:
+            # Linux starts a program's ru_maxrss at its parent's peak: this figure may be ours
+            print(
+                f"warning: {shell_line(command)}: peak RSS {usage.ru_maxrss / 1024:.0f} MB is "
+                f"not above the benchmark's own ({own_peak_mb:.0f} MB), so it may be that",
+                file=sys.stderr,
             )
         extra: dict[str, Any] = {}
         if capture:

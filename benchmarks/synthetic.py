@@ -10,6 +10,8 @@ log-normal durations, 10 path features), so every stage does its real work on it
 from __future__ import annotations
 
 import gzip
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -94,13 +96,27 @@ def make_cache(rows: int, max_len: int = 128, seed: int = 0) -> dict[str, object
 
 
 def cache_file(folder: Path, rows: int, max_len: int = 128, seed: int = 0) -> Path:
-    """A synthetic cache saved under `folder` (built once, then reused)."""
-    import torch
+    """A synthetic cache saved under `folder`: built once, by a child process, then reused.
 
+    Built in a child so that the benchmark process stays small: Linux carries a process's
+    peak RSS into the ru_maxrss of every program it starts, which would raise the peak
+    memory measured for timing-tui and its floors to this process's own.
+    """
     path = folder / f"synthetic_{rows}_{max_len}_{seed}" / "train_timing.pt"
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_suffix(".partial")
-        torch.save(make_cache(rows, max_len, seed), partial)
-        partial.rename(path)
+        command = [sys.executable, __file__, str(path), str(rows), str(max_len), str(seed)]
+        subprocess.run(command, check=True)
     return path
+
+
+def _save(path: Path, rows: int, max_len: int, seed: int) -> None:
+    import torch
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".partial")
+    torch.save(make_cache(rows, max_len, seed), partial)
+    partial.rename(path)
+
+
+if __name__ == "__main__":
+    _save(Path(sys.argv[1]), *(int(v) for v in sys.argv[2:5]))
