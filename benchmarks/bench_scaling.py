@@ -2,11 +2,13 @@
 
 Each run is a child `python benchmarks/stages_driver.py CACHE 1 2`, which loads the cache
 and runs stages 1 and 2 through the runner as `timing-tui check` does, and reports the
-seconds spent in the stages and its peak anonymous memory; the benchmark adds the child's
-wall time and ru_maxrss (which counts the touched pages of a memory-mapped cache too). The
-two sizes run alternately. Targets: stage time at 10x rows at most 12x; memory bounded
-(peak anonymous memory at 1M rows at most 1.5x that at 100k: the cache is mapped, never
-copied). `--quick` uses 2k and 20k rows.
+seconds spent loading and in the stages, and its peak anonymous memory; the benchmark adds
+the child's wall time and ru_maxrss (which counts the touched pages of a memory-mapped
+cache too). The two sizes run alternately. Targets: the time after start-up (load +
+stages: the 100k cache, 70 MB, is read whole while loading, the 1M one, 700 MB, is
+memory-mapped and read during the stages) at 10x rows at most 12x; memory bounded (peak
+anonymous memory at 1M rows at most 1.5x that at 100k: the cache is mapped, never copied).
+`--quick` uses 2k and 20k rows.
 """
 
 from __future__ import annotations
@@ -42,13 +44,19 @@ def main() -> None:
     def median(side: common.Side, key: str) -> float:
         return statistics.median(s.extra[key] for s in side.samples)
 
+    def work_s(sample: common.Sample) -> float:
+        return sample.extra["load_s"] + sample.extra["stages_s"]
+
     rows = [
         common.compare(
-            "stages 1-2 time in the stages, 10x rows",
-            *(median(s, "stages_s") for s in (big, small)),
+            "load + stages 1-2 (after start-up), 10x rows",
+            *(statistics.median(work_s(x) for x in s.samples) for s in (big, small)),
             12.0,
         ),
-        common.ratio_row("stages 1-2 wall time of the command, 10x rows", big, small, 12.0),
+        common.compare(
+            "stages 1-2 alone, 10x rows", *(median(s, "stages_s") for s in (big, small)), None
+        ),
+        common.ratio_row("wall time of the command, 10x rows", big, small, None),
         common.compare(
             "peak anonymous memory, 10x rows",
             *(median(s, "peak_anon_mb") for s in (big, small)),
@@ -69,6 +77,7 @@ def main() -> None:
         quick=args.quick,
         load_before=load_before,
         notes={
+            "load_s": {s.name: [x.extra["load_s"] for x in s.samples] for s in sides},
             "stages_s": {s.name: [x.extra["stages_s"] for x in s.samples] for s in sides},
             "peak_anon_mb": {s.name: [x.extra["peak_anon_mb"] for x in s.samples] for s in sides},
             "cache_mb": {
