@@ -25,8 +25,8 @@ from tui_timing.config import Settings
 from tui_timing.errors import ArtifactError
 
 SPLIT_PREFIXES = {"train/": "train", "val/": "val", "valid/": "val", "validation/": "val"}
-#: The SPEC 2.4 figures: a string where one of these belongs is an error, not a note.
-FIGURES = (
+#: The per-split statistics of one epoch that `_log_stats` writes (SPEC 2.4).
+STAT_KEYS = (
     "loss",
     "duration_nll",
     "profile_loss",
@@ -35,8 +35,9 @@ FIGURES = (
     "profile_first",
     "profile_mid",
     "profile_last",
-    "time",
 )
+#: The SPEC 2.4 figures: a string where one of these belongs is an error, not a note.
+FIGURES = (*STAT_KEYS, "time")
 #: Columns that are not figures.
 _SKIP_COLUMNS = {"step", "global_step", "split", "epoch"}
 

@@ -39,18 +39,6 @@ from tui_timing.model.heads import (
     profile_loss,
 )
 
-#: The per-split statistics of one epoch, SPEC 2.4 (besides `epoch`, `split`, `time`).
-STAT_KEYS = (
-    "loss",
-    "duration_nll",
-    "profile_loss",
-    "dur_mu",
-    "dur_sigma",
-    "profile_first",
-    "profile_mid",
-    "profile_last",
-)
-
 
 @dataclass
 class TrainOptions:

@@ -24,7 +24,7 @@ from typing import Any
 import torch
 
 from tui_timing.artifacts.cache import TimingCache
-from tui_timing.artifacts.stats_log import FIGURES, StatsLog
+from tui_timing.artifacts.stats_log import STAT_KEYS, StatsLog
 from tui_timing.config import Tolerances
 from tui_timing.report.results import Check, Plot, Series, StageResult
 from tui_timing.stages.cache_scan import scan_for
@@ -97,7 +97,7 @@ def _cache_reference(ctx: StageContext, cache: TimingCache) -> dict[str, float]:
 
 def _log_check(log: StatsLog) -> Check:
     epochs = sorted({r["epoch"] for r in log.records})
-    missing = [k for k in FIGURES if k != "time" and k not in log.columns]
+    missing = [k for k in STAT_KEYS if k not in log.columns]
     measured = {
         "format": log.format,
         "epochs": len(epochs),
