@@ -11,9 +11,10 @@ import pytest
 import torch
 from click.testing import CliRunner
 
+from tui_timing.artifacts.stats_log import STAT_KEYS
 from tui_timing.cli import main
 from tui_timing.model.heads import HeadConfig
-from tui_timing.model.train import STAT_KEYS, TrainOptions, train
+from tui_timing.model.train import TrainOptions, train
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE_CACHE = REPO / "sample_data/datasets/sample/train_timing.pt"
