@@ -15,18 +15,19 @@ import numpy as np
 from tui_timing.artifacts.cache import RawCache, TimingCache, shape_problems
 from tui_timing.artifacts.raw_summary import summary_value
 from tui_timing.config import Tolerances
+from tui_timing.report.numbers import fmt
 from tui_timing.report.results import Check, Plot, Series, StageResult
 from tui_timing.stages.cache_scan import CacheScan, scan_for
 from tui_timing.stages.context import StageContext
 from tui_timing.stages.figures import (
     close,
-    fmt,
     histogram,
     log_edges,
     profile_bins,
     quantile_dict,
     within_factor,
 )
+from tui_timing.stages.outcomes import skip_stage, unusable_artifact
 
 STAGE_ID = 1
 NAME = "cache"
@@ -64,28 +65,22 @@ def _run(ctx: StageContext) -> StageResult:
     result = StageResult(id=STAGE_ID, name=NAME)
     loaded = ctx.loaded("cache")
     if loaded is None:
-        result.skip_reason = "no cache given"
-        result.checks = [_skip(cid, "no cache given") for cid in CHECK_IDS]
-        return result
+        return skip_stage(result, CHECK_IDS, "no cache given")
     if loaded.error is not None:
-        result.checks = [
-            Check(
-                "cache.load",
-                "fail",
-                measured=loaded.error.problem,
-                expected="a loadable dict of tensors (SPEC 2.1)",
-                message=f"The cache cannot be used: {loaded.error}.",
-            ),
-            *(_skip(cid, "the cache could not be loaded") for cid in CHECK_IDS[1:]),
-        ]
-        return result
+        return unusable_artifact(
+            result,
+            CHECK_IDS,
+            loaded.error,
+            "cache",
+            expected="a loadable dict of tensors (SPEC 2.1)",
+        )
     raw: RawCache = loaded.value
     result.checks.append(_load_check(raw))
     problems = shape_problems(raw)
     result.checks.append(_shapes_check(problems))
     cache = ctx.timing_cache()
     if problems or cache is None:
-        result.checks += [_skip(cid, "cache.shapes failed") for cid in CHECK_IDS[2:]]
+        result.checks += [Check.skipped(cid, "cache.shapes failed") for cid in CHECK_IDS[2:]]
         return result
     tol = ctx.settings.tolerances
     scan = scan_for(ctx, cache, stage=STAGE_ID)
@@ -105,10 +100,6 @@ def _run(ctx: StageContext) -> StageResult:
     result.figures = _key_figures(result.stats)
     result.plots = _plots(scan)
     return result
-
-
-def _skip(check_id: str, reason: str) -> Check:
-    return Check(check_id, "skip", None, None, f"Skipped: {reason}.")
 
 
 def _load_check(raw: RawCache) -> Check:
@@ -257,7 +248,9 @@ def _normalized_check(scan: CacheScan, tol: Tolerances) -> Check:
 
 def _log_duration_check(scan: CacheScan, cache: TimingCache, tol: Tolerances) -> Check:
     if "log_duration" in cache.derived:
-        return _skip("cache.log_duration", "log_duration is absent and was derived from duration")
+        return Check.skipped(
+            "cache.log_duration", "log_duration is absent and was derived from duration"
+        )
     ok = scan.log_duration_bad_rows == 0
     return Check(
         "cache.log_duration",
@@ -282,7 +275,9 @@ def _vs_raw_check(
 ) -> Check:
     loaded = ctx.loaded("raw_summary")
     if loaded is None:
-        return _skip("cache.vs_raw", "no raw summary beside the cache (<split>_summary.json)")
+        return Check.skipped(
+            "cache.vs_raw", "no raw summary beside the cache (<split>_summary.json)"
+        )
     if loaded.error is not None:
         return Check(
             "cache.vs_raw",
@@ -336,9 +331,9 @@ def _vs_raw_check(
 def _preset_check(cache: TimingCache, bins: dict[str, float], tol: Tolerances) -> Check:
     source = f"{cache.meta.get('source', '')} {cache.meta.get('dataset_id', '')}".lower()
     if "balabit" not in source:
-        return _skip("cache.preset", "no reference figures known for this dataset")
+        return Check.skipped("cache.preset", "no reference figures known for this dataset")
     if cache.max_len != BALABIT_MAX_LEN:
-        return _skip(
+        return Check.skipped(
             "cache.preset",
             f"the Balabit reference figures are for max_len {BALABIT_MAX_LEN}, "
             f"this cache has {cache.max_len}",

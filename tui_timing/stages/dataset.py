@@ -21,10 +21,11 @@ from tui_timing.artifacts.cache import TimingCache
 from tui_timing.data.dataset import ITEM_KEYS, TimingDataset, collate_timing
 from tui_timing.errors import UsageError
 from tui_timing.plugins import load_object
+from tui_timing.report.numbers import fmt
 from tui_timing.report.results import Check, Plot, Series, StageResult
 from tui_timing.stages.cache_scan import scan_for
 from tui_timing.stages.context import StageContext
-from tui_timing.stages.figures import fmt
+from tui_timing.stages.outcomes import skip_stage
 
 STAGE_ID = 2
 NAME = "dataset"
@@ -75,9 +76,7 @@ def _run(ctx: StageContext) -> StageResult:
     cache = ctx.timing_cache()
     if cache is None:
         reason = ctx.cache_unavailable_reason()
-        result.skip_reason = reason
-        result.checks = [_skip(cid, reason) for cid in CHECK_IDS]
-        return result
+        return skip_stage(result, CHECK_IDS, reason)
     try:
         dataset = _instantiate(ctx, cache)
         n_items = len(dataset)  # type: ignore[arg-type]
@@ -90,7 +89,7 @@ def _run(ctx: StageContext) -> StageResult:
                 expected="a Dataset built from the cache",
                 message=f"The dataset could not be instantiated: {exc}.",
             ),
-            *(_skip(cid, "the dataset could not be instantiated") for cid in CHECK_IDS[1:]),
+            *(Check.skipped(cid, "the dataset could not be instantiated") for cid in CHECK_IDS[1:]),
         ]
         return result
     result.checks.append(
@@ -106,7 +105,7 @@ def _run(ctx: StageContext) -> StageResult:
     keys_check = _batch_keys_check(epoch)
     result.checks.append(keys_check)
     if epoch.error is not None and not epoch.first_batch:
-        result.checks += [_error(cid, epoch.error) for cid in CHECK_IDS[2:]]
+        result.checks += [Check.errored(cid, epoch.error) for cid in CHECK_IDS[2:]]
         return result
     cache_mean = scan_for(ctx, cache, stage=STAGE_ID).mean_profile
     result.checks += [
@@ -125,14 +124,6 @@ def _run(ctx: StageContext) -> StageResult:
             f"{fmt(batch_mean['last'])}"
         )
     return result
-
-
-def _skip(check_id: str, reason: str) -> Check:
-    return Check(check_id, "skip", None, None, f"Skipped: {reason}.")
-
-
-def _error(check_id: str, reason: str) -> Check:
-    return Check(check_id, "error", reason, None, f"Could not be checked: {reason}.")
 
 
 def _instantiate(ctx: StageContext, cache: TimingCache) -> Dataset[Any]:
@@ -301,7 +292,7 @@ def _mask_padding_check(epoch: EpochFigures) -> Check:
     bad = epoch.padding_rows + epoch.prefix_rows + epoch.length_rows
     has_mask = _tensor(epoch.first_batch, "mask") is not None
     if not has_mask:
-        return _error("dataset.mask_padding", "batches carry no mask")
+        return Check.errored("dataset.mask_padding", "batches carry no mask")
     return Check(
         "dataset.mask_padding",
         "fail" if bad or epoch.error else "pass",
@@ -323,7 +314,7 @@ def _mask_padding_check(epoch: EpochFigures) -> Check:
 
 def _log_duration_check(ctx: StageContext, epoch: EpochFigures) -> Check:
     if _tensor(epoch.first_batch, "log_duration") is None:
-        return _error("dataset.log_duration", "batches carry no log_duration")
+        return Check.errored("dataset.log_duration", "batches carry no log_duration")
     tol = ctx.settings.tolerances.log_duration_abs
     ok = epoch.log_dev_rows == 0
     return Check(
@@ -343,7 +334,7 @@ def _log_duration_check(ctx: StageContext, epoch: EpochFigures) -> Check:
 def _profile_mean_check(ctx: StageContext, epoch: EpochFigures, cache_mean: np.ndarray) -> Check:
     tol = ctx.settings.tolerances
     if epoch.profile_sum is None or epoch.rows == 0:
-        return _error("dataset.batch_profile_mean", "batches carry no [B, L] profile")
+        return Check.errored("dataset.batch_profile_mean", "batches carry no [B, L] profile")
     if epoch.width_mismatch is not None or epoch.profile_sum.shape[0] != cache_mean.shape[0]:
         width = epoch.width_mismatch or epoch.profile_sum.shape[0]
         return Check(
@@ -381,7 +372,7 @@ def _profile_mean_check(ctx: StageContext, epoch: EpochFigures, cache_mean: np.n
 
 def _coverage_check(epoch: EpochFigures, cache: TimingCache) -> Check:
     if epoch.error is not None:
-        return _error("dataset.coverage", epoch.error)
+        return Check.errored("dataset.coverage", epoch.error)
     n = cache.n_rows
     if epoch.index_counts is not None:
         missed = int((epoch.index_counts == 0).sum())

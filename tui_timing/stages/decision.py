@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tui_timing.report.numbers import fmt
 from tui_timing.report.results import (
     Action,
     Check,
@@ -38,7 +39,6 @@ from tui_timing.report.results import (
 )
 from tui_timing.stages.catalog import STAGE_BY_ID
 from tui_timing.stages.context import StageContext
-from tui_timing.stages.figures import fmt
 
 STAGE_ID = 7
 NAME = "decision"

@@ -95,14 +95,3 @@ def ks_distance(a: np.ndarray, b: np.ndarray) -> float:
     cdf_a = np.searchsorted(a, grid, side="right") / a.size
     cdf_b = np.searchsorted(b, grid, side="right") / b.size
     return float(np.max(np.abs(cdf_a - cdf_b)))
-
-
-def fmt(value: float) -> str:
-    """A compact human figure: 3 significant digits, scientific when tiny or huge."""
-    if not math.isfinite(value):
-        return str(value)
-    if value == 0:
-        return "0"
-    if 1e-3 <= abs(value) < 1e5:
-        return f"{value:.4g}"
-    return f"{value:.3g}"

@@ -23,10 +23,12 @@ import numpy as np
 from tui_timing.artifacts.eval_dump import EvalDump
 from tui_timing.config import Tolerances
 from tui_timing.hook import Gate, timing_gates
+from tui_timing.report.numbers import fmt
 from tui_timing.report.results import Check, Plot, StageResult
 from tui_timing.stages import c2st
 from tui_timing.stages.context import StageContext
-from tui_timing.stages.figures import fmt, histogram, ks_distance, log_edges
+from tui_timing.stages.figures import histogram, ks_distance, log_edges
+from tui_timing.stages.outcomes import skip_stage
 
 STAGE_ID = 6
 NAME = "integration"
@@ -118,9 +120,7 @@ def run(ctx: StageContext) -> StageResult:
     result = StageResult(id=STAGE_ID, name=NAME)
     loaded = ctx.loaded("eval")
     if loaded is None:
-        result.skip_reason = "no eval dump given"
-        result.checks = [_skip(cid, "no eval dump given") for cid in CHECK_IDS]
-        return result
+        return skip_stage(result, CHECK_IDS, "no eval dump given")
     if not loaded.ok:
         problem = str(loaded.error) if loaded.error is not None else "empty eval dump"
         result.checks = [
@@ -159,10 +159,6 @@ def run(ctx: StageContext) -> StageResult:
     result.figures = _key_figures(dt_gate, vel_gate, c2st_figures)
     result.plots = _plots(dump)
     return result
-
-
-def _skip(check_id: str, reason: str) -> Check:
-    return Check(check_id, "skip", None, None, f"Skipped: {reason}.")
 
 
 def _dt_median_check(gate: Gate, dump: EvalDump) -> Check:

@@ -27,9 +27,10 @@ from tui_timing.model.capacity import ProbeResult, run_probe
 from tui_timing.model.heads import HeadOutputs
 from tui_timing.model.sample import draw_rows, predict_rows
 from tui_timing.model.train import resolve_device
+from tui_timing.report.numbers import fmt
 from tui_timing.report.results import Check, Plot, Series, StageResult
 from tui_timing.stages.context import StageContext
-from tui_timing.stages.figures import fmt
+from tui_timing.stages.outcomes import skip_stage, unusable_artifact
 
 STAGE_ID = 3
 NAME = "model"
@@ -52,21 +53,15 @@ def run(ctx: StageContext) -> StageResult:
     result = StageResult(id=STAGE_ID, name=NAME)
     loaded = ctx.loaded("checkpoint")
     if loaded is None:
-        result.skip_reason = "no checkpoint given"
-        result.checks = [_skip(cid, "no checkpoint given") for cid in CHECK_IDS]
-        return result
+        return skip_stage(result, CHECK_IDS, "no checkpoint given")
     if loaded.error is not None:
-        result.checks = [
-            Check(
-                "model.load",
-                "fail",
-                measured=loaded.error.problem,
-                expected="a checkpoint whose weights fit the model (SPEC 2.3)",
-                message=f"The checkpoint cannot be used: {loaded.error}.",
-            ),
-            *(_skip(cid, "the checkpoint could not be loaded") for cid in CHECK_IDS[1:]),
-        ]
-        return result
+        return unusable_artifact(
+            result,
+            CHECK_IDS,
+            loaded.error,
+            "checkpoint",
+            expected="a checkpoint whose weights fit the model (SPEC 2.3)",
+        )
     ckpt: CheckpointArtifact = loaded.value
     cache = ctx.timing_cache()
     tol = ctx.settings.tolerances
@@ -80,7 +75,7 @@ def run(ctx: StageContext) -> StageResult:
     }
     if cache is None:
         reason = ctx.cache_unavailable_reason()
-        result.checks += [_skip(cid, reason) for cid in CHECK_IDS[2:]]
+        result.checks += [Check.skipped(cid, reason) for cid in CHECK_IDS[2:]]
         result.figures = _figures(result.stats)
         return result
 
@@ -102,7 +97,10 @@ def run(ctx: StageContext) -> StageResult:
 
     outputs, why_not = _outputs_on_cache(ctx, ckpt, cache)
     if outputs is None:
-        result.checks += [_duration_static(ckpt, why_not), _skip("model.length_masking", why_not)]
+        result.checks += [
+            _duration_static(ckpt, why_not),
+            Check.skipped("model.length_masking", why_not),
+        ]
     else:
         rows_real = cache.log_duration[outputs[1]].double()
         duration_check, duration_stats = _duration_check(ckpt, outputs[0], rows_real, tol)
@@ -112,10 +110,6 @@ def run(ctx: StageContext) -> StageResult:
         result.stats["padding"] = padding_stats
     result.figures = _figures(result.stats)
     return result
-
-
-def _skip(check_id: str, reason: str) -> Check:
-    return Check(check_id, "skip", None, None, f"Skipped: {reason}.")
 
 
 def _load_check(ckpt: CheckpointArtifact) -> Check:
@@ -386,7 +380,7 @@ def _duration_static(ckpt: CheckpointArtifact, why_not: str) -> Check:
             "a layer with 2 outputs, (μ, log σ)",
             "No layer has 2 outputs: the duration head does not output (μ, log σ) of log-duration.",
         )
-    return _skip("model.duration_head", why_not)
+    return Check.skipped("model.duration_head", why_not)
 
 
 def _duration_check(

@@ -30,16 +30,11 @@ from tui_timing.config import Tolerances
 from tui_timing.errors import UsageError
 from tui_timing.model.sample import SamplerFn, SampleStats, load_sampler, sample_chunks
 from tui_timing.model.train import resolve_device
+from tui_timing.report.numbers import fmt
 from tui_timing.report.results import Check, Plot, Series, StageResult, Status
 from tui_timing.stages.context import StageContext
-from tui_timing.stages.figures import (
-    close,
-    fmt,
-    histogram,
-    log_edges,
-    relative_error,
-    within_factor,
-)
+from tui_timing.stages.figures import close, histogram, log_edges, relative_error, within_factor
+from tui_timing.stages.outcomes import skip_stage
 
 STAGE_ID = 5
 NAME = "sampler"
@@ -59,12 +54,12 @@ def run(ctx: StageContext) -> StageResult:
     result = StageResult(id=STAGE_ID, name=NAME)
     loaded = ctx.loaded("checkpoint")
     if loaded is None and not ctx.settings.sampler_spec:
-        return _skipped(result, "no checkpoint given")
+        return skip_stage(result, CHECK_IDS, "no checkpoint given")
     if loaded is not None and loaded.error is not None:
         return _failed(result, "fail", f"the checkpoint could not be loaded ({loaded.error})")
     cache = ctx.timing_cache()
     if cache is None:
-        return _skipped(result, ctx.cache_unavailable_reason())
+        return skip_stage(result, CHECK_IDS, ctx.cache_unavailable_reason())
     ckpt: CheckpointArtifact | None = loaded.value if loaded is not None else None
     try:
         sampler, sampler_name = _sampler(ctx, ckpt, cache)
@@ -117,16 +112,6 @@ def run(ctx: StageContext) -> StageResult:
     return result
 
 
-def _skip(check_id: str, reason: str) -> Check:
-    return Check(check_id, "skip", None, None, f"Skipped: {reason}.")
-
-
-def _skipped(result: StageResult, reason: str) -> StageResult:
-    result.skip_reason = reason
-    result.checks = [_skip(cid, reason) for cid in CHECK_IDS]
-    return result
-
-
 def _failed(result: StageResult, status: Status, reason: str) -> StageResult:
     result.checks = [
         Check(
@@ -136,7 +121,7 @@ def _failed(result: StageResult, status: Status, reason: str) -> StageResult:
             expected="a sampler that runs on the cache's rows",
             message=f"The sampler could not run: {reason}.",
         ),
-        *(_skip(cid, "the sampler did not run") for cid in CHECK_IDS[1:]),
+        *(Check.skipped(cid, "the sampler did not run") for cid in CHECK_IDS[1:]),
     ]
     return result
 

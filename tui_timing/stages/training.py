@@ -26,10 +26,12 @@ import torch
 from tui_timing.artifacts.cache import TimingCache
 from tui_timing.artifacts.stats_log import STAT_KEYS, StatsLog
 from tui_timing.config import Tolerances
+from tui_timing.report.numbers import fmt
 from tui_timing.report.results import Check, Plot, Series, StageResult
 from tui_timing.stages.cache_scan import scan_for
 from tui_timing.stages.context import StageContext
-from tui_timing.stages.figures import fmt, profile_bins
+from tui_timing.stages.figures import profile_bins
+from tui_timing.stages.outcomes import skip_stage, unusable_artifact
 
 STAGE_ID = 4
 NAME = "training"
@@ -44,21 +46,15 @@ def run(ctx: StageContext) -> StageResult:
     result = StageResult(id=STAGE_ID, name=NAME)
     loaded = ctx.loaded("log")
     if loaded is None:
-        result.skip_reason = "no training log given"
-        result.checks = [_skip(cid, "no training log given") for cid in CHECK_IDS]
-        return result
+        return skip_stage(result, CHECK_IDS, "no training log given")
     if loaded.error is not None:
-        result.checks = [
-            Check(
-                "train.log",
-                "fail",
-                measured=loaded.error.problem,
-                expected="a stats log as SPEC 2.4 (JSONL, CSV or Lightning metrics.csv)",
-                message=f"The training log cannot be used: {loaded.error}.",
-            ),
-            *(_skip(cid, "the training log could not be read") for cid in CHECK_IDS[1:]),
-        ]
-        return result
+        return unusable_artifact(
+            result,
+            CHECK_IDS,
+            loaded.error,
+            "training log",
+            expected="a stats log as SPEC 2.4 (JSONL, CSV or Lightning metrics.csv)",
+        )
     log: StatsLog = loaded.value
     tol = ctx.settings.tolerances
     split = "val" if "val" in log.splits else log.splits[0]
@@ -75,10 +71,6 @@ def run(ctx: StageContext) -> StageResult:
     result.figures = _figures(result.stats)
     result.plots = _plots(log, reference)
     return result
-
-
-def _skip(check_id: str, reason: str) -> Check:
-    return Check(check_id, "skip", None, None, f"Skipped: {reason}.")
 
 
 def _cache_reference(ctx: StageContext, cache: TimingCache) -> dict[str, float]:
@@ -142,7 +134,7 @@ def _loss_check(log: StatsLog, tol: Tolerances) -> Check:
     )
     series = {s: log.series(s, "loss") for s in log.splits if log.series(s, "loss")[0]}
     if not series:
-        return _skip("train.loss_trend", "the log has no loss column")
+        return Check.skipped("train.loss_trend", "the log has no loss column")
     for split, (epochs, values) in series.items():
         bad = next((e for e, v in zip(epochs, values, strict=True) if not math.isfinite(v)), None)
         if bad is not None:
@@ -154,7 +146,7 @@ def _loss_check(log: StatsLog, tol: Tolerances) -> Check:
                 f"The {split} loss is not finite from epoch {bad} on: training diverged.",
             )
     if max(len(e) for e, _ in series.values()) < 2:
-        return _skip("train.loss_trend", "the log has fewer than two epochs")
+        return Check.skipped("train.loss_trend", "the log has fewer than two epochs")
     measured = {s: _trend(e, v) for s, (e, v) in series.items() if len(e) >= 2}
     train = measured.get("train")
     if train is not None and not train["last"] < train["first"]:
@@ -227,10 +219,12 @@ def _convergence_check(
         f"{tol.stats_converge_rel:.0%}; mid/last within {tol.converge_bin_factor:g}×"
     )
     if reference is None:
-        return _skip("train.stats_convergence", f"{no_cache}, so there is nothing to converge to")
+        return Check.skipped(
+            "train.stats_convergence", f"{no_cache}, so there is nothing to converge to"
+        )
     keys = [k for k in reference if log.series(split, k)[0]]
     if not keys:
-        return _skip("train.stats_convergence", "the log has no μ, σ or profile columns")
+        return Check.skipped("train.stats_convergence", "the log has no μ, σ or profile columns")
     limit = {
         "dur_mu": tol.stats_converge_rel,
         "dur_sigma": tol.stats_converge_rel,
@@ -353,7 +347,7 @@ def _collapse_check(
                     )
                 )
     if not epochs_f and not epochs_s:
-        return _skip("train.collapse", "the log has no profile or σ columns")
+        return Check.skipped("train.collapse", "the log has no profile or σ columns")
     if not findings:
         return Check(
             "train.collapse",

@@ -6,8 +6,9 @@ a pane 50 columns wide needs a few significant digits and a bounded length.
 
 from __future__ import annotations
 
-import math
 from typing import Any
+
+from tui_timing.report.numbers import fmt
 
 MAX_ITEMS = 6
 MAX_CHARS = 160
@@ -27,7 +28,7 @@ def _render(value: Any) -> str:
     if isinstance(value, int):
         return f"{value:,}"
     if isinstance(value, float):
-        return format_number(value)
+        return fmt(value)
     if isinstance(value, dict):
         items = [f"{k} {_render(v)}" for k, v in list(value.items())[:MAX_ITEMS]]
         more = len(value) - MAX_ITEMS
@@ -37,14 +38,3 @@ def _render(value: Any) -> str:
         more = len(value) - MAX_ITEMS
         return "[" + ", ".join(items) + (f", … {len(value)} items" if more > 0 else "") + "]"
     return str(value)
-
-
-def format_number(value: float) -> str:
-    """Four significant digits; scientific notation when tiny or huge."""
-    if math.isnan(value) or math.isinf(value):
-        return str(value)
-    if value == 0:
-        return "0"
-    if 1e-3 <= abs(value) < 1e5:
-        return f"{value:.4g}"
-    return f"{value:.3g}"

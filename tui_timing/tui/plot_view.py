@@ -13,8 +13,8 @@ from textual.app import RenderResult
 from textual.reactive import reactive
 from textual_plotext import PlotextPlot
 
+from tui_timing.report.numbers import fmt
 from tui_timing.report.results import Plot, Series
-from tui_timing.tui.formatting import format_number
 from tui_timing.tui.safe_text import clean
 from tui_timing.tui.themes import PlotPalette
 
@@ -133,7 +133,7 @@ class PlotView(PlotextPlot):
         for label, value in plot.hlines:
             if math.isfinite(value) and (not log_y or value > 0):
                 self.plt.hline(value, self.palette.reference)
-                notes.append(f"── {clean(label)} {format_number(value)}")
+                notes.append(f"── {clean(label)} {fmt(value)}")
         if notes:
             # plotext centres the x label and drops it unless it clears the y label.
             room = width - 2 * len(plot.ylabel) - 2
