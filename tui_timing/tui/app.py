@@ -154,9 +154,10 @@ class TimingApp(App[None]):
         for stage_id in self.states:
             self._show(stage_id)
         self.set_interval(POLL_INTERVAL_S, self._poll_artifacts)
-        # Stages start after the first frame is on screen: the pipeline thread imports
-        # torch, which must not compete with the first paint.
-        self.call_after_refresh(self._start_pipeline)
+        # Stages start once the first screen is whole: the pipeline thread imports torch
+        # (holding the GIL for long stretches), which must not compete with the first
+        # paint, nor with the footer, whose bindings arrive in the frame after it.
+        self.call_after_refresh(self.call_after_refresh, self._start_pipeline)
 
     def on_unmount(self) -> None:
         self.pipeline.close()
