@@ -34,7 +34,10 @@ REPO = Path(__file__).resolve().parent.parent
 BENCH_DIR = REPO / "benchmarks"
 RESULTS_DIR = BENCH_DIR / "results"
 #: The shared Balabit subset sits beside the checkout (see README, "Data").
-DEFAULT_RAW = REPO.parent / "shared" / "data" / "balabit" / "training_files"
+DEFAULT_RAW = Path(
+    os.environ.get("TIMING_TUI_BALABIT")
+    or REPO.parent / "shared" / "data" / "balabit" / "training_files"
+)
 SAMPLE_RUN = REPO / "sample_data" / "runs" / "increments"
 
 
