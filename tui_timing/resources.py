@@ -1,29 +1,28 @@
-"""Where the bundled sample data and themes are, in a checkout and in an installed wheel."""
+"""Where the bundled sample data and themes are, in an installed wheel and in a checkout.
+
+The wheel maps the top-level `sample_data/` and `themes/` into the package (see
+pyproject.toml), so an installed copy has them beside its modules; an editable install or
+a plain checkout has them at the repository's top level.
+"""
 
 from __future__ import annotations
 
-from importlib import resources
 from pathlib import Path
 
-_CHECKOUT_ROOT = Path(__file__).resolve().parents[1]
+_PACKAGE = Path(__file__).resolve().parent
 
 
-def _bundled(package: str, checkout_folder: str) -> Path:
-    """The folder mapped into the wheel as `package`, or the checkout's top-level folder."""
-    try:
-        found = Path(str(resources.files(package)))
-        if found.is_dir():
-            return found
-    except (ModuleNotFoundError, TypeError):
-        pass
-    return _CHECKOUT_ROOT / checkout_folder
+def _bundled(folder: str) -> Path:
+    """`folder` inside the installed package, else at the checkout's top level."""
+    installed = _PACKAGE / folder
+    return installed if installed.is_dir() else _PACKAGE.parent / folder
 
 
 def sample_data_dir() -> Path:
     """The bundled `sample_data/` (SPEC 7)."""
-    return _bundled("tui_timing.sample_data", "sample_data")
+    return _bundled("sample_data")
 
 
 def themes_dir() -> Path:
     """The bundled `themes/` folder of TOML themes."""
-    return _bundled("tui_timing.themes", "themes")
+    return _bundled("themes")
