@@ -16,18 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
-FEATURE_NAMES = [
-    "path_length",
-    "log_path_length",
-    "straight_distance",
-    "straightness",
-    "dir_sin",
-    "dir_cos",
-    "mean_abs_turning",
-    "n_points",
-    "bbox_width",
-    "bbox_height",
-]
+from tui_timing.data.features import feature_names
+
+#: The builder's own feature names, so synthetic caches look like built ones.
+FEATURE_NAMES = feature_names(dt_features=False)
 _STATES = np.array(["Move", "Move", "Move", "Move", "Move", "Move", "Drag", "Pressed", "Released"])
 _CHUNK = 65_536
 

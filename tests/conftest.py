@@ -7,9 +7,11 @@ that need them skip with the reason when the folder is absent.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import torch
 
 from tui_timing.data.build_cache import BuildResult, build_cache
 
@@ -49,3 +51,12 @@ def small_build(
 def small_cache(small_build: BuildResult) -> Path:
     """Path of the small cache's `train_timing.pt` (its `train_summary.json` is beside it)."""
     return small_build.cache_path
+
+
+@pytest.fixture()
+def one_thread() -> Iterator[None]:
+    """Small models train faster on one thread, the more so on a busy CI machine."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

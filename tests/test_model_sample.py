@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import torch
 from click.testing import CliRunner
+from sample_paths import CACHE, INCREMENTS
 from torch import nn
 
 from tui_timing.artifacts.cache import TimingCache, as_timing_cache, load_cache
@@ -17,18 +17,7 @@ from tui_timing.cli import main
 from tui_timing.config import Settings
 from tui_timing.model.sample import draw_rows, load_sampler, sample_chunks
 
-REPO = Path(__file__).resolve().parents[1]
-SAMPLE = REPO / "sample_data"
-CACHE = SAMPLE / "datasets/sample/train_timing.pt"
-INCREMENTS = SAMPLE / "runs/increments/checkpoint.pt"
-
-
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

@@ -4,19 +4,18 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import torch
 from click.testing import CliRunner
+from sample_paths import REPO
 
 from tui_timing.artifacts.stats_log import STAT_KEYS
 from tui_timing.cli import main
 from tui_timing.model.heads import HeadConfig
 from tui_timing.model.train import TrainOptions, train
 
-REPO = Path(__file__).resolve().parents[1]
 SAMPLE_CACHE = REPO / "sample_data/datasets/sample/train_timing.pt"
 SPEC_CONFIG_KEYS = {
     "cond_dim",
@@ -35,13 +34,7 @@ SPEC_CONFIG_KEYS = {
 }
 
 
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    """Small models train faster on one thread, the more so on a busy CI machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def lines(path: Path) -> list[dict]:

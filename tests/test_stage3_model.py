@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import math
 import textwrap
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 import torch
 from click.testing import CliRunner
+from sample_paths import CACHE, INCREMENTS, LINEAR
 
 from tui_timing.cli import main
 from tui_timing.config import Settings
@@ -21,18 +22,7 @@ from tui_timing.stages.context import ArtifactPaths
 from tui_timing.stages.model import CHECK_IDS
 from tui_timing.stages.runner import load_artifacts, run_stage
 
-REPO = Path(__file__).resolve().parents[1]
-CACHE = REPO / "sample_data/datasets/sample/train_timing.pt"
-LINEAR = REPO / "sample_data/runs/linear/checkpoint.pt"
-INCREMENTS = REPO / "sample_data/runs/increments/checkpoint.pt"
-
-
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def stage3(

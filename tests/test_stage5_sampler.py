@@ -4,11 +4,11 @@ fault fails its check, and the live progress carries the histogram so far."""
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import torch
+from sample_paths import CACHE, INCREMENTS, LINEAR
 
 from tui_timing.config import Settings
 from tui_timing.report.results import StageResult
@@ -16,18 +16,7 @@ from tui_timing.stages.context import ArtifactPaths, ProgressEvent, StageCancell
 from tui_timing.stages.runner import load_artifacts, run_stage
 from tui_timing.stages.sampler import CHECK_IDS
 
-REPO = Path(__file__).resolve().parents[1]
-CACHE = REPO / "sample_data/datasets/sample/train_timing.pt"
-LINEAR = REPO / "sample_data/runs/linear/checkpoint.pt"
-INCREMENTS = REPO / "sample_data/runs/increments/checkpoint.pt"
-
-
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def context(
