@@ -1,7 +1,9 @@
-"""Shared fixtures: the real Balabit subset and a small cache built from it.
+"""Shared fixtures: real Balabit sessions and a small cache built from them.
 
-The data live outside the repository (`../shared/data/balabit/`, never committed); tests
-that need them skip with the reason when the folder is absent.
+Four real sessions ship with the tests (`tests/data/balabit/`, see its README), so a clone
+anywhere runs its real-data tests. The whole shared subset (`../shared/data/balabit/`
+beside the checkout, or wherever `TIMING_TUI_BALABIT` points) is only read by the tests
+that need all of it; they skip with the reason when it is absent.
 """
 
 from __future__ import annotations
@@ -15,8 +17,10 @@ import torch
 
 from tui_timing.data.build_cache import BuildResult, build_cache
 
-#: `../shared/data/balabit` beside the checkout; TIMING_TUI_BALABIT names another place
-#: (CI sets it when its clone does not sit beside the shared folder).
+#: The sessions bundled with the tests: two of user12's and two of user15's.
+SESSIONS_DIR = Path(__file__).resolve().parent / "data" / "balabit"
+#: The whole shared subset: `../shared/data/balabit` beside the checkout, unless the user
+#: names another place with TIMING_TUI_BALABIT.
 BALABIT_DIR = Path(
     os.environ.get("TIMING_TUI_BALABIT")
     or Path(__file__).resolve().parents[1].parent / "shared/data/balabit/training_files"
@@ -25,26 +29,35 @@ BALABIT_DIR = Path(
 
 @pytest.fixture(scope="session")
 def balabit_dir() -> Path:
-    """The shared Balabit training sessions (`user<N>/session_<id>.gz`)."""
+    """The whole shared Balabit subset (`user<N>/session_<id>.gz`, 7 users)."""
     if not BALABIT_DIR.is_dir():
-        pytest.skip(f"Balabit subset not found at {BALABIT_DIR} (shared data not checked out)")
+        pytest.skip(
+            f"the whole Balabit subset is not at {BALABIT_DIR} "
+            "(set TIMING_TUI_BALABIT to its training_files folder)"
+        )
     return BALABIT_DIR
 
 
 @pytest.fixture(scope="session")
-def small_sessions(balabit_dir: Path) -> list[Path]:
-    """Four real sessions: the first two (by name) of each of the first two users."""
-    users = sorted(p for p in balabit_dir.iterdir() if p.is_dir())[:2]
+def sessions_dir() -> Path:
+    """The folder of the sessions bundled with the tests (always present)."""
+    return SESSIONS_DIR
+
+
+@pytest.fixture(scope="session")
+def small_sessions(sessions_dir: Path) -> list[Path]:
+    """Four real sessions: the first two (by name) of each bundled user."""
+    users = sorted(p for p in sessions_dir.iterdir() if p.is_dir())
     return [session for user in users for session in sorted(user.iterdir())[:2]]
 
 
 @pytest.fixture(scope="session")
 def small_build(
-    balabit_dir: Path, small_sessions: list[Path], tmp_path_factory: pytest.TempPathFactory
+    sessions_dir: Path, small_sessions: list[Path], tmp_path_factory: pytest.TempPathFactory
 ) -> BuildResult:
     """A cache (and summary) built with the default parameters from `small_sessions`."""
     out_root = tmp_path_factory.mktemp("datasets")
-    return build_cache(balabit_dir, out_root, "balabit-small", "train", files=small_sessions)
+    return build_cache(sessions_dir, out_root, "balabit-small", "train", files=small_sessions)
 
 
 @pytest.fixture(scope="session")

@@ -46,14 +46,14 @@ def _leftovers(folder: Path) -> list[str]:
 
 
 def test_build_cache_replaces_by_rename(
-    balabit_dir: Path, small_sessions: list[Path], tmp_path: Path
+    sessions_dir: Path, small_sessions: list[Path], tmp_path: Path
 ) -> None:
     root = tmp_path / "datasets"
     cache = root / "b" / "train_timing.pt"
     summary = root / "b" / "train_summary.json"
     _linked(cache, b"old cache", tmp_path / "old_cache")
     _linked(summary, b"old summary", tmp_path / "old_summary")
-    build_cache(balabit_dir, root, "b", "train", files=small_sessions[:1])
+    build_cache(sessions_dir, root, "b", "train", files=small_sessions[:1])
     assert (tmp_path / "old_cache").read_bytes() == b"old cache"
     assert (tmp_path / "old_summary").read_bytes() == b"old summary"
     assert torch.load(cache, weights_only=True)["profile"].shape[1] == 128
@@ -101,7 +101,7 @@ def test_new_files_get_the_usual_permissions(tmp_path: Path) -> None:
 
 
 def test_a_failed_build_leaves_no_cache_without_its_summary(
-    balabit_dir: Path, small_sessions: list[Path], tmp_path: Path
+    sessions_dir: Path, small_sessions: list[Path], tmp_path: Path
 ) -> None:
     """The summary is part of the cache (SPEC 2.1). Its write failing (here: a folder in its
     place, deterministic where a full disk is not) must fail the build (exit 2) and leave
@@ -109,7 +109,7 @@ def test_a_failed_build_leaves_no_cache_without_its_summary(
     root = tmp_path / "datasets"
     (root / "b" / "train_summary.json").mkdir(parents=True)
     with pytest.raises(ArtifactError):
-        build_cache(balabit_dir, root, "b", "train", files=small_sessions[:1])
+        build_cache(sessions_dir, root, "b", "train", files=small_sessions[:1])
     assert not (root / "b" / "train_timing.pt").exists()
 
 
@@ -171,7 +171,7 @@ def _assert_whole_or_absent(root: Path, previous: str | None) -> None:
 
 
 def test_killed_builds_leave_no_partial_cache(
-    balabit_dir: Path, small_sessions: list[Path], tmp_path: Path
+    balabit_dir: Path, sessions_dir: Path, small_sessions: list[Path], tmp_path: Path
 ) -> None:
     """Three builds of the whole shared subset (seconds of reading, a ~50 MB write) run at
     once: one killed at a random moment while it reads, two at random moments while they
@@ -179,7 +179,7 @@ def test_killed_builds_leave_no_partial_cache(
     seed = random.randrange(1 << 30)
     rng = random.Random(seed)
     reading, fresh, over = tmp_path / "reading", tmp_path / "fresh", tmp_path / "over"
-    earlier = build_cache(balabit_dir, over, "b", "train", files=small_sessions[:1])
+    earlier = build_cache(sessions_dir, over, "b", "train", files=small_sessions[:1])
     previous = _sha(earlier.cache_path)
 
     early = _start_build(balabit_dir, reading)

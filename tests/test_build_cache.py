@@ -235,9 +235,9 @@ def test_summary_equals_cache_figures(small_build: BuildResult) -> None:
     assert summary["vel_p95"] > 0
 
 
-def test_deterministic(balabit_dir: Path, small_sessions: list[Path], tmp_path: Path) -> None:
-    first = build(balabit_dir, tmp_path / "a", files=small_sessions[:2])
-    second = build(balabit_dir, tmp_path / "b", files=list(reversed(small_sessions[:2])))
+def test_deterministic(sessions_dir: Path, small_sessions: list[Path], tmp_path: Path) -> None:
+    first = build(sessions_dir, tmp_path / "a", files=small_sessions[:2])
+    second = build(sessions_dir, tmp_path / "b", files=list(reversed(small_sessions[:2])))
     for key in ("duration", "log_duration", "profile", "mask", "length", "features"):
         assert torch.equal(first.cache[key], second.cache[key]), key
     first.cache["meta"].pop("created")
@@ -418,11 +418,11 @@ def test_smaller_max_len_cuts_more_chunks_sharing_points(small_sessions: list[Pa
 
 
 def test_parameters_change_result_and_are_recorded(
-    balabit_dir: Path, small_sessions: list[Path], small_build: BuildResult, tmp_path: Path
+    sessions_dir: Path, small_sessions: list[Path], small_build: BuildResult, tmp_path: Path
 ) -> None:
     default = load(small_build.cache_path)
     params = SegmentationParams(pause=0.2, max_len=32, min_points=10, dt_features=True)
-    got = build(balabit_dir, tmp_path, params=params, files=small_sessions)
+    got = build(sessions_dir, tmp_path, params=params, files=small_sessions)
     meta = got.cache["meta"]
     assert (meta["pause"], meta["max_len"], meta["min_points"], meta["dt_features"]) == (
         0.2,
@@ -444,7 +444,7 @@ def test_parameters_change_result_and_are_recorded(
     torch.testing.assert_close(dt_mean, got.cache["duration"] / got.cache["length"])
 
     fewer = build(
-        balabit_dir, tmp_path / "m", params=SegmentationParams(min_points=20), files=small_sessions
+        sessions_dir, tmp_path / "m", params=SegmentationParams(min_points=20), files=small_sessions
     )
     assert fewer.result.n_segments < small_build.n_segments
     assert int(fewer.cache["length"].min()) >= 19
