@@ -26,9 +26,9 @@ import synthetic
 import torch
 
 from tui_timing.artifacts.cache import TimingCache
-from tui_timing.artifacts.checkpoint import load_checkpoint
 from tui_timing.config import Settings
 from tui_timing.model.capacity import ProbeBudget, run_probe
+from tui_timing.model.checkpoint import load_checkpoint, reference_config
 from tui_timing.model.sample import SampleStats, sample_chunks
 from tui_timing.stages.runner import one_cpu_thread
 
@@ -77,8 +77,10 @@ def main() -> None:
         on_cpu = device.type == "cpu"
         # the first calls pay for CUDA's context and kernels: not what a stage costs
         sample_all(model, cache, 512, 256, device)
-        run_probe(cache, checkpoint.head_config, budget=ProbeBudget(steps=2), device=device)
-        probe = partial(run_probe, cache, checkpoint.head_config, budget=budget, device=device)
+        run_probe(cache, reference_config(checkpoint), budget=ProbeBudget(steps=2), device=device)
+        probe = partial(
+            run_probe, cache, reference_config(checkpoint), budget=budget, device=device
+        )
         fits = len(probe().candidates)
         cases: list[tuple[str, Callable[[], object], int]] = [
             (

@@ -21,9 +21,8 @@ import threading
 import time
 from pathlib import Path
 
-from tui_timing.config import Settings
+from tui_timing.config import ArtifactPaths, Settings
 from tui_timing.stages import runner
-from tui_timing.stages.context import ArtifactPaths
 
 
 class AnonPeak:

@@ -13,9 +13,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import torch
 
 from tui_timing.data.build_cache import BuildResult, build_cache
+from tui_timing.model.threads import one_cpu_thread
 
 #: The sessions bundled with the tests: two of user12's and two of user15's.
 SESSIONS_DIR = Path(__file__).resolve().parent / "data" / "balabit"
@@ -69,7 +69,5 @@ def small_cache(small_build: BuildResult) -> Path:
 @pytest.fixture()
 def one_thread() -> Iterator[None]:
     """Small models train faster on one thread, the more so on a busy CI machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+    with one_cpu_thread():
+        yield

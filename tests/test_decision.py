@@ -14,16 +14,21 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tui_timing.cli import main
+from tui_timing.config import ArtifactPaths, Settings
+from tui_timing.findings import Report, StageResult
 from tui_timing.report.markdown import findings_markdown, full_markdown
-from tui_timing.report.results import Check, Report, StageResult
 from tui_timing.report.text import render_text
-from tui_timing.stages import cache, dataset, decision, integration, model, sampler, training
-from tui_timing.stages.context import ArtifactPaths, StageContext
+from tui_timing.stages import decision
+from tui_timing.stages.catalog import DIAGNOSTIC, STAGE_BY_ID
+from tui_timing.stages.checks import CheckSpec, checks_of, declared_checks
+from tui_timing.stages.context import StageContext
+from tui_timing.stages.decision.evidence import STATISTICS
+from tui_timing.stages.runner import run_check
 
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_data"
 SAMPLE_CACHE = SAMPLE / "datasets/sample/train_timing.pt"
-STAGES = {1: cache, 2: dataset, 3: model, 4: training, 5: sampler, 6: integration}
-ALL_CHECKS = [cid for module in STAGES.values() for cid in module.CHECK_IDS]
+SPECS: dict[str, CheckSpec] = {spec.id: spec for spec in declared_checks()}
+ALL_CHECKS = list(SPECS)
 PATHS = ArtifactPaths(
     cache=Path("datasets/mouse/train_timing.pt"),
     checkpoint=Path("runs/linear/checkpoint.pt"),
@@ -35,10 +40,12 @@ def healthy() -> dict[int, StageResult]:
     results = {
         sid: StageResult(
             id=sid,
-            name=module.NAME,
-            checks=[Check(cid, "pass", {}, None, f"{cid} holds.") for cid in module.CHECK_IDS],
+            name=STAGE_BY_ID[sid].name,
+            checks=[
+                spec.check("pass", {}, None, f"{spec.id} holds.") for spec in checks_of(sid).specs
+            ],
         )
-        for sid, module in STAGES.items()
+        for sid in DIAGNOSTIC
     }
     results[3].stats = {
         "best": "increments",
@@ -46,10 +53,13 @@ def healthy() -> dict[int, StageResult]:
         "can_fit": True,
         "checkpoint": {"config": {"profile_head": "increments"}, "source": "reference"},
     }
-    c2st = results[6].check("integration.c2st")
-    assert c2st is not None
-    c2st.measured = {"accuracy": 0.51, "auc": 0.5, "p_value": 0.62}
-    c2st.message = "Held-out accuracy 0.51, AUC 0.5, one-sided p = 0.62."
+    setting(
+        results,
+        "integration.c2st",
+        "pass",
+        {"accuracy": 0.51, "auc": 0.5, "p_value": 0.62},
+        "Held-out accuracy 0.51, AUC 0.5, one-sided p = 0.62.",
+    )
     return results
 
 
@@ -60,11 +70,18 @@ def setting(
     measured: Any = None,
     message: str | None = None,
 ) -> None:
-    check = next(c for r in results.values() for c in r.checks if c.id == check_id)
-    check.status = status  # type: ignore[assignment]
-    if measured is not None:
-        check.measured = measured
-    check.message = message or f"{check_id} is {status} (measured {measured})."
+    """Replace a check's result by a new one made through its spec (so its key figure is
+    the one the stage would fill)."""
+    result = next(r for r in results.values() if r.check(check_id) is not None)
+    old = result.check(check_id)
+    assert old is not None
+    new = SPECS[check_id].check(
+        status,  # type: ignore[arg-type]
+        old.measured if measured is None else measured,
+        old.expected,
+        message or f"{check_id} is {status} (measured {measured}).",
+    )
+    result.checks[result.checks.index(old)] = new
 
 
 def skip_stage(results: dict[int, StageResult], sid: int, reason: str) -> None:
@@ -323,7 +340,7 @@ def test_invariants_of_the_tree(statuses: list[str]) -> None:
     structural = [
         cid
         for cid, status in zip(ALL_CHECKS, statuses, strict=True)
-        if status in ("fail", "error") and cid not in decision.STATISTICS
+        if status in ("fail", "error") and cid not in STATISTICS
     ]
     if 8 in hits:
         assert hits == [8] and not structural
@@ -380,6 +397,26 @@ def test_end_to_end_rule_4_on_the_linear_sample_run() -> None:
         why = action["why"]
         assert len(why) <= 240 and why.endswith(".") and ". " not in why, why
     assert "held-out KL" in first["why"] and "% of the profile mass on padding" in first["why"]
+
+
+def test_each_finding_of_the_linear_run_carries_its_own_key_figure() -> None:
+    """The key figures are filled by the stages from their own measured dicts: every check
+    that is off and declares a figure gets that figure, not the generic one (a renamed key
+    in `measured` fails here)."""
+    paths = ArtifactPaths(
+        cache=SAMPLE_CACHE,
+        checkpoint=SAMPLE / "runs/linear/checkpoint.pt",
+        log=SAMPLE / "runs/linear/stats.jsonl",
+        eval=SAMPLE / "eval/eval.pt",
+    )
+    report = run_check(paths, Settings())
+    off = [c for s in report.stages for c in s.checks if c.status in ("fail", "warn")]
+    with_figures = [c for c in off if c.id in SPECS and SPECS[c.id].figure is not None]
+    assert len(with_figures) >= 5
+    for check in with_figures:
+        figure = SPECS[check.id].figure
+        assert figure is not None
+        assert check.key_figure and check.key_figure == figure(check.measured), check.id
 
 
 def test_end_to_end_rule_7_on_the_increments_run_and_the_sample_eval_dump(

@@ -26,21 +26,20 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from tui_timing.artifacts.cache import ALIASES, load_cache
-from tui_timing.artifacts.checkpoint import load_checkpoint
 from tui_timing.artifacts.eval_dump import load_eval_dump
 from tui_timing.artifacts.raw_summary import load_raw_summary
 from tui_timing.artifacts.safe_load import load_container
 from tui_timing.artifacts.stats_log import load_stats_log
-from tui_timing.config import Settings
+from tui_timing.config import ArtifactPaths, Settings
 from tui_timing.errors import ArtifactError, UsageError
-from tui_timing.report.results import StageResult
+from tui_timing.findings import StageResult
+from tui_timing.model.checkpoint import load_checkpoint
 from tui_timing.resources import sample_data_dir
 from tui_timing.stages import cache as stage_cache
 from tui_timing.stages import dataset as stage_dataset
 from tui_timing.stages import integration as stage_integration
 from tui_timing.stages import model as stage_model
 from tui_timing.stages import training as stage_training
-from tui_timing.stages.context import ArtifactPaths
 from tui_timing.stages.runner import load_artifacts
 
 CLEAN = (ArtifactError, UsageError)

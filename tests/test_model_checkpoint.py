@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 import torch
 
-from tui_timing.artifacts.checkpoint import load_checkpoint, static_reading
+from tui_timing.artifacts.checkpoint import static_reading
 from tui_timing.config import Settings
 from tui_timing.errors import ArtifactError, UsageError
+from tui_timing.model.checkpoint import load_checkpoint, reference_config
 
 REPO = Path(__file__).resolve().parents[1]
 LINEAR = REPO / "sample_data/runs/linear/checkpoint.pt"
@@ -34,7 +35,7 @@ def test_timing_tui_checkpoint_loads_with_its_stored_config() -> None:
     assert (ckpt.layout, ckpt.source, ckpt.epoch) == ("timing-tui checkpoint", "reference", 30)
     assert ckpt.inferred == {}
     assert ckpt.cond_dim == 10
-    assert ckpt.head_config is not None and ckpt.head_config.logit_bound == 0.3
+    assert (config := reference_config(ckpt)) is not None and config.logit_bound == 0.3
     assert not ckpt.model.training
 
 

@@ -12,9 +12,9 @@ from sample_paths import CACHE, INCREMENTS
 from torch import nn
 
 from tui_timing.artifacts.cache import TimingCache, as_timing_cache, load_cache
-from tui_timing.artifacts.checkpoint import load_checkpoint
 from tui_timing.cli import main
 from tui_timing.config import Settings
+from tui_timing.model.checkpoint import load_checkpoint
 from tui_timing.model.sample import draw_rows, load_sampler, sample_chunks
 
 pytestmark = pytest.mark.usefixtures("one_thread")

@@ -8,9 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tui_timing.config import Settings
-from tui_timing.report.results import StageResult
-from tui_timing.stages.context import ArtifactPaths
+from tui_timing.config import ArtifactPaths, Settings
+from tui_timing.findings import StageResult
 from tui_timing.stages.runner import load_artifacts, run_stage
 
 #: A user's dataset as researchers write them: each variant changes one thing.

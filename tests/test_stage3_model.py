@@ -15,11 +15,10 @@ from click.testing import CliRunner
 from sample_paths import CACHE, INCREMENTS, LINEAR
 
 from tui_timing.cli import main
-from tui_timing.config import Settings
+from tui_timing.config import ArtifactPaths, Settings
+from tui_timing.findings import StageResult
 from tui_timing.model.train import TrainOptions, train
-from tui_timing.report.results import StageResult
-from tui_timing.stages.context import ArtifactPaths
-from tui_timing.stages.model import CHECK_IDS
+from tui_timing.stages.model import CHECKS
 from tui_timing.stages.runner import load_artifacts, run_stage
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -47,7 +46,7 @@ def planted(tmp_path: Path, change: Callable[[dict[str, Any]], None]) -> Path:
 
 def test_the_increments_run_passes_every_check() -> None:
     result = stage3(INCREMENTS)
-    assert statuses(result) == dict.fromkeys(CHECK_IDS, "pass")
+    assert statuses(result) == dict.fromkeys(CHECKS.ids, "pass")
     assert result.stats["can_fit"] is True
     assert result.stats["checkpoint_config"] == "increments"
     assert result.stats["best"] in result.stats["configs"]
@@ -202,7 +201,7 @@ def test_a_users_model_runs_through_its_factory(
 def test_an_unusable_checkpoint_fails_load_and_skips_the_rest(tmp_path: Path) -> None:
     torch.save({"epoch": 3}, tmp_path / "empty.pt")
     result = stage3(tmp_path / "empty.pt")
-    assert statuses(result) == {"model.load": "fail", **dict.fromkeys(CHECK_IDS[1:], "skip")}
+    assert statuses(result) == {"model.load": "fail", **dict.fromkeys(CHECKS.ids[1:], "skip")}
     assert "no weights" in result.check("model.load").message
 
 

@@ -11,11 +11,10 @@ from typing import Any
 
 import pytest
 
-from tui_timing.config import Settings
-from tui_timing.report.results import StageResult
-from tui_timing.stages.context import ArtifactPaths
+from tui_timing.config import ArtifactPaths, Settings
+from tui_timing.findings import StageResult
 from tui_timing.stages.runner import load_artifacts, run_stage
-from tui_timing.stages.training import CHECK_IDS
+from tui_timing.stages.training import CHECKS
 
 REPO = Path(__file__).resolve().parents[1]
 CACHE = REPO / "sample_data/datasets/sample/train_timing.pt"
@@ -54,7 +53,7 @@ def planted(tmp_path: Path, change: Callable[[Record], None], since: int) -> Pat
 
 def test_the_increments_log_passes_every_check() -> None:
     result = stage4(INCREMENTS_LOG)
-    assert statuses(result) == dict.fromkeys(CHECK_IDS, "pass")
+    assert statuses(result) == dict.fromkeys(CHECKS.ids, "pass")
     titles = [p.title for p in result.plots]
     assert len(titles) == 6  # loss, μ, σ, and one chart per profile bin
     for label in ("first", "mid", "last"):
@@ -170,7 +169,7 @@ def test_a_string_for_a_number_fails_the_log_and_names_it(tmp_path: Path) -> Non
     rows = records()
     rows[6]["profile_mid"] = "0.001"
     result = stage4(write(tmp_path, rows))
-    assert statuses(result) == {"train.log": "fail", **dict.fromkeys(CHECK_IDS[1:], "skip")}
+    assert statuses(result) == {"train.log": "fail", **dict.fromkeys(CHECKS.ids[1:], "skip")}
     message = result.check("train.log").message
     assert "profile_mid" in message and "line 7" in message
 

@@ -10,11 +10,11 @@ import pytest
 import torch
 from sample_paths import CACHE, INCREMENTS, LINEAR
 
-from tui_timing.config import Settings
-from tui_timing.report.results import StageResult
-from tui_timing.stages.context import ArtifactPaths, ProgressEvent, StageCancelled, StageContext
+from tui_timing.config import ArtifactPaths, Settings
+from tui_timing.findings import StageResult
+from tui_timing.stages.context import ProgressEvent, StageCancelled, StageContext
 from tui_timing.stages.runner import load_artifacts, run_stage
-from tui_timing.stages.sampler import CHECK_IDS
+from tui_timing.stages.sampler import CHECKS
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -43,7 +43,7 @@ def user_sampler(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, bod
 
 def test_the_increments_run_passes_every_check() -> None:
     result = stage5()
-    assert statuses(result) == dict.fromkeys(CHECK_IDS, "pass")
+    assert statuses(result) == dict.fromkeys(CHECKS.ids, "pass")
     assert result.stats["rows"] == 2048
     assert [p.kind for p in result.plots] == ["hist", "line", "bar"]
     real, fake = result.plots[0].series
@@ -184,7 +184,7 @@ def test_same_seed_same_figures_other_seed_other_figures() -> None:
 def test_a_checkpoint_that_cannot_load_fails_run_and_skips_the_rest(tmp_path: Path) -> None:
     torch.save({"epoch": 1}, tmp_path / "empty.pt")
     result = stage5(tmp_path / "empty.pt")
-    assert statuses(result) == {"sampler.run": "fail", **dict.fromkeys(CHECK_IDS[1:], "skip")}
+    assert statuses(result) == {"sampler.run": "fail", **dict.fromkeys(CHECKS.ids[1:], "skip")}
 
 
 def test_features_that_do_not_fit_the_model_are_an_error(tmp_path: Path) -> None:

@@ -19,7 +19,7 @@ from click.testing import CliRunner
 
 from tui_timing.artifacts.eval_dump import load_eval_dump
 from tui_timing.cli import main
-from tui_timing.config import Settings
+from tui_timing.config import ArtifactPaths, Settings
 from tui_timing.data.eval_dump_maker import (
     Sequences,
     disjoint_halves,
@@ -29,8 +29,7 @@ from tui_timing.data.eval_dump_maker import (
     write_eval_dump,
 )
 from tui_timing.errors import ArtifactError
-from tui_timing.report.results import StageResult
-from tui_timing.stages.context import ArtifactPaths
+from tui_timing.findings import StageResult
 from tui_timing.stages.runner import load_artifacts, run_stage
 
 #: Screen width in pixels: a typical constant paths are normalized by.

@@ -11,10 +11,8 @@ import pytest
 import torch
 from textual.widgets._toast import Toast
 
-from tui_timing.cli import Invocation
-from tui_timing.config import Settings
-from tui_timing.report.results import Action, Decision, Plot, Series, StageResult
-from tui_timing.stages.context import ArtifactPaths
+from tui_timing.config import ArtifactPaths, Invocation, Settings
+from tui_timing.findings import Action, Decision, Plot, Series, StageResult
 from tui_timing.tui.app import TimingApp
 from tui_timing.tui.confirm_screen import ConfirmAction
 from tui_timing.tui.help_screen import HelpScreen

@@ -21,9 +21,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from tui_timing.cli import Invocation
-from tui_timing.config import Settings
-from tui_timing.stages.context import ArtifactPaths
+from tui_timing.config import ArtifactPaths, Invocation, Settings
 from tui_timing.tui.app import TimingApp
 from tui_timing.tui.stage_pane import StagePane
 

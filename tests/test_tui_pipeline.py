@@ -10,12 +10,11 @@ from typing import Any
 
 import pytest
 
-from tui_timing.cli import Invocation
-from tui_timing.config import Settings
-from tui_timing.report.results import StageResult
+from tui_timing.config import ArtifactPaths, Invocation, Settings
+from tui_timing.findings import StageResult
 from tui_timing.stages import runner
-from tui_timing.stages.catalog import STAGE_BY_ID
-from tui_timing.stages.context import ArtifactPaths, Loaded, StageContext
+from tui_timing.stages.catalog import ALL_STAGES, STAGE_BY_ID, STAGES
+from tui_timing.stages.context import Loaded, StageContext
 from tui_timing.tui.messages import (
     ArtifactsLoaded,
     ArtifactsResolved,
@@ -26,7 +25,7 @@ from tui_timing.tui.messages import (
     StageProgress,
     StageStarted,
 )
-from tui_timing.tui.pipeline import ALL_STAGES, Pipeline, Selection, Work, stages_fed_by
+from tui_timing.tui.pipeline import Pipeline, Selection, Work, stages_fed_by
 
 
 class Recorder:
@@ -191,7 +190,14 @@ def test_stages_fed_by_each_artifact() -> None:
     assert stages_fed_by({"log"}) == {4, 7}
     assert stages_fed_by({"eval"}) == {6, 7}
     assert stages_fed_by({"cache"}) == {1, 2, 3, 4, 5, 7}
-    assert stages_fed_by({"checkpoint", "raw_summary"}) == {1, 3, 5, 7}
+    # stage 2 reads the checkpoint's conditioning width, so a new checkpoint re-runs it too
+    assert stages_fed_by({"checkpoint", "raw_summary"}) == {1, 2, 3, 5, 7}
+
+
+def test_every_stage_is_re_run_by_each_artifact_it_reads() -> None:
+    for info in STAGES:
+        for kind in info.reads:
+            assert info.id in stages_fed_by({kind}), (info.name, kind)
 
 
 def test_rediscovery_keeps_pointing_at_the_same_run(

@@ -13,11 +13,9 @@ from textual.content import Content
 from textual.fuzzy import Matcher
 from textual.widgets._toast import Toast
 
-from tui_timing.cli import Invocation
-from tui_timing.config import Settings
-from tui_timing.report.results import Action, Check, Decision, RuleOutcome
+from tui_timing.config import ArtifactPaths, Invocation, Settings
+from tui_timing.findings import Action, Check, Decision, RuleOutcome
 from tui_timing.report.text import printable
-from tui_timing.stages.context import ArtifactPaths
 from tui_timing.tui.app import TimingApp
 from tui_timing.tui.checks_view import check_figures, check_text, passed_line
 from tui_timing.tui.commands import highlight

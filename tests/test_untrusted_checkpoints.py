@@ -31,12 +31,12 @@ from click.testing import CliRunner
 
 from tui_timing.artifacts import safe_load
 from tui_timing.artifacts.cache import load_cache
-from tui_timing.artifacts.checkpoint import load_checkpoint
 from tui_timing.artifacts.eval_dump import load_eval_dump
 from tui_timing.artifacts.safe_load import load_container
 from tui_timing.cli import main
 from tui_timing.config import Settings
 from tui_timing.errors import ArtifactError
+from tui_timing.model.checkpoint import load_checkpoint
 
 PACKAGE = Path(__file__).resolve().parents[1] / "tui_timing"
 #: Words of torch's hint to disable the safe loader; a refusal must never pass them on.

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import click
 
 from tui_timing.config import (
+    ArtifactPaths,
+    Invocation,
     Settings,
     find_pyproject,
     parse_assignments,
@@ -24,6 +25,7 @@ from tui_timing.config import (
     tolerances_from,
 )
 from tui_timing.errors import ArtifactError, UsageError
+from tui_timing.stages.catalog import ALL_STAGES, Stage
 
 DEVICE_CHOICES = click.Choice(["auto", "cpu", "cuda"])
 
@@ -85,24 +87,8 @@ def artifact_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return func
 
 
-@dataclass
-class Invocation:
-    """The parsed shared options: artifact paths, settings, and the TUI/export extras."""
-
-    paths: Any
-    settings: Settings
-    scratchpad: Path | None
-    theme: str | None
-
-    @property
-    def any_artifact(self) -> bool:
-        return bool(self.paths.given())
-
-
 def build_invocation(options: dict[str, Any]) -> Invocation:
     """Turn the shared options (plus `[tool.timing-tui]`) into paths and Settings."""
-    from tui_timing.stages.context import ArtifactPaths
-
     pyproject = find_pyproject()
     table = read_tool_table(pyproject)
     tolerances = tolerances_from(
@@ -219,7 +205,11 @@ def _merged(ctx: click.Context, options: dict[str, Any]) -> dict[str, Any]:
     show_default=True,
     help="Report format on stdout.",
 )
-@click.option("--stage", type=click.IntRange(1, 7), help="Run and report one stage (7 runs all).")
+@click.option(
+    "--stage",
+    type=click.IntRange(ALL_STAGES[0], ALL_STAGES[-1]),
+    help=f"Run and report one stage ({Stage.DECISION} runs all).",
+)
 @click.pass_context
 def check(ctx: click.Context, fmt: str, stage: int | None, **options: Any) -> None:
     """Run the stages headless and print the report. Exit 0 all passed, 1 a check failed
@@ -414,8 +404,8 @@ def sample_command(
     ctx: click.Context, checkpoint: Path, cache: Path, temperature: float, **options: Any
 ) -> None:
     """Sample durations and profiles for random cache rows; print them beside the real ones."""
-    from tui_timing.artifacts.checkpoint import load_checkpoint
     from tui_timing.data.dataset import TimingDataset
+    from tui_timing.model.checkpoint import load_checkpoint
     from tui_timing.model.sample import SampleStats, comparison_table, load_sampler, sample_chunks
     from tui_timing.model.train import resolve_device
 

@@ -1,4 +1,5 @@
-"""Tolerances and run settings, from defaults, `[tool.timing-tui]` and the command line.
+"""Tolerances, run settings and a run's artifact paths, from defaults, `[tool.timing-tui]`
+and the command line.
 
 Every threshold a check uses lives in `Tolerances`, under the name a user writes in their
 `pyproject.toml` (`[tool.timing-tui]`, or its `tolerances` sub-table) or passes as
@@ -76,6 +77,39 @@ class Settings:
     model_spec: str | None = None
     sampler_spec: str | None = None
     key_map: dict[str, str] = field(default_factory=dict)
+
+
+#: The artifact kinds, in the order a report lists them.
+ARTIFACT_KINDS = ("cache", "raw_summary", "checkpoint", "log", "eval")
+
+
+@dataclass
+class ArtifactPaths:
+    """The files a run looks at; None where the user gave (or discovery found) none."""
+
+    cache: Path | None = None
+    raw_summary: Path | None = None
+    checkpoint: Path | None = None
+    log: Path | None = None
+    eval: Path | None = None
+
+    def given(self) -> dict[str, Path]:
+        """The kinds that have a path, in report order."""
+        return {k: getattr(self, k) for k in ARTIFACT_KINDS if getattr(self, k) is not None}
+
+
+@dataclass
+class Invocation:
+    """The parsed shared options: artifact paths, settings, and the TUI/export extras."""
+
+    paths: ArtifactPaths
+    settings: Settings
+    scratchpad: Path | None
+    theme: str | None
+
+    @property
+    def any_artifact(self) -> bool:
+        return bool(self.paths.given())
 
 
 #: Keys of `[tool.timing-tui]` that are run settings rather than tolerances.

@@ -17,8 +17,8 @@ from typing import Any
 
 from tui_timing.artifacts.eval_dump import EvalSide, parse_side
 from tui_timing.errors import ArtifactError
-from tui_timing.report.numbers import fmt
-from tui_timing.stages.figures import close
+from tui_timing.numerics.figures import close
+from tui_timing.numerics.fmt import fmt
 
 DEFAULT_TOL = 0.10
 

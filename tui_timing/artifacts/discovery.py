@@ -11,8 +11,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tui_timing.config import ArtifactPaths
 from tui_timing.resources import sample_data_dir
-from tui_timing.stages.context import ArtifactPaths
 
 MAX_DEPTH = 4
 SKIP_DIRS = {"node_modules", "__pycache__", "site-packages", "venv", "env", "wandb", "mlruns"}

@@ -26,18 +26,18 @@ configuration is *clearly worse* when its held-out KL exceeds the best one's by 
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import math
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 
 from tui_timing.artifacts.cache import TimingCache
 from tui_timing.model.heads import HeadConfig, TimingHead, profile_kl, valid_steps
-from tui_timing.stages.figures import profile_bins
+from tui_timing.model.threads import one_cpu_thread
+from tui_timing.numerics.figures import profile_bins
 
 #: The healthy alternatives: each profile head, masked, unbounded, told the length. The
 #: order is the preference among near-ties: the seed's suggestion (increments) first.
@@ -286,7 +286,7 @@ def run_probe(
     `device` (default the CPU) is where the fits run; the rows and batches drawn are the same.
     """
     budget = budget or ProbeBudget()
-    with _one_thread():
+    with one_cpu_thread():
         return _run_probe(
             cache,
             checkpoint_config,
@@ -299,22 +299,6 @@ def run_probe(
             on_candidate,
             device or torch.device("cpu"),
         )
-
-
-@contextlib.contextmanager
-def _one_thread() -> Iterator[None]:
-    """Fit on one CPU thread, restoring the setting after.
-
-    The probe's tensors are small (a batch of 256 through a narrow MLP): extra intra-op
-    threads only add synchronization, which on a busy machine costs several times the
-    work itself. One thread is as fast on an idle machine and keeps the budget on a busy one.
-    """
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def _run_probe(

@@ -32,8 +32,8 @@ from torch import nn
 from tui_timing.artifacts.cache import TimingCache
 from tui_timing.errors import UsageError
 from tui_timing.model.heads import HeadOutputs, read_outputs
+from tui_timing.numerics.figures import ks_distance, profile_bins, quantile_dict
 from tui_timing.plugins import load_object
-from tui_timing.stages.figures import ks_distance, profile_bins, quantile_dict
 
 SamplerFn = Callable[..., dict[str, torch.Tensor]]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from tui_timing.report.results import Report
+from tui_timing.findings import Report
 
 
 def render_json(report: Report) -> str:

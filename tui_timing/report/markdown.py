@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from tui_timing.report.results import Report, StageResult
+from tui_timing.findings import Report, StageResult
 from tui_timing.report.text import printable
 from tui_timing.stages.catalog import STAGE_BY_ID
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from tui_timing.report.results import Check, Decision, Report, StageResult
+from tui_timing.findings import Check, Decision, Report, StageResult
 from tui_timing.stages.catalog import STAGE_BY_ID
 
 MARKS = {"pass": "ok  ", "warn": "WARN", "fail": "FAIL", "skip": "skip", "error": "ERR "}

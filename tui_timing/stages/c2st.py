@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 from tui_timing.artifacts.eval_dump import EvalSide
+from tui_timing.model.threads import one_cpu_thread
 
 FEATURE_NAMES: tuple[str, ...] = (
     "log duration",
@@ -196,14 +197,9 @@ def _fit_and_score(
     model is so small that per-operation overhead dominates: one thread is the fastest, and
     on a loaded machine several threads waiting on each other are many times slower.
     """
-    threads = torch.get_num_threads()
-    try:
-        torch.set_num_threads(1)
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            return _train(train_x, train_y, test_x)
-    finally:
-        torch.set_num_threads(threads)
+    with one_cpu_thread(), torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return _train(train_x, train_y, test_x)
 
 
 def _train(train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray) -> np.ndarray:

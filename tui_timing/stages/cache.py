@@ -15,11 +15,8 @@ import numpy as np
 from tui_timing.artifacts.cache import RawCache, TimingCache, shape_problems
 from tui_timing.artifacts.raw_summary import summary_value
 from tui_timing.config import Tolerances
-from tui_timing.report.numbers import fmt
-from tui_timing.report.results import Check, Plot, Series, StageResult
-from tui_timing.stages.cache_scan import CacheScan, scan_for
-from tui_timing.stages.context import StageContext
-from tui_timing.stages.figures import (
+from tui_timing.findings import Check, Plot, Series, StageResult
+from tui_timing.numerics.figures import (
     close,
     histogram,
     log_edges,
@@ -27,22 +24,45 @@ from tui_timing.stages.figures import (
     quantile_dict,
     within_factor,
 )
-from tui_timing.stages.outcomes import skip_stage, unusable_artifact
+from tui_timing.numerics.fmt import fmt
+from tui_timing.stages.cache_scan import CacheScan, scan_for
+from tui_timing.stages.catalog import Stage
+from tui_timing.stages.checks import CheckSpec, StageChecks
+from tui_timing.stages.context import StageContext
 
-STAGE_ID = 1
-NAME = "cache"
-CHECK_IDS = (
-    "cache.load",
-    "cache.shapes",
-    "cache.finite",
-    "cache.nonnegative",
-    "cache.mask_prefix",
-    "cache.mask_length",
-    "cache.padding_zero",
-    "cache.profile_normalized",
-    "cache.log_duration",
+#: Stage 1's checks, in report order.
+LOAD = CheckSpec("cache.load", "load")
+SHAPES = CheckSpec("cache.shapes", "structural")
+FINITE = CheckSpec("cache.finite", "structural")
+NONNEGATIVE = CheckSpec("cache.nonnegative", "structural")
+MASK_PREFIX = CheckSpec("cache.mask_prefix", "structural")
+MASK_LENGTH = CheckSpec("cache.mask_length", "structural")
+PADDING_ZERO = CheckSpec("cache.padding_zero", "structural")
+PROFILE_NORMALIZED = CheckSpec(
+    "cache.profile_normalized", "structural", tolerances=("profile_row_sum", "profile_mean_sum")
+)
+LOG_DURATION = CheckSpec("cache.log_duration", "structural", tolerances=("log_duration_abs",))
+VS_RAW = CheckSpec(
     "cache.vs_raw",
-    "cache.preset",
+    "structural",
+    tolerances=("raw_duration_rel", "raw_profile_rel", "profile_abs_floor"),
+)
+PRESET = CheckSpec("cache.preset", "structural", tolerances=("preset_factor", "profile_abs_floor"))
+CHECKS = StageChecks(
+    Stage.CACHE,
+    (
+        LOAD,
+        SHAPES,
+        FINITE,
+        NONNEGATIVE,
+        MASK_PREFIX,
+        MASK_LENGTH,
+        PADDING_ZERO,
+        PROFILE_NORMALIZED,
+        LOG_DURATION,
+        VS_RAW,
+        PRESET,
+    ),
 )
 
 #: Known mean-profile figures (first, mid, last bins at max_len 128), the seed's §5.
@@ -62,14 +82,13 @@ def run(ctx: StageContext) -> StageResult:
 
 
 def _run(ctx: StageContext) -> StageResult:
-    result = StageResult(id=STAGE_ID, name=NAME)
+    result = CHECKS.new_result()
     loaded = ctx.loaded("cache")
     if loaded is None:
-        return skip_stage(result, CHECK_IDS, "no cache given")
+        return CHECKS.skip_all(result, "no cache given")
     if loaded.error is not None:
-        return unusable_artifact(
+        return CHECKS.unusable(
             result,
-            CHECK_IDS,
             loaded.error,
             "cache",
             expected="a loadable dict of tensors (SPEC 2.1)",
@@ -80,10 +99,10 @@ def _run(ctx: StageContext) -> StageResult:
     result.checks.append(_shapes_check(problems))
     cache = ctx.timing_cache()
     if problems or cache is None:
-        result.checks += [Check.skipped(cid, "cache.shapes failed") for cid in CHECK_IDS[2:]]
+        result.checks += CHECKS.skipped_after(SHAPES, "cache.shapes failed")
         return result
     tol = ctx.settings.tolerances
-    scan = scan_for(ctx, cache, stage=STAGE_ID)
+    scan = scan_for(ctx, cache, stage=Stage.CACHE)
     bins = profile_bins(scan.mean_profile)
     result.checks += [
         _finite_check(scan),
@@ -104,8 +123,7 @@ def _run(ctx: StageContext) -> StageResult:
 
 def _load_check(raw: RawCache) -> Check:
     notes = "; ".join(raw.notes)
-    return Check(
-        "cache.load",
+    return LOAD.check(
         "pass",
         measured={"keys": sorted(raw.values), "derived": list(raw.derived)},
         expected="a loadable dict of tensors (SPEC 2.1)",
@@ -115,8 +133,7 @@ def _load_check(raw: RawCache) -> Check:
 
 def _shapes_check(problems: list[str]) -> Check:
     if problems:
-        return Check(
-            "cache.shapes",
+        return SHAPES.check(
             "fail",
             measured=problems,
             expected="duration/log_duration/length [N], profile/mask [N, L], features [N, D], "
@@ -125,8 +142,7 @@ def _shapes_check(problems: list[str]) -> Check:
             + "; ".join(problems)
             + ".",
         )
-    return Check(
-        "cache.shapes",
+    return SHAPES.check(
         "pass",
         measured="consistent",
         expected="SPEC 2.1 shapes",
@@ -136,8 +152,7 @@ def _shapes_check(problems: list[str]) -> Check:
 
 def _finite_check(scan: CacheScan) -> Check:
     bad = {k: v for k, v in scan.nonfinite.items() if v}
-    return Check(
-        "cache.finite",
+    return FINITE.check(
         "fail" if bad else "pass",
         measured=scan.nonfinite,
         expected="0 NaN/inf values in every key",
@@ -151,8 +166,7 @@ def _finite_check(scan: CacheScan) -> Check:
 
 def _nonnegative_check(scan: CacheScan) -> Check:
     ok = scan.nonpositive_duration == 0 and scan.negative_profile == 0
-    return Check(
-        "cache.nonnegative",
+    return NONNEGATIVE.check(
         "pass" if ok else "fail",
         measured={
             "durations_not_positive": scan.nonpositive_duration,
@@ -170,8 +184,7 @@ def _nonnegative_check(scan: CacheScan) -> Check:
 
 def _mask_prefix_check(scan: CacheScan) -> Check:
     ok = scan.mask_not_binary == 0 and scan.mask_not_prefix == 0
-    return Check(
-        "cache.mask_prefix",
+    return MASK_PREFIX.check(
         "pass" if ok else "fail",
         measured={
             "non_binary_values": scan.mask_not_binary,
@@ -189,8 +202,7 @@ def _mask_prefix_check(scan: CacheScan) -> Check:
 
 def _mask_length_check(scan: CacheScan) -> Check:
     ok = scan.mask_length_mismatch == 0 and scan.length_out_of_range == 0
-    return Check(
-        "cache.mask_length",
+    return MASK_LENGTH.check(
         "pass" if ok else "fail",
         measured={
             "rows_mask_sum_differs": scan.mask_length_mismatch,
@@ -208,8 +220,7 @@ def _mask_length_check(scan: CacheScan) -> Check:
 
 def _padding_check(scan: CacheScan) -> Check:
     ok = scan.padding_nonzero_rows == 0
-    return Check(
-        "cache.padding_zero",
+    return PADDING_ZERO.check(
         "pass" if ok else "fail",
         measured={"rows": scan.padding_nonzero_rows, "max_abs": scan.padding_max_abs},
         expected="profile == 0 on every padded step",
@@ -226,8 +237,7 @@ def _normalized_check(scan: CacheScan, tol: Tolerances) -> Check:
     mean_sum = float(scan.mean_profile.sum())
     rows_ok = scan.rows_not_normalized == 0
     mean_ok = abs(mean_sum - 1.0) <= tol.profile_mean_sum
-    return Check(
-        "cache.profile_normalized",
+    return PROFILE_NORMALIZED.check(
         "pass" if rows_ok and mean_ok else "fail",
         measured={
             "rows_off": scan.rows_not_normalized,
@@ -248,12 +258,9 @@ def _normalized_check(scan: CacheScan, tol: Tolerances) -> Check:
 
 def _log_duration_check(scan: CacheScan, cache: TimingCache, tol: Tolerances) -> Check:
     if "log_duration" in cache.derived:
-        return Check.skipped(
-            "cache.log_duration", "log_duration is absent and was derived from duration"
-        )
+        return LOG_DURATION.skipped("log_duration is absent and was derived from duration")
     ok = scan.log_duration_bad_rows == 0
-    return Check(
-        "cache.log_duration",
+    return LOG_DURATION.check(
         "pass" if ok else "fail",
         measured={"rows_off": scan.log_duration_bad_rows, "max_abs_dev": scan.log_duration_max_dev},
         expected=f"|log_duration − log(duration)| ≤ {tol.log_duration_abs:g}",
@@ -275,12 +282,9 @@ def _vs_raw_check(
 ) -> Check:
     loaded = ctx.loaded("raw_summary")
     if loaded is None:
-        return Check.skipped(
-            "cache.vs_raw", "no raw summary beside the cache (<split>_summary.json)"
-        )
+        return VS_RAW.skipped("no raw summary beside the cache (<split>_summary.json)")
     if loaded.error is not None:
-        return Check(
-            "cache.vs_raw",
+        return VS_RAW.check(
             "error",
             measured=loaded.error.problem,
             expected="a readable raw summary",
@@ -315,8 +319,7 @@ def _vs_raw_check(
         off.append(
             f"the raw summary has {len(raw_profile)} profile bins, the cache {cache.max_len}"
         )
-    return Check(
-        "cache.vs_raw",
+    return VS_RAW.check(
         "fail" if off else "pass",
         measured=rows,
         expected="cache statistics equal the raw summary",
@@ -331,10 +334,9 @@ def _vs_raw_check(
 def _preset_check(cache: TimingCache, bins: dict[str, float], tol: Tolerances) -> Check:
     source = f"{cache.meta.get('source', '')} {cache.meta.get('dataset_id', '')}".lower()
     if "balabit" not in source:
-        return Check.skipped("cache.preset", "no reference figures known for this dataset")
+        return PRESET.skipped("no reference figures known for this dataset")
     if cache.max_len != BALABIT_MAX_LEN:
-        return Check.skipped(
-            "cache.preset",
+        return PRESET.skipped(
             f"the Balabit reference figures are for max_len {BALABIT_MAX_LEN}, "
             f"this cache has {cache.max_len}",
         )
@@ -343,8 +345,7 @@ def _preset_check(cache: TimingCache, bins: dict[str, float], tol: Tolerances) -
         for k, ref in BALABIT_REFERENCE.items()
         if not within_factor(bins[k], ref, tol.preset_factor, tol.profile_abs_floor)
     ]
-    return Check(
-        "cache.preset",
+    return PRESET.check(
         "warn" if off else "pass",
         measured=bins,
         expected={**BALABIT_REFERENCE, "within": f"{tol.preset_factor:g}×"},

@@ -12,32 +12,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from tui_timing.config import Settings
+from tui_timing.config import ArtifactPaths, Settings
 from tui_timing.errors import ArtifactError
-from tui_timing.report.results import StageResult
+from tui_timing.findings import StageResult
 
 if TYPE_CHECKING:  # the cache module imports torch; the TUI imports this module at start-up
     from tui_timing.artifacts.cache import RawCache, TimingCache
 
 T = TypeVar("T")
-
-#: The artifact kinds, in the order a report lists them.
-ARTIFACT_KINDS = ("cache", "raw_summary", "checkpoint", "log", "eval")
-
-
-@dataclass
-class ArtifactPaths:
-    """The files a run looks at; None where the user gave (or discovery found) none."""
-
-    cache: Path | None = None
-    raw_summary: Path | None = None
-    checkpoint: Path | None = None
-    log: Path | None = None
-    eval: Path | None = None
-
-    def given(self) -> dict[str, Path]:
-        """The kinds that have a path, in report order."""
-        return {k: getattr(self, k) for k in ARTIFACT_KINDS if getattr(self, k) is not None}
 
 
 @dataclass

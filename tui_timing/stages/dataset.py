@@ -20,23 +20,35 @@ from torch.utils.data import DataLoader, Dataset, default_collate
 from tui_timing.artifacts.cache import TimingCache
 from tui_timing.data.dataset import ITEM_KEYS, TimingDataset, collate_timing
 from tui_timing.errors import UsageError
+from tui_timing.findings import Check, Plot, Series, StageResult
+from tui_timing.numerics.fmt import fmt
 from tui_timing.plugins import load_object
-from tui_timing.report.numbers import fmt
-from tui_timing.report.results import Check, Plot, Series, StageResult
 from tui_timing.stages.cache_scan import scan_for
+from tui_timing.stages.catalog import Stage
+from tui_timing.stages.checks import CheckSpec, StageChecks
 from tui_timing.stages.context import StageContext
-from tui_timing.stages.outcomes import skip_stage
 
-STAGE_ID = 2
-NAME = "dataset"
-CHECK_IDS = (
-    "dataset.instantiate",
-    "dataset.batch_keys",
-    "dataset.feature_dim",
-    "dataset.mask_padding",
-    "dataset.log_duration",
-    "dataset.batch_profile_mean",
-    "dataset.coverage",
+#: Stage 2's checks, in report order.
+INSTANTIATE = CheckSpec("dataset.instantiate", "load")
+BATCH_KEYS = CheckSpec("dataset.batch_keys", "structural")
+FEATURE_DIM = CheckSpec("dataset.feature_dim", "structural")
+MASK_PADDING = CheckSpec("dataset.mask_padding", "structural")
+LOG_DURATION = CheckSpec("dataset.log_duration", "structural", tolerances=("log_duration_abs",))
+BATCH_PROFILE_MEAN = CheckSpec(
+    "dataset.batch_profile_mean", "structural", tolerances=("epoch_mean_rel", "epoch_mean_abs")
+)
+COVERAGE = CheckSpec("dataset.coverage", "structural")
+CHECKS = StageChecks(
+    Stage.DATASET,
+    (
+        INSTANTIATE,
+        BATCH_KEYS,
+        FEATURE_DIM,
+        MASK_PADDING,
+        LOG_DURATION,
+        BATCH_PROFILE_MEAN,
+        COVERAGE,
+    ),
 )
 #: The keys a batch must carry for the timing head to train on it.
 REQUIRED_BATCH_KEYS = ("profile", "mask", "duration", "log_duration", "features")
@@ -72,29 +84,27 @@ def run(ctx: StageContext) -> StageResult:
 
 
 def _run(ctx: StageContext) -> StageResult:
-    result = StageResult(id=STAGE_ID, name=NAME)
+    result = CHECKS.new_result()
     cache = ctx.timing_cache()
     if cache is None:
         reason = ctx.cache_unavailable_reason()
-        return skip_stage(result, CHECK_IDS, reason)
+        return CHECKS.skip_all(result, reason)
     try:
         dataset = _instantiate(ctx, cache)
         n_items = len(dataset)  # type: ignore[arg-type]
     except Exception as exc:  # a user's class may raise anything
         result.checks = [
-            Check(
-                "dataset.instantiate",
+            INSTANTIATE.check(
                 "fail",
                 measured=f"{type(exc).__name__}: {exc}",
                 expected="a Dataset built from the cache",
                 message=f"The dataset could not be instantiated: {exc}.",
             ),
-            *(Check.skipped(cid, "the dataset could not be instantiated") for cid in CHECK_IDS[1:]),
+            *CHECKS.skipped_after(INSTANTIATE, "the dataset could not be instantiated"),
         ]
         return result
     result.checks.append(
-        Check(
-            "dataset.instantiate",
+        INSTANTIATE.check(
             "pass",
             measured={"class": type(dataset).__name__, "len": n_items},
             expected=f"a Dataset over the cache's {cache.n_rows} rows",
@@ -105,9 +115,9 @@ def _run(ctx: StageContext) -> StageResult:
     keys_check = _batch_keys_check(epoch)
     result.checks.append(keys_check)
     if epoch.error is not None and not epoch.first_batch:
-        result.checks += [Check.errored(cid, epoch.error) for cid in CHECK_IDS[2:]]
+        result.checks += CHECKS.errored_after(BATCH_KEYS, epoch.error)
         return result
-    cache_mean = scan_for(ctx, cache, stage=STAGE_ID).mean_profile
+    cache_mean = scan_for(ctx, cache, stage=Stage.DATASET).mean_profile
     result.checks += [
         _feature_dim_check(ctx, epoch, cache),
         _mask_padding_check(epoch),
@@ -168,7 +178,7 @@ def _one_epoch(ctx: StageContext, dataset: Dataset[Any], cache: TimingCache) -> 
             epoch.first_batch = batch
         _fold(epoch, batch, cache, ctx.settings.tolerances.log_duration_abs)
         if epoch.batches % 16 == 0:
-            ctx.tick(STAGE_ID, min(epoch.rows / total, 1.0), "iterating one epoch")
+            ctx.tick(Stage.DATASET, min(epoch.rows / total, 1.0), "iterating one epoch")
     return epoch
 
 
@@ -234,8 +244,7 @@ def _not_prefix_rows(m: torch.Tensor, steps: torch.Tensor) -> int:
 
 def _batch_keys_check(epoch: EpochFigures) -> Check:
     if not epoch.first_batch:
-        return Check(
-            "dataset.batch_keys",
+        return BATCH_KEYS.check(
             "error" if epoch.error else "fail",
             measured=epoch.error or "no batches",
             expected=list(REQUIRED_BATCH_KEYS),
@@ -243,8 +252,7 @@ def _batch_keys_check(epoch: EpochFigures) -> Check:
         )
     keys = sorted(map(str, epoch.first_batch))
     missing = [k for k in REQUIRED_BATCH_KEYS if _tensor(epoch.first_batch, k) is None]
-    return Check(
-        "dataset.batch_keys",
+    return BATCH_KEYS.check(
         "fail" if missing else "pass",
         measured=keys,
         expected=list(REQUIRED_BATCH_KEYS),
@@ -266,16 +274,14 @@ def _feature_dim_check(ctx: StageContext, epoch: EpochFigures, cache: TimingCach
         else (cache.feature_dim, "the cache's feature dim")
     )
     if features is None or features.dim() != 2:
-        return Check(
-            "dataset.feature_dim",
+        return FEATURE_DIM.check(
             "fail",
             measured=None if features is None else list(features.shape),
             expected=reference,
             message="Batches have no [B, D] features tensor.",
         )
     dim = int(features.shape[1])
-    return Check(
-        "dataset.feature_dim",
+    return FEATURE_DIM.check(
         "pass" if dim == reference else "fail",
         measured=dim,
         expected=reference,
@@ -292,9 +298,8 @@ def _mask_padding_check(epoch: EpochFigures) -> Check:
     bad = epoch.padding_rows + epoch.prefix_rows + epoch.length_rows
     has_mask = _tensor(epoch.first_batch, "mask") is not None
     if not has_mask:
-        return Check.errored("dataset.mask_padding", "batches carry no mask")
-    return Check(
-        "dataset.mask_padding",
+        return MASK_PADDING.errored("batches carry no mask")
+    return MASK_PADDING.check(
         "fail" if bad or epoch.error else "pass",
         measured={
             "rows_with_padding_mass": epoch.padding_rows,
@@ -314,11 +319,10 @@ def _mask_padding_check(epoch: EpochFigures) -> Check:
 
 def _log_duration_check(ctx: StageContext, epoch: EpochFigures) -> Check:
     if _tensor(epoch.first_batch, "log_duration") is None:
-        return Check.errored("dataset.log_duration", "batches carry no log_duration")
+        return LOG_DURATION.errored("batches carry no log_duration")
     tol = ctx.settings.tolerances.log_duration_abs
     ok = epoch.log_dev_rows == 0
-    return Check(
-        "dataset.log_duration",
+    return LOG_DURATION.check(
         "pass" if ok else "fail",
         measured={"rows_off": epoch.log_dev_rows, "max_abs_dev": epoch.log_max_dev},
         expected=f"|log_duration − log(duration)| ≤ {tol:g}",
@@ -334,11 +338,10 @@ def _log_duration_check(ctx: StageContext, epoch: EpochFigures) -> Check:
 def _profile_mean_check(ctx: StageContext, epoch: EpochFigures, cache_mean: np.ndarray) -> Check:
     tol = ctx.settings.tolerances
     if epoch.profile_sum is None or epoch.rows == 0:
-        return Check.errored("dataset.batch_profile_mean", "batches carry no [B, L] profile")
+        return BATCH_PROFILE_MEAN.errored("batches carry no [B, L] profile")
     if epoch.width_mismatch is not None or epoch.profile_sum.shape[0] != cache_mean.shape[0]:
         width = epoch.width_mismatch or epoch.profile_sum.shape[0]
-        return Check(
-            "dataset.batch_profile_mean",
+        return BATCH_PROFILE_MEAN.check(
             "fail",
             measured={"width": width},
             expected={"width": int(cache_mean.shape[0])},
@@ -349,8 +352,7 @@ def _profile_mean_check(ctx: StageContext, epoch: EpochFigures, cache_mean: np.n
     allowed = tol.epoch_mean_rel * np.abs(cache_mean) + tol.epoch_mean_abs
     bad_bins = int((~(gap <= allowed)).sum())
     worst = int(np.argmax(gap - allowed))
-    return Check(
-        "dataset.batch_profile_mean",
+    return BATCH_PROFILE_MEAN.check(
         "fail" if bad_bins else "pass",
         measured={
             "bins_off": bad_bins,
@@ -372,7 +374,7 @@ def _profile_mean_check(ctx: StageContext, epoch: EpochFigures, cache_mean: np.n
 
 def _coverage_check(epoch: EpochFigures, cache: TimingCache) -> Check:
     if epoch.error is not None:
-        return Check.errored("dataset.coverage", epoch.error)
+        return COVERAGE.errored(epoch.error)
     n = cache.n_rows
     if epoch.index_counts is not None:
         missed = int((epoch.index_counts == 0).sum())
@@ -387,8 +389,7 @@ def _coverage_check(epoch: EpochFigures, cache: TimingCache) -> Check:
         missed = max(n - seen.numel(), 0)
         repeated = max(seen.numel() - n, 0)
         how = "by the multiset of durations (batches carry no index)"
-    return Check(
-        "dataset.coverage",
+    return COVERAGE.check(
         "pass" if ok else "fail",
         measured={"rows_seen": epoch.rows, "missed": missed, "repeated": repeated},
         expected={"rows": n, "each": "exactly once"},

@@ -22,23 +22,56 @@ import numpy as np
 
 from tui_timing.artifacts.eval_dump import EvalDump
 from tui_timing.config import Tolerances
+from tui_timing.findings import Check, Plot, StageResult
 from tui_timing.hook import Gate, timing_gates
-from tui_timing.report.numbers import fmt
-from tui_timing.report.results import Check, Plot, StageResult
+from tui_timing.numerics.figures import histogram, ks_distance, log_edges
+from tui_timing.numerics.fmt import fmt
 from tui_timing.stages import c2st
+from tui_timing.stages.catalog import Stage
+from tui_timing.stages.checks import GATE, CheckSpec, StageChecks
 from tui_timing.stages.context import StageContext
-from tui_timing.stages.figures import histogram, ks_distance, log_edges
-from tui_timing.stages.outcomes import skip_stage
 
-STAGE_ID = 6
-NAME = "integration"
-CHECK_IDS = (
+#: Stage 6's checks, in report order.
+DT_MEDIAN = CheckSpec(
     "integration.dt_median",
+    "statistic",
+    figure=lambda m: f"fake/real {fmt(m['ratio'])}",
+    tolerances=("gate_rel",),
+    roles=frozenset({GATE}),
+)
+VEL_P95 = CheckSpec(
     "integration.vel_p95",
+    "statistic",
+    figure=lambda m: f"fake/real {fmt(m['ratio'])}",
+    tolerances=("gate_rel", "scale_fit_ks", "scale_factor_rel"),
+    roles=frozenset({GATE}),
+)
+RENORMALIZATION = CheckSpec(
     "integration.renormalization",
+    "structural",
+    figure=lambda m: f"fake Δt ≈ {fmt(m['dt_factor']['factor'])} × real",
+    tolerances=("dt_sum_rel", "scale_fit_ks", "scale_factor_rel"),
+)
+LOG_DT_KS = CheckSpec(
     "integration.log_dt_ks",
+    "statistic",
+    figure=lambda m: f"KS {fmt(m['ks'])}",
+    tolerances=("ks_warn",),
+)
+LENGTH_KS = CheckSpec(
     "integration.length_ks",
+    "statistic",
+    figure=lambda m: f"KS {fmt(m['ks'])}",
+    tolerances=("ks_warn",),
+)
+C2ST = CheckSpec(
     "integration.c2st",
+    "statistic",
+    figure=lambda m: f"accuracy {fmt(m['accuracy'])}, p {fmt(m['p_value'])}",
+    tolerances=("c2st_alpha", "gate_rel"),
+)
+CHECKS = StageChecks(
+    Stage.INTEGRATION, (DT_MEDIAN, VEL_P95, RENORMALIZATION, LOG_DT_KS, LENGTH_KS, C2ST)
 )
 #: Quantiles whose log-shifts estimate a constant factor between two distributions.
 _SHIFT_QUANTILES = np.linspace(0.1, 0.9, 9)
@@ -117,26 +150,25 @@ def slack_ks(a: np.ndarray, b: np.ndarray, slack: float) -> float:
 
 def run(ctx: StageContext) -> StageResult:
     """Stage 6 on the context's eval dump."""
-    result = StageResult(id=STAGE_ID, name=NAME)
+    result = CHECKS.new_result()
     loaded = ctx.loaded("eval")
     if loaded is None:
-        return skip_stage(result, CHECK_IDS, "no eval dump given")
+        return CHECKS.skip_all(result, "no eval dump given")
     if not loaded.ok:
         problem = str(loaded.error) if loaded.error is not None else "empty eval dump"
         result.checks = [
-            Check(
-                cid,
+            spec.check(
                 "error",
                 measured=problem,
                 expected="a usable eval dump (SPEC 2.5)",
                 message=f"The eval dump cannot be used: {problem}.",
             )
-            for cid in CHECK_IDS
+            for spec in CHECKS.specs
         ]
         return result
     dump: EvalDump = loaded.value
     tol = ctx.settings.tolerances
-    ctx.tick(STAGE_ID, 0.1, "pooled Δt and velocity statistics")
+    ctx.tick(Stage.INTEGRATION, 0.1, "pooled Δt and velocity statistics")
     dt_gate, vel_gate = timing_gates(dump.real, dump.fake, tol.gate_rel)
     dt_fit = fit_scale(dump.real.valid_dt(), dump.fake.valid_dt(), tol.scale_fit_ks)
     step_fit = fit_scale(
@@ -152,7 +184,7 @@ def run(ctx: StageContext) -> StageResult:
         _log_dt_ks_check(dump, tol),
         _length_ks_check(dump, tol),
     ]
-    ctx.tick(STAGE_ID, 0.4, "classifier two-sample test")
+    ctx.tick(Stage.INTEGRATION, 0.4, "classifier two-sample test")
     c2st_check, c2st_figures = _c2st_check(dump, (dt_gate, vel_gate), ctx.settings.seed, tol)
     result.checks.append(c2st_check)
     result.stats = _stats(dump, dt_gate, vel_gate, dt_fit, step_fit, vel_fit, c2st_figures)
@@ -169,8 +201,7 @@ def _dt_median_check(gate: Gate, dump: EvalDump) -> Check:
         f"{steps['fake']:,} fake steps"
     )
     verdict = "within" if gate.passed else "outside"
-    return Check(
-        "integration.dt_median",
+    return DT_MEDIAN.check(
         "pass" if gate.passed else "fail",
         measured={**gate.as_dict(), "zero_dt": zeros, "steps": steps},
         expected=f"fake within ±{fmt(gate.tol * 100)}% of real",
@@ -206,8 +237,7 @@ def _vel_check(gate: Gate, vel: ScaleFit, dt: ScaleFit, step: ScaleFit, tol: Tol
             f"; no single factor explains it (KS {fmt(vel.ks_after)} left after dividing out "
             f"{fmt(vel.factor)}): the speeds differ in shape, not only in units"
         )
-    return Check(
-        "integration.vel_p95",
+    return VEL_P95.check(
         "pass" if gate.passed else "fail",
         measured=measured,
         expected=f"fake within ±{fmt(gate.tol * 100)}% of real",
@@ -293,8 +323,7 @@ def _renormalization_check(dump: EvalDump, dt_fit: ScaleFit, tol: Tolerances) ->
             f"no constant factor between fake and real Δt (estimated {fmt(dt_fit.factor)}, "
             f"within ±{fmt(tol.scale_factor_rel * 100)}% or not explaining the difference)"
         )
-    return Check(
-        "integration.renormalization",
+    return RENORMALIZATION.check(
         status,
         measured=measured,
         expected=(
@@ -327,8 +356,7 @@ def _fixed_total(fake_sums: np.ndarray, real_sums: np.ndarray) -> float | None:
 def _log_dt_ks_check(dump: EvalDump, tol: Tolerances) -> Check:
     # KS is invariant under monotone maps, so this is the KS of log Δt with Δt = 0 as -inf.
     ks = ks_distance(dump.real.valid_dt(), dump.fake.valid_dt())
-    return Check(
-        "integration.log_dt_ks",
+    return LOG_DT_KS.check(
         "pass" if ks <= tol.ks_warn else "warn",
         measured={"ks": ks},
         expected=f"KS ≤ {fmt(tol.ks_warn)} (warning only)",
@@ -340,8 +368,7 @@ def _log_dt_ks_check(dump: EvalDump, tol: Tolerances) -> Check:
 def _length_ks_check(dump: EvalDump, tol: Tolerances) -> Check:
     real, fake = dump.real.lengths, dump.fake.lengths
     ks = ks_distance(real, fake)
-    return Check(
-        "integration.length_ks",
+    return LENGTH_KS.check(
         "pass" if ks <= tol.ks_warn else "warn",
         measured={"ks": ks, "mean_real": float(real.mean()), "mean_fake": float(fake.mean())},
         expected=f"KS ≤ {fmt(tol.ks_warn)} (warning only)",
@@ -361,11 +388,11 @@ def _c2st_check(
     if failing:
         names = " and ".join(f"integration.{g.name} (fake/real {fmt(g.ratio)})" for g in failing)
         reason = f"not computed because the {names} gate failed; fix that first"
-        return Check("integration.c2st", "skip", None, expected, f"Skipped: {reason}."), None
+        return C2ST.check("skip", None, expected, f"Skipped: {reason}."), None
     n = min(dump.real.n_rows, dump.fake.n_rows)
     if n < c2st.MIN_ROWS_PER_CLASS:
         reason = f"{n} sequences per side; C2ST needs at least {c2st.MIN_ROWS_PER_CLASS}"
-        return Check("integration.c2st", "skip", None, expected, f"Skipped: {reason}."), None
+        return C2ST.check("skip", None, expected, f"Skipped: {reason}."), None
     outcome = c2st.compare(dump.real, dump.fake, seed)
     figures = outcome.as_dict()
     told_apart = outcome.p_value < tol.c2st_alpha
@@ -378,7 +405,7 @@ def _c2st_check(
     else:
         text += ": no detectable difference"
     return (
-        Check("integration.c2st", "warn" if told_apart else "pass", figures, expected, text + "."),
+        C2ST.check("warn" if told_apart else "pass", figures, expected, text + "."),
         figures,
     )
 

@@ -23,23 +23,55 @@ import torch
 from tui_timing.artifacts.cache import TimingCache
 from tui_timing.artifacts.checkpoint import CheckpointArtifact
 from tui_timing.config import Tolerances
+from tui_timing.findings import Check, Plot, Series, StageResult
 from tui_timing.model.capacity import ProbeResult, run_probe
+from tui_timing.model.checkpoint import reference_config
 from tui_timing.model.heads import HeadOutputs
 from tui_timing.model.sample import draw_rows, predict_rows
 from tui_timing.model.train import resolve_device
-from tui_timing.report.numbers import fmt
-from tui_timing.report.results import Check, Plot, Series, StageResult
+from tui_timing.numerics.fmt import fmt
+from tui_timing.stages.catalog import Stage
+from tui_timing.stages.checks import PADDING, CheckSpec, StageChecks
 from tui_timing.stages.context import StageContext
-from tui_timing.stages.outcomes import skip_stage, unusable_artifact
 
-STAGE_ID = 3
-NAME = "model"
-CHECK_IDS = (
-    "model.load",
+
+def _duration_figure(m: dict[str, Any]) -> str | None:
+    """The share of rows at a clamp when one binds, else σ against the residual spread."""
+    if m.get("clamp_share"):
+        return f"log σ at a clamp on {float(m['clamp_share']):.1%} of rows"
+    if "sigma_ratio" in m:
+        return f"σ {fmt(m['sigma_ratio'])} × the residual spread"
+    return None
+
+
+#: Stage 3's checks, in report order.
+LOAD = CheckSpec("model.load", "load")
+CONDITIONING = CheckSpec(
     "model.conditioning",
+    "structural",
+    figure=lambda m: f"model takes {m['model_cond_dim']}, cache gives {m['cache_feature_dim']}",
+)
+PROFILE_CAPACITY = CheckSpec(
     "model.profile_capacity",
+    "structural",
+    figure=lambda m: f"best {m['best']}, held-out KL {fmt(m['best_kl'])}",
+    tolerances=("capacity_margin", "first_bin_rel", "bin_factor", "profile_abs_floor"),
+)
+DURATION_HEAD = CheckSpec(
     "model.duration_head",
+    "structural",
+    figure=_duration_figure,
+    tolerances=("clamp_share", "sigma_ratio_min"),
+)
+LENGTH_MASKING = CheckSpec(
     "model.length_masking",
+    "structural",
+    figure=lambda m: f"{float(m['mean']):.0%} of the profile mass on padding",
+    tolerances=("padding_mass",),
+    roles=frozenset({PADDING}),
+)
+CHECKS = StageChecks(
+    Stage.MODEL, (LOAD, CONDITIONING, PROFILE_CAPACITY, DURATION_HEAD, LENGTH_MASKING)
 )
 
 #: Feature names that describe timing rather than the path (they leak the target).
@@ -50,14 +82,13 @@ _DT_NAME = re.compile(
 
 def run(ctx: StageContext) -> StageResult:
     """Stage 3 on the context's checkpoint (and cache, for everything but loading)."""
-    result = StageResult(id=STAGE_ID, name=NAME)
+    result = CHECKS.new_result()
     loaded = ctx.loaded("checkpoint")
     if loaded is None:
-        return skip_stage(result, CHECK_IDS, "no checkpoint given")
+        return CHECKS.skip_all(result, "no checkpoint given")
     if loaded.error is not None:
-        return unusable_artifact(
+        return CHECKS.unusable(
             result,
-            CHECK_IDS,
             loaded.error,
             "checkpoint",
             expected="a checkpoint whose weights fit the model (SPEC 2.3)",
@@ -75,20 +106,20 @@ def run(ctx: StageContext) -> StageResult:
     }
     if cache is None:
         reason = ctx.cache_unavailable_reason()
-        result.checks += [Check.skipped(cid, reason) for cid in CHECK_IDS[2:]]
+        result.checks += CHECKS.skipped_after(CONDITIONING, reason)
         result.figures = _figures(result.stats)
         return result
 
     probe = run_probe(
         cache,
-        ckpt.head_config,
+        reference_config(ckpt),
         seed=ctx.settings.seed,
         margin=tol.capacity_margin,
         first_rel=tol.first_bin_rel,
         bin_factor=tol.bin_factor,
         floor=tol.profile_abs_floor,
         on_candidate=lambda done, total, name: ctx.tick(
-            STAGE_ID, done / total, f"capacity probe: fitting {name}"
+            Stage.MODEL, done / total, f"capacity probe: fitting {name}"
         ),
     )
     result.checks.append(_capacity_check(ckpt, probe, tol))
@@ -99,7 +130,7 @@ def run(ctx: StageContext) -> StageResult:
     if outputs is None:
         result.checks += [
             _duration_static(ckpt, why_not),
-            Check.skipped("model.length_masking", why_not),
+            LENGTH_MASKING.skipped(why_not),
         ]
     else:
         rows_real = cache.log_duration[outputs[1]].double()
@@ -121,8 +152,7 @@ def _load_check(ckpt: CheckpointArtifact) -> Check:
     inferred = ", ".join(f"{k} ({v})" for k, v in ckpt.inferred.items())
     message = f"Loaded a {ckpt.layout} into {how}"
     message += f"; inferred: {inferred}." if inferred else "; every config key was stored."
-    return Check(
-        "model.load",
+    return LOAD.check(
         "warn" if ckpt.source == "static" else "pass",
         measured={
             "layout": ckpt.layout,
@@ -147,8 +177,7 @@ def _conditioning_check(ckpt: CheckpointArtifact, cache: TimingCache | None) -> 
     }
     expected = "the cache's feature width (and the diffusion model's conditioning width)"
     if cache is None and diffusion is None:
-        return Check(
-            "model.conditioning",
+        return CONDITIONING.check(
             "skip",
             measured,
             expected,
@@ -180,15 +209,13 @@ def _conditioning_check(ckpt: CheckpointArtifact, cache: TimingCache | None) -> 
     if "cond_dim" in ckpt.inferred:
         measured["cond_dim_inferred"] = ckpt.inferred["cond_dim"]
     if problems:
-        return Check(
-            "model.conditioning",
+        return CONDITIONING.check(
             "fail",
             measured,
             expected,
             "The backbone is not fed the conditioning vector: " + "; ".join(problems) + ".",
         )
-    return Check(
-        "model.conditioning",
+    return CONDITIONING.check(
         "pass",
         measured,
         expected,
@@ -237,8 +264,7 @@ def _capacity_check(ckpt: CheckpointArtifact, probe: ProbeResult, tol: Tolerance
             if ckpt.source == "factory"
             else "weights read statically (unknown parameter names)"
         )
-        return Check(
-            "model.profile_capacity",
+        return PROFILE_CAPACITY.check(
             "skip",
             measured,
             expected,
@@ -250,8 +276,7 @@ def _capacity_check(ckpt: CheckpointArtifact, probe: ProbeResult, tol: Tolerance
     caveat = f" ({', '.join(assumed)} not stored: assumed healthy)" if assumed else ""
     reached = f"{fmt(fit.first)}/{fmt(fit.mid)}/{fmt(fit.last)}"
     if not fit.reaches_shape:
-        return Check(
-            "model.profile_capacity",
+        return PROFILE_CAPACITY.check(
             "fail",
             measured,
             expected,
@@ -267,8 +292,7 @@ def _capacity_check(ckpt: CheckpointArtifact, probe: ProbeResult, tol: Tolerance
         else f"its held-out KL is within {max(excess, 0.0):.0%} of the best ({probe.best})"
     )
     if probe.clearly_worse:
-        return Check(
-            "model.profile_capacity",
+        return PROFILE_CAPACITY.check(
             "fail",
             measured,
             expected,
@@ -276,8 +300,7 @@ def _capacity_check(ckpt: CheckpointArtifact, probe: ProbeResult, tol: Tolerance
             f"but fits clearly worse than {probe.best}: held-out KL {fmt(fit.profile_kl)} vs "
             f"{fmt(best.profile_kl)}, {excess:.0%} above it (margin {tol.capacity_margin:.0%}).",
         )
-    return Check(
-        "model.profile_capacity",
+    return PROFILE_CAPACITY.check(
         "pass",
         measured,
         expected,
@@ -373,14 +396,13 @@ def _duration_static(ckpt: CheckpointArtifact, why_not: str) -> Check:
     """Without outputs, the shapes can still say whether there is a (μ, log σ) head."""
     reading = ckpt.static
     if ckpt.source == "static" and reading is not None and reading.duration_layer is None:
-        return Check(
-            "model.duration_head",
+        return DURATION_HEAD.check(
             "fail",
             {"duration_layer": None},
             "a layer with 2 outputs, (μ, log σ)",
             "No layer has 2 outputs: the duration head does not output (μ, log σ) of log-duration.",
         )
-    return Check.skipped("model.duration_head", why_not)
+    return DURATION_HEAD.skipped(why_not)
 
 
 def _duration_check(
@@ -396,8 +418,7 @@ def _duration_check(
         bad = int((~torch.isfinite(mu) | ~torch.isfinite(log_sigma)).sum())
         stats = {"nonfinite_rows": bad}
         return (
-            Check(
-                "model.duration_head",
+            DURATION_HEAD.check(
                 "fail",
                 stats,
                 expected,
@@ -431,12 +452,9 @@ def _duration_check(
             f"residuals log d − μ (RMS {fmt(residual)}): durations will be sampled too narrow"
         )
     if problems:
-        return Check(
-            "model.duration_head", "fail", stats, expected, "; ".join(problems) + "."
-        ), stats
+        return DURATION_HEAD.check("fail", stats, expected, "; ".join(problems) + "."), stats
     return (
-        Check(
-            "model.duration_head",
+        DURATION_HEAD.check(
             "pass",
             stats,
             expected,
@@ -485,8 +503,7 @@ def _masking_check(
     expected = f"≤ {tol.padding_mass:g} of each row's profile beyond its length"
     if stats["nonfinite_rows"]:
         return (
-            Check(
-                "model.length_masking",
+            LENGTH_MASKING.check(
                 "fail",
                 stats,
                 expected,
@@ -498,8 +515,7 @@ def _masking_check(
     if stats["max"] > tol.padding_mass:
         share = float((mass > tol.padding_mass).double().mean())
         return (
-            Check(
-                "model.length_masking",
+            LENGTH_MASKING.check(
                 "fail",
                 stats,
                 expected,
@@ -510,8 +526,7 @@ def _masking_check(
             stats,
         )
     return (
-        Check(
-            "model.length_masking",
+        LENGTH_MASKING.check(
             "pass",
             stats,
             expected,

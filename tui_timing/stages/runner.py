@@ -7,39 +7,21 @@ that importing the runner does not pull in torch-heavy code before it is needed.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import importlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from tui_timing.artifacts.cache import load_cache, summary_path_for
 from tui_timing.artifacts.raw_summary import load_raw_summary
-from tui_timing.config import Settings
+from tui_timing.config import ARTIFACT_KINDS, ArtifactPaths, Settings
 from tui_timing.errors import ArtifactError
-from tui_timing.report.results import ArtifactRef, Check, Report, StageResult
-from tui_timing.stages.catalog import STAGE_BY_ID, STAGES
-from tui_timing.stages.context import (
-    ARTIFACT_KINDS,
-    ArtifactPaths,
-    Loaded,
-    StageCancelled,
-    StageContext,
-)
-
-#: module (under tui_timing.stages) holding each stage's `run(ctx) -> StageResult`.
-STAGE_MODULES: dict[int, str] = {
-    1: "cache",
-    2: "dataset",
-    3: "model",
-    4: "training",
-    5: "sampler",
-    6: "integration",
-    7: "decision",
-}
+from tui_timing.findings import ArtifactRef, Report, StageResult
+from tui_timing.model.threads import one_cpu_thread
+from tui_timing.stages.catalog import ALL_STAGES, STAGE_BY_ID, Stage
+from tui_timing.stages.checks import CheckSpec
+from tui_timing.stages.context import Loaded, StageCancelled, StageContext
 
 
 def _loader(kind: str) -> Callable[[Path, Settings], Any]:
@@ -49,7 +31,7 @@ def _loader(kind: str) -> Callable[[Path, Settings], Any]:
     if kind == "raw_summary":
         return lambda path, settings: load_raw_summary(path)
     module_name, function = {
-        "checkpoint": ("tui_timing.artifacts.checkpoint", "load_checkpoint"),
+        "checkpoint": ("tui_timing.model.checkpoint", "load_checkpoint"),
         "log": ("tui_timing.artifacts.stats_log", "load_stats_log"),
         "eval": ("tui_timing.artifacts.eval_dump", "load_eval_dump"),
     }[kind]
@@ -99,19 +81,18 @@ def run_stage(ctx: StageContext, stage_id: int) -> StageResult:
     """Run one stage on the context and store its result there (replacing an older one)."""
     info = STAGE_BY_ID[stage_id]
     try:
-        module = importlib.import_module(f"tui_timing.stages.{STAGE_MODULES[stage_id]}")
+        module = importlib.import_module(f"tui_timing.stages.{info.module}")
         with one_cpu_thread():
             result: StageResult = module.run(ctx)
     except StageCancelled:
         raise
     except Exception as exc:  # a bug must not cost the user the other stages
         result = StageResult(
-            id=info.id,
+            id=int(info.id),
             name=info.name,
             checks=[
-                Check(
-                    id=f"{info.name}.internal",
-                    status="error",
+                CheckSpec(f"{info.name}.internal", "structural").check(
+                    "error",
                     measured=f"{type(exc).__name__}: {exc}",
                     expected="the stage completes",
                     message=(
@@ -125,27 +106,10 @@ def run_stage(ctx: StageContext, stage_id: int) -> StageResult:
     return result
 
 
-@contextlib.contextmanager
-def one_cpu_thread() -> Iterator[None]:
-    """Run torch's CPU ops on one thread, restoring the setting after.
-
-    The stages work on small tensors (4,096-row chunks, batches of 256): extra intra-op
-    threads gain little even on an idle machine, and on a busy one their OpenMP workers
-    wait on each other for a core. Measured on 2 busy cores, stage 2 on a 72k-row cache
-    took 0.2 s on one thread and 2 to 3.6 s on two.
-    """
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
 def stages_to_run(only: int | None) -> list[int]:
-    """All stages, or one; the decision (7) needs every other stage's result."""
-    if only is None or only == 7:
-        return [s.id for s in STAGES]
+    """All stages, or one; the decision needs every other stage's result."""
+    if only is None or only == Stage.DECISION:
+        return list(ALL_STAGES)
     return [only]
 
 
@@ -157,7 +121,7 @@ def run_stages(ctx: StageContext, stage_ids: Iterable[int]) -> list[StageResult]
 def build_report(ctx: StageContext, stage_ids: Iterable[int]) -> Report:
     """The report of the stages run so far (in `stage_ids` order) with hashes and errors."""
     stages = [ctx.results[sid] for sid in stage_ids if sid in ctx.results]
-    decision_stage = ctx.results.get(7)
+    decision_stage = ctx.results.get(Stage.DECISION)
     decision = decision_stage.decision if decision_stage else None
     return Report(
         artifacts=artifact_refs(ctx),
@@ -172,7 +136,7 @@ def run_check(paths: ArtifactPaths, settings: Settings, only: int | None = None)
     ctx = load_artifacts(paths, settings)
     ids = stages_to_run(only)
     run_stages(ctx, ids)
-    return build_report(ctx, [only] if only is not None and only != 7 else ids)
+    return build_report(ctx, [only] if only is not None and only != Stage.DECISION else ids)
 
 
 def first_artifact_error(ctx: StageContext) -> dict[str, str | None] | None:

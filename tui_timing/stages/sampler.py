@@ -28,38 +28,78 @@ from tui_timing.artifacts.cache import TimingCache
 from tui_timing.artifacts.checkpoint import CheckpointArtifact
 from tui_timing.config import Tolerances
 from tui_timing.errors import UsageError
+from tui_timing.findings import Check, Plot, Series, StageResult, Status
 from tui_timing.model.sample import SamplerFn, SampleStats, load_sampler, sample_chunks
 from tui_timing.model.train import resolve_device
-from tui_timing.report.numbers import fmt
-from tui_timing.report.results import Check, Plot, Series, StageResult, Status
+from tui_timing.numerics.figures import close, histogram, log_edges, relative_error, within_factor
+from tui_timing.numerics.fmt import fmt
+from tui_timing.stages.catalog import Stage
+from tui_timing.stages.checks import PADDING, CheckSpec, StageChecks
 from tui_timing.stages.context import StageContext
-from tui_timing.stages.figures import close, histogram, log_edges, relative_error, within_factor
-from tui_timing.stages.outcomes import skip_stage
 
-STAGE_ID = 5
-NAME = "sampler"
-CHECK_IDS = (
-    "sampler.run",
+
+def _quantile_figure(m: dict[str, Any]) -> str | None:
+    """`q95 3.19 vs 3.09` for the quantile furthest off (else the KS distance)."""
+    fake, real = m.get("fake") or {}, m.get("real") or {}
+    pairs = [(k, fake[k], real[k]) for k in fake if real.get(k)]
+    if not pairs:
+        return f"KS {fmt(m['ks'])}" if "ks" in m else None
+    name, f, r = max(pairs, key=lambda p: abs(p[1] / p[2] - 1))
+    return f"{name} {fmt(f)} vs {fmt(r)}"
+
+
+def _bins_figure(m: dict[str, Any]) -> str | None:
+    """`first 0.01195 vs 0.07728`: the first profile bin that misses."""
+    ok = m.get("ok") or {}
+    for name in ("first", "mid", "last"):
+        if ok.get(name) is False:
+            return f"{name} {fmt(m['fake'][name])} vs {fmt(m['real'][name])}"
+    return None
+
+
+#: Stage 5's checks, in report order.
+RUN = CheckSpec("sampler.run", "load")
+DURATION_QUANTILES = CheckSpec(
     "sampler.duration_quantiles",
-    "sampler.profile_bins",
-    "sampler.padding_mass",
-    "sampler.flat",
+    "statistic",
+    figure=_quantile_figure,
+    tolerances=("quantile_rel", "ks_max"),
 )
+PROFILE_BINS = CheckSpec(
+    "sampler.profile_bins",
+    "statistic",
+    figure=_bins_figure,
+    tolerances=("first_bin_rel", "bin_factor", "profile_abs_floor"),
+)
+PADDING_MASS = CheckSpec(
+    "sampler.padding_mass",
+    "structural",
+    figure=lambda m: f"{float(m['mean']):.0%} of the profile mass on padding",
+    tolerances=("padding_mass",),
+    roles=frozenset({PADDING}),
+)
+FLAT = CheckSpec(
+    "sampler.flat",
+    "structural",
+    figure=lambda m: f"keeps {float(m['share']):.0%} of the real profile's shape",
+    tolerances=("flat_share",),
+)
+CHECKS = StageChecks(Stage.SAMPLER, (RUN, DURATION_QUANTILES, PROFILE_BINS, PADDING_MASS, FLAT))
 CHUNK_ROWS = 256
 HISTOGRAM_BINS = 40
 
 
 def run(ctx: StageContext) -> StageResult:
     """Stage 5 on the context's checkpoint and cache."""
-    result = StageResult(id=STAGE_ID, name=NAME)
+    result = CHECKS.new_result()
     loaded = ctx.loaded("checkpoint")
     if loaded is None and not ctx.settings.sampler_spec:
-        return skip_stage(result, CHECK_IDS, "no checkpoint given")
+        return CHECKS.skip_all(result, "no checkpoint given")
     if loaded is not None and loaded.error is not None:
         return _failed(result, "fail", f"the checkpoint could not be loaded ({loaded.error})")
     cache = ctx.timing_cache()
     if cache is None:
-        return skip_stage(result, CHECK_IDS, ctx.cache_unavailable_reason())
+        return CHECKS.skip_all(result, ctx.cache_unavailable_reason())
     ckpt: CheckpointArtifact | None = loaded.value if loaded is not None else None
     try:
         sampler, sampler_name = _sampler(ctx, ckpt, cache)
@@ -83,10 +123,11 @@ def run(ctx: StageContext) -> StageResult:
             sampler=sampler,
         ):
             stats.add(chunk, cache)
-            partial = StageResult(
-                id=STAGE_ID, name=NAME, stats={"rows": stats.rows}, plots=_plots(stats, edges)
+            partial = CHECKS.new_result()
+            partial.stats, partial.plots = {"rows": stats.rows}, _plots(stats, edges)
+            ctx.tick(
+                Stage.SAMPLER, stats.rows / total, f"sampled {stats.rows}/{total} rows", partial
             )
-            ctx.tick(STAGE_ID, stats.rows / total, f"sampled {stats.rows}/{total} rows", partial)
     except (ValueError, RuntimeError, TypeError, IndexError) as exc:
         return _failed(result, "fail", f"the sampler failed: {type(exc).__name__}: {exc}")
     seconds = time.perf_counter() - start
@@ -114,14 +155,13 @@ def run(ctx: StageContext) -> StageResult:
 
 def _failed(result: StageResult, status: Status, reason: str) -> StageResult:
     result.checks = [
-        Check(
-            "sampler.run",
+        RUN.check(
             status,
             measured=reason,
             expected="a sampler that runs on the cache's rows",
             message=f"The sampler could not run: {reason}.",
         ),
-        *(Check.skipped(cid, "the sampler did not run") for cid in CHECK_IDS[1:]),
+        *CHECKS.skipped_after(RUN, "the sampler did not run"),
     ]
     return result
 
@@ -157,16 +197,14 @@ def _run_check(summary: dict[str, Any], sampler: str, device: str, seconds: floa
     }
     expected = "finite, non-negative durations and profiles for every row"
     if bad:
-        return Check(
-            "sampler.run",
+        return RUN.check(
             "fail",
             measured,
             expected,
             f"{summary['nonfinite']} rows with non-finite and {summary['negative']} with "
             "negative durations or profile values.",
         )
-    return Check(
-        "sampler.run",
+    return RUN.check(
         "pass",
         measured,
         expected,
@@ -192,15 +230,13 @@ def _quantile_check(summary: dict[str, Any], tol: Tolerances) -> Check:
             )
         if not ks < tol.ks_max:
             problems.append(f"KS distance {ks:.3f} ≥ {tol.ks_max:g}")
-        return Check(
-            "sampler.duration_quantiles",
+        return DURATION_QUANTILES.check(
             "fail",
             measured,
             expected,
             f"Sampled durations do not match the real ones: {'; '.join(problems)} ({table}).",
         )
-    return Check(
-        "sampler.duration_quantiles",
+    return DURATION_QUANTILES.check(
         "pass",
         measured,
         expected,
@@ -224,15 +260,13 @@ def _bins_check(summary: dict[str, Any], tol: Tolerances) -> Check:
     table = ", ".join(f"{k} {fmt(fake[k])} vs {fmt(real[k])}" for k in ("first", "mid", "last"))
     off = [k for k, good in ok.items() if not good]
     if off:
-        return Check(
-            "sampler.profile_bins",
+        return PROFILE_BINS.check(
             "fail",
             measured,
             expected,
             f"The sampled mean profile misses the real one at {', '.join(off)} ({table}).",
         )
-    return Check(
-        "sampler.profile_bins",
+    return PROFILE_BINS.check(
         "pass",
         measured,
         expected,
@@ -244,16 +278,14 @@ def _padding_check(summary: dict[str, Any], tol: Tolerances) -> Check:
     pad = summary["padding_mass"]
     expected = f"≤ {tol.padding_mass:g} of each row's profile beyond its length"
     if pad["max"] > tol.padding_mass:
-        return Check(
-            "sampler.padding_mass",
+        return PADDING_MASS.check(
             "fail",
             pad,
             expected,
             f"Sampled profiles put {pad['mean']:.1%} of their mass beyond the row's length on "
             f"average (up to {pad['max']:.1%}): that time is lost from the real steps.",
         )
-    return Check(
-        "sampler.padding_mass",
+    return PADDING_MASS.check(
         "pass",
         pad,
         expected,
@@ -267,16 +299,14 @@ def _flat_check(summary: dict[str, Any], tol: Tolerances) -> Check:
     measured = {"fake_kl_from_uniform": fake, "real_kl_from_uniform": real, "share": share}
     expected = f"the fake mean profile keeps ≥ {tol.flat_share:.0%} of the real one's shape"
     if share < tol.flat_share:
-        return Check(
-            "sampler.flat",
+        return FLAT.check(
             "fail",
             measured,
             expected,
             f"The sampled mean profile is flat: its KL from uniform is {fmt(fake)} nats, "
             f"{share:.0%} of the real one's {fmt(real)}.",
         )
-    return Check(
-        "sampler.flat",
+    return FLAT.check(
         "pass",
         measured,
         expected,

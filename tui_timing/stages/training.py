@@ -26,16 +26,50 @@ import torch
 from tui_timing.artifacts.cache import TimingCache
 from tui_timing.artifacts.stats_log import STAT_KEYS, StatsLog
 from tui_timing.config import Tolerances
-from tui_timing.report.numbers import fmt
-from tui_timing.report.results import Check, Plot, Series, StageResult
+from tui_timing.findings import Check, Plot, Series, StageResult
+from tui_timing.numerics.figures import profile_bins
+from tui_timing.numerics.fmt import fmt
 from tui_timing.stages.cache_scan import scan_for
+from tui_timing.stages.catalog import Stage
+from tui_timing.stages.checks import CheckSpec, StageChecks
 from tui_timing.stages.context import StageContext
-from tui_timing.stages.figures import profile_bins
-from tui_timing.stages.outcomes import skip_stage, unusable_artifact
 
-STAGE_ID = 4
-NAME = "training"
-CHECK_IDS = ("train.log", "train.loss_trend", "train.stats_convergence", "train.collapse")
+
+def _loss_figure(m: dict[str, Any]) -> str | None:
+    """The val loss's first and last (the train loss's without a val split)."""
+    for split in ("val", "train"):
+        trend = m.get(split)
+        if isinstance(trend, dict):
+            return f"{split} loss {fmt(trend['first'])} → {fmt(trend['last'])}"
+    return None
+
+
+def _convergence_figure(m: dict[str, Any]) -> str | None:
+    """`profile_first logged 0.01194 vs the cache's 0.07742`: the first figure off."""
+    for name, figure in (m.get("figures") or {}).items():
+        if isinstance(figure, dict) and figure.get("ok") is False:
+            return f"{name} {fmt(figure['logged'])} vs the cache's {fmt(figure['cache'])}"
+    return None
+
+
+#: Stage 4's checks, in report order.
+LOG = CheckSpec("train.log", "load")
+LOSS_TREND = CheckSpec(
+    "train.loss_trend", "structural", figure=_loss_figure, tolerances=("val_rise_share",)
+)
+STATS_CONVERGENCE = CheckSpec(
+    "train.stats_convergence",
+    "statistic",
+    figure=_convergence_figure,
+    tolerances=("stats_converge_rel", "converge_bin_factor", "profile_abs_floor"),
+)
+COLLAPSE = CheckSpec(
+    "train.collapse",
+    "structural",
+    figure=lambda m: f"from epoch {m['epoch']}",
+    tolerances=("flat_ratio", "sigma_collapse_ratio", "profile_abs_floor"),
+)
+CHECKS = StageChecks(Stage.TRAINING, (LOG, LOSS_TREND, STATS_CONVERGENCE, COLLAPSE))
 
 #: "The cache's first/mid ratio is far above": at least this many times `flat_ratio`.
 FAR_ABOVE = 5.0
@@ -43,14 +77,13 @@ FAR_ABOVE = 5.0
 
 def run(ctx: StageContext) -> StageResult:
     """Stage 4 on the context's stats log (and cache, for the reference values)."""
-    result = StageResult(id=STAGE_ID, name=NAME)
+    result = CHECKS.new_result()
     loaded = ctx.loaded("log")
     if loaded is None:
-        return skip_stage(result, CHECK_IDS, "no training log given")
+        return CHECKS.skip_all(result, "no training log given")
     if loaded.error is not None:
-        return unusable_artifact(
+        return CHECKS.unusable(
             result,
-            CHECK_IDS,
             loaded.error,
             "training log",
             expected="a stats log as SPEC 2.4 (JSONL, CSV or Lightning metrics.csv)",
@@ -77,7 +110,7 @@ def _cache_reference(ctx: StageContext, cache: TimingCache) -> dict[str, float]:
     """What the logged statistics should approach: the cache's log-duration and bins."""
     log_duration = cache.log_duration.double()
     finite = log_duration[torch.isfinite(log_duration)]
-    bins = profile_bins(scan_for(ctx, cache, stage=STAGE_ID).mean_profile)
+    bins = profile_bins(scan_for(ctx, cache, stage=Stage.TRAINING).mean_profile)
     return {
         "dur_mu": float(finite.mean()),
         "dur_sigma": float(finite.std(unbiased=False)),
@@ -105,15 +138,14 @@ def _log_check(log: StatsLog) -> Check:
         text += f"; {log.ignored_last_line}, so it was ignored"
     notes = "".join(f"; {note}" for note in log.notes)
     if missing:
-        return Check(
-            "train.log",
+        return LOG.check(
             "warn",
             measured,
             "the SPEC 2.4 columns",
             f"{text}{notes}; it lacks {', '.join(missing)}, so the checks that need them "
             "are skipped.",
         )
-    return Check("train.log", "pass", measured, "the SPEC 2.4 columns", f"{text}{notes}.")
+    return LOG.check("pass", measured, "the SPEC 2.4 columns", f"{text}{notes}.")
 
 
 def _trend(epochs: list[int], values: list[float]) -> dict[str, Any]:
@@ -134,24 +166,22 @@ def _loss_check(log: StatsLog, tol: Tolerances) -> Check:
     )
     series = {s: log.series(s, "loss") for s in log.splits if log.series(s, "loss")[0]}
     if not series:
-        return Check.skipped("train.loss_trend", "the log has no loss column")
+        return LOSS_TREND.skipped("the log has no loss column")
     for split, (epochs, values) in series.items():
         bad = next((e for e, v in zip(epochs, values, strict=True) if not math.isfinite(v)), None)
         if bad is not None:
-            return Check(
-                "train.loss_trend",
+            return LOSS_TREND.check(
                 "fail",
                 {"split": split, "epoch": bad},
                 expected,
                 f"The {split} loss is not finite from epoch {bad} on: training diverged.",
             )
     if max(len(e) for e, _ in series.values()) < 2:
-        return Check.skipped("train.loss_trend", "the log has fewer than two epochs")
+        return LOSS_TREND.skipped("the log has fewer than two epochs")
     measured = {s: _trend(e, v) for s, (e, v) in series.items() if len(e) >= 2}
     train = measured.get("train")
     if train is not None and not train["last"] < train["first"]:
-        return Check(
-            "train.loss_trend",
+        return LOSS_TREND.check(
             "fail",
             measured,
             expected,
@@ -161,8 +191,7 @@ def _loss_check(log: StatsLog, tol: Tolerances) -> Check:
     val = measured.get("val")
     if val is not None:
         if val["last"] > val["first"]:
-            return Check(
-                "train.loss_trend",
+            return LOSS_TREND.check(
                 "fail",
                 measured,
                 expected,
@@ -172,8 +201,7 @@ def _loss_check(log: StatsLog, tol: Tolerances) -> Check:
         gained = val["first"] - val["best"]
         given_back = val["last"] - val["best"]
         if gained > 0 and given_back > tol.val_rise_share * gained:
-            return Check(
-                "train.loss_trend",
+            return LOSS_TREND.check(
                 "warn",
                 measured,
                 expected,
@@ -182,8 +210,7 @@ def _loss_check(log: StatsLog, tol: Tolerances) -> Check:
                 f"{given_back / gained:.0%} of its improvement: overfitting.",
             )
     parts = [f"{s} loss {fmt(m['first'])} → {fmt(m['last'])}" for s, m in measured.items()]
-    return Check(
-        "train.loss_trend",
+    return LOSS_TREND.check(
         "pass",
         measured,
         expected,
@@ -219,12 +246,10 @@ def _convergence_check(
         f"{tol.stats_converge_rel:.0%}; mid/last within {tol.converge_bin_factor:g}×"
     )
     if reference is None:
-        return Check.skipped(
-            "train.stats_convergence", f"{no_cache}, so there is nothing to converge to"
-        )
+        return STATS_CONVERGENCE.skipped(f"{no_cache}, so there is nothing to converge to")
     keys = [k for k in reference if log.series(split, k)[0]]
     if not keys:
-        return Check.skipped("train.stats_convergence", "the log has no μ, σ or profile columns")
+        return STATS_CONVERGENCE.skipped("the log has no μ, σ or profile columns")
     limit = {
         "dur_mu": tol.stats_converge_rel,
         "dur_sigma": tol.stats_converge_rel,
@@ -248,8 +273,7 @@ def _convergence_check(
     off = [k for k, f in figures.items() if not f["ok"]]
     measured = {"split": split, "figures": figures}
     if not off:
-        return Check(
-            "train.stats_convergence",
+        return STATS_CONVERGENCE.check(
             "pass",
             measured,
             expected,
@@ -262,16 +286,14 @@ def _convergence_check(
     )
     stuck = [k for k in off if not figures[k]["approaching"]]
     if not stuck:
-        return Check(
-            "train.stats_convergence",
+        return STATS_CONVERGENCE.check(
             "warn",
             measured,
             expected,
             f"Still converging ({split}): {described}; each has covered more than half the "
             "distance since the first epoch.",
         )
-    return Check(
-        "train.stats_convergence",
+    return STATS_CONVERGENCE.check(
         "fail",
         measured,
         expected,
@@ -347,10 +369,9 @@ def _collapse_check(
                     )
                 )
     if not epochs_f and not epochs_s:
-        return Check.skipped("train.collapse", "the log has no profile or σ columns")
+        return COLLAPSE.skipped("the log has no profile or σ columns")
     if not findings:
-        return Check(
-            "train.collapse",
+        return COLLAPSE.check(
             "pass",
             measured,
             expected,
@@ -359,8 +380,7 @@ def _collapse_check(
     findings.sort()
     measured["epoch"] = findings[0][0]
     confirmed = cache_ratio is not None or "sigma_epoch" in measured
-    return Check(
-        "train.collapse",
+    return COLLAPSE.check(
         "fail" if confirmed else "warn",
         measured,
         expected,

@@ -23,8 +23,8 @@ from textual.theme import Theme
 from textual.widgets import ContentSwitcher, Footer, OptionList
 
 from tui_timing.errors import ArtifactError
-from tui_timing.report.results import Check, StageResult
-from tui_timing.stages.catalog import STAGE_BY_ID, STAGES
+from tui_timing.findings import Check, StageResult
+from tui_timing.stages.catalog import ALL_STAGES, STAGE_BY_ID, STAGES, Stage
 from tui_timing.tui.action_runner import ActionRunner
 from tui_timing.tui.commands import PaletteEntry, TimingCommands
 from tui_timing.tui.confirm_screen import ConfirmAction
@@ -47,7 +47,7 @@ from tui_timing.tui.messages import (
     StageProgress,
     StageStarted,
 )
-from tui_timing.tui.pipeline import ALL_STAGES, DECISION, Pipeline, Selection, Work, stages_fed_by
+from tui_timing.tui.pipeline import Pipeline, Selection, Work, stages_fed_by
 from tui_timing.tui.safe_text import clean
 from tui_timing.tui.selector_screen import SelectorScreen
 from tui_timing.tui.stage_list import StageList
@@ -65,14 +65,14 @@ from tui_timing.tui.watcher import POLL_INTERVAL_S, ArtifactWatcher
 
 if TYPE_CHECKING:
     from tui_timing.artifacts.discovery import Discovered
-    from tui_timing.cli import Invocation
-    from tui_timing.stages.context import ArtifactPaths, StageContext
+    from tui_timing.config import ArtifactPaths, Invocation
+    from tui_timing.stages.context import StageContext
 
 DEFAULT_SCRATCHPAD = Path("scratchpad.md")
-#: The artifacts each stage's pane reports problems with (what the stage reads).
-STAGE_INPUTS: dict[int, tuple[str, ...]] = {
-    s.id: s.needs + (("raw_summary",) if s.id == 1 else ()) for s in STAGES
-}
+FIRST, LAST = ALL_STAGES[0], ALL_STAGES[-1]
+#: How the footer and help show the stage keys ("1-7"); one binding per stage.
+STAGE_KEYS = f"{FIRST}-{LAST}"
+_HIDDEN_STAGE_KEYS = {str(n) for n in ALL_STAGES[1:]}
 #: Actions that stay available while a dialog is open (the others would act behind it).
 MODAL_ACTIONS = frozenset({"quit", "command_palette"})
 
@@ -88,12 +88,22 @@ class TimingApp(App[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("question_mark", "help", "help", key_display="?", tooltip="this help"),
         Binding("q", "quit", "quit", tooltip="quit (a running stage or action is stopped)"),
-        Binding("1", "stage(1)", "stage", key_display="1-7", tooltip="show stage 1 to 7"),
-        *[Binding(str(n), f"stage({n})", f"stage {n}", show=False) for n in range(2, 8)],
+        Binding(
+            str(FIRST),
+            f"stage({FIRST})",
+            "stage",
+            key_display=STAGE_KEYS,
+            tooltip=f"show stage {FIRST} to {LAST}",
+        ),
+        *[Binding(str(n), f"stage({n})", f"stage {n}", show=False) for n in ALL_STAGES[1:]],
         Binding("n,right", "next_stage", "move", key_display="n/p", tooltip="next stage"),
         Binding("p,left", "previous_stage", "prev", show=False, tooltip="previous stage"),
         Binding(
-            "r", "rerun", "rerun", key_display="r/R", tooltip="re-run the stage on show (and 7)"
+            "r",
+            "rerun",
+            "rerun",
+            key_display="r/R",
+            tooltip=f"re-run the stage on show (and {Stage.DECISION})",
         ),
         Binding(
             "R", "rerun_all", "all", show=False, tooltip="find and reload all artifacts, re-run all"
@@ -272,7 +282,7 @@ class TimingApp(App[None]):
 
     def on_artifacts_loaded(self, message: ArtifactsLoaded) -> None:
         for stage_id, state in self.states.items():
-            inputs = STAGE_INPUTS[stage_id]
+            inputs = STAGE_BY_ID[stage_id].reads
             state.artifact_errors = {k: v for k, v in message.errors.items() if k in inputs}
             self._show(stage_id)
 
@@ -354,7 +364,7 @@ class TimingApp(App[None]):
 
     def action_rerun(self) -> None:
         """Re-run the stage on show (and the decision, which reads it)."""
-        stages = {self.current_stage, DECISION}
+        stages = {self.current_stage, Stage.DECISION}
         self._submit(Work(stages=dict.fromkeys(sorted(stages), "re-run")))
 
     def action_rerun_all(self) -> None:
@@ -373,12 +383,12 @@ class TimingApp(App[None]):
         self.push_screen(HelpScreen(self.help_keys()))
 
     def help_keys(self) -> list[tuple[str, str]]:
-        """(keys, what they do) for every binding, with one line for 1-7."""
+        """(keys, what they do) for every binding, with one line for the stage keys."""
         keys: list[tuple[str, str]] = []
         for binding in self.BINDINGS:
-            if not isinstance(binding, Binding) or binding.key in "234567":
+            if not isinstance(binding, Binding) or binding.key in _HIDDEN_STAGE_KEYS:
                 continue
-            shown = {"1": "1-7", "question_mark": "?"}.get(binding.key, binding.key)
+            shown = {str(FIRST): STAGE_KEYS, "question_mark": "?"}.get(binding.key, binding.key)
             keys.append((shown.replace(",", " "), binding.tooltip or binding.description))
         return keys
 
@@ -453,7 +463,7 @@ class TimingApp(App[None]):
     def _confirmed(self, command: str | None) -> None:
         if command is None:
             return
-        self.action_stage(DECISION)
+        self.action_stage(Stage.DECISION)
         self.decision_pane().start_log(command)
         self.runner.start(command)
 
@@ -507,7 +517,7 @@ class TimingApp(App[None]):
         return entries
 
     def _run_action_at(self, index: int) -> None:
-        self.action_stage(DECISION)
+        self.action_stage(Stage.DECISION)
         self.decision_pane().query_one("#actions", OptionList).highlighted = index
         self.action_run_action()
 
@@ -521,7 +531,7 @@ class TimingApp(App[None]):
 def new_pane(stage_id: int) -> StagePane:
     """A fresh pane for a stage (the decision has its own kind)."""
     info = STAGE_BY_ID[stage_id]
-    return DecisionPane(info) if stage_id == DECISION else StagePane(info)
+    return DecisionPane(info) if stage_id == Stage.DECISION else StagePane(info)
 
 
 def run_app(invocation: Invocation) -> None:

@@ -20,7 +20,7 @@ from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.widgets import Static
 
-from tui_timing.report.results import Check
+from tui_timing.findings import Check
 from tui_timing.tui.formatting import format_value
 from tui_timing.tui.safe_text import lines, markup
 from tui_timing.tui.status import COLORS, MARKS, status_markup

@@ -14,7 +14,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
-from tui_timing.report.results import Action
+from tui_timing.findings import Action
 from tui_timing.tui.safe_text import clean, markup
 
 

@@ -13,7 +13,7 @@ from textual.content import Content
 from textual.widgets import Log, OptionList, Static
 from textual.widgets.option_list import Option
 
-from tui_timing.report.results import Action, Decision, RuleOutcome, StageResult
+from tui_timing.findings import Action, Decision, RuleOutcome, StageResult
 from tui_timing.stages.catalog import StageInfo
 from tui_timing.tui.decision_path import DecisionPath
 from tui_timing.tui.safe_text import clean, lines, markup

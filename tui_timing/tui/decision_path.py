@@ -11,7 +11,7 @@ from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.widgets import Static
 
-from tui_timing.report.results import RuleOutcome
+from tui_timing.findings import RuleOutcome
 from tui_timing.tui.safe_text import markup
 
 HEADING = "[b]Path through the decision tree[/b]"

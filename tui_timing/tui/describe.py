@@ -14,7 +14,7 @@ from tui_timing.tui.pipeline import Selection
 
 if TYPE_CHECKING:
     from tui_timing.artifacts.discovery import Discovered
-    from tui_timing.stages.context import ArtifactPaths
+    from tui_timing.config import ArtifactPaths
 
 
 def describe_artifacts(

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tui_timing.tui.pipeline import ALL_STAGES
+from tui_timing.stages.catalog import ALL_STAGES
 
 if TYPE_CHECKING:
     from tui_timing.stages.context import StageContext

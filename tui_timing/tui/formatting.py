@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tui_timing.report.numbers import fmt
+from tui_timing.numerics.fmt import fmt
 
 MAX_ITEMS = 6
 MAX_CHARS = 160

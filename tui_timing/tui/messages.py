@@ -11,11 +11,11 @@ from typing import TYPE_CHECKING
 
 from textual.message import Message
 
-from tui_timing.report.results import StageResult
+from tui_timing.findings import StageResult
 
 if TYPE_CHECKING:
     from tui_timing.artifacts.discovery import Discovered
-    from tui_timing.stages.context import ArtifactPaths
+    from tui_timing.config import ArtifactPaths
     from tui_timing.tui.pipeline import Selection
 
 

@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Any
 from textual.message import Message
 
 from tui_timing.errors import ArtifactError
-from tui_timing.report.results import StageResult
-from tui_timing.stages.catalog import STAGES
+from tui_timing.findings import StageResult
+from tui_timing.stages.catalog import Stage, readers_of
 from tui_timing.tui.messages import (
     ArtifactsLoaded,
     ArtifactsResolved,
@@ -37,20 +37,9 @@ from tui_timing.tui.messages import (
 
 if TYPE_CHECKING:
     from tui_timing.artifacts.discovery import Discovered
-    from tui_timing.cli import Invocation
-    from tui_timing.config import Settings
-    from tui_timing.stages.context import ArtifactPaths, Loaded, ProgressEvent, StageContext
+    from tui_timing.config import ArtifactPaths, Invocation, Settings
+    from tui_timing.stages.context import Loaded, ProgressEvent, StageContext
 
-ALL_STAGES: tuple[int, ...] = tuple(s.id for s in STAGES)
-DECISION = 7
-#: Which stages read each artifact kind (the decision reads every stage, so it always re-runs).
-FEEDS: dict[str, frozenset[int]] = {
-    "cache": frozenset({1, 2, 3, 4, 5}),
-    "raw_summary": frozenset({1}),
-    "checkpoint": frozenset({3, 5}),
-    "log": frozenset({4}),
-    "eval": frozenset({6}),
-}
 #: Kinds whose change invalidates the context's memo (the cache scan), so a fresh one is built.
 FRESH_CONTEXT_KINDS = frozenset({"cache", "raw_summary"})
 #: At most this often a running stage's progress reaches the screen (slow SSH links).
@@ -58,11 +47,9 @@ PROGRESS_INTERVAL_S = 0.25
 
 
 def stages_fed_by(kinds: set[str]) -> set[int]:
-    """The stages to re-run when these artifacts change."""
-    fed = {DECISION}
-    for kind in kinds:
-        fed |= FEEDS.get(kind, frozenset())
-    return fed
+    """The stages to re-run when these artifacts change: those that read them, and the
+    decision (it reads every stage)."""
+    return {Stage.DECISION, *readers_of(kinds)}
 
 
 @dataclass(frozen=True)
@@ -165,7 +152,7 @@ class Pipeline:
             return False
         if work.resolve or running in work.stages:
             return True
-        if any(running in FEEDS.get(kind, ()) for kind in work.reload):
+        if running in readers_of(work.reload):
             return True
         # An earlier stage jumps the queue (stages run in order, and an edited stats log
         # should show within seconds), but only once per stage, so that a log that keeps

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from textual.containers import Vertical
 
-from tui_timing.report.results import Plot
+from tui_timing.findings import Plot
 from tui_timing.tui.themes import PlotPalette
 
 

@@ -13,8 +13,8 @@ from textual.app import RenderResult
 from textual.reactive import reactive
 from textual_plotext import PlotextPlot
 
-from tui_timing.report.numbers import fmt
-from tui_timing.report.results import Plot, Series
+from tui_timing.findings import Plot, Series
+from tui_timing.numerics.fmt import fmt
 from tui_timing.tui.safe_text import clean
 from tui_timing.tui.themes import PlotPalette
 

@@ -16,7 +16,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from tui_timing.report.results import StageResult
+from tui_timing.findings import StageResult
 from tui_timing.stages.catalog import StageInfo
 from tui_timing.tui.checks_view import ChecksView, PassedChecks
 from tui_timing.tui.plot_stack import PlotStack

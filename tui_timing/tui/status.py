@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from tui_timing.report.results import StageResult
+from tui_timing.findings import StageResult
 
 #: A check status, or where a stage is in its run.
 DisplayStatus = Literal["pending", "running", "pass", "warn", "fail", "skip", "error"]

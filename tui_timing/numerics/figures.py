@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from tui_timing.report.results import Series
+from tui_timing.findings import Series
 
 QUANTILES: tuple[float, ...] = (0.05, 0.25, 0.50, 0.75, 0.95)
 

@@ -26,16 +26,14 @@ class Check:
     measured: Any
     expected: Any
     message: str
+    #: The one figure that says how far off the check is ("fake/real 0.75"), filled by
+    #: the stage's CheckSpec; the decision quotes it. Not part of the JSON report.
+    key_figure: str = ""
 
     @classmethod
     def skipped(cls, check_id: str, reason: str) -> Check:
         """A check that did not run because its input is absent (the reason says which)."""
         return cls(check_id, "skip", None, None, f"Skipped: {reason}.")
-
-    @classmethod
-    def errored(cls, check_id: str, reason: str) -> Check:
-        """A check whose input exists but could not be used."""
-        return cls(check_id, "error", reason, None, f"Could not be checked: {reason}.")
 
     def as_dict(self) -> dict[str, Any]:
         return {

@@ -1,0 +1,252 @@
+"""A checkpoint made into a model (SPEC 2.3): the reference head, the user's, or none.
+
+The file is read by artifacts/checkpoint.py (layouts, weights, config); here the weights
+become a module in one of three ways:
+- `--model module:factory` (settings.model_spec): the user's own model, built by
+  `factory(config)` (or `factory()`) and loaded strictly;
+- the reference `TimingHead`, when the state_dict has its parameter names; any config key
+  the file does not store is inferred from the weight shapes, or else assumed at its
+  default, and reported in `inferred`;
+- otherwise a static reading of the shapes only (no module): the input width of the first
+  layer, a Linear with 2 outputs read as (μ, log σ), and output layers wider than that
+  read as per-step logits.
+
+Weights that do not fit the model raise ArtifactError naming the file, the key and the
+problem.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from tui_timing.artifacts.checkpoint import (
+    PROFILE_PARAMS,
+    CheckpointArtifact,
+    is_reference,
+    kind_of,
+    read_checkpoint,
+    static_reading,
+)
+from tui_timing.config import Settings
+from tui_timing.errors import ArtifactError, UsageError
+from tui_timing.model.heads import HeadConfig, TimingHead
+from tui_timing.plugins import load_object
+
+
+def load_checkpoint(path: str | Path, settings: Settings) -> CheckpointArtifact:
+    """Load a checkpoint file and build its model; raise ArtifactError when it cannot be
+    used at all."""
+    artifact = read_checkpoint(path)
+    state_key = artifact.state_key
+    if settings.model_spec:
+        _build_user_model(artifact, settings.model_spec, state_key)
+    elif is_reference(artifact.state_dict):
+        _build_reference(artifact, state_key)
+    else:
+        _read_statically(artifact, state_key)
+    return artifact
+
+
+def reference_config(ckpt: CheckpointArtifact) -> HeadConfig | None:
+    """The reference head's config (None for a user's model or a static reading)."""
+    if ckpt.source != "reference":
+        return None
+    return HeadConfig.from_dict(ckpt.config)
+
+
+def _build_reference(artifact: CheckpointArtifact, state_key: str | None) -> None:
+    """Complete the config from the shapes, build a TimingHead, load the weights strictly."""
+    path, state = artifact.path, artifact.state_dict
+    shapes = _reference_shapes(path, state_key, state)
+    for key, (value, how) in shapes.items():
+        stored = artifact.config.get(key)
+        if key not in artifact.config:
+            artifact.config[key] = value
+            artifact.inferred[key] = how
+        elif stored != value:
+            raise ArtifactError(
+                str(path),
+                f"config.{key}",
+                f"the config says {stored!r} but the weights say {value!r} ({how}): "
+                "the weights do not fit the model",
+            )
+    defaults = HeadConfig(cond_dim=1)
+    for f in fields(HeadConfig):
+        if f.name not in artifact.config:
+            artifact.config[f.name] = getattr(defaults, f.name)
+            artifact.inferred[f.name] = f"not stored; assumed {getattr(defaults, f.name)!r}"
+    try:
+        config = HeadConfig.from_dict(artifact.config)
+    except (TypeError, ValueError) as exc:
+        raise ArtifactError(str(path), "config", f"unusable config: {exc}") from None
+    artifact.config.update(config.as_dict())
+    model = TimingHead(config)
+    _load_strict(path, state_key, model, state)
+    artifact.model = model.eval()
+    artifact.source = "reference"
+
+
+def _reference_shapes(
+    path: Path, state_key: str | None, state: dict[str, torch.Tensor]
+) -> dict[str, tuple[Any, str]]:
+    """Config values the reference head's weights pin down, with where each was read."""
+
+    def weight(key: str, rank: int) -> torch.Tensor:
+        tensor = state[key]
+        if tensor.dim() != rank:
+            raise ArtifactError(
+                str(path),
+                f"{state_key}.{key}" if state_key else key,
+                f"the weights do not fit the model: expected {rank} dimensions, found shape "
+                f"{list(tensor.shape)}",
+            )
+        return tensor
+
+    first = weight("backbone.0.weight", 2)
+    out: dict[str, tuple[Any, str]] = {
+        "hidden": (int(first.shape[0]), "rows of backbone.0.weight"),
+    }
+    head_key = next(k for k in PROFILE_PARAMS if k in state)
+    head = PROFILE_PARAMS[head_key]
+    head_weight = weight(head_key, 2)
+    out["profile_head"] = (head, f"the parameter {head_key}")
+    if head == "templates":
+        out["n_templates"] = (int(head_weight.shape[0]), "rows of profile.templates")
+        out["max_len"] = (int(head_weight.shape[1]), "columns of profile.templates")
+    else:
+        out["max_len"] = (int(head_weight.shape[0]), f"rows of {head_key}")
+    if "feature_mean" in state:
+        cond_dim = int(weight("feature_mean", 1).shape[0])
+        out["cond_dim"] = (cond_dim, "length of feature_mean")
+        extra = int(first.shape[1]) - cond_dim
+        out["length_input"] = (extra == 1, "backbone.0.weight has one column more than features")
+    return out
+
+
+def _load_strict(
+    path: Path, state_key: str | None, model: nn.Module, state: dict[str, torch.Tensor]
+) -> None:
+    """load_state_dict(strict=True), turning every mismatch into one clear ArtifactError."""
+    expected = model.state_dict()
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected]
+    prefix = f"{state_key}." if state_key else ""
+    for key, tensor in expected.items():
+        if key in state and tuple(state[key].shape) != tuple(tensor.shape):
+            raise ArtifactError(
+                str(path),
+                prefix + key,
+                f"the weights do not fit the model: shape {list(state[key].shape)} in the file, "
+                f"{list(tensor.shape)} in the model",
+            )
+        if key in state:
+            problem = _dtype_problem(state[key], tensor.dtype)
+            if problem:
+                raise ArtifactError(str(path), prefix + key, problem)
+    if missing or unexpected:
+        parts = []
+        if missing:
+            parts.append(f"missing {', '.join(missing[:5])}")
+        if unexpected:
+            parts.append(f"unexpected {', '.join(unexpected[:5])}")
+        raise ArtifactError(
+            str(path), None, "the weights do not fit the model: " + "; ".join(parts)
+        )
+    model.load_state_dict(state, strict=True)
+
+
+def _dtype_problem(stored: torch.Tensor, wanted: torch.dtype) -> str | None:
+    """Why a stored tensor cannot be copied into a parameter or buffer of dtype `wanted`.
+
+    load_state_dict casts silently: a complex weight loses its imaginary part (torch only
+    warns on stderr), an integer or boolean one becomes a float that was never trained.
+    A float where a float is wanted is fine (float64 and half precision are converted).
+    """
+    if wanted.is_complex:
+        if stored.dtype.is_complex or stored.dtype.is_floating_point:
+            return None
+        return f"expected complex or real numbers, found dtype {_dtype_name(stored.dtype)}"
+    if stored.dtype.is_complex:
+        return (
+            f"complex numbers (dtype {_dtype_name(stored.dtype)}) where the model holds real "
+            f"{_dtype_name(wanted)}: loading would drop the imaginary part"
+        )
+    if wanted.is_floating_point and not stored.dtype.is_floating_point:
+        return (
+            f"expected floating-point weights ({_dtype_name(wanted)}), found dtype "
+            f"{_dtype_name(stored.dtype)}"
+        )
+    return None
+
+
+def _dtype_name(dtype: torch.dtype) -> str:
+    return str(dtype).removeprefix("torch.")
+
+
+def _build_user_model(artifact: CheckpointArtifact, spec: str, state_key: str | None) -> None:
+    """`--model module:factory`: build the user's module and load the weights strictly."""
+    factory = load_object(spec, "--model")
+    if not callable(factory):
+        raise UsageError(f"--model {spec}: {type(factory).__name__} is not callable")
+    reading = static_reading(artifact.state_dict, artifact.config.get("max_len"))
+    artifact.static = reading
+    if "cond_dim" not in artifact.config and reading.input_dim is not None:
+        artifact.config["cond_dim"] = reading.input_dim
+        artifact.inferred["cond_dim"] = "input width of the first layer"
+    try:
+        takes_config = bool(inspect.signature(factory).parameters)
+    except (TypeError, ValueError):
+        takes_config = True
+    try:
+        model = factory(dict(artifact.config)) if takes_config else factory()
+    except Exception as exc:  # the user's factory may raise anything
+        raise UsageError(
+            f"--model {spec}: the factory failed ({type(exc).__name__}: {exc})"
+        ) from None
+    if not isinstance(model, nn.Module):
+        raise UsageError(f"--model {spec}: the factory returned {kind_of(model)}, not an nn.Module")
+    _load_strict(artifact.path, state_key, model, artifact.state_dict)
+    artifact.model = model.eval()
+    artifact.source = "factory"
+    artifact.notes.append(f"model built by {spec}")
+
+
+def _read_statically(artifact: CheckpointArtifact, state_key: str | None) -> None:
+    """An unknown state_dict: record what the shapes say; there is no module to run."""
+    for key, tensor in artifact.state_dict.items():
+        if tensor.dim() == 2 and key.endswith("weight"):  # the layers static_reading reads
+            problem = _dtype_problem(tensor, torch.float32)
+            if problem:
+                where = f"{state_key}.{key}" if state_key else key
+                raise ArtifactError(str(artifact.path), where, problem)
+    reading = static_reading(artifact.state_dict, artifact.config.get("max_len"))
+    artifact.static = reading
+    artifact.source = "static"
+    if reading.input_dim is None:
+        raise ArtifactError(
+            str(artifact.path), None, "no 2-D weight found: cannot tell what the model takes"
+        )
+    if "cond_dim" not in artifact.config:
+        artifact.config["cond_dim"] = reading.input_dim
+        first = reading.layers[0].key
+        artifact.inferred["cond_dim"] = (
+            f"input width of {first} (assumes the length is not an input)"
+        )
+    if reading.logits_width is not None and "max_len" not in artifact.config:
+        artifact.config["max_len"] = reading.logits_width
+        artifact.inferred["max_len"] = f"outputs of {reading.logits_layer} (per-step logits)"
+    if reading.logits_layer is not None and "profile_head" not in artifact.config:
+        artifact.config["profile_head"] = "linear"
+        artifact.inferred["profile_head"] = (
+            f"{reading.logits_layer} maps straight to {reading.logits_width} per-step logits"
+        )
+    artifact.notes.append(
+        "unknown parameter names: read statically from the weight shapes; give "
+        "--model module:factory to run the model"
+    )

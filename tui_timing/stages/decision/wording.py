@@ -1,0 +1,121 @@
+"""How the decision words its findings: check ids with their key figures, and the
+architecture changes rule 4 names (in the terms of this checkpoint's configuration).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tui_timing.findings import Check
+from tui_timing.numerics.fmt import fmt
+from tui_timing.stages.catalog import Stage
+from tui_timing.stages.decision.evidence import Evidence
+
+#: What each probe candidate is, in the words of the seed's §7.
+HEAD_REMEDIES = {
+    "increments": "logit increments + cumulative normalization",
+    "templates": "low-rank logit templates",
+    "monotonic": "a monotonic parameterization (non-increasing logits)",
+    "linear": "per-step logits with no logit bound, masked over padding",
+}
+#: How many checks an action's `why` names with their key figure (the rest are counted).
+NAMED = 3
+
+
+def ids(checks: list[Check | None]) -> str:
+    """`a.b, c.d`: the checks' ids."""
+    return ", ".join(c.id for c in checks if c is not None)
+
+
+def brief(checks: list[Check]) -> str:
+    """`id (key figure), id (key figure)`: the first few checks with their key figure (their
+    full sentences are in their stages' panes and reports), the rest counted."""
+    named = []
+    for check in checks[:NAMED]:
+        figure = check.key_figure
+        named.append(f"{check.id} ({figure})" if figure else check.id)
+    rest = len(checks) - NAMED
+    return ", ".join(named) + (f" and {rest} more" if rest > 0 else "")
+
+
+def drift_figures(checks: list[Check]) -> str:
+    """'integration.dt_median fake/real 0.75, ...': each stage-6 check's key figure."""
+    parts = []
+    for check in checks:
+        measured = check.measured if isinstance(check.measured, dict) else {}
+        factor = measured.get("dt_factor")
+        if measured.get("ratio") is not None:
+            parts.append(f"{check.id} fake/real {fmt(measured['ratio'])}")
+        elif isinstance(factor, dict) and factor.get("factor") is not None:
+            parts.append(f"{check.id}: fake Δt ≈ {fmt(factor['factor'])} × real")
+        else:
+            parts.append(check.id)
+    return ", ".join(parts)
+
+
+def unique(checks: list[Check | None]) -> list[Check]:
+    """The checks without repeats or Nones, in first-seen order."""
+    seen: dict[str, Check] = {}
+    for check in checks:
+        if check is not None:
+            seen.setdefault(check.id, check)
+    return list(seen.values())
+
+
+def divergence_text(trend: Check) -> str:
+    """Where the loss went wrong: its first non-finite epoch, or after the val loss's best."""
+    measured = trend.measured if isinstance(trend.measured, dict) else {}
+    if measured.get("epoch") is not None:
+        return f" from epoch {measured['epoch']}"
+    val = measured.get("val")
+    if isinstance(val, dict) and val.get("best_epoch") is not None:
+        return f" after epoch {val['best_epoch']}"
+    return ""
+
+
+def architecture_changes(config: dict[str, Any], best: Any, padding: bool) -> str:
+    """The concrete changes: the best parameterization, and the knobs that were wrong."""
+    changes: list[str] = []
+    if best in HEAD_REMEDIES and best != config.get("profile_head"):
+        changes.append(f"use {HEAD_REMEDIES[best]} ({best})")
+    if config.get("logit_bound") is not None:
+        changes.append(f"remove the logit bound (b = {config['logit_bound']})")
+    if padding or config.get("mask_padding") is False:
+        changes.append("mask the softmax over padded steps")
+    if config.get("length_input") is False:
+        changes.append("tell the head each row's length")
+    if not changes:
+        changes.append(
+            "logit increments + cumulative normalization, low-rank templates or a monotonic "
+            "parameterization"
+        )
+    return "; ".join(changes)
+
+
+def architecture_why(
+    ev: Evidence, capacity: Check | None, flat_untested: bool, padding: list[Check | None]
+) -> str:
+    """Rule 4's finding in one sentence: what the probe found, and the mass on padding."""
+    parts: list[str] = []
+    if capacity is not None and capacity.status == "fail":
+        stats = ev.stats(Stage.MODEL)
+        configs = stats.get("configs") or {}
+        mine = stats.get("checkpoint_config")
+        best = stats.get("best")
+        kl = {name: (configs.get(name) or {}).get("profile_kl") for name in (mine, best)}
+        if all(isinstance(v, (int, float)) for v in kl.values()) and mine and best:
+            parts.append(
+                f"the checkpoint's head ({mine}) cannot fit the cache where {best} can "
+                f"(held-out KL {fmt(kl[mine])} vs {fmt(kl[best])})"
+            )
+        else:
+            parts.append(f"the checkpoint's head cannot fit the cache ({capacity.key_figure})")
+    if flat_untested:
+        flat = ev.get("sampler.flat")
+        figure = f" ({flat.key_figure})" if flat is not None else ""
+        parts.append(f"the sampler is flat{figure} and the probe could not test the head")
+    masses = [c for c in padding if c is not None]
+    if masses:
+        parts.append(masses[0].key_figure + f" ({ids(list(masses))})")
+    text = "; ".join(parts)
+    return text[:1].upper() + text[1:] + "."
