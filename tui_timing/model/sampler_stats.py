@@ -1,0 +1,131 @@
+"""Statistics that tell whether a sampler samples at all, clips, or draws noisy profiles.
+
+The sampler checks of SPEC 3 (stage 5) compare a sampler's output with the same rows' real
+values. Three ways a sampler passes those comparisons for the wrong reason, or fails them
+for a reason the quantiles do not name, are measured here:
+
+- `passthrough`: the sampled durations or profiles *are* the cache's rows (a sampler that
+  mixes real data in, with a mix of 0 handing back real rows untouched): every comparison
+  then passes and tests nothing;
+- `duration_ceiling`: sampled durations pile up at one hard maximum below the real upper
+  tail (a clip at a quantile), which hides a σ that is too wide;
+- `profile_dispersion`: how uneven profiles are *within* rows (the coefficient of
+  variation of the step shares over each row's valid steps, median over rows): a
+  Dirichlet draw with a low concentration matches the mean profile while each row is far
+  noisier than real timing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+#: Two values this close (relative) are the same number: a copy, not a draw.
+SAME_REL = 1e-6
+#: Profiles whose largest step difference is at most this are the same profile.
+SAME_PROFILE_ABS = 1e-6
+
+
+@dataclass(frozen=True)
+class Passthrough:
+    """How many sampled rows equal their real twin (duration, profile), out of how many."""
+
+    duration_share: float
+    profile_share: float
+    rows: int
+
+    @property
+    def share(self) -> float:
+        """The larger of the two shares: the sampler copies durations, profiles or both."""
+        return max(self.duration_share, self.profile_share)
+
+
+def same_durations(fake: np.ndarray, real: np.ndarray) -> np.ndarray:
+    """Booleans: each sampled duration equals its twin's (relative to the real one)."""
+    fake, real = np.asarray(fake, dtype=np.float64), np.asarray(real, dtype=np.float64)
+    return np.abs(fake - real) <= SAME_REL * np.maximum(np.abs(real), 1e-12)
+
+
+def same_profiles(fake: np.ndarray, real: np.ndarray, length: np.ndarray) -> np.ndarray:
+    """Booleans: each sampled profile equals its twin's on every step. Rows of one step
+    always have the profile [1, 0, ...] whatever the sampler does, so they never count."""
+    diff = np.abs(np.asarray(fake, dtype=np.float64) - np.asarray(real, dtype=np.float64))
+    return (diff.max(axis=1) <= SAME_PROFILE_ABS) & (np.asarray(length) > 1)
+
+
+def passthrough(same_duration: np.ndarray, same_profile: np.ndarray) -> Passthrough:
+    """The shares of rows whose sampled duration and profile are copies of the real ones."""
+    rows = int(same_duration.size)
+    n = max(rows, 1)
+    return Passthrough(
+        duration_share=float(np.sum(same_duration)) / n,
+        profile_share=float(np.sum(same_profile)) / n,
+        rows=rows,
+    )
+
+
+@dataclass(frozen=True)
+class Ceiling:
+    """The largest sampled duration, how many samples sit exactly on it, and where it falls
+    in the real durations."""
+
+    value: float
+    at_ceiling: int
+    share: float
+    #: The share of real durations above the ceiling (0 when it is above every one).
+    real_above: float
+
+    def clips(self, min_share: float, min_rows: int = 5) -> bool:
+        """A hard maximum: many samples share the one largest value (a continuous draw has
+        one sample at its maximum) while real durations go beyond it."""
+        return self.at_ceiling >= min_rows and self.share >= min_share and self.real_above > 0
+
+
+def duration_ceiling(fake: np.ndarray, real: np.ndarray) -> Ceiling:
+    """Measure the pile-up of sampled durations at their largest value."""
+    fake = np.asarray(fake, dtype=np.float64)
+    fake = fake[np.isfinite(fake)]
+    real = np.asarray(real, dtype=np.float64)
+    if fake.size == 0:
+        return Ceiling(float("nan"), 0, 0.0, 0.0)
+    top = float(fake.max())
+    at = int(np.sum(fake >= top * (1 - SAME_REL)))
+    above = float(np.mean(real > top * (1 + SAME_REL))) if real.size else 0.0
+    return Ceiling(value=top, at_ceiling=at, share=at / fake.size, real_above=above)
+
+
+def row_dispersion(profile: np.ndarray, length: np.ndarray) -> np.ndarray:
+    """Per row with at least two valid steps: the coefficient of variation of its step
+    shares over its valid steps (population std / mean; the mean is 1 / length)."""
+    profile = np.asarray(profile, dtype=np.float64)
+    length = np.asarray(length, dtype=np.int64)
+    keep = length >= 2
+    profile, length = profile[keep], length[keep]
+    if profile.size == 0:
+        return np.zeros(0)
+    steps = np.arange(profile.shape[1])
+    valid = steps[None, :] < length[:, None]
+    mean = 1.0 / length
+    squares = np.where(valid, (profile - mean[:, None]) ** 2, 0.0).sum(axis=1) / length
+    return np.sqrt(squares) / mean
+
+
+@dataclass(frozen=True)
+class Dispersion:
+    """Median within-row CV of step shares, sampled and real, and their ratio."""
+
+    fake: float
+    real: float
+    rows: int
+
+    @property
+    def ratio(self) -> float:
+        return self.fake / self.real if self.real > 0 else float("inf")
+
+
+def profile_dispersion(fake_cv: np.ndarray, real_cv: np.ndarray) -> Dispersion:
+    """Compare the per-row CVs (from `row_dispersion`) of sampled and real profiles."""
+    if fake_cv.size == 0 or real_cv.size == 0:
+        return Dispersion(float("nan"), float("nan"), 0)
+    return Dispersion(float(np.median(fake_cv)), float(np.median(real_cv)), int(fake_cv.size))
