@@ -28,7 +28,7 @@ import torch
 import verdict_plugins
 
 from tui_timing.config import Settings
-from tui_timing.data.build_cache import SegmentationParams, build_cache
+from tui_timing.data.build_cache import build_cache
 from tui_timing.data.eval_dump_maker import (
     Sequences,
     disjoint_halves,
@@ -100,18 +100,13 @@ class World:
         folder = self.raw_dir / (user or self.user)
         return sorted(p for p in folder.iterdir() if p.is_file())[: self.sessions]
 
-    def cache(self, user: str | None = None, dt_features: bool = False) -> Path:
+    def cache(self, user: str | None = None) -> Path:
         """The cache of the user's first sessions (the raw summary beside it)."""
-        name = (user or self.user) + ("-dt" if dt_features else "")
+        name = user or self.user
         path = self.root / "datasets" / name / "train_timing.pt"
         if not path.exists():
             build_cache(
-                self.raw_dir,
-                self.root / "datasets",
-                name,
-                "train",
-                params=SegmentationParams(dt_features=dt_features),
-                files=self.session_files(user),
+                self.raw_dir, self.root / "datasets", name, "train", files=self.session_files(user)
             )
         return path
 
@@ -323,6 +318,12 @@ def _shuffled_rows(cache: dict[str, Any]) -> None:
         cache[key] = cache[key][order].clone()
 
 
+def _reordered(cache: dict[str, Any]) -> None:
+    """The feature columns (and their names) in reverse order."""
+    cache["features"] = cache["features"].flip(1).contiguous()
+    cache["meta"]["feature_names"] = cache["meta"]["feature_names"][::-1]
+
+
 def _lengths_off(cache: dict[str, Any]) -> None:
     cache["length"][:50] += 1
 
@@ -387,9 +388,9 @@ FAULTS: tuple[Fault, ...] = (
           Expect("dataset.coverage", 2, words=("coverage",)),
           lambda w: w.full(dataset="verdict_plugins:ShortDataset")),
     # --- model configuration ---
-    Fault("dt_features", "model", "the head was trained on features with Δt statistics",
+    Fault("features_reordered", "model", "the head was trained on the features in another order",
           Expect("model.conditioning", 3, words=("conditioning",)),
-          lambda w: w.full(w.run("dt-features", cache=w.cache(dt_features=True)))),
+          lambda w: w.full(w.run("reordered", cache=w.planted_cache("reordered", _reordered)))),
     Fault("logit_bound", "model", "per-step linear logits with a tight logit bound (b = 0.3)",
           Expect("model.profile_capacity", 4, words=("logit bound",)),
           lambda w: w.full(w.run("bounded", profile_head="linear", logit_bound=0.3))),

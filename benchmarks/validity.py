@@ -1,0 +1,190 @@
+"""Measure issue 11's confusion matrix on every Balabit user and write VALIDITY.md's tables.
+
+For each user (default: every folder under --raw), the planted faults of
+tests/verdict_faults.py are run the way `timing-tui check` runs them, on artifacts built
+from that user's first sessions (the cache, runs trained by the package's trainer, the
+research repo's head trained by its own loop, eval dumps of the same segments); the
+"other users" checkpoint is trained on a user of the other Balabit clock. Each user's
+whole cache is also put through stages 1-2 to count false alarms on clean data.
+
+    python benchmarks/validity.py                      # every user, writes VALIDITY.md
+    python benchmarks/validity.py --users user9 user16 --no-write
+
+Results: benchmarks/results/validity.json (every outcome, with the verdict) and, unless
+--no-write, the tables between the markers in VALIDITY.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests"))
+
+import torch  # noqa: E402
+import verdict_faults as vf  # noqa: E402
+
+from tui_timing.config import Settings  # noqa: E402
+from tui_timing.data.build_cache import build_cache  # noqa: E402
+from tui_timing.stages.context import ArtifactPaths  # noqa: E402
+from tui_timing.stages.runner import load_artifacts, run_stage  # noqa: E402
+
+DEFAULT_RAW = REPO.parent / "shared/data/balabit/training_files"
+#: The users the test suite runs on (the thresholds were set looking at them).
+TEST_USERS = {"user9", "user16", "user12", "user15"}
+#: The users of the bundled sample data.
+SAMPLE_USERS = {"user7", "user20", "user21"}
+BEGIN, END = "<!-- validity:begin -->", "<!-- validity:end -->"
+
+
+def clock(raw: Path, user: str, work: Path) -> float:
+    """The user's median Δt (s): ~0.016 on Balabit's fast clock, ~0.11 on its slow one."""
+    world = vf.World(raw_dir=raw, root=work / user, user=user, other_user=user)
+    cache = torch.load(world.cache(), weights_only=True)
+    dt = (cache["duration"][:, None] * cache["profile"])[cache["mask"].bool()]
+    return float(dt.median())
+
+
+def clean_findings(raw: Path, user: str, work: Path) -> list[str]:
+    """Stages 1-2 on the user's whole cache: every check that is not pass or skip."""
+    built = build_cache(raw / user, work / "whole", user, "train")
+    ctx = load_artifacts(ArtifactPaths(cache=built.cache_path), Settings(device="cpu"))
+    for stage in (1, 2):
+        run_stage(ctx, stage)
+    return vf.clean_cache_findings(
+        {"stages": [ctx.results[1].as_dict(), ctx.results[2].as_dict()]}
+    )
+
+
+def run_user(raw: Path, user: str, other: str, work: Path, epochs: int) -> list[dict[str, Any]]:
+    world = vf.World(
+        raw_dir=raw, root=work / user, user=user, other_user=other, sessions=4, epochs=epochs
+    )
+    rows = []
+    for fault in (*vf.FAULTS, *vf.CLEAN):
+        start = time.perf_counter()
+        found = vf.outcome(fault, vf.diagnose(world, fault.plant(world)))
+        rows.append(
+            {
+                "user": user,
+                "fault": fault.name,
+                "area": fault.area,
+                "what": fault.what,
+                "check": fault.expect.check,
+                "want_status": fault.expect.status,
+                "want_rule": fault.expect.rule,
+                "status": found.status,
+                "rule": found.rule,
+                "caught": found.caught,
+                "right_rule": found.right_rule,
+                "named": found.named,
+                "failing": list(found.failing),
+                "verdict": found.verdict,
+                "seconds": round(time.perf_counter() - start, 2),
+            }
+        )
+        print(f"{user} {fault.name}: {found.status} rule {found.rule} {found.verdict[:90]}")
+    return rows
+
+
+def _mark(ok: bool) -> str:
+    return "yes" if ok else "**no**"
+
+
+def tables(rows: list[dict[str, Any]], clean: dict[str, list[str]], main_user: str) -> str:
+    """The markdown between the markers: the matrix on one user, then every user."""
+    users = sorted({r["user"] for r in rows}, key=lambda u: int(u.removeprefix("user")))
+    main = [r for r in rows if r["user"] == main_user]
+    lines = [
+        f"Matrix on {main_user} (check = the check that must catch the fault; rule = the rule "
+        "it must end at; the verdict is the tool's headline):",
+        "",
+        "| area | fault | check | status | rule | caught | rule right | named | verdict headline |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for r in main:
+        verdict = r["verdict"].replace("|", "\\|")
+        lines.append(
+            f"| {r['area']} | {r['what']} | `{r['check']}` | {r['status']} (want "
+            f"{r['want_status']}) | {r['rule']} (want {r['want_rule']}) | {_mark(r['caught'])} | "
+            f"{_mark(r['right_rule'])} | {_mark(r['named'])} | {verdict} |"
+        )
+    lines += [
+        "",
+        "Every user (faults caught by their check / ending at their rule / with a headline "
+        "naming them; healthy runs ending at rule 9 with nothing failing; stage 1-2 warnings "
+        "or failures on the user's whole, clean cache):",
+        "",
+        "| user | used by | caught | right rule | named | healthy runs clean | clean cache findings |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for user in users:
+        mine = [r for r in rows if r["user"] == user]
+        faults = [r for r in mine if r["area"] != "clean"]
+        healthy = [r for r in mine if r["area"] == "clean"]
+        used = "tests" if user in TEST_USERS else "sample data" if user in SAMPLE_USERS else "—"
+        clean_ok = sum(r["right_rule"] and r["named"] and not r["failing"] for r in healthy)
+        lines.append(
+            f"| {user} | {used} | {sum(r['caught'] for r in faults)}/{len(faults)} | "
+            f"{sum(r['right_rule'] for r in faults)}/{len(faults)} | "
+            f"{sum(r['named'] for r in faults)}/{len(faults)} | {clean_ok}/{len(healthy)} | "
+            f"{len(clean.get(user, []))} |"
+        )
+    misses = [r for r in rows if not (r["caught"] and r["right_rule"] and r["named"])]
+    if misses:
+        lines += ["", "Every miss, on every user:", ""]
+        for r in misses:
+            lines.append(
+                f"- {r['user']} `{r['fault']}`: {r['check']} {r['status']} (want "
+                f"{r['want_status']}), rule {r['rule']} (want {r['want_rule']}): "
+                f"{r['verdict'][:160]}"
+            )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--raw", type=Path, default=DEFAULT_RAW)
+    p.add_argument("--work", type=Path, default=Path("/tmp/timing-tui-validity"))
+    p.add_argument("--users", nargs="*")
+    p.add_argument("--main-user", default="user9")
+    p.add_argument("--epochs", type=int, default=30)
+    p.add_argument("--no-write", action="store_true")
+    args = p.parse_args()
+    torch.set_num_threads(1)
+    users = args.users or sorted(q.name for q in args.raw.iterdir() if q.is_dir())
+    everyone = sorted(q.name for q in args.raw.iterdir() if q.is_dir())
+    clocks = {u: clock(args.raw, u, args.work) for u in everyone}
+    rows: list[dict[str, Any]] = []
+    clean: dict[str, list[str]] = {}
+    start = time.perf_counter()
+    for user in users:
+        fast = clocks[user] < 0.05
+        other = next(u for u in everyone if (clocks[u] < 0.05) != fast)
+        rows += run_user(args.raw, user, other, args.work, args.epochs)
+        clean[user] = clean_findings(args.raw, user, args.work)
+    out = REPO / "benchmarks/results/validity.json"
+    out.write_text(
+        json.dumps(
+            {"rows": rows, "clean_cache": clean, "clocks": clocks,
+             "seconds": round(time.perf_counter() - start, 1)},
+            indent=1, ensure_ascii=False,
+        )  # fmt: skip
+    )
+    if not args.no_write:
+        main_user = args.main_user if args.main_user in users else users[0]
+        doc = REPO / "VALIDITY.md"
+        text = doc.read_text(encoding="utf-8")
+        head, rest = text.split(BEGIN, 1)
+        _, tail = rest.split(END, 1)
+        doc.write_text(f"{head}{BEGIN}\n{tables(rows, clean, main_user)}\n{END}{tail}")
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
