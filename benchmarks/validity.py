@@ -29,9 +29,8 @@ sys.path.insert(0, str(REPO / "tests"))
 import torch  # noqa: E402
 import verdict_faults as vf  # noqa: E402
 
-from tui_timing.config import Settings  # noqa: E402
+from tui_timing.config import ArtifactPaths, Settings  # noqa: E402
 from tui_timing.data.build_cache import build_cache  # noqa: E402
-from tui_timing.stages.context import ArtifactPaths  # noqa: E402
 from tui_timing.stages.runner import load_artifacts, run_stage  # noqa: E402
 
 DEFAULT_RAW = REPO.parent / "shared/data/balabit/training_files"
@@ -56,9 +55,7 @@ def clean_findings(raw: Path, user: str, work: Path) -> list[str]:
     ctx = load_artifacts(ArtifactPaths(cache=built.cache_path), Settings(device="cpu"))
     for stage in (1, 2):
         run_stage(ctx, stage)
-    return vf.clean_cache_findings(
-        {"stages": [ctx.results[1].as_dict(), ctx.results[2].as_dict()]}
-    )
+    return vf.clean_cache_findings({"stages": [ctx.results[1].as_dict(), ctx.results[2].as_dict()]})
 
 
 def run_user(raw: Path, user: str, other: str, work: Path, epochs: int) -> list[dict[str, Any]]:
@@ -120,7 +117,8 @@ def tables(rows: list[dict[str, Any]], clean: dict[str, list[str]], main_user: s
         "naming them; healthy runs ending at rule 9 with nothing failing; stage 1-2 warnings "
         "or failures on the user's whole, clean cache):",
         "",
-        "| user | used by | caught | right rule | named | healthy runs clean | clean cache findings |",
+        "| user | used by | caught | right rule | named | healthy runs clean "
+        "| clean cache findings |",
         "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     for user in users:
@@ -171,10 +169,15 @@ def main() -> None:
     out = REPO / "benchmarks/results/validity.json"
     out.write_text(
         json.dumps(
-            {"rows": rows, "clean_cache": clean, "clocks": clocks,
-             "seconds": round(time.perf_counter() - start, 1)},
-            indent=1, ensure_ascii=False,
-        )  # fmt: skip
+            {
+                "rows": rows,
+                "clean_cache": clean,
+                "clocks": clocks,
+                "seconds": round(time.perf_counter() - start, 1),
+            },
+            indent=1,
+            ensure_ascii=False,
+        )
     )
     if not args.no_write:
         main_user = args.main_user if args.main_user in users else users[0]

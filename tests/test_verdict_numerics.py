@@ -16,19 +16,19 @@ from tui_timing.model.capacity import ProbeBudget, probe_rows
 from tui_timing.model.duration_fit import gap_parts, run_duration_fit, sigma_pinning
 from tui_timing.model.heads import duration_nll
 from tui_timing.model.sample import predict_rows
-from tui_timing.model.sampler_stats import (
+from tui_timing.numerics.row_checks import (
+    count_features,
+    duration_units,
+    real_vs_cache,
+    row_alignment,
+)
+from tui_timing.numerics.sampler_stats import (
     duration_ceiling,
     passthrough,
     profile_dispersion,
     row_dispersion,
     same_durations,
     same_profiles,
-)
-from tui_timing.stages.row_checks import (
-    count_features,
-    duration_units,
-    real_vs_cache,
-    row_alignment,
 )
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -114,7 +114,7 @@ def test_a_head_that_ignores_the_features_is_worse_than_the_probe(cache: TimingC
 
 
 def test_the_trained_sample_head_is_not_worse_than_the_probe(cache: TimingCache) -> None:
-    from tui_timing.artifacts.checkpoint import load_checkpoint
+    from tui_timing.model.checkpoint import load_checkpoint
 
     model = load_checkpoint(INCREMENTS, Settings()).model
     assert model is not None

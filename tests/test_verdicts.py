@@ -17,9 +17,8 @@ from pathlib import Path
 import pytest
 from verdict_faults import CLEAN, FAULTS, Fault, World, clean_cache_findings, diagnose, outcome
 
-from tui_timing.config import Settings
+from tui_timing.config import ArtifactPaths, Settings
 from tui_timing.data.build_cache import build_cache
-from tui_timing.stages.context import ArtifactPaths
 from tui_timing.stages.runner import load_artifacts, run_stage
 
 pytestmark = [pytest.mark.usefixtures("one_thread"), pytest.mark.slow]

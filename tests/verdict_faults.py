@@ -27,7 +27,7 @@ import numpy as np
 import torch
 import verdict_plugins
 
-from tui_timing.config import Settings
+from tui_timing.config import ArtifactPaths, Settings
 from tui_timing.data.build_cache import build_cache
 from tui_timing.data.eval_dump_maker import (
     Sequences,
@@ -38,7 +38,6 @@ from tui_timing.data.eval_dump_maker import (
     write_eval_dump,
 )
 from tui_timing.model.train import TrainOptions, train
-from tui_timing.stages.context import ArtifactPaths
 from tui_timing.stages.runner import build_report, load_artifacts, run_stage, stages_to_run
 
 #: Rows of the eval dumps per side (the real half of the sessions' segments, the fake half).
@@ -391,9 +390,6 @@ FAULTS: tuple[Fault, ...] = (
     Fault("features_reordered", "model", "the head was trained on the features in another order",
           Expect("model.conditioning", 3, words=("conditioning",)),
           lambda w: w.full(w.run("reordered", cache=w.planted_cache("reordered", _reordered)))),
-    Fault("logit_bound", "model", "per-step linear logits with a tight logit bound (b = 0.3)",
-          Expect("model.profile_capacity", 4, words=("logit bound",)),
-          lambda w: w.full(w.run("bounded", profile_head="linear", logit_bound=0.3))),
     Fault("softmax_over_padding", "model", "an increments head whose softmax runs over padding",
           Expect("model.length_masking", 4, words=("padding",), not_words=("best is",)),
           lambda w: w.full(w.run("no-mask", mask_padding=False))),
@@ -433,7 +429,7 @@ FAULTS: tuple[Fault, ...] = (
           Expect("sampler.profile_dispersion", 6, words=("concentration",)),
           lambda w: w.with_sampler("dirichlet")),
     Fault("hot_sampler", "sampler", "the head sampled at temperature 5",
-          Expect("sampler.flat", 6, words=("temperature",)),
+          Expect("sampler.profile_dispersion", 6, words=("temperature",)),
           lambda w: w.with_sampler("hot")),
     Fault("wide_sampler", "sampler", "durations drawn with 2.5× the head's σ",
           Expect("sampler.duration_quantiles", 8),
@@ -453,7 +449,9 @@ FAULTS: tuple[Fault, ...] = (
           lambda w: w.full(eval=w.eval_dump("real-cut", _real_cut_differently))),
 )  # fmt: skip
 
-#: The healthy cases: nothing planted, so nothing may fail and the verdict is rule 9.
+#: The healthy cases: nothing planted, or a change the data do not punish (a logit bound
+#: of 0.3 binds nowhere on Balabit rows that a masked softmax fits: the capacity probe
+#: fits it as well as any head), so nothing may fail and the verdict is rule 9.
 CLEAN: tuple[Fault, ...] = (
     Fault("clean_full", "clean", "healthy head, its log and a clean eval dump",
           Expect("model.duration_fit", 9, status="pass", words=("consistent",)),
@@ -462,6 +460,9 @@ CLEAN: tuple[Fault, ...] = (
           Expect("model.duration_fit", 9, status="pass", words=("no fault found", "--eval"),
                  not_words=("consistent",)),
           lambda w: _without_eval(w.full())),
+    Fault("harmless_logit_bound", "clean", "per-step linear logits bounded at b = 0.3",
+          Expect("model.profile_capacity", 9, status="pass", words=("consistent",)),
+          lambda w: w.full(w.run("bounded", profile_head="linear", logit_bound=0.3))),
 )  # fmt: skip
 
 

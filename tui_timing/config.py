@@ -34,12 +34,17 @@ class Tolerances:
     raw_profile_rel: float = 0.05
     profile_abs_floor: float = 1e-6
     preset_factor: float = 10.0
+    units_min_s: float = 0.01
+    units_max_s: float = 60.0
     # Stage 2: dataset
     epoch_mean_rel: float = 1e-5
     epoch_mean_abs: float = 1e-8
     # Stage 3: model
     clamp_share: float = 0.01
     sigma_ratio_min: float = 0.5
+    sigma_ratio_max: float = 2.0
+    pinned_share: float = 0.5
+    duration_fit_margin: float = 0.1
     padding_mass: float = 1e-6
     capacity_margin: float = 0.25
     # Stage 4: training
@@ -54,6 +59,11 @@ class Tolerances:
     first_bin_rel: float = 0.25
     bin_factor: float = 3.0
     flat_share: float = 0.5
+    passthrough_share: float = 0.5
+    ceiling_share: float = 0.01
+    dispersion_high: float = 1.4
+    dispersion_low: float = 0.05
+    dispersion_head_low: float = 0.5
     # Stage 6: integration
     gate_rel: float = 0.10
     dt_sum_rel: float = 0.01
@@ -61,6 +71,10 @@ class Tolerances:
     scale_fit_ks: float = 0.08
     ks_warn: float = 0.1
     c2st_alpha: float = 0.05
+    real_cache_dt_rel: float = 0.25
+    real_cache_zero_factor: float = 2.0
+    real_cache_zero_points: float = 0.05
+    real_cache_length_ks: float = 0.2
 
 
 @dataclass(frozen=True)

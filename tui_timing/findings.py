@@ -155,11 +155,18 @@ class Decision:
     rule: int
     actions: list[Action] = field(default_factory=list)
     path: list[RuleOutcome] = field(default_factory=list)
+    #: Stages 1-6 whose checks could look at their input, and those that could not
+    #: (skipped, unusable input, or most checks skipped): only with every stage assessed
+    #: may a verdict call the head consistent.
+    assessed: list[int] = field(default_factory=list)
+    not_assessed: list[int] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "verdict": self.verdict,
             "rule": self.rule,
+            "assessed": list(self.assessed),
+            "not_assessed": list(self.not_assessed),
             "actions": [a.as_dict() for a in self.actions],
         }
 

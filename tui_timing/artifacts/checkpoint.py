@@ -85,6 +85,18 @@ class CheckpointArtifact:
         value = self.config.get("cond_dim")
         return value if isinstance(value, int) and not isinstance(value, bool) else None
 
+    def cond_dim_for(self, feature_dim: int) -> int | None:
+        """The conditioning width to compare with a cache of `feature_dim` features.
+
+        A width the file does not store is read from the first layer's inputs; when that is
+        one more than the features, the extra input is the length (as the reference head
+        takes it), not a feature the cache lacks.
+        """
+        width = self.cond_dim
+        if width == feature_dim + 1 and "cond_dim" in self.inferred:
+            return feature_dim
+        return width
+
 
 def read_checkpoint(path: str | Path) -> CheckpointArtifact:
     """Read a checkpoint file's weights and config (no module yet); raise ArtifactError

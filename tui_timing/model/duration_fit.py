@@ -90,23 +90,27 @@ class DurationProbe(nn.Module):
     """(μ, log σ) of log-duration from standardized features and the length: the reference
     head's backbone and duration layer, without a profile head."""
 
-    def __init__(self, cond_dim: int, hidden: int, max_len: int) -> None:
+    def __init__(self, cond_dim: int, hidden: int) -> None:
         super().__init__()
-        self.max_len = max_len
-        self.register_buffer("feature_mean", torch.zeros(cond_dim))
-        self.register_buffer("feature_std", torch.ones(cond_dim))
-        self.net = nn.Sequential(
+        self.backbone = nn.Sequential(
             nn.Linear(cond_dim + 1, hidden),
             nn.SiLU(),
             nn.Linear(hidden, hidden),
             nn.SiLU(),
-            nn.Linear(hidden, 2),
         )
+        self.duration = nn.Linear(hidden, 2)
 
-    def forward(self, features: torch.Tensor, length: torch.Tensor) -> torch.Tensor:
-        x = (features - self.feature_mean) / self.feature_std
-        x = torch.cat([x, (length.float() / self.max_len)[:, None]], dim=-1)
-        return self.net(x)
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        return self.duration(self.backbone(inputs))
+
+
+def probe_inputs(
+    cache: TimingCache, rows: torch.Tensor, mean: torch.Tensor, std: torch.Tensor
+) -> torch.Tensor:
+    """Standardized features and the length as a share of L, as the reference head sees them."""
+    features = (cache.features[rows].float() - mean) / std
+    length = cache.length[rows].float() / cache.max_len
+    return torch.cat([features, length[:, None]], dim=-1)
 
 
 def gap_parts(
@@ -148,28 +152,29 @@ def run_duration_fit(
     start = time.perf_counter()
     budget = budget or ProbeBudget()
     features = cache.features[fit_rows].float()
-    length = cache.length[fit_rows].long()
+    std = features.std(dim=0) if len(fit_rows) > 1 else torch.ones(cache.feature_dim)
+    std = torch.where(std > 1e-8, std, torch.ones_like(std))
+    mean = features.mean(dim=0)
+    inputs = probe_inputs(cache, fit_rows, mean, std)
     target = cache.log_duration[fit_rows].float()
     torch.manual_seed(seed)
-    probe = DurationProbe(cache.feature_dim, hidden, cache.max_len)
-    std = features.std(dim=0) if len(fit_rows) > 1 else torch.ones(cache.feature_dim)
-    probe.feature_mean.copy_(features.mean(dim=0))
-    probe.feature_std.copy_(torch.where(std > 1e-8, std, torch.ones_like(std)))
+    probe = DurationProbe(cache.feature_dim, hidden)
     with torch.no_grad():  # start at the marginal, as the trainer does
-        probe.net[-1].bias[0] = float(target.mean())
-        probe.net[-1].bias[1] = math.log(max(float(target.std()), 1e-3)) if len(target) > 1 else 0.0
+        probe.duration.bias[0] = float(target.mean())
+        spread = float(target.std()) if len(target) > 1 else 1.0
+        probe.duration.bias[1] = math.log(max(spread, 1e-3))
     params = list(probe.parameters())
     optimizer = Adam(params, lr=budget.lr)
     batches = torch.Generator().manual_seed(seed)
     n = len(fit_rows)
     for _ in range(budget.steps):
         pick = torch.randint(n, (min(budget.batch_size, n),), generator=batches)
-        out = probe(features[pick], length[pick])
+        out = probe(inputs[pick])
         loss = duration_nll(out[:, 0], out[:, 1], target[pick]).mean()
         optimizer.step(torch.autograd.grad(loss, params))
     held_d = cache.log_duration[held_rows].double()
     with torch.no_grad():
-        out = probe(cache.features[held_rows].float(), cache.length[held_rows].long()).double()
+        out = probe(probe_inputs(cache, held_rows, mean, std)).double()
     probe_nll = float(duration_nll(out[:, 0], out[:, 1], held_d).mean())
     nll, bias, bias_nats, scale, sigma_nats = gap_parts(held_d, mu, log_sigma)
     return DurationFit(

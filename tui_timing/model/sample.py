@@ -33,6 +33,14 @@ from tui_timing.artifacts.cache import TimingCache
 from tui_timing.errors import UsageError
 from tui_timing.model.heads import HeadOutputs, read_outputs
 from tui_timing.numerics.figures import ks_distance, profile_bins, quantile_dict
+from tui_timing.numerics.sampler_stats import (
+    duration_ceiling,
+    passthrough,
+    profile_dispersion,
+    row_dispersion,
+    same_durations,
+    same_profiles,
+)
 from tui_timing.plugins import load_object
 
 SamplerFn = Callable[..., dict[str, torch.Tensor]]
@@ -183,6 +191,14 @@ class SampleStats:
     fake_duration: list[np.ndarray] = field(default_factory=list)
     real_duration: list[np.ndarray] = field(default_factory=list)
     padding_mass: list[np.ndarray] = field(default_factory=list)
+    #: Per row: the sampled duration / profile is a copy of the real one (passthrough).
+    same_duration: list[np.ndarray] = field(default_factory=list)
+    same_profile: list[np.ndarray] = field(default_factory=list)
+    #: Per row with two or more steps: the CV of its step shares, sampled and real.
+    fake_cv: list[np.ndarray] = field(default_factory=list)
+    real_cv: list[np.ndarray] = field(default_factory=list)
+    #: The same for the head's own profile at temperature 1, when there is a head to run.
+    head_cv: list[np.ndarray] = field(default_factory=list)
     nonfinite: int = 0
     negative: int = 0
     fake_profile_sum: np.ndarray = field(init=False)
@@ -199,14 +215,28 @@ class SampleStats:
         self.nonfinite += int((~finite).sum())
         self.negative += int(((fake < 0).any(dim=1) | (chunk.duration < 0)).sum())
         fake = torch.nan_to_num(fake, nan=0.0, posinf=0.0, neginf=0.0)
+        real = cache.profile[chunk.rows].double()
         self.fake_profile_sum += fake.sum(dim=0).numpy()
-        self.real_profile_sum += cache.profile[chunk.rows].double().sum(dim=0).numpy()
-        self.fake_duration.append(chunk.duration.double().numpy())
-        self.real_duration.append(cache.duration[chunk.rows].double().numpy())
+        self.real_profile_sum += real.sum(dim=0).numpy()
+        fake_d = chunk.duration.double().numpy()
+        real_d = cache.duration[chunk.rows].double().numpy()
+        self.fake_duration.append(fake_d)
+        self.real_duration.append(real_d)
+        length = chunk.length.numpy()
+        self.same_duration.append(same_durations(fake_d, real_d))
+        self.same_profile.append(same_profiles(fake.numpy(), real.numpy(), length))
+        self.fake_cv.append(row_dispersion(fake.numpy(), length))
+        self.real_cv.append(row_dispersion(real.numpy(), length))
         steps = torch.arange(self.max_len)
         beyond = steps[None, :] >= chunk.length[:, None]
         self.padding_mass.append((fake * beyond).sum(dim=1).numpy())
         self.rows += len(chunk.rows)
+
+    def add_head(self, profile: torch.Tensor, length: torch.Tensor) -> None:
+        """Fold in the head's own profile (temperature 1) for a chunk's rows, so that a
+        sampler that flattens or roughens what the head predicts can be told from one that
+        samples it."""
+        self.head_cv.append(row_dispersion(profile.double().numpy(), length.numpy()))
 
     def durations(self) -> tuple[np.ndarray, np.ndarray]:
         """(fake, real) durations of every row so far."""
@@ -225,6 +255,11 @@ class SampleStats:
         fake_p, real_p = self.mean_profiles()
         finite = fake_d[np.isfinite(fake_d)]
         pad = np.concatenate(self.padding_mass) if self.padding_mass else np.zeros(0)
+        copies = passthrough(_joined(self.same_duration, bool), _joined(self.same_profile, bool))
+        ceiling = duration_ceiling(finite, real_d)
+        spread = profile_dispersion(_joined(self.fake_cv, float), _joined(self.real_cv, float))
+        head_cv = _joined(self.head_cv, float)
+        head = float(np.median(head_cv)) if head_cv.size else None
         return {
             "rows": self.rows,
             "quantiles": {
@@ -241,9 +276,34 @@ class SampleStats:
                 "fake": uniform_divergence(fake_p),
                 "real": uniform_divergence(real_p),
             },
+            "passthrough": {
+                "duration_share": copies.duration_share,
+                "profile_share": copies.profile_share,
+                "share": copies.share,
+                "rows": copies.rows,
+            },
+            "ceiling": {
+                "value": ceiling.value,
+                "at_ceiling": ceiling.at_ceiling,
+                "share": ceiling.share,
+                "real_above": ceiling.real_above,
+            },
+            "dispersion": {
+                "fake": spread.fake,
+                "real": spread.real,
+                "ratio": spread.ratio,
+                "rows": spread.rows,
+                "head": head,
+                "head_ratio": spread.fake / head if head else None,
+            },
             "nonfinite": self.nonfinite,
             "negative": self.negative,
         }
+
+
+def _joined(parts: list[np.ndarray], dtype: type) -> np.ndarray:
+    """The chunks' per-row arrays as one (empty before the first chunk)."""
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=dtype)
 
 
 def comparison_table(summary: dict[str, Any]) -> str:

@@ -31,6 +31,7 @@ from torch.utils.data import DataLoader, Subset
 
 from tui_timing.artifacts.atomic import atomic_torch_save
 from tui_timing.artifacts.cache import TimingCache
+from tui_timing.artifacts.hashing import file_sha256
 from tui_timing.data.dataset import TimingDataset, collate_timing
 from tui_timing.model.heads import (
     HeadConfig,
@@ -162,10 +163,16 @@ def _log_stats(
     handle.flush()
 
 
-def checkpoint_dict(model: TimingHead, epoch: int) -> dict[str, Any]:
-    """The SPEC 2.3 checkpoint: CPU tensors and plain values only."""
+def checkpoint_dict(
+    model: TimingHead, epoch: int, cache_sha256: str | None = None
+) -> dict[str, Any]:
+    """The SPEC 2.3 checkpoint: CPU tensors and plain values only. `cache_sha256` names the
+    cache it was trained on, so stage 3 can tell a checkpoint checked against another."""
     state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
-    return {"model": state, "config": model.config.as_dict(), "epoch": epoch}
+    config = model.config.as_dict()
+    if cache_sha256 is not None:
+        config["cache_sha256"] = cache_sha256
+    return {"model": state, "config": config, "epoch": epoch}
 
 
 def train(
@@ -185,6 +192,7 @@ def train(
     device = resolve_device(opts.device)
     dataset = cache if isinstance(cache, TimingDataset) else TimingDataset(cache)
     config = head_config_for(dataset.cache, head)
+    cache_sha256 = file_sha256(dataset.cache.path)
     train_rows, val_rows = split_rows(len(dataset), opts.val_fraction, opts.seed)
 
     torch.manual_seed(opts.seed)
@@ -227,13 +235,12 @@ def train(
             for name, stats in final.items():
                 _log_stats(log, epoch, name, stats, time.perf_counter() - start)
             if opts.save_every and epoch % opts.save_every == 0:
-                atomic_torch_save(
-                    out / "epochs" / f"epoch_{epoch:04d}.pt", checkpoint_dict(model, epoch)
-                )
+                snapshot = checkpoint_dict(model, epoch, cache_sha256)
+                atomic_torch_save(out / "epochs" / f"epoch_{epoch:04d}.pt", snapshot)
             if on_epoch is not None:
                 on_epoch(epoch, opts.epochs, final)
     checkpoint_path = out / "checkpoint.pt"
-    atomic_torch_save(checkpoint_path, checkpoint_dict(model, opts.epochs))
+    atomic_torch_save(checkpoint_path, checkpoint_dict(model, opts.epochs, cache_sha256))
     return TrainResult(
         checkpoint=checkpoint_path, stats=stats_path, epochs=opts.epochs, final=final
     )

@@ -47,9 +47,13 @@ STAGES: tuple[StageInfo, ...] = (
     StageInfo(Stage.CACHE, "cache", "Cache integrity", "cache", ("cache", "raw_summary")),
     StageInfo(Stage.DATASET, "dataset", "Dataset / dataloader", "dataset", ("cache", "checkpoint")),
     StageInfo(Stage.MODEL, "model", "Model architecture", "model", ("checkpoint", "cache")),
-    StageInfo(Stage.TRAINING, "training", "Training loop", "training", ("log", "cache")),
+    StageInfo(
+        Stage.TRAINING, "training", "Training loop", "training", ("log", "cache", "checkpoint")
+    ),
     StageInfo(Stage.SAMPLER, "sampler", "Sampler", "sampler", ("checkpoint", "cache")),
-    StageInfo(Stage.INTEGRATION, "integration", "Diffusion integration", "integration", ("eval",)),
+    StageInfo(
+        Stage.INTEGRATION, "integration", "Diffusion integration", "integration", ("eval", "cache")
+    ),
     StageInfo(Stage.DECISION, "decision", "Decision", "decision", ()),
 )
 

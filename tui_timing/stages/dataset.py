@@ -267,7 +267,7 @@ def _batch_keys_check(epoch: EpochFigures) -> Check:
 def _feature_dim_check(ctx: StageContext, epoch: EpochFigures, cache: TimingCache) -> Check:
     features = _tensor(epoch.first_batch, "features")
     checkpoint = ctx.value("checkpoint")
-    cond_dim = getattr(checkpoint, "cond_dim", None)
+    cond_dim = checkpoint.cond_dim_for(cache.feature_dim) if checkpoint is not None else None
     reference, source = (
         (int(cond_dim), "the checkpoint's conditioning dim")
         if cond_dim is not None

@@ -19,13 +19,16 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import torch
 
 from tui_timing.artifacts.eval_dump import EvalDump
 from tui_timing.config import Tolerances
 from tui_timing.findings import Check, Plot, StageResult
 from tui_timing.hook import Gate, timing_gates
+from tui_timing.model.sample import draw_rows
 from tui_timing.numerics.figures import histogram, ks_distance, log_edges
 from tui_timing.numerics.fmt import fmt
+from tui_timing.numerics.row_checks import real_vs_cache
 from tui_timing.stages import c2st
 from tui_timing.stages.catalog import Stage
 from tui_timing.stages.checks import GATE, CheckSpec, StageChecks
@@ -70,9 +73,27 @@ C2ST = CheckSpec(
     figure=lambda m: f"accuracy {fmt(m['accuracy'])}, p {fmt(m['p_value'])}",
     tolerances=("c2st_alpha", "gate_rel"),
 )
-CHECKS = StageChecks(
-    Stage.INTEGRATION, (DT_MEDIAN, VEL_P95, RENORMALIZATION, LOG_DT_KS, LENGTH_KS, C2ST)
+REAL_VS_CACHE = CheckSpec(
+    "integration.real_vs_cache",
+    "structural",
+    figure=lambda m: (
+        f"Δt = 0 on {m['zero_dt_share']['eval_real']:.0%} of the eval's real steps vs "
+        f"{m['zero_dt_share']['cache']:.0%} in the cache"
+    ),
+    tolerances=(
+        "real_cache_dt_rel",
+        "real_cache_zero_factor",
+        "real_cache_zero_points",
+        "real_cache_length_ks",
+    ),
 )
+CHECKS = StageChecks(
+    Stage.INTEGRATION,
+    (DT_MEDIAN, VEL_P95, RENORMALIZATION, REAL_VS_CACHE, LOG_DT_KS, LENGTH_KS, C2ST),
+)
+#: Cache rows read to compare the eval's real side with (seeded; the figures are medians
+#: and shares, which this many rows pin down).
+REAL_VS_CACHE_ROWS = 4096
 #: Quantiles whose log-shifts estimate a constant factor between two distributions.
 _SHIFT_QUANTILES = np.linspace(0.1, 0.9, 9)
 #: How far (relative) a value may move and still count as the same in `ScaleFit`.
@@ -181,6 +202,7 @@ def run(ctx: StageContext) -> StageResult:
         _dt_median_check(dt_gate, dump),
         _vel_check(vel_gate, vel_fit, dt_fit, step_fit, tol),
         _renormalization_check(dump, dt_fit, tol),
+        _real_vs_cache_check(ctx, dump, tol),
         _log_dt_ks_check(dump, tol),
         _length_ks_check(dump, tol),
     ]
@@ -351,6 +373,53 @@ def _fixed_total(fake_sums: np.ndarray, real_sums: np.ndarray) -> float | None:
     if spread(fake_sums) <= _FIXED_TOTAL_SPREAD < spread(real_sums):
         return float(np.median(fake_sums))
     return None
+
+
+def _real_vs_cache_check(ctx: StageContext, dump: EvalDump, tol: Tolerances) -> Check:
+    """The eval's real sequences against the cache they should come from (warn only): an
+    eval whose real data were cut or cleaned differently makes every gate compare the
+    wrong things."""
+    cache = ctx.timing_cache()
+    if cache is None:
+        return REAL_VS_CACHE.skipped(ctx.cache_unavailable_reason())
+    rows = draw_rows(cache.n_rows, min(cache.n_rows, REAL_VS_CACHE_ROWS), ctx.settings.seed)
+    profile = cache.profile[rows].double()
+    valid = torch.arange(cache.max_len)[None, :] < cache.length[rows].long()[:, None]
+    cache_dt = (cache.duration[rows].double()[:, None] * profile)[valid].numpy()
+    found = real_vs_cache(
+        dump.real.valid_dt(), dump.real.lengths, cache_dt, cache.length[rows].numpy()
+    )
+    differences = found.findings(
+        tol.real_cache_dt_rel,
+        tol.real_cache_zero_factor,
+        tol.real_cache_zero_points,
+        tol.real_cache_length_ks,
+    )
+    measured = {**found.as_dict(), "differences": differences}
+    expected = (
+        f"the eval's real sequences like the cache's rows: Δt median within "
+        f"{tol.real_cache_dt_rel:.0%}, share of Δt = 0 steps within "
+        f"{tol.real_cache_zero_factor:g}× (or {tol.real_cache_zero_points:.0%} points), "
+        f"length KS ≤ {fmt(tol.real_cache_length_ks)} (warning only)"
+    )
+    if differences:
+        return REAL_VS_CACHE.check(
+            "warn",
+            measured,
+            expected,
+            "The eval's real sequences do not look like the cache: "
+            + "; ".join(differences)
+            + ". They were cut or cleaned differently from the training data, so every gate "
+            "above compares the wrong things.",
+        )
+    return REAL_VS_CACHE.check(
+        "pass",
+        measured,
+        expected,
+        f"The eval's real sequences look like the cache (Δt median {fmt(found.dt_median[0])} vs "
+        f"{fmt(found.dt_median[1])} s, Δt = 0 on {found.zero_share[0]:.0%} vs "
+        f"{found.zero_share[1]:.0%} of steps).",
+    )
 
 
 def _log_dt_ks_check(dump: EvalDump, tol: Tolerances) -> Check:

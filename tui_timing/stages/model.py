@@ -7,8 +7,13 @@
 - `model.profile_capacity`: the capacity probe (model/capacity.py) fits the checkpoint's
   parameterization and each healthy alternative briefly on the cache and says whether the
   architecture can reach the cache's shape, and which parameterization fits best;
-- `model.duration_head`: (μ, log σ) on real rows; no clamp binds (share of rows at a bound)
-  and σ is not far below the spread of the real residuals log d − μ;
+- `model.duration_fit`: the checkpoint's duration NLL per row on held-out cache rows against
+  a duration head fitted briefly on the same features (model/duration_fit.py), with what
+  the gap is made of (μ bias, a σ scale, μ not following the features): an undertrained
+  head or one trained on other data cannot pass by matching pooled quantiles;
+- `model.duration_head`: (μ, log σ) on real rows; no bound binds (a config clamp, or log σ
+  piled at the edge of a bounded range such as base + range·tanh(z) while the data need
+  another σ) and σ is within ½× to 2× of the spread of the real residuals log d − μ;
 - `model.length_masking`: no profile mass on steps beyond each row's length.
 """
 
@@ -24,8 +29,9 @@ from tui_timing.artifacts.cache import TimingCache
 from tui_timing.artifacts.checkpoint import CheckpointArtifact
 from tui_timing.config import Tolerances
 from tui_timing.findings import Check, Plot, Series, StageResult
-from tui_timing.model.capacity import ProbeResult, run_probe
+from tui_timing.model.capacity import ProbeBudget, ProbeResult, probe_rows, run_probe
 from tui_timing.model.checkpoint import reference_config
+from tui_timing.model.duration_fit import DurationFit, Pinning, run_duration_fit, sigma_pinning
 from tui_timing.model.heads import HeadOutputs
 from tui_timing.model.sample import draw_rows, predict_rows
 from tui_timing.model.train import resolve_device
@@ -36,12 +42,21 @@ from tui_timing.stages.context import StageContext
 
 
 def _duration_figure(m: dict[str, Any]) -> str | None:
-    """The share of rows at a clamp when one binds, else σ against the residual spread."""
-    if m.get("clamp_share"):
-        return f"log σ at a clamp on {float(m['clamp_share']):.1%} of rows"
+    """Where a bound holds log σ when one binds, else σ against the residual spread."""
+    bound = m.get("bound")
+    if isinstance(bound, dict):
+        return (
+            f"log σ at {bound['where']} {fmt(bound['log_sigma'])} on {bound['share']:.0%} of "
+            f"rows, the data need ≈ {fmt(m['needed_log_sigma'])}"
+        )
     if "sigma_ratio" in m:
         return f"σ {fmt(m['sigma_ratio'])} × the residual spread"
     return None
+
+
+def _fit_figure(m: dict[str, Any]) -> str | None:
+    """How much worse per row than the probe, and the μ bias."""
+    return f"{fmt(m['gap'])} nats/row worse than a brief fit, μ bias {m['mu_bias']:+.2f}"
 
 
 #: Stage 3's checks, in report order.
@@ -57,11 +72,17 @@ PROFILE_CAPACITY = CheckSpec(
     figure=lambda m: f"best {m['best']}, held-out KL {fmt(m['best_kl'])}",
     tolerances=("capacity_margin", "first_bin_rel", "bin_factor", "profile_abs_floor"),
 )
+DURATION_FIT = CheckSpec(
+    "model.duration_fit",
+    "structural",
+    figure=_fit_figure,
+    tolerances=("duration_fit_margin",),
+)
 DURATION_HEAD = CheckSpec(
     "model.duration_head",
     "structural",
     figure=_duration_figure,
-    tolerances=("clamp_share", "sigma_ratio_min"),
+    tolerances=("clamp_share", "sigma_ratio_min", "sigma_ratio_max", "pinned_share"),
 )
 LENGTH_MASKING = CheckSpec(
     "model.length_masking",
@@ -71,7 +92,8 @@ LENGTH_MASKING = CheckSpec(
     roles=frozenset({PADDING}),
 )
 CHECKS = StageChecks(
-    Stage.MODEL, (LOAD, CONDITIONING, PROFILE_CAPACITY, DURATION_HEAD, LENGTH_MASKING)
+    Stage.MODEL,
+    (LOAD, CONDITIONING, PROFILE_CAPACITY, DURATION_FIT, DURATION_HEAD, LENGTH_MASKING),
 )
 
 #: Feature names that describe timing rather than the path (they leak the target).
@@ -127,15 +149,23 @@ def run(ctx: StageContext) -> StageResult:
     result.plots = _probe_plots(probe)
 
     outputs, why_not = _outputs_on_cache(ctx, ckpt, cache)
-    if outputs is None:
+    if outputs is None or ckpt.model is None:
         result.checks += [
+            DURATION_FIT.skipped(why_not),
             _duration_static(ckpt, why_not),
             LENGTH_MASKING.skipped(why_not),
         ]
     else:
+        ctx.tick(Stage.MODEL, 0.95, "duration-fit probe")
+        fit = _duration_fit(ctx, ckpt, ckpt.model, cache)
         rows_real = cache.log_duration[outputs[1]].double()
         duration_check, duration_stats = _duration_check(ckpt, outputs[0], rows_real, tol)
         masking_check, padding_stats = _masking_check(outputs[0], cache.length[outputs[1]], tol)
+        if isinstance(fit, str):
+            result.checks.append(DURATION_FIT.skipped(fit))
+        else:
+            result.checks.append(_fit_check(fit, tol))
+            result.stats["duration_fit"] = fit.as_dict()
         result.checks += [duration_check, masking_check]
         result.stats["duration"] = duration_stats
         result.stats["padding"] = padding_stats
@@ -166,7 +196,7 @@ def _load_check(ckpt: CheckpointArtifact) -> Check:
 
 
 def _conditioning_check(ckpt: CheckpointArtifact, cache: TimingCache | None) -> Check:
-    cond_dim = ckpt.cond_dim
+    cond_dim = ckpt.cond_dim_for(cache.feature_dim) if cache is not None else ckpt.cond_dim
     diffusion = ckpt.config.get("diffusion_cond_dim")
     model_names = ckpt.config.get("feature_names")
     cache_names = cache.feature_names if cache is not None and _named(cache) else None
@@ -393,16 +423,77 @@ def _outputs_on_cache(
 
 
 def _duration_static(ckpt: CheckpointArtifact, why_not: str) -> Check:
-    """Without outputs, the shapes can still say whether there is a (μ, log σ) head."""
+    """Without a model to run, the duration head cannot be judged: say what the shapes show
+    (a foreign head that cannot be read is `skip`, never `fail`: SPEC 2.6)."""
     reading = ckpt.static
-    if ckpt.source == "static" and reading is not None and reading.duration_layer is None:
-        return DURATION_HEAD.check(
-            "fail",
-            {"duration_layer": None},
-            "a layer with 2 outputs, (μ, log σ)",
-            "No layer has 2 outputs: the duration head does not output (μ, log σ) of log-duration.",
+    if ckpt.source != "static" or reading is None:
+        return DURATION_HEAD.skipped(why_not)
+    if reading.duration_layer is not None:
+        seen = f"{reading.duration_layer} has 2 outputs, read as (μ, log σ)"
+    else:
+        seen = "no layer has 2 outputs (the head may be two 1-output layers, μ and log σ)"
+    return DURATION_HEAD.skipped(
+        f"the weights were read statically ({seen}); give --model module:factory to run them"
+    )
+
+
+def _duration_fit(
+    ctx: StageContext, ckpt: CheckpointArtifact, model: torch.nn.Module, cache: TimingCache
+) -> DurationFit | str:
+    """The duration-fit probe on the capacity probe's own fit and held-out rows (or why it
+    could not run)."""
+    fit_rows, held_rows = probe_rows(cache.n_rows, ProbeBudget(), ctx.settings.seed)
+    try:
+        held = predict_rows(model, cache, held_rows, resolve_device(ctx.settings.device))
+    except (RuntimeError, ValueError, TypeError, IndexError) as exc:
+        return f"the model failed on the held-out rows ({type(exc).__name__}: {exc})"
+    hidden = ckpt.config.get("hidden")
+    return run_duration_fit(
+        cache,
+        held.mu,
+        held.log_sigma,
+        fit_rows,
+        held_rows,
+        hidden=hidden if isinstance(hidden, int) and not isinstance(hidden, bool) else 64,
+        seed=ctx.settings.seed,
+    )
+
+
+def _fit_check(fit: DurationFit, tol: Tolerances) -> Check:
+    measured = {**fit.as_dict(), "margin": tol.duration_fit_margin}
+    expected = (
+        f"the checkpoint's duration NLL per row on held-out rows at most "
+        f"{fmt(tol.duration_fit_margin)} nats above a duration head fitted briefly on the "
+        "same features"
+    )
+    figures = (
+        f"{fmt(fit.checkpoint_nll)} nats per row against the probe's {fmt(fit.probe_nll)} on "
+        f"{fit.rows_eval:,} held-out rows"
+    )
+    if not fit.worse(tol.duration_fit_margin):
+        return DURATION_FIT.check(
+            "pass",
+            measured,
+            expected,
+            f"The checkpoint fits this cache's durations row by row: {figures} (μ bias "
+            f"{fit.mu_bias:+.2f}).",
         )
-    return DURATION_HEAD.skipped(why_not)
+    parts = {
+        f"a μ bias of {fit.mu_bias:+.2f} in log-duration (durations {math.exp(fit.mu_bias):.2f}× "
+        f"what it predicts) costs {fmt(fit.bias_nats)}": fit.bias_nats,
+        f"σ {fmt(1 / fit.sigma_scale)}× what the rows need costs {fmt(fit.sigma_nats)}": (
+            fit.sigma_nats
+        ),
+        f"μ not following the features costs {fmt(fit.rest_nats)}": fit.rest_nats,
+    }
+    order = sorted(parts, key=lambda text: -parts[text])
+    return DURATION_FIT.check(
+        "fail",
+        measured,
+        expected,
+        f"The checkpoint does not fit this cache's durations: {figures}, {fmt(fit.gap)} nats "
+        f"per row worse. Of the gap, {'; '.join(order)}.",
+    )
 
 
 def _duration_check(
@@ -411,45 +502,64 @@ def _duration_check(
     mu = out.mu.double()
     log_sigma = out.log_sigma.double()
     expected = (
-        f"finite (μ, log σ); < {tol.clamp_share:.0%} of rows at a log σ clamp; RMS σ ≥ "
-        f"{tol.sigma_ratio_min:g} × the RMS residual of log-duration"
+        f"finite (μ, log σ); no bound on log σ binds (< {tol.clamp_share:.0%} of rows at a "
+        f"clamp, no pile of ≥ {tol.pinned_share:.0%} of rows at the edge of a range that keeps σ "
+        f"from the data); RMS σ within {tol.sigma_ratio_min:g}× to {tol.sigma_ratio_max:g}× the "
+        "RMS residual of log-duration"
     )
     if not (torch.isfinite(mu).all() and torch.isfinite(log_sigma).all()):
         bad = int((~torch.isfinite(mu) | ~torch.isfinite(log_sigma)).sum())
-        stats = {"nonfinite_rows": bad}
         return (
             DURATION_HEAD.check(
                 "fail",
-                stats,
+                {"nonfinite_rows": bad},
                 expected,
                 f"{bad} rows get a non-finite μ or log σ.",
             ),
-            stats,
+            {"nonfinite_rows": bad},
         )
-    share, bound = _clamp_share(ckpt, log_sigma)
+    share, bound, name = _clamp_share(ckpt, log_sigma)
     residual = float(torch.sqrt(torch.mean((log_duration - mu) ** 2)))
     sigma_rms = float(torch.sqrt(torch.mean(torch.exp(2 * log_sigma))))
     ratio = sigma_rms / residual if residual > 0 else math.inf
-    stats = {
+    needed = math.log(residual) if residual > 0 else -math.inf
+    pin = sigma_pinning(log_sigma)
+    stats: dict[str, Any] = {
         "clamp_share": share,
         "clamp_bound": bound,
         "sigma_rms": sigma_rms,
         "residual_rms": residual,
         "sigma_ratio": ratio,
+        "needed_log_sigma": needed,
+        "pinned": {"log_sigma": pin.value, "share": pin.share, "edge": pin.edge},
         "mu_mean": float(mu.mean()),
         "log_sigma_min": float(log_sigma.min()),
         "log_sigma_max": float(log_sigma.max()),
+        "bound": _binding_bound(share, bound, name, pin, residual, tol),
     }
+    stats["bound_binds"] = stats["bound"] is not None
     problems = []
-    if share >= tol.clamp_share:
+    binding = stats["bound"]
+    if binding is not None and binding["kind"] == "clamp":
         problems.append(
-            f"{share:.0%} of rows have log σ at the clamp {fmt(bound)}: the clamp binds and "
-            "hides the true spread"
+            f"{share:.0%} of rows have log σ at the clamp {binding['name']} = "
+            f"{fmt(binding['log_sigma'])}: the clamp binds and hides the true spread (the data "
+            f"need log σ ≈ {fmt(needed)})"
         )
-    if ratio < tol.sigma_ratio_min:
+    elif binding is not None:
+        problems.append(
+            f"log σ sits at its {pin.edge} {fmt(pin.value)} (σ {fmt(math.exp(pin.value))}) on "
+            f"{pin.share:.0%} of rows while the residual spread is {fmt(residual)}: a bounded "
+            f"range (such as base + range·tanh(z)) holds σ at {fmt(math.exp(pin.value) / residual)}"
+            f"× what the data need (log σ ≈ {fmt(needed)})"
+        )
+    if not tol.sigma_ratio_min <= ratio <= tol.sigma_ratio_max and binding is None:
+        narrow = ratio < tol.sigma_ratio_min
         problems.append(
             f"the predicted σ (RMS {fmt(sigma_rms)}) is {ratio:.2f} × the spread of the real "
-            f"residuals log d − μ (RMS {fmt(residual)}): durations will be sampled too narrow"
+            f"residuals log d − μ (RMS {fmt(residual)}): durations will be sampled too "
+            + ("narrow" if narrow else "wide")
+            + " (no bound holds σ there)"
         )
     if problems:
         return DURATION_HEAD.check("fail", stats, expected, "; ".join(problems) + "."), stats
@@ -458,33 +568,75 @@ def _duration_check(
             "pass",
             stats,
             expected,
-            f"(μ, log σ) are finite, no clamp binds ({share:.1%} of rows at a bound) and σ "
-            f"matches the residual spread ({ratio:.2f} ×).",
+            f"(μ, log σ) are finite, no bound holds log σ ({share:.1%} of rows at a clamp, "
+            f"{pin.share:.0%} within {fmt(0.01)} of its {pin.edge}) and σ matches the residual "
+            f"spread ({ratio:.2f} ×).",
         ),
         stats,
     )
 
 
-def _clamp_share(ckpt: CheckpointArtifact, log_sigma: torch.Tensor) -> tuple[float, float | None]:
-    """The share of rows whose log σ sits at a clamp bound, and that bound.
+def _binding_bound(
+    share: float,
+    bound: float | None,
+    name: str | None,
+    pin: Pinning,
+    residual: float,
+    tol: Tolerances,
+) -> dict[str, Any] | None:
+    """The bound that holds log σ away from the data, or None.
+
+    A clamp binds when at least `clamp_share` of rows sit on it. A bounded range (say
+    base + range·tanh(z)) binds when at least `pinned_share` of rows pile at one edge of
+    log σ and σ there is off the residual spread in the direction that edge blocks: at the
+    floor while the data need a smaller σ, at the ceiling while they need a larger one.
+    """
+    if share >= tol.clamp_share and bound is not None:
+        return {
+            "kind": "clamp",
+            "name": name or "a clamp",
+            "where": f"the clamp {name}" if name else "a clamp",
+            "log_sigma": bound,
+            "share": share,
+        }
+    if residual <= 0 or not math.isfinite(pin.value) or pin.share < tol.pinned_share:
+        return None
+    held = math.exp(pin.value) / residual
+    blocked = held > tol.sigma_ratio_max if pin.edge == "floor" else held < tol.sigma_ratio_min
+    if not blocked:
+        return None
+    return {
+        "kind": "range",
+        "name": None,
+        "where": f"its {pin.edge}",
+        "edge": pin.edge,
+        "log_sigma": pin.value,
+        "share": pin.share,
+    }
+
+
+def _clamp_share(
+    ckpt: CheckpointArtifact, log_sigma: torch.Tensor
+) -> tuple[float, float | None, str | None]:
+    """The share of rows whose log σ sits at a clamp bound, that bound and its config key.
 
     Bounds come from the config when it has them; otherwise a clamp shows as many rows
     tied exactly at the largest or smallest value while the others vary (a clamp inside
     a user's model). A σ that is the same for every row is homoscedastic, not clamped.
     """
     n = log_sigma.numel()
-    worst: tuple[float, float | None] = (0.0, None)
+    worst: tuple[float, float | None, str | None] = (0.0, None, None)
     for key in ("logsigma_min", "logsigma_max"):
         bound = ckpt.config.get(key)
         if isinstance(bound, (int, float)) and not isinstance(bound, bool):
             share = float(((log_sigma - bound).abs() <= 1e-6).sum()) / n
-            worst = max(worst, (share, float(bound)), key=lambda p: p[0])
+            worst = max(worst, (share, float(bound), key), key=lambda p: p[0])
     low, high = float(log_sigma.min()), float(log_sigma.max())
     if high > low:
         for edge in (low, high):
             tied = int((log_sigma == edge).sum())
             if tied >= 2:
-                worst = max(worst, (tied / n, edge), key=lambda p: p[0])
+                worst = max(worst, (tied / n, edge, None), key=lambda p: p[0])
     return worst
 
 
@@ -550,6 +702,12 @@ def _figures(stats: dict[str, Any]) -> list[str]:
             own = stats["configs"][stats["checkpoint_config"]]
             text += f", checkpoint's {stats['checkpoint_config']} KL {fmt(own['profile_kl'])}"
         figures.append(text)
+    if "duration_fit" in stats:
+        f = stats["duration_fit"]
+        figures.append(
+            f"duration NLL {fmt(f['checkpoint_nll'])} vs probe {fmt(f['probe_nll'])}, "
+            f"μ bias {f['mu_bias']:+.2f}"
+        )
     if "duration" in stats and "sigma_ratio" in stats["duration"]:
         d = stats["duration"]
         figures.append(f"σ/residual {d['sigma_ratio']:.2f}, {d['clamp_share']:.1%} at a clamp")

@@ -7,13 +7,13 @@ that importing the runner does not pull in torch-heavy code before it is needed.
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 from tui_timing.artifacts.cache import load_cache, summary_path_for
+from tui_timing.artifacts.hashing import file_sha256
 from tui_timing.artifacts.raw_summary import load_raw_summary
 from tui_timing.config import ARTIFACT_KINDS, ArtifactPaths, Settings
 from tui_timing.errors import ArtifactError
@@ -154,18 +154,3 @@ def artifact_refs(ctx: StageContext) -> dict[str, ArtifactRef]:
         kind: ArtifactRef(path=str(path), sha256=file_sha256(path))
         for kind, path in ctx.paths.given().items()
     }
-
-
-def file_sha256(path: Path) -> str | None:
-    """The SHA-256 of a file's bytes, read in blocks; None for a missing/unreadable file,
-    and for anything but a regular file (hashing a pipe or /dev/zero would never end)."""
-    if not path.is_file():
-        return None
-    digest = hashlib.sha256()
-    try:
-        with path.open("rb") as handle:
-            while block := handle.read(1 << 20):
-                digest.update(block)
-    except OSError:
-        return None
-    return digest.hexdigest()

@@ -5,6 +5,16 @@ features and lengths (model/sample.py: the built-in sampler or the user's `--sam
 each fake row is compared with its real twin:
 
 - `sampler.run`: the sampler ran and gave finite, non-negative durations and profiles;
+- `sampler.passthrough`: the samples are not the cache's own rows (a sampler that mixes
+  real data in, at a mix of 0, hands them back and every comparison below passes for the
+  wrong reason);
+- `sampler.duration_ceiling`: sampled durations do not pile up at one hard maximum below
+  the real upper tail (a clip at a quantile, which hides a σ that is too wide);
+- `sampler.profile_dispersion`: profiles are about as uneven *within* rows as real ones
+  (median CV of the step shares, fake over real, below `dispersion_high`, e.g. not a
+  Dirichlet draw with a low concentration; warn below `dispersion_low`: flat within rows),
+  and, when the head can be run, not much flatter than the head's own profile (a
+  temperature or logit scaling that spreads each path's time evenly);
 - `sampler.duration_quantiles`: q05..q95 of fake durations within `quantile_rel` of the
   real ones, and the KS distance below `ks_max`;
 - `sampler.profile_bins`: the fake mean profile's first bin within `first_bin_rel`, mid and
@@ -29,7 +39,13 @@ from tui_timing.artifacts.checkpoint import CheckpointArtifact
 from tui_timing.config import Tolerances
 from tui_timing.errors import UsageError
 from tui_timing.findings import Check, Plot, Series, StageResult, Status
-from tui_timing.model.sample import SamplerFn, SampleStats, load_sampler, sample_chunks
+from tui_timing.model.sample import (
+    SamplerFn,
+    SampleStats,
+    load_sampler,
+    predict_rows,
+    sample_chunks,
+)
 from tui_timing.model.train import resolve_device
 from tui_timing.numerics.figures import close, histogram, log_edges, relative_error, within_factor
 from tui_timing.numerics.fmt import fmt
@@ -59,6 +75,24 @@ def _bins_figure(m: dict[str, Any]) -> str | None:
 
 #: Stage 5's checks, in report order.
 RUN = CheckSpec("sampler.run", "load")
+PASSTHROUGH = CheckSpec(
+    "sampler.passthrough",
+    "structural",
+    figure=lambda m: f"{float(m['share']):.0%} of samples are real rows",
+    tolerances=("passthrough_share",),
+)
+DURATION_CEILING = CheckSpec(
+    "sampler.duration_ceiling",
+    "structural",
+    figure=lambda m: f"{float(m['share']):.1%} of durations clipped at {fmt(m['value'])} s",
+    tolerances=("ceiling_share",),
+)
+PROFILE_DISPERSION = CheckSpec(
+    "sampler.profile_dispersion",
+    "structural",
+    figure=lambda m: f"within-row CV {fmt(m['fake'])} vs real {fmt(m['real'])}",
+    tolerances=("dispersion_high", "dispersion_low", "dispersion_head_low"),
+)
 DURATION_QUANTILES = CheckSpec(
     "sampler.duration_quantiles",
     "statistic",
@@ -84,7 +118,19 @@ FLAT = CheckSpec(
     figure=lambda m: f"keeps {float(m['share']):.0%} of the real profile's shape",
     tolerances=("flat_share",),
 )
-CHECKS = StageChecks(Stage.SAMPLER, (RUN, DURATION_QUANTILES, PROFILE_BINS, PADDING_MASS, FLAT))
+CHECKS = StageChecks(
+    Stage.SAMPLER,
+    (
+        RUN,
+        PASSTHROUGH,
+        DURATION_CEILING,
+        PROFILE_DISPERSION,
+        DURATION_QUANTILES,
+        PROFILE_BINS,
+        PADDING_MASS,
+        FLAT,
+    ),
+)
 CHUNK_ROWS = 256
 HISTOGRAM_BINS = 40
 
@@ -108,6 +154,7 @@ def run(ctx: StageContext) -> StageResult:
         return _failed(result, "error", str(exc))
 
     stats = SampleStats(max_len=cache.max_len)
+    head = ckpt.model if ckpt is not None and ckpt.model is not None else None
     edges = log_edges(cache.duration.double().numpy(), HISTOGRAM_BINS)
     total = ctx.settings.samples
     start = time.perf_counter()
@@ -123,6 +170,8 @@ def run(ctx: StageContext) -> StageResult:
             sampler=sampler,
         ):
             stats.add(chunk, cache)
+            if head is not None:
+                stats.add_head(predict_rows(head, cache, chunk.rows, device).profile, chunk.length)
             partial = CHECKS.new_result()
             partial.stats, partial.plots = {"rows": stats.rows}, _plots(stats, edges)
             ctx.tick(
@@ -135,6 +184,9 @@ def run(ctx: StageContext) -> StageResult:
     tol = ctx.settings.tolerances
     result.checks = [
         _run_check(summary, sampler_name, device.type, seconds),
+        _passthrough_check(summary, tol),
+        _ceiling_check(summary, tol),
+        _dispersion_check(summary, tol),
         _quantile_check(summary, tol),
         _bins_check(summary, tol),
         _padding_check(summary, tol),
@@ -209,6 +261,108 @@ def _run_check(summary: dict[str, Any], sampler: str, device: str, seconds: floa
         measured,
         expected,
         f"Sampled {summary['rows']} rows in {seconds:.2f} s on the {device} ({sampler}).",
+    )
+
+
+def _passthrough_check(summary: dict[str, Any], tol: Tolerances) -> Check:
+    copies = summary["passthrough"]
+    expected = (
+        f"fewer than {tol.passthrough_share:.0%} of sampled durations or profiles equal to the "
+        "real row's"
+    )
+    what = (
+        f"{copies['duration_share']:.0%} of sampled durations and {copies['profile_share']:.0%} "
+        f"of sampled profiles are exactly the real row's"
+    )
+    if copies["share"] >= tol.passthrough_share:
+        return PASSTHROUGH.check(
+            "fail",
+            copies,
+            expected,
+            f"The sampler hands back real rows: {what}. Every comparison with the real rows "
+            "passes for the wrong reason; set the sampler to draw from the model (a "
+            "profile/duration mix of real data at 0 returns the data).",
+        )
+    return PASSTHROUGH.check(
+        "pass" if copies["share"] == 0 else "warn",
+        copies,
+        expected,
+        f"The sampler draws its own values ({what}).",
+    )
+
+
+def _ceiling_check(summary: dict[str, Any], tol: Tolerances) -> Check:
+    top = summary["ceiling"]
+    expected = (
+        f"fewer than {tol.ceiling_share:.0%} of sampled durations piled at one maximum below "
+        "the real upper tail"
+    )
+    clipped = top["at_ceiling"] >= 5 and top["share"] >= tol.ceiling_share and top["real_above"] > 0
+    if clipped:
+        return DURATION_CEILING.check(
+            "fail",
+            top,
+            expected,
+            f"The sampler clips durations at {fmt(top['value'])} s: {top['share']:.1%} of "
+            f"samples ({top['at_ceiling']:,}) sit exactly there while {top['real_above']:.1%} of "
+            "real durations are longer. A clip hides a σ that is too wide and cuts the real "
+            "tail; remove it.",
+        )
+    return DURATION_CEILING.check(
+        "pass",
+        top,
+        expected,
+        f"No hard maximum: {top['at_ceiling']:,} sample(s) at the largest duration "
+        f"{fmt(top['value'])} s.",
+    )
+
+
+def _dispersion_check(summary: dict[str, Any], tol: Tolerances) -> Check:
+    spread = summary["dispersion"]
+    expected = (
+        f"median within-row CV of step shares, fake/real, at most {tol.dispersion_high:g}× "
+        f"(warn below {tol.dispersion_low:g}×); fake/head at least {tol.dispersion_head_low:g}× "
+        "(the sampler keeps the head's own unevenness)"
+    )
+    if not spread["rows"]:
+        return PROFILE_DISPERSION.skipped("no sampled row has two or more steps")
+    ratio, head = spread["ratio"], spread["head"]
+    figures = (
+        f"the median coefficient of variation of step shares within a row is {fmt(spread['fake'])}"
+        f" sampled vs {fmt(spread['real'])} real ({fmt(ratio)}×)"
+        + (f" and {fmt(head)} in the head's own profile" if head is not None else "")
+    )
+    if ratio > tol.dispersion_high:
+        return PROFILE_DISPERSION.check(
+            "fail",
+            {**spread, "direction": "noisier"},
+            expected,
+            f"Sampled profiles are far more uneven within rows than real ones: {figures}. The "
+            "mean profile can match while each row is noise, as a Dirichlet draw with a low "
+            "concentration gives; raise the concentration or sample the head's profile.",
+        )
+    head_ratio = spread["head_ratio"]
+    if head_ratio is not None and head_ratio < tol.dispersion_head_low and ratio < 1:
+        return PROFILE_DISPERSION.check(
+            "fail",
+            {**spread, "direction": "flatter"},
+            expected,
+            f"The sampler flattens the head's profile within rows: {figures} "
+            f"({fmt(head_ratio)}× the head's). A sampling temperature or logit scaling above "
+            "1 spreads each path's time evenly over its steps; sample at temperature 1.",
+        )
+    if ratio < tol.dispersion_low:
+        return PROFILE_DISPERSION.check(
+            "warn",
+            {**spread, "direction": "flatter"},
+            expected,
+            f"Sampled profiles are nearly flat within rows: {figures}.",
+        )
+    return PROFILE_DISPERSION.check(
+        "pass",
+        {**spread, "direction": None},
+        expected,
+        f"Sampled profiles are as even as expected: {figures}.",
     )
 
 

@@ -2,6 +2,9 @@
 
 - `train.log`: the log was read (format, epochs, splits; a half-written last line of a run
   still going is ignored and said so), and has the SPEC 2.4 columns;
+- `train.objective`: the profile is fitted as a distribution (KL or cross-entropy), not with
+  a squared error, which barely feels the tiny late bins of a decaying profile (read from
+  the checkpoint's config, so it runs with a checkpoint and no log too);
 - `train.loss_trend`: train loss falls; val loss does not diverge (rise above its start)
   nor give back much of its improvement (overfitting, reported with its best epoch);
 - `train.stats_convergence`: the last logged μ, σ and first/mid/last are near the
@@ -9,6 +12,10 @@
 - `train.collapse`: a flat profile (logged first/mid below `flat_ratio` while the cache's
   is far above) or a collapsing σ (σ falling below `sigma_collapse_ratio` of its value at
   the epoch of best duration NLL), with the first epoch where it shows (`measured.epoch`).
+
+The stage also records whether the model fitted its own training data (`stats["fitted"]`:
+its loss flattened over the last epochs), which the decision needs to tell a checkpoint
+trained on other data (rule 3) from an undertrained one (rule 6).
 
 Trends and collapse are read from the val split when the log has one (it is what
 generalizes). Convergence compares the train split's statistics with the cache's: the
@@ -19,6 +26,7 @@ many long rows it happened to get.
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 import torch
@@ -54,6 +62,9 @@ def _convergence_figure(m: dict[str, Any]) -> str | None:
 
 #: Stage 4's checks, in report order.
 LOG = CheckSpec("train.log", "load")
+OBJECTIVE = CheckSpec(
+    "train.objective", "structural", figure=lambda m: f"profile loss {m['profile_loss']}"
+)
 LOSS_TREND = CheckSpec(
     "train.loss_trend", "structural", figure=_loss_figure, tolerances=("val_rise_share",)
 )
@@ -69,18 +80,34 @@ COLLAPSE = CheckSpec(
     figure=lambda m: f"from epoch {m['epoch']}",
     tolerances=("flat_ratio", "sigma_collapse_ratio", "profile_abs_floor"),
 )
-CHECKS = StageChecks(Stage.TRAINING, (LOG, LOSS_TREND, STATS_CONVERGENCE, COLLAPSE))
+CHECKS = StageChecks(Stage.TRAINING, (LOG, OBJECTIVE, LOSS_TREND, STATS_CONVERGENCE, COLLAPSE))
 
 #: "The cache's first/mid ratio is far above": at least this many times `flat_ratio`.
 FAR_ABOVE = 5.0
+#: Config keys that may name the profile's loss (the reference head's, and common others).
+_OBJECTIVE_KEY = re.compile(r"profile.*(loss|objective|criterion)|(loss|objective).*profile")
+#: Loss names that are a squared error on the profile (not a divergence of distributions).
+_SQUARED = re.compile(r"mse|l2|squared|sse")
+#: Loss names that fit the profile as a distribution.
+_DIVERGENCE = re.compile(r"kl|kld|cross|entropy|^ce$|nll|likelihood")
+#: A loss has flattened when its last epochs gained at most this share of its total gain.
+FLAT_TAIL_SHARE = 0.1
 
 
 def run(ctx: StageContext) -> StageResult:
     """Stage 4 on the context's stats log (and cache, for the reference values)."""
     result = CHECKS.new_result()
     loaded = ctx.loaded("log")
+    objective = _objective_check(ctx)
     if loaded is None:
-        return CHECKS.skip_all(result, "no training log given")
+        if objective.status == "skip":
+            return CHECKS.skip_all(result, "no training log given")
+        result.checks = [
+            LOG.skipped("no training log given"),
+            objective,
+            *CHECKS.skipped_after(OBJECTIVE, "no training log given"),
+        ]
+        return result
     if loaded.error is not None:
         return CHECKS.unusable(
             result,
@@ -96,11 +123,13 @@ def run(ctx: StageContext) -> StageResult:
     reference = _cache_reference(ctx, cache) if cache is not None else None
     result.checks = [
         _log_check(log),
+        objective,
         _loss_check(log, tol),
         _convergence_check(log, bulk, reference, tol, ctx.cache_unavailable_reason()),
         _collapse_check(log, split, reference, tol),
     ]
     result.stats = _stats(log, split, reference)
+    result.stats["fitted"] = fitted(log, split)
     result.figures = _figures(result.stats)
     result.plots = _plots(log, reference)
     return result
@@ -118,6 +147,62 @@ def _cache_reference(ctx: StageContext, cache: TimingCache) -> dict[str, float]:
         "profile_mid": bins["mid"],
         "profile_last": bins["last"],
     }
+
+
+def _objective_check(ctx: StageContext) -> Check:
+    """The profile loss named by the checkpoint's config: KL/cross-entropy, not MSE."""
+    checkpoint = ctx.value("checkpoint")
+    config: dict[str, Any] = getattr(checkpoint, "config", None) or {}
+    named = {
+        key: value
+        for key, value in config.items()
+        if isinstance(value, str) and _OBJECTIVE_KEY.search(str(key).lower())
+    }
+    expected = "the profile fitted as a distribution (KL or cross-entropy)"
+    if not named:
+        return OBJECTIVE.skipped("no checkpoint config names the profile loss")
+    key, value = next(iter(named.items()))
+    measured = {"profile_loss": value, "key": key}
+    if _SQUARED.search(value.lower()):
+        return OBJECTIVE.check(
+            "fail",
+            measured,
+            expected,
+            f"The profile is fitted with a squared error ({key} = {value!r}): MSE barely feels "
+            "the tiny late bins of a sharply decaying profile, so the fit flattens them. "
+            "Switch the profile loss to KL(target ‖ profile).",
+        )
+    if _DIVERGENCE.search(value.lower()):
+        return OBJECTIVE.check(
+            "pass",
+            measured,
+            expected,
+            f"The profile is fitted as a distribution ({key} = {value!r}).",
+        )
+    return OBJECTIVE.skipped(f"the profile loss {key} = {value!r} is not one timing-tui knows")
+
+
+def fitted(log: StatsLog, split: str) -> dict[str, Any]:
+    """Whether the model fitted its own training data: its duration NLL (else its loss)
+    flattened over the last epochs, or rose from its best (it fitted, then overfitted).
+
+    `flattened` is None when the log has too few epochs to say (fewer than 4).
+    """
+    key = "duration_nll" if log.series(split, "duration_nll")[0] else "loss"
+    _, values = log.series(split, key)
+    finite = [v for v in values if math.isfinite(v)]
+    out: dict[str, Any] = {"split": split, "figure": key, "epochs": len(values)}
+    if len(finite) < 4 or len(finite) != len(values):
+        out["flattened"] = None
+        return out
+    tail = max(2, len(values) // 4)
+    gained = values[0] - min(values)
+    recent = values[-tail - 1] - values[-1]
+    out["total_gain"] = gained
+    out["tail_gain"] = recent
+    out["tail_epochs"] = tail
+    out["flattened"] = bool(gained <= 0 or recent <= FLAT_TAIL_SHARE * gained)
+    return out
 
 
 def _log_check(log: StatsLog) -> Check:

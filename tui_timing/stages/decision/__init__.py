@@ -24,7 +24,7 @@ Two readings the SPEC leaves open are settled here:
 from __future__ import annotations
 
 from tui_timing.findings import Action, Decision, RuleOutcome, StageResult, Status
-from tui_timing.stages.catalog import STAGE_BY_ID, Stage
+from tui_timing.stages.catalog import DIAGNOSTIC, STAGE_BY_ID, Stage
 from tui_timing.stages.context import StageContext
 from tui_timing.stages.decision.evidence import Evidence
 from tui_timing.stages.decision.rules import RULES, Walk, everything_passes, only_statistics_off
@@ -39,7 +39,7 @@ def run(ctx: StageContext) -> StageResult:
     decision = decide(ctx)
     verdict = next(rule.evaluate for rule in RULES if rule.number == decision.rule)
     status: Status = _STATUS.get(verdict, "fail")
-    if status == "pass" and Evidence(ctx.results).not_assessed():
+    if status == "pass" and Evidence(ctx.results).not_assessed_why():
         status = "warn"
     return StageResult(
         id=int(Stage.DECISION),
@@ -66,6 +66,7 @@ def decide(ctx: StageContext) -> Decision:
         walk.answers[rule.evaluate] = rule.evaluate(walk)
     answered = [(rule, walk.answers[rule.evaluate]) for rule in RULES]
     verdict_rule, verdict = next((r, a) for r, a in answered if a.matched)
+    gaps = walk.evidence.not_assessed_why()
     return Decision(
         verdict=verdict.verdict,
         rule=verdict_rule.number,
@@ -79,4 +80,6 @@ def decide(ctx: StageContext) -> Decision:
             RuleOutcome(rule.number, rule.question, answer.matched, answer.reason)
             for rule, answer in answered
         ],
+        assessed=[int(sid) for sid in DIAGNOSTIC if sid not in gaps],
+        not_assessed=[int(sid) for sid in gaps],
     )

@@ -85,6 +85,30 @@ class Evidence:
                 out[sid] = result.skip_reason or _first_skip_reason(result)
         return out
 
+    def not_assessed_why(self) -> dict[int, str]:
+        """Stages 1-6 that were not assessed, with why: skipped, an input that could not be
+        used, or most of their checks skipped (a checkpoint read only statically, a log
+        missing but a config that names the loss)."""
+        out: dict[int, str] = dict(self.skipped())
+        for sid, bad in self.not_assessed().items():
+            out.setdefault(sid, bad[0].message.rstrip("."))
+        for sid in DIAGNOSTIC:
+            checks = self.stage_checks(sid)
+            skipped = [c for c in checks if c.status == "skip"]
+            if sid not in out and checks and 2 * len(skipped) > len(checks):
+                out[sid] = skipped[0].message.removeprefix("Skipped: ").rstrip(".")
+        return {sid: out[sid] for sid in sorted(out)}
+
+    def failing(self) -> list[Check]:
+        """Every failing check that looked at its input (unusable inputs are not findings)."""
+        return [
+            c
+            for sid in DIAGNOSTIC
+            for c in self.stage_checks(sid)
+            if (c.status == "fail" and not self.unusable(c))
+            or (sid in UPSTREAM and c.status == "error")
+        ]
+
     def structural_failures(self) -> list[Check]:
         """Failing or erring checks that are not output statistics (rule 8 excludes them)."""
         return [

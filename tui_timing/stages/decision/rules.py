@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from tui_timing.findings import Action, Check
 from tui_timing.numerics.fmt import fmt
@@ -23,7 +24,8 @@ from tui_timing.stages.decision.commands import (
     sample_command,
     train_command,
 )
-from tui_timing.stages.decision.evidence import GATES, PADDING_CHECKS, Evidence
+from tui_timing.stages.decision.duration import bound_binds, duration_finding
+from tui_timing.stages.decision.evidence import GATES, PADDING_CHECKS, STATISTICS, Evidence
 from tui_timing.stages.decision.wording import (
     HEAD_REMEDIES,
     architecture_changes,
@@ -85,7 +87,7 @@ def cache_fails(walk: Walk) -> RuleResult:
     return RuleResult(
         True,
         f"stage 1 fails: {ids(failing)}",
-        f"Fix the cache first ({ids(failing)} fail); nothing downstream is trustworthy.",
+        f"Fix the cache first: {_cache_fault(failing)}; nothing downstream is trustworthy.",
         [
             Action(
                 "Rebuild the timing cache (timing-tui build-cache, or your own script) and "
@@ -120,40 +122,65 @@ def dataset_fails(walk: Walk) -> RuleResult:
 
 
 def conditioning_fails(walk: Walk) -> RuleResult:
-    """Rule 3: the backbone is not fed the diffusion model's conditioning vector."""
+    """Rule 3: the backbone is not fed the diffusion model's conditioning vector, or the
+    checkpoint was trained on other data than this cache (its duration NLL gap is a μ bias
+    while it fitted its own data: duration.py)."""
     ev, ctx = walk.evidence, walk.ctx
     check = ev.get("model.conditioning")
-    if check is None or check.status != "fail":
-        return RuleResult(False, _status_reason("model.conditioning", check))
-    timing = ev.measured("model.conditioning", "timing_features") or []
-    width = ev.measured("model.conditioning", "model_cond_dim") or ev.measured(
-        "model.conditioning", "cache_feature_dim"
-    )
-    only_dt = bool(timing) and len(timing) == width
-    actions = [
-        Action(
-            "Feed the backbone the diffusion model's neuromotor conditioning vector",
-            f"The backbone's input is not the conditioning vector: {brief([check])}.",
-            [check.id],
+    other_data = duration_finding(ev, ctx)
+    if other_data is not None and other_data.rule != 3:
+        other_data = None
+    if (check is None or check.status != "fail") and other_data is None:
+        return RuleResult(
+            False,
+            _status_reason("model.conditioning", check)
+            + "; no duration NLL gap made of a μ bias on data the model did not train on",
         )
-    ]
-    if only_dt:
+    actions: list[Action] = []
+    verdicts: list[str] = []
+    reasons: list[str] = []
+    if check is not None and check.status == "fail":
+        timing = ev.measured("model.conditioning", "timing_features") or []
+        width = ev.measured("model.conditioning", "model_cond_dim") or ev.measured(
+            "model.conditioning", "cache_feature_dim"
+        )
+        only_dt = bool(timing) and len(timing) == width
         actions.append(
             Action(
-                "Add path length and direction features (the cache builder computes them)",
-                "Every feature is a Δt statistic: the head sees no geometry and its input "
-                "leaks the target.",
+                "Feed the backbone the diffusion model's neuromotor conditioning vector",
+                f"The backbone's input is not the conditioning vector: {brief([check])}.",
                 [check.id],
-                build_cache_command(ctx),
             )
         )
-    return RuleResult(
-        True,
-        "model.conditioning fails",
-        "Feed the timing head the diffusion model's conditioning vector"
-        + (" and add path length/direction features." if only_dt else "."),
-        actions,
-    )
+        if only_dt:
+            actions.append(
+                Action(
+                    "Add path length and direction features (the cache builder computes them)",
+                    "Every feature is a Δt statistic: the head sees no geometry and its input "
+                    "leaks the target.",
+                    [check.id],
+                    build_cache_command(ctx),
+                )
+            )
+        reasons.append("model.conditioning fails")
+        verdicts.append(
+            "Feed the timing head the diffusion model's conditioning vector"
+            + (" and add path length/direction features" if only_dt else "")
+            + f" ({check.key_figure or check.message.rstrip('.')})"
+        )
+    if other_data is not None:
+        reasons.append("the duration NLL gap is a μ bias on data the model did not train on")
+        verdicts.append(other_data.summary[:1].upper() + other_data.summary[1:])
+        actions.append(
+            Action(
+                "Check which cache and split the checkpoint was trained on, or train it on this "
+                "cache (these users)",
+                f"{other_data.summary[:1].upper() + other_data.summary[1:]}.",
+                [c.id for c in other_data.checks],
+                _retrain_command(ctx, ev, "this-cache"),
+            )
+        )
+    return RuleResult(True, "; ".join(reasons), ". ".join(verdicts) + ".", actions)
 
 
 def architecture_cannot_fit(walk: Walk) -> RuleResult:
@@ -200,44 +227,62 @@ def architecture_cannot_fit(walk: Walk) -> RuleResult:
             train_command(ctx, best, str(best)) if best in HEAD_REMEDIES else None,
         )
     ]
-    named = f"; the probe's best is {best} ({HEAD_REMEDIES.get(best, best)})" if best else ""
+    changes = architecture_changes(config, best, bool(padding))
     return RuleResult(
         True,
         "; ".join(reasons),
-        f"Revisit the timing head's architecture{named}.",
+        f"Revisit the timing head's architecture: {changes} "
+        f"({architecture_why(ev, capacity, flat and untested, padding).rstrip('.')}).",
         actions,
     )
 
 
 def duration_head_clipped(walk: Walk) -> RuleResult:
-    """Rule 5: a clamp on log σ binds in the duration head."""
+    """Rule 5: a clamp or a bounded range holds log σ away from what the data need.
+
+    A σ off the residual spread with no bound holding it is not this rule (it is training,
+    rule 6, or a statistic, rule 8).
+    """
     ev, ctx = walk.evidence, walk.ctx
     check = ev.get("model.duration_head")
     if check is None or check.status != "fail":
         return RuleResult(False, _status_reason("model.duration_head", check))
-    config = (ev.stats(Stage.MODEL).get("checkpoint") or {}).get("config") or {}
-    clamps = [
-        f"{key} = {fmt(float(config[key]))}"
-        for key in ("logsigma_min", "logsigma_max")
-        if isinstance(config.get(key), (int, float))
-    ]
-    what = f" ({', '.join(clamps)})" if clamps else ""
+    if not bound_binds(ev):
+        return RuleResult(False, "model.duration_head fails, but no clamp or bound holds log σ")
+    bound = ev.measured("model.duration_head", "bound") or {}
+    needed = ev.measured("model.duration_head", "needed_log_sigma")
+    config = _config(ev)
+    if bound.get("kind") == "clamp" and bound.get("name"):
+        what = f"the clamp {bound['name']} = {fmt(float(bound['log_sigma']))}"
+        fix = f"Remove the clamp {bound['name']} on log σ"
+    else:
+        what = (
+            f"a bounded range (such as base + range·tanh(z)) whose {bound.get('edge', 'bound')} "
+            f"{fmt(float(bound.get('log_sigma', float('nan'))))}"
+        )
+        fix = f"Re-centre or widen the range of log σ (its {bound.get('edge', 'bound')})"
+    held = (
+        f"{what} holds log σ on {float(bound.get('share', 0)):.0%} of rows where the data need "
+        f"log σ ≈ {fmt(float(needed))}"
+    )
     head = config.get("profile_head")
     command = (
         train_command(ctx, head, "unclamped")
         if head in HEAD_REMEDIES
         and (ev.stats(Stage.MODEL).get("checkpoint") or {}).get("source") == "reference"
+        and bound.get("kind") == "clamp"
         else None
     )
+    evidence = [check] + [c for c in (ev.get("model.duration_fit"),) if c and c.status == "fail"]
     return RuleResult(
         True,
-        "model.duration_head fails",
-        f"Remove the clipping of log σ in the duration head{what}.",
+        "model.duration_head fails: a bound holds log σ",
+        f"{fix} in the duration head: {held}.",
         [
             Action(
-                f"Remove the clamp on log σ{what} and retrain",
-                f"The duration head's log σ is clipped: {brief([check])}.",
-                [check.id],
+                f"{fix} and retrain",
+                f"The duration head's log σ is held by a bound: {brief(evidence)}.",
+                [c.id for c in evidence],
                 command,
             )
         ],
@@ -286,7 +331,10 @@ def training_or_sampling(walk: Walk) -> RuleResult:
         )
     if flat is not None and flat.status == "fail" and can_fit:
         capacity = ev.get("model.profile_capacity")
-        seen.append("the sampler is flat although the probe shows the head can fit the cache")
+        seen.append(
+            "the sampler is flat although the probe shows the head can fit the cache (a "
+            "temperature or logit scaling too high?)"
+        )
         pair = [flat] + ([capacity] if capacity is not None else [])
         evidence += pair
         actions.append(
@@ -298,15 +346,59 @@ def training_or_sampling(walk: Walk) -> RuleResult:
                 sample_command(ctx),
             )
         )
+    objective = ev.get("train.objective")
+    if objective is not None and objective.status == "fail":
+        loss = ev.measured("train.objective", "profile_loss")
+        key = ev.measured("train.objective", "key") or "profile_loss"
+        seen.append(
+            f"the profile is fitted with a squared error ({key} = {loss!r}): switch the profile "
+            "loss to KL"
+        )
+        evidence.append(objective)
+        actions.append(
+            Action(
+                "Switch the profile loss to KL(target ‖ profile) and retrain",
+                f"The profile is fitted with MSE ({objective.key_figure}): a squared error "
+                "barely feels the small late bins.",
+                [objective.id],
+                _retrain_command(ctx, ev, "kl", "--profile-loss kl"),
+            )
+        )
+    undertrained = duration_finding(ev, ctx)
+    if undertrained is not None and undertrained.rule == 6:
+        seen.append(undertrained.summary)
+        evidence += undertrained.checks
+        actions.append(
+            Action(
+                "Train the duration head longer (more epochs; check the learning rate)",
+                undertrained.summary[:1].upper() + undertrained.summary[1:] + ".",
+                [c.id for c in undertrained.checks],
+            )
+        )
+    for check_id, finding, remedy in _SAMPLER_FAULTS:
+        check = ev.get(check_id)
+        if check is not None and check.status == "fail":
+            if ev.measured(check_id, "direction") == "flatter":
+                finding, remedy = _FLATTENED
+            seen.append(finding.format(figure=check.key_figure))
+            evidence.append(check)
+            actions.append(Action(remedy, check.message, [check.id]))
     if not seen:
         return RuleResult(
-            False, "no collapse or divergence in stage 4, and no flat sampler with a capable head"
+            False,
+            "no collapse, divergence, MSE profile loss or undertrained duration head in "
+            "stages 3-4, and no sampler fault (flat with a capable head, real rows handed "
+            "back, durations clipped, noisy profiles)",
         )
+    remedy = (
+        "Fix the sampler's setting"
+        if all(c.id.startswith("sampler.") for c in evidence)
+        else "Look at training and sampling"
+    )
     return RuleResult(
         True,
         "; ".join(seen),
-        "The architecture is not the cause: " + "; ".join(seen) + ". Look at training and "
-        "sampling (temperature, logit scaling).",
+        "The architecture is not the cause: " + "; ".join(seen) + f". {remedy}.",
         actions,
     )
 
@@ -370,28 +462,84 @@ def eval_drifts(walk: Walk) -> RuleResult:
             if standalone == "the standalone sampler passes"
             else "The diffusion eval changes the sequences' scale"
         )
-        + f" ({drift_figures(drift)}): inspect normalization (are sequences re-normalized after "
-        "assigning Δt?).",
+        + f": {_drift_kind(ev, drift)}.",
         actions,
     )
 
 
+def _drift_kind(ev: Evidence, drift: list[Check]) -> str:
+    """The kind of drift the checks measured, in the user's terms: the eval's real side
+    cut differently, Δt re-normalized per path, a constant Δt factor, or paths left in
+    normalized units; else the gates' figures."""
+    kinds: list[str] = []
+    real = ev.get("integration.real_vs_cache")
+    if real is not None and real.status == "warn":
+        differences = ev.measured("integration.real_vs_cache", "differences") or []
+        kinds.append(
+            "the eval's real sequences were cut or cleaned differently from the cache ("
+            + "; ".join(differences)
+            + "), so every gate compares the wrong things"
+        )
+    total = ev.measured("integration.renormalization", "fixed_total")
+    factor = (ev.measured("integration.renormalization", "dt_factor") or {}).get("factor")
+    renorm_fails = ev.failed("integration.renormalization")
+    if renorm_fails and total is not None:
+        kinds.append(
+            f"each fake path's Δt were re-normalized to the same total ({fmt(float(total))} s): "
+            "re-normalized per path after Δt were assigned"
+        )
+    elif renorm_fails and factor is not None and abs(float(factor) - 1) > 0.05:
+        kinds.append(
+            f"fake Δt are a constant {fmt(float(factor))}× real: Δt re-scaled after they were "
+            "assigned (a normalization applied twice?)"
+        )
+    elif renorm_fails:
+        figure = ev.checks["integration.renormalization"].key_figure
+        kinds.append(f"fake Δt do not sum to the sampled durations ({figure})")
+    cause = ev.measured("integration.vel_p95", "cause")
+    if cause in ("paths", "both"):
+        velocity = (ev.measured("integration.vel_p95", "factor") or {}).get("factor")
+        kinds.append(
+            f"fake velocities are a constant {fmt(float(velocity))}× real: the paths were left "
+            "in normalized units"
+        )
+    if not kinds:
+        kinds.append(f"{drift_figures(drift)}: inspect normalization")
+    return "; ".join(kinds)
+
+
 def only_statistics_off(walk: Walk) -> RuleResult:
-    """Rule 8: no structural check fails or errs, but a statistic is off (tune, do not
-    rebuild); never while a rule above matches."""
+    """Rule 8: a check still fails (or a statistic is off) that no rule above explains:
+    tune loss weights or temperatures. Never while a rule above matches, and rule 9 never
+    follows a failing check."""
     ev = walk.evidence
     if walk.matched_above():
         return RuleResult(False, "a rule above matches")
-    structural = ev.structural_failures()
-    if structural:
-        return RuleResult(False, f"a structural check fails or errs ({ids(structural)})")
-    off = ev.statistics_off()
+    failing = ev.failing()
+    off = unique([*failing, *ev.statistics_off()])
     if not off:
-        return RuleResult(False, "no statistic is off")
+        return RuleResult(False, "no check fails and no statistic is off")
+    structural = [c for c in failing if c.id not in STATISTICS]
+    reason = f"no rule above explains {ids(off)}"
+    if structural:
+        return RuleResult(
+            True,
+            reason,
+            f"A check fails that no rule explains ({brief(structural)}); statistics: "
+            f"{ids([c for c in off if c not in structural]) or 'none off'}. Look at the failing "
+            "check first, then tune loss weights or temperatures.",
+            [
+                Action(
+                    "Look at the failing checks, then tune loss weights or temperatures",
+                    f"These checks fail and no rule above explains them: {brief(off)}.",
+                    [c.id for c in off],
+                )
+            ],
+        )
     return RuleResult(
         True,
-        f"no structural check fails; statistics off: {ids(off)}",
-        f"No structural fault found; statistics are still off ({ids(off)}): tune loss "
+        reason,
+        f"No structural fault found; statistics are still off ({brief(off)}): tune loss "
         "weights or temperatures.",
         [
             Action(
@@ -404,26 +552,32 @@ def only_statistics_off(walk: Walk) -> RuleResult:
 
 
 def everything_passes(walk: Walk) -> RuleResult:
-    """Rule 9: every check that ran passes; the stages not assessed are named."""
-    ev = walk.evidence
+    """Rule 9: every check that ran passes. Only with stages 1-6 all assessed is the head
+    called consistent; otherwise the verdict says no fault was found in the stages that
+    ran, and names each stage not assessed with what to give for it."""
+    ev, ctx = walk.evidence, walk.ctx
     if walk.matched_above():
         return RuleResult(False, "a rule above matches")
-    skipped = ev.skipped()
+    gaps = ev.not_assessed_why()
     unusable = ev.not_assessed()
-    gaps = [f"stage {sid} {STAGE_BY_ID[sid].name} ({why})" for sid, why in skipped.items()]
-    gaps += [
-        f"stage {sid} {STAGE_BY_ID[sid].name} (not assessed: {checks[0].message.rstrip('.')})"
-        for sid, checks in unusable.items()
-    ]
     c2st = ev.get("integration.c2st")
     c2st_text = (
         f" C2ST in stage 6: {c2st.message}"
         if c2st is not None and c2st.status in ("pass", "warn")
         else ""
     )
-    verdict = "The timing head is consistent as far as the evidence goes."
+    named = [
+        f"stage {sid} {STAGE_BY_ID[sid].name} ({why}: give {_what_to_give(ctx, sid, why)})"
+        for sid, why in gaps.items()
+    ]
     if gaps:
-        verdict += " Nothing is claimed for " + "; ".join(gaps) + "."
+        ran = [str(sid) for sid in range(1, 7) if sid not in gaps]
+        verdict = (
+            f"No fault found in the stages that ran ({', '.join(ran) or 'none'}); not "
+            f"assessed: {'; '.join(named)}."
+        )
+    else:
+        verdict = "The timing head is consistent as far as the evidence goes."
     actions: list[Action] = []
     if unusable:
         bad = [c for checks in unusable.values() for c in checks]
@@ -435,18 +589,107 @@ def everything_passes(walk: Walk) -> RuleResult:
                 [c.id for c in bad],
             )
         )
-    if skipped:
+    missing = {sid: why for sid, why in gaps.items() if sid not in unusable}
+    if missing:
         actions.append(
             Action(
-                "Give the missing artifacts to assess the skipped stages",
-                "; ".join(gaps[: len(skipped)]) + ".",
-                [ev.stage_checks(sid)[0].id for sid in skipped if ev.stage_checks(sid)],
+                "Give what the stages not assessed need, and re-run the check",
+                "; ".join(n for sid, n in zip(gaps, named, strict=True) if sid in missing) + ".",
+                [ev.stage_checks(sid)[0].id for sid in missing if ev.stage_checks(sid)],
             )
         )
     reason = "no rule above matches"
-    if unusable:
-        reason += f"; not assessed: stages {', '.join(str(sid) for sid in unusable)}"
+    if gaps:
+        reason += f"; not assessed: stages {', '.join(str(sid) for sid in gaps)}"
     return RuleResult(True, reason, verdict + c2st_text, actions)
+
+
+def _what_to_give(ctx: StageContext, stage: int, why: str) -> str:
+    """The option (or artifact) that would let a stage not assessed run."""
+    if stage == Stage.MODEL and ctx.paths.checkpoint is not None:
+        return "--model module:factory to build your model, or a checkpoint that loads"
+    if stage == Stage.SAMPLER and ctx.paths.checkpoint is not None:
+        return "--model module:factory or --sampler module:function"
+    return {
+        Stage.CACHE: "--cache CACHE",
+        Stage.DATASET: "--cache CACHE (and --dataset module:Class for your own)",
+        Stage.MODEL: "--checkpoint CHECKPOINT",
+        Stage.TRAINING: "--log STATS_LOG",
+        Stage.SAMPLER: "--checkpoint CHECKPOINT (or --sampler module:function)",
+        Stage.INTEGRATION: "--eval EVAL_DUMP",
+    }[Stage(stage)]
+
+
+#: Sampler faults rule 6 names: the check, what was seen, and the setting to change.
+_SAMPLER_FAULTS = (
+    (
+        "sampler.passthrough",
+        "the sampler hands back real rows ({figure}): it samples nothing, so every sampler "
+        "comparison passed for the wrong reason",
+        "Make the sampler draw from the model (a mix of real data set to 0 returns the data)",
+    ),
+    (
+        "sampler.duration_ceiling",
+        "the sampler clips durations ({figure})",
+        "Remove the clip on sampled durations (it hides a σ that is too wide)",
+    ),
+    (
+        "sampler.profile_dispersion",
+        "the sampled profiles are far noisier within rows than real ones ({figure}): a "
+        "Dirichlet concentration too low?",
+        "Raise the concentration of the profile draw (or sample the head's own profile)",
+    ),
+)
+#: The same check when the sampler flattens the head's profile instead.
+_FLATTENED = (
+    "the sampler flattens the head's profile within rows ({figure}): a temperature or logit "
+    "scaling above 1?",
+    "Sample the profile at temperature 1 (no extra logit scaling)",
+)
+
+
+def _cache_fault(failing: list[Check]) -> str:
+    """The cache's fault in the user's terms: the unit or the shuffle when those checks say
+    so, then the other failing checks with their key figures. A row misaligned because its
+    length disagrees with its mask is that disagreement, not a shuffle."""
+    named: list[str] = []
+    said: set[str] = set()
+    mask_wrong = any(c.id in ("cache.mask_length", "cache.mask_prefix") for c in failing)
+    for check in failing:
+        m = check.measured if isinstance(check.measured, dict) else {}
+        if check.id == "cache.units" and m.get("unit"):
+            named.append(
+                f"durations look like {m['unit']} (median {fmt(float(m['median']))} s per "
+                f"movement; divide them by {float(m['factor']):g})"
+            )
+            said.add(check.id)
+        elif check.id == "cache.row_alignment" and not mask_wrong:
+            named.append(
+                f"rows are shuffled against their features ({m['feature']} disagrees with "
+                f"length on {float(m['share_off']):.0%} of rows)"
+            )
+            said.add(check.id)
+    others = [c for c in failing if c.id not in said]
+    if others:
+        named.append(brief(others))
+    return "; ".join(named)
+
+
+def _config(ev: Evidence) -> dict[str, Any]:
+    """The checkpoint's config as stage 3 read it (empty without a checkpoint)."""
+    config = (ev.stats(Stage.MODEL).get("checkpoint") or {}).get("config") or {}
+    return config if isinstance(config, dict) else {}
+
+
+def _retrain_command(ctx: StageContext, ev: Evidence, label: str, option: str = "") -> str | None:
+    """`timing-tui train` on this cache with the checkpoint's head (and `option`), for a
+    checkpoint of the reference head."""
+    head = _config(ev).get("profile_head")
+    source = (ev.stats(Stage.MODEL).get("checkpoint") or {}).get("source")
+    if source != "reference" or head not in HEAD_REMEDIES:
+        return None
+    command = train_command(ctx, head, label)
+    return f"{command} {option}".rstrip() if command else None
 
 
 def _clean(ev: Evidence, stage_id: int, passed: str) -> str:

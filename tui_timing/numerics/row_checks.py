@@ -20,6 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from tui_timing.numerics.figures import ks_distance
+
 #: Plausible median durations of a human movement, in seconds (SPEC 3, cache.units).
 UNITS_RANGE = (0.01, 60.0)
 #: Units a duration column is often written in, as the factor from seconds.
@@ -181,7 +183,6 @@ def real_vs_cache(
     eval_dt: np.ndarray, eval_length: np.ndarray, cache_dt: np.ndarray, cache_length: np.ndarray
 ) -> RealVsCache:
     """Compare pooled valid-step Δt and per-row lengths of the eval's real side and the cache."""
-    from tui_timing.stages.figures import ks_distance
 
     def median(values: np.ndarray) -> float:
         return float(np.median(values)) if values.size else float("nan")

@@ -1,0 +1,100 @@
+"""What a duration NLL gap is made of, and so which rule owns it (SPEC 4, rules 3, 5 and 6).
+
+`model.duration_fit` fails when the checkpoint's duration NLL on held-out rows is well
+above a brief fit's. The same gap has three fixes, told apart by its parts and by what
+else is known about the checkpoint:
+- σ held by a bound (`model.duration_head` names a clamp or a range that binds): rule 5,
+  remove or re-centre the bound;
+- a μ bias (the largest part) while the model fitted its own training data (its logged
+  loss flattened, or its config's `cache_sha256` names another cache): rule 3, the
+  checkpoint was trained on other data than this cache;
+- anything else (μ not following the features, a σ scale, or a bias while the log shows
+  the loss still falling, or a checkpoint trained on this very cache): rule 6, the head is
+  undertrained.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from tui_timing.artifacts.hashing import file_sha256
+from tui_timing.findings import Check
+from tui_timing.numerics.fmt import fmt
+from tui_timing.stages.catalog import Stage
+from tui_timing.stages.context import StageContext
+from tui_timing.stages.decision.evidence import Evidence
+
+
+@dataclass(frozen=True)
+class DurationFinding:
+    """The rule a failing duration fit belongs to, and the words its verdict uses."""
+
+    rule: int
+    summary: str
+    checks: list[Check]
+
+
+def bound_binds(ev: Evidence) -> bool:
+    """`model.duration_head` fails because a clamp or a bounded range holds log σ."""
+    return ev.failed("model.duration_head") and bool(
+        ev.measured("model.duration_head", "bound_binds")
+    )
+
+
+def fitted_own_data(ev: Evidence, ctx: StageContext) -> tuple[bool | None, str]:
+    """Whether the checkpoint fitted the data it was trained on, and the evidence.
+
+    True: its config's `cache_sha256` names another cache, or its logged loss flattened;
+    False: it was trained on this very cache, or its loss was still falling; None: no
+    evidence either way (no hash, no log with enough epochs).
+    """
+    config = (ev.stats(Stage.MODEL).get("checkpoint") or {}).get("config") or {}
+    trained_on = config.get("cache_sha256")
+    if isinstance(trained_on, str) and ctx.paths.cache is not None:
+        here = file_sha256(Path(ctx.paths.cache))
+        if here is not None and here != trained_on:
+            return True, f"its config's cache_sha256 ({trained_on[:12]}) names another cache"
+        if here == trained_on:
+            return False, "it was trained on this very cache (cache_sha256)"
+    fitted = ev.stats(Stage.TRAINING).get("fitted") or {}
+    flattened = fitted.get("flattened")
+    figure, split = fitted.get("figure", "loss"), fitted.get("split", "val")
+    if flattened is True:
+        return True, f"its logged {split} {figure} flattened over the last epochs"
+    if flattened is False:
+        return False, f"its logged {split} {figure} was still falling at the last epoch"
+    epochs = fitted.get("epochs")
+    if epochs:
+        return None, f"its log has only {epochs} epoch(s)"
+    return None, "no log or cache hash says what it was trained on"
+
+
+def duration_finding(ev: Evidence, ctx: StageContext) -> DurationFinding | None:
+    """The rule that owns a failing `model.duration_fit` (None when it does not fail)."""
+    fit = ev.get("model.duration_fit")
+    if fit is None or fit.status != "fail" or not isinstance(fit.measured, dict):
+        return None
+    m = fit.measured
+    gap = f"{fmt(m['gap'])} nats per row worse than a brief fit"
+    if bound_binds(ev):
+        head = ev.checks["model.duration_head"]
+        return DurationFinding(5, f"σ held by a bound ({head.key_figure}; {gap})", [fit, head])
+    own, evidence = fitted_own_data(ev, ctx)
+    bias = f"μ bias {m['mu_bias']:+.2f} in log-duration"
+    if m["cause"] == "bias" and own is not False:
+        return DurationFinding(
+            3,
+            f"the checkpoint was trained on other data than this cache ({bias}, {gap}; {evidence})",
+            [fit],
+        )
+    part = {
+        "bias": bias,
+        "sigma": f"σ {fmt(1 / m['sigma_scale'])}× what the rows need",
+        "features": "μ does not follow the features",
+    }[m["cause"]]
+    return DurationFinding(
+        6,
+        f"the duration head is undertrained ({part}, {gap}; {evidence})",
+        [fit],
+    )
