@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import cache_faults
+import pytest
 from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -22,7 +23,7 @@ from tui_timing.stages import decision
 from tui_timing.stages.catalog import DIAGNOSTIC, STAGE_BY_ID
 from tui_timing.stages.checks import CheckSpec, checks_of, declared_checks
 from tui_timing.stages.context import StageContext
-from tui_timing.stages.decision.evidence import STATISTICS
+from tui_timing.stages.decision.evidence import Evidence
 from tui_timing.stages.runner import run_check
 
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_data"
@@ -112,6 +113,7 @@ def test_everything_passing_is_rule_9_with_the_c2st_figures() -> None:
     assert rule_of(result) == 9 and result.status == "pass"
     assert result.decision is not None
     assert "consistent as far as the evidence goes" in result.decision.verdict
+    assert result.decision.assessed == [1, 2, 3, 4, 5, 6] and result.decision.not_assessed == []
     assert "p = 0.62" in result.decision.verdict
     assert result.figures == [f"rule 9: {result.decision.verdict}"]
     assert [o.rule for o in result.decision.path] == list(range(1, 10))
@@ -125,9 +127,26 @@ def test_rule_9_names_the_skipped_stages() -> None:
     assert rule_of(result) == 9
     assert result.decision is not None
     verdict = result.decision.verdict
-    assert "stage 4 training (no training log given)" in verdict
-    assert "stage 6 integration (no eval dump given)" in verdict
+    assert verdict.startswith("No fault found in the stages that ran (1, 2, 3, 5)")
+    assert "consistent" not in verdict
+    assert "stage 4 training (no training log given: give --log" in verdict
+    assert "stage 6 integration (no eval dump given: give --eval" in verdict
+    assert result.decision.not_assessed == [4, 6] and result.decision.assessed == [1, 2, 3, 5]
     assert result.decision.actions[-1].evidence == ["train.log", "integration.dt_median"]
+
+
+def test_rule_9_does_not_call_a_mostly_skipped_stage_assessed() -> None:
+    """A checkpoint read only from its shapes: stage 3 runs two checks of six."""
+    results = healthy()
+    for check in results[3].checks[2:]:
+        check.status = "skip"
+        check.message = "Skipped: the weights were read statically."
+    result = decide(results)
+    assert rule_of(result) == 9 and result.decision is not None
+    assert result.decision.not_assessed == [3]
+    assert "stage 3 model (the weights were read statically: give --model" in (
+        result.decision.verdict
+    )
 
 
 def test_rule_1_cache_failure_comes_first_and_others_still_add_actions() -> None:
@@ -220,20 +239,134 @@ def test_rule_4_does_not_apply_while_the_cache_fails() -> None:
     assert rule_of(result) == 1 and 4 not in matched(result)
 
 
+CLAMP_BINDS = {
+    "bound_binds": True,
+    "bound": {
+        "kind": "clamp",
+        "name": "logsigma_min",
+        "where": "the clamp logsigma_min",
+        "log_sigma": -1.0,
+        "share": 0.3,
+    },
+    "needed_log_sigma": -1.6,
+    "sigma_ratio": 1.8,
+}
+
+
 def test_rule_5_duration_clamp() -> None:
     results = healthy()
     results[3].stats["checkpoint"]["config"]["logsigma_min"] = -1.0
-    setting(results, "model.duration_head", "fail", {"share_at_clamp": 0.3})
+    setting(results, "model.duration_head", "fail", CLAMP_BINDS)
     result = decide(results)
     assert rule_of(result) == 5
     assert result.decision is not None
-    assert "Remove the clipping of log σ" in result.decision.verdict
+    assert "Remove the clamp logsigma_min on log σ" in result.decision.verdict
     assert "logsigma_min = -1" in result.decision.verdict
+    assert "log σ ≈ -1.6" in result.decision.verdict
     command = result.decision.actions[0].command
     assert (
         command is not None and "--out runs/linear-unclamped --profile-head increments" in command
     )
     assert "logsigma" not in command  # the trainer's default is no clamp
+
+
+def test_rule_5_a_tanh_range_names_its_floor_and_the_sigma_the_data_need() -> None:
+    results = healthy()
+    bound = {"kind": "range", "name": None, "where": "its floor", "edge": "floor"}
+    measured = {
+        "bound_binds": True,
+        "bound": {**bound, "log_sigma": 0.3, "share": 0.82},
+        "needed_log_sigma": -0.62,
+    }
+    setting(results, "model.duration_head", "fail", measured)
+    result = decide(results)
+    assert rule_of(result) == 5 and result.decision is not None
+    verdict = result.decision.verdict
+    assert "base + range·tanh(z)" in verdict and "floor 0.3" in verdict and "-0.62" in verdict
+    assert result.decision.actions[0].command is None  # not a clamp the trainer can drop
+
+
+def test_a_sigma_off_the_spread_with_no_bound_is_not_rule_5() -> None:
+    results = healthy()
+    setting(results, "model.duration_head", "fail", {"bound_binds": False, "sigma_ratio": 0.3})
+    result = decide(results)
+    assert 5 not in matched(result) and rule_of(result) == 8
+
+
+def _duration_fit(cause: str, bias: float) -> dict[str, Any]:
+    return {"gap": 0.8, "mu_bias": bias, "sigma_scale": 1.0, "cause": cause, "margin": 0.1}
+
+
+def test_a_mu_bias_on_a_model_that_fitted_its_own_data_is_rule_3() -> None:
+    results = healthy()
+    results[4].stats["fitted"] = {"flattened": True, "split": "val", "figure": "duration_nll"}
+    setting(results, "model.duration_fit", "fail", _duration_fit("bias", 0.78))
+    result = decide(results)
+    assert rule_of(result) == 3 and result.decision is not None
+    verdict = result.decision.verdict
+    assert "trained on other data" in verdict and "μ bias +0.78" in verdict
+    assert "flattened" in verdict
+
+
+def test_the_same_bias_while_the_loss_still_falls_is_rule_6() -> None:
+    results = healthy()
+    results[4].stats["fitted"] = {"flattened": False, "split": "val", "figure": "duration_nll"}
+    setting(results, "model.duration_fit", "fail", _duration_fit("bias", 0.78))
+    result = decide(results)
+    assert rule_of(result) == 6 and result.decision is not None
+    assert "undertrained" in result.decision.verdict
+
+
+def test_a_gap_made_of_features_not_followed_is_rule_6_undertrained() -> None:
+    results = healthy()
+    setting(results, "model.duration_fit", "fail", _duration_fit("features", 0.01))
+    result = decide(results)
+    assert rule_of(result) == 6 and result.decision is not None
+    assert "μ does not follow the features" in result.decision.verdict
+
+
+def test_a_gap_with_a_binding_bound_is_rule_5_not_3() -> None:
+    results = healthy()
+    results[4].stats["fitted"] = {"flattened": True}
+    setting(results, "model.duration_fit", "fail", _duration_fit("bias", 0.5))
+    setting(results, "model.duration_head", "fail", CLAMP_BINDS)
+    result = decide(results)
+    assert rule_of(result) == 5 and 3 not in matched(result)
+
+
+@pytest.mark.parametrize(
+    ("check_id", "measured", "words"),
+    [
+        ("train.objective", {"profile_loss": "mse", "key": "profile_loss"}, "KL"),
+        ("sampler.passthrough", {"share": 1.0}, "real rows"),
+        ("sampler.duration_ceiling", {"share": 0.2, "value": 2.5}, "clips durations"),
+        ("sampler.profile_dispersion", {"fake": 0.9, "real": 0.4, "direction": "noisier"},
+         "concentration"),
+        ("sampler.profile_dispersion", {"fake": 0.01, "real": 0.4, "direction": "flatter"},
+         "temperature"),
+    ],
+)  # fmt: skip
+def test_rule_6_names_the_objective_and_the_sampler_setting(
+    check_id: str, measured: dict[str, Any], words: str
+) -> None:
+    results = healthy()
+    setting(results, check_id, "fail", measured)
+    result = decide(results)
+    assert rule_of(result) == 6 and result.decision is not None
+    assert words in result.decision.verdict
+
+
+def test_rule_1_names_milliseconds_and_a_shuffle_in_the_users_terms() -> None:
+    results = healthy()
+    setting(results, "cache.units", "fail", {"median": 1045.0, "factor": 1000.0,
+                                              "unit": "milliseconds"})  # fmt: skip
+    setting(results, "cache.row_alignment", "fail", {"feature": "n_points", "share_off": 0.97,
+                                                      "rows_off": 97, "rows": 100})  # fmt: skip
+    result = decide(results)
+    assert rule_of(result) == 1 and result.decision is not None
+    verdict = result.decision.verdict
+    assert "milliseconds (median 1045 s per movement; divide them by 1000)" in verdict
+    assert "rows are shuffled against their features (n_points" in verdict
 
 
 def test_rule_6_collapse_cites_the_epoch() -> None:
@@ -264,8 +397,7 @@ def test_rule_7_standalone_passes_but_the_eval_drifts() -> None:
     result = decide(results)
     assert rule_of(result) == 7
     assert result.decision is not None
-    assert "re-normalized after assigning Δt" in result.decision.verdict
-    assert "fake/real 0.8" in result.decision.verdict
+    assert "fake Δt are a constant 0.8× real" in result.decision.verdict
     assert "assert_timing_stats" in result.decision.actions[0].title
     assert 8 not in matched(result)
 
@@ -308,13 +440,22 @@ def test_rule_8_only_statistics_off() -> None:
     assert result.decision.actions[0].evidence == ["sampler.profile_bins", "integration.c2st"]
 
 
-def test_rule_8_never_while_a_structural_check_fails() -> None:
-    """An unusable checkpoint leaves stage 3 unassessed: no tuning advice on top of it."""
+def test_a_failing_check_never_ends_at_rule_9() -> None:
+    """An unusable checkpoint leaves stage 3 unassessed, and a statistic that fails is
+    still a finding: rule 8, not "no fault found"."""
     results = healthy()
-    setting(results, "sampler.profile_bins", "fail")
+    setting(results, "sampler.duration_quantiles", "fail", {"fake": {"q95": 10.8},
+                                                            "real": {"q95": 3.0}})  # fmt: skip
     setting(results, "model.load", "fail", "not loadable")
     result = decide(results)
-    assert 8 not in matched(result)
+    assert rule_of(result) == 8 and 9 not in matched(result)
+    assert result.decision is not None and 3 in result.decision.not_assessed
+
+
+def test_an_unusable_checkpoint_alone_is_rule_9_with_stage_3_not_assessed() -> None:
+    results = healthy()
+    setting(results, "model.load", "fail", "not loadable")
+    result = decide(results)
     assert rule_of(result) == 9 and result.status == "warn"
     assert result.decision is not None
     assert "not assessed" in result.decision.verdict
@@ -337,13 +478,11 @@ def test_invariants_of_the_tree(statuses: list[str]) -> None:
     assert hits and result.decision.rule == hits[0]
     assert {a.rule for a in result.decision.actions} <= set(hits)
     assert all(a.evidence for a in result.decision.actions)
-    structural = [
-        cid
-        for cid, status in zip(ALL_CHECKS, statuses, strict=True)
-        if status in ("fail", "error") and cid not in STATISTICS
-    ]
+    evidence = Evidence(results)
     if 8 in hits:
-        assert hits == [8] and not structural
+        assert hits == [8]
+    if hits == [9]:  # rule 9 never follows a failing check
+        assert evidence.failing() == []
     assert (result.status == "fail") == (result.decision.rule <= 7)
 
 

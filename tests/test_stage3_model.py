@@ -61,6 +61,7 @@ def test_the_linear_run_fails_capacity_and_masking() -> None:
         "model.load": "pass",
         "model.conditioning": "pass",
         "model.profile_capacity": "fail",
+        "model.duration_fit": "pass",
         "model.duration_head": "pass",
         "model.length_masking": "fail",
     }
@@ -81,7 +82,9 @@ def test_a_clamped_log_sigma_fails_duration_head(tmp_path: Path) -> None:
     check = stage3(path).check("model.duration_head")
     assert check.status == "fail"
     assert check.measured["clamp_share"] > 0.9
-    assert "clamp" in check.message
+    assert check.measured["bound_binds"] is True
+    assert check.measured["bound"]["name"] == "logsigma_max"
+    assert "clamp logsigma_max" in check.message and "the data need log σ" in check.message
 
 
 def test_a_sigma_far_below_the_residuals_fails_duration_head(tmp_path: Path) -> None:
@@ -90,6 +93,22 @@ def test_a_sigma_far_below_the_residuals_fails_duration_head(tmp_path: Path) -> 
     assert check.status == "fail"
     assert check.measured["clamp_share"] == 0.0
     assert check.measured["sigma_ratio"] < 0.5
+    assert check.measured["bound_binds"] is False and "too narrow" in check.message
+
+
+def test_a_sigma_far_above_the_residuals_fails_duration_head_too(tmp_path: Path) -> None:
+    path = planted(tmp_path, lambda s: s["model"]["duration.bias"].add_(torch.tensor([0.0, 2.0])))
+    check = stage3(path).check("model.duration_head")
+    assert check.status == "fail" and check.measured["sigma_ratio"] > 2
+    assert check.measured["bound_binds"] is False and "too wide" in check.message
+
+
+def test_a_shifted_mu_fails_duration_fit_with_its_bias(tmp_path: Path) -> None:
+    path = planted(tmp_path, lambda s: s["model"]["duration.bias"].sub_(torch.tensor([0.8, 0.0])))
+    check = stage3(path).check("model.duration_fit")
+    assert check.status == "fail"
+    assert check.measured["cause"] == "bias" and check.measured["mu_bias"] > 0.7
+    assert "μ bias of +0." in check.message
 
 
 def test_a_profile_head_that_outputs_nan_fails_length_masking(tmp_path: Path) -> None:
@@ -110,6 +129,7 @@ def test_features_with_more_columns_than_the_model_takes(tmp_path: Path) -> None
     check = result.check("model.conditioning")
     assert check.status == "fail"
     assert "12 columns, more than the 10 the model takes" in check.message
+    assert statuses(result)["model.duration_fit"] == "skip"
     assert statuses(result)["model.duration_head"] == "skip"
     assert statuses(result)["model.length_masking"] == "skip"
 
@@ -166,6 +186,7 @@ def test_an_unknown_state_dict_is_read_statically(tmp_path: Path) -> None:
         "model.load": "warn",
         "model.conditioning": "pass",
         "model.profile_capacity": "skip",
+        "model.duration_fit": "skip",
         "model.duration_head": "skip",
         "model.length_masking": "skip",
     }
@@ -174,7 +195,9 @@ def test_an_unknown_state_dict_is_read_statically(tmp_path: Path) -> None:
     del state["dur.weight"]
     torch.save(state, tmp_path / "no_duration.pt")
     check = stage3(tmp_path / "no_duration.pt").check("model.duration_head")
-    assert check.status == "fail" and "2 outputs" in check.message
+    # A head that cannot be read statically is a skip with the reason, never a failure
+    # (SPEC 2.6): it may well be two 1-output layers.
+    assert check.status == "skip" and "2 outputs" in check.message and "--model" in check.message
 
 
 def test_a_users_model_runs_through_its_factory(

@@ -34,8 +34,14 @@ def write(tmp_path: Path, rows: list[Record], name: str = "stats.jsonl") -> Path
     return path
 
 
-def stage4(log: Path | None, cache: Path | None = CACHE) -> StageResult:
-    return run_stage(load_artifacts(ArtifactPaths(cache=cache, log=log), Settings()), 4)
+INCREMENTS = REPO / "sample_data/runs/increments/checkpoint.pt"
+
+
+def stage4(
+    log: Path | None, cache: Path | None = CACHE, checkpoint: Path | None = None
+) -> StageResult:
+    paths = ArtifactPaths(cache=cache, log=log, checkpoint=checkpoint)
+    return run_stage(load_artifacts(paths, Settings()), 4)
 
 
 def statuses(result: StageResult) -> dict[str, str]:
@@ -52,8 +58,9 @@ def planted(tmp_path: Path, change: Callable[[Record], None], since: int) -> Pat
 
 
 def test_the_increments_log_passes_every_check() -> None:
-    result = stage4(INCREMENTS_LOG)
+    result = stage4(INCREMENTS_LOG, checkpoint=INCREMENTS)
     assert statuses(result) == dict.fromkeys(CHECKS.ids, "pass")
+    assert result.stats["fitted"]["figure"] == "duration_nll"
     titles = [p.title for p in result.plots]
     assert len(titles) == 6  # loss, μ, σ, and one chart per profile bin
     for label in ("first", "mid", "last"):
@@ -163,6 +170,36 @@ def test_a_run_still_writing_its_log(tmp_path: Path) -> None:
     assert check.status == "pass"
     assert "incomplete" in check.message
     assert check.measured["epochs"] == 30
+
+
+def test_a_profile_fitted_with_mse_fails_the_objective_even_without_a_log(
+    tmp_path: Path,
+) -> None:
+    import torch
+
+    saved = torch.load(INCREMENTS, weights_only=True)
+    saved["config"]["profile_loss"] = "mse"
+    torch.save(saved, tmp_path / "mse.pt")
+    with_log = stage4(INCREMENTS_LOG, checkpoint=tmp_path / "mse.pt").check("train.objective")
+    assert with_log is not None and with_log.status == "fail" and "KL" in with_log.message
+    alone = stage4(None, checkpoint=tmp_path / "mse.pt")
+    assert statuses(alone)["train.objective"] == "fail"
+    assert statuses(alone)["train.log"] == "skip" and statuses(alone)["train.collapse"] == "skip"
+    assert statuses(stage4(INCREMENTS_LOG))["train.objective"] == "skip"  # nothing names it
+
+
+def test_whether_the_model_fitted_its_own_data() -> None:
+    """The increments run's val duration NLL is still drifting down at epoch 30 by less
+    than a tenth of what it gained: flattened. One logged epoch says nothing."""
+    from tui_timing.artifacts.stats_log import load_stats_log
+    from tui_timing.stages.training import fitted
+
+    log = load_stats_log(INCREMENTS_LOG, Settings())
+    assert fitted(log, "val")["flattened"] is True
+    rows = [r for r in records() if r["epoch"] <= 6]
+    assert fitted(log.__class__(log.path, log.format, rows), "val")["flattened"] is False
+    one = [r for r in records() if r["epoch"] == 1]
+    assert fitted(log.__class__(log.path, log.format, one), "val")["flattened"] is None
 
 
 def test_a_string_for_a_number_fails_the_log_and_names_it(tmp_path: Path) -> None:

@@ -96,8 +96,10 @@ class World:
     # --- data -------------------------------------------------------------------------------
 
     def session_files(self, user: str | None = None) -> list[Path]:
+        """The user's first `sessions` sessions (another user's first one)."""
         folder = self.raw_dir / (user or self.user)
-        return sorted(p for p in folder.iterdir() if p.is_file())[: self.sessions]
+        count = self.sessions if user in (None, self.user) else 1
+        return sorted(p for p in folder.iterdir() if p.is_file())[:count]
 
     def cache(self, user: str | None = None) -> Path:
         """The cache of the user's first sessions (the raw summary beside it)."""
@@ -192,6 +194,10 @@ class World:
             eval=kwargs.pop("eval", None) or self.eval_dump("clean", _clean),
         )
         return Case(paths=paths, **kwargs)
+
+    def only_cache(self, cache: Path, dataset: str | None = None) -> Case:
+        """A case with the cache alone (and the user's dataset): what stages 1-2 need."""
+        return Case(paths=ArtifactPaths(cache=cache), dataset=dataset)
 
     def with_sampler(self, name: str) -> Case:
         cache = self.cache()
@@ -366,26 +372,26 @@ FAULTS: tuple[Fault, ...] = (
           lambda w: w.full(cache=w.planted_cache("shuffled", _shuffled_rows))),
     Fault("lengths_off", "cache", "length one more than the mask on 50 rows",
           Expect("cache.mask_length", 1),
-          lambda w: w.full(cache=w.planted_cache("lengths", _lengths_off))),
+          lambda w: w.only_cache(w.planted_cache("lengths", _lengths_off))),
     Fault("negative_duration", "cache", "a negative duration",
           Expect("cache.nonnegative", 1),
-          lambda w: w.full(cache=w.planted_cache("negative", cache_faults.negative_duration))),
+          lambda w: w.only_cache(w.planted_cache("negative", cache_faults.negative_duration))),
     Fault("log10_cache", "cache", "log_duration stored as log10",
           Expect("cache.log_duration", 1),
-          lambda w: w.full(cache=w.planted_cache("log10", cache_faults.log10_duration))),
+          lambda w: w.only_cache(w.planted_cache("log10", cache_faults.log10_duration))),
     Fault("drifted_cache", "cache", "durations 5% longer than the raw summary says",
           Expect("cache.vs_raw", 1),
-          lambda w: w.full(cache=w.planted_cache("drift", cache_faults.scaled_durations))),
+          lambda w: w.only_cache(w.planted_cache("drift", cache_faults.scaled_durations))),
     Fault("padding_in_cache", "cache", "profile mass on a padded step",
           Expect("cache.padding_zero", 1),
-          lambda w: w.full(cache=w.planted_cache("padding", cache_faults.padding_mass))),
+          lambda w: w.only_cache(w.planted_cache("padding", cache_faults.padding_mass))),
     # --- dataset ---
     Fault("dataset_log10", "dataset", "the dataset serves log10(duration) as log-duration",
           Expect("dataset.log_duration", 2, words=("log duration",)),
-          lambda w: w.full(dataset="verdict_plugins:Log10Dataset")),
+          lambda w: w.only_cache(w.cache(), dataset="verdict_plugins:Log10Dataset")),
     Fault("dataset_short", "dataset", "the dataset leaves 200 rows out of every epoch",
           Expect("dataset.coverage", 2, words=("coverage",)),
-          lambda w: w.full(dataset="verdict_plugins:ShortDataset")),
+          lambda w: w.only_cache(w.cache(), dataset="verdict_plugins:ShortDataset")),
     # --- model configuration ---
     Fault("features_reordered", "model", "the head was trained on the features in another order",
           Expect("model.conditioning", 3, words=("conditioning",)),

@@ -76,23 +76,35 @@ def duration_finding(ev: Evidence, ctx: StageContext) -> DurationFinding | None:
     if fit is None or fit.status != "fail" or not isinstance(fit.measured, dict):
         return None
     m = fit.measured
-    gap = f"{fmt(m['gap'])} nats per row worse than a brief fit"
+    gap = (
+        f"{fmt(float(m['gap']))} nats per row worse than a brief fit"
+        if isinstance(m.get("gap"), (int, float))
+        else "worse than a brief fit"
+    )
     if bound_binds(ev):
         head = ev.checks["model.duration_head"]
         return DurationFinding(5, f"σ held by a bound ({head.key_figure}; {gap})", [fit, head])
     own, evidence = fitted_own_data(ev, ctx)
-    bias = f"μ bias {m['mu_bias']:+.2f} in log-duration"
-    if m["cause"] == "bias" and own is not False:
+    bias = (
+        f"μ bias {float(m['mu_bias']):+.2f} in log-duration"
+        if isinstance(m.get("mu_bias"), (int, float))
+        else "a μ bias"
+    )
+    cause = m.get("cause")
+    if cause == "bias" and own is not False:
         return DurationFinding(
             3,
             f"the checkpoint was trained on other data than this cache ({bias}, {gap}; {evidence})",
             [fit],
         )
+    scale = m.get("sigma_scale")
     part = {
         "bias": bias,
-        "sigma": f"σ {fmt(1 / m['sigma_scale'])}× what the rows need",
+        "sigma": f"σ {fmt(1 / float(scale))}× what the rows need"
+        if isinstance(scale, (int, float)) and scale
+        else "σ off what the rows need",
         "features": "μ does not follow the features",
-    }[m["cause"]]
+    }.get(str(cause), "its parts unknown")
     return DurationFinding(
         6,
         f"the duration head is undertrained ({part}, {gap}; {evidence})",

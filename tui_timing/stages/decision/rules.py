@@ -261,10 +261,9 @@ def duration_head_clipped(walk: Walk) -> RuleResult:
             f"{fmt(float(bound.get('log_sigma', float('nan'))))}"
         )
         fix = f"Re-centre or widen the range of log σ (its {bound.get('edge', 'bound')})"
-    held = (
-        f"{what} holds log σ on {float(bound.get('share', 0)):.0%} of rows where the data need "
-        f"log σ ≈ {fmt(float(needed))}"
-    )
+    need = f"log σ ≈ {fmt(float(needed))}" if needed is not None else "another σ"
+    share = float(bound.get("share", 0))
+    held = f"{what} holds log σ on {share:.0%} of rows where the data need {need}"
     head = config.get("profile_head")
     command = (
         train_command(ctx, head, "unclamped")
@@ -499,9 +498,9 @@ def _drift_kind(ev: Evidence, drift: list[Check]) -> str:
     cause = ev.measured("integration.vel_p95", "cause")
     if cause in ("paths", "both"):
         velocity = (ev.measured("integration.vel_p95", "factor") or {}).get("factor")
+        times = f"{fmt(float(velocity))}× real" if velocity is not None else "off real"
         kinds.append(
-            f"fake velocities are a constant {fmt(float(velocity))}× real: the paths were left "
-            "in normalized units"
+            f"fake velocities are a constant {times}: the paths were left in normalized units"
         )
     if not kinds:
         kinds.append(f"{drift_figures(drift)}: inspect normalization")
@@ -657,15 +656,15 @@ def _cache_fault(failing: list[Check]) -> str:
     mask_wrong = any(c.id in ("cache.mask_length", "cache.mask_prefix") for c in failing)
     for check in failing:
         m = check.measured if isinstance(check.measured, dict) else {}
-        if check.id == "cache.units" and m.get("unit"):
+        if check.id == "cache.units" and m.get("unit") and m.get("factor"):
             named.append(
                 f"durations look like {m['unit']} (median {fmt(float(m['median']))} s per "
                 f"movement; divide them by {float(m['factor']):g})"
             )
             said.add(check.id)
-        elif check.id == "cache.row_alignment" and not mask_wrong:
+        elif check.id == "cache.row_alignment" and not mask_wrong and "share_off" in m:
             named.append(
-                f"rows are shuffled against their features ({m['feature']} disagrees with "
+                f"rows are shuffled against their features ({m.get('feature')} disagrees with "
                 f"length on {float(m['share_off']):.0%} of rows)"
             )
             said.add(check.id)
