@@ -8,7 +8,7 @@ The checkpoint is the bundled `sample_data/runs/increments/checkpoint.pt`.
 The sampler is timed as stage 5 runs it: `sample_chunks` in chunks of 256 rows, each chunk
 folded into `SampleStats`, then the summary; for 1M samples also in chunks of 65,536 rows,
 to show what the chunk size costs. CPU figures are on one intra-op thread, as the stages
-run (see stages/runner.py), and for 1M samples also on all cores. Without CUDA only the CPU
+run (see model/threads.py), and for 1M samples also on all cores. Without CUDA only the CPU
 rows are written, and the notes say so.
 """
 
@@ -30,7 +30,7 @@ from tui_timing.config import Settings
 from tui_timing.model.capacity import ProbeBudget, run_probe
 from tui_timing.model.checkpoint import load_checkpoint, reference_config
 from tui_timing.model.sample import SampleStats, sample_chunks
-from tui_timing.stages.runner import one_cpu_thread
+from tui_timing.model.threads import one_cpu_thread
 
 
 def timed(function: Callable[[], object], device: torch.device, runs: int) -> list[float]:
