@@ -206,7 +206,7 @@ def fitted(log: StatsLog, split: str) -> dict[str, Any]:
 
 
 def _log_check(log: StatsLog) -> Check:
-    epochs = sorted({r["epoch"] for r in log.records})
+    epochs = log.epochs
     missing = [k for k in STAT_KEYS if k not in log.columns]
     measured = {
         "format": log.format,
@@ -474,13 +474,10 @@ def _collapse_check(
 
 
 def _stats(log: StatsLog, split: str, reference: dict[str, float] | None) -> dict[str, Any]:
-    last = {}
-    for s in log.splits:
-        rows = [r for r in log.records if r["split"] == s]
-        last[s] = {k: v for k, v in rows[-1].items() if k not in ("split",)} if rows else {}
+    last = {s: log.last(s) for s in log.splits}
     return {
         "format": log.format,
-        "epochs": len({r["epoch"] for r in log.records}),
+        "epochs": len(log.epochs),
         "splits": log.splits,
         "figures_split": split,
         "last": last,
