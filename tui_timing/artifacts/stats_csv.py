@@ -29,9 +29,7 @@ def read_csv(path: Path, rows: RowCollector) -> tuple[str, str | None]:
     except csv.Error as exc:
         raise ArtifactError(str(path), "line 1", f"not a readable CSV header ({exc})") from None
     require_known_columns(path, header, rows)
-    lightning = "step" in header or any(
-        "/" in h or h.endswith(("_epoch", "_step")) for h in header
-    )
+    lightning = "step" in header or any("/" in h or h.endswith(("_epoch", "_step")) for h in header)
     ignored = None
     while True:
         try:

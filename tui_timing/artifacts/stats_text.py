@@ -57,7 +57,9 @@ def compile_patterns(path: Path, patterns: tuple[Mapping[str, str], ...]) -> Com
     return compiled
 
 
-def read_text(path: Path, rows: RowCollector, patterns: tuple[Mapping[str, str], ...]) -> str | None:
+def read_text(
+    path: Path, rows: RowCollector, patterns: tuple[Mapping[str, str], ...]
+) -> str | None:
     """Feed every matching line to `rows`; return why the last line was ignored, or None."""
     compiled = compile_patterns(path, patterns)
     last_epoch: int | None = None
