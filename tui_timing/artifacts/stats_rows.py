@@ -4,8 +4,9 @@ Every reader (JSONL, CSV, TensorBoard, text) hands rows of `name -> value` to on
 RowCollector, so names mean the same in every format:
 
 - the split comes from a `split` / `phase` / `stage` field, or from the name itself: a
-  path component (`val/loss`, `timing/val/dur_mu`: scalars under any prefix) or a prefix
-  (`val_loss`); `valid` / `validation` are `val`, `training` is `train`;
+  path component (`val/loss`, `timing/val/dur_mu`: scalars under any prefix; `loss/val`
+  as TensorBoard users write it) or a prefix (`val_loss`); `valid` / `validation` are
+  `val`, `training` is `train`;
 - the epoch comes from `epoch` / `ep`, or is given by the reader (a text line without one
   takes the last epoch seen), or else rows are numbered in the order they appear;
 - Lightning's `_epoch` suffix is dropped and `_step` columns (per-batch values) are not
@@ -71,8 +72,7 @@ class RowCollector:
         self._by_user = {user: contract for contract, user in self.key_map.items()}
         self._roles: dict[str, Role] = {}
         self._seen: dict[str, None] = {}
-        self._epochs: dict[tuple[str, str], array[int]] = {}
-        self._values: dict[tuple[str, str], array[float]] = {}
+        self._series: dict[str, dict[str, tuple[array[int], array[float]]]] = {}
         self._counters: dict[str, int] = {}
         self.missing_epoch = False
         self.bad_time: str | None = None
@@ -104,6 +104,8 @@ class RowCollector:
         for part in parts[:-1]:
             split = SPLIT_NAMES.get(part.lower(), split)
         name = parts[-1]
+        if split is None and len(parts) > 1 and name.lower() in SPLIT_NAMES:
+            split, name = SPLIT_NAMES[name.lower()], parts[-2]  # TensorBoard's `loss/train`
         if split is None:
             for prefix, prefix_split in _NAME_PREFIXES:
                 if name.lower().startswith(prefix) and len(name) > len(prefix):
@@ -138,71 +140,76 @@ class RowCollector:
         """Add one row; `where` ("line 12") names it in errors. `text` rows hold strings
         (CSV cells, regex groups) that are parsed as numbers. Returns the figures stored."""
         figures: list[tuple[str | None, str, float]] = []
+        times: list[float] = []
         row_split = split
         row_epoch = epoch
+        roles = self._roles
         for key, value in row.items():
-            if value is None or (isinstance(value, str) and not value.strip()):
-                continue
-            role = self.role(key)
-            if role is None:
+            role = roles[key] if key in roles else self.role(key)
+            if role is None or value is None:
                 continue
             kind, name_split, name = role
-            if kind == "split":
+            if kind == "figure":
+                if type(value) is not float:
+                    if isinstance(value, str) and not value.strip():
+                        continue  # an empty CSV cell: not logged on this row
+                    if name == "time":
+                        seconds = self._time(where, value)
+                        if seconds is None:
+                            continue
+                        value = seconds
+                    else:
+                        value = self._number(where, key, value, text)
+                if name == "time" and name_split is None:
+                    times.append(value)  # the row's time, for each split it holds
+                else:
+                    figures.append((name_split, name, value))
+            elif kind == "split":
                 row_split = self._split(where, key, value)
-            elif kind == "epoch":
+            else:
                 row_epoch = self.parse_epoch(where, key, value)
-            elif name == "time":
-                seconds = self._time(where, value)
-                if seconds is not None:
-                    figures.append((name_split, name, seconds))
-            else:
-                figures.append((name_split, name, self._number(where, key, value, text)))
         self.rows += 1
-        by_split: dict[str, list[tuple[str, float]]] = {}
-        times = [value for s, name, value in figures if name == "time" and s is None]
+        default = row_split or "train"
+        targets: dict[str, tuple[int, dict[str, tuple[array[int], array[float]]]]] = {}
         for name_split, name, value in figures:
-            if name == "time" and name_split is None:
-                continue
-            by_split.setdefault(name_split or row_split or "train", []).append((name, value))
-        for split_name, values in by_split.items():
-            if row_epoch is None:
-                self.missing_epoch = True
-                at = self._counters.get(split_name, 0) + 1
-                self._counters[split_name] = at
-            else:
-                at = row_epoch
-            for name, value in values + [("time", t) for t in times]:
-                self._store(split_name, name, at, value)
-        return sum(len(v) for v in by_split.values())
+            target = name_split or default
+            found = targets.get(target)
+            if found is None:
+                found = targets[target] = (
+                    self._epoch_for(target, row_epoch),
+                    self._series.setdefault(target, {}),
+                )
+                for seconds in times:
+                    _append(found[1], "time", found[0], seconds)
+            _append(found[1], name, found[0], value)
+        return len(figures)
 
-    def _store(self, split: str, name: str, epoch: int, value: float) -> None:
-        key = (split, name)
-        epochs = self._epochs.get(key)
-        if epochs is None:
-            epochs = self._epochs[key] = array("q")
-            self._values[key] = array("d")
-        values = self._values[key]
-        if epochs and epochs[-1] == epoch:
-            values[-1] = value  # the same epoch logged again (Lightning's sparse rows)
-        else:
-            epochs.append(epoch)
-            values.append(value)
+    def _epoch_for(self, split: str, epoch: int | None) -> int:
+        """The row's epoch, or the next number of `split` when the log gives none."""
+        if epoch is not None:
+            return epoch
+        self.missing_epoch = True
+        number = self._counters.get(split, 0) + 1
+        self._counters[split] = number
+        return number
 
     def finish(self) -> Series:
         """The series, each sorted by epoch with one value per epoch (the last logged)."""
         self._require_mapped_names()
         out: Series = {}
-        for key, epochs_array in self._epochs.items():
-            epochs = np.frombuffer(epochs_array, dtype=np.int64)
-            values = np.frombuffer(self._values[key], dtype=np.float64)
-            if epochs.size > 1 and not np.all(np.diff(epochs) > 0):
-                order = np.argsort(epochs, kind="stable")
-                epochs, values = epochs[order], values[order]
-                last = np.append(epochs[1:] != epochs[:-1], True)
-                epochs, values = epochs[last], values[last]
-            out[key] = (epochs.copy(), values.copy())
-        self._epochs.clear()
-        self._values.clear()
+        for split, by_name in self._series.items():
+            for name, (epochs_array, values_array) in list(by_name.items()):
+                epochs = np.frombuffer(epochs_array, dtype=np.int64)
+                values = np.frombuffer(values_array, dtype=np.float64)
+                if epochs.size > 1 and not np.all(np.diff(epochs) > 0):
+                    # rows of one epoch logged on several lines: the last value logged wins
+                    order = np.argsort(epochs, kind="stable")
+                    epochs, values = epochs[order], values[order]
+                    last = np.append(epochs[1:] != epochs[:-1], True)
+                    epochs, values = epochs[last], values[last]
+                out[(split, name)] = (epochs.copy(), values.copy())
+                del by_name[name]  # the arrays go as their copies are made
+        self._series.clear()
         return out
 
     def _require_mapped_names(self) -> None:
@@ -266,6 +273,16 @@ class RowCollector:
         if seconds is None and self.bad_time is None:
             self.bad_time = f"{where}: time {str(value)[:40]!r} is not seconds nor ISO 8601"
         return seconds
+
+
+def _append(
+    series: dict[str, tuple[array[int], array[float]]], name: str, epoch: int, value: float
+) -> None:
+    found = series.get(name)
+    if found is None:
+        found = series[name] = (array("q"), array("d"))
+    found[0].append(epoch)
+    found[1].append(value)
 
 
 def _contract_role(name: str, split: str | None) -> Role:
