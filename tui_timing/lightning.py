@@ -26,7 +26,11 @@ try:
     from lightning.pytorch import Callback, LightningModule, Trainer
 except ImportError:  # pragma: no cover - the older package name
     try:
-        from pytorch_lightning import Callback, LightningModule, Trainer  # type: ignore[no-redef]
+        from pytorch_lightning import (  # type: ignore[assignment]
+            Callback,
+            LightningModule,
+            Trainer,
+        )
     except ImportError:
         raise ImportError(
             "tui_timing.lightning needs Lightning (pip install lightning); the rest of "
