@@ -64,7 +64,7 @@ def read_events(paths: list[Path], rows: RowCollector) -> str | None:
     """Feed the scalars of each event file to `rows`; return why a last record was ignored."""
     ignored = None
     for path in paths:
-        events = _EventReader(path)
+        events = EventReader(path)
         last_epoch: int | None = None
         group: dict[str, float] = {}
         group_step: int | None = None
@@ -98,7 +98,7 @@ def _flush(
     return last_epoch
 
 
-class _EventReader:
+class EventReader:
     """Iterates (step, tag, value, where) over the scalars of one event file, in file order,
     with the wall time of each step's first event as its `time`; `incomplete` says why the
     last record was not read (a run still writing), if so."""
