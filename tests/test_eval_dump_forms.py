@@ -13,10 +13,9 @@ import pytest
 import torch
 
 from tui_timing.artifacts.eval_dump import EvalDump, load_eval_dump
-from tui_timing.config import Settings
+from tui_timing.config import ArtifactPaths, Settings
 from tui_timing.data.eval_dump_maker import Sequences, disjoint_halves, real_sequences
 from tui_timing.errors import ArtifactError
-from tui_timing.stages.context import ArtifactPaths
 from tui_timing.stages.runner import run_check
 
 

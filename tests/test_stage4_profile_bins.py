@@ -11,8 +11,7 @@ import numpy as np
 import pytest
 
 from tui_timing.artifacts.cache import as_timing_cache, load_cache
-from tui_timing.config import Settings
-from tui_timing.stages.context import ArtifactPaths
+from tui_timing.config import ArtifactPaths, Settings
 from tui_timing.numerics.figures import masked_mean_profile
 from tui_timing.stages.runner import run_check
 

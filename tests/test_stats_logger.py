@@ -21,7 +21,7 @@ import torch
 from tui_timing import TimingStatsLogger
 from tui_timing.artifacts.cache import as_timing_cache, load_cache
 from tui_timing.artifacts.stats_log import load_stats_log
-from tui_timing.stages.figures import profile_bins
+from tui_timing.numerics.figures import profile_bins
 
 
 def lines(path: Path) -> list[dict[str, Any]]:
