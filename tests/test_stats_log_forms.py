@@ -305,6 +305,48 @@ def test_a_line_over_1_mb_is_unusable_naming_the_line(tmp_path: Path) -> None:
 # --- bounded memory ------------------------------------------------------------------------
 
 
+def _peak_mb(script: str, *args: str) -> tuple[str, int]:
+    """Run `script` in a fresh Python; its stdout and its own peak memory (VmHWM, MB)."""
+    tail = (
+        "\nfrom pathlib import Path as _P\n"
+        "_s = _P('/proc/self/status').read_text().split('VmHWM:')[1]\n"
+        "print(int(_s.split()[0]) // 1024)\n"
+    )
+    done = subprocess.run(
+        ["nice", sys.executable, "-c", script + tail, *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+        check=True,
+    )
+    *out, peak = done.stdout.splitlines()
+    return "\n".join(out), int(peak)
+
+
+@pytest.mark.parametrize("name", ["stats.jsonl", "metrics.csv", "train.log"])
+def test_a_2_gb_line_is_refused_after_reading_1_mb(tmp_path: Path, name: str) -> None:
+    """A 2 GB file of zero bytes (one line; sparse, so it costs no disk) is unusable, and
+    `check` says so with exit 2 naming line 1, in megabytes of memory, not gigabytes."""
+    path = tmp_path / name
+    with path.open("wb") as handle:
+        handle.truncate(2 << 30)
+    script = (
+        "import json, os, sys\n"
+        "from click.testing import CliRunner\n"
+        "from tui_timing.cli import main\n"
+        "os.chdir(sys.argv[2])\n"
+        "done = CliRunner().invoke(main, ['check', '--log', sys.argv[1], '--format', 'json'])\n"
+        "print(done.exit_code)\n"
+        "print(json.dumps(json.loads(done.stdout)['error']))\n"
+    )
+    out, peak = _peak_mb(script, str(path), str(tmp_path))
+    code, error = out.splitlines()
+    assert code == "2"
+    assert json.loads(error)["key"] == "line 1"
+    assert "longer than 1 MB" in json.loads(error)["problem"]
+    assert peak < 1024, f"{peak} MB to refuse a 2 GB line"
+
+
 def test_a_300_mb_million_line_log_reads_in_bounded_memory(tmp_path: Path) -> None:
     """A million-line (300 MB) JSONL log costs its series, not its size: the child process
     reading it stays far below the file's size in memory (it was 3.45 GB before)."""
