@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -46,6 +47,17 @@ class StatsLog:
     #: Why the last line was ignored (a run still writing), or None.
     ignored_last_line: str | None = None
     notes: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_records(
+        cls, path: Path, fmt: str, records: list[dict[str, Any]], settings: Settings | None = None
+    ) -> StatsLog:
+        """A log from records already in memory ({"epoch", "split", figure: value}), read
+        by the same rules as a file's lines."""
+        rows = RowCollector(path, (settings or Settings()).keys.get("log", {}))
+        for number, record in enumerate(records, start=1):
+            rows.add(f"record {number}", record)
+        return cls(path=path, format=fmt, data=rows.finish())
 
     @property
     def splits(self) -> list[str]:
