@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -71,3 +72,13 @@ def one_thread() -> Iterator[None]:
     """Small models train faster on one thread, the more so on a busy CI machine."""
     with one_cpu_thread():
         yield
+
+
+@pytest.fixture(scope="session")
+def lightning_run(small_cache: Path, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """A real Lightning fit on the real Balabit cache (see tests/lightning_run.py)."""
+    pytest.importorskip("lightning", reason="Lightning is in the test extra")
+    from lightning_run import train_lightning
+
+    with one_cpu_thread():
+        return train_lightning(small_cache, tmp_path_factory.mktemp("lightning"))

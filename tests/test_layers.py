@@ -24,6 +24,7 @@ LAYERS = (
     "data",
     "model",
     "hook",
+    "lightning",
     "stages",
     "report",
     "tui",

@@ -191,15 +191,15 @@ def test_a_profile_fitted_with_mse_fails_the_objective_even_without_a_log(
 def test_whether_the_model_fitted_its_own_data() -> None:
     """The increments run's val duration NLL is still drifting down at epoch 30 by less
     than a tenth of what it gained: flattened. One logged epoch says nothing."""
-    from tui_timing.artifacts.stats_log import load_stats_log
+    from tui_timing.artifacts.stats_log import StatsLog, load_stats_log
     from tui_timing.stages.training import fitted
 
     log = load_stats_log(INCREMENTS_LOG, Settings())
     assert fitted(log, "val")["flattened"] is True
     rows = [r for r in records() if r["epoch"] <= 6]
-    assert fitted(log.__class__(log.path, log.format, rows), "val")["flattened"] is False
+    assert fitted(StatsLog.from_records(log.path, log.format, rows), "val")["flattened"] is False
     one = [r for r in records() if r["epoch"] == 1]
-    assert fitted(log.__class__(log.path, log.format, one), "val")["flattened"] is None
+    assert fitted(StatsLog.from_records(log.path, log.format, one), "val")["flattened"] is None
 
 
 def test_a_string_for_a_number_fails_the_log_and_names_it(tmp_path: Path) -> None:

@@ -200,12 +200,16 @@ def test_every_stage_is_re_run_by_each_artifact_it_reads() -> None:
             assert info.id in stages_fed_by({kind}), (info.name, kind)
 
 
+#: Discovery keeps a log by its contents: one record with a SPEC 2.4 field.
+STATS_LINE = '{"epoch": 1, "split": "train", "loss": 1.0}\n'
+
+
 def test_rediscovery_keeps_pointing_at_the_same_run(
     fake_core: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     for name in ("b-run", "c-run"):
         (tmp_path / "runs" / name).mkdir(parents=True)
-        (tmp_path / "runs" / name / "stats.jsonl").write_text("{}\n")
+        (tmp_path / "runs" / name / "stats.jsonl").write_text(STATS_LINE)
     monkeypatch.chdir(tmp_path)
     recorder = Recorder()
     pipeline = Pipeline(Invocation(ArtifactPaths(), Settings(), None, None), recorder)
@@ -214,7 +218,7 @@ def test_rediscovery_keeps_pointing_at_the_same_run(
     recorder.wait_idle(pipeline)
     assert recorder.of(ArtifactsResolved)[-1].paths.log.parent.name == "c-run"
     (tmp_path / "runs" / "a-run").mkdir()  # a new run sorts first: the indices shift
-    (tmp_path / "runs" / "a-run" / "stats.jsonl").write_text("{}\n")
+    (tmp_path / "runs" / "a-run" / "stats.jsonl").write_text(STATS_LINE)
     pipeline.submit(Work(resolve=True, rediscover=True, stages={4: "re-run all"}))
     recorder.wait_idle(pipeline)
     pipeline.close()

@@ -215,23 +215,28 @@ def check(ctx: click.Context, fmt: str, stage: int | None, **options: Any) -> No
     """Run the stages headless and print the report. Exit 0 all passed, 1 a check failed
     or errored, 2 a usage error or an artifact that cannot be used at all."""
     from tui_timing.artifacts.discovery import discover_or_sample
+    from tui_timing.report.discovery import discovery_text
     from tui_timing.report.json_report import render_json
     from tui_timing.report.markdown import findings_markdown, full_markdown
     from tui_timing.report.scratchpad import append_entry
-    from tui_timing.report.text import render_text
+    from tui_timing.report.text import printable, render_text
     from tui_timing.stages.runner import run_check
 
     try:
         invocation = build_invocation(_merged(ctx, options))
         paths = invocation.paths
+        discovered = ""
         if not invocation.any_artifact:
-            found = discover_or_sample()
+            found = discover_or_sample(settings=invocation.settings)
             paths = found.paths()
             where = "the bundled sample data" if found.is_sample else str(found.root)
             click.echo(f"timing-tui: no artifacts given; using those found in {where}", err=True)
+            discovered = printable(discovery_text(found))
         report = run_check(paths, invocation.settings, only=stage)
     except UsageError as exc:
         fail(str(exc))
+    if discovered:  # in the text report; beside the others, so JSON stays one object
+        click.echo(discovered, err=fmt != "text")
     renderers = {"text": render_text, "json": render_json, "markdown": full_markdown}
     click.echo(renderers[fmt](report).rstrip("\n"))
     if invocation.scratchpad is not None and options.get("scratchpad") is not None:

@@ -91,6 +91,12 @@ class Settings:
     model_spec: str | None = None
     sampler_spec: str | None = None
     key_map: dict[str, str] = field(default_factory=dict)
+    #: Contract name -> the user's name, per name space (cache, batch, log, eval, model).
+    keys: dict[str, dict[str, str]] = field(default_factory=dict)
+    #: `[[tool.timing-tui.log_patterns]]`: each has "pattern" and optionally "split".
+    log_patterns: tuple[dict[str, str], ...] = ()
+    #: What first/mid/last mean in the user's log: "padded" (SPEC 2.1) or "masked".
+    profile_bins: str = "padded"
 
 
 #: The artifact kinds, in the order a report lists them.

@@ -8,6 +8,11 @@ or every Δt zero cannot give a median or a velocity, so it raises ArtifactError
 file, the key and the problem. Real and fake may differ in N and L: every statistic is
 pooled over valid steps or taken per sequence, and neither needs the two to be paired.
 
+Group names: `real`/`fake`, or the built-in aliases `gt`/`gen`, `target`/`pred`,
+`real`/`generated`, or the user's own through `keys.eval` (which also maps field names:
+`dt = "delta_t_s"`). A side may also be one [N, T, 3] tensor of (Δx, Δy, Δt) channels,
+normalized or not (see eval_channels).
+
 This module needs only numpy, so the hook works in an eval loop without importing torch;
 torch tensors are accepted by duck typing and the torch loader is imported only to read a
 file.
@@ -23,10 +28,21 @@ from typing import Any
 
 import numpy as np
 
+from tui_timing.artifacts.eval_channels import (
+    channel_order,
+    channel_tensor,
+    read_channels,
+    stored_figures,
+)
 from tui_timing.config import Settings
 from tui_timing.errors import ArtifactError
 
 SIDES = ("real", "fake")
+#: Group names each side is found under, canonical first (SPEC 2.5).
+GROUP_ALIASES: dict[str, tuple[str, ...]] = {
+    "real": ("real", "gt", "target"),
+    "fake": ("fake", "gen", "generated", "pred"),
+}
 
 #: Names under which each array is accepted, canonical name first.
 ALIASES: dict[str, tuple[str, ...]] = {
@@ -115,17 +131,17 @@ class EvalDump:
     fake_duration: np.ndarray | None = None  # float64 [N_fake], rows aligned with `fake`
     meta: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    #: Per side given as normalized channels: its figures denormalized and as stored.
+    readings: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def load_eval_dump(path: str | Path, settings: Settings | None = None) -> EvalDump:
-    """Read and validate an eval dump (.pt or .npz; nested dicts or flat `real/xy` keys).
-
-    `settings` is part of the loader interface every artifact kind shares; eval dumps have
-    no key mapping, so it is not consulted. Raises ArtifactError when the dump is unusable.
-    """
+    """Read and validate an eval dump (.pt or .npz; nested dicts, flat `real/xy` keys, or
+    sides as [N, T, 3] channels). Raises ArtifactError when the dump is unusable."""
     from tui_timing.artifacts.safe_load import load_container
 
     path = Path(path)
+    keys = dict(settings.keys.get("eval", {})) if settings is not None else {}
     container = load_container(path)
     if not isinstance(container, Mapping):
         raise ArtifactError(
@@ -134,12 +150,20 @@ def load_eval_dump(path: str | Path, settings: Settings | None = None) -> EvalDu
             f"expected a dict with 'real' and 'fake' (SPEC 2.5), found {type(container).__name__}",
         )
     notes: list[str] = []
-    sides = {
-        name: parse_side(_side_mapping(container, name, str(path)), name, str(path))
-        for name in SIDES
-    }
-    fake_duration = _fake_duration(container, sides["fake"], str(path))
     meta = _meta(container, notes)
+    sides: dict[str, EvalSide] = {}
+    readings: dict[str, dict[str, Any]] = {}
+    objects: dict[str, Any] = {}
+    for name in SIDES:
+        group, obj = objects[name] = _side_mapping(container, name, str(path), keys)
+        if group != name:
+            notes.append(f"{name} read from {group!r}")
+        sides[name], stored = _parse(obj, name, str(path), keys, {**meta, **container})
+        if stored is not None:
+            readings[name] = stored
+    for name, stored in readings.items():
+        notes.append(_reading_note(name, stored, sides))
+    fake_duration = _fake_duration(container, objects["fake"][1], sides["fake"], str(path))
     for side in sides.values():
         if side.dropped_rows:
             notes.append(f"{side.dropped_rows} {side.name} rows without a valid step left out")
@@ -150,22 +174,121 @@ def load_eval_dump(path: str | Path, settings: Settings | None = None) -> EvalDu
         fake_duration=fake_duration,
         meta=meta,
         notes=notes,
+        readings=readings,
     )
 
 
 def parse_side(obj: Any, name: str, file: str) -> EvalSide:
-    """Validate one side's `xy`, `dt` and `mask` (or `length`) and build its EvalSide."""
+    """Validate one side's `xy`, `dt` and `mask` (or `length`), or its [N, T, 3] channels,
+    and build its EvalSide."""
+    return _parse(obj, name, file, {}, {})[0]
+
+
+def _parse(
+    obj: Any, name: str, file: str, keys: Mapping[str, str], shared: Mapping[str, Any]
+) -> tuple[EvalSide, dict[str, Any] | None]:
+    """The side, and its figures as stored when it was denormalized (else None)."""
+    channels = channel_tensor(obj)
+    if channels is not None:
+        return _parse_channels(channels, obj, name, file, keys, shared)
     if not isinstance(obj, Mapping):
         raise ArtifactError(
-            file, name, f"expected a dict with xy, dt and mask, found {type(obj).__name__}"
+            file,
+            name,
+            f"expected a dict with xy, dt and mask or a [N, T, 3] tensor of (dx, dy, dt), "
+            f"found {_describe(obj)}",
         )
-    dt = _numeric(_pick(obj, "dt", name, file), f"{name}.dt", file)
+    dt = _numeric(_pick(obj, "dt", name, file, keys), f"{name}.dt", file)
     if dt.ndim != 2 or dt.shape[0] == 0 or dt.shape[1] == 0:
         raise ArtifactError(
             file, f"{name}.dt", f"expected [N, L] with N, L >= 1, found {list(dt.shape)}"
         )
-    mask = _mask(obj, name, dt.shape, file)
-    disp, xy_form = _displacements(_pick(obj, "xy", name, file), name, dt.shape, file)
+    mask = _mask(obj, name, dt.shape, file, keys)
+    disp, xy_form = _displacements(_pick(obj, "xy", name, file, keys), name, dt.shape, file)
+    return _side(name, dt, disp, mask, xy_form, file), None
+
+
+def _parse_channels(
+    tensor: Any,
+    obj: Any,
+    name: str,
+    file: str,
+    keys: Mapping[str, str],
+    shared: Mapping[str, Any],
+) -> tuple[EvalSide, dict[str, Any] | None]:
+    """A side given as [N, T, 3]: its mask, channel order and normalization are looked
+    up in the side's own entries first, then at the top of the dump and in its meta."""
+    own = obj if isinstance(obj, Mapping) else {}
+    data = _numeric(tensor, f"{name} channels", file)
+    stored_type = np.asarray(_to_numpy(tensor)).dtype
+    eps = float(np.finfo(stored_type).eps) if stored_type.kind == "f" else 0.0
+    if data.shape[0] == 0 or data.shape[1] == 0:
+        raise ArtifactError(
+            file, name, f"expected [N, T, 3] with N, T >= 1, found {list(data.shape)}"
+        )
+
+    def lookup(canonical: str) -> Any:
+        for where in (own, shared):
+            found = _find(where, canonical, keys) if canonical in ALIASES else None
+            if found is None:
+                found = where.get(keys.get(canonical, canonical))
+            if found is not None:
+                return found
+        return None
+
+    order = channel_order([keys.get("channels"), lookup("channels")], file, f"{name}.channels")
+    mean, std = lookup("mean"), lookup("std")
+    read = read_channels(
+        data,
+        order,
+        None if mean is None else _numeric(mean, f"{name}.mean", file),
+        None if std is None else _numeric(std, f"{name}.std", file),
+        file,
+        name,
+        eps,
+    )
+    mask_source = {k: v for k in ("mask", "length") if (v := lookup(k)) is not None}
+    if mask_source:
+        mask = _mask(mask_source, name, read.dt.shape, file, {})
+    else:
+        mask = np.ones(read.dt.shape, dtype=bool)
+    side = _side(name, read.dt, read.disp, mask, f"channels ({', '.join(order)})", file)
+    if read.stored is None:
+        return side, None
+    stored = stored_figures(read.stored[0], read.stored[1], mask)
+    figures = {
+        "as_stored": stored,
+        "denormalized": {"dt_median": side.dt_median(), "vel_p95": side.vel_p95()},
+    }
+    return side, figures
+
+
+def _reading_note(name: str, figures: dict[str, Any], sides: dict[str, EvalSide]) -> str:
+    """Both readings of a normalized side, and which is nearer the other side's Δt."""
+    other = sides["real" if name == "fake" else "fake"]
+    target = other.dt_median()
+    denorm = figures["denormalized"]["dt_median"]
+    stored = figures["as_stored"]["dt_median"]
+    figures["other_side_dt_median"] = target
+
+    def distance(value: float) -> float:
+        if not (value > 0 and target > 0):
+            return float("inf")
+        return abs(float(np.log(value / target)))
+
+    nearer = "denormalized" if distance(denorm) <= distance(stored) else "as stored"
+    figures["nearer"] = nearer
+    return (
+        f"{name} is [N, T, 3] channels with the dump's mean/std: Δt median {denorm:.4g} "
+        f"denormalized (used), {stored:.4g} as stored; {other.name}'s is {target:.4g}, "
+        f"nearer the {nearer} reading"
+        + ("" if nearer == "denormalized" else ": was the dump written already denormalized?")
+    )
+
+
+def _side(
+    name: str, dt: np.ndarray, disp: np.ndarray, mask: np.ndarray, xy_form: str, file: str
+) -> EvalSide:
     keep = mask.any(axis=1)
     if not keep.any():
         raise ArtifactError(file, f"{name}.mask", "no valid step in any row")
@@ -181,35 +304,75 @@ def parse_side(obj: Any, name: str, file: str) -> EvalSide:
     )
 
 
-def _side_mapping(container: Mapping[str, Any], side: str, file: str) -> Any:
-    """A side as a dict: `container[side]`, or the flat keys `side/xy`, `side.xy`, `side_xy`."""
-    if side in container:
-        return container[side]
+def _describe(obj: Any) -> str:
+    shape = getattr(obj, "shape", None)
+    return f"shape {list(shape)}" if shape is not None else type(obj).__name__
+
+
+def _side_mapping(
+    container: Mapping[str, Any], side: str, file: str, keys: Mapping[str, str]
+) -> tuple[str, Any]:
+    """(group name, side) of one side: `container[group]` (a dict or a [N, T, 3] tensor,
+    with the group's flat entries such as `gt_mask` beside a tensor), or the flat keys
+    `group/xy`, `group.xy`, `group_xy` as a dict."""
+    groups = (keys[side],) if side in keys else GROUP_ALIASES[side]
+    for group in groups:
+        flat = _flat_entries(container, group)
+        if group in container:
+            value = container[group]
+            if isinstance(value, Mapping):
+                return group, value
+            return group, {"seq": value, **flat} if channel_tensor(value) is not None else value
+        if flat:
+            return group, flat
+    mapped = f"keys.eval maps {side} to {groups[0]!r}, which" if side in keys else "no group"
+    raise ArtifactError(
+        file,
+        side,
+        f"missing: {mapped} is not in the dump (a dump holds real and fake, also named "
+        f"gt/gen, target/pred or real/generated; found keys: {_key_list(container)}). Name "
+        f'yours in [tool.timing-tui.keys.eval], e.g. {side} = "...", or --key eval.{side}=NAME',
+    )
+
+
+def _flat_entries(container: Mapping[str, Any], group: str) -> dict[str, Any]:
     flat: dict[str, Any] = {}
     for key, value in container.items():
         for sep in _SEPARATORS:
-            prefix = f"{side}{sep}"
+            prefix = f"{group}{sep}"
             if isinstance(key, str) and key.startswith(prefix):
                 flat[key[len(prefix) :]] = value
-    if not flat:
-        raise ArtifactError(
-            file, side, f"missing: a dump holds '{SIDES[0]}' and '{SIDES[1]}' (SPEC 2.5)"
-        )
     return flat
 
 
-def _find(obj: Mapping[str, Any], canonical: str) -> Any:
-    for alias in ALIASES[canonical]:
+def _key_list(container: Mapping[Any, Any], limit: int = 20) -> str:
+    names = [str(k)[:60] for k in list(container)[:limit]]
+    return (", ".join(names) or "none") + (
+        f", … ({len(container)})" if len(container) > limit else ""
+    )
+
+
+def _find(obj: Mapping[str, Any], canonical: str, keys: Mapping[str, str] | None = None) -> Any:
+    names = (keys[canonical],) if keys and canonical in keys else ALIASES[canonical]
+    for alias in names:
         if alias in obj:
             return obj[alias]
     return None
 
 
-def _pick(obj: Mapping[str, Any], canonical: str, side: str, file: str) -> Any:
-    value = _find(obj, canonical)
+def _pick(
+    obj: Mapping[str, Any], canonical: str, side: str, file: str, keys: Mapping[str, str]
+) -> Any:
+    value = _find(obj, canonical, keys)
     if value is None:
-        known = ", ".join(ALIASES[canonical])
-        raise ArtifactError(file, f"{side}.{canonical}", f"missing (accepted names: {known})")
+        if canonical in keys:
+            known = f"keys.eval maps it to {keys[canonical]!r}, which is not there"
+        else:
+            known = f"accepted names: {', '.join(ALIASES[canonical])}"
+        found = ", ".join(str(k)[:60] for k in list(obj)[:20])
+        raise ArtifactError(
+            file, f"{side}.{canonical}", f"missing ({known}; the side holds {found or 'nothing'})"
+        )
     return value
 
 
@@ -230,14 +393,16 @@ def _numeric(value: Any, key: str, file: str) -> np.ndarray:
     return array.astype(np.float64)
 
 
-def _mask(obj: Mapping[str, Any], side: str, shape: tuple[int, ...], file: str) -> np.ndarray:
+def _mask(
+    obj: Mapping[str, Any], side: str, shape: tuple[int, ...], file: str, keys: Mapping[str, str]
+) -> np.ndarray:
     """The boolean step mask, from `mask` (bool or 0/1) or else per-row `length` (a prefix).
 
     A mask over the L+1 points is accepted too: a step is valid when both its points are.
     """
-    raw = _find(obj, "mask")
+    raw = _find(obj, "mask", keys)
     if raw is None:
-        lengths = _find(obj, "length")
+        lengths = _find(obj, "length", keys)
         if lengths is None:
             raise ArtifactError(
                 file, f"{side}.mask", "missing (give a [N, L] mask or per-row lengths)"
@@ -311,9 +476,10 @@ def _check_valid_values(
         raise ArtifactError(file, f"{side}.xy", f"{bad_xy} non-finite coordinates on valid steps")
 
 
-def _fake_duration(container: Mapping[str, Any], fake: EvalSide, file: str) -> np.ndarray | None:
+def _fake_duration(
+    container: Mapping[str, Any], side: Any, fake: EvalSide, file: str
+) -> np.ndarray | None:
     """The fakes' sampled durations, aligned with the kept fake rows (None when absent)."""
-    side = container.get("fake")
     candidates: list[tuple[str, Any]] = [
         (key, container[key]) for key in FAKE_DURATION_KEYS if key in container
     ]

@@ -1,241 +1,181 @@
-"""Training stats logs (SPEC 2.4): `stats.jsonl`, the same columns as CSV, Lightning's
-`metrics.csv`; all read into one list of per-epoch, per-split records.
+"""Training stats logs (SPEC 2.4), in whatever form the training loop wrote them, read into
+one StatsLog: per split, per figure, a series over epochs.
 
-The log may belong to a run that is still going: a last line that does not parse (half
-written) is ignored and reported, never fatal. Anything else that is wrong (a line in the
-middle that is not JSON, a number written as a string) raises ArtifactError naming the line
+Forms: `stats.jsonl` (what `_log_stats` and TimingStatsLogger write), CSV long or wide,
+Lightning's `metrics.csv`, TensorBoard event files (a file, or a folder of them), and
+plain text logs read through `[[tool.timing-tui.log_patterns]]`. The form is told by the
+file's name and first line, not its extension alone; the names inside mean the same in
+every form (see stats_rows).
+
+Every form is read as a stream in bounded memory, and the log may belong to a run that is
+still going: a half-written last line or record is ignored and reported, never fatal.
+Anything else that is wrong (a line in the middle that is not JSON, a number written as a
+string, a line over 1 MB, a CSV with no known column) raises ArtifactError naming the line
 and the key, because silently skipping it would bend the curves stage 4 reads.
-
-Lightning writes `train/loss_epoch`, `val/loss` and step-level columns on sparse rows:
-`train/` and `val/` prefixes become the split, an `_epoch` suffix is dropped, `_step`
-columns are ignored, and the rows of one epoch and split are merged.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import json
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from tui_timing.artifacts.log_lines import read_lines
+from tui_timing.artifacts.stats_csv import read_csv
+from tui_timing.artifacts.stats_jsonl import read_jsonl
+from tui_timing.artifacts.stats_rows import FIGURES, STAT_KEYS, RowCollector, Series
+from tui_timing.artifacts.stats_tensorboard import is_event_file, read_events
+from tui_timing.artifacts.stats_text import EXAMPLE, read_text
 from tui_timing.config import Settings
 from tui_timing.errors import ArtifactError
 
-SPLIT_PREFIXES = {"train/": "train", "val/": "val", "valid/": "val", "validation/": "val"}
-#: The per-split statistics of one epoch that `_log_stats` writes (SPEC 2.4).
-STAT_KEYS = (
-    "loss",
-    "duration_nll",
-    "profile_loss",
-    "dur_mu",
-    "dur_sigma",
-    "profile_first",
-    "profile_mid",
-    "profile_last",
-)
-#: The SPEC 2.4 figures: a string where one of these belongs is an error, not a note.
-FIGURES = (*STAT_KEYS, "time")
-#: Columns that are not figures.
-_SKIP_COLUMNS = {"step", "global_step", "split", "epoch"}
+__all__ = ["FIGURES", "STAT_KEYS", "StatsLog", "load_stats_log"]
+
+#: Names of text logs, read only through log_patterns.
+TEXT_SUFFIXES = (".log", ".txt", ".out")
 
 
 @dataclass
 class StatsLog:
-    """Per-epoch records, each {"epoch": int, "split": str, figure: float, ...}."""
+    """Per split and figure, the logged values by epoch (each epoch once, in order)."""
 
     path: Path
     format: str
-    records: list[dict[str, Any]]
+    data: Series
     #: Why the last line was ignored (a run still writing), or None.
     ignored_last_line: str | None = None
     notes: list[str] = field(default_factory=list)
 
+    @classmethod
+    def from_records(
+        cls, path: Path, fmt: str, records: list[dict[str, Any]], settings: Settings | None = None
+    ) -> StatsLog:
+        """A log from records already in memory ({"epoch", "split", figure: value}), read
+        by the same rules as a file's lines."""
+        rows = RowCollector(path, (settings or Settings()).keys.get("log", {}))
+        for number, record in enumerate(records, start=1):
+            rows.add(f"record {number}", record)
+        return cls(path=path, format=fmt, data=rows.finish())
+
     @property
     def splits(self) -> list[str]:
         """The splits present, train first."""
-        found = {r["split"] for r in self.records}
+        found = {split for split, _ in self.data}
         return sorted(found, key=lambda s: (s != "train", s != "val", s))
 
     @property
     def columns(self) -> set[str]:
-        """Every figure name present in some record."""
-        return {k for r in self.records for k in r if k not in ("epoch", "split")}
+        """Every figure name present on some split."""
+        return {name for _, name in self.data}
+
+    @property
+    def epochs(self) -> list[int]:
+        """Every epoch logged on any split, in order."""
+        if not self.data:
+            return []
+        return [int(e) for e in np.unique(np.concatenate([e for e, _ in self.data.values()]))]
 
     def series(self, split: str, key: str) -> tuple[list[int], list[float]]:
         """(epochs, values) of one figure on one split, in epoch order."""
-        pairs = sorted(
-            (r["epoch"], r[key]) for r in self.records if r["split"] == split and key in r
-        )
-        return [e for e, _ in pairs], [v for _, v in pairs]
+        found = self.data.get((split, key))
+        if found is None:
+            return [], []
+        return [int(e) for e in found[0]], [float(v) for v in found[1]]
+
+    def last(self, split: str) -> dict[str, float | int]:
+        """The figures of the last epoch logged on `split`, with that `epoch`."""
+        mine = {name: arrays for (s, name), arrays in self.data.items() if s == split}
+        if not mine:
+            return {}
+        epoch = max(int(epochs[-1]) for epochs, _ in mine.values())
+        out: dict[str, float | int] = {"epoch": epoch}
+        for name, (epochs, values) in mine.items():
+            if int(epochs[-1]) == epoch:
+                out[name] = float(values[-1])
+        return out
 
 
 def load_stats_log(path: str | Path, settings: Settings | None = None) -> StatsLog:
-    """Read a JSONL or CSV stats log; raise ArtifactError for one that cannot be used."""
+    """Read a stats log in any SPEC 2.4 form; raise ArtifactError for one that cannot be used."""
     path = Path(path)
-    if not path.is_file():
-        raise ArtifactError(
-            str(path), None, "file not found" if not path.exists() else "not a file"
-        )
-    try:
-        text = path.read_bytes().decode("utf-8")
-    except OSError as exc:
-        raise ArtifactError(str(path), None, f"cannot be read ({exc.strerror})") from None
-    except UnicodeDecodeError:
-        raise ArtifactError(str(path), None, "not a text log (not UTF-8)") from None
-    if not text.strip():
-        raise ArtifactError(str(path), None, "the log is empty (no epoch written yet)")
-    is_jsonl = text.lstrip().startswith("{")
-    log = _read_jsonl(path, text) if is_jsonl else _read_csv(path, text)
-    if not log.records:
-        raise ArtifactError(str(path), None, "the log holds no complete record")
-    return log
-
-
-def _read_jsonl(path: Path, text: str) -> StatsLog:
-    lines = text.split("\n")
-    numbered = [(i + 1, line) for i, line in enumerate(lines) if line.strip()]
-    rows: list[tuple[int, dict[str, Any]]] = []
-    ignored = None
-    for position, (number, line) in enumerate(numbered):
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            if position == len(numbered) - 1:
-                ignored = f"line {number} is incomplete ({exc.msg}); a run still writing?"
-                break
-            raise ArtifactError(
-                str(path), f"line {number}", f"not valid JSON ({exc.msg})"
-            ) from None
-        if not isinstance(obj, dict):
-            raise ArtifactError(
-                str(path), f"line {number}", f"expected a JSON object, found {type(obj).__name__}"
-            )
-        rows.append((number, obj))
-    log = StatsLog(path=path, format="jsonl", records=[], ignored_last_line=ignored)
-    log.records = _records(path, rows, log.notes)
-    return log
-
-
-def _read_csv(path: Path, text: str) -> StatsLog:
-    complete = text.endswith("\n")
-    try:
-        table = list(csv.reader(io.StringIO(text)))
-    except csv.Error as exc:
-        raise ArtifactError(str(path), None, f"not a readable CSV ({exc})") from None
-    table = [row for row in table if any(cell.strip() for cell in row)]
-    if not table:
-        raise ArtifactError(str(path), None, "the log is empty")
-    header = [h.strip() for h in table[0]]
-    lightning = any(h.startswith(tuple(SPLIT_PREFIXES)) for h in header)
-    rows: list[tuple[int, dict[str, Any]]] = []
-    ignored = None
-    for offset, row in enumerate(table[1:]):
-        number = offset + 2
-        try:
-            rows.append((number, _csv_row(path, number, header, row)))
-        except ArtifactError as exc:
-            if not complete and offset == len(table) - 2:
-                ignored = f"the last row (line {number}) is incomplete ({exc.problem})"
-                break
-            raise
-    log = StatsLog(
-        path=path,
-        format="lightning metrics.csv" if lightning else "csv",
-        records=[],
-        ignored_last_line=ignored,
-    )
-    log.records = _records(path, rows, log.notes)
-    return log
-
-
-def _csv_row(path: Path, number: int, header: list[str], row: list[str]) -> dict[str, Any]:
-    if len(row) != len(header):
-        raise ArtifactError(
-            str(path), f"line {number}", f"{len(row)} cells for {len(header)} columns"
-        )
-    values: dict[str, Any] = {}
-    for name, cell in zip(header, row, strict=True):
-        cell = cell.strip()
-        if cell:
-            values[name] = cell if name == "split" else _csv_number(path, number, name, cell)
-    return values
-
-
-def _csv_number(path: Path, line: int, key: str, cell: str) -> float:
-    try:
-        return float(cell)
-    except ValueError:
-        raise ArtifactError(
-            str(path), key, f"line {line}: expected a number, found {cell!r}"
-        ) from None
-
-
-def _records(
-    path: Path, rows: list[tuple[int, dict[str, Any]]], notes: list[str]
-) -> list[dict[str, Any]]:
-    """Normalize rows to {"epoch", "split", figures}, merging rows of one epoch and split."""
-    merged: dict[tuple[int, str], dict[str, Any]] = {}
-    counters: dict[str, int] = {}
-    missing_epoch = False
-    for number, row in rows:
-        split_values: dict[str, dict[str, float]] = {}
-        for key, value in row.items():
-            if key in _SKIP_COLUMNS or key == "time" or value is None:
-                continue
-            if isinstance(value, str) and key not in FIGURES:
-                continue  # a free-text field (a run name, a note): not a figure
-            split, name = _split_key(key, row.get("split"))
-            if name is None:
-                continue
-            split_values.setdefault(split, {})[name] = _number(path, number, key, value)
-        if "time" in row:
-            for values in split_values.values():
-                values["time"] = _number(path, number, "time", row["time"])
-        for split, values in split_values.items():
-            if "epoch" in row:
-                epoch = _epoch(path, number, row["epoch"])
-            else:
-                missing_epoch = True
-                epoch = counters.get(split, 0) + 1
-                counters[split] = epoch
-            merged.setdefault((epoch, split), {"epoch": epoch, "split": split}).update(values)
-    if missing_epoch:
+    settings = settings or Settings()
+    rows = RowCollector(path, settings.keys.get("log", {}))
+    kind, files = _form(path, settings)
+    notes: list[str] = []
+    if kind == "tensorboard":
+        fmt, ignored = "tensorboard", read_events(files, rows)
+        if len(files) > 1:
+            notes.append(f"{len(files)} event files read together")
+    elif kind == "jsonl":
+        fmt, ignored = "jsonl", read_jsonl(path, rows)
+    elif kind == "text":
+        fmt, ignored = "text", read_text(path, rows, settings.log_patterns)
+    else:
+        fmt, ignored = read_csv(path, rows)
+    data = rows.finish()
+    if not data:
+        raise ArtifactError(str(path), None, _nothing_found(rows, fmt))
+    if rows.missing_epoch:
         notes.append("some records have no epoch: numbered in the order they appear")
-    return sorted(merged.values(), key=lambda r: (r["epoch"], r["split"]))
+    if rows.bad_time:
+        notes.append(f"{rows.bad_time}: time left out")
+    return StatsLog(path=path, format=fmt, data=data, ignored_last_line=ignored, notes=notes)
 
 
-def _split_key(key: str, row_split: Any) -> tuple[str, str | None]:
-    """(split, figure name) of a column; name None for columns that are not per-epoch."""
-    for prefix, split in SPLIT_PREFIXES.items():
-        if key.startswith(prefix):
-            name = key[len(prefix) :]
-            if name.endswith("_step"):
-                return split, None
-            return split, name.removesuffix("_epoch")
-    split = row_split if isinstance(row_split, str) and row_split else "train"
-    if key.endswith("_step"):
-        return split, None
-    return split, key
-
-
-def _number(path: Path, line: int, key: str, value: Any) -> float:
-    """A figure as a float (NaN and ±inf kept, so stage 4 can report them)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        found = f"the string {value!r}" if isinstance(value, str) else type(value).__name__
-        raise ArtifactError(str(path), key, f"line {line}: expected a number, found {found}")
-    return float(value)
-
-
-def _epoch(path: Path, line: int, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+def _form(path: Path, settings: Settings) -> tuple[str, list[Path]]:
+    """Which reader a log needs, and the files it reads (a folder of event files)."""
+    if path.is_dir():
+        events = sorted(p for p in path.iterdir() if is_event_file(p) and p.is_file())
+        if not events:
+            raise ArtifactError(
+                str(path),
+                None,
+                "is a folder with no TensorBoard event file (events.out.tfevents.*) in it: "
+                "name the log file itself (stats.jsonl, metrics.csv, ...)",
+            )
+        return "tensorboard", events
+    if is_event_file(path):
+        return "tensorboard", [path]
+    first = _first_line(path)
+    if first.startswith(b"{") or path.suffix.lower() in (".jsonl", ".json"):
+        return "jsonl", [path]
+    if path.suffix.lower() == ".csv":
+        return "csv", [path]
+    if settings.log_patterns:
+        return "text", [path]
+    if path.suffix.lower() in TEXT_SUFFIXES:
         raise ArtifactError(
-            str(path), "epoch", f"line {line}: expected an integer, found {value!r}"
+            str(path),
+            None,
+            "a text log is read through regular expressions, and none is configured: add "
+            f"to pyproject.toml\n{EXAMPLE}\n(named groups: epoch, split, fields or field "
+            "names such as loss, dur_sigma)",
         )
-    if value != int(value):
-        raise ArtifactError(
-            str(path), "epoch", f"line {line}: expected an integer, found {value!r}"
-        )
-    return int(value)
+    return "csv", [path]
+
+
+def _first_line(path: Path) -> bytes:
+    """The first non-blank line, stripped (empty for an empty file)."""
+    for line in read_lines(path):
+        if line.data.strip():
+            try:
+                line.data.decode("utf-8")
+            except UnicodeDecodeError:
+                raise ArtifactError(
+                    str(path), None, f"not a text log (line {line.number} is not UTF-8)"
+                ) from None
+            return line.data.strip()
+    raise ArtifactError(str(path), None, "the log is empty (no epoch written yet)")
+
+
+def _nothing_found(rows: RowCollector, fmt: str) -> str:
+    if rows.rows == 0:
+        return "the log holds no complete record"
+    return (
+        f"the log holds no complete record with a known field: expected some of "
+        f"{', '.join(FIGURES)}, found {rows.seen_names()} in the {fmt} log. Map your names "
+        'in [tool.timing-tui.keys.log] (e.g. profile_first = "p0") or with --key '
+        "log.profile_first=p0"
+    )

@@ -11,20 +11,19 @@ The loss is the duration NLL plus the profile loss:
   squared error (`"mse"`, kept as a knob) barely notices a bin of 1e-4 and under-fits
   the decay.
 
-Every epoch `_log_stats` appends one JSON line per split to `RUN_DIR/stats.jsonl`
-(SPEC 2.4), flushed at once so a live reader sees the file grow. The final weights go to
+Every epoch the TimingStatsLogger (the one a user's training script uses too) appends one
+JSON line per split to `RUN_DIR/stats.jsonl` (SPEC 2.4), each written at once so a live
+reader sees the file grow. The final weights go to
 `RUN_DIR/checkpoint.pt` as {"model", "config", "epoch"} (SPEC 2.3), written atomically;
 `save_every` adds `RUN_DIR/epochs/epoch_NNNN.pt`. The same seed gives the same weights.
 """
 
 from __future__ import annotations
 
-import json
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 import torch
 from torch.utils.data import DataLoader, Subset
@@ -32,6 +31,7 @@ from torch.utils.data import DataLoader, Subset
 from tui_timing.artifacts.atomic import atomic_torch_save
 from tui_timing.artifacts.cache import TimingCache
 from tui_timing.artifacts.hashing import file_sha256
+from tui_timing.artifacts.stats_logger import TimingStatsLogger
 from tui_timing.data.dataset import TimingDataset, collate_timing
 from tui_timing.model.heads import (
     HeadConfig,
@@ -120,47 +120,29 @@ def batch_losses(
 
 
 @torch.no_grad()
-def evaluate(model: TimingHead, loader: DataLoader[Any], device: torch.device) -> dict[str, float]:
-    """The SPEC 2.4 statistics of one split: mean losses, mean μ and σ, first/mid/last.
-
-    The profile bins are those of the mean predicted profile over the split, padding
-    counted as 0 (as the cache's first/mid/last are).
-    """
+def evaluate(
+    model: TimingHead,
+    loader: DataLoader[Any],
+    device: torch.device,
+    split: str,
+    stats: TimingStatsLogger,
+) -> None:
+    """Feed one split's SPEC 2.4 statistics to the stats logger, a batch at a time: mean
+    losses, mean μ and σ, first/mid/last of the mean predicted profile (padding as 0)."""
     model.eval()
-    max_len = model.config.max_len
-    sums = dict.fromkeys(("nll", "prof", "mu", "sigma"), 0.0)
-    profile_sum = torch.zeros(max_len, dtype=torch.float64, device=device)
-    rows = 0
     for batch in loader:
         batch = {k: v.to(device) for k, v in batch.items()}
         nll, prof, out = batch_losses(model, batch)
-        sums["nll"] += float(nll.sum())
-        sums["prof"] += float(prof.sum())
-        sums["mu"] += float(out["mu"].sum())
-        sums["sigma"] += float(out["log_sigma"].exp().sum())
-        profile_sum += torch.softmax(out["logits"], dim=-1).double().sum(dim=0)
-        rows += int(batch["length"].shape[0])
-    mean_profile = profile_sum / max(rows, 1)
-    n = max(rows, 1)
-    return {
-        "loss": (sums["nll"] + sums["prof"]) / n,
-        "duration_nll": sums["nll"] / n,
-        "profile_loss": sums["prof"] / n,
-        "dur_mu": sums["mu"] / n,
-        "dur_sigma": sums["sigma"] / n,
-        "profile_first": float(mean_profile[0]),
-        "profile_mid": float(mean_profile[max_len // 2]),
-        "profile_last": float(mean_profile[max_len - 1]),
-    }
-
-
-def _log_stats(
-    handle: TextIO, epoch: int, split: str, stats: dict[str, float], elapsed: float
-) -> None:
-    """Append one SPEC 2.4 line and flush it, so a live reader sees the epoch at once."""
-    record = {"epoch": epoch, "split": split, **stats, "time": round(elapsed, 3)}
-    handle.write(json.dumps(record, allow_nan=True) + "\n")
-    handle.flush()
+        stats.update(
+            split,
+            mu=out["mu"],
+            log_sigma=out["log_sigma"],
+            logits=out["logits"],
+            length=batch["length"],
+            loss=nll + prof,
+            duration_nll=nll,
+            profile_loss=prof,
+        )
 
 
 def checkpoint_dict(
@@ -216,11 +198,9 @@ def train(
     }
 
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     stats_path = out / "stats.jsonl"
-    start = time.perf_counter()
     final: dict[str, dict[str, float]] = {}
-    with stats_path.open("w", encoding="utf-8") as log:
+    with TimingStatsLogger(stats_path, max_len=config.max_len) as stats:
         for epoch in range(1, opts.epochs + 1):
             model.train()
             for batch in shuffled:
@@ -231,9 +211,9 @@ def train(
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
                 optimizer.step()
-            final = {name: evaluate(model, loader, device) for name, loader in eval_loaders.items()}
-            for name, stats in final.items():
-                _log_stats(log, epoch, name, stats, time.perf_counter() - start)
+            for name, loader in eval_loaders.items():
+                evaluate(model, loader, device, name, stats)
+            final = stats.end_epoch(epoch)
             if opts.save_every and epoch % opts.save_every == 0:
                 snapshot = checkpoint_dict(model, epoch, cache_sha256)
                 atomic_torch_save(out / "epochs" / f"epoch_{epoch:04d}.pt", snapshot)

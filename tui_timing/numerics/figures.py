@@ -63,6 +63,15 @@ def profile_bins(mean_profile: Sequence[float] | np.ndarray) -> dict[str, float]
     }
 
 
+def masked_mean_profile(padded_mean: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """The mean over the rows valid at each step (`profile_bins = "masked"`, SPEC 2.4) from
+    the padded mean (over all rows, padding as 0): bin j times N over the rows longer than j.
+    A step no row reaches is 0."""
+    steps = np.arange(len(padded_mean))
+    valid = len(lengths) - np.searchsorted(np.sort(lengths), steps, side="right")
+    return np.where(valid > 0, padded_mean * len(lengths) / np.maximum(valid, 1), 0.0)
+
+
 def log_edges(values: np.ndarray, bins: int) -> np.ndarray:
     """Log-spaced bin edges covering the positive values (one bin when they are all equal)."""
     positive = values[np.isfinite(values) & (values > 0)]

@@ -211,6 +211,11 @@ def run(ctx: StageContext) -> StageResult:
     result.checks.append(c2st_check)
     result.stats = _stats(dump, dt_gate, vel_gate, dt_fit, step_fit, vel_fit, c2st_figures)
     result.figures = _key_figures(dt_gate, vel_gate, c2st_figures)
+    result.figures += [  # a side given normalized: both readings (SPEC 2.5)
+        f"{side} Δt median {fmt(r['denormalized']['dt_median'])} denormalized, "
+        f"{fmt(r['as_stored']['dt_median'])} as stored (nearer: {r['nearer']})"
+        for side, r in dump.readings.items()
+    ]
     result.plots = _plots(dump)
     return result
 
@@ -499,6 +504,8 @@ def _stats(
     }
     if dump.notes:
         stats["notes"] = list(dump.notes)
+    if dump.readings:
+        stats["readings"] = dump.readings
     if c2st_figures is not None:
         stats["c2st"] = c2st_figures
     return stats

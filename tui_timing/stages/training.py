@@ -35,7 +35,7 @@ from tui_timing.artifacts.cache import TimingCache
 from tui_timing.artifacts.stats_log import STAT_KEYS, StatsLog
 from tui_timing.config import Tolerances
 from tui_timing.findings import Check, Plot, Series, StageResult
-from tui_timing.numerics.figures import profile_bins
+from tui_timing.numerics.figures import masked_mean_profile, profile_bins
 from tui_timing.numerics.fmt import fmt
 from tui_timing.stages.cache_scan import scan_for
 from tui_timing.stages.catalog import Stage
@@ -128,7 +128,7 @@ def run(ctx: StageContext) -> StageResult:
         _convergence_check(log, bulk, reference, tol, ctx.cache_unavailable_reason()),
         _collapse_check(log, split, reference, tol),
     ]
-    result.stats = _stats(log, split, reference)
+    result.stats = _stats(log, split, reference, ctx.settings.profile_bins)
     result.stats["fitted"] = fitted(log, split)
     result.figures = _figures(result.stats)
     result.plots = _plots(log, reference)
@@ -139,7 +139,11 @@ def _cache_reference(ctx: StageContext, cache: TimingCache) -> dict[str, float]:
     """What the logged statistics should approach: the cache's log-duration and bins."""
     log_duration = cache.log_duration.double()
     finite = log_duration[torch.isfinite(log_duration)]
-    bins = profile_bins(scan_for(ctx, cache, stage=Stage.TRAINING).mean_profile)
+    scan = scan_for(ctx, cache, stage=Stage.TRAINING)
+    mean = scan.mean_profile
+    if ctx.settings.profile_bins == "masked":  # the log's first/mid/last mean this (SPEC 2.4)
+        mean = masked_mean_profile(mean, scan.lengths)
+    bins = profile_bins(mean)
     return {
         "dur_mu": float(finite.mean()),
         "dur_sigma": float(finite.std(unbiased=False)),
@@ -206,7 +210,7 @@ def fitted(log: StatsLog, split: str) -> dict[str, Any]:
 
 
 def _log_check(log: StatsLog) -> Check:
-    epochs = sorted({r["epoch"] for r in log.records})
+    epochs = log.epochs
     missing = [k for k in STAT_KEYS if k not in log.columns]
     measured = {
         "format": log.format,
@@ -473,18 +477,18 @@ def _collapse_check(
     )
 
 
-def _stats(log: StatsLog, split: str, reference: dict[str, float] | None) -> dict[str, Any]:
-    last = {}
-    for s in log.splits:
-        rows = [r for r in log.records if r["split"] == s]
-        last[s] = {k: v for k, v in rows[-1].items() if k not in ("split",)} if rows else {}
+def _stats(
+    log: StatsLog, split: str, reference: dict[str, float] | None, profile_bins_setting: str
+) -> dict[str, Any]:
+    last = {s: log.last(s) for s in log.splits}
     return {
         "format": log.format,
-        "epochs": len({r["epoch"] for r in log.records}),
+        "epochs": len(log.epochs),
         "splits": log.splits,
         "figures_split": split,
         "last": last,
         "cache": reference,
+        "profile_bins": profile_bins_setting,
         "ignored_last_line": log.ignored_last_line,
     }
 

@@ -224,7 +224,7 @@ class Pipeline:
 
             if self._found is None or rediscover:
                 previous = self._paths
-                self._found = discover_or_sample()
+                self._found = discover_or_sample(settings=self._invocation.settings)
                 if previous is not None:
                     self._selection = same_artifacts(previous, self._found)
             found = self._found

@@ -1,0 +1,144 @@
+"""Eval-dump sides kept as one [N, T, 3] tensor of channels (SPEC 2.5).
+
+Diffusion code often stores a trajectory as per-step (Δx, Δy, Δt), normalized per channel.
+Such a side is read with its channel order (`channels` in the dump, its `meta`, or
+`keys.eval`; (dx, dy, dt) by default) and, when the dump carries them, denormalized with
+the per-channel `mean` and `std` it was normalized with, before any statistic.
+
+Whether the stored values still need that is exactly what can go wrong in an eval
+pipeline, so both readings are kept: the denormalized one feeds stage 6, and the figures
+as stored are reported beside it, with which of the two is nearer the real side.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from tui_timing.errors import ArtifactError
+
+#: Names under which a side's [N, T, 3] tensor may sit inside its group.
+TENSOR_KEYS = ("seq", "seqs", "sequences", "x", "data", "traj", "trajectories", "samples")
+CHANNEL_NAMES = {
+    "dx": "dx",
+    "x": "dx",
+    "delta_x": "dx",
+    "dy": "dy",
+    "y": "dy",
+    "delta_y": "dy",
+    "dt": "dt",
+    "t": "dt",
+    "delta_t": "dt",
+    "time": "dt",
+}
+DEFAULT_ORDER = ("dx", "dy", "dt")
+
+
+@dataclass(frozen=True)
+class ChannelSide:
+    """A side's per-step arrays taken from its channels, denormalized where the dump says."""
+
+    dt: np.ndarray  # [N, T]
+    disp: np.ndarray  # [N, T, 2]
+    order: tuple[str, ...]
+    #: (dt, disp) as stored, when mean/std were applied (the other reading), else None.
+    stored: tuple[np.ndarray, np.ndarray] | None
+
+
+def is_channel_tensor(value: Any) -> bool:
+    """A [N, T, 3] array or tensor (by shape; nothing is converted)."""
+    shape = getattr(value, "shape", None)
+    return shape is not None and len(shape) == 3 and int(shape[-1]) == 3
+
+
+def channel_tensor(side: Any) -> Any:
+    """The [N, T, 3] tensor of a side given that way (the side itself, or inside its dict
+    under one of TENSOR_KEYS when it has no `dt`), else None."""
+    if is_channel_tensor(side):
+        return side
+    if isinstance(side, Mapping) and not any(k in side for k in ("dt", "delta_t", "dts")):
+        for key in TENSOR_KEYS:
+            if key in side and is_channel_tensor(side[key]):
+                return side[key]
+    return None
+
+
+def channel_order(sources: list[Any], file: str, key: str) -> tuple[str, ...]:
+    """The channel order: the first `channels` given (a list of names or "dx,dy,dt")."""
+    for given in sources:
+        if given is None:
+            continue
+        names = given.split(",") if isinstance(given, str) else given
+        try:
+            order = tuple(CHANNEL_NAMES[str(n).strip().lower()] for n in names)
+        except (KeyError, TypeError):
+            order = ()
+        if sorted(order) != sorted(DEFAULT_ORDER):
+            raise ArtifactError(
+                file,
+                key,
+                f"channels {given!r} must name dx, dy and dt once each (e.g. channels = "
+                '"dt,dx,dy" in [tool.timing-tui.keys.eval])',
+            )
+        return order
+    return DEFAULT_ORDER
+
+
+def read_channels(
+    data: np.ndarray,
+    order: tuple[str, ...],
+    mean: np.ndarray | None,
+    std: np.ndarray | None,
+    file: str,
+    key: str,
+    eps: float,
+) -> ChannelSide:
+    """Split [N, T, 3] into Δt and Δxy by `order`, denormalizing with mean/std if given.
+
+    `eps` is the stored dtype's machine epsilon: a value that was 0 before normalization
+    comes back within a few rounding errors of 0 (float32 leaves ±2e-9 s where Balabit's
+    duplicate timestamps were), and is set back to 0, so that zero Δt steps stay zero
+    and a rounding error does not become a negative Δt or an infinite velocity.
+    """
+    stored = data
+    if mean is not None or std is not None:
+        scale = _per_channel(std, 1.0, file, f"{key} std")
+        shift = _per_channel(mean, 0.0, file, f"{key} mean")
+        data = data * scale + shift
+        rounding = 8 * eps * (np.abs(shift) + np.abs(scale) * np.abs(stored))
+        data = np.where(np.abs(data) <= rounding, 0.0, data)
+    dt_i, dx_i, dy_i = (order.index(c) for c in ("dt", "dx", "dy"))
+
+    def split(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return values[..., dt_i], np.stack([values[..., dx_i], values[..., dy_i]], axis=-1)
+
+    dt, disp = split(data)
+    return ChannelSide(
+        dt=dt, disp=disp, order=order, stored=split(stored) if stored is not data else None
+    )
+
+
+def _per_channel(value: np.ndarray | None, default: float, file: str, key: str) -> np.ndarray:
+    if value is None:
+        return np.full(3, default)
+    flat = np.asarray(value, dtype=np.float64).reshape(-1)
+    if flat.shape != (3,) or not np.all(np.isfinite(flat)):
+        raise ArtifactError(
+            file, key, f"expected 3 finite per-channel values, found {flat.tolist()[:6]}"
+        )
+    return flat
+
+
+def stored_figures(dt: np.ndarray, disp: np.ndarray, mask: np.ndarray) -> dict[str, float]:
+    """Δt median and |vel| p95 of a side as stored (Δt may be negative: still normalized)."""
+    valid_dt = dt[mask]
+    moving = mask & (dt > 0)
+    speeds = np.hypot(disp[..., 0], disp[..., 1])[moving] / dt[moving]
+    return {
+        "dt_median": float(np.median(valid_dt)) if valid_dt.size else float("nan"),
+        "vel_p95": float(np.quantile(speeds, 0.95)) if speeds.size else float("nan"),
+        "negative_dt_share": float(np.mean(valid_dt < 0)) if valid_dt.size else float("nan"),
+    }
