@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -26,6 +26,9 @@ from tui_timing.config import (
 )
 from tui_timing.errors import ArtifactError, UsageError
 from tui_timing.stages.catalog import ALL_STAGES, Stage
+
+if TYPE_CHECKING:
+    from tui_timing.stages.context import ArtifactPaths
 
 DEVICE_CHOICES = click.Choice(["auto", "cpu", "cuda"])
 
@@ -246,6 +249,99 @@ def check(ctx: click.Context, fmt: str, stage: int | None, **options: Any) -> No
             fail(f"scratchpad {exc}")
         click.echo(f"timing-tui: findings appended to {written}", err=True)
     sys.exit(report.exit_code)
+
+
+@main.command()
+@click.argument("run_a", metavar="A", type=click.Path(path_type=Path))
+@click.argument("run_b", metavar="B", type=click.Path(path_type=Path))
+@artifact_options
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "markdown"]),
+    default="text",
+    show_default=True,
+    help="Report format on stdout.",
+)
+@click.pass_context
+def compare(ctx: click.Context, run_a: Path, run_b: Path, fmt: str, **options: Any) -> None:
+    """Compare run B with run A on one cache: did B fix what A failed, did it break anything?
+
+    A and B are run folders or checkpoint files; each run's stats log and eval dump are
+    the ones found beside it (--eval gives both runs one). Exit 0 no regression, 1 B
+    fails a check that A passed, 2 a usage error or an artifact that cannot be used at all.
+    """
+    from tui_timing.report.compare import compare_reports
+    from tui_timing.report.compare_render import (
+        compare_markdown,
+        comparison_entry,
+        render_compare_json,
+        render_compare_text,
+    )
+    from tui_timing.report.scratchpad import append_entry
+    from tui_timing.stages.pair import run_pair
+
+    try:
+        merged = _merged(ctx, options)
+        for name in ("checkpoint", "log"):
+            if merged.get(name) is not None:
+                raise UsageError(
+                    f"compare takes each run's {name} from A and B; drop --{name} (name the "
+                    f"run's folder or checkpoint file as A or B)"
+                )
+        invocation = build_invocation(merged)
+        paths_a, paths_b = compare_paths(invocation.paths, run_a, run_b)
+        pair = run_pair(paths_a, paths_b, invocation.settings)
+    except UsageError as exc:
+        fail(str(exc))
+    comparison = compare_reports(pair.a, pair.b, pair.shared, names=(str(run_a), str(run_b)))
+    renderers = {
+        "text": render_compare_text,
+        "json": render_compare_json,
+        "markdown": compare_markdown,
+    }
+    click.echo(renderers[fmt](comparison).rstrip("\n"))
+    if invocation.scratchpad is not None and options.get("scratchpad") is not None:
+        try:
+            written = append_entry(invocation.scratchpad, comparison_entry(comparison))
+        except ArtifactError as exc:
+            fail(f"scratchpad {exc}")
+        click.echo(f"timing-tui: comparison appended to {written}", err=True)
+    sys.exit(comparison.exit_code)
+
+
+def compare_paths(
+    shared: ArtifactPaths, run_a: Path, run_b: Path
+) -> tuple[ArtifactPaths, ArtifactPaths]:
+    """Each run's artifact paths: its checkpoint, log and eval dump, and the one cache (given,
+    from the project table, else the one found around the runs or under the current folder)."""
+    from tui_timing.artifacts.discovery import discover
+    from tui_timing.artifacts.run_folder import RunInputs, cache_near, resolve_run
+    from tui_timing.stages.context import ArtifactPaths
+
+    run_inputs_a, run_inputs_b = resolve_run(run_a, "A"), resolve_run(run_b, "B")
+    cache = shared.cache
+    if cache is None:
+        found = cache_near([run_inputs_a, run_inputs_b]) or discover().caches
+        if not found:
+            raise UsageError(
+                "no timing cache found around the runs or under the current folder; "
+                "give --cache PATH (both runs are compared on it)"
+            )
+        cache = found[0]
+        others = f" (also found: {', '.join(map(str, found[1:4]))})" if len(found) > 1 else ""
+        click.echo(f"timing-tui: comparing on the cache {cache}{others}", err=True)
+
+    def paths(run: RunInputs) -> ArtifactPaths:
+        return ArtifactPaths(
+            cache=cache,
+            raw_summary=shared.raw_summary,
+            checkpoint=run.checkpoint,
+            log=run.log,
+            eval=shared.eval or run.eval,
+        )
+
+    return paths(run_inputs_a), paths(run_inputs_b)
 
 
 @main.command("build-cache")

@@ -47,6 +47,10 @@ HEALTHY_HEADS = ("increments", "templates", "monotonic", "linear")
 TIE_SHARE = 0.02
 
 
+#: Fits already made on one cache, by configuration, budget, seed, target and device.
+FitMemo = dict[tuple[str, "ProbeBudget", int, "ShapeTarget", str], "CandidateFit"]
+
+
 @dataclass(frozen=True)
 class ProbeBudget:
     """The fixed cost of one candidate fit: rows, steps and batch size."""
@@ -276,6 +280,7 @@ def run_probe(
     floor: float = 1e-6,
     on_candidate: Callable[[int, int, str], None] | None = None,
     device: torch.device | None = None,
+    fitted: FitMemo | None = None,
 ) -> ProbeResult:
     """Fit the checkpoint's configuration (when known) and each healthy alternative.
 
@@ -284,6 +289,9 @@ def run_probe(
     The checkpoint's dimensions decide the backbone size; the cache decides the rest.
     `on_candidate(done, total, name)` is called before each fit (progress, cancellation).
     `device` (default the CPU) is where the fits run; the rows and batches drawn are the same.
+    `fitted` keeps fits of this cache across calls: a fit depends only on the cache, its
+    configuration, the budget, the seed and the target, so a second checkpoint of the same
+    size (two runs compared, a run switched in the TUI) refits only its own configuration.
     """
     budget = budget or ProbeBudget()
     with one_cpu_thread():
@@ -298,6 +306,7 @@ def run_probe(
             floor,
             on_candidate,
             device or torch.device("cpu"),
+            {} if fitted is None else fitted,
         )
 
 
@@ -312,6 +321,7 @@ def _run_probe(
     floor: float,
     on_candidate: Callable[[int, int, str], None] | None,
     device: torch.device,
+    fitted: FitMemo,
 ) -> ProbeResult:
     start = time.perf_counter()
     fit_rows, held_rows = probe_rows(cache.n_rows, budget, seed)
@@ -333,7 +343,10 @@ def _run_probe(
     for done, (name, config) in enumerate(candidates.items()):
         if on_candidate is not None:
             on_candidate(done, len(candidates), name)
-        fits[name] = fit_candidate(name, config, data, fit, held, budget, seed, target)
+        key = (repr(config), budget, seed, target, str(device))
+        if key not in fitted:
+            fitted[key] = fit_candidate(name, config, data, fit, held, budget, seed, target)
+        fits[name] = fitted[key]
     best = pick_best(fits, checkpoint_name)
     return ProbeResult(
         candidates=fits,

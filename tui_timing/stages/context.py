@@ -82,6 +82,16 @@ class StageContext:
                 self._cache_view = as_timing_cache(raw)
         return self._cache_view
 
+    def share_inputs(self, other: StageContext, kinds: set[str]) -> None:
+        """Use `other`'s loaded artifacts of these kinds instead of loading them again; for the
+        cache also its validated view and memo (the cache scan), so that two runs compared
+        on one cache (SPEC 5 `compare`) read and scan it once."""
+        for kind in kinds & other.artifacts.keys():
+            self.artifacts[kind] = other.artifacts[kind]
+        if "cache" in kinds:
+            self._cache_view = other.timing_cache()
+            self.memo = other.memo
+
     def cache_unavailable_reason(self) -> str:
         """Why `timing_cache()` is None, in words a skip message can use."""
         outcome = self.artifacts.get("cache")

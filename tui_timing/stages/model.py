@@ -96,6 +96,10 @@ CHECKS = StageChecks(
     (LOAD, CONDITIONING, PROFILE_CAPACITY, DURATION_FIT, DURATION_HEAD, LENGTH_MASKING),
 )
 
+#: ctx.memo key of the probe's fits on the context's cache (a run compared with another, or
+#: switched in the TUI, reuses the fits of the configurations it shares).
+PROBE_MEMO = "capacity_fits"
+
 #: Feature names that describe timing rather than the path (they leak the target).
 _DT_NAME = re.compile(
     r"(^|[^a-z])(dt|delta_?t|durations?|dur|times?|timing|intervals?|pauses?)([^a-z]|$)"
@@ -143,6 +147,7 @@ def run(ctx: StageContext) -> StageResult:
         on_candidate=lambda done, total, name: ctx.tick(
             Stage.MODEL, done / total, f"capacity probe: fitting {name}"
         ),
+        fitted=ctx.memo.setdefault((PROBE_MEMO, id(cache)), {}),
     )
     result.checks.append(_capacity_check(ckpt, probe, tol))
     result.stats.update(_probe_stats(probe))

@@ -8,7 +8,7 @@ that importing the runner does not pull in torch-heavy code before it is needed.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -118,13 +118,16 @@ def run_stages(ctx: StageContext, stage_ids: Iterable[int]) -> list[StageResult]
     return [run_stage(ctx, sid) for sid in stage_ids]
 
 
-def build_report(ctx: StageContext, stage_ids: Iterable[int]) -> Report:
-    """The report of the stages run so far (in `stage_ids` order) with hashes and errors."""
+def build_report(
+    ctx: StageContext, stage_ids: Iterable[int], hashed: Mapping[str, ArtifactRef] | None = None
+) -> Report:
+    """The report of the stages run so far (in `stage_ids` order) with hashes and errors;
+    `hashed` holds refs already computed for the same files (not hashed again)."""
     stages = [ctx.results[sid] for sid in stage_ids if sid in ctx.results]
     decision_stage = ctx.results.get(Stage.DECISION)
     decision = decision_stage.decision if decision_stage else None
     return Report(
-        artifacts=artifact_refs(ctx),
+        artifacts=artifact_refs(ctx, hashed),
         stages=stages,
         decision=decision,
         error=first_artifact_error(ctx),
@@ -148,9 +151,13 @@ def first_artifact_error(ctx: StageContext) -> dict[str, str | None] | None:
     return None
 
 
-def artifact_refs(ctx: StageContext) -> dict[str, ArtifactRef]:
-    """Each given artifact's path and content hash (None when it cannot be read)."""
+def artifact_refs(
+    ctx: StageContext, hashed: Mapping[str, ArtifactRef] | None = None
+) -> dict[str, ArtifactRef]:
+    """Each given artifact's path and content hash (None when it cannot be read), reusing
+    the refs in `hashed` whose path is the same (a 1M-row cache is hashed once, not twice)."""
+    known = {ref.path: ref for ref in (hashed or {}).values()}
     return {
-        kind: ArtifactRef(path=str(path), sha256=file_sha256(path))
+        kind: known.get(str(path)) or ArtifactRef(path=str(path), sha256=file_sha256(path))
         for kind, path in ctx.paths.given().items()
     }

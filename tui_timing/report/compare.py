@@ -1,0 +1,191 @@
+"""Two runs' reports side by side (SPEC 5 `compare`): did the new run fix what the old one
+failed, and did it break anything?
+
+Plain data over two Reports: every check's status in A and in B, the kind of change, the
+checks' key figures, each run's decision rule, and one line that sums it up. The CLI and
+the TUI render a Comparison; neither decides what counts as fixed or regressed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from tui_timing.report.numbers import fmt
+from tui_timing.report.results import Check, Report, Status
+
+ChangeKind = Literal["fixed", "regressed", "same", "changed"]
+
+#: A check that ran and did not fail "passed" in SPEC 5's sense (a warning is not a failure:
+#: `check` exits 0 on it), so pass ↔ warn is a change, not a fix or a regression.
+PASSED: frozenset[str] = frozenset({"pass", "warn"})
+FAILED: frozenset[str] = frozenset({"fail", "error"})
+#: How many check ids the one-line summary names per kind before it says "and N more".
+SUMMARY_IDS = 3
+
+
+def change_kind(a: Status | None, b: Status | None) -> ChangeKind:
+    """fixed: A failed, B passes; regressed: A passed, B fails; same: one status; else changed
+    (a check that ran in one run only, pass ↔ warn, fail ↔ error)."""
+    if a in FAILED and b in PASSED:
+        return "fixed"
+    if a in PASSED and b in FAILED:
+        return "regressed"
+    return "same" if a == b else "changed"
+
+
+def check_figure(check: Check | None) -> str | None:
+    """The check's key figure: what it measured, in a few words (None when nothing was)."""
+    if check is None or check.measured is None or check.status == "skip":
+        return None
+    measured = check.measured
+    if isinstance(measured, bool):
+        return str(measured).lower()
+    if isinstance(measured, (int, float)):
+        return fmt(float(measured))
+    if isinstance(measured, str):
+        return measured
+    if isinstance(measured, dict):
+        scalars = [
+            f"{key.replace('_', ' ')} {_scalar(value)}"
+            for key, value in measured.items()
+            if isinstance(value, (int, float, str)) and not isinstance(value, bool)
+        ]
+        return ", ".join(scalars[:2]) or None
+    return None
+
+
+def _scalar(value: float | str) -> str:
+    if isinstance(value, str):
+        return value
+    return f"{value:,}" if isinstance(value, int) else fmt(float(value))
+
+
+@dataclass
+class Change:
+    """One check across the two runs."""
+
+    id: str
+    stage: int
+    a: Status | None
+    b: Status | None
+    kind: ChangeKind
+    figure_a: str | None
+    figure_b: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        """The SPEC 5 `changes` entry."""
+        return {
+            "id": self.id,
+            "a": self.a,
+            "b": self.b,
+            "kind": self.kind,
+            "figure_a": self.figure_a,
+            "figure_b": self.figure_b,
+        }
+
+
+@dataclass
+class Comparison:
+    """Run A (the one a change started from) against run B (the new one)."""
+
+    a: Report
+    b: Report
+    changes: list[Change]
+    #: Stages B took from A because their inputs are the same (run once).
+    shared: frozenset[int] = field(default_factory=frozenset)
+    #: What the user called each run (the folder or checkpoint named on the command line).
+    names: tuple[str, str] = ("A", "B")
+
+    def of_kind(self, kind: ChangeKind) -> list[Change]:
+        return [c for c in self.changes if c.kind == kind]
+
+    def change(self, check_id: str) -> Change | None:
+        return next((c for c in self.changes if c.id == check_id), None)
+
+    def stage_changes(self, stage_id: int) -> list[Change]:
+        return [c for c in self.changes if c.stage == stage_id]
+
+    @property
+    def rules(self) -> tuple[int | None, int | None]:
+        """The decision rule (SPEC 4) each run ends at, None where stage 7 did not run."""
+        return (
+            self.a.decision.rule if self.a.decision else None,
+            self.b.decision.rule if self.b.decision else None,
+        )
+
+    @property
+    def exit_code(self) -> int:
+        """SPEC 5: 2 when either run has an artifact that cannot be used at all, 1 when B
+        fails a check that A passed, else 0."""
+        if self.a.error is not None or self.b.error is not None:
+            return 2
+        return 1 if self.of_kind("regressed") else 0
+
+    @property
+    def summary(self) -> str:
+        """One line: what B fixed and regressed (named), how many changed or stayed, and the
+        rule each run ends at ("B against A: fixed 2 (…), regressed 0, …; rule 4 → 7")."""
+        counts = []
+        for kind in ("fixed", "regressed", "changed", "same"):
+            found = [c for c in self.changes if c.kind == kind]
+            named = kind in ("fixed", "regressed") and found
+            counts.append(f"{kind} {len(found)}" + (f" ({_names(found)})" if named else ""))
+        rule_a, rule_b = self.rules
+        rules = (
+            f"rule {_rule(rule_a)} → {_rule(rule_b)}"
+            if rule_a != rule_b
+            else f"both end at rule {_rule(rule_a)}"
+        )
+        return f"B against A: {', '.join(counts)}; {rules}"
+
+    def as_dict(self) -> dict[str, Any]:
+        """The SPEC 5 JSON object of `compare --format json`."""
+        return {
+            "version": 1,
+            "a": self.a.as_dict(),
+            "b": self.b.as_dict(),
+            "changes": [c.as_dict() for c in self.changes],
+            "summary": self.summary,
+        }
+
+
+def _names(changes: list[Change]) -> str:
+    shown = ", ".join(c.id for c in changes[:SUMMARY_IDS])
+    more = len(changes) - SUMMARY_IDS
+    return shown + (f" and {more} more" if more > 0 else "")
+
+
+def _rule(rule: int | None) -> str:
+    return "-" if rule is None else str(rule)
+
+
+def compare_reports(
+    a: Report,
+    b: Report,
+    shared: frozenset[int] = frozenset(),
+    names: tuple[str, str] = ("A", "B"),
+) -> Comparison:
+    """Every check of either report, in stage order (A's check order, then B's own)."""
+    stage_ids = sorted({s.id for s in a.stages} | {s.id for s in b.stages})
+    changes: list[Change] = []
+    for stage_id in stage_ids:
+        stage_a, stage_b = a.stage(stage_id), b.stage(stage_id)
+        checks_a = {c.id: c for c in stage_a.checks} if stage_a else {}
+        checks_b = {c.id: c for c in stage_b.checks} if stage_b else {}
+        for check_id in [*checks_a, *(i for i in checks_b if i not in checks_a)]:
+            check_a, check_b = checks_a.get(check_id), checks_b.get(check_id)
+            status_a = check_a.status if check_a else None
+            status_b = check_b.status if check_b else None
+            changes.append(
+                Change(
+                    id=check_id,
+                    stage=stage_id,
+                    a=status_a,
+                    b=status_b,
+                    kind=change_kind(status_a, status_b),
+                    figure_a=check_figure(check_a),
+                    figure_b=check_figure(check_b),
+                )
+            )
+    return Comparison(a=a, b=b, changes=changes, shared=shared, names=names)

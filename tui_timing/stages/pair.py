@@ -1,0 +1,119 @@
+"""Two runs on one cache (SPEC 5 `compare`): each stage once per run, and only once in all
+when its result cannot differ between the runs.
+
+The runs differ in their checkpoint and log (and maybe their eval dump); the cache, its raw
+summary and often the eval dump are the same files. Those are loaded once, and a stage
+whose inputs are the same for both runs is run for A and its result handed to B: stage 1
+always (one cache), stage 2 when both checkpoints expect the same feature width (all it
+reads of a checkpoint), stage 6 when both runs use the same eval dump. Stage 7 reads the
+other stages' results, so it runs for each run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tui_timing.config import Settings
+from tui_timing.report.results import Report
+from tui_timing.stages.context import ArtifactPaths, StageContext
+from tui_timing.stages.runner import (
+    build_report,
+    load_artifact,
+    load_artifacts,
+    resolve_paths,
+    run_stage,
+    stages_to_run,
+)
+
+#: The artifact kinds each stage reads (its result is a function of these and the settings).
+READS: dict[int, tuple[str, ...]] = {
+    1: ("cache", "raw_summary"),
+    2: ("cache",),  # and the checkpoint's conditioning width: see `stage_inputs`
+    3: ("cache", "checkpoint"),
+    4: ("cache", "log"),
+    5: ("cache", "checkpoint"),
+    6: ("cache", "eval"),
+}
+
+
+@dataclass
+class PairReports:
+    """Both runs' reports, and the stages whose result B took from A (same inputs)."""
+
+    a: Report
+    b: Report
+    shared: frozenset[int]
+
+
+def same_file(first: Path | None, second: Path | None) -> bool:
+    """Whether two optional paths name the same file (both absent counts as the same)."""
+    if first is None or second is None:
+        return first is second
+    return first.resolve() == second.resolve()
+
+
+def load_pair(
+    paths_a: ArtifactPaths, paths_b: ArtifactPaths, settings: Settings
+) -> tuple[StageContext, StageContext]:
+    """Both runs' contexts, every file that both name loaded once (B reads A's copy)."""
+    ctx_a = load_artifacts(paths_a, settings)
+    paths_b = resolve_paths(paths_b)
+    ctx_b = StageContext(paths=paths_b, settings=settings)
+    given_a = ctx_a.paths.given()
+    shared = {k for k, p in paths_b.given().items() if same_file(given_a.get(k), p)}
+    ctx_b.share_inputs(ctx_a, shared)
+    for kind, path in paths_b.given().items():
+        if kind not in shared:
+            ctx_b.artifacts[kind] = load_artifact(kind, path, settings)
+    return ctx_a, ctx_b
+
+
+def stage_inputs(ctx: StageContext, stage_id: int) -> tuple[Any, ...] | None:
+    """What the stage's result depends on in this context (None: never shared, stage 7)."""
+    kinds = READS.get(stage_id)
+    if kinds is None:
+        return None
+    given = ctx.paths.given()
+    files = tuple(given[k].resolve() if k in given else None for k in kinds)
+    if stage_id == 2:
+        return (*files, getattr(ctx.value("checkpoint"), "cond_dim", None))
+    return files
+
+
+def shared_stages(ctx_a: StageContext, ctx_b: StageContext) -> frozenset[int]:
+    """The stages whose inputs are the same in both contexts."""
+    return frozenset(
+        sid
+        for sid in READS
+        if (key := stage_inputs(ctx_a, sid)) is not None and key == stage_inputs(ctx_b, sid)
+    )
+
+
+def run_pair(
+    paths_a: ArtifactPaths,
+    paths_b: ArtifactPaths,
+    settings: Settings,
+    on_stage: Callable[[str, int], None] | None = None,
+) -> PairReports:
+    """Load, run every stage for A, then for B those it does not share; both reports.
+
+    `on_stage(side, stage_id)` is called before each stage that runs ("A" or "B").
+    """
+    ctx_a, ctx_b = load_pair(paths_a, paths_b, settings)
+    shared = shared_stages(ctx_a, ctx_b)
+    ids = stages_to_run(None)
+    for side, ctx in (("A", ctx_a), ("B", ctx_b)):
+        for sid in ids:
+            if ctx is ctx_b and sid in shared:
+                ctx_b.results[sid] = ctx_a.results[sid]
+                continue
+            if on_stage is not None:
+                on_stage(side, sid)
+            run_stage(ctx, sid)
+    report_a = build_report(ctx_a, ids)
+    return PairReports(
+        a=report_a, b=build_report(ctx_b, ids, hashed=report_a.artifacts), shared=shared
+    )
