@@ -1,0 +1,143 @@
+"""Two runs on one cache: shared inputs loaded and hashed once, the stages whose inputs are
+the same run once (SPEC 5 `compare`); what counts as fixed, regressed, changed or same."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from sample_paths import CACHE, INCREMENTS, LINEAR, SAMPLE
+
+from tui_timing.config import Settings
+from tui_timing.data.build_cache import BuildResult, SegmentationParams, build_cache
+from tui_timing.model.train import TrainOptions, train
+from tui_timing.report.compare import change_kind, compare_reports
+from tui_timing.report.results import Check, Decision, Report, StageResult
+from tui_timing.stages.context import ArtifactPaths
+from tui_timing.stages.pair import load_pair, run_pair, shared_stages
+
+EVAL = SAMPLE / "eval/eval.pt"
+
+
+def test_shared_stages_run_once_and_shared_files_load_and_hash_once(tmp_path: Path) -> None:
+    """Checkpoints that cannot be read keep stages 3 and 5 short; the cache and the eval dump
+    are the runs' shared inputs, so stages 1, 2 and 6 run for A only."""
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "checkpoint.pt").write_text(f"not a checkpoint ({name})\n")
+    paths = [
+        ArtifactPaths(cache=CACHE, checkpoint=tmp_path / name / "checkpoint.pt", eval=EVAL)
+        for name in ("a", "b")
+    ]
+    ran: list[tuple[str, int]] = []
+    pair = run_pair(*paths, Settings(), on_stage=lambda side, sid: ran.append((side, sid)))
+    assert ran == [("A", s) for s in range(1, 8)] + [("B", 3), ("B", 5), ("B", 7)]
+    assert pair.shared == frozenset({1, 2, 4, 6})  # 4: neither run has a log
+    for sid in (1, 2, 4, 6):
+        assert pair.b.stage(sid) is pair.a.stage(sid)
+    for kind in ("cache", "raw_summary", "eval"):
+        assert pair.b.artifacts[kind] is pair.a.artifacts[kind]  # hashed once
+    assert pair.a.artifacts["checkpoint"].sha256 != pair.b.artifacts["checkpoint"].sha256
+    assert pair.b.error is not None and pair.b.error["file"] == str(paths[1].checkpoint)
+
+
+def test_loaded_once(tmp_path: Path) -> None:
+    paths_a = ArtifactPaths(cache=CACHE, checkpoint=LINEAR, eval=EVAL)
+    paths_b = ArtifactPaths(cache=CACHE, checkpoint=INCREMENTS, eval=tmp_path / "other_eval.pt")
+    ctx_a, ctx_b = load_pair(paths_a, paths_b, Settings())
+    assert ctx_b.artifacts["cache"] is ctx_a.artifacts["cache"]
+    assert ctx_b.timing_cache() is ctx_a.timing_cache() and ctx_b.memo is ctx_a.memo
+    assert ctx_b.artifacts["checkpoint"] is not ctx_a.artifacts["checkpoint"]
+    assert ctx_b.artifacts["eval"].error is not None  # B's own (missing) eval dump, not A's
+    assert shared_stages(ctx_a, ctx_b) == frozenset({1, 2, 4})
+
+
+@pytest.fixture(scope="module")
+def wider_checkpoint(
+    balabit_dir: Path,
+    small_sessions: list[Path],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Path:
+    """A real checkpoint conditioned on more features than the sample's (Δt statistics added)."""
+    root = tmp_path_factory.mktemp("wide")
+    built: BuildResult = build_cache(
+        balabit_dir,
+        root,
+        "wide",
+        "train",
+        SegmentationParams(dt_features=True),
+        files=small_sessions,
+    )
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return train(built.cache_path, root / "run", options=TrainOptions(epochs=1)).checkpoint
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_stage_2_runs_for_each_run_when_feature_widths_differ(wider_checkpoint: Path) -> None:
+    """Stage 2 checks the batches' width against the checkpoint's: it is shared only when
+    both checkpoints expect the same width."""
+    paths_a = ArtifactPaths(cache=CACHE, checkpoint=LINEAR)
+    ctx_a, ctx_b = load_pair(paths_a, ArtifactPaths(cache=CACHE, checkpoint=INCREMENTS), Settings())
+    assert 2 in shared_stages(ctx_a, ctx_b)
+    ctx_a, ctx_w = load_pair(
+        paths_a, ArtifactPaths(cache=CACHE, checkpoint=wider_checkpoint), Settings()
+    )
+    assert ctx_w.value("checkpoint").cond_dim > ctx_a.value("checkpoint").cond_dim
+    assert shared_stages(ctx_a, ctx_w) == frozenset({1, 4, 6})
+
+
+# -- what counts as what ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "kind"),
+    [
+        ("fail", "pass", "fixed"),
+        ("error", "warn", "fixed"),
+        ("pass", "fail", "regressed"),
+        ("warn", "error", "regressed"),
+        ("pass", "pass", "same"),
+        ("skip", "skip", "same"),
+        ("pass", "warn", "changed"),
+        ("fail", "error", "changed"),
+        ("skip", "fail", "changed"),  # B fails a check A did not run: not a regression
+        ("fail", "skip", "changed"),
+        (None, "pass", "changed"),  # a check only one run has
+    ],
+)
+def test_change_kinds(a: str | None, b: str | None, kind: str) -> None:
+    assert change_kind(a, b) == kind  # type: ignore[arg-type]
+
+
+def _report(statuses: dict[str, str], rule: int, error: bool = False) -> Report:
+    checks = [Check(cid, status, 0.5, None, "") for cid, status in statuses.items()]  # type: ignore[arg-type]
+    return Report(
+        artifacts={},
+        stages=[StageResult(3, "model", checks=checks)],
+        decision=Decision(verdict=f"rule {rule}", rule=rule),
+        error={"file": "x.pt", "key": None, "problem": "unreadable"} if error else None,
+    )
+
+
+def test_summary_and_exit_codes() -> None:
+    a = _report({"model.x": "fail", "model.y": "pass", "model.z": "pass", "model.w": "warn"}, 4)
+    b = _report({"model.x": "pass", "model.y": "fail", "model.z": "pass", "model.v": "pass"}, 8)
+    comparison = compare_reports(a, b)
+    assert [(c.id, c.kind) for c in comparison.changes] == [
+        ("model.x", "fixed"),
+        ("model.y", "regressed"),
+        ("model.z", "same"),
+        ("model.w", "changed"),
+        ("model.v", "changed"),
+    ]
+    assert comparison.summary == (
+        "B against A: fixed 1 (model.x), regressed 1 (model.y), changed 2, same 1; rule 4 → 8"
+    )
+    assert comparison.exit_code == 1
+    assert compare_reports(b, b).exit_code == 0
+    assert compare_reports(b, b).summary.endswith("same 4; both end at rule 8")
+    assert compare_reports(a, _report({}, 1, error=True)).exit_code == 2
