@@ -310,6 +310,11 @@ def compare(ctx: click.Context, run_a: Path, run_b: Path, fmt: str, **options: A
     sys.exit(comparison.exit_code)
 
 
+for _param in compare.params:  # each run's checkpoint and log are A's and B's own
+    if isinstance(_param, click.Option) and _param.name in ("checkpoint", "log"):
+        _param.hidden = True
+
+
 def compare_paths(
     shared: ArtifactPaths, run_a: Path, run_b: Path
 ) -> tuple[ArtifactPaths, ArtifactPaths]:
