@@ -15,7 +15,9 @@ from tui_timing.model.train import TrainOptions, train
 from tui_timing.report.compare import change_kind, compare_reports
 from tui_timing.report.results import Check, Decision, Report, StageResult
 from tui_timing.stages.context import ArtifactPaths
+from tui_timing.stages.model import PROBE_MEMO
 from tui_timing.stages.pair import load_pair, run_pair, shared_stages
+from tui_timing.stages.runner import run_stage
 
 EVAL = SAMPLE / "eval/eval.pt"
 
@@ -51,6 +53,21 @@ def test_loaded_once(tmp_path: Path) -> None:
     assert ctx_b.artifacts["checkpoint"] is not ctx_a.artifacts["checkpoint"]
     assert ctx_b.artifacts["eval"].error is not None  # B's own (missing) eval dump, not A's
     assert shared_stages(ctx_a, ctx_b) == frozenset({1, 2, 4})
+
+
+def test_the_probe_fits_each_configuration_once_for_both_runs() -> None:
+    """B's healthy configuration was among the alternatives A's probe fitted: B refits
+    nothing (that B's result is still what B gets alone is test_cli_compare's concern)."""
+    paths_a = ArtifactPaths(cache=CACHE, checkpoint=LINEAR)
+    ctx_a, ctx_b = load_pair(paths_a, ArtifactPaths(cache=CACHE, checkpoint=INCREMENTS), Settings())
+    run_stage(ctx_a, 3)
+    fits = ctx_a.memo[(PROBE_MEMO, id(ctx_a.timing_cache()))]
+    assert len(fits) == 5  # four healthy heads and linear+bound+no-mask
+    first = dict(fits)
+    run_stage(ctx_b, 3)
+    assert fits == first and all(fits[k] is first[k] for k in first)
+    capacity = ctx_b.results[3].check("model.profile_capacity")
+    assert capacity is not None and capacity.status == "pass"
 
 
 @pytest.fixture(scope="module")
