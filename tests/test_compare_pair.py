@@ -72,14 +72,14 @@ def test_the_probe_fits_each_configuration_once_for_both_runs() -> None:
 
 @pytest.fixture(scope="module")
 def wider_checkpoint(
-    balabit_dir: Path,
+    sessions_dir: Path,
     small_sessions: list[Path],
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Path:
     """A real checkpoint conditioned on more features than the sample's (Δt statistics added)."""
     root = tmp_path_factory.mktemp("wide")
     built: BuildResult = build_cache(
-        balabit_dir,
+        sessions_dir,
         root,
         "wide",
         "train",
