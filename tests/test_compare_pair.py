@@ -11,9 +11,9 @@ from sample_paths import CACHE, INCREMENTS, LINEAR, SAMPLE
 
 from tui_timing.config import Settings
 from tui_timing.data.build_cache import BuildResult, SegmentationParams, build_cache
+from tui_timing.findings import Check, Decision, Report, StageResult
 from tui_timing.model.train import TrainOptions, train
 from tui_timing.report.compare import change_kind, compare_reports
-from tui_timing.report.results import Check, Decision, Report, StageResult
 from tui_timing.stages.context import ArtifactPaths
 from tui_timing.stages.model import PROBE_MEMO
 from tui_timing.stages.pair import load_pair, run_pair, shared_stages

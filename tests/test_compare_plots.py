@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from tui_timing.findings import Plot, Series
 from tui_timing.report.compare_plots import overlay, overlay_plots
-from tui_timing.report.results import Plot, Series
 
 CACHE = Series("real", [0, 1, 2], [0.5, 0.3, 0.2])
 

@@ -11,8 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from tui_timing.report.numbers import fmt
-from tui_timing.report.results import Check, Report, Status
+from tui_timing.findings import Check, Report, Status
 
 ChangeKind = Literal["fixed", "regressed", "same", "changed"]
 
@@ -35,30 +34,8 @@ def change_kind(a: Status | None, b: Status | None) -> ChangeKind:
 
 
 def check_figure(check: Check | None) -> str | None:
-    """The check's key figure: what it measured, in a few words (None when nothing was)."""
-    if check is None or check.measured is None or check.status == "skip":
-        return None
-    measured = check.measured
-    if isinstance(measured, bool):
-        return str(measured).lower()
-    if isinstance(measured, (int, float)):
-        return fmt(float(measured))
-    if isinstance(measured, str):
-        return measured
-    if isinstance(measured, dict):
-        scalars = [
-            f"{key.replace('_', ' ')} {_scalar(value)}"
-            for key, value in measured.items()
-            if isinstance(value, (int, float, str)) and not isinstance(value, bool)
-        ]
-        return ", ".join(scalars[:2]) or None
-    return None
-
-
-def _scalar(value: float | str) -> str:
-    if isinstance(value, str):
-        return value
-    return f"{value:,}" if isinstance(value, int) else fmt(float(value))
+    """The check's key figure (its stage fills it: "fake/real 0.8168"), None without one."""
+    return (check.key_figure or None) if check is not None else None
 
 
 @dataclass

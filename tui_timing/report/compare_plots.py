@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from tui_timing.report.results import Plot, Series
+from tui_timing.findings import Plot, Series
 
 
 def overlay_plots(plots_a: list[Plot], plots_b: list[Plot]) -> list[Plot]:

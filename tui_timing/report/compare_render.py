@@ -10,9 +10,9 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
+from tui_timing.findings import ArtifactRef, Report, StageResult
 from tui_timing.report.compare import Change, Comparison
 from tui_timing.report.markdown import _cell
-from tui_timing.report.results import ArtifactRef, Report, StageResult
 from tui_timing.report.text import MARKS, printable
 from tui_timing.stages.catalog import STAGE_BY_ID
 

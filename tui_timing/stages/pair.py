@@ -14,10 +14,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from tui_timing.config import Settings
-from tui_timing.report.results import Report
+from tui_timing.findings import Report
+from tui_timing.stages.catalog import ALL_STAGES, STAGE_BY_ID, Stage
 from tui_timing.stages.context import ArtifactPaths, StageContext
 from tui_timing.stages.runner import (
     build_report,
@@ -28,14 +28,11 @@ from tui_timing.stages.runner import (
     stages_to_run,
 )
 
-#: The artifact kinds each stage reads (its result is a function of these and the settings).
-READS: dict[int, tuple[str, ...]] = {
-    1: ("cache", "raw_summary"),
-    2: ("cache",),  # and the checkpoint's conditioning width: see `stage_inputs`
-    3: ("cache", "checkpoint"),
-    4: ("cache", "log"),
-    5: ("cache", "checkpoint"),
-    6: ("cache", "eval"),
+#: What a stage reads of an artifact where that is less than the whole file: stage 2 reads
+#: only the checkpoint's conditioning width (the batches' feature width is checked
+#: against it), so two checkpoints of one width give the same stage 2.
+PART_READ: dict[tuple[Stage, str], Callable[[StageContext], object]] = {
+    (Stage.DATASET, "checkpoint"): lambda ctx: getattr(ctx.value("checkpoint"), "cond_dim", None),
 }
 
 
@@ -45,7 +42,7 @@ class PairReports:
 
     a: Report
     b: Report
-    shared: frozenset[int]
+    shared: frozenset[Stage]
 
 
 def same_file(first: Path | None, second: Path | None) -> bool:
@@ -71,24 +68,30 @@ def load_pair(
     return ctx_a, ctx_b
 
 
-def stage_inputs(ctx: StageContext, stage_id: int) -> tuple[Any, ...] | None:
-    """What the stage's result depends on in this context (None: never shared, stage 7)."""
-    kinds = READS.get(stage_id)
-    if kinds is None:
+def stage_inputs(ctx: StageContext, stage: Stage) -> tuple[object, ...] | None:
+    """What the stage's result depends on in this context besides the settings: the files it
+    reads (or the part it reads of them); None for the decision, which reads the results."""
+    info = STAGE_BY_ID[stage]
+    if not info.reads:
         return None
     given = ctx.paths.given()
-    files = tuple(given[k].resolve() if k in given else None for k in kinds)
-    if stage_id == 2:
-        return (*files, getattr(ctx.value("checkpoint"), "cond_dim", None))
-    return files
+    inputs: list[object] = []
+    for kind in info.reads:
+        part = PART_READ.get((stage, kind))
+        if part is not None:
+            inputs.append(part(ctx))
+        else:
+            inputs.append(given[kind].resolve() if kind in given else None)
+    return tuple(inputs)
 
 
-def shared_stages(ctx_a: StageContext, ctx_b: StageContext) -> frozenset[int]:
-    """The stages whose inputs are the same in both contexts."""
+def shared_stages(ctx_a: StageContext, ctx_b: StageContext) -> frozenset[Stage]:
+    """The stages whose inputs are the same in both contexts (B can take A's result)."""
     return frozenset(
-        sid
-        for sid in READS
-        if (key := stage_inputs(ctx_a, sid)) is not None and key == stage_inputs(ctx_b, sid)
+        stage
+        for stage in ALL_STAGES
+        if (inputs := stage_inputs(ctx_a, stage)) is not None
+        and inputs == stage_inputs(ctx_b, stage)
     )
 
 

@@ -77,7 +77,7 @@ STATS_CONVERGENCE = CheckSpec(
 COLLAPSE = CheckSpec(
     "train.collapse",
     "structural",
-    figure=lambda m: f"from epoch {m['epoch']}",
+    figure=lambda m: f"from epoch {m['epoch']}" if m.get("epoch") is not None else None,
     tolerances=("flat_ratio", "sigma_collapse_ratio", "profile_abs_floor"),
 )
 CHECKS = StageChecks(Stage.TRAINING, (LOG, OBJECTIVE, LOSS_TREND, STATS_CONVERGENCE, COLLAPSE))
