@@ -57,15 +57,21 @@ def load_pair(
 ) -> tuple[StageContext, StageContext]:
     """Both runs' contexts, every file that both name loaded once (B reads A's copy)."""
     ctx_a = load_artifacts(paths_a, settings)
+    return ctx_a, context_beside(ctx_a, paths_b)
+
+
+def context_beside(ctx_a: StageContext, paths_b: ArtifactPaths) -> StageContext:
+    """B's context with A's settings: the files A loaded too are A's loaded copies (the
+    cache with its view and memo), the others are loaded now."""
     paths_b = resolve_paths(paths_b)
-    ctx_b = StageContext(paths=paths_b, settings=settings)
+    ctx_b = StageContext(paths=paths_b, settings=ctx_a.settings)
     given_a = ctx_a.paths.given()
     shared = {k for k, p in paths_b.given().items() if same_file(given_a.get(k), p)}
     ctx_b.share_inputs(ctx_a, shared)
     for kind, path in paths_b.given().items():
         if kind not in shared:
-            ctx_b.artifacts[kind] = load_artifact(kind, path, settings)
-    return ctx_a, ctx_b
+            ctx_b.artifacts[kind] = load_artifact(kind, path, ctx_a.settings)
+    return ctx_b
 
 
 def stage_inputs(ctx: StageContext, stage: Stage) -> tuple[object, ...] | None:

@@ -131,3 +131,33 @@ class ExportFailed(Message):
     def __init__(self, problem: str) -> None:
         super().__init__()
         self.problem = problem
+
+
+class CompareStageStarted(Message):
+    """A stage of the second run of a comparison (`c`) began running."""
+
+    def __init__(self, generation: int, stage: int) -> None:
+        super().__init__()
+        self.generation = generation
+        self.stage = stage
+
+
+class CompareStageFinished(Message):
+    """A stage of the second run finished, or was taken from the first run (`shared`: its
+    inputs are the same, so it was not run again)."""
+
+    def __init__(self, generation: int, stage: int, result: StageResult, shared: bool) -> None:
+        super().__init__()
+        self.generation = generation
+        self.stage = stage
+        self.result = result
+        self.shared = shared
+
+
+class CompareFailed(Message):
+    """The second run could not be loaded or run (a bug outside any one stage)."""
+
+    def __init__(self, generation: int, problem: str) -> None:
+        super().__init__()
+        self.generation = generation
+        self.problem = problem
