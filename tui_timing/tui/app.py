@@ -9,9 +9,10 @@ pipeline thread is still importing it.
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 from textual import on
 from textual.app import App, ComposeResult
@@ -27,6 +28,9 @@ from tui_timing.findings import Check, StageResult
 from tui_timing.stages.catalog import ALL_STAGES, STAGE_BY_ID, STAGES, Stage
 from tui_timing.tui.action_runner import ActionRunner
 from tui_timing.tui.commands import PaletteEntry, TimingCommands
+from tui_timing.tui.compare_offer import CompareOffer
+from tui_timing.tui.compare_runner import CompareRunner
+from tui_timing.tui.compare_state import CompareState, compared_stage
 from tui_timing.tui.confirm_screen import ConfirmAction
 from tui_timing.tui.decision_pane import DecisionPane
 from tui_timing.tui.describe import describe_artifacts
@@ -38,6 +42,9 @@ from tui_timing.tui.messages import (
     ActionOutput,
     ArtifactsLoaded,
     ArtifactsResolved,
+    CompareFailed,
+    CompareStageFinished,
+    CompareStageStarted,
     ExportFailed,
     ExportFinished,
     PipelineFailed,
@@ -48,6 +55,7 @@ from tui_timing.tui.messages import (
     StageStarted,
 )
 from tui_timing.tui.pipeline import Pipeline, Selection, Work, stages_fed_by
+from tui_timing.tui.run_picker import RunPicker
 from tui_timing.tui.safe_text import clean
 from tui_timing.tui.selector_screen import SelectorScreen
 from tui_timing.tui.stage_list import StageList
@@ -64,7 +72,7 @@ from tui_timing.tui.themes import (
 from tui_timing.tui.watcher import POLL_INTERVAL_S, ArtifactWatcher
 
 if TYPE_CHECKING:
-    from tui_timing.artifacts.discovery import Discovered
+    from tui_timing.artifacts.discovery import Discovered, Run
     from tui_timing.config import ArtifactPaths, Invocation
     from tui_timing.stages.context import StageContext
 
@@ -75,6 +83,8 @@ STAGE_KEYS = f"{FIRST}-{LAST}"
 _HIDDEN_STAGE_KEYS = {str(n) for n in ALL_STAGES[1:]}
 #: Actions that stay available while a dialog is open (the others would act behind it).
 MODAL_ACTIONS = frozenset({"quit", "command_palette"})
+#: The artifacts both runs of a comparison share: a change to one runs the second again.
+SHARED_KINDS = ("cache", "raw_summary", "eval")
 
 
 class TimingApp(App[None]):
@@ -120,6 +130,13 @@ class TimingApp(App[None]):
         ),
         Binding("t", "next_theme", "theme", tooltip="next theme"),
         Binding("s", "select_artifacts", "switch", tooltip="switch run, cache or eval dump"),
+        Binding(
+            "c",
+            "compare",
+            "compare",
+            show=False,
+            tooltip="compare with a second run: both in every pane (c again: leave)",
+        ),
     ]
 
     def __init__(self, invocation: Invocation, cwd: Path | None = None) -> None:
@@ -139,6 +156,14 @@ class TimingApp(App[None]):
         self.pipeline = Pipeline(invocation, self.post_message)
         self.watcher = ArtifactWatcher()
         self.runner = ActionRunner(self.post_message, self.cwd)
+        #: Compare mode (`c`): the second run and its results; None outside it.
+        self.compare: CompareState | None = None
+        self.compare_runner = CompareRunner(self.post_message)
+        #: Runs seen besides the discovered ones (given, or trained by an action).
+        self.seen_runs: list[Run] = []
+        #: The run on show when an action started, and the runs known then: once the
+        #: action's run is found, the app offers to compare the two.
+        self._action_origin: tuple[Run, set[Path]] | None = None
         self._idle_at = -1
         self._said_sample = False
         self.timing_themes, self.theme_problems = load_themes(theme_dirs())
@@ -172,6 +197,7 @@ class TimingApp(App[None]):
     def on_unmount(self) -> None:
         self.pipeline.close()
         self.runner.stop()
+        self.compare_runner.stop()
 
     def _mount_panes(self) -> None:
         """Mount the panes not mounted yet, each showing its stage's current state."""
@@ -245,9 +271,14 @@ class TimingApp(App[None]):
 
     def _show(self, stage_id: int) -> None:
         state = self.states[stage_id]
-        self.query_one(StageList).show_state(state)
+        compared = None
+        if self.compare is not None:
+            first = {sid: st.result for sid, st in self.states.items() if st.result is not None}
+            compared = compared_stage(self.compare, stage_id, state.status, first)
+        marks = (compared.status_a, compared.status_b) if compared is not None else None
+        self.query_one(StageList).show_state(state, marks)
         for pane in self.query(f"#pane-{stage_id}").results(StagePane):
-            pane.show(state, self.plot_palette(), self.flip_log[stage_id])
+            pane.show(state, self.plot_palette(), self.flip_log[stage_id], compared)
 
     def _submit(self, work: Work) -> None:
         """Queue work on the pipeline and mark its stages pending."""
@@ -265,9 +296,20 @@ class TimingApp(App[None]):
 
     def on_pipeline_idle(self, message: PipelineIdle) -> None:
         self._idle_at = message.submits
+        if self.is_idle and self.compare is not None and self.compare.generation == 0:
+            self._run_compare()
 
     def on_artifacts_resolved(self, message: ArtifactsResolved) -> None:
+        before = self.paths
         self.paths, self.found, self.selection = message.paths, message.found, message.selection
+        self._remember_run()
+        moved = before is not None and any(
+            getattr(before, k) != getattr(message.paths, k) for k in SHARED_KINDS
+        )
+        if self.compare is not None and moved:
+            self.compare.generation = 0  # its shared inputs changed: run it again
+        if self._action_origin is not None:
+            self.call_after_refresh(self._offer_compare)
         description = describe_artifacts(message.paths, message.found, message.selection, self.cwd)
         self.query_one(HeaderBar).show(description)
         self.watcher.watch(message.paths.given())
@@ -463,6 +505,9 @@ class TimingApp(App[None]):
     def _confirmed(self, command: str | None) -> None:
         if command is None:
             return
+        current = self.current_run()
+        if current is not None:
+            self._action_origin = (current, {_folder(r) for r in self.known_runs()})
         self.action_stage(Stage.DECISION)
         self.decision_pane().start_log(command)
         self.runner.start(command)
@@ -481,10 +526,147 @@ class TimingApp(App[None]):
             self.notify("The action finished; re-running all stages.", title="Action done")
             self.action_rerun_all()
         else:
+            self._action_origin = None
             self.notify(
                 f"The action failed (exit status {message.returncode}); see its output.",
                 severity="error",
             )
+
+    # ----- compare mode -------------------------------------------------------------------
+
+    def current_run(self) -> Run | None:
+        """The run on show, as a Run (None when neither a checkpoint nor a log is in use)."""
+        from tui_timing.artifacts.discovery import Run
+
+        paths = self.paths
+        if paths is None or (paths.checkpoint is None and paths.log is None):
+            return None
+        if self.found is not None and self.found.runs:
+            return self.found.runs[min(self.selection.run, len(self.found.runs) - 1)]
+        folder = (paths.checkpoint or paths.log or self.cwd).parent
+        name = str(folder.relative_to(self.cwd)) if folder.is_relative_to(self.cwd) else str(folder)
+        return Run(name, paths.checkpoint, paths.log)
+
+    def known_runs(self) -> list[Run]:
+        """Every run the app knows (found, given, trained by an action), one per folder."""
+        runs: dict[Path, Run] = {}
+        for run in [*(self.found.runs if self.found else []), *self.seen_runs]:
+            runs.setdefault(_folder(run), run)
+        return list(runs.values())
+
+    def _remember_run(self) -> None:
+        current = self.current_run()
+        if current is not None and _folder(current) not in {_folder(r) for r in self.seen_runs}:
+            self.seen_runs.append(current)
+
+    def action_compare(self) -> None:
+        """Pick a second run to show beside the one on show; `c` again leaves compare mode."""
+        if self.compare is not None:
+            self.compare_runner.stop()
+            self.compare = None
+            self.notify("Compare mode left: the panes show one run again.", timeout=4)
+            self._show_all()
+            return
+        current = self.current_run()
+        if current is None:
+            self.notify("Nothing to compare: no run (checkpoint or log) is on show.", timeout=4)
+            return
+        others = [r for r in self.known_runs() if _folder(r) != _folder(current)]
+        if not others:
+            self.notify(
+                "No other run to compare with: train one with an action (stage 7), or start "
+                "timing-tui where several runs are.",
+                timeout=6,
+            )
+            return
+        self.push_screen(RunPicker(others, current.name), self._compare_with)
+
+    def _compare_with(self, run: Run | None) -> None:
+        if run is not None:
+            self.start_compare(run, side="B")
+
+    def start_compare(self, run: Run, side: Literal["A", "B"]) -> None:
+        """Enter compare mode with `run` as side A or B of the run on show; its stages run
+        once the run on show is idle (so the stages both share are taken, not re-run)."""
+        current = self.current_run()
+        if self.paths is None or current is None:
+            return
+        paths = replace(self.paths, checkpoint=run.checkpoint, log=run.log)
+        self.compare = CompareState(name=run.name, paths=paths, first=current.name, side=side)
+        names = self.compare.names
+        self.notify(f"Comparing A {names[0]} with B {names[1]} (c: leave).", timeout=5)
+        if self.is_idle:
+            self._run_compare()
+        self._show_all()
+
+    def _run_compare(self) -> None:
+        compare = self.compare
+        snapshot = self.pipeline.snapshot()
+        if compare is None or snapshot is None:
+            return
+        compare.results, compare.shared, compare.running = {}, set(), None
+        compare.generation = self.compare_runner.start(snapshot, compare.paths)
+        self._show_all()
+
+    def _show_all(self) -> None:
+        for stage_id in self.states:
+            self._show(stage_id)
+
+    def _compare_message(self, generation: int) -> CompareState | None:
+        """The comparison a message is about, None when it was left or replaced since."""
+        compare = self.compare
+        return compare if compare is not None and compare.generation == generation else None
+
+    def on_compare_stage_started(self, message: CompareStageStarted) -> None:
+        compare = self._compare_message(message.generation)
+        if compare is not None:
+            compare.running = message.stage
+            self._show(message.stage)
+
+    def on_compare_stage_finished(self, message: CompareStageFinished) -> None:
+        compare = self._compare_message(message.generation)
+        if compare is None:
+            return
+        compare.results[message.stage] = message.result
+        if message.shared:
+            compare.shared.add(message.stage)
+        compare.running = None
+        self._show(message.stage)
+        self._show(Stage.DECISION)
+
+    def on_compare_failed(self, message: CompareFailed) -> None:
+        compare = self._compare_message(message.generation)
+        if compare is not None:
+            compare.problem = message.problem
+            self.notify(message.problem, title="Could not run the second run", severity="error")
+
+    def _offer_compare(self) -> None:
+        """After an action's run: offer to compare it with the run it came from (A)."""
+        if self._action_origin is None or self.runner.running:
+            return
+        from tui_timing.artifacts.discovery import discover
+
+        origin, before = self._action_origin
+        for run in discover(self.cwd).runs:
+            if _folder(run) not in {_folder(r) for r in self.known_runs()}:
+                self.seen_runs.append(run)
+        made = [r for r in self.known_runs() if _folder(r) not in before]
+        if not made:
+            return
+        self._action_origin = None
+        new = made[0]
+        self.push_screen(
+            CompareOffer(new.name, origin.name),
+            lambda yes: self._compare_made(new, origin) if yes else None,
+        )
+
+    def _compare_made(self, new: Run, origin: Run) -> None:
+        """Compare the action's run (B) with the run it came from (A)."""
+        current = self.current_run()
+        if current is not None and _folder(current) == _folder(new):
+            self.start_compare(origin, side="A")
+        else:
+            self.start_compare(new, side="B")
 
     def palette_entries(self) -> list[PaletteEntry]:
         """Every stage, every suggested action, the switchable artifacts and the commands."""
@@ -512,6 +694,7 @@ class TimingApp(App[None]):
             PaletteEntry("Toggle log scale", self.action_toggle_log, "l"),
             PaletteEntry("Next theme", self.action_next_theme, "t"),
             PaletteEntry("Switch run, cache or eval dump", self.action_select_artifacts, "s"),
+            PaletteEntry("Compare with another run", self.action_compare, "c (again: leave)"),
             PaletteEntry("Help: keys", self.action_help, "?"),
         ]
         return entries
@@ -526,6 +709,12 @@ class TimingApp(App[None]):
         self.pipeline.close()
         self.runner.stop()
         self.exit()
+
+
+def _folder(run: Run) -> Path:
+    """A run is its folder (its checkpoint or log may be missing)."""
+    first = run.checkpoint or run.log
+    return first.parent.resolve() if first is not None else Path(run.name).resolve()
 
 
 def new_pane(stage_id: int) -> StagePane:

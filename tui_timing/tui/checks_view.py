@@ -79,8 +79,11 @@ class CheckRow(Horizontal):
             yield Static(check_figures(self._check), classes="check-figures")
 
     def show(self, check: Check) -> None:
-        """Show another check in this row (cheaper than a new row when the count is equal)."""
+        """Show another check in this row (cheaper than a new row when the count is equal).
+        A row mounted in this same frame has no children yet: it composes with `check`."""
         self._check = check
+        if not self.children:
+            return
         self.query_one(".check-status", Static).update(status_markup(check.status))
         self.query_one(".check-text", Static).update(check_text(check))
         self.query_one(".check-figures", Static).update(check_figures(check))

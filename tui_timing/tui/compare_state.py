@@ -12,8 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
-from tui_timing.findings import Report, StageResult
-from tui_timing.report.compare import Comparison, compare_reports
+from tui_timing.findings import Plot, Report, StageResult
+from tui_timing.report.compare import Change, Comparison, compare_reports
+from tui_timing.report.compare_plots import overlay_plots
 from tui_timing.stages.catalog import ALL_STAGES, Stage
 
 if TYPE_CHECKING:
@@ -59,6 +60,54 @@ class CompareState:
             frozenset(self.shared),
             names=self.names,
         )
+
+
+@dataclass
+class ComparedStage:
+    """One stage of both runs, as a pane shows it in compare mode."""
+
+    stage: int
+    comparison: Comparison
+    #: Each run's display status ("pending", "running", "pass", ...).
+    status_a: str
+    status_b: str
+    figures_a: list[str]
+    figures_b: list[str]
+    #: Cache, A and B on one chart each (report/compare_plots.py).
+    plots: list[Plot]
+    #: The second run took this stage from the first (same inputs).
+    shared: bool
+
+    @property
+    def changes(self) -> list[Change]:
+        return self.comparison.stage_changes(self.stage)
+
+
+def compared_stage(
+    compare: CompareState, stage: int, first_status: str, first: dict[int, StageResult]
+) -> ComparedStage:
+    """The stage of both runs: the first run's status and results as the app has them."""
+    result_first = first.get(stage)
+    result_second = compare.results.get(stage)
+    second_status = (
+        "running"
+        if compare.running == stage
+        else result_second.status
+        if result_second is not None
+        else "pending"
+    )
+    pairs = [(first_status, result_first), (second_status, result_second)]
+    (status_a, result_a), (status_b, result_b) = pairs if compare.side == "B" else pairs[::-1]
+    return ComparedStage(
+        stage=stage,
+        comparison=compare.comparison(first),
+        status_a=status_a,
+        status_b=status_b,
+        figures_a=result_a.figures if result_a else [],
+        figures_b=result_b.figures if result_b else [],
+        plots=overlay_plots(result_a.plots if result_a else [], result_b.plots if result_b else []),
+        shared=stage in compare.shared,
+    )
 
 
 def _report(results: dict[int, StageResult]) -> Report:

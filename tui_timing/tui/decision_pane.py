@@ -14,7 +14,9 @@ from textual.widgets import Log, OptionList, Static
 from textual.widgets.option_list import Option
 
 from tui_timing.findings import Action, Decision, RuleOutcome, StageResult
+from tui_timing.report.compare import Comparison
 from tui_timing.stages.catalog import StageInfo
+from tui_timing.tui.compare_state import ComparedStage
 from tui_timing.tui.decision_path import DecisionPath
 from tui_timing.tui.safe_text import clean, lines, markup
 from tui_timing.tui.stage_pane import StagePane
@@ -61,6 +63,29 @@ def action_options(actions: list[Action]) -> list[Option | None]:
     return options
 
 
+def comparison_markup(comparison: Comparison) -> Content:
+    """What changed from A to B: the summary, the checks fixed and regressed by name, and
+    each run's verdict."""
+    name_a, name_b = comparison.names
+    parts = [
+        markup("[b]Compared[/b] A $a → B $b", a=name_a, b=name_b),
+        markup("$summary", summary=comparison.summary),
+    ]
+    for kind, style in (("regressed", "$error"), ("fixed", "$success")):
+        found = comparison.of_kind(kind)  # type: ignore[arg-type]
+        if found:
+            ids = ", ".join(c.id for c in found)
+            parts.append(markup(f"[b {style}]{kind}[/]: $ids", ids=ids))
+    for side, report in (("A", comparison.a), ("B", comparison.b)):
+        decision = report.decision
+        parts.append(
+            markup(f"[b]{side}[/b] (rule {decision.rule}): $verdict", verdict=decision.verdict)
+            if decision
+            else Content.from_markup(f"[b]{side}[/b] [$text-muted]no verdict yet[/]")
+        )
+    return lines(parts)
+
+
 class DecisionPane(StagePane):
     """The decision's walk-through, its actions (selectable) and the action output."""
 
@@ -70,6 +95,7 @@ class DecisionPane(StagePane):
         self._path: list[RuleOutcome] = []
 
     def compose_details(self) -> ComposeResult:
+        yield Static(classes="compare-summary")
         yield Static(classes="decision")
         yield DecisionPath()
         yield Static(
@@ -81,6 +107,7 @@ class DecisionPane(StagePane):
     def show_result(self, result: StageResult | None, palette: PlotPalette, flip_log: bool) -> None:
         """The verdict, the path and the actions; the highlight stays on the same action."""
         decision = result.decision if result is not None else None
+        self.query_one(".compare-summary", Static).display = False
         self.query_one(".decision", Static).update(
             verdict_markup(decision) if decision else "[$text-muted]no verdict yet[/]"
         )
@@ -99,6 +126,12 @@ class DecisionPane(StagePane):
         listing.add_options(action_options(actions))
         if actions:
             listing.highlighted = min(keep or 0, len(actions) - 1)
+
+    def show_compared(self, compared: ComparedStage, palette: PlotPalette, flip_log: bool) -> None:
+        """What changed between the runs, above the verdict of the run on show."""
+        summary = self.query_one(".compare-summary", Static)
+        summary.display = True
+        summary.update(comparison_markup(compared.comparison))
 
     @property
     def actions(self) -> list[Action]:

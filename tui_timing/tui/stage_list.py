@@ -7,15 +7,20 @@ from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
 from tui_timing.stages.catalog import STAGE_BY_ID, STAGES
-from tui_timing.tui.status import StageState, status_markup
+from tui_timing.tui.status import COLORS, MARKS, StageState, status_markup
 
 NAME_WIDTH = 12
 
 
-def stage_prompt(state: StageState) -> Content:
-    """`1 cache        ✔ pass`: number, name and status word."""
+def stage_prompt(state: StageState, compared: tuple[str, str] | None = None) -> Content:
+    """`1 cache        ✔ pass`: number, name and status word; in compare mode A's mark
+    before B's status (`3 model       ✘→✔ pass`)."""
     name = STAGE_BY_ID[state.id].name.ljust(NAME_WIDTH)
-    return Content.from_markup(f"{state.id} {name}{status_markup(state.status)}")
+    if compared is None:
+        return Content.from_markup(f"{state.id} {name}{status_markup(state.status)}")
+    status_a, status_b = compared
+    mark_a = f"[{COLORS[status_a]}]{MARKS[status_a]}[/]"
+    return Content.from_markup(f"{state.id} {name}{mark_a}→{status_markup(status_b)}")
 
 
 class StageList(OptionList):
@@ -27,9 +32,9 @@ class StageList(OptionList):
             id="stage-list",
         )
 
-    def show_state(self, state: StageState) -> None:
-        """Redraw one stage's line with its current status."""
-        self.replace_option_prompt(f"stage-{state.id}", stage_prompt(state))
+    def show_state(self, state: StageState, compared: tuple[str, str] | None = None) -> None:
+        """Redraw one stage's line with its current status (A's and B's when comparing)."""
+        self.replace_option_prompt(f"stage-{state.id}", stage_prompt(state, compared))
 
     def select_stage(self, stage_id: int) -> None:
         """Highlight a stage by number."""

@@ -19,6 +19,8 @@ from textual.widgets import Static
 from tui_timing.findings import StageResult
 from tui_timing.stages.catalog import StageInfo
 from tui_timing.tui.checks_view import ChecksView, PassedChecks
+from tui_timing.tui.compare_checks import CompareChecks
+from tui_timing.tui.compare_state import ComparedStage
 from tui_timing.tui.plot_stack import PlotStack
 from tui_timing.tui.safe_text import lines, markup, styled
 from tui_timing.tui.status import StageState, status_markup
@@ -42,7 +44,7 @@ class StagePane(VerticalScroll, can_focus=True):
     def __init__(self, info: StageInfo) -> None:
         super().__init__(id=f"pane-{info.id}", classes="stage-pane")
         self.info = info
-        self._shown: tuple[StageState, PlotPalette, bool] | None = None
+        self._shown: tuple[StageState, PlotPalette, bool, ComparedStage | None] | None = None
 
     def on_mount(self) -> None:
         """Show what arrived before the pane's widgets existed."""
@@ -59,21 +61,38 @@ class StagePane(VerticalScroll, can_focus=True):
     def compose_details(self) -> ComposeResult:
         """The result's own widgets (the decision pane shows a walk-through instead)."""
         yield Static(classes="pane-figures")
+        yield CompareChecks()
         yield ChecksView()
         yield PlotStack()
         yield PassedChecks()
 
-    def show(self, state: StageState, palette: PlotPalette, flip_log: bool) -> None:
-        """Render the stage's state (once mounted): header lines, then the result."""
-        self._shown = (state, palette, flip_log)
+    def show(
+        self,
+        state: StageState,
+        palette: PlotPalette,
+        flip_log: bool,
+        compared: ComparedStage | None = None,
+    ) -> None:
+        """Render the stage's state (once mounted): header lines, then the result; in
+        compare mode (`compared`) both runs' statuses, checks, figures and charts."""
+        self._shown = (state, palette, flip_log, compared)
         if self.is_mounted:
-            self._draw_state(state, palette, flip_log)
+            self._draw_state(state, palette, flip_log, compared)
 
-    def _draw_state(self, state: StageState, palette: PlotPalette, flip_log: bool) -> None:
+    def _draw_state(
+        self,
+        state: StageState,
+        palette: PlotPalette,
+        flip_log: bool,
+        compared: ComparedStage | None = None,
+    ) -> None:
         info = self.info
-        title = markup(
-            f"Stage {info.id} · $title   {status_markup(state.status)}", title=info.title
+        status = (
+            f"A {status_markup(compared.status_a)} → B {status_markup(compared.status_b)}"
+            if compared is not None
+            else status_markup(state.status)
         )
+        title = markup(f"Stage {info.id} · $title   {status}", title=info.title)
         self.query_one(".pane-title", Static).update(title)
         self.query_one(".pane-meta", Static).update(styled(_meta_line(state)))
         errors = self.query_one(".pane-errors", Static)
@@ -92,11 +111,32 @@ class StagePane(VerticalScroll, can_focus=True):
         note.display = bool(skip)
         note.update(markup("skipped: $why", why=skip) if skip else "")
         self.show_result(result, palette, flip_log)
+        if compared is not None:
+            self.show_compared(compared, palette, flip_log)
+
+    def show_compared(self, compared: ComparedStage, palette: PlotPalette, flip_log: bool) -> None:
+        """Both runs over the first run's result: every check's status and key figure in A
+        and B in place of the checks lists, both runs' figures, the charts overlaid."""
+        self.query_one(ChecksView).display = False
+        self.query_one(PassedChecks).display = False
+        checks = self.query_one(CompareChecks)
+        checks.display = True
+        checks.show(compared)
+        figures = self.query_one(".pane-figures", Static)
+        rows = [
+            markup(f"[b]{side}[/b] $figure", figure=" · ".join(shown) or "-")
+            for side, shown in (("A", compared.figures_a), ("B", compared.figures_b))
+        ]
+        figures.display = True
+        figures.update(lines(rows))
+        self.query_one(PlotStack).show(compared.plots, palette, flip_log)
 
     def show_result(self, result: StageResult | None, palette: PlotPalette, flip_log: bool) -> None:
         """Figures, checks and plots of the result (nothing yet when it has not run)."""
         show_figures(self.query_one(".pane-figures", Static), result)
         checks = result.checks if result else []
+        self.query_one(CompareChecks).display = False
+        self.query_one(ChecksView).display = True
         self.query_one(ChecksView).show(checks)
         self.query_one(PlotStack).show(result.plots if result else [], palette, flip_log)
         self.query_one(PassedChecks).show(checks)

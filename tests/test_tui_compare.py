@@ -1,0 +1,113 @@
+"""Compare mode in the TUI (SPEC 5, `c`), driven through Textual's pilot on a copy of the
+sample data: a second run picked with `c`, both runs in every pane, `c` again to leave;
+and after an action trains a new run, the offer to compare it with the run it came from."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from sample_paths import SAMPLE
+from test_tui_app import screen_text, settle, wait_for
+from textual.widgets import Input
+
+from tui_timing.config import ArtifactPaths, Invocation, Settings
+from tui_timing.tui.app import TimingApp
+from tui_timing.tui.compare_checks import CompareChecks
+from tui_timing.tui.compare_offer import CompareOffer
+from tui_timing.tui.confirm_screen import ConfirmAction
+from tui_timing.tui.plot_view import PlotView
+from tui_timing.tui.run_picker import RunPicker
+
+pytestmark = pytest.mark.asyncio
+
+
+def project(tmp_path: Path, runs: tuple[str, ...]) -> Path:
+    """A research folder: the sample cache and the named sample runs (no eval dump)."""
+    folder = tmp_path / "project"
+    shutil.copytree(SAMPLE / "datasets", folder / "datasets")
+    for name in runs:
+        shutil.copytree(SAMPLE / "runs" / name, folder / "runs" / name)
+    return folder
+
+
+def discovering() -> Invocation:
+    return Invocation(paths=ArtifactPaths(), settings=Settings(), scratchpad=None, theme=None)
+
+
+async def test_c_picks_a_second_run_every_pane_shows_both_and_c_leaves(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = project(tmp_path, ("linear", "increments"))
+    monkeypatch.chdir(folder)
+    app = TimingApp(discovering(), cwd=folder)
+    async with app.run_test(size=(140, 44), notifications=True) as pilot:
+        await settle(pilot, app, timeout=180)
+        assert app.current_run() is not None and app.current_run().name == "runs/increments"
+        await pilot.press("c")
+        assert isinstance(app.screen, RunPicker)
+        await pilot.press("enter")  # the one other run: linear
+        compare = app.compare
+        assert compare is not None and compare.names == ("runs/increments", "runs/linear")
+        await wait_for(pilot, lambda: 7 in compare.results, timeout=180)
+        assert {1, 2} <= compare.shared  # one cache and one feature width: taken from A
+        await pilot.press("3")
+        await pilot.pause()
+        text = screen_text(app)
+        assert "Stage 3 · Model architecture   A ✔ pass → B ✘ fail" in text
+        assert "3 model       ✔→✘ fail" in text  # the stage list shows both
+        rows = str(app.query_one("#pane-3").query_one(CompareChecks).render())
+        assert "✔ pass → ✘ fail  model.profile_capacity  regressed" in rows
+        assert rows.index("regressed") < rows.index("model.load")  # what moved comes first
+        labels = [s.label for v in app.query_one("#pane-3").query(PlotView) for s in v.data.series]
+        assert "B linear+bound=0.3+no-mask" in labels and "increments" in labels
+        await pilot.press("5")
+        await pilot.pause()
+        series = {s.label for v in app.query_one("#pane-5").query(PlotView) for s in v.data.series}
+        assert {"real", "A sampled", "B sampled"} <= series  # cache once, each run tagged
+        await pilot.press("7")
+        await pilot.pause()
+        text = screen_text(app)
+        assert "Compared A runs/increments → B runs/linear" in text
+        assert "regressed: model.profile_capacity" in text
+        assert "A (rule 9)" in text and "B (rule 4)" in text
+        await pilot.press("c")
+        await pilot.pause()
+        assert app.compare is None
+        text = screen_text(app)
+        assert "Compared A" not in text and "→B" not in text.replace(" ", "")
+        await pilot.press("3")
+        await pilot.pause()
+        assert "A ✔ pass →" not in screen_text(app)
+        assert not app.query_one("#pane-3").query_one(CompareChecks).display
+
+
+async def test_after_an_action_trains_a_run_it_offers_to_compare_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The linear run's verdict suggests training with increments; the action trains it
+    for real, and the app offers to compare the new run with the linear one."""
+    folder = project(tmp_path, ("linear",))
+    monkeypatch.chdir(folder)
+    app = TimingApp(discovering(), cwd=folder)
+    async with app.run_test(size=(140, 44), notifications=True) as pilot:
+        await settle(pilot, app, timeout=180)
+        await pilot.press("c")  # one run only: nothing to compare yet
+        assert app.compare is None and not isinstance(app.screen, RunPicker)
+        await pilot.press("7", "a")
+        assert isinstance(app.screen, ConfirmAction)
+        box = app.screen.query_one("#command", Input)
+        assert "--profile-head increments" in box.value
+        box.value += " --epochs 2"  # edited in the dialog, as a user may: a short run
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, CompareOffer), timeout=300)
+        await pilot.press("enter")
+        compare = app.compare
+        assert compare is not None and compare.names == ("runs/linear", "runs/linear-increments")
+        await wait_for(pilot, lambda: 7 in compare.results, timeout=180)
+        await pilot.press("7")
+        await pilot.pause()
+        text = screen_text(app)
+        assert "Compared A runs/linear → B runs/linear-increments" in text
+        assert "fixed: " in text and "model.profile_capacity" in text
