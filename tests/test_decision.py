@@ -36,6 +36,20 @@ PATHS = ArtifactPaths(
 )
 
 
+CLAMP_BINDS = {
+    "bound_binds": True,
+    "bound": {
+        "kind": "clamp",
+        "name": "logsigma_min",
+        "where": "the clamp logsigma_min",
+        "log_sigma": -1.0,
+        "share": 0.3,
+    },
+    "needed_log_sigma": -1.6,
+    "sigma_ratio": 1.8,
+}
+
+
 def healthy() -> dict[int, StageResult]:
     """Stages 1-6 with every check passing, and the stage-3 stats the probe writes."""
     results = {
@@ -152,7 +166,7 @@ def test_rule_9_does_not_call_a_mostly_skipped_stage_assessed() -> None:
 def test_rule_1_cache_failure_comes_first_and_others_still_add_actions() -> None:
     results = healthy()
     setting(results, "cache.mask_length", "fail", {"rows": 3})
-    setting(results, "model.duration_head", "fail", {"share_at_clamp": 0.4})
+    setting(results, "model.duration_head", "fail", CLAMP_BINDS)
     result = decide(results)
     assert rule_of(result) == 1 and result.status == "fail"
     assert matched(result) == [1, 5]
@@ -237,20 +251,6 @@ def test_rule_4_does_not_apply_while_the_cache_fails() -> None:
     setting(results, "model.profile_capacity", "fail")
     result = decide(results)
     assert rule_of(result) == 1 and 4 not in matched(result)
-
-
-CLAMP_BINDS = {
-    "bound_binds": True,
-    "bound": {
-        "kind": "clamp",
-        "name": "logsigma_min",
-        "where": "the clamp logsigma_min",
-        "log_sigma": -1.0,
-        "share": 0.3,
-    },
-    "needed_log_sigma": -1.6,
-    "sigma_ratio": 1.8,
-}
 
 
 def test_rule_5_duration_clamp() -> None:

@@ -11,6 +11,7 @@ import torch
 from click.testing import CliRunner
 from sample_paths import REPO
 
+from tui_timing.artifacts.hashing import file_sha256
 from tui_timing.artifacts.stats_log import STAT_KEYS
 from tui_timing.cli import main
 from tui_timing.model.heads import HeadConfig
@@ -18,6 +19,7 @@ from tui_timing.model.train import TrainOptions, train
 
 SAMPLE_CACHE = REPO / "sample_data/datasets/sample/train_timing.pt"
 SPEC_CONFIG_KEYS = {
+    "cache_sha256",
     "cond_dim",
     "hidden",
     "max_len",
@@ -65,6 +67,7 @@ def test_checkpoint_is_spec_2_3_and_loads_weights_only(tmp_path: Path) -> None:
     assert set(saved) == {"model", "config", "epoch"}
     assert saved["epoch"] == 1
     assert set(saved["config"]) == SPEC_CONFIG_KEYS
+    assert saved["config"]["cache_sha256"] == file_sha256(SAMPLE_CACHE)  # what it trained on
     assert saved["config"]["profile_head"] == "templates"
     assert saved["config"]["cond_dim"] == len(saved["config"]["feature_names"])
     assert all(isinstance(v, torch.Tensor) for v in saved["model"].values())

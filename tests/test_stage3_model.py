@@ -238,7 +238,7 @@ def test_cli_check_exits_2_with_the_error_object(tmp_path: Path) -> None:
     report = json.loads(result.output)
     assert "wrong container" in report["error"]["problem"]
     stage = report["stages"][0]
-    assert [c["status"] for c in stage["checks"]] == ["fail", *["skip"] * 4]
+    assert [c["status"] for c in stage["checks"]] == ["fail", *["skip"] * 5]
 
 
 def test_without_a_checkpoint_or_cache() -> None:

@@ -42,9 +42,9 @@ def halves(small_sessions: list[Path]) -> tuple[Sequences, Sequences]:
     return disjoint_halves(real_sequences(small_sessions), seed=0)
 
 
-def stage6(path: Path) -> StageResult:
-    """Stage 6 exactly as `timing-tui check --eval PATH` runs it."""
-    ctx = load_artifacts(ArtifactPaths(eval=path), Settings())
+def stage6(path: Path, cache: Path | None = None) -> StageResult:
+    """Stage 6 exactly as `timing-tui check --eval PATH [--cache CACHE]` runs it."""
+    ctx = load_artifacts(ArtifactPaths(eval=path, cache=cache), Settings())
     return run_stage(ctx, 6)
 
 
@@ -58,16 +58,38 @@ def measured(result: StageResult, check_id: str) -> Any:
     return check.measured
 
 
+def test_an_eval_whose_real_side_was_cut_differently_warns(
+    halves: tuple[Sequences, Sequences], tmp_path: Path, small_cache: Path
+) -> None:
+    """Each real step split in two (the second a repeated timestamp): half the real steps
+    have Δt = 0 where the cache has a few percent."""
+    real, fake = halves
+    dt = np.zeros((real.n_rows, 2 * real.dt.shape[1]))
+    dt[:, 0::2] = real.dt
+    steps = real.mask.sum(axis=1)
+    cut = Sequences(
+        xy=np.repeat(real.xy, 2, axis=1)[:, : dt.shape[1] + 1],
+        dt=dt,
+        mask=np.arange(dt.shape[1])[None, :] < 2 * steps[:, None],
+    )
+    path = write_eval_dump(tmp_path / "eval.pt", cut, fake, fake_duration=fake.durations)
+    check = stage6(path, cache=small_cache).check("integration.real_vs_cache")
+    assert check is not None and check.status == "warn"
+    assert "Δt = 0 on" in check.message and "cut or cleaned differently" in check.message
+    assert statuses(stage6(path))["integration.real_vs_cache"] == "skip"  # no cache given
+
+
 def test_disjoint_real_halves_pass_both_gates_and_c2st(
-    halves: tuple[Sequences, Sequences], tmp_path: Path
+    halves: tuple[Sequences, Sequences], tmp_path: Path, small_cache: Path
 ) -> None:
     real, fake = halves
     path = write_eval_dump(tmp_path / "eval.pt", real, fake, fake_duration=fake.durations)
-    result = stage6(path)
+    result = stage6(path, cache=small_cache)  # the cache of the same four sessions
     assert statuses(result) == {
         "integration.dt_median": "pass",
         "integration.vel_p95": "pass",
         "integration.renormalization": "pass",
+        "integration.real_vs_cache": "pass",
         "integration.log_dt_ks": "pass",
         "integration.length_ks": "pass",
         "integration.c2st": "pass",

@@ -97,7 +97,8 @@ def duration_ceiling(fake: np.ndarray, real: np.ndarray) -> Ceiling:
 
 def row_dispersion(profile: np.ndarray, length: np.ndarray) -> np.ndarray:
     """Per row with at least two valid steps: the coefficient of variation of its step
-    shares over its valid steps (population std / mean; the mean is 1 / length)."""
+    shares over its valid steps (population std / mean). The mean is taken over the valid
+    steps, so a profile that leaks mass onto padding is judged on what it gives real steps."""
     profile = np.asarray(profile, dtype=np.float64)
     length = np.asarray(length, dtype=np.int64)
     keep = length >= 2
@@ -106,9 +107,12 @@ def row_dispersion(profile: np.ndarray, length: np.ndarray) -> np.ndarray:
         return np.zeros(0)
     steps = np.arange(profile.shape[1])
     valid = steps[None, :] < length[:, None]
-    mean = 1.0 / length
+    shares = np.where(valid, profile, 0.0)
+    mean = shares.sum(axis=1) / length
     squares = np.where(valid, (profile - mean[:, None]) ** 2, 0.0).sum(axis=1) / length
-    return np.sqrt(squares) / mean
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cv = np.sqrt(squares) / mean
+    return np.where(mean > 0, cv, 0.0)
 
 
 @dataclass(frozen=True)
