@@ -108,7 +108,7 @@ def test_missing_file_and_bad_options_exit_2(tmp_path: Path) -> None:
     code, out, _ = run_check("--cache", str(tmp_path / "nope_timing.pt"), "--format", "json")
     assert code == 2 and json.loads(out)["error"]["problem"] == "file not found"
     code, _, err = run_check("--cache", str(tmp_path / "x.pt"), "--key", "nonsense")
-    assert code == 2 and "NAME=VALUE" in err
+    assert code == 2 and "NAME=THEIR_NAME" in err
     code, _, err = run_check("--cache", str(tmp_path / "x.pt"), "--tol", "nope=1")
     assert code == 2 and "unknown tolerance" in err
     code, _, _ = run_check("--stage", "9")

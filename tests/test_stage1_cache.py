@@ -138,7 +138,7 @@ def test_aliases_and_key_map(small_cache: Path, tmp_path: Path) -> None:
     cache["their_profile"] = cache.pop("profile")
     faulty = cache_faults.save_beside(cache, small_cache, tmp_path)
     ctx = load_artifacts(
-        ArtifactPaths(cache=faulty), Settings(key_map={"profile": "their_profile"})
+        ArtifactPaths(cache=faulty), Settings(keys={"cache": {"profile": "their_profile"}})
     )
     result = run_stage(ctx, 1)
     assert statuses(result)["cache.vs_raw"] == "pass"

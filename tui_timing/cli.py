@@ -25,6 +25,7 @@ from tui_timing.config import (
     tolerances_from,
 )
 from tui_timing.errors import ArtifactError, UsageError
+from tui_timing.project import ARTIFACT_KEYS, merge_keys, parse_key_options, read_project
 from tui_timing.stages.catalog import ALL_STAGES, Stage
 
 if TYPE_CHECKING:
@@ -91,12 +92,17 @@ def artifact_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def build_invocation(options: dict[str, Any]) -> Invocation:
-    """Turn the shared options (plus `[tool.timing-tui]`) into paths and Settings."""
+    """Turn the shared options (plus `[tool.timing-tui]`) into paths and Settings.
+
+    The command line wins over the table, one artifact, plug-in or key name at a time;
+    artifacts the table names count as given (no discovery).
+    """
     pyproject = find_pyproject()
     table = read_tool_table(pyproject)
     tolerances = tolerances_from(
         table, parse_assignments(options.get("tols") or (), "--tol"), source=str(pyproject)
     )
+    project = read_project(table, pyproject)
 
     def pick(name: str, default: Any) -> Any:
         value = options.get(name)
@@ -106,31 +112,47 @@ def build_invocation(options: dict[str, Any]) -> Invocation:
             return default
         return _table_setting(pyproject, name, table[name])
 
+    def plugin(name: str) -> str | None:
+        value = options.get(name)
+        return value if value else project.plugins.get(name)
+
     settings = Settings(
         tolerances=tolerances,
         device=pick("device", "auto"),
         samples=pick("samples", 2048),
         seed=pick("seed", 0),
         temperature=float(pick("temperature", 1.0)),
-        dataset_spec=options.get("dataset"),
-        model_spec=options.get("model"),
-        sampler_spec=options.get("sampler"),
-        key_map=parse_assignments(options.get("keys") or (), "--key"),
+        dataset_spec=plugin("dataset"),
+        model_spec=plugin("model"),
+        sampler_spec=plugin("sampler"),
+        keys=merge_keys(project.keys, parse_key_options(options.get("keys") or ())),
+        batch_positions=project.batch_positions,
+        log_patterns=project.log_patterns,
+        profile_bins=project.profile_bins,
+        sampler_kwargs=project.sampler_kwargs,
+        pythonpath=project.pythonpath,
     )
+    option_of = {"eval": "eval_dump"}
     paths = ArtifactPaths(
-        cache=options.get("cache"),
-        raw_summary=options.get("raw_summary"),
-        checkpoint=options.get("checkpoint"),
-        log=options.get("log"),
-        eval=options.get("eval_dump"),
+        **{
+            kind: options.get(option_of.get(kind, kind)) or project.artifacts.get(kind)
+            for kind in ARTIFACT_KEYS
+        }
     )
-    scratchpad = options.get("scratchpad") or pick("scratchpad", None)
+    scratchpad = options.get("scratchpad")
+    if scratchpad is None and "scratchpad" in table:
+        scratchpad = _table_path(pyproject, pick("scratchpad", None))
     return Invocation(
         paths=paths,
         settings=settings,
         scratchpad=Path(scratchpad) if scratchpad else None,
         theme=pick("theme", None),
     )
+
+
+def _table_path(pyproject: Path | None, value: str) -> Path:
+    """A path written in the table, relative to the pyproject.toml that holds it."""
+    return (pyproject.parent if pyproject is not None else Path.cwd()) / value
 
 
 def _is_int(value: Any) -> bool:
@@ -470,7 +492,7 @@ def train_command(ctx: click.Context, cache: Path, out: Path, **options: Any) ->
         save_every=options["save_every"],
     )
     try:
-        dataset = TimingDataset(cache, parse_assignments(merged["keys"] or (), "--key"))
+        dataset = TimingDataset(cache, parse_key_options(merged["keys"] or ())["cache"])
         with click.progressbar(length=run.epochs, label="training", file=sys.stderr) as bar:
 
             def on_epoch(epoch: int, epochs: int, stats: dict[str, dict[str, float]]) -> None:
@@ -519,7 +541,7 @@ def sample_command(
     samples = merged["samples"] or 2048
     seed = merged["seed"] if merged["seed"] is not None else 0
     try:
-        timing = TimingDataset(cache, parse_assignments(merged["keys"] or (), "--key")).cache
+        timing = TimingDataset(cache, parse_key_options(merged["keys"] or ())["cache"]).cache
         loaded = load_checkpoint(checkpoint, Settings(model_spec=merged["model"]))
         sampler = load_sampler(merged["sampler"]) if merged["sampler"] else None
         if sampler is None and loaded.model is None:

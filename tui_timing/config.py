@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from tui_timing.errors import UsageError
+from tui_timing.project import KEY_NAMESPACES, PROJECT_KEYS, empty_keys
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -79,7 +80,8 @@ class Tolerances:
 
 @dataclass(frozen=True)
 class Settings:
-    """How a run is carried out: device, sample count, seed, plug-ins and tolerances."""
+    """How a run is carried out: device, sample count, seed, plug-ins, the user's names
+    for the contract's keys (SPEC 2.6) and tolerances."""
 
     tolerances: Tolerances = field(default_factory=Tolerances)
     device: str = "auto"
@@ -90,13 +92,22 @@ class Settings:
     dataset_spec: str | None = None
     model_spec: str | None = None
     sampler_spec: str | None = None
-    key_map: dict[str, str] = field(default_factory=dict)
     #: Contract name -> the user's name, per name space (cache, batch, log, eval, model).
-    keys: dict[str, dict[str, str]] = field(default_factory=dict)
+    keys: dict[str, dict[str, str]] = field(default_factory=empty_keys)
+    #: What each position of a tuple dataset item is (`keys.batch` given as a list).
+    batch_positions: tuple[str, ...] = ()
     #: `[[tool.timing-tui.log_patterns]]`: each has "pattern" and optionally "split".
     log_patterns: tuple[dict[str, str], ...] = ()
     #: What first/mid/last mean in the user's log: "padded" (SPEC 2.1) or "masked".
     profile_bins: str = "padded"
+    sampler_kwargs: dict[str, Any] = field(default_factory=dict)
+    #: Folders prepended to sys.path before a plug-in is imported.
+    pythonpath: tuple[Path, ...] = ()
+
+    def __post_init__(self) -> None:
+        # every name space present, so a consumer can write settings.keys["log"]
+        full = {ns: dict(self.keys.get(ns, {})) for ns in KEY_NAMESPACES}
+        object.__setattr__(self, "keys", full)
 
 
 #: The artifact kinds, in the order a report lists them.
@@ -168,7 +179,10 @@ def tolerances_from(
     nested = table.get("tolerances", {})
     if not isinstance(nested, dict):
         raise UsageError(f"{source}: [tool.timing-tui] key 'tolerances' must be a table")
-    flat = {k: v for k, v in table.items() if k not in (*SETTING_KEYS, "tolerances")}
+    flat = {k: v for k, v in table.items() if k not in (*SETTING_KEYS, *PROJECT_KEYS, "tolerances")}
+    for key in flat:
+        if key not in _TOLERANCE_NAMES:
+            raise UsageError(_unknown_table_key(key, source))
     for key, value in {**flat, **nested}.items():
         values[key] = _tolerance_value(key, value, source)
     for key, value in overrides.items():
@@ -177,6 +191,15 @@ def tolerances_from(
 
 
 _TOLERANCE_NAMES = {f.name for f in dataclasses.fields(Tolerances)}
+
+
+def _unknown_table_key(key: str, source: str) -> str:
+    """Which keys `[tool.timing-tui]` knows, grouped, for a key it does not."""
+    return (
+        f"{source}: [tool.timing-tui] has no key {key!r}. Known keys: run settings "
+        f"{', '.join(SETTING_KEYS)}; project {', '.join(PROJECT_KEYS)}; tolerances "
+        f"{', '.join(sorted(_TOLERANCE_NAMES))} (also under [tool.timing-tui.tolerances])"
+    )
 
 
 def _tolerance_value(key: str, value: Any, source: str) -> float:

@@ -27,7 +27,7 @@ from tui_timing.stages.context import Loaded, StageCancelled, StageContext
 def _loader(kind: str) -> Callable[[Path, Settings], Any]:
     """The function that loads one artifact kind (imported on first use)."""
     if kind == "cache":
-        return lambda path, settings: load_cache(path, settings.key_map)
+        return lambda path, settings: load_cache(path, settings.keys["cache"])
     if kind == "raw_summary":
         return lambda path, settings: load_raw_summary(path)
     module_name, function = {

@@ -1,0 +1,162 @@
+"""`[tool.timing-tui]` as a project table (SPEC 2.6): artifacts, plug-ins, key maps.
+
+Each test writes a real pyproject.toml in a temporary folder and goes through the same
+`build_invocation` the CLI and the TUI use, so what is asserted is what a user gets.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tui_timing.cli import build_invocation
+from tui_timing.errors import UsageError
+from tui_timing.project import parse_key_options
+
+TABLE = """
+[tool.timing-tui]
+pythonpath = ["src"]
+cache = "data/processed/bb/train.npz"
+checkpoint = "runs/exp3/ckpt/last.ckpt"
+log = "runs/exp3/version_0/metrics.csv"
+eval = "eval/samples.npz"
+dataset = "mousediff.data:TimingNPZ"
+model = "mousediff.timing:make_timing_head"
+sampler = "pkg.sampler:Sampler.from_checkpoint"
+sampler_kwargs = { profile_mix = 1.0 }
+profile_bins = "masked"
+scratchpad = "docs/task_scratchpad.md"
+seed = 3
+ks_max = 0.2
+
+[tool.timing-tui.keys.cache]
+duration = "durations_s"
+[tool.timing-tui.keys.batch]
+length = "n_steps"
+[tool.timing-tui.keys.log]
+profile_first = "p0"
+[tool.timing-tui.keys.eval]
+real = "gt"
+[tool.timing-tui.keys.model]
+mu = "loc"
+
+[[tool.timing-tui.log_patterns]]
+pattern = 'epoch (?P<epoch>\\d+) (?P<split>\\w+): mu=(?P<dur_mu>\\S+)'
+[[tool.timing-tui.log_patterns]]
+pattern = 'val sigma=(?P<dur_sigma>\\S+)'
+split = "val"
+"""
+
+
+def invocation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, table: str, **options: object):
+    (tmp_path / "pyproject.toml").write_text(table)
+    sub = tmp_path / "deep" / "inside"
+    sub.mkdir(parents=True, exist_ok=True)
+    monkeypatch.chdir(sub)  # the nearest pyproject above the working directory
+    return build_invocation(options)
+
+
+def test_the_spec_table_is_read_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    inv = invocation(tmp_path, monkeypatch, TABLE)
+    root = tmp_path
+    assert inv.paths.cache == root / "data/processed/bb/train.npz"
+    assert inv.paths.checkpoint == root / "runs/exp3/ckpt/last.ckpt"
+    assert inv.paths.log == root / "runs/exp3/version_0/metrics.csv"
+    assert inv.paths.eval == root / "eval/samples.npz"
+    assert inv.paths.raw_summary is None
+    assert inv.any_artifact  # counts as given: no discovery
+    assert inv.scratchpad == root / "docs/task_scratchpad.md"
+    s = inv.settings
+    assert s.pythonpath == (root / "src",)
+    assert s.dataset_spec == "mousediff.data:TimingNPZ"
+    assert s.model_spec == "mousediff.timing:make_timing_head"
+    assert s.sampler_spec == "pkg.sampler:Sampler.from_checkpoint"
+    assert s.sampler_kwargs == {"profile_mix": 1.0}
+    assert s.profile_bins == "masked"
+    assert s.seed == 3 and s.tolerances.ks_max == 0.2
+    assert s.keys == {
+        "cache": {"duration": "durations_s"},
+        "batch": {"length": "n_steps"},
+        "log": {"profile_first": "p0"},
+        "eval": {"real": "gt"},
+        "model": {"mu": "loc"},
+    }
+    assert [p.get("split") for p in s.log_patterns] == [None, "val"]
+    assert "(?P<epoch>" in s.log_patterns[0]["pattern"]
+
+
+def test_command_line_wins_one_name_at_a_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    inv = invocation(
+        tmp_path,
+        monkeypatch,
+        TABLE,
+        checkpoint=Path("other.pt"),
+        model="mine:build",
+        keys=("duration=dur_col", "log.split=phase", "batch.mask=valid"),
+    )
+    assert inv.paths.checkpoint == Path("other.pt")
+    assert inv.paths.cache == tmp_path / "data/processed/bb/train.npz"  # the table's
+    assert inv.settings.model_spec == "mine:build"
+    assert inv.settings.dataset_spec == "mousediff.data:TimingNPZ"
+    keys = inv.settings.keys
+    assert keys["cache"] == {"duration": "dur_col"}  # a bare --key is the cache's
+    assert keys["log"] == {"profile_first": "p0", "split": "phase"}
+    assert keys["batch"] == {"length": "n_steps", "mask": "valid"}
+
+
+def test_batch_keys_as_tuple_positions(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    table = '[tool.timing-tui.keys]\nbatch = ["features", "profile", "mask", "duration"]\n'
+    inv = invocation(tmp_path, monkeypatch, table)
+    assert inv.settings.batch_positions == ("features", "profile", "mask", "duration")
+    assert inv.settings.keys["batch"] == {}
+    assert not inv.any_artifact
+
+
+def test_no_table_means_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    inv = invocation(tmp_path, monkeypatch, "[project]\nname = 'x'\n")
+    s = inv.settings
+    assert s.keys == {ns: {} for ns in ("cache", "batch", "log", "eval", "model")}
+    assert s.profile_bins == "padded" and s.log_patterns == () and s.pythonpath == ()
+    assert s.sampler_kwargs == {} and s.batch_positions == ()
+
+
+@pytest.mark.parametrize(
+    ("line", "says"),
+    [
+        ("modle = 'a:b'", ["has no key 'modle'", "model", "sampler_kwargs", "ks_max"]),
+        ("model = 'no_colon'", ['model must be "module:attribute"']),
+        ("model = 3", ["model must be"]),
+        ("cache = 1", ["cache must be a file path"]),
+        ("pythonpath = 3", ["pythonpath must be a folder or a list"]),
+        ("profile_bins = 'mean'", ['profile_bins must be "padded" or "masked"']),
+        ("sampler_kwargs = 2", ["sampler_kwargs must be a table"]),
+        ("log_patterns = 'x'", ["log_patterns must be a list"]),
+        ("log_patterns = ['(unclosed']", ["log_patterns[0] pattern is not a regular"]),
+        ("log_patterns = ['no groups']", ["has no named group"]),
+        ("log_patterns = [{pattern = '(?P<epoch>1)', phase = 'x'}]", ["unknown key 'phase'"]),
+        ("keys = { cahce = { duration = 'd' } }", ["keys.cahce: unknown name space", "cache"]),
+        ("keys = { cache = { duration = 3 } }", ["duration must be your key's name"]),
+        ("keys = { cache = 'd' }", ["keys.cache must be a table"]),
+        ("keys = { batch = [1, 2] }", ["names the tuple positions"]),
+    ],
+)
+def test_bad_table_entries_are_usage_errors_that_say_what_to_write(
+    line: str, says: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with pytest.raises(UsageError) as caught:
+        invocation(tmp_path, monkeypatch, f"[tool.timing-tui]\n{line}\n")
+    message = str(caught.value)
+    assert str(tmp_path / "pyproject.toml") in message
+    for part in says:
+        assert part in message, message
+    assert "unknown tolerance" not in message
+
+
+def test_key_option_syntax() -> None:
+    assert parse_key_options(["profile=p", "eval.real=gt"])["cache"] == {"profile": "p"}
+    for bad, says in [("nonsense", "NAME=THEIR_NAME"), ("logs.split=x", "unknown name space")]:
+        with pytest.raises(UsageError, match=says):
+            parse_key_options([bad])
