@@ -192,12 +192,18 @@ def test_an_unknown_state_dict_is_read_statically(tmp_path: Path) -> None:
     }
     assert result.stats["can_fit"] is None and result.stats["checkpoint_config"] is None
     assert result.stats["best"] in result.check("model.profile_capacity").message
+    assert "dur.weight" in result.check("model.duration_head").message
     del state["dur.weight"]
     torch.save(state, tmp_path / "no_duration.pt")
     check = stage3(tmp_path / "no_duration.pt").check("model.duration_head")
     # A head that cannot be read statically is a skip with the reason, never a failure
     # (SPEC 2.6): it may well be two 1-output layers.
     assert check.status == "skip" and "2 outputs" in check.message and "--model" in check.message
+    state |= {"mu_head.weight": torch.zeros(1, 16), "log_std_head.weight": torch.zeros(1, 16)}
+    torch.save(state, tmp_path / "two_heads.pt")
+    check = stage3(tmp_path / "two_heads.pt").check("model.duration_head")
+    assert check.status == "skip"
+    assert "mu_head.weight + log_std_head.weight" in check.message
 
 
 def test_a_users_model_runs_through_its_factory(

@@ -562,7 +562,7 @@ def sample_command(
                 sampler=sampler,
             ):
                 stats.add(chunk, timing)
-                bar.update(len(chunk.rows))
+                bar.update(len(chunk.duration))
     except (ArtifactError, UsageError, ValueError, RuntimeError) as exc:
         fail(str(exc))
     click.echo(

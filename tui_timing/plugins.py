@@ -1,21 +1,40 @@
-"""Load a user's own code named as `module:attribute` (`--dataset`, `--model`, `--sampler`).
+"""Load and call a user's own code named as `module:attribute` (`--dataset`, `--model`,
+`--sampler`, or the same keys of `[tool.timing-tui]`).
 
 The module is imported the way `python -c "import module"` would from the working
-directory, so a researcher can point at a file in their repo without installing it.
+directory, after the table's `pythonpath` folders (a `src/` layout needs no install).
+Whatever the user's code raises (even SystemExit) is theirs: `call_user` reports it as a
+UserCodeError that names the call that was made and where it was raised, so it is never
+mistaken for a bug of timing-tui.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
+import inspect
 import sys
+import traceback
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from tui_timing.errors import UsageError
+from tui_timing.errors import ArtifactError, UsageError
+
+#: Longest rendering of one argument in a reported call.
+_ARG_CHARS = 60
 
 
-def load_object(spec: str, option: str) -> Any:
-    """The object `attribute` of `module` for a `module:attribute` spec.
+class UserCodeError(ArtifactError):
+    """An exception raised in the user's own code: `file` is their source file, `problem`
+    says which call raised what (SPEC 2.6). It is theirs to fix: exit 2, no "report this"."""
+
+    def __str__(self) -> str:
+        return self.problem
+
+
+def load_object(spec: str, option: str, pythonpath: Sequence[Path] = ()) -> Any:
+    """The object `attribute` of `module` for a `module:attribute[.attribute]` spec.
 
     Raises UsageError naming the option and what went wrong (the import's own error too,
     since a user's module failing to import is their bug to see).
@@ -26,11 +45,21 @@ def load_object(spec: str, option: str) -> Any:
     cwd = str(Path.cwd())
     if cwd not in sys.path:
         sys.path.insert(0, cwd)
+    for folder in reversed(list(pythonpath)):  # prepended, the first one first
+        entry = str(folder)
+        if entry in sys.path:
+            sys.path.remove(entry)
+        sys.path.insert(0, entry)
     try:
         module = importlib.import_module(module_name)
-    except Exception as exc:  # the user's module may raise anything while importing
+    except BaseException as exc:  # the user's module may raise anything, SystemExit too
+        if isinstance(exc, KeyboardInterrupt):
+            raise
+        where = ", ".join(str(p) for p in pythonpath) or "the working directory"
         raise UsageError(
-            f"{option} {spec}: cannot import {module_name!r} ({type(exc).__name__}: {exc})"
+            f"{option} {spec}: cannot import {module_name!r} ({type(exc).__name__}: {exc}); "
+            f'searched {where} and the installed packages (set pythonpath = ["src"] in '
+            "[tool.timing-tui] for a src/ layout)"
         ) from None
     try:
         obj = module
@@ -41,3 +70,57 @@ def load_object(spec: str, option: str) -> Any:
             f"{option} {spec}: {module_name!r} has no attribute {attribute!r}"
         ) from None
     return obj
+
+
+def call_user(spec: str, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """`func(*args, **kwargs)`, with anything it raises reported as the user's."""
+    try:
+        return func(*args, **kwargs)
+    except BaseException as exc:  # theirs, whatever it is (SystemExit included)
+        if isinstance(exc, KeyboardInterrupt):
+            raise
+        raise user_error(spec, func, args, kwargs, exc) from None
+
+
+def user_error(
+    spec: str,
+    func: Callable[..., Any],
+    args: Sequence[Any],
+    kwargs: dict[str, Any],
+    exc: BaseException,
+) -> UserCodeError:
+    """The UserCodeError for `exc` raised by `func(*args, **kwargs)`."""
+    call = describe_call(spec, args, kwargs)
+    detail = str(exc) if not isinstance(exc, SystemExit) else f"exit status {exc.code!r}"
+    frames = traceback.extract_tb(exc.__traceback__)
+    raised_at = f" at {frames[-1].filename}:{frames[-1].lineno}" if frames else ""
+    return UserCodeError(
+        source_file(func) or spec,
+        None,
+        f"{call} raised {type(exc).__name__}: {detail}{raised_at} (an error in your code: "
+        "fix it there, or point the table at another function)",
+    )
+
+
+def describe_call(spec: str, args: Sequence[Any], kwargs: dict[str, Any]) -> str:
+    """`spec(arg, name=value)` with each value shortened (tensors as their shape)."""
+    parts = [_short(a) for a in args] + [f"{k}={_short(v)}" for k, v in kwargs.items()]
+    return f"{spec}({', '.join(parts)})"
+
+
+def _short(value: Any) -> str:
+    shape = getattr(value, "shape", None)
+    if shape is not None and hasattr(value, "dtype"):
+        return f"<{type(value).__name__} {list(shape)}>"
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return f"{type(value).__name__}(...)"
+    text = repr(value)
+    return text if len(text) <= _ARG_CHARS else text[: _ARG_CHARS - 1] + "…"
+
+
+def source_file(obj: Any) -> str | None:
+    """The file a function or class is defined in, when Python knows it."""
+    try:
+        return inspect.getsourcefile(inspect.unwrap(obj))
+    except (TypeError, ValueError):
+        return None

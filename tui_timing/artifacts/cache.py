@@ -20,17 +20,19 @@ from tui_timing.artifacts.safe_load import load_container
 from tui_timing.errors import ArtifactError, UsageError
 
 REQUIRED = ("duration", "profile", "features")
-OPTIONAL = ("log_duration", "mask", "length", "meta")
+OPTIONAL = ("log_duration", "mask", "length", "meta", "stats")
 CANONICAL = REQUIRED + OPTIONAL
 
+#: Other names of each key, in caches and in a dataset's batches (SPEC 2.6).
 ALIASES: dict[str, tuple[str, ...]] = {
-    "duration": ("durations", "dur", "total_duration", "seg_duration"),
+    "duration": ("durations", "durations_s", "duration_s", "dur", "total_duration", "seg_duration"),
     "log_duration": ("log_durations", "logdur", "log_dur"),
-    "profile": ("profiles", "dt_profile", "timing_profile"),
-    "mask": ("masks", "valid_mask", "step_mask", "attention_mask"),
+    "profile": ("profiles", "dt_profile", "dt_profiles", "timing_profile"),
+    "mask": ("masks", "valid", "valid_mask", "step_mask", "attention_mask"),
     "length": ("lengths", "lens", "seq_len", "seq_lens", "n_steps"),
     "features": ("feature", "feats", "cond", "conditioning", "cond_vec", "condition"),
     "meta": ("metadata", "info"),
+    "stats": ("summary_stats",),
 }
 
 #: Rows processed at a time by the chunked statistics, so memory stays bounded. At L = 128
@@ -63,6 +65,8 @@ class TimingCache:
     features: torch.Tensor  # float [N, D]
     meta: dict[str, Any]
     derived: list[str] = field(default_factory=list)
+    #: The cache's own `stats` (a builder's summary of these same tensors), if it has one.
+    stats: dict[str, Any] | None = None
 
     @property
     def n_rows(self) -> int:
@@ -101,8 +105,8 @@ def load_cache(path: str | Path, key_map: dict[str, str] | None = None) -> RawCa
     unknown = sorted(set(key_map) - set(CANONICAL))
     if unknown:
         raise UsageError(
-            f"--key {unknown[0]}=...: unknown cache key {unknown[0]!r} "
-            f"(known: {', '.join(CANONICAL)})"
+            f"--key cache.{unknown[0]}=... ([tool.timing-tui.keys.cache] {unknown[0]}): "
+            f"unknown cache key {unknown[0]!r} (known: {', '.join(CANONICAL)})"
         )
     container = load_container(path)
     if not isinstance(container, dict):
@@ -153,8 +157,9 @@ def _find_key(
             raise ArtifactError(
                 str(path),
                 mapped,
-                f"--key {name}={mapped} names a key that is not in the file "
-                f"(found keys: {key_list(container)})",
+                f"the cache map {name} = {mapped!r} (--key cache.{name}=... or "
+                "[tool.timing-tui.keys.cache]) names a key that is not in the file; "
+                f"its keys are: {key_list(container)}",
             )
         return mapped
     for candidate in (name, *ALIASES.get(name, ())):
@@ -247,6 +252,8 @@ def shape_problems(raw: RawCache) -> list[str]:
         )
     if v["features"].shape[1] == 0:
         problems.append("features: zero columns")
+    if "stats" in v and not isinstance(v["stats"], dict):
+        problems.append(f"stats: expected a dict, found {type(v['stats']).__name__}")
     meta = v["meta"]
     if not isinstance(meta, dict):
         problems.append(f"meta: expected a dict, found {type(meta).__name__}")
@@ -282,6 +289,7 @@ def as_timing_cache(raw: RawCache) -> TimingCache:
         features=v["features"],
         meta=v["meta"],
         derived=list(raw.derived),
+        stats=v.get("stats"),
     )
 
 

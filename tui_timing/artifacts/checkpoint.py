@@ -1,11 +1,15 @@
 """Timing-head checkpoints (SPEC 2.3): any common layout, read safely.
 
 Accepted layouts, recognised by their keys: timing-tui's own {"model", "config",
-"epoch"}; a bare state_dict; Lightning's {"state_dict", "hyper_parameters"} (with the
-module prefix, `model.` say, stripped); {"model_state_dict"}. The file is read with
-`weights_only=True` (never a full unpickle). Making the weights a module is the model
-layer's job (model/checkpoint.py); here they are only read, and their shapes read
-statically for a model nobody can build.
+"epoch"}; a bare state_dict; Lightning's {"state_dict", "hyper_parameters"};
+{"model_state_dict"}. The weights are kept under their stored names (the model layer
+strips a module prefix such as `model.` when that makes them match a model). The file is
+read with `weights_only=True` (never a full unpickle); a config that is the user's own
+dataclass or object comes back as its fields (artifacts/data_classes.py), without
+importing their module. Making the weights a module is the model layer's job
+(model/checkpoint.py); here they are only read, and their shapes read statically for a
+model nobody can build (a duration head as one layer with 2 outputs, or two with 1
+output each named like mu / log_std).
 
 A file that is not a checkpoint at all or holds no weights raises ArtifactError naming
 the file, the key and the problem.
@@ -20,6 +24,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from tui_timing.artifacts.data_classes import ObjectFields
 from tui_timing.artifacts.safe_load import load_container
 from tui_timing.errors import ArtifactError
 
@@ -30,6 +35,10 @@ STATE_KEYS = (
     ("model_state_dict", "model_state_dict checkpoint"),
 )
 CONFIG_KEYS = ("config", "hyper_parameters", "hparams")
+
+#: Name parts of a one-output layer that gives μ, and of one that gives log σ.
+_MU_NAMES = ("mu", "mean", "loc")
+_SIGMA_NAMES = ("log_std", "logstd", "log_sigma", "logsigma", "sigma", "std", "scale", "var")
 
 #: The profile module's parameter that names each head (see model/heads.py).
 PROFILE_PARAMS = {
@@ -55,6 +64,7 @@ class StaticReading:
 
     layers: list[LinearShape]
     input_dim: int | None
+    #: The (μ, log σ) layer, or "mu_key + sigma_key" for two one-output layers.
     duration_layer: str | None
     logits_layer: str | None
     logits_width: int | None
@@ -78,6 +88,8 @@ class CheckpointArtifact:
     notes: list[str] = field(default_factory=list)
     #: The container key holding the weights (None for a bare state_dict), for messages.
     state_key: str | None = None
+    #: The dotted class name of a config stored as the user's own object, read as data.
+    config_class: str | None = None
 
     @property
     def cond_dim(self) -> int | None:
@@ -112,14 +124,21 @@ def read_checkpoint(path: str | Path) -> CheckpointArtifact:
     layout, state_key, state = _find_state_dict(path, container)
     stored = _stored_config(path, container)
     epoch = container.get("epoch")
-    return CheckpointArtifact(
+    artifact = CheckpointArtifact(
         path=path,
         layout=layout,
         state_dict=state,
         config=dict(stored),
         epoch=epoch if isinstance(epoch, int) and not isinstance(epoch, bool) else None,
         state_key=state_key,
+        config_class=stored.class_name if isinstance(stored, ObjectFields) else None,
     )
+    if artifact.config_class:
+        artifact.notes.append(
+            f"config stored as a {artifact.config_class} object: read as its fields, "
+            "without importing it"
+        )
+    return artifact
 
 
 def kind_of(obj: Any) -> str:
@@ -135,10 +154,7 @@ def _find_state_dict(
     """(layout, key holding the weights or None for a bare state_dict, the weights)."""
     for key, layout in STATE_KEYS:
         if key in container and isinstance(container[key], dict):
-            state = _tensors_only(path, key, container[key])
-            if key == "state_dict":
-                state = _strip_module_prefix(state)
-            return layout, key, state
+            return layout, key, _tensors_only(path, key, container[key])
     if container and all(isinstance(v, torch.Tensor) for v in container.values()):
         return "bare state_dict", None, _tensors_only(path, None, container)
     found = ", ".join(map(str, container)) or "none"
@@ -162,7 +178,7 @@ def _tensors_only(path: Path, key: str | None, state: dict[Any, Any]) -> dict[st
     return {str(k): v for k, v in state.items()}
 
 
-def _strip_module_prefix(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+def strip_module_prefix(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """Lightning saves `model.backbone.0.weight`: drop a prefix every key shares."""
     while True:
         heads = {k.split(".", 1)[0] for k in state}
@@ -181,7 +197,7 @@ def _stored_config(path: Path, container: dict[Any, Any]) -> dict[str, Any]:
                 str(path), key, f"expected a dict of settings, found {kind_of(config)}"
             )
         nested = config.get("config")
-        return dict(nested) if isinstance(nested, dict) else dict(config)
+        return nested if isinstance(nested, dict) else config
     return {}
 
 
@@ -197,9 +213,10 @@ def is_reference(state: dict[str, torch.Tensor]) -> bool:
 def static_reading(state: dict[str, torch.Tensor], max_len: Any = None) -> StaticReading:
     """Read the Linear layers of a state_dict from their 2-D weights, in stored order.
 
-    The input width is the first layer's; a layer with 2 outputs is the (μ, log σ) head; an
-    output layer (its width feeds no other layer) with `max_len` outputs, or the widest
-    one when max_len is unknown, gives the per-step logits.
+    The input width is the first layer's; a layer with 2 outputs is the (μ, log σ) head,
+    or else two layers with 1 output each whose names say μ and log σ; an output layer
+    (its width feeds no other layer) with `max_len` outputs, or the widest one when max_len
+    is unknown, gives the per-step logits.
     """
     layers = [
         LinearShape(k, int(v.shape[1]), int(v.shape[0]))
@@ -208,6 +225,8 @@ def static_reading(state: dict[str, torch.Tensor], max_len: Any = None) -> Stati
     ]
     inputs = {layer.in_features for layer in layers[1:]}
     duration = next((layer.key for layer in layers if layer.out_features == 2), None)
+    if duration is None:
+        duration = _duration_pair(layers)
     outputs = [la for la in layers if la.out_features > 2 and la.out_features not in inputs]
     if isinstance(max_len, int) and not isinstance(max_len, bool):
         outputs = [la for la in layers if la.out_features == max_len]
@@ -219,3 +238,16 @@ def static_reading(state: dict[str, torch.Tensor], max_len: Any = None) -> Stati
         logits_layer=logits.key if logits else None,
         logits_width=logits.out_features if logits else None,
     )
+
+
+def _duration_pair(layers: list[LinearShape]) -> str | None:
+    """"mu_key + sigma_key" for two one-output layers named like μ and log σ, else None."""
+    single = [la.key for la in layers if la.out_features == 1]
+
+    def named(key: str, names: tuple[str, ...]) -> bool:
+        parts = key.lower().replace("_head", "").split(".")[:-1]
+        return any(part in names or part.endswith(names) for part in parts)
+
+    sigma = next((k for k in single if named(k, _SIGMA_NAMES)), None)
+    mu = next((k for k in single if k != sigma and named(k, _MU_NAMES)), None)
+    return f"{mu} + {sigma}" if mu and sigma else None

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from tui_timing.artifacts.data_classes import as_data, data_class_names, placeholders
 from tui_timing.errors import ArtifactError
 
 _ZIP_MAGIC = b"PK\x03\x04"
@@ -135,7 +136,9 @@ def _zip_names(path: Path) -> tuple[list[str], str | None]:
 
 def _torch_load(path: Path, *, mmap: bool) -> Any:
     try:
-        loaded = torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
+        loaded = _weights_only_load(path, mmap=mmap)
+    except ArtifactError:
+        raise
     except RuntimeError as exc:
         # A legacy (non-zip) file cannot be memory-mapped; torch says so before it looks
         # inside, which would hide the real reason a bad file is refused.
@@ -148,6 +151,25 @@ def _torch_load(path: Path, *, mmap: bool) -> Any:
         raise ArtifactError(str(path), None, _describe_torch_error(exc, path)) from None
     _require_dense_tensors(path, loaded)
     return loaded
+
+
+def _weights_only_load(path: Path, *, mmap: bool) -> Any:
+    """torch.load(weights_only=True); when that refuses classes that may be the user's
+    own data classes (a config dataclass), once more with those read as data."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
+    except pickle.UnpicklingError:
+        names = data_class_names(path)
+        if not names:
+            raise
+    with placeholders(names) as made:
+        try:
+            loaded = torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
+        except pickle.UnpicklingError:
+            if made.refused:
+                raise ArtifactError(str(path), None, _unsafe_call(made.refused[0])) from None
+            raise
+    return as_data(loaded, made.made)
 
 
 #: How deep `_require_dense_tensors` looks into nested dicts and lists.

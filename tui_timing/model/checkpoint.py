@@ -3,13 +3,16 @@
 The file is read by artifacts/checkpoint.py (layouts, weights, config); here the weights
 become a module in one of three ways:
 - `--model module:factory` (settings.model_spec): the user's own model, built by
-  `factory(config)` (or `factory()`) and loaded strictly;
+  model/user_model.py from the config (keyword arguments matching the factory's
+  parameters, or the whole config / its dataclass for one `config` parameter), wrapped in
+  UserModel and loaded strictly (module prefixes such as `model.` stripped when that
+  makes the names match);
 - the reference `TimingHead`, when the state_dict has its parameter names; any config key
   the file does not store is inferred from the weight shapes, or else assumed at its
   default, and reported in `inferred`;
 - otherwise a static reading of the shapes only (no module): the input width of the first
-  layer, a Linear with 2 outputs read as (μ, log σ), and output layers wider than that
-  read as per-step logits.
+  layer, a Linear with 2 outputs (or two with 1 output each, named like mu / log_std)
+  read as (μ, log σ), and output layers wider than that read as per-step logits.
 
 Weights that do not fit the model raise ArtifactError naming the file, the key and the
 problem.
@@ -17,7 +20,6 @@ problem.
 
 from __future__ import annotations
 
-import inspect
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
@@ -32,11 +34,16 @@ from tui_timing.artifacts.checkpoint import (
     kind_of,
     read_checkpoint,
     static_reading,
+    strip_module_prefix,
 )
 from tui_timing.config import Settings
 from tui_timing.errors import ArtifactError, UsageError
 from tui_timing.model.heads import HeadConfig, TimingHead
+from tui_timing.model.user_model import MissingConfig, UserModel, build_model, max_len_of
 from tui_timing.plugins import load_object
+
+#: Prefixes wrappers add to parameter names: Lightning modules, DDP, torch.compile.
+MODULE_PREFIXES = ("model.", "module.", "net.", "_orig_mod.")
 
 
 def load_checkpoint(path: str | Path, settings: Settings) -> CheckpointArtifact:
@@ -45,8 +52,11 @@ def load_checkpoint(path: str | Path, settings: Settings) -> CheckpointArtifact:
     artifact = read_checkpoint(path)
     state_key = artifact.state_key
     if settings.model_spec:
-        _build_user_model(artifact, settings.model_spec, state_key)
-    elif is_reference(artifact.state_dict):
+        _build_user_model(artifact, settings, state_key)
+        return artifact
+    if state_key == "state_dict":
+        artifact.state_dict = strip_module_prefix(artifact.state_dict)
+    if is_reference(artifact.state_dict):
         _build_reference(artifact, state_key)
     else:
         _read_statically(artifact, state_key)
@@ -189,32 +199,63 @@ def _dtype_name(dtype: torch.dtype) -> str:
     return str(dtype).removeprefix("torch.")
 
 
-def _build_user_model(artifact: CheckpointArtifact, spec: str, state_key: str | None) -> None:
-    """`--model module:factory`: build the user's module and load the weights strictly."""
-    factory = load_object(spec, "--model")
+def _build_user_model(
+    artifact: CheckpointArtifact, settings: Settings, state_key: str | None
+) -> None:
+    """The user's model (SPEC 2.6): built from the config, wrapped in UserModel, loaded
+    strictly. What their code raises is raised as theirs (UserCodeError)."""
+    spec = settings.model_spec or ""
+    factory = load_object(spec, "--model", settings.pythonpath)
     if not callable(factory):
         raise UsageError(f"--model {spec}: {type(factory).__name__} is not callable")
-    reading = static_reading(artifact.state_dict, artifact.config.get("max_len"))
+    reading = static_reading(artifact.state_dict, max_len_of(artifact.config))
     artifact.static = reading
     if "cond_dim" not in artifact.config and reading.input_dim is not None:
         artifact.config["cond_dim"] = reading.input_dim
         artifact.inferred["cond_dim"] = "input width of the first layer"
+    if max_len_of(artifact.config) is None and reading.logits_width is not None:
+        artifact.config["max_len"] = reading.logits_width
+        artifact.inferred["max_len"] = f"outputs of {reading.logits_layer}"
     try:
-        takes_config = bool(inspect.signature(factory).parameters)
-    except (TypeError, ValueError):
-        takes_config = True
-    try:
-        model = factory(dict(artifact.config)) if takes_config else factory()
-    except Exception as exc:  # the user's factory may raise anything
-        raise UsageError(
-            f"--model {spec}: the factory failed ({type(exc).__name__}: {exc})"
-        ) from None
-    if not isinstance(model, nn.Module):
-        raise UsageError(f"--model {spec}: the factory returned {kind_of(model)}, not an nn.Module")
-    _load_strict(artifact.path, state_key, model, artifact.state_dict)
+        built = build_model(spec, factory, artifact.config)
+    except MissingConfig as exc:
+        raise ArtifactError(str(artifact.path), "config", str(exc)) from None
+    if not isinstance(built.model, nn.Module):
+        raise UsageError(f"{built.call} returned {kind_of(built.model)}, not an nn.Module")
+    state, stripped = _match_prefixes(artifact.state_dict, built.model.state_dict())
+    _load_strict(artifact.path, state_key, built.model, state)
+    artifact.state_dict = state
+    model = UserModel(built.model, spec, settings.keys["model"], max_len_of(artifact.config))
     artifact.model = model.eval()
     artifact.source = "factory"
-    artifact.notes.append(f"model built by {spec}")
+    artifact.notes.append(f"model built by {built.call}")
+    if stripped:
+        artifact.notes.append(f"parameter names read without the prefix {stripped!r}")
+
+
+def _match_prefixes(
+    state: dict[str, torch.Tensor], expected: dict[str, torch.Tensor]
+) -> tuple[dict[str, torch.Tensor], str]:
+    """The state_dict with wrapper prefixes stripped when that makes its names those of the
+    model (and the prefixes stripped); as it is otherwise, for _load_strict to report."""
+    wanted = set(expected)
+    if set(state) == wanted:
+        return state, ""
+    candidates = [(state, "")]
+    while candidates:
+        current, prefix = candidates.pop(0)
+        for head in MODULE_PREFIXES:
+            if current and all(k.startswith(head) for k in current):
+                stripped = {k[len(head) :]: v for k, v in current.items()}
+                if set(stripped) == wanted:
+                    return stripped, prefix + head
+                candidates.append((stripped, prefix + head))
+        # a LightningModule may keep other modules beside the model: keep those with a prefix
+        for head in MODULE_PREFIXES:
+            inner = {k[len(head) :]: v for k, v in current.items() if k.startswith(head)}
+            if inner and set(inner) == wanted:
+                return inner, prefix + head
+    return state, ""
 
 
 def _read_statically(artifact: CheckpointArtifact, state_key: str | None) -> None:

@@ -21,7 +21,7 @@ standard deviation, stored as buffers, so a checkpoint is self-contained.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 import torch
@@ -239,6 +239,8 @@ class HeadOutputs:
     log_sigma: torch.Tensor  # [B]
     profile: torch.Tensor  # [B, L], each row sums to 1
     logits: torch.Tensor | None  # [B, L] when the model gave logits
+    #: Other tensors the forward returned (a Dirichlet `concentration`, `alpha`): shown only.
+    extras: dict[str, torch.Tensor] = field(default_factory=dict)
 
 
 def read_outputs(raw: Any, temperature: float = 1.0) -> HeadOutputs:
@@ -260,7 +262,11 @@ def read_outputs(raw: Any, temperature: float = 1.0) -> HeadOutputs:
     if "logits" not in raw and "profile" not in raw:
         missing.append("logits or profile")
     if missing:
-        raise ValueError(f"the model's forward does not return {', '.join(missing)}")
+        raise ValueError(
+            f"the model's forward does not return {', '.join(missing)} (it returns "
+            f"{', '.join(map(str, raw))}; name them in [tool.timing-tui.keys.model], e.g. "
+            'mu = "their_mu", log_sigma = "...", logits = "..." or profile = "...")'
+        )
     mu = torch.as_tensor(raw["mu"]).reshape(-1)
     log_sigma = torch.as_tensor(raw["log_sigma"]).reshape(-1)
     logits = raw.get("logits")
@@ -270,7 +276,12 @@ def read_outputs(raw: Any, temperature: float = 1.0) -> HeadOutputs:
         given = raw["profile"].float().clamp_min(0.0)
         powered = given if temperature == 1.0 else given ** (1.0 / temperature)
         profile = powered / powered.sum(dim=-1, keepdim=True).clamp_min(1e-30)
-    return HeadOutputs(mu=mu, log_sigma=log_sigma, profile=profile, logits=logits)
+    extras = {
+        str(k): v
+        for k, v in raw.items()
+        if k not in ("mu", "log_sigma", "logits", "profile") and isinstance(v, torch.Tensor)
+    }
+    return HeadOutputs(mu=mu, log_sigma=log_sigma, profile=profile, logits=logits, extras=extras)
 
 
 def duration_nll(

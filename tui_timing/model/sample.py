@@ -15,12 +15,15 @@ once per chunk as
 with `model` the checkpoint's module in eval mode (None when the checkpoint could not be
 instantiated), `features` float32 [n, D] and `length` int64 [n] on the run's device, and a
 seeded CPU `torch.Generator` (draw on the CPU, then move to the device: the same seed then
-gives the same samples on any device). It returns {"duration": [n], "profile": [n, L]} or
-{"dt": [n, L]} (the duration is then the sum of Δt).
+gives the same samples on any device). It returns {"duration": [n], "profile": [n, L]},
+{"duration", "dt" or "delta_t"}, {"dt": [n, L]} (the duration is then the sum of Δt), or a
+tuple (duration, profile) or (duration, dt), told apart by the rows' sums. A sampler object
+that picks its own rows (model/user_sampler.py) gives chunks without twins (`rows` None).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,6 +35,7 @@ from torch import nn
 from tui_timing.artifacts.cache import TimingCache
 from tui_timing.errors import UsageError
 from tui_timing.model.heads import HeadOutputs, read_outputs
+from tui_timing.model.user_model import bind_steps
 from tui_timing.numerics.figures import ks_distance, profile_bins, quantile_dict
 from tui_timing.numerics.sampler_stats import (
     duration_ceiling,
@@ -43,14 +47,14 @@ from tui_timing.numerics.sampler_stats import (
 )
 from tui_timing.plugins import load_object
 
-SamplerFn = Callable[..., dict[str, torch.Tensor]]
+SamplerFn = Callable[..., Any]
 
 
 @dataclass
 class SampleChunk:
     """One chunk of sampled rows with the cache rows they twin."""
 
-    rows: torch.Tensor  # int64 [n], row numbers in the cache
+    rows: torch.Tensor | None  # int64 [n], row numbers in the cache; None: rows unknown
     duration: torch.Tensor  # float [n], sampled
     profile: torch.Tensor  # float [n, L], sampled
     length: torch.Tensor  # int64 [n], the rows' own lengths
@@ -127,7 +131,7 @@ def sample_chunks(
                 generator=generator,
                 temperature=temperature,
             )
-        duration, profile = _duration_and_profile(out, len(chunk_rows), cache.max_len)
+        duration, profile = duration_and_profile(out, len(chunk_rows), cache.max_len)
         yield SampleChunk(rows=chunk_rows, duration=duration, profile=profile, length=length)
 
 
@@ -136,6 +140,7 @@ def predict_rows(
     model: nn.Module, cache: TimingCache, rows: torch.Tensor, device: torch.device
 ) -> HeadOutputs:
     """The head's outputs (temperature 1) on the given cache rows, gathered on the CPU."""
+    bind_steps(model, cache.max_len)
     model.to(device).eval()
     parts: list[HeadOutputs] = []
     for start in range(0, len(rows), 4096):
@@ -147,18 +152,33 @@ def predict_rows(
         log_sigma=torch.cat([p.log_sigma.float().cpu() for p in parts]),
         profile=torch.cat([p.profile.float().cpu() for p in parts]),
         logits=None,
+        extras={
+            name: torch.cat([p.extras[name].detach().float().cpu() for p in parts])
+            for name in parts[0].extras
+            if all(name in p.extras and p.extras[name].dim() for p in parts)
+        },
     )
 
 
-def _duration_and_profile(out: Any, n: int, max_len: int) -> tuple[torch.Tensor, torch.Tensor]:
+def duration_and_profile(out: Any, n: int, max_len: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Check a sampler's output and bring it to the CPU as (duration [n], profile [n, L])."""
+    if isinstance(out, (tuple, list)) and len(out) >= 2:
+        out = _tuple_output(out[0], out[1], n, max_len)
     if not isinstance(out, dict):
-        raise ValueError(f"the sampler must return a dict, not {type(out).__name__}")
+        raise ValueError(
+            "the sampler must return a dict (duration + profile, duration + dt, or dt) or "
+            f"a tuple (duration, profile) / (duration, dt), not {type(out).__name__}"
+        )
+    if "dt" not in out and "delta_t" in out:
+        out = {**out, "dt": out["delta_t"]}
     if "dt" in out and "profile" not in out:
         dt = torch.as_tensor(out["dt"]).detach().float().cpu()
         _require_shape("dt", dt, (n, max_len))
         duration = dt.sum(dim=1)
-        return duration, dt / duration.clamp_min(1e-30)[:, None]
+        if "duration" in out:
+            duration = torch.as_tensor(out["duration"]).detach().float().cpu().reshape(-1)
+            _require_shape("duration", duration, (n,))
+        return duration, dt / dt.sum(dim=1).clamp_min(1e-30)[:, None]
     missing = [k for k in ("duration", "profile") if k not in out]
     if missing:
         raise ValueError(f"the sampler's output lacks {', '.join(missing)} (or give dt)")
@@ -167,6 +187,22 @@ def _duration_and_profile(out: Any, n: int, max_len: int) -> tuple[torch.Tensor,
     _require_shape("duration", duration, (n,))
     _require_shape("profile", profile, (n, max_len))
     return duration, profile
+
+
+def _tuple_output(first: Any, second: Any, n: int, max_len: int) -> dict[str, Any]:
+    """(duration, profile) or (duration, dt): a profile's rows sum to 1, Δt rows to the
+    duration; whichever the rows are closer to (in log ratio) decides."""
+    duration = torch.as_tensor(first).detach().float().cpu().reshape(-1)
+    steps = torch.as_tensor(second).detach().float().cpu()
+    _require_shape("duration (first in the tuple)", duration, (n,))
+    _require_shape("second tensor of the tuple", steps, (n, max_len))
+    sums = steps.double().sum(dim=1).clamp_min(1e-30)
+    off_one = (sums.log()).abs().nan_to_num(math.inf).median()
+    off_duration = (sums.log() - duration.double().clamp_min(1e-30).log()).abs()
+    off_duration = off_duration.nan_to_num(math.inf).median()
+    if off_one <= off_duration:
+        return {"duration": duration, "profile": steps}
+    return {"duration": duration, "dt": steps}
 
 
 def _require_shape(name: str, value: torch.Tensor, shape: tuple[int, ...]) -> None:
@@ -184,10 +220,13 @@ def uniform_divergence(mean_profile: np.ndarray) -> float:
 
 @dataclass
 class SampleStats:
-    """Running figures of a sampler run, fake beside the same rows' real values."""
+    """Running figures of a sampler run, fake beside the same rows' real values (or, for a
+    sampler that picks its own rows, beside the whole cache: `use_whole_cache`)."""
 
     max_len: int
     rows: int = 0
+    real_rows: int = 0
+    whole_cache: bool = False
     fake_duration: list[np.ndarray] = field(default_factory=list)
     real_duration: list[np.ndarray] = field(default_factory=list)
     padding_mass: list[np.ndarray] = field(default_factory=list)
@@ -208,6 +247,18 @@ class SampleStats:
         self.fake_profile_sum = np.zeros(self.max_len)
         self.real_profile_sum = np.zeros(self.max_len)
 
+    def use_whole_cache(self, cache: TimingCache) -> None:
+        """Compare with every cache row: the distributions, not row by row."""
+        self.whole_cache = True
+        self.real_duration = [cache.duration.double().numpy()]
+        self.real_profile_sum = np.zeros(self.max_len)
+        self.real_cv = []
+        for rows in cache.row_chunks():
+            real = cache.profile[rows].double()
+            self.real_profile_sum += real.sum(dim=0).numpy()
+            self.real_cv.append(row_dispersion(real.numpy(), cache.length[rows].numpy()))
+        self.real_rows = cache.n_rows
+
     def add(self, chunk: SampleChunk, cache: TimingCache) -> None:
         """Fold a chunk in, with its rows' real durations and profiles."""
         fake = chunk.profile.double()
@@ -215,22 +266,24 @@ class SampleStats:
         self.nonfinite += int((~finite).sum())
         self.negative += int(((fake < 0).any(dim=1) | (chunk.duration < 0)).sum())
         fake = torch.nan_to_num(fake, nan=0.0, posinf=0.0, neginf=0.0)
-        real = cache.profile[chunk.rows].double()
         self.fake_profile_sum += fake.sum(dim=0).numpy()
-        self.real_profile_sum += real.sum(dim=0).numpy()
         fake_d = chunk.duration.double().numpy()
-        real_d = cache.duration[chunk.rows].double().numpy()
         self.fake_duration.append(fake_d)
-        self.real_duration.append(real_d)
         length = chunk.length.numpy()
-        self.same_duration.append(same_durations(fake_d, real_d))
-        self.same_profile.append(same_profiles(fake.numpy(), real.numpy(), length))
         self.fake_cv.append(row_dispersion(fake.numpy(), length))
-        self.real_cv.append(row_dispersion(real.numpy(), length))
+        if chunk.rows is not None and not self.whole_cache:  # twins: compared row by row
+            real = cache.profile[chunk.rows].double()
+            real_d = cache.duration[chunk.rows].double().numpy()
+            self.real_profile_sum += real.sum(dim=0).numpy()
+            self.real_duration.append(real_d)
+            self.real_rows += len(chunk.rows)
+            self.same_duration.append(same_durations(fake_d, real_d))
+            self.same_profile.append(same_profiles(fake.numpy(), real.numpy(), length))
+            self.real_cv.append(row_dispersion(real.numpy(), length))
         steps = torch.arange(self.max_len)
         beyond = steps[None, :] >= chunk.length[:, None]
         self.padding_mass.append((fake * beyond).sum(dim=1).numpy())
-        self.rows += len(chunk.rows)
+        self.rows += len(chunk.duration)
 
     def add_head(self, profile: torch.Tensor, length: torch.Tensor) -> None:
         """Fold in the head's own profile (temperature 1) for a chunk's rows, so that a
@@ -240,14 +293,18 @@ class SampleStats:
 
     def durations(self) -> tuple[np.ndarray, np.ndarray]:
         """(fake, real) durations of every row so far."""
-        if not self.fake_duration:
-            return np.zeros(0), np.zeros(0)
-        return np.concatenate(self.fake_duration), np.concatenate(self.real_duration)
+
+        def joined(parts: list[np.ndarray]) -> np.ndarray:
+            return np.concatenate(parts) if parts else np.zeros(0)
+
+        return joined(self.fake_duration), joined(self.real_duration)
 
     def mean_profiles(self) -> tuple[np.ndarray, np.ndarray]:
         """(fake, real) mean profiles over the rows so far, padding counted as 0."""
-        n = max(self.rows, 1)
-        return self.fake_profile_sum / n, self.real_profile_sum / n
+        return (
+            self.fake_profile_sum / max(self.rows, 1),
+            self.real_profile_sum / max(self.real_rows, 1),
+        )
 
     def summary(self) -> dict[str, Any]:
         """Quantiles, KS distance, first/mid/last, padding mass and shape of both sides."""
@@ -262,6 +319,7 @@ class SampleStats:
         head = float(np.median(head_cv)) if head_cv.size else None
         return {
             "rows": self.rows,
+            "compared_with": "the whole cache" if self.whole_cache else "the same rows",
             "quantiles": {
                 "fake": quantile_dict(finite),
                 "real": quantile_dict(real_d),

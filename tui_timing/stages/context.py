@@ -61,6 +61,8 @@ class StageContext:
     should_stop: Callable[[], bool] = lambda: False
     #: Figures several stages need, computed once per context (see stages.cache_scan).
     memo: dict[Any, Any] = field(default_factory=dict)
+    #: Exceptions the user's own code raised while a stage ran (exit 2, reported as theirs).
+    user_errors: list[ArtifactError] = field(default_factory=list)
     _cache_view: TimingCache | None = field(default=None, repr=False)
 
     def loaded(self, kind: str) -> Loaded[Any] | None:

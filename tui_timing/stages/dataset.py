@@ -3,7 +3,9 @@
 A correct cache can still be served wrong: a dataset that appends columns, forgets to zero
 padding, takes log10, or a sampler that skips rows. This stage instantiates the package's
 `TimingDataset` (or the user's class, `--dataset module:Class`, called with the cache
-path), iterates one real epoch through a DataLoader and checks every batch.
+path; its items, dicts or tuples under the user's names, are collated by torch's default
+collate and renamed by data/user_batches.py), iterates one real epoch through a
+DataLoader and checks every batch.
 """
 
 from __future__ import annotations
@@ -15,14 +17,15 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset, default_collate
+from torch.utils.data import DataLoader, Dataset
 
 from tui_timing.artifacts.cache import TimingCache
 from tui_timing.data.dataset import ITEM_KEYS, TimingDataset, collate_timing
+from tui_timing.data.user_batches import BatchNames, UserDataset
 from tui_timing.errors import UsageError
 from tui_timing.findings import Check, Plot, Series, StageResult
 from tui_timing.numerics.fmt import fmt
-from tui_timing.plugins import load_object
+from tui_timing.plugins import UserCodeError, call_user, load_object
 from tui_timing.stages.cache_scan import scan_for
 from tui_timing.stages.catalog import Stage
 from tui_timing.stages.checks import CheckSpec, StageChecks
@@ -92,7 +95,7 @@ def _run(ctx: StageContext) -> StageResult:
     try:
         dataset = _instantiate(ctx, cache)
         n_items = len(dataset)  # type: ignore[arg-type]
-    except Exception as exc:  # a user's class may raise anything
+    except Exception as exc:  # a user's class may raise anything (UserCodeError: the call)
         result.checks = [
             INSTANTIATE.check(
                 "fail",
@@ -140,15 +143,19 @@ def _instantiate(ctx: StageContext, cache: TimingCache) -> Dataset[Any]:
     spec = ctx.settings.dataset_spec
     if spec is None:
         return TimingDataset(cache)
-    cls = load_object(spec, "--dataset")
+    cls = load_object(spec, "--dataset", ctx.settings.pythonpath)
     if not callable(cls):
         raise UsageError(f"--dataset {spec}: {cls!r} is not a class")
-    return cls(str(cache.path))
+    return UserDataset(call_user(spec, cls, str(cache.path)), spec)
 
 
 def _loader(ctx: StageContext, dataset: Dataset[Any]) -> Iterable[Any]:
     generator = torch.Generator().manual_seed(ctx.settings.seed)
-    collate = collate_timing if isinstance(dataset, TimingDataset) else default_collate
+    collate = (
+        collate_timing
+        if isinstance(dataset, TimingDataset)
+        else BatchNames(ctx.settings.keys["batch"], ctx.settings.batch_positions)
+    )
     return DataLoader(
         dataset,
         batch_size=ctx.settings.batch_size,
@@ -169,7 +176,11 @@ def _one_epoch(ctx: StageContext, dataset: Dataset[Any], cache: TimingCache) -> 
         except StopIteration:
             break
         except Exception as exc:  # the user's __getitem__ may raise anything
-            epoch.error = f"iterating the DataLoader raised {type(exc).__name__}: {exc}"
+            epoch.error = (
+                str(exc)
+                if isinstance(exc, UserCodeError)
+                else f"iterating the DataLoader raised {type(exc).__name__}: {exc}"
+            )
             break
         if not isinstance(batch, dict):
             epoch.error = f"batches are {type(batch).__name__}, not dicts of tensors"

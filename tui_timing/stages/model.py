@@ -174,6 +174,8 @@ def run(ctx: StageContext) -> StageResult:
         result.checks += [duration_check, masking_check]
         result.stats["duration"] = duration_stats
         result.stats["padding"] = padding_stats
+        if outputs[0].extras:
+            result.stats["extra_outputs"] = _extra_stats(outputs[0].extras)
     result.figures = _figures(result.stats)
     return result
 
@@ -181,12 +183,14 @@ def run(ctx: StageContext) -> StageResult:
 def _load_check(ckpt: CheckpointArtifact) -> Check:
     how = {
         "reference": "the reference TimingHead",
-        "factory": "your --model factory",
+        "factory": "your model",
         "static": "no model (unknown parameter names): read statically from the weight shapes",
     }[ckpt.source]
     inferred = ", ".join(f"{k} ({v})" for k, v in ckpt.inferred.items())
     message = f"Loaded a {ckpt.layout} into {how}"
     message += f"; inferred: {inferred}." if inferred else "; every config key was stored."
+    if ckpt.notes:
+        message += " " + "; ".join(note[0].upper() + note[1:] for note in ckpt.notes) + "."
     return LOAD.check(
         "warn" if ckpt.source == "static" else "pass",
         measured={
@@ -433,12 +437,15 @@ def _duration_static(ckpt: CheckpointArtifact, why_not: str) -> Check:
     reading = ckpt.static
     if ckpt.source != "static" or reading is None:
         return DURATION_HEAD.skipped(why_not)
-    if reading.duration_layer is not None:
-        seen = f"{reading.duration_layer} has 2 outputs, read as (μ, log σ)"
+    if reading.duration_layer is None:
+        seen = "no layer has 2 outputs and no pair of 1-output layers is named like mu / log_std"
+    elif " + " in reading.duration_layer:
+        seen = f"{reading.duration_layer}, one output each, read as (μ, log σ)"
     else:
-        seen = "no layer has 2 outputs (the head may be two 1-output layers, μ and log σ)"
+        seen = f"{reading.duration_layer} has 2 outputs, read as (μ, log σ)"
     return DURATION_HEAD.skipped(
-        f"the weights were read statically ({seen}); give --model module:factory to run them"
+        f"the weights were read statically ({seen}); give model = \"your.module:factory\" "
+        "in [tool.timing-tui] (or --model) to run them"
     )
 
 
@@ -693,6 +700,20 @@ def _masking_check(
     )
 
 
+def _extra_stats(extras: dict[str, torch.Tensor]) -> dict[str, dict[str, Any]]:
+    """Outputs beyond the contract (a Dirichlet concentration, alpha): shown, not judged."""
+    return {
+        name: {
+            "shape": list(value.shape[1:]),
+            "mean": float(value.double().nan_to_num().mean()),
+            "min": float(value.double().nan_to_num().min()),
+            "max": float(value.double().nan_to_num().max()),
+        }
+        for name, value in extras.items()
+        if value.numel()
+    }
+
+
 def _figures(stats: dict[str, Any]) -> list[str]:
     ckpt = stats["checkpoint"]
     config = ckpt["config"]
@@ -718,4 +739,9 @@ def _figures(stats: dict[str, Any]) -> list[str]:
         figures.append(f"σ/residual {d['sigma_ratio']:.2f}, {d['clamp_share']:.1%} at a clamp")
     if "padding" in stats:
         figures.append(f"padding mass mean {fmt(stats['padding']['mean'])}")
+    for name, extra in stats.get("extra_outputs", {}).items():
+        figures.append(
+            f"{name} (not checked): mean {fmt(extra['mean'])}, range "
+            f"{fmt(extra['min'])} to {fmt(extra['max'])}"
+        )
     return figures

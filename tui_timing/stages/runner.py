@@ -16,9 +16,10 @@ from tui_timing.artifacts.cache import load_cache, summary_path_for
 from tui_timing.artifacts.hashing import file_sha256
 from tui_timing.artifacts.raw_summary import load_raw_summary
 from tui_timing.config import ARTIFACT_KINDS, ArtifactPaths, Settings
-from tui_timing.errors import ArtifactError
+from tui_timing.errors import ArtifactError, UsageError
 from tui_timing.findings import ArtifactRef, Report, StageResult
 from tui_timing.model.threads import one_cpu_thread
+from tui_timing.plugins import UserCodeError
 from tui_timing.stages.catalog import ALL_STAGES, STAGE_BY_ID, Stage
 from tui_timing.stages.checks import CheckSpec
 from tui_timing.stages.context import Loaded, StageCancelled, StageContext
@@ -54,11 +55,14 @@ def resolve_paths(paths: ArtifactPaths) -> ArtifactPaths:
 
 
 def load_artifact(kind: str, path: Path, settings: Settings) -> Loaded[Any]:
-    """Load one artifact; any failure becomes the Loaded's error, never an exception."""
+    """Load one artifact; any failure becomes the Loaded's error, never an exception,
+    except a UsageError (the command line or the table must change: exit 2)."""
     try:
         return Loaded(path=path, value=_loader(kind)(path, settings))
     except ArtifactError as exc:
         return Loaded(path=path, error=exc)
+    except UsageError:
+        raise  # a plug-in that cannot be imported, a key map that names no contract key
     except (OSError, ValueError, TypeError, RuntimeError, KeyError, IndexError) as exc:
         return Loaded(path=path, error=ArtifactError(str(path), None, f"not usable ({exc})"))
     except Exception as exc:  # a loader bug must not become a traceback (SPEC 5)
@@ -86,6 +90,20 @@ def run_stage(ctx: StageContext, stage_id: int) -> StageResult:
             result: StageResult = module.run(ctx)
     except StageCancelled:
         raise
+    except UserCodeError as exc:  # their plug-in raised: theirs to fix, the others still run
+        ctx.user_errors.append(exc)
+        result = StageResult(
+            id=int(info.id),
+            name=info.name,
+            checks=[
+                CheckSpec(f"{info.name}.user_code", "load").check(
+                    "error",
+                    measured=exc.problem,
+                    expected="your plug-in runs on the cache's rows",
+                    message=f"Your code failed in stage {info.id}: {exc.problem}.",
+                )
+            ],
+        )
     except Exception as exc:  # a bug must not cost the user the other stages
         result = StageResult(
             id=int(info.id),
@@ -143,12 +161,13 @@ def run_check(paths: ArtifactPaths, settings: Settings, only: int | None = None)
 
 
 def first_artifact_error(ctx: StageContext) -> dict[str, str | None] | None:
-    """The SPEC 5 `error` object of the first given artifact that cannot be used at all."""
+    """The SPEC 5 `error` object of the first given artifact that cannot be used at all,
+    or else of the first exception the user's own code raised."""
     for kind in ARTIFACT_KINDS:
         outcome = ctx.artifacts.get(kind)
         if outcome is not None and outcome.error is not None:
             return outcome.error.as_dict()
-    return None
+    return ctx.user_errors[0].as_dict() if ctx.user_errors else None
 
 
 def artifact_refs(

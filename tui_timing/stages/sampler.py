@@ -2,7 +2,8 @@
 
 `--samples` rows are drawn at random (seeded) from the cache and sampled with their own
 features and lengths (model/sample.py: the built-in sampler or the user's `--sampler`);
-each fake row is compared with its real twin:
+each fake row is compared with its real twin (a user's sampler object that picks its own
+rows, model/user_sampler.py, is compared with the whole cache instead):
 
 - `sampler.run`: the sampler ran and gave finite, non-negative durations and profiles;
 - `sampler.passthrough`: the samples are not the cache's own rows (a sampler that mixes
@@ -39,14 +40,9 @@ from tui_timing.artifacts.checkpoint import CheckpointArtifact
 from tui_timing.config import Tolerances
 from tui_timing.errors import UsageError
 from tui_timing.findings import Check, Plot, Series, StageResult, Status
-from tui_timing.model.sample import (
-    SamplerFn,
-    SampleStats,
-    load_sampler,
-    predict_rows,
-    sample_chunks,
-)
+from tui_timing.model.sample import SampleStats, predict_rows, sample_chunks
 from tui_timing.model.train import resolve_device
+from tui_timing.model.user_sampler import SamplerRun, UserSampler, load_user_sampler
 from tui_timing.numerics.figures import close, histogram, log_edges, relative_error, within_factor
 from tui_timing.numerics.fmt import fmt
 from tui_timing.stages.catalog import Stage
@@ -155,22 +151,37 @@ def run(ctx: StageContext) -> StageResult:
 
     stats = SampleStats(max_len=cache.max_len)
     head = ckpt.model if ckpt is not None and ckpt.model is not None else None
+    if sampler is not None and sampler.own_rows:
+        stats.use_whole_cache(cache)
     edges = log_edges(cache.duration.double().numpy(), HISTOGRAM_BINS)
     total = ctx.settings.samples
+    run = SamplerRun(
+        model=ckpt.model if ckpt is not None else None,
+        cache=cache,
+        samples=total,
+        seed=ctx.settings.seed,
+        temperature=ctx.settings.temperature,
+        device=device,
+        chunk_size=CHUNK_ROWS,
+    )
     start = time.perf_counter()
     try:
-        for chunk in sample_chunks(
-            ckpt.model if ckpt is not None else None,
-            cache,
-            samples=ctx.settings.samples,
-            seed=ctx.settings.seed,
-            temperature=ctx.settings.temperature,
-            device=device,
-            chunk_size=CHUNK_ROWS,
-            sampler=sampler,
-        ):
+        chunks = (
+            sampler.chunks(run, checkpoint=ctx.paths.checkpoint, cache_path=cache.path)
+            if sampler is not None
+            else sample_chunks(
+                run.model,
+                cache,
+                samples=total,
+                seed=run.seed,
+                temperature=run.temperature,
+                device=device,
+                chunk_size=CHUNK_ROWS,
+            )
+        )
+        for chunk in chunks:
             stats.add(chunk, cache)
-            if head is not None:
+            if head is not None and chunk.rows is not None:
                 stats.add_head(predict_rows(head, cache, chunk.rows, device).profile, chunk.length)
             partial = CHECKS.new_result()
             partial.stats, partial.plots = {"rows": stats.rows}, _plots(stats, edges)
@@ -220,11 +231,14 @@ def _failed(result: StageResult, status: Status, reason: str) -> StageResult:
 
 def _sampler(
     ctx: StageContext, ckpt: CheckpointArtifact | None, cache: TimingCache
-) -> tuple[SamplerFn | None, str]:
+) -> tuple[UserSampler | None, str]:
     """The user's sampler or the built-in one, after checking the model can take the cache."""
     spec = ctx.settings.sampler_spec
     if spec:
-        return load_sampler(spec), spec
+        settings = ctx.settings
+        plugin = load_user_sampler(spec, settings.pythonpath, settings.sampler_kwargs)
+        how = " (picks its own rows: compared with the whole cache)" if plugin.own_rows else ""
+        return plugin, spec + how
     if ckpt is None or ckpt.model is None:
         raise ValueError(
             "there is no model to sample from (the weights were read statically): give "
@@ -260,12 +274,17 @@ def _run_check(summary: dict[str, Any], sampler: str, device: str, seconds: floa
         "pass",
         measured,
         expected,
-        f"Sampled {summary['rows']} rows in {seconds:.2f} s on the {device} ({sampler}).",
+        f"Sampled {summary['rows']} rows in {seconds:.2f} s on the {device} ({sampler}), "
+        f"compared with {summary['compared_with']}.",
     )
 
 
 def _passthrough_check(summary: dict[str, Any], tol: Tolerances) -> Check:
     copies = summary["passthrough"]
+    if not copies["rows"]:
+        return PASSTHROUGH.skipped(
+            "the sampler picks its own rows, so no sample has a real twin to be compared with"
+        )
     expected = (
         f"fewer than {tol.passthrough_share:.0%} of sampled durations or profiles equal to the "
         "real row's"
