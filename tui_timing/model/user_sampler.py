@@ -26,6 +26,7 @@ from torch import nn
 from tui_timing.artifacts.cache import TimingCache
 from tui_timing.errors import UsageError
 from tui_timing.model.sample import SampleChunk, duration_and_profile, sample_chunks
+from tui_timing.model.user_model import UserModel
 from tui_timing.plugins import call_user, describe_call, load_object
 
 #: Parameters that make a callable a factory of sampler objects rather than a sampler.
@@ -83,6 +84,8 @@ class UserSampler:
     ) -> Any:
         offered = {"generator": generator, "temperature": temperature, **self.kwargs}
         kwargs = _accepted(self.target, offered)
+        if isinstance(model, UserModel):
+            model = model.inner  # their sampler is written for their model, not our wrapper
         return call_user(self.spec, self.target, model, features, length, **kwargs)
 
     def _object_chunks(

@@ -106,12 +106,13 @@ def _run(ctx: StageContext) -> StageResult:
             *CHECKS.skipped_after(INSTANTIATE, "the dataset could not be instantiated"),
         ]
         return result
+    name = dataset.spec if isinstance(dataset, UserDataset) else type(dataset).__name__
     result.checks.append(
         INSTANTIATE.check(
             "pass",
-            measured={"class": type(dataset).__name__, "len": n_items},
+            measured={"class": name, "len": n_items},
             expected=f"a Dataset over the cache's {cache.n_rows} rows",
-            message=f"{type(dataset).__name__} built from the cache with {n_items} items.",
+            message=f"{name} built from the cache with {n_items} items.",
         )
     )
     epoch = _one_epoch(ctx, dataset, cache)

@@ -299,7 +299,7 @@ def _capacity_check(ckpt: CheckpointArtifact, probe: ProbeResult, tol: Tolerance
     fit = probe.checkpoint_fit
     if fit is None:
         why = (
-            "a model built by --model"
+            "your own model class"
             if ckpt.source == "factory"
             else "weights read statically (unknown parameter names)"
         )

@@ -1,0 +1,603 @@
+"""Research repos laid out at test time, the way their authors keep them (SPEC 2.6).
+
+timing-tui must adapt to a repo it has never seen, with a `[tool.timing-tui]` table and no
+glue code. Two repos are built here from real Balabit rows, each with its own names and
+habits, and each trained for real (a subprocess runs the repo's own training script, with
+`src` on PYTHONPATH the way its authors run it; timing-tui itself then gets only the
+table):
+
+- `lightning_repo`: a Lightning 2 project. Its cache is an `.npz` under its own key names
+  (`durations_s`, `dt_profile`, `valid`, `lengths`, `cond`), a `src/` package holds a
+  Dataset whose items are tuples, a LightningModule (built by a factory taking
+  `cond_dim, hidden, max_len`) whose forward takes `n_steps` and returns a tuple with -inf
+  logits on padding, and a sampler returning `(duration, dt)`. `ModelCheckpoint` and
+  `CSVLogger` write `runs/exp3/ckpt/last.ckpt` and `runs/exp3/version_0/metrics.csv` (with
+  `train_loss`, `val_mu`, `val_p0`, ...), and the eval dump is flat (`gt_xy`, `gen_dt`, ...).
+- `dataclass_repo`: a plain PyTorch project whose checkpoint is
+  `{"model": state_dict, "config": HeadConfig(...)}` (its own dataclass, pickled), whose
+  model class takes that config and whose forward takes `(features, mask)` and returns a
+  dict under its own names (`mu_log_duration`, `log_sigma_log_duration`, `template`,
+  `concentration`), whose sampler is a class built by `from_checkpoint(...)` that samples
+  rows of its own choosing with `sample(n)`, and whose training writes a `logging` text log.
+
+The builders return the repo's root; `run_check` runs `timing-tui check` there as a user
+would (a subprocess, no PYTHONPATH, the table only) and returns the JSON report.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+import tui_timing
+from tui_timing.data.build_cache import SegmentationParams, build_cache
+from tui_timing.data.eval_dump_maker import disjoint_halves, real_sequences
+
+#: One session each of three users, short and long paths mixed (as sample_data/ uses).
+SESSIONS = (
+    "user21/session_7767882493.gz",
+    "user20/session_7888368102.gz",
+    "user7/session_1060325796.gz",
+)
+#: Epochs of each repo's own training: enough for a healthy head on these rows.
+LIGHTNING_EPOCHS = 30
+DATACLASS_EPOCHS = 8
+
+
+def write(root: Path, files: dict[str, str]) -> None:
+    """Write each relative path's text (dedented) under root."""
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
+
+
+def session_files(balabit_dir: Path) -> list[Path]:
+    """The SESSIONS under the shared Balabit `training_files` folder."""
+    return [balabit_dir / name for name in SESSIONS]
+
+
+def built_cache(balabit_dir: Path, out: Path, max_len: int) -> dict[str, torch.Tensor]:
+    """The package's own cache of SESSIONS (the builder that `build-cache` runs), as tensors."""
+    result = build_cache(
+        balabit_dir,
+        out,
+        "bb",
+        "train",
+        SegmentationParams(max_len=max_len),
+        files=session_files(balabit_dir),
+    )
+    cache: dict[str, torch.Tensor] = torch.load(result.cache_path, weights_only=True)
+    return cache
+
+
+def run_script(root: Path, *args: str, timeout: float = 900) -> None:
+    """Run one of the repo's own scripts as its authors do: `src` on PYTHONPATH."""
+    env = {**os.environ, "PYTHONPATH": str(root / "src")}
+    done = subprocess.run(
+        [sys.executable, *args], cwd=root, env=env, capture_output=True, text=True, timeout=timeout
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(args)} failed in {root}:\n{done.stderr[-4000:]}")
+
+
+def run_check(root: Path, *options: str, timeout: float = 900) -> tuple[int, dict[str, Any], str]:
+    """`timing-tui check --format json` in the repo, as a user runs it: nothing of the repo
+    on PYTHONPATH (only timing-tui itself, as if installed), the table says the rest."""
+    env = {**os.environ, "PYTHONPATH": str(Path(tui_timing.__file__).resolve().parents[1])}
+    done = subprocess.run(
+        [sys.executable, "-m", "tui_timing", "check", "--format", "json", *options],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    report = json.loads(done.stdout) if done.stdout.strip().startswith("{") else {}
+    return done.returncode, report, done.stderr
+
+
+def stage(report: dict[str, Any], stage_id: int) -> dict[str, Any]:
+    """One stage of a JSON report."""
+    return next(s for s in report["stages"] if s["id"] == stage_id)
+
+
+def statuses(report: dict[str, Any], stage_id: int) -> dict[str, str]:
+    """check id -> status for one stage."""
+    return {c["id"]: c["status"] for c in stage(report, stage_id)["checks"]}
+
+
+def assessed(report: dict[str, Any], stage_id: int) -> bool:
+    """The stage looked at its input: it ran, no check errored, and some check decided."""
+    checks = stage(report, stage_id)["checks"]
+    return (
+        stage(report, stage_id)["status"] != "skip"
+        and not any(c["status"] == "error" for c in checks)
+        and any(c["status"] in ("pass", "warn", "fail") for c in checks)
+    )
+
+
+# --------------------------------------------------------------------------- Lightning repo
+
+LIGHTNING_TABLE = """
+[project]
+name = "mousediff"
+version = "0.1.0"
+
+[tool.timing-tui]
+pythonpath = ["src"]
+cache = "data/processed/bb/train.npz"
+checkpoint = "runs/exp3/ckpt/last.ckpt"
+log = "runs/exp3/version_0/metrics.csv"
+eval = "eval/samples.npz"
+dataset = "mousediff.data:TimingNPZ"
+model = "mousediff.timing:make_timing_head"
+sampler = "mousediff.timing:sample_timing"
+samples = 1024
+
+[tool.timing-tui.keys]
+batch = ["cond", "dt_profile", "valid", "durations_s", "log_dur", "n_steps"]
+
+[tool.timing-tui.keys.log]
+dur_mu = "mu"
+dur_sigma = "sigma"
+profile_first = "p0"
+profile_mid = "pmid"
+profile_last = "plast"
+
+[tool.timing-tui.keys.eval]
+real = "gt"
+fake = "gen"
+"""
+
+LIGHTNING_SOURCES = {
+    "src/mousediff/__init__.py": '"""Mouse-trajectory diffusion, timing part."""\n',
+    "src/mousediff/data.py": '''
+        """The timing rows, straight from the preprocessed .npz."""
+
+        import numpy as np
+        import torch
+        from torch.utils.data import Dataset
+
+
+        class TimingNPZ(Dataset):
+            def __init__(self, path):
+                data = np.load(path)
+                self.cond = torch.from_numpy(data["cond"]).float()
+                self.dt_profile = torch.from_numpy(data["dt_profile"]).float()
+                self.valid = torch.from_numpy(data["valid"]).bool()
+                self.durations_s = torch.from_numpy(data["durations_s"]).float()
+                self.n_steps = torch.from_numpy(data["lengths"]).long()
+
+            def __len__(self):
+                return len(self.durations_s)
+
+            def __getitem__(self, i):
+                d = self.durations_s[i]
+                return (
+                    self.cond[i], self.dt_profile[i], self.valid[i], d, d.log(), self.n_steps[i]
+                )
+    ''',
+    "src/mousediff/timing.py": '''
+        """Timing head: log-normal duration, profile from cumulative logit increments."""
+
+        import lightning as L
+        import torch
+        from torch import nn
+
+
+        class TimingHead(nn.Module):
+            def __init__(self, cond_dim, hidden, max_len):
+                super().__init__()
+                self.max_len = max_len
+                self.norm = nn.BatchNorm1d(cond_dim)
+                self.backbone = nn.Sequential(
+                    nn.Linear(cond_dim + 1, hidden), nn.SiLU(), nn.Linear(hidden, hidden), nn.SiLU()
+                )
+                self.dur = nn.Linear(hidden, 2)
+                self.inc = nn.Linear(hidden, max_len)
+
+            def forward(self, x, n_steps):
+                frac = n_steps.float()[:, None] / self.max_len
+                h = self.backbone(torch.cat([self.norm(x), frac], dim=1))
+                mu, log_sigma = self.dur(h).unbind(-1)
+                logits = torch.cumsum(self.inc(h), dim=-1)
+                steps = torch.arange(self.max_len, device=x.device)
+                logits = logits.masked_fill(steps[None, :] >= n_steps[:, None], float("-inf"))
+                return mu, log_sigma, logits
+
+
+        class TimingModule(L.LightningModule):
+            def __init__(self, cond_dim, hidden=64, max_len=128, lr=3e-3):
+                super().__init__()
+                self.save_hyperparameters()
+                self.net = TimingHead(cond_dim, hidden, max_len)
+
+            def forward(self, x, n_steps):
+                return self.net(x, n_steps)
+
+            def _step(self, batch, split):
+                cond, profile, valid, dur, log_dur, n_steps = batch
+                mu, log_sigma, logits = self(cond, n_steps)
+                z = (log_dur - mu) * torch.exp(-log_sigma)
+                nll = (log_sigma + 0.5 * z * z).mean()
+                log_p = torch.log_softmax(logits, -1).masked_fill(profile <= 0, 0.0)
+                kl = (torch.special.xlogy(profile, profile) - profile * log_p).sum(-1).mean()
+                loss = nll + kl
+                p = torch.softmax(logits, -1).mean(0)
+                n = len(dur)
+                self.log(f"{split}_loss", loss, on_step=False, on_epoch=True, batch_size=n)
+                self.log(f"{split}_mu", mu.mean(), on_step=False, on_epoch=True, batch_size=n)
+                sigma = log_sigma.exp().mean()
+                self.log(f"{split}_sigma", sigma, on_step=False, on_epoch=True, batch_size=n)
+                for name, i in (("p0", 0), ("pmid", p.shape[0] // 2), ("plast", -1)):
+                    self.log(f"{split}_{name}", p[i], on_step=False, on_epoch=True, batch_size=n)
+                return loss
+
+            def training_step(self, batch, _):
+                return self._step(batch, "train")
+
+            def validation_step(self, batch, _):
+                self._step(batch, "val")
+
+            def configure_optimizers(self):
+                return torch.optim.Adam(self.parameters(), lr=self.hparams.lr)
+
+
+        def make_timing_head(cond_dim, hidden, max_len):
+            return TimingModule(cond_dim=cond_dim, hidden=hidden, max_len=max_len)
+
+
+        @torch.no_grad()
+        def sample_timing(model, features, n_steps, *, generator=None, temperature=1.0):
+            mu, log_sigma, logits = model(features, n_steps)
+            eps = torch.randn(mu.shape, generator=generator).to(mu.device)
+            duration = torch.exp(mu + log_sigma.exp() * eps)
+            dt = duration[:, None] * torch.softmax(logits / temperature, dim=-1)
+            return duration, dt
+    ''',
+    "scripts/train_timing.py": f'''
+        """Train the timing head (Lightning, CPU)."""
+
+        import lightning as L
+        import torch
+        from lightning.pytorch.callbacks import ModelCheckpoint
+        from lightning.pytorch.loggers import CSVLogger
+        from torch.utils.data import DataLoader, random_split
+
+        from mousediff.data import TimingNPZ
+        from mousediff.timing import TimingModule
+
+        L.seed_everything(0)
+        torch.set_num_threads(1)
+        data = TimingNPZ("data/processed/bb/train.npz")
+        n_val = len(data) // 10
+        train, val = random_split(
+            data, [len(data) - n_val, n_val], generator=torch.Generator().manual_seed(0)
+        )
+        model = TimingModule(cond_dim=data.cond.shape[1], max_len=data.dt_profile.shape[1])
+        trainer = L.Trainer(
+            max_epochs={LIGHTNING_EPOCHS},
+            accelerator="cpu",
+            devices=1,
+            logger=CSVLogger("runs", name="exp3"),
+            callbacks=[ModelCheckpoint(dirpath="runs/exp3/ckpt", save_last=True)],
+            enable_progress_bar=False,
+            enable_model_summary=False,
+            num_sanity_val_steps=0,
+            log_every_n_steps=1,
+        )
+        trainer.fit(
+            model,
+            DataLoader(train, batch_size=256, shuffle=True),
+            DataLoader(val, batch_size=256),
+        )
+    ''',
+}
+
+
+def lightning_repo(root: Path, balabit_dir: Path) -> Path:
+    """Lay out and train the Lightning repo under root (see the module docstring)."""
+    root.mkdir(parents=True, exist_ok=True)
+    write(root, {"pyproject.toml": LIGHTNING_TABLE, **LIGHTNING_SOURCES})
+    cache = built_cache(balabit_dir, root / "build", max_len=128)
+    npz = root / "data/processed/bb/train.npz"
+    npz.parent.mkdir(parents=True)
+    np.savez(
+        npz,
+        durations_s=cache["duration"].numpy(),
+        dt_profile=cache["profile"].numpy(),
+        valid=cache["mask"].numpy().astype(np.uint8),
+        lengths=cache["length"].numpy(),
+        cond=cache["features"].numpy(),
+    )
+    real, fake = disjoint_halves(real_sequences(session_files(balabit_dir)), seed=0)
+    (root / "eval").mkdir()
+    np.savez(
+        root / "eval/samples.npz",
+        **{f"gt_{k}": v.numpy() for k, v in real.as_tensors().items()},
+        **{f"gen_{k}": v.numpy() for k, v in fake.as_tensors().items()},
+    )
+    run_script(root, "scripts/train_timing.py")
+    return root
+
+
+# --------------------------------------------------------------------------- dataclass repo
+
+DATACLASS_TABLE = """
+[project]
+name = "gesture-timing"
+version = "0.1.0"
+
+[tool.timing-tui]
+pythonpath = ["src"]
+cache = "datasets/bb/train_timing.pt"
+checkpoint = "outputs/timing/head.pt"
+log = "outputs/timing/train.log"
+dataset = "gesture_timing.data:GestureTimingSet"
+model = "gesture_timing.model:DurationProfileNet"
+sampler = "gesture_timing.sampler:DeltaTSampler.from_checkpoint"
+sampler_kwargs = { profile_mix = 1.0 }
+profile_bins = "masked"
+samples = 1024
+
+[[tool.timing-tui.log_patterns]]
+pattern = 'epoch (?P<epoch>\\d+) (?P<split>train|val) loss (?P<loss>[-+.\\deE]+)'
+
+[[tool.timing-tui.log_patterns]]
+pattern = '''(?x) epoch \\s (?P<epoch>\\d+) \\s val \\s mu_log \\s (?P<dur_mu>\\S+) \\s sigma \\s
+    (?P<dur_sigma>\\S+) \\s template \\s (?P<profile_first>\\S+) \\s / \\s
+    (?P<profile_mid>\\S+) \\s / \\s (?P<profile_last>\\S+)'''
+split = "val"
+"""
+
+DATACLASS_SOURCES = {
+    "src/gesture_timing/__init__.py": '"""Assigns Δt to generated gestures."""\n',
+    "src/gesture_timing/model.py": '''
+        """Duration (log-normal) and Δt template (Dirichlet mean) for one gesture."""
+
+        from __future__ import annotations
+
+        from dataclasses import dataclass
+
+        import torch
+        from torch import nn
+
+
+        @dataclass
+        class HeadConfig:
+            feature_dim: int = 10
+            hidden_dim: int = 64
+            sequence_length: int = 64
+            log_sigma_base: float = 0.6
+            log_sigma_range: float = 0.5
+            min_concentration: float = 5.0
+            max_concentration: float = 30.0
+
+
+        class DurationProfileNet(nn.Module):
+            def __init__(self, config: HeadConfig):
+                super().__init__()
+                self.config = config
+                self.trunk = nn.Sequential(
+                    nn.LayerNorm(config.feature_dim),
+                    nn.Linear(config.feature_dim, config.hidden_dim),
+                    nn.GELU(),
+                )
+                self.duration = nn.Linear(config.hidden_dim, 2)
+                self.step_logits = nn.Linear(config.hidden_dim, config.sequence_length)
+                self.spread = nn.Linear(config.hidden_dim, 1)
+
+            def forward(self, features, mask):
+                c = self.config
+                h = self.trunk(features)
+                mu, raw = self.duration(h).unbind(-1)
+                log_sigma = c.log_sigma_base + c.log_sigma_range * torch.tanh(raw)
+                logits = self.step_logits(h).masked_fill(~mask.bool(), float("-inf"))
+                template = torch.softmax(logits, dim=-1)
+                k = torch.sigmoid(self.spread(h).squeeze(-1))
+                span = c.max_concentration - c.min_concentration
+                concentration = c.min_concentration + span * k
+                return {
+                    "mu_log_duration": mu,
+                    "log_sigma_log_duration": log_sigma,
+                    "template": template,
+                    "concentration": concentration,
+                    "alpha": (concentration[:, None] * template).clamp_min(1e-6),
+                }
+    ''',
+    "src/gesture_timing/data.py": '''
+        """The timing cache as a Dataset (our own cache format)."""
+
+        import torch
+        from torch.utils.data import Dataset
+
+
+        class GestureTimingSet(Dataset):
+            def __init__(self, cache_path):
+                payload = torch.load(cache_path, map_location="cpu", weights_only=False)
+                self.durations = payload["durations"].float()
+                self.profiles = payload["profiles"].float()
+                self.masks = payload["masks"].bool()
+                self.features = payload["features"].float()
+                self.stats = payload.get("stats", {})
+
+            def __len__(self):
+                return len(self.durations)
+
+            def __getitem__(self, i):
+                return {
+                    "duration": self.durations[i],
+                    "log_duration": self.durations[i].log(),
+                    "profile": self.profiles[i],
+                    "mask": self.masks[i],
+                    "features": self.features[i],
+                }
+    ''',
+    "src/gesture_timing/sampler.py": '''
+        """Draw durations and Δt for random gestures of the cache."""
+
+        from pathlib import Path
+
+        import torch
+
+        from gesture_timing.data import GestureTimingSet
+        from gesture_timing.model import DurationProfileNet
+
+
+        class DeltaTSampler:
+            def __init__(self, net, rows, *, device, temperature=1.0, profile_mix=0.0):
+                self.net = net.to(device).eval()
+                self.rows = rows
+                self.device = device
+                self.temperature = temperature
+                self.profile_mix = profile_mix
+
+            @classmethod
+            def from_checkpoint(cls, checkpoint_path, cache_path, *, device, temperature=1.0,
+                                profile_mix=0.0):
+                saved = torch.load(Path(checkpoint_path), map_location=device, weights_only=False)
+                net = DurationProfileNet(saved["config"])
+                net.load_state_dict(saved["model"])
+                return cls(net, GestureTimingSet(cache_path), device=device,
+                           temperature=temperature, profile_mix=profile_mix)
+
+            @torch.no_grad()
+            def sample(self, n):
+                pick = torch.randint(0, len(self.rows), (n,))
+                feats = self.rows.features[pick].to(self.device)
+                mask = self.rows.masks[pick].to(self.device)
+                out = self.net(feats, mask)
+                sigma = out["log_sigma_log_duration"].exp()
+                duration = (out["mu_log_duration"] + sigma * torch.randn_like(sigma)).exp()
+                alpha = (out["concentration"][:, None] * out["template"]) / self.temperature
+                drawn = torch.distributions.Dirichlet(alpha.clamp_min(1e-4)).sample() * mask
+                drawn = drawn / drawn.sum(-1, keepdim=True)
+                real = self.rows.profiles[pick].to(self.device)
+                profile = torch.lerp(real, drawn, self.profile_mix)
+                return {
+                    "duration": duration,
+                    "profile": profile,
+                    "mask": mask,
+                    "delta_t": profile * duration[:, None],
+                }
+    ''',
+    "scripts/train.py": f'''
+        """Train the timing head; logs go to outputs/timing/train.log."""
+
+        import logging
+        from pathlib import Path
+
+        import torch
+        from torch.utils.data import DataLoader, random_split
+
+        from gesture_timing.data import GestureTimingSet
+        from gesture_timing.model import DurationProfileNet, HeadConfig
+
+        run_dir = Path("outputs/timing")
+        run_dir.mkdir(parents=True, exist_ok=True)
+        logging.basicConfig(
+            filename=run_dir / "train.log",
+            level=logging.INFO,
+            format="[%(asctime)s][%(name)s][%(levelname)s] - %(message)s",
+        )
+        log = logging.getLogger("gesture_timing.train")
+        torch.manual_seed(0)
+        torch.set_num_threads(1)
+        data = GestureTimingSet("datasets/bb/train_timing.pt")
+        n_val = len(data) // 10
+        train, val = random_split(data, [len(data) - n_val, n_val])
+        config = HeadConfig(
+            feature_dim=data.features.shape[1],
+            sequence_length=data.profiles.shape[1],
+            log_sigma_base=float(data.stats["duration_log_std"]),
+        )
+        net = DurationProfileNet(config)
+        opt = torch.optim.AdamW(net.parameters(), lr=3e-3)
+
+
+        def loss_of(batch):
+            out = net(batch["features"], batch["mask"])
+            log_sigma = out["log_sigma_log_duration"]
+            z = (batch["log_duration"] - out["mu_log_duration"]) / log_sigma.exp()
+            nll = (log_sigma + 0.5 * z**2).mean()
+            kl = -(batch["profile"] * out["template"].clamp_min(1e-8).log()).sum(-1).mean()
+            return nll + kl, out
+
+
+        for epoch in range(1, {DATACLASS_EPOCHS} + 1):
+            net.train()
+            total = []
+            for batch in DataLoader(train, batch_size=256, shuffle=True):
+                loss, _ = loss_of(batch)
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                total.append(loss.item())
+            log.info("epoch %d train loss %.6f", epoch, sum(total) / len(total))
+            net.eval()
+            with torch.no_grad():
+                batch = next(iter(DataLoader(val, batch_size=len(val))))
+                loss, out = loss_of(batch)
+                mask = batch["mask"].float()
+                masked = (out["template"] * mask).sum(0) / mask.sum(0).clamp_min(1e-6)
+                log.info("epoch %d val loss %.6f", epoch, loss.item())
+                log.info(
+                    "epoch %d val mu_log %.4f sigma %.4f template %.5f / %.5f / %.5f",
+                    epoch,
+                    out["mu_log_duration"].mean().item(),
+                    out["log_sigma_log_duration"].exp().mean().item(),
+                    masked[0].item(),
+                    masked[len(masked) // 2].item(),
+                    masked[-1].item(),
+                )
+        torch.save({{"model": net.state_dict(), "config": config}}, run_dir / "head.pt")
+        log.info("saved %s", run_dir / "head.pt")
+    ''',
+}
+
+
+def dataclass_repo(root: Path, balabit_dir: Path) -> Path:
+    """Lay out and train the dataclass repo under root (see the module docstring)."""
+    root.mkdir(parents=True, exist_ok=True)
+    write(root, {"pyproject.toml": DATACLASS_TABLE, **DATACLASS_SOURCES})
+    cache = built_cache(balabit_dir, root / "build", max_len=64)
+    durations = cache["duration"].float()
+    profiles = cache["profile"].float()
+    masks = cache["mask"].float()
+    log_d = durations.log()
+    counts = masks.sum(0).clamp_min(1e-6)
+    stats = {
+        "count": int(durations.numel()),
+        "duration_mean": float(durations.mean()),
+        "duration_std": float(durations.std(unbiased=False)),
+        "duration_log_mean": float(log_d.mean()),
+        "duration_log_std": float(log_d.std(unbiased=False)),
+        "profile_mean": profiles.mean(0).tolist(),
+        "profile_mean_masked": ((profiles * masks).sum(0) / counts).tolist(),
+        "valid_length_mean": float(masks.sum(1).mean()),
+    }
+    target = root / "datasets/bb/train_timing.pt"
+    target.parent.mkdir(parents=True)
+    torch.save(
+        {
+            "durations": durations,
+            "profiles": profiles,
+            "masks": masks,
+            "features": cache["features"].float(),
+            "stats": stats,
+            "config": {"dataset_id": "balabit", "sequence_length": 64},
+            "split": "train",
+        },
+        target,
+    )
+    run_script(root, "scripts/train.py")
+    return root
