@@ -4,7 +4,7 @@ timing-tui must adapt to a repo it has never seen, with a `[tool.timing-tui]` ta
 glue code. Two repos are built here from real Balabit rows, each with its own names and
 habits, and each trained for real (a subprocess runs the repo's own training script, with
 `src` on PYTHONPATH the way its authors run it; timing-tui itself then gets only the
-table):
+table). Their rows are the real Balabit sessions bundled with the tests.
 
 - `lightning_repo`: a Lightning 2 project. Its cache is an `.npz` under its own key names
   (`durations_s`, `dt_profile`, `valid`, `lengths`, `cond`), a `src/` package holds a
@@ -41,14 +41,8 @@ import tui_timing
 from tui_timing.data.build_cache import SegmentationParams, build_cache
 from tui_timing.data.eval_dump_maker import disjoint_halves, real_sequences
 
-#: One session each of three users, short and long paths mixed (as sample_data/ uses).
-SESSIONS = (
-    "user21/session_7767882493.gz",
-    "user20/session_7888368102.gz",
-    "user7/session_1060325796.gz",
-)
 #: Epochs of each repo's own training: enough for a healthy head on these rows.
-LIGHTNING_EPOCHS = 30
+LIGHTNING_EPOCHS = 60
 DATACLASS_EPOCHS = 8
 
 
@@ -60,20 +54,20 @@ def write(root: Path, files: dict[str, str]) -> None:
         path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
 
 
-def session_files(balabit_dir: Path) -> list[Path]:
-    """The SESSIONS under the shared Balabit `training_files` folder."""
-    return [balabit_dir / name for name in SESSIONS]
+def session_files(sessions_dir: Path) -> list[Path]:
+    """Every real session under a Balabit-layout folder (`user<N>/session_<id>.gz`)."""
+    return sorted(sessions_dir.glob("user*/session_*"))
 
 
-def built_cache(balabit_dir: Path, out: Path, max_len: int) -> dict[str, torch.Tensor]:
-    """The package's own cache of SESSIONS (the builder that `build-cache` runs), as tensors."""
+def built_cache(sessions_dir: Path, out: Path, max_len: int) -> dict[str, torch.Tensor]:
+    """The package's own cache of the sessions (what `build-cache` writes), as tensors."""
     result = build_cache(
-        balabit_dir,
+        sessions_dir,
         out,
         "bb",
         "train",
         SegmentationParams(max_len=max_len),
-        files=session_files(balabit_dir),
+        files=session_files(sessions_dir),
     )
     cache: dict[str, torch.Tensor] = torch.load(result.cache_path, weights_only=True)
     return cache
@@ -141,7 +135,6 @@ eval = "eval/samples.npz"
 dataset = "mousediff.data:TimingNPZ"
 model = "mousediff.timing:make_timing_head"
 sampler = "mousediff.timing:sample_timing"
-samples = 1024
 
 [tool.timing-tui.keys]
 batch = ["cond", "dt_profile", "valid", "durations_s", "log_dur", "n_steps"]
@@ -198,7 +191,8 @@ LIGHTNING_SOURCES = {
             def __init__(self, cond_dim, hidden, max_len):
                 super().__init__()
                 self.max_len = max_len
-                self.norm = nn.BatchNorm1d(cond_dim)
+                self.register_buffer("feat_mean", torch.zeros(cond_dim))
+                self.register_buffer("feat_std", torch.ones(cond_dim))
                 self.backbone = nn.Sequential(
                     nn.Linear(cond_dim + 1, hidden), nn.SiLU(), nn.Linear(hidden, hidden), nn.SiLU()
                 )
@@ -207,7 +201,8 @@ LIGHTNING_SOURCES = {
 
             def forward(self, x, n_steps):
                 frac = n_steps.float()[:, None] / self.max_len
-                h = self.backbone(torch.cat([self.norm(x), frac], dim=1))
+                x = (x - self.feat_mean) / self.feat_std
+                h = self.backbone(torch.cat([x, frac], dim=1))
                 mu, log_sigma = self.dur(h).unbind(-1)
                 logits = torch.cumsum(self.inc(h), dim=-1)
                 steps = torch.arange(self.max_len, device=x.device)
@@ -284,6 +279,11 @@ LIGHTNING_SOURCES = {
             data, [len(data) - n_val, n_val], generator=torch.Generator().manual_seed(0)
         )
         model = TimingModule(cond_dim=data.cond.shape[1], max_len=data.dt_profile.shape[1])
+        with torch.no_grad():  # start at the data's scale: standardized inputs, mean duration
+            model.net.feat_mean.copy_(data.cond.mean(0))
+            model.net.feat_std.copy_(data.cond.std(0).clamp_min(1e-6))
+            log_d = data.durations_s.log()
+            model.net.dur.bias.copy_(torch.stack([log_d.mean(), log_d.std().log()]))
         trainer = L.Trainer(
             max_epochs={LIGHTNING_EPOCHS},
             accelerator="cpu",
@@ -294,6 +294,7 @@ LIGHTNING_SOURCES = {
             enable_model_summary=False,
             num_sanity_val_steps=0,
             log_every_n_steps=1,
+            gradient_clip_val=5.0,
         )
         trainer.fit(
             model,
@@ -304,11 +305,11 @@ LIGHTNING_SOURCES = {
 }
 
 
-def lightning_repo(root: Path, balabit_dir: Path) -> Path:
+def lightning_repo(root: Path, sessions_dir: Path) -> Path:
     """Lay out and train the Lightning repo under root (see the module docstring)."""
     root.mkdir(parents=True, exist_ok=True)
     write(root, {"pyproject.toml": LIGHTNING_TABLE, **LIGHTNING_SOURCES})
-    cache = built_cache(balabit_dir, root / "build", max_len=128)
+    cache = built_cache(sessions_dir, root / "build", max_len=128)
     npz = root / "data/processed/bb/train.npz"
     npz.parent.mkdir(parents=True)
     np.savez(
@@ -319,7 +320,7 @@ def lightning_repo(root: Path, balabit_dir: Path) -> Path:
         lengths=cache["length"].numpy(),
         cond=cache["features"].numpy(),
     )
-    real, fake = disjoint_halves(real_sequences(session_files(balabit_dir)), seed=0)
+    real, fake = disjoint_halves(real_sequences(session_files(sessions_dir)), seed=0)
     (root / "eval").mkdir()
     np.savez(
         root / "eval/samples.npz",
@@ -347,7 +348,6 @@ model = "gesture_timing.model:DurationProfileNet"
 sampler = "gesture_timing.sampler:DeltaTSampler.from_checkpoint"
 sampler_kwargs = { profile_mix = 1.0 }
 profile_bins = "masked"
-samples = 1024
 
 [[tool.timing-tui.log_patterns]]
 pattern = 'epoch (?P<epoch>\\d+) (?P<split>train|val) loss (?P<loss>[-+.\\deE]+)'
@@ -565,11 +565,11 @@ DATACLASS_SOURCES = {
 }
 
 
-def dataclass_repo(root: Path, balabit_dir: Path) -> Path:
+def dataclass_repo(root: Path, sessions_dir: Path) -> Path:
     """Lay out and train the dataclass repo under root (see the module docstring)."""
     root.mkdir(parents=True, exist_ok=True)
     write(root, {"pyproject.toml": DATACLASS_TABLE, **DATACLASS_SOURCES})
-    cache = built_cache(balabit_dir, root / "build", max_len=64)
+    cache = built_cache(sessions_dir, root / "build", max_len=64)
     durations = cache["duration"].float()
     profiles = cache["profile"].float()
     masks = cache["mask"].float()

@@ -23,8 +23,8 @@ from research_repos import (
 
 
 @pytest.fixture(scope="module")
-def lightning(balabit_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return lightning_repo(tmp_path_factory.mktemp("lightning") / "mousediff", balabit_dir)
+def lightning(sessions_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return lightning_repo(tmp_path_factory.mktemp("lightning") / "mousediff", sessions_dir)
 
 
 @pytest.fixture(scope="module")
@@ -35,8 +35,10 @@ def lightning_report(lightning: Path) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def dataclass_report(balabit_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    root = dataclass_repo(tmp_path_factory.mktemp("dataclass") / "gesture-timing", balabit_dir)
+def dataclass_report(
+    sessions_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, Any]:
+    root = dataclass_repo(tmp_path_factory.mktemp("dataclass") / "gesture-timing", sessions_dir)
     _, report, stderr = run_check(root)
     assert report, stderr[-3000:]
     return report

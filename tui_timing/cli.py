@@ -33,6 +33,40 @@ if TYPE_CHECKING:
 
 DEVICE_CHOICES = click.Choice(["auto", "cpu", "cuda"])
 
+#: What `--help` says about a user's own repo (SPEC 2.6; README "Use it on your repo").
+PROJECT_HELP = """\b
+Your repo: [tool.timing-tui] in the nearest pyproject.toml (the command line wins):
+  pythonpath = ["src"]                  prepended to sys.path for your plug-ins
+  cache = "data/train.npz"              also checkpoint, log, eval, raw_summary:
+                                        paths relative to the pyproject, used as given
+  dataset = "pkg.data:MyDataset"        plug-ins, module:attribute[.attribute]
+  model = "pkg.timing:make_head"
+  sampler = "pkg.timing:sample"         or "pkg.sampler:Sampler.from_checkpoint"
+  sampler_kwargs = { profile_mix = 1.0 }
+  profile_bins = "masked"               what first/mid/last mean in your log
+  [tool.timing-tui.keys.cache]          contract name = your name; also keys.batch
+  duration = "durations_s"              (or a list: tuple positions), keys.log,
+                                        keys.eval, keys.model; on the command line
+                                        --key cache.duration=durations_s
+
+\b
+Plug-in contracts:
+  dataset  Class(cache_path); items are dicts (your names through keys.batch and
+           the aliases) or tuples (keys.batch = [...] names the positions);
+           batches are made by torch's default collate.
+  model    factory(**entries of the checkpoint's config or Lightning
+           hyper_parameters that it names; cond_dim, max_len inferred); a sole
+           config/cfg/hparams/hyper_parameters parameter gets the whole config, or
+           its annotated dataclass. forward(features, length or mask) returns a
+           dict (mu, log_sigma, logits or profile; mu_log_duration,
+           log_sigma_log_duration, template; keys.model) or (mu, log_sigma, logits).
+  sampler  f(model, features, length, *, generator, temperature) returning a dict
+           or (duration, dt) / (duration, profile); or an object made by
+           factory(checkpoint_path=, cache_path=, device=, **sampler_kwargs) whose
+           .sample(n) returns rows of its own choosing with their mask.
+An exception raised in your code is reported as yours, with the call (exit 2).
+"""
+
 
 def _existing_path(_: click.Context, __: click.Parameter, value: str | None) -> Path | None:
     return Path(value) if value else None
@@ -61,10 +95,16 @@ def artifact_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option(
             "--dataset", help="Your dataset class, module:Class (called with the cache path)."
         ),
-        click.option("--model", help="Your model factory, module:factory."),
-        click.option("--sampler", help="Your sampler, module:function."),
+        click.option("--model", help="Your model factory or class, module:factory."),
         click.option(
-            "--key", "keys", multiple=True, help="Map a cache key: NAME=THEIR_KEY (repeatable)."
+            "--sampler", help="Your sampler, module:function (or a factory of sampler objects)."
+        ),
+        click.option(
+            "--key",
+            "keys",
+            multiple=True,
+            help="Map a contract name to yours: [cache|batch|log|eval|model.]NAME=YOURS "
+            "(bare NAME: the cache; repeatable).",
         ),
         click.option(
             "--tol", "tols", multiple=True, help="Override a tolerance: NAME=VALUE (repeatable)."
@@ -192,7 +232,11 @@ def fail(message: str) -> None:
     sys.exit(2)
 
 
-@click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    invoke_without_command=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    epilog=PROJECT_HELP,
+)
 @artifact_options
 @click.version_option(package_name="timing-tui")
 @click.pass_context
@@ -220,7 +264,7 @@ def _merged(ctx: click.Context, options: dict[str, Any]) -> dict[str, Any]:
     return {k: (v if v not in (None, ()) else parent.get(k)) for k, v in options.items()}
 
 
-@main.command()
+@main.command(epilog=PROJECT_HELP)
 @artifact_options
 @click.option(
     "--format",
