@@ -17,11 +17,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from tui_timing.artifacts.checkpoint import load_checkpoint
 from tui_timing.artifacts.data_classes import ObjectFields
 from tui_timing.artifacts.safe_load import load_container
 from tui_timing.config import Settings
 from tui_timing.errors import ArtifactError
+from tui_timing.model.checkpoint import load_checkpoint
 
 USER_MODULE = '''
 import dataclasses, os, subprocess, pathlib

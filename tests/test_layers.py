@@ -19,6 +19,7 @@ LAYERS = (
     "findings",
     "numerics",
     "plugins",
+    "project",
     "config",
     "artifacts",
     "data",

@@ -22,15 +22,15 @@ from click.testing import CliRunner
 from sample_paths import CACHE
 
 from tui_timing.artifacts.cache import load_cache
-from tui_timing.artifacts.checkpoint import CheckpointArtifact, load_checkpoint
+from tui_timing.artifacts.checkpoint import CheckpointArtifact
 from tui_timing.cli import main
-from tui_timing.config import Settings
+from tui_timing.config import ArtifactPaths, Settings
 from tui_timing.data.user_batches import BatchNames
 from tui_timing.errors import ArtifactError
+from tui_timing.model.checkpoint import load_checkpoint
 from tui_timing.model.heads import read_outputs
 from tui_timing.model.sample import duration_and_profile, predict_rows
 from tui_timing.plugins import UserCodeError
-from tui_timing.stages.context import ArtifactPaths
 from tui_timing.stages.runner import load_artifacts, run_stage
 
 HEADS = '''

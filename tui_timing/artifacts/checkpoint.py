@@ -241,7 +241,7 @@ def static_reading(state: dict[str, torch.Tensor], max_len: Any = None) -> Stati
 
 
 def _duration_pair(layers: list[LinearShape]) -> str | None:
-    """"mu_key + sigma_key" for two one-output layers named like μ and log σ, else None."""
+    """ "mu_key + sigma_key" for two one-output layers named like μ and log σ, else None."""
     single = [la.key for la in layers if la.out_features == 1]
 
     def named(key: str, names: tuple[str, ...]) -> bool:

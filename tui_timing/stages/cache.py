@@ -388,7 +388,7 @@ def _vs_raw_check(
             expected="a readable raw summary",
             message=f"The raw summary cannot be used: {loaded.error}.",
         )
-    summary: dict[str, Any] = loaded.value if loaded is not None else own or {}
+    summary: dict[str, Any] = (loaded.value if loaded is not None else own) or {}
     durations = scan.durations
     cache_figures = {
         "n_segments": cache.n_rows,
