@@ -140,6 +140,8 @@ sampler = "mousediff.timing:sample_timing"
 batch = ["cond", "dt_profile", "valid", "durations_s", "log_dur", "n_steps"]
 
 [tool.timing-tui.keys.log]
+duration_nll = "nll"
+profile_loss = "kl"
 dur_mu = "mu"
 dur_sigma = "sigma"
 profile_first = "p0"
@@ -230,6 +232,8 @@ LIGHTNING_SOURCES = {
                 p = torch.softmax(logits, -1).mean(0)
                 n = len(dur)
                 self.log(f"{split}_loss", loss, on_step=False, on_epoch=True, batch_size=n)
+                self.log(f"{split}_nll", nll, on_step=False, on_epoch=True, batch_size=n)
+                self.log(f"{split}_kl", kl, on_step=False, on_epoch=True, batch_size=n)
                 self.log(f"{split}_mu", mu.mean(), on_step=False, on_epoch=True, batch_size=n)
                 sigma = log_sigma.exp().mean()
                 self.log(f"{split}_sigma", sigma, on_step=False, on_epoch=True, batch_size=n)

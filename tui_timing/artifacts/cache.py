@@ -159,7 +159,8 @@ def _find_key(
                 mapped,
                 f"the cache map {name} = {mapped!r} (--key cache.{name}=... or "
                 "[tool.timing-tui.keys.cache]) names a key that is not in the file; "
-                f"its keys are: {key_list(container)}",
+                f"its keys are: {key_list(container)} (a name of your dataset's batches "
+                f"goes in --key batch.{name}={mapped} or [tool.timing-tui.keys.batch])",
             )
         return mapped
     for candidate in (name, *ALIASES.get(name, ())):
