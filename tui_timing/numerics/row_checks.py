@@ -174,11 +174,6 @@ class RealVsCache:
         }
 
 
-def pooled_dt(dt: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """The Δt of every valid step, pooled over rows."""
-    return np.asarray(dt, dtype=np.float64)[np.asarray(mask, dtype=bool)]
-
-
 def real_vs_cache(
     eval_dt: np.ndarray, eval_length: np.ndarray, cache_dt: np.ndarray, cache_length: np.ndarray
 ) -> RealVsCache:

@@ -9,7 +9,10 @@ KS distance after dividing it out). Attribution follows: a velocity factor that 
 step-length factor while Δt agree means the paths are in other units; one that follows
 from a Δt factor means time was re-scaled. Only when both gates hold is the final score,
 a classifier two-sample test, computed: on sequences with a units bug it would measure the
-bug, not the model.
+bug, not the model. And since every gate compares the eval's real side with its fake side,
+`integration.real_vs_cache` (a warning) first asks whether that real side looks like the
+cache at all (Δt median, share of Δt = 0 steps, lengths): an eval that cut or cleaned its
+real sequences differently compares the wrong things everywhere.
 """
 
 from __future__ import annotations

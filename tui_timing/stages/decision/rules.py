@@ -381,7 +381,8 @@ def training_or_sampling(walk: Walk) -> RuleResult:
                 finding, remedy = _FLATTENED
             seen.append(finding.format(figure=check.key_figure))
             evidence.append(check)
-            actions.append(Action(remedy, check.message, [check.id]))
+            why = f"The sampler is at fault: {brief([check])}."
+            actions.append(Action(remedy, why, [check.id]))
     if not seen:
         return RuleResult(
             False,
