@@ -5,6 +5,7 @@ and how a run folder or checkpoint is resolved to its files."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from tui_timing.model.train import TrainOptions, train
 
 LINEAR = SAMPLE / "runs/linear"
 INCREMENTS = SAMPLE / "runs/increments"
+EVAL = SAMPLE / "eval/eval.pt"
 REPORT_KEYS = {"version", "artifacts", "stages", "decision"}
 CHANGE_KEYS = {"id", "a", "b", "kind", "figure_a", "figure_b"}
 KINDS = {"fixed", "regressed", "same", "changed"}
@@ -204,42 +206,51 @@ def test_markdown_names_both_runs(balabit_runs: dict[str, Path], small_cache: Pa
 def test_a_run_folder_gives_its_checkpoint_log_and_eval(tmp_path: Path) -> None:
     run = tmp_path / "exp3"
     run.mkdir()
-    for name in ("checkpoint.pt", "stats.jsonl", "eval_dump.pt", "notes.txt"):
-        (run / name).write_bytes(b"x")
+    shutil.copy(LINEAR / "checkpoint.pt", run / "checkpoint.pt")
+    shutil.copy(LINEAR / "stats.jsonl", run / "stats.jsonl")
+    shutil.copy(EVAL, run / "samples.pt")  # an eval dump by its content, whatever its name
+    (run / "notes.txt").write_text("lr 3e-3\n")
     found = resolve_run(run, "A")
     assert (found.checkpoint, found.log, found.eval) == (
         run / "checkpoint.pt",
         run / "stats.jsonl",
-        run / "eval_dump.pt",
+        run / "samples.pt",
     )
     beside = resolve_run(run / "checkpoint.pt", "A")
-    assert (beside.log, beside.eval) == (run / "stats.jsonl", run / "eval_dump.pt")
+    assert (beside.log, beside.eval) == (run / "stats.jsonl", run / "samples.pt")
 
 
 def test_a_lightning_run_keeps_checkpoint_and_log_in_subfolders(tmp_path: Path) -> None:
     run = tmp_path / "exp4"
     (run / "ckpt").mkdir(parents=True)
     (run / "version_0").mkdir()
-    (run / "ckpt/last.ckpt").write_bytes(b"x")
-    (run / "version_0/metrics.csv").write_text("epoch,loss\n")
+    shutil.copy(INCREMENTS / "checkpoint.pt", run / "ckpt/last.ckpt")
+    records = [json.loads(line) for line in (INCREMENTS / "stats.jsonl").read_text().splitlines()]
+    columns = ["epoch", "split", "loss", "dur_mu", "dur_sigma", "profile_first"]
+    rows = [",".join(str(r[c]) for c in columns) for r in records]
+    (run / "version_0/metrics.csv").write_text("\n".join([",".join(columns), *rows]) + "\n")
     found = resolve_run(run, "B")
     assert (found.checkpoint, found.log, found.eval) == (
         run / "ckpt/last.ckpt",
         run / "version_0/metrics.csv",
         None,
     )
+    in_ckpt = resolve_run(run / "ckpt/last.ckpt", "B")  # the run of the folder above ckpt/
+    assert in_ckpt.log == run / "version_0/metrics.csv"
 
 
 def test_runs_that_cannot_be_resolved_say_what_to_name(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match=r"B: .*missing does not exist"):
         resolve_run(tmp_path / "missing", "B")
     (tmp_path / "empty").mkdir()
-    with pytest.raises(UsageError, match=r"no checkpoint found in .*empty.*name the checkpoint"):
+    (tmp_path / "empty/checkpoint.pt").write_text("not a checkpoint\n")
+    with pytest.raises(
+        UsageError, match=r"no checkpoint found in .*empty \(passed over: checkpoint.pt: cannot"
+    ):
         resolve_run(tmp_path / "empty", "A")
     for name in ("one", "two"):
-        (tmp_path / "runs" / name).mkdir(parents=True)
-        (tmp_path / "runs" / name / "checkpoint.pt").write_bytes(b"x")
-    with pytest.raises(UsageError, match=r"several checkpoint files .*one/checkpoint.pt"):
+        shutil.copytree(LINEAR, tmp_path / "runs" / name)
+    with pytest.raises(UsageError, match=r"several runs \(one, two\); name one run's folder"):
         resolve_run(tmp_path / "runs", "A")
 
 
@@ -252,20 +263,28 @@ def test_usage_errors_exit_2_before_any_stage(
     assert code == 2 and "drop --checkpoint" in err
     run = tmp_path / "project/runs/deep/run"  # no cache around it, nor under the current folder
     run.mkdir(parents=True)
-    (run / "checkpoint.pt").write_bytes(b"x")
+    shutil.copy(LINEAR / "checkpoint.pt", run / "checkpoint.pt")
     monkeypatch.chdir(tmp_path / "project")
     code, _, err = run_compare(str(run), str(run))
     assert code == 2 and "no timing cache found" in err and "--cache" in err
 
 
 def test_an_unusable_checkpoint_exits_2_naming_it(tmp_path: Path) -> None:
+    """Named as a file, a checkpoint that cannot be read is loaded, fails, and the report
+    says so (exit 2), as `check` does."""
     for name in ("a", "b"):
         (tmp_path / name).mkdir()
-        (tmp_path / name / "checkpoint.pt").write_text("not a checkpoint\n")
+    shutil.copy(LINEAR / "checkpoint.pt", tmp_path / "a/checkpoint.pt")
+    (tmp_path / "b/checkpoint.pt").write_text("not a checkpoint\n")
     code, out, _ = run_compare(
-        str(tmp_path / "a"), str(tmp_path / "b"), "--cache", str(CACHE), "--format", "json"
+        str(tmp_path / "a/checkpoint.pt"),
+        str(tmp_path / "b/checkpoint.pt"),
+        "--cache",
+        str(CACHE),
+        "--format",
+        "json",
     )
     report = json.loads(out)
     assert code == 2
     assert report["b"]["error"]["file"] == str(tmp_path / "b/checkpoint.pt")
-    assert changes_of(report, "regressed") == []
+    assert "error" not in report["a"]

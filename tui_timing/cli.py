@@ -356,7 +356,7 @@ def compare(ctx: click.Context, run_a: Path, run_b: Path, fmt: str, **options: A
                     f"run's folder or checkpoint file as A or B)"
                 )
         invocation = build_invocation(merged)
-        paths_a, paths_b = compare_paths(invocation.paths, run_a, run_b)
+        paths_a, paths_b = compare_paths(invocation.paths, run_a, run_b, invocation.settings)
         pair = run_pair(paths_a, paths_b, invocation.settings)
     except UsageError as exc:
         fail(str(exc))
@@ -382,7 +382,7 @@ for _param in compare.params:  # each run's checkpoint and log are A's and B's o
 
 
 def compare_paths(
-    shared: ArtifactPaths, run_a: Path, run_b: Path
+    shared: ArtifactPaths, run_a: Path, run_b: Path, settings: Settings
 ) -> tuple[ArtifactPaths, ArtifactPaths]:
     """Each run's artifact paths: its checkpoint, log and eval dump, and the one cache (given,
     from the project table, else the one found around the runs or under the current folder)."""
@@ -390,10 +390,13 @@ def compare_paths(
     from tui_timing.artifacts.run_folder import RunInputs, cache_near, resolve_run
     from tui_timing.stages.context import ArtifactPaths
 
-    run_inputs_a, run_inputs_b = resolve_run(run_a, "A"), resolve_run(run_b, "B")
+    run_inputs_a = resolve_run(run_a, "A", settings)
+    run_inputs_b = resolve_run(run_b, "B", settings)
     cache = shared.cache
     if cache is None:
-        found = cache_near([run_inputs_a, run_inputs_b]) or discover().caches
+        found = (
+            cache_near([run_inputs_a, run_inputs_b], settings) or discover(None, settings).caches
+        )
         if not found:
             raise UsageError(
                 "no timing cache found around the runs or under the current folder; "

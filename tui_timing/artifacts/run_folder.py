@@ -2,9 +2,9 @@
 checkpoint, the stats log and the eval dump that belong to it (SPEC 5).
 
 A run is named the way researchers point at runs: the folder the trainer wrote
-(`runs/exp3/`) or the checkpoint file itself. Its log and eval dump are the ones found
-beside it, by the same names discovery looks for; the cache is not the run's (both runs
-are compared on one cache), so it is found separately by `cache_near`.
+(`runs/exp3/`) or the checkpoint file itself. Its log and eval dump are the ones discovery
+groups with it (by content, Lightning's sibling folders included); the cache is not the
+run's (both runs are compared on one cache), so it is found separately by `cache_near`.
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from tui_timing.artifacts.discovery import CHECKPOINT_NAMES, Discovered, discover
+from tui_timing.artifacts.discovery import CHECKPOINT_FOLDERS, Discovered, Run, discover
+from tui_timing.config import Settings
 from tui_timing.errors import UsageError
 
 
@@ -31,85 +32,84 @@ class RunInputs:
         return self.checkpoint.parent
 
 
-def resolve_run(given: Path, side: str) -> RunInputs:
+def resolve_run(given: Path, side: str, settings: Settings | None = None) -> RunInputs:
     """The checkpoint, log and eval dump of the run named `given` (`side` is "A" or "B").
 
-    A folder's checkpoint, log and eval dump are those directly in it, else the only one
-    found below it (a Lightning run keeps `ckpt/last.ckpt` and `version_0/metrics.csv`);
-    a checkpoint file's log and eval dump are those beside it. Raises UsageError saying
-    what to name instead when there is no checkpoint or more than one candidate.
+    Discovery decides what a run is (a checkpoint's folder with its Lightning siblings,
+    `ckpt/` and `version_0/` included): a folder names the one run in it, a checkpoint file
+    the run it belongs to. Raises UsageError saying what to name instead when a folder holds
+    no checkpoint or several runs.
     """
     if given.is_file():
-        beside = discover(given.parent)
-        evals = [p for p in _candidates(beside, "eval") if p != given.resolve()]
+        folder = given.parent  # the run's folder: above `ckpt/`, `checkpoints/`, ...
+        while folder.name in CHECKPOINT_FOLDERS:
+            folder = folder.parent
+        found = discover(folder, settings)
+        run = _run_of(found, given.resolve())
         return RunInputs(
             label=str(given),
             checkpoint=given,
-            log=_as_given(_direct(beside, given.parent, "log"), given.parent),
-            eval=_as_given(next((p for p in evals if p.parent == beside.root), None), given.parent),
+            log=_as_given(run.log if run else None, folder),
+            eval=_as_given(run.eval if run else None, folder),
         )
     if not given.is_dir():
         raise UsageError(f"{side}: {given} does not exist; name a run folder or a checkpoint file")
-    found = discover(given)
-    checkpoint = _direct(found, given, "checkpoint") or _only(found, given, "checkpoint", side)
-    if checkpoint is None:
+    found = discover(given, settings)
+    runs = [run for run in found.runs if run.checkpoint is not None]
+    if not runs:
+        passed = "; ".join(f"{p.path.name}: {p.reason}" for p in found.passed_over[:3])
         raise UsageError(
-            f"{side}: no checkpoint found in {given} (looked for {', '.join(CHECKPOINT_NAMES)}); "
-            "name the checkpoint file instead"
+            f"{side}: no checkpoint found in {given}"
+            + (f" (passed over: {passed})" if passed else "")
+            + "; name the checkpoint file instead"
         )
-    log = _direct(found, given, "log") or _only(found, given, "log", side)
-    eval_dump = _direct(found, given, "eval") or _only(found, given, "eval", side)
+    here = [run for run in runs if run.folder == found.root]
+    if len(runs) > 1 and not here:
+        names = ", ".join(run.name for run in runs[:4])
+        more = f" and {len(runs) - 4} more" if len(runs) > 4 else ""
+        raise UsageError(
+            f"{side}: {given} holds several runs ({names}{more}); name one run's folder or "
+            "checkpoint file"
+        )
+    run = here[0] if here else runs[0]
+    assert run.checkpoint is not None
     return RunInputs(
         label=str(given),
-        checkpoint=given / checkpoint.relative_to(given.resolve()),
-        log=_as_given(log, given),
-        eval=_as_given(eval_dump, given),
+        checkpoint=given / run.checkpoint.relative_to(found.root),
+        log=_as_given(run.log, given),
+        eval=_as_given(run.eval, given),
     )
+
+
+def _run_of(found: Discovered, checkpoint: Path) -> Run | None:
+    """The run a checkpoint file belongs to, else the run of the folder it is in."""
+    for run in found.runs:
+        if checkpoint == run.checkpoint or checkpoint in run.others:
+            return run
+    return next((run for run in found.runs if run.folder == found.root), None)
 
 
 def _as_given(found: Path | None, folder: Path) -> Path | None:
     """A found path spelled from the folder as the user gave it (discovery resolves paths;
     the report should say `runs/exp3/stats.jsonl` when the user said `runs/exp3`)."""
-    return folder / found.relative_to(folder.resolve()) if found is not None else None
+    if found is None:
+        return None
+    try:
+        return folder / found.relative_to(folder.resolve())
+    except ValueError:  # found above the folder (a checkpoint in `ckpt/`, its log beside it)
+        return found
 
 
-def _candidates(found: Discovered, kind: str) -> list[Path]:
-    if kind == "checkpoint":
-        return [run.checkpoint for run in found.runs if run.checkpoint is not None]
-    if kind == "log":
-        return [run.log for run in found.runs if run.log is not None]
-    return list(found.evals)
-
-
-def _direct(found: Discovered, folder: Path, kind: str) -> Path | None:
-    """The first file of this kind directly in `folder` (not in a subfolder)."""
-    here = folder.resolve()
-    return next((p for p in _candidates(found, kind) if p.parent == here), None)
-
-
-def _only(found: Discovered, folder: Path, kind: str, side: str) -> Path | None:
-    """The one file of this kind below `folder`; a UsageError when there are several."""
-    paths = _candidates(found, kind)
-    if len(paths) > 1:
-        names = ", ".join(str(p.relative_to(found.root)) for p in paths[:4])
-        more = f" and {len(paths) - 4} more" if len(paths) > 4 else ""
-        remedy = (
-            "give --eval PATH"
-            if kind == "eval"
-            else "name the run's checkpoint file instead (its log is then the one beside it)"
-        )
-        raise UsageError(f"{side}: {folder} holds several {kind} files ({names}{more}); {remedy}")
-    return paths[0] if paths else None
-
-
-def cache_near(runs: list[RunInputs], levels: int = 2) -> list[Path]:
+def cache_near(
+    runs: list[RunInputs], settings: Settings | None = None, levels: int = 2
+) -> list[Path]:
     """Timing caches found around the runs when no cache was given: in each run's folder or
     up to `levels` folders above it (a repo keeps `datasets/` beside `runs/`), nearest first.
     The walk stops there: a run's whereabouts, not the whole disk, say which cache it used."""
     for run in runs:
         folder = run.folder.resolve()
         for _ in range(levels + 1):
-            caches = discover(folder).caches
+            caches = discover(folder, settings).caches
             if caches:
                 return caches
             if folder.parent == folder:

@@ -591,7 +591,9 @@ class TimingApp(App[None]):
         current = self.current_run()
         if self.paths is None or current is None:
             return
-        paths = replace(self.paths, checkpoint=run.checkpoint, log=run.log)
+        paths = replace(
+            self.paths, checkpoint=run.checkpoint, log=run.log, eval=run.eval or self.paths.eval
+        )
         self.compare = CompareState(name=run.name, paths=paths, first=current.name, side=side)
         names = self.compare.names
         self.notify(f"Comparing A {names[0]} with B {names[1]} (c: leave).", timeout=5)
@@ -713,8 +715,8 @@ class TimingApp(App[None]):
 
 def _folder(run: Run) -> Path:
     """A run is its folder (its checkpoint or log may be missing)."""
-    first = run.checkpoint or run.log
-    return first.parent.resolve() if first is not None else Path(run.name).resolve()
+    first = run.folder or (run.checkpoint or run.log or Path(run.name)).parent
+    return first.resolve()
 
 
 def new_pane(stage_id: int) -> StagePane:
