@@ -29,10 +29,8 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from tui_timing.artifacts import safe_load
 from tui_timing.artifacts.cache import load_cache
 from tui_timing.artifacts.eval_dump import load_eval_dump
-from tui_timing.artifacts.safe_load import load_container
 from tui_timing.cli import main
 from tui_timing.config import Settings
 from tui_timing.errors import ArtifactError
@@ -213,23 +211,6 @@ def test_loaders_refuse_without_running(hostile: list[Hostile]) -> None:
         assert caught.value.file == str(h.path)
         _assert_refusal(caught.value.problem, PAYLOADS[h.payload][1])
         assert not h.marker.exists(), f"{h.kind}/{h.payload}/{h.fmt} ran its payload"
-
-
-def test_memory_mapped_load_gives_the_real_reason(
-    hostile: list[Hostile], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A legacy file cannot be memory-mapped; torch says so first. The refusal must still be
-    about the payload, not about mmap. (Only large files are mapped: the threshold is set
-    to 0 so that these small ones take that path.)"""
-    monkeypatch.setattr(safe_load, "MMAP_MIN_BYTES", 0)
-    for h in hostile:
-        if h.fmt != "legacy":
-            continue
-        with pytest.raises(ArtifactError) as caught:
-            load_container(h.path, mmap=True)
-        assert "mmap" not in caught.value.problem
-        _assert_refusal(caught.value.problem, PAYLOADS[h.payload][1])
-        assert not h.marker.exists()
 
 
 OPTION = {"cache": "--cache", "checkpoint": "--checkpoint", "eval": "--eval"}

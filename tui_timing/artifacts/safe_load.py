@@ -1,13 +1,19 @@
 """Load a file that should hold a dict of tensors, without ever running code from it.
 
 Three containers are accepted, recognised by their first bytes rather than their names:
-torch's zip and legacy pickle formats (always `weights_only=True`, memory-mapped where the
-format allows, so a large cache is not copied into memory), numpy `.npz` (with
+torch's zip and legacy pickle formats (always `weights_only=True`), numpy `.npz` (with
 `allow_pickle=False`) and `.safetensors` (parsed here: it is a JSON header and raw bytes).
+
+Files are read into memory, never memory-mapped: a mapped file that another program
+truncates in place (a plain `torch.save` over the cache a TUI is watching) kills the reader
+with SIGBUS at its next access, a signal no handler can turn into a message. What reading
+costs is checked against the memory budget (`budget.py`) before anything is allocated,
+and a file that changes while it is read is refused rather than returned half old, half new.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import pickle
@@ -15,22 +21,19 @@ import pickletools
 import re
 import warnings
 import zipfile
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
+from tui_timing.artifacts.budget import require_memory, size_text
 from tui_timing.artifacts.data_classes import as_data, data_class_names, placeholders
+from tui_timing.artifacts.files import changed_while_read, fingerprint, open_artifact
 from tui_timing.errors import ArtifactError
 
 _ZIP_MAGIC = b"PK\x03\x04"
-#: Torch files at least this large are memory-mapped, so that a 1M-row cache is not copied
-#: into memory; smaller ones are read whole. A mapped file that another program truncates
-#: or rewrites in place (a plain torch.save truncates first) kills the reader with SIGBUS
-#: at its next access to the mapping, a crash no handler can catch: a long-lived TUI whose
-#: stage is reading a cache the user is rebuilding must not be exposed to it needlessly.
-MMAP_MIN_BYTES = 256 << 20
 #: How much of a plain pickle the static scan reads to name what it would call.
 _PICKLE_SCAN_BYTES = 1 << 20
 # torch warns about the pickle protocol of a foreign pickle before it refuses the file; the
@@ -60,31 +63,53 @@ _SAFETENSORS_DTYPES = {
 }
 
 
-def load_container(path: str | Path, *, mmap: bool = True) -> Any:
+def load_container(path: str | Path) -> Any:
     """Return the object stored in `path` (usually a dict), refusing anything unsafe.
 
     Raises ArtifactError naming the file and the problem for a missing, empty, unreadable,
-    truncated or unsafe file. `mmap` maps files of at least MMAP_MIN_BYTES (see there).
+    truncated, unsafe or too large file, and for one that changed while it was read.
     """
     path = Path(path)
-    head = _read_head(path)
-    mmap = mmap and _size(path) >= MMAP_MIN_BYTES
-    if head.startswith(_ZIP_MAGIC):
-        names, damage = _zip_names(path)
-        if names and all(name.endswith(".npy") for name in names):
-            return _load_npz(path)
+    with open_artifact(path) as handle:
+        before = fingerprint(handle)
         try:
-            return _torch_load(path, mmap=mmap)
+            loaded = _load_open(path, handle, before[0])
+        except ArtifactError:
+            if fingerprint(handle) != before:  # cut off or rewritten while being read
+                raise changed_while_read(path) from None
+            raise
+        except MemoryError:
+            raise ArtifactError(
+                str(path), None, f"ran out of memory while loading it ({size_text(before[0])})"
+            ) from None
+        if fingerprint(handle) != before:
+            raise changed_while_read(path)
+    return loaded
+
+
+def _load_open(path: Path, handle: io.BufferedReader, size: int) -> Any:
+    head = handle.read(16)
+    if not head:
+        raise ArtifactError(str(path), None, "file is empty")
+    handle.seek(0)
+    if head.startswith(_ZIP_MAGIC):
+        names, damage = _zip_names(handle)
+        if names and all(name.endswith(".npy") for name in names):
+            return _load_npz(path, handle)
+        if names and not any(name.endswith("data.pkl") for name in names):
+            raise ArtifactError(str(path), None, _foreign_zip(names))
+        try:
+            return _torch_load(path, handle, size)
         except ArtifactError as exc:
             # torch reports a cut-off zip as a bare OS error; the zip reader knows why
             if damage is None or "unsafe" in exc.problem:
                 raise
             raise ArtifactError(str(path), None, damage) from None
     if _looks_like_safetensors(head):
-        return _load_safetensors(path)
+        return _load_safetensors(path, handle, size)
     if head[:1] == b"\x80":
-        return _torch_load(path, mmap=False)
-    called = _pickle_calls(path)  # a protocol 0/1 pickle starts with no marker byte
+        return _torch_load(path, handle, size)
+    called = _scan_pickle(_pickle_bytes(handle)).called  # protocol 0/1 start with no marker
     if called:
         raise ArtifactError(str(path), None, _unsafe_call(called))
     raise ArtifactError(
@@ -94,36 +119,26 @@ def load_container(path: str | Path, *, mmap: bool = True) -> Any:
     )
 
 
-def _size(path: Path) -> int:
-    try:
-        return path.stat().st_size
-    except OSError:
-        return 0
+def _foreign_zip(names: list[str]) -> str:
+    """Why a zip that is neither an .npz nor a torch file is refused."""
+    other = next(name for name in names if not name.endswith(".npy"))
+    if any(name.endswith(".npy") for name in names):
+        return (
+            f"an .npz may hold only .npy arrays, and member {other[:80]!r} is not one "
+            "(np.savez writes only arrays: save the other data elsewhere)"
+        )
+    return (
+        f"a zip file that is neither an .npz (.npy members) nor a torch file (no data.pkl); "
+        f"its first member is {other[:80]!r}"
+    )
 
 
-def _read_head(path: Path) -> bytes:
-    if not path.exists():
-        raise ArtifactError(str(path), None, "file not found")
-    if path.is_dir():
-        raise ArtifactError(str(path), None, "is a folder, not a file")
-    if not path.is_file():  # reading a pipe or /dev/zero would never end
-        raise ArtifactError(str(path), None, "not a regular file (a device, pipe or socket)")
-    try:
-        with path.open("rb") as handle:
-            head = handle.read(16)
-    except OSError as exc:
-        raise ArtifactError(str(path), None, f"cannot be read ({exc.strerror})") from None
-    if not head:
-        raise ArtifactError(str(path), None, "file is empty")
-    return head
-
-
-def _zip_names(path: Path) -> tuple[list[str], str | None]:
+def _zip_names(handle: io.BufferedReader) -> tuple[list[str], str | None]:
     """The members of a zip (an .npz is all `.npy`; a torch file has `*/data.pkl`), and
     what is wrong with its directory, if anything (it sits at the end: a file cut off
     while being written or copied has none)."""
     try:
-        with zipfile.ZipFile(path) as archive:
+        with zipfile.ZipFile(handle) as archive:
             return archive.namelist(), None
     except zipfile.BadZipFile as exc:
         return [], (
@@ -134,42 +149,52 @@ def _zip_names(path: Path) -> tuple[list[str], str | None]:
         return [], f"damaged zip file ({type(exc).__name__}: {exc})"
 
 
-def _torch_load(path: Path, *, mmap: bool) -> Any:
+def _torch_load(path: Path, handle: io.BufferedReader, size: int) -> Any:
+    """torch.load of the open file (a handle: torch then never picks a reader by the file's
+    name, so a torch file named `.safetensors` still loads as what it is)."""
+    require_memory(path, None, size, "loading it")
+    handle.seek(0)
     try:
-        loaded = _weights_only_load(path, mmap=mmap)
+        loaded = _weights_only_load(path, handle)
     except ArtifactError:
         raise
-    except RuntimeError as exc:
-        # A legacy (non-zip) file cannot be memory-mapped; torch says so before it looks
-        # inside, which would hide the real reason a bad file is refused.
-        if mmap and "mmap can only be used" in str(exc):
-            return _torch_load(path, mmap=False)
-        raise ArtifactError(str(path), None, _describe_torch_error(exc, path)) from None
     except pickle.UnpicklingError as exc:
-        raise ArtifactError(str(path), None, _describe_unpickling_error(exc, path)) from None
+        problem = _describe_unpickling_error(exc, handle)
+        raise ArtifactError(str(path), None, _named_safetensors(path, problem)) from None
+    except MemoryError:
+        raise
     except Exception as exc:  # torch raises many types for damaged files
-        raise ArtifactError(str(path), None, _describe_torch_error(exc, path)) from None
+        problem = _describe_torch_error(exc, handle)
+        raise ArtifactError(str(path), None, _named_safetensors(path, problem)) from None
     _require_dense_tensors(path, loaded)
     return loaded
 
 
-def _weights_only_load(path: Path, *, mmap: bool) -> Any:
+def _weights_only_load(path: Path, handle: io.BufferedReader) -> Any:
     """torch.load(weights_only=True); when that refuses classes that may be the user's
     own data classes (a config dataclass), once more with those read as data."""
     try:
-        return torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
+        return torch.load(handle, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError:
         names = data_class_names(path)
         if not names:
             raise
     with placeholders(names) as made:
+        handle.seek(0)
         try:
-            loaded = torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
+            loaded = torch.load(handle, map_location="cpu", weights_only=True)
         except pickle.UnpicklingError:
             if made.refused:
                 raise ArtifactError(str(path), None, _unsafe_call(made.refused[0])) from None
             raise
     return as_data(loaded, made.made)
+
+
+def _named_safetensors(path: Path, problem: str) -> str:
+    """A file named .safetensors that is a pickle: say so before why it cannot be read."""
+    if path.suffix.lower() != ".safetensors":
+        return problem
+    return f"not a safetensors file (it starts like a torch or pickle file; as one, {problem})"
 
 
 #: How deep `_require_dense_tensors` looks into nested dicts and lists.
@@ -205,6 +230,14 @@ def _tensor_problem(tensor: torch.Tensor) -> str | None:
         return "a nested tensor: save padded tensors and a mask"
     if tensor.is_quantized:
         return f"a quantized tensor ({tensor.dtype}): save it dequantized (.dequantize())"
+    declared = tensor.numel() * tensor.element_size()
+    stored = tensor.untyped_storage().nbytes()
+    if declared > stored:
+        return (
+            f"a tensor of shape {list(tensor.shape)} (strides {list(tensor.stride())}) "
+            f"declares {size_text(declared)} but stores {size_text(stored)}: an expanded "
+            "view whose rows share memory (stride 0); save a real copy (.contiguous())"
+        )
     return None
 
 
@@ -215,7 +248,7 @@ _GLOBAL_PATTERNS = (
 )
 
 
-def _describe_unpickling_error(exc: Exception, path: Path) -> str:
+def _describe_unpickling_error(exc: Exception, handle: io.BufferedReader) -> str:
     """Say why a weights-only load refused the file, without torch's advice to disable it."""
     text = str(exc)
     for pattern in _GLOBAL_PATTERNS:
@@ -225,7 +258,7 @@ def _describe_unpickling_error(exc: Exception, path: Path) -> str:
             if what.isdigit():
                 # torch stops at the first opcode it does not support (protocol 4's FRAME,
                 # say) before it reaches the call a hostile pickle makes: name that call.
-                return _describe_unsupported_opcode(int(what), path)
+                return _describe_unsupported_opcode(int(what), handle)
             if what.startswith("numpy"):
                 return (
                     f"refused: the file stores numpy objects ({what}); timing-tui only loads "
@@ -241,10 +274,25 @@ def _describe_unpickling_error(exc: Exception, path: Path) -> str:
     return f"not loadable: {first}"
 
 
-def _describe_unsupported_opcode(code: int, path: Path) -> str:
-    called = _pickle_calls(path)
-    if called:
-        return _unsafe_call(called)
+def _describe_unsupported_opcode(code: int, handle: io.BufferedReader) -> str:
+    scan = _scan_pickle(_pickle_bytes(handle))
+    if scan.called:
+        return _unsafe_call(scan.called)
+    if scan.big_int is not None:
+        digits, key = scan.big_int
+        where = f" (at {key!r})" if key else ""
+        return (
+            f"refused: the file holds an integer of about {digits} digits{where}, longer "
+            "than a weights-only load reads (255 bytes, about 600 digits); store such a "
+            "number as a string"
+        )
+    if scan.protocol >= 4:
+        return (
+            f"refused: the file was saved with pickle protocol {scan.protocol} "
+            f"(torch.save(..., pickle_protocol={scan.protocol})), which a weights-only load "
+            "cannot read; save it again with torch.save's default protocol (leave out "
+            "pickle_protocol)"
+        )
     opcode = pickletools.code2op.get(chr(code)) if 0 <= code < 256 else None
     name = f" ({opcode.name})" if opcode is not None else ""
     return (
@@ -273,48 +321,106 @@ def _harmless_global(name: str) -> bool:
     return name in _HARMLESS_GLOBALS
 
 
-def _pickle_calls(path: Path) -> str | None:
-    """The first global beyond those of plain tensors and containers that a pickle imports,
-    read by parsing its opcodes (never running them); None when there is none, or when the
-    bytes are not one whole pickle (a text file can look like the start of one)."""
-    try:
-        with path.open("rb") as handle:
-            data = handle.read(_PICKLE_SCAN_BYTES)
-    except OSError:
-        return None
-    strings: list[str] = []
-    found = None
-    try:
-        for opcode, arg, _ in pickletools.genops(data):
-            name = None
-            if opcode.name in ("GLOBAL", "INST") and isinstance(arg, str):
-                name = arg.replace(" ", ".")
-            elif opcode.name == "STACK_GLOBAL" and len(strings) >= 2:
-                name = f"{strings[-2]}.{strings[-1]}"
-            elif isinstance(arg, str):
-                strings.append(arg)
-            if found is None and name and not _harmless_global(name):
-                found = name
-    except Exception:  # not a pickle, a damaged one, or one longer than the bytes read
-        return None
-    return found
+def _pickle_bytes(handle: io.BufferedReader) -> bytes:
+    """The start of the file's pickle: the file itself, or a torch zip's `data.pkl`."""
+    handle.seek(0)
+    if handle.read(4) == _ZIP_MAGIC:
+        try:
+            with zipfile.ZipFile(handle) as archive:
+                name = next((n for n in archive.namelist() if n.endswith("data.pkl")), None)
+                if name is None:
+                    return b""
+                with archive.open(name) as member:
+                    return member.read(_PICKLE_SCAN_BYTES)
+        except Exception:  # a damaged archive: nothing to scan
+            return b""
+    handle.seek(0)
+    return handle.read(_PICKLE_SCAN_BYTES)
 
 
-def _describe_torch_error(exc: Exception, path: Path) -> str:
+@dataclass
+class _PickleScan:
+    """What a pickle's opcodes say, read without running any of them."""
+
+    #: The first global beyond those of plain tensors and containers, or None.
+    called: str | None = None
+    #: The highest pickle protocol declared.
+    protocol: int = 0
+    #: (about how many digits, the last key before it) of an integer longer than LONG1 holds.
+    big_int: tuple[int, str | None] | None = None
+    #: What the last opcodes pushed (a string, or None for anything else).
+    pushed: list[str | None] = field(default_factory=list)
+    #: The strings stored in the pickle's memo (protocol 4 refers back to module names).
+    memo: dict[int, str | None] = field(default_factory=dict)
+
+
+#: Opcodes that push nothing (or only store what is on top of the stack).
+_NO_PUSH = {"PROTO", "FRAME", "MEMOIZE", "PUT", "BINPUT", "LONG_BINPUT", "STOP"}
+
+
+def _scan_pickle(data: bytes) -> _PickleScan:
+    """Parse the pickles at the start of `data` (a legacy torch file is several in a row).
+
+    A text file can look like the start of a protocol 0 pickle, so what was found before a
+    parse error counts only for a binary pickle (its first byte is PROTO)."""
+    scan = _PickleScan()
+    stream = io.BytesIO(data)
+    try:
+        while stream.tell() < len(data):
+            for opcode, arg, _ in pickletools.genops(stream):
+                _scan_one(scan, opcode.name, arg)
+    except Exception:  # a damaged pickle, raw storage bytes, or one longer than was read
+        if not data.startswith(b"\x80"):
+            return _PickleScan()
+    return scan
+
+
+def _scan_one(scan: _PickleScan, opcode: str, arg: Any) -> None:
+    pushed = scan.pushed
+    name = None
+    if opcode in ("GLOBAL", "INST") and isinstance(arg, str):
+        name = arg.replace(" ", ".")
+    elif opcode == "STACK_GLOBAL" and len(pushed) >= 2 and None not in pushed[-2:]:
+        name = f"{pushed[-2]}.{pushed[-1]}"
+    elif opcode == "PROTO" and isinstance(arg, int):
+        scan.protocol = max(scan.protocol, arg)
+    elif opcode == "LONG4" and isinstance(arg, int) and scan.big_int is None:
+        digits = int(arg.bit_length() * math.log10(2)) + 1
+        key = next((value for value in reversed(pushed) if value is not None), None)
+        scan.big_int = (digits, key)
+    if opcode == "MEMOIZE":
+        scan.memo[len(scan.memo)] = pushed[-1] if pushed else None
+    elif opcode in ("PUT", "BINPUT", "LONG_BINPUT") and isinstance(arg, int):
+        scan.memo[arg] = pushed[-1] if pushed else None
+    elif opcode in ("GET", "BINGET", "LONG_BINGET") and isinstance(arg, int):
+        pushed.append(scan.memo.get(arg))
+    elif opcode not in _NO_PUSH:
+        pushed.append(arg if isinstance(arg, str) else None)
+    del pushed[:-4]
+    if scan.called is None and name and not _harmless_global(name):
+        scan.called = name
+
+
+def _describe_torch_error(exc: Exception, handle: io.BufferedReader) -> str:
     text = str(exc).strip()
     first = next((line for line in text.splitlines() if line.strip()), type(exc).__name__)
     if "weights_only" in text or "Weights only" in text:
-        return _describe_unpickling_error(exc, path)
+        return _describe_unpickling_error(exc, handle)
     lowered = first.lower()
+    if "can't allocate memory" in lowered or "cannot allocate memory" in lowered:
+        return f"ran out of memory while loading it ({first[:200]})"
     if any(word in lowered for word in ("eof", "truncat", "central directory", "failed finding")):
         return f"truncated or damaged file ({first})"
     return f"not loadable ({type(exc).__name__}: {first[:200]})"
 
 
-def _load_npz(path: Path) -> dict[str, Any]:
-    _check_npz_members(path)
+def _load_npz(path: Path, handle: io.BufferedReader) -> dict[str, Any]:
+    sizes = _check_npz_members(path, handle)
+    # every array, plus one more while a big-endian or Fortran-order one is converted
+    require_memory(path, None, sum(sizes) + max(sizes, default=0), "loading the .npz")
+    handle.seek(0)
     try:
-        with np.load(path, allow_pickle=False) as archive:
+        with np.load(handle, allow_pickle=False) as archive:
             out: dict[str, Any] = {}
             for name in archive.files:
                 array = archive[name]
@@ -334,12 +440,15 @@ def _load_npz(path: Path) -> dict[str, Any]:
         ) from None
 
 
-def _check_npz_members(path: Path) -> None:
+def _check_npz_members(path: Path, handle: io.BufferedReader) -> list[int]:
     """Refuse members that hold pickles or declare more data than they carry, before numpy
-    allocates the declared shape (a 1 kB file can declare terabytes)."""
+    allocates the declared shape (a 1 kB file can declare terabytes); return each member's
+    size once inflated (from the zip directory, which zipfile holds the inflation to)."""
+    sizes = []
     try:
-        with zipfile.ZipFile(path) as archive:
+        with zipfile.ZipFile(handle) as archive:
             for info in archive.infolist():
+                sizes.append(info.file_size)
                 with archive.open(info) as member:
                     version = np.lib.format.read_magic(member)
                     reader = (
@@ -356,6 +465,7 @@ def _check_npz_members(path: Path) -> None:
         raise ArtifactError(
             str(path), None, f"truncated or damaged .npz ({type(exc).__name__}: {exc})"
         ) from None
+    return sizes
 
 
 def _check_npz_member(
@@ -383,6 +493,8 @@ def _from_numpy(path: Path, name: str, array: np.ndarray) -> Any:
         if name == "meta" and isinstance(value, str):
             return _parse_json_meta(value)
         return value
+    if not array.dtype.isnative:  # a big-endian array: numpy reads it, torch does not
+        array = array.astype(array.dtype.newbyteorder("="))
     try:
         return torch.from_numpy(np.ascontiguousarray(array))
     except TypeError:
@@ -405,39 +517,55 @@ def _looks_like_safetensors(head: bytes) -> bool:
     return 0 < size < 100_000_000 and head[8:9] == b"{"
 
 
-def _load_safetensors(path: Path) -> dict[str, Any]:
-    """Read the safetensors layout: u64 header size, JSON header, then the raw buffers."""
+def _load_safetensors(path: Path, handle: io.BufferedReader, size: int) -> dict[str, Any]:
+    """Read the safetensors layout: u64 header size, JSON header, then the raw buffers.
+
+    Every entry is checked against the file before anything is read, and what they need
+    in all against the memory budget (entries may overlap: each becomes its own tensor).
+    """
+    handle.seek(0)
+    header_size = int.from_bytes(handle.read(8), "little")
     try:
-        raw = np.memmap(path, dtype=np.uint8, mode="r")
-    except (OSError, ValueError) as exc:
-        raise ArtifactError(str(path), None, f"cannot be read ({exc})") from None
-    size = int.from_bytes(bytes(raw[:8]), "little")
-    try:
-        header = json.loads(bytes(raw[8 : 8 + size]).decode("utf-8"))
+        header = json.loads(handle.read(header_size).decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
         raise ArtifactError(str(path), None, "damaged .safetensors header") from None
     if not isinstance(header, dict):
         raise ArtifactError(str(path), None, "damaged .safetensors header (not an object)")
-    body = raw[8 + size :]
+    body_start, body_size = 8 + header_size, size - 8 - header_size
     out: dict[str, Any] = {}
+    entries = []
     for name, info in header.items():
         if name == "__metadata__":
             if isinstance(info, dict) and "meta" in info:
                 out["meta"] = _parse_json_meta(str(info["meta"]))
             continue
-        try:
-            dtype = _SAFETENSORS_DTYPES[info["dtype"]]
-            start, end = (int(v) for v in info["data_offsets"])
-            shape = tuple(int(v) for v in info["shape"])
-        except (KeyError, TypeError, ValueError):
-            raise ArtifactError(
-                str(path), name, "unsupported dtype or damaged entry in .safetensors header"
-            ) from None
-        if not 0 <= start <= end <= body.size:
+        entries.append((name, *_safetensors_entry(path, name, info, body_size)))
+    need = sum(end - start for _, _, start, end, _ in entries)
+    require_memory(path, None, need, "loading the .safetensors file")
+    for name, dtype, start, end, shape in entries:
+        array = np.empty(end - start, dtype=np.uint8)
+        handle.seek(body_start + start)
+        if handle.readinto(array.data) != end - start:
             raise ArtifactError(str(path), name, "truncated .safetensors file")
-        itemsize = np.dtype(dtype).itemsize
-        if any(n < 0 for n in shape) or end - start != math.prod(shape) * itemsize:
-            raise ArtifactError(str(path), name, "size does not match its shape in the header")
-        array = np.frombuffer(body[start:end], dtype=dtype)
-        out[name] = torch.from_numpy(array.reshape(shape).copy())
+        out[name] = torch.from_numpy(array.view(dtype).reshape(shape))
     return out
+
+
+def _safetensors_entry(
+    path: Path, name: str, info: Any, body_size: int
+) -> tuple[Any, int, int, tuple[int, ...]]:
+    """(dtype, start, end, shape) of one header entry, checked against the file."""
+    try:
+        dtype = _SAFETENSORS_DTYPES[info["dtype"]]
+        start, end = (int(v) for v in info["data_offsets"])
+        shape = tuple(int(v) for v in info["shape"])
+    except (KeyError, TypeError, ValueError):
+        raise ArtifactError(
+            str(path), name, "unsupported dtype or damaged entry in .safetensors header"
+        ) from None
+    if not 0 <= start <= end <= body_size:
+        raise ArtifactError(str(path), name, "truncated .safetensors file")
+    itemsize = np.dtype(dtype).itemsize
+    if any(n < 0 for n in shape) or end - start != math.prod(shape) * itemsize:
+        raise ArtifactError(str(path), name, "size does not match its shape in the header")
+    return dtype, start, end, shape
