@@ -32,6 +32,13 @@ if TYPE_CHECKING:
     from tui_timing.stages.context import ArtifactPaths
 
 DEVICE_CHOICES = click.Choice(["auto", "cpu", "cuda"])
+#: Seeds torch and numpy both accept (torch takes at most 64 bits, numpy no negatives).
+SEED_MAX = 2**63 - 1
+#: Stage 5 keeps a few numbers per sampled row: a million rows take tens of MB and a few
+#: seconds; a billion would take gigabytes and minutes for no better comparison.
+SAMPLES_MAX = 1_000_000
+SEEDS = click.IntRange(0, SEED_MAX)
+SAMPLE_COUNTS = click.IntRange(1, SAMPLES_MAX)
 
 #: What `--help` says about a user's own repo (SPEC 2.6; README "Use it on your repo").
 PROJECT_HELP = """\b
@@ -117,9 +124,13 @@ def artifact_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--theme", help="TUI theme name (see themes/)."),
         click.option("--device", type=DEVICE_CHOICES, help="Where models run (default auto)."),
         click.option(
-            "--samples", type=click.IntRange(min=1), help="Rows sampled in stage 5 (default 2048)."
+            "--samples",
+            type=SAMPLE_COUNTS,
+            help=f"Rows sampled in stage 5, at most {SAMPLES_MAX:,} (default 2048).",
         ),
-        click.option("--seed", type=int, help="Seed of every random choice (default 0)."),
+        click.option(
+            "--seed", type=SEEDS, help="Seed of every random choice, 0 to 2**63-1 (default 0)."
+        ),
         click.option(
             "--temperature",
             type=click.FloatRange(min=0, min_open=True),
@@ -206,8 +217,8 @@ def _is_number(value: Any) -> bool:
 #: What each run setting of `[tool.timing-tui]` must be: a test and its description.
 _TABLE_SETTINGS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "device": (lambda v: v in DEVICE_CHOICES.choices, "one of auto, cpu, cuda"),
-    "samples": (lambda v: _is_int(v) and v >= 1, "an integer >= 1"),
-    "seed": (_is_int, "an integer"),
+    "samples": (lambda v: _is_int(v) and 1 <= v <= SAMPLES_MAX, f"an integer 1..{SAMPLES_MAX}"),
+    "seed": (lambda v: _is_int(v) and 0 <= v <= SEED_MAX, "an integer 0..2**63-1"),
     "temperature": (lambda v: _is_number(v) and v > 0, "a number > 0"),
     "theme": (lambda v: isinstance(v, str), "a theme name (a string)"),
     "scratchpad": (lambda v: isinstance(v, str) and bool(v), "a file path (a string)"),
@@ -221,6 +232,11 @@ def _table_setting(pyproject: Path | None, name: str, value: Any) -> Any:
     if not valid(value):
         raise UsageError(f"{pyproject}: [tool.timing-tui] {name} must be {what}, not {value!r}")
     return value
+
+
+def _out_of_memory(exc: BaseException) -> bool:
+    """Whether `exc` is an allocation that failed (torch says so in a RuntimeError)."""
+    return isinstance(exc, MemoryError) or "can't allocate memory" in str(exc)
 
 
 def fail(message: str) -> None:
@@ -507,7 +523,7 @@ def build_cache_command(
 @click.option(
     "--save-every", type=click.IntRange(min=0), default=0, help="Also save epochs/ every N."
 )
-@click.option("--seed", type=int, help="Seed of the split, the weights and the batches.")
+@click.option("--seed", type=SEEDS, help="Seed of the split, the weights and the batches.")
 @click.option("--device", type=DEVICE_CHOICES, help="Where to train (default auto).")
 @click.option("--key", "keys", multiple=True, help="Map a cache key: NAME=THEIR_KEY.")
 @click.pass_context
@@ -550,6 +566,10 @@ def train_command(ctx: click.Context, cache: Path, out: Path, **options: Any) ->
             result = train(dataset, out, head, run, on_epoch=on_epoch)
     except (ArtifactError, UsageError, ValueError) as exc:
         fail(str(exc))
+    except (MemoryError, RuntimeError) as exc:
+        if not _out_of_memory(exc):
+            raise
+        fail(f"{cache}: not enough memory to train this head ({str(exc).splitlines()[0][:300]})")
     final = result.final.get("val") or result.final["train"]
     click.echo(
         f"trained {result.epochs} epochs: loss {final['loss']:.4g}, first/mid/last "
@@ -561,7 +581,9 @@ def train_command(ctx: click.Context, cache: Path, out: Path, **options: Any) ->
 @main.command("sample")
 @click.option("--checkpoint", required=True, type=click.Path(path_type=Path), help="Checkpoint.")
 @click.option("--cache", required=True, type=click.Path(path_type=Path), help="Timing cache.")
-@click.option("--samples", type=click.IntRange(min=1), help="Rows to sample (default 2048).")
+@click.option(
+    "--samples", type=SAMPLE_COUNTS, help=f"Rows to sample, at most {SAMPLES_MAX:,} (default 2048)."
+)
 @click.option(
     "--temperature",
     type=click.FloatRange(min=0, min_open=True),
@@ -571,7 +593,7 @@ def train_command(ctx: click.Context, cache: Path, out: Path, **options: Any) ->
 )
 @click.option("--model", help="Your model factory, module:factory.")
 @click.option("--sampler", help="Your sampler, module:function.")
-@click.option("--seed", type=int, help="Seed of the rows and the draws (default 0).")
+@click.option("--seed", type=SEEDS, help="Seed of the rows and the draws (default 0).")
 @click.option("--device", type=DEVICE_CHOICES, help="Where to sample (default auto).")
 @click.option("--key", "keys", multiple=True, help="Map a cache key: NAME=THEIR_KEY.")
 @click.pass_context

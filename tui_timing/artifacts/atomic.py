@@ -6,11 +6,15 @@ the temporary file is renamed over the target. A process killed halfway leaves a
 hidden `.tmp-` file, never a truncated artifact under the real name. The file gets the
 permissions a plain `open()` would give it (or keeps those of the file it replaces), not
 the owner-only mode of a temporary file: a cache in a shared datasets folder stays readable.
+A write that fails (a full disk, a folder in the way) raises ArtifactError naming the file
+and the reason, whatever layer noticed it first (torch's writer wraps the OS error in a
+RuntimeError of its own).
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import stat
@@ -21,13 +25,19 @@ from typing import IO, Any
 
 import torch
 
+from tui_timing.errors import ArtifactError
+
 
 @contextlib.contextmanager
 def atomic_open(path: str | Path, mode: str = "wb") -> Iterator[IO[Any]]:
     """Open a temporary sibling of `path` for writing; rename it over `path` on success."""
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.tmp-", dir=target.parent)
+    existed = target.exists()
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.tmp-", dir=target.parent)
+    except OSError as exc:
+        raise write_error(target, exc, existed) from None
     tmp = Path(tmp_name)
     try:
         os.fchmod(fd, _final_mode(target))
@@ -36,10 +46,40 @@ def atomic_open(path: str | Path, mode: str = "wb") -> Iterator[IO[Any]]:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, target)
-    except BaseException:
+    except BaseException as exc:
         tmp.unlink(missing_ok=True)
-        raise
+        cause = _os_error(exc)
+        if cause is None:
+            raise
+        raise write_error(target, cause, existed) from None
     _fsync_dir(target.parent)
+
+
+def write_error(target: Path, exc: OSError, existed: bool) -> ArtifactError:
+    """The ArtifactError for a write to `target` that failed with `exc`."""
+    if exc.errno == errno.ENOSPC:
+        reason = "the disk is full"
+    elif exc.errno == errno.EDQUOT:
+        reason = "the disk quota is used up"
+    else:
+        reason = exc.strerror or str(exc)
+    left = "the file is unchanged" if existed else "nothing was written"
+    return ArtifactError(str(target), None, f"cannot be written ({reason}); {left}")
+
+
+def _os_error(exc: BaseException) -> OSError | None:
+    """The OSError behind `exc` (itself, or what a RuntimeError of torch's was raised
+    while handling); None for other failures (an object that cannot be pickled, say)."""
+    if isinstance(exc, ArtifactError):
+        return None
+    seen: BaseException | None = exc
+    for _ in range(4):
+        if seen is None:
+            return None
+        if isinstance(seen, OSError):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 def _final_mode(target: Path) -> int:

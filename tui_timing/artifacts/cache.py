@@ -35,6 +35,11 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "stats": ("summary_stats",),
 }
 
+#: Integer dtypes torch supports only in part (no index_select, no type promotion): a
+#: `length` or `mask` stored so is read as int64 (a uint64 beyond int64 turns negative,
+#: which the length checks then report).
+_PARTIAL_INTS = (torch.uint16, torch.uint32, torch.uint64)
+
 #: Rows processed at a time by the chunked statistics, so memory stays bounded. At L = 128
 #: a chunk's float64 temporaries are 4 MB, small enough to stay in the CPU's cache between
 #: the scan's passes over them: 3x faster than 65,536-row chunks, with 16x less memory.
@@ -128,6 +133,11 @@ def load_cache(path: str | Path, key_map: dict[str, str] | None = None) -> RawCa
     if missing:
         found = key_list(container)
         raise ArtifactError(str(path), missing[0], f"required key missing (found keys: {found})")
+    for name in ("length", "mask"):
+        value = values.get(name)
+        if isinstance(value, torch.Tensor) and value.dtype in _PARTIAL_INTS:
+            values[name] = value.to(torch.int64)
+            notes.append(f"{name} read as int64 (stored as {value.dtype})")
     raw = RawCache(path=path, values=values, notes=notes)
     _require_rows_and_steps(raw)
     _derive_optional(raw)

@@ -125,7 +125,7 @@ def build_cache(
 
     cache_path = out_root / dataset_id / f"{split}_timing.pt"
     summary_path = summary_path_for(cache_path)
-    _write(cache_path, lambda: _save_together(cache_path, cache, summary_path, summary))
+    _save_together(cache_path, cache, summary_path, summary)
     return BuildResult(
         cache_path=cache_path,
         summary_path=summary_path,
@@ -202,11 +202,3 @@ def _save_together(
     with atomic_open(cache_path, "wb") as handle:
         torch.save(cache, handle)
         atomic_write_json(summary_path, summary)
-
-
-def _write(path: Path, write: Callable[[], None]) -> None:
-    try:
-        write()
-    except OSError as exc:
-        failed = exc.filename2 or exc.filename or path  # the summary, when it was that one
-        raise ArtifactError(str(failed), None, f"cannot write: {exc.strerror or exc}") from None

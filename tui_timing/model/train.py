@@ -16,6 +16,8 @@ JSON line per split to `RUN_DIR/stats.jsonl` (SPEC 2.4), each written at once so
 reader sees the file grow. The final weights go to
 `RUN_DIR/checkpoint.pt` as {"model", "config", "epoch"} (SPEC 2.3), written atomically;
 `save_every` adds `RUN_DIR/epochs/epoch_NNNN.pt`. The same seed gives the same weights.
+A write that fails (a full disk) stops the run with an ArtifactError that says which file
+failed and what the run folder holds.
 """
 
 from __future__ import annotations
@@ -28,11 +30,12 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader, Subset
 
-from tui_timing.artifacts.atomic import atomic_torch_save
+from tui_timing.artifacts.atomic import atomic_torch_save, write_error
 from tui_timing.artifacts.cache import TimingCache
 from tui_timing.artifacts.hashing import file_sha256
 from tui_timing.artifacts.stats_logger import TimingStatsLogger
 from tui_timing.data.dataset import TimingDataset, collate_timing
+from tui_timing.errors import ArtifactError
 from tui_timing.model.heads import (
     HeadConfig,
     TimingHead,
@@ -145,6 +148,18 @@ def evaluate(
         )
 
 
+def _stopped(exc: ArtifactError, stats_path: Path, done: int) -> ArtifactError:
+    """A write failure, with what the run leaves behind: never a stats log that looks like
+    a finished run beside a missing checkpoint without a word."""
+    epochs = {0: "no epoch", 1: "epoch 1"}.get(done, f"epochs 1-{done}")
+    return ArtifactError(
+        exc.file,
+        exc.key,
+        f"{exc.problem}. Training stopped there: {stats_path} holds {epochs} and the run "
+        "has no final checkpoint.pt; free some space and train again",
+    )
+
+
 def checkpoint_dict(
     model: TimingHead, epoch: int, cache_sha256: str | None = None
 ) -> dict[str, Any]:
@@ -200,27 +215,34 @@ def train(
     out = Path(out_dir)
     stats_path = out / "stats.jsonl"
     final: dict[str, dict[str, float]] = {}
-    with TimingStatsLogger(stats_path, max_len=config.max_len) as stats:
-        for epoch in range(1, opts.epochs + 1):
-            model.train()
-            for batch in shuffled:
-                batch = {k: v.to(device) for k, v in batch.items()}
-                nll, prof, _ = batch_losses(model, batch)
-                loss = (nll + prof).mean()
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
-                optimizer.step()
-            for name, loader in eval_loaders.items():
-                evaluate(model, loader, device, name, stats)
-            final = stats.end_epoch(epoch)
-            if opts.save_every and epoch % opts.save_every == 0:
-                snapshot = checkpoint_dict(model, epoch, cache_sha256)
-                atomic_torch_save(out / "epochs" / f"epoch_{epoch:04d}.pt", snapshot)
-            if on_epoch is not None:
-                on_epoch(epoch, opts.epochs, final)
-    checkpoint_path = out / "checkpoint.pt"
-    atomic_torch_save(checkpoint_path, checkpoint_dict(model, opts.epochs, cache_sha256))
+    done = 0
+    try:
+        with TimingStatsLogger(stats_path, max_len=config.max_len) as stats:
+            for epoch in range(1, opts.epochs + 1):
+                model.train()
+                for batch in shuffled:
+                    batch = {k: v.to(device) for k, v in batch.items()}
+                    nll, prof, _ = batch_losses(model, batch)
+                    loss = (nll + prof).mean()
+                    optimizer.zero_grad(set_to_none=True)
+                    loss.backward()
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+                    optimizer.step()
+                for name, loader in eval_loaders.items():
+                    evaluate(model, loader, device, name, stats)
+                final = stats.end_epoch(epoch)
+                done = epoch
+                if opts.save_every and epoch % opts.save_every == 0:
+                    snapshot = checkpoint_dict(model, epoch, cache_sha256)
+                    atomic_torch_save(out / "epochs" / f"epoch_{epoch:04d}.pt", snapshot)
+                if on_epoch is not None:
+                    on_epoch(epoch, opts.epochs, final)
+        checkpoint_path = out / "checkpoint.pt"
+        atomic_torch_save(checkpoint_path, checkpoint_dict(model, opts.epochs, cache_sha256))
+    except OSError as exc:  # the stats log itself (its folder, a full disk)
+        raise _stopped(write_error(stats_path, exc, existed=False), stats_path, done) from None
+    except ArtifactError as exc:  # a checkpoint (atomic_torch_save names it)
+        raise _stopped(exc, stats_path, done) from None
     return TrainResult(
         checkpoint=checkpoint_path, stats=stats_path, epochs=opts.epochs, final=final
     )
