@@ -1,6 +1,6 @@
 """Scratchpad faults that tests/test_scratchpad.py leaves open (issue 7, item 3): the lock
 is really exclusive (an export waits for another holder instead of writing beside it),
-the user's bytes survive whatever they are, and the command line turns a full disk or a
+the user's bytes survive whatever they are, and the command line turns a device or a
 missing folder into exit 2 with a clear message and nothing written.
 """
 
@@ -76,7 +76,7 @@ def test_check_reports_an_unwritable_scratchpad(
         main, ["check", "--cache", str(small_cache), "--stage", "1", "--scratchpad", str(path)]
     )
     assert result.exit_code == 2, result.output
-    reason = "the disk is full" if target == "dev_full" else "does not exist"
+    reason = "not a regular file" if target == "dev_full" else "does not exist"
     assert str(path) in result.stderr and reason in result.stderr, result.stderr
     assert "Traceback" not in result.output
     assert "Stage 1 cache" in result.stdout  # the report itself was still printed

@@ -4,6 +4,9 @@ The file is opened for appending only, under an exclusive lock (concurrent expor
 several processes land whole, one after another), and the entry goes out in one write
 loop. If the write fails halfway (a full disk), the file is cut back to its size before
 the export: the user's text is never rewritten, only our partial entry is removed.
+Nothing here can block for good: the file is opened without waiting (a named pipe would
+wait for a reader forever) and refused unless it is a regular file, and the lock is waited
+for a bounded time.
 """
 
 from __future__ import annotations
@@ -12,9 +15,15 @@ import contextlib
 import errno
 import fcntl
 import os
+import stat
+import time
 from pathlib import Path
 
 from tui_timing.errors import ArtifactError
+
+#: How long an export waits for another one to release the scratchpad's lock.
+LOCK_WAIT_S = 30.0
+_NOT_REGULAR = "not a regular file (a device, pipe or socket); name a file to append to"
 
 
 def append_entry(path: str | Path, entry: str) -> Path:
@@ -28,13 +37,17 @@ def append_entry(path: str | Path, entry: str) -> Path:
     if not path.parent.is_dir():
         raise ArtifactError(str(path), None, f"the folder {path.parent} does not exist")
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NONBLOCK, 0o644)
     except OSError as exc:
+        if exc.errno == errno.ENXIO:  # a named pipe that nothing reads
+            raise ArtifactError(str(path), None, _NOT_REGULAR) from None
         raise ArtifactError(
             str(path), None, f"cannot be opened for appending ({exc.strerror})"
         ) from None
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ArtifactError(str(path), None, _NOT_REGULAR)
+        _lock(path, fd)
         size = os.lseek(fd, 0, os.SEEK_END)
         data = (_separator(path, size) + entry).encode("utf-8")
         try:
@@ -49,6 +62,23 @@ def append_entry(path: str | Path, entry: str) -> Path:
     finally:
         os.close(fd)  # closing releases the lock
     return path.resolve()
+
+
+def _lock(path: Path, fd: int) -> None:
+    """Take the exclusive lock, waiting at most LOCK_WAIT_S for another export."""
+    deadline = time.monotonic() + LOCK_WAIT_S
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                raise ArtifactError(
+                    str(path),
+                    None,
+                    f"locked by another program for over {LOCK_WAIT_S:.0f} s; it is unchanged",
+                ) from None
+            time.sleep(0.05)
 
 
 def _separator(path: Path, size: int) -> str:
