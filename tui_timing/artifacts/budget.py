@@ -22,6 +22,12 @@ SHARE = 0.5
 _NO_LIMIT = 1 << 60
 
 
+def memory_budget() -> int | None:
+    """The bytes one artifact may take now (None when nothing can be read)."""
+    available = available_bytes()
+    return None if available is None else int(SHARE * available)
+
+
 def require_memory(path: str | Path, key: str | None, need: int, what: str) -> None:
     """Raise ArtifactError when `need` bytes (what loading `what` takes) exceed the budget."""
     available = available_bytes()

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from tui_timing.artifacts.atomic import atomic_open, atomic_write_json
+from tui_timing.artifacts.budget import require_memory
 from tui_timing.artifacts.cache import summary_path_for
 from tui_timing.data.features import compute_features, feature_names
 from tui_timing.data.raw_summary import summarize_raw
@@ -116,6 +117,11 @@ def build_cache(
         "n_events": events.n_events,
         "n_negative_dt": segments.n_negative_dt,
     }
+    # the padded profile (float32) and mask (bool): --max-len sets their width
+    cells = segments.n_segments * params.max_len
+    require_memory(
+        raw_dir, None, cells * 5, f"a cache of {segments.n_segments} rows of L = {params.max_len}"
+    )
     cache = _cache_tensors(events, segments, params)
     cache["meta"] = meta
     summary = summarize_raw(

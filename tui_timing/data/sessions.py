@@ -22,6 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
+from tui_timing.artifacts.budget import memory_budget, require_memory
+from tui_timing.artifacts.files import open_artifact
 from tui_timing.errors import ArtifactError
 
 COLUMNS = ("record timestamp", "client timestamp", "button", "state", "x", "y")
@@ -31,6 +33,12 @@ _GZIP_MAGIC = b"\x1f\x8b"
 _UTF8_BOM = b"\xef\xbb\xbf"
 _NUMERIC = (0, 1, 4, 5)
 _READ_AHEAD = 2
+#: A session row is about 60 bytes: a line longer than this means the file is not a session
+#: (one endless line from a gzip bomb, say), and reading stops there.
+MAX_LINE_BYTES = 1 << 20
+_BLOCK = MAX_LINE_BYTES
+#: Parsing holds the text, the rows after the header and the parsed columns at once.
+_PARSE_COST = 4
 # The button is not used, so one byte of it is kept. The state gets one byte more than its
 # longest word, so a longer, unknown word can never be truncated into a known one.
 _ROW = np.dtype(
@@ -120,17 +128,51 @@ def _is_one_of(values: np.ndarray, words: tuple[str, ...]) -> np.ndarray:
 
 
 def _read_text_bytes(path: Path) -> bytes:
-    """The file's bytes, decompressed when they start with the gzip magic number."""
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise ArtifactError(str(path), None, f"cannot read: {exc.strerror or exc}") from None
-    if data.startswith(_GZIP_MAGIC):
+    """The file's bytes, decompressed when they start with the gzip magic number.
+
+    Read as a stream, a block at a time: a line longer than MAX_LINE_BYTES, or more text
+    than the memory budget allows, stops the read before the rest is inflated.
+    """
+    with open_artifact(path) as raw:
         try:
-            data = gzip.decompress(data)
-        except (OSError, EOFError, zlib.error) as exc:
+            compressed = raw.read(2) == _GZIP_MAGIC
+            raw.seek(0)
+            stream = gzip.GzipFile(fileobj=raw) if compressed else raw
+            data = _read_bounded(path, stream)
+        except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
             raise ArtifactError(str(path), None, f"corrupt gzip data: {exc}") from None
+        except OSError as exc:
+            raise ArtifactError(str(path), None, f"cannot read: {exc.strerror or exc}") from None
     return data.removeprefix(_UTF8_BOM)
+
+
+def _read_bounded(path: Path, stream: io.BufferedIOBase | gzip.GzipFile) -> bytes:
+    budget = memory_budget()
+    parts: list[bytes] = []
+    total, line, line_number = 0, 0, 1  # `line`: bytes of the line not yet ended
+    while block := stream.read(_BLOCK):
+        first = block.find(b"\n")
+        if first >= 0:
+            if line + first > MAX_LINE_BYTES:
+                break
+            line_number += block.count(b"\n")
+            line = len(block) - block.rfind(b"\n") - 1
+        else:
+            line += len(block)
+        if line > MAX_LINE_BYTES:
+            break
+        total += len(block)
+        if budget is not None and total * _PARSE_COST > budget:
+            require_memory(path, None, total * _PARSE_COST, "reading and parsing the session")
+        parts.append(block)
+    else:
+        return b"".join(parts)
+    raise ArtifactError(
+        str(path),
+        None,
+        f"line {line_number}: longer than {MAX_LINE_BYTES // (1 << 20)} MB (a session's rows "
+        "are about 60 bytes); not a session file",
+    )
 
 
 def _drop_header(path: Path, data: bytes) -> bytes:
