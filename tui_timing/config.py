@@ -157,17 +157,39 @@ def find_pyproject(start: Path | None = None) -> Path | None:
     return None
 
 
+#: A pyproject.toml is a few kB; a larger file than this is not read (nor held in memory).
+PYPROJECT_MAX_BYTES = 4 << 20
+
+
 def read_tool_table(pyproject: Path | None) -> dict[str, Any]:
-    """The `[tool.timing-tui]` table of `pyproject` (empty when absent)."""
+    """The `[tool.timing-tui]` table of `pyproject` (empty when absent).
+
+    A `tool` that is not a table (`tool = 5`, `[[tool]]`) holds no timing-tui settings and
+    is left to the tools it breaks; a `timing-tui` entry that is not a table, or a file too
+    large to be a project file, is a UsageError naming the file.
+    """
     if pyproject is None:
         return {}
     try:
-        data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+        with pyproject.open("rb") as handle:
+            raw = handle.read(PYPROJECT_MAX_BYTES + 1)
+        if len(raw) > PYPROJECT_MAX_BYTES:
+            raise UsageError(
+                f"{pyproject}: larger than {PYPROJECT_MAX_BYTES >> 20} MB, which no project file "
+                "is; timing-tui reads [tool.timing-tui] from the nearest pyproject.toml"
+            )
+        data = tomllib.loads(raw.decode("utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise UsageError(f"{pyproject}: cannot read [tool.timing-tui] ({exc})") from None
-    table = data.get("tool", {}).get("timing-tui", {})
+    tool = data.get("tool", {})
+    if not isinstance(tool, dict):
+        return {}
+    table = tool.get("timing-tui", {})
     if not isinstance(table, dict):
-        raise UsageError(f"{pyproject}: [tool.timing-tui] must be a table")
+        raise UsageError(
+            f"{pyproject}: [tool.timing-tui] must be a table, found {type(table).__name__} "
+            f"{str(table)[:80]!r}"
+        )
     return table
 
 
