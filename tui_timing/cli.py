@@ -24,7 +24,7 @@ from tui_timing.config import (
     read_tool_table,
     tolerances_from,
 )
-from tui_timing.errors import ArtifactError, UsageError
+from tui_timing.errors import ArtifactError, UsageError, out_of_memory
 from tui_timing.project import ARTIFACT_KEYS, merge_keys, parse_key_options, read_project
 from tui_timing.stages.catalog import ALL_STAGES, Stage
 
@@ -232,11 +232,6 @@ def _table_setting(pyproject: Path | None, name: str, value: Any) -> Any:
     if not valid(value):
         raise UsageError(f"{pyproject}: [tool.timing-tui] {name} must be {what}, not {value!r}")
     return value
-
-
-def _out_of_memory(exc: BaseException) -> bool:
-    """Whether `exc` is an allocation that failed (torch says so in a RuntimeError)."""
-    return isinstance(exc, MemoryError) or "can't allocate memory" in str(exc)
 
 
 def fail(message: str) -> None:
@@ -567,7 +562,7 @@ def train_command(ctx: click.Context, cache: Path, out: Path, **options: Any) ->
     except (ArtifactError, UsageError, ValueError) as exc:
         fail(str(exc))
     except (MemoryError, RuntimeError) as exc:
-        if not _out_of_memory(exc):
+        if not out_of_memory(exc):
             raise
         fail(f"{cache}: not enough memory to train this head ({str(exc).splitlines()[0][:300]})")
     final = result.final.get("val") or result.final["train"]

@@ -40,3 +40,8 @@ def artifact_error(path: str | Path, key: str | None, problem: str) -> ArtifactE
 
 class UsageError(Exception):
     """A command-line or configuration problem (exit 2), not tied to one artifact."""
+
+
+def out_of_memory(exc: BaseException) -> bool:
+    """Whether `exc` is an allocation that failed (torch says so in a RuntimeError)."""
+    return isinstance(exc, MemoryError) or "can't allocate memory" in str(exc)

@@ -52,7 +52,13 @@ def load_object(spec: str, option: str, pythonpath: Sequence[Path] = ()) -> Any:
         sys.path.insert(0, entry)
     try:
         module = importlib.import_module(module_name)
-    except BaseException as exc:  # the user's module may raise anything, SystemExit too
+    except SystemExit as exc:  # a script that parses its command line when imported
+        raise UsageError(
+            f"{option} {spec}: importing {module_name!r} called sys.exit({exc.code!r}); "
+            "a module that runs its command line at import needs its main code under "
+            '`if __name__ == "__main__":`'
+        ) from None
+    except BaseException as exc:  # the user's module may raise anything while importing
         if isinstance(exc, KeyboardInterrupt):
             raise
         where = ", ".join(str(p) for p in pythonpath) or "the working directory"

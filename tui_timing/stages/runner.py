@@ -16,7 +16,7 @@ from tui_timing.artifacts.cache import load_cache, summary_path_for
 from tui_timing.artifacts.hashing import file_sha256
 from tui_timing.artifacts.raw_summary import load_raw_summary
 from tui_timing.config import ARTIFACT_KINDS, ArtifactPaths, Settings
-from tui_timing.errors import ArtifactError, UsageError
+from tui_timing.errors import ArtifactError, UsageError, out_of_memory
 from tui_timing.findings import ArtifactRef, Report, StageResult
 from tui_timing.model.threads import one_cpu_thread
 from tui_timing.plugins import UserCodeError
@@ -63,6 +63,9 @@ def load_artifact(kind: str, path: Path, settings: Settings) -> Loaded[Any]:
         return Loaded(path=path, error=exc)
     except UsageError:
         raise  # a plug-in that cannot be imported, a key map that names no contract key
+    except MemoryError:
+        problem = f"ran out of memory while reading it ({_file_size(path)})"
+        return Loaded(path=path, error=ArtifactError(str(path), None, problem))
     except (OSError, ValueError, TypeError, RuntimeError, KeyError, IndexError) as exc:
         return Loaded(path=path, error=ArtifactError(str(path), None, f"not usable ({exc})"))
     except Exception as exc:  # a loader bug must not become a traceback (SPEC 5)
@@ -114,7 +117,10 @@ def run_stage(ctx: StageContext, stage_id: int) -> StageResult:
                     measured=f"{type(exc).__name__}: {exc}",
                     expected="the stage completes",
                     message=(
-                        f"timing-tui failed inside stage {info.id} ({type(exc).__name__}: "
+                        f"Stage {info.id} ran out of memory on these artifacts "
+                        f"({_given_sizes(ctx)}); the other stages still ran."
+                        if out_of_memory(exc)
+                        else f"timing-tui failed inside stage {info.id} ({type(exc).__name__}: "
                         f"{exc}); the other stages still ran. Please report this."
                     ),
                 )
@@ -122,6 +128,17 @@ def run_stage(ctx: StageContext, stage_id: int) -> StageResult:
         )
     ctx.results[stage_id] = result
     return result
+
+
+def _file_size(path: Path) -> str:
+    try:
+        return f"{path.stat().st_size / 1e6:.1f} MB"
+    except OSError:
+        return "size unknown"
+
+
+def _given_sizes(ctx: StageContext) -> str:
+    return ", ".join(f"{path}: {_file_size(path)}" for path in ctx.paths.given().values())
 
 
 def stages_to_run(only: int | None) -> list[int]:
