@@ -11,7 +11,12 @@ import math
 from pathlib import Path
 from typing import Any
 
+from tui_timing.artifacts.files import open_artifact
 from tui_timing.errors import ArtifactError
+
+#: A summary is a few kB (its longest entry is the L-bin mean profile); a larger file is
+#: not one, and parsing it would take ten times its size in memory.
+MAX_BYTES = 64 << 20
 
 #: Keys stage 1 compares; each must be present (dotted names are nested).
 REQUIRED_KEYS = (
@@ -27,12 +32,14 @@ REQUIRED_KEYS = (
 def load_raw_summary(path: str | Path) -> dict[str, Any]:
     """Read and validate a raw summary; ArtifactError names the file and the bad key."""
     path = Path(path)
-    if not path.is_file():
-        raise ArtifactError(
-            str(path), None, "file not found" if not path.exists() else "not a file"
-        )
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        with open_artifact(path) as handle:
+            raw = handle.read(MAX_BYTES + 1)
+        if len(raw) > MAX_BYTES:
+            raise ArtifactError(
+                str(path), None, f"larger than {MAX_BYTES >> 20} MB, which no raw summary is"
+            )
+        data = json.loads(raw.decode("utf-8"))
     except (OSError, UnicodeDecodeError) as exc:
         raise ArtifactError(str(path), None, f"cannot be read ({exc})") from None
     except json.JSONDecodeError as exc:
