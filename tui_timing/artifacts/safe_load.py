@@ -367,6 +367,7 @@ def _scan_pickle(data: bytes) -> _PickleScan:
     stream = io.BytesIO(data)
     try:
         while stream.tell() < len(data):
+            scan.memo.clear()  # each pickle has its own memo
             for opcode, arg, _ in pickletools.genops(stream):
                 _scan_one(scan, opcode.name, arg)
     except Exception:  # a damaged pickle, raw storage bytes, or one longer than was read
@@ -415,9 +416,10 @@ def _describe_torch_error(exc: Exception, handle: io.BufferedReader) -> str:
 
 
 def _load_npz(path: Path, handle: io.BufferedReader) -> dict[str, Any]:
-    sizes = _check_npz_members(path, handle)
-    # every array, plus one more while a big-endian or Fortran-order one is converted
-    require_memory(path, None, sum(sizes) + max(sizes, default=0), "loading the .npz")
+    sizes, converted = _check_npz_members(path, handle)
+    # every array, plus a copy of the largest big-endian or Fortran-order one while it is
+    # converted
+    require_memory(path, None, sum(sizes) + max(converted, default=0), "loading the .npz")
     handle.seek(0)
     try:
         with np.load(handle, allow_pickle=False) as archive:
@@ -440,11 +442,12 @@ def _load_npz(path: Path, handle: io.BufferedReader) -> dict[str, Any]:
         ) from None
 
 
-def _check_npz_members(path: Path, handle: io.BufferedReader) -> list[int]:
+def _check_npz_members(path: Path, handle: io.BufferedReader) -> tuple[list[int], list[int]]:
     """Refuse members that hold pickles or declare more data than they carry, before numpy
     allocates the declared shape (a 1 kB file can declare terabytes); return each member's
-    size once inflated (from the zip directory, which zipfile holds the inflation to)."""
-    sizes = []
+    size once inflated (from the zip directory, which zipfile holds the inflation to), and
+    those of the members that are converted on loading."""
+    sizes, converted = [], []
     try:
         with zipfile.ZipFile(handle) as archive:
             for info in archive.infolist():
@@ -456,16 +459,18 @@ def _check_npz_members(path: Path, handle: io.BufferedReader) -> list[int]:
                         if version == (1, 0)
                         else np.lib.format.read_array_header_2_0
                     )
-                    shape, _, dtype = reader(member)
+                    shape, fortran, dtype = reader(member)
                     header = member.tell()
                 _check_npz_member(path, info, shape, dtype, header)
+                if fortran or not dtype.isnative:
+                    converted.append(info.file_size)
     except ArtifactError:
         raise
     except Exception as exc:  # a header numpy cannot parse, a damaged archive
         raise ArtifactError(
             str(path), None, f"truncated or damaged .npz ({type(exc).__name__}: {exc})"
         ) from None
-    return sizes
+    return sizes, converted
 
 
 def _check_npz_member(

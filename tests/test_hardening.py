@@ -1,0 +1,638 @@
+"""Hostile inputs of issue 16, each through the real `timing-tui` in its own process.
+
+Configuration that is not what it claims, special files, sizes that would take the
+machine's memory, full disks, plug-ins that exit, files rewritten while they are read. For
+each, the command must exit as SPEC 5 says (2 for an unusable input or usage error, with a
+message naming the file, the key and the problem), never with a traceback, a hang or a
+signal; and what it may cost is asserted on the child process's own resource usage (peak
+RSS and CPU seconds from `getrusage(RUSAGE_CHILDREN)`, taken in a small launcher that
+starts nothing else, so that the test process's own memory does not count), never on wall
+time. A timeout on each child is only a safety net against a hang.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+from sample_paths import CACHE, INCREMENTS
+
+from tui_timing.artifacts.safe_load import load_container
+
+#: Peak RSS any of these runs may reach: a normal `check` is about 300 MB (most of it
+#: torch), the defects this file guards against cost gigabytes.
+PEAK_MB = 700
+#: CPU seconds any of these runs may take: a normal run is a few; the defects ran minutes.
+CPU_S = 90
+
+LAUNCHER = """
+import json, os, resource, subprocess, sys
+limit = int(os.environ.pop("HARDEN_DATA_LIMIT", "0"))
+if limit:
+    resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
+done = subprocess.run(sys.argv[1:], capture_output=True, text=True, errors="replace")
+usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(json.dumps({"code": done.returncode, "stdout": done.stdout, "stderr": done.stderr,
+                  "peak_mb": usage.ru_maxrss / 1024, "cpu_s": usage.ru_utime + usage.ru_stime}))
+"""
+
+
+@dataclass
+class Run:
+    """One finished child: exit code, output, and what it cost."""
+
+    code: int
+    stdout: str
+    stderr: str
+    peak_mb: float
+    cpu_s: float
+
+    @property
+    def error(self) -> dict[str, Any] | None:
+        """The JSON report's top-level `error` (check --format json)."""
+        report = json.loads(self.stdout)
+        return report.get("error")
+
+    def assert_clean(self, peak_mb: float = PEAK_MB, cpu_s: float = CPU_S) -> None:
+        """No traceback, no signal, no 'please report this', and within the budget."""
+        output = self.stdout + self.stderr
+        assert self.code >= 0, f"killed by signal {-self.code}: {self.stderr[-2000:]}"
+        assert "Traceback" not in output, self.stderr[-3000:]
+        assert "please report" not in output.lower(), output[-2000:]
+        assert self.peak_mb < peak_mb, (self.peak_mb, self.stderr[-1000:])
+        assert self.cpu_s < cpu_s, (self.cpu_s, self.stderr[-1000:])
+
+
+def run_measured(
+    *args: str, cwd: Path | None = None, data_limit_mb: int = 0, timeout: float = 300
+) -> Run:
+    """`timing-tui ARGS` in a child process; its exit and its resource usage.
+
+    `data_limit_mb` sets the child's RLIMIT_DATA (`ulimit -d`): a machine with that much
+    memory, as far as the memory budget can tell.
+    """
+    env = dict(os.environ)
+    if data_limit_mb:
+        env["HARDEN_DATA_LIMIT"] = str(data_limit_mb << 20)
+    done = subprocess.run(
+        [sys.executable, "-c", LAUNCHER, sys.executable, "-m", "tui_timing", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        timeout=timeout,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return Run(**json.loads(done.stdout))
+
+
+def check_json(path: Path, option: str = "--cache", *extra: str, **kwargs: Any) -> Run:
+    return run_measured("check", option, str(path), "--format", "json", *extra, **kwargs)
+
+
+def assert_unusable(run: Run, path: Path, key: str | None, *phrases: str) -> None:
+    """Exit 2 and the SPEC 5 error naming the file, the key and the problem."""
+    run.assert_clean()
+    assert run.code == 2, (run.code, run.stdout[-2000:], run.stderr[-2000:])
+    error = run.error
+    assert error is not None and error["file"] == str(path), error
+    assert error["key"] == key, error
+    for phrase in phrases:
+        assert phrase in error["problem"], error
+
+
+def sample_cache() -> dict[str, Any]:
+    return torch.load(CACHE, weights_only=True)
+
+
+# --- 1 and 7: pyproject.toml ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text", ["tool = 5\n", "[[tool]]\nname = 'x'\n", "[tool]\nother = 1\n"])
+def test_a_pyproject_without_a_usable_tool_table_is_ignored(text: str, tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text(text)
+    run = run_measured("check", "--cache", str(CACHE), "--stage", "1", cwd=tmp_path)
+    run.assert_clean()
+    assert run.code == 0, run.stderr
+    assert "Stage 1 cache" in run.stdout
+
+
+@pytest.mark.parametrize("entry", ["[1, 2]", "5", "'fast'"])
+@pytest.mark.parametrize("command", [["check", "--stage", "1"], []])
+def test_a_timing_tui_entry_that_is_not_a_table_is_a_usage_error(
+    entry: str, command: list[str], tmp_path: Path
+) -> None:
+    """`check`, and the TUI (no command), which must stop before it opens."""
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_text(f"[tool]\ntiming-tui = {entry}\n")
+    run = run_measured(*command, "--cache", str(CACHE), cwd=tmp_path)
+    run.assert_clean()
+    assert run.code == 2, run.stderr
+    assert f"{pyproject}: [tool.timing-tui] must be a table" in run.stderr
+
+
+def test_a_huge_pyproject_is_refused_unread(tmp_path: Path) -> None:
+    """2 GB (sparse: no disk used) took 4.6 GB of memory to be refused."""
+    pyproject = tmp_path / "pyproject.toml"
+    with pyproject.open("wb") as handle:
+        handle.truncate(2 << 30)
+    run = run_measured("check", "--cache", str(CACHE), "--stage", "1", cwd=tmp_path)
+    run.assert_clean(peak_mb=500)
+    assert run.code == 2
+    assert f"{pyproject}: larger than 4 MB" in run.stderr
+
+
+# --- 5 and 8: options out of range ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [("--samples", "1000000000"), ("--samples", "0"), ("--seed", str(2**70)), ("--seed", "-1")],
+)
+def test_numbers_out_of_range_are_usage_errors(option: str, value: str) -> None:
+    """1e9 samples took 9 GB after 40 s; seed 2**70 was 'internal error ... report this'."""
+    run = run_measured("check", "--cache", str(CACHE), option, value)
+    run.assert_clean(cpu_s=30)
+    assert run.code == 2
+    assert f"Invalid value for '{option}'" in run.stderr and "range" in run.stderr
+
+
+def test_the_largest_seed_works() -> None:
+    run = run_measured("check", "--cache", str(CACHE), "--stage", "1", "--seed", str(2**63 - 1))
+    run.assert_clean()
+    assert run.code == 0, run.stderr
+
+
+# --- 4: expanded tensors and the memory budget ------------------------------------------------
+
+
+def test_expanded_rows_are_refused(tmp_path: Path) -> None:
+    """A 3 kB file declaring 10⁹ rows (stride 0) ran stage 1 past 120 s and 2.5 GB."""
+    path = tmp_path / "expanded_timing.pt"
+    n = 10**9
+    torch.save(
+        {
+            "duration": torch.ones(1).expand(n),
+            "profile": torch.full((1, 128), 1 / 128).expand(n, 128),
+            "features": torch.ones(1, 8).expand(n, 8),
+        },
+        path,
+    )
+    assert path.stat().st_size < 10_000
+    run = check_json(path)
+    assert_unusable(run, path, "duration", "expanded", "stride 0", ".contiguous()")
+
+
+def test_a_cache_larger_than_the_memory_budget_is_refused_before_reading(tmp_path: Path) -> None:
+    """On a machine (here: a process limit) with too little memory for the file, the load
+    is refused with a message that says so, instead of a MemoryError or the OOM killer."""
+    path = tmp_path / "big_timing.pt"
+    cache = sample_cache()
+    cache["padding"] = torch.zeros(40 << 20)  # 160 MB
+    torch.save(cache, path)
+    run = check_json(path, data_limit_mb=500)
+    assert_unusable(run, path, None, "needs 1", "of memory, more than half of the")
+
+
+def test_an_npz_that_inflates_past_the_budget_is_refused_before_inflating(tmp_path: Path) -> None:
+    """An honest member of 640 MB deflating from about 1 MB (4 GB from 18 MB took 4.4 GB)."""
+    path = tmp_path / "inflating_timing.npz"
+    member = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        member, {"descr": "<f4", "fortran_order": False, "shape": (160 << 20,)}
+    )
+    with (
+        zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive,
+        archive.open("duration.npy", "w", force_zip64=True) as out,
+    ):
+        out.write(member.getvalue())
+        zeros = bytes(4 << 20)
+        for _ in range(160):
+            out.write(zeros)
+    assert path.stat().st_size < 5 << 20
+    run = check_json(path, data_limit_mb=700)
+    assert_unusable(run, path, None, "needs 671.1 MB of memory")
+    assert run.peak_mb < 450
+
+
+# --- 7: a gzip session that inflates to one endless line ----------------------------------
+
+
+def test_a_gzip_session_of_one_endless_line_stops_at_one_megabyte(tmp_path: Path) -> None:
+    """300 MB of one line from 300 kB of gzip (2 GB took 15 GB before its error)."""
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    deflate = zlib.compressobj(9, zlib.DEFLATED, 31)  # gzip framing
+    parts = [deflate.compress(b"record timestamp,client timestamp,button,state,x,y\n")]
+    block = b"1" * (1 << 20)
+    parts += [deflate.compress(block) for _ in range(300)]
+    parts.append(deflate.flush())
+    session = raw / "session_0"
+    session.write_bytes(b"".join(parts))
+    out = tmp_path / "out"
+    run = run_measured("build-cache", str(raw), "--out", str(out), "--id", "x", "--split", "t")
+    run.assert_clean(peak_mb=450)
+    assert run.code == 2
+    assert f"{session}: line 2: longer than 1 MB" in run.stderr
+    assert not out.exists() or not any(out.rglob("*_timing.pt"))
+
+
+def test_a_cache_wider_than_memory_is_refused_before_allocating(
+    small_sessions: list[Path], tmp_path: Path
+) -> None:
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    shutil.copy(small_sessions[0], raw / small_sessions[0].name)
+    args = ["--out", str(tmp_path / "out"), "--id", "x", "--split", "t", "--max-len", "10000000000"]
+    run = run_measured("build-cache", str(raw), *args)
+    run.assert_clean()
+    assert run.code == 2
+    assert "of L = 10000000000 needs" in run.stderr and "more than half of" in run.stderr
+
+
+def test_training_a_head_too_large_for_memory_says_so() -> None:
+    run = run_measured(
+        "train", "--cache", str(CACHE), "--out", "/nonexistent/never", "--hidden", "1000000",
+        data_limit_mb=1500,
+    )  # fmt: skip
+    run.assert_clean()
+    assert run.code == 2
+    assert "not enough memory to train this head" in run.stderr
+
+
+# --- 3: special files as the scratchpad ----------------------------------------------------
+
+
+def test_a_fifo_scratchpad_is_refused_at_once(tmp_path: Path) -> None:
+    fifo = tmp_path / "scratchpad.md"
+    os.mkfifo(fifo)
+    run = run_measured(
+        "check", "--cache", str(CACHE), "--stage", "1", "--scratchpad", str(fifo), timeout=120
+    )
+    run.assert_clean()
+    assert run.code == 2
+    assert f"scratchpad {fifo}: not a regular file" in run.stderr
+    assert "Stage 1 cache" in run.stdout  # the report itself was printed
+
+
+TUI_EXPORT = """
+import asyncio, sys
+from pathlib import Path
+from textual.widgets._toast import Toast
+from tui_timing.cli import Invocation
+from tui_timing.config import Settings
+from tui_timing.stages.context import ArtifactPaths
+from tui_timing.tui.app import TimingApp
+
+async def main():
+    invocation = Invocation(
+        paths=ArtifactPaths(cache=Path(sys.argv[1])), settings=Settings(samples=64),
+        scratchpad=Path(sys.argv[2]), theme=None,
+    )
+    app = TimingApp(invocation, cwd=Path(sys.argv[2]).parent)
+    async with app.run_test(size=(120, 40), notifications=True) as pilot:
+        while not app.is_idle:
+            await pilot.pause(0.05)
+        await pilot.press("e")
+        for _ in range(600):
+            await pilot.pause(0.05)
+            toasts = [str(t.render()) for t in app.screen.query(Toast)]
+            if any("not a regular file" in t for t in toasts):
+                print("refused:", toasts)
+                break
+        await pilot.press("q")
+
+asyncio.run(main())
+print("exited")
+"""
+
+
+def test_the_tuis_export_to_a_fifo_fails_and_the_app_still_exits(tmp_path: Path) -> None:
+    """`e` on a FIFO scratchpad: an error toast, and `q` then ends the process (it hung in
+    the open of the pipe, on a thread the interpreter waited for at exit)."""
+    fifo = tmp_path / "scratchpad.md"
+    os.mkfifo(fifo)
+    done = subprocess.run(
+        [sys.executable, "-c", TUI_EXPORT, str(CACHE), str(fifo)],
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "refused:" in done.stdout and done.stdout.rstrip().endswith("exited"), done.stdout
+
+
+# --- 8: a plug-in that exits while it is imported ------------------------------------------
+
+
+def test_a_plugin_that_exits_on_import_is_the_users_error(tmp_path: Path) -> None:
+    (tmp_path / "trainscript.py").write_text(
+        "import argparse\n"
+        "parser = argparse.ArgumentParser()\n"
+        "parser.add_argument('--lr', type=float, required=True)\n"
+        "args = parser.parse_args()\n"
+        "def make_model(**config):\n"
+        "    raise AssertionError('never reached')\n"
+    )
+    run = run_measured(
+        "check", "--checkpoint", str(INCREMENTS), "--model", "trainscript:make_model",
+        "--stage", "3", cwd=tmp_path,
+    )  # fmt: skip
+    run.assert_clean()
+    assert run.code == 2
+    assert "trainscript" in run.stderr and "sys.exit(2)" in run.stderr, run.stderr
+
+
+# --- 9: unsigned lengths ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", [torch.uint16, torch.uint32, torch.uint64], ids=str)
+def test_unsigned_lengths_are_read(dtype: torch.dtype, tmp_path: Path) -> None:
+    """uint16 passed cache.shapes and then failed stage 2 inside timing-tui."""
+    path = tmp_path / "unsigned_timing.pt"
+    cache = sample_cache()
+    cache["length"] = cache["length"].to(dtype)
+    torch.save(cache, path)
+    run = check_json(path, "--cache", "--stage", "2")
+    run.assert_clean()
+    assert run.code == 0, run.stdout[-3000:]
+    (stage,) = json.loads(run.stdout)["stages"]
+    assert {c["status"] for c in stage["checks"]} <= {"pass", "warn", "skip"}, stage
+
+
+# --- 10: messages that say what is wrong -------------------------------------------------------
+
+
+class Payload:
+    """Unpickling this would create a file: a weights-only load must refuse it first."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (os.system, (f"touch {self.marker}",))
+
+
+@pytest.mark.parametrize("protocol", [4, 5])
+@pytest.mark.parametrize("zipped", [True, False])
+def test_a_protocol_4_or_5_pickle_says_to_save_with_the_default(
+    protocol: int, zipped: bool, tmp_path: Path
+) -> None:
+    path = tmp_path / "proto_timing.pt"
+    torch.save(
+        sample_cache(), path, pickle_protocol=protocol, _use_new_zipfile_serialization=zipped
+    )
+    run = check_json(path)
+    assert_unusable(run, path, None, f"pickle protocol {protocol}", "default protocol")
+
+
+@pytest.mark.parametrize("zipped", [True, False])
+def test_a_hostile_protocol_4_pickle_is_still_named_unsafe(zipped: bool, tmp_path: Path) -> None:
+    """The advice to re-save must never be given for a file that asks to run code."""
+    path = tmp_path / "hostile_timing.pt"
+    marker = tmp_path / "ran"
+    torch.save(
+        {"duration": torch.ones(3), "meta": Payload(marker)},
+        path,
+        pickle_protocol=4,
+        _use_new_zipfile_serialization=zipped,
+    )
+    run = check_json(path)
+    assert_unusable(run, path, None, "refused as unsafe", "system")
+    assert "default protocol" not in run.error["problem"]
+    assert not marker.exists()
+
+
+def test_a_pickle_named_safetensors_is_not_called_a_bad_header(tmp_path: Path) -> None:
+    path = tmp_path / "cache.safetensors"
+    path.write_bytes(b"\x80\x02}q\x00X\x01\x00\x00\x00aq\x01K\x01s.")  # pickle of {"a": 1}
+    run = check_json(path)
+    assert_unusable(run, path, None, "not a safetensors file")
+    assert "header too large" not in run.error["problem"]
+
+
+def test_a_torch_file_named_safetensors_loads_as_what_it_is(tmp_path: Path) -> None:
+    path = tmp_path / "cache.safetensors"
+    shutil.copy(CACHE, path)
+    run = check_json(path, "--cache", "--stage", "1")
+    run.assert_clean()
+    assert run.code == 0, run.stdout[-2000:]
+
+
+def test_an_npz_with_a_member_that_is_not_an_array(tmp_path: Path) -> None:
+    path = tmp_path / "extra_timing.npz"
+    member = io.BytesIO()
+    np.save(member, np.ones(3, dtype=np.float32))
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("duration.npy", member.getvalue())
+        archive.writestr("README.txt", "notes")
+    run = check_json(path)
+    assert_unusable(run, path, None, "only .npy arrays", "README.txt")
+    assert "enforce fail" not in run.error["problem"]
+
+
+def big_endian_fortran(path: Path) -> dict[str, np.ndarray]:
+    cache = sample_cache()
+    arrays = {
+        "duration": cache["duration"].numpy().astype(">f4"),
+        "profile": np.asfortranarray(cache["profile"].numpy().astype(">f4")),
+        "mask": np.asfortranarray(cache["mask"].numpy()),
+        "length": cache["length"].numpy().astype(">i8"),
+        "features": np.asfortranarray(cache["features"].numpy()),
+    }
+    np.savez(path, **arrays)
+    return arrays
+
+
+def test_big_endian_and_fortran_npz_arrays_are_converted(tmp_path: Path) -> None:
+    path = tmp_path / "be_timing.npz"
+    arrays = big_endian_fortran(path)
+    loaded = load_container(path)
+    for name, array in arrays.items():
+        assert torch.equal(
+            loaded[name], torch.from_numpy(array.astype(array.dtype.newbyteorder("=")))
+        )
+    run = check_json(path, "--cache", "--stage", "1")
+    run.assert_clean()
+    assert run.code in (0, 1) and run.error is None, run.stdout[-2000:]
+
+
+def test_a_5000_digit_integer_in_meta_is_named(tmp_path: Path) -> None:
+    """A weights-only load reads integers of at most 255 bytes, so the cache cannot load
+    whole; the message names the number and where it is."""
+    path = tmp_path / "bigint_timing.pt"
+    cache = sample_cache()
+    cache["meta"] = {**cache["meta"], "max_len": 10**4999}
+    torch.save(cache, path)
+    run = check_json(path)
+    assert_unusable(run, path, None, "5000 digits", "'max_len'", "as a string")
+
+
+def test_a_symlink_loop_is_named_as_one(tmp_path: Path) -> None:
+    first, second = tmp_path / "a_timing.pt", tmp_path / "b_timing.pt"
+    first.symlink_to(second)
+    second.symlink_to(first)
+    run = check_json(first)
+    assert_unusable(run, first, None, "symbolic link loop")
+
+
+def test_a_dangling_symlink_names_its_target(tmp_path: Path) -> None:
+    link = tmp_path / "train_timing.pt"
+    link.symlink_to(tmp_path / "gone.pt")
+    run = check_json(link)
+    assert_unusable(run, link, None, f"a symbolic link to {tmp_path / 'gone.pt'}")
+
+
+# --- 6: a cache rewritten in place while it is read -----------------------------------------
+
+RACE = """
+import random, sys, threading, time
+from pathlib import Path
+import torch
+from tui_timing.artifacts.safe_load import load_container
+from tui_timing.errors import ArtifactError
+
+pristine, path = Path(sys.argv[1]), Path(sys.argv[2])
+data = pristine.read_bytes()
+rng = random.Random(0)
+outcomes = []
+for attempt in range(3):
+    path.write_bytes(data)
+    delay = rng.uniform(0.0, 0.5)
+    def cut():
+        time.sleep(delay)
+        with path.open("r+b") as handle:  # what a plain torch.save does first
+            handle.truncate(len(data) // 3)
+    cutter = threading.Thread(target=cut)
+    cutter.start()
+    try:
+        loaded = load_container(path)
+        cutter.join()
+        sum(float(v.double().sum()) for v in loaded.values() if isinstance(v, torch.Tensor))
+        mapped = [line for line in open("/proc/self/maps") if str(path.resolve()) in line]
+        outcomes.append("mapped" if mapped else "loaded")
+    except ArtifactError as exc:
+        outcomes.append(exc.problem)
+    cutter.join()
+print("\\n".join(outcomes))
+"""
+
+
+def test_a_cache_truncated_in_place_while_read_never_kills_the_reader(tmp_path: Path) -> None:
+    """A 290 MB cache (larger than the 256 MB from which caches used to be memory-mapped:
+    SIGBUS, exit 135, in 2 of 3 tries) cut to a third while it is loaded and read: each
+    try loads whole (and nothing of the file stays mapped) or says the file changed."""
+    pristine = tmp_path / "pristine_timing.pt"
+    rows = 530_000
+    torch.save(
+        {
+            "duration": torch.rand(rows) + 0.1,
+            "profile": torch.rand(rows, 128),
+            "features": torch.rand(rows, 8),
+        },
+        pristine,
+    )
+    assert pristine.stat().st_size > 256 << 20
+    done = subprocess.run(
+        [sys.executable, "-c", RACE, str(pristine), str(tmp_path / "train_timing.pt")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, (done.returncode, done.stderr[-2000:])
+    outcomes = done.stdout.splitlines()
+    assert len(outcomes) == 3, done.stdout
+    for outcome in outcomes:
+        assert (
+            outcome == "loaded"
+            or "changed while it was being read" in outcome
+            or ("truncated" in outcome)
+        ), outcome
+
+
+# --- 2: a full disk ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def full_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 32 kB tmpfs: room for a stats log, not for a checkpoint or a cache."""
+    folder = tmp_path / "small_disk"
+    folder.mkdir()
+    if os.geteuid() != 0 or shutil.which("mount") is None:
+        pytest.skip("mounting a small tmpfs needs root and mount(8)")
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=32k", "tmpfs", str(folder)],
+        capture_output=True,
+        text=True,
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", str(folder)], check=False)
+
+
+def leftovers(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.rglob(".*.tmp-*"))
+
+
+def test_build_cache_on_a_full_disk_is_exit_2(
+    small_sessions: list[Path], full_disk: Path, tmp_path: Path
+) -> None:
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    shutil.copy(small_sessions[0], raw / small_sessions[0].name)
+    run = run_measured(
+        "build-cache", str(raw), "--out", str(full_disk), "--id", "x", "--split", "t"
+    )
+    run.assert_clean()
+    assert run.code == 2, run.stderr
+    cache = full_disk / "x" / "t_timing.pt"
+    assert f"{cache}: cannot be written (the disk is full); nothing was written" in run.stderr
+    assert not cache.exists() and leftovers(full_disk) == []
+
+
+def test_train_on_a_full_disk_says_what_the_run_folder_holds(full_disk: Path) -> None:
+    """stats.jsonl fits, checkpoint.pt does not: exit 2, and the message says the stats log
+    holds both epochs but there is no checkpoint (it used to end in a traceback)."""
+    run_dir = full_disk / "run"
+    run = run_measured("train", "--cache", str(CACHE), "--out", str(run_dir), "--epochs", "2")
+    run.assert_clean()
+    assert run.code == 2, run.stderr
+    message = run.stderr
+    assert f"{run_dir / 'checkpoint.pt'}: cannot be written (the disk is full)" in message
+    assert f"{run_dir / 'stats.jsonl'} holds epochs 1-2" in message
+    assert "no final checkpoint.pt" in message
+    assert not (run_dir / "checkpoint.pt").exists() and leftovers(full_disk) == []
+
+
+def test_train_whose_stats_log_cannot_be_written_says_so(full_disk: Path) -> None:
+    run_dir = full_disk / "run"
+    run_dir.mkdir()
+    filler = os.open(full_disk / "filler", os.O_WRONLY | os.O_CREAT)
+    try:
+        while os.write(filler, bytes(4096)):
+            pass
+    except OSError:  # the disk is full now
+        pass
+    finally:
+        os.close(filler)
+    run = run_measured("train", "--cache", str(CACHE), "--out", str(run_dir), "--epochs", "2")
+    run.assert_clean()
+    assert run.code == 2, run.stderr
+    assert f"{run_dir / 'stats.jsonl'}: cannot be written" in run.stderr
+    assert "no final checkpoint.pt" in run.stderr
