@@ -252,8 +252,8 @@ async def test_resize_storm(tmp_path: Path) -> None:
 def test_a_cache_rewritten_in_place_cannot_kill_a_reader(tmp_path: Path) -> None:
     """A user's script re-saves the cache with a plain torch.save (which truncates the file
     first) while a stage still reads the one it loaded. Were the cache memory-mapped, the
-    next read would kill the process with SIGBUS (no Python handler runs); a cache of
-    ordinary size is read into memory, so the stage finishes on the data it loaded."""
+    next read would kill the process with SIGBUS (no Python handler runs); every cache is
+    read into memory, so the stage finishes on the data it loaded."""
     cache = write_cache(tmp_path / "train_timing.pt", rows=20_000)
     script = (
         "import sys, torch\n"

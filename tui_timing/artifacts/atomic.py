@@ -135,6 +135,6 @@ def atomic_write_json(path: str | Path, obj: Any) -> None:
 
 
 def atomic_torch_save(path: str | Path, obj: Any) -> None:
-    """`torch.save` to `path` atomically (zip format, so it can be memory-mapped on load)."""
+    """`torch.save` to `path` atomically (torch's default zip format)."""
     with atomic_open(path, "wb") as handle:
         torch.save(obj, handle)

@@ -383,7 +383,7 @@ def _uniform_kl(profile: torch.Tensor, length: torch.Tensor) -> float:
 def _gather(
     cache: TimingCache, rows: torch.Tensor, device: torch.device
 ) -> dict[str, torch.Tensor]:
-    """The probe's rows as small dense tensors on `device` (the cache may be memory-mapped)."""
+    """The probe's rows as small dense tensors on `device`."""
     return {
         "features": cache.features[rows].float().to(device),
         "length": cache.length[rows].long().to(device),

@@ -1,7 +1,7 @@
 """One chunked pass over a cache that gathers every figure stage 1 (and later stages) need.
 
-A 1M-row cache is memory-mapped, not loaded; walking it once, a block of rows at a time,
-keeps memory bounded and reads the file once however many checks look at it. The scan is
+Walking a 1M-row cache once, a block of rows at a time, keeps the temporaries bounded
+and reads the tensors once however many checks look at them. The scan is
 memoised on the StageContext, so stage 2 and stage 5 reuse stage 1's figures.
 """
 
