@@ -53,7 +53,9 @@ def available_bytes() -> int | None:
 
 
 def size_text(count: int) -> str:
-    """A byte count for a message: 812.3 kB, 4.0 GB."""
+    """A byte count for a message: 4 bytes, 812.3 kB, 4.0 GB."""
+    if count < 1000:
+        return f"{count} bytes"
     if count < 10**6:
         return f"{count / 1e3:.1f} kB"
     if count < 10**9:
