@@ -170,6 +170,16 @@ def test_numbers_out_of_range_are_usage_errors(option: str, value: str) -> None:
     assert f"Invalid value for '{option}'" in run.stderr and "range" in run.stderr
 
 
+@pytest.mark.parametrize("setting", ["samples = 1000000000", f"seed = {2**70}", "seed = -1"])
+def test_numbers_out_of_range_in_the_table_are_usage_errors(setting: str, tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text(f"[tool.timing-tui]\n{setting}\n")
+    run = run_measured("check", "--cache", str(CACHE), "--stage", "1", cwd=tmp_path)
+    run.assert_clean(cpu_s=30)
+    assert run.code == 2
+    key = setting.split(" = ")[0]
+    assert f"[tool.timing-tui] {key} must be an integer" in run.stderr, run.stderr
+
+
 def test_the_largest_seed_works() -> None:
     run = run_measured("check", "--cache", str(CACHE), "--stage", "1", "--seed", str(2**63 - 1))
     run.assert_clean()
