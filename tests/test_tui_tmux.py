@@ -96,3 +96,43 @@ def test_a_new_user_steps_through_the_sample_exports_and_quits(tmp_path: Path) -
         assert "EXITED 0" in text and "Traceback" not in text
     finally:
         subprocess.run(["tmux", "-L", term.socket, "kill-server"], capture_output=True)
+
+
+def test_c_compares_two_runs_in_a_real_terminal(tmp_path: Path) -> None:
+    """`c` in a research folder with two runs: pick the other run, read both in stage 3 and
+    what changed in stage 7, then `c` again to leave compare mode."""
+    folder = tmp_path / "project"
+    sample = Path(__file__).resolve().parents[1] / "sample_data"
+    shutil.copytree(sample / "datasets", folder / "datasets")
+    for name in ("increments", "linear"):
+        shutil.copytree(sample / "runs" / name, folder / "runs" / name)
+    term = Terminal(f"timing-tui-compare-{os.getpid()}")
+    term.tmux("new-session", "-d", "-s", "tui", "-x", "80", "-y", "24", command_line(folder))
+    idle = ("· pending", "… running", ". pending", ".. running")
+    try:
+        term.wait_for(lambda s: "run increments (1/2" in s, "the runs found")
+        term.wait_for(lambda s: not any(w in s for w in idle), "all stages", timeout=240)
+        term.keys("c")
+        text = term.wait_for(lambda s: "Compare with another run" in s, "the run picker")
+        assert "runs/linear" in text and "A: runs/increments" in text
+        term.keys("Enter")
+        term.wait_for(lambda s: "Comparing A runs/increments" in s, "compare mode")
+        term.wait_for(lambda s: not any(w in s for w in idle), "run B's stages", timeout=240)
+        term.keys("3")
+        text = term.wait_for(lambda s: "Stage 3 ·" in s and " B " in s, "stage 3 of both runs")
+        line = next(line for line in text.splitlines() if "Stage 3 ·" in line)
+        title = line[line.index("Stage 3 ·") :]
+        assert title.index("A ") < title.index("pass") < title.index("B ") < title.index("fail")
+        assert "model.profile_capacity" in text and "regressed" in text
+        term.keys("7")
+        text = term.wait_for(lambda s: "Compared A runs/increments" in s, "what changed")
+        assert "B runs/linear" in text and "regressed" in text
+        term.keys("c")
+        term.wait_for(lambda s: "Compare mode left" in s, "compare mode to end")
+        text = term.wait_for(lambda s: "Compared A" not in s, "stage 7 of one run")
+        assert "Verdict" in text
+        term.keys("q")
+        text = term.wait_for(lambda s: "EXITED" in s, "the app to quit", timeout=15)
+        assert "EXITED 0" in text and "Traceback" not in text
+    finally:
+        subprocess.run(["tmux", "-L", term.socket, "kill-server"], capture_output=True)

@@ -14,13 +14,14 @@ NAME_WIDTH = 12
 
 def stage_prompt(state: StageState, compared: tuple[str, str] | None = None) -> Content:
     """`1 cache        ✔ pass`: number, name and status word; in compare mode A's mark
-    before B's status (`3 model       ✘→✔ pass`)."""
+    right before B's status (`3 model       ✘✔ pass`: the list is 24 columns wide, and
+    `6 integration –· pending` just fits)."""
     name = STAGE_BY_ID[state.id].name.ljust(NAME_WIDTH)
     if compared is None:
         return Content.from_markup(f"{state.id} {name}{status_markup(state.status)}")
     status_a, status_b = compared
     mark_a = f"[{COLORS[status_a]}]{MARKS[status_a]}[/]"
-    return Content.from_markup(f"{state.id} {name}{mark_a}→{status_markup(status_b)}")
+    return Content.from_markup(f"{state.id} {name}{mark_a}{status_markup(status_b)}")
 
 
 class StageList(OptionList):
