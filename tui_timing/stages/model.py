@@ -444,7 +444,7 @@ def _duration_static(ckpt: CheckpointArtifact, why_not: str) -> Check:
     else:
         seen = f"{reading.duration_layer} has 2 outputs, read as (μ, log σ)"
     return DURATION_HEAD.skipped(
-        f"the weights were read statically ({seen}); give model = \"your.module:factory\" "
+        f'the weights were read statically ({seen}); give model = "your.module:factory" '
         "in [tool.timing-tui] (or --model) to run them"
     )
 
