@@ -3,11 +3,6 @@
 
 Each repo is trained for real once per module; `check` runs in a subprocess from the
 repo's root with nothing of the repo on PYTHONPATH, as its authors would run it.
-
-Stage 4 (reading metrics.csv under keys.log, and the text log through log_patterns) and
-stage 6 (the flat gt_/gen_ eval dump) rest on the log and eval-dump readers of issue 10's
-other half; the repos are laid out for them, and the stages asserted here are the ones
-this half delivers: 1, 2, 3 and 5.
 """
 
 from __future__ import annotations
@@ -60,10 +55,11 @@ def test_lightning_repo_with_only_its_table(
     report = lightning_report
     assert set(report["artifacts"]) == {"cache", "checkpoint", "log", "eval"}
     assert report["artifacts"]["checkpoint"]["path"].endswith("runs/exp3/ckpt/last.ckpt")
-    for stage_id in (1, 2, 3, 5):
+    for stage_id in (1, 2, 3, 4, 5, 6):
         assert assessed(report, stage_id), stage(report, stage_id)
         bad = {k: v for k, v in statuses(report, stage_id).items() if v in ("fail", "error")}
         assert not bad, (stage_id, bad, stage(report, stage_id))  # no false failure
+    assert "error" not in report
     # the cache's own mask and names, the user's dataset, factory and sampler
     loaded = message(report, 1, "cache.load")
     assert (
@@ -77,6 +73,9 @@ def test_lightning_repo_with_only_its_table(
     assert statuses(report, 3)["model.length_masking"] == "pass"  # -inf logits on padding
     sampler = message(report, 5, "sampler.run")
     assert "mousediff.timing:sample_timing" in sampler and "the same rows" in sampler
+    # the CSVLogger's train_/val_ columns under the names keys.log maps; the flat gt_/gen_ dump
+    assert statuses(report, 4)["train.stats_convergence"] == "pass"
+    assert statuses(report, 6)["integration.c2st"] == "pass"
 
 
 def test_lightning_repo_users_exception_is_theirs(lightning: Path) -> None:
@@ -107,8 +106,9 @@ def test_dataclass_repo_with_only_its_table(dataclass_report: dict[str, Any]) ->
     """The other repo's forms: a pickled config dataclass, a model class taking it, forward
     (features, mask) returning its own names, a sampler object picking its own rows."""
     report = dataclass_report
-    for stage_id in (1, 2, 3, 5):
+    for stage_id in (1, 2, 3, 4, 5):
         assert assessed(report, stage_id), stage(report, stage_id)
+    assert "text log" in message(report, 4, "train.log")  # read through log_patterns
     vs_raw = next(c for c in stage(report, 1)["checks"] if c["id"] == "cache.vs_raw")
     assert vs_raw["status"] == "pass" and "not independent" in vs_raw["message"]
     assert stage(report, 1)["stats"]["own_stats"]["count"] > 1000
