@@ -219,11 +219,15 @@ def _describe_unpickling_error(exc: Exception, path: Path) -> str:
     return f"not loadable: {first}"
 
 
+#: Pickle opcodes by their code character (what an unsupported opcode is called).
+_OPCODES = {op.code: op for op in pickletools.opcodes}
+
+
 def _describe_unsupported_opcode(code: int, path: Path) -> str:
     called = _pickle_calls(path)
     if called:
         return _unsafe_call(called)
-    opcode = pickletools.code2op.get(chr(code)) if 0 <= code < 256 else None
+    opcode = _OPCODES.get(chr(code)) if 0 <= code < 256 else None
     name = f" ({opcode.name})" if opcode is not None else ""
     return (
         f"refused: the file is a pickle using instruction {code}{name}, which a weights-only "
@@ -416,6 +420,6 @@ def _load_safetensors(path: Path) -> dict[str, Any]:
         itemsize = np.dtype(dtype).itemsize
         if any(n < 0 for n in shape) or end - start != math.prod(shape) * itemsize:
             raise ArtifactError(str(path), name, "size does not match its shape in the header")
-        array = np.frombuffer(body[start:end], dtype=dtype)
+        array: np.ndarray = np.frombuffer(body[start:end], dtype=dtype)
         out[name] = torch.from_numpy(array.reshape(shape).copy())
     return out

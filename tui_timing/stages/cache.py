@@ -113,7 +113,7 @@ def _run(ctx: StageContext) -> StageResult:
             "cache",
             expected="a loadable dict of tensors (SPEC 2.1)",
         )
-    raw: RawCache = loaded.value
+    raw: RawCache = loaded.usable
     result.checks.append(_load_check(raw))
     problems = shape_problems(raw)
     result.checks.append(_shapes_check(problems))
@@ -380,7 +380,7 @@ def _vs_raw_check(
             expected="a readable raw summary",
             message=f"The raw summary cannot be used: {loaded.error}.",
         )
-    summary: dict[str, Any] = loaded.value
+    summary: dict[str, Any] = loaded.usable
     durations = scan.durations
     cache_figures = {
         "n_segments": cache.n_rows,
