@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from tui_timing.artifacts.discovery import CHECKPOINT_NAMES, Discovered, discover
+from tui_timing.artifacts.discovery import Discovered, discover
 from tui_timing.errors import UsageError
 
 
@@ -54,7 +54,7 @@ def resolve_run(given: Path, side: str) -> RunInputs:
     checkpoint = _direct(found, given, "checkpoint") or _only(found, given, "checkpoint", side)
     if checkpoint is None:
         raise UsageError(
-            f"{side}: no checkpoint found in {given} (looked for {', '.join(CHECKPOINT_NAMES)}); "
+            f"{side}: no checkpoint found in {given} (no file there holds a model's weights); "
             "name the checkpoint file instead"
         )
     log = _direct(found, given, "log") or _only(found, given, "log", side)
