@@ -475,9 +475,9 @@ def build_cache_command(
         fail(f"{raw_dir}: not a folder of session files")
     with click.progressbar(length=1, label="reading sessions", file=sys.stderr) as bar:
 
-        def progress(done: int, total: int, name: str) -> None:
+        def progress(done: int, total: int, _name: str) -> None:
             bar.length = total
-            bar.update(done - bar.pos, name)
+            bar.update(done - bar.pos)
 
         try:
             params = SegmentationParams(

@@ -8,6 +8,7 @@ the scratchpad export and the TUI only render them. Values in `measured`, `expec
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -50,8 +51,8 @@ class Series:
     """One line, set of bars or histogram on a plot: x positions and their values."""
 
     label: str
-    x: list[float]
-    y: list[float]
+    x: Sequence[float]
+    y: Sequence[float]
 
 
 @dataclass

@@ -85,7 +85,7 @@ class RowCollector:
         the epoch, the split, or None for a field that is ignored."""
         found = self._roles.get(key, ...)
         if found is not ...:
-            return found  # type: ignore[return-value]
+            return found
         role = self._resolve(key)
         if len(self._roles) < _MAX_NAMES:
             self._roles[key] = role

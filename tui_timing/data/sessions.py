@@ -98,7 +98,8 @@ def _parse_session(path: Path, data: bytes) -> Session:
     """Parse the (decompressed) bytes of one session file."""
     body = _drop_header(path, data)
     if not body.strip():  # a header-only session: no events (and no loadtxt warning)
-        return Session(path, *(np.zeros(0) for _ in range(3)), motion=np.zeros(0, dtype=bool))
+        empty = np.zeros(0)
+        return Session(path, empty, empty.copy(), empty.copy(), np.zeros(0, dtype=bool))
     try:
         rows = np.loadtxt(io.BytesIO(body), delimiter=",", dtype=_ROW, comments=None, ndmin=1)
     except ValueError as exc:

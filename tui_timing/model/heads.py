@@ -197,6 +197,8 @@ class TimingHead(nn.Module):
     def __init__(self, config: HeadConfig) -> None:
         super().__init__()
         self.config = config
+        self.feature_mean: torch.Tensor
+        self.feature_std: torch.Tensor
         self.register_buffer("feature_mean", torch.zeros(config.cond_dim))
         self.register_buffer("feature_std", torch.ones(config.cond_dim))
         n_in = config.cond_dim + int(config.length_input)

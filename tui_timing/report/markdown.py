@@ -43,7 +43,7 @@ def findings_markdown(report: Report, when: datetime | None = None) -> str:
         lines.append("Verdict: not reached (the decision stage did not run)")
     if report.error is not None:
         err = report.error
-        where = err["file"] + (f" [{err['key']}]" if err.get("key") else "")
+        where = f"{err['file']}" + (f" [{err['key']}]" if err.get("key") else "")
         lines.append(f"- Error: {where}: {err['problem']}")
     return printable("\n".join(lines) + "\n")
 

@@ -34,6 +34,13 @@ class Loaded(Generic[T]):
     def ok(self) -> bool:
         return self.error is None and self.value is not None
 
+    @property
+    def usable(self) -> T:
+        """The value of a load that succeeded (callers look at `error` first)."""
+        if self.value is None:
+            raise RuntimeError(f"{self.path}: used although it was not loaded ({self.error})")
+        return self.value
+
 
 @dataclass
 class ProgressEvent:

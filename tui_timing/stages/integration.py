@@ -26,7 +26,7 @@ import torch
 
 from tui_timing.artifacts.eval_dump import EvalDump
 from tui_timing.config import Tolerances
-from tui_timing.findings import Check, Plot, StageResult
+from tui_timing.findings import Check, Plot, StageResult, Status
 from tui_timing.hook import Gate, timing_gates
 from tui_timing.model.sample import draw_rows
 from tui_timing.numerics.figures import histogram, ks_distance, log_edges
@@ -190,7 +190,7 @@ def run(ctx: StageContext) -> StageResult:
             for spec in CHECKS.specs
         ]
         return result
-    dump: EvalDump = loaded.value
+    dump: EvalDump = loaded.usable
     tol = ctx.settings.tolerances
     ctx.tick(Stage.INTEGRATION, 0.1, "pooled Δt and velocity statistics")
     dt_gate, vel_gate = timing_gates(dump.real, dump.fake, tol.gate_rel)
@@ -301,7 +301,7 @@ def _velocity_cause(vel: ScaleFit, dt: ScaleFit, step: ScaleFit, tol: Tolerances
 def _renormalization_check(dump: EvalDump, dt_fit: ScaleFit, tol: Tolerances) -> Check:
     """About Δt only: sums that miss the sampled durations, a fixed total, a constant factor."""
     findings: list[str] = []
-    status = "pass"
+    status: Status = "pass"
     fake_sums = dump.fake.durations
     measured: dict[str, Any] = {"dt_factor": dt_fit.as_dict()}
     sums_match = False

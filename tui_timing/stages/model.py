@@ -119,7 +119,7 @@ def run(ctx: StageContext) -> StageResult:
             "checkpoint",
             expected="a checkpoint whose weights fit the model (SPEC 2.3)",
         )
-    ckpt: CheckpointArtifact = loaded.value
+    ckpt: CheckpointArtifact = loaded.usable
     cache = ctx.timing_cache()
     tol = ctx.settings.tolerances
     result.checks = [_load_check(ckpt), _conditioning_check(ckpt, cache)]

@@ -115,7 +115,7 @@ def run(ctx: StageContext) -> StageResult:
             "training log",
             expected="a stats log as SPEC 2.4 (JSONL, CSV or Lightning metrics.csv)",
         )
-    log: StatsLog = loaded.value
+    log: StatsLog = loaded.usable
     tol = ctx.settings.tolerances
     split = "val" if "val" in log.splits else log.splits[0]
     bulk = "train" if "train" in log.splits else log.splits[0]

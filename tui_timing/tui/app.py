@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from dataclasses import replace
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, Literal
 
@@ -412,7 +413,7 @@ class TimingApp(App[None]):
     def action_rerun_all(self) -> None:
         """Look for artifacts again (a new run appears in the selector), reload every one
         from disk and run all stages."""
-        stages = dict.fromkeys(ALL_STAGES, "re-run all")
+        stages: dict[int, str] = dict.fromkeys(ALL_STAGES, "re-run all")
         self._submit(Work(resolve=True, rediscover=True, stages=stages))
 
     def action_toggle_log(self) -> None:
@@ -450,7 +451,7 @@ class TimingApp(App[None]):
     def _switch_to(self, selection: Selection | None) -> None:
         if selection is None or selection == self.selection:
             return
-        stages = dict.fromkeys(ALL_STAGES, "switched artifacts")
+        stages: dict[int, str] = dict.fromkeys(ALL_STAGES, "switched artifacts")
         self._submit(Work(resolve=True, selection=selection, stages=stages))
 
     def action_export(self) -> None:
@@ -675,7 +676,7 @@ class TimingApp(App[None]):
         entries = [
             PaletteEntry(
                 f"Stage {info.id}: {info.title}",
-                lambda sid=info.id: self.action_stage(sid),
+                partial(self.action_stage, info.id),
                 f"show the {info.name} stage",
             )
             for info in STAGES
@@ -685,7 +686,7 @@ class TimingApp(App[None]):
             entries.append(
                 PaletteEntry(
                     f"Action: {action.title}",
-                    lambda i=index: self._run_action_at(i),
+                    partial(self._run_action_at, index),
                     action.command or "no command (by hand)",
                 )
             )

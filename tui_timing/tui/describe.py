@@ -30,8 +30,8 @@ def describe_artifacts(
     runs = found.runs if found is not None else []
     if runs:
         parts.append(f"run {runs[selection.run].name.split('/')[-1]}" + _of(selection.run, runs))
-    elif paths.checkpoint is not None or paths.log is not None:
-        parts.append(f"run {(paths.checkpoint or paths.log).parent.name}")
+    elif (run_file := paths.checkpoint or paths.log) is not None:
+        parts.append(f"run {run_file.parent.name}")
     if paths.cache is not None:
         split = paths.cache.name.removesuffix(paths.cache.suffix).removesuffix("_timing")
         caches = found.caches if found is not None else []

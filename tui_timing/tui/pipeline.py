@@ -193,8 +193,8 @@ class Pipeline:
         if work.selection is not None:
             self._selection = work.selection
         if work.resolve or self._ctx is None:
-            self._resolve(work.rediscover)
-            self._load(set(self._paths.given()), keep={}, fresh=True)
+            paths = self._resolve(work.rediscover)
+            self._load(set(paths.given()), keep={}, fresh=True)
         elif work.reload:
             old = self._ctx.results
             keep = {sid: r for sid, r in old.items() if sid not in work.stages}
@@ -212,7 +212,7 @@ class Pipeline:
             rest.merge(self._pending)
             self._pending = rest
 
-    def _resolve(self, rediscover: bool) -> None:
+    def _resolve(self, rediscover: bool) -> ArtifactPaths:
         """Decide the artifact paths: given ones, else discovered ones, else the sample."""
         from tui_timing.stages.runner import resolve_paths
 
@@ -233,16 +233,20 @@ class Pipeline:
             paths = found.paths(cache=sel.cache, run=sel.run, eval_dump=sel.eval_dump)
         self._paths = resolve_paths(paths)
         self._post(ArtifactsResolved(self._paths, found, self._selection))
+        return self._paths
 
     def _load(self, kinds: set[str], keep: dict[int, StageResult], fresh: bool) -> None:
         """(Re)load artifacts: into a fresh context (keeping the results in `keep`), or in
         place, so that a new stats log does not throw away the cache scan."""
         from tui_timing.stages.context import StageContext
 
-        given: dict[str, Path] = self._paths.given()
+        paths = self._paths
+        if paths is None:
+            raise RuntimeError("artifacts loaded before they were resolved")
+        given: dict[str, Path] = paths.given()
         if fresh or self._ctx is None:
             self._ctx = StageContext(
-                paths=self._paths,
+                paths=paths,
                 settings=self._invocation.settings,
                 on_progress=self._progress,
                 should_stop=self._should_stop,
@@ -264,12 +268,15 @@ class Pipeline:
         from tui_timing.stages.context import StageCancelled
         from tui_timing.stages.runner import run_stage
 
+        ctx = self._ctx
+        if ctx is None:
+            raise RuntimeError(f"stage {stage} run before its artifacts were loaded")
         with self._cond:
             self._running = stage
         self._last_progress = 0.0
         self._post(StageStarted(stage, reason))
         try:
-            result = run_stage(self._ctx, stage)
+            result = run_stage(ctx, stage)
         except StageCancelled:
             self._post(StageInterrupted(stage))
             return False

@@ -409,7 +409,7 @@ def eval_drifts(walk: Walk) -> RuleResult:
     renorm = ev.get("integration.renormalization")
     gates = [ev.get(cid) for cid in GATES if ev.failed(cid)]
     cause = ev.measured("integration.vel_p95", "cause")
-    eval_side = [c for c in (renorm,) if c is not None and c.status == "fail"]
+    eval_side: list[Check | None] = [c for c in (renorm,) if c is not None and c.status == "fail"]
     if cause in ("paths", "both"):
         eval_side.append(ev.get("integration.vel_p95"))
     if not eval_side and not gates:

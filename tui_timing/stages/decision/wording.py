@@ -4,6 +4,7 @@ architecture changes rule 4 names (in the terms of this checkpoint's configurati
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from tui_timing.findings import Check
@@ -22,7 +23,7 @@ HEAD_REMEDIES = {
 NAMED = 3
 
 
-def ids(checks: list[Check | None]) -> str:
+def ids(checks: Sequence[Check | None]) -> str:
     """`a.b, c.d`: the checks' ids."""
     return ", ".join(c.id for c in checks if c is not None)
 
@@ -53,7 +54,7 @@ def drift_figures(checks: list[Check]) -> str:
     return ", ".join(parts)
 
 
-def unique(checks: list[Check | None]) -> list[Check]:
+def unique(checks: Sequence[Check | None]) -> list[Check]:
     """The checks without repeats or Nones, in first-seen order."""
     seen: dict[str, Check] = {}
     for check in checks:
@@ -102,11 +103,17 @@ def architecture_why(
         configs = stats.get("configs") or {}
         mine = stats.get("checkpoint_config")
         best = stats.get("best")
-        kl = {name: (configs.get(name) or {}).get("profile_kl") for name in (mine, best)}
-        if all(isinstance(v, (int, float)) for v in kl.values()) and mine and best:
+        kl_mine = (configs.get(mine) or {}).get("profile_kl")
+        kl_best = (configs.get(best) or {}).get("profile_kl")
+        if (
+            isinstance(kl_mine, (int, float))
+            and isinstance(kl_best, (int, float))
+            and mine
+            and best
+        ):
             parts.append(
                 f"the checkpoint's head ({mine}) cannot fit the cache where {best} can "
-                f"(held-out KL {fmt(kl[mine])} vs {fmt(kl[best])})"
+                f"(held-out KL {fmt(kl_mine)} vs {fmt(kl_best)})"
             )
         else:
             parts.append(f"the checkpoint's head cannot fit the cache ({capacity.key_figure})")
