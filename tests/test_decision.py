@@ -308,6 +308,18 @@ def test_a_mu_bias_on_a_model_that_fitted_its_own_data_is_rule_3() -> None:
     assert "flattened" in verdict
 
 
+def test_a_sigma_gap_on_a_model_that_fitted_its_own_data_is_rule_3_too() -> None:
+    """A head whose σ is too narrow for rows it never saw (other users): it fitted its
+    own data, so it is not undertrained; the data differ."""
+    results = healthy()
+    results[4].stats["fitted"] = {"flattened": True, "split": "val", "figure": "duration_nll"}
+    setting(results, "model.duration_fit", "fail", {**_duration_fit("sigma", 0.1),
+                                                     "sigma_scale": 2.4})  # fmt: skip
+    result = decide(results)
+    assert rule_of(result) == 3 and result.decision is not None
+    assert "mostly σ 0.4167× what the rows need" in result.decision.verdict
+
+
 def test_the_same_bias_while_the_loss_still_falls_is_rule_6() -> None:
     results = healthy()
     results[4].stats["fitted"] = {"flattened": False, "split": "val", "figure": "duration_nll"}

@@ -5,11 +5,14 @@ above a brief fit's. The same gap has three fixes, told apart by its parts and b
 else is known about the checkpoint:
 - σ held by a bound (`model.duration_head` names a clamp or a range that binds): rule 5,
   remove or re-centre the bound;
-- a μ bias (the largest part) while the model fitted its own training data (its logged
-  loss flattened, or its config's `cache_sha256` names another cache): rule 3, the
-  checkpoint was trained on other data than this cache;
-- anything else (μ not following the features, a σ scale, or a bias while the log shows
-  the loss still falling, or a checkpoint trained on this very cache): rule 6, the head is
+- the model fitted its own training data (its logged loss flattened, or its config's
+  `cache_sha256` names another cache): rule 3, the checkpoint was trained on other data
+  than this cache, whatever the gap is made of (a μ bias for another user's speed, a σ
+  too narrow for rows it has not seen); without that evidence either way, a gap made
+  mostly of a μ bias is read the same way (an undertrained head started at its data's
+  mean has no bias on that data);
+- otherwise (the loss still falling, a checkpoint trained on this very cache, or a gap
+  made of μ not following the features without evidence of a fit): rule 6, the head is
   undertrained.
 """
 
@@ -91,12 +94,6 @@ def duration_finding(ev: Evidence, ctx: StageContext) -> DurationFinding | None:
         else "a μ bias"
     )
     cause = m.get("cause")
-    if cause == "bias" and own is not False:
-        return DurationFinding(
-            3,
-            f"the checkpoint was trained on other data than this cache ({bias}, {gap}; {evidence})",
-            [fit],
-        )
     scale = m.get("sigma_scale")
     part = {
         "bias": bias,
@@ -105,6 +102,14 @@ def duration_finding(ev: Evidence, ctx: StageContext) -> DurationFinding | None:
         else "σ off what the rows need",
         "features": "μ does not follow the features",
     }.get(str(cause), "its parts unknown")
+    if own is True or (own is None and cause == "bias"):
+        largest = bias if cause == "bias" else f"mostly {part}, {bias}"
+        return DurationFinding(
+            3,
+            f"the checkpoint was trained on other data than this cache ({largest}, {gap}; "
+            f"{evidence})",
+            [fit],
+        )
     return DurationFinding(
         6,
         f"the duration head is undertrained ({part}, {gap}; {evidence})",

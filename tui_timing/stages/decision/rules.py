@@ -166,7 +166,7 @@ def conditioning_fails(walk: Walk) -> RuleResult:
         verdicts.append(
             "Feed the timing head the diffusion model's conditioning vector"
             + (" and add path length/direction features" if only_dt else "")
-            + f" ({check.key_figure or check.message.rstrip('.')})"
+            + f": {check.message.split(': ', 1)[-1].rstrip('.')}"
         )
     if other_data is not None:
         reasons.append("the duration NLL gap is a μ bias on data the model did not train on")
