@@ -274,6 +274,10 @@ def _describe_unpickling_error(exc: Exception, handle: io.BufferedReader) -> str
     return f"not loadable: {first}"
 
 
+#: Pickle opcodes by their code character (what an unsupported opcode is called).
+_OPCODES = {op.code: op for op in pickletools.opcodes}
+
+
 def _describe_unsupported_opcode(code: int, handle: io.BufferedReader) -> str:
     scan = _scan_pickle(_pickle_bytes(handle))
     if scan.called:
@@ -293,7 +297,7 @@ def _describe_unsupported_opcode(code: int, handle: io.BufferedReader) -> str:
             "cannot read; save it again with torch.save's default protocol (leave out "
             "pickle_protocol)"
         )
-    opcode = pickletools.code2op.get(chr(code)) if 0 <= code < 256 else None
+    opcode = _OPCODES.get(chr(code)) if 0 <= code < 256 else None
     name = f" ({opcode.name})" if opcode is not None else ""
     return (
         f"refused: the file is a pickle using instruction {code}{name}, which a weights-only "

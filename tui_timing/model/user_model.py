@@ -98,7 +98,7 @@ def _dataclass_annotation(factory: Callable[..., Any], param: inspect.Parameter)
     factory's own module (which the user's plug-in already imported)."""
     annotation = param.annotation
     if isinstance(annotation, str):
-        target = factory.__init__ if inspect.isclass(factory) else factory  # type: ignore[misc]
+        target = factory.__init__ if inspect.isclass(factory) else factory
         try:
             annotation = typing.get_type_hints(target).get(param.name, annotation)
         except Exception:  # an annotation that does not resolve: use it as a name

@@ -113,7 +113,7 @@ def _run(ctx: StageContext) -> StageResult:
             "cache",
             expected="a loadable dict of tensors (SPEC 2.1)",
         )
-    raw: RawCache = loaded.value
+    raw: RawCache = loaded.usable
     result.checks.append(_load_check(raw))
     problems = shape_problems(raw)
     result.checks.append(_shapes_check(problems))
