@@ -22,7 +22,6 @@ quantile) find it through `use_cache`, as a repo's sampler holds its own dataset
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +30,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from tui_timing.artifacts.cache import TimingCache, as_timing_cache, load_cache
+from tui_timing.artifacts.stats_logger import TimingStatsLogger
 from tui_timing.data.dataset import TimingDataset, collate_timing
 from tui_timing.model.heads import HeadConfig, TimingHead, read_outputs
 from tui_timing.model.train import batch_losses, evaluate, head_config_for, init_from_data
@@ -96,7 +96,7 @@ def train_tanh_head(cache_path: Path, out: Path, epochs: int, seed: int = 0) -> 
     )
     evaluation = DataLoader(dataset, batch_size=1024, collate_fn=collate_timing)
     out.mkdir(parents=True, exist_ok=True)
-    with (out / "stats.jsonl").open("w", encoding="utf-8") as log:
+    with TimingStatsLogger(out / "stats.jsonl", max_len=dataset.cache.max_len) as stats:
         for epoch in range(1, epochs + 1):
             model.train()
             for batch in loader:
@@ -104,8 +104,8 @@ def train_tanh_head(cache_path: Path, out: Path, epochs: int, seed: int = 0) -> 
                 optimizer.zero_grad()
                 (nll + prof).mean().backward()
                 optimizer.step()
-            stats = evaluate(model, evaluation, torch.device("cpu"))
-            log.write(json.dumps({"epoch": epoch, "split": "train", **stats}) + "\n")
+            evaluate(model, evaluation, torch.device("cpu"), "train", stats)
+            stats.end_epoch(epoch)
     state = {k: v.detach().clone() for k, v in model.state_dict().items()}
     torch.save({"model": state, "config": config.as_dict(), "epoch": epochs}, out / "checkpoint.pt")
     return out / "checkpoint.pt"
