@@ -361,7 +361,7 @@ def test_sessions_without_segments(tmp_path: Path) -> None:
 def test_unwritable_output_and_bad_options(small_sessions: list[Path], tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    with pytest.raises(ArtifactError, match="cannot write"):
+    with pytest.raises(ArtifactError, match="cannot be written"):
         build_cache(tmp_path, blocker, "ds", "train", files=small_sessions[:1])
     with pytest.raises(UsageError, match="--id"):
         build_cache(tmp_path, tmp_path, "../escape", "train", files=small_sessions[:1])
