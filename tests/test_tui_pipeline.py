@@ -192,7 +192,7 @@ def test_stages_fed_by_each_artifact() -> None:
     # stage 6 reads the cache too (integration.real_vs_cache)
     assert stages_fed_by({"cache"}) == {1, 2, 3, 4, 5, 6, 7}
     # stage 2 reads the checkpoint's conditioning width, so a new checkpoint re-runs it too
-    assert stages_fed_by({"checkpoint", "raw_summary"}) == {1, 2, 3, 5, 7}
+    assert stages_fed_by({"checkpoint", "raw_summary"}) == {1, 2, 3, 4, 5, 7}  # 4 reads the checkpoint's profile loss
 
 
 def test_every_stage_is_re_run_by_each_artifact_it_reads() -> None:
