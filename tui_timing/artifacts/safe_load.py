@@ -9,6 +9,11 @@ truncates in place (a plain `torch.save` over the cache a TUI is watching) kills
 with SIGBUS at its next access, a signal no handler can turn into a message. What reading
 costs is checked against the memory budget (`budget.py`) before anything is allocated,
 and a file that changes while it is read is refused rather than returned half old, half new.
+
+With `arrays=True` the same files give numpy arrays where tensors would be, and torch is
+not imported (it takes over a second, and stage 1 needs only the numbers): torch's zip
+format is read by `torch_zip`, and a file only torch can read, or whose refusal only
+torch's path words, raises NeedsTorch. The messages of a refusal are the same either way.
 """
 
 from __future__ import annotations
@@ -23,15 +28,17 @@ import warnings
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 
 from tui_timing.artifacts.budget import require_memory, size_text
-from tui_timing.artifacts.data_classes import as_data, data_class_names, placeholders
 from tui_timing.artifacts.files import changed_while_read, fingerprint, open_artifact
+from tui_timing.artifacts.torch_zip import NeedsTorch, read_torch_zip
 from tui_timing.errors import ArtifactError
+
+if TYPE_CHECKING:
+    import torch
 
 _ZIP_MAGIC = b"PK\x03\x04"
 #: How much of a plain pickle the static scan reads to name what it would call.
@@ -63,17 +70,39 @@ _SAFETENSORS_DTYPES = {
 }
 
 
-def load_container(path: str | Path) -> Any:
+#: The numpy dtypes `torch.from_numpy` takes (in native byte order): with `arrays=True` an
+#: .npz member of any other dtype (datetime, long double, ...) is left to the torch path.
+_TORCH_NUMPY_DTYPES = frozenset(
+    np.dtype(t)
+    for t in (
+        np.bool_,
+        np.uint8,
+        np.int8,
+        np.int16,
+        np.int32,
+        np.int64,
+        np.float16,
+        np.float32,
+        np.float64,
+        np.complex64,
+        np.complex128,
+    )
+)
+
+
+def load_container(path: str | Path, *, arrays: bool = False) -> Any:
     """Return the object stored in `path` (usually a dict), refusing anything unsafe.
 
     Raises ArtifactError naming the file and the problem for a missing, empty, unreadable,
     truncated, unsafe or too large file, and for one that changed while it was read.
+    `arrays`: numpy arrays instead of tensors, without torch; NeedsTorch (with the reason)
+    for a file that only `torch.load` reads or words the refusal of.
     """
     path = Path(path)
     with open_artifact(path) as handle:
         before = fingerprint(handle)
         try:
-            loaded = _load_open(path, handle, before[0])
+            loaded = _load_open(path, handle, before[0], arrays)
         except ArtifactError:
             if fingerprint(handle) != before:  # cut off or rewritten while being read
                 raise changed_while_read(path) from None
@@ -87,7 +116,65 @@ def load_container(path: str | Path) -> Any:
     return loaded
 
 
-def _load_open(path: Path, handle: io.BufferedReader, size: int) -> Any:
+def load_arrays(path: str | Path) -> tuple[Any, str | None]:
+    """The container with numpy arrays where tensors are, and why torch was needed.
+
+    Read without torch where `load_container(arrays=True)` can (the reason is then None);
+    otherwise by `torch.load(weights_only=True)`, its tensors turned into arrays, so that
+    either way the caller gets the same values, or the same refusal.
+    """
+    try:
+        return load_container(path, arrays=True), None
+    except NeedsTorch as why:
+        return tensors_to_arrays(load_container(path)), str(why)
+
+
+def tensors_to_arrays(obj: Any) -> Any:
+    """`obj` with every tensor replaced by a numpy array sharing its memory: lists and
+    dicts are changed in place (each once, however often the file refers to it), tuples
+    rebuilt; below _ARRAY_DEPTH levels, deeper than any stage looks, nothing is changed.
+    bfloat16, which numpy lacks, is widened to float32 (exactly)."""
+    import torch
+
+    done: dict[int, Any] = {}
+
+    def convert(value: Any, depth: int) -> Any:
+        if isinstance(value, torch.Tensor):
+            return _array_of(value)
+        if not isinstance(value, (dict, list, tuple)) or depth >= _ARRAY_DEPTH:
+            return value
+        if id(value) in done:
+            return done[id(value)]
+        done[id(value)] = value  # a container met again while converting it stays as is
+        if isinstance(value, tuple):
+            done[id(value)] = tuple(convert(item, depth + 1) for item in value)
+            return done[id(value)]
+        for key in list(value) if isinstance(value, dict) else range(len(value)):
+            value[key] = convert(value[key], depth + 1)
+        return value
+
+    return convert(obj, 0)
+
+
+#: How deep `tensors_to_arrays` converts (stage 1 reads the top level and `meta`'s values).
+_ARRAY_DEPTH = 32
+
+
+def _array_of(tensor: torch.Tensor) -> Any:
+    """A tensor's numbers as a numpy array (the tensor itself when it has none to give:
+    a meta or sparse tensor nested deeper than `_require_dense_tensors` looks)."""
+    import torch
+
+    try:
+        plain = tensor.detach().resolve_conj().resolve_neg()
+        if plain.dtype == torch.bfloat16:
+            plain = plain.float()
+        return plain.numpy()
+    except (RuntimeError, TypeError):
+        return tensor
+
+
+def _load_open(path: Path, handle: io.BufferedReader, size: int, arrays: bool) -> Any:
     head = handle.read(16)
     if not head:
         raise ArtifactError(str(path), None, "file is empty")
@@ -95,9 +182,14 @@ def _load_open(path: Path, handle: io.BufferedReader, size: int) -> Any:
     if head.startswith(_ZIP_MAGIC):
         names, damage = _zip_names(handle)
         if names and all(name.endswith(".npy") for name in names):
-            return _load_npz(path, handle)
+            return _load_npz(path, handle, arrays)
         if names and not any(name.endswith("data.pkl") for name in names):
             raise ArtifactError(str(path), None, _foreign_zip(names))
+        if arrays:
+            if damage is not None:
+                raise NeedsTorch(damage)
+            require_memory(path, None, size, "loading it")  # as _torch_load does first
+            return read_torch_zip(path, handle, size)
         try:
             return _torch_load(path, handle, size)
         except ArtifactError as exc:
@@ -106,8 +198,10 @@ def _load_open(path: Path, handle: io.BufferedReader, size: int) -> Any:
                 raise
             raise ArtifactError(str(path), None, damage) from None
     if _looks_like_safetensors(head):
-        return _load_safetensors(path, handle, size)
+        return _load_safetensors(path, handle, size, arrays)
     if head[:1] == b"\x80":
+        if arrays:
+            raise NeedsTorch("a pickle or torch's legacy format")
         return _torch_load(path, handle, size)
     called = _scan_pickle(_pickle_bytes(handle)).called  # protocol 0/1 start with no marker
     if called:
@@ -173,6 +267,10 @@ def _torch_load(path: Path, handle: io.BufferedReader, size: int) -> Any:
 def _weights_only_load(path: Path, handle: io.BufferedReader) -> Any:
     """torch.load(weights_only=True); when that refuses classes that may be the user's
     own data classes (a config dataclass), once more with those read as data."""
+    import torch
+
+    from tui_timing.artifacts.data_classes import as_data, data_class_names, placeholders
+
     try:
         return torch.load(handle, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError:
@@ -205,6 +303,8 @@ def _require_dense_tensors(path: Path, obj: Any) -> None:
     """Refuse tensors that load but hold no usable numbers: on the meta device (no data:
     a model built with device="meta" and saved as is), sparse, nested or quantized. Every
     stage reads dense CPU tensors; the others would fail inside a stage instead."""
+    import torch
+
     stack: list[tuple[str | None, Any, int]] = [(None, obj, 0)]
     while stack:
         key, value, depth = stack.pop()
@@ -219,6 +319,8 @@ def _require_dense_tensors(path: Path, obj: Any) -> None:
 
 
 def _tensor_problem(tensor: torch.Tensor) -> str | None:
+    import torch
+
     if tensor.device.type != "cpu":
         return (
             f"a tensor on the {tensor.device.type} device holds no data "
@@ -419,7 +521,7 @@ def _describe_torch_error(exc: Exception, handle: io.BufferedReader) -> str:
     return f"not loadable ({type(exc).__name__}: {first[:200]})"
 
 
-def _load_npz(path: Path, handle: io.BufferedReader) -> dict[str, Any]:
+def _load_npz(path: Path, handle: io.BufferedReader, arrays: bool) -> dict[str, Any]:
     sizes, converted = _check_npz_members(path, handle)
     # every array, plus a copy of the largest big-endian or Fortran-order one while it is
     # converted
@@ -430,9 +532,9 @@ def _load_npz(path: Path, handle: io.BufferedReader) -> dict[str, Any]:
             out: dict[str, Any] = {}
             for name in archive.files:
                 array = archive[name]
-                out[name] = _from_numpy(path, name, array)
+                out[name] = _from_numpy(path, name, array, arrays)
             return out
-    except ArtifactError:
+    except (ArtifactError, NeedsTorch):
         raise
     except ValueError as exc:
         if "allow_pickle" in str(exc) or "Object arrays" in str(exc):
@@ -495,8 +597,9 @@ def _check_npz_member(
         )
 
 
-def _from_numpy(path: Path, name: str, array: np.ndarray) -> Any:
-    """Tensors for numeric arrays; strings (a JSON `meta`, say) stay Python values."""
+def _from_numpy(path: Path, name: str, array: np.ndarray, arrays: bool) -> Any:
+    """Tensors (or with `arrays`, C-ordered arrays) for numeric arrays; strings (a JSON
+    `meta`, say) stay Python values."""
     if array.dtype.kind in "US":
         value = array.tolist()
         if name == "meta" and isinstance(value, str):
@@ -504,6 +607,12 @@ def _from_numpy(path: Path, name: str, array: np.ndarray) -> Any:
         return value
     if not array.dtype.isnative:  # a big-endian array: numpy reads it, torch does not
         array = array.astype(array.dtype.newbyteorder("="))
+    if arrays:
+        if array.dtype not in _TORCH_NUMPY_DTYPES:
+            raise NeedsTorch(f"member {name!r} of dtype {array.dtype}")
+        return np.ascontiguousarray(array)
+    import torch
+
     try:
         return torch.from_numpy(np.ascontiguousarray(array))
     except TypeError:
@@ -526,7 +635,9 @@ def _looks_like_safetensors(head: bytes) -> bool:
     return 0 < size < 100_000_000 and head[8:9] == b"{"
 
 
-def _load_safetensors(path: Path, handle: io.BufferedReader, size: int) -> dict[str, Any]:
+def _load_safetensors(
+    path: Path, handle: io.BufferedReader, size: int, arrays: bool
+) -> dict[str, Any]:
     """Read the safetensors layout: u64 header size, JSON header, then the raw buffers.
 
     Every entry is checked against the file before anything is read, and what they need
@@ -556,8 +667,15 @@ def _load_safetensors(path: Path, handle: io.BufferedReader, size: int) -> dict[
         handle.seek(body_start + start)
         if handle.readinto(array.data) != end - start:
             raise ArtifactError(str(path), name, "truncated .safetensors file")
-        out[name] = torch.from_numpy(array.view(dtype).reshape(shape))
+        numbers = array.view(dtype).reshape(shape)
+        out[name] = numbers if arrays else _tensor_of(numbers)
     return out
+
+
+def _tensor_of(array: np.ndarray) -> torch.Tensor:
+    import torch
+
+    return torch.from_numpy(array)
 
 
 def _safetensors_entry(
