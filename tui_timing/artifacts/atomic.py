@@ -23,8 +23,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-import torch
-
 from tui_timing.errors import ArtifactError
 
 
@@ -136,5 +134,7 @@ def atomic_write_json(path: str | Path, obj: Any) -> None:
 
 def atomic_torch_save(path: str | Path, obj: Any) -> None:
     """`torch.save` to `path` atomically (torch's default zip format)."""
+    import torch  # here, so that the results cache writes without importing torch
+
     with atomic_open(path, "wb") as handle:
         torch.save(obj, handle)
