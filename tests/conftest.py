@@ -82,3 +82,14 @@ def lightning_run(small_cache: Path, tmp_path_factory: pytest.TempPathFactory) -
 
     with one_cpu_thread():
         return train_lightning(small_cache, tmp_path_factory.mktemp("lightning"))
+
+
+@pytest.fixture(autouse=True)
+def results_cache_folder(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """Each test its own results cache (SPEC 5, under $XDG_CACHE_HOME): nothing one test
+    computed is shown to another as cached, and nothing lands in the user's ~/.cache."""
+    folder = tmp_path_factory.mktemp("xdg-cache")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(folder))
+    return folder / "timing-tui" / "results"

@@ -132,6 +132,12 @@ def artifact_options(func: Callable[..., Any]) -> Callable[..., Any]:
             "--seed", type=SEEDS, help="Seed of every random choice, 0 to 2**63-1 (default 0)."
         ),
         click.option(
+            "--no-cache",
+            is_flag=True,
+            default=None,
+            help="Compute every stage: neither read nor write the results cache.",
+        ),
+        click.option(
             "--temperature",
             type=click.FloatRange(min=0, min_open=True),
             help="Sampling temperature of the profile in stage 5 (default 1).",
@@ -198,6 +204,7 @@ def build_invocation(options: dict[str, Any]) -> Invocation:
         settings=settings,
         scratchpad=Path(scratchpad) if scratchpad else None,
         theme=pick("theme", None),
+        no_cache=bool(options.get("no_cache")),
     )
 
 
@@ -232,6 +239,17 @@ def _table_setting(pyproject: Path | None, name: str, value: Any) -> Any:
     if not valid(value):
         raise UsageError(f"{pyproject}: [tool.timing-tui] {name} must be {what}, not {value!r}")
     return value
+
+
+def _stamps(paths: Any) -> Any:
+    """The artifacts' stamps before `check` reads them, for the results cache (None for a
+    special file: there is nothing to key its results on)."""
+    from tui_timing.report.results_cache import stamps
+
+    try:
+        return stamps(paths)
+    except OSError:
+        return None
 
 
 def fail(message: str) -> None:
@@ -300,7 +318,7 @@ def check(ctx: click.Context, fmt: str, stage: int | None, **options: Any) -> No
     from tui_timing.report.markdown import findings_markdown, full_markdown
     from tui_timing.report.scratchpad import append_entry
     from tui_timing.report.text import printable, render_text
-    from tui_timing.stages.runner import run_check
+    from tui_timing.stages.runner import check_report, checked_context, resolve_paths
 
     try:
         invocation = build_invocation(_merged(ctx, options))
@@ -312,9 +330,16 @@ def check(ctx: click.Context, fmt: str, stage: int | None, **options: Any) -> No
             where = "the bundled sample data" if found.is_sample else str(found.root)
             click.echo(f"timing-tui: no artifacts given; using those found in {where}", err=True)
             discovered = printable(discovery_text(found))
-        report = run_check(paths, invocation.settings, only=stage)
+        paths = resolve_paths(paths)
+        loaded_stamps = None if invocation.no_cache else _stamps(paths)
+        context = checked_context(paths, invocation.settings, only=stage)
+        report = check_report(context, stage)
     except UsageError as exc:
         fail(str(exc))
+    if loaded_stamps is not None:
+        from tui_timing.report.results_cache import ResultsCache
+
+        ResultsCache().store_context(context, loaded_stamps, report)
     if discovered:  # in the text report; beside the others, so JSON stays one object
         click.echo(discovered, err=fmt != "text")
     renderers = {"text": render_text, "json": render_json, "markdown": full_markdown}

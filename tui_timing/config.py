@@ -137,6 +137,8 @@ class Invocation:
     settings: Settings
     scratchpad: Path | None
     theme: str | None
+    #: `--no-cache`: neither read nor write the results cache.
+    no_cache: bool = False
 
     @property
     def any_artifact(self) -> bool:

@@ -5,19 +5,29 @@ keys) and strict about *usability*: a file that is not a dict, lacks a required 
 no rows or steps raises ArtifactError (exit 2). Shape and dtype problems of keys that are
 present are not raised here: stage 1 reports them as `cache.shapes`, so the user sees every
 problem at once.
+
+The file is read into numpy arrays, without torch where the container allows it (see
+safe_load.load_arrays): stage 1 runs on `CacheArrays` before torch is imported. The later
+stages get `TimingCache`, the same memory as torch tensors.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
+import numpy as np
 
-from tui_timing.artifacts.safe_load import load_container
+from tui_timing.artifacts.safe_load import load_arrays
 from tui_timing.errors import ArtifactError, UsageError
+
+if TYPE_CHECKING:
+    import torch
+
+LOG = logging.getLogger(__name__)
 
 REQUIRED = ("duration", "profile", "features")
 OPTIONAL = ("log_duration", "mask", "length", "meta", "stats")
@@ -38,7 +48,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
 #: Integer dtypes torch supports only in part (no index_select, no type promotion): a
 #: `length` or `mask` stored so is read as int64 (a uint64 beyond int64 turns negative,
 #: which the length checks then report).
-_PARTIAL_INTS = (torch.uint16, torch.uint32, torch.uint64)
+_PARTIAL_INTS = (np.dtype(np.uint16), np.dtype(np.uint32), np.dtype(np.uint64))
 
 #: Rows processed at a time by the chunked statistics, so memory stays bounded. At L = 128
 #: a chunk's float64 temporaries are 4 MB, small enough to stay in the CPU's cache between
@@ -48,30 +58,25 @@ CHUNK_ROWS = 4_096
 
 @dataclass
 class RawCache:
-    """A cache as found in the file: canonical names, tensors not yet validated."""
+    """A cache as found in the file: canonical names, numpy arrays not yet validated."""
 
     path: Path
     values: dict[str, Any]
     #: Human-readable notes: which keys came from aliases or were derived.
     notes: list[str] = field(default_factory=list)
     derived: list[str] = field(default_factory=list)
+    #: Why torch had to read the file (None: read without it). Never part of a report:
+    #: the values are the same either way.
+    torch_reason: str | None = None
 
 
-@dataclass
-class TimingCache:
-    """A validated cache: the tensors of SPEC 2.1 with consistent N, L and D."""
+class _Rows:
+    """What a validated cache knows about its size, whatever holds its numbers."""
 
-    path: Path
-    duration: torch.Tensor  # float [N]
-    log_duration: torch.Tensor  # float [N]
-    profile: torch.Tensor  # float [N, L]
-    mask: torch.Tensor  # bool or numeric [N, L], as stored
-    length: torch.Tensor  # int [N]
-    features: torch.Tensor  # float [N, D]
+    duration: Any
+    profile: Any
+    features: Any
     meta: dict[str, Any]
-    derived: list[str] = field(default_factory=list)
-    #: The cache's own `stats` (a builder's summary of these same tensors), if it has one.
-    stats: dict[str, Any] | None = None
 
     @property
     def n_rows(self) -> int:
@@ -97,8 +102,49 @@ class TimingCache:
         for start in range(0, self.n_rows, rows):
             yield slice(start, min(start + rows, self.n_rows))
 
+
+@dataclass
+class CacheArrays(_Rows):
+    """A validated cache as numpy arrays: the keys of SPEC 2.1 with consistent N, L, D."""
+
+    path: Path
+    duration: np.ndarray  # float [N]
+    log_duration: np.ndarray  # float [N]
+    profile: np.ndarray  # float [N, L]
+    mask: np.ndarray  # bool or numeric [N, L], as stored
+    length: np.ndarray  # int [N]
+    features: np.ndarray  # float [N, D]
+    meta: dict[str, Any]
+    derived: list[str] = field(default_factory=list)
+    #: The cache's own `stats` (a builder's summary of these same arrays), if it has one.
+    stats: dict[str, Any] | None = None
+
+    def bool_mask(self, rows: slice) -> np.ndarray:
+        """The mask of `rows` as booleans (numeric masks: nonzero means valid)."""
+        chunk = self.mask[rows]
+        return chunk if chunk.dtype == np.bool_ else chunk != 0
+
+
+@dataclass
+class TimingCache(_Rows):
+    """The same cache as torch tensors sharing the arrays' memory (stages 2 to 5)."""
+
+    path: Path
+    duration: torch.Tensor  # float [N]
+    log_duration: torch.Tensor  # float [N]
+    profile: torch.Tensor  # float [N, L]
+    mask: torch.Tensor  # bool or numeric [N, L], as stored
+    length: torch.Tensor  # int [N]
+    features: torch.Tensor  # float [N, D]
+    meta: dict[str, Any]
+    derived: list[str] = field(default_factory=list)
+    #: The cache's own `stats` (a builder's summary of these same tensors), if it has one.
+    stats: dict[str, Any] | None = None
+
     def bool_mask(self, rows: slice) -> torch.Tensor:
         """The mask of `rows` as booleans (numeric masks: nonzero means valid)."""
+        import torch
+
         chunk = self.mask[rows]
         return chunk if chunk.dtype == torch.bool else chunk != 0
 
@@ -113,7 +159,9 @@ def load_cache(path: str | Path, key_map: dict[str, str] | None = None) -> RawCa
             f"--key cache.{unknown[0]}=... ([tool.timing-tui.keys.cache] {unknown[0]}): "
             f"unknown cache key {unknown[0]!r} (known: {', '.join(CANONICAL)})"
         )
-    container = load_container(path)
+    container, torch_reason = load_arrays(path)
+    if torch_reason is not None:
+        LOG.info("%s: read with torch.load (the numpy reader cannot: %s)", path, torch_reason)
     if not isinstance(container, dict):
         raise ArtifactError(
             str(path),
@@ -135,10 +183,10 @@ def load_cache(path: str | Path, key_map: dict[str, str] | None = None) -> RawCa
         raise ArtifactError(str(path), missing[0], f"required key missing (found keys: {found})")
     for name in ("length", "mask"):
         value = values.get(name)
-        if isinstance(value, torch.Tensor) and value.dtype in _PARTIAL_INTS:
-            values[name] = value.to(torch.int64)
-            notes.append(f"{name} read as int64 (stored as {value.dtype})")
-    raw = RawCache(path=path, values=values, notes=notes)
+        if isinstance(value, np.ndarray) and value.dtype in _PARTIAL_INTS:
+            values[name] = value.astype(np.int64)
+            notes.append(f"{name} read as int64 (stored as {dtype_name(value)})")
+    raw = RawCache(path=path, values=values, notes=notes, torch_reason=torch_reason)
     _require_rows_and_steps(raw)
     _derive_optional(raw)
     return raw
@@ -153,7 +201,7 @@ def key_list(container: dict[Any, Any], limit: int = 20) -> str:
 
 
 def _kind(obj: Any) -> str:
-    if isinstance(obj, torch.Tensor):
+    if isinstance(obj, np.ndarray):
         return f"a bare tensor of shape {list(obj.shape)}"
     return f"a {type(obj).__name__}"
 
@@ -183,37 +231,38 @@ def _require_rows_and_steps(raw: RawCache) -> None:
     """A cache with no rows or no steps cannot be diagnosed at all (exit 2)."""
     duration = raw.values["duration"]
     profile = raw.values["profile"]
-    if isinstance(duration, torch.Tensor) and duration.numel() == 0:
+    if isinstance(duration, np.ndarray) and duration.size == 0:
         raise ArtifactError(str(raw.path), "duration", "the cache has no rows (N = 0)")
-    if isinstance(profile, torch.Tensor):
-        if profile.numel() == 0 and profile.dim() >= 1 and profile.shape[0] == 0:
+    if isinstance(profile, np.ndarray):
+        if profile.size == 0 and profile.ndim >= 1 and profile.shape[0] == 0:
             raise ArtifactError(str(raw.path), "profile", "the cache has no rows (N = 0)")
-        if profile.dim() == 2 and profile.shape[1] == 0:
+        if profile.ndim == 2 and profile.shape[1] == 0:
             raise ArtifactError(str(raw.path), "profile", "the cache has no steps (L = 0)")
 
 
 def _derive_optional(raw: RawCache) -> None:
     """Fill log_duration, mask, length and meta when absent, and say so."""
     v = raw.values
-    if "log_duration" not in v and _is_float_tensor(v["duration"]):
-        v["log_duration"] = torch.log(v["duration"].double()).to(v["duration"].dtype)
+    if "log_duration" not in v and _is_float(v["duration"]):
+        with np.errstate(all="ignore"):  # a duration <= 0 is stage 1's finding, not a warning
+            v["log_duration"] = np.log(v["duration"].astype(np.float64)).astype(v["duration"].dtype)
         raw.derived.append("log_duration")
     profile = v["profile"]
-    if isinstance(profile, torch.Tensor) and profile.dim() == 2:
-        steps = torch.arange(profile.shape[1])
+    if isinstance(profile, np.ndarray) and profile.ndim == 2:
+        steps = np.arange(profile.shape[1])
         length = v.get("length")
         if (
             "mask" not in v
-            and isinstance(length, torch.Tensor)
+            and isinstance(length, np.ndarray)
             and _is_int(length)
-            and length.dim() == 1
+            and length.ndim == 1
         ):
             v["mask"] = steps[None, :] < length[:, None]
             raw.derived.append("mask")
-        if "length" not in v and isinstance(v.get("mask"), torch.Tensor):
+        if "length" not in v and isinstance(v.get("mask"), np.ndarray):
             mask = v["mask"]
-            if mask.dim() == 2:
-                v["length"] = (mask != 0).sum(dim=1).to(torch.int64)
+            if mask.ndim == 2:
+                v["length"] = (mask != 0).sum(axis=1).astype(np.int64)
                 raw.derived.append("length")
     if "meta" not in v:
         v["meta"] = {}
@@ -221,12 +270,39 @@ def _derive_optional(raw: RawCache) -> None:
     raw.notes.extend(f"{name} derived (absent from the file)" for name in raw.derived)
 
 
-def _is_float_tensor(value: Any) -> bool:
-    return isinstance(value, torch.Tensor) and value.is_floating_point()
+def _is_float(value: Any) -> bool:
+    return isinstance(value, np.ndarray) and value.dtype.kind == "f"
 
 
-def _is_int(value: torch.Tensor) -> bool:
-    return not (value.is_floating_point() or value.is_complex() or value.dtype == torch.bool)
+def _is_int(value: Any) -> bool:
+    return isinstance(value, np.ndarray) and value.dtype.kind in "iu"
+
+
+#: A dtype as torch names it: the names users see in the messages of their `.pt` files.
+_DTYPE_NAMES = {
+    np.dtype(t): f"torch.{name}"
+    for t, name in (
+        (np.bool_, "bool"),
+        (np.uint8, "uint8"),
+        (np.int8, "int8"),
+        (np.int16, "int16"),
+        (np.int32, "int32"),
+        (np.int64, "int64"),
+        (np.uint16, "uint16"),
+        (np.uint32, "uint32"),
+        (np.uint64, "uint64"),
+        (np.float16, "float16"),
+        (np.float32, "float32"),
+        (np.float64, "float64"),
+        (np.complex64, "complex64"),
+        (np.complex128, "complex128"),
+    )
+}
+
+
+def dtype_name(array: np.ndarray) -> str:
+    """`torch.float32` for a float32 array (numpy's own name for any other dtype)."""
+    return _DTYPE_NAMES.get(array.dtype, str(array.dtype))
 
 
 def shape_problems(raw: RawCache) -> list[str]:
@@ -236,21 +312,21 @@ def shape_problems(raw: RawCache) -> list[str]:
     for name in ("duration", "log_duration", "profile", "mask", "length", "features"):
         if name not in v:
             problems.append(f"{name}: missing and cannot be derived")
-        elif not isinstance(v[name], torch.Tensor):
+        elif not isinstance(v[name], np.ndarray):
             problems.append(f"{name}: expected a tensor, found {type(v[name]).__name__}")
     if problems:
         return problems
     ranks = {"duration": 1, "log_duration": 1, "profile": 2, "mask": 2, "length": 1, "features": 2}
     for name, rank in ranks.items():
-        if v[name].dim() != rank:
+        if v[name].ndim != rank:
             problems.append(f"{name}: expected rank {rank}, found shape {list(v[name].shape)}")
     for name in ("duration", "log_duration", "profile", "features"):
-        if not v[name].is_floating_point():
-            problems.append(f"{name}: expected a float dtype, found {v[name].dtype}")
+        if not _is_float(v[name]):
+            problems.append(f"{name}: expected a float dtype, found {dtype_name(v[name])}")
     if not _is_int(v["length"]):
-        problems.append(f"length: expected an integer dtype, found {v['length'].dtype}")
-    if v["mask"].is_complex():
-        problems.append(f"mask: expected bool or numeric, found {v['mask'].dtype}")
+        problems.append(f"length: expected an integer dtype, found {dtype_name(v['length'])}")
+    if v["mask"].dtype.kind not in "biuf":
+        problems.append(f"mask: expected bool or numeric, found {dtype_name(v['mask'])}")
     if problems:
         return problems
     n = v["duration"].shape[0]
@@ -287,10 +363,10 @@ def shape_problems(raw: RawCache) -> list[str]:
     return problems
 
 
-def as_timing_cache(raw: RawCache) -> TimingCache:
-    """The validated view; call only when `shape_problems(raw)` is empty."""
+def as_cache_arrays(raw: RawCache) -> CacheArrays:
+    """The validated arrays; call only when `shape_problems(raw)` is empty."""
     v = raw.values
-    return TimingCache(
+    return CacheArrays(
         path=raw.path,
         duration=v["duration"],
         log_duration=v["log_duration"],
@@ -304,11 +380,26 @@ def as_timing_cache(raw: RawCache) -> TimingCache:
     )
 
 
-def summary_path_for(cache_path: str | Path) -> Path:
-    """`<split>_timing.pt` → `<split>_summary.json` in the same folder."""
-    cache_path = Path(cache_path)
-    stem = cache_path.name
-    for suffix in ("_timing.pt", "_timing.npz", "_timing.safetensors"):
-        if stem.endswith(suffix):
-            return cache_path.with_name(stem[: -len(suffix)] + "_summary.json")
-    return cache_path.with_name(cache_path.stem + "_summary.json")
+def as_timing_cache(raw: RawCache | CacheArrays) -> TimingCache:
+    """The validated cache as torch tensors over the same memory (imports torch); call
+    only when `shape_problems(raw)` is empty."""
+    import torch
+
+    arrays = as_cache_arrays(raw) if isinstance(raw, RawCache) else raw
+
+    def tensor(array: np.ndarray) -> torch.Tensor:
+        # torch warns about (and would share) memory numpy marked read-only
+        return torch.from_numpy(array if array.flags.writeable else array.copy())
+
+    return TimingCache(
+        path=arrays.path,
+        duration=tensor(arrays.duration),
+        log_duration=tensor(arrays.log_duration),
+        profile=tensor(arrays.profile),
+        mask=tensor(arrays.mask),
+        length=tensor(arrays.length),
+        features=tensor(arrays.features),
+        meta=arrays.meta,
+        derived=list(arrays.derived),
+        stats=arrays.stats,
+    )

@@ -69,3 +69,13 @@ def summary_value(data: dict[str, Any], dotted: str) -> Any:
             return None
         node = node[part]
     return node
+
+
+def summary_path_for(cache_path: str | Path) -> Path:
+    """`<split>_timing.pt` → `<split>_summary.json` in the same folder."""
+    cache_path = Path(cache_path)
+    stem = cache_path.name
+    for suffix in ("_timing.pt", "_timing.npz", "_timing.safetensors"):
+        if stem.endswith(suffix):
+            return cache_path.with_name(stem[: -len(suffix)] + "_summary.json")
+    return cache_path.with_name(cache_path.stem + "_summary.json")

@@ -19,7 +19,7 @@ import torch
 
 from tui_timing.artifacts.atomic import atomic_open, atomic_write_json
 from tui_timing.artifacts.budget import require_memory
-from tui_timing.artifacts.cache import summary_path_for
+from tui_timing.artifacts.raw_summary import summary_path_for
 from tui_timing.data.features import compute_features, feature_names
 from tui_timing.data.raw_summary import summarize_raw
 from tui_timing.data.segments import Events, Segments, concatenate, segment, step_layout

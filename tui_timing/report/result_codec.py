@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from tui_timing.report.results import (
+from tui_timing.findings import (
     Action,
     Check,
     Decision,

@@ -38,15 +38,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-import tui_timing
 from tui_timing.artifacts.atomic import atomic_write_text
 from tui_timing.errors import ArtifactError
+from tui_timing.findings import Report, StageResult
 from tui_timing.report.result_codec import Unencodable, decode_result, encode_result
-from tui_timing.report.results import StageResult
 
 if TYPE_CHECKING:
-    from tui_timing.config import Settings
-    from tui_timing.stages.context import ArtifactPaths
+    from tui_timing.config import ArtifactPaths, Settings
+    from tui_timing.stages.context import StageContext
 
 FORMAT = 1
 #: The folder is pruned to this size (a run's entry is tens of kilobytes).
@@ -145,12 +144,12 @@ class ResultsCache:
             return None
         try:
             found = stamps(paths)
-            hashes = {}
+            hashes: dict[str, str | None] = {}
             for kind, path in paths.given().items():
-                known = self._recorded_hash(path, found[kind])
-                if known is False:
+                recorded = self._recorded_hash(path, found[kind])
+                if isinstance(recorded, bool):
                     return None
-                hashes[kind] = known
+                hashes[kind] = recorded
             key = key_material(paths, settings, hashes)
             entry = self._entry_path(key)
             data = json.loads(entry.read_text(encoding="utf-8"))
@@ -160,7 +159,7 @@ class ResultsCache:
         except (OSError, ValueError, KeyError, TypeError, RecursionError):
             return None  # absent, unreadable, corrupt or foreign: computed and rewritten
 
-    def _recorded_hash(self, path: Path, now_stamp: Stamp | None) -> str | None | bool:
+    def _recorded_hash(self, path: Path, now_stamp: Stamp | None) -> str | bool | None:
         """The sha256 recorded for the file with this stamp; None for a file that does not
         exist; False when none is recorded for it as it is now."""
         if now_stamp is None:
@@ -184,30 +183,31 @@ class ResultsCache:
         loaded_stamps: dict[str, Stamp | None],
         stages: dict[int, CachedStage],
         errors: dict[str, ArtifactError],
+        known: dict[str, str | None] | None = None,
     ) -> bool:
         """Write (or extend) the entry for these artifacts; False when nothing was stored:
         the run is not cacheable, an artifact changed since it was loaded (the results
         would not be its), a result cannot be encoded exactly, or the folder cannot be
-        written."""
+        written. `known`: sha256s already read since loading (a report's), not read again."""
         if not_cacheable(settings) is not None or not stages:
             return False
         try:
-            hashes = {}
+            hashes: dict[str, str | None] = {}
             for kind, path in paths.given().items():
                 current = stamp(path)
                 if current != loaded_stamps.get(kind, False):
                     return False
-                hashes[kind] = self._hash(path, current)
+                hashes[kind] = self._hash(path, current, (known or {}).get(kind))
             key = key_material(paths, settings, hashes)
             entry = self._entry_path(key)
-            known = self._existing_stages(entry, key, loaded_stamps)
-            known.update(stages)
+            merged = self._existing_stages(entry, key, loaded_stamps)
+            merged.update(stages)
             data = {
                 "format": FORMAT,
                 "key": key,
                 "stages": {
                     str(sid): {"computed": s.computed, "result": encode_result(s.result)}
-                    for sid, s in sorted(known.items())
+                    for sid, s in sorted(merged.items())
                 },
                 "errors": {kind: error.as_dict() for kind, error in errors.items()},
             }
@@ -227,27 +227,34 @@ class ResultsCache:
         except (OSError, ValueError, KeyError, TypeError, RecursionError):
             return {}
 
-    def _hash(self, path: Path, current: Stamp | None) -> str | None:
-        """The file's sha256: the recorded one while its stamp is unchanged, else read and
-        recorded."""
+    def _hash(self, path: Path, current: Stamp | None, given: str | None) -> str | None:
+        """The file's sha256: the recorded one while its stamp is unchanged, else `given`
+        or read; recorded with the stamp."""
         if current is None:
             return None
-        known = self._recorded_hash(path, current)
-        if isinstance(known, str):
-            return known
-        digest = hashlib.sha256()
-        with path.open("rb") as handle:
-            while block := handle.read(1 << 20):
-                digest.update(block)
+        recorded = self._recorded_hash(path, current)
+        if isinstance(recorded, str):
+            return recorded
+        sha256 = given or _file_sha256(path)
         if stamp(path) != current:
             raise OSError(f"{path} changed while it was hashed")
         record = {
             "path": str(path.resolve()),
             "stamp": list(dataclasses.astuple(current)),
-            "sha256": digest.hexdigest(),
+            "sha256": sha256,
         }
         atomic_write_text(self._hash_path(path), json.dumps(record))
-        return digest.hexdigest()
+        return sha256
+
+    def store_context(
+        self, ctx: StageContext, loaded_stamps: dict[str, Stamp | None], report: Report
+    ) -> bool:
+        """Keep what `check` computed: every result in the context, computed now."""
+        computed = now()
+        stages = {sid: CachedStage(r, computed) for sid, r in ctx.results.items()}
+        errors = {k: loaded.error for k, loaded in ctx.artifacts.items() if loaded.error}
+        known = {kind: ref.sha256 for kind, ref in report.artifacts.items()}
+        return self.store(ctx.paths, ctx.settings, loaded_stamps, stages, errors, known)
 
     # ----- the folder --------------------------------------------------------------------
 
@@ -266,7 +273,8 @@ class ResultsCache:
             ("hashes", None, MAX_HASHES),
         ):
             files = []
-            for item in (self.folder / sub).iterdir():
+            folder = self.folder / sub
+            for item in folder.iterdir() if folder.is_dir() else ():
                 info = item.stat()
                 if item.name.startswith(".") and time.time() - info.st_mtime > STALE_TMP_S:
                     item.unlink(missing_ok=True)
@@ -290,7 +298,6 @@ def key_material(
     only when it is equal)."""
     return {
         "format": FORMAT,
-        "timing_tui": tui_timing.__version__,
         "code": code_fingerprint(),
         "versions": versions(),
         "host": socket.gethostname(),
@@ -306,9 +313,10 @@ def key_material(
 
 @lru_cache(maxsize=1)
 def code_fingerprint() -> str:
-    """timing-tui's own modules, by name, size and mtime: an edited checkout (same version
-    number, other code) must not reuse results computed by the code before the edit."""
-    package = Path(tui_timing.__file__).resolve().parent
+    """timing-tui's version, as its own modules by name, size and mtime: an edited
+    checkout (same version number, other code) must not reuse results computed by the code
+    before the edit."""
+    package = Path(__file__).resolve().parents[1]
     parts = []
     for module in sorted(package.rglob("*.py")):
         info = module.stat()
@@ -337,13 +345,19 @@ def _torch_version() -> str:
     return _digest(text)
 
 
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while block := handle.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def _digest(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
-def _parse_entry(
-    data: Any, key: dict[str, Any], found: dict[str, Stamp | None]
-) -> CachedRun:
+def _parse_entry(data: Any, key: dict[str, Any], found: dict[str, Stamp | None]) -> CachedRun:
     """An entry's stages and errors; ValueError when it is not an entry of this key."""
     if not isinstance(data, dict) or data.get("format") != FORMAT or data.get("key") != key:
         raise ValueError("not an entry of this key")

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from tui_timing.artifacts.cache import RawCache, TimingCache, shape_problems
+from tui_timing.artifacts.cache import CacheArrays, RawCache, shape_problems
 from tui_timing.artifacts.raw_summary import summary_value
 from tui_timing.config import Tolerances
 from tui_timing.findings import Check, Plot, Series, StageResult
@@ -117,12 +117,12 @@ def _run(ctx: StageContext) -> StageResult:
     result.checks.append(_load_check(raw))
     problems = shape_problems(raw)
     result.checks.append(_shapes_check(problems))
-    cache = ctx.timing_cache()
+    cache = ctx.cache_arrays()
     if problems or cache is None:
         result.checks += CHECKS.skipped_after(SHAPES, "cache.shapes failed")
         return result
     tol = ctx.settings.tolerances
-    scan = scan_for(ctx, cache, stage=Stage.CACHE)
+    scan = scan_for(ctx, stage=Stage.CACHE)
     bins = profile_bins(scan.mean_profile)
     result.checks += [
         _finite_check(scan),
@@ -285,7 +285,7 @@ def _normalized_check(scan: CacheScan, tol: Tolerances) -> Check:
     )
 
 
-def _log_duration_check(scan: CacheScan, cache: TimingCache, tol: Tolerances) -> Check:
+def _log_duration_check(scan: CacheScan, cache: CacheArrays, tol: Tolerances) -> Check:
     if "log_duration" in cache.derived:
         return LOG_DURATION.skipped("log_duration is absent and was derived from duration")
     ok = scan.log_duration_bad_rows == 0
@@ -335,7 +335,7 @@ def _units_check(scan: CacheScan, tol: Tolerances) -> Check:
     )
 
 
-def _row_alignment_check(cache: TimingCache) -> Check:
+def _row_alignment_check(cache: CacheArrays) -> Check:
     """A feature that counts the row's points (the builder's `n_points` = length + 1)
     must agree with `length` on every row, up to the affine map features are scaled by."""
     columns = count_features(cache.feature_names)
@@ -344,9 +344,9 @@ def _row_alignment_check(cache: TimingCache) -> Check:
         return ROW_ALIGNMENT.skipped(
             "no feature counts the row's points or steps (a name like n_points or n_steps)"
         )
-    length = cache.length.numpy()
+    length = cache.length
     checked = [
-        row_alignment(cache.features[:, i].double().numpy(), length, i, cache.feature_names[i])
+        row_alignment(cache.features[:, i].astype(np.float64), length, i, cache.feature_names[i])
         for i in columns
     ]
     worst: Alignment = max(checked, key=lambda a: a.rows_off)
@@ -372,7 +372,7 @@ def _row_alignment_check(cache: TimingCache) -> Check:
 
 def _vs_raw_check(
     ctx: StageContext,
-    cache: TimingCache,
+    cache: CacheArrays,
     scan: CacheScan,
     bins: dict[str, float],
     tol: Tolerances,
@@ -485,7 +485,7 @@ def _number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def _preset_check(cache: TimingCache, bins: dict[str, float], tol: Tolerances) -> Check:
+def _preset_check(cache: CacheArrays, bins: dict[str, float], tol: Tolerances) -> Check:
     source = f"{cache.meta.get('source', '')} {cache.meta.get('dataset_id', '')}".lower()
     if "balabit" not in source:
         return PRESET.skipped("no reference figures known for this dataset")
@@ -519,7 +519,7 @@ def _preset_check(cache: TimingCache, bins: dict[str, float], tol: Tolerances) -
     )
 
 
-def _stats(cache: TimingCache, scan: CacheScan, bins: dict[str, float]) -> dict[str, Any]:
+def _stats(cache: CacheArrays, scan: CacheScan, bins: dict[str, float]) -> dict[str, Any]:
     d = scan.durations
     finite = d[np.isfinite(d)]
     return {

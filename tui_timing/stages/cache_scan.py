@@ -1,19 +1,18 @@
 """One chunked pass over a cache that gathers every figure stage 1 (and later stages) need.
 
 Walking a 1M-row cache once, a block of rows at a time, keeps the temporaries bounded
-and reads the tensors once however many checks look at them. The scan is
-memoised on the StageContext, so stage 2 and stage 5 reuse stage 1's figures.
+and reads the arrays once however many checks look at them. The scan is memoised on the
+StageContext, so stage 2 and stage 4 reuse stage 1's figures. It reads the cache's numpy
+arrays: stage 1 runs before torch is imported.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import numpy as np
-import torch
 
-from tui_timing.artifacts.cache import TimingCache
+from tui_timing.artifacts.cache import CacheArrays
 from tui_timing.stages.context import StageContext
 
 MEMO_KEY = "cache_scan"
@@ -45,8 +44,11 @@ class CacheScan:
     lengths: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
 
-def scan_for(ctx: StageContext, cache: TimingCache, stage: int) -> CacheScan:
-    """The scan of `cache` under the run's tolerances, computed once per context."""
+def scan_for(ctx: StageContext, stage: int) -> CacheScan:
+    """The scan of the context's cache under the run's tolerances, computed once per
+    context (call only when `ctx.cache_arrays()` is not None)."""
+    cache = ctx.cache_arrays()
+    assert cache is not None, "scan_for needs a well-formed cache"
     tol = ctx.settings.tolerances
     key = (MEMO_KEY, id(cache), tol.profile_row_sum, tol.log_duration_abs)
     found = ctx.memo.get(key)
@@ -59,89 +61,99 @@ def scan_for(ctx: StageContext, cache: TimingCache, stage: int) -> CacheScan:
 
 
 def scan_cache(
-    cache: TimingCache,
+    cache: CacheArrays,
     row_tol: float,
     log_tol: float,
     ctx: StageContext | None = None,
     stage: int = 1,
 ) -> CacheScan:
-    """Walk the cache block by block; counts are exact, sums are accumulated in float64."""
+    """Walk the cache block by block; counts are exact, sums are accumulated in float64.
+
+    NaN and inf are what several counts look for, so numpy's warnings about them are off.
+    """
+    with np.errstate(all="ignore"):
+        return _scan(cache, row_tol, log_tol, ctx, stage)
+
+
+def _scan(
+    cache: CacheArrays, row_tol: float, log_tol: float, ctx: StageContext | None, stage: int
+) -> CacheScan:
     scan = CacheScan(n_rows=cache.n_rows, max_len=cache.max_len)
     nonfinite = dict.fromkeys(("duration", "log_duration", "profile", "features"), 0)
-    profile_sum = torch.zeros(cache.max_len, dtype=torch.float64)
+    profile_sum = np.zeros(cache.max_len, dtype=np.float64)
     durations: list[np.ndarray] = []
     lengths: list[np.ndarray] = []
-    steps = torch.arange(cache.max_len)
+    steps = np.arange(cache.max_len)
     for rows in cache.row_chunks():
         if ctx is not None:
             ctx.tick(stage, rows.start / max(cache.n_rows, 1), "scanning the cache")
-        d = cache.duration[rows].double()
-        ld = cache.log_duration[rows].double()
+        d = cache.duration[rows].astype(np.float64)
+        ld = cache.log_duration[rows].astype(np.float64)
         # Comparisons are made on the stored dtype (any float converts to float64 exactly, so
         # they count the same), sums on float64.
         stored = cache.profile[rows]
-        p = stored.double()
+        p = stored.astype(np.float64)
         raw_mask = cache.mask[rows]
-        length = cache.length[rows].long()
-        m = raw_mask if raw_mask.dtype == torch.bool else raw_mask != 0
-        row_sums = p.sum(dim=1)
+        length = cache.length[rows].astype(np.int64)
+        m = raw_mask if raw_mask.dtype == np.bool_ else raw_mask != 0
+        row_sums = p.sum(axis=1)
         # NaN or inf anywhere in a row makes its sum non-finite; a finite sum can only hide
         # them when float64 values overflow, which makes it non-finite as well. So the slow
         # elementwise counts below run only for chunks that have something to count.
-        finite = bool(torch.isfinite(row_sums).all())
+        finite = bool(np.isfinite(row_sums).all())
 
-        nonfinite["duration"] += int((~torch.isfinite(d)).sum())
-        nonfinite["log_duration"] += int((~torch.isfinite(ld)).sum())
-        nonfinite["profile"] += 0 if finite else int((~torch.isfinite(stored)).sum())
-        nonfinite["features"] += int((~torch.isfinite(cache.features[rows])).sum())
+        nonfinite["duration"] += int((~np.isfinite(d)).sum())
+        nonfinite["log_duration"] += int((~np.isfinite(ld)).sum())
+        nonfinite["profile"] += 0 if finite else int((~np.isfinite(stored)).sum())
+        nonfinite["features"] += int((~np.isfinite(cache.features[rows])).sum())
         scan.nonpositive_duration += int((d <= 0).sum())
-        if not (finite and float(stored.min()) >= 0):
+        if not (finite and (stored.size == 0 or float(stored.min()) >= 0)):
             scan.negative_profile += int((stored < 0).sum())
 
-        if raw_mask.dtype != torch.bool:
+        if raw_mask.dtype != np.bool_:
             scan.mask_not_binary += int(((raw_mask != 0) & (raw_mask != 1)).sum())
-        in_range = length.clamp(0, cache.max_len)
+        in_range = length.clip(0, cache.max_len)
         valid = steps[None, :] < in_range[:, None]
-        if torch.equal(m, valid):
+        if np.array_equal(m, valid):
             # the usual case, each mask the prefix its length says: a mask is then not a
             # prefix only when it is empty, and its sum differs from a length out of range
             scan.mask_not_prefix += int((in_range == 0).sum())
             scan.mask_length_mismatch += int((in_range != length).sum())
         else:
             holes = m[:, 1:] & ~m[:, :-1]
-            scan.mask_not_prefix += int((holes.any(dim=1) | ~m[:, 0]).sum())
-            scan.mask_length_mismatch += int((m.sum(dim=1) != length).sum())
+            scan.mask_not_prefix += int((holes.any(axis=1) | ~m[:, 0]).sum())
+            scan.mask_length_mismatch += int((m.sum(axis=1) != length).sum())
         scan.length_out_of_range += int(((length < 1) | (length > cache.max_len)).sum())
 
-        if int(stored.masked_fill(m, 0).count_nonzero()):  # NaN counts as nonzero too
-            on_padding = p.masked_fill(m, 0.0)
-            scan.padding_nonzero_rows += int((on_padding != 0).any(dim=1).sum())
+        if np.count_nonzero(np.where(m, 0, stored)):  # NaN counts as nonzero too
+            on_padding = np.where(m, 0.0, p)
+            scan.padding_nonzero_rows += int((on_padding != 0).any(axis=1).sum())
             scan.padding_max_abs = max(
-                scan.padding_max_abs, float(on_padding.abs().nan_to_num(math.inf).max())
+                scan.padding_max_abs, float(np.nan_to_num(np.abs(on_padding), nan=np.inf).max())
             )
 
-        deviation = (row_sums - 1.0).abs()
+        deviation = np.abs(row_sums - 1.0)
         scan.rows_not_normalized += int((~(deviation <= row_tol)).sum())
-        if deviation.numel():
+        if deviation.size:
             scan.max_row_deviation = max(
-                scan.max_row_deviation, float(deviation.nan_to_num(math.inf).max())
+                scan.max_row_deviation, float(np.nan_to_num(deviation, nan=np.inf).max())
             )
 
         positive = d > 0
-        dev = (ld[positive] - torch.log(d[positive])).abs()
+        dev = np.abs(ld[positive] - np.log(d[positive]))
         scan.log_duration_bad_rows += int((~(dev <= log_tol)).sum())
-        if dev.numel():
+        if dev.size:
             scan.log_duration_max_dev = max(
-                scan.log_duration_max_dev, float(dev.nan_to_num(math.inf).max())
+                scan.log_duration_max_dev, float(np.nan_to_num(dev, nan=np.inf).max())
             )
 
         scan.zero_dt_steps += int(((stored == 0) & valid).sum())
         scan.valid_steps += int(in_range.sum())
-        profile_sum += p.sum(dim=0) if finite else p.nan_to_num(0.0).sum(dim=0)
-        durations.append(d.numpy())
-        lengths.append(length.numpy())
+        profile_sum += p.sum(axis=0) if finite else np.nan_to_num(p, nan=0.0).sum(axis=0)
+        durations.append(d)
+        lengths.append(length)
     scan.nonfinite = nonfinite
-    scan.mean_profile = (profile_sum / max(cache.n_rows, 1)).numpy()
+    scan.mean_profile = profile_sum / max(cache.n_rows, 1)
     scan.durations = np.concatenate(durations) if durations else np.zeros(0)
     scan.lengths = np.concatenate(lengths) if lengths else np.zeros(0, dtype=np.int64)
     return scan

@@ -16,8 +16,8 @@ from tui_timing.config import ArtifactPaths, Settings
 from tui_timing.errors import ArtifactError
 from tui_timing.findings import StageResult
 
-if TYPE_CHECKING:  # the cache module imports torch; the TUI imports this module at start-up
-    from tui_timing.artifacts.cache import RawCache, TimingCache
+if TYPE_CHECKING:
+    from tui_timing.artifacts.cache import CacheArrays, RawCache, TimingCache
 
 T = TypeVar("T")
 
@@ -70,6 +70,7 @@ class StageContext:
     memo: dict[Any, Any] = field(default_factory=dict)
     #: Exceptions the user's own code raised while a stage ran (exit 2, reported as theirs).
     user_errors: list[ArtifactError] = field(default_factory=list)
+    _cache_arrays: CacheArrays | None = field(default=None, repr=False)
     _cache_view: TimingCache | None = field(default=None, repr=False)
 
     def loaded(self, kind: str) -> Loaded[Any] | None:
@@ -81,14 +82,25 @@ class StageContext:
         outcome = self.artifacts.get(kind)
         return outcome.value if outcome is not None and outcome.ok else None
 
-    def timing_cache(self) -> TimingCache | None:
-        """The validated cache, or None when absent, unusable or badly shaped."""
-        from tui_timing.artifacts.cache import as_timing_cache, shape_problems
+    def cache_arrays(self) -> CacheArrays | None:
+        """The validated cache as numpy arrays (no torch: stage 1 runs on these before torch
+        is imported), or None when absent, unusable or badly shaped."""
+        from tui_timing.artifacts.cache import as_cache_arrays, shape_problems
 
-        if self._cache_view is None:
+        if self._cache_arrays is None:
             raw: RawCache | None = self.value("cache")
             if raw is not None and not shape_problems(raw):
-                self._cache_view = as_timing_cache(raw)
+                self._cache_arrays = as_cache_arrays(raw)
+        return self._cache_arrays
+
+    def timing_cache(self) -> TimingCache | None:
+        """The same cache as torch tensors over the arrays' memory (imports torch)."""
+        from tui_timing.artifacts.cache import as_timing_cache
+
+        if self._cache_view is None:
+            arrays = self.cache_arrays()
+            if arrays is not None:
+                self._cache_view = as_timing_cache(arrays)
         return self._cache_view
 
     def share_inputs(self, other: StageContext, kinds: set[str]) -> None:
@@ -98,6 +110,7 @@ class StageContext:
         for kind in kinds & other.artifacts.keys():
             self.artifacts[kind] = other.artifacts[kind]
         if "cache" in kinds:
+            self._cache_arrays = other.cache_arrays()
             self._cache_view = other.timing_cache()
             self.memo = other.memo
 

@@ -121,7 +121,7 @@ def _run(ctx: StageContext) -> StageResult:
     if epoch.error is not None and not epoch.first_batch:
         result.checks += CHECKS.errored_after(BATCH_KEYS, epoch.error)
         return result
-    cache_mean = scan_for(ctx, cache, stage=Stage.DATASET).mean_profile
+    cache_mean = scan_for(ctx, stage=Stage.DATASET).mean_profile
     result.checks += [
         _feature_dim_check(ctx, epoch, cache),
         _mask_padding_check(epoch),

@@ -7,18 +7,18 @@ that importing the runner does not pull in torch-heavy code before it is needed.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import sys
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from tui_timing.artifacts.cache import load_cache, summary_path_for
 from tui_timing.artifacts.hashing import file_sha256
-from tui_timing.artifacts.raw_summary import load_raw_summary
+from tui_timing.artifacts.raw_summary import load_raw_summary, summary_path_for
 from tui_timing.config import ARTIFACT_KINDS, ArtifactPaths, Settings
 from tui_timing.errors import ArtifactError, UsageError, out_of_memory
 from tui_timing.findings import ArtifactRef, Report, StageResult
-from tui_timing.model.threads import one_cpu_thread
 from tui_timing.plugins import UserCodeError
 from tui_timing.stages.catalog import ALL_STAGES, STAGE_BY_ID, Stage
 from tui_timing.stages.checks import CheckSpec
@@ -28,6 +28,8 @@ from tui_timing.stages.context import Loaded, StageCancelled, StageContext
 def _loader(kind: str) -> Callable[[Path, Settings], Any]:
     """The function that loads one artifact kind (imported on first use)."""
     if kind == "cache":
+        from tui_timing.artifacts.cache import load_cache
+
         return lambda path, settings: load_cache(path, settings.keys["cache"])
     if kind == "raw_summary":
         return lambda path, settings: load_raw_summary(path)
@@ -89,7 +91,7 @@ def run_stage(ctx: StageContext, stage_id: int) -> StageResult:
     info = STAGE_BY_ID[stage_id]
     try:
         module = importlib.import_module(f"tui_timing.stages.{info.module}")
-        with one_cpu_thread():
+        with _one_thread_if_torch():
             result: StageResult = module.run(ctx)
     except StageCancelled:
         raise
@@ -141,6 +143,16 @@ def _given_sizes(ctx: StageContext) -> str:
     return ", ".join(f"{path}: {_file_size(path)}" for path in ctx.paths.given().values())
 
 
+def _one_thread_if_torch() -> contextlib.AbstractContextManager[None]:
+    """One torch CPU thread while a stage runs, when it uses torch: stage 1 reads numpy
+    arrays only, and runs before torch is imported (it takes over a second)."""
+    if "torch" not in sys.modules:
+        return contextlib.nullcontext()
+    from tui_timing.model.threads import one_cpu_thread
+
+    return one_cpu_thread()
+
+
 def stages_to_run(only: int | None) -> list[int]:
     """All stages, or one; the decision needs every other stage's result."""
     if only is None or only == Stage.DECISION:
@@ -171,9 +183,19 @@ def build_report(
 
 def run_check(paths: ArtifactPaths, settings: Settings, only: int | None = None) -> Report:
     """Everything `timing-tui check` does short of rendering: load, run, report."""
+    return check_report(checked_context(paths, settings, only), only)
+
+
+def checked_context(paths: ArtifactPaths, settings: Settings, only: int | None) -> StageContext:
+    """The context after loading and running what `check` runs (its results included)."""
     ctx = load_artifacts(paths, settings)
+    run_stages(ctx, stages_to_run(only))
+    return ctx
+
+
+def check_report(ctx: StageContext, only: int | None) -> Report:
+    """`check`'s report of a context from `checked_context`: all stages, or the one asked."""
     ids = stages_to_run(only)
-    run_stages(ctx, ids)
     return build_report(ctx, [only] if only is not None and only != Stage.DECISION else ids)
 
 

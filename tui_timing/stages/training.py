@@ -139,7 +139,7 @@ def _cache_reference(ctx: StageContext, cache: TimingCache) -> dict[str, float]:
     """What the logged statistics should approach: the cache's log-duration and bins."""
     log_duration = cache.log_duration.double()
     finite = log_duration[torch.isfinite(log_duration)]
-    scan = scan_for(ctx, cache, stage=Stage.TRAINING)
+    scan = scan_for(ctx, stage=Stage.TRAINING)
     mean = scan.mean_profile
     if ctx.settings.profile_bins == "masked":  # the log's first/mid/last mean this (SPEC 2.4)
         mean = masked_mean_profile(mean, scan.lengths)

@@ -347,6 +347,7 @@ class TimingApp(App[None]):
         state.phase, state.result, state.partial = "done", message.result, None
         state.reason, state.runs = message.reason, state.runs + 1
         state.updated = datetime.now().strftime("%H:%M:%S")
+        state.cached_at = message.computed or ""
         self._show(message.stage)
 
     def on_stage_interrupted(self, message: StageInterrupted) -> None:
@@ -414,7 +415,7 @@ class TimingApp(App[None]):
         """Look for artifacts again (a new run appears in the selector), reload every one
         from disk and run all stages."""
         stages: dict[int, str] = dict.fromkeys(ALL_STAGES, "re-run all")
-        self._submit(Work(resolve=True, rediscover=True, stages=stages))
+        self._submit(Work(resolve=True, rediscover=True, stages=stages, recompute=True))
 
     def action_toggle_log(self) -> None:
         """Flip the charts of the stage on show between linear and log scale."""

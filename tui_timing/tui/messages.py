@@ -59,11 +59,14 @@ class StageProgress(Message):
 
 @dataclass
 class StageFinished(Message):
-    """A stage finished with this result."""
+    """A stage finished with this result (or it came from the results cache: `computed`
+    says when it was computed)."""
 
     stage: int
     result: StageResult
     reason: str
+    #: When a result from the results cache was computed (ISO 8601); None: computed now.
+    computed: str | None = None
 
 
 @dataclass

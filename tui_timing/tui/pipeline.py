@@ -7,6 +7,14 @@ before it, stops it at its next progress tick, and the stages it did not finish 
 the queue. Torch and the
 stage modules are imported here, on this thread, never while the UI paints its first frame.
 The thread is a daemon so that quitting never waits for a long stage.
+
+A launch first asks the results cache (report/results_cache.py): on unchanged artifacts
+every stage is shown from it at once, and the artifacts are loaded only when a stage has to
+run again. Each stage's result is stored there as soon as it finishes.
+
+Otherwise stage 1 comes first, before torch is imported (over a second): the cache is read
+into numpy arrays and its checks and plots need nothing else. The artifacts of the other
+stages (whose loaders import torch) are loaded once the app has drawn stage 1's result.
 """
 
 from __future__ import annotations
@@ -23,7 +31,7 @@ from textual.message import Message
 
 from tui_timing.errors import ArtifactError
 from tui_timing.findings import StageResult
-from tui_timing.stages.catalog import Stage, readers_of
+from tui_timing.stages.catalog import STAGE_BY_ID, Stage, readers_of
 from tui_timing.tui.messages import (
     ArtifactsLoaded,
     ArtifactsResolved,
@@ -38,12 +46,16 @@ from tui_timing.tui.messages import (
 if TYPE_CHECKING:
     from tui_timing.artifacts.discovery import Discovered
     from tui_timing.config import ArtifactPaths, Invocation, Settings
+    from tui_timing.report.results_cache import ResultsCache, Stamp
     from tui_timing.stages.context import Loaded, ProgressEvent, StageContext
 
 #: Kinds whose change invalidates the context's memo (the cache scan), so a fresh one is built.
 FRESH_CONTEXT_KINDS = frozenset({"cache", "raw_summary"})
 #: At most this often a running stage's progress reaches the screen (slow SSH links).
 PROGRESS_INTERVAL_S = 0.25
+#: How long the app may take to draw stage 1's result before torch's import goes ahead (it
+#: holds the interpreter for long stretches, and the UI thread needs it to draw).
+PAINT_WAIT_S = 5.0
 
 
 def stages_fed_by(kinds: set[str]) -> set[int]:
@@ -71,11 +83,14 @@ class Work:
     selection: Selection | None = None
     reload: set[str] = field(default_factory=set)
     stages: dict[int, str] = field(default_factory=dict)
+    #: Compute even what the results cache holds (`R`).
+    recompute: bool = False
 
     def merge(self, newer: Work) -> None:
         """Fold newer work into this one; the newer reason and selection win."""
         self.resolve |= newer.resolve
         self.rediscover |= newer.rediscover
+        self.recompute |= newer.recompute
         self.selection = newer.selection or self.selection
         self.reload |= newer.reload
         self.stages.update(newer.stages)
@@ -88,8 +103,17 @@ class Work:
 class Pipeline:
     """Runs queued work on its own thread and posts messages about it."""
 
-    def __init__(self, invocation: Invocation, post: Callable[[Message], object]) -> None:
+    def __init__(
+        self,
+        invocation: Invocation,
+        post: Callable[[Message], object],
+        *,
+        paint_wait_s: float = 0.0,
+    ) -> None:
+        """`paint_wait_s`: how long to wait, after stage 1, for `stage_drawn` (the app
+        calls it; without an app nothing is drawn and nothing waits)."""
         self._invocation = invocation
+        self._paint_wait_s = paint_wait_s
         self._post = post
         self._cond = threading.Condition()
         self._pending = Work()
@@ -104,11 +128,26 @@ class Pipeline:
         self._found: Discovered | None = None
         self._paths: ArtifactPaths | None = None
         self._ctx: StageContext | None = None
+        #: The context holds results from the cache, and no loaded artifacts yet.
+        self._unloaded = False
+        #: When each result in the context was computed (only those still current).
+        self._computed: dict[int, str] = {}
+        #: The artifacts' stamps as loaded (None: not storable, a special file).
+        self._stamps: dict[str, Stamp | None] | None = None
+        self._results: ResultsCache | None = None
+        #: Artifacts left to load until a stage after the first needs them.
+        self._later: set[str] = set()
+        self._painted = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="timing-tui-stages", daemon=True)
 
     def start(self) -> None:
         """Start the thread (idle until work is submitted)."""
         self._thread.start()
+
+    def stage_drawn(self, stage: int) -> None:
+        """The app has drawn this stage's result (stage 1's lets torch be imported)."""
+        if stage == Stage.CACHE:
+            self._painted.set()
 
     def close(self) -> None:
         """Stop at the next progress tick or stage boundary; queued work is dropped."""
@@ -192,17 +231,39 @@ class Pipeline:
     def _do(self, work: Work) -> None:
         if work.selection is not None:
             self._selection = work.selection
+        stages = dict(work.stages)
         if work.resolve or self._ctx is None:
-            paths = self._resolve(work.rediscover)
-            self._load(set(paths.given()), keep={}, fresh=True)
+            self._resolve(work.rediscover)
+            shown = set() if work.recompute else self._show_cached()
+            stages = {sid: why for sid, why in stages.items() if sid not in shown}
+            if not shown:
+                _import_charts()  # while the UI thread waits: the result comes with charts
+                given = set(self._given())
+                first = (
+                    given & set(STAGE_BY_ID[Stage.CACHE].reads) if Stage.CACHE in stages else set()
+                )
+                self._load(first or given, keep={}, fresh=True)
+                self._later = given - first
         elif work.reload:
             old = self._ctx.results
-            keep = {sid: r for sid, r in old.items() if sid not in work.stages}
-            self._load(work.reload, keep=keep, fresh=bool(work.reload & FRESH_CONTEXT_KINDS))
-        order = sorted(work.stages)
+            keep = {sid: r for sid, r in old.items() if sid not in stages}
+            fresh = self._unloaded or bool(work.reload & FRESH_CONTEXT_KINDS)
+            self._load(set(self._given()) if fresh else work.reload, keep=keep, fresh=fresh)
+        if stages and self._unloaded and self._ctx is not None:
+            # shown from the cache, and now a stage must run: load the artifacts
+            keep = {sid: r for sid, r in self._ctx.results.items() if sid not in stages}
+            self._load(set(self._given()), keep=keep, fresh=True)
+            self._later = set()
+        for stage in stages:
+            self._computed.pop(stage, None)
+        order = sorted(stages)
         for index, stage in enumerate(order):
-            if self._should_stop() or not self._run(stage, work.stages[stage]):
-                self._requeue({sid: work.stages[sid] for sid in order[index:]})
+            if stage != Stage.CACHE and self._later:
+                self._painted.wait(self._paint_wait_s)
+                self._load(self._later, keep={}, fresh=False)
+                self._later = set()
+            if self._should_stop() or not self._run(stage, stages[stage]):
+                self._requeue({sid: stages[sid] for sid in order[index:]})
                 return
 
     def _requeue(self, stages: dict[int, str]) -> None:
@@ -238,23 +299,22 @@ class Pipeline:
     def _load(self, kinds: set[str], keep: dict[int, StageResult], fresh: bool) -> None:
         """(Re)load artifacts: into a fresh context (keeping the results in `keep`), or in
         place, so that a new stats log does not throw away the cache scan."""
-        from tui_timing.stages.context import StageContext
+        from tui_timing.report.results_cache import stamp
 
-        paths = self._paths
-        if paths is None:
-            raise RuntimeError("artifacts loaded before they were resolved")
-        given: dict[str, Path] = paths.given()
+        given: dict[str, Path] = self._given()
         if fresh or self._ctx is None:
-            self._ctx = StageContext(
-                paths=paths,
-                settings=self._invocation.settings,
-                on_progress=self._progress,
-                should_stop=self._should_stop,
-            )
+            self._ctx = self._new_context()
             self._ctx.results.update(keep)
-            kinds = set(given)
+            self._computed = {sid: t for sid, t in self._computed.items() if sid in keep}
+            self._unloaded = False
+            self._stamps = {}
         for kind, path in given.items():  # in report order, so loading is reproducible
             if kind in kinds:
+                try:
+                    if self._stamps is not None:
+                        self._stamps[kind] = stamp(path)  # before reading: what was read
+                except OSError:
+                    self._stamps = None  # a pipe or a device: nothing to key results on
                 self._ctx.artifacts[kind] = _load_one(kind, path, self._ctx.settings)
         errors = {
             kind: str(loaded.error)
@@ -262,6 +322,70 @@ class Pipeline:
             if loaded.error is not None
         }
         self._post(ArtifactsLoaded(errors))
+
+    def _given(self) -> dict[str, Path]:
+        if self._paths is None:
+            raise RuntimeError("artifacts loaded before they were resolved")
+        return self._paths.given()
+
+    def _new_context(self) -> StageContext:
+        from tui_timing.stages.context import StageContext
+
+        assert self._paths is not None, "the artifacts are resolved first"
+        return StageContext(
+            paths=self._paths,
+            settings=self._invocation.settings,
+            on_progress=self._progress,
+            should_stop=self._should_stop,
+        )
+
+    def _cache(self) -> ResultsCache | None:
+        """The results cache, unless `--no-cache` (made here: it imports numpy)."""
+        if self._results is None and not self._invocation.no_cache:
+            from tui_timing.report.results_cache import ResultsCache
+
+            self._results = ResultsCache()
+        return self._results
+
+    def _show_cached(self) -> set[int]:
+        """Show the stages the results cache holds for these artifacts (returned), in a
+        context whose artifacts are loaded only if a stage has to run."""
+        from tui_timing.stages.context import Loaded
+
+        cache = self._cache()
+        self._ctx = self._new_context()
+        run = cache.lookup(self._ctx.paths, self._invocation.settings) if cache else None
+        if run is None:
+            return set()
+        for kind, path in self._given().items():
+            self._ctx.artifacts[kind] = Loaded(path=path, error=run.errors.get(kind))
+        self._unloaded, self._stamps = True, run.stamps
+        self._post(ArtifactsLoaded({kind: str(error) for kind, error in run.errors.items()}))
+        self._computed = {}
+        for stage, cached in sorted(run.stages.items()):
+            self._ctx.results[stage] = cached.result
+            self._computed[stage] = cached.computed
+            self._post(StageFinished(stage, cached.result, "from cache", cached.computed))
+        return set(run.stages)
+
+    def _store(self) -> None:
+        """Keep the current results (those computed since their artifacts were loaded)."""
+        from tui_timing.report.results_cache import CachedStage
+
+        cache = self._cache()
+        if cache is None or self._stamps is None or self._ctx is None:
+            return
+        stages = {
+            sid: CachedStage(result, self._computed[sid])
+            for sid, result in self._ctx.results.items()
+            if sid in self._computed
+        }
+        errors = {
+            kind: loaded.error
+            for kind, loaded in self._ctx.artifacts.items()
+            if loaded.error is not None
+        }
+        cache.store(self._ctx.paths, self._invocation.settings, self._stamps, stages, errors)
 
     def _run(self, stage: int, reason: str) -> bool:
         """Run one stage; False when it was stopped before finishing."""
@@ -286,6 +410,12 @@ class Pipeline:
         with self._cond:
             self._preempted.discard(stage)
         self._post(StageFinished(stage, result, reason))
+        from tui_timing.report.results_cache import now
+
+        self._computed[stage] = now()
+        if stage == Stage.CACHE:  # drawn first: storing reads the whole cache to hash it
+            self._painted.wait(self._paint_wait_s)
+        self._store()
         return True
 
     def _progress(self, event: ProgressEvent) -> None:
@@ -323,6 +453,12 @@ def same_artifacts(paths: ArtifactPaths, found: Discovered) -> Selection:
         run=index(runs, paths.checkpoint or paths.log),
         eval_dump=index(found.evals, paths.eval),
     )
+
+
+def _import_charts() -> None:
+    """Import the chart widget (plotext, about a fifth of a bare Textual app's start-up) on
+    this thread, before stage 1's result needs it on the UI thread."""
+    import tui_timing.tui.plot_view  # noqa: F401
 
 
 def _load_one(kind: str, path: Path, settings: Settings) -> Loaded[Any]:

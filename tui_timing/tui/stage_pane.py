@@ -168,4 +168,6 @@ def _meta_line(state: StageState) -> str:
         return f"running{bar}{message} ({state.reason})"
     if state.phase == "pending":
         return "queued to re-run" if state.result is not None else "waiting to run"
+    if state.cached_at:
+        return f"from cache · computed {state.cached_at.replace('T', ' ')[:19]} · r re-runs"
     return f"ran at {state.updated} ({state.reason}) · run {state.runs}"

@@ -57,6 +57,8 @@ class StageState:
     reason: str = ""
     #: Wall-clock time ("12:03:07") the result was last replaced.
     updated: str = ""
+    #: When the result shown was computed, if it came from the results cache (ISO 8601).
+    cached_at: str = ""
     runs: int = 0
     #: Artifact problems this stage depends on: kind -> "file [key]: problem".
     artifact_errors: dict[str, str] = field(default_factory=dict)
