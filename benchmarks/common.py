@@ -318,9 +318,12 @@ class Tmux:
         *,
         timeout: float = 120.0,
         poll: float = 0.005,
+        tests: dict[str, Callable[[str], bool]] | None = None,
     ) -> dict[str, float]:
-        """Seconds until each marker is on screen (raises after `timeout`)."""
+        """Seconds until each marker is on screen (raises after `timeout`); `tests` names
+        a test of the whole screen for markers that are not one piece of text."""
         line = f"cd {shlex.quote(str(REPO))} && exec {shlex.join(command)}"
+        tests = tests or {}
         seen: dict[str, float] = {}
         start = time.perf_counter()
         self._tmux("new-session", "-d", "-s", "run", "-x", str(self.width), "-y",
@@ -331,7 +334,8 @@ class Tmux:
                 screen = self._tmux("capture-pane", "-p", "-t", "run")
                 now = time.perf_counter() - start
                 for marker in markers:
-                    if marker not in seen and marker in screen:
+                    shown = tests[marker](screen) if marker in tests else marker in screen
+                    if marker not in seen and shown:
                         seen[marker] = now
                 if now > timeout:
                     raise RuntimeError(

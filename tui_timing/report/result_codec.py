@@ -5,15 +5,16 @@ the panes character for character), so this keeps what plain JSON loses: tuples,
 keys that are not strings, NaN and infinities, numpy scalars and arrays with their dtype,
 complex numbers. Only the result dataclasses are rebuilt; any other object makes the
 result unencodable (it is then not cached) rather than cached as something else.
+
+numpy is imported only to rebuild numpy values: a warm launch shows results without it.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
+import sys
 from typing import Any
-
-import numpy as np
 
 from tui_timing.findings import (
     Action,
@@ -38,7 +39,8 @@ class Unencodable(ValueError):
 
 def encode(value: Any) -> Any:
     """A JSON-ready form of `value` that `decode` turns back into an equal value."""
-    if isinstance(value, np.generic):  # before float: np.float64 is a float too
+    np = sys.modules.get("numpy")  # no numpy value exists unless numpy was imported
+    if np is not None and isinstance(value, np.generic):  # before float: np.float64 is one
         return {"~np": value.dtype.str, "v": encode(value.item())}
     if value is None or isinstance(value, (bool, str)):
         return value
@@ -48,7 +50,7 @@ def encode(value: Any) -> Any:
         return value if math.isfinite(value) else {"~f": repr(value)}
     if isinstance(value, complex):
         return {"~c": [encode(value.real), encode(value.imag)]}
-    if isinstance(value, np.ndarray):
+    if np is not None and isinstance(value, np.ndarray):
         if value.dtype.hasobject:
             raise Unencodable("a numpy array of objects")
         return {"~nd": value.dtype.str, "shape": list(value.shape), "v": encode(value.tolist())}
@@ -78,8 +80,12 @@ def decode(value: Any) -> Any:
         real, imag = (decode(v) for v in value["~c"])
         return complex(real, imag)
     if "~np" in value:
+        import numpy as np
+
         return np.dtype(value["~np"]).type(decode(value["v"]))
     if "~nd" in value:
+        import numpy as np
+
         array = np.array(decode(value["v"]), dtype=np.dtype(value["~nd"]))
         return array.reshape(value["shape"])
     if len(value) == 1 and "~t" in value:

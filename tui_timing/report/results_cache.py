@@ -36,8 +36,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from tui_timing.artifacts.atomic import atomic_write_text
 from tui_timing.errors import ArtifactError
 from tui_timing.findings import Report, StageResult
@@ -326,17 +324,19 @@ def code_fingerprint() -> str:
 
 @lru_cache(maxsize=1)
 def versions() -> dict[str, str]:
-    """Python's, numpy's and torch's versions (torch's read from its files, not imported)."""
+    """Python's, numpy's and torch's versions, read from their files: a warm launch
+    imports neither numpy nor torch."""
     return {
         "python": sys.version.split()[0],
-        "numpy": np.__version__,
-        "torch": _torch_version(),
+        "numpy": _package_version("numpy"),
+        "torch": _package_version("torch"),
     }
 
 
-def _torch_version() -> str:
+def _package_version(name: str) -> str:
+    """A digest of the package's `version.py` (both write their version there)."""
     try:
-        spec = importlib.util.find_spec("torch")
+        spec = importlib.util.find_spec(name)
         if spec is None or spec.origin is None:
             return "absent"
         text = (Path(spec.origin).parent / "version.py").read_text(encoding="utf-8")

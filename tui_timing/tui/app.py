@@ -55,7 +55,7 @@ from tui_timing.tui.messages import (
     StageProgress,
     StageStarted,
 )
-from tui_timing.tui.pipeline import Pipeline, Selection, Work, stages_fed_by
+from tui_timing.tui.pipeline import PAINT_WAIT_S, Pipeline, Selection, Work, stages_fed_by
 from tui_timing.tui.run_picker import RunPicker
 from tui_timing.tui.safe_text import clean
 from tui_timing.tui.selector_screen import SelectorScreen
@@ -154,7 +154,7 @@ class TimingApp(App[None]):
         self.paths: ArtifactPaths | None = None
         self.found: Discovered | None = None
         self.selection = Selection()
-        self.pipeline = Pipeline(invocation, self.post_message)
+        self.pipeline = Pipeline(invocation, self.post_message, paint_wait_s=PAINT_WAIT_S)
         self.watcher = ArtifactWatcher()
         self.runner = ActionRunner(self.post_message, self.cwd)
         #: Compare mode (`c`): the second run and its results; None outside it.
@@ -177,8 +177,9 @@ class TimingApp(App[None]):
         yield HeaderBar()
         with Horizontal(id="main"):
             yield StageList()
-            # Only the first pane is in the first frame; the others are mounted right after
-            # it (see _mount_panes), which keeps the first paint close to a bare app's.
+            # Only the first pane is in the first frame; the others are mounted when the
+            # stages are done or one is asked for (see _mount_panes), which keeps the first
+            # paint close to a bare app's and stage 1's result close to it.
             with ContentSwitcher(initial="pane-1", id="panes"):
                 yield new_pane(1)
         yield Footer(compact=True, show_command_palette=False)
@@ -190,10 +191,10 @@ class TimingApp(App[None]):
         for stage_id in self.states:
             self._show(stage_id)
         self.set_interval(POLL_INTERVAL_S, self._poll_artifacts)
-        # Stages start once the first screen is whole: the pipeline thread imports torch
-        # (holding the GIL for long stretches), which must not compete with the first
-        # paint, nor with the footer, whose bindings arrive in the frame after it.
-        self.call_after_refresh(self.call_after_refresh, self._start_pipeline)
+        # Stages start after the first frame: the pipeline thread's imports hold the GIL
+        # for stretches. Torch, the longest (over a second), waits until stage 1's result
+        # is drawn (see pipeline.py).
+        self.call_after_refresh(self._start_pipeline)
 
     def on_unmount(self) -> None:
         self.pipeline.close()
@@ -213,7 +214,6 @@ class TimingApp(App[None]):
                 self._show(stage_id)
 
     def _start_pipeline(self) -> None:
-        self._mount_panes()
         self.pipeline.start()
         self._submit(Work(resolve=True, stages=dict.fromkeys(ALL_STAGES, "start")))
 
@@ -296,9 +296,13 @@ class TimingApp(App[None]):
         return self._idle_at == self.pipeline.submits
 
     def on_pipeline_idle(self, message: PipelineIdle) -> None:
-        self._idle_at = message.submits
-        if self.is_idle and self.compare is not None and self.compare.generation == 0:
-            self._run_compare()
+        def caught_up() -> None:  # after the frame that shows the last results
+            self._mount_panes()
+            self._idle_at = message.submits
+            if self.is_idle and self.compare is not None and self.compare.generation == 0:
+                self._run_compare()
+
+        self.call_after_refresh(caught_up)
 
     def on_artifacts_resolved(self, message: ArtifactsResolved) -> None:
         before = self.paths
@@ -349,6 +353,7 @@ class TimingApp(App[None]):
         state.updated = datetime.now().strftime("%H:%M:%S")
         state.cached_at = message.computed or ""
         self._show(message.stage)
+        self.call_after_refresh(self.pipeline.stage_drawn, message.stage)
 
     def on_stage_interrupted(self, message: StageInterrupted) -> None:
         self.states[message.stage].phase = "pending"
