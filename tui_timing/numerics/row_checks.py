@@ -119,7 +119,7 @@ def row_alignment(feature: np.ndarray, length: np.ndarray, column: int, name: st
         centre = float(np.median(feature))
         off = int(np.sum(~np.isclose(feature, centre, rtol=1e-4, atol=1e-6)))
         return Alignment(column, name, 0.0, centre, off, int(feature.size))
-    l1, l2 = values[order[0]], values[order[1]]
+    l1, l2 = float(values[order[0]]), float(values[order[1]])  # plain floats, as reported
     m1 = float(np.median(feature[length == l1]))
     m2 = float(np.median(feature[length == l2]))
     slope = (m2 - m1) / (l2 - l1)
