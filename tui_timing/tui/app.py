@@ -82,6 +82,8 @@ FIRST, LAST = ALL_STAGES[0], ALL_STAGES[-1]
 #: How the footer and help show the stage keys ("1-7"); one binding per stage.
 STAGE_KEYS = f"{FIRST}-{LAST}"
 _HIDDEN_STAGE_KEYS = {str(n) for n in ALL_STAGES[1:]}
+#: Frames to wait for a stage's charts to be mounted before telling the pipeline they are.
+CHART_FRAMES = 10
 #: Actions that stay available while a dialog is open (the others would act behind it).
 MODAL_ACTIONS = frozenset({"quit", "command_palette"})
 #: The artifacts both runs of a comparison share: a change to one runs the second again.
@@ -353,7 +355,19 @@ class TimingApp(App[None]):
         state.updated = datetime.now().strftime("%H:%M:%S")
         state.cached_at = message.computed or ""
         self._show(message.stage)
-        self.call_after_refresh(self.pipeline.stage_drawn, message.stage)
+        if message.stage == Stage.CACHE:
+            self.call_after_refresh(self._when_charts_drawn, message.stage, CHART_FRAMES)
+
+    def _when_charts_drawn(self, stage_id: int, frames_left: int) -> None:
+        """Tell the pipeline once the stage's charts are on screen: they are mounted a frame
+        after the result arrives, and torch's import must not hold up their drawing."""
+        charts = list(self.query(f"#pane-{stage_id} PlotView"))
+        if any(not chart.is_mounted for chart in charts) and frames_left > 0:
+            self.call_after_refresh(self._when_charts_drawn, stage_id, frames_left - 1)
+            return
+        for chart in charts:  # drawn again at their laid-out width (the first draw may not be)
+            chart.refresh()
+        self.call_after_refresh(self.pipeline.stage_drawn, stage_id)
 
     def on_stage_interrupted(self, message: StageInterrupted) -> None:
         self.states[message.stage].phase = "pending"
