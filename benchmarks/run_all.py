@@ -25,6 +25,7 @@ BENCHMARKS = {
     "build_cache": "bench_build_cache.py",
     "check": "bench_check.py",
     "first_paint": "bench_first_paint.py",
+    "before_torch": "bench_before_torch.py",
     "scaling": "bench_scaling.py",
     "peer": "bench_peer.py",
     "threads": "bench_threads.py",

@@ -29,6 +29,7 @@ CASES = [
     ("bench_build_cache.py", "build_cache", _needs(modules=("pandas",))),
     ("bench_check.py", "check", []),
     ("bench_first_paint.py", "first_paint", _needs(programs=("tmux",))),
+    ("bench_before_torch.py", "before_torch", _needs(programs=("tmux",))),
     ("bench_scaling.py", "scaling", []),
     ("bench_peer.py", "peer", _needs(modules=("tensorboard",), programs=("tmux",))),
     ("bench_threads.py", "threads", []),
