@@ -192,8 +192,9 @@ def test_stages_fed_by_each_artifact() -> None:
     assert stages_fed_by({"eval"}) == {6, 7}
     # stage 6 reads the cache too (integration.real_vs_cache)
     assert stages_fed_by({"cache"}) == {1, 2, 3, 4, 5, 6, 7}
-    # stage 2 reads the checkpoint's conditioning width, so a new checkpoint re-runs it too
-    assert stages_fed_by({"checkpoint", "raw_summary"}) == {1, 2, 3, 4, 5, 7}  # 4 reads the checkpoint's profile loss
+    # stage 2 reads the checkpoint's conditioning width and stage 4 its profile loss, so a
+    # new checkpoint re-runs them too
+    assert stages_fed_by({"checkpoint", "raw_summary"}) == {1, 2, 3, 4, 5, 7}
 
 
 def test_every_stage_is_re_run_by_each_artifact_it_reads() -> None:
