@@ -409,6 +409,16 @@ def test_a_protocol_4_or_5_pickle_says_to_save_with_the_default(
     assert_unusable(run, path, None, f"pickle protocol {protocol}", "default protocol")
 
 
+def test_storage_bytes_after_a_legacy_pickle_are_not_read_as_opcodes(tmp_path: Path) -> None:
+    """A legacy file's raw storages follow its pickles: 2688 elements write the size header
+    b"\\x80\\x0a...", which read as opcodes would be PROTO 10."""
+    path = tmp_path / "proto_timing.pt"
+    cache = {"duration": torch.zeros(0x0A80, dtype=torch.uint8)}
+    torch.save(cache, path, pickle_protocol=4, _use_new_zipfile_serialization=False)
+    run = check_json(path)
+    assert_unusable(run, path, None, "pickle protocol 4", "default protocol")
+
+
 @pytest.mark.parametrize("zipped", [True, False])
 def test_a_hostile_protocol_4_pickle_is_still_named_unsafe(zipped: bool, tmp_path: Path) -> None:
     """The advice to re-save must never be given for a file that asks to run code."""

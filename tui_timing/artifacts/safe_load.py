@@ -460,6 +460,11 @@ class _PickleScan:
     memo: dict[int, str | None] = field(default_factory=dict)
 
 
+#: torch's legacy format is five pickles (magic number, protocol version, system info, the
+#: object, the storage keys) followed by raw storage bytes, which must not be read as opcodes:
+#: random tensor data can spell PROTO 10 or a GLOBAL.
+_LEGACY_PICKLES = 5
+
 #: Opcodes that push nothing (or only store what is on top of the stack).
 _NO_PUSH = {"PROTO", "FRAME", "MEMOIZE", "PUT", "BINPUT", "LONG_BINPUT", "STOP"}
 
@@ -472,7 +477,9 @@ def _scan_pickle(data: bytes) -> _PickleScan:
     scan = _PickleScan()
     stream = io.BytesIO(data)
     try:
-        while stream.tell() < len(data):
+        for _ in range(_LEGACY_PICKLES):
+            if stream.tell() >= len(data):
+                break
             scan.memo.clear()  # each pickle has its own memo
             for opcode, arg, _ in pickletools.genops(stream):
                 _scan_one(scan, opcode.name, arg)
