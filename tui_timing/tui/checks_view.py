@@ -70,23 +70,23 @@ class CheckRow(Horizontal):
 
     def __init__(self, check: Check) -> None:
         super().__init__(classes="check-row")
-        self._check = check
+        # Held from the start, so that `show` can update a row whose children are not
+        # mounted yet (a row mounted in this frame composes later).
+        self._status = Static(status_markup(check.status), classes="check-status")
+        self._text = Static(check_text(check), classes="check-text")
+        self._figures = Static(check_figures(check), classes="check-figures")
 
     def compose(self) -> ComposeResult:
-        yield Static(status_markup(self._check.status), classes="check-status")
+        yield self._status
         with Vertical(classes="check-body"):
-            yield Static(check_text(self._check), classes="check-text")
-            yield Static(check_figures(self._check), classes="check-figures")
+            yield self._text
+            yield self._figures
 
     def show(self, check: Check) -> None:
-        """Show another check in this row (cheaper than a new row when the count is equal).
-        A row mounted in this same frame has no children yet: it composes with `check`."""
-        self._check = check
-        if not self.children:
-            return
-        self.query_one(".check-status", Static).update(status_markup(check.status))
-        self.query_one(".check-text", Static).update(check_text(check))
-        self.query_one(".check-figures", Static).update(check_figures(check))
+        """Show another check in this row (cheaper than a new row when the count is equal)."""
+        self._status.update(status_markup(check.status))
+        self._text.update(check_text(check))
+        self._figures.update(check_figures(check))
 
 
 class ChecksView(Vertical):
