@@ -211,7 +211,7 @@ def test_a_cache_larger_than_the_memory_budget_is_refused_before_reading(tmp_pat
     is refused with a message that says so, instead of a MemoryError or the OOM killer."""
     path = tmp_path / "big_timing.pt"
     cache = sample_cache()
-    cache["padding"] = torch.zeros(40 << 20)  # 160 MB
+    cache["padding"] = torch.zeros(64 << 20)  # 268 MB: over half the limit, whatever is in use
     torch.save(cache, path)
     run = check_json(path, data_limit_mb=500)
     assert_unusable(run, path, None, "needs 1", "of memory, more than half of the")

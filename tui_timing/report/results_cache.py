@@ -212,8 +212,8 @@ class ResultsCache:
             atomic_write_text(entry, json.dumps(data, allow_nan=False, separators=(",", ":")))
             self.prune()
             return True
-        except (OSError, ValueError, TypeError, Unencodable, RecursionError):
-            return False
+        except (OSError, ArtifactError, ValueError, TypeError, Unencodable, RecursionError):
+            return False  # atomic writes name their failures as ArtifactError
 
     def _existing_stages(
         self, entry: Path, key: dict[str, Any], loaded_stamps: dict[str, Stamp | None]
