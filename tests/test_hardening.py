@@ -214,7 +214,7 @@ def test_a_cache_larger_than_the_memory_budget_is_refused_before_reading(tmp_pat
     cache["padding"] = torch.zeros(64 << 20)  # 268 MB: over half the limit, whatever is in use
     torch.save(cache, path)
     run = check_json(path, data_limit_mb=500)
-    assert_unusable(run, path, None, "needs 1", "of memory, more than half of the")
+    assert_unusable(run, path, None, "loading it needs 2", "of memory, more than half of the")
 
 
 def test_an_npz_that_inflates_past_the_budget_is_refused_before_inflating(tmp_path: Path) -> None:
