@@ -127,13 +127,6 @@ def test_hostile_payloads_are_refused_by_the_reader(tmp_path: Path) -> None:
     assert len(files) == 45
 
 
-def test_the_modules_left_to_torch_are_the_torch_paths() -> None:
-    from tui_timing.artifacts import data_classes
-    from tui_timing.artifacts.torch_zip import NOT_DATA_MODULES
-
-    assert NOT_DATA_MODULES == data_classes._NOT_DATA_MODULES
-
-
 def test_numpy_objects_in_a_zip_are_refused_as_torch_refuses_them(tmp_path: Path) -> None:
     path = tmp_path / "numpy_timing.pt"
     torch.save({"duration": np.ones(3), "profile": torch.ones(3, 2)}, path)

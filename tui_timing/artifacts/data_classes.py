@@ -28,24 +28,8 @@ from typing import Any
 
 import torch.serialization
 
-#: Modules never read as a user's data class: torch and numpy objects keep their own
-#: messages, containers and codecs are torch's business, and blocked modules stay blocked.
-_NOT_DATA_MODULES = frozenset(
-    {
-        "torch",
-        "numpy",
-        "builtins",
-        "__builtin__",
-        "copyreg",
-        "copy_reg",
-        "_codecs",
-        "collections",
-        "sys",
-        "os",
-        "posix",
-        "nt",
-    }
-)
+from tui_timing.artifacts.torch_zip import NOT_DATA_MODULES
+
 #: The pickle of a checkpoint with many tensors is long; its first bytes name the config
 #: class only if the config comes first, so the whole pickle is scanned, up to this size.
 _SCAN_BYTES = 64 << 20
@@ -83,7 +67,7 @@ def data_class_names(path: Path) -> list[str]:
                 if opcode.name in ("GLOBAL", "INST") and isinstance(arg, str):
                     module, _, name = arg.partition(" ")
                     dotted = f"{module}.{name}"
-                    if module.split(".")[0] not in _NOT_DATA_MODULES and dotted not in names:
+                    if module.split(".")[0] not in NOT_DATA_MODULES and dotted not in names:
                         names.append(dotted)
         except Exception:  # a damaged or cut-off pickle: what was read so far stands
             continue

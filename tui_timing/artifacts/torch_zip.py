@@ -106,8 +106,9 @@ _NAME_MAPPING = {
     ("exceptions", "StandardError"): ("builtins", "Exception"),
     ("UserDict", "UserDict"): ("collections", "UserDict"),
 }
-#: Top-level modules whose globals the torch path never reads as a user's data class (its
-#: `data_classes._NOT_DATA_MODULES`): refused by torch as they are refused here.
+#: Top-level modules whose globals are never read as a user's data class, on either path
+#: (`data_classes` uses this set): torch and numpy objects keep their own messages,
+#: containers and codecs are the unpickler's business, and blocked modules stay blocked.
 NOT_DATA_MODULES = frozenset(
     {
         "torch",
