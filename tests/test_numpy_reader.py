@@ -13,10 +13,13 @@ payloads itself, before torch would be imported.
 from __future__ import annotations
 
 import io
+import json
+import logging
 import math
 import subprocess
 import sys
 import tempfile
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -29,11 +32,18 @@ import test_untrusted_checkpoints as untrusted
 import torch
 from hypothesis import given
 from hypothesis import strategies as st
+from test_results_cache import same
 
+from tui_timing.artifacts import safe_load
+from tui_timing.artifacts.cache import raw_cache
 from tui_timing.artifacts.safe_load import load_arrays, load_container, tensors_to_arrays
 from tui_timing.artifacts.torch_zip import NeedsTorch
+from tui_timing.config import ArtifactPaths, Settings
 from tui_timing.errors import ArtifactError
+from tui_timing.report.json_report import render_json
 from tui_timing.resources import sample_data_dir
+from tui_timing.stages.context import Loaded, StageContext
+from tui_timing.stages.runner import check_report, load_artifact, resolve_paths, run_stage
 
 SAMPLE = sample_data_dir()
 
@@ -275,3 +285,169 @@ def test_numbers_round_trip_exactly(tmp_path: Path) -> None:
     path = tmp_path / "numbers_timing.pt"
     torch.save(obj, path)
     assert assert_same(path) == "reader"
+
+
+# --- stage 1's report, whichever reader loaded the cache ------------------------------------
+
+
+def stage1_report(
+    path: Path, torch_path: bool, key_map: dict[str, str] | None = None
+) -> tuple[str, Any]:
+    """Stage 1's JSON report and result on the cache (with the raw summary beside it, if
+    any): the cache loaded as a run loads it (the numpy reader, torch where it cannot), or
+    by the torch path alone (`torch.load(weights_only=True)`, tensors to arrays)."""
+    settings = Settings(keys={"cache": dict(key_map or {})})
+    ctx = StageContext(paths=resolve_paths(ArtifactPaths(cache=path)), settings=settings)
+    for kind, file in ctx.paths.given().items():
+        if kind != "cache" or not torch_path:
+            ctx.artifacts[kind] = load_artifact(kind, file, settings)
+    if torch_path:
+        try:
+            value = raw_cache(path, tensors_to_arrays(load_container(path)), key_map or {}, "")
+            ctx.artifacts["cache"] = Loaded(path=path, value=value)
+        except ArtifactError as exc:
+            ctx.artifacts["cache"] = Loaded(path=path, error=exc)
+    run_stage(ctx, 1)
+    return render_json(check_report(ctx, 1)), ctx.results[1]
+
+
+def assert_same_stage1(
+    path: Path, caplog: pytest.LogCaptureFixture, key_map: dict[str, str] | None = None
+) -> str:
+    """Stage 1's report, figures and plots are identical either way, and a fall back to
+    torch is logged with the file and the reason. Returns who read it: reader or torch."""
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger=safe_load.LOG.name):
+        report, result = stage1_report(path, torch_path=False, key_map=key_map)
+    logged = [r.getMessage() for r in caplog.records if r.name == safe_load.LOG.name]
+    by_torch, by_torch_result = stage1_report(path, torch_path=True, key_map=key_map)
+    assert report == by_torch, path
+    assert same(result, by_torch_result), path
+    fell_back = reader_outcome(path) is None
+    assert len(logged) == fell_back, (path, logged)
+    assert all(str(path) in line and "read by torch.load" in line for line in logged), logged
+    return "torch" if fell_back else "reader"
+
+
+def test_stage1_is_the_same_on_the_sample_and_the_small_balabit_cache(
+    small_cache: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    for path in (SAMPLE / "datasets" / "sample" / "train_timing.pt", small_cache):
+        assert path.with_name("train_summary.json").is_file()  # cache.vs_raw runs too
+        assert assert_same_stage1(path, caplog) == "reader", path
+
+
+def test_stage1_is_the_same_on_the_malformed_corpus(
+    corpus_files: dict[str, Path], caplog: pytest.LogCaptureFixture
+) -> None:
+    answered = {
+        case_id: assert_same_stage1(path, caplog)
+        for case_id, path in corpus_files.items()
+        if case_id.startswith("cache-")
+    }
+    assert len(answered) == len(malformed.CACHES)
+    # torch's path judges the tensors numpy cannot hold, and the damage it words itself
+    assert {c for c, who in answered.items() if who == "torch"} == {
+        "cache-meta_device", "cache-sparse_profile", "cache-nested_features",
+        "cache-cut_half", "cache-cut_head", "cache-zip_garbage",
+    }  # fmt: skip
+
+
+def _hardening_caches(base: dict[str, Any], folder: Path) -> dict[str, tuple[Path, str]]:
+    """The caches of tests/test_hardening.py, built the same way: name -> (file, who reads
+    it: "reader" for the numpy reader, "torch" for torch's path)."""
+    files: dict[str, tuple[Path, str]] = {}
+
+    def save(name: str, obj: Any, who: str, suffix: str = "_timing.pt", **kwargs: Any) -> None:
+        path = folder / f"{name}{suffix}"
+        torch.save(obj, path, **kwargs)
+        files[name] = (path, who)
+
+    n = 10**9
+    expanded = {"duration": torch.ones(1).expand(n), "features": torch.ones(1, 8).expand(n, 8),
+                "profile": torch.full((1, 128), 1 / 128).expand(n, 128)}  # fmt: skip
+    save("expanded", expanded, "torch")
+    for dtype in (torch.uint16, torch.uint32, torch.uint64):
+        save(f"lengths_{dtype}", {**base, "length": base["length"].to(dtype)}, "torch")
+    for protocol in (4, 5):
+        for zipped in (True, False):
+            save(f"proto{protocol}_zip{zipped}", base, "torch", pickle_protocol=protocol,
+                 _use_new_zipfile_serialization=zipped)  # fmt: skip
+    save("legacy_storage_bytes", {"duration": torch.zeros(0x0A80, dtype=torch.uint8)}, "torch",
+         pickle_protocol=4, _use_new_zipfile_serialization=False)  # fmt: skip
+    save("legacy", base, "torch", _use_new_zipfile_serialization=False)
+    save("bfloat16", {**base, "profile": base["profile"].bfloat16()}, "torch")
+    save("bigint", {**base, "meta": {**base["meta"], "max_len": 10**4999}}, "torch")
+    save("torch_named_safetensors", base, "reader", suffix=".safetensors")
+    pickle_named = folder / "pickle.safetensors"
+    pickle_named.write_bytes(b"\x80\x02}q\x00X\x01\x00\x00\x00aq\x01K\x01s.")
+    files["pickle_named_safetensors"] = (pickle_named, "torch")
+    extra = folder / "extra_timing.npz"
+    member = io.BytesIO()
+    np.save(member, np.ones(3, dtype=np.float32))
+    with zipfile.ZipFile(extra, "w") as archive:
+        archive.writestr("duration.npy", member.getvalue())
+        archive.writestr("README.txt", "notes")
+    files["npz_not_an_array"] = (extra, "reader")
+    big_endian = folder / "be_timing.npz"
+    np.savez(big_endian, duration=base["duration"].numpy().astype(">f4"),
+             profile=np.asfortranarray(base["profile"].numpy().astype(">f4")),
+             mask=np.asfortranarray(base["mask"].numpy()),
+             length=base["length"].numpy().astype(">i8"),
+             features=np.asfortranarray(base["features"].numpy()))  # fmt: skip
+    files["big_endian_fortran_npz"] = (big_endian, "reader")
+    return files
+
+
+def test_stage1_is_the_same_on_the_hardening_caches(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    base = torch.load(SAMPLE / "datasets" / "sample" / "train_timing.pt", weights_only=True)
+    for name, (path, who) in _hardening_caches(base, tmp_path).items():
+        assert assert_same_stage1(path, caplog) == who, name
+
+
+def _forms(small_cache: Path, folder: Path) -> dict[str, tuple[Path, dict[str, str]]]:
+    """The small Balabit cache in the other containers and under users' own names: name ->
+    (file, the key map a user gives for it)."""
+    from safetensors.torch import save_file
+
+    cache = torch.load(small_cache, weights_only=True)
+    arrays = {k: v.numpy() for k, v in cache.items() if isinstance(v, torch.Tensor)}
+    meta = json.dumps(cache["meta"])
+    forms: dict[str, tuple[Path, dict[str, str]]] = {}
+    npz = folder / "train_timing.npz"
+    np.savez(npz, **arrays, meta=np.array(meta))
+    forms["npz"] = (npz, {})
+    tensors = {k: v.contiguous() for k, v in cache.items() if isinstance(v, torch.Tensor)}
+    st_file = folder / "train_timing.safetensors"
+    save_file(tensors, str(st_file), metadata={"meta": meta})
+    forms["safetensors"] = (st_file, {})
+    # tests/research_repos.py: the Lightning repo's .npz under its own names (aliases) ...
+    lightning = folder / "lightning_train.npz"
+    np.savez(lightning, durations_s=arrays["duration"], dt_profile=arrays["profile"],
+             valid=arrays["mask"].astype(np.uint8), lengths=arrays["length"],
+             cond=arrays["features"])  # fmt: skip
+    forms["lightning_repo_npz"] = (lightning, {})
+    # ... the dataclass repo's .pt (float masks, its own stats and config) ...
+    dataclass_pt = folder / "dataclass_train_timing.pt"
+    torch.save({"durations": cache["duration"].float(), "profiles": cache["profile"].float(),
+                "masks": cache["mask"].float(), "features": cache["features"].float(),
+                "stats": {"count": len(cache["duration"]), "profile_mean": [0.5, 0.5]},
+                "config": {"dataset_id": "balabit", "sequence_length": 128},
+                "split": "train"}, dataclass_pt)  # fmt: skip
+    forms["dataclass_repo_pt"] = (dataclass_pt, {})
+    # ... and names only a key map finds ([tool.timing-tui.keys.cache])
+    named = folder / "own_names.npz"
+    np.savez(named, T=arrays["duration"], P=arrays["profile"], M=arrays["mask"],
+             C=arrays["features"], N=arrays["length"])  # fmt: skip
+    forms["own_names_npz"] = (named, {"duration": "T", "profile": "P", "mask": "M",
+                                      "features": "C", "length": "N"})  # fmt: skip
+    return forms
+
+
+def test_stage1_is_the_same_on_npz_safetensors_and_research_repo_forms(
+    small_cache: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    for name, (path, key_map) in _forms(small_cache, tmp_path).items():
+        assert assert_same_stage1(path, caplog, key_map) == "reader", name

@@ -219,6 +219,15 @@ def test_corrupt_and_foreign_entries_are_misses_and_rewritten(
     assert keep(cache, ctx, report)
     assert entry.read_bytes() != bad
     assert cache.lookup(ctx.paths, SETTINGS) is not None
+    # a file's recorded hash: damaged, or another file's
+    records = sorted((results_cache_folder / "hashes").glob("*.json"))
+    assert len(records) == len(ctx.paths.given())
+    other = records[1].read_bytes()
+    for bad in (b"{", b"[]", other):
+        records[0].write_bytes(bad)
+        assert cache.lookup(ctx.paths, SETTINGS) is None
+        assert keep(cache, ctx, report)
+        assert cache.lookup(ctx.paths, SETTINGS) is not None
 
 
 def test_runs_with_the_users_own_code_are_not_kept(
@@ -358,3 +367,109 @@ def test_a_warm_launch_does_not_import_torch(tmp_path: Path) -> None:
         cwd=tmp_path,
     )
     assert run.returncode == 0 and "warm" in run.stdout, run.stderr[-3000:]
+
+
+FIRST_PAINT = """
+import json, os, sys, time
+from pathlib import Path
+from tui_timing.config import ArtifactPaths, Invocation, Settings
+from tui_timing.report.results_cache import ResultsCache
+from tui_timing.resources import sample_data_dir
+from tui_timing.stages.runner import resolve_paths
+from tui_timing.tui.messages import StageFinished
+from tui_timing.tui.pipeline import Pipeline, Work
+
+sample, run = sample_data_dir(), sample_data_dir() / "runs" / "increments"
+paths = resolve_paths(ArtifactPaths(cache=sample / "datasets/sample/train_timing.pt",
+    checkpoint=run / "checkpoint.pt", log=run / "stats.jsonl", eval=sample / "eval/eval.pt"))
+SETTINGS = Settings(samples=256)
+posted = []
+invocation = Invocation(paths=paths, settings=SETTINGS, scratchpad=None, theme=None)
+pipeline = Pipeline(invocation, posted.append, paint_wait_s=60)
+pipeline.start()
+pipeline.submit(Work(resolve=True, stages=dict.fromkeys(range(1, 8), "start")))
+deadline = time.monotonic() + 60
+while not any(isinstance(m, StageFinished) for m in posted):
+    assert time.monotonic() < deadline, "stage 1 did not finish"
+    time.sleep(0.01)
+torch_before = "torch" in sys.modules
+pipeline.close()  # what the app does when it quits, here before stage 1 is drawn
+found = ResultsCache().lookup(paths, SETTINGS)
+finished = [m.stage for m in posted if isinstance(m, StageFinished)]
+stored = sorted(found.stages) if found else []
+print(json.dumps({"torch": torch_before, "finished": finished, "stored": stored}))
+os._exit(0)  # the stages' thread may be importing torch: a daemon, it dies here
+"""
+
+
+def test_stage_1_is_shown_before_torch_and_kept_when_quitting_at_once(tmp_path: Path) -> None:
+    """A cold launch on the sample (cache, checkpoint, log, eval dump) posts stage 1's
+    result before torch is imported, and quitting then still stores it: it is stored under
+    the stamps of the artifacts not loaded yet, and closing waits for that."""
+    run = subprocess.run(
+        [sys.executable, "-c", FIRST_PAINT],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    outcome = json.loads(run.stdout.splitlines()[-1])
+    assert outcome == {"torch": False, "finished": [1], "stored": [1]}, outcome
+
+
+#: A research repo's dataset (tests/research_repos.py keeps theirs under src/): an edit
+#: of this code changes stage 2's result, and nothing in the artifacts says so.
+USER_DATASET = """
+import torch
+from torch.utils.data import Dataset
+
+
+class Rows(Dataset):
+    def __init__(self, path):
+        self.c = torch.load(path, weights_only=True)
+
+    def __len__(self):
+        return self.c["duration"].shape[0]
+
+    def __getitem__(self, i):
+        item = {k: self.c[k][i] for k in
+                ("duration", "log_duration", "profile", "mask", "length", "features")}
+        item["log_duration"] = item["log_duration"] * SCALE
+        return item
+"""
+
+
+def test_a_plugin_run_is_never_served_from_the_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, results_cache_folder: Path
+) -> None:
+    """A repo whose table names its own dataset: `check` stores nothing, so the next run
+    (the TUI's too: lookup misses) runs the edited code instead of showing stale results."""
+    from tui_timing.cli import build_invocation
+
+    repo = tmp_path / "repo"
+    (repo / "src").mkdir(parents=True)
+    data = SAMPLE / "datasets" / "sample"
+    for name in ("train_timing.pt", "train_summary.json"):
+        (repo / name).write_bytes((data / name).read_bytes())
+    (repo / "pyproject.toml").write_text(
+        '[tool.timing-tui]\npythonpath = ["src"]\ncache = "train_timing.pt"\n'
+        'dataset = "cache_test_rows:Rows"\n'
+    )
+    monkeypatch.chdir(repo)
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    outcomes = []
+    for scale in ("1.0", "2.0"):  # the user's edit between two launches
+        (repo / "src" / "cache_test_rows.py").write_text(USER_DATASET.replace("SCALE", scale))
+        sys.modules.pop("cache_test_rows", None)  # a new launch imports it anew
+        done = CliRunner().invoke(main, ["check", "--stage", "2", "--format", "json"])
+        assert done.exit_code in (0, 1), done.output
+        (stage,) = json.loads(done.stdout)["stages"]
+        outcomes.append({c["id"]: c["status"] for c in stage["checks"]})
+        invocation = build_invocation({})
+        assert invocation.settings.dataset_spec == "cache_test_rows:Rows"
+        paths = resolve_paths(invocation.paths)
+        assert ResultsCache().lookup(paths, invocation.settings) is None
+    assert outcomes[0]["dataset.log_duration"] == "pass"
+    assert outcomes[1]["dataset.log_duration"] == "fail"
+    assert not (results_cache_folder / "entries").exists()

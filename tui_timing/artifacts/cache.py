@@ -13,7 +13,6 @@ stages get `TimingCache`, the same memory as torch tensors.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,8 +25,6 @@ from tui_timing.errors import ArtifactError, UsageError
 
 if TYPE_CHECKING:
     import torch
-
-LOG = logging.getLogger(__name__)
 
 REQUIRED = ("duration", "profile", "features")
 OPTIONAL = ("log_duration", "mask", "length", "meta", "stats")
@@ -159,9 +156,15 @@ def load_cache(path: str | Path, key_map: dict[str, str] | None = None) -> RawCa
             f"--key cache.{unknown[0]}=... ([tool.timing-tui.keys.cache] {unknown[0]}): "
             f"unknown cache key {unknown[0]!r} (known: {', '.join(CANONICAL)})"
         )
-    container, torch_reason = load_arrays(path)
-    if torch_reason is not None:
-        LOG.info("%s: read with torch.load (the numpy reader cannot: %s)", path, torch_reason)
+    container, torch_reason = load_arrays(path)  # a fall back to torch is logged there
+    return raw_cache(path, container, key_map, torch_reason)
+
+
+def raw_cache(
+    path: Path, container: Any, key_map: dict[str, str], torch_reason: str | None
+) -> RawCache:
+    """The contract's keys of a loaded container (numpy arrays where tensors were),
+    whichever reader loaded it; ArtifactError for a file that cannot be a cache at all."""
     if not isinstance(container, dict):
         raise ArtifactError(
             str(path),

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import math
 import pickle
 import pickletools
@@ -40,6 +41,7 @@ from tui_timing.errors import ArtifactError
 if TYPE_CHECKING:
     import torch
 
+LOG = logging.getLogger(__name__)
 _ZIP_MAGIC = b"PK\x03\x04"
 #: How much of a plain pickle the static scan reads to name what it would call.
 _PICKLE_SCAN_BYTES = 1 << 20
@@ -121,11 +123,13 @@ def load_arrays(path: str | Path) -> tuple[Any, str | None]:
 
     Read without torch where `load_container(arrays=True)` can (the reason is then None);
     otherwise by `torch.load(weights_only=True)`, its tensors turned into arrays, so that
-    either way the caller gets the same values, or the same refusal.
+    either way the caller gets the same values, or the same refusal. Falling back is
+    logged (INFO): the results are the same, only slower to come, and the log says why.
     """
     try:
         return load_container(path, arrays=True), None
     except NeedsTorch as why:
+        LOG.info("%s: read by torch.load, not the numpy reader (%s)", path, why)
         return tensors_to_arrays(load_container(path)), str(why)
 
 

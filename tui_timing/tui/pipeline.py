@@ -15,6 +15,9 @@ run again. Each stage's result is stored there as soon as it finishes.
 Otherwise stage 1 comes first, before torch is imported (over a second): the cache is read
 into numpy arrays and its checks and plots need nothing else. The artifacts of the other
 stages (whose loaders import torch) are loaded once the app has drawn stage 1's result.
+Stage 1 is stored right after it is drawn, under the stamps those artifacts have then
+(no result read them yet), and `close` waits for the store of a result already on show:
+quitting right after the first paint leaves it for the next launch.
 """
 
 from __future__ import annotations
@@ -56,6 +59,8 @@ PROGRESS_INTERVAL_S = 0.25
 #: How long the app may take to draw stage 1's result before torch's import goes ahead (it
 #: holds the interpreter for long stretches, and the UI thread needs it to draw).
 PAINT_WAIT_S = 5.0
+#: How long quitting waits for the result on show to be stored (hashing a large cache).
+STORE_WAIT_S = 5.0
 
 
 def stages_fed_by(kinds: set[str]) -> set[int]:
@@ -138,6 +143,8 @@ class Pipeline:
         #: Artifacts left to load until a stage after the first needs them.
         self._later: set[str] = set()
         self._painted = threading.Event()
+        #: Held from posting a result until it is stored (see `close`).
+        self._storing = threading.Lock()
         self._thread = threading.Thread(target=self._loop, name="timing-tui-stages", daemon=True)
 
     def start(self) -> None:
@@ -150,11 +157,16 @@ class Pipeline:
             self._painted.set()
 
     def close(self) -> None:
-        """Stop at the next progress tick or stage boundary; queued work is dropped."""
+        """Stop at the next progress tick or stage boundary; queued work is dropped. A result
+        already posted (on screen, perhaps) is stored first: this waits for that, at most
+        STORE_WAIT_S, since the thread is a daemon and dies with the process."""
         with self._cond:
             self._closed = True
             self._cancel = True
             self._cond.notify()
+        self._painted.set()  # a result waiting for its paint goes on to be stored
+        if self._storing.acquire(timeout=STORE_WAIT_S):
+            self._storing.release()
 
     @property
     def submits(self) -> int:
@@ -242,8 +254,9 @@ class Pipeline:
                 first = (
                     given & set(STAGE_BY_ID[Stage.CACHE].reads) if Stage.CACHE in stages else set()
                 )
-                self._load(first or given, keep={}, fresh=True)
-                self._later = given - first
+                loading = first or given
+                self._load(loading, keep={}, fresh=True)
+                self._later = given - loading
         elif work.reload:
             old = self._ctx.results
             keep = {sid: r for sid, r in old.items() if sid not in stages}
@@ -260,6 +273,9 @@ class Pipeline:
         for index, stage in enumerate(order):
             if stage != Stage.CACHE and self._later:
                 self._painted.wait(self._paint_wait_s)
+                if self._should_stop():  # quitting: no torch import, no loading
+                    self._requeue({sid: stages[sid] for sid in order[index:]})
+                    return
                 self._load(self._later, keep={}, fresh=False)
                 self._later = set()
             if self._should_stop() or not self._run(stage, stages[stage]):
@@ -370,11 +386,17 @@ class Pipeline:
 
     def _store(self) -> None:
         """Keep the current results (those computed since their artifacts were loaded)."""
-        from tui_timing.report.results_cache import CachedStage
+        from tui_timing.report.results_cache import CachedStage, stamp
 
         cache = self._cache()
         if cache is None or self._stamps is None or self._ctx is None:
             return
+        stamps = dict(self._stamps)
+        try:
+            for kind in self._later:  # not loaded yet, so no result read them: as they are now
+                stamps[kind] = stamp(self._given()[kind])
+        except OSError:
+            return  # a pipe or a device: nothing to key results on
         stages = {
             sid: CachedStage(result, self._computed[sid])
             for sid, result in self._ctx.results.items()
@@ -385,7 +407,7 @@ class Pipeline:
             for kind, loaded in self._ctx.artifacts.items()
             if loaded.error is not None
         }
-        cache.store(self._ctx.paths, self._invocation.settings, self._stamps, stages, errors)
+        cache.store(self._ctx.paths, self._invocation.settings, stamps, stages, errors)
 
     def _run(self, stage: int, reason: str) -> bool:
         """Run one stage; False when it was stopped before finishing."""
@@ -409,13 +431,14 @@ class Pipeline:
                 self._running = None
         with self._cond:
             self._preempted.discard(stage)
-        self._post(StageFinished(stage, result, reason))
         from tui_timing.report.results_cache import now
 
-        self._computed[stage] = now()
-        if stage == Stage.CACHE:  # drawn first: storing reads the whole cache to hash it
-            self._painted.wait(self._paint_wait_s)
-        self._store()
+        with self._storing:  # from the moment it may be on screen until it is stored
+            self._post(StageFinished(stage, result, reason))
+            self._computed[stage] = now()
+            if stage == Stage.CACHE:  # drawn first: storing reads the whole cache to hash it
+                self._painted.wait(self._paint_wait_s)
+            self._store()
         return True
 
     def _progress(self, event: ProgressEvent) -> None:
