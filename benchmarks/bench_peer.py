@@ -1,8 +1,9 @@
 """Peer: command to a duration histogram on screen, timing-tui vs TensorBoard.
 
-timing-tui: `timing-tui --cache C` in a fresh 200x60 tmux pane, until `capture-pane` shows
-the title of stage 1's duration plot, `Segment duration (s)` (the plot is drawn with its
-data, once stage 1 has finished). TensorBoard: `tensorboard --logdir D` on the same
+timing-tui: `timing-tui --cache C` in a fresh 200x60 tmux pane with an empty results cache
+(a new $XDG_CACHE_HOME each run), until `capture-pane` shows the title of stage 1's
+duration plot, `Segment duration (s)` (the plot is drawn with its data, once stage 1 has
+finished). TensorBoard: `tensorboard --logdir D` on the same
 durations written beforehand with `SummaryWriter.add_histogram`
 (benchmarks/floors/tb_write.py), until its HTTP API
 (`/data/plugin/histograms/histograms?run=.&tag=duration`) first returns the histogram,
@@ -21,6 +22,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -93,10 +95,14 @@ def main() -> None:
         [sys.executable, str(common.BENCH_DIR / "floors" / "tb_write.py"), str(cache), str(logdir)],
     )
     tmux = common.Tmux(width=200, height=60)
+    cold_root = Path(tempfile.mkdtemp(prefix="cold-", dir=work))
+    runs = {"tui": 0}
 
     def measure(side: common.Side) -> common.Sample:
         if side is tui:
-            seconds = tmux.until(side.command, [PLOT_TITLE])[PLOT_TITLE]
+            runs["tui"] += 1  # an empty results cache every time: stage 1 is computed
+            command = ["env", f"XDG_CACHE_HOME={cold_root / str(runs['tui'])}", *side.command]
+            seconds = tmux.until(command, [PLOT_TITLE])[PLOT_TITLE]
             return common.Sample(seconds, 0.0, 0)
         shutil.rmtree(logdir, ignore_errors=True)
         writer.samples.append(common.run_child(writer.command))
@@ -106,6 +112,7 @@ def main() -> None:
         common.alternate([tui, board], 1 if args.quick else args.runs, measure)
     finally:
         tmux.close()
+        shutil.rmtree(cold_root, ignore_errors=True)
     writer.samples = writer.samples[-len(board.samples) :]  # drop the warm-up's
     rows = [
         common.ratio_row("duration histogram: timing-tui vs TensorBoard", tui, board, None),
