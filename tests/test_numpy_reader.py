@@ -8,6 +8,12 @@ caches: the reader's outcome equals the torch path's (`load_container` then
 same refusal (file, key, problem); or it hands the file to torch, whose outcome is then
 the answer. It never returns a value for a file torch refuses, and it refuses the
 payloads itself, before torch would be imported.
+
+And what the user sees: stage 1's report (JSON, figures, plots) is identical whether a
+run read the cache (the reader, torch where it cannot) or torch's path alone read it, on
+every cache the tests have: the sample, the small Balabit cache, the malformed corpus,
+tests/test_hardening.py's caches, the hostile payloads, .npz and .safetensors forms and
+the research repos' forms (tests/research_repos.py); a fall back to torch is logged.
 """
 
 from __future__ import annotations
@@ -123,16 +129,20 @@ def test_malformed_corpus(corpus_files: dict[str, Path]) -> None:
     assert {answered[c] for c in ("cache-meta_device", "cache-sparse_profile")} == {"torch"}
 
 
-def test_hostile_payloads_are_refused_by_the_reader(tmp_path: Path) -> None:
+def test_hostile_payloads_are_refused_by_the_reader(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     """Zip files calling os.system or builtins.exec are refused by the reader itself, in
     the torch path's words, without running anything; a call of a function in the user's
     own module goes to torch's path, which reads the user's classes as data and refuses
-    calls; plain pickles and the legacy format go to torch (which refuses them)."""
+    calls; plain pickles and the legacy format go to torch (which refuses them). Given as
+    the cache, each makes the same stage 1 report either way."""
     files = untrusted._write_set(tmp_path)
     for h in files:
         who = assert_same(h.path)
         by_reader = h.fmt == "pickle-p0" or (h.fmt == "zip" and h.payload != "__reduce__")
         assert who == ("reader" if by_reader else "torch"), h
+        assert assert_same_stage1(h.path, caplog) == who, h
         assert not h.marker.exists()
     assert len(files) == 45
 
