@@ -12,7 +12,10 @@ that a change of load on a shared machine lands on both sides alike.
 from __future__ import annotations
 
 import argparse
+import compileall
 import contextlib
+import functools
+import importlib.util
 import json
 import os
 import platform
@@ -93,7 +96,8 @@ def shell_line(command: Sequence[str]) -> str:
 
 
 def timing_tui() -> list[str]:
-    """The `timing-tui` command of this interpreter's environment."""
+    """The `timing-tui` command of this interpreter's environment (its modules compiled)."""
+    compile_package()
     script = Path(sys.executable).with_name("timing-tui")
     if script.exists():
         return [str(script)]
@@ -101,6 +105,17 @@ def timing_tui() -> list[str]:
     if found:
         return [found]
     return [sys.executable, "-c", "from tui_timing.cli import main; main()"]
+
+
+@functools.lru_cache(maxsize=1)
+def compile_package() -> None:
+    """Write timing-tui's bytecode, as `pip install` does for an installed package. Under
+    PYTHONDONTWRITEBYTECODE=1 (set on the development box) an editable install has none,
+    and every launch would compile every module it imports (tens of milliseconds of the
+    TUI's start-up) while torch, Textual and the floors load theirs."""
+    spec = importlib.util.find_spec("tui_timing")  # found, not imported
+    for folder in (spec.submodule_search_locations or []) if spec else []:
+        compileall.compile_dir(folder, quiet=1)
 
 
 def run_child(

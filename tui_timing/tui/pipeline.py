@@ -393,8 +393,8 @@ class Pipeline:
             return
         stamps = dict(self._stamps)
         try:
-            for kind in self._later:  # not loaded yet, so no result read them: as they are now
-                stamps[kind] = stamp(self._given()[kind])
+            for kind in self._later - stamps.keys():  # not loaded, so no result read them
+                stamps[kind] = stamp(self._given()[kind])  # as they are now
         except OSError:
             return  # a pipe or a device: nothing to key results on
         stages = {
