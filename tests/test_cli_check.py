@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -163,3 +164,38 @@ def test_console_script_runs_headless(small_cache: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert "Stage 1 cache" in done.stdout and "Traceback" not in done.stderr
+
+
+def test_timing_tui_log_says_which_files_torch_read(small_cache: Path, tmp_path: Path) -> None:
+    """$TIMING_TUI_LOG gets what the report leaves out: a legacy-format cache is read by
+    torch, not the numpy reader, and the report is the same either way (issue 15)."""
+    legacy = tmp_path / "legacy_timing.pt"
+    torch.save(
+        torch.load(small_cache, weights_only=True), legacy, _use_new_zipfile_serialization=False
+    )
+    log = tmp_path / "timing.log"
+    env = {**os.environ, "TIMING_TUI_LOG": str(log)}
+    args = [sys.executable, "-m", "tui_timing", "check", "--stage", "1", "--format", "json"]
+    done = subprocess.run([*args, "--cache", str(legacy)], capture_output=True, text=True, env=env)
+    assert done.returncode in (0, 1), done.stderr
+    assert f"{legacy}: read by torch.load, not the numpy reader" in log.read_text()
+    before = log.read_text()
+    done = subprocess.run(
+        [*args, "--cache", str(small_cache)], capture_output=True, text=True, env=env
+    )
+    assert done.returncode in (0, 1), done.stderr
+    assert log.read_text() == before  # a zip-format cache: the numpy reader, nothing to say
+
+
+@pytest.mark.parametrize("where", ["folder", "missing_parent"])
+def test_an_unusable_timing_tui_log_is_named(where: str, tmp_path: Path) -> None:
+    target = tmp_path if where == "folder" else tmp_path / "no" / "timing.log"
+    done = subprocess.run(
+        [sys.executable, "-m", "tui_timing", "check", "--stage", "1"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "TIMING_TUI_LOG": str(target)},
+        timeout=120,
+    )
+    assert done.returncode == 2
+    assert f"$TIMING_TUI_LOG {target}" in done.stderr and "Traceback" not in done.stderr

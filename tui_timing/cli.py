@@ -8,6 +8,7 @@ command that needs them, so `--help` is instant.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -261,6 +262,27 @@ def fail(message: str) -> None:
     sys.exit(2)
 
 
+def log_to(path: str) -> None:
+    """Append timing-tui's log to `path` ($TIMING_TUI_LOG): what the reports leave out,
+    such as each file stage 1 had to read with torch rather than the numpy reader."""
+    import logging
+
+    target = Path(path)
+    if target.exists() and not target.is_file():
+        fail(f"$TIMING_TUI_LOG {path}: not a regular file; set it to a file path, or unset it")
+    try:
+        handler = logging.FileHandler(target, encoding="utf-8")
+    except OSError as exc:
+        fail(
+            f"$TIMING_TUI_LOG {path}: cannot be opened for appending ({exc.strerror}); "
+            "set it to a writable file path, or unset it"
+        )
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logger = logging.getLogger("tui_timing")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+
+
 @click.group(
     invoke_without_command=True,
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -276,6 +298,8 @@ def main(ctx: click.Context, **options: Any) -> None:
     the current directory, or on the bundled sample data.
     """
     ctx.obj = options
+    if os.environ.get("TIMING_TUI_LOG"):
+        log_to(os.environ["TIMING_TUI_LOG"])
     if ctx.invoked_subcommand is not None:
         return
     try:
