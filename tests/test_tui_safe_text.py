@@ -3,7 +3,7 @@ opens no tag, a `$` names no variable) and sends no control character to the ter
 
 from __future__ import annotations
 
-import asyncio
+import time
 from pathlib import Path
 
 import pytest
@@ -87,11 +87,11 @@ async def test_a_notification_quoting_a_file_is_plain_text(tmp_path: Path) -> No
     app = TimingApp(invocation, cwd=tmp_path)
     async with app.run_test(size=(100, 30), notifications=True) as pilot:
         app.notify("wrote [/] to \x1b]0;owned\x1b\\ x[", title="Exported [b")
+        deadline = time.monotonic() + 30  # the toast is mounted in a later frame
+        while not app.screen.query(Toast):
+            assert time.monotonic() < deadline, "the notification never showed"
+            await pilot.pause(0.05)
         await pilot.pause()
-        await asyncio.sleep(0.2)
-        await pilot.pause()
-        toasts = list(app.screen.query(Toast))
-        assert toasts
         strips = app.screen._compositor.render_strips()
         sent = "".join(seg.text for strip in strips for seg in strip)
         assert "\x1b" not in sent
