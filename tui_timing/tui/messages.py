@@ -108,6 +108,16 @@ class ActionFinished(Message):
 
 
 @dataclass
+class ActionCancelled(Message):
+    """A suggested action was cancelled and has ended; `removed` lists what it had made
+    (and was removed), `problem` what went wrong removing it."""
+
+    command: str
+    removed: list[str]
+    problem: str = ""
+
+
+@dataclass
 class ExportFinished(Message):
     """The findings summary was appended to the scratchpad."""
 
