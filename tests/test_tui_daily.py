@@ -48,14 +48,6 @@ def cache(tmp_path: Path) -> Path:
     return write_cache(tmp_path)
 
 
-@pytest.fixture(autouse=True)
-def private_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Each test its own $XDG_CONFIG_HOME (the theme is kept there)."""
-    config = tmp_path / "config"
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(config))
-    return config
-
-
 def bar_text(app: TimingApp) -> str:
     return str(app.query_one(ActionBar).render())
 
@@ -303,6 +295,7 @@ async def test_ctrl_c_with_nothing_selected_says_how_to_quit_in_plain_text(
 ) -> None:
     app = TimingApp(invocation(cache=cache), cwd=tmp_path)
     async with app.run_test(size=(100, 30), notifications=True) as pilot:
+        await settle(pilot, app)  # a busy loop could outlast the toast on a loaded machine
         await pilot.press("ctrl+c")
         await wait_for(pilot, lambda: "Pressqtoquit" in toasts_text(app))
         assert "[b]" not in toasts_text(app) and app.is_running
@@ -355,3 +348,25 @@ async def test_typed_ahead_keys_act_on_the_stage_they_follow(cache: Path, tmp_pa
         await settle(pilot, app)
         await pilot.press("2", "tab")
         assert app.focused is app.current_pane() and app.current_stage == 2
+
+
+async def test_an_actions_text_can_be_selected_with_the_mouse(cache: Path, tmp_path: Path) -> None:
+    """Dragging over an action selects its text (the list used to give nothing), and
+    ctrl+c copies it; a click puts the cursor on it."""
+    app = TimingApp(invocation(cache=cache), cwd=tmp_path)
+    async with app.run_test(size=(100, 40), notifications=True) as pilot:
+        await settle(pilot, app)
+        command = "timing-tui check --stage 5 --cache CACHE"
+        app.post_message(StageFinished(7, decision_with(command), "test"))
+        await pilot.pause()
+        await pilot.press("7")
+        await pilot.pause()
+        item = app.decision_pane().query_one("#actions PaneItem")
+        await pilot.mouse_down(item, offset=(0, 0))
+        await pilot.hover(item, offset=(item.size.width - 1, item.size.height - 1))
+        await pilot.mouse_up(item, offset=(item.size.width - 1, item.size.height - 1))
+        await pilot.pause()
+        selected = app.screen.get_selected_text() or ""
+        assert "Say hello" in selected and command in selected
+        await pilot.press("ctrl+c")
+        assert command in app.clipboard
