@@ -26,7 +26,7 @@ from textual.filter import LineFilter
 from textual.notifications import SeverityLevel
 from textual.screen import ModalScreen
 from textual.theme import Theme
-from textual.widgets import ContentSwitcher, Footer, Input, OptionList
+from textual.widgets import ContentSwitcher, Footer, OptionList
 
 from tui_timing.errors import ArtifactError
 from tui_timing.findings import Check, StageResult
@@ -71,7 +71,6 @@ from tui_timing.tui.pipeline import PAINT_WAIT_S, Pipeline, Selection, Work, sta
 from tui_timing.tui.preferences import save_theme, saved_theme
 from tui_timing.tui.run_picker import RunPicker
 from tui_timing.tui.safe_text import clean
-from tui_timing.tui.search_bar import SearchBar
 from tui_timing.tui.selector_screen import SelectorScreen
 from tui_timing.tui.stage_list import StageList
 from tui_timing.tui.stage_pane import StagePane
@@ -90,6 +89,7 @@ if TYPE_CHECKING:
     from tui_timing.artifacts.discovery import Discovered, Run
     from tui_timing.config import ArtifactPaths, Invocation
     from tui_timing.stages.context import StageContext
+    from tui_timing.tui.search_bar import SearchBar
 
 FIRST, LAST = ALL_STAGES[0], ALL_STAGES[-1]
 #: How the footer and help show the stage keys ("1-7"); one binding per stage.
@@ -236,7 +236,6 @@ class TimingApp(App[None]):
             # paint close to a bare app's and stage 1's result close to it.
             with ContentSwitcher(initial="pane-1", id="panes"):
                 yield new_pane(1)
-        yield SearchBar(id="search-bar")
         yield Footer(compact=True, show_command_palette=False)
 
     def get_line_filters(self) -> Sequence[LineFilter]:
@@ -272,6 +271,18 @@ class TimingApp(App[None]):
             switcher.mount_all(panes)
             for stage_id in missing:
                 self._show(stage_id)
+
+    def _mount_search_bar(self) -> SearchBar:
+        """The search bar, mounted (hidden) once the stages are shown or on the first `/`,
+        not in the first frame."""
+        from tui_timing.tui.search_bar import SearchBar
+
+        bar = self.search_bar()
+        if bar is None:
+            bar = SearchBar(id="search-bar")
+            bar.display = False
+            self.mount(bar, before=self.query_one(Footer))
+        return bar
 
     def _start_pipeline(self) -> None:
         self.pipeline.start()
@@ -373,6 +384,7 @@ class TimingApp(App[None]):
     def on_pipeline_idle(self, message: PipelineIdle) -> None:
         def caught_up() -> None:  # after the frame that shows the last results
             self._mount_panes()
+            self._mount_search_bar()
             self._idle_at = message.submits
             if self.is_idle and self.compare is not None and self.compare.generation == 0:
                 self._run_compare()
@@ -872,23 +884,31 @@ class TimingApp(App[None]):
 
     def action_search(self) -> None:
         """Open the search bar over the footer; it searches the stage on show."""
-        self.query_one(SearchBar).open()
+        bar = self._mount_search_bar()
+        if bar.is_mounted and bar.children:
+            bar.open()
+        else:  # `/` before the first frames were out: open it once it is there
+            self.call_after_refresh(bar.open)
 
-    @on(SearchBar.Changed)
-    def _search_changed(self, event: SearchBar.Changed) -> None:
+    def search_bar(self) -> SearchBar | None:
+        from tui_timing.tui.search_bar import SearchBar
+
+        bars = self.query(SearchBar)
+        return bars.first() if bars else None
+
+    def on_search_bar_changed(self, event: SearchBar.Changed) -> None:
         pane = self.current_pane()
         clear_marks(pane)
         self._matches, self._match = find_matches(pane, event.query), 0
         self._show_matches(event.query)
 
-    @on(SearchBar.Step)
-    def _search_step(self, event: SearchBar.Step) -> None:
+    def on_search_bar_step(self, event: SearchBar.Step) -> None:
+        bar = self.search_bar()
         if self._matches:
             self._match = (self._match + event.step) % len(self._matches)
-        self._show_matches(self.query_one("#search-input", Input).value)
+        self._show_matches(bar.text if bar is not None else "")
 
-    @on(SearchBar.Closed)
-    def _search_closed(self) -> None:
+    def on_search_bar_closed(self) -> None:
         self._close_search()
         self.screen.set_focus(self.current_pane())
 
@@ -896,17 +916,20 @@ class TimingApp(App[None]):
         """A printable key that reaches the app while the search box has the focus was
         typed right after `/` (routed before the box took the focus): it is the query's."""
         character = event.character if event.is_printable else None
-        if character is not None and self.query_one(SearchBar).type_ahead(character):
+        bar = self.search_bar() if character is not None else None
+        if bar is not None and character is not None and bar.type_ahead(character):
             event.stop()
 
     def _show_matches(self, query: str) -> None:
         current = self._match if self._matches else None
         mark(self._matches, current)
-        self.query_one(SearchBar).show_count(current, len(self._matches), query)
+        bar = self.search_bar()
+        if bar is not None:
+            bar.show_count(current, len(self._matches), query)
 
     def _close_search(self) -> None:
-        bar = self.query_one(SearchBar)
-        if bar.is_open:
+        bar = self.search_bar()
+        if bar is not None and bar.is_open:
             bar.close()
         for pane in self.query(StagePane):
             clear_marks(pane)

@@ -20,12 +20,11 @@ from tui_timing.tui.safe_text import markup
 
 
 class SearchBar(Horizontal):
-    """Hidden until `/`; posts Changed, Step and Closed."""
+    """Made on the first `/`, hidden when closed; posts Changed, Step and Closed."""
 
     DEFAULT_CSS = """
     SearchBar {
         height: 1;
-        display: none;
         background: $boost;
     }
     SearchBar .search-label { width: auto; padding: 0 1; text-style: bold; }
@@ -88,6 +87,11 @@ class SearchBar(Horizontal):
     @property
     def is_open(self) -> bool:
         return bool(self.display)
+
+    @property
+    def text(self) -> str:
+        """The query as typed."""
+        return self.query_one(Input).value
 
     def show_count(self, current: int | None, total: int, query: str) -> None:
         """`2/5`, or `no match` (nothing when the query is empty)."""
