@@ -307,8 +307,8 @@ class Pipeline:
         invocation = self._invocation
         if invocation.any_artifact:
             if made is not None:
-                before = self._given_paths or invocation.paths
-                self._given_paths = rediscovery.given_with_outputs(before, made)
+                given = self._given_paths or invocation.paths
+                self._given_paths = rediscovery.given_with_outputs(given, made)
             paths, found = self._given_paths or invocation.paths, None
         else:
             from tui_timing.artifacts.discovery import discover_or_sample
