@@ -614,8 +614,10 @@ class TimingApp(App[None]):
         self.post_message(ExportFinished(str(written), summary))
 
     def on_export_finished(self, message: ExportFinished) -> None:
+        path = Path(message.path)
+        shown = path.relative_to(self.cwd) if path.is_relative_to(self.cwd) else path
         self.notify(
-            f"Appended the findings to {message.path}: {message.summary}.",
+            f"Appended to {shown}: {message.summary}.",
             title="Exported",
             timeout=8,
         )
