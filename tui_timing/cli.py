@@ -406,6 +406,7 @@ def compare(ctx: click.Context, run_a: Path, run_b: Path, fmt: str, **options: A
     from tui_timing.report.compare import compare_reports
     from tui_timing.report.compare_render import (
         compare_markdown,
+        comparison_bullet,
         comparison_entry,
         render_compare_json,
         render_compare_text,
@@ -435,7 +436,12 @@ def compare(ctx: click.Context, run_a: Path, run_b: Path, fmt: str, **options: A
     click.echo(renderers[fmt](comparison).rstrip("\n"))
     if invocation.scratchpad is not None and options.get("scratchpad") is not None:
         try:
-            written = append_entry(invocation.scratchpad, comparison_entry(comparison))
+            when = datetime.now().astimezone()
+            written = append_entry(
+                invocation.scratchpad,
+                comparison_entry(comparison, when),
+                bullet=comparison_bullet(comparison, when),
+            )
         except ArtifactError as exc:
             fail(f"scratchpad {exc}")
         click.echo(f"timing-tui: comparison appended to {written}", err=True)
