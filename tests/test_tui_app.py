@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from textual.widgets import Log
+from textual.widgets import Log, Static
 from textual.widgets._toast import Toast
 
 from tui_timing.config import ArtifactPaths, Invocation, Settings
@@ -320,6 +320,11 @@ async def test_help_lists_every_key(cache: Path, tmp_path: Path) -> None:
         text = screen_text(app)
         for key in ("1-7", "re-run", "scratchpad", "log scale", "theme", "ctrl+p", "quit"):
             assert key in text
+        # the whole help (it scrolls): every key, the mouse and each way to copy
+        whole = str(app.screen.query_one(Static).render())
+        for key in (" E ", " y ", " Y ", " / ", " x ", " c ", " a ", "escape", "enter"):
+            assert key in whole, key
+        assert "Mouse and copying" in whole and "drag" in whole and "OSC 52" in whole
         await pilot.press("n")  # stage keys do not act behind the dialog
         assert app.current_stage == 1
         await pilot.press("escape")

@@ -24,6 +24,8 @@ pytestmark = pytest.mark.skipif(
 
 #: SGR parameters that set a colour (foreground, background, bright, 256 and RGB).
 COLOUR_SGR = {str(n) for n in (*range(30, 39), *range(40, 49), *range(90, 98), *range(100, 108))}
+#: SGR parameters that set a background colour (49, the terminal's own, is not one).
+BACKGROUND_SGR = {str(n) for n in (*range(40, 49), *range(100, 108))}
 #: A stage still waiting or running, in the stage list (with or without Unicode marks; in
 #: compare mode A's mark comes right before B's status).
 NOT_DONE = re.compile(r"^\d [a-z]+ +\S+ (pending|running)", re.M)
@@ -178,7 +180,9 @@ def test_a_new_user_steps_through_the_sample_exports_and_quits(tmp_path: Path) -
             time.sleep(0.1)
         assert scratchpad.read_text().startswith("## timing-tui findings")
         text = term.wait_for(lambda s: "Exported" in s, "the export notification")
-        assert "SAMPLE DATA" in text  # the toast stays in the foot of the stage list
+        # the toast stays in the foot of the stage list, off the pane and the header
+        line = next(line for line in text.splitlines() if "Exported" in line)
+        assert "SAMPLE DATA" in text and line.index("Exported") < 25, text
         term.keys("q")
         text = term.wait_for(lambda s: "EXITED" in s, "the app to quit", timeout=15)
         assert "EXITED 0" in text and "Traceback" not in text
@@ -280,9 +284,14 @@ def test_no_color_reads_and_values_copy_whole(empty: Path, width: int, height: i
 
 def test_ascii_where_the_locale_is_not_utf8_with_readable_charts(empty: Path) -> None:
     """LANG=C: only ASCII reaches the terminal (colour still does); the charts have whole
-    ticks on epochs and steps, named bins, and a marker of its own for each series."""
-    term = open_terminal(empty, 120, 36, "LANG=C LC_ALL=C")
+    ticks on epochs and steps, named bins, and a marker of its own for each series. A bare
+    `xterm` gets the ANSI theme, whose toasts are in the terminal's own colours (a fixed
+    black background put dark text on black on a light terminal)."""
+    term = open_terminal(empty, 120, 36, "LANG=C LC_ALL=C TERM=xterm")
     try:
+        term.wait_for(lambda s: "Sample data" in s, "the sample-data toast", 120)
+        toast = [line for line in term.screen(colors=True).splitlines() if "Sample data" in line]
+        assert toast and not sgr_params(toast[0]) & BACKGROUND_SGR, toast
         text = term.wait_done()
         assert text.isascii(), [ch for ch in text if not ch.isascii()][:10]
         assert "1 cache       + pass" in text and "Stage 1 . Cache integrity" in text
