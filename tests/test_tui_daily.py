@@ -29,7 +29,7 @@ from test_tui_app import (
 )
 from textual.widgets import HelpPanel
 
-from tui_timing.findings import Check, Plot, Series, StageResult
+from tui_timing.findings import Action, Check, Decision, Plot, Series, StageResult
 from tui_timing.tui.action_bar import ActionBar
 from tui_timing.tui.app import TimingApp
 from tui_timing.tui.cancel_screen import ConfirmCancel
@@ -351,22 +351,37 @@ async def test_typed_ahead_keys_act_on_the_stage_they_follow(cache: Path, tmp_pa
 
 
 async def test_an_actions_text_can_be_selected_with_the_mouse(cache: Path, tmp_path: Path) -> None:
-    """Dragging over an action selects its text (the list used to give nothing), and
-    ctrl+c copies it; a click puts the cursor on it."""
+    """At 80 columns a long command wraps mid-path on screen, yet dragging over its action
+    selects it whole (the list used to give nothing) and ctrl+c copies it; a click puts
+    the cursor on the action, so that `y` copies that one's command."""
+    long_command = (
+        "timing-tui train --cache /home/someone/projects/mouse-diffusion/datasets/balabit/"
+        "train_timing.pt --out runs/linear-increments --profile-head increments"
+    )
+    hello = Action("Say hello", "to show a first action", ["cache.load"], "echo hello", rule=1)
+    train = Action("Train it", "the head cannot fit", ["cache.load"], long_command, rule=4)
+    decision = Decision("test verdict", 4, actions=[hello, train], path=[])
+    result = StageResult(id=7, name="decision", status_override="fail", decision=decision)
     app = TimingApp(invocation(cache=cache), cwd=tmp_path)
-    async with app.run_test(size=(100, 40), notifications=True) as pilot:
+    async with app.run_test(size=(80, 40), notifications=True) as pilot:
         await settle(pilot, app)
-        command = "timing-tui check --stage 5 --cache CACHE"
-        app.post_message(StageFinished(7, decision_with(command), "test"))
-        await pilot.pause()
+        app.post_message(StageFinished(7, result, "test"))
         await pilot.press("7")
-        await pilot.pause()
-        item = app.decision_pane().query_one("#actions PaneItem")
+        pane = app.decision_pane()
+        await wait_for(pilot, lambda: len(pane.query("#actions PaneItem")) == 2)
+        await wait_for(pilot, lambda: "Train it" in screen_text(app))
+        assert not any(long_command in line for line in screen_text(app).splitlines())
+        item = list(pane.query("#actions PaneItem"))[1]
+        await pilot.click(item, offset=(2, 0))
+        assert pane.selected_action() == train
+        await pilot.press("y")
+        assert app.clipboard == long_command
         await pilot.mouse_down(item, offset=(0, 0))
         await pilot.hover(item, offset=(item.size.width - 1, item.size.height - 1))
         await pilot.mouse_up(item, offset=(item.size.width - 1, item.size.height - 1))
         await pilot.pause()
         selected = app.screen.get_selected_text() or ""
-        assert "Say hello" in selected and command in selected
+        assert "Train it" in selected and long_command in selected
+        app.copy_to_clipboard("")
         await pilot.press("ctrl+c")
-        assert command in app.clipboard
+        assert long_command in app.clipboard

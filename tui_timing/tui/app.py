@@ -845,7 +845,7 @@ class TimingApp(App[None]):
     # ----- copying and looking closer -----------------------------------------------------
 
     def action_copy_command(self) -> None:
-        """Copy the highlighted action's command (the first with one when none is)."""
+        """Copy the command of the action under stage 7's cursor (the first until it moves)."""
         action = self.decision_pane().selected_action()
         if action is None:
             self.notify("No action to copy: the decision has not suggested any yet.", timeout=4)
