@@ -4,11 +4,14 @@ section; `E` exports one stage; `docs/*scratchpad*.md` is found without --scratc
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from tui_timing.cli import main
 from tui_timing.findings import (
     Action,
     ArtifactRef,
@@ -142,3 +145,22 @@ def test_the_scratchpad_is_found_in_docs(tmp_path: Path) -> None:
     assert default_scratchpad(tmp_path) == docs / "task_scratchpad.md"
     (tmp_path / "scratchpad.md").write_text("here")
     assert default_scratchpad(tmp_path) == tmp_path / "scratchpad.md"
+
+
+def test_check_appends_a_dated_bullet_to_a_task_scratchpad(
+    small_cache: Path, tmp_path: Path
+) -> None:
+    """`check --scratchpad` goes through the same function: a task scratchpad gets a bullet."""
+    pad = tmp_path / "docs" / "task_scratchpad.md"
+    pad.parent.mkdir()
+    pad.write_text(TASK_SCRATCHPAD)
+    result = CliRunner().invoke(
+        main, ["check", "--cache", str(small_cache), "--stage", "1", "--scratchpad", str(pad)]
+    )
+    assert result.exit_code == 0, result.output
+    text = pad.read_text()
+    assert text.startswith(TASK_SCRATCHPAD)
+    added = text[len(TASK_SCRATCHPAD) :].splitlines()
+    assert re.fullmatch(r"- \d{4}-\d{2}-\d{2}: timing-tui findings at \d\d:\d\d, .+", added[0])
+    assert f"  - artifacts: cache `{small_cache}` (" in text
+    assert "  - stage 1 cache: pass; " in text and "## timing-tui findings" not in text
