@@ -198,10 +198,11 @@ async def test_cancelling_a_training_run_leaves_nothing_half_written(tmp_path: P
 
 
 async def test_an_actions_rerun_keeps_the_sample_and_selects_its_run(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, warm_sample: Path
 ) -> None:
-    """Item 2: from the sample data, a training action's re-run still has the sample's
-    cache and eval dump (stages 1, 2, 5 and 6 run, not skip) and shows the new run."""
+    """Item 2: from the sample data (opened warm), a training action's re-run still has the
+    sample's cache and eval dump (stages 1, 2, 5 and 6 run, not skip) and shows the new
+    run."""
     monkeypatch.chdir(tmp_path)
     app = TimingApp(invocation(), cwd=tmp_path)
     async with app.run_test(size=(120, 36), notifications=True) as pilot:

@@ -123,30 +123,13 @@ def open_terminal(folder: Path, width: int, height: int, env: str = "") -> Termi
     return term
 
 
-@pytest.fixture(scope="module")
-def sample_results(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A results cache holding the bundled sample data's diagnosis, written once by
-    `timing-tui check` in an empty folder (it discovers the same sample the TUI opens)."""
-    home = tmp_path_factory.mktemp("sample-results")
-    folder = tmp_path_factory.mktemp("check-here")
-    env = {**os.environ, "XDG_CACHE_HOME": str(home)}
-    done = subprocess.run(
-        [*program().split(), "check"], cwd=folder, env=env, capture_output=True, text=True
-    )
-    assert done.returncode == 1, done.stderr  # the linear run fails; exit 1, not 2
-    return home
-
-
 @pytest.fixture
-def empty(tmp_path: Path, sample_results: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+def empty(tmp_path: Path, warm_sample: Path) -> Iterator[Path]:
     """An empty working folder (timing-tui opens the bundled sample data there), with the
     sample's results already cached: the app opens warm, as on a researcher's second
     launch, so a session costs seconds, not a diagnosis (the first test runs one cold)."""
     folder = tmp_path / "empty"
     folder.mkdir()
-    cache_home = tmp_path / "cache"
-    shutil.copytree(sample_results, cache_home)  # a copy: what one test writes stays its own
-    monkeypatch.setenv("XDG_CACHE_HOME", str(cache_home))
     yield folder
 
 
