@@ -172,8 +172,18 @@ class StagePane(VerticalScroll, can_focus=True):
     # ----- the item cursor ----------------------------------------------------------------
 
     def items(self) -> list[Widget]:
-        """The figures and checks on show, top to bottom."""
-        return [w for w in self.query(".item") if w.display and w.parent is not None]
+        """The figures and checks on show, top to bottom (not those of a hidden list, such
+        as the checks compare mode replaces)."""
+        return [w for w in self.query(".item") if self._on_show(w)]
+
+    def _on_show(self, widget: Widget) -> bool:
+        """Whether the widget and every container between it and this pane are shown."""
+        node: object = widget
+        while isinstance(node, Widget) and node is not self:
+            if not node.display:
+                return False
+            node = node.parent
+        return node is self
 
     def current_item(self) -> Widget | None:
         """The item under the cursor (the first one until the cursor moves)."""
