@@ -174,9 +174,9 @@ class StagePane(VerticalScroll, can_focus=True):
     def items(self) -> list[Widget]:
         """The figures and checks on show, top to bottom (not those of a hidden list, such
         as the checks compare mode replaces)."""
-        return [w for w in self.query(".item") if self._on_show(w)]
+        return [w for w in self.query(".item") if self._is_shown(w)]
 
-    def _on_show(self, widget: Widget) -> bool:
+    def _is_shown(self, widget: Widget) -> bool:
         """Whether the widget and every container between it and this pane are shown."""
         node: object = widget
         while isinstance(node, Widget) and node is not self:
