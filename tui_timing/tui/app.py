@@ -65,6 +65,7 @@ from tui_timing.tui.messages import (
     StageInterrupted,
     StageProgress,
     StageStarted,
+    while_running,
 )
 from tui_timing.tui.pane_search import Match, clear_marks, find_matches, mark
 from tui_timing.tui.pipeline import PAINT_WAIT_S, Pipeline, Selection, Work, stages_fed_by
@@ -381,6 +382,7 @@ class TimingApp(App[None]):
         """Whether every request so far has been run and its results shown."""
         return self._idle_at == self.pipeline.submits
 
+    @while_running
     def on_pipeline_idle(self, message: PipelineIdle) -> None:
         def caught_up() -> None:  # after the frame that shows the last results
             self._mount_panes()
@@ -391,6 +393,7 @@ class TimingApp(App[None]):
 
         self.call_after_refresh(caught_up)
 
+    @while_running
     def on_artifacts_resolved(self, message: ArtifactsResolved) -> None:
         before = self.paths
         self.paths, self.found, self.selection = message.paths, message.found, message.selection
@@ -413,18 +416,21 @@ class TimingApp(App[None]):
                 timeout=8,
             )
 
+    @while_running
     def on_artifacts_loaded(self, message: ArtifactsLoaded) -> None:
         for stage_id, state in self.states.items():
             inputs = STAGE_BY_ID[stage_id].reads
             state.artifact_errors = {k: v for k, v in message.errors.items() if k in inputs}
             self._show(stage_id)
 
+    @while_running
     def on_stage_started(self, message: StageStarted) -> None:
         state = self.states[message.stage]
         state.phase, state.fraction, state.message = "running", 0.0, ""
         state.partial, state.reason = None, message.reason
         self._show(message.stage)
 
+    @while_running
     def on_stage_progress(self, message: StageProgress) -> None:
         state = self.states[message.stage]
         state.fraction, state.message = message.fraction, message.message
@@ -432,6 +438,7 @@ class TimingApp(App[None]):
             state.partial = message.partial
         self._show(message.stage)
 
+    @while_running
     def on_stage_finished(self, message: StageFinished) -> None:
         state = self.states[message.stage]
         state.phase, state.result, state.partial = "done", message.result, None
@@ -453,10 +460,12 @@ class TimingApp(App[None]):
             chart.refresh()
         self.call_after_refresh(self.pipeline.stage_drawn, stage_id)
 
+    @while_running
     def on_stage_interrupted(self, message: StageInterrupted) -> None:
         self.states[message.stage].phase = "pending"
         self._show(message.stage)
 
+    @while_running
     def on_pipeline_failed(self, message: PipelineFailed) -> None:
         """Work outside a stage failed: the stages it was for show the error in their panes."""
         self.notify(message.problem, title="Could not run the stages", severity="error")
@@ -613,6 +622,7 @@ class TimingApp(App[None]):
             return
         self.post_message(ExportFinished(str(written), summary))
 
+    @while_running
     def on_export_finished(self, message: ExportFinished) -> None:
         path = Path(message.path)
         shown = path.relative_to(self.cwd) if path.is_relative_to(self.cwd) else path
@@ -622,6 +632,7 @@ class TimingApp(App[None]):
             timeout=8,
         )
 
+    @while_running
     def on_export_failed(self, message: ExportFailed) -> None:
         self.notify(
             f"Scratchpad {message.problem}", title="Export failed", severity="error", timeout=10
@@ -656,10 +667,12 @@ class TimingApp(App[None]):
         self.query_one(ActionBar).start(command)
         self.runner.start(command)
 
+    @while_running
     def on_action_output(self, message: ActionOutput) -> None:
         self.decision_pane().write_log(message.line)
         self.query_one(ActionBar).output(clean(message.line))
 
+    @while_running
     def on_action_finished(self, message: ActionFinished) -> None:
         pane, bar = self.decision_pane(), self.query_one(ActionBar)
         if message.returncode is None:
@@ -770,12 +783,14 @@ class TimingApp(App[None]):
         compare = self.compare
         return compare if compare is not None and compare.generation == generation else None
 
+    @while_running
     def on_compare_stage_started(self, message: CompareStageStarted) -> None:
         compare = self._compare_message(message.generation)
         if compare is not None:
             compare.running = message.stage
             self._show(message.stage)
 
+    @while_running
     def on_compare_stage_finished(self, message: CompareStageFinished) -> None:
         compare = self._compare_message(message.generation)
         if compare is None:
@@ -787,6 +802,7 @@ class TimingApp(App[None]):
         self._show(message.stage)
         self._show(Stage.DECISION)
 
+    @while_running
     def on_compare_failed(self, message: CompareFailed) -> None:
         compare = self._compare_message(message.generation)
         if compare is not None:
@@ -834,6 +850,7 @@ class TimingApp(App[None]):
             self.query_one(ActionBar).cancelling()
             self.runner.cancel()
 
+    @while_running
     def on_action_cancelled(self, message: ActionCancelled) -> None:
         removed = ", ".join(message.removed)
         ending = message.problem or (f"removed {removed}" if removed else "nothing to remove")
