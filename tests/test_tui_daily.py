@@ -1,10 +1,11 @@
-"""The TUI for daily use (issue 12), through Textual's pilot on real artifacts: an action's
-re-run keeps every artifact and selects the new run; a running action shows where it is
-and is cancelled after a confirm, with what it had written removed; Escape closes and
-never quits or cancels; y and Y copy; Enter opens a check whole; `/` searches the pane;
-`E` exports one stage; the theme is kept; a live update keeps the scroll position.
+"""The TUI for daily use (issue 12), through Textual's pilot on real artifacts: a running
+action shows where it is and Escape never quits or cancels it, `x` ends its process after
+a confirm; y and Y copy; Enter opens a check whole; `/` searches the pane; `E` exports one
+stage; the theme is kept; a live update keeps the scroll position; an action's text can be
+selected with the mouse.
 
-The real-terminal side (NO_COLOR, ASCII, OSC 52 into tmux, 80x24 and 120x36) is in
+The real-terminal side (NO_COLOR, ASCII, OSC 52 into tmux, 80x24 and 120x36, and a real
+training action cancelled, then run to its end with every artifact kept) is in
 test_tui_tmux.py.
 """
 
@@ -17,7 +18,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from sample_paths import CACHE, SAMPLE
 from test_tui_app import (
     decision_with,
     invocation,
@@ -172,57 +172,6 @@ async def test_escape_closes_dialogs_and_the_keys_panel_never_more(
         await wait_for(pilot, lambda: "cancelled:" in bar_text(app), timeout=20)
         assert process.poll() is not None  # the process was ended
         assert not app.runner.running and app.is_running
-
-
-async def test_cancelling_a_training_run_leaves_nothing_half_written(tmp_path: Path) -> None:
-    """A real `timing-tui train` into a new folder: cancelled once it has written an epoch
-    to its stats log, the folder is gone and the process with it."""
-    app = TimingApp(invocation(cache=CACHE), cwd=tmp_path)
-    async with app.run_test(size=(80, 24), notifications=True) as pilot:
-        await settle(pilot, app, timeout=120)
-        command = f"timing-tui train --cache {CACHE} --out runs/half --epochs 500"
-        app.post_message(StageFinished(7, decision_with(command), "test"))
-        await pilot.pause()
-        await pilot.press("7", "a", "enter")
-        await wait_for(pilot, lambda: "running: timing-tui train" in bar_text(app))
-        stats = tmp_path / "runs" / "half" / "stats.jsonl"
-        await wait_for(pilot, lambda: stats.is_file() and stats.stat().st_size > 0, timeout=120)
-        await wait_for(pilot, lambda: "epoch" in bar_text(app), timeout=30)  # its last line
-        assert "0:" in bar_text(app)  # elapsed time
-        process = app.runner._process
-        await pilot.press("x", "y")
-        await wait_for(pilot, lambda: "cancelled:" in bar_text(app), timeout=30)
-        assert process is not None and process.poll() is not None
-        assert "removed runs" in bar_text(app)
-        assert not (tmp_path / "runs").exists()
-
-
-async def test_an_actions_rerun_keeps_the_sample_and_selects_its_run(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, warm_sample: Path
-) -> None:
-    """Item 2: from the sample data (opened warm), a training action's re-run still has the
-    sample's cache and eval dump (stages 1, 2, 5 and 6 run, not skip) and shows the new
-    run."""
-    monkeypatch.chdir(tmp_path)
-    app = TimingApp(invocation(), cwd=tmp_path)
-    async with app.run_test(size=(120, 36), notifications=True) as pilot:
-        await settle(pilot, app, timeout=180)
-        assert app.found is not None and app.found.is_sample
-        action = app.decision_pane().selected_action()
-        assert action is not None and action.command and "--out runs/" in action.command
-        await pilot.press("7", "a")
-        await pilot.press("end", *" --epochs 1", "enter")
-        await wait_for(pilot, lambda: "finished:" in bar_text(app), timeout=240)
-        await wait_for(pilot, lambda: app.states[1].reason == "after the action", timeout=60)
-        await settle(pilot, app, timeout=240)
-        out = action.command.split("--out ")[1].split()[0]
-        assert app.paths is not None and app.paths.checkpoint == tmp_path / out / "checkpoint.pt"
-        assert app.paths.cache == SAMPLE / "datasets/sample/train_timing.pt"
-        assert app.paths.eval == SAMPLE / "eval/eval.pt"
-        assert len(app.found.runs) == 3
-        for stage in (1, 2, 5, 6):
-            assert app.states[stage].status != "skip", stage
-        assert f"run {Path(out).name} (3/3" in screen_text(app)
 
 
 async def test_E_exports_the_stage_on_show_into_a_docs_scratchpad(

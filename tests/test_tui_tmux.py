@@ -350,7 +350,7 @@ def test_an_action_shows_cancels_cleanly_then_keeps_every_artifact(empty: Path) 
         term.keys("a")
         term.wait_for(lambda s: "Run this action?" in s, "the confirmation")
         term.keys("End")
-        term.type(" --epochs 2")
+        term.type(" --epochs 1")
         term.keys("Enter")
         term.wait_for(lambda s: "finished: timing-tui train" in s, "the action's end", 300)
         term.wait_for(lambda s: "Compare it with" in s, "the offer to compare the runs", 60)
@@ -363,6 +363,8 @@ def test_an_action_shows_cancels_cleanly_then_keeps_every_artifact(empty: Path) 
         for stage in ("1 cache", "2 dataset", "5 sampler", "6 integration"):
             line = next(line for line in text.splitlines() if line.startswith(stage))
             assert "skip" not in line, line  # the sample's cache and eval dump are kept
+        header = text.splitlines()[0].rstrip()
+        assert "cache sample/train" in header and header.endswith("eval eval.pt"), header
         term.keys("1")
         text = term.wait_for(lambda s: "Stage 1 · Cache integrity" in s, "stage 1")
         assert "2,581 rows" in text
