@@ -9,9 +9,6 @@ that need all of it; they skip with the reason when it is absent.
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -107,31 +104,3 @@ def private_config(
     config = tmp_path_factory.mktemp("xdg-config")
     monkeypatch.setenv("XDG_CONFIG_HOME", str(config))
     return config
-
-
-@pytest.fixture(scope="session")
-def sample_results(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A results cache holding the bundled sample data's diagnosis, written once by
-    `timing-tui check` in an empty folder (it discovers the same sample the TUI opens
-    there), in its own process as a user runs it."""
-    home = tmp_path_factory.mktemp("sample-results")
-    folder = tmp_path_factory.mktemp("check-here")
-    script = Path(sys.executable).with_name("timing-tui")
-    program = [str(script)] if script.exists() else [sys.executable, "-m", "tui_timing"]
-    env = {**os.environ, "XDG_CACHE_HOME": str(home)}
-    done = subprocess.run(
-        [*program, "check"], cwd=folder, env=env, capture_output=True, text=True, check=False
-    )
-    assert done.returncode == 1, done.stderr  # the linear run fails: exit 1, not 2
-    return home
-
-
-@pytest.fixture
-def warm_sample(tmp_path: Path, sample_results: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """This test's results cache ($XDG_CACHE_HOME) holds the sample's diagnosis: the TUI
-    opens on the sample warm, as on a second launch, in seconds instead of a diagnosis.
-    A copy, so that what one test computes stays its own."""
-    home = tmp_path / "warm-cache"
-    shutil.copytree(sample_results, home)
-    monkeypatch.setenv("XDG_CACHE_HOME", str(home))
-    return home

@@ -123,6 +123,32 @@ def open_terminal(folder: Path, width: int, height: int, env: str = "") -> Termi
     return term
 
 
+@pytest.fixture(scope="module")
+def sample_results(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A results cache holding the bundled sample data's diagnosis, written once by
+    `timing-tui check` in an empty folder (it discovers the same sample the TUI opens
+    there), in its own process as a user runs it."""
+    home = tmp_path_factory.mktemp("sample-results")
+    folder = tmp_path_factory.mktemp("check-here")
+    env = {**os.environ, "XDG_CACHE_HOME": str(home)}
+    done = subprocess.run(
+        [*program().split(), "check"], cwd=folder, env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 1, done.stderr  # the linear run fails: exit 1, not 2
+    return home
+
+
+@pytest.fixture
+def warm_sample(tmp_path: Path, sample_results: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """This test's results cache ($XDG_CACHE_HOME) holds the sample's diagnosis: the TUI
+    opens on the sample warm, as on a second launch, in seconds instead of a diagnosis.
+    A copy, so that what one test computes stays its own."""
+    home = tmp_path / "warm-cache"
+    shutil.copytree(sample_results, home)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home))
+    return home
+
+
 @pytest.fixture
 def empty(tmp_path: Path, warm_sample: Path) -> Iterator[Path]:
     """An empty working folder (timing-tui opens the bundled sample data there), with the
