@@ -60,10 +60,13 @@ class Terminal:
         except subprocess.CalledProcessError:
             return ""
 
-    def wait_for(self, condition: Callable[[str], bool], what: str, timeout: float = 30) -> str:
+    def wait_for(
+        self, condition: Callable[[str], bool], what: str, timeout: float = 30, colors: bool = False
+    ) -> str:
+        """The first screen (with its escape sequences when `colors`) that meets `condition`."""
         deadline = time.monotonic() + timeout
         while True:
-            text = self.screen()
+            text = self.screen(colors)
             if condition(text):
                 return text
             if time.monotonic() > deadline:
@@ -303,9 +306,9 @@ def test_ascii_where_the_locale_is_not_utf8_with_readable_charts(empty: Path) ->
     black background put dark text on black on a light terminal)."""
     term = open_terminal(empty, 120, 36, "LANG=C LC_ALL=C TERM=xterm")
     try:
-        term.wait_for(lambda s: "Sample data" in s, "the sample-data toast", 120)
-        toast = [line for line in term.screen(colors=True).splitlines() if "Sample data" in line]
-        assert toast and not sgr_params(toast[0]) & BACKGROUND_SGR, toast
+        shown = term.wait_for(lambda s: "Sample data" in s, "the toast", 120, colors=True)
+        toast = [line for line in shown.splitlines() if "Sample data" in line]
+        assert not sgr_params(toast[0]) & BACKGROUND_SGR, toast
         text = term.wait_done()
         assert text.isascii(), [ch for ch in text if not ch.isascii()][:10]
         assert "1 cache       + pass" in text and "Stage 1 . Cache integrity" in text
