@@ -32,9 +32,7 @@ from tui_timing.errors import ArtifactError
 from tui_timing.findings import Check, StageResult
 from tui_timing.stages.catalog import ALL_STAGES, STAGE_BY_ID, STAGES, Stage
 from tui_timing.tui.action_bar import ActionBar
-from tui_timing.tui.action_outputs import outputs_of
 from tui_timing.tui.action_runner import ActionRunner
-from tui_timing.tui.cancel_screen import ConfirmCancel
 from tui_timing.tui.charset import AsciiFilter, utf8_locale
 from tui_timing.tui.commands import PaletteEntry, TimingCommands
 from tui_timing.tui.compare_offer import CompareOffer
@@ -46,7 +44,6 @@ from tui_timing.tui.describe import describe_artifacts, shorter
 from tui_timing.tui.export import default_scratchpad, export_findings
 from tui_timing.tui.header_bar import HeaderBar
 from tui_timing.tui.help_screen import HelpScreen
-from tui_timing.tui.item_screen import ItemScreen
 from tui_timing.tui.item_text import action_text
 from tui_timing.tui.messages import (
     ActionCancelled,
@@ -67,7 +64,6 @@ from tui_timing.tui.messages import (
     StageStarted,
     while_running,
 )
-from tui_timing.tui.pane_search import Match, clear_marks, find_matches, mark
 from tui_timing.tui.pipeline import PAINT_WAIT_S, Pipeline, Selection, Work, stages_fed_by
 from tui_timing.tui.preferences import save_theme, saved_theme
 from tui_timing.tui.run_picker import RunPicker
@@ -90,6 +86,7 @@ if TYPE_CHECKING:
     from tui_timing.artifacts.discovery import Discovered, Run
     from tui_timing.config import ArtifactPaths, Invocation
     from tui_timing.stages.context import StageContext
+    from tui_timing.tui.pane_search import Match
     from tui_timing.tui.search_bar import SearchBar
 
 FIRST, LAST = ALL_STAGES[0], ALL_STAGES[-1]
@@ -685,6 +682,8 @@ class TimingApp(App[None]):
             bar.finish("finished", "exit status 0; re-running all stages")
             self.notify("The action finished; re-running all stages.", title="Action done")
             # Every artifact in use stays; what the action made is added and selected.
+            from tui_timing.tui.action_outputs import outputs_of
+
             made = outputs_of(message.command, self.cwd)
             stages: dict[int, str] = dict.fromkeys(ALL_STAGES, "after the action")
             self._submit(Work(resolve=True, rediscover=True, made=made, stages=stages))
@@ -843,6 +842,8 @@ class TimingApp(App[None]):
         if not self.runner.running:
             self.notify("No action is running.", timeout=3)
             return
+        from tui_timing.tui.cancel_screen import ConfirmCancel
+
         self.push_screen(ConfirmCancel(bar.command, bar.elapsed), self._cancel_confirmed)
 
     def _cancel_confirmed(self, cancel: bool | None) -> None:
@@ -893,6 +894,8 @@ class TimingApp(App[None]):
 
     @on(StagePane.OpenItem)
     def _open_item(self, event: StagePane.OpenItem) -> None:
+        from tui_timing.tui.item_screen import ItemScreen
+
         title = getattr(event.item, "item_title", "")
         text = getattr(event.item, "item_text", "")
         self.push_screen(
@@ -917,6 +920,8 @@ class TimingApp(App[None]):
 
     def on_search_bar_changed(self, event: SearchBar.Changed) -> None:
         pane = self.current_pane()
+        from tui_timing.tui.pane_search import clear_marks, find_matches
+
         clear_marks(pane)
         self._matches, self._match = find_matches(pane, event.query), 0
         self._show_matches(event.query)
@@ -940,6 +945,8 @@ class TimingApp(App[None]):
             event.stop()
 
     def _show_matches(self, query: str) -> None:
+        from tui_timing.tui.pane_search import mark
+
         current = self._match if self._matches else None
         mark(self._matches, current)
         bar = self.search_bar()
@@ -948,7 +955,11 @@ class TimingApp(App[None]):
 
     def _close_search(self) -> None:
         bar = self.search_bar()
-        if bar is not None and bar.is_open:
+        if bar is None:
+            return  # not mounted yet: nothing was searched, nothing is marked
+        from tui_timing.tui.pane_search import clear_marks
+
+        if bar.is_open:
             bar.close()
         for pane in self.query(StagePane):
             clear_marks(pane)

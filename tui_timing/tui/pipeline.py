@@ -35,7 +35,6 @@ from textual.message import Message
 from tui_timing.errors import ArtifactError
 from tui_timing.findings import StageResult
 from tui_timing.stages.catalog import STAGE_BY_ID, Stage, readers_of
-from tui_timing.tui.action_outputs import ActionOutputs
 from tui_timing.tui.messages import (
     ArtifactsLoaded,
     ArtifactsResolved,
@@ -52,6 +51,7 @@ if TYPE_CHECKING:
     from tui_timing.config import ArtifactPaths, Invocation, Settings
     from tui_timing.report.results_cache import ResultsCache, Stamp
     from tui_timing.stages.context import Loaded, ProgressEvent, StageContext
+    from tui_timing.tui.action_outputs import ActionOutputs
 
 #: Kinds whose change invalidates the context's memo (the cache scan), so a fresh one is built.
 FRESH_CONTEXT_KINDS = frozenset({"cache", "raw_summary"})
