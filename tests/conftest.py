@@ -93,3 +93,14 @@ def results_cache_folder(
     folder = tmp_path_factory.mktemp("xdg-cache")
     monkeypatch.setenv("XDG_CACHE_HOME", str(folder))
     return folder / "timing-tui" / "results"
+
+
+@pytest.fixture(autouse=True)
+def private_config(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """Every test its own `$XDG_CONFIG_HOME`: the TUI keeps the chosen theme there, and a
+    test pressing `t` must neither write the user's own config nor read another test's."""
+    config = tmp_path_factory.mktemp("xdg-config")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(config))
+    return config

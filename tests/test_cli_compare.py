@@ -5,6 +5,7 @@ and how a run folder or checkpoint is resolved to its files."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -48,9 +49,31 @@ def sample_forward() -> tuple[int, dict[str, Any]]:
     return code, json.loads(out)
 
 
+#: A scratchpad kept as dated bullets under sections (as the seed's docs/task_scratchpad.md).
+TASK_SCRATCHPAD = """# Task scratchpad
+
+## In Progress
+- 2025-10-22: timing head diagnosis
+
+## Notes
+- 2025-10-24: the eval re-normalizes after assigning dt?
+  - check scripts/eval_diffusion.py
+"""
+
+
 @pytest.fixture(scope="module")
-def sample_reverse() -> tuple[int, dict[str, Any]]:
-    code, out, _ = run_compare(str(INCREMENTS), str(LINEAR), "--format", "json")
+def task_scratchpad(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where sample_reverse appends its comparison (a scratchpad of dated bullets)."""
+    pad = tmp_path_factory.mktemp("task") / "task_scratchpad.md"
+    pad.write_text(TASK_SCRATCHPAD)
+    return pad
+
+
+@pytest.fixture(scope="module")
+def sample_reverse(task_scratchpad: Path) -> tuple[int, dict[str, Any]]:
+    code, out, _ = run_compare(
+        str(INCREMENTS), str(LINEAR), "--format", "json", "--scratchpad", str(task_scratchpad)
+    )
     return code, json.loads(out)
 
 
@@ -77,6 +100,27 @@ def test_sample_increments_to_linear_regresses_it(
     assert changes_of(report, "fixed") == []
     assert "regressed 7 (model.profile_capacity" in report["summary"]
     assert code == 1
+
+
+def test_a_scratchpad_of_dated_bullets_gets_the_comparison_as_one(
+    sample_reverse: tuple[int, dict[str, Any]], task_scratchpad: Path
+) -> None:
+    """SPEC 6's habits hold for compare too: one dated bullet with nested lines in the
+    last section, through the same append-only function as check and the TUI's export."""
+    _, report = sample_reverse
+    text = task_scratchpad.read_text()
+    assert text.startswith(TASK_SCRATCHPAD)  # append-only
+    added = text[len(TASK_SCRATCHPAD) :].splitlines()
+    assert re.fullmatch(r"- \d{4}-\d{2}-\d{2}: timing-tui comparison at \d\d:\d\d, .+", added[0])
+    assert report["summary"] in added[0]
+    assert len(added) > 3 and all(line.startswith("  - ") for line in added[1:])
+    assert f"  - A {INCREMENTS}: checkpoint `{INCREMENTS / 'checkpoint.pt'}`" in text
+    assert any(
+        line.startswith("  - stage 3 model: A pass, B fail; regressed `model.profile_capacity`")
+        for line in added
+    ), added
+    assert "  - Verdict B (rule 4): " in text
+    assert "## timing-tui comparison" not in text
 
 
 def test_json_is_the_spec_5_object(sample_forward: tuple[int, dict[str, Any]]) -> None:

@@ -194,12 +194,12 @@ async def test_export_appends_to_an_existing_scratchpad(cache: Path, tmp_path: P
     async with app.run_test(size=(120, 40), notifications=True) as pilot:
         await settle(pilot, app)
         await pilot.press("e")
-        await wait_for(pilot, lambda: "Appendedthefindings" in toasts_text(app))
+        await wait_for(pilot, lambda: "Appendedto" in toasts_text(app))
         text = scratchpad.read_text()
         assert text.startswith(original)
         assert "## timing-tui findings" in text and "| 1 cache | pass |" in text
-        assert str(scratchpad) in toasts_text(app)
-        assert "7of7stages" in toasts_text(app)
+        # short enough for the toast's 24 columns: the path from the working folder
+        assert "Appendedtonotes.md:7of7stages,verdict:rule" in toasts_text(app)
 
 
 async def test_export_to_a_folder_is_a_clear_error(cache: Path, tmp_path: Path) -> None:
@@ -273,18 +273,22 @@ async def test_usable_at_80x24(cache: Path, tmp_path: Path) -> None:
         for n, name in enumerate(("cache", "dataset", "model", "training"), start=1):
             assert f"{n} {name}" in text
         assert "Stage 1 · Cache integrity" in text
+        footer = lines[-1].rstrip()
+        # Every key shown whole (none cut at the edge); the rest are in `?`.
+        assert footer.endswith("t theme")
         for key in (
             "? help",
             "q quit",
             "1-7 stage",
-            "n/p move",
             "r/R rerun",
-            "e export",
-            "a action",
-            "l log",
-            "^p palette",
+            "e/E export",
+            "y/Y copy",
+            "/ find",
+            "s switch",
+            "t theme",
         ):
-            assert key in lines[-1]
+            assert key in footer
+        assert not lines[0].rstrip().endswith("…")  # the header is not cut either
         await pilot.press("tab")  # the pane scrolls from the keyboard to its plots
         for _ in range(12):
             if "Segment length" in screen_text(app):
@@ -319,6 +323,11 @@ async def test_help_lists_every_key(cache: Path, tmp_path: Path) -> None:
         text = screen_text(app)
         for key in ("1-7", "re-run", "scratchpad", "log scale", "theme", "ctrl+p", "quit"):
             assert key in text
+        # the whole help (it scrolls): every key, the mouse and each way to copy
+        whole = str(app.screen.query_one(Static).render())
+        for key in (" E ", " y ", " Y ", " / ", " x ", " c ", " a ", "escape", "enter"):
+            assert key in whole, key
+        assert "Mouse and copying" in whole and "drag" in whole and "OSC 52" in whole
         await pilot.press("n")  # stage keys do not act behind the dialog
         assert app.current_stage == 1
         await pilot.press("escape")

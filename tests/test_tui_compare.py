@@ -62,6 +62,11 @@ async def test_c_picks_a_second_run_every_pane_shows_both_and_c_leaves(
         assert rows.index("regressed") < rows.index("model.load")  # what moved comes first
         labels = [s.label for v in app.query_one("#pane-3").query(PlotView) for s in v.data.series]
         assert "B linear+bound=0.3+no-mask" in labels and "increments" in labels
+        # the pane's cursor rests on what is shown: A's and B's figures, not the hidden rows
+        pane = app.current_pane()
+        assert [getattr(item, "item_title", "") for item in pane.items()] == ["run A", "run B"]
+        await pilot.press("tab", "down", "Y")
+        assert app.clipboard.startswith("B: linear head") and "padding mass" in app.clipboard
         await pilot.press("5")
         await pilot.pause()
         series = {s.label for v in app.query_one("#pane-5").query(PlotView) for s in v.data.series}

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -339,7 +340,7 @@ def check(ctx: click.Context, fmt: str, stage: int | None, **options: Any) -> No
     from tui_timing.artifacts.discovery import discover_or_sample
     from tui_timing.report.discovery import discovery_text
     from tui_timing.report.json_report import render_json
-    from tui_timing.report.markdown import findings_markdown, full_markdown
+    from tui_timing.report.markdown import findings_bullet, findings_markdown, full_markdown
     from tui_timing.report.scratchpad import append_entry
     from tui_timing.report.text import printable, render_text
     from tui_timing.stages.runner import check_report, checked_context, resolve_paths
@@ -370,7 +371,12 @@ def check(ctx: click.Context, fmt: str, stage: int | None, **options: Any) -> No
     click.echo(renderers[fmt](report).rstrip("\n"))
     if invocation.scratchpad is not None and options.get("scratchpad") is not None:
         try:
-            written = append_entry(invocation.scratchpad, findings_markdown(report))
+            when = datetime.now().astimezone()
+            written = append_entry(
+                invocation.scratchpad,
+                findings_markdown(report, when),
+                bullet=findings_bullet(report, when),
+            )
         except ArtifactError as exc:
             fail(f"scratchpad {exc}")
         click.echo(f"timing-tui: findings appended to {written}", err=True)
@@ -400,6 +406,7 @@ def compare(ctx: click.Context, run_a: Path, run_b: Path, fmt: str, **options: A
     from tui_timing.report.compare import compare_reports
     from tui_timing.report.compare_render import (
         compare_markdown,
+        comparison_bullet,
         comparison_entry,
         render_compare_json,
         render_compare_text,
@@ -429,7 +436,12 @@ def compare(ctx: click.Context, run_a: Path, run_b: Path, fmt: str, **options: A
     click.echo(renderers[fmt](comparison).rstrip("\n"))
     if invocation.scratchpad is not None and options.get("scratchpad") is not None:
         try:
-            written = append_entry(invocation.scratchpad, comparison_entry(comparison))
+            when = datetime.now().astimezone()
+            written = append_entry(
+                invocation.scratchpad,
+                comparison_entry(comparison, when),
+                bullet=comparison_bullet(comparison, when),
+            )
         except ArtifactError as exc:
             fail(f"scratchpad {exc}")
         click.echo(f"timing-tui: comparison appended to {written}", err=True)

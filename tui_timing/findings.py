@@ -73,6 +73,8 @@ class Plot:
     hlines: list[tuple[str, float]] = field(default_factory=list)
     #: Bar plots: which bar label to mark (the checkpoint's configuration, say).
     highlight: str | None = None
+    #: Named positions on the x axis (x, label): categories such as first / mid / last.
+    xticks: list[tuple[float, str]] = field(default_factory=list)
 
 
 @dataclass

@@ -1,5 +1,6 @@
 """Renderings of a Comparison (SPEC 5 `compare`): text for a terminal, the JSON object, the
-markdown report and the scratchpad entry (SPEC 6's format, for two runs).
+markdown report and the scratchpad entry (SPEC 6's format, for two runs: a section, or one
+dated bullet for a scratchpad kept as dated bullets).
 
 Like the `check` reports, everything goes through `printable`: paths and messages can come
 from a hostile folder, and a scratchpad is read in a terminal too.
@@ -126,6 +127,32 @@ def comparison_entry(comparison: Comparison, when: datetime | None = None) -> st
         lines.append(_verdict_line(side, report))
     lines.append(f"- {comparison.summary}")
     return printable("\n".join(lines) + "\n")
+
+
+def comparison_bullet(comparison: Comparison, when: datetime | None = None) -> str:
+    """The same entry as one dated bullet with nested lines, for a scratchpad kept as dated
+    bullets (`- 2025-10-24: ...`): the date and the summary first, then the artifacts,
+    each stage's two statuses and what changed, and both verdicts nested under it."""
+    when = when or datetime.now().astimezone()
+    first = (
+        f"- {when.date().isoformat()}: timing-tui comparison at {when.strftime('%H:%M')}, "
+        f"{comparison.summary}"
+    )
+    nested = []
+    for title, refs in artifact_groups(comparison):
+        listed = ", ".join(f"{k} `{r.path}` ({r.short_hash})" for k, r in refs.items())
+        nested.append(f"{title}: {listed or '(none)'}")
+    for stage_id in _stage_ids(comparison):
+        stage_a, stage_b = comparison.a.stage(stage_id), comparison.b.stage(stage_id)
+        nested.append(
+            f"stage {stage_id} {STAGE_BY_ID[stage_id].name}: A {_status(stage_a).lower()}, "
+            f"B {_status(stage_b).lower()}; {_what_changed(comparison, stage_id)}"
+        )
+    nested += [_verdict_line(side, r).removeprefix("- ") for side, r in _sides(comparison)]
+    text = "\n".join(
+        [first.replace("\n", " "), *(f"  - {line}".replace("\n", " ") for line in nested)]
+    )
+    return printable(text + "\n")
 
 
 def _sides(comparison: Comparison) -> list[tuple[str, Report]]:

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from tui_timing.findings import Report, StageResult
+from tui_timing.findings import Action, Report, StageResult
 from tui_timing.report.text import printable
-from tui_timing.stages.catalog import STAGE_BY_ID
+from tui_timing.stages.catalog import STAGE_BY_ID, Stage
 
 
 def _cell(text: str) -> str:
@@ -17,35 +17,103 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def findings_markdown(report: Report, when: datetime | None = None) -> str:
-    """The scratchpad entry: heading, artifacts, per-stage table, verdict and actions."""
+def findings_markdown(
+    report: Report, when: datetime | None = None, stage: int | None = None
+) -> str:
+    """The scratchpad entry: heading, artifacts, per-stage table, verdict and actions.
+
+    With `stage`, the entry is that stage's alone (the plan logs findings after each
+    stage): its row, then each check that does not pass with its sentence; the verdict
+    only for stage 7.
+    """
     when = when or datetime.now().astimezone()
-    lines = [f"## timing-tui findings {when.isoformat(timespec='seconds')}", ""]
+    heading = f"## timing-tui findings {when.isoformat(timespec='seconds')}"
+    shown = _stage(report, stage)
+    if stage is not None:
+        heading += f" (stage {stage}{' ' + shown.name if shown else ''})"
+    lines = [heading, ""]
     lines.append("Artifacts:")
     if not report.artifacts:
         lines.append("- (none)")
     for kind, ref in report.artifacts.items():
         lines.append(f"- {kind}: `{ref.path}` ({ref.short_hash})")
     lines += ["", "| stage | status | key figures |", "| --- | --- | --- |"]
-    for stage in report.stages:
-        lines.append(f"| {stage.id} {stage.name} | {stage.status} | {_cell(_key_figures(stage))} |")
+    for row in report.stages if stage is None else [shown] if shown else []:
+        lines.append(f"| {row.id} {row.name} | {row.status} | {_cell(_key_figures(row))} |")
     lines.append("")
-    if report.decision is not None:
+    if stage is not None and stage != Stage.DECISION:
+        lines += [f"- {line}" for line in _not_passing(shown)] or ["- every check passes"]
+    elif report.decision is not None:
         lines.append(f"Verdict: {report.decision.verdict} (rule {report.decision.rule})")
-        for action in report.decision.actions:
-            line = f"- {action.title}: {action.why}"
-            if action.evidence:
-                line += f" [evidence: {', '.join(action.evidence)}]"
-            if action.command:
-                line += f" `{action.command}`"
-            lines.append(line)
+        lines += [f"- {_action_line(action)}" for action in report.decision.actions]
     else:
         lines.append("Verdict: not reached (the decision stage did not run)")
     if report.error is not None:
-        err = report.error
-        where = f"{err['file']}" + (f" [{err['key']}]" if err.get("key") else "")
-        lines.append(f"- Error: {where}: {err['problem']}")
+        lines.append(f"- Error: {_error_line(report.error)}")
     return printable("\n".join(lines) + "\n")
+
+
+def findings_bullet(report: Report, when: datetime | None = None, stage: int | None = None) -> str:
+    """The same findings as one dated bullet with nested lines, for a scratchpad kept as
+    dated bullets (`- 2025-10-24: ...`): the date, what was exported and the outcome on
+    the first line; artifacts, stages, checks, actions nested under it."""
+    when = when or datetime.now().astimezone()
+    shown = _stage(report, stage)
+    decision = report.decision
+    if stage is not None and stage != Stage.DECISION:
+        what = f"stage {stage} {shown.name}: {shown.status}" if shown else f"stage {stage}: not run"
+    elif decision is not None:
+        what = f"verdict: {decision.verdict} (rule {decision.rule})"
+    else:
+        what = "verdict not reached (the decision stage did not run)"
+    first = f"- {when.date().isoformat()}: timing-tui findings at {when.strftime('%H:%M')}, {what}"
+    nested = [
+        f"artifacts: {kind} `{ref.path}` ({ref.short_hash})"
+        for kind, ref in report.artifacts.items()
+    ]
+    rows = report.stages if stage is None else [shown] if shown else []
+    nested += [
+        f"stage {row.id} {row.name}: {row.status}; {_key_figures(row)}"
+        for row in rows
+        if row.id != Stage.DECISION  # its verdict is the first line
+    ]
+    if stage is not None and stage != Stage.DECISION:
+        nested += _not_passing(shown)
+    elif decision is not None:
+        nested += [f"action: {_action_line(action)}" for action in decision.actions]
+    if report.error is not None:
+        nested.append(f"error: {_error_line(report.error)}")
+    text = "\n".join([first, *(f"  - {line}" for line in nested)])
+    return printable(text + "\n")
+
+
+def _stage(report: Report, stage: int | None) -> StageResult | None:
+    return next((s for s in report.stages if s.id == stage), None) if stage else None
+
+
+def _not_passing(stage: StageResult | None) -> list[str]:
+    """`id (status): sentence` for each check of the stage that does not pass."""
+    if stage is None:
+        return []
+    return [
+        f"{c.id} ({c.status}): {c.message}".replace("\n", " ")
+        for c in stage.checks
+        if c.status != "pass"
+    ]
+
+
+def _action_line(action: Action) -> str:
+    line = f"{action.title}: {action.why}"
+    if action.evidence:
+        line += f" [evidence: {', '.join(action.evidence)}]"
+    if action.command:
+        line += f" `{action.command}`"
+    return line.replace("\n", " ")
+
+
+def _error_line(err: dict[str, str | None]) -> str:
+    where = str(err["file"]) + (f" [{err['key']}]" if err.get("key") else "")
+    return f"{where}: {err['problem']}"
 
 
 def _key_figures(stage: StageResult) -> str:

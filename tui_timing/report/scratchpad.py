@@ -7,6 +7,11 @@ the export: the user's text is never rewritten, only our partial entry is remove
 Nothing here can block for good: the file is opened without waiting (a named pipe would
 wait for a reader forever) and refused unless it is a regular file, and the lock is waited
 for a bounded time.
+
+Scratchpads have habits (SPEC 6): one whose last section is a list of dated bullets
+(`- 2025-10-24: ...`) gets the entry as one more dated bullet, so it lands in that list;
+any other gets it as its own section. Which one is decided under the lock, on the text
+as it is then.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import contextlib
 import errno
 import fcntl
 import os
+import re
 import stat
 import time
 from pathlib import Path
@@ -24,10 +30,37 @@ from tui_timing.errors import ArtifactError
 #: How long an export waits for another one to release the scratchpad's lock.
 LOCK_WAIT_S = 30.0
 _NOT_REGULAR = "not a regular file (a device, pipe or socket); name a file to append to"
+#: How much of the file's end is read to find its last section.
+TAIL_BYTES = 256 * 1024
+HEADING = re.compile(r"^#{1,6}\s")
+BULLET = re.compile(r"^[-*+] ")
+DATED_BULLET = re.compile(r"^([-*+]) \d{4}-\d{2}-\d{2}\b")
 
 
-def append_entry(path: str | Path, entry: str) -> Path:
+def dated_bullet_marker(text: str) -> str | None:
+    """The bullet character (`-`, `*`, `+`) when the last section of `text` is a list of
+    dated bullets, else None.
+
+    The last section is what follows the last heading line. It qualifies when each of its
+    top-level list items starts with a date and its last top-level line is one of them
+    (nested and continuation lines are indented, blank lines are ignored).
+    """
+    lines = text.splitlines()
+    start = max((i for i, line in enumerate(lines) if HEADING.match(line)), default=-1) + 1
+    top = [line for line in lines[start:] if line.strip() and not line[0].isspace()]
+    bullets = [line for line in top if BULLET.match(line)]
+    last = DATED_BULLET.match(top[-1]) if top else None
+    if last is None or not all(DATED_BULLET.match(line) for line in bullets):
+        return None
+    return last.group(1)
+
+
+def append_entry(path: str | Path, entry: str, bullet: str | None = None) -> Path:
     """Append `entry` (markdown) to the scratchpad at `path`; return the resolved path.
+
+    `bullet` is the same findings as a dated bullet with nested lines, starting `- `: it is
+    appended instead (with the file's own bullet character) when the file's last section
+    is a list of dated bullets.
 
     Raises ArtifactError naming the file and the problem; the file is then unchanged.
     """
@@ -49,7 +82,13 @@ def append_entry(path: str | Path, entry: str) -> Path:
             raise ArtifactError(str(path), None, _NOT_REGULAR)
         _lock(path, fd)
         size = os.lseek(fd, 0, os.SEEK_END)
-        data = (_separator(path, size) + entry).encode("utf-8")
+        tail = _tail(path, size)
+        marker = dated_bullet_marker(tail) if bullet is not None and size else None
+        if bullet is not None and marker is not None:
+            text = ("" if tail.endswith("\n") else "\n") + marker + bullet[1:]
+        else:
+            text = _separator(tail, size) + entry
+        data = text.encode("utf-8")
         try:
             _write_all(fd, data)
             os.fsync(fd)
@@ -81,17 +120,24 @@ def _lock(path: Path, fd: int) -> None:
             time.sleep(0.05)
 
 
-def _separator(path: Path, size: int) -> str:
-    """A blank line before the entry, and a newline if the user's text lacks one."""
+def _tail(path: Path, size: int) -> str:
+    """The last TAIL_BYTES of the file as it is now ("" when it cannot be read: a file
+    the user may append to but not read gets a section, after a blank line)."""
     if size == 0:
         return ""
     try:
         with path.open("rb") as handle:
-            handle.seek(size - 1)
-            last = handle.read(1)
+            handle.seek(max(0, size - TAIL_BYTES))
+            return handle.read(TAIL_BYTES).decode("utf-8", errors="replace")
     except OSError:
-        return "\n"
-    return "\n" if last == b"\n" else "\n\n"
+        return ""
+
+
+def _separator(tail: str, size: int) -> str:
+    """A blank line before the entry, and a newline if the user's text lacks one."""
+    if size == 0:
+        return ""
+    return "\n" if tail.endswith("\n") else "\n\n"
 
 
 def _write_all(fd: int, data: bytes) -> None:

@@ -531,8 +531,9 @@ def _plots(stats: SampleStats, edges: np.ndarray) -> list[Plot]:
                 Series("real", [0.0, 1.0, 2.0], [float(real_p[i]) for i in picks]),
                 Series("sampled", [0.0, 1.0, 2.0], [float(fake_p[i]) for i in picks]),
             ],
-            xlabel=" / ".join(names),
+            xlabel="profile bin",
             ylabel="mean profile",
             log_y=True,
+            xticks=[(float(i), name) for i, name in enumerate(names)],
         ),
     ]

@@ -8,7 +8,9 @@ pipeline thread is still importing it.
 
 from __future__ import annotations
 
+import asyncio
 import os
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 from functools import partial
@@ -19,6 +21,8 @@ from textual import on
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
+from textual.events import Key
+from textual.filter import LineFilter
 from textual.notifications import SeverityLevel
 from textual.screen import ModalScreen
 from textual.theme import Theme
@@ -27,18 +31,22 @@ from textual.widgets import ContentSwitcher, Footer, OptionList
 from tui_timing.errors import ArtifactError
 from tui_timing.findings import Check, StageResult
 from tui_timing.stages.catalog import ALL_STAGES, STAGE_BY_ID, STAGES, Stage
+from tui_timing.tui.action_bar import ActionBar
 from tui_timing.tui.action_runner import ActionRunner
+from tui_timing.tui.charset import AsciiFilter, utf8_locale
 from tui_timing.tui.commands import PaletteEntry, TimingCommands
 from tui_timing.tui.compare_offer import CompareOffer
 from tui_timing.tui.compare_runner import CompareRunner
 from tui_timing.tui.compare_state import CompareState, compared_stage
 from tui_timing.tui.confirm_screen import ConfirmAction
 from tui_timing.tui.decision_pane import DecisionPane
-from tui_timing.tui.describe import describe_artifacts
-from tui_timing.tui.export import export_findings
+from tui_timing.tui.describe import describe_artifacts, shorter
+from tui_timing.tui.export import default_scratchpad, export_findings
 from tui_timing.tui.header_bar import HeaderBar
 from tui_timing.tui.help_screen import HelpScreen
+from tui_timing.tui.item_text import action_text
 from tui_timing.tui.messages import (
+    ActionCancelled,
     ActionFinished,
     ActionOutput,
     ArtifactsLoaded,
@@ -54,8 +62,10 @@ from tui_timing.tui.messages import (
     StageInterrupted,
     StageProgress,
     StageStarted,
+    while_running,
 )
 from tui_timing.tui.pipeline import PAINT_WAIT_S, Pipeline, Selection, Work, stages_fed_by
+from tui_timing.tui.preferences import save_theme, saved_theme
 from tui_timing.tui.run_picker import RunPicker
 from tui_timing.tui.safe_text import clean
 from tui_timing.tui.selector_screen import SelectorScreen
@@ -76,8 +86,9 @@ if TYPE_CHECKING:
     from tui_timing.artifacts.discovery import Discovered, Run
     from tui_timing.config import ArtifactPaths, Invocation
     from tui_timing.stages.context import StageContext
+    from tui_timing.tui.pane_search import Match
+    from tui_timing.tui.search_bar import SearchBar
 
-DEFAULT_SCRATCHPAD = Path("scratchpad.md")
 FIRST, LAST = ALL_STAGES[0], ALL_STAGES[-1]
 #: How the footer and help show the stage keys ("1-7"); one binding per stage.
 STAGE_KEYS = f"{FIRST}-{LAST}"
@@ -88,6 +99,8 @@ CHART_FRAMES = 10
 MODAL_ACTIONS = frozenset({"quit", "command_palette"})
 #: The artifacts both runs of a comparison share: a change to one runs the second again.
 SHARED_KINDS = ("cache", "raw_summary", "eval")
+#: Seconds quitting waits for a running action to end and be cleaned up.
+QUIT_WAIT_S = 12.0
 
 
 class TimingApp(App[None]):
@@ -96,8 +109,8 @@ class TimingApp(App[None]):
     CSS_PATH = Path(__file__).with_name("app.tcss")
     TITLE = "timing-tui"
     COMMANDS = App.COMMANDS | {TimingCommands}
-    # Ordered and worded so that every key the issue names fits an 80-column footer (the
-    # theme and switch keys follow where there is room); the tooltips are the help text.
+    # The footer shows the keys marked `show`, worded to fit 80 columns whole; `?` lists
+    # every key with its tooltip (a running action shows `x cancel` in its own bar).
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("question_mark", "help", "help", key_display="?", tooltip="this help"),
         Binding("q", "quit", "quit", tooltip="quit (a running stage or action is stopped)"),
@@ -109,7 +122,9 @@ class TimingApp(App[None]):
             tooltip=f"show stage {FIRST} to {LAST}",
         ),
         *[Binding(str(n), f"stage({n})", f"stage {n}", show=False) for n in ALL_STAGES[1:]],
-        Binding("n,right", "next_stage", "move", key_display="n/p", tooltip="next stage"),
+        Binding(
+            "n,right", "next_stage", "next", key_display="n p", show=False, tooltip="next stage"
+        ),
         Binding("p,left", "previous_stage", "prev", show=False, tooltip="previous stage"),
         Binding(
             "r",
@@ -121,18 +136,31 @@ class TimingApp(App[None]):
         Binding(
             "R", "rerun_all", "all", show=False, tooltip="find and reload all artifacts, re-run all"
         ),
-        Binding("e", "export", "export", tooltip="append the findings to the scratchpad"),
-        Binding("a", "run_action", "action", tooltip="run the highlighted action (asks first)"),
-        Binding("l", "toggle_log", "log", tooltip="linear/log scale on this stage's charts"),
         Binding(
-            "ctrl+p",
-            "command_palette",
-            "palette",
-            key_display="^p",
-            tooltip="command palette: every stage and action, switch, themes",
+            "e",
+            "export",
+            "export",
+            key_display="e/E",
+            tooltip="append the whole diagnosis to the scratchpad (from any stage)",
         ),
-        Binding("t", "next_theme", "theme", tooltip="next theme"),
+        Binding("E", "export_stage", "stage", show=False, tooltip="append the stage on show alone"),
+        Binding(
+            "y",
+            "copy_command",
+            "copy",
+            key_display="y/Y",
+            tooltip="copy the highlighted action's command (the first when none is)",
+        ),
+        Binding("Y", "copy_item", "item", show=False, tooltip="copy the check or figure there"),
+        Binding(
+            "slash",
+            "search",
+            "find",
+            key_display="/",
+            tooltip="search the stage on show (Enter, down: next; up: previous)",
+        ),
         Binding("s", "select_artifacts", "switch", tooltip="switch run, cache or eval dump"),
+        Binding("t", "next_theme", "theme", tooltip="next theme (kept for the next launch)"),
         Binding(
             "c",
             "compare",
@@ -140,10 +168,29 @@ class TimingApp(App[None]):
             show=False,
             tooltip="compare with a second run: both in every pane (c again: leave)",
         ),
+        Binding("a", "run_action", "run", show=False, tooltip="run the highlighted action (asks)"),
+        Binding("x", "cancel_action", "cancel", show=False, tooltip="cancel the running action"),
+        Binding("l", "toggle_log", "log", show=False, tooltip="linear/log scale on the charts"),
+        Binding(
+            "ctrl+p",
+            "command_palette",
+            "palette",
+            key_display="ctrl+p",
+            show=False,
+            tooltip="command palette: every stage and action, switch, themes, keys panel",
+        ),
+        Binding(
+            "escape", "close_panel", "close", show=False, tooltip="close a dialog, panel or search"
+        ),
     ]
 
     def __init__(self, invocation: Invocation, cwd: Path | None = None) -> None:
-        super().__init__()
+        # NO_COLOR: Textual picks its no-colour filter by the theme in use at this point,
+        # and its grey one turns an ANSI theme's default colours into black on black. With
+        # ANSI colours on, it takes the one that leaves the terminal's own colours.
+        super().__init__(ansi_color=True if "NO_COLOR" in os.environ else None)
+        self.ascii_only = not utf8_locale(os.environ)
+        self._ascii_filter = AsciiFilter()
         self.invocation = invocation
         if "TEXTUAL_ANIMATIONS" not in os.environ:
             # Every animation frame is a screen update; over a slow SSH link they queue up
@@ -169,6 +216,8 @@ class TimingApp(App[None]):
         self._action_origin: tuple[Run, set[Path]] | None = None
         self._idle_at = -1
         self._said_sample = False
+        self._matches: list[Match] = []
+        self._match = 0
         self.timing_themes, self.theme_problems = load_themes(theme_dirs())
         for timing_theme in self.timing_themes.values():
             self.register_theme(timing_theme.theme)
@@ -177,6 +226,7 @@ class TimingApp(App[None]):
 
     def compose(self) -> ComposeResult:
         yield HeaderBar()
+        yield ActionBar()
         with Horizontal(id="main"):
             yield StageList()
             # Only the first pane is in the first frame; the others are mounted when the
@@ -185,6 +235,11 @@ class TimingApp(App[None]):
             with ContentSwitcher(initial="pane-1", id="panes"):
                 yield new_pane(1)
         yield Footer(compact=True, show_command_palette=False)
+
+    def get_line_filters(self) -> Sequence[LineFilter]:
+        """Textual's filters, then ASCII for a terminal whose locale is not UTF-8."""
+        filters = super().get_line_filters()
+        return [*filters, self._ascii_filter] if self.ascii_only else filters
 
     def on_mount(self) -> None:
         self.query_one(HeaderBar).show("looking for artifacts…")
@@ -200,7 +255,7 @@ class TimingApp(App[None]):
 
     def on_unmount(self) -> None:
         self.pipeline.close()
-        self.runner.stop()
+        self.runner.stop(QUIT_WAIT_S)
         self.compare_runner.stop()
 
     def _mount_panes(self) -> None:
@@ -214,6 +269,18 @@ class TimingApp(App[None]):
             switcher.mount_all(panes)
             for stage_id in missing:
                 self._show(stage_id)
+
+    def _mount_search_bar(self) -> SearchBar:
+        """The search bar, mounted (hidden) once the stages are shown or on the first `/`,
+        not in the first frame."""
+        from tui_timing.tui.search_bar import SearchBar
+
+        bar = self.search_bar()
+        if bar is None:
+            bar = SearchBar(id="search-bar")
+            bar.display = False
+            self.mount(bar, before=self.query_one(Footer))
+        return bar
 
     def _start_pipeline(self) -> None:
         self.pipeline.start()
@@ -229,7 +296,8 @@ class TimingApp(App[None]):
         markup: bool = False,
     ) -> None:
         """A notification as plain text, control characters escaped: its message quotes
-        paths, verdicts and problems from files (a `[` in them is not markup)."""
+        paths, verdicts and problems from files (a `[` in them is not markup). Toasts sit
+        in the empty foot of the stage list (app.tcss), never over a pane's charts."""
         super().notify(
             clean(message), title=clean(title), severity=severity, timeout=timeout, markup=markup
         )
@@ -237,14 +305,18 @@ class TimingApp(App[None]):
     # ----- themes -------------------------------------------------------------------------
 
     def _start_theme(self) -> tuple[str, str | None]:
-        """`--theme` (or the pyproject's), else a default that suits the terminal; and what
-        to tell the user when the theme asked for does not exist."""
+        """`--theme` (or the pyproject's), else the theme chosen last time, else a default
+        that suits the terminal; and what to tell the user when the theme asked for does
+        not exist."""
         wanted = self.invocation.theme
         fallback = default_theme_name(os.environ)
         if fallback not in self.timing_themes:
             fallback = DEFAULT_THEME if DEFAULT_THEME in self.timing_themes else "textual-dark"
-        if not wanted or wanted in self.available_themes:
-            return wanted or fallback, None
+        if not wanted:
+            saved = saved_theme()
+            return (saved if saved in self.available_themes else fallback), None
+        if wanted in self.available_themes:
+            return wanted, None
         names = ", ".join(self.timing_themes) or "none"
         return fallback, f"No theme called {wanted!r}; using {fallback}. Themes: {names}."
 
@@ -259,9 +331,19 @@ class TimingApp(App[None]):
         found: TimingTheme | None = self.timing_themes.get(self.theme)
         return found.palette if found else PlotPalette()
 
-    def _on_theme_changed(self, _theme: Theme) -> None:
+    def _on_theme_changed(self, theme: Theme) -> None:
         for stage_id in self.states:
             self._show(stage_id)
+        # Remembered for the next launch, on a thread (it syncs the file to disk).
+        self.run_worker(lambda: self._save_theme(theme.name), thread=True, group="preferences")
+
+    def _save_theme(self, name: str) -> None:
+        try:
+            save_theme(name)
+        except OSError as exc:
+            self.call_from_thread(
+                self.notify, f"The theme could not be kept for the next launch: {exc}", timeout=6
+            )
 
     def action_next_theme(self) -> None:
         """Cycle through the timing-tui themes (bundled, then the user's)."""
@@ -297,15 +379,18 @@ class TimingApp(App[None]):
         """Whether every request so far has been run and its results shown."""
         return self._idle_at == self.pipeline.submits
 
+    @while_running
     def on_pipeline_idle(self, message: PipelineIdle) -> None:
         def caught_up() -> None:  # after the frame that shows the last results
             self._mount_panes()
+            self._mount_search_bar()
             self._idle_at = message.submits
             if self.is_idle and self.compare is not None and self.compare.generation == 0:
                 self._run_compare()
 
         self.call_after_refresh(caught_up)
 
+    @while_running
     def on_artifacts_resolved(self, message: ArtifactsResolved) -> None:
         before = self.paths
         self.paths, self.found, self.selection = message.paths, message.found, message.selection
@@ -318,29 +403,31 @@ class TimingApp(App[None]):
         if self._action_origin is not None:
             self.call_after_refresh(self._offer_compare)
         description = describe_artifacts(message.paths, message.found, message.selection, self.cwd)
-        self.query_one(HeaderBar).show(description)
+        self.query_one(HeaderBar).show(description, *shorter(description))
         self.watcher.watch(message.paths.given())
         if message.found is not None and message.found.is_sample and not self._said_sample:
             self._said_sample = True
             self.notify(
-                f"No artifacts found in {self.cwd}: showing the bundled sample data "
-                "(a linear-head run that fails in a way researchers meet).",
+                f"Nothing found in {self.cwd}: this is the bundled sample data.",
                 title="Sample data",
                 timeout=8,
             )
 
+    @while_running
     def on_artifacts_loaded(self, message: ArtifactsLoaded) -> None:
         for stage_id, state in self.states.items():
             inputs = STAGE_BY_ID[stage_id].reads
             state.artifact_errors = {k: v for k, v in message.errors.items() if k in inputs}
             self._show(stage_id)
 
+    @while_running
     def on_stage_started(self, message: StageStarted) -> None:
         state = self.states[message.stage]
         state.phase, state.fraction, state.message = "running", 0.0, ""
         state.partial, state.reason = None, message.reason
         self._show(message.stage)
 
+    @while_running
     def on_stage_progress(self, message: StageProgress) -> None:
         state = self.states[message.stage]
         state.fraction, state.message = message.fraction, message.message
@@ -348,6 +435,7 @@ class TimingApp(App[None]):
             state.partial = message.partial
         self._show(message.stage)
 
+    @while_running
     def on_stage_finished(self, message: StageFinished) -> None:
         state = self.states[message.stage]
         state.phase, state.result, state.partial = "done", message.result, None
@@ -369,10 +457,12 @@ class TimingApp(App[None]):
             chart.refresh()
         self.call_after_refresh(self.pipeline.stage_drawn, stage_id)
 
+    @while_running
     def on_stage_interrupted(self, message: StageInterrupted) -> None:
         self.states[message.stage].phase = "pending"
         self._show(message.stage)
 
+    @while_running
     def on_pipeline_failed(self, message: PipelineFailed) -> None:
         """Work outside a stage failed: the stages it was for show the error in their panes."""
         self.notify(message.problem, title="Could not run the stages", severity="error")
@@ -404,8 +494,9 @@ class TimingApp(App[None]):
     # ----- navigation ---------------------------------------------------------------------
 
     def action_stage(self, stage_id: int) -> None:
-        """Show a stage by number."""
+        """Show a stage by number (at once, so that the next key acts on its pane)."""
         self.query_one(StageList).select_stage(stage_id)
+        self._switch_pane(stage_id)
 
     def action_next_stage(self) -> None:
         self.action_stage(self.current_stage % len(STAGES) + 1)
@@ -415,9 +506,22 @@ class TimingApp(App[None]):
 
     @on(OptionList.OptionHighlighted, "#stage-list")
     def _stage_highlighted(self, event: OptionList.OptionHighlighted) -> None:
-        self.current_stage = event.option_index + 1
+        self._switch_pane(event.option_index + 1)
+
+    def _switch_pane(self, stage_id: int) -> None:
+        if stage_id == self.current_stage and self.query(f"#pane-{stage_id}"):
+            return
+        focused_pane = isinstance(self.focused, StagePane)
+        self.current_stage = stage_id
         self._mount_panes()
-        self.query_one(ContentSwitcher).current = f"pane-{self.current_stage}"
+        self.query_one(ContentSwitcher).current = f"pane-{stage_id}"
+        self._close_search()
+        if focused_pane:  # the focus follows to the pane on show (at once: keys typed ahead)
+            self.screen.set_focus(self.current_pane())
+
+    def current_pane(self) -> StagePane:
+        self._mount_panes()
+        return self.query_one(f"#pane-{self.current_stage}", StagePane)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """While a dialog is open, the keys act on the dialog, not on the screen behind."""
@@ -451,9 +555,24 @@ class TimingApp(App[None]):
         for binding in self.BINDINGS:
             if not isinstance(binding, Binding) or binding.key in _HIDDEN_STAGE_KEYS:
                 continue
-            shown = {str(FIRST): STAGE_KEYS, "question_mark": "?"}.get(binding.key, binding.key)
+            named = {str(FIRST): STAGE_KEYS, "question_mark": "?", "slash": "/"}
+            shown = named.get(binding.key, binding.key)
             keys.append((shown.replace(",", " "), binding.tooltip or binding.description))
         return keys
+
+    def action_help_quit(self) -> None:
+        """ctrl+c with no text selected: say how to quit and how to copy (plain text)."""
+        self.notify(
+            "Press q to quit. To copy: y (a command), Y (a check), or drag over text and "
+            "press ctrl+c.",
+            title="Do you want to quit?",
+        )
+
+    def action_close_panel(self) -> None:
+        """Escape on the main screen: close the Keys panel or the search, never more."""
+        if self.screen.query("HelpPanel"):
+            self.action_hide_help_panel()
+        self._close_search()
 
     def action_select_artifacts(self) -> None:
         """Choose another discovered run, cache or eval dump."""
@@ -474,32 +593,43 @@ class TimingApp(App[None]):
         stages: dict[int, str] = dict.fromkeys(ALL_STAGES, "switched artifacts")
         self._submit(Work(resolve=True, selection=selection, stages=stages))
 
-    def action_export(self) -> None:
+    def action_export(self, stage: int | None = None) -> None:
         """Append the findings so far to the scratchpad (on a thread: it hashes files)."""
         snapshot = self.pipeline.snapshot()
         if snapshot is None:
             self.notify("Nothing to export yet: the stages have not run.", severity="warning")
             return
-        target = self.invocation.scratchpad or DEFAULT_SCRATCHPAD
+        if stage is not None and stage not in snapshot.results:
+            self.notify(f"Nothing to export yet: stage {stage} has not run.", severity="warning")
+            return
+        target = self.invocation.scratchpad or default_scratchpad(self.cwd)
         if not target.is_absolute():
             target = self.cwd / target
-        self.run_worker(lambda: self._export(snapshot, target), thread=True, group="export")
+        self.run_worker(lambda: self._export(snapshot, target, stage), thread=True, group="export")
 
-    def _export(self, snapshot: StageContext, target: Path) -> None:
+    def action_export_stage(self) -> None:
+        """Append the stage on show alone (the plan logs findings after each stage)."""
+        self.action_export(self.current_stage)
+
+    def _export(self, snapshot: StageContext, target: Path, stage: int | None) -> None:
         try:
-            written, summary = export_findings(snapshot, target)
+            written, summary = export_findings(snapshot, target, stage)
         except ArtifactError as exc:
             self.post_message(ExportFailed(str(exc)))
             return
         self.post_message(ExportFinished(str(written), summary))
 
+    @while_running
     def on_export_finished(self, message: ExportFinished) -> None:
+        path = Path(message.path)
+        shown = path.relative_to(self.cwd) if path.is_relative_to(self.cwd) else path
         self.notify(
-            f"Appended the findings to {message.path}: {message.summary}.",
+            f"Appended to {shown}: {message.summary}.",
             title="Exported",
             timeout=8,
         )
 
+    @while_running
     def on_export_failed(self, message: ExportFailed) -> None:
         self.notify(
             f"Scratchpad {message.problem}", title="Export failed", severity="error", timeout=10
@@ -531,22 +661,34 @@ class TimingApp(App[None]):
             self._action_origin = (current, {_folder(r) for r in self.known_runs()})
         self.action_stage(Stage.DECISION)
         self.decision_pane().start_log(command)
+        self.query_one(ActionBar).start(command)
         self.runner.start(command)
 
+    @while_running
     def on_action_output(self, message: ActionOutput) -> None:
         self.decision_pane().write_log(message.line)
+        self.query_one(ActionBar).output(clean(message.line))
 
+    @while_running
     def on_action_finished(self, message: ActionFinished) -> None:
-        pane = self.decision_pane()
+        pane, bar = self.decision_pane(), self.query_one(ActionBar)
         if message.returncode is None:
             pane.write_log(f"could not start: {message.problem}")
+            bar.finish("could not start", message.problem)
             self.notify(f"Could not start {message.command}: {message.problem}", severity="error")
             return
         pane.write_log(f"exit status {message.returncode}")
         if message.returncode == 0:
+            bar.finish("finished", "exit status 0; re-running all stages")
             self.notify("The action finished; re-running all stages.", title="Action done")
-            self.action_rerun_all()
+            # Every artifact in use stays; what the action made is added and selected.
+            from tui_timing.tui.action_outputs import outputs_of
+
+            made = outputs_of(message.command, self.cwd)
+            stages: dict[int, str] = dict.fromkeys(ALL_STAGES, "after the action")
+            self._submit(Work(resolve=True, rediscover=True, made=made, stages=stages))
         else:
+            bar.finish("failed", f"exit status {message.returncode}; its output is in stage 7")
             self._action_origin = None
             self.notify(
                 f"The action failed (exit status {message.returncode}); see its output.",
@@ -640,12 +782,14 @@ class TimingApp(App[None]):
         compare = self.compare
         return compare if compare is not None and compare.generation == generation else None
 
+    @while_running
     def on_compare_stage_started(self, message: CompareStageStarted) -> None:
         compare = self._compare_message(message.generation)
         if compare is not None:
             compare.running = message.stage
             self._show(message.stage)
 
+    @while_running
     def on_compare_stage_finished(self, message: CompareStageFinished) -> None:
         compare = self._compare_message(message.generation)
         if compare is None:
@@ -657,6 +801,7 @@ class TimingApp(App[None]):
         self._show(message.stage)
         self._show(Stage.DECISION)
 
+    @while_running
     def on_compare_failed(self, message: CompareFailed) -> None:
         compare = self._compare_message(message.generation)
         if compare is not None:
@@ -691,6 +836,135 @@ class TimingApp(App[None]):
         else:
             self.start_compare(new, side="B")
 
+    def action_cancel_action(self) -> None:
+        """Ask, then cancel the running action."""
+        bar = self.query_one(ActionBar)
+        if not self.runner.running:
+            self.notify("No action is running.", timeout=3)
+            return
+        from tui_timing.tui.cancel_screen import ConfirmCancel
+
+        self.push_screen(ConfirmCancel(bar.command, bar.elapsed), self._cancel_confirmed)
+
+    def _cancel_confirmed(self, cancel: bool | None) -> None:
+        if cancel and self.runner.running:
+            self.query_one(ActionBar).cancelling()
+            self.runner.cancel()
+
+    @while_running
+    def on_action_cancelled(self, message: ActionCancelled) -> None:
+        removed = ", ".join(message.removed)
+        ending = message.problem or (f"removed {removed}" if removed else "nothing to remove")
+        self._action_origin = None  # what it made was removed: no run to compare with
+        self.decision_pane().write_log(f"cancelled; {ending}")
+        self.query_one(ActionBar).finish("cancelled", ending)
+        self.notify(f"The action was cancelled; {ending}.", title="Cancelled", timeout=6)
+
+    # ----- copying and looking closer -----------------------------------------------------
+
+    def action_copy_command(self) -> None:
+        """Copy the command of the action under stage 7's cursor (the first until it moves)."""
+        action = self.decision_pane().selected_action()
+        if action is None:
+            self.notify("No action to copy: the decision has not suggested any yet.", timeout=4)
+        elif not action.command:
+            self.notify(f"{action.title}: no command, this is a change to make by hand.")
+        else:
+            self._copy(action.command, "the command")
+
+    def action_copy_item(self) -> None:
+        """Copy the check or figure under the pane's cursor (stage 7: the action whole)."""
+        pane = self.current_pane()
+        if isinstance(pane, DecisionPane):
+            action = pane.selected_action()
+            if action is not None:
+                self._copy(action_text(action), "the action")
+            return
+        focused = self.focused
+        item = (focused if isinstance(focused, StagePane) else pane).current_item()
+        if item is None:
+            self.notify("Nothing to copy here yet.", timeout=3)
+            return
+        self._copy(getattr(item, "item_text", ""), getattr(item, "item_title", "it"))
+
+    def _copy(self, text: str, what: str) -> None:
+        """To the clipboard with OSC 52: the terminal (or tmux) sets it, over SSH too."""
+        self.copy_to_clipboard(text)
+        self.notify(f"{what} ({len(text)} characters)", title="Copied", timeout=3)
+
+    @on(StagePane.OpenItem)
+    def _open_item(self, event: StagePane.OpenItem) -> None:
+        from tui_timing.tui.item_screen import ItemScreen
+
+        title = getattr(event.item, "item_title", "")
+        text = getattr(event.item, "item_text", "")
+        self.push_screen(
+            ItemScreen(title, text), lambda copy: self._copy(text, title) if copy else None
+        )
+
+    # ----- search ---------------------------------------------------------------------------
+
+    def action_search(self) -> None:
+        """Open the search bar over the footer; it searches the stage on show."""
+        bar = self._mount_search_bar()
+        if bar.is_mounted and bar.children:
+            bar.open()
+        else:  # `/` before the first frames were out: open it once it is there
+            self.call_after_refresh(bar.open)
+
+    def search_bar(self) -> SearchBar | None:
+        from tui_timing.tui.search_bar import SearchBar
+
+        bars = self.query(SearchBar)
+        return bars.first() if bars else None
+
+    def on_search_bar_changed(self, event: SearchBar.Changed) -> None:
+        pane = self.current_pane()
+        from tui_timing.tui.pane_search import clear_marks, find_matches
+
+        clear_marks(pane)
+        self._matches, self._match = find_matches(pane, event.query), 0
+        self._show_matches(event.query)
+
+    def on_search_bar_step(self, event: SearchBar.Step) -> None:
+        bar = self.search_bar()
+        if self._matches:
+            self._match = (self._match + event.step) % len(self._matches)
+        self._show_matches(bar.text if bar is not None else "")
+
+    def on_search_bar_closed(self) -> None:
+        self._close_search()
+        self.screen.set_focus(self.current_pane())
+
+    def on_key(self, event: Key) -> None:
+        """A printable key that reaches the app while the search box has the focus was
+        typed right after `/` (routed before the box took the focus): it is the query's."""
+        character = event.character if event.is_printable else None
+        bar = self.search_bar() if character is not None else None
+        if bar is not None and character is not None and bar.type_ahead(character):
+            event.stop()
+
+    def _show_matches(self, query: str) -> None:
+        from tui_timing.tui.pane_search import mark
+
+        current = self._match if self._matches else None
+        mark(self._matches, current)
+        bar = self.search_bar()
+        if bar is not None:
+            bar.show_count(current, len(self._matches), query)
+
+    def _close_search(self) -> None:
+        bar = self.search_bar()
+        if bar is None:
+            return  # not mounted yet: nothing was searched, nothing is marked
+        from tui_timing.tui.pane_search import clear_marks
+
+        if bar.is_open:
+            bar.close()
+        for pane in self.query(StagePane):
+            clear_marks(pane)
+        self._matches = []
+
     def palette_entries(self) -> list[PaletteEntry]:
         """Every stage, every suggested action, the switchable artifacts and the commands."""
         entries = [
@@ -714,6 +988,11 @@ class TimingApp(App[None]):
             PaletteEntry("Re-run this stage", self.action_rerun, "r"),
             PaletteEntry("Re-run all stages", self.action_rerun_all, "R: reload the artifacts"),
             PaletteEntry("Export findings to the scratchpad", self.action_export, "e"),
+            PaletteEntry("Export this stage's findings", self.action_export_stage, "E"),
+            PaletteEntry("Copy the action's command", self.action_copy_command, "y"),
+            PaletteEntry("Copy the check or figure under the cursor", self.action_copy_item, "Y"),
+            PaletteEntry("Search this stage", self.action_search, "/"),
+            PaletteEntry("Cancel the running action", self.action_cancel_action, "x"),
             PaletteEntry("Toggle log scale", self.action_toggle_log, "l"),
             PaletteEntry("Next theme", self.action_next_theme, "t"),
             PaletteEntry("Switch run, cache or eval dump", self.action_select_artifacts, "s"),
@@ -724,13 +1003,16 @@ class TimingApp(App[None]):
 
     def _run_action_at(self, index: int) -> None:
         self.action_stage(Stage.DECISION)
-        self.decision_pane().query_one("#actions", OptionList).highlighted = index
+        self.decision_pane().select_action(index)
         self.action_run_action()
 
     async def action_quit(self) -> None:
-        """Quit at once: stages stop at their next tick and an action is terminated."""
+        """Quit: stages stop at their next tick; a running action is cancelled (and what it
+        had written removed) first, which takes a moment."""
         self.pipeline.close()
-        self.runner.stop()
+        if self.runner.running:
+            self.query_one(ActionBar).cancelling()
+            await asyncio.to_thread(self.runner.stop, QUIT_WAIT_S)
         self.exit()
 
 

@@ -10,6 +10,8 @@ states the figures that matter; `check --format json` has them all).
 `PassedChecks` comes after the charts: the passing checks, one line each, cut at the edge.
 What needs attention is on the first screen; what holds is still listed, below.
 
+Every check is an item the pane's cursor rests on: Enter opens it whole, `Y` copies it.
+
 All text from a check goes in as plain text (see safe_text.py), never as markup.
 """
 
@@ -22,7 +24,9 @@ from textual.widgets import Static
 
 from tui_timing.findings import Check
 from tui_timing.tui.formatting import format_value
-from tui_timing.tui.safe_text import lines, markup
+from tui_timing.tui.item_text import check_text as full_check_text
+from tui_timing.tui.pane_item import PaneItem
+from tui_timing.tui.safe_text import markup
 from tui_timing.tui.status import COLORS, MARKS, status_markup
 
 STATUS_WIDTH = 7
@@ -69,7 +73,10 @@ class CheckRow(Horizontal):
     """One check: its status on the left, the rest wrapping on the right."""
 
     def __init__(self, check: Check) -> None:
-        super().__init__(classes="check-row")
+        super().__init__(classes="check-row item")
+        self._check = check
+        self.item_text = full_check_text(check)
+        self.item_title = f"check {check.id}"
         # Held from the start, so that `show` can update a row whose children are not
         # mounted yet (a row mounted in this frame composes later).
         self._status = Static(status_markup(check.status), classes="check-status")
@@ -84,6 +91,9 @@ class CheckRow(Horizontal):
 
     def show(self, check: Check) -> None:
         """Show another check in this row (cheaper than a new row when the count is equal)."""
+        self._check = check
+        self.item_text = full_check_text(check)
+        self.item_title = f"check {check.id}"
         self._status.update(status_markup(check.status))
         self._text.update(check_text(check))
         self._figures.update(check_figures(check))
@@ -126,20 +136,36 @@ class ChecksView(Vertical):
         self.mount_all([CheckRow(check) for check in shown])
 
 
-class PassedChecks(Static):
+class PassedChecks(Vertical):
     """The passing checks of a stage, one line each (after the charts)."""
 
     DEFAULT_CSS = """
     PassedChecks {
         height: auto;
+        margin-bottom: 1;
+    }
+    PassedChecks PaneItem {
         text-wrap: nowrap;
         text-overflow: ellipsis;
-        margin-bottom: 1;
     }
     """
 
+    def compose(self) -> ComposeResult:
+        yield Static(classes="passed-heading")
+
     def show(self, checks: list[Check]) -> None:
+        """Replace the lines, reusing them when their number is unchanged."""
         passed = [c for c in checks if c.status == "pass"]
         self.display = bool(passed)
         heading = Content.from_markup(f"[b]Passing checks[/b] ({len(passed)})")
-        self.update(lines([heading, *(passed_line(c) for c in passed)]) if passed else "")
+        self.query_one(".passed-heading", Static).update(heading)
+        items = [(passed_line(c), full_check_text(c), f"check {c.id}") for c in passed]
+        lines = list(self.query(PaneItem))
+        if len(lines) == len(items):
+            for line, item in zip(lines, items, strict=True):
+                line.show(*item)
+            return
+        for line in lines:
+            line.remove()
+        if items:
+            self.mount_all([PaneItem(*item) for item in items])

@@ -2,22 +2,26 @@
 it (rule by rule: matched or not, and why), then the actions.
 
 Each action is its title, one short sentence with the key figures (the full sentences
-are in the checks of their stages), its evidence and its command; the highlighted one is
-what `a` runs, and the command's output streams into the log below them.
+are in the checks of their stages), its evidence and its command. Actions are the pane's
+items: up and down move the cursor over them, the one under it is what `a` runs and `y`
+copies, Enter shows it whole, and its text can be selected with the mouse like any other.
+The command's output streams into the log below them.
 """
 
 from __future__ import annotations
 
 from textual.app import ComposeResult
+from textual.containers import Vertical
 from textual.content import Content
-from textual.widgets import Log, OptionList, Static
-from textual.widgets.option_list import Option
+from textual.widgets import Log, Static
 
 from tui_timing.findings import Action, Decision, RuleOutcome, StageResult
 from tui_timing.report.compare import Comparison
 from tui_timing.stages.catalog import StageInfo
 from tui_timing.tui.compare_state import ComparedStage
 from tui_timing.tui.decision_path import DecisionPath
+from tui_timing.tui.item_text import action_text
+from tui_timing.tui.pane_item import PaneItem
 from tui_timing.tui.safe_text import clean, lines, markup
 from tui_timing.tui.stage_pane import StagePane
 from tui_timing.tui.themes import PlotPalette
@@ -53,14 +57,9 @@ def action_prompt(number: int, action: Action) -> Content:
     return lines(parts)
 
 
-def action_options(actions: list[Action]) -> list[Option | None]:
-    """The actions as list entries, a separator line between two (indices are unchanged)."""
-    options: list[Option | None] = []
-    for number, action in enumerate(actions, 1):
-        if options:
-            options.append(None)
-        options.append(Option(action_prompt(number, action), id=f"action-{number}"))
-    return options
+def action_item(number: int, action: Action) -> PaneItem:
+    """An action as an item of the pane (its whole text is what Enter and `Y` show)."""
+    return PaneItem(action_prompt(number, action), action_text(action), f"action {number}")
 
 
 def comparison_markup(comparison: Comparison) -> Content:
@@ -99,13 +98,14 @@ class DecisionPane(StagePane):
         yield Static(classes="decision")
         yield DecisionPath()
         yield Static(
-            "[b]Actions[/b] [$text-muted](a: run the highlighted one)[/]", classes="actions-title"
+            "[b]Actions[/b] [$text-muted](up, down: pick · a: run · y: copy its command)[/]",
+            classes="actions-title",
         )
-        yield OptionList(id="actions")
+        yield Vertical(id="actions")
         yield Log(max_lines=LOG_LINES, id="action-log")
 
     def show_result(self, result: StageResult | None, palette: PlotPalette, flip_log: bool) -> None:
-        """The verdict, the path and the actions; the highlight stays on the same action."""
+        """The verdict, the path and the actions; the cursor stays on the same action."""
         decision = result.decision if result is not None else None
         self.query_one(".compare-summary", Static).display = False
         self.query_one(".decision", Static).update(
@@ -120,12 +120,10 @@ class DecisionPane(StagePane):
         if actions == self._actions:
             return
         self._actions = list(actions)
-        listing = self.query_one("#actions", OptionList)
-        keep = listing.highlighted
-        listing.clear_options()
-        listing.add_options(action_options(actions))
-        if actions:
-            listing.highlighted = min(keep or 0, len(actions) - 1)
+        listing = self.query_one("#actions", Vertical)
+        listing.remove_children()
+        listing.mount_all([action_item(n, action) for n, action in enumerate(actions, 1)])
+        self.cursor = min(self.cursor, max(0, len(actions) - 1))
 
     def show_compared(self, compared: ComparedStage, palette: PlotPalette, flip_log: bool) -> None:
         """What changed between the runs, above the verdict of the run on show."""
@@ -139,11 +137,15 @@ class DecisionPane(StagePane):
         return list(self._actions)
 
     def selected_action(self) -> Action | None:
-        """The highlighted action, else the first one that has a command."""
-        index = self.query_one("#actions", OptionList).highlighted
-        if index is not None and index < len(self._actions):
-            return self._actions[index]
-        return next((a for a in self._actions if a.command), None)
+        """The action under the cursor (the first until the cursor moves)."""
+        if not self._actions:
+            return None
+        return self._actions[min(self.cursor, len(self._actions) - 1)]
+
+    def select_action(self, index: int) -> None:
+        """Put the cursor on an action (by its place in the list)."""
+        self.cursor = index
+        self.mark_cursor()
 
     def start_log(self, command: str) -> None:
         """Show the log with a header line for a command about to run."""

@@ -1,7 +1,7 @@
 """The header's line about where the artifacts came from (SPEC 5: say so for the sample).
 
-Short enough for an 80-column terminal: which source, which run, which cache, and how
-many others `s` can switch to.
+Which source, which run, which cache, and how many others `s` can switch to; with
+shorter wordings for a narrow terminal (the header shows the longest that fits).
 """
 
 from __future__ import annotations
@@ -42,6 +42,13 @@ def describe_artifacts(
     if not paths.given():
         parts.append("no artifacts")
     return " · ".join(parts)
+
+
+def shorter(description: str) -> list[str]:
+    """Shorter wordings of a description, longest first: the counts without the `s` hint
+    (the footer has it), then `SAMPLE` for `SAMPLE DATA`."""
+    compact = description.replace(", s)", ")")
+    return [compact, compact.replace("SAMPLE DATA", "SAMPLE", 1)]
 
 
 def _of(index: int, items: Sequence[object]) -> str:

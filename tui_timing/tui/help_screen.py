@@ -16,9 +16,21 @@ from tui_timing.tui.safe_text import lines, markup
 
 #: Keys handled by the focused widget rather than by an app binding.
 EXTRA_KEYS: tuple[tuple[str, str], ...] = (
-    ("up down", "move in the stage list, scroll a pane, pick an action in stage 7"),
+    ("up down", "move in the stage list; in a pane, from figure to check (scrolling to it)"),
+    ("enter", "in a pane: open the check or figure under the cursor whole"),
     ("pgup pgdn", "scroll the pane by a page (home, end: to its top, bottom)"),
     ("tab", "move between the stage list, the pane and stage 7's actions"),
+)
+#: The mouse, and every way to copy (over SSH too: y and Y use the terminal's clipboard).
+MOUSE: tuple[tuple[str, str], ...] = (
+    ("click", "a stage, an action, or a pane to move its cursor there"),
+    ("drag", "select text in a pane, an action included; ctrl+c copies it"),
+    ("shift+drag", "your terminal's own selection: it spans the stage list too"),
+    (
+        "copy",
+        "y: the highlighted action's command, whole; Y: the check or figure under the "
+        "cursor, with its full values (OSC 52: works over SSH and in tmux with set-clipboard on)",
+    ),
 )
 
 
@@ -26,6 +38,9 @@ def help_markup(keys: list[tuple[str, str]]) -> Content:
     """Every key with what it does, one per line."""
     parts = [Content.from_markup("[b]timing-tui keys[/b]"), Content("")]
     for key, text in [*keys, *EXTRA_KEYS]:
+        parts.append(markup("[b $accent]$key[/]  $text", key=f"{key:>10}", text=text))
+    parts += [Content(""), Content.from_markup("[b]Mouse and copying[/b]"), Content("")]
+    for key, text in MOUSE:
         parts.append(markup("[b $accent]$key[/]  $text", key=f"{key:>10}", text=text))
     parts += [Content(""), Content.from_markup("[$text-muted]Escape, q or ? closes this help.[/]")]
     return lines(parts)

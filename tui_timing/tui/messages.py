@@ -8,8 +8,10 @@ dataclass: its fields are its payload (Textual initialises a dataclass Message i
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from textual.message import Message
 
@@ -19,6 +21,28 @@ if TYPE_CHECKING:
     from tui_timing.artifacts.discovery import Discovered
     from tui_timing.config import ArtifactPaths
     from tui_timing.tui.pipeline import Selection
+
+
+class _Running(Protocol):
+    @property
+    def is_running(self) -> bool: ...
+
+
+A = TypeVar("A", bound=_Running)
+M = TypeVar("M", bound=Message)
+
+
+def while_running(handler: Callable[[A, M], None]) -> Callable[[A, M], None]:
+    """Handle the message only while the app runs. A message posted just before the app
+    quit is handled after its screen is gone (Textual closes the screens first): there is
+    nothing left to draw it on, and querying a widget would raise."""
+
+    @functools.wraps(handler)
+    def handle(app: A, message: M) -> None:
+        if app.is_running:
+            handler(app, message)
+
+    return handle
 
 
 @dataclass
@@ -104,6 +128,16 @@ class ActionFinished(Message):
 
     command: str
     returncode: int | None
+    problem: str = ""
+
+
+@dataclass
+class ActionCancelled(Message):
+    """A suggested action was cancelled and has ended; `removed` lists what it had made
+    (and was removed), `problem` what went wrong removing it."""
+
+    command: str
+    removed: list[str]
     problem: str = ""
 
 

@@ -51,6 +51,7 @@ if TYPE_CHECKING:
     from tui_timing.config import ArtifactPaths, Invocation, Settings
     from tui_timing.report.results_cache import ResultsCache, Stamp
     from tui_timing.stages.context import Loaded, ProgressEvent, StageContext
+    from tui_timing.tui.action_outputs import ActionOutputs
 
 #: Kinds whose change invalidates the context's memo (the cache scan), so a fresh one is built.
 FRESH_CONTEXT_KINDS = frozenset({"cache", "raw_summary"})
@@ -85,6 +86,8 @@ class Work:
     resolve: bool = False
     #: Walk the folder again (after `R` or an action that may have made a new run).
     rediscover: bool = False
+    #: What an action just made: added to the artifacts and selected.
+    made: ActionOutputs | None = None
     selection: Selection | None = None
     reload: set[str] = field(default_factory=set)
     stages: dict[int, str] = field(default_factory=dict)
@@ -96,6 +99,7 @@ class Work:
         self.resolve |= newer.resolve
         self.rediscover |= newer.rediscover
         self.recompute |= newer.recompute
+        self.made = newer.made or self.made
         self.selection = newer.selection or self.selection
         self.reload |= newer.reload
         self.stages.update(newer.stages)
@@ -132,6 +136,8 @@ class Pipeline:
         self._selection = Selection()
         self._found: Discovered | None = None
         self._paths: ArtifactPaths | None = None
+        #: The given artifacts as an action changed them (its new run in place of theirs).
+        self._given_paths: ArtifactPaths | None = None
         self._ctx: StageContext | None = None
         #: The context holds results from the cache, and no loaded artifacts yet.
         self._unloaded = False
@@ -245,7 +251,7 @@ class Pipeline:
             self._selection = work.selection
         stages = dict(work.stages)
         if work.resolve or self._ctx is None:
-            self._resolve(work.rediscover)
+            self._resolve(work.rediscover, work.made)
             shown = set() if work.recompute else self._show_cached()
             stages = {sid: why for sid, why in stages.items() if sid not in shown}
             if not shown:
@@ -289,21 +295,34 @@ class Pipeline:
             rest.merge(self._pending)
             self._pending = rest
 
-    def _resolve(self, rediscover: bool) -> ArtifactPaths:
-        """Decide the artifact paths: given ones, else discovered ones, else the sample."""
+    def _resolve(self, rediscover: bool, made: ActionOutputs | None = None) -> ArtifactPaths:
+        """Decide the artifact paths: given ones, else discovered ones, else the sample.
+
+        Looking again keeps what was found before (see rediscovery.py); what an action
+        made is added and selected.
+        """
         from tui_timing.stages.runner import resolve_paths
+        from tui_timing.tui import rediscovery
 
         invocation = self._invocation
         if invocation.any_artifact:
-            paths, found = invocation.paths, None
+            if made is not None:
+                given = self._given_paths or invocation.paths
+                self._given_paths = rediscovery.given_with_outputs(given, made)
+            paths, found = self._given_paths or invocation.paths, None
         else:
             from tui_timing.artifacts.discovery import discover_or_sample
 
             if self._found is None or rediscover:
-                previous = self._paths
-                self._found = discover_or_sample(settings=self._invocation.settings)
+                previous, before = self._paths, self._found
+                fresh = discover_or_sample(settings=self._invocation.settings)
+                self._found = fresh if before is None else rediscovery.merge_found(before, fresh)
+                if made is not None:
+                    self._found = rediscovery.with_outputs(self._found, made)
                 if previous is not None:
                     self._selection = same_artifacts(previous, self._found)
+                if made is not None:
+                    self._selection = rediscovery.select_outputs(self._found, self._selection, made)
             found = self._found
             self._selection = clamp(self._selection, found)
             sel = self._selection

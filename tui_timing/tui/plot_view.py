@@ -2,12 +2,18 @@
 
 The data arrive binned from the worker threads, so drawing is cheap and happens in
 `render`: a resize, a theme change or the log toggle simply redraws from the same numbers.
+
+Every series has its own marker (its legend shows it), so real and fake differ without
+colour too; the title is drawn above the chart and wraps rather than being cut; an axis
+of steps, epochs or named bins gets whole-number or named ticks.
 """
 
 from __future__ import annotations
 
 import math
+import textwrap
 
+from rich.console import Group
 from rich.text import Text
 from textual.app import RenderResult
 from textual.reactive import reactive
@@ -18,12 +24,20 @@ from tui_timing.numerics.fmt import fmt
 from tui_timing.tui.safe_text import clean
 from tui_timing.tui.themes import PlotPalette
 
-#: braille dots: 2x4 points per cell, so a 50-column plot still shows a decay's shape.
-LINE_MARKER = "braille"
-#: Columns the y tick labels may take ("0.00123┤"), which a title must leave free.
-TICK_ROOM = 12
-#: One shape per series of a point chart, so series differ without colour too.
+#: Line markers, one per series: braille first (2x4 points per cell, so a 50-column plot
+#: still shows a decay's shape), then shapes that differ from it and from one another.
+LINE_MARKERS = ("braille", "•", "×", "+")
+#: The same without Unicode (a terminal whose locale is not UTF-8).
+ASCII_LINE_MARKERS = ("*", "o", "x", "+")
+#: One shape per series of a point chart.
 POINT_MARKERS = ("●", "■", "▲", "◆")
+ASCII_POINT_MARKERS = ("o", "#", "^", "*")
+#: Reference (target) lines.
+REFERENCE_MARKER, ASCII_REFERENCE_MARKER = "─", "-"
+#: x labels of quantities counted in whole numbers (ticks at integers, never 2.5 steps).
+COUNT_LABELS = frozenset({"step", "steps", "epoch", "epochs", "length"})
+#: At most this many title lines; the rest is cut with an ellipsis.
+TITLE_LINES = 2
 
 
 class PlotView(PlotextPlot):
@@ -51,15 +65,39 @@ class PlotView(PlotextPlot):
         self.set_reactive(PlotView.flip_log, flip_log)
 
     def render(self) -> RenderResult:
-        """Redraw from the data, then let plotext lay it out at the widget's size."""
+        """The title, wrapped, over the chart redrawn from the data at the widget's size."""
         if self.data is None:
             return Text("")
+        width, height = self.size
+        title = self.title_lines(width)
+        plot_height = max(3, height - len(title))
         try:
-            self._draw(self.data, self.size.width)
-            return super().render()
+            self._draw(self.data, width)
+            self.plt.plotsize(width, plot_height)
+            self.plt._set_size(width, plot_height)  # as PlotextPlot.render does (its note)
+            self.plt.theme(self._get_plotext_theme_name(self.app.theme))
+            chart = Text.from_ansi(self.plt.build())
         except (ValueError, ZeroDivisionError, IndexError, TypeError) as exc:
             # A degenerate data set must cost one chart, never the app.
             return Text(clean(f"{self.data.title}: cannot be drawn ({exc})"))
+        return Group(Text("\n".join(title), style="bold", justify="center"), chart)
+
+    def title_lines(self, width: int) -> list[str]:
+        """The title and its scale, wrapped to the width (at most TITLE_LINES lines)."""
+        if self.data is None:
+            return []
+        log_x, log_y = self.log_axes()
+        scale = (" (log x)" if log_x else "") + (" (log y)" if log_y else "")
+        title = clean(self.data.title) + scale
+        wrapped = textwrap.wrap(title, max(10, width)) or [""]
+        if len(wrapped) > TITLE_LINES:
+            wrapped = wrapped[:TITLE_LINES]
+            wrapped[-1] = _fit(wrapped[-1] + " …", max(10, width))
+        return wrapped
+
+    @property
+    def _ascii(self) -> bool:
+        return bool(getattr(self.app, "ascii_only", False))
 
     def log_axes(self) -> tuple[bool, bool]:
         """(log x, log y) after the user's toggle."""
@@ -74,14 +112,10 @@ class PlotView(PlotextPlot):
         plt = self.plt
         plt.clear_figure()
         log_x, log_y = self.log_axes()
-        scale = " (log x)" if log_x else ""
-        scale += " (log y)" if log_y else ""
-        # plotext drops a title wider than the plot area (the width less the y tick labels),
-        # so it is cut to fit instead.
-        plt.title(_fit(clean(plot.title) + scale, width - TICK_ROOM))
         plt.xlabel(clean(plot.xlabel))
         plt.ylabel(clean(plot.ylabel))
-        if plot.kind == "bar" and all(len(s.y) == 1 for s in plot.series):
+        named = plot.kind == "bar" and all(len(s.y) == 1 for s in plot.series)
+        if named:
             self._draw_named_bars(plot, width, log_y)
         elif plot.kind == "bar":
             self._draw_points(plot, log_y)
@@ -89,12 +123,19 @@ class PlotView(PlotextPlot):
             self._draw_lines(plot, log_x, log_y)
         if log_x:
             plt.xscale("log")
+        elif plot.xticks:
+            plt.xticks([x for x, _ in plot.xticks], [clean(label) for _, label in plot.xticks])
+        elif _counted(plot) and not named:
+            ticks = _integer_ticks([x for s in plot.series for x in s.x], width)
+            if ticks:
+                plt.xticks([float(t) for t in ticks], [str(t) for t in ticks])
         if log_y:
             plt.yscale("log")
 
     def _draw_lines(self, plot: Plot, log_x: bool, log_y: bool) -> None:
         """Lines; a histogram of one series is filled, overlaid ones stay lines to compare."""
         colors = self.palette.series
+        markers = ASCII_LINE_MARKERS if self._ascii else LINE_MARKERS
         filled = plot.kind == "hist" and len(plot.series) == 1
         for index, series in enumerate(plot.series):
             xs, ys = _points(series, log_x, log_y)
@@ -102,7 +143,7 @@ class PlotView(PlotextPlot):
                 self.plt.plot(
                     xs,
                     ys,
-                    marker=LINE_MARKER,
+                    marker=markers[index % len(markers)],
                     color=colors[index % len(colors)],
                     label=clean(series.label) if len(plot.series) > 1 else None,
                     fillx=filled,
@@ -115,7 +156,11 @@ class PlotView(PlotextPlot):
         for label, value in plot.hlines:
             if math.isfinite(value) and (not log_y or value > 0):
                 self.plt.plot(
-                    [low, high], [value, value], color=self.palette.reference, label=clean(label)
+                    [low, high],
+                    [value, value],
+                    marker=ASCII_REFERENCE_MARKER if self._ascii else REFERENCE_MARKER,
+                    color=self.palette.reference,
+                    label=clean(label),
                 )
 
     def _draw_named_bars(self, plot: Plot, width: int, log_y: bool) -> None:
@@ -143,13 +188,14 @@ class PlotView(PlotextPlot):
         """Bars of several series at shared x positions, as markers: they stay readable on
         a log axis (bars cannot start at 0 there) and do not hide one another."""
         colors = self.palette.series
+        markers = ASCII_POINT_MARKERS if self._ascii else POINT_MARKERS
         for index, series in enumerate(plot.series):
             xs, ys = _points(series, False, log_y)
             if xs:
                 self.plt.scatter(
                     xs,
                     ys,
-                    marker=POINT_MARKERS[index % len(POINT_MARKERS)],
+                    marker=markers[index % len(markers)],
                     color=colors[index % len(colors)],
                     label=clean(series.label),
                 )
@@ -158,6 +204,33 @@ class PlotView(PlotextPlot):
 def _fit(text: str, width: int) -> str:
     """The text, cut with an ellipsis to at most `width` characters."""
     return text if len(text) <= width else text[: max(0, width - 1)] + "…"
+
+
+def _counted(plot: Plot) -> bool:
+    """Whether the x axis counts whole things (steps, epochs): every x is whole, or the
+    label says so (a histogram's bin centres of lengths)."""
+    xs = [x for s in plot.series for x in s.x if math.isfinite(x)]
+    if not xs:
+        return False
+    return plot.xlabel.strip().lower() in COUNT_LABELS or all(x == int(x) for x in xs)
+
+
+def _integer_ticks(xs: list[float], width: int) -> list[int]:
+    """Whole-number ticks over the data, a round step apart, about one per 10 columns."""
+    finite = [x for x in xs if math.isfinite(x)]
+    if not finite:
+        return []
+    low, high = math.ceil(min(finite)), math.floor(max(finite))
+    if high < low:
+        return []
+    room = max(2, width // 10)
+    step = 1
+    for candidate in (1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 5000, 10000):
+        step = candidate
+        if (high - low) // candidate + 1 <= room:
+            break
+    first = -(-low // step) * step
+    return list(range(first, high + 1, step)) or [low]
 
 
 def _usable(value: float) -> bool:

@@ -4,7 +4,12 @@ when it last ran, progress, artifact problems), the key figures, the checks that
 line each.
 
 The pane only renders a `StageState`; it holds no results of its own, so re-showing the
-same state after a theme change or a resize always gives the same screen.
+same state after a theme change or a resize always gives the same screen, at the same
+scroll position (a live re-run must not move what the user is reading).
+
+Figures and checks are items a cursor rests on (up and down move it, scrolling where the
+next item is not in view yet, so the charts between them are read too); Enter opens the
+item whole and `Y` copies it.
 """
 
 from __future__ import annotations
@@ -14,6 +19,9 @@ from typing import ClassVar
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
+from textual.events import Click
+from textual.message import Message
+from textual.widget import Widget
 from textual.widgets import Static
 
 from tui_timing.findings import StageResult
@@ -21,6 +29,7 @@ from tui_timing.stages.catalog import StageInfo
 from tui_timing.tui.checks_view import ChecksView, PassedChecks
 from tui_timing.tui.compare_checks import CompareChecks
 from tui_timing.tui.compare_state import ComparedStage
+from tui_timing.tui.figure_list import FigureList
 from tui_timing.tui.plot_stack import PlotStack
 from tui_timing.tui.safe_text import lines, markup, styled
 from tui_timing.tui.status import StageState, status_markup
@@ -33,18 +42,28 @@ class StagePane(VerticalScroll, can_focus=True):
 
     inherit_bindings = False
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("up", "scroll_up", "Scroll up", show=False),
-        Binding("down", "scroll_down", "Scroll down", show=False),
+        Binding("up", "cursor_up", "Up", show=False),
+        Binding("down", "cursor_down", "Down", show=False),
+        Binding("enter", "open_item", "Open", show=False),
         Binding("pageup", "page_up", "Page up", show=False),
         Binding("pagedown", "page_down", "Page down", show=False),
         Binding("home", "scroll_home", "Top", show=False),
         Binding("end", "scroll_end", "Bottom", show=False),
     ]
 
+    class OpenItem(Message):
+        """Enter on an item: the app shows it whole."""
+
+        def __init__(self, item: Widget) -> None:
+            super().__init__()
+            self.item = item
+
     def __init__(self, info: StageInfo) -> None:
         super().__init__(id=f"pane-{info.id}", classes="stage-pane")
         self.info = info
         self._shown: tuple[StageState, PlotPalette, bool, ComparedStage | None] | None = None
+        #: Index of the item the cursor is on (among `items()`).
+        self.cursor = 0
 
     def on_mount(self) -> None:
         """Show what arrived before the pane's widgets existed."""
@@ -60,7 +79,7 @@ class StagePane(VerticalScroll, can_focus=True):
 
     def compose_details(self) -> ComposeResult:
         """The result's own widgets (the decision pane shows a walk-through instead)."""
-        yield Static(classes="pane-figures")
+        yield FigureList(classes="pane-figures")
         yield CompareChecks()
         yield ChecksView()
         yield PlotStack()
@@ -77,7 +96,16 @@ class StagePane(VerticalScroll, can_focus=True):
         compare mode (`compared`) both runs' statuses, checks, figures and charts."""
         self._shown = (state, palette, flip_log, compared)
         if self.is_mounted:
+            scroll_y = self.scroll_y
             self._draw_state(state, palette, flip_log, compared)
+            # Rows and charts may be re-mounted: the content shrinks for a frame, which
+            # would clamp the scroll position; put it back once the new layout is in.
+            self.call_after_refresh(self._restore, scroll_y)
+
+    def _restore(self, scroll_y: float) -> None:
+        if self.scroll_y != scroll_y:
+            self.scroll_to(y=scroll_y, animate=False, immediate=True)
+        self.mark_cursor()
 
     def _draw_state(
         self,
@@ -122,18 +150,18 @@ class StagePane(VerticalScroll, can_focus=True):
         checks = self.query_one(CompareChecks)
         checks.display = True
         checks.show(compared)
-        figures = self.query_one(".pane-figures", Static)
-        rows = [
-            markup(f"[b]{side}[/b] $figure", figure=" · ".join(shown) or "-")
-            for side, shown in (("A", compared.figures_a), ("B", compared.figures_b))
-        ]
-        figures.display = True
-        figures.update(lines(rows))
+        self.query_one(FigureList).show_items(
+            [
+                (markup(f"[b]{side}[/b] $figure", figure=text), f"{side}: {text}", f"run {side}")
+                for side, shown in (("A", compared.figures_a), ("B", compared.figures_b))
+                for text in [" · ".join(shown) or "-"]
+            ]
+        )
         self.query_one(PlotStack).show(compared.plots, palette, flip_log)
 
     def show_result(self, result: StageResult | None, palette: PlotPalette, flip_log: bool) -> None:
         """Figures, checks and plots of the result (nothing yet when it has not run)."""
-        show_figures(self.query_one(".pane-figures", Static), result)
+        self.query_one(FigureList).show(result.figures if result else [])
         checks = result.checks if result else []
         self.query_one(CompareChecks).display = False
         self.query_one(ChecksView).display = True
@@ -141,13 +169,87 @@ class StagePane(VerticalScroll, can_focus=True):
         self.query_one(PlotStack).show(result.plots if result else [], palette, flip_log)
         self.query_one(PassedChecks).show(checks)
 
+    # ----- the item cursor ----------------------------------------------------------------
 
-def show_figures(widget: Static, result: StageResult | None) -> None:
-    """The result's key figures as a bulleted list (hidden when there are none)."""
-    figures = result.figures if result else []
-    widget.display = bool(figures)
-    if figures:
-        widget.update(lines([markup("• $figure", figure=f) for f in figures]))
+    def items(self) -> list[Widget]:
+        """The figures and checks on show, top to bottom (not those of a hidden list, such
+        as the checks compare mode replaces)."""
+        return [w for w in self.query(".item") if self._is_shown(w)]
+
+    def _is_shown(self, widget: Widget) -> bool:
+        """Whether the widget and every container between it and this pane are shown."""
+        node: object = widget
+        while isinstance(node, Widget) and node is not self:
+            if not node.display:
+                return False
+            node = node.parent
+        return node is self
+
+    def current_item(self) -> Widget | None:
+        """The item under the cursor (the first one until the cursor moves)."""
+        items = self.items()
+        return items[min(self.cursor, len(items) - 1)] if items else None
+
+    def mark_cursor(self) -> None:
+        """Mark the item under the cursor (and only it)."""
+        current = self.current_item()
+        for item in self.query(".-cursor"):
+            if item is not current:
+                item.remove_class("-cursor")
+        if current is not None:
+            current.add_class("-cursor")
+
+    def action_cursor_down(self) -> None:
+        self._move(+1)
+
+    def action_cursor_up(self) -> None:
+        self._move(-1)
+
+    def _move(self, step: int) -> None:
+        """To the next item where it is in view, else scroll a line towards it; an item
+        scrolled out of view hands the cursor to the nearest one in view."""
+        items = self.items()
+        scroll = self.scroll_down if step > 0 else self.scroll_up
+        if not items:
+            scroll(animate=False)
+            return
+        index = min(self.cursor, len(items) - 1)
+        if not self._in_view(items[index]):
+            shown = [i for i, item in enumerate(items) if self._in_view(item)]
+            if shown:
+                self._set_cursor(shown[0] if step > 0 else shown[-1])
+            else:
+                scroll(animate=False)
+            return
+        target = index + step
+        if 0 <= target < len(items) and self._in_view(items[target]):
+            self._set_cursor(target)
+            self.scroll_to_widget(items[target], animate=False, immediate=True)
+        else:
+            scroll(animate=False)
+
+    def _set_cursor(self, index: int) -> None:
+        self.cursor = index
+        self.mark_cursor()
+
+    def _in_view(self, item: Widget) -> bool:
+        """Whether some of the item shows in the pane now (an item not laid out yet, as
+        right after the pane is first shown, counts as shown: keys typed ahead still move)."""
+        region = item.region
+        return not region or self.content_region.overlaps(region)
+
+    def on_click(self, event: Click) -> None:
+        """A click on an item puts the cursor there."""
+        items = self.items()
+        for widget in (event.widget, *(event.widget.ancestors if event.widget else ())):
+            if widget in items:
+                self._set_cursor(items.index(widget))
+                return
+
+    def action_open_item(self) -> None:
+        item = self.current_item()
+        if item is not None:
+            self.post_message(self.OpenItem(item))
 
 
 #: Cells of the text progress bar (a bar widget costs start-up time in seven panes).
