@@ -27,7 +27,7 @@ def _needs(*, modules: tuple[str, ...] = (), programs: tuple[str, ...] = ()) -> 
 #: script, result name, what it needs beyond the package and the test extra
 CASES = [
     ("bench_build_cache.py", "build_cache", _needs(modules=("pandas",))),
-    ("bench_check.py", "check", []),
+    # bench_check.py runs in test_run_all_writes_a_summary
     ("bench_first_paint.py", "first_paint", _needs(programs=("tmux",))),
     ("bench_before_torch.py", "before_torch", _needs(programs=("tmux",))),
     ("bench_scaling.py", "scaling", []),
@@ -56,6 +56,11 @@ def test_benchmark_writes_its_rows(
     if missing:
         pytest.skip(f"needs {', '.join(missing)} (pip install -e '.[bench]'; tmux)")
     _run([str(BENCH / script)], tmp_path)
+    assert_rows(tmp_path, name)
+
+
+def assert_rows(tmp_path: Path, name: str) -> None:
+    """The benchmark's result file has its rows, each with its figures."""
     result = json.loads((tmp_path / "results" / f"{name}.quick.json").read_text())
     assert result["benchmark"] == name and result["quick"] is True
     assert result["machine"]["cores"] >= 1
@@ -70,6 +75,7 @@ def test_benchmark_writes_its_rows(
 
 def test_run_all_writes_a_summary(tmp_path: Path) -> None:
     _run([str(BENCH / "run_all.py"), "--only", "check"], tmp_path)
+    assert_rows(tmp_path, "check")
     summary = (tmp_path / "results" / "summary.quick.md").read_text()
     assert "| check | check vs torch.load (time) |" in summary
     assert "| check | check vs torch.load (peak memory) |" in summary

