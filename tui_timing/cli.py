@@ -254,6 +254,24 @@ def _stamps(paths: Any) -> Any:
         return None
 
 
+def append_to_scratchpad(
+    path: Path,
+    entry: Callable[[datetime], str],
+    bullet: Callable[[datetime], str],
+    what: str,
+) -> None:
+    """Append `what` (findings, a comparison) to the scratchpad as an entry or, in a
+    scratchpad of dated bullets, as one bullet (SPEC 6); exit 2 when it cannot be written."""
+    from tui_timing.report.scratchpad import append_entry
+
+    when = datetime.now().astimezone()
+    try:
+        written = append_entry(path, entry(when), bullet=bullet(when))
+    except ArtifactError as exc:
+        fail(f"scratchpad {exc}")
+    click.echo(f"timing-tui: {what} appended to {written}", err=True)
+
+
 def fail(message: str) -> None:
     """Print a clear error and exit 2 (SPEC 5: usage errors and unusable artifacts). File
     names in it may come from a hostile folder: control characters are shown escaped."""
@@ -341,7 +359,6 @@ def check(ctx: click.Context, fmt: str, stage: int | None, **options: Any) -> No
     from tui_timing.report.discovery import discovery_text
     from tui_timing.report.json_report import render_json
     from tui_timing.report.markdown import findings_bullet, findings_markdown, full_markdown
-    from tui_timing.report.scratchpad import append_entry
     from tui_timing.report.text import printable, render_text
     from tui_timing.stages.runner import check_report, checked_context, resolve_paths
 
@@ -370,16 +387,12 @@ def check(ctx: click.Context, fmt: str, stage: int | None, **options: Any) -> No
     renderers = {"text": render_text, "json": render_json, "markdown": full_markdown}
     click.echo(renderers[fmt](report).rstrip("\n"))
     if invocation.scratchpad is not None and options.get("scratchpad") is not None:
-        try:
-            when = datetime.now().astimezone()
-            written = append_entry(
-                invocation.scratchpad,
-                findings_markdown(report, when),
-                bullet=findings_bullet(report, when),
-            )
-        except ArtifactError as exc:
-            fail(f"scratchpad {exc}")
-        click.echo(f"timing-tui: findings appended to {written}", err=True)
+        append_to_scratchpad(
+            invocation.scratchpad,
+            lambda when: findings_markdown(report, when),
+            lambda when: findings_bullet(report, when),
+            "findings",
+        )
     sys.exit(report.exit_code)
 
 
@@ -411,7 +424,6 @@ def compare(ctx: click.Context, run_a: Path, run_b: Path, fmt: str, **options: A
         render_compare_json,
         render_compare_text,
     )
-    from tui_timing.report.scratchpad import append_entry
     from tui_timing.stages.pair import run_pair
 
     try:
@@ -435,16 +447,12 @@ def compare(ctx: click.Context, run_a: Path, run_b: Path, fmt: str, **options: A
     }
     click.echo(renderers[fmt](comparison).rstrip("\n"))
     if invocation.scratchpad is not None and options.get("scratchpad") is not None:
-        try:
-            when = datetime.now().astimezone()
-            written = append_entry(
-                invocation.scratchpad,
-                comparison_entry(comparison, when),
-                bullet=comparison_bullet(comparison, when),
-            )
-        except ArtifactError as exc:
-            fail(f"scratchpad {exc}")
-        click.echo(f"timing-tui: comparison appended to {written}", err=True)
+        append_to_scratchpad(
+            invocation.scratchpad,
+            lambda when: comparison_entry(comparison, when),
+            lambda when: comparison_bullet(comparison, when),
+            "comparison",
+        )
     sys.exit(comparison.exit_code)
 
 
