@@ -114,6 +114,10 @@ class StagePane(VerticalScroll, can_focus=True):
         flip_log: bool,
         compared: ComparedStage | None = None,
     ) -> None:
+        if not self.query(".pane-title"):
+            # Mounted without its widgets: the app is closing and they were removed first
+            # (seen in CI as NoMatches on quit). `show` draws again whenever it has them.
+            return
         info = self.info
         status = (
             f"A {status_markup(compared.status_a)} → B {status_markup(compared.status_b)}"
