@@ -325,9 +325,12 @@ def main(ctx: click.Context, **options: Any) -> None:
         invocation = build_invocation(options)
     except UsageError as exc:
         fail(str(exc))
+    from tui_timing.tui.stage_one_ahead import StageOneAhead
+
+    ahead = StageOneAhead.start(invocation)  # before Textual's import: no thread yet
     from tui_timing.tui.app import run_app
 
-    run_app(invocation)
+    run_app(invocation, ahead)
 
 
 def _merged(ctx: click.Context, options: dict[str, Any]) -> dict[str, Any]:

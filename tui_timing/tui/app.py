@@ -88,6 +88,7 @@ if TYPE_CHECKING:
     from tui_timing.stages.context import StageContext
     from tui_timing.tui.pane_search import Match
     from tui_timing.tui.search_bar import SearchBar
+    from tui_timing.tui.stage_one_ahead import StageOneAhead
 
 FIRST, LAST = ALL_STAGES[0], ALL_STAGES[-1]
 #: How the footer and help show the stage keys ("1-7"); one binding per stage.
@@ -184,7 +185,13 @@ class TimingApp(App[None]):
         ),
     ]
 
-    def __init__(self, invocation: Invocation, cwd: Path | None = None) -> None:
+    def __init__(
+        self,
+        invocation: Invocation,
+        cwd: Path | None = None,
+        ahead: StageOneAhead | None = None,
+    ) -> None:
+        """`ahead`: the child the CLI forked to compute stage 1 while the app starts."""
         # NO_COLOR: Textual picks its no-colour filter by the theme in use at this point,
         # and its grey one turns an ANSI theme's default colours into black on black. With
         # ANSI colours on, it takes the one that leaves the terminal's own colours.
@@ -203,7 +210,9 @@ class TimingApp(App[None]):
         self.paths: ArtifactPaths | None = None
         self.found: Discovered | None = None
         self.selection = Selection()
-        self.pipeline = Pipeline(invocation, self.post_message, paint_wait_s=PAINT_WAIT_S)
+        self.pipeline = Pipeline(
+            invocation, self.post_message, paint_wait_s=PAINT_WAIT_S, ahead=ahead
+        )
         self.watcher = ArtifactWatcher()
         self.runner = ActionRunner(self.post_message, self.cwd)
         #: Compare mode (`c`): the second run and its results; None outside it.
@@ -1028,6 +1037,10 @@ def new_pane(stage_id: int) -> StagePane:
     return DecisionPane(info) if stage_id == Stage.DECISION else StagePane(info)
 
 
-def run_app(invocation: Invocation) -> None:
+def run_app(invocation: Invocation, ahead: StageOneAhead | None = None) -> None:
     """Open the TUI on the invocation's artifacts (or discovered ones, or the sample)."""
-    TimingApp(invocation).run()
+    try:
+        TimingApp(invocation, ahead=ahead).run()
+    finally:
+        if ahead is not None:
+            ahead.stop()

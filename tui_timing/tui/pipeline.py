@@ -17,7 +17,9 @@ into numpy arrays and its checks and plots need nothing else. The artifacts of t
 stages (whose loaders import torch) are loaded once the app has drawn stage 1's result.
 Stage 1 is stored right after it is drawn, under the stamps those artifacts have then
 (no result read them yet), and `close` waits for the store of a result already on show:
-quitting right after the first paint leaves it for the next launch.
+quitting right after the first paint leaves it for the next launch. When the CLI forked a
+child to compute stage 1 while Textual started (stage_one_ahead.py), its result is taken
+instead of running the stage here.
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ if TYPE_CHECKING:
     from tui_timing.report.results_cache import ResultsCache, Stamp
     from tui_timing.stages.context import Loaded, ProgressEvent, StageContext
     from tui_timing.tui.action_outputs import ActionOutputs
+    from tui_timing.tui.stage_one_ahead import StageOneAhead
 
 #: Kinds whose change invalidates the context's memo (the cache scan), so a fresh one is built.
 FRESH_CONTEXT_KINDS = frozenset({"cache", "raw_summary"})
@@ -118,10 +121,13 @@ class Pipeline:
         post: Callable[[Message], object],
         *,
         paint_wait_s: float = 0.0,
+        ahead: StageOneAhead | None = None,
     ) -> None:
         """`paint_wait_s`: how long to wait, after stage 1, for `stage_drawn` (the app
-        calls it; without an app nothing is drawn and nothing waits)."""
+        calls it; without an app nothing is drawn and nothing waits). `ahead`: the child
+        computing the first stage 1, taken by the first run of it."""
         self._invocation = invocation
+        self._ahead = ahead
         self._paint_wait_s = paint_wait_s
         self._post = post
         self._cond = threading.Condition()
@@ -171,6 +177,8 @@ class Pipeline:
             self._cancel = True
             self._cond.notify()
         self._painted.set()  # a result waiting for its paint goes on to be stored
+        if self._ahead is not None:
+            self._ahead.stop()
         if self._storing.acquire(timeout=STORE_WAIT_S):
             self._storing.release()
 
@@ -257,12 +265,17 @@ class Pipeline:
             if not shown:
                 _import_charts()  # while the UI thread waits: the result comes with charts
                 given = set(self._given())
-                first = (
-                    given & set(STAGE_BY_ID[Stage.CACHE].reads) if Stage.CACHE in stages else set()
-                )
-                loading = first or given
-                self._load(loading, keep={}, fresh=True)
-                self._later = given - loading
+                if Stage.CACHE in stages and self._take_ahead(stages[Stage.CACHE]):
+                    del stages[Stage.CACHE]
+                    self._later = given  # loaded once stage 1 is drawn
+                elif self._should_stop():  # stopped while waiting for the child
+                    self._requeue(stages)
+                    return
+                else:
+                    first = given & set(STAGE_BY_ID[Stage.CACHE].reads)
+                    loading = (first if Stage.CACHE in stages else set()) or given
+                    self._load(loading, keep={}, fresh=True)
+                    self._later = given - loading
         elif work.reload:
             old = self._ctx.results
             keep = {sid: r for sid, r in old.items() if sid not in stages}
@@ -428,6 +441,31 @@ class Pipeline:
         }
         cache.store(self._ctx.paths, self._invocation.settings, stamps, stages, errors)
 
+    def _take_ahead(self, reason: str) -> bool:
+        """Show stage 1 as the forked child computed it (see stage_one_ahead.py); False
+        when there is no child or it has nothing usable (then stage 1 runs here)."""
+        from tui_timing.stages.context import Loaded
+
+        ahead, self._ahead = self._ahead, None
+        if ahead is None or self._paths is None:
+            return False
+        self._post(StageStarted(Stage.CACHE, reason))
+        self._last_progress = 0.0
+        got = ahead.take(self._paths, self._should_stop, self._progress)
+        if got is None:
+            return False
+        self._ctx = self._new_context()
+        self._unloaded = False
+        self._computed = {}
+        for kind, path in self._given().items():
+            if kind in got.paths:
+                self._ctx.artifacts[kind] = Loaded(path=path, error=got.errors.get(kind))
+        self._stamps = got.stamps
+        self._ctx.results[Stage.CACHE] = got.result
+        self._post(ArtifactsLoaded({kind: str(error) for kind, error in got.errors.items()}))
+        self._finish(Stage.CACHE, got.result, reason, got.computed)
+        return True
+
     def _run(self, stage: int, reason: str) -> bool:
         """Run one stage; False when it was stopped before finishing."""
         from tui_timing.stages.context import StageCancelled
@@ -452,13 +490,18 @@ class Pipeline:
             self._preempted.discard(stage)
         from tui_timing.report.results_cache import now
 
+        self._finish(stage, result, reason, now())
+        return True
+
+    def _finish(self, stage: int, result: StageResult, reason: str, computed: str) -> None:
+        """Show a stage's result (already in the context), then store it (stage 1 once
+        drawn)."""
         with self._storing:  # from the moment it may be on screen until it is stored
             self._post(StageFinished(stage, result, reason))
-            self._computed[stage] = now()
+            self._computed[stage] = computed
             if stage == Stage.CACHE:  # drawn first: storing reads the whole cache to hash it
                 self._painted.wait(self._paint_wait_s)
             self._store()
-        return True
 
     def _progress(self, event: ProgressEvent) -> None:
         """Forward a stage's progress, at most every PROGRESS_INTERVAL_S (and at the end)."""
