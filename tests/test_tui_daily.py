@@ -38,7 +38,6 @@ from tui_timing.tui.item_screen import ItemScreen
 from tui_timing.tui.item_text import check_text
 from tui_timing.tui.messages import StageFinished
 from tui_timing.tui.search_bar import SearchBar
-from tui_timing.tui.stage_list import StageList
 
 pytestmark = pytest.mark.asyncio
 
@@ -285,9 +284,9 @@ async def test_the_light_themes_divider_shows(cache: Path, tmp_path: Path) -> No
     app = TimingApp(invocation(cache=cache, theme="timing-light"), cwd=tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
-        stage_list = app.query_one(StageList)
-        _, border = stage_list.styles.border_right
-        background = stage_list.styles.background
+        column = app.query_one("#stage-column")
+        _, border = column.styles.border_right
+        background = column.styles.background
         shown = background + border  # the divider's colour as drawn, over the list
         assert abs(shown.brightness - background.brightness) > 0.25
 

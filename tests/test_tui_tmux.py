@@ -200,7 +200,8 @@ def sgr_params(screen: str) -> set[str]:
 def test_a_new_user_steps_through_the_sample_exports_and_quits(tmp_path: Path) -> None:
     folder = tmp_path / "empty"
     folder.mkdir()
-    term = open_terminal(folder, 80, 24)
+    log = tmp_path / "timing-tui.log"
+    term = open_terminal(folder, 80, 24, env=f"TIMING_TUI_LOG={log}")
     try:
         term.wait_for(lambda s: "Stage 1 · Cache integrity" in s, "the first paint")
         text = term.wait_for(lambda s: "SAMPLE DATA" in s, "the sample data header")
@@ -232,6 +233,10 @@ def test_a_new_user_steps_through_the_sample_exports_and_quits(tmp_path: Path) -
         term.keys("q")
         text = term.wait_for(lambda s: "EXITED" in s, "the app to quit", timeout=15)
         assert "EXITED 0" in text and "Traceback" not in text
+        # a cold launch: stage 1 came from the child forked at start, which is gone
+        child = re.search(r"stage 1 computed in a child process \(pid (\d+)\)", log.read_text())
+        assert child is not None, log.read_text()
+        assert not Path(f"/proc/{child.group(1)}").exists()
     finally:
         close(term)
 

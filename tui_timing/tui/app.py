@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, ClassVar, Literal
 from textual import on
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal
+from textual.containers import Horizontal, Vertical
 from textual.events import Key
 from textual.filter import LineFilter
 from textual.notifications import SeverityLevel
@@ -64,7 +64,14 @@ from tui_timing.tui.messages import (
     StageStarted,
     while_running,
 )
-from tui_timing.tui.pipeline import PAINT_WAIT_S, Pipeline, Selection, Work, stages_fed_by
+from tui_timing.tui.pipeline import (
+    PAINT_WAIT_S,
+    STORE_WAIT_S,
+    Pipeline,
+    Selection,
+    Work,
+    stages_fed_by,
+)
 from tui_timing.tui.preferences import save_theme, saved_theme
 from tui_timing.tui.run_picker import RunPicker
 from tui_timing.tui.safe_text import clean
@@ -94,6 +101,8 @@ FIRST, LAST = ALL_STAGES[0], ALL_STAGES[-1]
 #: How the footer and help show the stage keys ("1-7"); one binding per stage.
 STAGE_KEYS = f"{FIRST}-{LAST}"
 _HIDDEN_STAGE_KEYS = {str(n) for n in ALL_STAGES[1:]}
+#: How long the first frame may wait for stage 1's child (it is usually done by then).
+EARLY_WAIT_S = 0.3
 #: Frames to wait for a stage's charts to be mounted before telling the pipeline they are.
 CHART_FRAMES = 10
 #: Actions that stay available while a dialog is open (the others would act behind it).
@@ -237,7 +246,10 @@ class TimingApp(App[None]):
         yield HeaderBar()
         yield ActionBar()
         with Horizontal(id="main"):
-            yield StageList()
+            # The list is as tall as its seven lines; the column below it is plain (an
+            # OptionList draws each empty line as an option's, a fifth of the first frame).
+            with Vertical(id="stage-column"):
+                yield StageList()
             # Only the first pane is in the first frame; the others are mounted when the
             # stages are done or one is asked for (see _mount_panes), which keeps the first
             # paint close to a bare app's and stage 1's result close to it.
@@ -257,6 +269,7 @@ class TimingApp(App[None]):
         for stage_id in self.states:
             self._show(stage_id)
         self.set_interval(POLL_INTERVAL_S, self._poll_artifacts)
+        self.pipeline.show_early()  # stage 1 in the first frame, when its child was quick
         # Stages start after the first frame: the pipeline thread's imports hold the GIL
         # for stretches. Torch, the longest (over a second), waits until stage 1's result
         # is drawn (see pipeline.py).
@@ -1038,9 +1051,14 @@ def new_pane(stage_id: int) -> StagePane:
 
 
 def run_app(invocation: Invocation, ahead: StageOneAhead | None = None) -> None:
-    """Open the TUI on the invocation's artifacts (or discovered ones, or the sample)."""
+    """Open the TUI on the invocation's artifacts (or discovered ones, or the sample).
+
+    With a child computing stage 1, the first frame waits for it a little (EARLY_WAIT_S):
+    one frame with the histogram comes sooner than an empty frame and then another."""
     try:
+        if ahead is not None:
+            ahead.wait(EARLY_WAIT_S)
         TimingApp(invocation, ahead=ahead).run()
     finally:
-        if ahead is not None:
-            ahead.stop()
+        if ahead is not None:  # the app closed the pipeline, which stopped it; unless it failed
+            ahead.stop(grace=STORE_WAIT_S)

@@ -128,6 +128,10 @@ class Pipeline:
         computing the first stage 1, taken by the first run of it."""
         self._invocation = invocation
         self._ahead = ahead
+        #: Its result is still to be taken (by the first run of stage 1).
+        self._ahead_pending = ahead is not None
+        #: Stage 1 from the child was posted by `show_early`, before the thread started.
+        self._early_posted = False
         self._paint_wait_s = paint_wait_s
         self._post = post
         self._cond = threading.Condition()
@@ -163,6 +167,16 @@ class Pipeline:
         """Start the thread (idle until work is submitted)."""
         self._thread.start()
 
+    def show_early(self) -> None:
+        """Post stage 1 as the child computed it, if it is already in: called on the UI
+        thread as the app mounts (the thread has not started), so that the first frame
+        shows it. The thread checks it was for the artifacts it finds, and stores it."""
+        early = self._ahead.early() if self._ahead is not None else None
+        if early is not None:
+            self._early_posted = True
+            self._post(ArtifactsLoaded({k: str(error) for k, error in early.errors.items()}))
+            self._post(StageFinished(Stage.CACHE, early.result, "start"))
+
     def stage_drawn(self, stage: int) -> None:
         """The app has drawn this stage's result (stage 1's lets torch be imported)."""
         if stage == Stage.CACHE:
@@ -177,8 +191,8 @@ class Pipeline:
             self._cancel = True
             self._cond.notify()
         self._painted.set()  # a result waiting for its paint goes on to be stored
-        if self._ahead is not None:
-            self._ahead.stop()
+        if self._ahead is not None:  # it may be storing stage 1: quitting at once keeps it
+            self._ahead.stop(grace=STORE_WAIT_S)
         if self._storing.acquire(timeout=STORE_WAIT_S):
             self._storing.release()
 
@@ -446,13 +460,16 @@ class Pipeline:
         when there is no child or it has nothing usable (then stage 1 runs here)."""
         from tui_timing.stages.context import Loaded
 
-        ahead, self._ahead = self._ahead, None
-        if ahead is None or self._paths is None:
+        ahead, pending = self._ahead, self._ahead_pending
+        self._ahead_pending = False
+        if ahead is None or not pending or self._paths is None:
             return False
-        self._post(StageStarted(Stage.CACHE, reason))
+        shown, self._early_posted = self._early_posted, False
+        if not shown:
+            self._post(StageStarted(Stage.CACHE, reason))
         self._last_progress = 0.0
         got = ahead.take(self._paths, self._should_stop, self._progress)
-        if got is None:
+        if got is None:  # stage 1 runs here, and its result replaces one shown early
             return False
         self._ctx = self._new_context()
         self._unloaded = False
@@ -462,8 +479,9 @@ class Pipeline:
                 self._ctx.artifacts[kind] = Loaded(path=path, error=got.errors.get(kind))
         self._stamps = got.stamps
         self._ctx.results[Stage.CACHE] = got.result
-        self._post(ArtifactsLoaded({kind: str(error) for kind, error in got.errors.items()}))
-        self._finish(Stage.CACHE, got.result, reason, got.computed)
+        if not shown:
+            self._post(ArtifactsLoaded({kind: str(error) for kind, error in got.errors.items()}))
+        self._finish(Stage.CACHE, got.result, reason, got.computed, post=not shown)
         return True
 
     def _run(self, stage: int, reason: str) -> bool:
@@ -493,11 +511,14 @@ class Pipeline:
         self._finish(stage, result, reason, now())
         return True
 
-    def _finish(self, stage: int, result: StageResult, reason: str, computed: str) -> None:
-        """Show a stage's result (already in the context), then store it (stage 1 once
-        drawn)."""
+    def _finish(
+        self, stage: int, result: StageResult, reason: str, computed: str, post: bool = True
+    ) -> None:
+        """Show a stage's result (already in the context; `post` False: shown early),
+        then store it (stage 1 once drawn)."""
         with self._storing:  # from the moment it may be on screen until it is stored
-            self._post(StageFinished(stage, result, reason))
+            if post:
+                self._post(StageFinished(stage, result, reason))
             self._computed[stage] = computed
             if stage == Stage.CACHE:  # drawn first: storing reads the whole cache to hash it
                 self._painted.wait(self._paint_wait_s)

@@ -20,11 +20,13 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import math
 import os
 import select
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -69,12 +71,20 @@ class StageOneAhead:
         self._fd = read_fd
         self._lock = threading.Lock()
         self._done = False
+        self._buffer = b""
+        self._size = 0
+        #: The child's last line (a result, "cached" or "failed"), once read.
+        self._final: dict[str, Any] | None = None
+        self._result: StageOneResult | None = None
 
     @classmethod
     def start(cls, invocation: Invocation) -> StageOneAhead | None:
         """Fork the child (before Textual is imported: no thread may exist yet); None
         where the platform cannot fork."""
         if not hasattr(os, "fork"):
+            return None
+        if threading.active_count() > 1:  # a lock another thread holds would stay held
+            log.info("stage 1 runs in the app: threads already run, so no child is forked")
             return None
         read_fd, write_fd = os.pipe()
         try:
@@ -90,6 +100,58 @@ class StageOneAhead:
         os.close(write_fd)
         return cls(pid, read_fd)
 
+    def wait(
+        self,
+        timeout: float,
+        should_stop: Callable[[], bool] = lambda: False,
+        on_progress: Callable[[ProgressEvent], None] = lambda event: None,
+    ) -> bool:
+        """Read the child's lines for at most `timeout` seconds, passing its progress on;
+        True once its last line is in (a child that ended or wrote too much has a
+        "failed" one)."""
+        from tui_timing.stages.catalog import Stage
+        from tui_timing.stages.context import ProgressEvent
+
+        deadline = time.monotonic() + timeout
+        while self._final is None and not should_stop():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            try:
+                if not select.select([self._fd], [], [], min(POLL_S, left))[0]:
+                    continue
+                chunk = os.read(self._fd, 1 << 16)
+            except (OSError, ValueError) as exc:  # stopped meanwhile: the pipe is closed
+                self._final = {"failed": f"its pipe could not be read ({exc})"}
+                break
+            self._size += len(chunk)
+            if not chunk or self._size > MAX_BYTES:
+                why = "wrote too much" if chunk else "ended without a result"
+                self._final = {"failed": f"it {why}"}
+                break
+            *lines, self._buffer = (self._buffer + chunk).split(b"\n")
+            for line in lines:
+                try:
+                    message = json.loads(line)
+                    if "progress" not in message:
+                        self._final = message
+                        break
+                    on_progress(ProgressEvent(Stage.CACHE, message["progress"], message["message"]))
+                except (ValueError, KeyError, TypeError, RecursionError) as exc:
+                    self._final = {"failed": f"it wrote an unreadable line ({exc})"}
+                    break
+        return self._final is not None
+
+    def early(self) -> StageOneResult | None:
+        """The child's result if it is already in (its paths are checked by `take`)."""
+        final = self._final
+        if self._result is None and final is not None and "result" in final:
+            try:
+                self._result = _parse_result(final)
+            except (ValueError, KeyError, TypeError, RecursionError) as exc:
+                self._final = {"failed": f"its result is unusable ({exc})"}
+        return self._result
+
     def take(
         self,
         paths: ArtifactPaths,
@@ -97,71 +159,63 @@ class StageOneAhead:
         on_progress: Callable[[ProgressEvent], None],
     ) -> StageOneResult | None:
         """Wait for the child's result for these artifacts, passing its progress on; None
-        (the child stopped) when it has none, computed other artifacts, or `should_stop`
-        turned true meanwhile. Called once."""
+        (the child killed) when it has none, computed other artifacts, or `should_stop`
+        turned true meanwhile. A child that gave its result goes on to store it: `stop`
+        with a grace lets it."""
         from tui_timing.stages.catalog import STAGE_BY_ID, Stage
-        from tui_timing.stages.context import ProgressEvent
 
-        buffer, size = b"", 0
+        got = None
         try:
-            while not should_stop():
-                if not select.select([self._fd], [], [], POLL_S)[0]:
-                    continue
-                chunk = os.read(self._fd, 1 << 16)
-                if not chunk:
-                    log.info("stage 1 runs in the app: its child process ended without a result")
-                    return None
-                size += len(chunk)
-                if size > MAX_BYTES:
-                    log.info("stage 1 runs in the app: its child process wrote over %d bytes", size)
-                    return None
-                buffer += chunk
-                *lines, buffer = buffer.split(b"\n")
-                for line in lines:
-                    message = json.loads(line)
-                    if "progress" in message:
-                        on_progress(
-                            ProgressEvent(Stage.CACHE, message["progress"], message["message"])
-                        )
-                        continue
-                    if "failed" in message or "cached" in message:
-                        why = message.get("failed") or "the results cache holds it"
-                        log.info("stage 1 runs in the app: its child process says %s", why)
-                        return None
-                    got = _parse_result(message)
-                    wanted = {
-                        kind: str(path)
-                        for kind, path in paths.given().items()
-                        if kind in STAGE_BY_ID[Stage.CACHE].reads
-                    }
-                    if got.paths != wanted:
-                        log.info(
-                            "stage 1 runs in the app: its child process read %s, not %s",
-                            got.paths,
-                            wanted,
-                        )
-                        return None
-                    log.info("stage 1 computed in a child process while the app started")
-                    return got
-            return None
-        except (OSError, ValueError, KeyError, TypeError, RecursionError) as exc:
-            log.info("stage 1 runs in the app: its child process's result is unusable (%s)", exc)
-            return None
+            if not self.wait(math.inf, should_stop, on_progress):
+                return None
+            got = self.early()
+            if got is None:
+                final = self._final or {}
+                why = final.get("failed") or "the results cache holds it"
+                log.info("stage 1 runs in the app: its child process says %s", why)
+                return None
+            wanted = {
+                kind: str(path)
+                for kind, path in paths.given().items()
+                if kind in STAGE_BY_ID[Stage.CACHE].reads
+            }
+            if got.paths != wanted:
+                log.info(
+                    "stage 1 runs in the app: its child process read %s, not %s", got.paths, wanted
+                )
+                return None
+            log.info(
+                "stage 1 computed in a child process (pid %d) while the app started", self._pid
+            )
+            return got
         finally:
-            self.stop()
+            if got is None:
+                self.stop()
 
-    def stop(self) -> None:
-        """Kill the child (if it still runs) and reap it; safe to call again, from any
-        thread."""
+    def stop(self, grace: float = 0.0) -> None:
+        """End the child and reap it: one that sent its result may take `grace` seconds to
+        store it first; any other is killed at once. Safe to call again, from any thread."""
         with self._lock:
             if self._done:
                 return
             self._done = True
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(self._pid, signal.SIGKILL)
-            with contextlib.suppress(ChildProcessError):
-                os.waitpid(self._pid, 0)
+            deadline = time.monotonic() + (grace if self._final is not None else 0.0)
+            while self._running():
+                if time.monotonic() < deadline:
+                    time.sleep(POLL_S / 5)
+                    continue
+                os.kill(self._pid, signal.SIGKILL)  # not reaped yet: the pid is still ours
+                with contextlib.suppress(ChildProcessError):
+                    os.waitpid(self._pid, 0)
+                break
             os.close(self._fd)
+
+    def _running(self) -> bool:
+        """The child has not exited (one that has is reaped here)."""
+        try:
+            return os.waitpid(self._pid, os.WNOHANG)[0] == 0
+        except ChildProcessError:
+            return False
 
 
 def _parse_result(message: dict[str, Any]) -> StageOneResult:
@@ -192,17 +246,23 @@ def _parse_result(message: dict[str, Any]) -> StageOneResult:
 
 
 def _child(invocation: Invocation, write_fd: int) -> None:
-    """Compute stage 1 and send it; exit without running the parent's exit handlers."""
+    """Compute stage 1, send it, then keep it in the results cache (so that quitting at
+    once still leaves it: the parent stores it too, later); exit without running the
+    parent's exit handlers."""
     code = 0
     try:
         _detach()
         out = os.fdopen(write_fd, "w", encoding="utf-8")
+        keep: Callable[[], object] | None = None
         try:
-            line = json.dumps(_compute(invocation, out), allow_nan=False, separators=(",", ":"))
+            message, keep = _compute(invocation, out)
+            line = json.dumps(message, allow_nan=False, separators=(",", ":"))
         except BaseException as exc:  # whatever it is, the parent falls back
-            line = json.dumps({"failed": f"{type(exc).__name__}: {exc}"})
+            line, keep = json.dumps({"failed": f"{type(exc).__name__}: {exc}"}), None
         out.write(line + "\n")
         out.flush()
+        if keep is not None:
+            keep()
     except BaseException:  # the pipe is gone (the parent stopped waiting)
         code = 1
     finally:
@@ -226,23 +286,27 @@ def _detach() -> None:
             os._exit(1)
 
 
-def _compute(invocation: Invocation, out: Any) -> dict[str, Any]:
-    """Stage 1 on the artifacts the app opens first (as the pipeline finds them)."""
+def _compute(
+    invocation: Invocation, out: Any
+) -> tuple[dict[str, Any], Callable[[], object] | None]:
+    """Stage 1 on the artifacts the app opens first (as the pipeline finds them): the
+    message for the parent, and how to keep the result in the results cache (None under
+    `--no-cache`, as in the app)."""
     import dataclasses
-    import time
 
     from tui_timing.report.result_codec import encode_result
-    from tui_timing.report.results_cache import ResultsCache, now, stamp
+    from tui_timing.report.results_cache import CachedStage, ResultsCache, now, stamp
     from tui_timing.stages.catalog import STAGE_BY_ID, Stage
     from tui_timing.stages.context import StageContext
     from tui_timing.stages.runner import load_artifact, resolve_paths, run_stage
 
     paths = resolve_paths(_launch_paths(invocation))
     settings = invocation.settings
-    if not invocation.no_cache:
-        cached = ResultsCache().lookup(paths, settings)
+    cache = None if invocation.no_cache else ResultsCache()
+    if cache is not None:
+        cached = cache.lookup(paths, settings)
         if cached is not None and Stage.CACHE in cached.stages:
-            return {"cached": True}
+            return {"cached": True}, None
     last = 0.0
 
     def progress(event: ProgressEvent) -> None:
@@ -257,27 +321,41 @@ def _compute(invocation: Invocation, out: Any) -> dict[str, Any]:
 
     ctx = StageContext(paths=paths, settings=settings, on_progress=progress)
     reads = {k: p for k, p in paths.given().items() if k in STAGE_BY_ID[Stage.CACHE].reads}
-    stamps: dict[str, list[int] | None] | None = {}
+    stamps: dict[str, Stamp | None] | None = {}
     for kind, path in reads.items():
         try:
             if stamps is not None:
-                taken = stamp(path)  # before reading: what was read
-                stamps[kind] = None if taken is None else list(dataclasses.astuple(taken))
+                stamps[kind] = stamp(path)  # before reading: what was read
         except OSError:
             stamps = None  # a pipe or a device: nothing to key results on
         ctx.artifacts[kind] = load_artifact(kind, path, settings)
     result = run_stage(ctx, Stage.CACHE)
-    return {
+    computed = now()
+    errors = {k: loaded.error for k, loaded in ctx.artifacts.items() if loaded.error is not None}
+    message = {
         "result": encode_result(result),
-        "computed": now(),
+        "computed": computed,
         "paths": {kind: str(path) for kind, path in reads.items()},
-        "stamps": stamps,
-        "errors": {
-            kind: loaded.error.as_dict()
-            for kind, loaded in ctx.artifacts.items()
-            if loaded.error is not None
-        },
+        "stamps": None
+        if stamps is None
+        else {k: None if v is None else list(dataclasses.astuple(v)) for k, v in stamps.items()},
+        "errors": {kind: error.as_dict() for kind, error in errors.items()},
     }
+    if cache is None or stamps is None:
+        return message, None
+    loaded = stamps
+
+    def keep() -> object:
+        """Store it under the stamps read, and those of the artifacts stage 1 did not
+        read as they are now (the pipeline's way)."""
+        try:
+            rest = {k: stamp(p) for k, p in paths.given().items() if k not in loaded}
+        except OSError:
+            return False  # a pipe or a device: nothing to key results on
+        stage = {int(Stage.CACHE): CachedStage(result, computed)}
+        return cache.store(paths, settings, {**loaded, **rest}, stage, errors)
+
+    return message, keep
 
 
 def _launch_paths(invocation: Invocation) -> ArtifactPaths:

@@ -1,0 +1,134 @@
+"""Runs StageOneAhead in a fresh interpreter, as the CLI does: no thread exists when the
+child is forked (a pytest worker has threads of its own). Prints one JSON object.
+
+    python ahead_driver.py '{"cache": PATH, ...}'
+
+Options: `cache`; `no_cache`; `stop` (stop waiting at once); `other_cache` (the parent
+asks for another cache than the child read); `fail` (stage 1 raises in the child, a fault
+planted in our own runner before the fork); `thread` (a thread runs before the fork);
+`pipeline` (the app's pipeline takes the child's result, stages 1-2, as the app runs it);
+`early` (with `pipeline`: the result is in before the app mounts, and shown then);
+`quit` (with `early`: the app quits as soon as it is shown, before the thread runs).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from tui_timing.config import ArtifactPaths, Invocation, Settings
+from tui_timing.report.result_codec import encode_result
+from tui_timing.stages import runner
+from tui_timing.tui.stage_one_ahead import StageOneAhead
+
+
+def here(paths: ArtifactPaths, settings: Settings) -> Any:
+    """Stage 1 computed in this process, encoded."""
+    ctx = runner.load_artifacts(paths, settings)
+    return encode_result(runner.run_stage(ctx, 1))
+
+
+def gone(pid: int) -> bool:
+    """The process is neither running nor a zombie left unreaped."""
+    return not Path(f"/proc/{pid}").exists()
+
+
+def main(options: dict[str, Any]) -> dict[str, Any]:
+    log: list[str] = []
+    handler = logging.Handler()
+    handler.emit = lambda record: log.append(record.getMessage())  # type: ignore[method-assign]
+    logging.getLogger("tui_timing").addHandler(handler)
+    logging.getLogger("tui_timing").setLevel(logging.INFO)
+    paths = ArtifactPaths(cache=Path(options["cache"]))
+    invocation = Invocation(paths, Settings(), None, None, no_cache=options.get("no_cache", False))
+    if options.get("fail"):
+
+        def broken(ctx: Any, stage_id: int) -> Any:
+            raise RuntimeError("planted fault")
+
+        runner.run_stage = broken  # type: ignore[assignment]
+    if options.get("thread"):
+        stop = threading.Event()
+        threading.Thread(target=stop.wait, daemon=True).start()
+    ahead = StageOneAhead.start(invocation)
+    if options.get("fail"):
+        from importlib import reload
+
+        reload(runner)  # the parent's own stage 1 is the real one
+    if ahead is None:
+        return {"started": False, "log": log}
+    pid = ahead._pid
+    if options.get("pipeline"):
+        ran = pipeline(invocation, ahead, options)
+        return {"started": True, "pid": pid, "gone": gone(pid), **ran, "log": log}
+    wanted = runner.resolve_paths(paths)
+    if options.get("other_cache"):
+        wanted = ArtifactPaths(cache=Path(options["other_cache"]))
+    progress: list[float] = []
+    started = time.monotonic()
+    got = ahead.take(
+        wanted, lambda: bool(options.get("stop")), lambda event: progress.append(event.fraction)
+    )
+    waited = time.monotonic() - started
+    ahead.stop(grace=5)  # as the app does when it quits
+    out: dict[str, Any] = {"started": True, "pid": pid, "gone": gone(pid), "log": log}
+    out["waited_s"] = waited
+    if got is None:
+        return {**out, "taken": False}
+    from tui_timing.report.results_cache import stamp
+
+    return {
+        **out,
+        "taken": True,
+        "same": encode_result(got.result) == here(runner.resolve_paths(paths), Settings()),
+        "paths": got.paths,
+        "stamps_match": got.stamps == {k: stamp(Path(p)) for k, p in got.paths.items()},
+        "errors": {kind: error.as_dict() for kind, error in got.errors.items()},
+        "progress": progress,
+    }
+
+
+def pipeline(invocation: Invocation, ahead: StageOneAhead, options: dict[str, Any]) -> Any:
+    """Stages 1-2 through the app's pipeline with the child's result taken for stage 1
+    (shown early: before the thread starts, as the app mounts)."""
+    from tui_timing.report.results_cache import ResultsCache
+    from tui_timing.tui.messages import PipelineIdle, StageFinished, StageStarted
+    from tui_timing.tui.pipeline import Pipeline, Work
+
+    messages: list[Any] = []
+    pipe = Pipeline(invocation, messages.append, ahead=ahead)
+    if options.get("early"):
+        assert ahead.wait(60), "the child sent no result"
+        pipe.show_early()
+    if options.get("quit"):
+        pipe.close()
+    else:
+        pipe.start()
+        pipe.submit(Work(resolve=True, stages={1: "start", 2: "start"}))
+        deadline = time.monotonic() + 120
+        while not any(isinstance(m, PipelineIdle) for m in messages):
+            assert time.monotonic() < deadline, "the pipeline did not go idle"
+            time.sleep(0.02)
+        pipe.close()
+    paths = runner.resolve_paths(invocation.paths)
+    stored = ResultsCache().lookup(paths, invocation.settings)
+    finished = [m for m in messages if isinstance(m, StageFinished)]
+    return {
+        "started_1": any(isinstance(m, StageStarted) and m.stage == 1 for m in messages),
+        "finished": [m.stage for m in finished],
+        "same": encode_result(finished[0].result) == here(paths, invocation.settings),
+        "stored": sorted(stored.stages) if stored else [],
+    }
+
+
+if __name__ == "__main__":
+    result = main(json.loads(sys.argv[1]))
+    sys.stdout.write(json.dumps(result) + "\n")
+    sys.stdout.flush()
+    os._exit(0)  # daemon threads of the pipeline need no joining

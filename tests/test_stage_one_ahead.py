@@ -1,0 +1,130 @@
+"""Stage 1 computed in a forked child while Textual starts (issue 15): the result the app
+takes from it is the one it would have computed itself, on every kind of cache; whenever
+the child has nothing usable, the app computes stage 1 itself, says so in the log, and no
+child process is left behind. Each case runs in a fresh interpreter (ahead_driver.py), as
+the CLI forks: before any thread exists."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sample_paths import CACHE
+
+from tui_timing.config import ArtifactPaths, Settings
+from tui_timing.report.result_codec import decode_result, encode_result
+from tui_timing.report.results_cache import CachedStage, ResultsCache, now, stamps
+from tui_timing.stages.runner import load_artifacts, resolve_paths, run_stage
+
+DRIVER = Path(__file__).with_name("ahead_driver.py")
+
+
+def drive(**options: Any) -> dict[str, Any]:
+    done = subprocess.run(
+        [sys.executable, str(DRIVER), json.dumps({k: str(v) if isinstance(v, Path) else v
+                                                   for k, v in options.items()})],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return dict(json.loads(done.stdout))
+
+
+def taken(out: dict[str, Any]) -> None:
+    """The child's result was taken, equal to this process's, and the child is reaped."""
+    assert out["started"] and out["taken"], out["log"]
+    assert out["same"] and out["stamps_match"] and out["gone"]
+    assert any("computed in a child process" in line for line in out["log"])
+
+
+def test_the_sample_caches_stage_1_is_the_one_computed_here() -> None:
+    out = drive(cache=CACHE)
+    taken(out)
+    assert out["errors"] == {} and set(out["paths"]) == {"cache", "raw_summary"}
+
+
+def test_a_balabit_caches_stage_1_is_the_one_computed_here(small_cache: Path) -> None:
+    taken(drive(cache=small_cache))
+
+
+def test_an_unreadable_caches_error_comes_back_the_same(tmp_path: Path) -> None:
+    cache = tmp_path / "train_timing.pt"
+    cache.write_text("not a torch file\n")
+    out = drive(cache=cache)
+    taken(out)
+    assert out["errors"]["cache"]["file"] == str(cache)
+    assert out["errors"]["cache"]["problem"]
+
+
+def test_a_cached_result_is_left_to_the_app(tmp_path: Path) -> None:
+    paths = resolve_paths(ArtifactPaths(cache=CACHE))
+    result = run_stage(load_artifacts(paths, Settings()), 1)
+    stage = {1: CachedStage(result, now())}
+    assert ResultsCache().store(paths, Settings(), stamps(paths), stage, {})
+    out = drive(cache=CACHE)
+    assert out["started"] and not out["taken"] and out["gone"]
+    assert any("results cache holds it" in line for line in out["log"])
+    taken(drive(cache=CACHE, no_cache=True))  # --no-cache: the child computes it
+
+
+def test_stopping_the_wait_kills_and_reaps_the_child() -> None:
+    out = drive(cache=CACHE, stop=True)
+    assert out["started"] and not out["taken"] and out["gone"]
+    assert out["waited_s"] < 5
+
+
+def test_a_result_for_other_artifacts_is_not_taken(small_cache: Path) -> None:
+    out = drive(cache=CACHE, other_cache=small_cache)
+    assert not out["taken"] and out["gone"]
+    assert any("its child process read" in line for line in out["log"])
+
+
+def test_a_failure_in_the_child_falls_back_and_says_so() -> None:
+    out = drive(cache=CACHE, fail=True)
+    assert not out["taken"] and out["gone"]
+    assert any("RuntimeError: planted fault" in line for line in out["log"]), out["log"]
+
+
+def test_no_child_is_forked_once_threads_run() -> None:
+    out = drive(cache=CACHE, thread=True)
+    assert not out["started"]
+    assert any("threads already run" in line for line in out["log"])
+
+
+def test_the_pipeline_shows_and_stores_the_childs_stage_1() -> None:
+    out = drive(cache=CACHE, pipeline=True)
+    assert out["started_1"] and out["finished"] == [1, 2] and out["same"]
+    assert out["stored"] == [1, 2] and out["gone"]
+    assert any("computed in a child process" in line for line in out["log"])
+
+
+def test_a_result_in_before_the_app_mounts_is_shown_once_and_stored() -> None:
+    """The first frame shows it: posted as the app mounts, not started or posted again by
+    the thread, which checks it and stores it with stage 2."""
+    out = drive(cache=CACHE, pipeline=True, early=True)
+    assert not out["started_1"] and out["finished"] == [1, 2] and out["same"]
+    assert out["stored"] == [1, 2] and out["gone"]
+    assert any("computed in a child process" in line for line in out["log"])
+
+
+def test_quitting_as_soon_as_it_is_shown_still_keeps_stage_1() -> None:
+    """Before the thread has taken it: the child stores it, and quitting lets it finish."""
+    out = drive(cache=CACHE, pipeline=True, early=True, quit=True)
+    assert out["finished"] == [1] and out["same"] and out["stored"] == [1] and out["gone"]
+
+
+def test_the_codec_carries_stage_1_exactly() -> None:
+    """What the child sends is the result as encoded: decoding gives it back unchanged."""
+    result = run_stage(load_artifacts(ArtifactPaths(cache=CACHE), Settings()), 1)
+    encoded = json.loads(json.dumps(encode_result(result), allow_nan=False))
+    assert encode_result(decode_result(encoded)) == encode_result(result)
+
+
+@pytest.fixture(autouse=True)
+def _no_user_log(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("TIMING_TUI_LOG", raising=False)
