@@ -123,6 +123,7 @@ def pipeline(invocation: Invocation, ahead: StageOneAhead, options: dict[str, An
         "started_1": any(isinstance(m, StageStarted) and m.stage == 1 for m in messages),
         "finished": [m.stage for m in finished],
         "same": encode_result(finished[0].result) == here(paths, invocation.settings),
+        "same_object": len(finished) > 1 and finished[0].result is finished[1].result,
         "stored": sorted(stored.stages) if stored else [],
     }
 

@@ -460,8 +460,9 @@ class TimingApp(App[None]):
     @while_running
     def on_stage_finished(self, message: StageFinished) -> None:
         state = self.states[message.stage]
+        again = message.result is state.result  # stage 1 shown early, then taken: one run
         state.phase, state.result, state.partial = "done", message.result, None
-        state.reason, state.runs = message.reason, state.runs + 1
+        state.reason, state.runs = message.reason, state.runs + (0 if again else 1)
         state.updated = datetime.now().strftime("%H:%M:%S")
         state.cached_at = message.computed or ""
         self._show(message.stage)

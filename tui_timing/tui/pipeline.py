@@ -65,6 +65,9 @@ PROGRESS_INTERVAL_S = 0.25
 PAINT_WAIT_S = 5.0
 #: How long quitting waits for the result on show to be stored (hashing a large cache).
 STORE_WAIT_S = 5.0
+#: How long the child computing stage 1 may take to answer before the stage shows as
+#: running (it answers at once when the results cache holds the artifacts).
+ANSWER_WAIT_S = 0.1
 
 
 def stages_fed_by(kinds: set[str]) -> set[int]:
@@ -274,22 +277,23 @@ class Pipeline:
         stages = dict(work.stages)
         if work.resolve or self._ctx is None:
             self._resolve(work.rediscover, work.made)
-            shown = set() if work.recompute else self._show_cached()
+            # The child's answer first: it looked in the results cache, and a result it
+            # computed is stored there by now, which a lookup here would show again.
+            taken = Stage.CACHE in stages and self._take_ahead(stages[Stage.CACHE])
+            if self._should_stop():  # stopped while waiting for the child
+                self._requeue({sid: why for sid, why in stages.items() if not taken or sid > 1})
+                return
+            shown = {Stage.CACHE} if taken else set() if work.recompute else self._show_cached()
             stages = {sid: why for sid, why in stages.items() if sid not in shown}
-            if not shown:
+            if taken:
+                self._later = set(self._given())  # loaded once stage 1 is drawn
+            elif not shown:
                 _import_charts()  # while the UI thread waits: the result comes with charts
                 given = set(self._given())
-                if Stage.CACHE in stages and self._take_ahead(stages[Stage.CACHE]):
-                    del stages[Stage.CACHE]
-                    self._later = given  # loaded once stage 1 is drawn
-                elif self._should_stop():  # stopped while waiting for the child
-                    self._requeue(stages)
-                    return
-                else:
-                    first = given & set(STAGE_BY_ID[Stage.CACHE].reads)
-                    loading = (first if Stage.CACHE in stages else set()) or given
-                    self._load(loading, keep={}, fresh=True)
-                    self._later = given - loading
+                first = given & set(STAGE_BY_ID[Stage.CACHE].reads)
+                loading = (first if Stage.CACHE in stages else set()) or given
+                self._load(loading, keep={}, fresh=True)
+                self._later = given - loading
         elif work.reload:
             old = self._ctx.results
             keep = {sid: r for sid, r in old.items() if sid not in stages}
@@ -465,8 +469,10 @@ class Pipeline:
         if ahead is None or not pending or self._paths is None:
             return False
         shown, self._early_posted = self._early_posted, False
-        if not shown:
-            self._post(StageStarted(Stage.CACHE, reason))
+        if not shown and not ahead.wait(ANSWER_WAIT_S, self._should_stop):
+            self._post(StageStarted(Stage.CACHE, reason))  # still computing: say so
+        if not ahead.answered or ahead.early() is not None:
+            _import_charts()  # while the UI thread waits: the result comes with charts
         self._last_progress = 0.0
         got = ahead.take(self._paths, self._should_stop, self._progress)
         if got is None:  # stage 1 runs here, and its result replaces one shown early
@@ -481,7 +487,8 @@ class Pipeline:
         self._ctx.results[Stage.CACHE] = got.result
         if not shown:
             self._post(ArtifactsLoaded({kind: str(error) for kind, error in got.errors.items()}))
-        self._finish(Stage.CACHE, got.result, reason, got.computed, post=not shown)
+        # posted again when shown early: the app marked every stage pending as it started
+        self._finish(Stage.CACHE, got.result, reason, got.computed)
         return True
 
     def _run(self, stage: int, reason: str) -> bool:
@@ -511,14 +518,11 @@ class Pipeline:
         self._finish(stage, result, reason, now())
         return True
 
-    def _finish(
-        self, stage: int, result: StageResult, reason: str, computed: str, post: bool = True
-    ) -> None:
-        """Show a stage's result (already in the context; `post` False: shown early),
-        then store it (stage 1 once drawn)."""
+    def _finish(self, stage: int, result: StageResult, reason: str, computed: str) -> None:
+        """Show a stage's result (already in the context), then store it (stage 1 once
+        drawn)."""
         with self._storing:  # from the moment it may be on screen until it is stored
-            if post:
-                self._post(StageFinished(stage, result, reason))
+            self._post(StageFinished(stage, result, reason))
             self._computed[stage] = computed
             if stage == Stage.CACHE:  # drawn first: storing reads the whole cache to hash it
                 self._painted.wait(self._paint_wait_s)

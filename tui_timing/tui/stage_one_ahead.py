@@ -142,6 +142,11 @@ class StageOneAhead:
                     break
         return self._final is not None
 
+    @property
+    def answered(self) -> bool:
+        """The child's last line is in (its result, or why it has none)."""
+        return self._final is not None
+
     def early(self) -> StageOneResult | None:
         """The child's result if it is already in (its paths are checked by `take`)."""
         final = self._final
