@@ -8,7 +8,9 @@ asks for another cache than the child read); `fail` (stage 1 raises in the child
 planted in our own runner before the fork); `thread` (a thread runs before the fork);
 `pipeline` (the app's pipeline takes the child's result, stages 1-2, as the app runs it);
 `early` (with `pipeline`: the result is in before the app mounts, and shown then);
-`quit` (with `early`: the app quits as soon as it is shown, before the thread runs).
+`quit` (with `early`: the app quits as soon as it is shown, before the thread runs);
+`slow` (stage 1 takes a minute in the child, a fault planted as for `fail`: with
+`pipeline`, new work that supersedes it comes half a second in).
 """
 
 from __future__ import annotations
@@ -47,9 +49,11 @@ def main(options: dict[str, Any]) -> dict[str, Any]:
     logging.getLogger("tui_timing").setLevel(logging.INFO)
     paths = ArtifactPaths(cache=Path(options["cache"]))
     invocation = Invocation(paths, Settings(), None, None, no_cache=options.get("no_cache", False))
-    if options.get("fail"):
+    if options.get("fail") or options.get("slow"):
 
         def broken(ctx: Any, stage_id: int) -> Any:
+            if options.get("slow"):
+                time.sleep(60)
             raise RuntimeError("planted fault")
 
         runner.run_stage = broken  # type: ignore[assignment]
@@ -57,7 +61,7 @@ def main(options: dict[str, Any]) -> dict[str, Any]:
         stop = threading.Event()
         threading.Thread(target=stop.wait, daemon=True).start()
     ahead = StageOneAhead.start(invocation)
-    if options.get("fail"):
+    if options.get("fail") or options.get("slow"):
         from importlib import reload
 
         reload(runner)  # the parent's own stage 1 is the real one
@@ -102,6 +106,7 @@ def pipeline(invocation: Invocation, ahead: StageOneAhead, options: dict[str, An
     from tui_timing.tui.pipeline import Pipeline, Work
 
     messages: list[Any] = []
+    started = time.monotonic()
     pipe = Pipeline(invocation, messages.append, ahead=ahead)
     if options.get("early"):
         assert ahead.wait(60), "the child sent no result"
@@ -111,6 +116,9 @@ def pipeline(invocation: Invocation, ahead: StageOneAhead, options: dict[str, An
     else:
         pipe.start()
         pipe.submit(Work(resolve=True, stages={1: "start", 2: "start"}))
+        if options.get("slow"):
+            time.sleep(0.5)
+            pipe.submit(Work(resolve=True, stages={1: "again"}))
         deadline = time.monotonic() + 120
         while not any(isinstance(m, PipelineIdle) for m in messages):
             assert time.monotonic() < deadline, "the pipeline did not go idle"
@@ -120,6 +128,8 @@ def pipeline(invocation: Invocation, ahead: StageOneAhead, options: dict[str, An
     stored = ResultsCache().lookup(paths, invocation.settings)
     finished = [m for m in messages if isinstance(m, StageFinished)]
     return {
+        "waited_s": time.monotonic() - started,
+        "reasons": [m.reason for m in finished],
         "started_1": any(isinstance(m, StageStarted) and m.stage == 1 for m in messages),
         "finished": [m.stage for m in finished],
         "same": encode_result(finished[0].result) == here(paths, invocation.settings),

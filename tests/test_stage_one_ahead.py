@@ -114,6 +114,15 @@ def test_a_result_in_before_the_app_mounts_is_shown_once_and_stored() -> None:
     assert any("computed in a child process" in line for line in out["log"])
 
 
+def test_new_work_stops_the_wait_for_a_slow_child() -> None:
+    """A child a minute into stage 1 does not hold up a re-run asked for meanwhile (`R`,
+    another cache): the wait stops, the child is killed, and stage 1 runs in the app."""
+    out = drive(cache=CACHE, pipeline=True, slow=True)
+    assert out["finished"] == [1, 2] and out["reasons"][0] == "again" and out["same"]
+    assert out["gone"] and out["waited_s"] < 30
+    assert not any("computed in a child process" in line for line in out["log"])
+
+
 def test_quitting_as_soon_as_it_is_shown_still_keeps_stage_1() -> None:
     """Before the thread has taken it: the child stores it, and quitting lets it finish."""
     out = drive(cache=CACHE, pipeline=True, early=True, quit=True)

@@ -257,6 +257,8 @@ class Pipeline:
                 idle = self._pending.empty
                 self._busy = not idle
                 submits = self._submits
+            if self._ahead is not None and not self._ahead_pending:
+                self._ahead.reap()  # done storing stage 1: no zombie until the app quits
             if idle:
                 self._post(PipelineIdle(submits))
 
@@ -474,7 +476,13 @@ class Pipeline:
         if not ahead.answered or ahead.early() is not None:
             _import_charts()  # while the UI thread waits: the result comes with charts
         self._last_progress = 0.0
-        got = ahead.take(self._paths, self._should_stop, self._progress)
+        with self._cond:
+            self._running = Stage.CACHE  # new work that supersedes it stops the wait
+        try:
+            got = ahead.take(self._paths, self._should_stop, self._progress)
+        finally:
+            with self._cond:
+                self._running = None
         if got is None:  # stage 1 runs here, and its result replaces one shown early
             return False
         self._ctx = self._new_context()

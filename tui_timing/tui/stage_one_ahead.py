@@ -215,6 +215,15 @@ class StageOneAhead:
                 break
             os.close(self._fd)
 
+    def reap(self) -> None:
+        """Reap the child if it has exited (after storing its result), so that no zombie
+        waits for the app to quit; nothing when it still runs."""
+        with self._lock:
+            if self._done or self._running():
+                return
+            self._done = True
+            os.close(self._fd)
+
     def _running(self) -> bool:
         """The child has not exited (one that has is reaped here)."""
         try:
