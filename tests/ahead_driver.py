@@ -67,7 +67,7 @@ def main(options: dict[str, Any]) -> dict[str, Any]:
         reload(runner)  # the parent's own stage 1 is the real one
     if ahead is None:
         return {"started": False, "log": log}
-    pid = ahead._pid
+    pid = ahead.pid
     if options.get("pipeline"):
         ran = pipeline(invocation, ahead, options)
         return {"started": True, "pid": pid, "gone": gone(pid), **ran, "log": log}

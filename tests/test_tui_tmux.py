@@ -206,7 +206,8 @@ def test_a_new_user_steps_through_the_sample_exports_and_quits(tmp_path: Path) -
         term.wait_for(lambda s: "Stage 1 · Cache integrity" in s, "the first paint")
         text = term.wait_for(lambda s: "SAMPLE DATA" in s, "the sample data header")
         assert "1 cache" in text and "7 decision" in text and "q quit" in text
-        term.wait_done()
+        text = term.wait_done()
+        assert "run 1" in text and "run 2" not in text  # shown early, then taken: one run
         titles = ["Dataset", "Model", "Training", "Sampler", "Diffusion", "Decision"]
         for number, title in enumerate(titles, start=2):
             term.keys(str(number))

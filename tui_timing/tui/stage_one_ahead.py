@@ -5,14 +5,17 @@ the cache read and stage 1 (BENCHMARKS.md, issue 15). Forked before Textual is i
 the child does the second half on another core: it finds the same artifacts (the fork
 carries the very same Invocation), asks the results cache, reads the cache and the raw
 summary into numpy, runs stage 1 and writes the result down a pipe as one JSON line, with
-progress lines before it. The pipeline takes that result in place of running stage 1
-(the same code on the same files, so the same report), and falls back to running it
-itself, said in the log, whenever the child has nothing usable to give: no fork on this
-platform, a crash, other artifacts than the parent's, a result the codec cannot carry.
+progress lines before it, then stores it in the results cache. When the result is in
+before the app's first frame (the app waits EARLY_WAIT_S for it), that frame shows it;
+either way the pipeline takes it in place of running stage 1 (the same code on the same
+files, so the same report) and falls back to running it itself, said in the log, whenever
+the child has nothing usable to give: no fork on this platform, a crash, other artifacts
+than the parent's, a result the codec cannot carry.
 
 The child never writes to the terminal (its standard streams are /dev/null), never runs
-the user's code (stage 1 reads files only), dies with its parent (Linux), and is killed
-when the app closes or stops waiting for it.
+the user's code (stage 1 reads files only) and dies with its parent (Linux). It is killed
+when the app stops waiting for it; a child that sent its result gets a few seconds to
+store it when the app quits, so that quitting at once still leaves stage 1 cached.
 """
 
 from __future__ import annotations
@@ -76,6 +79,10 @@ class StageOneAhead:
         #: The child's last line (a result, "cached" or "failed"), once read.
         self._final: dict[str, Any] | None = None
         self._result: StageOneResult | None = None
+
+    @property
+    def pid(self) -> int:
+        return self._pid
 
     @classmethod
     def start(cls, invocation: Invocation) -> StageOneAhead | None:
