@@ -94,6 +94,7 @@ class StageOneAhead:
             log.info("stage 1 runs in the app: threads already run, so no child is forked")
             return None
         read_fd, write_fd = os.pipe()
+        parent = os.getpid()
         try:
             pid = os.fork()
         except OSError as exc:
@@ -103,7 +104,7 @@ class StageOneAhead:
             return None
         if pid == 0:  # the child: never returns
             os.close(read_fd)
-            _child(invocation, write_fd)
+            _child(invocation, write_fd, parent)
         os.close(write_fd)
         return cls(pid, read_fd)
 
@@ -266,13 +267,13 @@ def _parse_result(message: dict[str, Any]) -> StageOneResult:
 # ----- the child ---------------------------------------------------------------------------
 
 
-def _child(invocation: Invocation, write_fd: int) -> None:
+def _child(invocation: Invocation, write_fd: int, parent: int) -> None:
     """Compute stage 1, send it, then keep it in the results cache (so that quitting at
     once still leaves it: the parent stores it too, later); exit without running the
     parent's exit handlers."""
     code = 0
     try:
-        _detach()
+        _detach(parent)
         out = os.fdopen(write_fd, "w", encoding="utf-8")
         keep: Callable[[], object] | None = None
         try:
@@ -290,7 +291,7 @@ def _child(invocation: Invocation, write_fd: int) -> None:
         os._exit(code)
 
 
-def _detach() -> None:
+def _detach(parent: int) -> None:
     """Keep the child off the terminal, out of the user's ctrl+c, and dead with its parent."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     null = os.open(os.devnull, os.O_RDWR)
@@ -303,7 +304,7 @@ def _detach() -> None:
         pr_set_pdeathsig = 1
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(pr_set_pdeathsig, signal.SIGKILL)
-        if os.getppid() == 1:  # the parent died before prctl took effect
+        if os.getppid() != parent:  # it died before prctl took effect
             os._exit(1)
 
 
