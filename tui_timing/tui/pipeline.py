@@ -283,7 +283,9 @@ class Pipeline:
             # computed is stored there by now, which a lookup here would show again.
             taken = Stage.CACHE in stages and self._take_ahead(stages[Stage.CACHE])
             if self._should_stop():  # stopped while waiting for the child
-                self._requeue({sid: why for sid, why in stages.items() if not taken or sid > 1})
+                if taken:  # shown and stored: the rest goes back in the queue
+                    stages.pop(Stage.CACHE)
+                self._requeue(stages)
                 return
             shown = {Stage.CACHE} if taken else set() if work.recompute else self._show_cached()
             stages = {sid: why for sid, why in stages.items() if sid not in shown}
