@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 
 @dataclass
@@ -31,6 +32,13 @@ class ArtifactError(Exception):
     def as_dict(self) -> dict[str, str | None]:
         """The SPEC 5 `error` object."""
         return {"file": self.file, "key": self.key, "problem": self.problem}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ArtifactError:
+        """Back from `as_dict` (a results-cache entry, the stage-1 child's line); KeyError
+        when a field is missing."""
+        key = data["key"]
+        return cls(str(data["file"]), None if key is None else str(key), str(data["problem"]))
 
 
 def artifact_error(path: str | Path, key: str | None, problem: str) -> ArtifactError:

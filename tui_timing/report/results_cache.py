@@ -86,6 +86,16 @@ class Stamp:
     mtime_ns: int
     inode: int
 
+    def as_list(self) -> list[int]:
+        """As JSON keeps it (a hash record, the stage-1 child's line)."""
+        return list(dataclasses.astuple(self))
+
+    @classmethod
+    def from_list(cls, values: list[Any]) -> Stamp:
+        """Back from `as_list` (TypeError or ValueError when it is not one)."""
+        size, mtime_ns, inode = (int(v) for v in values)
+        return cls(size, mtime_ns, inode)
+
 
 def stamp(path: Path) -> Stamp | None:
     """The file's stamp; None when it does not exist. OSError for anything but a regular
@@ -164,9 +174,7 @@ class ResultsCache:
             return None
         try:
             record = json.loads(self._hash_path(path).read_text(encoding="utf-8"))
-            if record["path"] == str(path.resolve()) and record["stamp"] == list(
-                dataclasses.astuple(now_stamp)
-            ):
+            if record["path"] == str(path.resolve()) and record["stamp"] == now_stamp.as_list():
                 return str(record["sha256"])
         except (OSError, ValueError, KeyError, TypeError):
             pass
@@ -238,7 +246,7 @@ class ResultsCache:
             raise OSError(f"{path} changed while it was hashed")
         record = {
             "path": str(path.resolve()),
-            "stamp": list(dataclasses.astuple(current)),
+            "stamp": current.as_list(),
             "sha256": sha256,
         }
         atomic_write_text(self._hash_path(path), json.dumps(record))
@@ -367,8 +375,5 @@ def _parse_entry(data: Any, key: dict[str, Any], found: dict[str, Stamp | None])
         if str(result.id) != sid or not isinstance(item["computed"], str):
             raise ValueError("a stage stored under another number")
         stages[result.id] = CachedStage(result, item["computed"])
-    errors = {
-        kind: ArtifactError(str(e["file"]), e["key"], str(e["problem"]))
-        for kind, e in data["errors"].items()
-    }
+    errors = {kind: ArtifactError.from_dict(e) for kind, e in data["errors"].items()}
     return CachedRun(stages=stages, errors=errors, stamps=dict(found))

@@ -254,13 +254,10 @@ def _parse_result(message: dict[str, Any]) -> StageOneResult:
         stamps=None
         if raw_stamps is None
         else {
-            str(kind): None if value is None else Stamp(*(int(v) for v in value))
+            str(kind): None if value is None else Stamp.from_list(value)
             for kind, value in raw_stamps.items()
         },
-        errors={
-            str(kind): ArtifactError(str(e["file"]), e["key"], str(e["problem"]))
-            for kind, e in message["errors"].items()
-        },
+        errors={str(kind): ArtifactError.from_dict(e) for kind, e in message["errors"].items()},
     )
 
 
@@ -314,7 +311,6 @@ def _compute(
     """Stage 1 on the artifacts the app opens first (as the pipeline finds them): the
     message for the parent, and how to keep the result in the results cache (None under
     `--no-cache`, as in the app)."""
-    import dataclasses
 
     from tui_timing.report.result_codec import encode_result
     from tui_timing.report.results_cache import CachedStage, ResultsCache, now, stamp
@@ -360,7 +356,7 @@ def _compute(
         "paths": {kind: str(path) for kind, path in reads.items()},
         "stamps": None
         if stamps is None
-        else {k: None if v is None else list(dataclasses.astuple(v)) for k, v in stamps.items()},
+        else {k: None if v is None else v.as_list() for k, v in stamps.items()},
         "errors": {kind: error.as_dict() for kind, error in errors.items()},
     }
     if cache is None or stamps is None:
