@@ -42,6 +42,11 @@ class Loaded(Generic[T]):
         return self.value
 
 
+#: At most this often a live display takes a running stage's progress (the TUI over a slow
+#: SSH link; the stage-1 child's pipe to the TUI).
+PROGRESS_INTERVAL_S = 0.25
+
+
 @dataclass
 class ProgressEvent:
     """A stage's progress, for live displays: a fraction, a line of text, partial results."""

@@ -37,6 +37,7 @@ from textual.message import Message
 from tui_timing.errors import ArtifactError
 from tui_timing.findings import StageResult
 from tui_timing.stages.catalog import STAGE_BY_ID, Stage, readers_of
+from tui_timing.stages.context import PROGRESS_INTERVAL_S
 from tui_timing.tui.messages import (
     ArtifactsLoaded,
     ArtifactsResolved,
@@ -58,8 +59,6 @@ if TYPE_CHECKING:
 
 #: Kinds whose change invalidates the context's memo (the cache scan), so a fresh one is built.
 FRESH_CONTEXT_KINDS = frozenset({"cache", "raw_summary"})
-#: At most this often a running stage's progress reaches the screen (slow SSH links).
-PROGRESS_INTERVAL_S = 0.25
 #: How long the app may take to draw stage 1's result before torch's import goes ahead (it
 #: holds the interpreter for long stretches, and the UI thread needs it to draw).
 PAINT_WAIT_S = 5.0

@@ -43,8 +43,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: At most this often the child sends a progress line.
-PROGRESS_INTERVAL_S = 0.2
 #: The most the parent reads from the child: a stage 1 result is tens of kB; a child
 #: writing more than this is not trusted, and memory stays bounded.
 MAX_BYTES = 64 * 1024 * 1024
@@ -315,7 +313,7 @@ def _compute(
     from tui_timing.report.result_codec import encode_result
     from tui_timing.report.results_cache import CachedStage, ResultsCache, now, stamp
     from tui_timing.stages.catalog import STAGE_BY_ID, Stage
-    from tui_timing.stages.context import StageContext
+    from tui_timing.stages.context import PROGRESS_INTERVAL_S, StageContext
     from tui_timing.stages.runner import load_artifact, resolve_paths, run_stage
 
     paths = resolve_paths(_launch_paths(invocation))
