@@ -121,6 +121,15 @@ class Terminal:
         return self.wait_for(lambda s: not NOT_DONE.search(s), "all stages to finish", timeout)
 
 
+def wait_file(path: Path, condition: Callable[[str], bool], what: str, timeout: float = 30) -> str:
+    """The file's text once it exists and meets `condition` (what the app wrote)."""
+    deadline = time.monotonic() + timeout
+    while not (path.is_file() and condition(text := path.read_text())):
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.1)
+    return text
+
+
 def program() -> str:
     """timing-tui as the user runs it (the installed script)."""
     script = Path(sys.executable).with_name("timing-tui")
@@ -222,11 +231,8 @@ def test_a_new_user_steps_through_the_sample_exports_and_quits(tmp_path: Path) -
         term.wait_for(lambda s: "timing-tui keys" not in s, "the help screen to close")
         term.keys("e")
         scratchpad = folder / "scratchpad.md"
-        deadline = time.monotonic() + 30
-        while not (scratchpad.is_file() and "Verdict" in scratchpad.read_text()):
-            assert time.monotonic() < deadline, "the export did not reach the scratchpad"
-            time.sleep(0.1)
-        assert scratchpad.read_text().startswith("## timing-tui findings")
+        written = wait_file(scratchpad, lambda t: "Verdict" in t, "the export in the scratchpad")
+        assert written.startswith("## timing-tui findings")
         text = term.wait_for(lambda s: "Exported" in s, "the export notification")
         # the toast stays in the foot of the stage list, off the pane and the header
         line = next(line for line in text.splitlines() if "Exported" in line)
@@ -306,11 +312,8 @@ def test_no_color_reads_and_values_copy_whole(empty: Path, width: int, height: i
 
         term.keys("E")
         pad = empty / "scratchpad.md"
-        deadline = time.monotonic() + 30
-        while not (pad.is_file() and "(stage 3 model)" in pad.read_text()):
-            assert time.monotonic() < deadline, "E did not export stage 3"
-            time.sleep(0.1)
-        assert "| 3 model | fail |" in pad.read_text() and "Verdict" not in pad.read_text()
+        written = wait_file(pad, lambda t: "(stage 3 model)" in t, "E to export stage 3")
+        assert "| 3 model | fail |" in written and "Verdict" not in written
 
         term.keys("C-c")
         text = term.wait_for(lambda s: "Press q to quit" in s, "ctrl+c's hint")
@@ -320,10 +323,7 @@ def test_no_color_reads_and_values_copy_whole(empty: Path, width: int, height: i
 
         term.keys("t")
         preferences = empty / ".config" / "timing-tui" / "preferences.json"
-        deadline = time.monotonic() + 10
-        while not preferences.is_file():
-            assert time.monotonic() < deadline, "the theme was not kept"
-            time.sleep(0.1)
+        wait_file(preferences, lambda t: True, "the theme to be kept", timeout=10)
         term.keys("q")
         text = term.wait_for(lambda s: "EXITED" in s, "the app to quit", timeout=15)
         assert "EXITED 0" in text and "Traceback" not in text
@@ -386,10 +386,7 @@ def test_an_action_shows_cancels_cleanly_then_keeps_every_artifact(empty: Path) 
             "the running bar",
         )
         stats = empty / "runs" / "linear-increments" / "stats.jsonl"
-        deadline = time.monotonic() + 240
-        while not (stats.is_file() and stats.stat().st_size > 0):
-            assert time.monotonic() < deadline, "the training run wrote no epoch"
-            time.sleep(0.2)
+        wait_file(stats, bool, "the training run's first epoch", timeout=240)
         term.wait_for(lambda s: re.search(r"epoch \d+/400", s) is not None, "its last line", 60)
         term.keys("Escape")
         text = term.still_running()
