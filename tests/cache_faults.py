@@ -6,12 +6,15 @@ property one check is about, so a test can show that check failing on it.
 
 from __future__ import annotations
 
+import io
 import json
 import math
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 Cache = dict[str, Any]
@@ -117,3 +120,14 @@ STAGE1_FAULTS: dict[str, Callable[[Cache], None]] = {
 
 def write_summary(path: Path, data: dict[str, Any]) -> None:
     path.write_text(json.dumps(data))
+
+
+def npz_with_a_text_member(path: Path) -> Path:
+    """An .npz whose archive holds a README beside its one array (not a cache np.load
+    reads as arrays alone)."""
+    member = io.BytesIO()
+    np.save(member, np.ones(3, dtype=np.float32))
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("duration.npy", member.getvalue())
+        archive.writestr("README.txt", "notes")
+    return path

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+from cache_faults import npz_with_a_text_member
 from sample_paths import CACHE, INCREMENTS
 
 from tui_timing.artifacts.safe_load import load_container
@@ -453,12 +454,7 @@ def test_a_torch_file_named_safetensors_loads_as_what_it_is(tmp_path: Path) -> N
 
 
 def test_an_npz_with_a_member_that_is_not_an_array(tmp_path: Path) -> None:
-    path = tmp_path / "extra_timing.npz"
-    member = io.BytesIO()
-    np.save(member, np.ones(3, dtype=np.float32))
-    with zipfile.ZipFile(path, "w") as archive:
-        archive.writestr("duration.npy", member.getvalue())
-        archive.writestr("README.txt", "notes")
+    path = npz_with_a_text_member(tmp_path / "extra_timing.npz")
     run = check_json(path)
     assert_unusable(run, path, None, "only .npy arrays", "README.txt")
     assert "enforce fail" not in run.error["problem"]

@@ -25,7 +25,6 @@ import math
 import subprocess
 import sys
 import tempfile
-import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -36,6 +35,7 @@ import test_fuzz_loaders as fuzz
 import test_malformed_corpus as malformed
 import test_untrusted_checkpoints as untrusted
 import torch
+from cache_faults import npz_with_a_text_member
 from hypothesis import given
 from hypothesis import strategies as st
 from test_results_cache import same
@@ -392,13 +392,7 @@ def _hardening_caches(base: dict[str, Any], folder: Path) -> dict[str, tuple[Pat
     pickle_named = folder / "pickle.safetensors"
     pickle_named.write_bytes(b"\x80\x02}q\x00X\x01\x00\x00\x00aq\x01K\x01s.")
     files["pickle_named_safetensors"] = (pickle_named, "torch")
-    extra = folder / "extra_timing.npz"
-    member = io.BytesIO()
-    np.save(member, np.ones(3, dtype=np.float32))
-    with zipfile.ZipFile(extra, "w") as archive:
-        archive.writestr("duration.npy", member.getvalue())
-        archive.writestr("README.txt", "notes")
-    files["npz_not_an_array"] = (extra, "reader")
+    files["npz_not_an_array"] = (npz_with_a_text_member(folder / "extra_timing.npz"), "reader")
     big_endian = folder / "be_timing.npz"
     np.savez(big_endian, duration=base["duration"].numpy().astype(">f4"),
              profile=np.asfortranarray(base["profile"].numpy().astype(">f4")),
