@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import re
 import shutil
 import subprocess
@@ -467,5 +468,88 @@ def test_c_compares_two_runs_in_a_real_terminal(tmp_path: Path) -> None:
         term.keys("q")
         text = term.wait_for(lambda s: "EXITED" in s, "the app to quit", timeout=15)
         assert "EXITED 0" in text and "Traceback" not in text
+    finally:
+        close(term)
+
+
+#: What the typing-through-start-up test presses: every key that moves, opens, searches or
+#: closes something, typed search text, and nothing that quits, starts or cancels an
+#: action, or re-runs every stage (a whole diagnosis per launch).
+FUZZ_KEYS = (
+    *"1234567", "n", "p", "Left", "Right", "Up", "Down", "Tab", "BTab", "PageUp", "PageDown",
+    "Home", "End", "Enter", "Escape", "/", "k", "w", "z", "l", "?", "y", "Y", "s", "c", "t",
+)  # fmt: skip
+#: Pasted text: markup brackets, a newline, a control character and wide characters.
+PASTE = "[b]not markup[/b]\ninterval 3.9e-05 \x07 µs 時間"
+
+
+def type_through(term: Terminal, rng: random.Random, until: Callable[[str], bool]) -> None:
+    """Keys, pastes and resizes, one every 20-50 ms (a fast typist), from the moment the
+    terminal opens until `until` holds for the screen and a last burst more is typed
+    (600 at most: a dialog can hide what `until` reads)."""
+    after = 0
+    for _ in range(60):
+        if after >= 40:
+            break
+        for _ in range(10):
+            roll = rng.random()
+            if roll < 0.05:
+                width, height = rng.choice([(80, 24), (120, 36), (60, 15), (200, 50)])
+                term.tmux("resize-window", "-t", "tui", "-x", str(width), "-y", str(height))
+            elif roll < 0.08:
+                term.tmux("set-buffer", "-b", "fuzz", PASTE)
+                term.tmux("paste-buffer", "-p", "-b", "fuzz", "-t", "tui")
+            else:
+                term.tmux("send-keys", "-t", "tui", rng.choice(FUZZ_KEYS))
+            time.sleep(rng.uniform(0.02, 0.05))
+        if after or until(term.screen()):
+            after += 10
+
+
+def test_typing_resizing_and_pasting_through_start_up_never_crashes(empty: Path) -> None:
+    """Keys before the app reads its terminal, during the first frames, while the stages
+    run and once they are done, with resizes and pastes among them: the app stays up,
+    answers `?`, and quits with exit status 0 (a crash once exited 0 after a traceback)."""
+
+    def done(screen: str) -> bool:  # on any stage: `Stage 1` need not be on show
+        return "7 decision" in screen and not NOT_DONE.search(screen)
+
+    for attempt in range(3):
+        term = open_terminal(empty, 100, 30)
+        try:
+            type_through(term, random.Random(attempt), done)
+            term.tmux("resize-window", "-t", "tui", "-x", "100", "-y", "30")
+            for _ in range(3):  # a dialog, then the search, then nothing more to close
+                term.keys("Escape")
+            term.wait_for(done, "every stage to finish", timeout=240)
+            term.still_running()
+            term.keys("q")
+            text = term.wait_for(lambda s: "EXITED" in s, "the app to quit", timeout=30)
+            assert "EXITED 0" in text and "Traceback" not in text, text
+        finally:
+            close(term)
+
+
+def test_an_internal_error_exits_non_zero_after_its_traceback(tmp_path: Path) -> None:
+    """A bug that escapes a handler: Textual restores the terminal and prints the traceback,
+    and the command exits 1 with a line that says what happened (it exited 0)."""
+    boom = (
+        "import sys, tui_timing.tui.app as app\n"
+        "def boom(self): raise RuntimeError('planted fault')\n"
+        "app.TimingApp.on_mount = boom\n"
+        "from tui_timing.cli import main\n"
+        "main(['--cache', sys.argv[1]])\n"
+    )
+    script = tmp_path / "boom.py"
+    script.write_text(boom)
+    term = Terminal(f"timing-tui-test-{os.getpid()}-boom")
+    term.tmux(
+        "-f", "/dev/null", "new-session", "-d", "-s", "tui", "-x", "100", "-y", "40",
+        f"cd {tmp_path} && {sys.executable} {script} {CACHE}; echo EXITED $?; sleep 60",
+    )  # fmt: skip
+    try:
+        text = term.wait_for(lambda s: "EXITED" in s, "the app to stop", timeout=60)
+        assert "RuntimeError: planted fault" in text and "EXITED 1" in text, text
+        assert "stopped on an internal error" in text
     finally:
         close(term)

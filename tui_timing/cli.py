@@ -330,7 +330,9 @@ def main(ctx: click.Context, **options: Any) -> None:
     ahead = StageOneAhead.start(invocation)  # before Textual's import: no thread yet
     from tui_timing.tui.app import run_app
 
-    run_app(invocation, ahead)
+    code = run_app(invocation, ahead)
+    if code:
+        ctx.exit(code)
 
 
 def _merged(ctx: click.Context, options: dict[str, Any]) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sys
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
@@ -23,7 +24,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.events import Key
 from textual.filter import LineFilter
-from textual.notifications import SeverityLevel
+from textual.notifications import Notify, SeverityLevel
 from textual.screen import ModalScreen
 from textual.theme import Theme
 from textual.widgets import ContentSwitcher, Footer, OptionList
@@ -64,6 +65,7 @@ from tui_timing.tui.messages import (
     StageStarted,
     while_running,
 )
+from tui_timing.tui.notification import TimedNotification
 from tui_timing.tui.pipeline import (
     PAINT_WAIT_S,
     STORE_WAIT_S,
@@ -320,9 +322,14 @@ class TimingApp(App[None]):
         """A notification as plain text, control characters escaped: its message quotes
         paths, verdicts and problems from files (a `[` in them is not markup). Toasts sit
         in the empty foot of the stage list (app.tcss), never over a pane's charts."""
-        super().notify(
-            clean(message), title=clean(title), severity=severity, timeout=timeout, markup=markup
+        notification = TimedNotification(
+            clean(message),
+            clean(title),
+            severity,
+            self.NOTIFICATION_TIMEOUT if timeout is None else timeout,
+            markup=markup,
         )
+        self.post_message(Notify(notification))
 
     # ----- themes -------------------------------------------------------------------------
 
@@ -529,7 +536,10 @@ class TimingApp(App[None]):
 
     @on(OptionList.OptionHighlighted, "#stage-list")
     def _stage_highlighted(self, event: OptionList.OptionHighlighted) -> None:
-        self._switch_pane(event.option_index + 1)
+        # The message comes after the keys already typed: `3 4` quickly posts two, and the
+        # first, handled after `4`, would show stage 3 again. Only the highlight now counts.
+        if event.option_index == event.option_list.highlighted:
+            self._switch_pane(event.option_index + 1)
 
     def _switch_pane(self, stage_id: int) -> None:
         if stage_id == self.current_stage and self.query(f"#pane-{stage_id}"):
@@ -957,7 +967,6 @@ class TimingApp(App[None]):
 
     def on_search_bar_closed(self) -> None:
         self._close_search()
-        self.screen.set_focus(self.current_pane())
 
     def on_key(self, event: Key) -> None:
         """A printable key that reaches the app while the search box has the focus was
@@ -983,7 +992,12 @@ class TimingApp(App[None]):
         from tui_timing.tui.pane_search import clear_marks
 
         if bar.is_open:
+            # A hidden box keeping the focus would take every key typed after (the app
+            # looks frozen): the focus goes to the pane on show.
+            typing = self.focused is not None and bar in self.focused.ancestors_with_self
             bar.close()
+            if typing:
+                self.screen.set_focus(self.current_pane())
         for pane in self.query(StagePane):
             clear_marks(pane)
         self._matches = []
@@ -1051,15 +1065,27 @@ def new_pane(stage_id: int) -> StagePane:
     return DecisionPane(info) if stage_id == Stage.DECISION else StagePane(info)
 
 
-def run_app(invocation: Invocation, ahead: StageOneAhead | None = None) -> None:
-    """Open the TUI on the invocation's artifacts (or discovered ones, or the sample).
+def run_app(invocation: Invocation, ahead: StageOneAhead | None = None) -> int:
+    """Open the TUI on the invocation's artifacts (or discovered ones, or the sample);
+    the exit status: 0 when the user quit, non-zero after an internal error.
 
     With a child computing stage 1, the first frame waits for it a little (EARLY_WAIT_S):
     one frame with the histogram comes sooner than an empty frame and then another."""
     try:
         if ahead is not None:
             ahead.wait(EARLY_WAIT_S)
-        TimingApp(invocation, ahead=ahead).run()
+        app = TimingApp(invocation, ahead=ahead)
+        app.run()
     finally:
         if ahead is not None:  # the app closed the pipeline, which stopped it; unless it failed
             ahead.stop(grace=STORE_WAIT_S)
+    # Textual prints an unhandled exception's traceback once the terminal is restored and
+    # sets the return code; `run()` itself returns as after a quit.
+    code = app.return_code or 0
+    if code:
+        print(
+            f"timing-tui stopped on an internal error (exit status {code}); the traceback "
+            "above is a bug of timing-tui, please report it.",
+            file=sys.stderr,
+        )
+    return code

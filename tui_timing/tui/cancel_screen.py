@@ -11,13 +11,13 @@ from typing import ClassVar
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from tui_timing.tui.dialog import Dialog
 from tui_timing.tui.safe_text import markup
 
 
-class ConfirmCancel(ModalScreen[bool]):
+class ConfirmCancel(Dialog[bool]):
     """Dismissed with True to cancel the action, False to keep it running."""
 
     BINDINGS: ClassVar[list[BindingType]] = [

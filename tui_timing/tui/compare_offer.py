@@ -8,13 +8,13 @@ from typing import ClassVar
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from tui_timing.tui.dialog import Dialog
 from tui_timing.tui.safe_text import markup
 
 
-class CompareOffer(ModalScreen[bool]):
+class CompareOffer(Dialog[bool]):
     """Dismissed with True to compare, False to leave it."""
 
     BINDINGS: ClassVar[list[BindingType]] = [

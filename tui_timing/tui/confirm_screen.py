@@ -11,14 +11,14 @@ from typing import ClassVar
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
 from tui_timing.findings import Action
+from tui_timing.tui.dialog import Dialog
 from tui_timing.tui.safe_text import clean, markup
 
 
-class ConfirmAction(ModalScreen[str | None]):
+class ConfirmAction(Dialog[str | None]):
     """Dismissed with the command to run, or None when cancelled."""
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]

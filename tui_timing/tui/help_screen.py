@@ -9,9 +9,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.content import Content
-from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from tui_timing.tui.dialog import Dialog
 from tui_timing.tui.safe_text import lines, markup
 
 #: Keys handled by the focused widget rather than by an app binding.
@@ -46,7 +46,7 @@ def help_markup(keys: list[tuple[str, str]]) -> Content:
     return lines(parts)
 
 
-class HelpScreen(ModalScreen[None]):
+class HelpScreen(Dialog[None]):
     """A scrollable list of every key."""
 
     BINDINGS: ClassVar[list[BindingType]] = [

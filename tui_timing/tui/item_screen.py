@@ -8,13 +8,13 @@ from typing import ClassVar
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
-from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from tui_timing.tui.dialog import Dialog
 from tui_timing.tui.safe_text import markup, styled
 
 
-class ItemScreen(ModalScreen[bool]):
+class ItemScreen(Dialog[bool]):
     """Dismissed with True when the user asked to copy the text, else False."""
 
     BINDINGS: ClassVar[list[BindingType]] = [

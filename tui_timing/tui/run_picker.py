@@ -11,17 +11,17 @@ from typing import TYPE_CHECKING, ClassVar
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
-from textual.screen import ModalScreen
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
+from tui_timing.tui.dialog import Dialog
 from tui_timing.tui.safe_text import styled
 
 if TYPE_CHECKING:
     from tui_timing.artifacts.discovery import Run
 
 
-class RunPicker(ModalScreen["Run | None"]):
+class RunPicker(Dialog["Run | None"]):
     """Dismissed with the chosen run, or None when cancelled."""
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]

@@ -54,15 +54,22 @@ class SearchBar(Horizontal):
     class Closed(Message):
         """The bar was closed."""
 
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        # Held, not queried: the bar is mounted while keys arrive, and until its children
+        # are composed a query finds nothing (a key in that moment crashed the app).
+        self._field = Input(placeholder="search this stage", compact=True, id="search-input")
+        self._count = Static(classes="search-count")
+
     def compose(self) -> ComposeResult:
         yield Static("/", classes="search-label")
-        yield Input(placeholder="search this stage", compact=True, id="search-input")
-        yield Static(classes="search-count")
+        yield self._field
+        yield self._count
 
     def open(self) -> None:
         """Show the bar with the previous query selected, ready to type over."""
         self.display = True
-        field = self.query_one(Input)
+        field = self._field
         # At once, not after a refresh (`focus()`): what is typed right after `/` is the
         # query, not keys for the app (`a` would start an action).
         self.screen.set_focus(field)
@@ -71,8 +78,8 @@ class SearchBar(Horizontal):
     def type_ahead(self, character: str) -> bool:
         """Take a character typed before the box had the focus (a key already on its way
         through the app when `/` was handled); False when the box is not taking input."""
-        field = self.query_one(Input)
-        if not self.display or self.screen.focused is not field:
+        field = self._field
+        if not self.display or not field.is_mounted or self.screen.focused is not field:
             return False
         selection = field.selection
         if selection.is_empty:
@@ -91,11 +98,11 @@ class SearchBar(Horizontal):
     @property
     def text(self) -> str:
         """The query as typed."""
-        return self.query_one(Input).value
+        return self._field.value
 
     def show_count(self, current: int | None, total: int, query: str) -> None:
         """`2/5`, or `no match` (nothing when the query is empty)."""
-        label = self.query_one(".search-count", Static)
+        label = self._count
         if not query:
             label.update("")
         elif total == 0:

@@ -10,10 +10,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.content import Content
-from textual.screen import ModalScreen
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
+from tui_timing.tui.dialog import Dialog
 from tui_timing.tui.pipeline import Selection
 from tui_timing.tui.safe_text import markup, styled
 
@@ -42,7 +42,7 @@ def _relative(path: Path, root: Path) -> str:
         return str(path)
 
 
-class SelectorScreen(ModalScreen[Selection | None]):
+class SelectorScreen(Dialog[Selection | None]):
     """One list with a heading per kind; choosing an entry switches to it."""
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
