@@ -74,8 +74,8 @@ def test_a_cached_result_is_left_to_the_app(tmp_path: Path) -> None:
 
 def test_stopping_the_wait_kills_and_reaps_the_child() -> None:
     out = drive(cache=CACHE, stop=True)
+    # not taken: the wait stopped before the child answered (it would have taken it)
     assert out["started"] and not out["taken"] and out["gone"]
-    assert out["waited_s"] < 5
 
 
 def test_a_result_for_other_artifacts_is_not_taken(small_cache: Path) -> None:
@@ -119,8 +119,10 @@ def test_new_work_stops_the_wait_for_a_slow_child() -> None:
     another cache): the wait stops, the child is killed, and stage 1 runs in the app."""
     out = drive(cache=CACHE, pipeline=True, slow=True)
     assert out["finished"] == [1, 2] and out["reasons"][0] == "again" and out["same"]
-    assert out["gone"] and out["waited_s"] < 30
+    assert out["gone"]
+    # the child was killed in its minute: it neither answered nor reached its fault
     assert not any("computed in a child process" in line for line in out["log"])
+    assert not any("planted fault" in line for line in out["log"]), out["log"]
 
 
 def test_quitting_as_soon_as_it_is_shown_still_keeps_stage_1() -> None:

@@ -168,7 +168,7 @@ async def test_escape_closes_dialogs_and_the_keys_panel_never_more(
         process = app.runner._process
         assert process is not None and process.poll() is None
         await pilot.press("x", "y")
-        await wait_for(pilot, lambda: "cancelled:" in bar_text(app), timeout=20)
+        await wait_for(pilot, lambda: "cancelled:" in bar_text(app), timeout=60)
         assert process.poll() is not None  # the process was ended
         assert not app.runner.running and app.is_running
 

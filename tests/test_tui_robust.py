@@ -134,6 +134,6 @@ async def test_a_toast_made_after_its_notification_ran_out_goes_away(
         late = TimedNotification("late", timeout=1.0, raised_at=time.time() - 5)
         assert late.has_expired and late.time_left == MIN_TOAST_S
         await app.screen.query_one(ToastRack).mount(ToastHolder(Toast(late)))
-        await wait_for(pilot, lambda: "late" not in screen_text(app), timeout=30)
+        await wait_for(pilot, lambda: "late" not in screen_text(app), timeout=60)
         await pilot.press("3")
         assert app.current_stage == 3

@@ -88,7 +88,11 @@ class Terminal:
             return ""
 
     def wait_for(
-        self, condition: Callable[[str], bool], what: str, timeout: float = 30, colors: bool = False
+        self,
+        condition: Callable[[str], bool],
+        what: str,
+        timeout: float = 120,
+        colors: bool = False,
     ) -> str:
         """The first screen (with its escape sequences when `colors`) that meets `condition`."""
         deadline = time.monotonic() + timeout
@@ -100,7 +104,7 @@ class Terminal:
                 raise AssertionError(f"timed out waiting for {what}; the screen shows:\n{text}")
             time.sleep(0.1)
 
-    def wait_buffer(self, condition: Callable[[str], bool], what: str, timeout: float = 10) -> str:
+    def wait_buffer(self, condition: Callable[[str], bool], what: str, timeout: float = 60) -> str:
         deadline = time.monotonic() + timeout
         while not condition(buffer := self.buffer()):
             if time.monotonic() > deadline:
@@ -122,7 +126,7 @@ class Terminal:
         return self.wait_for(lambda s: not NOT_DONE.search(s), "all stages to finish", timeout)
 
 
-def wait_file(path: Path, condition: Callable[[str], bool], what: str, timeout: float = 30) -> str:
+def wait_file(path: Path, condition: Callable[[str], bool], what: str, timeout: float = 120) -> str:
     """The file's text once it exists and meets `condition` (what the app wrote)."""
     deadline = time.monotonic() + timeout
     while not (path.is_file() and condition(text := path.read_text())):
@@ -239,7 +243,7 @@ def test_a_new_user_steps_through_the_sample_exports_and_quits(tmp_path: Path) -
         line = next(line for line in text.splitlines() if "Exported" in line)
         assert "SAMPLE DATA" in text and line.index("Exported") < 25, text
         term.keys("q")
-        text = term.wait_for(lambda s: "EXITED" in s, "the app to quit", timeout=15)
+        text = term.wait_for(lambda s: "EXITED" in s, "the app to quit", timeout=60)
         assert "EXITED 0" in text and "Traceback" not in text
         # a cold launch: stage 1 came from the child forked at start, which is gone
         child = re.search(r"stage 1 computed in a child process \(pid (\d+)\)", log.read_text())
@@ -324,9 +328,9 @@ def test_no_color_reads_and_values_copy_whole(empty: Path, width: int, height: i
 
         term.keys("t")
         preferences = empty / ".config" / "timing-tui" / "preferences.json"
-        wait_file(preferences, lambda t: True, "the theme to be kept", timeout=10)
+        wait_file(preferences, lambda t: True, "the theme to be kept", timeout=60)
         term.keys("q")
-        text = term.wait_for(lambda s: "EXITED" in s, "the app to quit", timeout=15)
+        text = term.wait_for(lambda s: "EXITED" in s, "the app to quit", timeout=60)
         assert "EXITED 0" in text and "Traceback" not in text
     finally:
         close(term)
@@ -363,7 +367,7 @@ def test_ascii_where_the_locale_is_not_utf8_with_readable_charts(empty: Path) ->
         legend = dict(m.group(2, 1) for m in re.finditer(r"(\S)\1 (real|sampled)\b", text))
         assert set(legend) == {"real", "sampled"} and legend["real"] != legend["sampled"], text
         term.keys("q")
-        text = term.wait_for(lambda s: "EXITED" in s, "the app to quit", timeout=15)
+        text = term.wait_for(lambda s: "EXITED" in s, "the app to quit", timeout=60)
         assert "EXITED 0" in text
     finally:
         close(term)
@@ -428,7 +432,7 @@ def test_an_action_shows_cancels_cleanly_then_keeps_every_artifact(empty: Path) 
         text = term.wait_for(lambda s: "Stage 1 · Cache integrity" in s, "stage 1")
         assert "2,581 rows" in text
         term.keys("q")
-        assert "EXITED 0" in term.wait_for(lambda s: "EXITED" in s, "the app to quit", 15)
+        assert "EXITED 0" in term.wait_for(lambda s: "EXITED" in s, "the app to quit", 60)
     finally:
         close(term)
 
@@ -466,7 +470,7 @@ def test_c_compares_two_runs_in_a_real_terminal(tmp_path: Path) -> None:
         text = term.wait_for(lambda s: "Compared A" not in s, "stage 7 of one run")
         assert "Verdict" in text
         term.keys("q")
-        text = term.wait_for(lambda s: "EXITED" in s, "the app to quit", timeout=15)
+        text = term.wait_for(lambda s: "EXITED" in s, "the app to quit", timeout=60)
         assert "EXITED 0" in text and "Traceback" not in text
     finally:
         close(term)
@@ -524,7 +528,7 @@ def test_typing_resizing_and_pasting_through_start_up_never_crashes(empty: Path)
             term.wait_for(done, "every stage to finish", timeout=240)
             term.still_running()
             term.keys("q")
-            text = term.wait_for(lambda s: "EXITED" in s, "the app to quit", timeout=30)
+            text = term.wait_for(lambda s: "EXITED" in s, "the app to quit", timeout=60)
             assert "EXITED 0" in text and "Traceback" not in text, text
         finally:
             close(term)
