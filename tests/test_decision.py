@@ -163,6 +163,24 @@ def test_rule_9_does_not_call_a_mostly_skipped_stage_assessed() -> None:
     )
 
 
+def test_the_text_report_says_a_mostly_or_wholly_skipped_stage_was_not_assessed() -> None:
+    """The decision and the text report agree: stage 3 with two checks of six run reads
+    PASS with "not assessed" beside it, never a bare PASS; a stage that skipped every
+    check says so too; a stage whose checks all ran says nothing more."""
+    results = healthy()
+    for check in results[3].checks[2:]:
+        check.status = "skip"
+    skip_stage(results, 4, "no training log given")
+    stage7 = decide(results)
+    assert stage7.decision is not None and stage7.decision.not_assessed == [3, 4]
+    report = Report(artifacts={}, stages=[*results.values(), stage7], decision=stage7.decision)
+    text = render_text(report)
+    total3, total4 = len(results[3].checks), len(results[4].checks)
+    assert f"(Model architecture): PASS, not assessed (2 of {total3} checks ran)" in text
+    assert f"(Training loop): SKIP, not assessed (0 of {total4} checks ran)" in text
+    assert "(Sampler): PASS\n" in text
+
+
 def test_rule_1_cache_failure_comes_first_and_others_still_add_actions() -> None:
     results = healthy()
     setting(results, "cache.mask_length", "fail", {"rows": 3})

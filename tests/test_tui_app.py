@@ -481,3 +481,26 @@ async def test_quit_key_ends_the_app(cache: Path, tmp_path: Path) -> None:
         await pilot.pause()
         assert app.return_code == 0
         assert not app.pipeline.busy or app.pipeline._closed
+
+
+async def test_a_mostly_skipped_stage_is_not_shown_as_a_plain_pass(
+    cache: Path, tmp_path: Path
+) -> None:
+    """One check passed and five skipped: the list and the pane say how few ran and that
+    the stage is not assessed (the decision says the same), never a bare `✔ pass`."""
+    from tui_timing.findings import Check
+
+    checks = [Check("model.load", "pass", None, None, "Loaded.")]
+    checks += [Check.skipped(f"model.c{n}", "the weights were read statically") for n in range(5)]
+    app = TimingApp(invocation(cache=cache), cwd=tmp_path)
+    async with app.run_test(size=(120, 40), notifications=True) as pilot:
+        await settle(pilot, app)
+        app.post_message(StageFinished(3, StageResult(3, "model", checks), "test"))
+        await pilot.press("3")
+        await wait_for(pilot, lambda: "not assessed" in screen_text(app))
+        text = screen_text(app)
+        line = next(line for line in text.splitlines() if line.startswith("3 model"))
+        assert "✔ pass 1/6" in line, line
+        assert "✔ pass · 1 of 6 checks ran: not assessed" in text
+        stage1 = next(line for line in text.splitlines() if line.startswith("1 cache"))
+        assert "/" not in stage1  # every check of stage 1 ran: nothing more to say

@@ -104,6 +104,18 @@ class StageResult:
             return "skip"
         return max(ran, key=lambda s: SEVERITY[s])
 
+    @property
+    def checks_ran(self) -> int:
+        """How many of its checks ran (did not skip)."""
+        return sum(c.status != "skip" for c in self.checks)
+
+    @property
+    def assessed(self) -> bool:
+        """Whether enough of its checks ran to judge the stage: not when most of them (or
+        all) skipped, whatever the few that ran say. The decision names such a stage as
+        not assessed, and every view says so beside its status."""
+        return 2 * (len(self.checks) - self.checks_ran) <= len(self.checks)
+
     def check(self, check_id: str) -> Check | None:
         """The check with this id, if the stage produced one."""
         return next((c for c in self.checks if c.id == check_id), None)

@@ -55,7 +55,10 @@ def render_text(report: Report) -> str:
 
 def _stage_lines(stage: StageResult) -> list[str]:
     title = STAGE_BY_ID[stage.id].title
-    lines = [f"Stage {stage.id} {stage.name} ({title}): {stage.status.upper()}"]
+    status = stage.status.upper()
+    if not stage.assessed:
+        status += f", not assessed ({stage.checks_ran} of {len(stage.checks)} checks ran)"
+    lines = [f"Stage {stage.id} {stage.name} ({title}): {status}"]
     if stage.skip_reason:
         lines.append(f"  skipped: {stage.skip_reason}")
         return lines

@@ -7,7 +7,7 @@ from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
 from tui_timing.stages.catalog import STAGE_BY_ID, STAGES
-from tui_timing.tui.status import COLORS, MARKS, StageState, status_markup
+from tui_timing.tui.status import COLORS, MARKS, StageState, ran_note, status_markup
 
 NAME_WIDTH = 12
 
@@ -18,7 +18,11 @@ def stage_prompt(state: StageState, compared: tuple[str, str] | None = None) -> 
     `6 integration –· pending` just fits)."""
     name = STAGE_BY_ID[state.id].name.ljust(NAME_WIDTH)
     if compared is None:
-        return Content.from_markup(f"{state.id} {name}{status_markup(state.status)}")
+        # `4 training    ✔ pass 1/6`: most checks skipped, so not assessed whatever passed
+        shown = state.result if state.phase == "done" else None
+        note = ran_note(shown, brief=True)
+        tail = f" [$text-muted]{note}[/]" if note else ""
+        return Content.from_markup(f"{state.id} {name}{status_markup(state.status)}{tail}")
     status_a, status_b = compared
     mark_a = f"[{COLORS[status_a]}]{MARKS[status_a]}[/]"
     return Content.from_markup(f"{state.id} {name}{mark_a}{status_markup(status_b)}")

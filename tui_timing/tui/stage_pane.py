@@ -32,7 +32,7 @@ from tui_timing.tui.compare_state import ComparedStage
 from tui_timing.tui.figure_list import FigureList
 from tui_timing.tui.plot_stack import PlotStack
 from tui_timing.tui.safe_text import lines, markup, styled
-from tui_timing.tui.status import StageState, status_markup
+from tui_timing.tui.status import StageState, ran_note, status_markup
 from tui_timing.tui.themes import PlotPalette
 
 
@@ -124,6 +124,9 @@ class StagePane(VerticalScroll, can_focus=True):
             if compared is not None
             else status_markup(state.status)
         )
+        note = ran_note(state.result) if compared is None and state.phase == "done" else ""
+        if note:
+            status += f" [$text-muted]· {note}[/]"
         title = markup(f"Stage {info.id} · $title   {status}", title=info.title)
         self.query_one(".pane-title", Static).update(title)
         self.query_one(".pane-meta", Static).update(styled(_meta_line(state)))

@@ -42,6 +42,16 @@ def status_markup(status: str, width: int = 0) -> str:
     return f"[{COLORS[status]}]{label}[/]"
 
 
+def ran_note(result: StageResult | None, brief: bool = False) -> str:
+    """Beside the status of a stage most of whose checks skipped (the decision does not
+    count it as assessed): `1/6` in the stage list, `1 of 6 checks ran: not assessed` in
+    its pane; "" otherwise."""
+    if result is None or result.assessed:
+        return ""
+    ran, total = result.checks_ran, len(result.checks)
+    return f"{ran}/{total}" if brief else f"{ran} of {total} checks ran: not assessed"
+
+
 @dataclass
 class StageState:
     """One stage as the UI shows it: its last result, and whether it is running now."""

@@ -93,10 +93,10 @@ class Evidence:
         for sid, bad in self.not_assessed().items():
             out.setdefault(sid, bad[0].message.rstrip("."))
         for sid in DIAGNOSTIC:
-            checks = self.stage_checks(sid)
-            skipped = [c for c in checks if c.status == "skip"]
-            if sid not in out and checks and 2 * len(skipped) > len(checks):
-                out[sid] = skipped[0].message.removeprefix("Skipped: ").rstrip(".")
+            result = self.stages.get(sid)
+            if sid not in out and result is not None and not result.assessed:
+                skipped = next(c for c in result.checks if c.status == "skip")
+                out[sid] = skipped.message.removeprefix("Skipped: ").rstrip(".")
         return {sid: out[sid] for sid in sorted(out)}
 
     def failing(self) -> list[Check]:
