@@ -334,3 +334,23 @@ async def test_an_actions_text_can_be_selected_with_the_mouse(cache: Path, tmp_p
         app.copy_to_clipboard("")
         await pilot.press("ctrl+c")
         assert long_command in app.clipboard
+
+
+async def test_a_long_output_line_wraps_in_the_action_log(cache: Path, tmp_path: Path) -> None:
+    """At 100 columns the log cut a training line at its edge: `3.939e-05` read as
+    `3.939`. Each line now fits the log, and the figure is there whole."""
+    from textual.widgets import Log
+
+    app = TimingApp(invocation(cache=cache), cwd=tmp_path)
+    async with app.run_test(size=(100, 30), notifications=True) as pilot:
+        await settle(pilot, app)
+        said = "epoch 3/400 " + "train loss 0.5123 " * 4 + "val loss 0.6 lr 3.939e-05"
+        command = f"{shlex.quote(sys.executable)} -c {shlex.quote(f'print({said!r})')}"
+        app.post_message(StageFinished(7, decision_with(command), "test"))
+        await pilot.pause()
+        await pilot.press("a", "enter")
+        log = app.decision_pane().query_one("#action-log", Log)
+        await wait_for(pilot, lambda: "exit status 0" in log.lines, timeout=60)
+        width = log.scrollable_content_region.width
+        assert all(len(line) <= width for line in log.lines), (width, log.lines)
+        assert any(line.rstrip().endswith("3.939e-05") for line in log.lines), log.lines

@@ -10,6 +10,8 @@ The command's output streams into the log below them.
 
 from __future__ import annotations
 
+import textwrap
+
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.content import Content
@@ -28,6 +30,8 @@ from tui_timing.tui.themes import PlotPalette
 
 #: Lines of action output kept: enough for a build log, bounded for a long-running command.
 LOG_LINES = 2000
+#: Below this many columns the log is not laid out yet: lines wrap at FALLBACK_WRAP.
+MIN_WRAP, FALLBACK_WRAP = 20, 70
 
 
 def verdict_markup(decision: Decision) -> Content:
@@ -151,8 +155,13 @@ class DecisionPane(StagePane):
         """Show the log with a header line for a command about to run."""
         log = self.query_one("#action-log", Log)
         log.display = True
-        log.write_line(f"$ {clean(command)}")
+        self.write_log(f"$ {command}")
 
     def write_log(self, line: str) -> None:
-        """Append a line of the running command's output."""
-        self.query_one("#action-log", Log).write_line(clean(line))
+        """Append a line of the running command's output, wrapped to the log's width (the
+        log cuts a line at its edge: `3.939e-05` read as `3.939`)."""
+        log = self.query_one("#action-log", Log)
+        width = log.scrollable_content_region.width
+        width = width if width > MIN_WRAP else FALLBACK_WRAP
+        wrapped = textwrap.wrap(clean(line), width, subsequent_indent="  ", break_on_hyphens=False)
+        log.write_lines(wrapped or [""])
