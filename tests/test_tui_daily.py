@@ -354,3 +354,20 @@ async def test_a_long_output_line_wraps_in_the_action_log(cache: Path, tmp_path:
         width = log.scrollable_content_region.width
         assert all(len(line) <= width for line in log.lines), (width, log.lines)
         assert any(line.rstrip().endswith("3.939e-05") for line in log.lines), log.lines
+
+
+async def test_the_bar_of_an_ended_action_goes_at_the_next_key(cache: Path, tmp_path: Path) -> None:
+    """`cancelled: ...` or `finished: ...` stayed on every stage; once read (a key is
+    pressed), it goes."""
+    app = TimingApp(invocation(cache=cache), cwd=tmp_path)
+    async with app.run_test(size=(100, 30), notifications=True) as pilot:
+        await settle(pilot, app)
+        command = f"{shlex.quote(sys.executable)} -c 'print(1)'"
+        app.post_message(StageFinished(7, decision_with(command), "test"))
+        await pilot.pause()
+        await pilot.press("a", "enter")
+        bar = app.query_one(ActionBar)
+        await wait_for(pilot, lambda: "finished:" in bar_text(app) or "failed:" in bar_text(app))
+        assert bar.display
+        await pilot.press("3")
+        assert not bar.display and app.current_stage == 3

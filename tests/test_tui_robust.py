@@ -137,3 +137,22 @@ async def test_a_toast_made_after_its_notification_ran_out_goes_away(
         await wait_for(pilot, lambda: "late" not in screen_text(app), timeout=60)
         await pilot.press("3")
         assert app.current_stage == 3
+
+
+async def test_page_keys_scroll_the_pane_while_the_list_has_the_focus(
+    cache: Path, tmp_path: Path
+) -> None:
+    """At launch the stage list has the focus; PgDn, End, PgUp and Home scroll the pane as
+    the help says (they moved between stages)."""
+    app = TimingApp(invocation(cache=cache), cwd=tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot, app)
+        pane = app.current_pane()
+        assert app.focused is app.query_one("#stage-list") and pane.max_scroll_y > 0
+        await pilot.press("pagedown")
+        await wait_for(pilot, lambda: pane.scroll_y > 0)
+        await pilot.press("end")
+        await wait_for(pilot, lambda: pane.scroll_y == pane.max_scroll_y)
+        await pilot.press("pageup", "home")
+        await wait_for(pilot, lambda: pane.scroll_y == 0)
+        assert app.current_stage == 1

@@ -3,7 +3,7 @@ and its command, then the elapsed time, its last line of output and `x cancel`.
 
 An action can run for minutes (a training run); whichever stage the user reads, the bar
 says it is still going and how to stop it. It stays for a while after the command ends,
-saying how it ended.
+saying how it ended, until a key is pressed.
 """
 
 from __future__ import annotations
@@ -105,6 +105,14 @@ class ActionBar(Static):
             self._ticker = None
         self._hider = self.set_timer(LINGER_S, self._hide)
         self._redraw()
+
+    def clear_ended(self) -> None:
+        """A key pressed once the command ended: its ending was read, the bar goes (not
+        only LINGER_S later)."""
+        if self.display and self.state not in ("running", "cancelling"):
+            if self._hider is not None:
+                self._hider.stop()
+            self._hide()
 
     def _hide(self) -> None:
         self.display = False

@@ -541,6 +541,9 @@ class TimingApp(App[None]):
         if event.option_index == event.option_list.highlighted:
             self._switch_pane(event.option_index + 1)
 
+    def on_stage_list_scroll_pane(self, message: StageList.ScrollPane) -> None:
+        getattr(self.current_pane(), f"action_{message.action}")()
+
     def _switch_pane(self, stage_id: int) -> None:
         if stage_id == self.current_stage and self.query(f"#pane-{stage_id}"):
             return
@@ -970,7 +973,9 @@ class TimingApp(App[None]):
 
     def on_key(self, event: Key) -> None:
         """A printable key that reaches the app while the search box has the focus was
-        typed right after `/` (routed before the box took the focus): it is the query's."""
+        typed right after `/` (routed before the box took the focus): it is the query's.
+        Any key clears the action bar of an action that has ended."""
+        self.query_one(ActionBar).clear_ended()
         character = event.character if event.is_printable else None
         bar = self.search_bar() if character is not None else None
         if bar is not None and character is not None and bar.type_ahead(character):
@@ -994,10 +999,11 @@ class TimingApp(App[None]):
         if bar.is_open:
             # A hidden box keeping the focus would take every key typed after (the app
             # looks frozen): the focus goes to the pane on show.
-            typing = self.focused is not None and bar in self.focused.ancestors_with_self
+            # (the bar's own screen: a dialog may be open over it)
+            typing = bar.has_focus_within
             bar.close()
             if typing:
-                self.screen.set_focus(self.current_pane())
+                bar.screen.set_focus(self.current_pane())
         for pane in self.query(StagePane):
             clear_marks(pane)
         self._matches = []

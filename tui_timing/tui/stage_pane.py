@@ -124,9 +124,9 @@ class StagePane(VerticalScroll, can_focus=True):
             if compared is not None
             else status_markup(state.status)
         )
-        note = ran_note(state.result) if compared is None and state.phase == "done" else ""
-        if note:
-            status += f" [$text-muted]· {note}[/]"
+        ran = ran_note(state.result) if compared is None and state.phase == "done" else ""
+        if ran:
+            status += f" [$text-muted]· {ran}[/]"
         title = markup(f"Stage {info.id} · $title   {status}", title=info.title)
         self.query_one(".pane-title", Static).update(title)
         self.query_one(".pane-meta", Static).update(styled(_meta_line(state)))
