@@ -9,7 +9,8 @@ from __future__ import annotations
 import dataclasses
 import importlib
 
-from tui_timing.config import ARTIFACT_KINDS, Tolerances
+from tui_timing.artifact_kinds import KIND_NAMES
+from tui_timing.config import Tolerances
 from tui_timing.stages.catalog import ALL_STAGES, DIAGNOSTIC, STAGE_BY_ID, STAGES, Stage
 from tui_timing.stages.checks import checks_of, declared_checks
 from tui_timing.stages.decision.evidence import GATES, PADDING_CHECKS, STATISTICS, UNUSABLE
@@ -22,7 +23,7 @@ def test_the_stage_table_numbers_the_stages_in_order_and_names_real_modules() ->
     for info in STAGES:
         module = importlib.import_module(f"tui_timing.stages.{info.module}")
         assert callable(module.run), info
-        assert set(info.reads) <= set(ARTIFACT_KINDS), info
+        assert set(info.reads) <= set(KIND_NAMES), info
 
 
 def test_each_diagnostic_stage_declares_its_checks_once() -> None:

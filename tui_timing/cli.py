@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from tui_timing.artifact_kinds import KINDS
 from tui_timing.config import (
     ArtifactPaths,
     Invocation,
@@ -27,7 +28,7 @@ from tui_timing.config import (
     tolerances_from,
 )
 from tui_timing.errors import ArtifactError, UsageError, out_of_memory
-from tui_timing.project import ARTIFACT_KEYS, merge_keys, parse_key_options, read_project
+from tui_timing.project import merge_keys, parse_key_options, read_project
 from tui_timing.stages.catalog import ALL_STAGES, Stage
 
 if TYPE_CHECKING:
@@ -77,29 +78,12 @@ An exception raised in your code is reported as yours, with the call (exit 2).
 """
 
 
-def _existing_path(_: click.Context, __: click.Parameter, value: str | None) -> Path | None:
-    return Path(value) if value else None
-
-
 def artifact_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """The shared artifact and run options of SPEC 5 (the TUI and `check`)."""
     options = [
-        click.option(
-            "--cache", callback=_existing_path, help="Timing cache (.pt/.npz/.safetensors)."
-        ),
-        click.option(
-            "--raw-summary",
-            callback=_existing_path,
-            help="Raw summary JSON (default: beside the cache).",
-        ),
-        click.option("--checkpoint", callback=_existing_path, help="Timing-head checkpoint (.pt)."),
-        click.option(
-            "--log",
-            callback=_existing_path,
-            help="Training stats log (stats.jsonl, CSV, metrics.csv).",
-        ),
-        click.option(
-            "--eval", "eval_dump", callback=_existing_path, help="Diffusion eval dump (.pt/.npz)."
+        *(
+            click.option(kind.option, kind.param, metavar=kind.metavar, help=kind.help)
+            for kind in KINDS
         ),
         click.option(
             "--dataset", help="Your dataset class, module:Class (called with the cache path)."
@@ -191,11 +175,10 @@ def build_invocation(options: dict[str, Any]) -> Invocation:
         sampler_kwargs=project.sampler_kwargs,
         pythonpath=project.pythonpath,
     )
-    option_of = {"eval": "eval_dump"}
     paths = ArtifactPaths(
         **{
-            kind: options.get(option_of.get(kind, kind)) or project.artifacts.get(kind)
-            for kind in ARTIFACT_KEYS
+            kind.name: _path(options.get(kind.param)) or project.artifacts.get(kind.name)
+            for kind in KINDS
         }
     )
     scratchpad = options.get("scratchpad")
@@ -208,6 +191,11 @@ def build_invocation(options: dict[str, Any]) -> Invocation:
         theme=pick("theme", None),
         no_cache=bool(options.get("no_cache")),
     )
+
+
+def _path(value: str | None) -> Path | None:
+    """An artifact option's value as a path (None when not given)."""
+    return Path(value) if value else None
 
 
 def _table_path(pyproject: Path | None, value: str) -> Path:

@@ -21,6 +21,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tui_timing.artifact_kinds import discovered_kinds
 from tui_timing.config import ArtifactPaths, Settings
 from tui_timing.resources import sample_data_dir
 
@@ -46,7 +47,6 @@ _LOG_FOLDER = re.compile(r"^(lightning_logs|version_\d+|tensorboard|tb_logs|csv_
 FINAL_NAMES = ("checkpoint.pt", "last.ckpt", "last.pt", "final.pt", "model.pt", "timing_head.pt")
 #: Log forms in order of preference when a run has several (the richest first).
 LOG_ORDER = ("JSONL", "CSV", "TensorBoard", "text")
-_CANDIDATE_SUFFIXES = (".pt", ".pth", ".ckpt", ".npz", ".safetensors", ".jsonl", ".csv", ".log")
 
 
 @dataclass(frozen=True)
@@ -191,7 +191,7 @@ def _skip_reason(path: Path, name: str) -> str | None:
 
 
 def _is_candidate(name: str) -> bool:
-    return name.startswith("events.out.tfevents") or name.lower().endswith(_CANDIDATE_SUFFIXES)
+    return bool(discovered_kinds(name))
 
 
 def _runs(root: Path, found: list[Found]) -> list[Run]:

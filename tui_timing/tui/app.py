@@ -28,6 +28,7 @@ from textual.screen import ModalScreen
 from textual.theme import Theme
 from textual.widgets import ContentSwitcher, Footer, OptionList
 
+from tui_timing.artifact_kinds import KINDS
 from tui_timing.errors import ArtifactError
 from tui_timing.findings import Check, StageResult
 from tui_timing.stages.catalog import ALL_STAGES, STAGE_BY_ID, STAGES, Stage
@@ -107,8 +108,8 @@ EARLY_WAIT_S = 0.3
 CHART_FRAMES = 10
 #: Actions that stay available while a dialog is open (the others would act behind it).
 MODAL_ACTIONS = frozenset({"quit", "command_palette"})
-#: The artifacts both runs of a comparison share: a change to one runs the second again.
-SHARED_KINDS = ("cache", "raw_summary", "eval")
+#: The artifacts both runs of a comparison may share: a change to one runs the second again.
+SHARED_KINDS = tuple(kind.name for kind in KINDS if kind.scope != "run")
 #: Seconds quitting waits for a running action to end and be cleaned up.
 QUIT_WAIT_S = 12.0
 
