@@ -47,8 +47,8 @@ def test_every_kind_is_declared_once_and_whole() -> None:
 
 
 def test_the_verdict_names_each_kinds_option_for_a_stage_not_assessed() -> None:
-    from tui_timing.stages.decision.rules import _what_to_give
     from tui_timing.stages.context import StageContext
+    from tui_timing.stages.decision.rules import _what_to_give
 
     ctx = StageContext(paths=ArtifactPaths(), settings=Settings())
     for stage in DIAGNOSTIC:
