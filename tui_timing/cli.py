@@ -32,6 +32,7 @@ from tui_timing.project import merge_keys, parse_key_options, read_project
 from tui_timing.stages.catalog import ALL_STAGES, Stage
 
 if TYPE_CHECKING:
+    from tui_timing.findings import Assumption
     from tui_timing.stages.context import ArtifactPaths
 
 DEVICE_CHOICES = click.Choice(["auto", "cpu", "cuda"])
@@ -357,15 +358,17 @@ def check(ctx: click.Context, fmt: str, stage: int | None, **options: Any) -> No
         invocation = build_invocation(_merged(ctx, options))
         paths = invocation.paths
         discovered = ""
+        assumed: list[Assumption] = []
         if not invocation.any_artifact:
             found = discover_or_sample(settings=invocation.settings)
             paths = found.paths()
+            assumed = found.assumptions()
             where = "the bundled sample data" if found.is_sample else str(found.root)
             click.echo(f"timing-tui: no artifacts given; using those found in {where}", err=True)
             discovered = printable(discovery_text(found))
         paths = resolve_paths(paths)
         loaded_stamps = None if invocation.no_cache else _stamps(paths)
-        context = checked_context(paths, invocation.settings, only=stage)
+        context = checked_context(paths, invocation.settings, only=stage, assumptions=assumed)
         report = check_report(context, stage)
     except UsageError as exc:
         fail(str(exc))

@@ -12,7 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from tui_timing.artifacts.discovery import CHECKPOINT_FOLDERS, Discovered, Run, discover
+from tui_timing.artifacts.discovery import Discovered, Run, discover
+from tui_timing.artifacts.run_members import CHECKPOINT_FOLDERS
 from tui_timing.config import Settings
 from tui_timing.errors import UsageError
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,13 @@ from tui_timing.artifacts.hashing import file_sha256
 from tui_timing.artifacts.raw_summary import summary_path_for
 from tui_timing.config import ArtifactPaths, Settings
 from tui_timing.errors import ArtifactError, UsageError, out_of_memory
-from tui_timing.findings import ArtifactRef, Report, StageResult, merge_assumptions
+from tui_timing.findings import (
+    ArtifactRef,
+    Assumption,
+    Report,
+    StageResult,
+    merge_assumptions,
+)
 from tui_timing.plugins import UserCodeError
 from tui_timing.stages.catalog import ALL_STAGES, STAGE_BY_ID, Stage
 from tui_timing.stages.checks import CheckSpec
@@ -62,10 +68,13 @@ def load_artifact(kind: str, path: Path, settings: Settings) -> Loaded[Any]:
         return Loaded(path=path, error=ArtifactError(str(path), None, problem))
 
 
-def load_artifacts(paths: ArtifactPaths, settings: Settings) -> StageContext:
-    """A fresh context with every given artifact loaded (or its load error recorded)."""
+def load_artifacts(
+    paths: ArtifactPaths, settings: Settings, assumptions: Sequence[Assumption] = ()
+) -> StageContext:
+    """A fresh context with every given artifact loaded (or its load error recorded), and
+    the assumptions made in choosing the files (which run, which of its checkpoints)."""
     paths = resolve_paths(paths)
-    ctx = StageContext(paths=paths, settings=settings)
+    ctx = StageContext(paths=paths, settings=settings, assumptions=list(assumptions))
     for kind, path in paths.given().items():
         ctx.artifacts[kind] = load_artifact(kind, path, settings)
     return ctx
@@ -173,9 +182,14 @@ def run_check(paths: ArtifactPaths, settings: Settings, only: int | None = None)
     return check_report(checked_context(paths, settings, only), only)
 
 
-def checked_context(paths: ArtifactPaths, settings: Settings, only: int | None) -> StageContext:
+def checked_context(
+    paths: ArtifactPaths,
+    settings: Settings,
+    only: int | None,
+    assumptions: Sequence[Assumption] = (),
+) -> StageContext:
     """The context after loading and running what `check` runs (its results included)."""
-    ctx = load_artifacts(paths, settings)
+    ctx = load_artifacts(paths, settings, assumptions)
     run_stages(ctx, stages_to_run(only))
     return ctx
 
