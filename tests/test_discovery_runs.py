@@ -129,9 +129,9 @@ def test_check_says_which_files_make_the_run_and_which_checkpoint_it_took(
     assert report["artifacts"]["checkpoint"]["path"] == str(run / "checkpoints/step_000200.pt")
     assert report["artifacts"]["log"]["path"] == str(run / "logs/stats.jsonl")
     taken = {a["what"]: a for a in report["assumptions"]}
-    name = "outputs/2025-01-02/10-11-12"
-    assert taken[f"checkpoint of run {name}"]["value"] == "checkpoints/step_000200.pt"
-    assert taken[f"files of run {name}"]["value"] == (
+    assert taken["which checkpoint"]["value"] == "checkpoints/step_000200.pt"
+    assert taken["which checkpoint"]["source"].startswith("run outputs/2025-01-02/10-11-12: ")
+    assert taken["files of the run"]["value"] == (
         "checkpoints/step_000200.pt, checkpoints/step_000100.pt, logs/stats.jsonl"
     )
     assert "run outputs/2025-01-02/10-11-12: checkpoint" in result.stderr

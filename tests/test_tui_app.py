@@ -472,11 +472,11 @@ async def test_several_runs_can_be_switched(cache: Path, tmp_path: Path, monkeyp
         await pilot.press("s")
         await pilot.pause()
         # what discovery assumed of the run in use, and what it passed over, and why
-        assert "read as run: files of run runs/alpha" in screen_text(app)
+        assert "read as run: files of the run = stats.jsonl (run runs/alpha" in screen_text(app)
         assert "notes.csv: a CSV with no known column" in screen_text(app)
         await pilot.press("down")
         await pilot.pause()
-        assert "read as run: files of run runs/beta" in screen_text(app)
+        assert "read as run: files of the run = stats.jsonl (run runs/beta" in screen_text(app)
         await pilot.press("enter")  # from the run in use (alpha) to beta
         await settle(pilot, app)
         assert app.paths.log.parent.name == "beta"

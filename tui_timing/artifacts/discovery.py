@@ -126,10 +126,11 @@ class Discovered:
             notes.append(
                 Assumption(
                     "eval",
-                    f"eval dump of run {chosen.name}",
+                    "which eval dump",
                     str(evaluation),
-                    "none in the run's folder; the first found outside it, shared by every "
-                    'run; name another with --eval PATH, or eval = "PATH" in [tool.timing-tui]',
+                    f"run {chosen.name} has none in its folder; the first found outside it, "
+                    'shared by every run; name another with --eval PATH, or eval = "PATH" '
+                    "in [tool.timing-tui]",
                 )
             )
         return notes

@@ -123,12 +123,9 @@ def order_checkpoints(
         ordered = sorted(checkpoints, key=lambda c: (-_mtime(c), str(c)))
         how = "the newest file (not every name has a step number)"
     others = ", ".join(_relative(c, folder) for c in ordered[1:])
-    source = f"{how}; the run's other checkpoints: {others}; " + _OVERRIDE.format(
-        option="--checkpoint", key="checkpoint"
-    )
-    taken = Assumption(
-        "checkpoint", f"checkpoint of run {run}", _relative(ordered[0], folder), source
-    )
+    override = _OVERRIDE.format(option="--checkpoint", key="checkpoint")
+    source = f"run {run}: {how}; its other checkpoints: {others}; {override}"
+    taken = Assumption("checkpoint", "which checkpoint", _relative(ordered[0], folder), source)
     return ordered, [taken]
 
 
@@ -145,20 +142,21 @@ def log_assumption(logs: Sequence[Path], run: str, folder: Path) -> list[Assumpt
         return []
     others = ", ".join(_relative(p, folder) for p in logs[1:])
     source = (
-        f"the richest form ({', '.join(LOG_ORDER)}, in that order), then the newest; the "
-        f"run's other logs: {others}; " + _OVERRIDE.format(option="--log", key="log")
+        f"run {run}: the richest form ({', '.join(LOG_ORDER)}, in that order), then the "
+        f"newest; its other logs: {others}; " + _OVERRIDE.format(option="--log", key="log")
     )
-    return [Assumption("log", f"log of run {run}", _relative(logs[0], folder), source)]
+    return [Assumption("log", "which log", _relative(logs[0], folder), source)]
 
 
 def members_assumption(run: str, folder: Path, files: Sequence[Path]) -> Assumption:
     """Which files discovery took to be one training's run."""
     return Assumption(
         "run",
-        f"files of run {run}",
+        "files of the run",
         ", ".join(_relative(p, folder) for p in files),
-        f"one training's folder ({folder}): its checkpoints, in ckpt/, checkpoints/ or one "
-        "folder per save, and the logs and eval dumps anywhere below it; name the files in "
+        f"run {run}, one training's folder ({folder}): its checkpoints, in ckpt/, "
+        "checkpoints/ or one folder per save, and the logs and eval dumps anywhere below it; "
+        "name the files in "
         "[tool.timing-tui] (checkpoint, log, eval) to use others",
     )
 
