@@ -492,6 +492,43 @@ def compare_paths(
     return paths(run_inputs_a), paths(run_inputs_b)
 
 
+@main.command("init")
+@click.option(
+    "--write",
+    is_flag=True,
+    help="Append the table to pyproject.toml (never over an existing [tool.timing-tui]).",
+)
+def init_command(write: bool) -> None:
+    """Print the [tool.timing-tui] table that discovery infers for this repository, each
+    line commented with how it was inferred; --write appends it to pyproject.toml."""
+    from tui_timing.artifacts.atomic import atomic_write_bytes
+    from tui_timing.report.init_table import infer_table
+
+    pyproject = find_pyproject()
+    root = pyproject.parent if pyproject is not None else Path.cwd().resolve()
+    try:
+        existing = read_tool_table(pyproject)
+    except UsageError as exc:
+        fail(str(exc))
+    if write and pyproject is not None and existing:
+        fail(
+            f"{pyproject} already has a [tool.timing-tui] table; init never overwrites it: "
+            "edit it, or run timing-tui init (without --write) to see what it would write"
+        )
+    text = infer_table(root).text(root)
+    if not write:
+        click.echo(text.rstrip("\n"))
+        return
+    target = pyproject or root / "pyproject.toml"
+    try:
+        before = target.read_bytes() if target.exists() else b""
+        gap = b"" if not before else (b"\n" if before.endswith(b"\n") else b"\n\n")
+        atomic_write_bytes(target, before + gap + text.encode("utf-8"))
+    except (OSError, ArtifactError) as exc:
+        fail(f"{target}: cannot be written ({exc}); nothing was changed")
+    click.echo(f"timing-tui: [tool.timing-tui] appended to {target}", err=True)
+
+
 @main.command("build-cache")
 @click.argument("raw_dir", type=click.Path(path_type=Path))
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="Datasets root.")
