@@ -207,6 +207,7 @@ def build_invocation(options: dict[str, Any]) -> Invocation:
         scratchpad=Path(scratchpad) if scratchpad else None,
         theme=pick("theme", None),
         no_cache=bool(options.get("no_cache")),
+        run_folders=project.runs,
     )
 
 
@@ -499,6 +500,138 @@ def compare_paths(
         )
 
     return paths(run_inputs_a), paths(run_inputs_b)
+
+
+@main.command("runs")
+@click.argument("folders", metavar="[PATH]...", nargs=-1, type=click.Path(path_type=Path))
+@artifact_options
+@click.option(
+    "--checkpoints",
+    "every_checkpoint",
+    is_flag=True,
+    help="One row per checkpoint (default: each run's newest).",
+)
+@click.option("--follow", is_flag=True, help="Keep watching; print each new diagnosis as it lands.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "jsonl", "markdown"]),
+    default="text",
+    show_default=True,
+    help="Output format on stdout (--follow: text or jsonl).",
+)
+@click.pass_context
+def runs_command(
+    ctx: click.Context,
+    folders: tuple[Path, ...],
+    every_checkpoint: bool,
+    follow: bool,
+    fmt: str,
+    **options: Any,
+) -> None:
+    """Every run under the PATHs (default: the table's `runs`, else the current folder),
+    each run's newest checkpoint (every one with --checkpoints) diagnosed on one cache, and
+    fixed / regressed against the run's previous checkpoint. Exit 1 when a run's newest
+    checkpoint regressed, 2 as for `check`, else 0; --follow ends with 0 on ctrl+c."""
+    from tui_timing.report import runs_render
+    from tui_timing.report.runs import RunDiagnoser, diagnose_runs, find_runs, runs_exit_code
+
+    try:
+        merged = _merged(ctx, options)
+        for name in ("checkpoint", "log"):
+            if merged.get(name) is not None:
+                raise UsageError(f"runs takes each run's {name} from its own folder; drop --{name}")
+        if follow and fmt not in ("text", "jsonl"):
+            raise UsageError(
+                f"--follow prints rows as they land: use --format text or jsonl, not {fmt}"
+            )
+        invocation = build_invocation(merged)
+        roots = _run_roots(folders, invocation.run_folders)
+        shared = _runs_cache(invocation.paths, invocation.settings)
+        diagnoser = RunDiagnoser(shared, invocation.settings, use_cache=not invocation.no_cache)
+        ascii_only = "utf" not in (sys.stdout.encoding or "").lower()
+        if follow:
+            _follow_runs(roots, invocation.settings, diagnoser, every_checkpoint, fmt, ascii_only)
+        found, _ = find_runs(roots, invocation.settings)
+        rows = diagnose_runs(found, diagnoser, every_checkpoint)
+    except UsageError as exc:
+        fail(str(exc))
+    if fmt == "jsonl":
+        for row in rows:
+            click.echo(runs_render.json_line(row))
+    else:
+        renderers = {
+            "text": lambda r: runs_render.render_runs_text(r, ascii_only),
+            "json": runs_render.render_runs_json,
+            "markdown": runs_render.render_runs_markdown,
+        }
+        click.echo(renderers[fmt](rows).rstrip("\n"))
+    sys.exit(runs_exit_code(rows))
+
+
+def _run_roots(folders: tuple[Path, ...], table_runs: tuple[Path, ...]) -> list[Path]:
+    """The folders to look in: the PATHs, else the table's `runs`, else the current one."""
+    for folder in folders:
+        if not folder.is_dir():
+            raise UsageError(f"{folder} is not a folder; name folders that hold runs")
+    return list(folders) or list(table_runs) or [Path.cwd()]
+
+
+def _runs_cache(given: ArtifactPaths, settings: Settings) -> ArtifactPaths:
+    """The cache (and eval dump) every run is diagnosed on: given or in the table, else
+    found by discovery under the current folder (said on stderr); an eval dump found there
+    that lies inside no run is every run's that has none of its own."""
+    from tui_timing.artifacts.discovery import discover
+    from tui_timing.report.text import printable
+
+    if given.cache is not None and given.eval is not None:
+        return given
+    found = discover(None, settings)
+    cache = given.cache
+    if cache is None:
+        if not found.caches:
+            raise UsageError(
+                "no timing cache found under the current folder; give --cache PATH (every "
+                "run is diagnosed on it) or name it in [tool.timing-tui]"
+            )
+        cache = found.caches[0]
+        also = found.caches[1:4]
+        others = f" (also found: {', '.join(map(str, also))})" if also else ""
+        click.echo(printable(f"timing-tui: every run on the cache {cache}{others}"), err=True)
+    evaluation = given.eval
+    if evaluation is None:
+        owned = {run.eval for run in found.runs}
+        shared = [path for path in found.evals if path not in owned]
+        if shared:
+            evaluation = shared[0]
+            said = f"timing-tui: runs without an eval dump of their own use {evaluation}"
+            click.echo(printable(said), err=True)
+    return ArtifactPaths(cache=cache, raw_summary=given.raw_summary, eval=evaluation)
+
+
+def _follow_runs(
+    roots: list[Path],
+    settings: Settings,
+    diagnoser: Any,
+    every_checkpoint: bool,
+    fmt: str,
+    ascii_only: bool,
+) -> None:
+    """Print each row as it lands until ctrl+c, which ends with exit 0 between two lines."""
+    from tui_timing.report import runs_render
+    from tui_timing.report.follow import follow_runs
+
+    def emit(row: Any) -> None:
+        line = (
+            runs_render.json_line(row) if fmt == "jsonl" else runs_render.text_row(row, ascii_only)
+        )
+        click.echo(line)
+        sys.stdout.flush()
+
+    if fmt == "text":
+        click.echo("  ".join(runs_render.HEADER))
+    follow_runs(roots, settings, diagnoser, every_checkpoint, emit)
+    sys.exit(0)
 
 
 @main.command("build-cache")

@@ -139,6 +139,8 @@ class Invocation:
     theme: str | None
     #: `--no-cache`: neither read nor write the results cache.
     no_cache: bool = False
+    #: The table's `runs` globs, matched: where `timing-tui runs` looks without PATHs.
+    run_folders: tuple[Path, ...] = ()
 
     @property
     def any_artifact(self) -> bool:

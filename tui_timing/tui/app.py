@@ -28,6 +28,7 @@ from textual.screen import ModalScreen
 from textual.theme import Theme
 from textual.widgets import ContentSwitcher, Footer, OptionList
 
+from tui_timing.artifacts.file_watch import POLL_INTERVAL_S, ArtifactWatcher
 from tui_timing.errors import ArtifactError
 from tui_timing.findings import Check, StageResult
 from tui_timing.stages.catalog import ALL_STAGES, STAGE_BY_ID, STAGES, Stage
@@ -87,7 +88,6 @@ from tui_timing.tui.themes import (
     load_themes,
     theme_dirs,
 )
-from tui_timing.tui.watcher import POLL_INTERVAL_S, ArtifactWatcher
 
 if TYPE_CHECKING:
     from tui_timing.artifacts.discovery import Discovered, Run

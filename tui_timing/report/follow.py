@@ -1,0 +1,91 @@
+"""`timing-tui runs --follow`: the runs table, then a row for every checkpoint, log line or
+eval dump that lands, until ctrl+c.
+
+Polling, not inotify: a few `stat` calls a quarter second, on every file system (NFS
+too). A change is diagnosed once its files have settled (a checkpoint mid-save is never
+read; see artifacts/file_watch.py); every row is asked for again and only those whose
+files changed are computed (the diagnoser remembers the others), so a sweep of a hundred
+runs costs one checkpoint's stages per new checkpoint.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from types import FrameType
+
+from tui_timing.artifacts.discovery import candidate_files
+from tui_timing.artifacts.file_watch import TreeWatcher
+from tui_timing.config import Settings
+from tui_timing.report.runs import RunDiagnoser, RunRow, diagnose_runs, find_runs, versions
+
+POLL_S = 0.25
+
+
+def follow_runs(
+    roots: list[Path],
+    settings: Settings,
+    diagnoser: RunDiagnoser,
+    every_checkpoint: bool,
+    emit: Callable[[RunRow], None],
+    poll_s: float = POLL_S,
+) -> None:
+    """Emit every row now, then each new or changed row as it lands; return on ctrl+c
+    (SIGINT), never in the middle of emitting a row."""
+    stop = _Interrupt()
+    watcher = TreeWatcher(lambda: [path for root in roots for path in candidate_files(root)])
+    emitted: set[tuple[object, ...]] = set()
+
+    def refresh() -> None:
+        runs, _ = find_runs(roots, settings)
+        for row in diagnose_runs(runs, diagnoser, every_checkpoint):
+            key = (row.target.run, versions(diagnoser.paths(row.target)))
+            if key not in emitted:
+                emitted.add(key)
+                with stop.deferred():
+                    emit(row)
+
+    with stop.installed():
+        try:
+            refresh()
+            while not stop.asked:
+                time.sleep(poll_s)
+                if watcher.poll():
+                    refresh()
+        except KeyboardInterrupt:
+            return
+
+
+class _Interrupt:
+    """SIGINT as KeyboardInterrupt, except while a row is being written: then it is held
+    until the row is whole."""
+
+    def __init__(self) -> None:
+        self.asked = False
+        self._holding = False
+
+    def _handle(self, _signum: int, _frame: FrameType | None) -> None:
+        self.asked = True
+        if not self._holding:
+            raise KeyboardInterrupt
+
+    @contextlib.contextmanager
+    def installed(self) -> Iterator[None]:
+        previous = signal.signal(signal.SIGINT, self._handle)
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGINT, previous)
+
+    @contextlib.contextmanager
+    def deferred(self) -> Iterator[None]:
+        self._holding = True
+        try:
+            yield
+        finally:
+            self._holding = False
+        if self.asked:
+            raise KeyboardInterrupt

@@ -1,0 +1,298 @@
+"""Every run of a repo, each checkpoint diagnosed (`timing-tui runs`, the TUI's runs view).
+
+A row is one run at one checkpoint: its report, the same run's previous checkpoint's
+report (so a row says fixed / regressed against the checkpoint before), and the figures a
+researcher scans a sweep by. Runs come from discovery (a run is one training's folder);
+their checkpoints are ordered by the step in their names, else by modification time, and
+that choice is said. Rows are computed through one `Sweep` (the cache's stages once) and
+the results cache (a repeat launch computes nothing); the renderers only format rows.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tui_timing.artifacts.discovery import Discovered, discover
+from tui_timing.artifacts.file_watch import signature
+from tui_timing.config import ArtifactPaths, Settings
+from tui_timing.findings import Assumption, Report, StageResult
+from tui_timing.report.compare import Comparison, compare_reports
+from tui_timing.report.results_cache import ResultsCache, stamps
+from tui_timing.stages.catalog import ALL_STAGES, DIAGNOSTIC, Stage
+from tui_timing.stages.runner import artifact_refs, first_artifact_error, resolve_paths
+from tui_timing.stages.sweep import Sweep
+
+#: The step a checkpoint's name carries: `step_1200`, `epoch=3-step=96.ckpt`,
+#: `checkpoint-500`, `ckpt_0007.pt`, `epoch_12.pt` (the last number wins).
+_STEP = re.compile(r"(\d+)")
+
+
+@dataclass(frozen=True)
+class Target:
+    """One run at one checkpoint: the files one row diagnoses."""
+
+    run: str
+    folder: Path
+    checkpoint: Path | None
+    #: The step (or epoch) number in the checkpoint's name, when it has one.
+    step: int | None
+    log: Path | None
+    eval: Path | None
+
+
+@dataclass(frozen=True)
+class RunTargets:
+    """A run's checkpoints, oldest first (the last is the newest), and how they were
+    ordered."""
+
+    name: str
+    targets: tuple[Target, ...]
+    order: Assumption | None
+
+
+def step_of(path: Path) -> int | None:
+    """The last number in a checkpoint's name (or its folder's, for `step_N/model.pt`)."""
+    for name in (path.stem, path.parent.name):
+        numbers = _STEP.findall(name)
+        if numbers:
+            return int(numbers[-1])
+    return None
+
+
+def run_targets(found: Discovered) -> list[RunTargets]:
+    """Each discovered run with its checkpoints in order (a run without a checkpoint is one
+    target with none: its log and eval dump are still diagnosed)."""
+    checkpoints = {f.path for f in found.found if f.kind == "checkpoint"}
+    runs: list[RunTargets] = []
+    for run in found.runs:
+        folder = run.folder or found.root
+        mine = [p for p in [run.checkpoint, *run.others] if p is not None and p in checkpoints]
+        ordered: list[Path | None]
+        checked, order = _ordered(run.name, mine)
+        ordered = list(checked)
+        made = [
+            Target(run.name, folder, path, step_of(path) if path else None, run.log, run.eval)
+            for path in (ordered or [None])
+        ]
+        runs.append(RunTargets(run.name, tuple(made), order))
+    return runs
+
+
+def _ordered(run: str, paths: list[Path]) -> tuple[list[Path], Assumption | None]:
+    """Oldest first: by the step in the names when every name has a distinct one, else by
+    modification time; said as an assumption when there is more than one."""
+    if len(paths) < 2:
+        return paths, None
+    steps = [step_of(p) for p in paths]
+    if None not in steps and len(set(steps)) == len(steps):
+        ordered = sorted(paths, key=lambda p: step_of(p) or 0)
+        how = "by the step number in their names"
+    else:
+        ordered = sorted(paths, key=_mtime)
+        how = "by modification time (their names carry no distinct step numbers)"
+    newest = ordered[-1]
+    return ordered, Assumption(
+        "run", f"{run}: newest of {len(paths)} checkpoints", newest.name, f"ordered {how}"
+    )
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0
+
+
+@dataclass
+class RunRow:
+    """One row of the table: a checkpoint's report, and its run's previous checkpoint's."""
+
+    target: Target
+    report: Report
+    previous: Report | None = None
+    from_cache: bool = False
+
+    @property
+    def comparison(self) -> Comparison | None:
+        """This checkpoint against the run's previous one (None for a run's first)."""
+        if self.previous is None:
+            return None
+        return compare_reports(self.previous, self.report, names=("previous", "this"))
+
+    @property
+    def regressed(self) -> bool:
+        comparison = self.comparison
+        return comparison is not None and comparison.exit_code == 1
+
+    def age_s(self, now: float | None = None) -> float | None:
+        """Seconds since the checkpoint was written (None without one)."""
+        if self.target.checkpoint is None:
+            return None
+        return (now or time.time()) - _mtime(self.target.checkpoint)
+
+    def figures(self) -> dict[str, float | None]:
+        """The key figures a sweep is scanned by (None where the check did not compute)."""
+        fit = _measured(self.report, Stage.MODEL, "model.duration_fit")
+        head = _measured(self.report, Stage.MODEL, "model.duration_head")
+        dt = _measured(self.report, Stage.INTEGRATION, "integration.dt_median")
+        return {
+            "fit_gap_nats": _number(fit.get("gap")),
+            "sigma_ratio": _number(head.get("sigma_ratio")),
+            "dt_median_ratio": _number(dt.get("ratio")),
+        }
+
+    def as_dict(self) -> dict[str, Any]:
+        """The SPEC 8 `runs` entry."""
+        comparison = self.comparison
+        return {
+            "name": self.target.run,
+            "path": str(self.target.folder),
+            "checkpoint": str(self.target.checkpoint) if self.target.checkpoint else None,
+            "step": self.target.step,
+            "figures": self.figures(),
+            "report": self.report.as_dict(),
+            "vs_previous": (
+                [c.as_dict() for c in comparison.changes] if comparison is not None else None
+            ),
+        }
+
+
+def _measured(report: Report, stage: Stage, check_id: str) -> dict[str, Any]:
+    result = report.stage(stage)
+    check = result.check(check_id) if result is not None else None
+    measured = check.measured if check is not None and check.status != "skip" else None
+    return measured if isinstance(measured, dict) else {}
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+class RunDiagnoser:
+    """Diagnoses targets on one cache: the results cache first, else the sweep (shared
+    stages once), storing what it computed."""
+
+    def __init__(self, shared: ArtifactPaths, settings: Settings, use_cache: bool = True) -> None:
+        self.shared = shared
+        self.settings = settings
+        self.sweep = Sweep(
+            ArtifactPaths(cache=shared.cache, raw_summary=shared.raw_summary, eval=shared.eval),
+            settings,
+        )
+        self.results = ResultsCache() if use_cache else None
+        #: Reports of this launch by the files' versions: `--follow` asks again for every
+        #: row whenever anything changed, and only rows whose files changed are computed.
+        self._memo: dict[tuple[object, ...], tuple[Report, bool]] = {}
+
+    def paths(self, target: Target) -> ArtifactPaths:
+        """The files one target's report reads: the shared cache, the run's own checkpoint,
+        log and eval dump (the shared eval dump when the run has none)."""
+        return resolve_paths(
+            ArtifactPaths(
+                cache=self.shared.cache,
+                raw_summary=self.shared.raw_summary,
+                checkpoint=target.checkpoint,
+                log=target.log,
+                eval=target.eval or self.shared.eval,
+            )
+        )
+
+    def report(self, target: Target) -> tuple[Report, bool]:
+        """The target's report, and whether it came from the results cache (or an earlier
+        call of this launch on the same files)."""
+        paths = self.paths(target)
+        key = versions(paths)
+        if key in self._memo:
+            return self._memo[key][0], True
+        self._memo[key] = self._report(paths)
+        return self._memo[key]
+
+    def _report(self, paths: ArtifactPaths) -> tuple[Report, bool]:
+        if self.results is not None:
+            cached = self.results.lookup(paths, self.settings)
+            if cached is not None and all(s in cached.stages for s in ALL_STAGES):
+                return self._from_cache(
+                    paths, {s: c.result for s, c in cached.stages.items()}
+                ), True
+        loaded = stamps(paths) if self.results is not None else None
+        report, ctx = self.sweep.diagnose(paths)
+        if self.results is not None and loaded is not None:
+            self.results.store_context(ctx, loaded, report)
+        return report, False
+
+    def _from_cache(self, paths: ArtifactPaths, results: dict[int, StageResult]) -> Report:
+        from tui_timing.stages.context import StageContext
+
+        ctx = StageContext(paths=paths, settings=self.settings)
+        ctx.results.update(results)
+        decision = results[Stage.DECISION].decision
+        return Report(
+            artifacts=artifact_refs(ctx),
+            stages=[results[s] for s in ALL_STAGES],
+            decision=decision,
+            error=first_artifact_error(ctx),
+        )
+
+
+def versions(paths: ArtifactPaths) -> tuple[object, ...]:
+    """Each given file with its (inode, size, mtime): the same tuple means the same inputs."""
+    return tuple((kind, str(path), signature(path)) for kind, path in paths.given().items())
+
+
+def diagnose_runs(
+    runs: Iterable[RunTargets],
+    diagnoser: RunDiagnoser,
+    every_checkpoint: bool,
+    on_row: Callable[[RunRow], None] | None = None,
+) -> list[RunRow]:
+    """The rows: each run's newest checkpoint against its previous one, or every checkpoint
+    against the one before it (`every_checkpoint`)."""
+    rows: list[RunRow] = []
+    for run in runs:
+        for row in _run_rows(run, diagnoser, every_checkpoint):
+            rows.append(row)
+            if on_row is not None:
+                on_row(row)
+    return rows
+
+
+def _run_rows(run: RunTargets, diagnoser: RunDiagnoser, every: bool) -> Iterator[RunRow]:
+    wanted = run.targets if every else run.targets[-2:]
+    previous: Report | None = None
+    for index, target in enumerate(wanted):
+        report, cached = diagnoser.report(target)
+        if run.order is not None:
+            report.run_assumptions.append(run.order)
+        if every or index == len(wanted) - 1:
+            yield RunRow(target, report, previous, cached)
+        previous = report
+
+
+def runs_exit_code(rows: list[RunRow]) -> int:
+    """2 when an artifact could not be used at all, 1 when a run's newest checkpoint
+    regressed against its previous one, else 0."""
+    if any(row.report.error is not None for row in rows):
+        return 2
+    newest: dict[str, RunRow] = {}
+    for row in rows:
+        newest[row.target.run] = row
+    return 1 if any(row.regressed for row in newest.values()) else 0
+
+
+def find_runs(roots: list[Path], settings: Settings) -> tuple[list[RunTargets], list[Discovered]]:
+    """Runs under each root (discovery: one training's folder is one run), in root order."""
+    found = [discover(root, settings) for root in roots]
+    return [run for each in found for run in run_targets(each)], found
+
+
+def stage_marks(report: Report) -> list[str]:
+    """Each diagnostic stage's status, in order."""
+    return [
+        (stage.status if stage is not None else "skip")
+        for stage in (report.stage(sid) for sid in DIAGNOSTIC)
+    ]
