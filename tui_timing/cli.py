@@ -534,7 +534,13 @@ def runs_command(
     fixed / regressed against the run's previous checkpoint. Exit 1 when a run's newest
     checkpoint regressed, 2 as for `check`, else 0; --follow ends with 0 on ctrl+c."""
     from tui_timing.report import runs_render
-    from tui_timing.report.runs import RunDiagnoser, diagnose_runs, find_runs, runs_exit_code
+    from tui_timing.report.runs import (
+        RunDiagnoser,
+        diagnose_runs,
+        find_runs,
+        ranked,
+        runs_exit_code,
+    )
 
     try:
         merged = _merged(ctx, options)
@@ -553,7 +559,7 @@ def runs_command(
         if follow:
             _follow_runs(roots, invocation.settings, diagnoser, every_checkpoint, fmt, ascii_only)
         found, _ = find_runs(roots, invocation.settings)
-        rows = diagnose_runs(found, diagnoser, every_checkpoint)
+        rows = ranked(diagnose_runs(found, diagnoser, every_checkpoint))
     except UsageError as exc:
         fail(str(exc))
     if fmt == "jsonl":

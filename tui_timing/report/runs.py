@@ -30,6 +30,8 @@ from tui_timing.stages.sweep import Sweep
 #: The step a checkpoint's name carries: `step_1200`, `epoch=3-step=96.ckpt`,
 #: `checkpoint-500`, `ckpt_0007.pt`, `epoch_12.pt` (the last number wins).
 _STEP = re.compile(r"(\d+)")
+#: A folder that is one checkpoint (`checkpoint-500/model.safetensors`, `step_1200/`).
+_STEP_FOLDER = re.compile(r"^(checkpoint|step|ckpt|epoch|global_step)[-_=]?(\d+)$")
 
 
 @dataclass(frozen=True)
@@ -56,12 +58,13 @@ class RunTargets:
 
 
 def step_of(path: Path) -> int | None:
-    """The last number in a checkpoint's name (or its folder's, for `step_N/model.pt`)."""
-    for name in (path.stem, path.parent.name):
-        numbers = _STEP.findall(name)
-        if numbers:
-            return int(numbers[-1])
-    return None
+    """The last number in a checkpoint's name, or its folder's when the folder is one
+    checkpoint (`step_1200/model.safetensors`); never a run folder's (`run3/`)."""
+    numbers = _STEP.findall(path.stem)
+    if numbers:
+        return int(numbers[-1])
+    folder = _STEP_FOLDER.match(path.parent.name)
+    return int(folder.group(2)) if folder else None
 
 
 def run_targets(found: Discovered) -> list[RunTargets]:
@@ -136,15 +139,8 @@ class RunRow:
         return (now or time.time()) - _mtime(self.target.checkpoint)
 
     def figures(self) -> dict[str, float | None]:
-        """The key figures a sweep is scanned by (None where the check did not compute)."""
-        fit = _measured(self.report, Stage.MODEL, "model.duration_fit")
-        head = _measured(self.report, Stage.MODEL, "model.duration_head")
-        dt = _measured(self.report, Stage.INTEGRATION, "integration.dt_median")
-        return {
-            "fit_gap_nats": _number(fit.get("gap")),
-            "sigma_ratio": _number(head.get("sigma_ratio")),
-            "dt_median_ratio": _number(dt.get("ratio")),
-        }
+        """The key figures a sweep is scanned by (see `key_figures`)."""
+        return key_figures(self.report)
 
     def as_dict(self) -> dict[str, Any]:
         """The SPEC 8 `runs` entry."""
@@ -160,6 +156,20 @@ class RunRow:
                 [c.as_dict() for c in comparison.changes] if comparison is not None else None
             ),
         }
+
+
+def key_figures(report: Report) -> dict[str, float | None]:
+    """The figures a sweep is scanned by, None where the check did not compute: the
+    duration fit's gap to the probe (nats per row), σ against the residual spread, and the
+    fake/real Δt median of the eval dump."""
+    fit = _measured(report, Stage.MODEL, "model.duration_fit")
+    head = _measured(report, Stage.MODEL, "model.duration_head")
+    dt = _measured(report, Stage.INTEGRATION, "integration.dt_median")
+    return {
+        "fit_gap_nats": _number(fit.get("gap")),
+        "sigma_ratio": _number(head.get("sigma_ratio")),
+        "dt_median_ratio": _number(dt.get("ratio")),
+    }
 
 
 def _measured(report: Report, stage: Stage, check_id: str) -> dict[str, Any]:
@@ -271,6 +281,29 @@ def _run_rows(run: RunTargets, diagnoser: RunDiagnoser, every: bool) -> Iterator
         if every or index == len(wanted) - 1:
             yield RunRow(target, report, previous, cached)
         previous = report
+
+
+def health(report: Report) -> tuple[int, int, float]:
+    """How a sweep ranks runs, healthiest first: fewer failed (or errored) checks, then
+    fewer warnings, then the smaller duration-fit gap."""
+    statuses = [c.status for stage in report.stages for c in stage.checks]
+    gap = key_figures(report)["fit_gap_nats"]
+    return (
+        sum(s in ("fail", "error") for s in statuses),
+        statuses.count("warn"),
+        gap if gap is not None else float("inf"),
+    )
+
+
+def ranked(rows: list[RunRow]) -> list[RunRow]:
+    """The rows with runs in health order (by each run's newest row), each run's rows kept
+    together in checkpoint order."""
+    newest: dict[str, RunRow] = {}
+    for row in rows:
+        newest[row.target.run] = row
+    order = sorted(newest, key=lambda run: (health(newest[run].report), run))
+    place = {run: index for index, run in enumerate(order)}
+    return sorted(rows, key=lambda row: place[row.target.run])
 
 
 def runs_exit_code(rows: list[RunRow]) -> int:
