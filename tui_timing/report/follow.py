@@ -42,7 +42,7 @@ def follow_runs(
     def refresh() -> None:
         runs, _ = find_runs(roots, settings)
         for row in diagnose_runs(runs, diagnoser, every_checkpoint):
-            key = (row.target.run, versions(diagnoser.paths(row.target)))
+            key = (row.target.run, versions(diagnoser.paths(row.target), not row.latest))
             if key not in emitted:
                 emitted.add(key)
                 with stop.deferred():

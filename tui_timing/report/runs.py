@@ -10,6 +10,8 @@ the results cache (a repeat launch computes nothing); the renderers only format 
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import re
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -67,13 +69,15 @@ def step_of(path: Path) -> int | None:
     return int(folder.group(2)) if folder else None
 
 
-def run_targets(found: Discovered) -> list[RunTargets]:
+def run_targets(found: Discovered, base: Path | None = None) -> list[RunTargets]:
     """Each discovered run with its checkpoints in order (a run without a checkpoint is one
-    target with none: its log and eval dump are still diagnosed)."""
+    target with none: its log and eval dump are still diagnosed), named by its folder
+    relative to `base` (the working directory) when it lies inside it."""
     checkpoints = {f.path for f in found.found if f.kind == "checkpoint"}
     runs: list[RunTargets] = []
-    for run in found.runs:
-        folder = run.folder or found.root
+    for discovered in found.runs:
+        folder = discovered.folder or found.root
+        run = dataclasses.replace(discovered, name=_name(folder, base, discovered.name))
         mine = [p for p in [run.checkpoint, *run.others] if p is not None and p in checkpoints]
         ordered: list[Path | None]
         checked, order = _ordered(run.name, mine)
@@ -86,6 +90,14 @@ def run_targets(found: Discovered) -> list[RunTargets]:
     return runs
 
 
+def _name(folder: Path, base: Path | None, fallback: str) -> str:
+    if base is not None:
+        with contextlib.suppress(ValueError):
+            relative = folder.resolve().relative_to(base.resolve())
+            return str(relative) if relative.parts else folder.resolve().name
+    return fallback
+
+
 def _ordered(run: str, paths: list[Path]) -> tuple[list[Path], Assumption | None]:
     """Oldest first: by the step in the names when every name has a distinct one, else by
     modification time; said as an assumption when there is more than one."""
@@ -96,7 +108,7 @@ def _ordered(run: str, paths: list[Path]) -> tuple[list[Path], Assumption | None
         ordered = sorted(paths, key=lambda p: step_of(p) or 0)
         how = "by the step number in their names"
     else:
-        ordered = sorted(paths, key=_mtime)
+        ordered = sorted(paths, key=lambda p: (_mtime(p), p.name))
         how = "by modification time (their names carry no distinct step numbers)"
     newest = ordered[-1]
     return ordered, Assumption(
@@ -119,6 +131,8 @@ class RunRow:
     report: Report
     previous: Report | None = None
     from_cache: bool = False
+    #: Whether this is the run's newest checkpoint (its row follows the run's log).
+    latest: bool = True
 
     @property
     def comparison(self) -> Comparison | None:
@@ -212,11 +226,13 @@ class RunDiagnoser:
             )
         )
 
-    def report(self, target: Target) -> tuple[Report, bool]:
+    def report(self, target: Target, latest: bool = True) -> tuple[Report, bool]:
         """The target's report, and whether it came from the results cache (or an earlier
-        call of this launch on the same files)."""
+        call of this launch on the same files). An earlier checkpoint of a run (`latest`
+        False) keeps its first diagnosis while the run's log grows: the log is the run's,
+        and a training that logs every step would otherwise re-diagnose every checkpoint."""
         paths = self.paths(target)
-        key = versions(paths)
+        key = versions(paths, pin_log=not latest)
         if key in self._memo:
             return self._memo[key][0], True
         self._memo[key] = self._report(paths)
@@ -249,9 +265,13 @@ class RunDiagnoser:
         )
 
 
-def versions(paths: ArtifactPaths) -> tuple[object, ...]:
-    """Each given file with its (inode, size, mtime): the same tuple means the same inputs."""
-    return tuple((kind, str(path), signature(path)) for kind, path in paths.given().items())
+def versions(paths: ArtifactPaths, pin_log: bool = False) -> tuple[object, ...]:
+    """Each given file with its (inode, size, mtime): the same tuple means the same inputs
+    (`pin_log`: the log by its path alone)."""
+    return tuple(
+        (kind, str(path), None if pin_log and kind == "log" else signature(path))
+        for kind, path in paths.given().items()
+    )
 
 
 def diagnose_runs(
@@ -275,11 +295,12 @@ def _run_rows(run: RunTargets, diagnoser: RunDiagnoser, every: bool) -> Iterator
     wanted = run.targets if every else run.targets[-2:]
     previous: Report | None = None
     for index, target in enumerate(wanted):
-        report, cached = diagnoser.report(target)
+        latest = index == len(wanted) - 1
+        report, cached = diagnoser.report(target, latest)
         if run.order is not None:
             report.run_assumptions.append(run.order)
-        if every or index == len(wanted) - 1:
-            yield RunRow(target, report, previous, cached)
+        if every or latest:
+            yield RunRow(target, report, previous, cached, latest)
         previous = report
 
 
@@ -320,7 +341,7 @@ def runs_exit_code(rows: list[RunRow]) -> int:
 def find_runs(roots: list[Path], settings: Settings) -> tuple[list[RunTargets], list[Discovered]]:
     """Runs under each root (discovery: one training's folder is one run), in root order."""
     found = [discover(root, settings) for root in roots]
-    return [run for each in found for run in run_targets(each)], found
+    return [run for each in found for run in run_targets(each, Path.cwd())], found
 
 
 def stage_marks(report: Report) -> list[str]:
