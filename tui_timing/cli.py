@@ -625,7 +625,7 @@ def _follow_runs(
 ) -> None:
     """Print each row as it lands until ctrl+c, which ends with exit 0 between two lines."""
     from tui_timing.report import runs_render
-    from tui_timing.report.follow import follow_runs
+    from tui_timing.report.follow import RunFollower, follow_runs
 
     def emit(row: Any) -> None:
         line = (
@@ -636,7 +636,7 @@ def _follow_runs(
 
     if fmt == "text":
         click.echo("  ".join(runs_render.HEADER))
-    follow_runs(roots, settings, diagnoser, every_checkpoint, emit)
+    follow_runs(RunFollower(roots, settings, diagnoser, every_checkpoint), emit)
     sys.exit(0)
 
 

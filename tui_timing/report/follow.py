@@ -25,36 +25,64 @@ from tui_timing.report.runs import RunDiagnoser, RunRow, diagnose_runs, find_run
 POLL_S = 0.25
 
 
+class RunFollower:
+    """The rows of a repo's runs, again whenever its files changed and settled: what
+    `runs --follow` prints and what the TUI's runs view shows."""
+
+    def __init__(
+        self,
+        roots: list[Path],
+        settings: Settings,
+        diagnoser: RunDiagnoser,
+        every_checkpoint: bool,
+    ) -> None:
+        self.roots = roots
+        self.settings = settings
+        self.diagnoser = diagnoser
+        self.every_checkpoint = every_checkpoint
+        self._watcher = TreeWatcher(
+            lambda: [path for root in roots for path in candidate_files(root)]
+        )
+        self._emitted: set[tuple[object, ...]] = set()
+
+    def rows(self, on_row: Callable[[RunRow], None] | None = None) -> list[RunRow]:
+        """Every row now (those whose files did not change come from the diagnoser's
+        memory); `on_row` sees each as it is done."""
+        runs, _ = find_runs(self.roots, self.settings)
+        return diagnose_runs(runs, self.diagnoser, self.every_checkpoint, on_row)
+
+    def changed(self) -> bool:
+        """Whether a run, checkpoint, log or eval dump appeared or changed and settled."""
+        return self._watcher.poll()
+
+    def is_new(self, row: RunRow) -> bool:
+        """Whether this row (its files as they are now) was not seen before; marks it seen."""
+        key = (row.target.run, versions(self.diagnoser.paths(row.target), not row.latest))
+        if key in self._emitted:
+            return False
+        self._emitted.add(key)
+        return True
+
+
 def follow_runs(
-    roots: list[Path],
-    settings: Settings,
-    diagnoser: RunDiagnoser,
-    every_checkpoint: bool,
-    emit: Callable[[RunRow], None],
-    poll_s: float = POLL_S,
+    follower: RunFollower, emit: Callable[[RunRow], None], poll_s: float = POLL_S
 ) -> None:
     """Emit every row now, then each new or changed row as it lands; return on ctrl+c
     (SIGINT), never in the middle of emitting a row."""
     stop = _Interrupt()
-    watcher = TreeWatcher(lambda: [path for root in roots for path in candidate_files(root)])
-    emitted: set[tuple[object, ...]] = set()
 
-    def refresh() -> None:
-        runs, _ = find_runs(roots, settings)
-        for row in diagnose_runs(runs, diagnoser, every_checkpoint):
-            key = (row.target.run, versions(diagnoser.paths(row.target), not row.latest))
-            if key not in emitted:
-                emitted.add(key)
-                with stop.deferred():
-                    emit(row)
+    def emit_new(row: RunRow) -> None:
+        if follower.is_new(row):
+            with stop.deferred():
+                emit(row)
 
     with stop.installed():
         try:
-            refresh()
+            follower.rows(emit_new)
             while not stop.asked:
                 time.sleep(poll_s)
-                if watcher.poll():
-                    refresh()
+                if follower.changed():
+                    follower.rows(emit_new)
         except KeyboardInterrupt:
             return
 

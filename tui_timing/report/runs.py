@@ -22,7 +22,7 @@ from typing import Any
 from tui_timing.artifacts.discovery import Discovered, discover
 from tui_timing.artifacts.file_watch import signature
 from tui_timing.config import ArtifactPaths, Settings
-from tui_timing.findings import Assumption, Report, StageResult
+from tui_timing.findings import Assumption, Plot, Report, Series, StageResult
 from tui_timing.report.compare import Comparison, compare_reports
 from tui_timing.report.results_cache import ResultsCache, stamps
 from tui_timing.stages.catalog import ALL_STAGES, DIAGNOSTIC, Stage
@@ -350,3 +350,44 @@ def stage_marks(report: Report) -> list[str]:
         (stage.status if stage is not None else "skip")
         for stage in (report.stage(sid) for sid in DIAGNOSTIC)
     ]
+
+
+#: The stage-5 charts the runs view overlays: (title in the report, title of the overlay).
+_OVERLAID = (
+    ("Durations: real vs sampled", "Sampled durations (s), marked runs"),
+    ("Mean profile: real vs sampled", "Sampled mean profile per step, marked runs"),
+)
+
+
+def overlay_plots(rows: list[RunRow]) -> list[Plot]:
+    """The marked runs' sampled duration histograms and mean profiles in one chart each,
+    a series per run (and the cache's real one once), drawn as lines: each run's histogram
+    has bins of its own, so they are overlaid over their own bin centres."""
+    plots: list[Plot] = []
+    for source, title in _OVERLAID:
+        series: list[Series] = []
+        template: Plot | None = None
+        for row in rows:
+            stage = row.report.stage(Stage.SAMPLER)
+            plot = next((p for p in stage.plots if p.title == source), None) if stage else None
+            if plot is None:
+                continue
+            template = template or plot
+            if not series:
+                series += [s for s in plot.series if s.label == "real"]
+            series += [
+                Series(row.target.run, s.x, s.y) for s in plot.series if s.label == "sampled"
+            ]
+        if template is not None and len(series) > 1:
+            plots.append(
+                Plot(
+                    title=title,
+                    kind="line",
+                    series=series,
+                    xlabel=template.xlabel,
+                    ylabel=template.ylabel,
+                    log_x=template.log_x,
+                    log_y=template.log_y,
+                )
+            )
+    return plots

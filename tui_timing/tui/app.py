@@ -94,6 +94,7 @@ if TYPE_CHECKING:
     from tui_timing.config import ArtifactPaths, Invocation
     from tui_timing.stages.context import StageContext
     from tui_timing.tui.pane_search import Match
+    from tui_timing.tui.runs_screen import RunsChoice
     from tui_timing.tui.search_bar import SearchBar
     from tui_timing.tui.stage_one_ahead import StageOneAhead
 
@@ -170,6 +171,12 @@ class TimingApp(App[None]):
             tooltip="search the stage on show (Enter, down: next; up: previous)",
         ),
         Binding("s", "select_artifacts", "switch", tooltip="switch run, cache or eval dump"),
+        Binding(
+            "w",
+            "runs",
+            "runs",
+            tooltip="every run of the repo, diagnosed and kept current (Enter opens one)",
+        ),
         Binding("t", "next_theme", "theme", tooltip="next theme (kept for the next launch)"),
         Binding(
             "c",
@@ -232,6 +239,8 @@ class TimingApp(App[None]):
         #: The run on show when an action started, and the runs known then: once the
         #: action's run is found, the app offers to compare the two.
         self._action_origin: tuple[Run, set[Path]] | None = None
+        #: B of a comparison asked for in the runs view, started once A is resolved.
+        self._compare_after_resolve: Run | None = None
         self._idle_at = -1
         self._said_sample = False
         self._matches: list[Match] = []
@@ -424,6 +433,9 @@ class TimingApp(App[None]):
             self.compare.generation = 0  # its shared inputs changed: run it again
         if self._action_origin is not None:
             self.call_after_refresh(self._offer_compare)
+        if self._compare_after_resolve is not None:
+            other, self._compare_after_resolve = self._compare_after_resolve, None
+            self.call_after_refresh(self.start_compare, other, "B")
         description = describe_artifacts(message.paths, message.found, message.selection, self.cwd)
         self.query_one(HeaderBar).show(description, *shorter(description))
         self.watcher.watch(message.paths.given())
@@ -609,6 +621,44 @@ class TimingApp(App[None]):
             self.notify("Nothing to switch: one run, cache and eval dump at most.", timeout=4)
             return
         self.push_screen(SelectorScreen(found, self.selection), self._switch_to)
+
+    def action_runs(self) -> None:
+        """The runs view: every run under the working folder on the cache in use, live."""
+        from tui_timing.tui.runs_screen import RunsScreen
+
+        if self.paths is None or self.paths.cache is None:
+            self.notify("No runs view yet: no cache is in use to diagnose runs on.", timeout=4)
+            return
+        current = self.current_run()
+        own_eval = current is not None and current.eval is not None
+        shared = replace(
+            self.paths, checkpoint=None, log=None, eval=None if own_eval else self.paths.eval
+        )
+        root = self.found.root if self.found is not None and not self.found.is_sample else None
+        screen = RunsScreen(
+            [root or self.cwd],
+            shared,
+            self.invocation.settings,
+            use_cache=not self.invocation.no_cache,
+            palette=self.plot_palette(),
+            ascii_only=self.ascii_only,
+        )
+        self.push_screen(screen, self._open_runs)
+
+    def _open_runs(self, choice: RunsChoice | None) -> None:
+        """Open the run chosen in the runs view (and compare with the second marked)."""
+        from tui_timing.artifacts.discovery import Run
+        from tui_timing.tui.action_outputs import ActionOutputs
+
+        if choice is None:
+            return
+        first = choice.runs[0]
+        if len(choice.runs) > 1:
+            b = choice.runs[1]
+            self._compare_after_resolve = Run(b.run, b.checkpoint, b.log, b.eval, b.folder)
+        stages: dict[int, str] = dict.fromkeys(ALL_STAGES, f"opened {first.run}")
+        made = ActionOutputs(run_dir=first.folder)
+        self._submit(Work(resolve=True, rediscover=True, made=made, stages=stages))
 
     def _switch_to(self, selection: Selection | None) -> None:
         if selection is None or selection == self.selection:
