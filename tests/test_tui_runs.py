@@ -10,11 +10,12 @@ from pathlib import Path
 
 import pytest
 from sample_paths import SAMPLE
-from test_tui_app import settle, wait_for
+from test_tui_app import screen_text, settle, wait_for
 from test_tui_compare import discovering, project
 from textual.widgets import DataTable
 
 from tui_timing.tui.app import TimingApp
+from tui_timing.tui.compare_offer import CompareOffer
 from tui_timing.tui.plot_view import PlotView
 from tui_timing.tui.runs_screen import RunsScreen
 
@@ -76,3 +77,23 @@ async def test_runs_view_follows_a_new_run_marks_overlays_and_opens(
         await wait_for(pilot, lambda: app.compare is not None, timeout=120)
         assert app.compare is not None
         assert app.compare.names == ("runs/increments", "runs/linear")
+
+
+async def test_a_new_checkpoint_of_the_run_on_show_is_offered_as_b(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = project(tmp_path, ("linear",))
+    monkeypatch.chdir(folder)
+    app = TimingApp(discovering(), cwd=folder)
+    async with app.run_test(size=(140, 44), notifications=True) as pilot:
+        await settle(pilot, app, timeout=300)
+        shown = app.paths.checkpoint if app.paths is not None else None
+        assert shown == folder / "runs/linear/checkpoint.pt"
+        # Training writes the next checkpoint into the run's folder (written now: newer).
+        newer = folder / "runs/linear/epochs/epoch_0031.pt"
+        newer.parent.mkdir()
+        shutil.copy(SAMPLE / "runs/increments/checkpoint.pt", newer)
+        await wait_for(pilot, lambda: isinstance(app.screen, CompareOffer), timeout=60)
+        assert "epoch_0031.pt" in screen_text(app)
+        await pilot.press("enter")
+        assert app.compare is not None and app.compare.paths.checkpoint == newer

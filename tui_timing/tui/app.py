@@ -9,6 +9,7 @@ pipeline thread is still importing it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 from collections.abc import Sequence
 from dataclasses import replace
@@ -28,7 +29,7 @@ from textual.screen import ModalScreen
 from textual.theme import Theme
 from textual.widgets import ContentSwitcher, Footer, OptionList
 
-from tui_timing.artifacts.file_watch import POLL_INTERVAL_S, ArtifactWatcher
+from tui_timing.artifacts.file_watch import POLL_INTERVAL_S, ArtifactWatcher, TreeWatcher
 from tui_timing.errors import ArtifactError
 from tui_timing.findings import Check, StageResult
 from tui_timing.stages.catalog import ALL_STAGES, STAGE_BY_ID, STAGES, Stage
@@ -92,6 +93,7 @@ from tui_timing.tui.themes import (
 if TYPE_CHECKING:
     from tui_timing.artifacts.discovery import Discovered, Run
     from tui_timing.config import ArtifactPaths, Invocation
+    from tui_timing.report.runs import Target
     from tui_timing.stages.context import StageContext
     from tui_timing.tui.pane_search import Match
     from tui_timing.tui.runs_screen import RunsChoice
@@ -241,6 +243,8 @@ class TimingApp(App[None]):
         self._action_origin: tuple[Run, set[Path]] | None = None
         #: B of a comparison asked for in the runs view, started once A is resolved.
         self._compare_after_resolve: Run | None = None
+        #: The folder of the run on show, watched for a new checkpoint.
+        self.run_watcher: TreeWatcher | None = None
         self._idle_at = -1
         self._said_sample = False
         self._matches: list[Match] = []
@@ -439,6 +443,7 @@ class TimingApp(App[None]):
         description = describe_artifacts(message.paths, message.found, message.selection, self.cwd)
         self.query_one(HeaderBar).show(description, *shorter(description))
         self.watcher.watch(message.paths.given())
+        self._watch_run_folder()
         if message.found is not None and message.found.is_sample and not self._said_sample:
             self._said_sample = True
             self.notify(
@@ -515,8 +520,51 @@ class TimingApp(App[None]):
             state.result = StageResult(id=info.id, name=info.name, checks=[check])
             self._show(stage_id)
 
+    def _watch_run_folder(self) -> None:
+        """Watch the folder of the run on show for a new checkpoint (offered as B)."""
+        from tui_timing.artifacts.discovery import candidate_files
+
+        run = self.current_run()
+        folder = run.folder if run is not None else None
+        if folder is None or (self.found is not None and self.found.is_sample):
+            self.run_watcher = None
+            return
+        self.run_watcher = TreeWatcher(lambda: candidate_files(folder))
+
+    def _newer_checkpoint(self) -> None:
+        """(A worker thread.) The run on show's newest checkpoint, offered for comparison
+        when it is not the one on show and was written after it."""
+        from tui_timing.artifacts.discovery import discover
+        from tui_timing.report.runs import run_targets
+
+        run, paths = self.current_run(), self.paths
+        if run is None or run.folder is None or paths is None or paths.checkpoint is None:
+            return
+        targets = [t for r in run_targets(discover(run.folder)) for t in r.targets]
+        newest = targets[-1] if targets else None
+        if newest is None or newest.checkpoint is None or newest.checkpoint == paths.checkpoint:
+            return
+        with contextlib.suppress(OSError):
+            if newest.checkpoint.stat().st_mtime > paths.checkpoint.stat().st_mtime:
+                self.call_from_thread(self._offer_newer, newest, run)
+
+    def _offer_newer(self, newest: Target, run: Run) -> None:
+        from tui_timing.artifacts.discovery import Run
+
+        if self.compare is not None or newest.checkpoint is None or self.paths is None:
+            return
+        shown = self.paths.checkpoint.name if self.paths.checkpoint else run.name
+        other = Run(run.name, newest.checkpoint, run.log, run.eval, run.folder)
+        self.push_screen(
+            CompareOffer(newest.checkpoint.name, shown, CompareOffer.NEW_CHECKPOINT),
+            lambda yes: self.start_compare(other, side="B") if yes else None,
+        )
+
     def _poll_artifacts(self) -> None:
-        """Re-run the stages an edited or growing artifact feeds (see watcher.py)."""
+        """Re-run the stages an edited or growing artifact feeds (see file_watch.py); look
+        for a new checkpoint of the run on show."""
+        if self.run_watcher is not None and self.run_watcher.poll():
+            self.run_worker(self._newer_checkpoint, thread=True, group="newer", exclusive=True)
         changed = self.watcher.poll()
         if not changed or self.paths is None:
             return
