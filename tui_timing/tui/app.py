@@ -173,13 +173,17 @@ class TimingApp(App[None]):
             tooltip="search the stage on show (Enter, down: next; up: previous)",
         ),
         Binding("s", "select_artifacts", "switch", tooltip="switch run, cache or eval dump"),
+        # The footer's last key: at 80 columns it has room for one of runs and theme; the
+        # runs view is the one a live training is followed in (the theme is in `?`).
+        Binding(
+            "t", "next_theme", "theme", show=False, tooltip="next theme (kept for the next launch)"
+        ),
         Binding(
             "w",
             "runs",
             "runs",
             tooltip="every run of the repo, diagnosed and kept current (Enter opens one)",
         ),
-        Binding("t", "next_theme", "theme", tooltip="next theme (kept for the next launch)"),
         Binding(
             "c",
             "compare",
