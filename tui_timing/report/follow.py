@@ -57,10 +57,12 @@ class RunFollower:
 
     def is_new(self, row: RunRow) -> bool:
         """Whether this row (its files as they are now) was not seen before; marks it seen."""
-        key = (row.target.run, versions(self.diagnoser.paths(row.target), not row.latest))
-        if key in self._emitted:
+        paths = self.diagnoser.paths(row.target)
+        if (row.target.run, versions(paths, not row.latest)) in self._emitted:
             return False
-        self._emitted.add(key)
+        # Seen as it is now, and as it will read once a newer checkpoint lands (its log
+        # pinned): a row that stops being its run's newest is not printed again.
+        self._emitted |= {(row.target.run, versions(paths, pin)) for pin in (False, True)}
         return True
 
 

@@ -235,8 +235,10 @@ class RunDiagnoser:
         key = versions(paths, pin_log=not latest)
         if key in self._memo:
             return self._memo[key][0], True
-        self._memo[key] = self._report(paths)
-        return self._memo[key]
+        done = self._report(paths)
+        # Kept under both keys: a row that stops being its run's newest is not redone.
+        self._memo[versions(paths)] = self._memo[versions(paths, pin_log=True)] = done
+        return done
 
     def _report(self, paths: ArtifactPaths) -> tuple[Report, bool]:
         if self.results is not None:
