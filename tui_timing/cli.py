@@ -27,6 +27,13 @@ from tui_timing.config import (
     tolerances_from,
 )
 from tui_timing.errors import ArtifactError, UsageError, out_of_memory
+from tui_timing.model.options import (
+    PROFILE_HEADS,
+    PROFILE_LOSSES,
+    HeadConfig,
+    TrainOptions,
+    default_of,
+)
 from tui_timing.project import ARTIFACT_KEYS, merge_keys, parse_key_options, read_project
 from tui_timing.stages.catalog import ALL_STAGES, Stage
 
@@ -128,7 +135,7 @@ def artifact_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option(
             "--samples",
             type=SAMPLE_COUNTS,
-            help=f"Rows sampled in stage 5, at most {SAMPLES_MAX:,} (default 2048).",
+            help=f"Rows sampled in stage 5, at most {SAMPLES_MAX:,} (default {Settings.samples}).",
         ),
         click.option(
             "--seed", type=SEEDS, help="Seed of every random choice, 0 to 2**63-1 (default 0)."
@@ -142,7 +149,8 @@ def artifact_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option(
             "--temperature",
             type=click.FloatRange(min=0, min_open=True),
-            help="Sampling temperature of the profile in stage 5 (default 1).",
+            help="Sampling temperature of the profile in stage 5 "
+            f"(default {Settings.temperature:g}).",
         ),
     ]
     for option in reversed(options):
@@ -177,10 +185,10 @@ def build_invocation(options: dict[str, Any]) -> Invocation:
 
     settings = Settings(
         tolerances=tolerances,
-        device=pick("device", "auto"),
-        samples=pick("samples", 2048),
-        seed=pick("seed", 0),
-        temperature=float(pick("temperature", 1.0)),
+        device=pick("device", Settings.device),
+        samples=pick("samples", Settings.samples),
+        seed=pick("seed", Settings.seed),
+        temperature=float(pick("temperature", Settings.temperature)),
         dataset_spec=plugin("dataset"),
         model_spec=plugin("model"),
         sampler_spec=plugin("sampler"),
@@ -569,24 +577,59 @@ def build_cache_command(
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="Run folder.")
 @click.option(
     "--profile-head",
-    type=click.Choice(["linear", "templates", "increments", "monotonic"]),
-    default="increments",
+    type=click.Choice(PROFILE_HEADS),
+    default=default_of(HeadConfig, "profile_head"),
     show_default=True,
     help="How per-step logits are produced.",
 )
-@click.option("--epochs", type=click.IntRange(min=1), default=30, show_default=True)
-@click.option("--hidden", type=click.IntRange(min=1), default=64, show_default=True)
-@click.option("--n-templates", type=click.IntRange(min=1), default=8, show_default=True)
+@click.option(
+    "--epochs",
+    type=click.IntRange(min=1),
+    default=default_of(TrainOptions, "epochs"),
+    show_default=True,
+)
+@click.option(
+    "--hidden",
+    type=click.IntRange(min=1),
+    default=default_of(HeadConfig, "hidden"),
+    show_default=True,
+)
+@click.option(
+    "--n-templates",
+    type=click.IntRange(min=1),
+    default=default_of(HeadConfig, "n_templates"),
+    show_default=True,
+)
 @click.option("--logit-bound", type=float, help="Squash logits to b·tanh(z/b) (default: none).")
 @click.option("--logsigma-min", type=float, help="Clamp log σ from below (default: none).")
 @click.option("--logsigma-max", type=float, help="Clamp log σ from above (default: none).")
 @click.option("--no-length-input", is_flag=True, help="Do not tell the backbone the length.")
 @click.option("--no-mask-padding", is_flag=True, help="Softmax over all L steps, padding too.")
-@click.option("--profile-loss", type=click.Choice(["kl", "mse"]), default="kl", show_default=True)
+@click.option(
+    "--profile-loss",
+    type=click.Choice(PROFILE_LOSSES),
+    default=default_of(HeadConfig, "profile_loss"),
+    show_default=True,
+)
 @click.option("--diffusion-cond-dim", type=int, help="The diffusion model's conditioning width.")
-@click.option("--batch-size", type=click.IntRange(min=1), default=256, show_default=True)
-@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=3e-3, show_default=True)
-@click.option("--val-fraction", type=click.FloatRange(0, 1), default=0.1, show_default=True)
+@click.option(
+    "--batch-size",
+    type=click.IntRange(min=1),
+    default=default_of(TrainOptions, "batch_size"),
+    show_default=True,
+)
+@click.option(
+    "--lr",
+    type=click.FloatRange(min=0, min_open=True),
+    default=default_of(TrainOptions, "lr"),
+    show_default=True,
+)
+@click.option(
+    "--val-fraction",
+    type=click.FloatRange(0, 1),
+    default=default_of(TrainOptions, "val_fraction"),
+    show_default=True,
+)
 @click.option(
     "--save-every", type=click.IntRange(min=0), default=0, help="Also save epochs/ every N."
 )
@@ -597,7 +640,7 @@ def build_cache_command(
 def train_command(ctx: click.Context, cache: Path, out: Path, **options: Any) -> None:
     """Train the reference timing head on a cache; write OUT/checkpoint.pt and stats.jsonl."""
     from tui_timing.data.dataset import TimingDataset
-    from tui_timing.model.train import TrainOptions, train
+    from tui_timing.model.train import train
 
     merged = _merged(ctx, {k: options[k] for k in ("seed", "device", "keys")})
     head = {
@@ -617,8 +660,8 @@ def train_command(ctx: click.Context, cache: Path, out: Path, **options: Any) ->
         batch_size=options["batch_size"],
         lr=options["lr"],
         val_fraction=options["val_fraction"],
-        seed=merged["seed"] if merged["seed"] is not None else 0,
-        device=merged["device"] or "auto",
+        seed=merged["seed"] if merged["seed"] is not None else default_of(TrainOptions, "seed"),
+        device=merged["device"] or default_of(TrainOptions, "device"),
         save_every=options["save_every"],
     )
     try:
@@ -649,12 +692,14 @@ def train_command(ctx: click.Context, cache: Path, out: Path, **options: Any) ->
 @click.option("--checkpoint", required=True, type=click.Path(path_type=Path), help="Checkpoint.")
 @click.option("--cache", required=True, type=click.Path(path_type=Path), help="Timing cache.")
 @click.option(
-    "--samples", type=SAMPLE_COUNTS, help=f"Rows to sample, at most {SAMPLES_MAX:,} (default 2048)."
+    "--samples",
+    type=SAMPLE_COUNTS,
+    help=f"Rows to sample, at most {SAMPLES_MAX:,} (default {Settings.samples}).",
 )
 @click.option(
     "--temperature",
     type=click.FloatRange(min=0, min_open=True),
-    default=1.0,
+    default=Settings.temperature,
     show_default=True,
     help="Profile logits are divided by this.",
 )
@@ -674,8 +719,8 @@ def sample_command(
     from tui_timing.model.train import resolve_device
 
     merged = _merged(ctx, options)
-    samples = merged["samples"] or 2048
-    seed = merged["seed"] if merged["seed"] is not None else 0
+    samples = merged["samples"] or Settings.samples
+    seed = merged["seed"] if merged["seed"] is not None else Settings.seed
     try:
         timing = TimingDataset(cache, parse_key_options(merged["keys"] or ())["cache"]).cache
         loaded = load_checkpoint(checkpoint, Settings(model_spec=merged["model"]))
@@ -685,7 +730,7 @@ def sample_command(
                 f"{checkpoint}: the weights could only be read statically; give --model "
                 "module:factory or --sampler module:function"
             )
-        device = resolve_device(merged["device"] or "auto")
+        device = resolve_device(merged["device"] or Settings.device)
         stats = SampleStats(max_len=timing.max_len)
         with click.progressbar(length=samples, label="sampling", file=sys.stderr) as bar:
             for chunk in sample_chunks(
