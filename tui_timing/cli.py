@@ -9,6 +9,7 @@ command that needs them, so `--help` is instant.
 from __future__ import annotations
 
 import os
+import shlex
 import sys
 from collections.abc import Callable
 from datetime import datetime
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
+from click.core import ParameterSource
 
 from tui_timing.config import (
     ArtifactPaths,
@@ -324,7 +326,8 @@ def main(ctx: click.Context, **options: Any) -> None:
     With no command, opens the inspector on the artifacts given, or on those found under
     the current directory, or on the bundled sample data.
     """
-    ctx.obj = options
+    if ctx.invoked_subcommand is not None:
+        refuse_options_before(ctx, ctx.invoked_subcommand)
     if os.environ.get("TIMING_TUI_LOG"):
         log_to(os.environ["TIMING_TUI_LOG"])
     if ctx.invoked_subcommand is not None:
@@ -341,10 +344,42 @@ def main(ctx: click.Context, **options: Any) -> None:
     run_app(invocation, ahead)
 
 
-def _merged(ctx: click.Context, options: dict[str, Any]) -> dict[str, Any]:
-    """Subcommand options, falling back to those given before the subcommand name."""
-    parent = ctx.obj or {}
-    return {k: (v if v not in (None, ()) else parent.get(k)) for k, v in options.items()}
+def refuse_options_before(ctx: click.Context, command: str) -> None:
+    """Exit 2 when options were given before the command's name (`timing-tui --scratchpad X
+    check`): those are the inspector's, and honouring some of them in a command that
+    takes them while another command has no such option would make an option mean
+    different things by where it stands. The message shows where to write them."""
+    given = [
+        param
+        for param in ctx.command.params
+        if isinstance(param, click.Option)
+        and param.name is not None
+        and ctx.get_parameter_source(param.name) == ParameterSource.COMMANDLINE
+    ]
+    if not given:
+        return
+    takes = {p.name for p in main.commands[command].params if isinstance(p, click.Option)}
+    words = [word for param in given for word in _as_typed(param, ctx.params[param.name])]
+    names = ", ".join(param.opts[0] for param in given)
+    unknown = [param.opts[0] for param in given if param.name not in takes]
+    if unknown:
+        fail(
+            f"{names} given before the command {command!r}, which takes no "
+            f"{', '.join(unknown)} (timing-tui {command} --help lists its options); options "
+            "before a command name are the inspector's (timing-tui with no command)"
+        )
+    fail(
+        f"{names} given before the command {command!r}; write the options after the "
+        f"command name: timing-tui {command} {shlex.join(words)} ..."
+    )
+
+
+def _as_typed(option: click.Option, value: Any) -> list[str]:
+    """The words that give `option` this value on the command line."""
+    if option.is_flag:
+        return [option.opts[0]]
+    values = value if option.multiple else (value,)
+    return [word for one in values for word in (option.opts[0], str(one))]
 
 
 @main.command(epilog=PROJECT_HELP)
@@ -362,8 +397,7 @@ def _merged(ctx: click.Context, options: dict[str, Any]) -> dict[str, Any]:
     type=click.IntRange(ALL_STAGES[0], ALL_STAGES[-1]),
     help=f"Run and report one stage ({Stage.DECISION} runs all).",
 )
-@click.pass_context
-def check(ctx: click.Context, fmt: str, stage: int | None, **options: Any) -> None:
+def check(fmt: str, stage: int | None, **options: Any) -> None:
     """Run the stages headless and print the report. Exit 0 all passed, 1 a check failed
     or errored, 2 a usage error or an artifact that cannot be used at all."""
     from tui_timing.artifacts.discovery import discover_or_sample
@@ -374,7 +408,7 @@ def check(ctx: click.Context, fmt: str, stage: int | None, **options: Any) -> No
     from tui_timing.stages.runner import check_report, checked_context, resolve_paths
 
     try:
-        invocation = build_invocation(_merged(ctx, options))
+        invocation = build_invocation(options)
         paths = invocation.paths
         discovered = ""
         if not invocation.any_artifact:
@@ -419,8 +453,7 @@ def check(ctx: click.Context, fmt: str, stage: int | None, **options: Any) -> No
     show_default=True,
     help="Report format on stdout.",
 )
-@click.pass_context
-def compare(ctx: click.Context, run_a: Path, run_b: Path, fmt: str, **options: Any) -> None:
+def compare(run_a: Path, run_b: Path, fmt: str, **options: Any) -> None:
     """Compare run B with run A on one cache: did B fix what A failed, did it break anything?
 
     A and B are run folders or checkpoint files; each run's stats log and eval dump are
@@ -438,14 +471,13 @@ def compare(ctx: click.Context, run_a: Path, run_b: Path, fmt: str, **options: A
     from tui_timing.stages.pair import run_pair
 
     try:
-        merged = _merged(ctx, options)
         for name in ("checkpoint", "log"):
-            if merged.get(name) is not None:
+            if options.get(name) is not None:
                 raise UsageError(
                     f"compare takes each run's {name} from A and B; drop --{name} (name the "
                     f"run's folder or checkpoint file as A or B)"
                 )
-        invocation = build_invocation(merged)
+        invocation = build_invocation(options)
         paths_a, paths_b = compare_paths(invocation.paths, run_a, run_b, invocation.settings)
         pair = run_pair(paths_a, paths_b, invocation.settings)
     except UsageError as exc:
@@ -636,13 +668,11 @@ def build_cache_command(
 @click.option("--seed", type=SEEDS, help="Seed of the split, the weights and the batches.")
 @click.option("--device", type=DEVICE_CHOICES, help="Where to train (default auto).")
 @click.option("--key", "keys", multiple=True, help="Map a cache key: NAME=THEIR_KEY.")
-@click.pass_context
-def train_command(ctx: click.Context, cache: Path, out: Path, **options: Any) -> None:
+def train_command(cache: Path, out: Path, **options: Any) -> None:
     """Train the reference timing head on a cache; write OUT/checkpoint.pt and stats.jsonl."""
     from tui_timing.data.dataset import TimingDataset
     from tui_timing.model.train import train
 
-    merged = _merged(ctx, {k: options[k] for k in ("seed", "device", "keys")})
     head = {
         "profile_head": options["profile_head"],
         "hidden": options["hidden"],
@@ -660,12 +690,12 @@ def train_command(ctx: click.Context, cache: Path, out: Path, **options: Any) ->
         batch_size=options["batch_size"],
         lr=options["lr"],
         val_fraction=options["val_fraction"],
-        seed=merged["seed"] if merged["seed"] is not None else default_of(TrainOptions, "seed"),
-        device=merged["device"] or default_of(TrainOptions, "device"),
+        seed=options["seed"] if options["seed"] is not None else default_of(TrainOptions, "seed"),
+        device=options["device"] or default_of(TrainOptions, "device"),
         save_every=options["save_every"],
     )
     try:
-        dataset = TimingDataset(cache, parse_key_options(merged["keys"] or ())["cache"])
+        dataset = TimingDataset(cache, parse_key_options(options["keys"])["cache"])
         with click.progressbar(length=run.epochs, label="training", file=sys.stderr) as bar:
 
             def on_epoch(epoch: int, epochs: int, stats: dict[str, dict[str, float]]) -> None:
@@ -708,29 +738,25 @@ def train_command(ctx: click.Context, cache: Path, out: Path, **options: Any) ->
 @click.option("--seed", type=SEEDS, help="Seed of the rows and the draws (default 0).")
 @click.option("--device", type=DEVICE_CHOICES, help="Where to sample (default auto).")
 @click.option("--key", "keys", multiple=True, help="Map a cache key: NAME=THEIR_KEY.")
-@click.pass_context
-def sample_command(
-    ctx: click.Context, checkpoint: Path, cache: Path, temperature: float, **options: Any
-) -> None:
+def sample_command(checkpoint: Path, cache: Path, temperature: float, **options: Any) -> None:
     """Sample durations and profiles for random cache rows; print them beside the real ones."""
     from tui_timing.data.dataset import TimingDataset
     from tui_timing.model.checkpoint import load_checkpoint
     from tui_timing.model.sample import SampleStats, comparison_table, load_sampler, sample_chunks
     from tui_timing.model.train import resolve_device
 
-    merged = _merged(ctx, options)
-    samples = merged["samples"] or Settings.samples
-    seed = merged["seed"] if merged["seed"] is not None else Settings.seed
+    samples = options["samples"] or Settings.samples
+    seed = options["seed"] if options["seed"] is not None else Settings.seed
     try:
-        timing = TimingDataset(cache, parse_key_options(merged["keys"] or ())["cache"]).cache
-        loaded = load_checkpoint(checkpoint, Settings(model_spec=merged["model"]))
-        sampler = load_sampler(merged["sampler"]) if merged["sampler"] else None
+        timing = TimingDataset(cache, parse_key_options(options["keys"])["cache"]).cache
+        loaded = load_checkpoint(checkpoint, Settings(model_spec=options["model"]))
+        sampler = load_sampler(options["sampler"]) if options["sampler"] else None
         if sampler is None and loaded.model is None:
             raise UsageError(
                 f"{checkpoint}: the weights could only be read statically; give --model "
                 "module:factory or --sampler module:function"
             )
-        device = resolve_device(merged["device"] or Settings.device)
+        device = resolve_device(options["device"] or Settings.device)
         stats = SampleStats(max_len=timing.max_len)
         with click.progressbar(length=samples, label="sampling", file=sys.stderr) as bar:
             for chunk in sample_chunks(
