@@ -17,7 +17,7 @@ PROFILE_LOSSES = ("kl", "mse")
 
 @dataclass
 class HeadConfig:
-    """Every config key of a checkpoint (docs/artifacts.md, Checkpoint); the defaults are the
+    """Every config key of a checkpoint (docs/artifacts.md#checkpoint); the defaults are the
     healthy head."""
 
     cond_dim: int
