@@ -7,10 +7,10 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from report_helpers import run_one, statuses
 
-from tui_timing.config import ArtifactPaths, Settings
+from tui_timing.config import Settings
 from tui_timing.findings import StageResult
-from tui_timing.stages.runner import load_artifacts, run_stage
 
 #: A user's dataset as researchers write them: each variant changes one thing.
 DATASET_SOURCE = '''
@@ -100,12 +100,7 @@ def user_module(
 
 
 def stage2(cache: Path, dataset: str | None = None, **paths: Path) -> StageResult:
-    ctx = load_artifacts(ArtifactPaths(cache=cache, **paths), Settings(dataset_spec=dataset))
-    return run_stage(ctx, 2)
-
-
-def statuses(result: StageResult) -> dict[str, str]:
-    return {c.id: c.status for c in result.checks}
+    return run_one(2, Settings(dataset_spec=dataset), cache=cache, **paths)
 
 
 ALL_PASS = {

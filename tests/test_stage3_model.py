@@ -12,14 +12,14 @@ from typing import Any
 import pytest
 import torch
 from click.testing import CliRunner
+from report_helpers import run_one, statuses
 from sample_paths import CACHE, INCREMENTS, LINEAR
 
 from tui_timing.cli import main
-from tui_timing.config import ArtifactPaths, Settings
+from tui_timing.config import Settings
 from tui_timing.findings import StageResult
 from tui_timing.model.train import TrainOptions, train
 from tui_timing.stages.model import CHECKS
-from tui_timing.stages.runner import load_artifacts, run_stage
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -27,12 +27,7 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 def stage3(
     checkpoint: Path | None, cache: Path | None = CACHE, settings: Settings | None = None
 ) -> StageResult:
-    paths = ArtifactPaths(cache=cache, checkpoint=checkpoint)
-    return run_stage(load_artifacts(paths, settings or Settings()), 3)
-
-
-def statuses(result: StageResult) -> dict[str, str]:
-    return {c.id: c.status for c in result.checks}
+    return run_one(3, settings, cache=cache, checkpoint=checkpoint)
 
 
 def planted(tmp_path: Path, change: Callable[[dict[str, Any]], None]) -> Path:

@@ -33,6 +33,7 @@ import torch
 from torch import nn
 
 from tui_timing.artifacts.cache import TimingCache
+from tui_timing.config import Settings
 from tui_timing.errors import UsageError
 from tui_timing.model.heads import HeadOutputs, read_outputs
 from tui_timing.model.user_model import bind_steps
@@ -103,7 +104,7 @@ def sample_chunks(
     model: nn.Module | None,
     cache: TimingCache,
     *,
-    samples: int = 2048,
+    samples: int = Settings.samples,
     seed: int = 0,
     temperature: float = 1.0,
     device: torch.device | None = None,
