@@ -560,9 +560,7 @@ def compare_paths(
     show_default=True,
     help="Output format on stdout (--follow: text or jsonl).",
 )
-@click.pass_context
 def runs_command(
-    ctx: click.Context,
     folders: tuple[Path, ...],
     every_checkpoint: bool,
     follow: bool,
@@ -583,15 +581,14 @@ def runs_command(
     )
 
     try:
-        merged = _merged(ctx, options)
         for name in ("checkpoint", "log"):
-            if merged.get(name) is not None:
+            if options.get(name) is not None:
                 raise UsageError(f"runs takes each run's {name} from its own folder; drop --{name}")
         if follow and fmt not in ("text", "jsonl"):
             raise UsageError(
                 f"--follow prints rows as they land: use --format text or jsonl, not {fmt}"
             )
-        invocation = build_invocation(merged)
+        invocation = build_invocation(options)
         roots = _run_roots(folders, invocation.run_folders)
         shared = _runs_cache(invocation.paths, invocation.settings)
         diagnoser = RunDiagnoser(shared, invocation.settings, use_cache=not invocation.no_cache)
