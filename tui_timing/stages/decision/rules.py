@@ -194,6 +194,12 @@ def architecture_cannot_fit(walk: Walk) -> RuleResult:
     upstream = ev.failures(Stage.CACHE) + ev.failures(Stage.DATASET)
     if upstream:
         return RuleResult(False, f"the cache or dataloader does not pass ({ids(upstream)})")
+    broken = _training_broke(ev)
+    if broken:
+        return RuleResult(
+            False,
+            f"{broken}: an architecture check on a model that training broke proves nothing",
+        )
     capacity = ev.get("model.profile_capacity")
     flat = ev.failed("sampler.flat")
     untested = (
@@ -319,12 +325,23 @@ def training_or_sampling(walk: Walk) -> RuleResult:
     if trend is not None and trend.status == "fail":
         seen.append("the loss diverges" + divergence_text(trend))
         evidence.append(trend)
+    nonfinite = ev.nonfinite_rows()
+    if nonfinite:
+        seen.append(
+            f"the model outputs NaN or inf on {nonfinite:,} rows (its weights are not finite: "
+            "training diverged)"
+        )
+        evidence += [
+            c
+            for c in (ev.get("model.duration_head"), ev.get("model.length_masking"))
+            if c is not None and c.status == "fail"
+        ]
     if evidence:
         actions.append(
             Action(
                 "Look at the training loop at the epoch where it goes wrong (learning rate, "
                 "loss weights of duration vs profile, early stopping)",
-                f"Stage 4 shows {'; '.join(seen)}.",
+                f"Training went wrong: {'; '.join(seen)}.",
                 [c.id for c in evidence],
             )
         )
@@ -369,7 +386,7 @@ def training_or_sampling(walk: Walk) -> RuleResult:
         evidence += undertrained.checks
         actions.append(
             Action(
-                "Train the duration head longer (more epochs; check the learning rate)",
+                undertrained.fix,
                 undertrained.summary[:1].upper() + undertrained.summary[1:] + ".",
                 [c.id for c in undertrained.checks],
             )
@@ -673,6 +690,17 @@ def _cache_fault(failing: list[Check]) -> str:
     if others:
         named.append(brief(others))
     return "; ".join(named)
+
+
+def _training_broke(ev: Evidence) -> str:
+    """Why the model's outputs say nothing about its architecture: they are not finite, or
+    its log diverged ('' when neither)."""
+    nonfinite = ev.nonfinite_rows()
+    if nonfinite:
+        return f"the model outputs NaN or inf on {nonfinite:,} rows"
+    if ev.failed("train.loss_trend"):
+        return "its training log diverged (train.loss_trend fails)"
+    return ""
 
 
 def _config(ev: Evidence) -> dict[str, Any]:
