@@ -253,6 +253,19 @@ def test_rule_4_does_not_apply_while_the_cache_fails() -> None:
     assert rule_of(result) == 1 and 4 not in matched(result)
 
 
+def test_a_diverged_log_is_training_even_when_a_padding_check_fails() -> None:
+    """Weights gone NaN after the learning rate jumped: the log says so, and an
+    architecture check on the broken model's outputs proves nothing (rule 6, not 4)."""
+    results = healthy()
+    setting(results, "train.loss_trend", "fail", {"split": "val", "epoch": 7})
+    setting(results, "model.length_masking", "fail", {"mean": 0.0, "max": 0.0})
+    result = decide(results)
+    assert rule_of(result) == 6 and 4 not in matched(result)
+    assert result.decision is not None
+    assert "diverges from epoch 7" in result.decision.verdict
+    assert "mask" not in result.decision.verdict
+
+
 def test_rule_5_duration_clamp() -> None:
     results = healthy()
     results[3].stats["checkpoint"]["config"]["logsigma_min"] = -1.0

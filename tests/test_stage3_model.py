@@ -221,6 +221,26 @@ def test_a_head_trained_on_log10_durations_is_an_objective_fault(tmp_path: Path)
     assert healthy.measured["cause"] != "scale" and healthy.measured["log10"] is False
 
 
+def test_a_model_with_nan_weights_is_a_training_fault_not_the_architecture(
+    tmp_path: Path,
+) -> None:
+    """A run whose weights went NaN (the learning rate jumped): the masking check cannot see
+    where the mass goes, and the verdict is training (rule 6), never "mask the softmax" for
+    a checkpoint that masks."""
+
+    def diverged(saved: dict[str, Any]) -> None:
+        saved["model"]["backbone.2.weight"][0, 0] = float("nan")
+
+    ctx = load_artifacts(
+        ArtifactPaths(cache=CACHE, checkpoint=planted(tmp_path, diverged)), Settings()
+    )
+    assert run_stage(ctx, 3).check("model.length_masking").measured["nonfinite_rows"] > 0
+    verdict = run_stage(ctx, 7)
+    assert verdict.stats["rule"] == 6, verdict.stats["verdict"]
+    assert 4 not in verdict.stats["matched"]
+    assert "NaN or inf" in verdict.stats["verdict"] and "mask" not in verdict.stats["verdict"]
+
+
 def test_an_unknown_state_dict_is_read_statically(tmp_path: Path) -> None:
     state = {
         "enc.weight": torch.zeros(16, 10),

@@ -82,6 +82,8 @@ def duration_finding(ev: Evidence, ctx: StageContext) -> DurationFinding | None:
     fit = ev.get("model.duration_fit")
     if fit is None or fit.status != "fail" or not isinstance(fit.measured, dict):
         return None
+    if ev.nonfinite_rows():  # a NaN gap has no parts: rule 6 names the non-finite model
+        return None
     m = fit.measured
     gap = (
         f"{fmt(float(m['gap']))} nats per row worse than a brief fit"
