@@ -394,6 +394,27 @@ def test_rule_1_names_milliseconds_and_a_shuffle_in_the_users_terms() -> None:
     assert "rows are shuffled against their features (n_points" in verdict
 
 
+def test_rules_1_and_2_say_what_drifted() -> None:
+    """A cache that drifted from its raw data and batches that carry another row's profile:
+    each headline says what drifted and by how much, not a bare check id."""
+    results = healthy()
+    setting(results, "cache.vs_raw", "fail", {
+        "duration.mean": {"cache": 1.05, "raw": 1.0, "ok": False},
+        "n_segments": {"cache": 10, "raw": 10, "ok": True},
+    })  # fmt: skip
+    result = decide(results)
+    assert result.decision is not None and rule_of(result) == 1
+    assert "the mean duration is +5.0% against the raw summary" in result.decision.verdict
+    results = healthy()
+    setting(results, "dataset.batch_rows", "fail",
+            {"drifted": ["length", "profile"], "off": 40, "rows": 100})  # fmt: skip
+    result = decide(results)
+    assert result.decision is not None and rule_of(result) == 2
+    assert "another row's length, profile beside a row's own (40 of 100 rows)" in (
+        result.decision.verdict
+    )
+
+
 def test_rule_6_collapse_cites_the_epoch() -> None:
     results = healthy()
     setting(results, "train.collapse", "fail", {"epoch": 7, "flat_epoch": 7})

@@ -106,8 +106,7 @@ def duration_finding(ev: Evidence, ctx: StageContext) -> DurationFinding | None:
             f"μ is a constant {fmt(1 / factor)}× log d ({target}; scaling μ and σ by "
             f"{fmt(factor)} saves {fmt(float(m.get('factor_nats', 0)))} of the {gap})",
             [fit],
-            "Fit μ to the natural log of the duration (log d, as the cache stores it) and "
-            "retrain",
+            "Fit μ to the natural log of the duration (log d, as the cache stores it) and retrain",
         )
     own, evidence = fitted_own_data(ev, ctx)
     bias = (

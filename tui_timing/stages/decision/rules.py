@@ -31,6 +31,7 @@ from tui_timing.stages.decision.wording import (
     architecture_changes,
     architecture_why,
     brief,
+    dataset_fault,
     divergence_text,
     drift_figures,
     ids,
@@ -110,7 +111,7 @@ def dataset_fails(walk: Walk) -> RuleResult:
     return RuleResult(
         True,
         f"stage 2 fails: {ids(failing)}",
-        f"Fix the dataset/dataloader: {properties}.",
+        f"Fix the dataset/dataloader: {dataset_fault(failing)}.",
         [
             Action(
                 f"Fix the dataset/dataloader ({properties})",
@@ -680,6 +681,9 @@ def _cache_fault(failing: list[Check]) -> str:
                 f"movement; divide them by {float(m['factor']):g})"
             )
             said.add(check.id)
+        elif check.id == "cache.vs_raw" and _raw_drift(m):
+            named.append(_raw_drift(m))
+            said.add(check.id)
         elif check.id == "cache.row_alignment" and not mask_wrong and "share_off" in m:
             named.append(
                 f"rows are shuffled against their features ({m.get('feature')} disagrees with "
@@ -701,6 +705,34 @@ def _training_broke(ev: Evidence) -> str:
     if ev.failed("train.loss_trend"):
         return "its training log diverged (train.loss_trend fails)"
     return ""
+
+
+#: The raw summary's figures as a person names them.
+_RAW_NAMES = {
+    "n_segments": "the row count",
+    "duration.mean": "the mean duration",
+    "duration.std": "the spread of durations",
+    "profile_first": "the first profile bin",
+    "profile_mid": "the mid profile bin",
+    "profile_last": "the last profile bin",
+}
+
+
+def _raw_drift(measured: dict[str, Any]) -> str:
+    """What drifted from the raw summary, and by how much ('' when nothing is named)."""
+    drifted = []
+    for key, row in measured.items():
+        if not isinstance(row, dict) or row.get("ok") is not False:
+            continue
+        cache, raw = float(row["cache"]), float(row["raw"])
+        change = f"{cache / raw - 1:+.1%}" if raw else "from 0"
+        drifted.append(
+            f"{_RAW_NAMES.get(key, key)} is {change} against the raw summary "
+            f"({fmt(cache)} vs {fmt(raw)})"
+        )
+    if not drifted:
+        return ""
+    return "the cache drifted from its raw data: " + ", ".join(drifted)
 
 
 def _config(ev: Evidence) -> dict[str, Any]:
