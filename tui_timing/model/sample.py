@@ -38,12 +38,14 @@ from tui_timing.model.heads import HeadOutputs, read_outputs
 from tui_timing.model.user_model import bind_steps
 from tui_timing.numerics.figures import ks_distance, profile_bins, quantile_dict
 from tui_timing.numerics.sampler_stats import (
+    calibration,
     duration_ceiling,
     passthrough,
     profile_dispersion,
     row_dispersion,
     same_durations,
     same_profiles,
+    tempering,
 )
 from tui_timing.plugins import load_object
 
@@ -238,6 +240,11 @@ class SampleStats:
     real_cv: list[np.ndarray] = field(default_factory=list)
     #: The same for the head's own profile at temperature 1, when there is a head to run.
     head_cv: list[np.ndarray] = field(default_factory=list)
+    #: Per row, in draw order: (log sampled duration − the head's μ) / its σ.
+    head_z: list[np.ndarray] = field(default_factory=list)
+    #: Per row: slope and correlation of log sampled profile on log head profile.
+    temper_slope: list[np.ndarray] = field(default_factory=list)
+    temper_corr: list[np.ndarray] = field(default_factory=list)
     nonfinite: int = 0
     negative: int = 0
     fake_profile_sum: np.ndarray = field(init=False)
@@ -285,11 +292,21 @@ class SampleStats:
         self.padding_mass.append((fake * beyond).sum(dim=1).numpy())
         self.rows += len(chunk.duration)
 
-    def add_head(self, profile: torch.Tensor, length: torch.Tensor) -> None:
-        """Fold in the head's own profile (temperature 1) for a chunk's rows, so that a
-        sampler that flattens or roughens what the head predicts can be told from one that
-        samples it."""
-        self.head_cv.append(row_dispersion(profile.double().numpy(), length.numpy()))
+    def add_head(self, head: HeadOutputs, chunk: SampleChunk) -> None:
+        """Fold in the head's own outputs (temperature 1) for a chunk's rows, so that a
+        sampler that flattens, sharpens or roughens what the head predicts, or draws
+        durations other than μ + σ·ε, can be told from one that samples it."""
+        length = chunk.length.numpy()
+        head_profile = head.profile.double().numpy()
+        self.head_cv.append(row_dispersion(head_profile, length))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            z = (np.log(chunk.duration.double().numpy()) - head.mu.double().numpy()) / np.exp(
+                head.log_sigma.double().numpy()
+            )
+        self.head_z.append(z)
+        slope, corr = tempering(chunk.profile.double().numpy(), head_profile, length)
+        self.temper_slope.append(slope)
+        self.temper_corr.append(corr)
 
     def durations(self) -> tuple[np.ndarray, np.ndarray]:
         """(fake, real) durations of every row so far."""
@@ -317,6 +334,8 @@ class SampleStats:
         spread = profile_dispersion(_joined(self.fake_cv, float), _joined(self.real_cv, float))
         head_cv = _joined(self.head_cv, float)
         head = float(np.median(head_cv)) if head_cv.size else None
+        calibrated = calibration(_joined(self.head_z, float))
+        slope, corr = _joined(self.temper_slope, float), _joined(self.temper_corr, float)
         return {
             "rows": self.rows,
             "compared_with": "the whole cache" if self.whole_cache else "the same rows",
@@ -353,6 +372,19 @@ class SampleStats:
                 "rows": spread.rows,
                 "head": head,
                 "head_ratio": spread.fake / head if head else None,
+            },
+            "calibration": {
+                "rows": calibrated.rows,
+                "mean": calibrated.mean,
+                "sd": calibrated.sd,
+                "lag1": calibrated.lag1,
+                "bands": calibrated.bands(),
+                "off": calibrated.off() if calibrated.rows >= 3 else [],
+            },
+            "tempering": {
+                "rows": int(slope.size),
+                "slope": float(np.median(slope)) if slope.size else None,
+                "corr": float(np.median(corr)) if corr.size else None,
             },
             "nonfinite": self.nonfinite,
             "negative": self.negative,

@@ -449,7 +449,7 @@ def _batch_rows_check(epoch: EpochFigures) -> Check:
     fields = {key: int(m[key]) for key in _FIELDS if int(m[key])}
     unmatched = int(m["unmatched"])
     off = max([unmatched, *fields.values()])
-    measured = {**m, "off": off}
+    measured: dict[str, Any] = {**m, "off": off}
     if not fields and not unmatched:
         return BATCH_ROWS.check(
             "pass",

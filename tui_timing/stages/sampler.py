@@ -89,6 +89,13 @@ PROFILE_DISPERSION = CheckSpec(
     figure=lambda m: f"within-row CV {fmt(m['fake'])} vs real {fmt(m['real'])}",
     tolerances=("dispersion_high", "dispersion_low", "dispersion_head_low"),
 )
+CALIBRATION = CheckSpec(
+    "sampler.calibration",
+    "structural",
+    figure=lambda m: (
+        m.get("finding") or f"z mean {m['mean']:+.2f}, sd {fmt(m['sd'])}, lag-1 {m['lag1']:+.2f}"
+    ),
+)
 DURATION_QUANTILES = CheckSpec(
     "sampler.duration_quantiles",
     "statistic",
@@ -121,6 +128,7 @@ CHECKS = StageChecks(
         PASSTHROUGH,
         DURATION_CEILING,
         PROFILE_DISPERSION,
+        CALIBRATION,
         DURATION_QUANTILES,
         PROFILE_BINS,
         PADDING_MASS,
@@ -182,7 +190,7 @@ def run(ctx: StageContext) -> StageResult:
         for chunk in chunks:
             stats.add(chunk, cache)
             if head is not None and chunk.rows is not None:
-                stats.add_head(predict_rows(head, cache, chunk.rows, device).profile, chunk.length)
+                stats.add_head(predict_rows(head, cache, chunk.rows, device), chunk)
             partial = CHECKS.new_result()
             partial.stats, partial.plots = {"rows": stats.rows}, _plots(stats, edges)
             ctx.tick(
@@ -198,6 +206,7 @@ def run(ctx: StageContext) -> StageResult:
         _passthrough_check(summary, tol),
         _ceiling_check(summary, tol),
         _dispersion_check(summary, tol),
+        _calibration_check(summary),
         _quantile_check(summary, tol),
         _bins_check(summary, tol),
         _padding_check(summary, tol),
@@ -340,8 +349,9 @@ def _dispersion_check(summary: dict[str, Any], tol: Tolerances) -> Check:
     spread = summary["dispersion"]
     expected = (
         f"median within-row CV of step shares, fake/real, at most {tol.dispersion_high:g}× "
-        f"(warn below {tol.dispersion_low:g}×); fake/head at least {tol.dispersion_head_low:g}× "
-        "(the sampler keeps the head's own unevenness)"
+        f"(warn below {tol.dispersion_low:g}× without a head to run, {HEAD_FLAT_FLOOR:g}× "
+        f"with one); fake/head at least {tol.dispersion_head_low:g}× (the sampler keeps the "
+        "head's own unevenness), and not the head's profile at a temperature away from 1"
     )
     if not spread["rows"]:
         return PROFILE_DISPERSION.skipped("no sampled row has two or more steps")
@@ -351,6 +361,19 @@ def _dispersion_check(summary: dict[str, Any], tol: Tolerances) -> Check:
         f" sampled vs {fmt(spread['real'])} real ({fmt(ratio)}×)"
         + (f" and {fmt(head)} in the head's own profile" if head is not None else "")
     )
+    tempered = _tempered(summary["tempering"])
+    if tempered is not None:
+        slope = summary["tempering"]["slope"]
+        return PROFILE_DISPERSION.check(
+            "fail",
+            {**spread, "direction": tempered, "temperature": 1 / slope},
+            expected,
+            f"The sampler {'flattens' if tempered == 'flatter' else 'sharpens'} the head's "
+            f"profile: log sampled = {fmt(slope)} × log head + c on every row (median "
+            f"correlation {summary['tempering']['corr']:.3f}), the signature of the head's "
+            f"logits divided by a temperature of {fmt(1 / slope)}; {figures}. Sample at "
+            "temperature 1.",
+        )
     if ratio > tol.dispersion_high:
         return PROFILE_DISPERSION.check(
             "fail",
@@ -370,18 +393,99 @@ def _dispersion_check(summary: dict[str, Any], tol: Tolerances) -> Check:
             f"({fmt(head_ratio)}× the head's). A sampling temperature or logit scaling above "
             "1 spreads each path's time evenly over its steps; sample at temperature 1.",
         )
-    if ratio < tol.dispersion_low:
+    floor = tol.dispersion_low if head is None else HEAD_FLAT_FLOOR
+    if ratio < floor:
         return PROFILE_DISPERSION.check(
             "warn",
-            {**spread, "direction": "flatter"},
+            {**spread, "direction": "flatter", "floor": floor},
             expected,
-            f"Sampled profiles are nearly flat within rows: {figures}.",
+            f"Sampled profiles are nearly flat within rows: {figures} (below {floor:g}× "
+            + ("real)." if head is None else "real, and the head's own profile with them)."),
         )
     return PROFILE_DISPERSION.check(
         "pass",
         {**spread, "direction": None},
         expected,
         f"Sampled profiles are as even as expected: {figures}.",
+    )
+
+
+#: With the head to compare with, the sampler is judged against it, and against real rows
+#: only below this: a deterministic head predicts each step's expected share, which is
+#: smoother within a row than any one real path (0.21× real for the sample data's healthy
+#: head), so `dispersion_low` would warn on healthy heads.
+HEAD_FLAT_FLOOR = 0.05
+#: A sampler whose log profile is this linear in the head's is the head at a temperature.
+TEMPER_CORR = 0.99
+#: Temperatures within this factor of 1 are not named (1/1.25 to 1.25).
+TEMPER_FACTOR = 1.25
+
+
+def _tempered(t: dict[str, Any]) -> str | None:
+    """ "flatter" or "sharper" when the sampled profiles are the head's at a temperature
+    away from 1 (a logit scaling), else None."""
+    slope, corr = t.get("slope"), t.get("corr")
+    if slope is None or corr is None or t["rows"] < 20 or corr < TEMPER_CORR or slope <= 0:
+        return None
+    if slope < 1 / TEMPER_FACTOR:
+        return "flatter"
+    if slope > TEMPER_FACTOR:
+        return "sharper"
+    return None
+
+
+def _calibration_check(summary: dict[str, Any]) -> Check:
+    """Sampled log-durations against the head's own μ and σ for the same rows: the
+    standardized residuals of a sampler that draws μ + σ·ε are N(0, 1) and independent."""
+    c = summary["calibration"]
+    if not c["rows"]:
+        return CALIBRATION.skipped(
+            "no head to run beside the sampler (give the checkpoint's model), or the sampler "
+            "picks its own rows"
+        )
+    band = c["bands"]
+    expected = (
+        f"z = (log d − μ) / σ over {c['rows']:,} rows: |mean| ≤ {fmt(band['mean'])}, "
+        f"|sd − 1| ≤ {fmt(band['sd'])}, lag-1 correlation ≤ {fmt(band['lag1'])} (noise "
+        "at this n at a 1e-4 false-alarm rate each, or a 0.1 effect)"
+    )
+    figures = (
+        f"z mean {c['mean']:+.3f}, sd {fmt(c['sd'])}, lag-1 correlation {c['lag1']:+.3f} over "
+        f"{c['rows']:,} rows"
+    )
+    if not c["off"]:
+        return CALIBRATION.check(
+            "pass",
+            c,
+            expected,
+            f"Sampled log-durations are the head's μ + σ·ε, ε standard normal and independent "
+            f"across rows ({figures}).",
+        )
+    finding = _miscalibration(c)
+    return CALIBRATION.check(
+        "fail",
+        {**c, "finding": finding},
+        expected,
+        f"Sampled log-durations are not the head's μ + σ·ε: {finding} ({figures}).",
+    )
+
+
+def _miscalibration(c: dict[str, Any]) -> str:
+    """The sampler setting the residuals point at, in the user's terms."""
+    if "lag1" in c["off"] or c["sd"] < 0.05:
+        return (
+            f"one ε shared across rows (consecutive rows' residuals correlate "
+            f"{c['lag1']:+.2f}): draw one ε per row"
+        )
+    if "mean" in c["off"]:
+        return (
+            f"the draws sit {c['mean']:+.2f} σ off the head's μ for their rows: μ of other "
+            "inputs (the head run at another length than the row's, e.g. full length for "
+            "every row, or on other features)"
+        )
+    return (
+        f"their spread is {fmt(c['sd'])}× the head's σ: σ is not exp(log σ) (log σ used as "
+        "σ?), or a scale or temperature is applied to durations"
     )
 
 

@@ -395,9 +395,18 @@ def training_or_sampling(walk: Walk) -> RuleResult:
     for check_id, finding, remedy in _SAMPLER_FAULTS:
         check = ev.get(check_id)
         if check is not None and check.status == "fail":
-            if ev.measured(check_id, "direction") == "flatter":
-                finding, remedy = _FLATTENED
-            seen.append(finding.format(figure=check.key_figure))
+            direction = ev.measured(check_id, "direction")
+            if direction in _TEMPERED:
+                finding, remedy = _TEMPERED[direction]
+            temperature = ev.measured(check_id, "temperature")
+            seen.append(
+                finding.format(
+                    figure=check.key_figure,
+                    temperature=f" (T ≈ {fmt(float(temperature))})"
+                    if isinstance(temperature, (int, float))
+                    else "?",
+                )
+            )
             evidence.append(check)
             why = f"The sampler is at fault: {brief([check])}."
             actions.append(Action(remedy, why, [check.id]))
@@ -657,13 +666,26 @@ _SAMPLER_FAULTS = (
         "Dirichlet concentration too low?",
         "Raise the concentration of the profile draw (or sample the head's own profile)",
     ),
+    (
+        "sampler.calibration",
+        "the sampled durations are not the head's μ + σ·ε: {figure}",
+        "Draw log d = μ + exp(log σ)·ε with one standard normal ε per row, from the head run "
+        "on each row's own features and length",
+    ),
 )
-#: The same check when the sampler flattens the head's profile instead.
-_FLATTENED = (
-    "the sampler flattens the head's profile within rows ({figure}): a temperature or logit "
-    "scaling above 1?",
-    "Sample the profile at temperature 1 (no extra logit scaling)",
-)
+#: The same dispersion check when the sampler flattens or sharpens the head's profile.
+_TEMPERED = {
+    "flatter": (
+        "the sampler flattens the head's profile within rows ({figure}): a temperature or "
+        "logit scaling above 1{temperature}",
+        "Sample the profile at temperature 1 (no extra logit scaling)",
+    ),
+    "sharper": (
+        "the sampler sharpens the head's profile within rows, colder than its head "
+        "({figure}): a temperature below 1{temperature}",
+        "Sample the profile at temperature 1 (no extra logit scaling)",
+    ),
+}
 
 
 def _cache_fault(failing: list[Check]) -> str:
