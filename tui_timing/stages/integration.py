@@ -224,18 +224,26 @@ def run(ctx: StageContext) -> StageResult:
 
 
 def _dt_median_check(gate: Gate, dump: EvalDump) -> Check:
+    """The gate over steps with Δt > 0; the zero-Δt steps are their own finding."""
     zeros = {"real": dump.real.n_zero_dt(), "fake": dump.fake.n_zero_dt()}
     steps = {"real": int(dump.real.mask.sum()), "fake": int(dump.fake.mask.sum())}
+    shares = {"real": dump.real.zero_dt_share(), "fake": dump.fake.zero_dt_share()}
     zero_text = (
-        f"Δt = 0 on {zeros['real']:,} of {steps['real']:,} real and {zeros['fake']:,} of "
-        f"{steps['fake']:,} fake steps"
+        f"Δt = 0 on {shares['real']:.0%} of real steps ({zeros['real']:,} of {steps['real']:,})"
+        f" and {shares['fake']:.0%} of fake steps ({zeros['fake']:,} of {steps['fake']:,})"
     )
+    if shares["real"] > 0 and shares["fake"] == 0:
+        zero_text += (
+            ": real timestamps repeat (duplicate events) and a profile head never gives a "
+            "step exactly 0, so the gate compares steps with Δt > 0 and expects fake steps "
+            f"{fmt(gate.expected)}× real (the same durations over more steps)"
+        )
     verdict = "within" if gate.passed else "outside"
     return DT_MEDIAN.check(
         "pass" if gate.passed else "fail",
-        measured={**gate.as_dict(), "zero_dt": zeros, "steps": steps},
-        expected=f"fake within ±{fmt(gate.tol * 100)}% of real",
-        message=f"Fake {gate.describe()}: {verdict} the gate ({zero_text}).",
+        measured={**gate.as_dict(), "zero_dt": zeros, "steps": steps, "zero_share": shares},
+        expected=f"fake within ±{fmt(gate.tol * 100)}% of real, over steps with Δt > 0",
+        message=f"Fake {gate.describe()}: {verdict} the gate; {zero_text}.",
     )
 
 
@@ -415,10 +423,11 @@ def _real_vs_cache_check(ctx: StageContext, dump: EvalDump, tol: Tolerances) -> 
             "warn",
             measured,
             expected,
-            "The eval's real sequences do not look like the cache: "
+            "The eval's real sequences differ from the cache's rows: "
             + "; ".join(differences)
-            + ". They were cut or cleaned differently from the training data, so every gate "
-            "above compares the wrong things.",
+            + ". Every gate above compares the fake side with these real sequences: check "
+            "that they are the data you meant to compare with (the same cut and cleaning; "
+            "other sessions of the same users can differ this much too).",
         )
     return REAL_VS_CACHE.check(
         "pass",

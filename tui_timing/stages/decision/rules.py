@@ -503,9 +503,9 @@ def _drift_kind(ev: Evidence, drift: list[Check]) -> str:
     if real is not None and real.status == "warn":
         differences = ev.measured("integration.real_vs_cache", "differences") or []
         kinds.append(
-            "the eval's real sequences were cut or cleaned differently from the cache ("
+            "the eval's real sequences differ from the cache's rows ("
             + "; ".join(differences)
-            + "), so every gate compares the wrong things"
+            + "), and every gate compares the fake side with them"
         )
     total = ev.measured("integration.renormalization", "fixed_total")
     factor = (ev.measured("integration.renormalization", "dt_factor") or {}).get("factor")
