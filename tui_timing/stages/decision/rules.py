@@ -697,7 +697,14 @@ def _cache_fault(failing: list[Check]) -> str:
     mask_wrong = any(c.id in ("cache.mask_length", "cache.mask_prefix") for c in failing)
     for check in failing:
         m = check.measured if isinstance(check.measured, dict) else {}
-        if check.id == "cache.units" and m.get("unit") and m.get("factor"):
+        if check.id == "cache.units" and m.get("mixed") and m.get("unit"):
+            named.append(
+                f"{float(m['share_off']):.1%} of the rows' durations look like {m['unit']} "
+                f"(median {fmt(float(m['median_off']))} s per movement; divide those by "
+                f"{float(m['factor']):g})"
+            )
+            said.add(check.id)
+        elif check.id == "cache.units" and m.get("unit") and m.get("factor"):
             named.append(
                 f"durations look like {m['unit']} (median {fmt(float(m['median']))} s per "
                 f"movement; divide them by {float(m['factor']):g})"
