@@ -89,6 +89,7 @@ def test_disjoint_real_halves_pass_both_gates_and_c2st(
         "integration.dt_median": "pass",
         "integration.vel_p95": "pass",
         "integration.renormalization": "pass",
+        "integration.fake_generated": "pass",  # only coincidences of short rows
         "integration.real_vs_cache": "pass",
         "integration.log_dt_ks": "pass",
         "integration.length_ks": "pass",
@@ -340,3 +341,21 @@ def test_zero_dt_steps_are_their_own_finding_not_a_gate_failure(
     scaled = scale_dt(fake, 1.5)
     path = write_eval_dump(tmp_path / "scaled.pt", real, scaled, fake_duration=scaled.durations)
     assert stage6(path).check("integration.dt_median").status == "fail"
+
+
+def test_a_fake_side_that_is_real_data_is_named_and_rule_7(
+    halves: tuple[Sequences, Sequences], tmp_path: Path, small_cache: Path
+) -> None:
+    """The fake side is the real rows themselves (not generated): every gate and the C2ST
+    would pass, so only this check can say so, and the verdict names it. Two disjoint real
+    halves share only coincidences of short rows."""
+    real, fake = halves
+    path = write_eval_dump(tmp_path / "eval.pt", real, real, fake_duration=real.durations)
+    ctx = load_artifacts(ArtifactPaths(eval=path, cache=small_cache), Settings())
+    check = run_stage(ctx, 6).check("integration.fake_generated")
+    assert check.status == "fail" and check.measured["share"] == 1.0, check.message
+    verdict = run_stage(ctx, 7).stats
+    assert verdict["rule"] == 7 and "copies of real rows" in verdict["verdict"], verdict
+    halves_path = write_eval_dump(tmp_path / "halves.pt", real, fake, fake_duration=fake.durations)
+    alone = stage6(halves_path).check("integration.fake_generated")
+    assert alone.status == "pass" and alone.measured["share"] < 0.1, alone.message
