@@ -45,19 +45,26 @@ from tui_timing.model.train import resolve_device
 from tui_timing.model.user_sampler import SamplerRun, UserSampler, load_user_sampler
 from tui_timing.numerics.figures import close, histogram, log_edges, relative_error, within_factor
 from tui_timing.numerics.fmt import fmt
+from tui_timing.numerics.noise import MIN_SUPPORT, ratio_noise
 from tui_timing.stages.catalog import Stage
 from tui_timing.stages.checks import PADDING, CheckSpec, StageChecks
 from tui_timing.stages.context import StageContext
 
 
 def _quantile_figure(m: dict[str, Any]) -> str | None:
-    """`q95 3.19 vs 3.09` for the quantile furthest off (else the KS distance)."""
+    """`q05 0.2832 vs 0.437 (95% interval 0.41–0.47)` for the quantile furthest off for
+    what its noise allows (else the KS distance)."""
     fake, real = m.get("fake") or {}, m.get("real") or {}
-    pairs = [(k, fake[k], real[k]) for k in fake if real.get(k)]
+    pairs = [k for k in fake if real.get(k)]
     if not pairs:
         return f"KS {fmt(m['ks'])}" if "ks" in m else None
-    name, f, r = max(pairs, key=lambda p: abs(p[1] / p[2] - 1))
-    return f"{name} {fmt(f)} vs {fmt(r)}"
+    allowed = m.get("allowed") or {}
+    name = max(pairs, key=lambda k: abs(fake[k] / real[k] - 1) / allowed.get(k, 1.0))
+    text = f"{name} {fmt(fake[name])} vs {fmt(real[name])}"
+    interval = (m.get("interval") or {}).get(name)
+    if interval:
+        text += f" (95% interval {fmt(interval[0])}–{fmt(interval[1])})"
+    return text
 
 
 def _bins_figure(m: dict[str, Any]) -> str | None:
@@ -490,52 +497,88 @@ def _miscalibration(c: dict[str, Any]) -> str:
 
 
 def _quantile_check(summary: dict[str, Any], tol: Tolerances) -> Check:
+    """Each quantile within `quantile_rel` of real, or within what the two samples' own
+    noise allows at their n (order-statistic intervals), whichever is wider."""
     fake, real = summary["quantiles"]["fake"], summary["quantiles"]["real"]
+    noise = summary["quantile_noise"]
     errors = {q: relative_error(fake[q], real[q]) for q in real}
-    worst = max(errors, key=lambda q: errors[q] if math.isfinite(errors[q]) else math.inf)
+    allowed = {q: max(tol.quantile_rel, noise[q]["judged"]) for q in real}
     ks = summary["ks"]
-    measured = {"fake": fake, "real": real, "relative_error": errors, "ks": ks}
-    expected = f"each quantile within {tol.quantile_rel:.0%}, KS < {tol.ks_max:g}"
-    off = [q for q, e in errors.items() if not e <= tol.quantile_rel]
-    table = ", ".join(f"{q} {fmt(fake[q])} vs {fmt(real[q])} s" for q in real)
+    measured = {
+        "fake": fake,
+        "real": real,
+        "relative_error": errors,
+        "allowed": allowed,
+        "interval": {q: noise[q]["interval"] for q in real},
+        "ks": ks,
+    }
+    expected = (
+        f"each quantile within {tol.quantile_rel:.0%} or the noise of the two samples at their "
+        f"n (order-statistic intervals at a 1e-3 false-alarm rate), KS < {tol.ks_max:g}"
+    )
+    off = [q for q, e in errors.items() if not e <= allowed[q]]
+
+    def shown(q: str) -> str:
+        lo, hi = noise[q]["interval"]
+        return f"{q} {fmt(fake[q])} vs {fmt(real[q])} s (95% interval {fmt(lo)}–{fmt(hi)})"
+
     if off or not ks < tol.ks_max:
-        problems = []
-        if off:
-            problems.append(
-                f"{', '.join(off)} off by more than {tol.quantile_rel:.0%} (worst {worst}: "
-                f"{errors[worst]:.0%})"
-            )
+        problems = [
+            f"{shown(q)}, off by {errors[q]:.0%} where {allowed[q]:.0%} is allowed" for q in off
+        ]
         if not ks < tol.ks_max:
             problems.append(f"KS distance {ks:.3f} ≥ {tol.ks_max:g}")
         return DURATION_QUANTILES.check(
             "fail",
             measured,
             expected,
-            f"Sampled durations do not match the real ones: {'; '.join(problems)} ({table}).",
+            f"Sampled durations do not match the real ones: {'; '.join(problems)}.",
         )
     return DURATION_QUANTILES.check(
         "pass",
         measured,
         expected,
-        f"Duration quantiles match within {errors[worst]:.0%} and KS {ks:.3f} ({table}).",
+        f"Duration quantiles match within their noise and KS {ks:.3f} ("
+        + ", ".join(shown(q) for q in real)
+        + ").",
     )
 
 
 def _bins_check(summary: dict[str, Any], tol: Tolerances) -> Check:
+    """First within `first_bin_rel`, mid and last within `bin_factor`, each widened to what
+    the rows' noise allows; a bin reached by fewer than MIN_SUPPORT rows is shown, not
+    judged."""
     fake, real = summary["bins"]["fake"], summary["bins"]["real"]
+    noise = summary["bin_noise"]
     floor = tol.profile_abs_floor
-    ok = {
-        "first": close(fake["first"], real["first"], tol.first_bin_rel, floor),
-        "mid": within_factor(fake["mid"], real["mid"], tol.bin_factor, floor),
-        "last": within_factor(fake["last"], real["last"], tol.bin_factor, floor),
-    }
-    measured = {"fake": fake, "real": real, "ok": ok}
+    ok: dict[str, bool | None] = {}
+    allowed: dict[str, float] = {}
+    for name in ("first", "mid", "last"):
+        n = noise[name]
+        if min(n["fake_support"], n["real_support"]) < MIN_SUPPORT:
+            ok[name] = None
+            continue
+        by_noise = ratio_noise(fake[name], n["fake_se"], real[name], n["real_se"])
+        if name == "first":
+            allowed[name] = max(tol.first_bin_rel, by_noise - 1)
+            ok[name] = close(fake[name], real[name], allowed[name], floor)
+        else:
+            allowed[name] = max(tol.bin_factor, by_noise)
+            ok[name] = within_factor(fake[name], real[name], allowed[name], floor)
+    measured = {"fake": fake, "real": real, "ok": ok, "allowed": allowed, "noise": noise}
     expected = (
-        f"first within {tol.first_bin_rel:.0%}, mid and last within {tol.bin_factor:g}× "
-        f"(or both < {floor:g})"
+        f"first within {tol.first_bin_rel:.0%}, mid and last within {tol.bin_factor:g}× (or "
+        f"both < {floor:g}), each widened to the rows' noise; not judged below {MIN_SUPPORT} "
+        "rows reaching the bin"
     )
-    table = ", ".join(f"{k} {fmt(fake[k])} vs {fmt(real[k])}" for k in ("first", "mid", "last"))
-    off = [k for k, good in ok.items() if not good]
+
+    def shown(k: str) -> str:
+        text = f"{k} {fmt(fake[k])} vs {fmt(real[k])}"
+        support = int(min(noise[k]["fake_support"], noise[k]["real_support"]))
+        return text + (f" (reached by {support} rows: not judged)" if ok[k] is None else "")
+
+    table = ", ".join(shown(k) for k in ("first", "mid", "last"))
+    off = [k for k, good in ok.items() if good is False]
     if off:
         return PROFILE_BINS.check(
             "fail",
