@@ -79,7 +79,9 @@ def test_without_step_numbers_the_newest_checkpoint_is_taken_and_said(tmp_path: 
     (only,) = discover(tmp_path).runs
     assert only.checkpoint == tmp_path / "run/ckpt/latest_good.pt"
     taken = next(a for a in only.assumptions if a.artifact == "checkpoint")
-    assert taken.source.startswith("run run: the newest file (not every name has a step number)")
+    assert taken.source.startswith(
+        "run run: the newest file (their names carry no distinct step numbers)"
+    )
 
 
 def test_lightning_checkpoints_below_a_runs_log_folders_stay_in_that_run(tmp_path: Path) -> None:

@@ -89,11 +89,15 @@ def log_only_run(root: Path, path: Path) -> Path:
 
 
 def step_of(checkpoint: Path) -> int | None:
-    """The step (else the epoch) a checkpoint's name says it was saved at, or None."""
+    """The step (else the epoch) a checkpoint's name says it was saved at, or its folder's
+    when that folder is one save (`checkpoint-500/model.safetensors`); None when neither
+    says (a run folder's number, `run3/`, is not a step)."""
     for pattern in (_STEP, _EPOCH):
         match = pattern.search(checkpoint.name)
         if match:
             return int(match.group(1))
+    if STEP_FOLDER.match(checkpoint.parent.name):
+        return step_of(checkpoint.parent)
     return None
 
 
@@ -116,12 +120,12 @@ def order_checkpoints(
     if final:
         ordered = sorted(checkpoints, key=lambda c: (c not in final, -_mtime(c), str(c)))
         how = f"its name says it is the final one ({ordered[0].name})"
-    elif all(step is not None for step in steps.values()):
+    elif None not in steps.values() and len(set(steps.values())) == len(steps):
         ordered = sorted(checkpoints, key=lambda c: (-(steps[c] or 0), str(c)))
         how = f"the highest step in the names ({steps[ordered[0]]})"
     else:
         ordered = sorted(checkpoints, key=lambda c: (-_mtime(c), str(c)))
-        how = "the newest file (not every name has a step number)"
+        how = "the newest file (their names carry no distinct step numbers)"
     others = ", ".join(_relative(c, folder) for c in ordered[1:])
     override = _OVERRIDE.format(option="--checkpoint", key="checkpoint")
     source = f"run {run}: {how}; its other checkpoints: {others}; {override}"
