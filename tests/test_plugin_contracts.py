@@ -325,10 +325,42 @@ def test_dataset_items_as_tuples_or_dicts_under_their_names() -> None:
     with pytest.raises(ValueError, match="names 2 positions"):
         BatchNames({}, ["features", "profile"])(items)
     dicts = [{"x": features[i], "dur": torch.tensor(1.0)} for i in range(2)]
-    batch = BatchNames({"features": "x"}, [])(dicts)
-    assert set(batch) == {"features", "duration"}
+    collate = BatchNames({"features": "x"}, [])
+    batch = collate(dicts)
+    assert set(batch) == {"features", "duration", "log_duration"}  # the log: derived, said
+    assert torch.equal(batch["log_duration"], torch.zeros(2)) and "log_duration" in collate.derived
     with pytest.raises(ValueError, match=r"maps features to 'feats'.*keys are x, dur"):
         BatchNames({"features": "feats"}, [])(dicts)
+
+
+DATASET = """
+import torch
+from torch.utils.data import Dataset
+
+
+class NoLog(Dataset):
+    def __init__(self, cache_path):
+        self.rows = torch.load(cache_path, weights_only=True)
+
+    def __len__(self):
+        return len(self.rows["duration"])
+
+    def __getitem__(self, i):
+        return {k: self.rows[k][i] for k in ("duration", "profile", "mask", "features")}
+"""
+
+
+def test_a_user_dataset_needs_no_log_duration(src: Path) -> None:
+    """A correct dataset whose items have no log_duration (the training step takes the log
+    itself) passes stage 2: the log is derived and said, and its check has nothing of
+    theirs to compare (skip), never a pass that compared the derived log with itself."""
+    (src / "nolog.py").write_text(DATASET)
+    settings = Settings(dataset_spec="nolog:NoLog", pythonpath=(src,))
+    result = run_stage(load_artifacts(ArtifactPaths(cache=CACHE), settings), 2)
+    assert result.check("dataset.batch_keys").status == "pass"
+    assert result.check("dataset.log_duration").status == "skip"
+    assert {c.status for c in result.checks} <= {"pass", "skip"}, result.checks
+    assert [(a.what, a.value) for a in result.assumptions] == [("batch log_duration", "derived")]
 
 
 def own_names_cache(tmp_path: Path, valid: np.ndarray | None = None) -> Path:
