@@ -37,6 +37,7 @@ HEADS = '''
 from __future__ import annotations
 
 import dataclasses
+from typing import NamedTuple
 
 import torch
 from torch import nn
@@ -85,6 +86,24 @@ class OwnNames(Head):
         mu, log_sigma, logits = self.parts(features)
         pad = torch.arange(self.max_len)[None, :] >= n_steps[:, None]
         return {"loc": mu, "scale_log": log_sigma, "z": logits.masked_fill(pad, -1e9)}
+
+
+class Out(NamedTuple):
+    step_logits: torch.Tensor
+    loc: torch.Tensor
+    log_scale: torch.Tensor
+
+
+class Named(Head):
+    """A NamedTuple in an order of its own: read by its names, never by position."""
+
+    def forward(self, features, lengths):
+        mu, log_sigma, logits = self.parts(features)
+        return Out(logits, mu, log_sigma)
+
+
+def make_tuple_named(cond_dim, hidden, max_len):
+    return Named(cond_dim, hidden, max_len)
 
 
 def make(cond_dim, hidden, max_len):
@@ -238,6 +257,18 @@ def test_output_names_through_keys_model(src: Path, tmp_path: Path) -> None:
     bad = load(path, "userheads:make_named", src, keys=wrong)
     with pytest.raises(ValueError, match=r"'location'.*returns loc, scale_log, z"):
         bad.model(torch.zeros(2, 10), torch.tensor([3, 5]))
+
+
+def test_a_named_tuple_is_read_by_its_names(src: Path, tmp_path: Path) -> None:
+    userheads = saving(src)
+    path = checkpoint(tmp_path / "c.pt", userheads.Named(10, 8, 128))
+    forget(src)
+    ckpt = load(path, "userheads:make_tuple_named", src)
+    features = torch.randn(3, 10, generator=torch.Generator().manual_seed(0))
+    out = read_outputs(ckpt.model(features, torch.tensor([3, 5, 9])))
+    mu, log_sigma, logits = ckpt.model.inner.parts(features)
+    assert torch.equal(out.mu, mu) and torch.equal(out.log_sigma, log_sigma)
+    assert torch.allclose(out.profile, torch.softmax(logits, -1))
 
 
 @pytest.mark.parametrize("prefix", ["model.", "module._orig_mod.", "net."])
