@@ -51,7 +51,7 @@ from tui_timing.model.user_model import (
     factory_arguments,
     max_len_of,
 )
-from tui_timing.plugins import call_user, describe_call, load_object
+from tui_timing.plugins import call_user, describe_call, is_from_pretrained, load_object
 
 #: Prefixes wrappers add to parameter names: Lightning modules, DDP, torch.compile.
 MODULE_PREFIXES = ("model.", "module.", "net.", "_orig_mod.")
@@ -244,11 +244,6 @@ def _build_user_model(
         found = probe_width(model)
         if found is not None:
             artifact.config["cond_dim"], artifact.inferred["cond_dim"] = found
-
-
-def is_from_pretrained(spec: str) -> bool:
-    """Whether a plug-in is named as a class's `from_pretrained` (called with the folder)."""
-    return spec.rpartition(":")[2].endswith(".from_pretrained")
 
 
 def _from_pretrained(spec: str, factory: Any, artifact: CheckpointArtifact) -> Built:
