@@ -439,3 +439,17 @@ def test_batch_keys_do_not_touch_the_cache(tmp_path: Path) -> None:
         ["check", "--cache", str(path), "--stage", "1", "--key", "batch.length=n_steps"],
     )
     assert result.exit_code == 0, result.output
+
+
+def test_a_missing_required_key_says_the_line_that_names_it(tmp_path: Path) -> None:
+    raw = torch.load(CACHE, weights_only=True)
+    path = tmp_path / "odd.npz"
+    np.savez(path, secs=raw["duration"].numpy(), dt_profile=raw["profile"].numpy(),
+             cond=raw["features"].numpy())  # fmt: skip
+    with pytest.raises(ArtifactError) as caught:
+        load_cache(path)
+    problem = caught.value.problem
+    assert "required key missing (found keys: secs, dt_profile, cond)" in problem
+    assert "--key cache.duration=THAT_KEY" in problem
+    assert '[tool.timing-tui.keys.cache] duration = "that key"' in problem
+    assert load_cache(path, {"duration": "secs"}).values["duration"].shape == raw["duration"].shape

@@ -182,7 +182,14 @@ def raw_cache(
     missing = [name for name in REQUIRED if name not in values]
     if missing:
         found = key_list(container)
-        raise ArtifactError(str(path), missing[0], f"required key missing (found keys: {found})")
+        name = missing[0]
+        raise ArtifactError(
+            str(path),
+            name,
+            f"required key missing (found keys: {found}); if one of them holds the {name}, "
+            f"name it: --key cache.{name}=THAT_KEY, or [tool.timing-tui.keys.cache] "
+            f'{name} = "that key"',
+        )
     for name in ("length", "mask"):
         value = values.get(name)
         if isinstance(value, np.ndarray) and value.dtype in _PARTIAL_INTS:

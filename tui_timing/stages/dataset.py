@@ -279,7 +279,9 @@ def _batch_keys_check(epoch: EpochFigures) -> Check:
         measured=keys,
         expected=list(REQUIRED_BATCH_KEYS),
         message=(
-            f"Batches lack {', '.join(missing)} (found {', '.join(keys)})."
+            f"Batches lack {', '.join(missing)} (found {', '.join(keys)}); if one of those "
+            f"is the {missing[0]}, name it: [tool.timing-tui.keys.batch] {missing[0]} = "
+            f'"that key" (or --key batch.{missing[0]}=THAT_KEY).'
             if missing
             else "Batches carry " + ", ".join(k for k in keys if k in ITEM_KEYS) + "."
         ),
