@@ -312,3 +312,16 @@ def test_log_patterns_read_any_text_file_named_as_the_log(tmp_path: Path, name: 
     log = load_stats_log(path, Settings(log_patterns=patterns))
     assert log.format == "text"
     assert log.series("val", "loss") == ([0, 1, 2], pytest.approx([r["loss"] for r in val]))
+
+
+def test_discovery_finds_a_trainer_state_json_as_a_log(tmp_path: Path) -> None:
+    from tui_timing.artifacts.discovery import discover
+
+    folder = tmp_path / "outputs" / "checkpoint-72"
+    folder.mkdir(parents=True)
+    (folder / "trainer_state.json").write_text(json.dumps({"log_history": hf_history()}))
+    (folder / "config.json").write_text("{}")  # a model config: not a log, not a candidate
+    found = discover(tmp_path)
+    (log,) = [f for f in found.found if f.kind == "log"]
+    assert log.path == folder / "trainer_state.json"
+    assert "loss" in log.detail and "trainer_state" in log.detail

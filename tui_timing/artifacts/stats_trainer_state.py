@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tui_timing.artifacts.log_lines import open_log
-from tui_timing.artifacts.stats_rows import RowCollector
 from tui_timing.errors import ArtifactError
+
+if TYPE_CHECKING:  # discovery imports NAME without numpy
+    from tui_timing.artifacts.stats_rows import RowCollector
 
 #: A trainer_state.json larger than this is not one (a million log entries is ~200 MB).
 MAX_BYTES = 256 << 20
