@@ -191,7 +191,10 @@ def test_the_channel_order_is_read_from_the_dump_or_keys_eval(
         entries["channels"] = np.array(order.split(","))  # strings: no pickle in the npz
     path = tmp_path / "samples.npz"
     np.savez(path, **entries)
-    _same(load_eval_dump(path, settings), plain)
+    dump = load_eval_dump(path, settings)
+    _same(dump, plain)
+    read = {a.what: a.value for a in dump.assumptions}
+    assert read["real xy"] == "displacements" and read["fake Δt"] == "per step"
 
 
 def test_channels_that_do_not_name_dx_dy_dt_are_refused(

@@ -322,7 +322,14 @@ def _parse_channels(
         mask = _mask(mask_source, name, read.dt.shape, file, {})
     else:
         mask = np.ones(read.dt.shape, dtype=bool)
-    side = _side(name, read.dt, read.disp, mask, f"channels ({', '.join(order)})", file)
+    channels = f"channels ({', '.join(order)})"
+    reading = XyReading(
+        "displacements",
+        "per step",
+        f"a [N, T, 3] tensor read as per-step {channels}; the order is set with keys.eval "
+        'channels = "dx,dy,dt"',
+    )
+    side = _side(name, read.dt, read.disp, mask, channels, file, reading)
     if read.stored is None:
         return side, None
     stored = stored_figures(read.stored[0], read.stored[1], mask)
