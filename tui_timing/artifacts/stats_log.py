@@ -120,16 +120,16 @@ class StatsLog:
                 "log",
                 "x axis",
                 "step",
-                f"no epoch is logged, so positions are steps (from {reading.x_source}), "
-                'never called epochs; log an epoch, or name it with keys.log epoch = "NAME"',
+                f"no epoch logged; steps from {reading.x_source}, never called epochs; an "
+                'epoch field is named with keys.log epoch = "NAME"',
             )
         elif reading.fractional:
             axis = Assumption(
                 "log",
                 "x axis",
                 "epoch",
-                f"fractional epochs (from {reading.x_source}) are step-level records: epoch "
-                "k is the last record after k - 1 and up to k (its boundary); to count steps "
+                f"fractional epochs in {reading.x_source} are step-level records: epoch k "
+                "is the last record after k - 1 and up to k, its boundary; to count steps "
                 'instead, map keys.log epoch = "step"',
             )
         else:
@@ -154,8 +154,8 @@ class StatsLog:
                     "log",
                     "split prefixes",
                     found,
-                    "the names' split prefixes (eval = val); a name that is not a split is "
-                    'mapped whole in keys.log, e.g. loss = "eval/total"',
+                    "read from the names, eval = val; a name that is not a split is mapped "
+                    'whole in keys.log, e.g. loss = "eval/total"',
                 )
             )
         if reading.sigma_from is not None:

@@ -235,7 +235,7 @@ class RowCollector:
             self._remember("step")
             self._epoch_names.setdefault("step", None)
         elif step is not None:
-            self._step_names.setdefault("event step", None)
+            self._step_names.setdefault("the TensorBoard event step", None)
         roles = self._roles
         for key, value in row.items():
             role = roles[key] if key in roles else self.role(key)
