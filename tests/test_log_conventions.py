@@ -86,7 +86,7 @@ def assumption(log: Any, what: str) -> Any:
 # --- HF: JSONL with fractional epochs, and trainer_state.json --------------------------------
 
 
-@pytest.mark.parametrize("form", ["jsonl", "trainer_state"])
+@pytest.mark.parametrize("form", ["jsonl", "trainer_state", "one_line_state"])
 def test_fractional_epochs_keep_each_epochs_boundary_record_and_eval_is_val(
     tmp_path: Path, form: str
 ) -> None:
@@ -94,9 +94,12 @@ def test_fractional_epochs_keep_each_epochs_boundary_record_and_eval_is_val(
     if form == "jsonl":
         path = tmp_path / "log.jsonl"
         path.write_text("".join(json.dumps(r) + "\n" for r in history))
-    else:
+    elif form == "trainer_state":
         path = tmp_path / "trainer_state.json"
         path.write_text(json.dumps({"global_step": 72, "log_history": history}, indent=2))
+    else:  # a copy under another name, on one line
+        path = tmp_path / "state_72.json"
+        path.write_text(json.dumps({"log_history": history, "global_step": 72}))
     log = load_stats_log(path)
     assert log.format == ("jsonl" if form == "jsonl" else "trainer_state.json")
     assert log.x_axis == "epoch" and log.reading.fractional

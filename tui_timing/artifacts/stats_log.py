@@ -225,9 +225,11 @@ def _form(path: Path, settings: Settings) -> tuple[str, list[Path]]:
         return "tensorboard", events
     if is_event_file(path):
         return "tensorboard", [path]
-    first = _first_line(path)
-    if path.name == TRAINER_STATE or (path.suffix.lower() == ".json" and first == b"{"):
+    if path.name == TRAINER_STATE:
         return "trainer_state", [path]
+    first = _first_line(path)
+    if path.suffix.lower() == ".json" and (first == b"{" or b'"log_history"' in first):
+        return "trainer_state", [path]  # one JSON document, indented or on one line
     if first.startswith(b"{") or path.suffix.lower() in (".jsonl", ".json"):
         return "jsonl", [path]
     if path.suffix.lower() == ".csv":
