@@ -49,6 +49,8 @@ class ArtifactKind:
     scope: Scope
     #: File-name prefixes discovery opens for this kind whatever their suffix.
     prefixes: tuple[str, ...] = ()
+    #: Whole file names discovery opens for this kind.
+    names: tuple[str, ...] = ()
 
     @property
     def give(self) -> str:
@@ -66,7 +68,11 @@ class ArtifactKind:
     def matches(self, file_name: str) -> bool:
         """Whether discovery opens a file of this name as a possible artifact of this kind."""
         lower = file_name.lower()
-        return lower.endswith(self.suffixes) or file_name.startswith(self.prefixes)
+        return (
+            lower.endswith(self.suffixes)
+            or file_name.startswith(self.prefixes)
+            or file_name in self.names
+        )
 
 
 _TENSOR_SUFFIXES = (".pt", ".pth", ".ckpt", ".npz", ".safetensors")
@@ -112,12 +118,13 @@ KINDS: tuple[ArtifactKind, ...] = (
         option="--log",
         param="log",
         metavar="STATS_LOG",
-        help="Training stats log (stats.jsonl, CSV, TensorBoard events, a text log).",
+        help="Training stats log (JSONL, CSV, TensorBoard events, trainer_state.json, text).",
         loader="tui_timing.artifacts.stats_log:load_stats_log",
         recogniser=f"{_CLASSIFY}:log_verdict",
         suffixes=(".jsonl", ".csv", ".log"),
         scope="either",
         prefixes=("events.out.tfevents",),
+        names=("trainer_state.json",),
     ),
     ArtifactKind(
         name="eval",

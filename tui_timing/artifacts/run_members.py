@@ -16,6 +16,7 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
+from tui_timing.artifacts.checkpoint_folder import INDEX_FILES, WEIGHT_FILES
 from tui_timing.findings import Assumption
 
 #: Folders a checkpoint sits in below its run's folder.
@@ -31,15 +32,10 @@ LOG_FOLDER = re.compile(
 FINAL_NAMES = ("checkpoint.pt", "last.ckpt", "last.pt", "final.pt", "model.pt", "timing_head.pt")
 #: The weights files (and shard indexes) that make their folder one HuggingFace-style
 #: checkpoint, and the shards' names.
-HF_WEIGHTS = (
-    "model.safetensors",
-    "pytorch_model.bin",
-    "model.safetensors.index.json",
-    "pytorch_model.bin.index.json",
-)
+HF_WEIGHTS = (*WEIGHT_FILES, *INDEX_FILES)
 _HF_SHARD = re.compile(r"^(model|pytorch_model)-\d+-of-\d+\.(safetensors|bin)$")
 #: Log forms in order of preference when a run has several (the richest first).
-LOG_ORDER = ("JSONL", "CSV", "TensorBoard", "text")
+LOG_ORDER = ("JSONL", "CSV", "TensorBoard", "trainer_state", "text")
 _STEP = re.compile(
     r"(?:^|[^a-z])(?:global_step|step|steps|iter|iteration|checkpoint|ckpt)[-_=]?(\d+)", re.I
 )

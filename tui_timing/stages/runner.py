@@ -26,7 +26,7 @@ from tui_timing.findings import (
     StageResult,
     merge_assumptions,
 )
-from tui_timing.plugins import UserCodeError
+from tui_timing.plugins import CallMismatch, UserCodeError
 from tui_timing.stages.catalog import ALL_STAGES, STAGE_BY_ID, Stage
 from tui_timing.stages.checks import CheckSpec
 from tui_timing.stages.context import Loaded, StageCancelled, StageContext
@@ -99,7 +99,11 @@ def run_stage(ctx: StageContext, stage_id: int) -> StageResult:
                     "error",
                     measured=exc.problem,
                     expected="your plug-in runs on the cache's rows",
-                    message=f"Your code failed in stage {info.id}: {exc.problem}.",
+                    message=(
+                        f"Stage {info.id} could not call your plug-in: {exc.problem}."
+                        if isinstance(exc, CallMismatch)
+                        else f"Your code failed in stage {info.id}: {exc.problem}."
+                    ),
                 )
             ],
         )

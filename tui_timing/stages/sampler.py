@@ -298,9 +298,9 @@ def _run_check(summary: dict[str, Any], sampler: str, device: str, seconds: floa
 def _passthrough_check(summary: dict[str, Any], tol: Tolerances) -> Check:
     copies = summary["passthrough"]
     if not copies["rows"]:
-        return PASSTHROUGH.skipped(
-            "the sampler picks its own rows, so no sample has a real twin to be compared with"
-        )
+        return PASSTHROUGH.skipped("no row was sampled")
+    if "against" in copies:
+        return _own_rows_passthrough(dict(copies), tol)
     expected = (
         f"fewer than {tol.passthrough_share:.0%} of sampled durations or profiles equal to the "
         "real row's"
@@ -317,6 +317,45 @@ def _passthrough_check(summary: dict[str, Any], tol: Tolerances) -> Check:
             f"The sampler hands back real rows: {what}. Every comparison with the real rows "
             "passes for the wrong reason; set the sampler to draw from the model (a "
             "profile/duration mix of real data at 0 returns the data).",
+        )
+    return PASSTHROUGH.check(
+        "pass" if copies["share"] == 0 else "warn",
+        copies,
+        expected,
+        f"The sampler draws its own values ({what}).",
+    )
+
+
+def _own_rows_passthrough(copies: dict[str, Any], tol: Tolerances) -> Check:
+    """A sampler that picks its own rows: are its durations the cache's own values, and its
+    profiles the cache's own rows? Durations land on a cache value by chance too (the more
+    so the coarser the cache's dtype), so only what exceeds that chance, by more than its
+    sampling noise, counts as copied."""
+    n, chance = copies["rows"], copies["chance_share"]
+    noise = 3 * math.sqrt(max(chance * (1 - chance), 1 / n) / n)
+    excess = copies["duration_share"] - chance
+    decides = chance < tol.passthrough_share
+    copied = excess if decides and excess > noise else 0.0
+    copies["share"] = max(copied, copies["profile_share"])
+    expected = (
+        f"fewer than {tol.passthrough_share:.0%} of sampled durations the cache's own values "
+        "beyond chance, or of sampled profiles the cache's own rows"
+    )
+    what = (
+        f"{copies['duration_share']:.0%} of sampled durations are values of the cache "
+        f"({chance:.0%} would be by chance at its precision, ±{copies['tolerance_rel']:.0e} "
+        f"relative) and {copies['profile_share']:.0%} of sampled profiles are rows of it"
+    )
+    if not decides:
+        what += "; the durations cannot tell (the cache's values are too dense at its precision)"
+    if copies["share"] >= tol.passthrough_share:
+        return PASSTHROUGH.check(
+            "fail",
+            copies,
+            expected,
+            f"The sampler hands back the cache's own values: {what}. Its rows have no twins, "
+            "but every comparison with the cache passes for the wrong reason; set it to draw "
+            "from the model (a mix of real data at 0 returns the data).",
         )
     return PASSTHROUGH.check(
         "pass" if copies["share"] == 0 else "warn",
