@@ -1,4 +1,4 @@
-"""A run is the folder of one training's outputs (SPEC 2.7 "Runs"): its checkpoints (the
+"""A run is the folder of one training's outputs (docs/artifacts.md): its checkpoints (the
 newest by the step in its name, else by mtime, said), its logs anywhere below it, its eval
 dumps; one training is never split into several runs. Real checkpoints and logs (the
 sample data's) laid out in the layouts trainers write.

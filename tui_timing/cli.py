@@ -450,8 +450,9 @@ def check(fmt: str, stage: int | None, **options: Any) -> None:
 def compare(run_a: Path, run_b: Path, fmt: str, **options: Any) -> None:
     """Compare run B with run A on one cache: did B fix what A failed, did it break anything?
 
-    A and B are run folders or checkpoint files; each run's stats log and eval dump are
-    the ones found beside it (--eval gives both runs one). Exit 0 no regression, 1 B
+    A and B are run folders or checkpoints inside them; each run's stats log and eval dump
+    are the ones in its folder; a --log or --eval (or table entry) in one run's folder is
+    that run's alone, one in neither is both runs'. Exit 0 no regression, 1 B
     fails a check that A passed, 2 a usage error or an artifact that cannot be used at all.
     """
     from tui_timing.report.compare import compare_reports
@@ -465,15 +466,17 @@ def compare(run_a: Path, run_b: Path, fmt: str, **options: Any) -> None:
     from tui_timing.stages.pair import run_pair
 
     try:
-        for name in ("checkpoint", "log"):
-            if options.get(name) is not None:
+        for kind in RUNS_OWN:
+            if options.get(kind.param) is not None:
                 raise UsageError(
-                    f"compare takes each run's {name} from A and B; drop --{name} (name the "
-                    f"run's folder or checkpoint file as A or B)"
+                    f"compare takes each run's {kind.name} from A and B; drop {kind.option} "
+                    f"(name the run's folder or {kind.name} as A or B)"
                 )
         invocation = build_invocation(options)
-        paths_a, paths_b = compare_paths(invocation.paths, run_a, run_b, invocation.settings)
-        pair = run_pair(paths_a, paths_b, invocation.settings)
+        (paths_a, paths_b), assumed = compare_paths(
+            invocation.paths, run_a, run_b, invocation.settings
+        )
+        pair = run_pair(paths_a, paths_b, invocation.settings, assumptions=assumed)
     except UsageError as exc:
         fail(str(exc))
     comparison = compare_reports(pair.a, pair.b, pair.shared, names=(str(run_a), str(run_b)))
@@ -493,27 +496,29 @@ def compare(run_a: Path, run_b: Path, fmt: str, **options: Any) -> None:
     sys.exit(comparison.exit_code)
 
 
-for _param in compare.params:  # each run's checkpoint and log are A's and B's own
-    if isinstance(_param, click.Option) and _param.name in ("checkpoint", "log"):
+#: The kinds compare takes from each run alone (A's and B's own checkpoint).
+RUNS_OWN = tuple(kind for kind in KINDS if kind.scope == "run")
+for _param in compare.params:
+    if isinstance(_param, click.Option) and _param.name in {k.param for k in RUNS_OWN}:
         _param.hidden = True
 
 
 def compare_paths(
     shared: ArtifactPaths, run_a: Path, run_b: Path, settings: Settings
-) -> tuple[ArtifactPaths, ArtifactPaths]:
-    """Each run's artifact paths: its checkpoint, log and eval dump, and the one cache (given,
-    from the project table, else the one found around the runs or under the current folder)."""
+) -> tuple[tuple[ArtifactPaths, ArtifactPaths], tuple[list[Assumption], list[Assumption]]]:
+    """Each run's artifact paths and what was assumed in choosing them: its checkpoint, its
+    log and eval dump (stages/pair.py pair_file: a named one in one run's folder is that
+    run's, one in neither is both runs'), and the one cache (given, from the project table,
+    else the one found around the runs or under the current folder)."""
     from tui_timing.artifacts.discovery import discover
-    from tui_timing.artifacts.run_folder import RunInputs, cache_near, resolve_run
+    from tui_timing.artifacts.run_folder import cache_near, resolve_run
     from tui_timing.stages.context import ArtifactPaths
+    from tui_timing.stages.pair import pair_file
 
-    run_inputs_a = resolve_run(run_a, "A", settings)
-    run_inputs_b = resolve_run(run_b, "B", settings)
+    runs = (resolve_run(run_a, "A", settings), resolve_run(run_b, "B", settings))
     cache = shared.cache
     if cache is None:
-        found = (
-            cache_near([run_inputs_a, run_inputs_b], settings) or discover(None, settings).caches
-        )
+        found = cache_near(list(runs), settings) or discover(None, settings).caches
         if not found:
             raise UsageError(
                 "no timing cache found around the runs or under the current folder; "
@@ -522,17 +527,30 @@ def compare_paths(
         cache = found[0]
         others = f" (also found: {', '.join(map(str, found[1:4]))})" if len(found) > 1 else ""
         click.echo(f"timing-tui: comparing on the cache {cache}{others}", err=True)
-
-    def paths(run: RunInputs) -> ArtifactPaths:
-        return ArtifactPaths(
+    folders = (runs[0].folder, runs[1].folder)
+    checkpoints = pair_file(
+        "checkpoint", (runs[0].checkpoint, runs[1].checkpoint), folders, shared.checkpoint
+    )
+    if shared.checkpoint is not None and checkpoints.a == checkpoints.b:
+        checkpoints = pair_file("checkpoint", (runs[0].checkpoint, runs[1].checkpoint), folders)
+    logs = pair_file("log", (runs[0].log, runs[1].log), folders, shared.log)
+    evals = pair_file(
+        "eval", (runs[0].eval, runs[1].eval), folders, shared.eval, discover(None, settings).evals
+    )
+    sides = []
+    for index, run in enumerate(runs):
+        pick = (lambda p: p.a) if index == 0 else (lambda p: p.b)
+        said = (lambda p: p.said_a) if index == 0 else (lambda p: p.said_b)
+        paths = ArtifactPaths(
             cache=cache,
             raw_summary=shared.raw_summary,
-            checkpoint=run.checkpoint,
-            log=run.log,
-            eval=shared.eval or run.eval,
+            checkpoint=pick(checkpoints) or run.checkpoint,
+            log=pick(logs),
+            eval=pick(evals),
         )
-
-    return paths(run_inputs_a), paths(run_inputs_b)
+        notes = [*run.assumptions, *said(checkpoints), *said(logs), *said(evals)]
+        sides.append((paths, notes))
+    return (sides[0][0], sides[1][0]), (sides[0][1], sides[1][1])
 
 
 @main.command("init")

@@ -880,10 +880,27 @@ class TimingApp(App[None]):
         current = self.current_run()
         if self.paths is None or current is None:
             return
+        from tui_timing.stages.pair import pair_file
+
+        mine = 1 if side == "B" else 0  # where the second run sits in (A, B)
+        runs = (current, run) if side == "B" else (run, current)
+        folders = (_folder(runs[0]), _folder(runs[1]))
+        shown = [self.paths.eval] if self.paths.eval is not None else []
+        given = self.invocation.paths
+        picked = [
+            pair_file(kind, (getattr(runs[0], kind), getattr(runs[1], kind)), folders, named, found)
+            for kind, named, found in (("log", given.log, []), ("eval", given.eval, shown))
+        ]
+        logs, evals = picked
+        side_of = (lambda p: p.b) if mine else (lambda p: p.a)
+        said_of = (lambda p: p.said_b) if mine else (lambda p: p.said_a)
         paths = replace(
-            self.paths, checkpoint=run.checkpoint, log=run.log, eval=run.eval or self.paths.eval
+            self.paths, checkpoint=run.checkpoint, log=side_of(logs), eval=side_of(evals)
         )
-        self.compare = CompareState(name=run.name, paths=paths, first=current.name, side=side)
+        assumed = [*run.assumptions, *said_of(logs), *said_of(evals)]
+        self.compare = CompareState(
+            name=run.name, paths=paths, first=current.name, assumptions=assumed, side=side
+        )
         names = self.compare.names
         self.notify(f"Comparing A {names[0]} with B {names[1]} (c: leave).", timeout=5)
         if self.is_idle:
@@ -896,7 +913,7 @@ class TimingApp(App[None]):
         if compare is None or snapshot is None:
             return
         compare.results, compare.shared, compare.running = {}, set(), None
-        compare.generation = self.compare_runner.start(snapshot, compare.paths)
+        compare.generation = self.compare_runner.start(snapshot, compare.paths, compare.assumptions)
         self._show_all()
 
     def _show_all(self) -> None:
