@@ -20,6 +20,7 @@ from sample_paths import CACHE, INCREMENTS, LINEAR, SAMPLE
 from tui_timing.artifacts.discovery import discover
 from tui_timing.artifacts.run_members import step_of
 from tui_timing.cli import main
+from tui_timing.report.discovery import discovery_text
 
 STATS = SAMPLE / "runs/increments/stats.jsonl"
 
@@ -69,6 +70,8 @@ def test_an_hf_style_run_is_one_run_with_its_highest_step_and_its_logs(tmp_path:
     ]
     log = next(a for a in only.assumptions if a.artifact == "log")
     assert log.value == "logs/stats.jsonl" and "tb/train/metrics.csv" in log.source
+    shown = discovery_text(found, cwd=tmp_path)
+    assert "outputs/exp1/checkpoints/step_300: model.safetensors: checkpoint (" in shown
 
 
 def test_without_step_numbers_the_newest_checkpoint_is_taken_and_said(tmp_path: Path) -> None:
