@@ -10,6 +10,7 @@ tensors). A file discovery finds but the runner then refuses (or the reverse) fa
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -73,6 +74,10 @@ def _torch(obj: Any) -> Callable[[Path], None]:
     return lambda path: torch.save(obj, path)
 
 
+def _json(obj: Any) -> Callable[[Path], None]:
+    return lambda path: path.write_text(json.dumps(obj))
+
+
 def _npz(**arrays: Any) -> Callable[[Path], None]:
     return lambda path: np.savez(path, **arrays)
 
@@ -108,6 +113,18 @@ def _corpus() -> dict[str, Callable[[Path], None]]:
             **{k: v[:0] for k, v in numpy_cache.items() if k in ("duration", "profile", "features")}
         ),
         "unknown_columns.csv": lambda path: path.write_text("name,value\nlr,3e-3\n"),
+        "hf/trainer_state.json": _json(
+            {
+                "log_history": [
+                    {"epoch": 0.5, "step": 5, "loss": 0.7},
+                    {"epoch": 1.0, "step": 10, "loss": 0.5},
+                    {"epoch": 1.0, "step": 10, "eval_loss": 0.6},
+                ]
+            }
+        ),
+        "no_stats/trainer_state.json": _json(
+            {"log_history": [{"epoch": 1.0, "step": 10, "learning_rate": 0.001}]}
+        ),
     }
     for key, _ in STATE_KEYS:
         corpus[f"under_{key}.pt"] = _torch({key: weights, "epoch": 2})
@@ -125,6 +142,7 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("corpus")
     paths = {}
     for name, make in _corpus().items():
+        (root / name).parent.mkdir(exist_ok=True)
         make(root / name)
         paths[name] = root / name
     return paths
@@ -143,6 +161,7 @@ def test_each_recogniser_accepts_exactly_what_its_loader_loads(corpus: dict[str,
     assert set(seen) == {*RECOGNITION_ORDER, None}, seen
     for key, _ in STATE_KEYS:
         assert f"under_{key}.pt" in seen["checkpoint"], key
+    assert "hf/trainer_state.json" in seen["log"] and "no_stats/trainer_state.json" in seen[None]
 
 
 def test_a_checkpoint_saved_under_net_is_found_and_loaded(corpus: dict[str, Path]) -> None:
