@@ -574,6 +574,7 @@ def runs_command(
     fixed / regressed against the run's previous checkpoint. Exit 1 when a run's newest
     checkpoint regressed, 2 as for `check`, else 0; --follow ends with 0 on ctrl+c."""
     from tui_timing.report import runs_render
+    from tui_timing.report.text import printable
     from tui_timing.report.runs import (
         RunDiagnoser,
         diagnose_runs,
@@ -597,7 +598,10 @@ def runs_command(
         ascii_only = "utf" not in (sys.stdout.encoding or "").lower()
         if follow:
             _follow_runs(roots, invocation.settings, diagnoser, every_checkpoint, fmt, ascii_only)
-        found, _ = find_runs(roots, invocation.settings)
+        found, discovered = find_runs(roots, invocation.settings)
+        for each in discovered:  # limits reached: the table would be silently short
+            for note in each.notes:
+                click.echo(printable(f"timing-tui: under {each.root}: {note}"), err=True)
         rows = ranked(diagnose_runs(found, diagnoser, every_checkpoint))
     except UsageError as exc:
         fail(str(exc))

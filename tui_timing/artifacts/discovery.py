@@ -115,15 +115,21 @@ class Discovered:
         )
 
 
-def discover(root: Path | None = None, settings: Settings | None = None) -> Discovered:
-    """Caches, runs and eval dumps under `root` (the working directory), by content."""
+def discover(
+    root: Path | None = None,
+    settings: Settings | None = None,
+    max_candidates: int = MAX_CANDIDATES,
+) -> Discovered:
+    """Caches, runs and eval dumps under `root` (the working directory), by content; at
+    most `max_candidates` files are opened (`timing-tui runs`, asked to look at a sweep,
+    opens more)."""
     from tui_timing.artifacts.classify import classify
 
     root = (root or Path.cwd()).resolve()
     settings = settings or Settings()
     found = Discovered(root=root)
     candidates = _walk(root, found)
-    for path in candidates[:MAX_CANDIDATES]:
+    for path in candidates[:max_candidates]:
         verdict = classify(path, settings)
         if verdict is None:
             continue
@@ -131,10 +137,10 @@ def discover(root: Path | None = None, settings: Settings | None = None) -> Disc
             found.passed_over.append(PassedOver(path, verdict.detail))
         else:
             found.found.append(Found(path, verdict.kind, verdict.detail, verdict.timing))
-    if len(candidates) > MAX_CANDIDATES:
+    if len(candidates) > max_candidates:
         found.notes.append(
-            f"{len(candidates) - MAX_CANDIDATES} more files were not examined (discovery "
-            f"opens at most {MAX_CANDIDATES}): name the artifacts with options or in "
+            f"{len(candidates) - max_candidates} more files were not examined (discovery "
+            f"opens at most {max_candidates}): name the artifacts with options or in "
             "[tool.timing-tui]"
         )
     found.caches = [f.path for f in found.found if f.kind == "cache"]
