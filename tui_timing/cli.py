@@ -574,7 +574,6 @@ def runs_command(
     fixed / regressed against the run's previous checkpoint. Exit 1 when a run's newest
     checkpoint regressed, 2 as for `check`, else 0; --follow ends with 0 on ctrl+c."""
     from tui_timing.report import runs_render
-    from tui_timing.report.text import printable
     from tui_timing.report.runs import (
         RunDiagnoser,
         diagnose_runs,
@@ -582,6 +581,7 @@ def runs_command(
         ranked,
         runs_exit_code,
     )
+    from tui_timing.report.text import printable
 
     try:
         for name in ("checkpoint", "log"):
