@@ -43,9 +43,14 @@ def change(report: dict[str, Any], check_id: str) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def sample_forward() -> tuple[int, dict[str, Any]]:
+def sample_forward_run() -> tuple[int, str, str]:
     """linear → increments on the bundled sample cache (found around the runs)."""
-    code, out, _ = run_compare(str(LINEAR), str(INCREMENTS), "--format", "json")
+    return run_compare(str(LINEAR), str(INCREMENTS), "--format", "json")
+
+
+@pytest.fixture(scope="module")
+def sample_forward(sample_forward_run: tuple[int, str, str]) -> tuple[int, dict[str, Any]]:
+    code, out, _ = sample_forward_run
     return code, json.loads(out)
 
 
@@ -144,6 +149,24 @@ def test_json_is_the_spec_5_object(sample_forward: tuple[int, dict[str, Any]]) -
         assert item["figure_a"] is None or isinstance(item["figure_a"], str)
     padding = change(report, "model.length_masking")
     assert padding["figure_a"] != padding["figure_b"]  # the key figure moved with the fix
+
+
+def test_an_eval_dump_in_neither_run_is_both_runs(
+    sample_forward_run: tuple[int, str, str],
+    sample_forward: tuple[int, dict[str, Any]],
+    sample_reverse: tuple[int, dict[str, Any]],
+) -> None:
+    """The README's example: the sample's eval dump lies beside the runs, in neither run's
+    folder, so both runs are diagnosed with it (stage 6 runs once) and reach the verdicts
+    the TUI's compare mode reaches on the same files (tests/test_tui_compare.py)."""
+    for (_, report), rules in ((sample_forward, (4, 7)), (sample_reverse, (7, 4))):
+        for side in ("a", "b"):
+            assert report[side]["artifacts"]["eval"]["path"] == str(EVAL.resolve())
+            stage6 = next(s for s in report[side]["stages"] if s["id"] == 6)
+            assert stage6["status"] == "fail", stage6
+        assert (report["a"]["decision"]["rule"], report["b"]["decision"]["rule"]) == rules
+    said = sample_forward_run[2]
+    assert f"the eval dump {EVAL.resolve()} lies in neither run's folder: both runs use it" in said
 
 
 def _without_timings(value: Any) -> Any:

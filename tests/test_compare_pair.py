@@ -16,7 +16,7 @@ from tui_timing.model.train import TrainOptions, train
 from tui_timing.report.compare import change_kind, compare_reports
 from tui_timing.stages.context import ArtifactPaths
 from tui_timing.stages.model import PROBE_MEMO
-from tui_timing.stages.pair import load_pair, run_pair, shared_stages
+from tui_timing.stages.pair import PairedEvals, load_pair, pair_evals, run_pair, shared_stages
 from tui_timing.stages.runner import run_stage
 
 EVAL = SAMPLE / "eval/eval.pt"
@@ -159,3 +159,21 @@ def test_summary_and_exit_codes() -> None:
     assert compare_reports(b, b).exit_code == 0
     assert compare_reports(b, b).summary.endswith("same 4; both end at rule 8")
     assert compare_reports(a, _report({}, 1, error=True)).exit_code == 2
+
+
+def test_one_eval_pairing_rule_for_compare_and_the_tui(tmp_path: Path) -> None:
+    """An eval dump in neither run's folder is both runs' (and said); one inside a run is
+    that run's alone; one given is used for both."""
+    run_a, run_b = tmp_path / "runs/a", tmp_path / "runs/b"
+    loose, own_a, own_b = tmp_path / "eval/eval.pt", run_a / "eval.pt", run_b / "eval.pt"
+    folders = (run_a, run_b)
+    shared = pair_evals((None, None), folders, found=[loose])
+    assert (shared.a, shared.b) == (loose, loose)
+    assert shared.note == f"the eval dump {loose} lies in neither run's folder: both runs use it"
+    b_only = pair_evals((own_a, None), folders, found=[own_a, loose])
+    assert (b_only.a, b_only.b) == (own_a, loose)  # A's own is never B's
+    assert b_only.note is not None and "run B uses it (it has none)" in b_only.note
+    assert pair_evals((own_a, None), folders, found=[own_a]) == PairedEvals(own_a, None)
+    assert pair_evals((own_a, own_b), folders, found=[loose]) == PairedEvals(own_a, own_b)
+    given = pair_evals((own_a, own_b), folders, given=loose, found=[own_a])
+    assert (given.a, given.b) == (loose, loose)

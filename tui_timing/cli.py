@@ -416,7 +416,8 @@ def compare(ctx: click.Context, run_a: Path, run_b: Path, fmt: str, **options: A
     """Compare run B with run A on one cache: did B fix what A failed, did it break anything?
 
     A and B are run folders or checkpoint files; each run's stats log and eval dump are
-    the ones found beside it (--eval gives both runs one). Exit 0 no regression, 1 B
+    the ones found beside it; an eval dump in neither run's folder is both runs' (--eval
+    gives both runs one). Exit 0 no regression, 1 B
     fails a check that A passed, 2 a usage error or an artifact that cannot be used at all.
     """
     from tui_timing.report.compare import compare_reports
@@ -467,38 +468,47 @@ for _param in compare.params:  # each run's checkpoint and log are A's and B's o
 def compare_paths(
     shared: ArtifactPaths, run_a: Path, run_b: Path, settings: Settings
 ) -> tuple[ArtifactPaths, ArtifactPaths]:
-    """Each run's artifact paths: its checkpoint, log and eval dump, and the one cache (given,
-    from the project table, else the one found around the runs or under the current folder)."""
+    """Each run's artifact paths: its checkpoint and log, the one cache (given, from the
+    project table, else the one found around the runs or under the current folder) and the
+    eval dump `pair_evals` gives it (the one given, else its own, else a loose one found)."""
     from tui_timing.artifacts.discovery import discover
-    from tui_timing.artifacts.run_folder import RunInputs, cache_near, resolve_run
+    from tui_timing.artifacts.run_folder import RunInputs, found_near, resolve_run
     from tui_timing.stages.context import ArtifactPaths
+    from tui_timing.stages.pair import pair_evals
 
     run_inputs_a = resolve_run(run_a, "A", settings)
     run_inputs_b = resolve_run(run_b, "B", settings)
+    near = found_near([run_inputs_a, run_inputs_b], settings) or discover(None, settings)
     cache = shared.cache
     if cache is None:
-        found = (
-            cache_near([run_inputs_a, run_inputs_b], settings) or discover(None, settings).caches
-        )
-        if not found:
+        if not near.caches:
             raise UsageError(
                 "no timing cache found around the runs or under the current folder; "
                 "give --cache PATH (both runs are compared on it)"
             )
-        cache = found[0]
-        others = f" (also found: {', '.join(map(str, found[1:4]))})" if len(found) > 1 else ""
+        cache = near.caches[0]
+        more = near.caches[1:4]
+        others = f" (also found: {', '.join(map(str, more))})" if more else ""
         click.echo(f"timing-tui: comparing on the cache {cache}{others}", err=True)
+    evals = pair_evals(
+        (run_inputs_a.eval, run_inputs_b.eval),
+        (run_inputs_a.folder, run_inputs_b.folder),
+        given=shared.eval,
+        found=near.loose_evals,
+    )
+    if evals.note is not None and shared.eval is None:
+        click.echo(f"timing-tui: {evals.note}", err=True)
 
-    def paths(run: RunInputs) -> ArtifactPaths:
+    def paths(run: RunInputs, eval_dump: Path | None) -> ArtifactPaths:
         return ArtifactPaths(
             cache=cache,
             raw_summary=shared.raw_summary,
             checkpoint=run.checkpoint,
             log=run.log,
-            eval=shared.eval or run.eval,
+            eval=eval_dump,
         )
 
-    return paths(run_inputs_a), paths(run_inputs_b)
+    return paths(run_inputs_a, evals.a), paths(run_inputs_b, evals.b)
 
 
 @main.command("build-cache")

@@ -98,6 +98,12 @@ class Discovered:
     def empty(self) -> bool:
         return not (self.caches or self.runs or self.evals)
 
+    @property
+    def loose_evals(self) -> list[Path]:
+        """Eval dumps that are no run's own (in no run's folder): any run may use them."""
+        owned = {run.eval for run in self.runs}
+        return [path for path in self.evals if path not in owned]
+
     def paths(self, cache: int = 0, run: int = 0, eval_dump: int | None = None) -> ArtifactPaths:
         """The artifacts of one selection (indices into the lists); without `eval_dump`,
         the run's own eval dump when it has one, else the first found."""
