@@ -23,9 +23,11 @@ from sample_paths import SAMPLE
 
 from tui_timing.artifacts.cache import as_timing_cache, load_cache
 from tui_timing.artifacts.discovery import Discovered, discover, discover_or_sample
+from tui_timing.artifacts.gitignore import ignored_by, parse, read_patterns
 from tui_timing.cli import main
 from tui_timing.config import Settings
 from tui_timing.data.eval_dump_maker import disjoint_halves, real_sequences
+from tui_timing.report.discovery import discovery_text
 
 
 def _user_cache(cache: Path, path: Path) -> None:
@@ -255,3 +257,79 @@ def test_an_empty_folder_opens_the_sample_and_says_what_it_passed_over(tmp_path:
     assert found.is_sample and found.caches == [SAMPLE_CACHE.resolve()]
     assert [p.path.name for p in found.passed_over] == ["weights.npz"]
     assert found.notes[0] == f"nothing usable found in {tmp_path.resolve()}"
+
+
+# --- the checkout, build output and .gitignore ------------------------------------------------
+
+
+def test_in_the_checkout_the_sample_opens_on_the_linear_run() -> None:
+    """`timing-tui` in the checkout finds the bundled sample and shows it as the sample: the
+    broken `linear` run first, as in an empty folder (the quick start's promise)."""
+    found = discover_or_sample(SAMPLE.parent)
+    assert found.is_sample
+    assert found.runs[0].name.split("/")[-1] == "linear"
+    assert found.paths().checkpoint == (SAMPLE / "runs/linear/checkpoint.pt").resolve()
+    assert not any(p.path.name == "__pycache__" for p in found.passed_over)
+
+
+def test_build_output_is_skipped_and_git_ignored_copies_rank_last(tmp_path: Path) -> None:
+    """A checkout after `pip install .` (build/lib copies), a git-ignored copy of a run and
+    byte-code caches: the kept run is the default, build/ is passed over once, __pycache__
+    not at all."""
+    shutil.copytree(SAMPLE / "runs/linear", tmp_path / "runs/linear")
+    shutil.copytree(SAMPLE / "runs/increments", tmp_path / "build/lib/pkg/runs/increments")
+    shutil.copytree(SAMPLE / "runs/increments", tmp_path / "old/copy/increments")
+    shutil.copytree(SAMPLE / "runs/increments", tmp_path / "dist/increments")
+    (tmp_path / "pkg/__pycache__").mkdir(parents=True)
+    (tmp_path / ".gitignore").write_text("# copies\n/old/\n*.tmp\n!keep.tmp\n")
+    found = discover(tmp_path)
+    assert [run.name for run in found.runs] == ["runs/linear", "old/copy/increments"]
+    assert found.ignored == {
+        tmp_path / "old/copy/increments/checkpoint.pt",
+        tmp_path / "old/copy/increments/stats.jsonl",
+    }
+    reasons = _reasons(found, tmp_path)
+    assert reasons == {
+        "build": "build output (copies of the checkout's files)",
+        "dist": "build output (packages of the checkout)",
+    }
+    text = discovery_text(found, tmp_path)
+    assert "run old/copy/increments: checkpoint" in text and "(git-ignored: listed after" in text
+    assert "run runs/linear: checkpoint runs/linear/checkpoint.pt, log" in text
+
+
+@pytest.mark.parametrize(
+    ("line", "path", "is_dir", "ignored"),
+    [
+        ("build/", "build", True, True),
+        ("build/", "build", False, False),  # a trailing slash: folders only
+        ("build/", "src/build", True, True),  # no inner slash: at any depth
+        ("/build", "src/build", True, False),  # anchored
+        ("*.pt", "runs/a/checkpoint.pt", False, True),
+        ("runs/*.pt", "runs/a/checkpoint.pt", False, False),  # * stays within one name
+        ("runs/**/*.pt", "runs/a/b/checkpoint.pt", False, True),
+        ("**/ckpt", "x/y/ckpt", True, True),
+        ("logs/**", "logs/a/b.csv", False, True),
+        ("ckpt_?.pt", "ckpt_1.pt", False, True),
+        ("ckpt_[0-9].pt", "ckpt_a.pt", False, False),
+    ],
+)
+def test_gitignore_patterns(line: str, path: str, is_dir: bool, ignored: bool) -> None:
+    base = Path("/repo")
+    pattern = parse(base, line)
+    assert pattern is not None
+    assert (ignored_by([pattern], base / path, is_dir) is not None) is ignored
+
+
+def test_gitignore_negation_comments_and_nesting(tmp_path: Path) -> None:
+    (tmp_path / ".gitignore").write_text("# runs are local\n\n*.pt\n!keep.pt\n")
+    rules = read_patterns(tmp_path)
+    assert [r.text for r in rules] == ["*.pt", "!keep.pt"]
+    assert ignored_by(rules, tmp_path / "a/x.pt", False) is not None
+    assert ignored_by(rules, tmp_path / "a/keep.pt", False) is None  # the last match decides
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub/.gitignore").write_text("!x.pt\n")
+    nested = [*rules, *read_patterns(tmp_path / "sub")]
+    assert ignored_by(nested, tmp_path / "sub/x.pt", False) is None  # the deeper file wins
+    assert ignored_by(nested, tmp_path / "x.pt", False) is not None
+    assert read_patterns(tmp_path / "none") == []
