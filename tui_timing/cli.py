@@ -77,8 +77,26 @@ An exception raised in your code is reported as yours, with the call (exit 2).
 """
 
 
-def _existing_path(_: click.Context, __: click.Parameter, value: str | None) -> Path | None:
-    return Path(value) if value else None
+#: How to get each artifact a path was given for, said when that path does not exist.
+MAKE_ONE = {
+    "cache": "or build one: timing-tui build-cache RAW_DIR --out DIR --id ID --split SPLIT",
+    "checkpoint": "or train one: timing-tui train --cache CACHE --out RUN_DIR",
+    "raw_summary": "or leave the option out (build-cache writes one beside the cache)",
+}
+
+
+def _existing_path(_: click.Context, param: click.Parameter, value: str | None) -> Path | None:
+    """The path given for an artifact; a usage error (exit 2) naming it when nothing is
+    there, before any stage runs."""
+    if not value:
+        return None
+    path = Path(value)
+    if not path.exists():
+        how = MAKE_ONE.get(param.name or "", "")
+        raise click.BadParameter(
+            f"{value}: no such file; give the path of an existing file{', ' + how if how else ''}"
+        )
+    return path
 
 
 def artifact_options(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -123,7 +141,6 @@ def artifact_options(func: Callable[..., Any]) -> Callable[..., Any]:
             type=click.Path(path_type=Path),
             help="Markdown file the findings are appended to.",
         ),
-        click.option("--theme", help="TUI theme name (see themes/)."),
         click.option("--device", type=DEVICE_CHOICES, help="Where models run (default auto)."),
         click.option(
             "--samples",
@@ -268,8 +285,19 @@ def append_to_scratchpad(
     try:
         written = append_entry(path, entry(when), bullet=bullet(when))
     except ArtifactError as exc:
-        fail(f"scratchpad {exc}")
+        fail(f"scratchpad {exc}; the report above stands, but was not appended to it")
     click.echo(f"timing-tui: {what} appended to {written}", err=True)
+
+
+def writable_scratchpad(path: Path) -> None:
+    """A UsageError, before any stage runs, when the scratchpad named cannot be appended to
+    (a folder, a missing folder): the report would otherwise end "Exit code 0." and the
+    command exit 2."""
+    from tui_timing.report.scratchpad import scratchpad_problem
+
+    problem = scratchpad_problem(path)
+    if problem is not None:
+        raise UsageError(f"--scratchpad {path}: {problem}")
 
 
 def fail(message: str) -> None:
@@ -308,6 +336,7 @@ def log_to(path: str) -> None:
     epilog=PROJECT_HELP,
 )
 @artifact_options
+@click.option("--theme", help="TUI theme name (see themes/; `t` in the TUI cycles them).")
 @click.version_option(package_name="timing-tui")
 @click.pass_context
 def main(ctx: click.Context, **options: Any) -> None:
@@ -362,11 +391,13 @@ def check(ctx: click.Context, fmt: str, stage: int | None, **options: Any) -> No
     from tui_timing.report.discovery import discovery_text
     from tui_timing.report.json_report import render_json
     from tui_timing.report.markdown import findings_bullet, findings_markdown, full_markdown
-    from tui_timing.report.text import printable, render_text
+    from tui_timing.report.text import error_line, printable, render_text
     from tui_timing.stages.runner import check_report, checked_context, resolve_paths
 
     try:
         invocation = build_invocation(_merged(ctx, options))
+        if options.get("scratchpad") is not None:
+            writable_scratchpad(options["scratchpad"])
         paths = invocation.paths
         discovered = ""
         if not invocation.any_artifact:
@@ -389,6 +420,8 @@ def check(ctx: click.Context, fmt: str, stage: int | None, **options: Any) -> No
         click.echo(discovered, err=fmt != "text")
     renderers = {"text": render_text, "json": render_json, "markdown": full_markdown}
     click.echo(renderers[fmt](report).rstrip("\n"))
+    if report.error is not None:  # in the report too; here where a shell shows errors
+        click.echo(f"timing-tui: error: {error_line(report.error)}", err=True)
     if invocation.scratchpad is not None and options.get("scratchpad") is not None:
         append_to_scratchpad(
             invocation.scratchpad,
@@ -439,6 +472,8 @@ def compare(ctx: click.Context, run_a: Path, run_b: Path, fmt: str, **options: A
                     f"run's folder or checkpoint file as A or B)"
                 )
         invocation = build_invocation(merged)
+        if options.get("scratchpad") is not None:
+            writable_scratchpad(options["scratchpad"])
         paths_a, paths_b = compare_paths(invocation.paths, run_a, run_b, invocation.settings)
         pair = run_pair(paths_a, paths_b, invocation.settings)
     except UsageError as exc:
