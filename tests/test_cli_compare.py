@@ -93,7 +93,7 @@ def test_sample_linear_to_increments_fixes_the_capacity(
     assert code == 0
     assert report["a"]["decision"]["rule"] == 4 and report["b"]["decision"]["rule"] != 4
     assert "fixed 7 (model.profile_capacity" in report["summary"]
-    assert f"rule 4 → {report['b']['decision']['rule']}" in report["summary"]
+    assert "; rule 4 (the architecture cannot fit the profile) → rule 7 (" in report["summary"]
 
 
 def test_sample_increments_to_linear_regresses_it(
@@ -124,7 +124,7 @@ def test_a_scratchpad_of_dated_bullets_gets_the_comparison_as_one(
         line.startswith("  - stage 3 model: A pass, B fail; regressed `model.profile_capacity`")
         for line in added
     ), added
-    assert "  - Verdict B (rule 4): " in text
+    assert "  - Verdict B, rule 4 (the architecture cannot fit the profile): " in text
     assert "## timing-tui comparison" not in text
 
 

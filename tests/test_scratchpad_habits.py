@@ -18,6 +18,7 @@ from tui_timing.findings import (
     Check,
     Decision,
     Report,
+    RuleOutcome,
     StageResult,
 )
 from tui_timing.report.markdown import findings_bullet, findings_markdown
@@ -61,7 +62,12 @@ def a_report() -> Report:
         7,
         "decision",
         status_override="fail",
-        decision=Decision("Revisit the architecture", 4, actions=[action], path=[]),
+        decision=Decision(
+            "Revisit the architecture",
+            4,
+            actions=[action],
+            path=[RuleOutcome(4, "the architecture cannot fit the profile", True, "KL 1.68")],
+        ),
     )
     return Report(
         artifacts={"checkpoint": ArtifactRef("runs/linear/checkpoint.pt", "ab" * 32)},
@@ -96,7 +102,8 @@ def test_a_task_scratchpad_gets_a_dated_bullet_in_its_last_section(tmp_path: Pat
     assert text.startswith(TASK_SCRATCHPAD)  # append-only
     added = text[len(TASK_SCRATCHPAD) :].splitlines()
     assert added[0] == (
-        "- 2025-11-28: timing-tui findings at 14:03, verdict: Revisit the architecture (rule 4)"
+        "- 2025-11-28: timing-tui findings at 14:03, verdict of rule 4 (the architecture cannot "
+        "fit the profile): Revisit the architecture"
     )
     assert all(line.startswith("  - ") for line in added[1:]) and len(added) > 2
     assert "  - stage 3 model: fail; linear head, hidden 64; not passing: " in text
@@ -132,7 +139,7 @@ def test_one_stage_alone(tmp_path: Path) -> None:
     assert bullet.startswith("- 2025-11-28: timing-tui findings at 14:03, stage 3 model: fail\n")
     assert "  - model.profile_capacity (fail): Cannot fit." in bullet
     decision = findings_markdown(report, WHEN, stage=7)
-    assert "Verdict: Revisit the architecture (rule 4)" in decision
+    assert "Verdict of rule 4 (the architecture cannot fit the profile): Revisit" in decision
     assert "`timing-tui train`" in decision
 
 

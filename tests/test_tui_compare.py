@@ -81,7 +81,7 @@ async def test_c_picks_a_second_run_every_pane_shows_both_and_c_leaves(
         assert "Compared A runs/increments → B runs/linear" in text
         assert "regressed: model.profile_capacity" in text
         # the verdicts `timing-tui compare` gives on the same files (test_cli_compare.py)
-        assert "A (rule 7" in text and "B (rule 4" in text
+        assert "A, rule 7 (stage 6 drifts" in text and "B, rule 4 (the architecture" in text
         await pilot.press("c")
         await pilot.pause()
         assert app.compare is None

@@ -100,10 +100,11 @@ def _change_line(change: Change) -> str:
 
 
 def figure_change(change: Change) -> str:
-    """The key figure as it moved ("KL 1.68 → 0.2321"), once when it did not move."""
+    """The key figure as it moved ("KL 1.68 → 0.2321"), once when it did not move; "n/a"
+    for the side that has none."""
     if change.figure_a == change.figure_b:
         return change.figure_a or ""
-    return f"{change.figure_a or '-'} → {change.figure_b or '-'}"
+    return f"{change.figure_a or 'n/a'} → {change.figure_b or 'n/a'}"
 
 
 def comparison_entry(comparison: Comparison, when: datetime | None = None) -> str:
@@ -169,7 +170,7 @@ def _what_changed(comparison: Comparison, stage_id: int) -> str:
 def _verdict_line(side: str, report: Report) -> str:
     if report.decision is None:
         return f"- Verdict {side}: not reached (the decision stage did not run)"
-    return f"- Verdict {side} (rule {report.decision.rule}): {report.decision.verdict}"
+    return f"- Verdict {side}, {report.decision.rule_label}: {report.decision.verdict}"
 
 
 def compare_markdown(comparison: Comparison, when: datetime | None = None) -> str:

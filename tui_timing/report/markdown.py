@@ -44,7 +44,7 @@ def findings_markdown(
     if stage is not None and stage != Stage.DECISION:
         lines += [f"- {line}" for line in _not_passing(shown)] or ["- every check passes"]
     elif report.decision is not None:
-        lines.append(f"Verdict: {report.decision.verdict} (rule {report.decision.rule})")
+        lines.append(f"Verdict of {report.decision.rule_label}: {report.decision.verdict}")
         lines += [f"- {_action_line(action)}" for action in report.decision.actions]
     else:
         lines.append("Verdict: not reached (the decision stage did not run)")
@@ -63,7 +63,7 @@ def findings_bullet(report: Report, when: datetime | None = None, stage: int | N
     if stage is not None and stage != Stage.DECISION:
         what = f"stage {stage} {shown.name}: {shown.status}" if shown else f"stage {stage}: not run"
     elif decision is not None:
-        what = f"verdict: {decision.verdict} (rule {decision.rule})"
+        what = f"verdict of {decision.rule_label}: {decision.verdict}"
     else:
         what = "verdict not reached (the decision stage did not run)"
     first = f"- {when.date().isoformat()}: timing-tui findings at {when.strftime('%H:%M')}, {what}"

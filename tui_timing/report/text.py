@@ -76,7 +76,7 @@ def _check_line(check: Check) -> str:
 
 def decision_lines(decision: Decision) -> list[str]:
     """The verdict and the numbered actions, each with its evidence and command."""
-    lines = [f"Verdict (rule {decision.rule}): {decision.verdict}"]
+    lines = [f"Verdict of {decision.rule_label}: {decision.verdict}"]
     for number, action in enumerate(decision.actions, start=1):
         lines.append(f"  {number}. {action.title}")
         lines.append(f"     why: {action.why}")
