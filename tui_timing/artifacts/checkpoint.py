@@ -27,6 +27,7 @@ from torch import nn
 from tui_timing.artifacts.data_classes import ObjectFields
 from tui_timing.artifacts.safe_load import load_container
 from tui_timing.errors import ArtifactError
+from tui_timing.findings import Assumption
 
 #: Where each layout keeps its weights, and what the layout is called in reports.
 STATE_KEYS = (
@@ -90,6 +91,16 @@ class CheckpointArtifact:
     state_key: str | None = None
     #: The dotted class name of a config stored as the user's own object, read as data.
     config_class: str | None = None
+
+    @property
+    def assumptions(self) -> list[Assumption]:
+        """Every config value the file does not store, as read (shown in the panes and
+        the reports' "read as"): `config.<key>` in the table's key map or the file's own
+        config overrides it."""
+        return [
+            Assumption("checkpoint", f"config {key}", repr(self.config.get(key)), how)
+            for key, how in self.inferred.items()
+        ]
 
     @property
     def cond_dim(self) -> int | None:

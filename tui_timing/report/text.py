@@ -40,6 +40,9 @@ def render_text(report: Report) -> str:
         lines.append("  (none)")
     for kind, ref in report.artifacts.items():
         lines.append(f"  {kind:<12} {ref.path}  [{ref.short_hash}]")
+    if report.assumptions:
+        lines += ["", "Read as (inferred; a table line or option overrides each):"]
+        lines.extend(f"  {a.line()}" for a in report.assumptions)
     for stage in report.stages:
         lines.append("")
         lines.extend(_stage_lines(stage))

@@ -18,7 +18,7 @@ from tui_timing.artifacts.hashing import file_sha256
 from tui_timing.artifacts.raw_summary import load_raw_summary, summary_path_for
 from tui_timing.config import ARTIFACT_KINDS, ArtifactPaths, Settings
 from tui_timing.errors import ArtifactError, UsageError, out_of_memory
-from tui_timing.findings import ArtifactRef, Report, StageResult
+from tui_timing.findings import ArtifactRef, Report, StageResult, merge_assumptions
 from tui_timing.plugins import UserCodeError
 from tui_timing.stages.catalog import ALL_STAGES, STAGE_BY_ID, Stage
 from tui_timing.stages.checks import CheckSpec
@@ -128,6 +128,7 @@ def run_stage(ctx: StageContext, stage_id: int) -> StageResult:
                 )
             ],
         )
+    result.assumptions = merge_assumptions(ctx.assumptions_about(info.reads), result.assumptions)
     ctx.results[stage_id] = result
     return result
 
@@ -178,6 +179,7 @@ def build_report(
         stages=stages,
         decision=decision,
         error=first_artifact_error(ctx),
+        run_assumptions=list(ctx.assumptions),
     )
 
 
