@@ -333,3 +333,31 @@ def test_gitignore_negation_comments_and_nesting(tmp_path: Path) -> None:
     assert ignored_by(nested, tmp_path / "sub/x.pt", False) is None  # the deeper file wins
     assert ignored_by(nested, tmp_path / "x.pt", False) is not None
     assert read_patterns(tmp_path / "none") == []
+
+
+def test_a_raw_summary_beside_a_cache_named_otherwise_is_paired_and_said(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`data/cache.pt` beside `data/train_summary.json`, the only summary there, is paired
+    (and `check` says so); with two summaries none is, and the skip names them and why."""
+    (tmp_path / "data").mkdir()
+    shutil.copy(SAMPLE_CACHE, tmp_path / "data/cache.pt")
+    shutil.copy(SAMPLE / "datasets/sample/train_summary.json", tmp_path / "data")
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, ["check", "--stage", "1", "--format", "json"])
+    report = json.loads(result.stdout)
+    summary = tmp_path.resolve() / "data/train_summary.json"  # discovery's paths are absolute
+    assert report["artifacts"]["raw_summary"]["path"] == str(summary)
+    vs_raw = next(c for c in report["stages"][0]["checks"] if c["id"] == "cache.vs_raw")
+    assert vs_raw["status"] == "pass"
+    assert f"raw summary {summary}: the only one beside cache.pt" in result.stderr
+    shutil.copy(tmp_path / "data/train_summary.json", tmp_path / "data/val_summary.json")
+    result = CliRunner().invoke(main, ["check", "--stage", "1", "--format", "json"])
+    report = json.loads(result.stdout)
+    assert "raw_summary" not in report["artifacts"]
+    vs_raw = next(c for c in report["stages"][0]["checks"] if c["id"] == "cache.vs_raw")
+    assert vs_raw["status"] == "skip"
+    assert (
+        "cache_summary.json does not exist and beside it are train_summary.json, "
+        "val_summary.json (none is named after it); name one with --raw-summary"
+    ) in vs_raw["message"]

@@ -388,6 +388,7 @@ def check(ctx: click.Context, fmt: str, stage: int | None, **options: Any) -> No
     """Run the stages headless and print the report. Exit 0 all passed, 1 a check failed
     or errored, 2 a usage error or an artifact that cannot be used at all."""
     from tui_timing.artifacts.discovery import discover_or_sample
+    from tui_timing.artifacts.raw_summary import summary_beside
     from tui_timing.report.discovery import discovery_text
     from tui_timing.report.json_report import render_json
     from tui_timing.report.markdown import findings_bullet, findings_markdown, full_markdown
@@ -406,6 +407,10 @@ def check(ctx: click.Context, fmt: str, stage: int | None, **options: Any) -> No
             where = "the bundled sample data" if found.is_sample else str(found.root)
             click.echo(f"timing-tui: no artifacts given; using those found in {where}", err=True)
             discovered = printable(discovery_text(found))
+        if paths.cache is not None and paths.raw_summary is None:
+            paired = summary_beside(paths.cache)
+            if paired.path is not None and paired.note:
+                click.echo(f"timing-tui: {paired.note}", err=True)
         paths = resolve_paths(paths)
         loaded_stamps = None if invocation.no_cache else _stamps(paths)
         context = checked_context(paths, invocation.settings, only=stage)
