@@ -116,7 +116,10 @@ def test_a_scratchpad_of_dated_bullets_gets_the_comparison_as_one(
     text = task_scratchpad.read_text()
     assert text.startswith(TASK_SCRATCHPAD)  # append-only
     added = text[len(TASK_SCRATCHPAD) :].splitlines()
-    assert re.fullmatch(r"- \d{4}-\d{2}-\d{2}: timing-tui comparison at \d\d:\d\d, .+", added[0])
+    assert re.fullmatch(
+        r"- \d{4}-\d{2}-\d{2}: timing-tui comparison at \d\d:\d\d \(bundled sample data\), .+",
+        added[0],
+    )  # the sample's runs: marked, never read as a finding about the user's model
     assert report["summary"] in added[0]
     assert len(added) > 3 and all(line.startswith("  - ") for line in added[1:])
     assert f"  - A {INCREMENTS}: checkpoint `{INCREMENTS / 'checkpoint.pt'}`" in text

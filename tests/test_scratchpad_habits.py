@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from sample_paths import CACHE as SAMPLE_CACHE
 
 from tui_timing.cli import main
 from tui_timing.findings import (
@@ -171,3 +172,21 @@ def test_check_appends_a_dated_bullet_to_a_task_scratchpad(
     assert re.fullmatch(r"- \d{4}-\d{2}-\d{2}: timing-tui findings at \d\d:\d\d, .+", added[0])
     assert f"  - artifacts: cache `{small_cache}` (" in text
     assert "  - stage 1 cache: pass; " in text and "## timing-tui findings" not in text
+
+
+def test_an_export_of_the_bundled_sample_data_is_marked(tmp_path: Path) -> None:
+    """Findings about the sample data land in the user's own scratchpad marked as such;
+    findings about the user's files (above) are not."""
+    pad = tmp_path / "scratchpad.md"
+    result = CliRunner().invoke(
+        main, ["check", "--cache", str(SAMPLE_CACHE), "--stage", "1", "--scratchpad", str(pad)]
+    )
+    assert result.exit_code == 0, result.output
+    assert re.match(r"## timing-tui findings \S+ \(bundled sample data\)\n", pad.read_text())
+    pad.write_text(TASK_SCRATCHPAD)
+    report = Report(
+        artifacts={"cache": ArtifactRef(str(SAMPLE_CACHE), None)}, stages=[], decision=None
+    )
+    assert findings_bullet(report, WHEN).startswith(
+        "- 2025-11-28: timing-tui findings at 14:03 (bundled sample data), "
+    )

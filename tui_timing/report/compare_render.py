@@ -13,7 +13,7 @@ from datetime import datetime
 
 from tui_timing.findings import ArtifactRef, Report, StageResult
 from tui_timing.report.compare import Change, Comparison
-from tui_timing.report.markdown import _cell
+from tui_timing.report.markdown import _cell, sample_mark
 from tui_timing.report.text import MARKS, printable
 from tui_timing.stages.catalog import STAGE_BY_ID
 
@@ -111,7 +111,8 @@ def comparison_entry(comparison: Comparison, when: datetime | None = None) -> st
     """The scratchpad entry: heading, artifacts with short hashes, a per-stage table of both
     statuses and what changed, both verdicts and the one-line summary (SPEC 6)."""
     when = when or datetime.now().astimezone()
-    lines = [f"## timing-tui comparison {when.isoformat(timespec='seconds')}", ""]
+    mark = sample_mark(comparison.a.artifacts, comparison.b.artifacts)
+    lines = [f"## timing-tui comparison {when.isoformat(timespec='seconds')}{mark}", ""]
     for title, refs in artifact_groups(comparison):
         listed = ", ".join(f"{k} `{r.path}` ({r.short_hash})" for k, r in refs.items())
         lines.append(f"- {title}: {listed or '(none)'}")
@@ -135,8 +136,9 @@ def comparison_bullet(comparison: Comparison, when: datetime | None = None) -> s
     bullets (`- 2025-10-24: ...`): the date and the summary first, then the artifacts,
     each stage's two statuses and what changed, and both verdicts nested under it."""
     when = when or datetime.now().astimezone()
+    mark = sample_mark(comparison.a.artifacts, comparison.b.artifacts)
     first = (
-        f"- {when.date().isoformat()}: timing-tui comparison at {when.strftime('%H:%M')}, "
+        f"- {when.date().isoformat()}: timing-tui comparison at {when.strftime('%H:%M')}{mark}, "
         f"{comparison.summary}"
     )
     nested = []
