@@ -27,6 +27,7 @@ from tui_timing.artifacts.gitignore import ignored_by, parse, read_patterns
 from tui_timing.cli import main
 from tui_timing.config import Settings
 from tui_timing.data.eval_dump_maker import disjoint_halves, real_sequences
+from tui_timing.model.train import TrainOptions, train
 from tui_timing.report.discovery import discovery_text
 
 
@@ -361,3 +362,30 @@ def test_a_raw_summary_beside_a_cache_named_otherwise_is_paired_and_said(
         "cache_summary.json does not exist and beside it are train_summary.json, "
         "val_summary.json (none is named after it); name one with --raw-summary"
     ) in vs_raw["message"]
+
+
+def test_a_run_trained_on_the_sample_resumes_with_its_cache(tmp_path: Path) -> None:
+    """After an action trained `runs/linear-increments` on the sample cache in an empty
+    folder, the next launch there finds that run with the cache it was trained on (named in
+    its checkpoint) and the sample's runs and eval dump that were open before; a checkpoint
+    that records only the cache's sha256 finds the sample cache by it."""
+    run = tmp_path / "runs/linear-increments"
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        train(SAMPLE_CACHE, run, {"profile_head": "increments"}, TrainOptions(epochs=1))
+    finally:
+        torch.set_num_threads(before)
+    found = discover_or_sample(tmp_path)
+    names = [r.name for r in found.runs]
+    assert names[0] == "runs/linear-increments" and names[1].endswith("linear")
+    assert found.caches == [SAMPLE_CACHE.resolve()]
+    paths = found.paths()
+    assert paths.checkpoint == run.resolve() / "checkpoint.pt"
+    assert paths.cache == SAMPLE_CACHE.resolve()
+    assert paths.eval == (SAMPLE / "eval/eval.pt").resolve()
+    assert "runs/linear-increments was trained on" in discovery_text(found, tmp_path)
+    checkpoint = torch.load(run / "checkpoint.pt", weights_only=True)
+    del checkpoint["config"]["cache_path"]  # as written before the path was recorded
+    torch.save(checkpoint, run / "checkpoint.pt")
+    assert discover_or_sample(tmp_path).caches == [SAMPLE_CACHE.resolve()]

@@ -357,6 +357,50 @@ def _only_sample(found: Discovered) -> bool:
     return bool(found.found) and all(sample in item.path.parents for item in found.found)
 
 
+def _add_trained_on(found: Discovered) -> None:
+    """Runs found without a cache: add the cache a run's checkpoint says it was trained on
+    (`timing-tui train` records its path and sha256), so that a session resumes with it. A
+    run trained on the bundled sample data (an action taken on the sample) brings the
+    sample's runs and eval dump too, after the runs found here: what was open before."""
+    for run in found.runs:
+        cache = _trained_on(run.checkpoint) if run.checkpoint is not None else None
+        if cache is None:
+            continue
+        detail = f"timing cache that {run.name} was trained on (its checkpoint names it)"
+        found.found.append(Found(cache, "cache", detail))
+        found.caches.append(cache)
+        if sample_data_dir().resolve() in cache.parents:
+            sample = sample_data()
+            found.runs += sample.runs
+            found.evals += sample.evals
+            found.found += [f for f in sample.found if f.kind != "cache"]
+        found.notes.append(f"{run.name} was trained on {cache}: it is used with the runs here")
+        return
+
+
+def _trained_on(checkpoint: Path) -> Path | None:
+    """The cache a checkpoint of `timing-tui train` was trained on, where it still is: the
+    recorded `cache_path` (or, for a checkpoint that records only the sha256, the bundled
+    sample cache when its bytes are those), read from the checkpoint's skeleton."""
+    from tui_timing.artifacts.hashing import file_sha256
+    from tui_timing.artifacts.peek import PeekError, peek
+
+    try:
+        skeleton = peek(checkpoint)
+    except (PeekError, OSError, ValueError, EOFError):
+        return None
+    config = skeleton.get("config") if isinstance(skeleton, dict) else None
+    if not isinstance(config, dict):
+        return None
+    recorded = config.get("cache_path")
+    if isinstance(recorded, str) and Path(recorded).is_file():
+        return Path(recorded)
+    sha = config.get("cache_sha256")
+    if not isinstance(sha, str):
+        return None
+    return next((c for c in sample_data().caches if file_sha256(c) == sha), None)
+
+
 def discover_or_sample(root: Path | None = None, settings: Settings | None = None) -> Discovered:
     """What timing-tui opens when given no artifact options: what is found under `root`,
     else the sample data (carrying what was passed over here, and why). Found in the
@@ -364,6 +408,8 @@ def discover_or_sample(root: Path | None = None, settings: Settings | None = Non
     found = discover(root, settings)
     if _only_sample(found):
         return _as_sample(found)
+    if found.runs and not found.caches:
+        _add_trained_on(found)
     if not found.empty:
         return found
     sample = sample_data()
