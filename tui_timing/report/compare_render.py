@@ -66,7 +66,7 @@ def _stage_ids(comparison: Comparison) -> list[int]:
 
 
 def _status(stage: StageResult | None) -> str:
-    return stage.status.upper() if stage else "-"
+    return stage.status.upper() if stage else "NOT RUN"
 
 
 def _stage_lines(comparison: Comparison, stage_id: int) -> list[str]:
@@ -85,7 +85,7 @@ def _stage_lines(comparison: Comparison, stage_id: int) -> list[str]:
     if figures_a == figures_b and figures_a:
         lines.append(f"  figures: {figures_a}")
     elif figures_a != figures_b:
-        lines += [f"  figures A: {figures_a or '-'}", f"  figures B: {figures_b or '-'}"]
+        lines += [f"  figures A: {figures_a or 'n/a'}", f"  figures B: {figures_b or 'n/a'}"]
     return lines
 
 
@@ -166,7 +166,10 @@ def _what_changed(comparison: Comparison, stage_id: int) -> str:
     moved = [c for c in comparison.stage_changes(stage_id) if c.kind != "same"]
     if not moved:
         return "same inputs, run once" if stage_id in comparison.shared else "no check changed"
-    return "; ".join(f"{c.kind} `{c.id}` ({figure_change(c) or '-'})" for c in moved)
+    return "; ".join(
+        f"{c.kind} `{c.id}`" + (f" ({figure})" if (figure := figure_change(c)) else "")
+        for c in moved
+    )
 
 
 def _verdict_line(side: str, report: Report) -> str:
@@ -186,7 +189,7 @@ def compare_markdown(comparison: Comparison, when: datetime | None = None) -> st
             continue
         lines += ["| check | A | B | change | key figure |", "| --- | --- | --- | --- | --- |"]
         lines += [
-            f"| `{c.id}` | {c.a or '-'} | {c.b or '-'} | {c.kind} | {_cell(figure_change(c))} |"
+            f"| `{c.id}` | {c.a or 'n/a'} | {c.b or 'n/a'} | {c.kind} | {_cell(figure_change(c))} |"
             for c in changes
         ]
         lines.append("")
