@@ -21,8 +21,54 @@ from tui_timing.errors import UsageError
 ARTIFACT_KEYS = ("cache", "raw_summary", "checkpoint", "log", "eval")
 #: Table keys that name the user's code, `module:attribute[.attribute]`.
 PLUGIN_KEYS = ("dataset", "model", "sampler")
+#: The contract's names in each key group (`[tool.timing-tui.keys.<group>]`, `--key
+#: <group>.NAME=THEIRS`): what the left side of a map may name. The readers take their
+#: lists from here, so a map is checked against the names they know.
+CONTRACT_FIELDS: dict[str, tuple[str, ...]] = {
+    # the cache's tensors: the required three first, then those derived when absent
+    "cache": ("duration", "profile", "features", "log_duration", "mask", "length", "meta", "stats"),
+    # a dataset's batches: the cache's tensors and the row number
+    "batch": ("duration", "log_duration", "profile", "mask", "length", "features", "index"),
+    # the stats log's figures and what places them (split, epoch or step, time)
+    "log": (
+        "split",
+        "epoch",
+        "step",
+        "time",
+        "loss",
+        "duration_nll",
+        "profile_loss",
+        "dur_mu",
+        "dur_sigma",
+        "log_sigma",
+        "profile_first",
+        "profile_mid",
+        "profile_last",
+    ),
+    # the eval dump's groups, their arrays, and a channel-packed side's order and scale
+    "eval": ("real", "fake", "xy", "dt", "mask", "length", "channels", "mean", "std"),
+    # what the user's model's forward returns
+    "model": ("mu", "log_sigma", "logits", "profile"),
+    # a checkpoint's config (the reference head's knobs and what they are checked against)
+    "config": (
+        "cond_dim",
+        "hidden",
+        "max_len",
+        "profile_head",
+        "n_templates",
+        "logsigma_min",
+        "logsigma_max",
+        "logit_bound",
+        "length_input",
+        "mask_padding",
+        "profile_loss",
+        "feature_names",
+        "diffusion_cond_dim",
+        "cache_sha256",
+    ),
+}
 #: The name spaces of `[tool.timing-tui.keys.*]` and of `--key NAMESPACE.NAME=THEIRS`.
-KEY_NAMESPACES = ("cache", "batch", "log", "eval", "model")
+KEY_NAMESPACES = tuple(CONTRACT_FIELDS)
 #: Everything the table may hold besides run settings and tolerances.
 PROJECT_KEYS = (
     *ARTIFACT_KEYS,
@@ -32,6 +78,7 @@ PROJECT_KEYS = (
     "sampler_kwargs",
     "profile_bins",
     "log_patterns",
+    "runs",
 )
 PROFILE_BINS = ("padded", "masked")
 _LOG_PATTERN_FIELDS = ("pattern", "split")
@@ -54,6 +101,8 @@ class ProjectTable:
     sampler_kwargs: dict[str, Any] = field(default_factory=dict)
     profile_bins: str = "padded"
     log_patterns: tuple[dict[str, str], ...] = ()
+    #: `runs = ["outputs/*"]`: the folders `timing-tui runs` looks in (globs, resolved).
+    runs: tuple[Path, ...] = ()
 
 
 def read_project(table: dict[str, Any], pyproject: Path | None) -> ProjectTable:
@@ -78,7 +127,22 @@ def read_project(table: dict[str, Any], pyproject: Path | None) -> ProjectTable:
         sampler_kwargs=_sampler_kwargs(where, table.get("sampler_kwargs", {})),
         profile_bins=_profile_bins(where, table.get("profile_bins", "padded")),
         log_patterns=_log_patterns(where, table.get("log_patterns", [])),
+        runs=_run_globs(where, root, table.get("runs", [])),
     )
+
+
+def check_key_map(namespace: str, names: Any, where: str) -> None:
+    """Refuse a map whose contract name (left of `=`) the group does not have, listing
+    those it has: a typo there would otherwise be ignored and the user's name never read.
+    One check for every group, the table's and `--key`'s alike."""
+    known = CONTRACT_FIELDS[namespace]
+    unknown = [str(name) for name in names if name not in known]
+    if unknown:
+        raise UsageError(
+            f"{where}: {unknown[0]!r} is not a name of the {namespace} contract, so "
+            f"nothing would read it; the {namespace} names are {', '.join(known)} (write "
+            f'contract name = "your name", e.g. {known[0]} = "{unknown[0]}")'
+        )
 
 
 def parse_key_options(pairs: tuple[str, ...] | list[str]) -> dict[str, dict[str, str]]:
@@ -100,6 +164,7 @@ def parse_key_options(pairs: tuple[str, ...] | list[str]) -> dict[str, dict[str,
                 f"--key {pair}: unknown name space {namespace!r} "
                 f"(write one of {', '.join(n + '.NAME' for n in KEY_NAMESPACES)})"
             )
+        check_key_map(namespace, [contract], f"--key {pair}")
         out[namespace][contract] = value
     return out
 
@@ -138,6 +203,18 @@ def _pythonpath(where: str, root: Path, value: Any) -> tuple[Path, ...]:
     return tuple(root / entry for entry in entries)
 
 
+def _run_globs(where: str, root: Path, value: Any) -> tuple[Path, ...]:
+    """The folders `runs = [...]` names: each glob relative to the table's folder, matches
+    in name order (a glob that matches nothing adds nothing: a sweep not started yet)."""
+    entries = [value] if isinstance(value, str) else value
+    if not isinstance(entries, list) or not all(isinstance(e, str) and e for e in entries):
+        raise UsageError(
+            f'{where} runs must be a folder glob or a list of them (e.g. ["outputs/*"]), '
+            f"not {value!r}"
+        )
+    return tuple(match for entry in entries for match in sorted(root.glob(entry)) if match.is_dir())
+
+
 def _table_keys(where: str, value: Any) -> tuple[dict[str, dict[str, str]], tuple[str, ...]]:
     if not isinstance(value, dict):
         raise UsageError(
@@ -164,6 +241,7 @@ def _table_keys(where: str, value: Any) -> tuple[dict[str, dict[str, str]], tupl
             raise UsageError(
                 f'{label} must be a table of contract name = "your name", not {names!r}'
             )
+        check_key_map(namespace, names, label)
         for contract, theirs in names.items():
             keys[namespace][contract] = _string(label, contract, theirs, "your key's name")
     return keys, positions

@@ -21,14 +21,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from tui_timing.artifacts.safe_load import load_arrays
-from tui_timing.errors import ArtifactError, UsageError
+from tui_timing.errors import ArtifactError
+from tui_timing.project import CONTRACT_FIELDS, check_key_map
 
 if TYPE_CHECKING:
     import torch
 
-REQUIRED = ("duration", "profile", "features")
-OPTIONAL = ("log_duration", "mask", "length", "meta", "stats")
-CANONICAL = REQUIRED + OPTIONAL
+CANONICAL = CONTRACT_FIELDS["cache"]
+REQUIRED = CANONICAL[:3]  # duration, profile, features; the others are derived when absent
 
 #: Other names of each key, in caches and in a dataset's batches (SPEC 2.6).
 ALIASES: dict[str, tuple[str, ...]] = {
@@ -150,12 +150,11 @@ def load_cache(path: str | Path, key_map: dict[str, str] | None = None) -> RawCa
     """Load a cache file and map its keys to canonical names; derive missing optional keys."""
     path = Path(path)
     key_map = dict(key_map or {})
-    unknown = sorted(set(key_map) - set(CANONICAL))
-    if unknown:
-        raise UsageError(
-            f"--key cache.{unknown[0]}=... ([tool.timing-tui.keys.cache] {unknown[0]}): "
-            f"unknown cache key {unknown[0]!r} (known: {', '.join(CANONICAL)})"
-        )
+    check_key_map(
+        "cache",
+        key_map,
+        "the cache's key map (--key cache.NAME=... or [tool.timing-tui.keys.cache])",
+    )
     container, torch_reason = load_arrays(path)  # a fall back to torch is logged there
     return raw_cache(path, container, key_map, torch_reason)
 
@@ -183,7 +182,14 @@ def raw_cache(
     missing = [name for name in REQUIRED if name not in values]
     if missing:
         found = key_list(container)
-        raise ArtifactError(str(path), missing[0], f"required key missing (found keys: {found})")
+        name = missing[0]
+        raise ArtifactError(
+            str(path),
+            name,
+            f"required key missing (found keys: {found}); if one of them holds the {name}, "
+            f"name it: --key cache.{name}=THAT_KEY, or [tool.timing-tui.keys.cache] "
+            f'{name} = "that key"',
+        )
     for name in ("length", "mask"):
         value = values.get(name)
         if isinstance(value, np.ndarray) and value.dtype in _PARTIAL_INTS:

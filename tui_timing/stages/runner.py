@@ -19,7 +19,7 @@ from tui_timing.artifacts.raw_summary import load_raw_summary, summary_beside
 from tui_timing.config import ARTIFACT_KINDS, ArtifactPaths, Settings
 from tui_timing.errors import ArtifactError, UsageError, out_of_memory
 from tui_timing.findings import ArtifactRef, Report, StageResult, merge_assumptions
-from tui_timing.plugins import UserCodeError
+from tui_timing.plugins import CallMismatch, UserCodeError
 from tui_timing.stages.catalog import ALL_STAGES, STAGE_BY_ID, Stage
 from tui_timing.stages.checks import CheckSpec
 from tui_timing.stages.context import Loaded, StageCancelled, StageContext
@@ -105,7 +105,11 @@ def run_stage(ctx: StageContext, stage_id: int) -> StageResult:
                     "error",
                     measured=exc.problem,
                     expected="your plug-in runs on the cache's rows",
-                    message=f"Your code failed in stage {info.id}: {exc.problem}.",
+                    message=(
+                        f"Stage {info.id} could not call your plug-in: {exc.problem}."
+                        if isinstance(exc, CallMismatch)
+                        else f"Your code failed in stage {info.id}: {exc.problem}."
+                    ),
                 )
             ],
         )
