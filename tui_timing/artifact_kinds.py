@@ -51,6 +51,8 @@ class ArtifactKind:
     prefixes: tuple[str, ...] = ()
     #: Whole file names discovery opens for this kind.
     names: tuple[str, ...] = ()
+    #: How to make one, said when a path given for this kind does not exist.
+    make_one: str = ""
 
     @property
     def give(self) -> str:
@@ -90,6 +92,7 @@ KINDS: tuple[ArtifactKind, ...] = (
         recogniser=f"{_CLASSIFY}:cache_verdict",
         suffixes=_TENSOR_SUFFIXES,
         scope="shared",
+        make_one="or build one: timing-tui build-cache RAW_DIR --out DIR --id ID --split SPLIT",
     ),
     ArtifactKind(
         name="raw_summary",
@@ -101,6 +104,7 @@ KINDS: tuple[ArtifactKind, ...] = (
         recogniser=None,
         suffixes=(),
         scope="shared",
+        make_one="or leave the option out (build-cache writes one beside the cache)",
     ),
     ArtifactKind(
         name="checkpoint",
@@ -112,6 +116,7 @@ KINDS: tuple[ArtifactKind, ...] = (
         recogniser=f"{_CLASSIFY}:checkpoint_verdict",
         suffixes=_TENSOR_SUFFIXES,
         scope="run",
+        make_one="or train one: timing-tui train --cache CACHE --out RUN_DIR",
     ),
     ArtifactKind(
         name="log",

@@ -89,11 +89,31 @@ An exception raised in your code is reported as yours, with the call (exit 2).
 """
 
 
+def _existing_path(_: click.Context, param: click.Parameter, value: str | None) -> Path | None:
+    """The path given for an artifact; a usage error (exit 2) naming it when nothing is
+    there, before any stage runs, saying how to make one where there is a way."""
+    if not value:
+        return None
+    path = Path(value)
+    if not path.exists():
+        how = next((k.make_one for k in KINDS if k.param == param.name and k.make_one), "")
+        raise click.BadParameter(
+            f"{value}: no such file; give the path of an existing file{', ' + how if how else ''}"
+        )
+    return path
+
+
 def artifact_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """The shared artifact and run options of SPEC 5 (the TUI and `check`)."""
     options = [
         *(
-            click.option(kind.option, kind.param, metavar=kind.metavar, help=kind.help)
+            click.option(
+                kind.option,
+                kind.param,
+                metavar=kind.metavar,
+                help=kind.help,
+                callback=_existing_path,
+            )
             for kind in KINDS
         ),
         click.option(
@@ -118,7 +138,6 @@ def artifact_options(func: Callable[..., Any]) -> Callable[..., Any]:
             type=click.Path(path_type=Path),
             help="Markdown file the findings are appended to.",
         ),
-        click.option("--theme", help="TUI theme name (see themes/)."),
         click.option("--device", type=DEVICE_CHOICES, help="Where models run (default auto)."),
         click.option(
             "--samples",
@@ -189,10 +208,7 @@ def build_invocation(options: dict[str, Any]) -> Invocation:
         pythonpath=project.pythonpath,
     )
     paths = ArtifactPaths(
-        **{
-            kind.name: _path(options.get(kind.param)) or project.artifacts.get(kind.name)
-            for kind in KINDS
-        }
+        **{kind.name: options.get(kind.param) or project.artifacts.get(kind.name) for kind in KINDS}
     )
     scratchpad = options.get("scratchpad")
     if scratchpad is None and "scratchpad" in table:
@@ -205,11 +221,6 @@ def build_invocation(options: dict[str, Any]) -> Invocation:
         no_cache=bool(options.get("no_cache")),
         run_folders=project.runs,
     )
-
-
-def _path(value: str | None) -> Path | None:
-    """An artifact option's value as a path (None when not given)."""
-    return Path(value) if value else None
 
 
 def _table_path(pyproject: Path | None, value: str) -> Path:
@@ -270,8 +281,19 @@ def append_to_scratchpad(
     try:
         written = append_entry(path, entry(when), bullet=bullet(when))
     except ArtifactError as exc:
-        fail(f"scratchpad {exc}")
+        fail(f"scratchpad {exc}; the report above stands, but was not appended to it")
     click.echo(f"timing-tui: {what} appended to {written}", err=True)
+
+
+def writable_scratchpad(path: Path) -> None:
+    """A UsageError, before any stage runs, when the scratchpad named cannot be appended to
+    (a folder, a missing folder): the report would otherwise end "Exit code 0." and the
+    command exit 2."""
+    from tui_timing.report.scratchpad import scratchpad_problem
+
+    problem = scratchpad_problem(path)
+    if problem is not None:
+        raise UsageError(f"--scratchpad {path}: {problem}")
 
 
 def fail(message: str) -> None:
@@ -310,6 +332,7 @@ def log_to(path: str) -> None:
     epilog=PROJECT_HELP,
 )
 @artifact_options
+@click.option("--theme", help="TUI theme name (see themes/; `t` in the TUI cycles them).")
 @click.version_option(package_name="timing-tui")
 @click.pass_context
 def main(ctx: click.Context, **options: Any) -> None:
@@ -393,14 +416,17 @@ def check(fmt: str, stage: int | None, **options: Any) -> None:
     """Run the stages headless and print the report. Exit 0 all passed, 1 a check failed
     or errored, 2 a usage error or an artifact that cannot be used at all."""
     from tui_timing.artifacts.discovery import discover_or_sample
+    from tui_timing.artifacts.raw_summary import summary_beside
     from tui_timing.report.discovery import discovery_text
     from tui_timing.report.json_report import render_json
     from tui_timing.report.markdown import findings_bullet, findings_markdown, full_markdown
-    from tui_timing.report.text import printable, render_text
+    from tui_timing.report.text import error_line, printable, render_text
     from tui_timing.stages.runner import check_report, checked_context, resolve_paths
 
     try:
         invocation = build_invocation(options)
+        if options.get("scratchpad") is not None:
+            writable_scratchpad(options["scratchpad"])
         paths = invocation.paths
         discovered = ""
         assumed: list[Assumption] = []
@@ -411,6 +437,10 @@ def check(fmt: str, stage: int | None, **options: Any) -> None:
             where = "the bundled sample data" if found.is_sample else str(found.root)
             click.echo(f"timing-tui: no artifacts given; using those found in {where}", err=True)
             discovered = printable(discovery_text(found))
+        if paths.cache is not None and paths.raw_summary is None:
+            paired = summary_beside(paths.cache)
+            if paired.path is not None and paired.note:
+                click.echo(f"timing-tui: {paired.note}", err=True)
         paths = resolve_paths(paths)
         loaded_stamps = None if invocation.no_cache else _stamps(paths)
         context = checked_context(paths, invocation.settings, only=stage, assumptions=assumed)
@@ -425,6 +455,8 @@ def check(fmt: str, stage: int | None, **options: Any) -> None:
         click.echo(discovered, err=fmt != "text")
     renderers = {"text": render_text, "json": render_json, "markdown": full_markdown}
     click.echo(renderers[fmt](report).rstrip("\n"))
+    if report.error is not None:  # in the report too; here where a shell shows errors
+        click.echo(f"timing-tui: error: {error_line(report.error)}", err=True)
     if invocation.scratchpad is not None and options.get("scratchpad") is not None:
         append_to_scratchpad(
             invocation.scratchpad,
@@ -473,6 +505,8 @@ def compare(run_a: Path, run_b: Path, fmt: str, **options: Any) -> None:
                     f"(name the run's folder or {kind.name} as A or B)"
                 )
         invocation = build_invocation(options)
+        if options.get("scratchpad") is not None:
+            writable_scratchpad(options["scratchpad"])
         (paths_a, paths_b), assumed = compare_paths(
             invocation.paths, run_a, run_b, invocation.settings
         )
@@ -508,24 +542,26 @@ def compare_paths(
 ) -> tuple[tuple[ArtifactPaths, ArtifactPaths], tuple[list[Assumption], list[Assumption]]]:
     """Each run's artifact paths and what was assumed in choosing them: its checkpoint, its
     log and eval dump (stages/pair.py pair_file: a named one in one run's folder is that
-    run's, one in neither is both runs'), and the one cache (given, from the project table,
-    else the one found around the runs or under the current folder)."""
+    run's, one in neither is both runs', a run without one of its own may share one found
+    in neither), and the one cache (given, from the project table, else the one found
+    around the runs or under the current folder)."""
     from tui_timing.artifacts.discovery import discover
-    from tui_timing.artifacts.run_folder import cache_near, resolve_run
+    from tui_timing.artifacts.run_folder import found_near, resolve_run
     from tui_timing.stages.context import ArtifactPaths
     from tui_timing.stages.pair import pair_file
 
     runs = (resolve_run(run_a, "A", settings), resolve_run(run_b, "B", settings))
+    near = found_near(list(runs), settings) or discover(None, settings)
     cache = shared.cache
     if cache is None:
-        found = cache_near(list(runs), settings) or discover(None, settings).caches
-        if not found:
+        if not near.caches:
             raise UsageError(
                 "no timing cache found around the runs or under the current folder; "
                 "give --cache PATH (both runs are compared on it)"
             )
-        cache = found[0]
-        others = f" (also found: {', '.join(map(str, found[1:4]))})" if len(found) > 1 else ""
+        cache = near.caches[0]
+        more = near.caches[1:4]
+        others = f" (also found: {', '.join(map(str, more))})" if more else ""
         click.echo(f"timing-tui: comparing on the cache {cache}{others}", err=True)
     folders = (runs[0].folder, runs[1].folder)
     checkpoints = pair_file(
@@ -534,9 +570,10 @@ def compare_paths(
     if shared.checkpoint is not None and checkpoints.a == checkpoints.b:
         checkpoints = pair_file("checkpoint", (runs[0].checkpoint, runs[1].checkpoint), folders)
     logs = pair_file("log", (runs[0].log, runs[1].log), folders, shared.log)
-    evals = pair_file(
-        "eval", (runs[0].eval, runs[1].eval), folders, shared.eval, discover(None, settings).evals
-    )
+    evals = pair_file("eval", (runs[0].eval, runs[1].eval), folders, shared.eval, near.loose_evals)
+    for paired in (logs, evals):
+        if paired.note is not None:
+            click.echo(f"timing-tui: {paired.note}", err=True)
     sides = []
     for index, run in enumerate(runs):
         pick = (lambda p: p.a) if index == 0 else (lambda p: p.b)
@@ -627,6 +664,7 @@ def runs_command(
         ranked,
         runs_exit_code,
     )
+    from tui_timing.report.text import printable
 
     try:
         for name in ("checkpoint", "log"):
@@ -643,7 +681,10 @@ def runs_command(
         ascii_only = "utf" not in (sys.stdout.encoding or "").lower()
         if follow:
             _follow_runs(roots, invocation.settings, diagnoser, every_checkpoint, fmt, ascii_only)
-        found, _ = find_runs(roots, invocation.settings)
+        found, discovered = find_runs(roots, invocation.settings)
+        for each in discovered:  # limits reached: the table would be silently short
+            for note in each.notes:
+                click.echo(printable(f"timing-tui: under {each.root}: {note}"), err=True)
         rows = ranked(diagnose_runs(found, diagnoser, every_checkpoint))
     except UsageError as exc:
         fail(str(exc))

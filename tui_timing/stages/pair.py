@@ -45,6 +45,9 @@ class Paired:
     b: Path | None
     said_a: tuple[Assumption, ...] = ()
     said_b: tuple[Assumption, ...] = ()
+    #: A sentence saying where a file not the run's own came from (None when each run
+    #: uses its own, or neither has one).
+    note: str | None = None
 
 
 def pair_file(
@@ -55,15 +58,18 @@ def pair_file(
     found: Sequence[Path] = (),
 ) -> Paired:
     """Which file of `kind` (a log, an eval dump) each of two runs is diagnosed with: the one
-    rule `compare` and the TUI's compare mode both follow.
+    rule `compare` and the TUI's compare mode both follow, so that both reach the same
+    verdict on the same files.
 
     A file the user named (an option, or the project table) that lies in one run's folder
     is that run's alone; the other keeps its own. One that lies in neither is both runs'.
     Without one, each run uses its own (found in its folder), and a run without one uses
-    the first of `found` that lies in neither folder (it belongs to no run, so both may
-    share it). A file in the other run's folder is that run's, never shared.
+    the first of `found` (discovered around the runs, or the one in use) that lies in
+    neither folder: it belongs to no run, so both may share it. A file in the other run's
+    folder is that run's, never shared.
     """
     inside = [folder.resolve() for folder in folders]
+    label = _LABELS.get(kind, kind)
 
     def owner(path: Path) -> int | None:
         where = path.resolve().parents
@@ -74,7 +80,8 @@ def pair_file(
         side = owner(given)
         if side is None:
             note = Assumption(kind, what, str(given), "named; in neither run's folder: both use it")
-            return Paired(given, given, (note,), (note,))
+            said = f"the {label} {given} lies in neither run's folder: both runs use it (given)"
+            return Paired(given, given, (note,), (note,), said)
         chosen = [own[0], own[1]]
         chosen[side] = given
         notes = [
@@ -88,7 +95,8 @@ def pair_file(
             )
             for i in range(2)
         ]
-        return Paired(chosen[0], chosen[1], (notes[0],), (notes[1],))
+        said = f"the {label} {given} lies in run {'AB'[side]}'s folder: that run alone uses it"
+        return Paired(chosen[0], chosen[1], (notes[0],), (notes[1],), said)
     loose = next((p for p in found if owner(p) is None), None)
     a, b = (mine if mine is not None else loose for mine in own)
     if loose is None or loose not in (a, b):
@@ -96,7 +104,19 @@ def pair_file(
     note = Assumption(
         kind, what, str(loose), "found in neither run's folder (the run has none of its own)"
     )
-    return Paired(a, b, (note,) if own[0] is None else (), (note,) if own[1] is None else ())
+    users = [side for side, mine in zip("AB", own, strict=True) if mine is None]
+    who = "both runs use it" if len(users) == 2 else f"run {users[0]} uses it (it has none)"
+    return Paired(
+        a,
+        b,
+        (note,) if own[0] is None else (),
+        (note,) if own[1] is None else (),
+        f"the {label} {loose} lies in neither run's folder: {who}",
+    )
+
+
+#: How each kind is named in a note.
+_LABELS = {"eval": "eval dump"}
 
 
 @dataclass

@@ -16,7 +16,7 @@ from typing import Any
 
 from tui_timing.artifact_kinds import KIND, KIND_NAMES
 from tui_timing.artifacts.hashing import file_sha256
-from tui_timing.artifacts.raw_summary import summary_path_for
+from tui_timing.artifacts.raw_summary import summary_beside
 from tui_timing.config import ArtifactPaths, Settings
 from tui_timing.errors import ArtifactError, UsageError, out_of_memory
 from tui_timing.findings import (
@@ -35,8 +35,8 @@ from tui_timing.stages.context import Loaded, StageCancelled, StageContext
 def resolve_paths(paths: ArtifactPaths) -> ArtifactPaths:
     """Add the raw summary that sits beside the cache (SPEC 2.1) unless one was named."""
     if paths.raw_summary is None and paths.cache is not None:
-        beside = summary_path_for(paths.cache)
-        if beside.is_file():
+        beside = summary_beside(paths.cache).path
+        if beside is not None:
             return ArtifactPaths(
                 cache=paths.cache,
                 raw_summary=beside,

@@ -885,7 +885,10 @@ class TimingApp(App[None]):
         mine = 1 if side == "B" else 0  # where the second run sits in (A, B)
         runs = (current, run) if side == "B" else (run, current)
         folders = (_folder(runs[0]), _folder(runs[1]))
-        shown = [self.paths.eval] if self.paths.eval is not None else []
+        shown = [
+            *([self.paths.eval] if self.paths.eval is not None else []),
+            *(self.found.loose_evals if self.found is not None else []),
+        ]  # the run on show keeps the eval dump in use: only the other run's is chosen here
         given = self.invocation.paths
         picked = [
             pair_file(kind, (getattr(runs[0], kind), getattr(runs[1], kind)), folders, named, found)
@@ -902,7 +905,9 @@ class TimingApp(App[None]):
             name=run.name, paths=paths, first=current.name, assumptions=assumed, side=side
         )
         names = self.compare.names
-        self.notify(f"Comparing A {names[0]} with B {names[1]} (c: leave).", timeout=5)
+        notes = [p.note for p in picked if p.note]
+        said = "".join(f" {note[0].upper()}{note[1:]}." for note in notes)
+        self.notify(f"Comparing A {names[0]} with B {names[1]} (c: leave).{said}", timeout=5)
         if self.is_idle:
             self._run_compare()
         self._show_all()
