@@ -1,9 +1,9 @@
-"""Logs as research repos write them (SPEC 2.7): split prefixes in every form (`train/`,
-`eval/`, HF's `eval_`), fractional epochs and step axes, `keys.log` after the split prefix,
-mean log σ, HF's `trainer_state.json`, and text logs of any name. Each log is written by
-the real writer (torch's SummaryWriter, json, csv) from the figures of a real training on
-Balabit sessions (the sample run's stats.jsonl), and each test asserts the values it
-computes itself from those figures.
+"""Logs as research repos write them (docs/artifacts.md, Stats log): split prefixes in
+every form (`train/`, `eval/`, HF's `eval_`), fractional epochs and step axes, `keys.log`
+after the split prefix, mean log σ, HF's `trainer_state.json`, and text logs of any name.
+Each log is written by the real writer (torch's SummaryWriter, json, csv) from the figures
+of a real training on Balabit sessions (the sample run's stats.jsonl), and each test
+asserts the values it computes itself from those figures.
 """
 
 from __future__ import annotations
@@ -328,3 +328,13 @@ def test_discovery_finds_a_trainer_state_json_as_a_log(tmp_path: Path) -> None:
     (log,) = [f for f in found.found if f.kind == "log"]
     assert log.path == folder / "trainer_state.json"
     assert "loss" in log.detail and "trainer_state" in log.detail
+
+
+def test_keys_log_accepts_exactly_the_names_the_reader_knows() -> None:
+    """The table's contract names for keys.log and the reader's roles are one list: a name
+    the reader would ignore is not accepted in the table, and every name it reads is."""
+    from tui_timing.artifacts.stats_rows import EPOCH_FIELDS, FIGURES, SPLIT_FIELDS, STEP_FIELDS
+    from tui_timing.project import CONTRACT_FIELDS
+
+    reader = {*FIGURES, SPLIT_FIELDS[0], EPOCH_FIELDS[0], STEP_FIELDS[0]}
+    assert set(CONTRACT_FIELDS["log"]) == reader

@@ -13,16 +13,17 @@ Group names: `real`/`fake`, or the built-in aliases `gt`/`gen`, `target`/`pred`,
 `dt = "delta_t_s"`). A side may also be one [N, T, 3] tensor of (Δx, Δy, Δt) channels,
 normalized or not (see eval_channels).
 
-Points or steps (SPEC 2.7): `xy` holds points [N, L+1, 2] or per-step displacements
-[N, L, 2], `dt` per-step Δt [N, L] or per-point Δt [N, L+1] whose first column is 0 (the
-time since the previous point: the leading 0 is not a step), and the mask covers points or
-steps. The shapes decide where they can (xy one wider than Δt: points and per-step Δt);
-xy and Δt of one width are per-step displacements, unless Δt's first column is 0 in every
-row, which is the per-point convention: then xy holds points when its first entries are
-not all (0, 0), and when they are (points that start at the origin, or displacements
-whose first step is 0 in 0 s) nothing in the content decides, and the side is
-`undecided`: stage 6 skips what depends on it and asks for `eval_xy = "points"` or
-`"steps"` in the table, which settles every case. Each reading is an assumption.
+Points or steps (docs/artifacts.md, Eval dump): `xy` holds points [N, L+1, 2] or
+per-step displacements [N, L, 2], `dt` per-step Δt [N, L] or per-point Δt [N, L+1] whose
+first column is 0 (the time since the previous point: the leading 0 is not a step), and
+the mask covers points or steps. The shapes decide where they can (xy one wider than Δt:
+points and per-step Δt); xy and Δt of one width are per-step displacements, unless Δt's
+first column is 0 in every row, which is the per-point convention: then xy holds points
+when its first entries are not all (0, 0), and when they are (points that start at the
+origin, or displacements whose first step is 0 in 0 s) nothing in the content decides,
+and the side is `undecided`: stage 6 skips what depends on it and asks for
+`eval_xy = "points"` or `"steps"` in the table, which settles every case. Each reading
+is an assumption.
 
 This module needs only numpy, so the hook works in an eval loop without importing torch;
 torch tensors are accepted by duck typing and the torch loader is imported only to read a

@@ -1,4 +1,5 @@
-"""Turn the rows of any stats-log format into per-split, per-figure series (SPEC 2.4, 2.7).
+"""Turn the rows of any stats-log format into per-split, per-figure series (see
+docs/artifacts.md, Stats log).
 
 Every reader (JSONL, CSV, TensorBoard, text, trainer_state.json) hands rows of
 `name -> value` to one RowCollector, so names mean the same in every format:
