@@ -16,13 +16,13 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from report_helpers import run_one
 from sample_paths import REPO
 
 from tui_timing.artifacts.stats_log import load_stats_log
 from tui_timing.cli import main
-from tui_timing.config import ArtifactPaths, Settings
+from tui_timing.config import Settings
 from tui_timing.errors import ArtifactError
-from tui_timing.stages.runner import load_artifacts, run_stage
 
 SAMPLE_LOG = REPO / "sample_data/runs/increments/stats.jsonl"
 SAMPLE_CACHE = REPO / "sample_data/datasets/sample/train_timing.pt"
@@ -188,7 +188,7 @@ def test_stage4_on_a_step_axis_says_step_in_messages_and_fields(tmp_path: Path) 
     writer.close()
     best = min(range(len(nll)), key=nll.__getitem__)
     first = next(i for i in range(best + 1, len(val)) if sigmas[i] < 0.5 * sigmas[best])
-    result = run_stage(load_artifacts(ArtifactPaths(log=tmp_path), Settings()), 4)
+    result = run_one(4, log=tmp_path)
     collapse = next(c for c in result.checks if c.id == "train.collapse")
     assert collapse.status == "fail"
     assert collapse.measured["x_axis"] == "step"
