@@ -466,7 +466,9 @@ async def test_several_runs_can_be_switched(cache: Path, tmp_path: Path, monkeyp
     app = TimingApp(invocation(), cwd=tmp_path)
     async with app.run_test(size=(160, 40), notifications=True) as pilot:
         await settle(pilot, app)
-        assert "found here · run alpha (1/2, s) · cache synthetic/train" in screen_text(app)
+        assert "found here · run alpha (1 of 2, s switches) · cache synthetic/train" in screen_text(
+            app
+        )
         assert app.paths.log.parent.name == "alpha"
         await pilot.press("s")
         await pilot.press("down", "enter")  # from the run in use (alpha) to beta

@@ -87,8 +87,26 @@ An exception raised in your code is reported as yours, with the call (exit 2).
 """
 
 
-def _existing_path(_: click.Context, __: click.Parameter, value: str | None) -> Path | None:
-    return Path(value) if value else None
+#: How to get each artifact a path was given for, said when that path does not exist.
+MAKE_ONE = {
+    "cache": "or build one: timing-tui build-cache RAW_DIR --out DIR --id ID --split SPLIT",
+    "checkpoint": "or train one: timing-tui train --cache CACHE --out RUN_DIR",
+    "raw_summary": "or leave the option out (build-cache writes one beside the cache)",
+}
+
+
+def _existing_path(_: click.Context, param: click.Parameter, value: str | None) -> Path | None:
+    """The path given for an artifact; a usage error (exit 2) naming it when nothing is
+    there, before any stage runs."""
+    if not value:
+        return None
+    path = Path(value)
+    if not path.exists():
+        how = MAKE_ONE.get(param.name or "", "")
+        raise click.BadParameter(
+            f"{value}: no such file; give the path of an existing file{', ' + how if how else ''}"
+        )
+    return path
 
 
 def artifact_options(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -133,7 +151,6 @@ def artifact_options(func: Callable[..., Any]) -> Callable[..., Any]:
             type=click.Path(path_type=Path),
             help="Markdown file the findings are appended to.",
         ),
-        click.option("--theme", help="TUI theme name (see themes/)."),
         click.option("--device", type=DEVICE_CHOICES, help="Where models run (default auto)."),
         click.option(
             "--samples",
@@ -281,8 +298,19 @@ def append_to_scratchpad(
     try:
         written = append_entry(path, entry(when), bullet=bullet(when))
     except ArtifactError as exc:
-        fail(f"scratchpad {exc}")
+        fail(f"scratchpad {exc}; the report above stands, but was not appended to it")
     click.echo(f"timing-tui: {what} appended to {written}", err=True)
+
+
+def writable_scratchpad(path: Path) -> None:
+    """A UsageError, before any stage runs, when the scratchpad named cannot be appended to
+    (a folder, a missing folder): the report would otherwise end "Exit code 0." and the
+    command exit 2."""
+    from tui_timing.report.scratchpad import scratchpad_problem
+
+    problem = scratchpad_problem(path)
+    if problem is not None:
+        raise UsageError(f"--scratchpad {path}: {problem}")
 
 
 def fail(message: str) -> None:
@@ -321,6 +349,7 @@ def log_to(path: str) -> None:
     epilog=PROJECT_HELP,
 )
 @artifact_options
+@click.option("--theme", help="TUI theme name (see themes/; `t` in the TUI cycles them).")
 @click.version_option(package_name="timing-tui")
 @click.pass_context
 def main(ctx: click.Context, **options: Any) -> None:
@@ -404,14 +433,17 @@ def check(fmt: str, stage: int | None, **options: Any) -> None:
     """Run the stages headless and print the report. Exit 0 all passed, 1 a check failed
     or errored, 2 a usage error or an artifact that cannot be used at all."""
     from tui_timing.artifacts.discovery import discover_or_sample
+    from tui_timing.artifacts.raw_summary import summary_beside
     from tui_timing.report.discovery import discovery_text
     from tui_timing.report.json_report import render_json
     from tui_timing.report.markdown import findings_bullet, findings_markdown, full_markdown
-    from tui_timing.report.text import printable, render_text
+    from tui_timing.report.text import error_line, printable, render_text
     from tui_timing.stages.runner import check_report, checked_context, resolve_paths
 
     try:
         invocation = build_invocation(options)
+        if options.get("scratchpad") is not None:
+            writable_scratchpad(options["scratchpad"])
         paths = invocation.paths
         discovered = ""
         if not invocation.any_artifact:
@@ -420,6 +452,10 @@ def check(fmt: str, stage: int | None, **options: Any) -> None:
             where = "the bundled sample data" if found.is_sample else str(found.root)
             click.echo(f"timing-tui: no artifacts given; using those found in {where}", err=True)
             discovered = printable(discovery_text(found))
+        if paths.cache is not None and paths.raw_summary is None:
+            paired = summary_beside(paths.cache)
+            if paired.path is not None and paired.note:
+                click.echo(f"timing-tui: {paired.note}", err=True)
         paths = resolve_paths(paths)
         loaded_stamps = None if invocation.no_cache else _stamps(paths)
         context = checked_context(paths, invocation.settings, only=stage)
@@ -434,6 +470,8 @@ def check(fmt: str, stage: int | None, **options: Any) -> None:
         click.echo(discovered, err=fmt != "text")
     renderers = {"text": render_text, "json": render_json, "markdown": full_markdown}
     click.echo(renderers[fmt](report).rstrip("\n"))
+    if report.error is not None:  # in the report too; here where a shell shows errors
+        click.echo(f"timing-tui: error: {error_line(report.error)}", err=True)
     if invocation.scratchpad is not None and options.get("scratchpad") is not None:
         append_to_scratchpad(
             invocation.scratchpad,
@@ -460,7 +498,8 @@ def compare(run_a: Path, run_b: Path, fmt: str, **options: Any) -> None:
     """Compare run B with run A on one cache: did B fix what A failed, did it break anything?
 
     A and B are run folders or checkpoint files; each run's stats log and eval dump are
-    the ones found beside it (--eval gives both runs one). Exit 0 no regression, 1 B
+    the ones found beside it; an eval dump in neither run's folder is both runs' (--eval
+    gives both runs one). Exit 0 no regression, 1 B
     fails a check that A passed, 2 a usage error or an artifact that cannot be used at all.
     """
     from tui_timing.report.compare import compare_reports
@@ -481,6 +520,8 @@ def compare(run_a: Path, run_b: Path, fmt: str, **options: Any) -> None:
                     f"run's folder or checkpoint file as A or B)"
                 )
         invocation = build_invocation(options)
+        if options.get("scratchpad") is not None:
+            writable_scratchpad(options["scratchpad"])
         paths_a, paths_b = compare_paths(invocation.paths, run_a, run_b, invocation.settings)
         pair = run_pair(paths_a, paths_b, invocation.settings)
     except UsageError as exc:
@@ -510,38 +551,47 @@ for _param in compare.params:  # each run's checkpoint and log are A's and B's o
 def compare_paths(
     shared: ArtifactPaths, run_a: Path, run_b: Path, settings: Settings
 ) -> tuple[ArtifactPaths, ArtifactPaths]:
-    """Each run's artifact paths: its checkpoint, log and eval dump, and the one cache (given,
-    from the project table, else the one found around the runs or under the current folder)."""
+    """Each run's artifact paths: its checkpoint and log, the one cache (given, from the
+    project table, else the one found around the runs or under the current folder) and the
+    eval dump `pair_evals` gives it (the one given, else its own, else a loose one found)."""
     from tui_timing.artifacts.discovery import discover
-    from tui_timing.artifacts.run_folder import RunInputs, cache_near, resolve_run
+    from tui_timing.artifacts.run_folder import RunInputs, found_near, resolve_run
     from tui_timing.stages.context import ArtifactPaths
+    from tui_timing.stages.pair import pair_evals
 
     run_inputs_a = resolve_run(run_a, "A", settings)
     run_inputs_b = resolve_run(run_b, "B", settings)
+    near = found_near([run_inputs_a, run_inputs_b], settings) or discover(None, settings)
     cache = shared.cache
     if cache is None:
-        found = (
-            cache_near([run_inputs_a, run_inputs_b], settings) or discover(None, settings).caches
-        )
-        if not found:
+        if not near.caches:
             raise UsageError(
                 "no timing cache found around the runs or under the current folder; "
                 "give --cache PATH (both runs are compared on it)"
             )
-        cache = found[0]
-        others = f" (also found: {', '.join(map(str, found[1:4]))})" if len(found) > 1 else ""
+        cache = near.caches[0]
+        more = near.caches[1:4]
+        others = f" (also found: {', '.join(map(str, more))})" if more else ""
         click.echo(f"timing-tui: comparing on the cache {cache}{others}", err=True)
+    evals = pair_evals(
+        (run_inputs_a.eval, run_inputs_b.eval),
+        (run_inputs_a.folder, run_inputs_b.folder),
+        given=shared.eval,
+        found=near.loose_evals,
+    )
+    if evals.note is not None and shared.eval is None:
+        click.echo(f"timing-tui: {evals.note}", err=True)
 
-    def paths(run: RunInputs) -> ArtifactPaths:
+    def paths(run: RunInputs, eval_dump: Path | None) -> ArtifactPaths:
         return ArtifactPaths(
             cache=cache,
             raw_summary=shared.raw_summary,
             checkpoint=run.checkpoint,
             log=run.log,
-            eval=shared.eval or run.eval,
+            eval=eval_dump,
         )
 
-    return paths(run_inputs_a), paths(run_inputs_b)
+    return paths(run_inputs_a, evals.a), paths(run_inputs_b, evals.b)
 
 
 @main.command("runs")
@@ -581,6 +631,7 @@ def runs_command(
         ranked,
         runs_exit_code,
     )
+    from tui_timing.report.text import printable
 
     try:
         for name in ("checkpoint", "log"):
@@ -597,7 +648,10 @@ def runs_command(
         ascii_only = "utf" not in (sys.stdout.encoding or "").lower()
         if follow:
             _follow_runs(roots, invocation.settings, diagnoser, every_checkpoint, fmt, ascii_only)
-        found, _ = find_runs(roots, invocation.settings)
+        found, discovered = find_runs(roots, invocation.settings)
+        for each in discovered:  # limits reached: the table would be silently short
+            for note in each.notes:
+                click.echo(printable(f"timing-tui: under {each.root}: {note}"), err=True)
         rows = ranked(diagnose_runs(found, diagnoser, every_checkpoint))
     except UsageError as exc:
         fail(str(exc))

@@ -9,9 +9,13 @@ and whose loggers write to `version_0/` and `version_1/` is one run, not three. 
 no checkpoint near it is a run of its own.
 
 The walk is bounded (depth, entries, files opened) and skips hidden folders, virtual
-environments and `site-packages`, so starting timing-tui in a large repository stays
-quick. What was found, and what was passed over and why, is kept as data (`found`,
-`passed_over`, `notes`) for the `check` output and the TUI's run selector.
+environments, `site-packages` and build output (`build/`, `dist/`: copies of what a
+checkout holds), so starting timing-tui in a large repository stays quick. What the
+repository's `.gitignore` files ignore is still searched (research repos ignore their
+`runs/` and `*.pt`), but ranked after what the repository keeps: a git-ignored copy is
+never the default when a kept original exists. What was found, and what was passed over
+and why, is kept as data (`found`, `passed_over`, `notes`) for the `check` output and the
+TUI's run selector.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tui_timing.artifacts.gitignore import Pattern, ignored_by, read_patterns
 from tui_timing.artifacts.stats_trainer_state import NAME as TRAINER_STATE
 from tui_timing.config import ArtifactPaths, Settings
 from tui_timing.resources import sample_data_dir
@@ -32,13 +37,16 @@ MAX_ENTRIES = 100_000
 MAX_CANDIDATES = 400
 SKIP_DIRS = {
     "node_modules": "node packages",
-    "__pycache__": "Python's byte-code cache",
+    "build": "build output (copies of the checkout's files)",
+    "dist": "build output (packages of the checkout)",
     "site-packages": "installed packages",
     "venv": "a virtual environment",
     "env": "a virtual environment",
     "wandb": "Weights & Biases' own files",
     "mlruns": "MLflow's own files",
 }
+#: Folders skipped without a word: they never hold artifacts, and a repository has many.
+SILENT_DIRS = {"__pycache__"}
 #: Folders a checkpoint sits in below its run's folder.
 CHECKPOINT_FOLDERS = {"ckpt", "ckpts", "checkpoint", "checkpoints", "epochs", "weights"}
 #: Folders a log sits in below its run's folder (Lightning's loggers).
@@ -92,12 +100,20 @@ class Discovered:
     is_sample: bool = False
     found: list[Found] = field(default_factory=list)
     passed_over: list[PassedOver] = field(default_factory=list)
+    #: Candidate files the repository's `.gitignore` files ignore (ranked last).
+    ignored: set[Path] = field(default_factory=set)
     #: Limits reached and the like, one sentence each.
     notes: list[str] = field(default_factory=list)
 
     @property
     def empty(self) -> bool:
         return not (self.caches or self.runs or self.evals)
+
+    @property
+    def loose_evals(self) -> list[Path]:
+        """Eval dumps that are no run's own (in no run's folder): any run may use them."""
+        owned = {run.eval for run in self.runs}
+        return [path for path in self.evals if path not in owned]
 
     def paths(self, cache: int = 0, run: int = 0, eval_dump: int | None = None) -> ArtifactPaths:
         """The artifacts of one selection (indices into the lists); without `eval_dump`,
@@ -115,15 +131,21 @@ class Discovered:
         )
 
 
-def discover(root: Path | None = None, settings: Settings | None = None) -> Discovered:
-    """Caches, runs and eval dumps under `root` (the working directory), by content."""
+def discover(
+    root: Path | None = None,
+    settings: Settings | None = None,
+    max_candidates: int = MAX_CANDIDATES,
+) -> Discovered:
+    """Caches, runs and eval dumps under `root` (the working directory), by content; at
+    most `max_candidates` files are opened (`timing-tui runs`, asked to look at a sweep,
+    opens more)."""
     from tui_timing.artifacts.classify import classify
 
     root = (root or Path.cwd()).resolve()
     settings = settings or Settings()
     found = Discovered(root=root)
     candidates = _walk(root, found)
-    for path in candidates[:MAX_CANDIDATES]:
+    for path in candidates[:max_candidates]:
         verdict = classify(path, settings)
         if verdict is None:
             continue
@@ -131,15 +153,17 @@ def discover(root: Path | None = None, settings: Settings | None = None) -> Disc
             found.passed_over.append(PassedOver(path, verdict.detail))
         else:
             found.found.append(Found(path, verdict.kind, verdict.detail, verdict.timing))
-    if len(candidates) > MAX_CANDIDATES:
+    if len(candidates) > max_candidates:
         found.notes.append(
-            f"{len(candidates) - MAX_CANDIDATES} more files were not examined (discovery "
-            f"opens at most {MAX_CANDIDATES}): name the artifacts with options or in "
+            f"{len(candidates) - max_candidates} more files were not examined (discovery "
+            f"opens at most {max_candidates}): name the artifacts with options or in "
             "[tool.timing-tui]"
         )
-    found.caches = [f.path for f in found.found if f.kind == "cache"]
-    found.runs = _runs(root, found.found)
-    found.evals = _evals(found.found, found.runs)
+    found.caches = sorted(
+        (f.path for f in found.found if f.kind == "cache"), key=lambda p: p in found.ignored
+    )
+    found.runs = _runs(root, found.found, found.ignored)
+    found.evals = _evals(found.found, found.runs, found.ignored)
     return found
 
 
@@ -151,10 +175,13 @@ def candidate_files(root: Path) -> list[Path]:
 
 
 def _walk(root: Path, found: Discovered) -> list[Path]:
-    """Candidate files under `root`, in a stable order; skipped folders go to passed_over."""
+    """Candidate files under `root`, in a stable order; skipped folders go to passed_over,
+    git-ignored candidates to `found.ignored`."""
     candidates: list[Path] = []
     entries = 0
     hidden = 0
+    patterns: dict[Path, list[Pattern]] = {}
+    ignored_folders: set[Path] = set()
 
     def on_error(exc: OSError) -> None:
         found.passed_over.append(PassedOver(Path(exc.filename or root), "cannot be listed"))
@@ -162,22 +189,33 @@ def _walk(root: Path, found: Discovered) -> list[Path]:
     for folder, dirs, files in os.walk(root, onerror=on_error):
         here = Path(folder)
         depth = len(here.relative_to(root).parts)
+        rules = patterns.get(here.parent, []) if here != root else []
+        if ".gitignore" in files:
+            rules = [*rules, *read_patterns(here)]
+        patterns[here] = rules
+        ignored_here = here in ignored_folders
         kept = []
         for name in sorted(dirs):
             if name.startswith("."):
                 hidden += 1
+                continue
+            if name in SILENT_DIRS:
                 continue
             why = _skip_reason(here / name, name)
             if why is None and depth + 1 > MAX_DEPTH:
                 why = f"deeper than {MAX_DEPTH} levels: not searched"
             if why is not None:
                 found.passed_over.append(PassedOver(here / name, why))
-            else:
-                kept.append(name)
+                continue
+            kept.append(name)
+            if ignored_here or ignored_by(rules, here / name, is_dir=True):
+                ignored_folders.add(here / name)
         dirs[:] = kept
         for name in sorted(files):
             if not name.startswith(".") and _is_candidate(name):
                 candidates.append(here / name)
+                if ignored_here or ignored_by(rules, here / name, is_dir=False):
+                    found.ignored.add(here / name)
         entries += len(dirs) + len(files)
         if entries > MAX_ENTRIES:
             found.notes.append(
@@ -206,8 +244,9 @@ def _is_candidate(name: str) -> bool:
     )
 
 
-def _runs(root: Path, found: list[Found]) -> list[Run]:
-    """Group checkpoints and logs into runs; choose each run's checkpoint and log."""
+def _runs(root: Path, found: list[Found], ignored: set[Path]) -> list[Run]:
+    """Group checkpoints and logs into runs; choose each run's checkpoint and log. A run
+    whose chosen files are git-ignored comes after those the repository keeps."""
     members: dict[Path, list[Found]] = {}
     timing: set[Path] = set()
     for item in found:
@@ -236,7 +275,14 @@ def _runs(root: Path, found: list[Found]) -> list[Run]:
         )
     for run in runs:
         run.eval = _own_eval(root, run, found)
-    runs.sort(key=lambda r: (r.folder not in timing, r.checkpoint is None or r.log is None, r.name))
+    runs.sort(
+        key=lambda r: (
+            bool({r.checkpoint, r.log} & ignored),
+            r.folder not in timing,
+            r.checkpoint is None or r.log is None,
+            r.name,
+        )
+    )
     return runs
 
 
@@ -294,11 +340,11 @@ def _own_eval(root: Path, run: Run, found: list[Found]) -> Path | None:
     return None
 
 
-def _evals(found: list[Found], runs: list[Run]) -> list[Path]:
-    """Eval dumps, the default run's own first."""
+def _evals(found: list[Found], runs: list[Run], ignored: set[Path]) -> list[Path]:
+    """Eval dumps, the default run's own first, git-ignored ones last."""
     evals = [f.path for f in found if f.kind == "eval"]
     first = runs[0].eval if runs else None
-    return sorted(evals, key=lambda p: p != first)
+    return sorted(evals, key=lambda p: (p != first, p in ignored))
 
 
 def _run_name(root: Path, folder: Path) -> str:
@@ -311,17 +357,77 @@ def _run_name(root: Path, folder: Path) -> str:
 
 def sample_data() -> Discovered:
     """The bundled sample data, with the `linear` run first (SPEC 5)."""
-    found = discover(sample_data_dir())
+    return _as_sample(discover(sample_data_dir()))
+
+
+def _as_sample(found: Discovered) -> Discovered:
+    """`found`, known to be the bundled sample data, in the sample's order: the broken
+    `linear` run first (its diagnosis is what the first screen should show)."""
     found.runs.sort(key=lambda run: (run.name.split("/")[-1] != "linear", run.name))
-    found.evals = _evals(found.found, found.runs)
+    found.evals = _evals(found.found, found.runs, found.ignored)
     found.is_sample = True
     return found
 
 
+def _only_sample(found: Discovered) -> bool:
+    """Whether everything discovery kept is the bundled sample data (run in the checkout)."""
+    sample = sample_data_dir().resolve()
+    return bool(found.found) and all(sample in item.path.parents for item in found.found)
+
+
+def _add_trained_on(found: Discovered) -> None:
+    """Runs found without a cache: add the cache a run's checkpoint says it was trained on
+    (`timing-tui train` records its path and sha256), so that a session resumes with it. A
+    run trained on the bundled sample data (an action taken on the sample) brings the
+    sample's runs and eval dump too, after the runs found here: what was open before."""
+    for run in found.runs:
+        cache = _trained_on(run.checkpoint) if run.checkpoint is not None else None
+        if cache is None:
+            continue
+        detail = f"timing cache that {run.name} was trained on (its checkpoint names it)"
+        found.found.append(Found(cache, "cache", detail))
+        found.caches.append(cache)
+        if sample_data_dir().resolve() in cache.parents:
+            sample = sample_data()
+            found.runs += sample.runs
+            found.evals += sample.evals
+            found.found += [f for f in sample.found if f.kind != "cache"]
+        found.notes.append(f"{run.name} was trained on {cache}: it is used with the runs here")
+        return
+
+
+def _trained_on(checkpoint: Path) -> Path | None:
+    """The cache a checkpoint of `timing-tui train` was trained on, where it still is: the
+    recorded `cache_path` (or, for a checkpoint that records only the sha256, the bundled
+    sample cache when its bytes are those), read from the checkpoint's skeleton."""
+    from tui_timing.artifacts.hashing import file_sha256
+    from tui_timing.artifacts.peek import PeekError, peek
+
+    try:
+        skeleton = peek(checkpoint)
+    except (PeekError, OSError, ValueError, EOFError):
+        return None
+    config = skeleton.get("config") if isinstance(skeleton, dict) else None
+    if not isinstance(config, dict):
+        return None
+    recorded = config.get("cache_path")
+    if isinstance(recorded, str) and Path(recorded).is_file():
+        return Path(recorded)
+    sha = config.get("cache_sha256")
+    if not isinstance(sha, str):
+        return None
+    return next((c for c in sample_data().caches if file_sha256(c) == sha), None)
+
+
 def discover_or_sample(root: Path | None = None, settings: Settings | None = None) -> Discovered:
     """What timing-tui opens when given no artifact options: what is found under `root`,
-    else the sample data (carrying what was passed over here, and why)."""
+    else the sample data (carrying what was passed over here, and why). Found in the
+    checkout, where the sample data is all there is, it is shown as the sample data."""
     found = discover(root, settings)
+    if _only_sample(found):
+        return _as_sample(found)
+    if found.runs and not found.caches:
+        _add_trained_on(found)
     if not found.empty:
         return found
     sample = sample_data()

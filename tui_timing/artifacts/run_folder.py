@@ -28,8 +28,11 @@ class RunInputs:
 
     @property
     def folder(self) -> Path:
-        """The run's folder: where its checkpoint lives."""
-        return self.checkpoint.parent
+        """The run's folder: where its checkpoint lives, above `ckpt/`, `checkpoints/`, ..."""
+        folder = self.checkpoint.parent
+        while folder.name in CHECKPOINT_FOLDERS and folder.parent != folder:
+            folder = folder.parent
+        return folder
 
 
 def resolve_run(given: Path, side: str, settings: Settings | None = None) -> RunInputs:
@@ -100,19 +103,20 @@ def _as_given(found: Path | None, folder: Path) -> Path | None:
         return found
 
 
-def cache_near(
+def found_near(
     runs: list[RunInputs], settings: Settings | None = None, levels: int = 2
-) -> list[Path]:
-    """Timing caches found around the runs when no cache was given: in each run's folder or
-    up to `levels` folders above it (a repo keeps `datasets/` beside `runs/`), nearest first.
-    The walk stops there: a run's whereabouts, not the whole disk, say which cache it used."""
+) -> Discovered | None:
+    """What discovery finds around the runs: the nearest folder, from each run's own up to
+    `levels` folders above it (a repo keeps `datasets/` and `eval/` beside `runs/`), that
+    holds a timing cache; None when none does. The walk stops there: a run's whereabouts,
+    not the whole disk, say which cache (and which loose eval dump) it goes with."""
     for run in runs:
         folder = run.folder.resolve()
         for _ in range(levels + 1):
-            caches = discover(folder, settings).caches
-            if caches:
-                return caches
+            found = discover(folder, settings)
+            if found.caches:
+                return found
             if folder.parent == folder:
                 break
             folder = folder.parent
-    return []
+    return None

@@ -340,9 +340,14 @@ def runs_exit_code(rows: list[RunRow]) -> int:
     return 1 if any(row.regressed for row in newest.values()) else 0
 
 
+#: Files `runs` classifies under each folder it is given: a sweep of 100 runs with 5
+#: checkpoints and a log each is 600 files, past discovery's default for a bare launch.
+RUNS_CANDIDATES = 5_000
+
+
 def find_runs(roots: list[Path], settings: Settings) -> tuple[list[RunTargets], list[Discovered]]:
     """Runs under each root (discovery: one training's folder is one run), in root order."""
-    found = [discover(root, settings) for root in roots]
+    found = [discover(root, settings, max_candidates=RUNS_CANDIDATES) for root in roots]
     return [run for each in found for run in run_targets(each, Path.cwd())], found
 
 

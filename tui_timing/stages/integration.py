@@ -397,8 +397,8 @@ def _renormalization_check(dump: EvalDump, dt_fit: ScaleFit, tol: Tolerances) ->
             status = "fail"
             findings.append(
                 f"fake Δt are a constant {fmt(dt_fit.factor)}× real (KS {fmt(dt_fit.ks_after)} "
-                "left once it is divided out): the sign of sequences re-normalized after Δt "
-                "were assigned"
+                "left once it is divided out): each fake path's Δt re-normalized to a fixed "
+                "total after they were assigned"
             )
     if not findings:
         if dump.fake_duration is not None:

@@ -56,8 +56,10 @@ def _duration_figure(m: dict[str, Any]) -> str | None:
 
 
 def _fit_figure(m: dict[str, Any]) -> str | None:
-    """How much worse per row than the probe, and the μ bias."""
-    return f"{fmt(m['gap'])} nats/row worse than a brief fit, μ bias {m['mu_bias']:+.2f}"
+    """How much worse (or better) per row than the probe, and the μ bias."""
+    gap = float(m["gap"])
+    than = "worse" if gap >= 0 else "better"
+    return f"{fmt(abs(gap))} nats/row {than} than a brief fit, μ bias {m['mu_bias']:+.2f}"
 
 
 #: Stage 3's checks, in report order.

@@ -11,7 +11,7 @@ other stages' results, so it runs for each run.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,6 +34,43 @@ from tui_timing.stages.runner import (
 PART_READ: dict[tuple[Stage, str], Callable[[StageContext], object]] = {
     (Stage.DATASET, "checkpoint"): lambda ctx: getattr(ctx.value("checkpoint"), "cond_dim", None),
 }
+
+
+@dataclass(frozen=True)
+class PairedEvals:
+    """The eval dump each run of a pair is diagnosed with, and a sentence saying where a
+    shared one came from (None when each run uses its own, or neither has one)."""
+
+    a: Path | None
+    b: Path | None
+    note: str | None = None
+
+
+def pair_evals(
+    own: tuple[Path | None, Path | None],
+    folders: tuple[Path, Path],
+    given: Path | None = None,
+    found: Sequence[Path] = (),
+) -> PairedEvals:
+    """Which eval dump each of two runs is diagnosed with: the one rule that `compare` and
+    the TUI's compare mode both follow, so that both reach the same verdict on the same files.
+
+    An eval dump the user gave (`--eval`, or the project table) is used for both runs. Else
+    each run uses its own (the one inside its folder); a run without one uses the first of
+    `found` (eval dumps discovered around the runs, or the one in use) that lies inside
+    neither run's folder: it belongs to no run, so it is both runs' to share. An eval dump
+    inside the other run's folder is that run's samples, never shared.
+    """
+    if given is not None:
+        return PairedEvals(given, given, f"the eval dump {given} is used for both runs (given)")
+    inside = [folder.resolve() for folder in folders]
+    loose = next((p for p in found if not any(f in p.resolve().parents for f in inside)), None)
+    a, b = (mine if mine is not None else loose for mine in own)
+    if loose is None or loose not in (a, b):
+        return PairedEvals(a, b)
+    users = [side for side, mine in zip("AB", own, strict=True) if mine is None]
+    who = "both runs use it" if len(users) == 2 else f"run {users[0]} uses it (it has none)"
+    return PairedEvals(a, b, f"the eval dump {loose} lies in neither run's folder: {who}")
 
 
 @dataclass

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from tui_timing.artifacts.hashing import file_sha256
-from tui_timing.artifacts.raw_summary import load_raw_summary, summary_path_for
+from tui_timing.artifacts.raw_summary import load_raw_summary, summary_beside
 from tui_timing.config import ARTIFACT_KINDS, ArtifactPaths, Settings
 from tui_timing.errors import ArtifactError, UsageError, out_of_memory
 from tui_timing.findings import ArtifactRef, Report, StageResult, merge_assumptions
@@ -44,8 +44,8 @@ def _loader(kind: str) -> Callable[[Path, Settings], Any]:
 def resolve_paths(paths: ArtifactPaths) -> ArtifactPaths:
     """Add the raw summary that sits beside the cache (SPEC 2.1) unless one was named."""
     if paths.raw_summary is None and paths.cache is not None:
-        beside = summary_path_for(paths.cache)
-        if beside.is_file():
+        beside = summary_beside(paths.cache).path
+        if beside is not None:
             return ArtifactPaths(
                 cache=paths.cache,
                 raw_summary=beside,

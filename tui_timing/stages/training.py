@@ -44,7 +44,7 @@ from tui_timing.numerics.figures import masked_mean_profile, profile_bins
 from tui_timing.numerics.fmt import fmt
 from tui_timing.stages.cache_scan import scan_for
 from tui_timing.stages.catalog import Stage
-from tui_timing.stages.checks import CheckSpec, StageChecks
+from tui_timing.stages.checks import CheckSpec, PartFigure, StageChecks
 from tui_timing.stages.context import StageContext
 
 
@@ -57,12 +57,20 @@ def _loss_figure(m: dict[str, Any]) -> str | None:
     return None
 
 
-def _convergence_figure(m: dict[str, Any]) -> str | None:
-    """`profile_first logged 0.01194 vs the cache's 0.07742`: the first figure off."""
-    for name, figure in (m.get("figures") or {}).items():
-        if isinstance(figure, dict) and figure.get("ok") is False:
-            return f"{name} {fmt(figure['logged'])} vs the cache's {fmt(figure['cache'])}"
-    return None
+def _first_off(m: dict[str, Any]) -> str | None:
+    """The first logged statistic that is off (`profile_first`), None when none is."""
+    figures = m.get("figures") or {}
+    return next(
+        (k for k, f in figures.items() if isinstance(f, dict) and f.get("ok") is False), None
+    )
+
+
+def _convergence_of(m: dict[str, Any], name: str) -> str | None:
+    """`profile_first 0.01194 vs the cache's 0.07742`: a logged statistic against the cache."""
+    figure = (m.get("figures") or {}).get(name)
+    if not isinstance(figure, dict):
+        return None
+    return f"{name} {fmt(figure['logged'])} vs the cache's {fmt(figure['cache'])}"
 
 
 #: Stage 4's checks, in report order.
@@ -76,7 +84,7 @@ LOSS_TREND = CheckSpec(
 STATS_CONVERGENCE = CheckSpec(
     "train.stats_convergence",
     "statistic",
-    figure=_convergence_figure,
+    figure=PartFigure(_first_off, _convergence_of),
     tolerances=("stats_converge_rel", "converge_bin_factor", "profile_abs_floor"),
 )
 

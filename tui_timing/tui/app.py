@@ -879,12 +879,24 @@ class TimingApp(App[None]):
         current = self.current_run()
         if self.paths is None or current is None:
             return
-        paths = replace(
-            self.paths, checkpoint=run.checkpoint, log=run.log, eval=run.eval or self.paths.eval
-        )
+        from tui_timing.stages.pair import pair_evals
+
+        first, second = (run, current) if side == "A" else (current, run)
+        evals = pair_evals(
+            (first.eval, second.eval),
+            (_folder(first), _folder(second)),
+            given=self.invocation.paths.eval,
+            found=[
+                *([self.paths.eval] if self.paths.eval is not None else []),
+                *(self.found.loose_evals if self.found is not None else []),
+            ],
+        )  # the run on show keeps the eval dump in use: only the other run's is chosen here
+        chosen = evals.a if side == "A" else evals.b
+        paths = replace(self.paths, checkpoint=run.checkpoint, log=run.log, eval=chosen)
         self.compare = CompareState(name=run.name, paths=paths, first=current.name, side=side)
         names = self.compare.names
-        self.notify(f"Comparing A {names[0]} with B {names[1]} (c: leave).", timeout=5)
+        said = f" {evals.note[0].upper()}{evals.note[1:]}." if evals.note else ""
+        self.notify(f"Comparing A {names[0]} with B {names[1]} (c: leave).{said}", timeout=5)
         if self.is_idle:
             self._run_compare()
         self._show_all()

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from tui_timing.findings import Action, Check
+from tui_timing.findings import Action, Check, rule_label
 from tui_timing.numerics.fmt import fmt
 from tui_timing.stages.catalog import STAGE_BY_ID, Stage
 from tui_timing.stages.context import StageContext
@@ -65,9 +65,10 @@ class Walk:
         """Whether any earlier rule matched."""
         return any(answer.matched for answer in self.answers.values())
 
-    def number_of(self, evaluate: Callable[[Walk], RuleResult]) -> int:
-        """A rule's number, from the table."""
-        return next(rule.number for rule in RULES if rule.evaluate is evaluate)
+    def label_of(self, evaluate: Callable[[Walk], RuleResult]) -> str:
+        """A rule's number and name, from the table."""
+        rule = next(rule for rule in RULES if rule.evaluate is evaluate)
+        return rule_label(rule.number, rule.question)
 
 
 @dataclass(frozen=True)
@@ -306,7 +307,7 @@ def training_or_sampling(walk: Walk) -> RuleResult:
     if walk.matched(architecture_cannot_fit):
         return RuleResult(
             False,
-            f"rule {walk.number_of(architecture_cannot_fit)} blames the architecture for what "
+            f"{walk.label_of(architecture_cannot_fit)} blames the architecture for what "
             "stage 4 and 5 show",
         )
     collapse = ev.get("train.collapse")
