@@ -109,7 +109,7 @@ def test_fractional_epochs_keep_each_epochs_boundary_record_and_eval_is_val(
     # the summary's train_loss (the mean of the whole run) is not the last epoch's loss
     assert log.last("train")["loss"] == pytest.approx(expected_train_loss()[-1])
     assert any("summary" in note for note in log.notes)
-    assert "fractional epochs" in assumption(log, "x axis").source
+    assert "holds fractional epochs" in assumption(log, "x axis").source
     assert assumption(log, "split prefixes").value == "eval_ → val"
 
 

@@ -128,9 +128,9 @@ class StatsLog:
                 "log",
                 "x axis",
                 "epoch",
-                f"fractional epochs in {reading.x_source} are step-level records: epoch k "
-                "is the last record after k - 1 and up to k, its boundary; to count steps "
-                'instead, map keys.log epoch = "step"',
+                f"{reading.x_source} holds fractional epochs, so its records are per step: "
+                "epoch k is the last record after k - 1 and up to k, its boundary; another "
+                'field is named with keys.log epoch = "NAME"',
             )
         else:
             converted = (
