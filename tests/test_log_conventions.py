@@ -338,3 +338,17 @@ def test_keys_log_accepts_exactly_the_names_the_reader_knows() -> None:
 
     reader = {*FIGURES, SPLIT_FIELDS[0], EPOCH_FIELDS[0], STEP_FIELDS[0]}
     assert set(CONTRACT_FIELDS["log"]) == reader
+
+
+def test_check_json_lists_the_logs_readings_and_stage4s_axis(tmp_path: Path) -> None:
+    path = tmp_path / "trainer_state.json"
+    path.write_text(json.dumps({"log_history": hf_history()}))
+    result = CliRunner().invoke(main, ["check", "--log", str(path), "--format", "json"])
+    report = json.loads(result.stdout)
+    read = {(a["artifact"], a["what"]): a["value"] for a in report["assumptions"]}
+    assert read[("log", "x axis")] == "epoch"
+    assert read[("log", "split prefixes")] == "eval_ → val"
+    (stage4,) = [s for s in report["stages"] if s["name"] == "training"]
+    assert stage4["stats"]["x_axis"] == "epoch" and stage4["stats"]["epochs"] == EPOCHS
+    assert stage4["stats"]["format"] == "trainer_state.json"
+    assert stage4["stats"]["splits"] == ["train", "val"]
