@@ -292,6 +292,9 @@ def test_points_from_the_origin_are_undecided_until_eval_xy_says(
     # the table line settles it: points (velocities do not move with a translation)
     as_points = load_eval_dump(path, Settings(eval_xy="points"))
     assert as_points.undecided is None
+    read = {a.what: a for a in as_points.assumptions}
+    assert read["real xy"].value == "points"
+    assert read["real xy"].source.startswith('eval_xy = "points" in [tool.timing-tui]')
     assert as_points.real.vel_p95() == pytest.approx(_numpy_figures(real)[0], rel=1e-9)
     # or steps: each entry a displacement, the leading (0, 0) in 0 s a step of its own
     as_steps = load_eval_dump(path, Settings(eval_xy="steps"))

@@ -411,11 +411,14 @@ def _xy_reading(
         )
     if width != steps:
         return XyReading("points", "per step", "shape")  # refused by _displacements
-    if eval_xy == "points":
-        return XyReading("points", "per point", f"{TABLE} (xy and dt both {width} wide)")
-    if eval_xy == "steps":
-        return XyReading("displacements", "per step", f"{TABLE} (xy and dt both {width} wide)")
     rows = _first_valid(obj, dt.shape[0], keys)
+    said = f'eval_xy = "{eval_xy}" in [tool.timing-tui], xy and dt both {width} wide'
+    if eval_xy == "points":
+        nonzero = int(np.count_nonzero(dt[rows, 0]))
+        dropped = f"; dt's first column, not a step, is not 0 in {nonzero} rows" if nonzero else ""
+        return XyReading("points", "per point", said + dropped)
+    if eval_xy == "steps":
+        return XyReading("displacements", "per step", said)
     leading_zero = steps > 1 and bool(np.all(dt[rows, 0] == 0))
     if not leading_zero:
         return XyReading(

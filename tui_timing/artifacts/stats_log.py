@@ -70,7 +70,7 @@ class StatsLog:
 
     @property
     def x_axis(self) -> str:
-        """ "epoch" or "step": what the positions of every series count."""
+        """What the positions of every series count: "epoch" or "step"."""
         return self.reading.x_axis
 
     @property
