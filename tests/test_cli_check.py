@@ -199,3 +199,26 @@ def test_an_unusable_timing_tui_log_is_named(where: str, tmp_path: Path) -> None
     )
     assert done.returncode == 2
     assert f"$TIMING_TUI_LOG {target}" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_options_before_the_command_are_refused_saying_where_they_go(
+    small_cache: Path, tmp_path: Path
+) -> None:
+    """`timing-tui --scratchpad X check` used to append nothing and exit 0 while `--cache`
+    in the same place was honoured: an option means one thing, after the command name."""
+    notes = tmp_path / "notes.md"
+    args = ["--scratchpad", str(notes), "check", "--cache", str(small_cache), "--stage", "1"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 2
+    assert f"timing-tui check --scratchpad {notes} ..." in result.stderr
+    assert not notes.exists()
+    result = CliRunner().invoke(main, ["--cache", str(small_cache), "check", "--stage", "1"])
+    assert result.exit_code == 2
+    assert f"timing-tui check --cache {small_cache} ..." in result.stderr
+    result = CliRunner().invoke(
+        main, ["--theme", "dark", "build-cache", str(tmp_path), "--out", str(tmp_path)]
+    )
+    assert result.exit_code == 2 and "which takes no --theme" in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    result = CliRunner().invoke(main, ["check", "--cache", str(small_cache), "--stage", "1"])
+    assert result.exit_code == 0  # after the command name, the same options are honoured

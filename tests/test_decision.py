@@ -253,6 +253,19 @@ def test_rule_4_does_not_apply_while_the_cache_fails() -> None:
     assert rule_of(result) == 1 and 4 not in matched(result)
 
 
+def test_a_diverged_log_is_training_even_when_a_padding_check_fails() -> None:
+    """Weights gone NaN after the learning rate jumped: the log says so, and an
+    architecture check on the broken model's outputs proves nothing (rule 6, not 4)."""
+    results = healthy()
+    setting(results, "train.loss_trend", "fail", {"split": "val", "epoch": 7})
+    setting(results, "model.length_masking", "fail", {"mean": 0.0, "max": 0.0})
+    result = decide(results)
+    assert rule_of(result) == 6 and 4 not in matched(result)
+    assert result.decision is not None
+    assert "diverges from epoch 7" in result.decision.verdict
+    assert "mask" not in result.decision.verdict
+
+
 def test_rule_5_duration_clamp() -> None:
     results = healthy()
     results[3].stats["checkpoint"]["config"]["logsigma_min"] = -1.0
@@ -379,6 +392,27 @@ def test_rule_1_names_milliseconds_and_a_shuffle_in_the_users_terms() -> None:
     verdict = result.decision.verdict
     assert "milliseconds (median 1045 s per movement; divide them by 1000)" in verdict
     assert "rows are shuffled against their features (n_points" in verdict
+
+
+def test_rules_1_and_2_say_what_drifted() -> None:
+    """A cache that drifted from its raw data and batches that carry another row's profile:
+    each headline says what drifted and by how much, not a bare check id."""
+    results = healthy()
+    setting(results, "cache.vs_raw", "fail", {
+        "duration.mean": {"cache": 1.05, "raw": 1.0, "ok": False},
+        "n_segments": {"cache": 10, "raw": 10, "ok": True},
+    })  # fmt: skip
+    result = decide(results)
+    assert result.decision is not None and rule_of(result) == 1
+    assert "the mean duration is +5.0% against the raw summary" in result.decision.verdict
+    results = healthy()
+    setting(results, "dataset.batch_rows", "fail",
+            {"drifted": ["length", "profile"], "off": 40, "rows": 100})  # fmt: skip
+    result = decide(results)
+    assert result.decision is not None and rule_of(result) == 2
+    assert "another row's length, profile beside a row's own (40 of 100 rows)" in (
+        result.decision.verdict
+    )
 
 
 def test_rule_6_collapse_cites_the_epoch() -> None:

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+from report_helpers import statuses
 
 from tui_timing.artifacts.eval_dump import EvalDump, load_eval_dump
 from tui_timing.config import ArtifactPaths, Settings
@@ -140,8 +141,8 @@ def test_normalized_channels_are_denormalized_and_both_readings_reported(
     assert fake["nearer"] == "denormalized"
     report = run_check(ArtifactPaths(eval=path), Settings(), only=6)
     (stage,) = [s for s in report.stages if s.id == 6]
-    statuses = {c.id: c.status for c in stage.checks}
-    assert statuses["integration.dt_median"] == statuses["integration.vel_p95"] == "pass"
+    got = statuses(stage)
+    assert got["integration.dt_median"] == got["integration.vel_p95"] == "pass"
     assert any("as stored (nearer: denormalized)" in f for f in stage.figures)
     assert stage.stats["readings"]["fake"]["nearer"] == "denormalized"
 
@@ -172,7 +173,7 @@ def test_a_dump_already_denormalized_is_named_by_the_other_reading(
     assert any("was the dump written already denormalized?" in note for note in dump.notes)
     report = run_check(ArtifactPaths(eval=path), Settings(), only=6)
     (stage,) = [s for s in report.stages if s.id == 6]
-    assert {c.id: c.status for c in stage.checks}["integration.dt_median"] == "fail"
+    assert statuses(stage)["integration.dt_median"] == "fail"
 
 
 @pytest.mark.parametrize("where", ["dump", "keys"])

@@ -275,7 +275,7 @@ async def test_usable_at_80x24(cache: Path, tmp_path: Path) -> None:
         assert "Stage 1 · Cache integrity" in text
         footer = lines[-1].rstrip()
         # Every key shown whole (none cut at the edge); the rest are in `?`.
-        assert footer.endswith("t theme")
+        assert footer.endswith("w runs")
         for key in (
             "? help",
             "q quit",
@@ -285,7 +285,7 @@ async def test_usable_at_80x24(cache: Path, tmp_path: Path) -> None:
             "y/Y copy",
             "/ find",
             "s switch",
-            "t theme",
+            "w runs",
         ):
             assert key in footer
         assert not lines[0].rstrip().endswith("…")  # the header is not cut either

@@ -268,7 +268,7 @@ def test_no_color_reads_and_values_copy_whole(empty: Path, width: int, height: i
         assert "SAMPLE" in header and header.endswith("eval eval.pt"), header
         for key in ("? help", "q quit", "1-7 stage", "e/E export", "y/Y copy", "/ find"):
             assert key in footer
-        assert footer.endswith("s switch t theme"), footer
+        assert footer.endswith("s switch w runs"), footer
         colours = term.screen(colors=True)
         assert not sgr_params(colours) & COLOUR_SGR, "NO_COLOR sent a colour"
         assert "Cache integrity" in text and re.search(r"Checks: \d+ ", text)  # readable

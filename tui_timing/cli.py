@@ -9,6 +9,7 @@ command that needs them, so `--help` is instant.
 from __future__ import annotations
 
 import os
+import shlex
 import sys
 from collections.abc import Callable
 from datetime import datetime
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
+from click.core import ParameterSource
 
 from tui_timing.config import (
     ArtifactPaths,
@@ -27,6 +29,13 @@ from tui_timing.config import (
     tolerances_from,
 )
 from tui_timing.errors import ArtifactError, UsageError, out_of_memory
+from tui_timing.model.options import (
+    PROFILE_HEADS,
+    PROFILE_LOSSES,
+    HeadConfig,
+    TrainOptions,
+    default_of,
+)
 from tui_timing.project import ARTIFACT_KEYS, merge_keys, parse_key_options, read_project
 from tui_timing.stages.catalog import ALL_STAGES, Stage
 
@@ -137,7 +146,7 @@ def artifact_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option(
             "--samples",
             type=SAMPLE_COUNTS,
-            help=f"Rows sampled in stage 5, at most {SAMPLES_MAX:,} (default 2048).",
+            help=f"Rows sampled in stage 5, at most {SAMPLES_MAX:,} (default {Settings.samples}).",
         ),
         click.option(
             "--seed", type=SEEDS, help="Seed of every random choice, 0 to 2**63-1 (default 0)."
@@ -151,7 +160,8 @@ def artifact_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option(
             "--temperature",
             type=click.FloatRange(min=0, min_open=True),
-            help="Sampling temperature of the profile in stage 5 (default 1).",
+            help="Sampling temperature of the profile in stage 5 "
+            f"(default {Settings.temperature:g}).",
         ),
     ]
     for option in reversed(options):
@@ -186,10 +196,10 @@ def build_invocation(options: dict[str, Any]) -> Invocation:
 
     settings = Settings(
         tolerances=tolerances,
-        device=pick("device", "auto"),
-        samples=pick("samples", 2048),
-        seed=pick("seed", 0),
-        temperature=float(pick("temperature", 1.0)),
+        device=pick("device", Settings.device),
+        samples=pick("samples", Settings.samples),
+        seed=pick("seed", Settings.seed),
+        temperature=float(pick("temperature", Settings.temperature)),
         dataset_spec=plugin("dataset"),
         model_spec=plugin("model"),
         sampler_spec=plugin("sampler"),
@@ -216,6 +226,7 @@ def build_invocation(options: dict[str, Any]) -> Invocation:
         scratchpad=Path(scratchpad) if scratchpad else None,
         theme=pick("theme", None),
         no_cache=bool(options.get("no_cache")),
+        run_folders=project.runs,
     )
 
 
@@ -325,7 +336,8 @@ def main(ctx: click.Context, **options: Any) -> None:
     With no command, opens the inspector on the artifacts given, or on those found under
     the current directory, or on the bundled sample data.
     """
-    ctx.obj = options
+    if ctx.invoked_subcommand is not None:
+        refuse_options_before(ctx, ctx.invoked_subcommand)
     if os.environ.get("TIMING_TUI_LOG"):
         log_to(os.environ["TIMING_TUI_LOG"])
     if ctx.invoked_subcommand is not None:
@@ -342,10 +354,42 @@ def main(ctx: click.Context, **options: Any) -> None:
     run_app(invocation, ahead)
 
 
-def _merged(ctx: click.Context, options: dict[str, Any]) -> dict[str, Any]:
-    """Subcommand options, falling back to those given before the subcommand name."""
-    parent = ctx.obj or {}
-    return {k: (v if v not in (None, ()) else parent.get(k)) for k, v in options.items()}
+def refuse_options_before(ctx: click.Context, command: str) -> None:
+    """Exit 2 when options were given before the command's name (`timing-tui --scratchpad X
+    check`): those are the inspector's, and honouring some of them in a command that
+    takes them while another command has no such option would make an option mean
+    different things by where it stands. The message shows where to write them."""
+    given = [
+        param
+        for param in ctx.command.params
+        if isinstance(param, click.Option)
+        and param.name is not None
+        and ctx.get_parameter_source(param.name) == ParameterSource.COMMANDLINE
+    ]
+    if not given:
+        return
+    takes = {p.name for p in main.commands[command].params if isinstance(p, click.Option)}
+    words = [word for param in given for word in _as_typed(param, ctx.params[param.name])]
+    names = ", ".join(param.opts[0] for param in given)
+    unknown = [param.opts[0] for param in given if param.name not in takes]
+    if unknown:
+        fail(
+            f"{names} given before the command {command!r}, which takes no "
+            f"{', '.join(unknown)} (timing-tui {command} --help lists its options); options "
+            "before a command name are the inspector's (timing-tui with no command)"
+        )
+    fail(
+        f"{names} given before the command {command!r}; write the options after the "
+        f"command name: timing-tui {command} {shlex.join(words)} ..."
+    )
+
+
+def _as_typed(option: click.Option, value: Any) -> list[str]:
+    """The words that give `option` this value on the command line."""
+    if option.is_flag:
+        return [option.opts[0]]
+    values = value if option.multiple else (value,)
+    return [word for one in values for word in (option.opts[0], str(one))]
 
 
 @main.command(epilog=PROJECT_HELP)
@@ -363,8 +407,7 @@ def _merged(ctx: click.Context, options: dict[str, Any]) -> dict[str, Any]:
     type=click.IntRange(ALL_STAGES[0], ALL_STAGES[-1]),
     help=f"Run and report one stage ({Stage.DECISION} runs all).",
 )
-@click.pass_context
-def check(ctx: click.Context, fmt: str, stage: int | None, **options: Any) -> None:
+def check(fmt: str, stage: int | None, **options: Any) -> None:
     """Run the stages headless and print the report. Exit 0 all passed, 1 a check failed
     or errored, 2 a usage error or an artifact that cannot be used at all."""
     from tui_timing.artifacts.discovery import discover_or_sample
@@ -375,7 +418,7 @@ def check(ctx: click.Context, fmt: str, stage: int | None, **options: Any) -> No
     from tui_timing.stages.runner import check_report, checked_context, resolve_paths
 
     try:
-        invocation = build_invocation(_merged(ctx, options))
+        invocation = build_invocation(options)
         paths = invocation.paths
         discovered = ""
         if not invocation.any_artifact:
@@ -420,8 +463,7 @@ def check(ctx: click.Context, fmt: str, stage: int | None, **options: Any) -> No
     show_default=True,
     help="Report format on stdout.",
 )
-@click.pass_context
-def compare(ctx: click.Context, run_a: Path, run_b: Path, fmt: str, **options: Any) -> None:
+def compare(run_a: Path, run_b: Path, fmt: str, **options: Any) -> None:
     """Compare run B with run A on one cache: did B fix what A failed, did it break anything?
 
     A and B are run folders or checkpoint files; each run's stats log and eval dump are
@@ -439,14 +481,13 @@ def compare(ctx: click.Context, run_a: Path, run_b: Path, fmt: str, **options: A
     from tui_timing.stages.pair import run_pair
 
     try:
-        merged = _merged(ctx, options)
         for name in ("checkpoint", "log"):
-            if merged.get(name) is not None:
+            if options.get(name) is not None:
                 raise UsageError(
                     f"compare takes each run's {name} from A and B; drop --{name} (name the "
                     f"run's folder or checkpoint file as A or B)"
                 )
-        invocation = build_invocation(merged)
+        invocation = build_invocation(options)
         paths_a, paths_b = compare_paths(invocation.paths, run_a, run_b, invocation.settings)
         pair = run_pair(paths_a, paths_b, invocation.settings)
     except UsageError as exc:
@@ -508,6 +549,141 @@ def compare_paths(
         )
 
     return paths(run_inputs_a), paths(run_inputs_b)
+
+
+@main.command("runs")
+@click.argument("folders", metavar="[PATH]...", nargs=-1, type=click.Path(path_type=Path))
+@artifact_options
+@click.option(
+    "--checkpoints",
+    "every_checkpoint",
+    is_flag=True,
+    help="One row per checkpoint (default: each run's newest).",
+)
+@click.option("--follow", is_flag=True, help="Keep watching; print each new diagnosis as it lands.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "jsonl", "markdown"]),
+    default="text",
+    show_default=True,
+    help="Output format on stdout (--follow: text or jsonl).",
+)
+def runs_command(
+    folders: tuple[Path, ...],
+    every_checkpoint: bool,
+    follow: bool,
+    fmt: str,
+    **options: Any,
+) -> None:
+    """Every run under the PATHs (default: the table's `runs`, else the current folder),
+    each run's newest checkpoint (every one with --checkpoints) diagnosed on one cache, and
+    fixed / regressed against the run's previous checkpoint. Exit 1 when a run's newest
+    checkpoint regressed, 2 as for `check`, else 0; --follow ends with 0 on ctrl+c."""
+    from tui_timing.report import runs_render
+    from tui_timing.report.runs import (
+        RunDiagnoser,
+        diagnose_runs,
+        find_runs,
+        ranked,
+        runs_exit_code,
+    )
+
+    try:
+        for name in ("checkpoint", "log"):
+            if options.get(name) is not None:
+                raise UsageError(f"runs takes each run's {name} from its own folder; drop --{name}")
+        if follow and fmt not in ("text", "jsonl"):
+            raise UsageError(
+                f"--follow prints rows as they land: use --format text or jsonl, not {fmt}"
+            )
+        invocation = build_invocation(options)
+        roots = _run_roots(folders, invocation.run_folders)
+        shared = _runs_cache(invocation.paths, invocation.settings)
+        diagnoser = RunDiagnoser(shared, invocation.settings, use_cache=not invocation.no_cache)
+        ascii_only = "utf" not in (sys.stdout.encoding or "").lower()
+        if follow:
+            _follow_runs(roots, invocation.settings, diagnoser, every_checkpoint, fmt, ascii_only)
+        found, _ = find_runs(roots, invocation.settings)
+        rows = ranked(diagnose_runs(found, diagnoser, every_checkpoint))
+    except UsageError as exc:
+        fail(str(exc))
+    if fmt == "jsonl":
+        for row in rows:
+            click.echo(runs_render.json_line(row))
+    else:
+        renderers = {
+            "text": lambda r: runs_render.render_runs_text(r, ascii_only),
+            "json": runs_render.render_runs_json,
+            "markdown": runs_render.render_runs_markdown,
+        }
+        click.echo(renderers[fmt](rows).rstrip("\n"))
+    sys.exit(runs_exit_code(rows))
+
+
+def _run_roots(folders: tuple[Path, ...], table_runs: tuple[Path, ...]) -> list[Path]:
+    """The folders to look in: the PATHs, else the table's `runs`, else the current one."""
+    for folder in folders:
+        if not folder.is_dir():
+            raise UsageError(f"{folder} is not a folder; name folders that hold runs")
+    return list(folders) or list(table_runs) or [Path.cwd()]
+
+
+def _runs_cache(given: ArtifactPaths, settings: Settings) -> ArtifactPaths:
+    """The cache (and eval dump) every run is diagnosed on: given or in the table, else
+    found by discovery under the current folder (said on stderr); an eval dump found there
+    that lies inside no run is every run's that has none of its own."""
+    from tui_timing.artifacts.discovery import discover
+    from tui_timing.report.text import printable
+
+    if given.cache is not None and given.eval is not None:
+        return given
+    found = discover(None, settings)
+    cache = given.cache
+    if cache is None:
+        if not found.caches:
+            raise UsageError(
+                "no timing cache found under the current folder; give --cache PATH (every "
+                "run is diagnosed on it) or name it in [tool.timing-tui]"
+            )
+        cache = found.caches[0]
+        also = found.caches[1:4]
+        others = f" (also found: {', '.join(map(str, also))})" if also else ""
+        click.echo(printable(f"timing-tui: every run on the cache {cache}{others}"), err=True)
+    evaluation = given.eval
+    if evaluation is None:
+        owned = {run.eval for run in found.runs}
+        shared = [path for path in found.evals if path not in owned]
+        if shared:
+            evaluation = shared[0]
+            said = f"timing-tui: runs without an eval dump of their own use {evaluation}"
+            click.echo(printable(said), err=True)
+    return ArtifactPaths(cache=cache, raw_summary=given.raw_summary, eval=evaluation)
+
+
+def _follow_runs(
+    roots: list[Path],
+    settings: Settings,
+    diagnoser: Any,
+    every_checkpoint: bool,
+    fmt: str,
+    ascii_only: bool,
+) -> None:
+    """Print each row as it lands until ctrl+c, which ends with exit 0 between two lines."""
+    from tui_timing.report import runs_render
+    from tui_timing.report.follow import RunFollower, follow_runs
+
+    def emit(row: Any) -> None:
+        line = (
+            runs_render.json_line(row) if fmt == "jsonl" else runs_render.text_row(row, ascii_only)
+        )
+        click.echo(line)
+        sys.stdout.flush()
+
+    if fmt == "text":
+        click.echo("  ".join(runs_render.HEADER))
+    follow_runs(RunFollower(roots, settings, diagnoser, every_checkpoint), emit)
+    sys.exit(0)
 
 
 @main.command("build-cache")
@@ -578,37 +754,70 @@ def build_cache_command(
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="Run folder.")
 @click.option(
     "--profile-head",
-    type=click.Choice(["linear", "templates", "increments", "monotonic"]),
-    default="increments",
+    type=click.Choice(PROFILE_HEADS),
+    default=default_of(HeadConfig, "profile_head"),
     show_default=True,
     help="How per-step logits are produced.",
 )
-@click.option("--epochs", type=click.IntRange(min=1), default=30, show_default=True)
-@click.option("--hidden", type=click.IntRange(min=1), default=64, show_default=True)
-@click.option("--n-templates", type=click.IntRange(min=1), default=8, show_default=True)
+@click.option(
+    "--epochs",
+    type=click.IntRange(min=1),
+    default=default_of(TrainOptions, "epochs"),
+    show_default=True,
+)
+@click.option(
+    "--hidden",
+    type=click.IntRange(min=1),
+    default=default_of(HeadConfig, "hidden"),
+    show_default=True,
+)
+@click.option(
+    "--n-templates",
+    type=click.IntRange(min=1),
+    default=default_of(HeadConfig, "n_templates"),
+    show_default=True,
+)
 @click.option("--logit-bound", type=float, help="Squash logits to b·tanh(z/b) (default: none).")
 @click.option("--logsigma-min", type=float, help="Clamp log σ from below (default: none).")
 @click.option("--logsigma-max", type=float, help="Clamp log σ from above (default: none).")
 @click.option("--no-length-input", is_flag=True, help="Do not tell the backbone the length.")
 @click.option("--no-mask-padding", is_flag=True, help="Softmax over all L steps, padding too.")
-@click.option("--profile-loss", type=click.Choice(["kl", "mse"]), default="kl", show_default=True)
+@click.option(
+    "--profile-loss",
+    type=click.Choice(PROFILE_LOSSES),
+    default=default_of(HeadConfig, "profile_loss"),
+    show_default=True,
+)
 @click.option("--diffusion-cond-dim", type=int, help="The diffusion model's conditioning width.")
-@click.option("--batch-size", type=click.IntRange(min=1), default=256, show_default=True)
-@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=3e-3, show_default=True)
-@click.option("--val-fraction", type=click.FloatRange(0, 1), default=0.1, show_default=True)
+@click.option(
+    "--batch-size",
+    type=click.IntRange(min=1),
+    default=default_of(TrainOptions, "batch_size"),
+    show_default=True,
+)
+@click.option(
+    "--lr",
+    type=click.FloatRange(min=0, min_open=True),
+    default=default_of(TrainOptions, "lr"),
+    show_default=True,
+)
+@click.option(
+    "--val-fraction",
+    type=click.FloatRange(0, 1),
+    default=default_of(TrainOptions, "val_fraction"),
+    show_default=True,
+)
 @click.option(
     "--save-every", type=click.IntRange(min=0), default=0, help="Also save epochs/ every N."
 )
 @click.option("--seed", type=SEEDS, help="Seed of the split, the weights and the batches.")
 @click.option("--device", type=DEVICE_CHOICES, help="Where to train (default auto).")
 @click.option("--key", "keys", multiple=True, help="Map a cache key: NAME=THEIR_KEY.")
-@click.pass_context
-def train_command(ctx: click.Context, cache: Path, out: Path, **options: Any) -> None:
+def train_command(cache: Path, out: Path, **options: Any) -> None:
     """Train the reference timing head on a cache; write OUT/checkpoint.pt and stats.jsonl."""
     from tui_timing.data.dataset import TimingDataset
-    from tui_timing.model.train import TrainOptions, train
+    from tui_timing.model.train import train
 
-    merged = _merged(ctx, {k: options[k] for k in ("seed", "device", "keys")})
     head = {
         "profile_head": options["profile_head"],
         "hidden": options["hidden"],
@@ -626,12 +835,12 @@ def train_command(ctx: click.Context, cache: Path, out: Path, **options: Any) ->
         batch_size=options["batch_size"],
         lr=options["lr"],
         val_fraction=options["val_fraction"],
-        seed=merged["seed"] if merged["seed"] is not None else 0,
-        device=merged["device"] or "auto",
+        seed=options["seed"] if options["seed"] is not None else default_of(TrainOptions, "seed"),
+        device=options["device"] or default_of(TrainOptions, "device"),
         save_every=options["save_every"],
     )
     try:
-        dataset = TimingDataset(cache, parse_key_options(merged["keys"] or ())["cache"])
+        dataset = TimingDataset(cache, parse_key_options(options["keys"])["cache"])
         with click.progressbar(length=run.epochs, label="training", file=sys.stderr) as bar:
 
             def on_epoch(epoch: int, epochs: int, stats: dict[str, dict[str, float]]) -> None:
@@ -658,12 +867,14 @@ def train_command(ctx: click.Context, cache: Path, out: Path, **options: Any) ->
 @click.option("--checkpoint", required=True, type=click.Path(path_type=Path), help="Checkpoint.")
 @click.option("--cache", required=True, type=click.Path(path_type=Path), help="Timing cache.")
 @click.option(
-    "--samples", type=SAMPLE_COUNTS, help=f"Rows to sample, at most {SAMPLES_MAX:,} (default 2048)."
+    "--samples",
+    type=SAMPLE_COUNTS,
+    help=f"Rows to sample, at most {SAMPLES_MAX:,} (default {Settings.samples}).",
 )
 @click.option(
     "--temperature",
     type=click.FloatRange(min=0, min_open=True),
-    default=1.0,
+    default=Settings.temperature,
     show_default=True,
     help="Profile logits are divided by this.",
 )
@@ -672,29 +883,25 @@ def train_command(ctx: click.Context, cache: Path, out: Path, **options: Any) ->
 @click.option("--seed", type=SEEDS, help="Seed of the rows and the draws (default 0).")
 @click.option("--device", type=DEVICE_CHOICES, help="Where to sample (default auto).")
 @click.option("--key", "keys", multiple=True, help="Map a cache key: NAME=THEIR_KEY.")
-@click.pass_context
-def sample_command(
-    ctx: click.Context, checkpoint: Path, cache: Path, temperature: float, **options: Any
-) -> None:
+def sample_command(checkpoint: Path, cache: Path, temperature: float, **options: Any) -> None:
     """Sample durations and profiles for random cache rows; print them beside the real ones."""
     from tui_timing.data.dataset import TimingDataset
     from tui_timing.model.checkpoint import load_checkpoint
     from tui_timing.model.sample import SampleStats, comparison_table, load_sampler, sample_chunks
     from tui_timing.model.train import resolve_device
 
-    merged = _merged(ctx, options)
-    samples = merged["samples"] or 2048
-    seed = merged["seed"] if merged["seed"] is not None else 0
+    samples = options["samples"] or Settings.samples
+    seed = options["seed"] if options["seed"] is not None else Settings.seed
     try:
-        timing = TimingDataset(cache, parse_key_options(merged["keys"] or ())["cache"]).cache
-        loaded = load_checkpoint(checkpoint, Settings(model_spec=merged["model"]))
-        sampler = load_sampler(merged["sampler"]) if merged["sampler"] else None
+        timing = TimingDataset(cache, parse_key_options(options["keys"])["cache"]).cache
+        loaded = load_checkpoint(checkpoint, Settings(model_spec=options["model"]))
+        sampler = load_sampler(options["sampler"]) if options["sampler"] else None
         if sampler is None and loaded.model is None:
             raise UsageError(
                 f"{checkpoint}: the weights could only be read statically; give --model "
                 "module:factory or --sampler module:function"
             )
-        device = resolve_device(merged["device"] or "auto")
+        device = resolve_device(options["device"] or Settings.device)
         stats = SampleStats(max_len=timing.max_len)
         with click.progressbar(length=samples, label="sampling", file=sys.stderr) as bar:
             for chunk in sample_chunks(

@@ -63,7 +63,7 @@ class Tolerances:
     passthrough_share: float = 0.5
     ceiling_share: float = 0.01
     dispersion_high: float = 1.4
-    dispersion_low: float = 0.05
+    dispersion_low: float = 0.25
     dispersion_head_low: float = 0.5
     # Stage 6: integration
     gate_rel: float = 0.10
@@ -139,6 +139,8 @@ class Invocation:
     theme: str | None
     #: `--no-cache`: neither read nor write the results cache.
     no_cache: bool = False
+    #: The table's `runs` globs, matched: where `timing-tui runs` looks without PATHs.
+    run_folders: tuple[Path, ...] = ()
 
     @property
     def any_artifact(self) -> bool:

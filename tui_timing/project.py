@@ -78,6 +78,7 @@ PROJECT_KEYS = (
     "sampler_kwargs",
     "profile_bins",
     "log_patterns",
+    "runs",
 )
 PROFILE_BINS = ("padded", "masked")
 _LOG_PATTERN_FIELDS = ("pattern", "split")
@@ -100,6 +101,8 @@ class ProjectTable:
     sampler_kwargs: dict[str, Any] = field(default_factory=dict)
     profile_bins: str = "padded"
     log_patterns: tuple[dict[str, str], ...] = ()
+    #: `runs = ["outputs/*"]`: the folders `timing-tui runs` looks in (globs, resolved).
+    runs: tuple[Path, ...] = ()
 
 
 def read_project(table: dict[str, Any], pyproject: Path | None) -> ProjectTable:
@@ -124,6 +127,7 @@ def read_project(table: dict[str, Any], pyproject: Path | None) -> ProjectTable:
         sampler_kwargs=_sampler_kwargs(where, table.get("sampler_kwargs", {})),
         profile_bins=_profile_bins(where, table.get("profile_bins", "padded")),
         log_patterns=_log_patterns(where, table.get("log_patterns", [])),
+        runs=_run_globs(where, root, table.get("runs", [])),
     )
 
 
@@ -197,6 +201,18 @@ def _pythonpath(where: str, root: Path, value: Any) -> tuple[Path, ...]:
             f"not {value!r}"
         )
     return tuple(root / entry for entry in entries)
+
+
+def _run_globs(where: str, root: Path, value: Any) -> tuple[Path, ...]:
+    """The folders `runs = [...]` names: each glob relative to the table's folder, matches
+    in name order (a glob that matches nothing adds nothing: a sweep not started yet)."""
+    entries = [value] if isinstance(value, str) else value
+    if not isinstance(entries, list) or not all(isinstance(e, str) and e for e in entries):
+        raise UsageError(
+            f'{where} runs must be a folder glob or a list of them (e.g. ["outputs/*"]), '
+            f"not {value!r}"
+        )
+    return tuple(match for entry in entries for match in sorted(root.glob(entry)) if match.is_dir())
 
 
 def _table_keys(where: str, value: Any) -> tuple[dict[str, dict[str, str]], tuple[str, ...]]:

@@ -142,6 +142,13 @@ def discover(root: Path | None = None, settings: Settings | None = None) -> Disc
     return found
 
 
+def candidate_files(root: Path) -> list[Path]:
+    """The files discovery would classify under `root`, with the same skips (what a
+    watcher following a repo polls)."""
+    root = root.resolve()
+    return _walk(root, Discovered(root=root))
+
+
 def _walk(root: Path, found: Discovered) -> list[Path]:
     """Candidate files under `root`, in a stable order; skipped folders go to passed_over."""
     candidates: list[Path] = []

@@ -116,6 +116,18 @@ class EvalSide:
         """Median Δt pooled over valid steps (zeros included: they are real steps)."""
         return float(np.median(self.valid_dt()))
 
+    def moving_dt_median(self) -> float:
+        """Median Δt pooled over valid steps with Δt > 0. Real data have steps of Δt = 0
+        (duplicate timestamps: 4-46% of steps across Balabit users) that a softmax profile
+        never produces, so a median with them measures that share, not the timing."""
+        moving = self.dt[self.moving_steps()]
+        return float(np.median(moving)) if moving.size else 0.0
+
+    def zero_dt_share(self) -> float:
+        """The share of valid steps whose Δt is exactly 0."""
+        steps = int(self.mask.sum())
+        return self.n_zero_dt() / steps if steps else 0.0
+
     def vel_p95(self) -> float:
         """95th percentile of |vel| pooled over valid steps with Δt > 0."""
         return float(np.quantile(self.velocities(), 0.95))

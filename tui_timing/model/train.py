@@ -36,26 +36,8 @@ from tui_timing.artifacts.hashing import file_sha256
 from tui_timing.artifacts.stats_logger import TimingStatsLogger
 from tui_timing.data.dataset import TimingDataset, collate_timing
 from tui_timing.errors import ArtifactError
-from tui_timing.model.heads import (
-    HeadConfig,
-    TimingHead,
-    duration_nll,
-    profile_loss,
-)
-
-
-@dataclass
-class TrainOptions:
-    """How to train: epochs, batches, optimizer, split, seed and device."""
-
-    epochs: int = 30
-    batch_size: int = 256
-    lr: float = 3e-3
-    val_fraction: float = 0.1
-    seed: int = 0
-    device: str = "auto"
-    #: Also save RUN_DIR/epochs/epoch_NNNN.pt every this many epochs (0: never).
-    save_every: int = 0
+from tui_timing.model.heads import TimingHead, duration_nll, profile_loss
+from tui_timing.model.options import HeadConfig, TrainOptions
 
 
 @dataclass

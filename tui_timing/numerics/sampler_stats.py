@@ -193,3 +193,83 @@ def profile_dispersion(fake_cv: np.ndarray, real_cv: np.ndarray) -> Dispersion:
     if fake_cv.size == 0 or real_cv.size == 0:
         return Dispersion(float("nan"), float("nan"), 0)
     return Dispersion(float(np.median(fake_cv)), float(np.median(real_cv)), int(fake_cv.size))
+
+
+#: Two-sided normal quantile of a 1e-4 false-alarm rate per statistic: a healthy sampler's
+#: standardized residuals are exactly N(0, 1) and independent, so each statistic's noise is
+#: known at the n it has, and a family of three stays under 1e-3.
+CALIBRATION_Z = 3.89
+#: The smallest miscalibration worth naming, whatever n (mean, sd − 1, lag-1 correlation).
+CALIBRATION_EFFECT = 0.1
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Standardized residuals z = (log d_sampled − μ) / σ of the head's own μ and σ, in draw
+    order: mean, sd, and the correlation of each row's z with the next row's."""
+
+    rows: int
+    mean: float
+    sd: float
+    lag1: float
+
+    def bands(self) -> dict[str, float]:
+        """How far each statistic may stray by noise alone at this n (or the smallest
+        effect worth naming, whichever is larger)."""
+        n = max(self.rows, 1)
+        return {
+            "mean": max(CALIBRATION_Z / np.sqrt(n), CALIBRATION_EFFECT),
+            "sd": max(CALIBRATION_Z / np.sqrt(2 * n), CALIBRATION_EFFECT),
+            "lag1": max(CALIBRATION_Z / np.sqrt(n), CALIBRATION_EFFECT),
+        }
+
+    def off(self) -> list[str]:
+        """The statistics outside their band: "mean", "sd", "lag1"."""
+        band = self.bands()
+        found = []
+        if not abs(self.mean) <= band["mean"]:
+            found.append("mean")
+        if not abs(self.sd - 1) <= band["sd"]:
+            found.append("sd")
+        if not self.lag1 <= band["lag1"]:
+            found.append("lag1")
+        return found
+
+
+def calibration(z: np.ndarray) -> Calibration:
+    """The standardized residuals' figures (non-finite values dropped)."""
+    z = np.asarray(z, dtype=np.float64)
+    z = z[np.isfinite(z)]
+    if z.size < 3:
+        return Calibration(int(z.size), float("nan"), float("nan"), float("nan"))
+    a, b = z[:-1] - z.mean(), z[1:] - z.mean()
+    denominator = float(np.sqrt((a * a).sum() * (b * b).sum()))
+    lag1 = float((a * b).sum()) / denominator if denominator > 0 else 1.0
+    return Calibration(int(z.size), float(z.mean()), float(z.std()), lag1)
+
+
+def tempering(
+    fake: np.ndarray, head: np.ndarray, length: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per row with three or more steps where both profiles are positive: the slope and the
+    correlation of log fake on log head over those steps. A sampler that divides the head's
+    logits by a temperature T gives log fake = log head / T + c exactly: correlation 1 and
+    slope 1/T; noise drawn around the head (a Dirichlet) lowers the correlation."""
+    fake = np.asarray(fake, dtype=np.float64)
+    head = np.asarray(head, dtype=np.float64)
+    length = np.asarray(length, dtype=np.int64)
+    steps = np.arange(fake.shape[1])
+    valid = (steps[None, :] < length[:, None]) & (fake > 0) & (head > 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        x = np.where(valid, np.log(np.where(valid, head, 1.0)), 0.0)
+        y = np.where(valid, np.log(np.where(valid, fake, 1.0)), 0.0)
+        count = valid.sum(axis=1)
+        mx = x.sum(axis=1) / np.maximum(count, 1)
+        my = y.sum(axis=1) / np.maximum(count, 1)
+        dx = np.where(valid, x - mx[:, None], 0.0)
+        dy = np.where(valid, y - my[:, None], 0.0)
+        sxx, syy, sxy = (dx * dx).sum(1), (dy * dy).sum(1), (dx * dy).sum(1)
+        slope = sxy / sxx
+        corr = sxy / np.sqrt(sxx * syy)
+    keep = (count >= 3) & (sxx > 1e-12) & (syy > 1e-12)
+    return slope[keep], corr[keep]

@@ -27,6 +27,7 @@ from tui_timing.errors import UsageError
 from tui_timing.findings import Assumption, Check, Plot, Series, StageResult
 from tui_timing.numerics.fmt import fmt
 from tui_timing.plugins import UserCodeError, call_user, load_object
+from tui_timing.stages.batch_rows import PROFILE_TV, RowMatch
 from tui_timing.stages.cache_scan import scan_for
 from tui_timing.stages.catalog import Stage
 from tui_timing.stages.checks import CheckSpec, StageChecks
@@ -42,6 +43,11 @@ BATCH_PROFILE_MEAN = CheckSpec(
     "dataset.batch_profile_mean", "structural", tolerances=("epoch_mean_rel", "epoch_mean_abs")
 )
 COVERAGE = CheckSpec("dataset.coverage", "structural")
+BATCH_ROWS = CheckSpec(
+    "dataset.batch_rows",
+    "structural",
+    figure=lambda m: f"{m['off']:,} of {m['rows']:,} rows are not the cache row they claim",
+)
 CHECKS = StageChecks(
     Stage.DATASET,
     (
@@ -52,6 +58,7 @@ CHECKS = StageChecks(
         LOG_DURATION,
         BATCH_PROFILE_MEAN,
         COVERAGE,
+        BATCH_ROWS,
     ),
 )
 #: The keys a batch must carry for the timing head to train on it.
@@ -74,6 +81,7 @@ class EpochFigures:
     log_max_dev: float = 0.0
     index_counts: torch.Tensor | None = None
     durations: list[torch.Tensor] = field(default_factory=list)
+    match: RowMatch = field(default_factory=RowMatch)
     error: str | None = None
     #: Batch keys the user's dataset lacks and that were computed (key -> how).
     derived: dict[str, str] = field(default_factory=dict)
@@ -131,6 +139,7 @@ def _run(ctx: StageContext) -> StageResult:
         _log_duration_check(ctx, epoch),
         _profile_mean_check(ctx, epoch, cache_mean),
         _coverage_check(epoch, cache),
+        _batch_rows_check(epoch),
     ]
     result.stats, result.plots = _figures(epoch, cache_mean)
     result.assumptions += [
@@ -247,6 +256,7 @@ def _fold(epoch: EpochFigures, batch: dict[str, Any], cache: TimingCache, log_to
         epoch.index_counts.index_add_(0, valid, torch.ones_like(valid))
     elif duration is not None:
         epoch.durations.append(duration.detach().reshape(-1).float())
+    epoch.match.fold(cache, batch)
 
 
 def _not_prefix_rows(m: torch.Tensor, steps: torch.Tensor) -> int:
@@ -436,6 +446,55 @@ def _coverage_check(epoch: EpochFigures, cache: TimingCache) -> Check:
             else f"One epoch saw {epoch.rows} rows for a cache of {n} ({missed} never, "
             f"{repeated} more than once; checked {how})."
         ),
+    )
+
+
+#: How each field of a batch row that is another row's is named.
+_FIELDS = {
+    "duration_off": "duration (relative 1e-5)",
+    "length_off": "length",
+    "profile_off": f"profile (total variation > {PROFILE_TV:g})",
+    "features_off": "features (beyond one affine map per column)",
+}
+
+
+def _batch_rows_check(epoch: EpochFigures) -> Check:
+    if epoch.error is not None:
+        return BATCH_ROWS.errored(epoch.error)
+    m = epoch.match.as_dict()
+    expected = "each batch row's duration, length, profile and features are the cache row's"
+    if not m["rows"]:
+        return BATCH_ROWS.skipped("batches carry no [B] duration to match rows by")
+    how = (
+        "by the row index batches carry"
+        if m["by"] == "index"
+        else "by content: duration, then length and profile (batches carry no index)"
+    )
+    rows = int(m["rows"])
+    fields = {key: int(m[key]) for key in _FIELDS if int(m[key])}
+    unmatched = int(m["unmatched"])
+    off = max([unmatched, *fields.values()])
+    measured: dict[str, Any] = {**m, "off": off}
+    if not fields and not unmatched:
+        return BATCH_ROWS.check(
+            "pass",
+            measured,
+            expected,
+            f"Every batch row is the cache row it claims to be (matched {how}).",
+        )
+    parts = [
+        f"the {_FIELDS[key]} of another row on {n:,} ({n / rows:.0%})" for key, n in fields.items()
+    ]
+    if unmatched:
+        parts.append(f"{unmatched:,} rows with an index outside the cache")
+    measured["drifted"] = [_FIELDS[key].split(" (")[0] for key in fields]
+    return BATCH_ROWS.check(
+        "fail",
+        measured,
+        expected,
+        f"Of {rows:,} batch rows matched {how}, batches carry "
+        + "; ".join(parts)
+        + ": the dataset puts the wrong row's data in a batch.",
     )
 
 

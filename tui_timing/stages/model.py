@@ -105,6 +105,9 @@ PROBE_MEMO = "capacity_fits"
 _DT_NAME = re.compile(
     r"(^|[^a-z])(dt|delta_?t|durations?|dur|times?|timing|intervals?|pauses?)([^a-z]|$)"
 )
+#: Of those, the statistics of the row's own Δt or duration (`build-cache --dt-features`
+#: writes dt_mean, dt_std, dt_zero_share): the target itself, summarized, in the input.
+_OWN_DT = re.compile(r"(^|[^a-z])(dt|delta_?t|durations?|dur)([^a-z]|$)")
 
 
 def run(ctx: StageContext) -> StageResult:
@@ -250,10 +253,19 @@ def _conditioning_check(ckpt: CheckpointArtifact, cache: TimingCache | None) -> 
     if names:
         timing = [n for n in names if _DT_NAME.search(str(n).lower())]
         measured["timing_features"] = timing
+        own = [n for n in timing if _OWN_DT.search(str(n).lower())]
         if len(timing) == len(names):
             problems.append(
                 "every feature is a Δt statistic: the backbone sees no path length or "
                 "direction, and the target leaks into its input"
+            )
+        elif own:
+            measured["leaking_features"] = own
+            problems.append(
+                f"{len(own)} of the features are statistics of the row's own Δt "
+                f"({', '.join(map(str, own))}): the target leaks into the conditioning, which "
+                "the diffusion model cannot give at generation time (rebuild the cache "
+                "without --dt-features)"
             )
     if "cond_dim" in ckpt.inferred:
         measured["cond_dim_inferred"] = ckpt.inferred["cond_dim"]
@@ -509,6 +521,14 @@ def _fit_check(fit: DurationFit, tol: Tolerances) -> Check:
         f"μ not following the features costs {fmt(fit.rest_nats)}": fit.rest_nats,
     }
     order = sorted(parts, key=lambda text: -parts[text])
+    if fit.scaled:
+        order.insert(
+            0,
+            f"μ is a constant {fmt(1 / fit.log_factor)}× log d (scaling μ and σ by "
+            f"{fmt(fit.log_factor)} saves {fmt(fit.factor_nats)}"
+            + ("; a log10 target is 1/ln 10 = 0.434×" if fit.log10 else "")
+            + ")",
+        )
     return DURATION_FIT.check(
         "fail",
         measured,
