@@ -1,4 +1,4 @@
-"""A research repo laid out the HuggingFace way, built at test time (SPEC 2.7).
+"""A research repo laid out the HuggingFace way, built at test time (docs/artifacts.md).
 
 `tempo` is a plain-PyTorch project: a JSON training config per run (`configs/*.json`),
 a `src/tempo` package whose model class takes its own config dataclass (`n_features`,

@@ -1,4 +1,4 @@
-"""HuggingFace-style checkpoint folders (SPEC 2.7): weights + config.json as one checkpoint.
+"""HuggingFace-style checkpoint folders: weights + config.json as one checkpoint.
 
 Each test saves a real model the way HF-style research code does (safetensors'
 `save_file`, `torch.save` of a state_dict as `pytorch_model.bin`, shards with their

@@ -214,7 +214,7 @@ def _dtype_name(dtype: torch.dtype) -> str:
 def _build_user_model(
     artifact: CheckpointArtifact, settings: Settings, state_key: str | None
 ) -> None:
-    """The user's model (SPEC 2.6): built from the config (or by their `from_pretrained`
+    """The user's model: built from the config (or by their `from_pretrained`
     from the checkpoint's folder), wrapped in UserModel, loaded strictly. What their code
     raises is raised as theirs (UserCodeError)."""
     spec = settings.model_spec or ""
