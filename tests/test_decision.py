@@ -425,6 +425,17 @@ def test_rule_6_collapse_cites_the_epoch() -> None:
     assert "not the cause" in result.decision.verdict
 
 
+def test_rule_6_collapse_on_a_step_axis_cites_the_step() -> None:
+    results = healthy()
+    setting(results, "train.collapse", "fail", {"x_axis": "step", "step": 350, "sigma_step": 350})
+    result = decide(results)
+    assert rule_of(result) == 6 and result.decision is not None
+    actions = result.decision.actions
+    text = result.decision.verdict + " ".join(f"{a.title} {a.why}" for a in actions)
+    assert "collapse from step 350" in text and "at the step where" in text
+    assert "epoch" not in text
+
+
 def test_rule_6_flat_sampler_with_a_capable_head_points_at_sampling() -> None:
     results = healthy()
     setting(results, "sampler.flat", "fail", {"share": 0.1})

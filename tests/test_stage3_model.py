@@ -16,10 +16,11 @@ from report_helpers import run_one, statuses
 from sample_paths import CACHE, INCREMENTS, LINEAR
 
 from tui_timing.cli import main
-from tui_timing.config import Settings
+from tui_timing.config import ArtifactPaths, Settings
 from tui_timing.findings import StageResult
 from tui_timing.model.train import TrainOptions, train
 from tui_timing.stages.model import CHECKS
+from tui_timing.stages.runner import load_artifacts, run_stage
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -62,6 +62,7 @@ Your repo: [tool.timing-tui] in the nearest pyproject.toml (the command line win
   sampler = "pkg.timing:sample"         or "pkg.sampler:Sampler.from_checkpoint"
   sampler_kwargs = { profile_mix = 1.0 }
   profile_bins = "masked"               what first/mid/last mean in your log
+  eval_xy = "points"                    your eval dump's xy, where shapes leave it open
   [tool.timing-tui.keys.cache]          contract name = your name; also keys.batch
   duration = "durations_s"              (or a list: tuple positions), keys.log,
                                         keys.eval, keys.model, keys.config (your
@@ -207,6 +208,7 @@ def build_invocation(options: dict[str, Any]) -> Invocation:
         batch_positions=project.batch_positions,
         log_patterns=project.log_patterns,
         profile_bins=project.profile_bins,
+        eval_xy=project.eval_xy,
         sampler_kwargs=project.sampler_kwargs,
         pythonpath=project.pythonpath,
     )

@@ -100,6 +100,9 @@ class Settings:
     log_patterns: tuple[dict[str, str], ...] = ()
     #: What first/mid/last mean in the user's log: "padded" (SPEC 2.1) or "masked".
     profile_bins: str = "padded"
+    #: Whether an eval dump's xy holds "points" or "steps", where its shapes leave it open
+    #: (None: read from the shapes and content).
+    eval_xy: str | None = None
     sampler_kwargs: dict[str, Any] = field(default_factory=dict)
     #: Folders prepended to sys.path before a plug-in is imported.
     pythonpath: tuple[Path, ...] = ()

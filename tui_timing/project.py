@@ -77,10 +77,13 @@ PROJECT_KEYS = (
     "keys",
     "sampler_kwargs",
     "profile_bins",
+    "eval_xy",
     "log_patterns",
     "runs",
 )
 PROFILE_BINS = ("padded", "masked")
+#: What `eval_xy` may say an eval dump's xy holds.
+EVAL_XY_FORMS = ("points", "steps")
 _LOG_PATTERN_FIELDS = ("pattern", "split")
 
 
@@ -100,6 +103,7 @@ class ProjectTable:
     batch_positions: tuple[str, ...] = ()
     sampler_kwargs: dict[str, Any] = field(default_factory=dict)
     profile_bins: str = "padded"
+    eval_xy: str | None = None
     log_patterns: tuple[dict[str, str], ...] = ()
     #: `runs = ["outputs/*"]`: the folders `timing-tui runs` looks in (globs, resolved).
     runs: tuple[Path, ...] = ()
@@ -126,6 +130,7 @@ def read_project(table: dict[str, Any], pyproject: Path | None) -> ProjectTable:
         batch_positions=positions,
         sampler_kwargs=_sampler_kwargs(where, table.get("sampler_kwargs", {})),
         profile_bins=_profile_bins(where, table.get("profile_bins", "padded")),
+        eval_xy=_eval_xy(where, table.get("eval_xy")),
         log_patterns=_log_patterns(where, table.get("log_patterns", [])),
         runs=_run_globs(where, root, table.get("runs", [])),
     )
@@ -262,6 +267,15 @@ def _profile_bins(where: str, value: Any) -> str:
             f'{where} profile_bins must be "padded" or "masked" (SPEC 2.4), not {value!r}'
         )
     return str(value)
+
+
+def _eval_xy(where: str, value: Any) -> str | None:
+    if value is not None and value not in EVAL_XY_FORMS:
+        raise UsageError(
+            f'{where} eval_xy must be "points" (xy [N, L+1, 2]) or "steps" (per-step '
+            f"displacements [N, L, 2]), not {value!r}"
+        )
+    return value if value is None else str(value)
 
 
 def _log_patterns(where: str, value: Any) -> tuple[dict[str, str], ...]:

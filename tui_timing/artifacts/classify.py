@@ -29,6 +29,8 @@ from tui_timing.artifacts.pickle_skeleton import ObjectStub, TensorStub
 from tui_timing.artifacts.stats_rows import RowCollector
 from tui_timing.artifacts.stats_tensorboard import EventReader
 from tui_timing.artifacts.stats_text import compile_patterns
+from tui_timing.artifacts.stats_trainer_state import NAME as TRAINER_STATE
+from tui_timing.artifacts.stats_trainer_state import read_trainer_state
 from tui_timing.config import Settings
 from tui_timing.errors import ArtifactError
 
@@ -57,6 +59,8 @@ def classify(path: Path, settings: Settings) -> Verdict | None:
         return Verdict(None, "not a regular file")
     if name.startswith("events.out.tfevents"):
         return _guard(path, lambda: _tensorboard(path, settings))
+    if name == TRAINER_STATE:
+        return _guard(path, lambda: _trainer_state(path, settings))
     suffix = path.suffix.lower()
     if suffix in TENSOR_SUFFIXES:
         return _guard(path, lambda: _tensor_file(path, settings))
@@ -211,6 +215,15 @@ def _jsonl(path: Path, settings: Settings) -> Verdict:
             return Verdict("log", f"stats log (JSONL: {_some(known)})")
         return Verdict(None, f"no known field in its first record (found {_keys(record)})")
     return Verdict(None, "empty")
+
+
+def _trainer_state(path: Path, settings: Settings) -> Verdict:
+    rows = RowCollector(path, settings.keys.get("log", {}))
+    read_trainer_state(path, rows)
+    known = [name for name in rows.seen_names(limit=10_000).split(", ") if _known(rows, name)]
+    if known:
+        return Verdict("log", f"stats log (trainer_state log_history: {_some(known)})")
+    return Verdict(None, f"a trainer_state.json with no known field (found {rows.seen_names(8)})")
 
 
 def _csv(path: Path, settings: Settings) -> Verdict:

@@ -21,6 +21,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tui_timing.artifacts.stats_trainer_state import NAME as TRAINER_STATE
 from tui_timing.config import ArtifactPaths, Settings
 from tui_timing.resources import sample_data_dir
 
@@ -45,7 +46,7 @@ _LOG_FOLDER = re.compile(r"^(lightning_logs|version_\d+|tensorboard|tb_logs|csv_
 #: Checkpoint names that mean "the final one" when a run has several.
 FINAL_NAMES = ("checkpoint.pt", "last.ckpt", "last.pt", "final.pt", "model.pt", "timing_head.pt")
 #: Log forms in order of preference when a run has several (the richest first).
-LOG_ORDER = ("JSONL", "CSV", "TensorBoard", "text")
+LOG_ORDER = ("JSONL", "CSV", "TensorBoard", "trainer_state", "text")
 _CANDIDATE_SUFFIXES = (".pt", ".pth", ".ckpt", ".npz", ".safetensors", ".jsonl", ".csv", ".log")
 
 
@@ -198,7 +199,11 @@ def _skip_reason(path: Path, name: str) -> str | None:
 
 
 def _is_candidate(name: str) -> bool:
-    return name.startswith("events.out.tfevents") or name.lower().endswith(_CANDIDATE_SUFFIXES)
+    return (
+        name.startswith("events.out.tfevents")
+        or name == TRAINER_STATE
+        or name.lower().endswith(_CANDIDATE_SUFFIXES)
+    )
 
 
 def _runs(root: Path, found: list[Found]) -> list[Run]:

@@ -215,6 +215,8 @@ def run(ctx: StageContext) -> StageResult:
         return result
     dump: EvalDump = loaded.usable
     tol = ctx.settings.tolerances
+    if dump.undecided is not None:
+        return _undecided(result, dump, dump.undecided, tol)
     ctx.tick(Stage.INTEGRATION, 0.1, "pooled Δt and velocity statistics")
     dt_gate, vel_gate = timing_gates(dump.real, dump.fake, tol.gate_rel)
     dt_fit = fit_scale(dump.real.valid_dt(), dump.fake.valid_dt(), tol.scale_fit_ks)
@@ -244,6 +246,29 @@ def run(ctx: StageContext) -> StageResult:
         for side, r in dump.readings.items()
     ]
     result.plots = _plots(dump)
+    return result
+
+
+def _undecided(result: StageResult, dump: EvalDump, question: str, tol: Tolerances) -> StageResult:
+    """A side that may hold points or steps: the checks that read its steps (Δt median and
+    zeros, velocities, lengths, and C2ST behind them) skip with the question; what the two
+    readings share (each row's Δt sum, the positive Δt) is still checked."""
+    dt_fit = fit_scale(dump.real.valid_dt(), dump.fake.valid_dt(), tol.scale_fit_ks)
+    reason = f"how to read the eval dump is open: {question}"
+    result.checks = [
+        DT_MEDIAN.skipped(reason),
+        VEL_P95.skipped(reason),
+        _renormalization_check(dump, dt_fit, tol),
+        REAL_VS_CACHE.skipped(reason),
+        LOG_DT_KS.skipped(reason),
+        LENGTH_KS.skipped(reason),
+        C2ST.skipped(reason),
+    ]
+    result.stats = {
+        "rows": {"real": dump.real.n_rows, "fake": dump.fake.n_rows},
+        "undecided": question,
+        "fake_duration_given": dump.fake_duration is not None,
+    }
     return result
 
 

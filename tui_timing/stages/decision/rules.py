@@ -319,9 +319,12 @@ def training_or_sampling(walk: Walk) -> RuleResult:
     seen: list[str] = []
     evidence: list[Check] = []
     actions: list[Action] = []
+    # a log read over steps names steps, never epochs
+    axis = ev.measured("train.collapse", "x_axis") or ev.measured("train.loss_trend", "x_axis")
+    axis = axis if axis in ("epoch", "step") else "epoch"
     if collapse is not None and collapse.status == "fail":
-        epoch = ev.measured("train.collapse", "epoch")
-        seen.append(f"collapse from epoch {epoch}" if epoch is not None else "collapse")
+        at = ev.measured("train.collapse", axis)
+        seen.append(f"collapse from {axis} {at}" if at is not None else "collapse")
         evidence.append(collapse)
     if trend is not None and trend.status == "fail":
         seen.append("the loss diverges" + divergence_text(trend))
@@ -340,8 +343,8 @@ def training_or_sampling(walk: Walk) -> RuleResult:
     if evidence:
         actions.append(
             Action(
-                "Look at the training loop at the epoch where it goes wrong (learning rate, "
-                "loss weights of duration vs profile, early stopping)",
+                f"Look at the training loop at the {axis} where it goes wrong (learning "
+                "rate, loss weights of duration vs profile, early stopping)",
                 f"Training went wrong: {'; '.join(seen)}.",
                 [c.id for c in evidence],
             )
