@@ -120,11 +120,6 @@ def _last(records: list[dict[str, Any]], key: str) -> float:
     return float(next(r[key] for r in reversed(records) if key in r))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs i20l's log reading: TensorBoard train/ and eval/ tags kept apart, the "
-    "x axis in epochs from train/epoch rather than global steps",
-)
 def test_stage4_reads_each_split_and_the_epochs(repo: Path, healthy: dict[str, Any]) -> None:
     history = [
         json.loads(line)
