@@ -133,21 +133,20 @@ def test_stage4_reads_each_split_and_the_epochs(repo: Path, healthy: dict[str, A
     assert stats["last"]["val"]["dur_sigma"] == pytest.approx(_last(history, "eval_sigma"))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs i20l's eval dump reading: [N, L+1, 2] points with per-point Δt whose "
-    "first column is 0 (the leading 0 is not a step)",
-)
 def test_stage6_reads_points_with_per_point_dt(repo: Path, healthy: dict[str, Any]) -> None:
+    """[N, L+1, 2] points with [N, L+1] Δt whose first column is 0: the leading 0 is the
+    time before the first point, not a step (said as an assumption)."""
     dump = np.load(repo / "outputs/base/eval/samples.npz")
     xy, dt, mask = dump["ref/xy"], dump["ref/dt"][:, 1:], dump["ref/mask"][:, 1:]
     step = np.linalg.norm(np.diff(xy.astype(np.float64), axis=1), axis=-1)
     moving = mask & (dt > 0)
     stats = stage(healthy, 6)["stats"]
-    assert stats["dt_median"]["real"] == pytest.approx(float(np.median(dt[mask])), rel=1e-6)
+    assert stats["xy_form"] == {"real": "points", "fake": "points"}
+    assert stats["dt_median"]["real"] == pytest.approx(float(np.median(dt[moving])), rel=1e-6)
     vel = step[moving] / dt[moving]
     assert stats["vel_p95"]["real"] == pytest.approx(float(np.quantile(vel, 0.95)), rel=1e-3)
     assert check(healthy, 6, "integration.real_vs_cache")["status"] == "pass"
+    assert read_as(healthy)["real xy"]["value"] == "points"
 
 
 def test_both_runs_were_trained_with_their_floor(repo: Path) -> None:
