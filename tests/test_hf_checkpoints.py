@@ -171,6 +171,8 @@ def test_without_a_config_the_width_comes_from_the_built_model(src: Path, tmp_pa
     ckpt = load_checkpoint(folder, Settings(model_spec="hfnet:build", pythonpath=(src,)))
     assert ckpt.cond_dim == 4
     assert "trunk" in ckpt.inferred["cond_dim"] and "running it" in ckpt.inferred["cond_dim"]
+    read = {a.what: a.value for a in ckpt.assumptions}
+    assert read["model config"] == "your factory's defaults" and read["config cond_dim"] == "4"
     result = run_stage(
         load_artifacts(
             ArtifactPaths(cache=CACHE, checkpoint=folder),
