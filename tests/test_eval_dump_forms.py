@@ -11,13 +11,14 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
-from report_helpers import statuses
+from report_helpers import run_one, statuses
 
 from tui_timing.artifacts.eval_dump import EvalDump, load_eval_dump
 from tui_timing.config import ArtifactPaths, Settings
 from tui_timing.data.eval_dump_maker import Sequences, disjoint_halves, real_sequences
 from tui_timing.errors import ArtifactError
-from tui_timing.stages.runner import load_artifacts, run_check, run_stage
+from tui_timing.stages.integration import CHECKS as INTEGRATION_CHECKS
+from tui_timing.stages.runner import run_check
 
 
 @pytest.fixture(scope="module")
@@ -248,8 +249,7 @@ def test_points_with_per_point_dt_read_the_leading_zero_as_no_step(
     assert "first column 0 in every row" in read[("real xy", "points")]
     assert ("real Δt", "per point (its first column, 0, is not a step)") in read
     # stage 6 with the cache built from the same sessions: the real side is the cache's
-    ctx = load_artifacts(ArtifactPaths(eval=path, cache=small_cache), Settings())
-    result = run_stage(ctx, 6)
+    result = run_one(6, eval=path, cache=small_cache)
     checks = {c.id: c for c in result.checks}
     assert checks["integration.real_vs_cache"].status == "pass"
     assert checks["integration.vel_p95"].status == "pass"
@@ -276,10 +276,13 @@ def test_points_from_the_origin_are_undecided_until_eval_xy_says(
     path = tmp_path / "eval.pt"
     dump = {"real": _per_point(real, origin=True), "fake": _per_point(fake, origin=True)}
     torch.save({**dump, "fake_duration": torch.from_numpy(fake.durations)}, path)
-    result = run_stage(load_artifacts(ArtifactPaths(eval=path), Settings()), 6)
-    status = {c.id: c.status for c in result.checks}
-    depends = set(status) - {"integration.renormalization"}
+    result = run_one(6, eval=path)
+    status = statuses(result)
+    assert list(status) == [spec.id for spec in INTEGRATION_CHECKS.specs]
+    shared = {"integration.renormalization", "integration.fake_generated"}
+    depends = set(status) - shared
     assert {status[c] for c in depends} == {"skip"}
+    assert status["integration.fake_generated"] == "pass"  # disjoint halves: no copies
     for check_id in depends:
         message = next(c.message for c in result.checks if c.id == check_id)
         assert 'eval_xy = "points" or "steps" in [tool.timing-tui]' in message
@@ -289,6 +292,9 @@ def test_points_from_the_origin_are_undecided_until_eval_xy_says(
     # the table line settles it: points (velocities do not move with a translation)
     as_points = load_eval_dump(path, Settings(eval_xy="points"))
     assert as_points.undecided is None
+    read = {a.what: a for a in as_points.assumptions}
+    assert read["real xy"].value == "points"
+    assert read["real xy"].source.startswith('eval_xy = "points" in [tool.timing-tui]')
     assert as_points.real.vel_p95() == pytest.approx(_numpy_figures(real)[0], rel=1e-9)
     # or steps: each entry a displacement, the leading (0, 0) in 0 s a step of its own
     as_steps = load_eval_dump(path, Settings(eval_xy="steps"))

@@ -1,9 +1,9 @@
-"""Logs as research repos write them (SPEC 2.7): split prefixes in every form (`train/`,
-`eval/`, HF's `eval_`), fractional epochs and step axes, `keys.log` after the split prefix,
-mean log σ, HF's `trainer_state.json`, and text logs of any name. Each log is written by
-the real writer (torch's SummaryWriter, json, csv) from the figures of a real training on
-Balabit sessions (the sample run's stats.jsonl), and each test asserts the values it
-computes itself from those figures.
+"""Logs as research repos write them (docs/artifacts.md, Stats log): split prefixes in
+every form (`train/`, `eval/`, HF's `eval_`), fractional epochs and step axes, `keys.log`
+after the split prefix, mean log σ, HF's `trainer_state.json`, and text logs of any name.
+Each log is written by the real writer (torch's SummaryWriter, json, csv) from the figures
+of a real training on Balabit sessions (the sample run's stats.jsonl), and each test
+asserts the values it computes itself from those figures.
 """
 
 from __future__ import annotations
@@ -16,13 +16,13 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from report_helpers import run_one
 from sample_paths import REPO
 
 from tui_timing.artifacts.stats_log import load_stats_log
 from tui_timing.cli import main
-from tui_timing.config import ArtifactPaths, Settings
+from tui_timing.config import Settings
 from tui_timing.errors import ArtifactError
-from tui_timing.stages.runner import load_artifacts, run_stage
 
 SAMPLE_LOG = REPO / "sample_data/runs/increments/stats.jsonl"
 SAMPLE_CACHE = REPO / "sample_data/datasets/sample/train_timing.pt"
@@ -109,7 +109,7 @@ def test_fractional_epochs_keep_each_epochs_boundary_record_and_eval_is_val(
     # the summary's train_loss (the mean of the whole run) is not the last epoch's loss
     assert log.last("train")["loss"] == pytest.approx(expected_train_loss()[-1])
     assert any("summary" in note for note in log.notes)
-    assert "fractional epochs" in assumption(log, "x axis").source
+    assert "holds fractional epochs" in assumption(log, "x axis").source
     assert assumption(log, "split prefixes").value == "eval_ → val"
 
 
@@ -188,7 +188,7 @@ def test_stage4_on_a_step_axis_says_step_in_messages_and_fields(tmp_path: Path) 
     writer.close()
     best = min(range(len(nll)), key=nll.__getitem__)
     first = next(i for i in range(best + 1, len(val)) if sigmas[i] < 0.5 * sigmas[best])
-    result = run_stage(load_artifacts(ArtifactPaths(log=tmp_path), Settings()), 4)
+    result = run_one(4, log=tmp_path)
     collapse = next(c for c in result.checks if c.id == "train.collapse")
     assert collapse.status == "fail"
     assert collapse.measured["x_axis"] == "step"
@@ -328,3 +328,27 @@ def test_discovery_finds_a_trainer_state_json_as_a_log(tmp_path: Path) -> None:
     (log,) = [f for f in found.found if f.kind == "log"]
     assert log.path == folder / "trainer_state.json"
     assert "loss" in log.detail and "trainer_state" in log.detail
+
+
+def test_keys_log_accepts_exactly_the_names_the_reader_knows() -> None:
+    """The table's contract names for keys.log and the reader's roles are one list: a name
+    the reader would ignore is not accepted in the table, and every name it reads is."""
+    from tui_timing.artifacts.stats_rows import EPOCH_FIELDS, FIGURES, SPLIT_FIELDS, STEP_FIELDS
+    from tui_timing.project import CONTRACT_FIELDS
+
+    reader = {*FIGURES, SPLIT_FIELDS[0], EPOCH_FIELDS[0], STEP_FIELDS[0]}
+    assert set(CONTRACT_FIELDS["log"]) == reader
+
+
+def test_check_json_lists_the_logs_readings_and_stage4s_axis(tmp_path: Path) -> None:
+    path = tmp_path / "trainer_state.json"
+    path.write_text(json.dumps({"log_history": hf_history()}))
+    result = CliRunner().invoke(main, ["check", "--log", str(path), "--format", "json"])
+    report = json.loads(result.stdout)
+    read = {(a["artifact"], a["what"]): a["value"] for a in report["assumptions"]}
+    assert read[("log", "x axis")] == "epoch"
+    assert read[("log", "split prefixes")] == "eval_ → val"
+    (stage4,) = [s for s in report["stages"] if s["name"] == "training"]
+    assert stage4["stats"]["x_axis"] == "epoch" and stage4["stats"]["epochs"] == EPOCHS
+    assert stage4["stats"]["format"] == "trainer_state.json"
+    assert stage4["stats"]["splits"] == ["train", "val"]

@@ -111,7 +111,8 @@ KINDS: tuple[ArtifactKind, ...] = (
         option="--checkpoint",
         param="checkpoint",
         metavar="CHECKPOINT",
-        help="Timing-head checkpoint (.pt/.ckpt/.safetensors).",
+        help="Timing-head checkpoint (.pt/.ckpt/.safetensors, or an HF-style folder with "
+        "config.json).",
         loader="tui_timing.model.checkpoint:load_checkpoint",
         recogniser=f"{_CLASSIFY}:checkpoint_verdict",
         suffixes=_TENSOR_SUFFIXES,

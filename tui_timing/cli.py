@@ -67,24 +67,28 @@ Your repo: [tool.timing-tui] in the nearest pyproject.toml (the command line win
   eval_xy = "points"                    your eval dump's xy, where shapes leave it open
   [tool.timing-tui.keys.cache]          contract name = your name; also keys.batch
   duration = "durations_s"              (or a list: tuple positions), keys.log,
-                                        keys.eval, keys.model; on the command line
-                                        --key cache.duration=durations_s
+                                        keys.eval, keys.model, keys.config (your
+                                        config's fields: cond_dim = "d_cond"); on the
+                                        command line --key cache.duration=durations_s
 
 \b
 Plug-in contracts:
   dataset  Class(cache_path); items are dicts (your names through keys.batch and
            the aliases) or tuples (keys.batch = [...] names the positions);
            batches are made by torch's default collate.
-  model    factory(**entries of the checkpoint's config or Lightning
-           hyper_parameters that it names; cond_dim, max_len inferred); a sole
-           config/cfg/hparams/hyper_parameters parameter gets the whole config, or
-           its annotated dataclass. forward(features, length or mask) returns a
-           dict (mu, log_sigma, logits or profile; mu_log_duration,
-           log_sigma_log_duration, template; keys.model) or (mu, log_sigma, logits).
+  model    factory(**entries of the checkpoint's config, the config.json beside
+           its weights, or Lightning hyper_parameters that it names; cond_dim,
+           max_len inferred); a sole config/cfg/hparams/hyper_parameters parameter
+           gets the whole config, or its annotated dataclass; Class.from_pretrained
+           gets the checkpoint's folder. forward(features, length or mask) returns
+           a dict, NamedTuple or dataclass (mu, log_sigma, logits or profile;
+           loc, log_scale, step_logits, mu_log_duration, log_sigma_log_duration,
+           template; keys.model) or a tuple (mu, log_sigma, logits).
   sampler  f(model, features, length, *, generator, temperature) returning a dict
            or (duration, dt) / (duration, profile); or an object made by
-           factory(checkpoint_path=, cache_path=, device=, **sampler_kwargs) whose
-           .sample(n) returns rows of its own choosing with their mask.
+           factory(checkpoint_path=, cache_path=, device=, **sampler_kwargs), or
+           by Class.from_pretrained(folder), whose .sample(n) returns rows of its
+           own choosing with their mask.
 An exception raised in your code is reported as yours, with the call (exit 2).
 """
 

@@ -13,16 +13,17 @@ Group names: `real`/`fake`, or the built-in aliases `gt`/`gen`, `target`/`pred`,
 `dt = "delta_t_s"`). A side may also be one [N, T, 3] tensor of (Δx, Δy, Δt) channels,
 normalized or not (see eval_channels).
 
-Points or steps (SPEC 2.7): `xy` holds points [N, L+1, 2] or per-step displacements
-[N, L, 2], `dt` per-step Δt [N, L] or per-point Δt [N, L+1] whose first column is 0 (the
-time since the previous point: the leading 0 is not a step), and the mask covers points or
-steps. The shapes decide where they can (xy one wider than Δt: points and per-step Δt);
-xy and Δt of one width are per-step displacements, unless Δt's first column is 0 in every
-row, which is the per-point convention: then xy holds points when its first entries are
-not all (0, 0), and when they are (points that start at the origin, or displacements
-whose first step is 0 in 0 s) nothing in the content decides, and the side is
-`undecided`: stage 6 skips what depends on it and asks for `eval_xy = "points"` or
-`"steps"` in the table, which settles every case. Each reading is an assumption.
+Points or steps (docs/artifacts.md, Eval dump): `xy` holds points [N, L+1, 2] or
+per-step displacements [N, L, 2], `dt` per-step Δt [N, L] or per-point Δt [N, L+1] whose
+first column is 0 (the time since the previous point: the leading 0 is not a step), and
+the mask covers points or steps. The shapes decide where they can (xy one wider than Δt:
+points and per-step Δt); xy and Δt of one width are per-step displacements, unless Δt's
+first column is 0 in every row, which is the per-point convention: then xy holds points
+when its first entries are not all (0, 0), and when they are (points that start at the
+origin, or displacements whose first step is 0 in 0 s) nothing in the content decides,
+and the side is `undecided`: stage 6 skips what depends on it and asks for
+`eval_xy = "points"` or `"steps"` in the table, which settles every case. Each reading
+is an assumption.
 
 This module needs only numpy, so the hook works in an eval loop without importing torch;
 torch tensors are accepted by duck typing and the torch loader is imported only to read a
@@ -67,6 +68,8 @@ ALIASES: dict[str, tuple[str, ...]] = {
 FAKE_DURATION_KEYS = ("fake_duration", "fake_durations", "fake/duration", "fake.duration")
 
 _SEPARATORS = ("/", ".", "_")
+#: The table line that settles how an eval dump's xy is read.
+TABLE = 'eval_xy = "points" or "steps" in [tool.timing-tui]'
 
 
 @dataclass(frozen=True)
@@ -159,7 +162,7 @@ class XyReading:
 
     def assumptions(self, side: str) -> list[Assumption]:
         if self.question is not None:
-            return [Assumption("eval", f"{side} xy", "undecided", self.question)]
+            return [Assumption("eval", f"{side} xy", "undecided", f"{self.question} Set {TABLE}")]
         dt = (
             "per point (its first column, 0, is not a step)"
             if self.dt == "per point"
@@ -198,7 +201,7 @@ class EvalDump:
         """The question that decides how a side is read, when its content does not."""
         for side in (self.real, self.fake):
             if side.reading is not None and side.reading.question is not None:
-                return side.reading.question
+                return f"{side.reading.question} Set {TABLE}"
         return None
 
 
@@ -252,7 +255,11 @@ def parse_side(obj: Any, name: str, file: str, eval_xy: str | None = None) -> Ev
     no table to ask has no way to skip)."""
     side = _parse(obj, name, file, {}, {}, eval_xy)[0]
     if side.reading is not None and side.reading.question is not None:
-        raise ArtifactError(file, f"{name}.xy", side.reading.question)
+        raise ArtifactError(
+            file,
+            f"{name}.xy",
+            f'{side.reading.question} Pass eval_xy="points" or eval_xy="steps".',
+        )
     return side
 
 
@@ -386,7 +393,6 @@ def _xy_reading(
 ) -> XyReading:
     """Points or steps, per-step or per-point Δt: from `eval_xy`, the shapes, or Δt's
     leading zeros (see the module's docstring); `question` set when nothing decides."""
-    table = 'eval_xy = "points" or "steps" in [tool.timing-tui]'
     if xy.ndim != 3 or xy.shape[0] != dt.shape[0] or xy.shape[2] != 2:
         return XyReading("points", "per step", "shape")  # refused by _displacements
     width, steps = xy.shape[1], dt.shape[1]
@@ -405,18 +411,21 @@ def _xy_reading(
         )
     if width != steps:
         return XyReading("points", "per step", "shape")  # refused by _displacements
-    if eval_xy == "points":
-        return XyReading("points", "per point", f"{table} (xy and dt both {width} wide)")
-    if eval_xy == "steps":
-        return XyReading("displacements", "per step", f"{table} (xy and dt both {width} wide)")
     rows = _first_valid(obj, dt.shape[0], keys)
+    said = f'eval_xy = "{eval_xy}" in [tool.timing-tui], xy and dt both {width} wide'
+    if eval_xy == "points":
+        nonzero = int(np.count_nonzero(dt[rows, 0]))
+        dropped = f"; dt's first column, not a step, is not 0 in {nonzero} rows" if nonzero else ""
+        return XyReading("points", "per point", said + dropped)
+    if eval_xy == "steps":
+        return XyReading("displacements", "per step", said)
     leading_zero = steps > 1 and bool(np.all(dt[rows, 0] == 0))
     if not leading_zero:
         return XyReading(
             "displacements",
             "per step",
             f"xy and dt both {width} wide, dt's first column not all 0: per-step "
-            f"displacements; {table} to change it",
+            f"displacements; {TABLE} to change it",
         )
     starts_at_origin = bool(np.all(xy[rows, 0] == 0))
     if starts_at_origin:
@@ -427,15 +436,14 @@ def _xy_reading(
             question=(
                 f"{side}: xy and dt are both {width} wide, dt's first column is 0 in every "
                 "row and so is xy's first entry: points that start at (0, 0) with Δt per "
-                "point, or per-step displacements whose first step is (0, 0) in 0 s? Set "
-                f"{table}"
+                "point, or per-step displacements whose first step is (0, 0) in 0 s?"
             ),
         )
     return XyReading(
         "points",
         "per point",
         f"xy and dt both {width} wide, dt's first column 0 in every row (the time since "
-        f"the previous point) and xy's first entries not (0, 0): points; {table} to "
+        f"the previous point) and xy's first entries not (0, 0): points; {TABLE} to "
         "change it",
     )
 

@@ -70,7 +70,7 @@ class StatsLog:
 
     @property
     def x_axis(self) -> str:
-        """ "epoch" or "step": what the positions of every series count."""
+        """What the positions of every series count: "epoch" or "step"."""
         return self.reading.x_axis
 
     @property
@@ -128,9 +128,9 @@ class StatsLog:
                 "log",
                 "x axis",
                 "epoch",
-                f"fractional epochs in {reading.x_source} are step-level records: epoch k "
-                "is the last record after k - 1 and up to k, its boundary; to count steps "
-                'instead, map keys.log epoch = "step"',
+                f"{reading.x_source} holds fractional epochs, so its records are per step: "
+                "epoch k is the last record after k - 1 and up to k, its boundary; another "
+                'field is named with keys.log epoch = "NAME"',
             )
         else:
             converted = (

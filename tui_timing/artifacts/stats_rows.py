@@ -1,4 +1,5 @@
-"""Turn the rows of any stats-log format into per-split, per-figure series (SPEC 2.4, 2.7).
+"""Turn the rows of any stats-log format into per-split, per-figure series (see
+docs/artifacts.md, Stats log).
 
 Every reader (JSONL, CSV, TensorBoard, text, trainer_state.json) hands rows of
 `name -> value` to one RowCollector, so names mean the same in every format:
@@ -76,6 +77,8 @@ _NAME_PREFIXES = tuple((f"{name}_", split) for name, split in SPLIT_NAMES.items(
 #: Distinct names remembered (for roles and for messages); a hostile log with a new name
 #: on every line must not grow memory without bound.
 _MAX_NAMES = 10_000
+#: No (step, epoch) pairs: for a log whose every record has its epoch.
+_NO_STEP_EPOCHS = (np.zeros(0, dtype=np.int64), np.zeros(0))
 #: Epochs within this of an integer are that integer (float32 TensorBoard scalars).
 _EPOCH_EPS = 1e-6
 
@@ -298,24 +301,30 @@ class RowCollector:
     def finish(self) -> Series:
         """The series, each sorted by x with one value per position (the last logged)."""
         self._require_mapped_names()
+        # views of the collected arrays (no copy); each goes once its series is made
         columns = {
             (split, name): (
-                np.frombuffer(arrays[0], dtype=np.float64).copy(),
-                np.frombuffer(arrays[1], dtype=np.int64).copy(),
-                np.frombuffer(arrays[2], dtype=np.float64).copy(),
+                np.frombuffer(arrays[0], dtype=np.float64),
+                np.frombuffer(arrays[1], dtype=np.int64),
+                np.frombuffer(arrays[2], dtype=np.float64),
             )
             for split, by_name in self._series.items()
             for name, arrays in by_name.items()
         }
         self._series.clear()
         axis = self._axis(columns)
+        step_epochs = None
+        if axis == "epoch":  # the (step, epoch) pairs, needed only where a record lacks one
+            lacking = any(bool(np.any(np.isnan(c[0]))) for c in columns.values())
+            step_epochs = _step_epochs(columns) if lacking else _NO_STEP_EPOCHS
         out: Series = {}
-        for key, (epochs, steps, values) in columns.items():
-            if axis == "step":
+        for key in list(columns):
+            epochs, steps, values = columns.pop(key)
+            if step_epochs is None:
                 position, order_by = steps, steps.astype(np.float64)
             else:
-                position, order_by = self._epochs(epochs, steps, columns), epochs
-                order_by = np.where(np.isnan(order_by), position.astype(np.float64), order_by)
+                position = self._epochs(epochs, steps, step_epochs)
+                order_by = np.where(np.isnan(epochs), position.astype(np.float64), epochs)
             if position.size > 1 and not np.all(np.diff(order_by) > 0):
                 # rows of one position logged on several lines: the last value logged wins
                 order = np.argsort(order_by, kind="stable")
@@ -323,7 +332,7 @@ class RowCollector:
             if position.size > 1:
                 last = np.append(position[1:] != position[:-1], True)
                 position, values = position[last], values[last]
-            out[key] = (position, values)
+            out[key] = (position.copy(), values.copy())
         self._log_sigma(out)
         return out
 
@@ -349,17 +358,15 @@ class RowCollector:
         return reading.x_axis
 
     def _epochs(
-        self,
-        epochs: np.ndarray,
-        steps: np.ndarray,
-        columns: Mapping[tuple[str, str], tuple[np.ndarray, ...]],
+        self, epochs: np.ndarray, steps: np.ndarray, step_epochs: tuple[np.ndarray, np.ndarray]
     ) -> np.ndarray:
         """Integer epochs: a fractional epoch e is epoch ceil(e) (the epoch it falls in,
         counted from 1 as HF's 1.0 ends the first); a record with only a step takes the
-        epoch last logged at or before its step."""
+        epoch last logged at or before its step (`step_epochs`: every (step, epoch) pair
+        logged, by step)."""
         missing = np.isnan(epochs)
         if np.any(missing):
-            known_steps, known_epochs = _step_epochs(columns)
+            known_steps, known_epochs = step_epochs
             if known_steps.size:
                 at = np.searchsorted(known_steps, steps[missing], side="right") - 1
                 epochs = epochs.copy()

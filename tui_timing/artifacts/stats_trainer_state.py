@@ -1,4 +1,5 @@
-"""HuggingFace `trainer_state.json`: its `log_history` is a stats log (SPEC 2.7).
+"""HuggingFace `trainer_state.json`: its `log_history` is a stats log (see
+docs/artifacts.md, Stats log).
 
 Each entry of `log_history` is one record: the training figures every `logging_steps`
 (`loss`, with a fractional `epoch` and the global `step`), the eval figures under HF's

@@ -252,18 +252,15 @@ def run(ctx: StageContext) -> StageResult:
 def _undecided(result: StageResult, dump: EvalDump, question: str, tol: Tolerances) -> StageResult:
     """A side that may hold points or steps: the checks that read its steps (Δt median and
     zeros, velocities, lengths, and C2ST behind them) skip with the question; what the two
-    readings share (each row's Δt sum, the positive Δt) is still checked."""
+    readings share is still checked: each row's Δt sum and the positive Δt (re-normalization),
+    and whether fake rows copy real ones (both sides are read the same way)."""
     dt_fit = fit_scale(dump.real.valid_dt(), dump.fake.valid_dt(), tol.scale_fit_ks)
     reason = f"how to read the eval dump is open: {question}"
-    result.checks = [
-        DT_MEDIAN.skipped(reason),
-        VEL_P95.skipped(reason),
-        _renormalization_check(dump, dt_fit, tol),
-        REAL_VS_CACHE.skipped(reason),
-        LOG_DT_KS.skipped(reason),
-        LENGTH_KS.skipped(reason),
-        C2ST.skipped(reason),
-    ]
+    shared = {
+        RENORMALIZATION.id: _renormalization_check(dump, dt_fit, tol),
+        FAKE_GENERATED.id: _fake_generated_check(dump),
+    }
+    result.checks = [shared.get(spec.id) or spec.skipped(reason) for spec in CHECKS.specs]
     result.stats = {
         "rows": {"real": dump.real.n_rows, "fake": dump.fake.n_rows},
         "undecided": question,
