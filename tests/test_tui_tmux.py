@@ -19,7 +19,6 @@ from pathlib import Path
 import pytest
 from sample_paths import CACHE
 
-
 #: SGR parameters that set a colour (foreground, background, bright, 256 and RGB).
 COLOUR_SGR = {str(n) for n in (*range(30, 39), *range(40, 49), *range(90, 98), *range(100, 108))}
 #: SGR parameters that set a background colour (49, the terminal's own, is not one).
