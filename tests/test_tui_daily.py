@@ -274,6 +274,10 @@ async def test_charts_have_whole_ticks_own_markers_and_whole_titles(
         assert "Logged statistics per epoch" in text and "split, both" in text  # wrapped
         legend = dict(m.group(2, 1) for m in re.finditer(r"(\S)\S? (real|fake)\b", text))
         assert set(legend) == {"real", "fake"} and legend["real"] != legend["fake"], legend
+        # above the chart's frame, not in a corner of the data where it hid the points
+        rows = text.splitlines()
+        named = next(i for i, line in enumerate(rows) if re.search(r" real\b", line))
+        assert "┌" in rows[named + 1] and "fake" in rows[named], rows[named - 1 : named + 2]
         ticks = [line.split() for line in panes if re.fullmatch(r"\s*(\d+\s+)+\d+\s*", line)]
         assert len(ticks) == 1 and len(ticks[0]) >= 3  # one x axis, whole epochs only
         steps = {int(b) - int(a) for a, b in zip(ticks[0], ticks[0][1:], strict=False)}

@@ -155,7 +155,7 @@ def command_line(folder: Path, env: str = "") -> str:
     return (
         f"cd {folder} && env -u COLORTERM -u COLUMNS -u LINES TERM=xterm-256color HOME={folder} "
         f"XDG_CONFIG_HOME={folder}/.config XDG_CACHE_HOME={cache_home} {env} {program()}; "
-        "echo EXITED $?; sleep 60"
+        "echo EXITED $?; sleep 600"
     )
 
 

@@ -4,8 +4,10 @@ The data arrive binned from the worker threads, so drawing is cheap and happens 
 `render`: a resize, a theme change or the log toggle simply redraws from the same numbers.
 
 Every series has its own marker (its legend shows it), so real and fake differ without
-colour too; the title is drawn above the chart and wraps rather than being cut; an axis
-of steps, epochs or named bins gets whole-number or named ticks.
+colour too; the title and the legend are drawn above the chart, outside the data (plotext
+puts its legend in a corner of the data area, over the points it is about), and wrap
+rather than being cut; an axis of steps, epochs or named bins gets whole-number or named
+ticks.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from textual_plotext import PlotextPlot
 from tui_timing.findings import Plot, Series
 from tui_timing.numerics.fmt import fmt
 from tui_timing.tui.safe_text import clean
-from tui_timing.tui.themes import PlotPalette
+from tui_timing.tui.themes import PlotColor, PlotPalette
 
 #: Line markers, one per series: braille first (2x4 points per cell, so a 50-column plot
 #: still shows a decay's shape), then shapes that differ from it and from one another.
@@ -34,6 +36,8 @@ POINT_MARKERS = ("●", "■", "▲", "◆")
 ASCII_POINT_MARKERS = ("o", "#", "^", "*")
 #: Reference (target) lines.
 REFERENCE_MARKER, ASCII_REFERENCE_MARKER = "─", "-"
+#: How the legend shows plotext's braille marker.
+BRAILLE_SWATCH = "⣿"
 #: x labels of quantities counted in whole numbers (ticks at integers, never 2.5 steps).
 COUNT_LABELS = frozenset({"step", "steps", "epoch", "epochs", "length"})
 #: At most this many title lines; the rest is cut with an ellipsis.
@@ -63,6 +67,8 @@ class PlotView(PlotextPlot):
         self.set_reactive(PlotView.data, data)
         self.set_reactive(PlotView.palette, palette)
         self.set_reactive(PlotView.flip_log, flip_log)
+        #: (marker, colour, label) of each series drawn, for the legend above the chart.
+        self._legend: list[tuple[str, PlotColor, str]] = []
 
     def render(self) -> RenderResult:
         """The title, wrapped, over the chart redrawn from the data at the widget's size."""
@@ -70,9 +76,11 @@ class PlotView(PlotextPlot):
             return Text("")
         width, height = self.size
         title = self.title_lines(width)
-        plot_height = max(3, height - len(title))
         try:
             self._draw(self.data, width)
+            legend = self._legend_text()
+            rows = len(legend.wrap(self.app.console, max(1, width))) if legend.plain else 0
+            plot_height = max(3, height - len(title) - rows)
             self.plt.plotsize(width, plot_height)
             self.plt._set_size(width, plot_height)  # as PlotextPlot.render does (its note)
             self.plt.theme(self._get_plotext_theme_name(self.app.theme))
@@ -80,7 +88,19 @@ class PlotView(PlotextPlot):
         except (ValueError, ZeroDivisionError, IndexError, TypeError) as exc:
             # A degenerate data set must cost one chart, never the app.
             return Text(clean(f"{self.data.title}: cannot be drawn ({exc})"))
-        return Group(Text("\n".join(title), style="bold", justify="center"), chart)
+        heading = Text("\n".join(title), style="bold", justify="center")
+        return Group(heading, legend, chart) if legend.plain else Group(heading, chart)
+
+    def _legend_text(self) -> Text:
+        """`⣿⣿ real  ●● sampled  ── target`, each swatch in its series' colour."""
+        legend = Text(justify="center")
+        for marker, color, label in self._legend:
+            swatch = BRAILLE_SWATCH if marker == "braille" else marker
+            if legend.plain:
+                legend.append("  ")
+            legend.append(swatch * 2, style=_swatch_style(color))
+            legend.append(f" {label}")
+        return legend
 
     def title_lines(self, width: int) -> list[str]:
         """The title and its scale, wrapped to the width (at most TITLE_LINES lines)."""
@@ -111,6 +131,7 @@ class PlotView(PlotextPlot):
     def _draw(self, plot: Plot, width: int) -> None:
         plt = self.plt
         plt.clear_figure()
+        self._legend = []
         log_x, log_y = self.log_axes()
         plt.xlabel(clean(plot.xlabel))
         plt.ylabel(clean(plot.ylabel))
@@ -140,14 +161,10 @@ class PlotView(PlotextPlot):
         for index, series in enumerate(plot.series):
             xs, ys = _points(series, log_x, log_y)
             if xs:
-                self.plt.plot(
-                    xs,
-                    ys,
-                    marker=markers[index % len(markers)],
-                    color=colors[index % len(colors)],
-                    label=clean(series.label) if len(plot.series) > 1 else None,
-                    fillx=filled,
-                )
+                marker, color = markers[index % len(markers)], colors[index % len(colors)]
+                self.plt.plot(xs, ys, marker=marker, color=color, fillx=filled)
+                if len(plot.series) > 1:
+                    self._legend.append((marker, color, clean(series.label)))
         # Target values as labelled flat lines across the data's x range.
         xs = [x for s in plot.series for x in s.x if not log_x or _usable(x)]
         if not xs:
@@ -155,13 +172,10 @@ class PlotView(PlotextPlot):
         low, high = min(xs), max(xs)
         for label, value in plot.hlines:
             if math.isfinite(value) and (not log_y or value > 0):
-                self.plt.plot(
-                    [low, high],
-                    [value, value],
-                    marker=ASCII_REFERENCE_MARKER if self._ascii else REFERENCE_MARKER,
-                    color=self.palette.reference,
-                    label=clean(label),
-                )
+                marker = ASCII_REFERENCE_MARKER if self._ascii else REFERENCE_MARKER
+                color = self.palette.reference
+                self.plt.plot([low, high], [value, value], marker=marker, color=color)
+                self._legend.append((marker, color, clean(label)))
 
     def _draw_named_bars(self, plot: Plot, width: int, log_y: bool) -> None:
         """One bar per series (the capacity probe), the highlighted one starred; reference
@@ -192,13 +206,25 @@ class PlotView(PlotextPlot):
         for index, series in enumerate(plot.series):
             xs, ys = _points(series, False, log_y)
             if xs:
-                self.plt.scatter(
-                    xs,
-                    ys,
-                    marker=markers[index % len(markers)],
-                    color=colors[index % len(colors)],
-                    label=clean(series.label),
-                )
+                marker, color = markers[index % len(markers)], colors[index % len(colors)]
+                self.plt.scatter(xs, ys, marker=marker, color=color)
+                self._legend.append((marker, color, clean(series.label)))
+
+
+#: plotext's colour names as Rich styles (a `+` is the bright variant).
+RICH_NAMES = {"gray": "grey50", "orange": "dark_orange"}
+BRIGHT_NAMES = {"gray": "grey70", "orange": "orange1"}
+
+
+def _swatch_style(color: PlotColor) -> str:
+    """The Rich style of a legend swatch drawn in a plot colour."""
+    if isinstance(color, tuple):
+        red, green, blue = color
+        return f"rgb({red},{green},{blue})"
+    name = color.rstrip("+")
+    if color.endswith("+"):
+        return BRIGHT_NAMES.get(name, f"bright_{name}")
+    return RICH_NAMES.get(name, name)
 
 
 def _fit(text: str, width: int) -> str:
