@@ -375,3 +375,15 @@ async def test_the_bar_of_an_ended_action_goes_at_the_next_key(cache: Path, tmp_
         assert bar.display
         await pilot.press("3")
         assert not bar.display and app.current_stage == 3
+
+
+async def test_a_histograms_y_axis_starts_at_zero(cache: Path, tmp_path: Path) -> None:
+    """Stage 1's count histogram started its y axis at its lowest bar (5.0)."""
+    counts = Plot("Rows per length", "hist", [Series("rows", [2.0, 3.0, 4.0], [5.0, 12.0, 20.0])])
+    app = TimingApp(invocation(cache=cache), cwd=tmp_path)
+    async with app.run_test(size=(80, 40), notifications=True) as pilot:
+        await settle(pilot, app)
+        app.post_message(StageFinished(1, StageResult(1, "cache", plots=[counts]), "test"))
+        await pilot.pause()
+        ticks = re.findall(r"(\d+(?:\.\d+)?)┤", screen_text(app))
+        assert ticks and float(ticks[-1]) == 0.0, ticks

@@ -152,6 +152,11 @@ class PlotView(PlotextPlot):
                 plt.xticks([float(t) for t in ticks], [str(t) for t in ticks])
         if log_y:
             plt.yscale("log")
+        elif plot.kind == "hist":
+            # Counts and densities from 0 (plotext starts the axis at the lowest bar: 5.0)
+            ys = [y for series in plot.series for y in series.y if math.isfinite(y)]
+            if ys and min(ys) >= 0 and max(ys) > 0:
+                plt.ylim(0, max(ys))
 
     def _draw_lines(self, plot: Plot, log_x: bool, log_y: bool) -> None:
         """Lines; a histogram of one series is filled, overlaid ones stay lines to compare."""
