@@ -350,3 +350,22 @@ def test_a_fake_side_that_is_real_data_is_named_and_rule_7(
     halves_path = write_eval_dump(tmp_path / "halves.pt", real, fake, fake_duration=fake.durations)
     alone = stage6(halves_path).check("integration.fake_generated")
     assert alone.status == "pass" and alone.measured["share"] < 0.1, alone.message
+
+
+def test_histogram_bins_follow_the_bulk_not_the_outliers() -> None:
+    """Δt of about 10 ms, shifted by 1.3x in the fake, with two outliers decades away: the
+    bins spread over the bulk (the shift is visible), and the outliers still count."""
+    import numpy as np
+
+    from tui_timing.numerics.figures import histogram, log_edges
+
+    rng = np.random.default_rng(0)
+    real = rng.lognormal(np.log(0.01), 0.2, 5000)
+    fake = np.concatenate([1.3 * rng.lognormal(np.log(0.01), 0.2, 5000), [1e-7, 900.0]])
+    edges = log_edges(np.concatenate([real, fake]), 40)
+    shown = [histogram(name, values, edges) for name, values in (("real", real), ("fake", fake))]
+    assert sum(shown[1].y) == fake.size  # nothing dropped
+    busy = [sum(1 for count in series.y if count > 0.01 * sum(series.y)) for series in shown]
+    assert min(busy) >= 10, busy  # was 2 or 3 bins with edges from the smallest to the largest
+    peaks = [series.x[series.y.index(max(series.y))] for series in shown]
+    assert peaks[1] > peaks[0]  # the fake's shift shows

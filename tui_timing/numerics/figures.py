@@ -72,20 +72,29 @@ def masked_mean_profile(padded_mean: np.ndarray, lengths: np.ndarray) -> np.ndar
     return np.where(valid > 0, padded_mean * len(lengths) / np.maximum(valid, 1), 0.0)
 
 
+#: Share of the positive values left beyond each end of `log_edges` (counted in the end
+#: bins by `histogram`).
+EDGE_TAIL = 0.005
+
+
 def log_edges(values: np.ndarray, bins: int) -> np.ndarray:
-    """Log-spaced bin edges covering the positive values (one bin when they are all equal)."""
+    """Log-spaced bin edges over the positive values, from their EDGE_TAIL to their
+    1 - EDGE_TAIL quantile (one bin when those are equal): a few values decades away from
+    the rest (a Δt of 1e-7 s, a pause of minutes) would otherwise squeeze the bulk, and the
+    shift between two of them, into two bins."""
     positive = values[np.isfinite(values) & (values > 0)]
     if positive.size == 0:
         return np.array([0.0, 1.0])
-    low, high = float(positive.min()), float(positive.max())
+    low, high = (float(q) for q in np.quantile(positive, [EDGE_TAIL, 1 - EDGE_TAIL]))
     if high <= low:
         return np.array([low * 0.9, high * 1.1])
     return np.geomspace(low, high, bins + 1)
 
 
 def histogram(label: str, values: np.ndarray, edges: np.ndarray) -> Series:
-    """Counts of `values` in `edges`, as a Series over the bin centres (geometric if log)."""
-    finite = values[np.isfinite(values)]
+    """Counts of `values` in `edges`, as a Series over the bin centres (geometric if log);
+    values beyond the ends are counted in the end bins."""
+    finite = np.clip(values[np.isfinite(values)], edges[0], edges[-1])
     counts, _ = np.histogram(finite, bins=edges)
     if edges[0] > 0 and edges[-1] / edges[0] > 100:
         centres = np.sqrt(edges[:-1] * edges[1:])
