@@ -159,9 +159,10 @@ def command_line(folder: Path, env: str = "") -> str:
     )
 
 
-def open_terminal(folder: Path, width: int, height: int, env: str = "") -> Terminal:
-    """timing-tui in a fresh tmux session of this size; OSC 52 sets tmux's buffer."""
-    term = Terminal(f"timing-tui-test-{os.getpid()}-{width}x{height}")
+def open_terminal(folder: Path, width: int, height: int, env: str = "", tag: str = "") -> Terminal:
+    """timing-tui in a fresh tmux session of this size; OSC 52 sets tmux's buffer. `tag`
+    names the server apart from one closed just before (it may still be going away)."""
+    term = Terminal(f"timing-tui-test-{os.getpid()}-{width}x{height}{tag}")
     term.tmux(
         "-f", "/dev/null", "new-session", "-d", "-s", "tui", "-x", str(width), "-y", str(height),
         command_line(folder, env),
@@ -523,7 +524,7 @@ def test_typing_resizing_and_pasting_through_start_up_never_crashes(empty: Path)
         return "7 decision" in screen and not NOT_DONE.search(screen)
 
     for attempt in range(3):
-        term = open_terminal(empty, 100, 30)
+        term = open_terminal(empty, 100, 30, tag=f"-{attempt}")
         try:
             type_through(term, random.Random(attempt), done)
             term.tmux("resize-window", "-t", "tui", "-x", "100", "-y", "30")
