@@ -14,7 +14,7 @@ from tui_timing.config import ArtifactPaths, Settings
 from tui_timing.findings import StageResult
 from tui_timing.stages.context import ProgressEvent, StageCancelled, StageContext
 from tui_timing.stages.runner import load_artifacts, run_stage
-from tui_timing.stages.sampler import CHECKS
+from tui_timing.stages.sampler import CHECKS, _passthrough_check
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -276,3 +276,14 @@ def test_changing_only_the_seed_flags_nothing_on_the_healthy_run() -> None:
         for seed, result in enumerate(ctx_checks)
     }
     assert {seed: found for seed, found in flagged.items() if found} == {}
+
+
+def test_one_coincidental_equal_duration_is_not_a_warning() -> None:
+    """A continuous draw equal to its twin on 1 row of 2,048 is coincidence (the check
+    used to warn on it while saying "0%"); 30 equal rows are not."""
+    tol = Settings().tolerances
+    one = {"duration_share": 1 / 2048, "profile_share": 0.0, "share": 1 / 2048, "rows": 2048}
+    check = _passthrough_check({"passthrough": one}, tol)
+    assert check.status == "pass" and "1 of 2,048 sampled durations" in check.message
+    many = {**one, "duration_share": 30 / 2048, "share": 30 / 2048}
+    assert _passthrough_check({"passthrough": many}, tol).status == "warn"

@@ -295,6 +295,12 @@ def _run_check(summary: dict[str, Any], sampler: str, device: str, seconds: floa
     )
 
 
+#: Sampled rows equal to their twin that are coincidence, not copying: a continuous draw
+#: lands within 1e-6 of a real duration on a few 1e-5 of rows, so among 2,048 one equal
+#: row happens in a few percent of healthy runs and three in about one in a million.
+PASSTHROUGH_COINCIDENCES = 2
+
+
 def _passthrough_check(summary: dict[str, Any], tol: Tolerances) -> Check:
     copies = summary["passthrough"]
     if not copies["rows"]:
@@ -305,9 +311,11 @@ def _passthrough_check(summary: dict[str, Any], tol: Tolerances) -> Check:
         f"fewer than {tol.passthrough_share:.0%} of sampled durations or profiles equal to the "
         "real row's"
     )
+    rows = int(copies["rows"])
+    equal = round(float(copies["share"]) * rows)
     what = (
-        f"{copies['duration_share']:.0%} of sampled durations and {copies['profile_share']:.0%} "
-        f"of sampled profiles are exactly the real row's"
+        f"{round(copies['duration_share'] * rows):,} of {rows:,} sampled durations and "
+        f"{round(copies['profile_share'] * rows):,} of the profiles are exactly the real row's"
     )
     if copies["share"] >= tol.passthrough_share:
         return PASSTHROUGH.check(
@@ -318,11 +326,17 @@ def _passthrough_check(summary: dict[str, Any], tol: Tolerances) -> Check:
             "passes for the wrong reason; set the sampler to draw from the model (a "
             "profile/duration mix of real data at 0 returns the data).",
         )
+    coincidences = equal <= PASSTHROUGH_COINCIDENCES
     return PASSTHROUGH.check(
-        "pass" if copies["share"] == 0 else "warn",
+        "pass" if coincidences else "warn",
         copies,
         expected,
-        f"The sampler draws its own values ({what}).",
+        f"The sampler draws its own values ({what}"
+        + (
+            f"; up to {PASSTHROUGH_COINCIDENCES} are coincidences of a continuous draw)."
+            if coincidences
+            else f"): {equal:,} equal rows are more than coincidence."
+        ),
     )
 
 

@@ -25,8 +25,10 @@ many long rows it happened to get.
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
+import statistics
 from typing import Any
 
 import torch
@@ -37,6 +39,7 @@ from tui_timing.config import Tolerances
 from tui_timing.findings import Check, Plot, Series, StageResult
 from tui_timing.numerics.figures import masked_mean_profile, profile_bins
 from tui_timing.numerics.fmt import fmt
+from tui_timing.numerics.noise import JUDGE_Z
 from tui_timing.stages.cache_scan import scan_for
 from tui_timing.stages.catalog import Stage
 from tui_timing.stages.checks import CheckSpec, StageChecks
@@ -245,13 +248,30 @@ def _trend(epochs: list[int], values: list[float]) -> dict[str, Any]:
         "best": values[best],
         "best_epoch": epochs[best],
         "epochs": len(values),
+        "noise": _epoch_noise(values),
     }
+
+
+def _epoch_noise(values: list[float]) -> float:
+    """The loss's epoch-to-epoch noise: the spread of its changes over the second half of
+    the epochs (where the trend has flattened), divided by √2 since each change holds two
+    noisy epochs; 0 with fewer than four epochs there."""
+    half = values[len(values) // 2 :]
+    changes = [b - a for a, b in itertools.pairwise(half)]
+    if len(changes) < 3:
+        return 0.0
+    return statistics.pstdev(changes) / math.sqrt(2)
+
+
+def _noise_band(trend: dict[str, Any]) -> float:
+    """How far the last epoch may sit above another by noise alone (1e-3 false alarms)."""
+    return JUDGE_Z * math.sqrt(2) * float(trend.get("noise", 0.0))
 
 
 def _loss_check(log: StatsLog, tol: Tolerances) -> Check:
     expected = (
         f"train loss falls; val loss ends below its start, having given back at most "
-        f"{tol.val_rise_share:.0%} of its improvement"
+        f"{tol.val_rise_share:.0%} of its improvement or its epoch-to-epoch noise"
     )
     series = {s: log.series(s, "loss") for s in log.splits if log.series(s, "loss")[0]}
     if not series:
@@ -279,7 +299,8 @@ def _loss_check(log: StatsLog, tol: Tolerances) -> Check:
         )
     val = measured.get("val")
     if val is not None:
-        if val["last"] > val["first"]:
+        band = _noise_band(val)
+        if val["last"] > val["first"] + band:
             return LOSS_TREND.check(
                 "fail",
                 measured,
@@ -289,14 +310,15 @@ def _loss_check(log: StatsLog, tol: Tolerances) -> Check:
             )
         gained = val["first"] - val["best"]
         given_back = val["last"] - val["best"]
-        if gained > 0 and given_back > tol.val_rise_share * gained:
+        if gained > 0 and given_back > max(tol.val_rise_share * gained, band):
             return LOSS_TREND.check(
                 "warn",
                 measured,
                 expected,
                 f"The val loss has risen since epoch {val['best_epoch']} (best "
                 f"{fmt(val['best'])}, now {fmt(val['last'])}), giving back "
-                f"{given_back / gained:.0%} of its improvement: overfitting.",
+                f"{given_back / gained:.0%} of its improvement, beyond its epoch-to-epoch "
+                f"noise (sd {fmt(val['noise'])}): overfitting.",
             )
     parts = [f"{s} loss {fmt(m['first'])} → {fmt(m['last'])}" for s, m in measured.items()]
     return LOSS_TREND.check(
