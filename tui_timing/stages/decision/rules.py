@@ -540,8 +540,30 @@ def _drift_kind(ev: Evidence, drift: list[Check]) -> str:
             f"fake velocities are a constant {times}: the paths were left in normalized units"
         )
     if not kinds:
-        kinds.append(f"{drift_figures(drift)}: inspect normalization")
+        kinds.append(_shape_drift(ev, drift))
     return "; ".join(kinds)
+
+
+def _shape_drift(ev: Evidence, drift: list[Check]) -> str:
+    """A gate that drifts with no constant factor behind it, named by which side moved: the
+    velocities alone (Δt paired with other steps than the points'), or Δt themselves."""
+    dt_off = ev.failed("integration.dt_median")
+    vel_off = ev.failed("integration.vel_p95")
+    vel = ev.measured("integration.vel_p95", "ratio")
+    dt = ev.measured("integration.dt_median", "ratio")
+    if vel_off and not dt_off and isinstance(vel, (int, float)):
+        return (
+            f"fake velocities are {fmt(float(vel))}× real at p95 while Δt agree, and no single "
+            "factor explains it: Δt are paired with other steps than the points (a mask or a "
+            "one-step shift between Δt and xy?)"
+        )
+    if dt_off and isinstance(dt, (int, float)):
+        return (
+            f"fake Δt differ from real in shape, not by one factor (median fake/real "
+            f"{fmt(float(dt))}): Δt assigned through another mask, to other steps, or from "
+            "other durations than the sampled ones?"
+        )
+    return f"{drift_figures(drift)}: inspect how the eval assigns Δt and normalizes paths"
 
 
 def only_statistics_off(walk: Walk) -> RuleResult:
