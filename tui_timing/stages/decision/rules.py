@@ -311,7 +311,9 @@ def training_or_sampling(walk: Walk) -> RuleResult:
         )
     collapse = ev.get("train.collapse")
     trend = ev.get("train.loss_trend")
-    flat = ev.get("sampler.flat")
+    # a sampler whose output could not be used (NaN rows) says nothing about its settings
+    sampled = Stage.SAMPLER not in ev.not_assessed()
+    flat = ev.get("sampler.flat") if sampled else None
     can_fit = (
         ev.stats(Stage.MODEL).get("can_fit") is True
         and ev.status("model.profile_capacity") == "pass"
@@ -393,7 +395,7 @@ def training_or_sampling(walk: Walk) -> RuleResult:
             )
         )
     for check_id, finding, remedy in _SAMPLER_FAULTS:
-        check = ev.get(check_id)
+        check = ev.get(check_id) if sampled else None
         if check is not None and check.status == "fail":
             direction = ev.measured(check_id, "direction")
             if direction in _TEMPERED:
