@@ -456,6 +456,17 @@ def test_rule_7_paths_in_other_units_even_when_the_sampler_is_off() -> None:
     assert rule_of(result) == 7
 
 
+def test_rule_7_names_a_velocity_drift_with_no_factor_as_a_pairing_fault() -> None:
+    """Velocities off while Δt agree and no constant factor explains them: Δt paired with
+    the wrong steps, not "inspect normalization"."""
+    results = healthy()
+    setting(results, "integration.vel_p95", "fail", {"ratio": 1.4, "cause": None})
+    result = decide(results)
+    assert rule_of(result) == 7 and result.decision is not None
+    assert "paired with other steps than the points" in result.decision.verdict
+    assert "inspect normalization" not in result.decision.verdict
+
+
 def test_a_gate_drift_the_sampler_explains_is_not_rule_7() -> None:
     results = healthy()
     setting(results, "sampler.duration_quantiles", "fail")
