@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -33,7 +34,9 @@ from tui_timing.config import ArtifactPaths, Settings  # noqa: E402
 from tui_timing.data.build_cache import build_cache  # noqa: E402
 from tui_timing.stages.runner import load_artifacts, run_stage  # noqa: E402
 
-DEFAULT_RAW = REPO.parent / "shared/data/balabit/training_files"
+DEFAULT_RAW = Path(
+    os.environ.get("TIMING_TUI_BALABIT") or REPO.parent / "shared/data/balabit/training_files"
+)
 #: The users the test suite runs on (the thresholds were set looking at them).
 TEST_USERS = {"user9", "user16", "user12", "user15"}
 #: The users of the bundled sample data.

@@ -406,6 +406,11 @@ def test_rules_1_and_2_say_what_drifted() -> None:
     assert result.decision is not None and rule_of(result) == 1
     assert "the mean duration is +5.0% against the raw summary" in result.decision.verdict
     results = healthy()
+    setting(results, "cache.log_duration", "fail", {"rows_off": 4375, "max_abs_dev": 2.4})
+    result = decide(results)
+    assert result.decision is not None
+    assert "log_duration is not log(duration) on 4,375 rows" in result.decision.verdict
+    results = healthy()
     setting(results, "dataset.batch_rows", "fail",
             {"drifted": ["length", "profile"], "off": 40, "rows": 100})  # fmt: skip
     result = decide(results)

@@ -743,6 +743,9 @@ def _cache_fault(failing: list[Check]) -> str:
                 f"movement; divide them by {float(m['factor']):g})"
             )
             said.add(check.id)
+        elif check.id in _CACHE_WORDS and _cache_words(check.id, m):
+            named.append(_cache_words(check.id, m))
+            said.add(check.id)
         elif check.id == "cache.vs_raw" and _raw_drift(m):
             named.append(_raw_drift(m))
             said.add(check.id)
@@ -767,6 +770,32 @@ def _training_broke(ev: Evidence) -> str:
     if ev.failed("train.loss_trend"):
         return "its training log diverged (train.loss_trend fails)"
     return ""
+
+
+#: Stage 1 findings in a person's words, from their measured counts (a figure missing or
+#: zero leaves the check to its key figure).
+_CACHE_WORDS = {
+    "cache.nonnegative": (
+        ("durations_not_positive", "{:,} durations are 0 or negative"),
+        ("negative_profile_values", "{:,} profile values are negative"),
+    ),
+    "cache.mask_length": (
+        ("rows_mask_sum_differs", "the mask's length differs from length on {:,} rows"),
+    ),
+    "cache.padding_zero": (("rows", "{:,} rows carry profile mass on padded steps"),),
+    "cache.log_duration": (
+        ("rows_off", "log_duration is not log(duration) on {:,} rows (another log base?)"),
+    ),
+}
+
+
+def _cache_words(check_id: str, measured: dict[str, Any]) -> str:
+    parts = [
+        text.format(int(measured[key]))
+        for key, text in _CACHE_WORDS[check_id]
+        if isinstance(measured.get(key), (int, float)) and measured[key]
+    ]
+    return "; ".join(parts)
 
 
 #: The raw summary's figures as a person names them.
