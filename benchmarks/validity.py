@@ -41,7 +41,7 @@ DEFAULT_RAW = Path(
 TEST_USERS = {"user9", "user16", "user12", "user15"}
 #: The users of the bundled sample data.
 SAMPLE_USERS = {"user7", "user20", "user21"}
-#: The users looked at while the noise-aware thresholds and the new checks of issue 21
+#: The users looked at while the noise-aware thresholds and the checks that came with them
 #: were written (user9's runs, the sample data's mix of 7, 20 and 21); the others are
 #: held out and reported apart.
 TUNED_ON = {"user9", "user7", "user20", "user21"}

@@ -129,7 +129,7 @@ def test_everything_passing_is_rule_9_with_the_c2st_figures() -> None:
     assert "consistent as far as the evidence goes" in result.decision.verdict
     assert result.decision.assessed == [1, 2, 3, 4, 5, 6] and result.decision.not_assessed == []
     assert "p = 0.62" in result.decision.verdict
-    assert result.figures == [f"rule 9: {result.decision.verdict}"]
+    assert result.figures == [f"rule 9 (everything that ran passes): {result.decision.verdict}"]
     assert [o.rule for o in result.decision.path] == list(range(1, 10))
 
 
@@ -430,6 +430,17 @@ def test_rule_6_collapse_cites_the_epoch() -> None:
     assert "not the cause" in result.decision.verdict
 
 
+def test_rule_6_collapse_on_a_step_axis_cites_the_step() -> None:
+    results = healthy()
+    setting(results, "train.collapse", "fail", {"x_axis": "step", "step": 350, "sigma_step": 350})
+    result = decide(results)
+    assert rule_of(result) == 6 and result.decision is not None
+    actions = result.decision.actions
+    text = result.decision.verdict + " ".join(f"{a.title} {a.why}" for a in actions)
+    assert "collapse from step 350" in text and "at the step where" in text
+    assert "epoch" not in text
+
+
 def test_rule_6_flat_sampler_with_a_capable_head_points_at_sampling() -> None:
     results = healthy()
     setting(results, "sampler.flat", "fail", {"share": 0.1})
@@ -633,7 +644,7 @@ def test_end_to_end_rule_7_on_the_increments_run_and_the_sample_eval_dump(
     assert checks["integration.renormalization"] == "fail"
     assert checks["integration.c2st"] == "skip"
     assert stages[7]["stats"]["rule"] == 7
-    assert "Verdict:" in scratchpad.read_text() and "(rule 7)" in scratchpad.read_text()
+    assert "Verdict of rule 7 (stage 6 drifts in a way" in scratchpad.read_text()
 
 
 def test_the_decision_is_in_the_text_and_markdown_reports() -> None:
@@ -642,5 +653,8 @@ def test_the_decision_is_in_the_text_and_markdown_reports() -> None:
     stage7 = decide(results)
     report = Report(artifacts={}, stages=[*results.values(), stage7], decision=stage7.decision)
     for rendered in (render_text(report), full_markdown(report), findings_markdown(report)):
-        assert "(rule 7)" in rendered
+        # the rule's number is never shown without its name
+        assert (
+            "rule 7 (stage 6 drifts in a way the standalone sampler does not explain)" in rendered
+        )
         assert "assert_timing_stats" in rendered

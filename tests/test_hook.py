@@ -85,6 +85,30 @@ def test_unreadable_input_is_a_value_error(halves: tuple[Sequences, Sequences]) 
         assert_timing_stats(as_numpy(real), {"xy": real.xy, "mask": real.mask})
 
 
+def test_points_from_the_origin_with_per_point_dt_need_eval_xy(
+    halves: tuple[Sequences, Sequences],
+) -> None:
+    """xy and Δt of one width, both starting at 0: the hook cannot tell points from steps
+    and says what to pass; told, it reads the points (velocities as numpy gives them)."""
+
+    def per_point(seqs: Sequences) -> dict[str, Any]:
+        n = seqs.n_rows
+        return {
+            "xy": seqs.xy - seqs.xy[:, :1],
+            "dt": np.concatenate([np.zeros((n, 1)), seqs.dt], axis=1),
+            "mask": np.concatenate([np.ones((n, 1), bool), seqs.mask], axis=1),
+        }
+
+    real, fake = halves
+    with pytest.raises(ValueError, match='Pass eval_xy="points" or eval_xy="steps"'):
+        assert_timing_stats(per_point(real), per_point(fake))
+    figures = assert_timing_stats(per_point(real), per_point(fake), eval_xy="points")
+    steps = np.diff(real.xy, axis=1)
+    moving = real.mask & (real.dt > 0)
+    speeds = np.hypot(steps[..., 0], steps[..., 1])[moving] / real.dt[moving]
+    assert figures["vel_p95"]["real"] == pytest.approx(np.quantile(speeds, 0.95), rel=1e-9)
+
+
 def test_the_hook_and_the_package_import_without_torch() -> None:
     """The TUI's start-up imports the package; the hook is for eval loops: neither needs torch."""
     script = (

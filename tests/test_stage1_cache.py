@@ -7,6 +7,7 @@ from pathlib import Path
 import cache_faults
 import pytest
 import torch
+from report_helpers import run_one, statuses
 
 from tui_timing.config import ArtifactPaths, Settings
 from tui_timing.findings import StageResult
@@ -14,12 +15,7 @@ from tui_timing.stages.runner import load_artifacts, run_stage
 
 
 def stage1(cache: Path, **paths: Path) -> StageResult:
-    ctx = load_artifacts(ArtifactPaths(cache=cache, **paths), Settings())
-    return run_stage(ctx, 1)
-
-
-def statuses(result: StageResult) -> dict[str, str]:
-    return {c.id: c.status for c in result.checks}
+    return run_one(1, cache=cache, **paths)
 
 
 def test_clean_cache_passes_every_check(small_cache: Path) -> None:

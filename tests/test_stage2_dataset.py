@@ -7,10 +7,10 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from report_helpers import run_one, statuses
 
-from tui_timing.config import ArtifactPaths, Settings
+from tui_timing.config import Settings
 from tui_timing.findings import StageResult
-from tui_timing.stages.runner import load_artifacts, run_stage
 
 #: A user's dataset as researchers write them: each variant changes one thing.
 DATASET_SOURCE = '''
@@ -46,6 +46,13 @@ class NoLogDuration(Base):
     def __getitem__(self, i):
         item = self.row(i)
         del item["log_duration"]
+        return item
+
+
+class NoDuration(Base):
+    def __getitem__(self, i):
+        item = self.row(i)
+        del item["duration"]
         return item
 
 
@@ -119,12 +126,7 @@ def user_module(
 
 
 def stage2(cache: Path, dataset: str | None = None, **paths: Path) -> StageResult:
-    ctx = load_artifacts(ArtifactPaths(cache=cache, **paths), Settings(dataset_spec=dataset))
-    return run_stage(ctx, 2)
-
-
-def statuses(result: StageResult) -> dict[str, str]:
-    return {c.id: c.status for c in result.checks}
+    return run_one(2, Settings(dataset_spec=dataset), cache=cache, **paths)
 
 
 ALL_PASS = {
@@ -153,11 +155,20 @@ def test_users_clean_dataset_passes(small_cache: Path, user_module: str) -> None
     assert "multiset" in result.check("dataset.coverage").message
 
 
+def test_batches_without_log_duration_get_it_derived(small_cache: Path, user_module: str) -> None:
+    """Not a fault: the training step may take the log itself. Derived, said, and its
+    check skipped (there is none of the dataset's own to compare)."""
+    result = stage2(small_cache, f"{user_module}:NoLogDuration")
+    assert result.check("dataset.batch_keys").status == "pass"
+    assert result.check("dataset.log_duration").status == "skip"
+    assert [a.what for a in result.assumptions] == ["batch log_duration"]
+
+
 @pytest.mark.parametrize(
     ("cls", "check_id"),
     [
         ("Broken", "dataset.instantiate"),
-        ("NoLogDuration", "dataset.batch_keys"),
+        ("NoDuration", "dataset.batch_keys"),
         ("ExtraFeature", "dataset.feature_dim"),
         ("PaddingMass", "dataset.mask_padding"),
         ("Log10", "dataset.log_duration"),

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import torch
 from click.testing import CliRunner
+from report_helpers import run_one, statuses
 from sample_paths import CACHE, INCREMENTS, LINEAR
 
 from tui_timing.cli import main
@@ -27,12 +28,7 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 def stage3(
     checkpoint: Path | None, cache: Path | None = CACHE, settings: Settings | None = None
 ) -> StageResult:
-    paths = ArtifactPaths(cache=cache, checkpoint=checkpoint)
-    return run_stage(load_artifacts(paths, settings or Settings()), 3)
-
-
-def statuses(result: StageResult) -> dict[str, str]:
-    return {c.id: c.status for c in result.checks}
+    return run_one(3, settings, cache=cache, checkpoint=checkpoint)
 
 
 def planted(tmp_path: Path, change: Callable[[dict[str, Any]], None]) -> Path:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from report_helpers import statuses
 from sample_paths import CACHE, INCREMENTS, LINEAR
 
 from tui_timing.config import ArtifactPaths, Settings
@@ -28,10 +29,6 @@ def context(
 
 def stage5(checkpoint: Path | None = INCREMENTS, **settings: object) -> StageResult:
     return run_stage(context(checkpoint, **settings), 5)
-
-
-def statuses(result: StageResult) -> dict[str, str]:
-    return {c.id: c.status for c in result.checks}
 
 
 def user_sampler(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, body: str) -> str:

@@ -106,16 +106,22 @@ def timing_gates(real: EvalSide, fake: EvalSide, tol: float) -> tuple[Gate, Gate
 
 
 def assert_timing_stats(
-    real: Mapping[str, Any], fake: Mapping[str, Any], tol: float = DEFAULT_TOL
+    real: Mapping[str, Any],
+    fake: Mapping[str, Any],
+    tol: float = DEFAULT_TOL,
+    eval_xy: str | None = None,
 ) -> dict[str, Any]:
     """Check that fake Δt median and |vel| p95 are within ±`tol` of real; return the figures.
 
+    `eval_xy` ("points" or "steps") says what `xy` holds where its shape and Δt's leave it
+    open (xy and Δt of one width, both starting at 0).
+
     Raises AssertionError naming each failing statistic (real, fake, ratio), and ValueError
-    when a dict cannot be read as SPEC 2.5 sequences at all.
+    when a dict cannot be read as SPEC 2.5 sequences at all, or is open to two readings.
     """
     try:
         sides = [
-            parse_side(obj, name, "assert_timing_stats")
+            parse_side(obj, name, "assert_timing_stats", eval_xy)
             for obj, name in ((real, "real"), (fake, "fake"))
         ]
     except ArtifactError as exc:

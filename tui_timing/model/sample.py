@@ -33,16 +33,19 @@ import torch
 from torch import nn
 
 from tui_timing.artifacts.cache import TimingCache
+from tui_timing.config import Settings
 from tui_timing.errors import UsageError
 from tui_timing.model.heads import HeadOutputs, read_outputs
 from tui_timing.model.user_model import bind_steps
 from tui_timing.numerics.figures import QUANTILES, ks_distance, profile_bins, quantile_dict
 from tui_timing.numerics.noise import quantile_interval, quantile_noise
 from tui_timing.numerics.sampler_stats import (
+    CacheValues,
     calibration,
     duration_ceiling,
     passthrough,
     profile_dispersion,
+    profile_hashes,
     row_dispersion,
     same_durations,
     same_profiles,
@@ -106,7 +109,7 @@ def sample_chunks(
     model: nn.Module | None,
     cache: TimingCache,
     *,
-    samples: int = 2048,
+    samples: int = Settings.samples,
     seed: int = 0,
     temperature: float = 1.0,
     device: torch.device | None = None,
@@ -236,6 +239,10 @@ class SampleStats:
     #: Per row: the sampled duration / profile is a copy of the real one (passthrough).
     same_duration: list[np.ndarray] = field(default_factory=list)
     same_profile: list[np.ndarray] = field(default_factory=list)
+    #: With the whole cache: the cache's durations, and per row whether a sample moved off
+    #: its value still lands on one (the chance level of `same_duration`).
+    cache_values: CacheValues | None = None
+    chance_duration: list[np.ndarray] = field(default_factory=list)
     #: Per row with two or more steps: the CV of its step shares, sampled and real.
     fake_cv: list[np.ndarray] = field(default_factory=list)
     real_cv: list[np.ndarray] = field(default_factory=list)
@@ -272,11 +279,16 @@ class SampleStats:
         self.real_profile_sq = np.zeros(self.max_len)
         self.real_reach = np.zeros(self.max_len)
         self.real_cv = []
+        hashes: set[int] = set()
         for rows in cache.row_chunks():
             real = cache.profile[rows].double()
             self._fold_real(real, cache.length[rows])
             self.real_cv.append(row_dispersion(real.numpy(), cache.length[rows].numpy()))
+            hashes.update(profile_hashes(real.numpy()))
         self.real_rows = cache.n_rows
+        self.cache_values = CacheValues.of(
+            cache.duration.double().numpy(), _eps(cache.duration.dtype), frozenset(hashes)
+        )
 
     def add(self, chunk: SampleChunk, cache: TimingCache) -> None:
         """Fold a chunk in, with its rows' real durations and profiles."""
@@ -301,6 +313,10 @@ class SampleStats:
             self.same_duration.append(same_durations(fake_d, real_d))
             self.same_profile.append(same_profiles(fake.numpy(), real.numpy(), length))
             self.real_cv.append(row_dispersion(real.numpy(), length))
+        elif self.cache_values is not None:  # no twins: one of the cache's own values?
+            self.same_duration.append(self.cache_values.matches(fake_d))
+            self.chance_duration.append(self.cache_values.by_chance(fake_d))
+            self.same_profile.append(self.cache_values.profile_matches(fake.numpy(), length))
         steps = torch.arange(self.max_len)
         beyond = steps[None, :] >= chunk.length[:, None]
         self.padding_mass.append((fake * beyond).sum(dim=1).numpy())
@@ -405,6 +421,7 @@ class SampleStats:
                 "profile_share": copies.profile_share,
                 "share": copies.share,
                 "rows": copies.rows,
+                **self._cache_value_figures(),
             },
             "ceiling": {
                 "value": ceiling.value,
@@ -436,6 +453,23 @@ class SampleStats:
             "nonfinite": self.nonfinite,
             "negative": self.negative,
         }
+
+    def _cache_value_figures(self) -> dict[str, Any]:
+        """For a sampler with no twins: what its durations were compared with, and how
+        often a draw lands on a cache value by chance (empty otherwise)."""
+        if self.cache_values is None:
+            return {}
+        chance = _joined(self.chance_duration, bool)
+        return {
+            "against": "the cache's own durations",
+            "chance_share": float(chance.mean()) if chance.size else 0.0,
+            "tolerance_rel": self.cache_values.rel,
+        }
+
+
+def _eps(dtype: torch.dtype) -> float:
+    """The machine epsilon of a stored dtype (0 for integers: exact)."""
+    return float(torch.finfo(dtype).eps) if dtype.is_floating_point else 0.0
 
 
 def _reach(length: torch.Tensor, max_len: int) -> np.ndarray:

@@ -6,7 +6,9 @@ for a reason the quantiles do not name, are measured here:
 
 - `passthrough`: the sampled durations or profiles *are* the cache's rows (a sampler that
   mixes real data in, with a mix of 0 handing back real rows untouched): every comparison
-  then passes and tests nothing;
+  then passes and tests nothing. A sampler that picks its own rows has no twins: its
+  durations are looked up among the cache's own values instead (`CacheValues`), beside
+  how often a draw lands on one by chance;
 - `duration_ceiling`: sampled durations pile up at one hard maximum below the real upper
   tail (a clip at a quantile), which hides a σ that is too wide;
 - `profile_dispersion`: how uneven profiles are *within* rows (the coefficient of
@@ -63,6 +65,64 @@ def passthrough(same_duration: np.ndarray, same_profile: np.ndarray) -> Passthro
         profile_share=float(np.sum(same_profile)) / n,
         rows=rows,
     )
+
+
+#: Profiles are compared with the cache's on this grid (a copy read back through another
+#: dtype or Δt / duration differs far less; a drawn profile far more).
+PROFILE_GRID = 1e-5
+
+
+def profile_hashes(profiles: np.ndarray) -> list[int]:
+    """One hash per row of a [B, L] profile, its values rounded to PROFILE_GRID."""
+    grid = np.rint(np.asarray(profiles, dtype=np.float64) / PROFILE_GRID).astype(np.int64)
+    return [hash(row.tobytes()) for row in grid]
+
+
+@dataclass(frozen=True)
+class CacheValues:
+    """The cache's own durations, to tell a sampler that picks its own rows and hands back
+    cache values from one that draws: such samples have no twin, but a copy is still one
+    of the cache's values, up to the precision the cache stores them at."""
+
+    #: The cache's distinct durations, sorted.
+    values: np.ndarray
+    #: Relative distance within which a sample is a cache value (the stored dtype's
+    #: precision, at least SAME_REL).
+    rel: float
+    #: Hashes of the cache's profiles of two or more steps, each on a grid of PROFILE_GRID.
+    profiles: frozenset[int] = frozenset()
+
+    @classmethod
+    def of(
+        cls, durations: np.ndarray, eps: float, profiles: frozenset[int] = frozenset()
+    ) -> CacheValues:
+        """From the cache's durations and the machine epsilon of the dtype they are stored
+        in (a float16 cache's values are only known to about 1e-3)."""
+        values = np.unique(np.asarray(durations, dtype=np.float64))
+        return cls(values=values[np.isfinite(values)], rel=max(SAME_REL, eps), profiles=profiles)
+
+    def profile_matches(self, fake: np.ndarray, length: np.ndarray) -> np.ndarray:
+        """Booleans: each sampled profile (of two or more steps) is one of the cache's."""
+        hashes = profile_hashes(fake)
+        return np.array([h in self.profiles for h in hashes], dtype=bool) & (length > 1)
+
+    def matches(self, fake: np.ndarray, shift: float = 0.0) -> np.ndarray:
+        """Booleans: each sample (times 1 + shift) is within `rel` of a cache value."""
+        fake = np.asarray(fake, dtype=np.float64) * (1.0 + shift)
+        if self.values.size == 0:
+            return np.zeros(fake.shape, dtype=bool)
+        right = np.clip(np.searchsorted(self.values, fake), 0, self.values.size - 1)
+        left = np.clip(right - 1, 0, self.values.size - 1)
+        nearest = np.minimum(np.abs(self.values[right] - fake), np.abs(self.values[left] - fake))
+        return nearest <= self.rel * np.maximum(np.abs(fake), 1e-12)
+
+    def by_chance(self, fake: np.ndarray) -> np.ndarray:
+        """Booleans for the same samples moved off any exact copy (10 tolerances up and
+        down): how often a drawn value falls on a cache value by chance, at this
+        precision and this many values."""
+        step = 10 * self.rel
+        up, down = self.matches(fake, step), self.matches(fake, -step)
+        return np.where(np.arange(up.size) % 2 == 0, up, down)
 
 
 @dataclass(frozen=True)

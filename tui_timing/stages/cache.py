@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from tui_timing.artifacts.cache import CacheArrays, RawCache, shape_problems
-from tui_timing.artifacts.raw_summary import summary_value
+from tui_timing.artifacts.raw_summary import summary_beside, summary_value
 from tui_timing.config import Tolerances
 from tui_timing.findings import Check, Plot, Series, StageResult
 from tui_timing.numerics.figures import (
@@ -431,7 +431,9 @@ def _vs_raw_check(
     loaded = ctx.loaded("raw_summary")
     own = own_stats_summary(cache.stats) if loaded is None else None
     if loaded is None and own is None:
-        return VS_RAW.skipped("no raw summary beside the cache (<split>_summary.json)")
+        cache_path = ctx.paths.cache
+        why = summary_beside(cache_path).note if cache_path is not None else ""
+        return VS_RAW.skipped(why or "no raw summary beside the cache (<split>_summary.json)")
     if loaded is not None and loaded.error is not None:
         return VS_RAW.check(
             "error",

@@ -215,6 +215,8 @@ def run(ctx: StageContext) -> StageResult:
         return result
     dump: EvalDump = loaded.usable
     tol = ctx.settings.tolerances
+    if dump.undecided is not None:
+        return _undecided(result, dump, dump.undecided, tol)
     ctx.tick(Stage.INTEGRATION, 0.1, "pooled Δt and velocity statistics")
     dt_gate, vel_gate = timing_gates(dump.real, dump.fake, tol.gate_rel)
     dt_fit = fit_scale(dump.real.valid_dt(), dump.fake.valid_dt(), tol.scale_fit_ks)
@@ -244,6 +246,26 @@ def run(ctx: StageContext) -> StageResult:
         for side, r in dump.readings.items()
     ]
     result.plots = _plots(dump)
+    return result
+
+
+def _undecided(result: StageResult, dump: EvalDump, question: str, tol: Tolerances) -> StageResult:
+    """A side that may hold points or steps: the checks that read its steps (Δt median and
+    zeros, velocities, lengths, and C2ST behind them) skip with the question; what the two
+    readings share is still checked: each row's Δt sum and the positive Δt (re-normalization),
+    and whether fake rows copy real ones (both sides are read the same way)."""
+    dt_fit = fit_scale(dump.real.valid_dt(), dump.fake.valid_dt(), tol.scale_fit_ks)
+    reason = f"how to read the eval dump is open: {question}"
+    shared = {
+        RENORMALIZATION.id: _renormalization_check(dump, dt_fit, tol),
+        FAKE_GENERATED.id: _fake_generated_check(dump),
+    }
+    result.checks = [shared.get(spec.id) or spec.skipped(reason) for spec in CHECKS.specs]
+    result.stats = {
+        "rows": {"real": dump.real.n_rows, "fake": dump.fake.n_rows},
+        "undecided": question,
+        "fake_duration_given": dump.fake_duration is not None,
+    }
     return result
 
 
@@ -375,8 +397,8 @@ def _renormalization_check(dump: EvalDump, dt_fit: ScaleFit, tol: Tolerances) ->
             status = "fail"
             findings.append(
                 f"fake Δt are a constant {fmt(dt_fit.factor)}× real (KS {fmt(dt_fit.ks_after)} "
-                "left once it is divided out): the sign of sequences re-normalized after Δt "
-                "were assigned"
+                "left once it is divided out): each fake path's Δt re-normalized to a fixed "
+                "total after they were assigned"
             )
     if not findings:
         if dump.fake_duration is not None:

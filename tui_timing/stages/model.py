@@ -27,6 +27,7 @@ import torch
 
 from tui_timing.artifacts.cache import TimingCache
 from tui_timing.artifacts.checkpoint import CheckpointArtifact
+from tui_timing.artifacts.checkpoint_config import WIDTH_QUESTION
 from tui_timing.config import Tolerances
 from tui_timing.findings import Check, Plot, Series, StageResult
 from tui_timing.model.capacity import ProbeBudget, ProbeResult, probe_rows, run_probe
@@ -55,8 +56,10 @@ def _duration_figure(m: dict[str, Any]) -> str | None:
 
 
 def _fit_figure(m: dict[str, Any]) -> str | None:
-    """How much worse per row than the probe, and the μ bias."""
-    return f"{fmt(m['gap'])} nats/row worse than a brief fit, μ bias {m['mu_bias']:+.2f}"
+    """How much worse (or better) per row than the probe, and the μ bias."""
+    gap = float(m["gap"])
+    than = "worse" if gap >= 0 else "better"
+    return f"{fmt(abs(gap))} nats/row {than} than a brief fit, μ bias {m['mu_bias']:+.2f}"
 
 
 #: Stage 3's checks, in report order.
@@ -194,8 +197,15 @@ def _load_check(ckpt: CheckpointArtifact) -> Check:
     message += f"; inferred: {inferred}." if inferred else "; every config key was stored."
     if ckpt.notes:
         message += " " + "; ".join(note[0].upper() + note[1:] for note in ckpt.notes) + "."
+    defaults = ckpt.source == "factory" and ckpt.config_origin is None
+    if defaults:
+        message += (
+            " No config was found (none in the file, no config.json beside the weights): "
+            "the model was built from your factory's defaults, which may not be the "
+            "settings it was trained with."
+        )
     return LOAD.check(
-        "warn" if ckpt.source == "static" else "pass",
+        "warn" if ckpt.source == "static" or defaults else "pass",
         measured={
             "layout": ckpt.layout,
             "model": ckpt.source,
@@ -225,6 +235,8 @@ def _conditioning_check(ckpt: CheckpointArtifact, cache: TimingCache | None) -> 
             expected,
             "Skipped: no cache given to compare the model's conditioning with.",
         )
+    if cond_dim is None:
+        return CONDITIONING.check("skip", measured, expected, f"Skipped: {WIDTH_QUESTION}")
     problems: list[str] = []
     if cache is not None and cond_dim is not None and cache.feature_dim != cond_dim:
         more = "more" if cache.feature_dim > cond_dim else "fewer"

@@ -47,19 +47,28 @@ from tui_timing.numerics.figures import close, histogram, log_edges, relative_er
 from tui_timing.numerics.fmt import fmt
 from tui_timing.numerics.noise import MIN_SUPPORT, ratio_noise
 from tui_timing.stages.catalog import Stage
-from tui_timing.stages.checks import PADDING, CheckSpec, StageChecks
+from tui_timing.stages.checks import PADDING, CheckSpec, PartFigure, StageChecks
 from tui_timing.stages.context import StageContext
 
 
-def _quantile_figure(m: dict[str, Any]) -> str | None:
-    """`q05 0.2832 vs 0.437 (95% interval 0.41–0.47)` for the quantile furthest off for
-    what its noise allows (else the KS distance)."""
+def _worst_quantile(m: dict[str, Any]) -> str | None:
+    """The quantile furthest off for what its noise allows (`q05`), else `KS` where no
+    quantile can be compared."""
     fake, real = m.get("fake") or {}, m.get("real") or {}
     pairs = [k for k in fake if real.get(k)]
     if not pairs:
-        return f"KS {fmt(m['ks'])}" if "ks" in m else None
+        return "KS" if "ks" in m else None
     allowed = m.get("allowed") or {}
-    name = max(pairs, key=lambda k: abs(fake[k] / real[k] - 1) / allowed.get(k, 1.0))
+    return max(pairs, key=lambda k: abs(fake[k] / real[k] - 1) / allowed.get(k, 1.0))
+
+
+def _quantile_of(m: dict[str, Any], name: str) -> str | None:
+    """`q05 0.2832 vs 0.437 (95% interval 0.41–0.47)` (fake vs real), or `KS 0.02`."""
+    if name == "KS":
+        return f"KS {fmt(m['ks'])}" if "ks" in m else None
+    fake, real = m.get("fake") or {}, m.get("real") or {}
+    if name not in fake or name not in real:
+        return None
     text = f"{name} {fmt(fake[name])} vs {fmt(real[name])}"
     interval = (m.get("interval") or {}).get(name)
     if interval:
@@ -67,13 +76,15 @@ def _quantile_figure(m: dict[str, Any]) -> str | None:
     return text
 
 
-def _bins_figure(m: dict[str, Any]) -> str | None:
-    """`first 0.01195 vs 0.07728`: the first profile bin that misses."""
+def _missed_bin(m: dict[str, Any]) -> str | None:
+    """The first profile bin that misses (`first`, `mid`, `last`), None when none does."""
     ok = m.get("ok") or {}
-    for name in ("first", "mid", "last"):
-        if ok.get(name) is False:
-            return f"{name} {fmt(m['fake'][name])} vs {fmt(m['real'][name])}"
-    return None
+    return next((name for name in ("first", "mid", "last") if ok.get(name) is False), None)
+
+
+def _bin_of(m: dict[str, Any], name: str) -> str | None:
+    """`first 0.01195 vs 0.07728`: a profile bin, fake vs real."""
+    return f"{name} {fmt(m['fake'][name])} vs {fmt(m['real'][name])}"
 
 
 #: Stage 5's checks, in report order.
@@ -106,13 +117,13 @@ CALIBRATION = CheckSpec(
 DURATION_QUANTILES = CheckSpec(
     "sampler.duration_quantiles",
     "statistic",
-    figure=_quantile_figure,
+    figure=PartFigure(_worst_quantile, _quantile_of),
     tolerances=("quantile_rel", "ks_max"),
 )
 PROFILE_BINS = CheckSpec(
     "sampler.profile_bins",
     "statistic",
-    figure=_bins_figure,
+    figure=PartFigure(_missed_bin, _bin_of),
     tolerances=("first_bin_rel", "bin_factor", "profile_abs_floor"),
 )
 PADDING_MASS = CheckSpec(
@@ -304,9 +315,9 @@ PASSTHROUGH_COINCIDENCES = 2
 def _passthrough_check(summary: dict[str, Any], tol: Tolerances) -> Check:
     copies = summary["passthrough"]
     if not copies["rows"]:
-        return PASSTHROUGH.skipped(
-            "the sampler picks its own rows, so no sample has a real twin to be compared with"
-        )
+        return PASSTHROUGH.skipped("no row was sampled")
+    if "against" in copies:
+        return _own_rows_passthrough(dict(copies), tol)
     expected = (
         f"fewer than {tol.passthrough_share:.0%} of sampled durations or profiles equal to the "
         "real row's"
@@ -337,6 +348,45 @@ def _passthrough_check(summary: dict[str, Any], tol: Tolerances) -> Check:
             if coincidences
             else f"): {equal:,} equal rows are more than coincidence."
         ),
+    )
+
+
+def _own_rows_passthrough(copies: dict[str, Any], tol: Tolerances) -> Check:
+    """A sampler that picks its own rows: are its durations the cache's own values, and its
+    profiles the cache's own rows? Durations land on a cache value by chance too (the more
+    so the coarser the cache's dtype), so only what exceeds that chance, by more than its
+    sampling noise, counts as copied."""
+    n, chance = copies["rows"], copies["chance_share"]
+    noise = 3 * math.sqrt(max(chance * (1 - chance), 1 / n) / n)
+    excess = copies["duration_share"] - chance
+    decides = chance < tol.passthrough_share
+    copied = excess if decides and excess > noise else 0.0
+    copies["share"] = max(copied, copies["profile_share"])
+    expected = (
+        f"fewer than {tol.passthrough_share:.0%} of sampled durations the cache's own values "
+        "beyond chance, or of sampled profiles the cache's own rows"
+    )
+    what = (
+        f"{copies['duration_share']:.0%} of sampled durations are values of the cache "
+        f"({chance:.0%} would be by chance at its precision, ±{copies['tolerance_rel']:.0e} "
+        f"relative) and {copies['profile_share']:.0%} of sampled profiles are rows of it"
+    )
+    if not decides:
+        what += "; the durations cannot tell (the cache's values are too dense at its precision)"
+    if copies["share"] >= tol.passthrough_share:
+        return PASSTHROUGH.check(
+            "fail",
+            copies,
+            expected,
+            f"The sampler hands back the cache's own values: {what}. Its rows have no twins, "
+            "but every comparison with the cache passes for the wrong reason; set it to draw "
+            "from the model (a mix of real data at 0 returns the data).",
+        )
+    return PASSTHROUGH.check(
+        "pass" if copies["share"] == 0 else "warn",
+        copies,
+        expected,
+        f"The sampler draws its own values ({what}).",
     )
 
 

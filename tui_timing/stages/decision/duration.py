@@ -67,13 +67,14 @@ def fitted_own_data(ev: Evidence, ctx: StageContext) -> tuple[bool | None, str]:
     fitted = ev.stats(Stage.TRAINING).get("fitted") or {}
     flattened = fitted.get("flattened")
     figure, split = fitted.get("figure", "loss"), fitted.get("split", "val")
+    axis = fitted.get("x_axis", "epoch")
     if flattened is True:
-        return True, f"its logged {split} {figure} flattened over the last epochs"
+        return True, f"its logged {split} {figure} flattened over the last {axis}s"
     if flattened is False:
-        return False, f"its logged {split} {figure} was still falling at the last epoch"
-    epochs = fitted.get("epochs")
-    if epochs:
-        return None, f"its log has only {epochs} epoch(s)"
+        return False, f"its logged {split} {figure} was still falling at the last {axis}"
+    count = fitted.get(f"{axis}s")
+    if count:
+        return None, f"its log has only {count} {axis}(s)"
     return None, "no log or cache hash says what it was trained on"
 
 

@@ -14,7 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from tui_timing.findings import Action, Check
+from tui_timing.artifact_kinds import KIND
+from tui_timing.findings import Action, Check, rule_label
 from tui_timing.numerics.fmt import fmt
 from tui_timing.stages.catalog import STAGE_BY_ID, Stage
 from tui_timing.stages.context import StageContext
@@ -65,9 +66,10 @@ class Walk:
         """Whether any earlier rule matched."""
         return any(answer.matched for answer in self.answers.values())
 
-    def number_of(self, evaluate: Callable[[Walk], RuleResult]) -> int:
-        """A rule's number, from the table."""
-        return next(rule.number for rule in RULES if rule.evaluate is evaluate)
+    def label_of(self, evaluate: Callable[[Walk], RuleResult]) -> str:
+        """A rule's number and name, from the table."""
+        rule = next(rule for rule in RULES if rule.evaluate is evaluate)
+        return rule_label(rule.number, rule.question)
 
 
 @dataclass(frozen=True)
@@ -306,7 +308,7 @@ def training_or_sampling(walk: Walk) -> RuleResult:
     if walk.matched(architecture_cannot_fit):
         return RuleResult(
             False,
-            f"rule {walk.number_of(architecture_cannot_fit)} blames the architecture for what "
+            f"{walk.label_of(architecture_cannot_fit)} blames the architecture for what "
             "stage 4 and 5 show",
         )
     collapse = ev.get("train.collapse")
@@ -321,9 +323,12 @@ def training_or_sampling(walk: Walk) -> RuleResult:
     seen: list[str] = []
     evidence: list[Check] = []
     actions: list[Action] = []
+    # a log read over steps names steps, never epochs
+    axis = ev.measured("train.collapse", "x_axis") or ev.measured("train.loss_trend", "x_axis")
+    axis = axis if axis in ("epoch", "step") else "epoch"
     if collapse is not None and collapse.status == "fail":
-        epoch = ev.measured("train.collapse", "epoch")
-        seen.append(f"collapse from epoch {epoch}" if epoch is not None else "collapse")
+        at = ev.measured("train.collapse", axis)
+        seen.append(f"collapse from {axis} {at}" if at is not None else "collapse")
         evidence.append(collapse)
     if trend is not None and trend.status == "fail":
         seen.append("the loss diverges" + divergence_text(trend))
@@ -342,8 +347,8 @@ def training_or_sampling(walk: Walk) -> RuleResult:
     if evidence:
         actions.append(
             Action(
-                "Look at the training loop at the epoch where it goes wrong (learning rate, "
-                "loss weights of duration vs profile, early stopping)",
+                f"Look at the training loop at the {axis} where it goes wrong (learning "
+                "rate, loss weights of duration vs profile, early stopping)",
                 f"Training went wrong: {'; '.join(seen)}.",
                 [c.id for c in evidence],
             )
@@ -665,19 +670,21 @@ def everything_passes(walk: Walk) -> RuleResult:
 
 
 def _what_to_give(ctx: StageContext, stage: int, why: str) -> str:
-    """The option (or artifact) that would let a stage not assessed run."""
+    """The option (or artifact) that would let a stage not assessed run: what it reads
+    first, and the plug-in that stands in for a model nobody could build."""
     if stage == Stage.MODEL and ctx.paths.checkpoint is not None:
         return "--model module:factory to build your model, or a checkpoint that loads"
     if stage == Stage.SAMPLER and ctx.paths.checkpoint is not None:
         return "--model module:factory or --sampler module:function"
-    return {
-        Stage.CACHE: "--cache CACHE",
-        Stage.DATASET: "--cache CACHE (and --dataset module:Class for your own)",
-        Stage.MODEL: "--checkpoint CHECKPOINT",
-        Stage.TRAINING: "--log STATS_LOG",
-        Stage.SAMPLER: "--checkpoint CHECKPOINT (or --sampler module:function)",
-        Stage.INTEGRATION: "--eval EVAL_DUMP",
-    }[Stage(stage)]
+    give = KIND[STAGE_BY_ID[stage].reads[0]].give
+    return give + _PLUGIN_TOO.get(Stage(stage), "")
+
+
+#: The plug-in that can stand in for (or go with) what a stage reads first.
+_PLUGIN_TOO = {
+    Stage.DATASET: " (and --dataset module:Class for your own)",
+    Stage.SAMPLER: " (or --sampler module:function)",
+}
 
 
 #: Sampler faults rule 6 names: the check, what was seen, and the setting to change.

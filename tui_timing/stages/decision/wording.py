@@ -102,13 +102,15 @@ def unique(checks: Sequence[Check | None]) -> list[Check]:
 
 
 def divergence_text(trend: Check) -> str:
-    """Where the loss went wrong: its first non-finite epoch, or after the val loss's best."""
+    """Where the loss went wrong: its first non-finite epoch (or step, for a log read over
+    steps), or after the val loss's best."""
     measured = trend.measured if isinstance(trend.measured, dict) else {}
-    if measured.get("epoch") is not None:
-        return f" from epoch {measured['epoch']}"
+    axis = measured.get("x_axis", "epoch")
+    if measured.get(axis) is not None:
+        return f" from {axis} {measured[axis]}"
     val = measured.get("val")
-    if isinstance(val, dict) and val.get("best_epoch") is not None:
-        return f" after epoch {val['best_epoch']}"
+    if isinstance(val, dict) and val.get(f"best_{axis}") is not None:
+        return f" after {axis} {val[f'best_{axis}']}"
     return ""
 
 
