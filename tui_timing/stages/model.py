@@ -338,6 +338,16 @@ def _capacity_check(ckpt: CheckpointArtifact, probe: ProbeResult, tol: Tolerance
     assumed = [k for k in ("logit_bound", "mask_padding", "length_input") if k in ckpt.inferred]
     caveat = f" ({', '.join(assumed)} not stored: assumed healthy)" if assumed else ""
     reached = f"{fmt(fit.first)}/{fmt(fit.mid)}/{fmt(fit.last)}"
+    if not fit.reaches_shape and not best.reaches_shape:
+        return PROFILE_CAPACITY.check(
+            "skip",
+            measured,
+            expected,
+            f"Skipped: no configuration reaches the cache's shape {shape} in the probe's brief "
+            f"fit (the checkpoint's {fit.name} gives {reached}, the best, {probe.best}, "
+            f"{fmt(best.first)}/{fmt(best.mid)}/{fmt(best.last)}), so the probe cannot single "
+            "out this one: does the cache's shape rest on a few rows?",
+        )
     if not fit.reaches_shape:
         return PROFILE_CAPACITY.check(
             "fail",
