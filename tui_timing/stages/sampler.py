@@ -542,22 +542,27 @@ def _calibration_check(summary: dict[str, Any]) -> Check:
 
 
 def _miscalibration(c: dict[str, Any]) -> str:
-    """The sampler setting the residuals point at, in the user's terms."""
+    """The sampler setting the residuals point at, in the user's terms: a shared ε, a
+    spread far from the head's σ (beyond 1.5× either way), else μ of other inputs, else a
+    spread somewhat off."""
     if "lag1" in c["off"] or c["sd"] < 0.05:
         return (
             f"one ε shared across rows (consecutive rows' residuals correlate "
             f"{c['lag1']:+.2f}): draw one ε per row"
         )
-    if "mean" in c["off"]:
-        return (
-            f"the draws sit {c['mean']:+.2f} σ off the head's μ for their rows: μ of other "
-            "inputs (the head run at another length than the row's, e.g. full length for "
-            "every row, or on other features)"
-        )
-    return (
+    spread = (
         f"their spread is {fmt(c['sd'])}× the head's σ: σ is not exp(log σ) (log σ used as "
         "σ?), or a scale or temperature is applied to durations"
     )
+    shifted = (
+        f"the draws sit {c['mean']:+.2f} σ off the head's μ for their rows: μ of other "
+        "inputs (the head run at another length than the row's, e.g. full length for "
+        "every row, or on other features)"
+    )
+    far = "sd" in c["off"] and not 1 / 1.5 <= c["sd"] <= 1.5
+    if "mean" in c["off"] and not far:
+        return shifted + (f" (and a spread of {fmt(c['sd'])}×)" if "sd" in c["off"] else "")
+    return spread
 
 
 def _quantile_check(summary: dict[str, Any], tol: Tolerances) -> Check:
