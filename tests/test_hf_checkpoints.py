@@ -258,3 +258,16 @@ def test_a_hostile_bin_in_a_folder_is_refused_without_running(tmp_path: Path) ->
     with pytest.raises(ArtifactError) as caught:
         load_checkpoint(folder, Settings())
     assert "system" in caught.value.problem and not marker.exists()
+
+
+def test_a_broken_index_is_said_when_loading_and_not_a_checkpoint_to_discovery(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "sharded"
+    folder.mkdir()
+    index = {"weight_map": {"encoder.weight": "model-00001-of-00002.safetensors"}}
+    (folder / "model.safetensors.index.json").write_text(json.dumps(index))
+    assert checkpoint_folder(folder) is None
+    with pytest.raises(ArtifactError) as caught:
+        load_checkpoint(folder, Settings())
+    assert "names the shard 'model-00001-of-00002.safetensors'" in caught.value.problem
