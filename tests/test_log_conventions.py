@@ -195,7 +195,8 @@ def test_stage4_on_a_step_axis_says_step_in_messages_and_fields(tmp_path: Path) 
     assert collapse.measured["step"] == 50 * (first + 1)
     assert "epoch" not in collapse.measured
     assert f"σ collapses from step {50 * (first + 1)}" in collapse.message
-    assert "epoch" not in collapse.message
+    assert "epoch" not in collapse.message and "epoch" not in str(collapse.expected)
+    assert result.stats["fitted"]["x_axis"] == "step" and "epochs" not in result.stats["fitted"]
     assert result.stats["x_axis"] == "step" and result.stats["epochs"] is None
     assert result.stats["positions"] == len(val)
     log_check = next(c for c in result.checks if c.id == "train.log")
