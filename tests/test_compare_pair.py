@@ -17,7 +17,7 @@ from tui_timing.report.compare import Change, change_kind, compare_reports, pair
 from tui_timing.report.compare_render import figure_change
 from tui_timing.stages.context import ArtifactPaths
 from tui_timing.stages.model import DURATION_FIT, PROBE_MEMO
-from tui_timing.stages.pair import PairedEvals, load_pair, pair_evals, run_pair, shared_stages
+from tui_timing.stages.pair import load_pair, pair_file, run_pair, shared_stages
 from tui_timing.stages.runner import run_stage
 from tui_timing.stages.sampler import DURATION_QUANTILES, PROFILE_BINS
 
@@ -167,19 +167,21 @@ def test_summary_and_exit_codes() -> None:
 
 def test_one_eval_pairing_rule_for_compare_and_the_tui(tmp_path: Path) -> None:
     """An eval dump in neither run's folder is both runs' (and said); one inside a run is
-    that run's alone; one given is used for both."""
+    that run's alone; one given in neither run's folder is used for both."""
     run_a, run_b = tmp_path / "runs/a", tmp_path / "runs/b"
     loose, own_a, own_b = tmp_path / "eval/eval.pt", run_a / "eval.pt", run_b / "eval.pt"
     folders = (run_a, run_b)
-    shared = pair_evals((None, None), folders, found=[loose])
+    shared = pair_file("eval", (None, None), folders, found=[loose])
     assert (shared.a, shared.b) == (loose, loose)
     assert shared.note == f"the eval dump {loose} lies in neither run's folder: both runs use it"
-    b_only = pair_evals((own_a, None), folders, found=[own_a, loose])
+    b_only = pair_file("eval", (own_a, None), folders, found=[own_a, loose])
     assert (b_only.a, b_only.b) == (own_a, loose)  # A's own is never B's
     assert b_only.note is not None and "run B uses it (it has none)" in b_only.note
-    assert pair_evals((own_a, None), folders, found=[own_a]) == PairedEvals(own_a, None)
-    assert pair_evals((own_a, own_b), folders, found=[loose]) == PairedEvals(own_a, own_b)
-    given = pair_evals((own_a, own_b), folders, given=loose, found=[own_a])
+    alone = pair_file("eval", (own_a, None), folders, found=[own_a])
+    assert (alone.a, alone.b, alone.note) == (own_a, None, None)
+    both = pair_file("eval", (own_a, own_b), folders, found=[loose])
+    assert (both.a, both.b, both.note) == (own_a, own_b, None)
+    given = pair_file("eval", (own_a, own_b), folders, given=loose, found=[own_a])
     assert (given.a, given.b) == (loose, loose)
 
 

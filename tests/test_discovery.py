@@ -212,7 +212,8 @@ def test_large_files_are_classified_from_their_headers(tmp_path: Path) -> None:
         "torch.save({'state_dict': weights}, root + '/big.pt')\n"
         "del weights\n"
         "rows = np.zeros((100_000, 1000))\n"
-        "np.savez(root + '/big.npz', durations=np.zeros(100_000), profiles=rows)\n"
+        "np.savez(root + '/big.npz', durations=np.ones(100_000), profiles=rows,\n"
+        "         features=np.zeros((100_000, 4)))\n"
     )
     subprocess.run([sys.executable, "-c", make, str(tmp_path)], check=True)
     script = (

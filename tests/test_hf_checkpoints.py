@@ -1,4 +1,4 @@
-"""HuggingFace-style checkpoint folders (SPEC 2.7): weights + config.json as one checkpoint.
+"""HuggingFace-style checkpoint folders: weights + config.json as one checkpoint.
 
 Each test saves a real model the way HF-style research code does (safetensors'
 `save_file`, `torch.save` of a state_dict as `pytorch_model.bin`, shards with their
@@ -73,6 +73,10 @@ class Net(nn.Module):
 
 def build(cfg: Cfg):
     return Net(cfg)
+
+
+def make(cond_dim, width=16, steps=128):
+    return Net(Cfg(d_cond=cond_dim, width=width, steps=steps))
 """
 
 #: The user's config as training wrote it: the cache's 10 features, not the default 4.
@@ -171,6 +175,8 @@ def test_without_a_config_the_width_comes_from_the_built_model(src: Path, tmp_pa
     ckpt = load_checkpoint(folder, Settings(model_spec="hfnet:build", pythonpath=(src,)))
     assert ckpt.cond_dim == 4
     assert "trunk" in ckpt.inferred["cond_dim"] and "running it" in ckpt.inferred["cond_dim"]
+    read = {a.what: a.value for a in ckpt.assumptions}
+    assert read["model config"] == "your factory's defaults" and read["config cond_dim"] == "4"
     result = run_stage(
         load_artifacts(
             ArtifactPaths(cache=CACHE, checkpoint=folder),
@@ -220,3 +226,16 @@ def test_a_mapped_config_field_that_is_not_there_is_a_usage_error(
     message = str(caught.value)
     assert "'n_features'" in message and "d_cond, width, steps, floor" in message
     assert 'cond_dim = "<one of them>"' in message
+
+
+def test_a_factory_taking_the_width_gets_the_one_its_model_fits(src: Path, tmp_path: Path) -> None:
+    """No config names the width and the factory needs it: each input width of the file's
+    layers is tried, and the one whose model fits the weights taken (10; the file's first
+    tensor by name, a_gate, takes 16)."""
+    folder = tmp_path / "step_5"
+    folder.mkdir()
+    save_file(net(CONFIG).state_dict(), str(folder / "model.safetensors"))  # 10 features
+    (folder / "config.json").write_text(json.dumps({"width": 16, "steps": 128}))
+    ckpt = load_checkpoint(folder, Settings(model_spec="hfnet:make", pythonpath=(src,)))
+    assert ckpt.cond_dim == 10 and ckpt.model is not None
+    assert "fit the file's (tried 16, 10)" in ckpt.inferred["cond_dim"]

@@ -280,6 +280,9 @@ def test_wrapper_prefixes_are_stripped_when_that_matches(
     forget(src)
     ckpt = load(path, "userheads:make", src)
     assert any(prefix in note for note in ckpt.notes)
+    assert {a.what: a.value for a in ckpt.assumptions}["parameter names"] == (
+        f"without the prefix {prefix!r}"
+    )
     assert set(ckpt.state_dict) == {k for k in ckpt.model.inner.state_dict()}
 
 

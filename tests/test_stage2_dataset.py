@@ -49,6 +49,13 @@ class NoLogDuration(Base):
         return item
 
 
+class NoDuration(Base):
+    def __getitem__(self, i):
+        item = self.row(i)
+        del item["duration"]
+        return item
+
+
 class ExtraFeature(Base):
     def __getitem__(self, i):
         item = self.row(i)
@@ -148,11 +155,20 @@ def test_users_clean_dataset_passes(small_cache: Path, user_module: str) -> None
     assert "multiset" in result.check("dataset.coverage").message
 
 
+def test_batches_without_log_duration_get_it_derived(small_cache: Path, user_module: str) -> None:
+    """Not a fault: the training step may take the log itself. Derived, said, and its
+    check skipped (there is none of the dataset's own to compare)."""
+    result = stage2(small_cache, f"{user_module}:NoLogDuration")
+    assert result.check("dataset.batch_keys").status == "pass"
+    assert result.check("dataset.log_duration").status == "skip"
+    assert [a.what for a in result.assumptions] == ["batch log_duration"]
+
+
 @pytest.mark.parametrize(
     ("cls", "check_id"),
     [
         ("Broken", "dataset.instantiate"),
-        ("NoLogDuration", "dataset.batch_keys"),
+        ("NoDuration", "dataset.batch_keys"),
         ("ExtraFeature", "dataset.feature_dim"),
         ("PaddingMass", "dataset.mask_padding"),
         ("Log10", "dataset.log_duration"),

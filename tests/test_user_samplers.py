@@ -1,4 +1,4 @@
-"""The user's sampler in the forms research code writes it (SPEC 2.6, 2.7): an object that
+"""The user's sampler in the forms research code writes it: an object that
 picks its own rows, built by a class's `from_checkpoint` or `from_pretrained`, and a call
 that does not fit its signature (ours to say, not theirs).
 

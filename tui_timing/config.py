@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tui_timing.artifact_kinds import KIND_NAMES
 from tui_timing.errors import UsageError
 from tui_timing.project import KEY_NAMESPACES, PROJECT_KEYS, empty_keys
 
@@ -113,13 +114,11 @@ class Settings:
         object.__setattr__(self, "keys", full)
 
 
-#: The artifact kinds, in the order a report lists them.
-ARTIFACT_KINDS = ("cache", "raw_summary", "checkpoint", "log", "eval")
-
-
 @dataclass
 class ArtifactPaths:
-    """The files a run looks at; None where the user gave (or discovery found) none."""
+    """The files a run looks at; None where the user gave (or discovery found) none. One
+    field per artifact kind (artifact_kinds.KINDS; tests/test_declarations.py holds them
+    equal)."""
 
     cache: Path | None = None
     raw_summary: Path | None = None
@@ -129,7 +128,7 @@ class ArtifactPaths:
 
     def given(self) -> dict[str, Path]:
         """The kinds that have a path, in report order."""
-        return {k: getattr(self, k) for k in ARTIFACT_KINDS if getattr(self, k) is not None}
+        return {k: getattr(self, k) for k in KIND_NAMES if getattr(self, k) is not None}
 
 
 @dataclass

@@ -15,10 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tui_timing.artifact_kinds import KIND_NAMES
 from tui_timing.errors import UsageError
 
-#: Table keys that name artifact files.
-ARTIFACT_KEYS = ("cache", "raw_summary", "checkpoint", "log", "eval")
 #: Table keys that name the user's code, `module:attribute[.attribute]`.
 PLUGIN_KEYS = ("dataset", "model", "sampler")
 #: The contract's names in each key group (`[tool.timing-tui.keys.<group>]`, `--key
@@ -71,7 +70,7 @@ CONTRACT_FIELDS: dict[str, tuple[str, ...]] = {
 KEY_NAMESPACES = tuple(CONTRACT_FIELDS)
 #: Everything the table may hold besides run settings and tolerances.
 PROJECT_KEYS = (
-    *ARTIFACT_KEYS,
+    *KIND_NAMES,
     *PLUGIN_KEYS,
     "pythonpath",
     "keys",
@@ -115,7 +114,7 @@ def read_project(table: dict[str, Any], pyproject: Path | None) -> ProjectTable:
     root = pyproject.parent if pyproject is not None else Path.cwd()
     artifacts = {
         name: root / _string(where, name, table[name], "a file path")
-        for name in ARTIFACT_KEYS
+        for name in KIND_NAMES
         if name in table
     }
     plugins = {

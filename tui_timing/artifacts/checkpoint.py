@@ -1,20 +1,20 @@
 """Timing-head checkpoints (SPEC 2.3): any common layout, read safely.
 
-Accepted layouts, recognised by their keys: timing-tui's own {"model", "config", "epoch"};
-a bare state_dict; Lightning's {"state_dict", "hyper_parameters"}; {"model_state_dict"};
-and HuggingFace-style folders (artifacts/checkpoint_folder.py: `model.safetensors` or
-`pytorch_model.bin`, or their shards, with `config.json`). A `config.json` beside the
-weights is always read, under the file's own config. The weights are kept under their
-stored names (the model layer strips a module prefix such as `model.` when that makes them
-match a model). The file is read with `weights_only=True` (never a full unpickle); a
-config that is the user's own dataclass or object comes back as its fields
-(artifacts/data_classes.py), without importing their module. Making the weights a module
-is the model layer's job (model/checkpoint.py); here they are only read, and their shapes
-read statically for a model nobody can build (a duration head as one layer with 2 outputs,
-or two with 1 output each named like mu / log_std).
+Accepted layouts, recognised by their keys (weights_layout.py, shared with discovery):
+timing-tui's own {"model", "config", "epoch"}; a bare state_dict; Lightning's {"state_dict",
+"hyper_parameters"}; {"model_state_dict"} and the other common keys; and HuggingFace-style
+folders (artifacts/checkpoint_folder.py: `model.safetensors` or `pytorch_model.bin`, or
+their shards, with `config.json`). A `config.json` beside the weights is always read, under
+the file's own config. The weights are kept under their stored names (the model layer strips
+a module prefix such as `model.` when that makes them match a model). The file is read with
+`weights_only=True` (never a full unpickle); a config that is the user's own dataclass or
+object comes back as its fields (artifacts/data_classes.py), without importing their module.
+Making the weights a module is the model layer's job (model/checkpoint.py); here they are
+only read, and their shapes read statically for a model nobody can build (a duration head as
+one layer with 2 outputs, or two with 1 output each named like mu / log_std).
 
-A file that is not a checkpoint at all or holds no weights raises ArtifactError naming
-the file, the key and the problem.
+A file that is not a checkpoint at all or holds no weights raises ArtifactError naming the
+file, the key and the problem.
 """
 
 from __future__ import annotations
@@ -33,15 +33,10 @@ from tui_timing.artifacts.checkpoint_folder import (
 )
 from tui_timing.artifacts.data_classes import ObjectFields
 from tui_timing.artifacts.safe_load import load_container
+from tui_timing.artifacts.weights_layout import STATE_KEYS, find_weights
 from tui_timing.errors import ArtifactError
 from tui_timing.findings import Assumption
 
-#: Where each layout keeps its weights, and what the layout is called in reports.
-STATE_KEYS = (
-    ("model", "timing-tui checkpoint"),
-    ("state_dict", "Lightning checkpoint"),
-    ("model_state_dict", "model_state_dict checkpoint"),
-)
 CONFIG_KEYS = ("config", "hyper_parameters", "hparams")
 
 #: Name parts of a one-output layer that gives μ, and of one that gives log σ.
@@ -239,18 +234,25 @@ def kind_of(obj: Any) -> str:
 def _find_state_dict(
     path: Path, container: dict[Any, Any]
 ) -> tuple[str, str | None, dict[str, torch.Tensor]]:
-    """(layout, key holding the weights or None for a bare state_dict, the weights)."""
-    for key, layout in STATE_KEYS:
-        if key in container and isinstance(container[key], dict):
-            return layout, key, _tensors_only(path, key, container[key])
-    if container and all(isinstance(v, torch.Tensor) for v in container.values()):
-        return "bare state_dict", None, _tensors_only(path, None, container)
-    found = ", ".join(map(str, container)) or "none"
+    """(layout, key holding the weights or None for a bare state_dict, the weights).
+
+    Discovery recognises a checkpoint by the same rule (weights_layout.find_weights); when
+    it finds none, the first container key holding a dict says what is wrong with it.
+    """
+    found = find_weights(container, lambda value: isinstance(value, torch.Tensor))
+    if found is not None:
+        layout, key, state = found
+        return layout, key, {str(k): v for k, v in state.items()}
+    for key, _ in STATE_KEYS:
+        if isinstance(container.get(key), dict):
+            _tensors_only(path, key, container[key])  # raises, naming the key
+    names = ", ".join(repr(key) for key, _ in STATE_KEYS)
+    found_keys = ", ".join(map(str, container)) or "none"
     raise ArtifactError(
         str(path),
         None,
-        "no weights found: expected a state_dict, or a dict with 'model', 'state_dict' or "
-        f"'model_state_dict' (found keys: {found})",
+        f"no weights found: expected a state_dict (names like 'layer.weight'), or a dict "
+        f"with one under {names} (found keys: {found_keys})",
     )
 
 

@@ -21,13 +21,24 @@ TUI's run selector.
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tui_timing.artifact_kinds import discovered_kinds
 from tui_timing.artifacts.gitignore import Pattern, ignored_by, read_patterns
-from tui_timing.artifacts.stats_trainer_state import NAME as TRAINER_STATE
+from tui_timing.artifacts.run_members import (
+    LOG_FOLDER,
+    checkpoint_unit,
+    log_assumption,
+    log_only_run,
+    log_rank,
+    members_assumption,
+    order_checkpoints,
+    owning_run,
+    run_folder,
+)
 from tui_timing.config import ArtifactPaths, Settings
+from tui_timing.findings import Assumption
 from tui_timing.resources import sample_data_dir
 
 MAX_DEPTH = 6
@@ -47,15 +58,6 @@ SKIP_DIRS = {
 }
 #: Folders skipped without a word: they never hold artifacts, and a repository has many.
 SILENT_DIRS = {"__pycache__"}
-#: Folders a checkpoint sits in below its run's folder.
-CHECKPOINT_FOLDERS = {"ckpt", "ckpts", "checkpoint", "checkpoints", "epochs", "weights"}
-#: Folders a log sits in below its run's folder (Lightning's loggers).
-_LOG_FOLDER = re.compile(r"^(lightning_logs|version_\d+|tensorboard|tb_logs|csv_logs|logs)$")
-#: Checkpoint names that mean "the final one" when a run has several.
-FINAL_NAMES = ("checkpoint.pt", "last.ckpt", "last.pt", "final.pt", "model.pt", "timing_head.pt")
-#: Log forms in order of preference when a run has several (the richest first).
-LOG_ORDER = ("JSONL", "CSV", "TensorBoard", "trainer_state", "text")
-_CANDIDATE_SUFFIXES = (".pt", ".pth", ".ckpt", ".npz", ".safetensors", ".jsonl", ".csv", ".log")
 
 
 @dataclass(frozen=True)
@@ -87,6 +89,8 @@ class Run:
     folder: Path | None = None
     #: The run's other checkpoints and logs (not the chosen ones).
     others: list[Path] = field(default_factory=list)
+    #: Which files make the run and which of them were taken, with why.
+    assumptions: list[Assumption] = field(default_factory=list)
 
 
 @dataclass
@@ -119,16 +123,38 @@ class Discovered:
         """The artifacts of one selection (indices into the lists); without `eval_dump`,
         the run's own eval dump when it has one, else the first found."""
         chosen = self.runs[run] if self.runs else Run("none")
-        if eval_dump is None:
-            evaluation = chosen.eval or (self.evals[0] if self.evals else None)
-        else:
-            evaluation = self.evals[eval_dump] if self.evals else None
         return ArtifactPaths(
             cache=self.caches[cache] if self.caches else None,
             checkpoint=chosen.checkpoint,
             log=chosen.log,
-            eval=evaluation,
+            eval=self._eval(chosen, eval_dump),
         )
+
+    def assumptions(self, run: int = 0, eval_dump: int | None = None) -> list[Assumption]:
+        """What discovery assumed for one selection: the run's files and choices, and an
+        eval dump taken from outside the run."""
+        if not self.runs:
+            return []
+        chosen = self.runs[run]
+        notes = list(chosen.assumptions)
+        evaluation = self._eval(chosen, eval_dump)
+        if evaluation is not None and evaluation != chosen.eval:
+            notes.append(
+                Assumption(
+                    "eval",
+                    "which eval dump",
+                    str(evaluation),
+                    f"run {chosen.name} has none in its folder; the first found outside it, "
+                    'shared by every run; name another with --eval PATH, or eval = "PATH" '
+                    "in [tool.timing-tui]",
+                )
+            )
+        return notes
+
+    def _eval(self, chosen: Run, eval_dump: int | None) -> Path | None:
+        if eval_dump is None:
+            return chosen.eval or (self.evals[0] if self.evals else None)
+        return self.evals[eval_dump] if self.evals else None
 
 
 def discover(
@@ -237,44 +263,51 @@ def _skip_reason(path: Path, name: str) -> str | None:
 
 
 def _is_candidate(name: str) -> bool:
-    return (
-        name.startswith("events.out.tfevents")
-        or name == TRAINER_STATE
-        or name.lower().endswith(_CANDIDATE_SUFFIXES)
-    )
+    return bool(discovered_kinds(name))
 
 
 def _runs(root: Path, found: list[Found], ignored: set[Path]) -> list[Run]:
-    """Group checkpoints and logs into runs; choose each run's checkpoint and log. A run
-    whose chosen files are git-ignored comes after those the repository keeps."""
-    members: dict[Path, list[Found]] = {}
-    timing: set[Path] = set()
+    """Group checkpoints, logs and eval dumps into runs, one per training's folder
+    (run_members), and choose each run's checkpoint and log, saying why. A run whose
+    chosen files are git-ignored comes after those the repository keeps."""
+    units: dict[Path, Found] = {}
     for item in found:
         if item.kind == "checkpoint":
-            folder = _checkpoint_run(root, item.path)
-            members.setdefault(folder, []).append(item)
-            if item.timing:
-                timing.add(folder)
+            units.setdefault(checkpoint_unit(item.path), item)
+    folders = _checkpoint_run_folders(root, list(units))
+    members: dict[Path, list[Path]] = {}
+    timing: set[Path] = set()
+    for unit, item in units.items():
+        members.setdefault(folders[unit], []).append(unit)
+        if item.timing:
+            timing.add(folders[unit])
     checkpoint_runs = set(members)
+    logs: dict[Path, list[Found]] = {}
     for item in found:
         if item.kind == "log":
-            members.setdefault(_log_run(root, item.path, checkpoint_runs), []).append(item)
+            folder = owning_run(root, item.path, checkpoint_runs) or log_only_run(root, item.path)
+            logs.setdefault(folder, []).append(item)
     runs = []
-    for folder, items in members.items():
-        checkpoints = sorted((i.path for i in items if i.kind == "checkpoint"), key=_final_first)
-        logs = sorted((i for i in items if i.kind == "log"), key=_log_rank)
-        chosen = checkpoints[:1] + [log.path for log in logs[:1]]
-        runs.append(
-            Run(
-                name=_run_name(root, folder),
-                checkpoint=checkpoints[0] if checkpoints else None,
-                log=logs[0].path if logs else None,
-                folder=folder,
-                others=[i.path for i in items if i.path not in chosen],
-            )
+    for folder in [*members, *(f for f in logs if f not in members)]:
+        name = _run_name(root, folder)
+        checkpoints, taken = order_checkpoints(members.get(folder, []), name, folder)
+        ranked = sorted(logs.get(folder, []), key=lambda i: log_rank(i.detail, i.path))
+        log_paths = [i.path for i in ranked]
+        run = Run(
+            name=name,
+            checkpoint=checkpoints[0] if checkpoints else None,
+            log=log_paths[0] if log_paths else None,
+            folder=folder,
+            others=checkpoints[1:] + log_paths[1:],
         )
-    for run in runs:
-        run.eval = _own_eval(root, run, found)
+        run.eval = _own_eval(root, folder, set(members) | set(logs), found)
+        files = checkpoints + log_paths + ([run.eval] if run.eval else [])
+        run.assumptions = [
+            members_assumption(name, folder, files),
+            *taken,
+            *log_assumption(log_paths, name, folder),
+        ]
+        runs.append(run)
     runs.sort(
         key=lambda r: (
             bool({r.checkpoint, r.log} & ignored),
@@ -286,56 +319,28 @@ def _runs(root: Path, found: list[Found], ignored: set[Path]) -> list[Run]:
     return runs
 
 
-def _checkpoint_run(root: Path, path: Path) -> Path:
-    folder = path.parent
-    while folder != root and folder.name in CHECKPOINT_FOLDERS:
-        folder = folder.parent
-    return folder
+def _checkpoint_run_folders(root: Path, units: list[Path]) -> dict[Path, Path]:
+    """Each checkpoint's run folder. A run folder below another one through log folders
+    only (Lightning's `version_0/checkpoints/` beside the run's own `ckpt/`) is that run:
+    one training is never split."""
+    folders = {unit: run_folder(root, unit) for unit in units}
+    runs = set(folders.values())
+
+    def outermost(folder: Path) -> Path:
+        above = folder
+        while above != root and LOG_FOLDER.match(above.name):
+            above = above.parent
+            if above in runs and above != root:
+                folder = above
+        return folder
+
+    return {unit: outermost(folder) for unit, folder in folders.items()}
 
 
-def _log_run(root: Path, path: Path, checkpoint_runs: set[Path]) -> Path:
-    """The run a log belongs to: the nearest checkpoint run reached through Lightning's
-    log folders, else the log's folder without them."""
-    folder = path.parent
-    while True:
-        if folder in checkpoint_runs:
-            return folder
-        if folder == root or not _LOG_FOLDER.match(folder.name):
-            break
-        folder = folder.parent
-    return folder
-
-
-def _final_first(path: Path) -> tuple[int, float, str]:
-    """Final-named checkpoints first, then the newest."""
-    final = path.name in FINAL_NAMES
-    try:
-        mtime = path.stat().st_mtime
-    except OSError:
-        mtime = 0.0
-    return (0 if final else 1, -mtime, str(path))
-
-
-def _log_rank(item: Found) -> tuple[int, float, str]:
-    form = next((i for i, name in enumerate(LOG_ORDER) if name in item.detail), len(LOG_ORDER))
-    try:
-        mtime = item.path.stat().st_mtime
-    except OSError:
-        mtime = 0.0
-    return (form, -mtime, str(item.path))
-
-
-def _own_eval(root: Path, run: Run, found: list[Found]) -> Path | None:
-    """An eval dump inside the run's folder (directly in it when the run is the root)."""
-    if run.folder is None:
-        return None
+def _own_eval(root: Path, folder: Path, runs: set[Path], found: list[Found]) -> Path | None:
+    """The first eval dump whose nearest run folder is this run's."""
     for item in found:
-        if item.kind != "eval":
-            continue
-        inside = item.path.parent == run.folder or (
-            run.folder != root and run.folder in item.path.parents
-        )
-        if inside:
+        if item.kind == "eval" and owning_run(root, item.path, runs) == folder:
             return item.path
     return None
 

@@ -10,10 +10,13 @@ import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tui_timing.artifacts.files import open_artifact
 from tui_timing.errors import ArtifactError
+
+if TYPE_CHECKING:
+    from tui_timing.config import Settings
 
 #: A summary is a few kB (its longest entry is the L-bin mean profile); a larger file is
 #: not one, and parsing it would take ten times its size in memory.
@@ -28,6 +31,11 @@ REQUIRED_KEYS = (
     "profile_mid",
     "profile_last",
 )
+
+
+def load_raw_summary_for(path: Path, settings: Settings) -> dict[str, Any]:
+    """The raw summary as the runner loads it (no setting changes how it is read)."""
+    return load_raw_summary(path)
 
 
 def load_raw_summary(path: str | Path) -> dict[str, Any]:

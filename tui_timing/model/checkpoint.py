@@ -41,6 +41,7 @@ from tui_timing.artifacts.checkpoint import (
 from tui_timing.artifacts.checkpoint_config import apply_config_names
 from tui_timing.config import Settings
 from tui_timing.errors import ArtifactError, UsageError
+from tui_timing.findings import Assumption
 from tui_timing.model.conditioning_width import probe_width
 from tui_timing.model.heads import HeadConfig, TimingHead
 from tui_timing.model.user_model import (
@@ -214,7 +215,7 @@ def _dtype_name(dtype: torch.dtype) -> str:
 def _build_user_model(
     artifact: CheckpointArtifact, settings: Settings, state_key: str | None
 ) -> None:
-    """The user's model (SPEC 2.6): built from the config (or by their `from_pretrained`
+    """The user's model: built from the config (or by their `from_pretrained`
     from the checkpoint's folder), wrapped in UserModel, loaded strictly. What their code
     raises is raised as theirs (UserCodeError)."""
     spec = settings.model_spec or ""
@@ -240,6 +241,24 @@ def _build_user_model(
     artifact.notes.append(f"model built by {built.call}")
     if stripped:
         artifact.notes.append(f"parameter names read without the prefix {stripped!r}")
+        artifact.read_as.append(
+            Assumption(
+                "checkpoint",
+                "parameter names",
+                f"without the prefix {stripped!r}",
+                "every stored name starts with it, and without it they are your model's",
+            )
+        )
+    if artifact.config_origin is None:
+        artifact.read_as.append(
+            Assumption(
+                "checkpoint",
+                "model config",
+                "your factory's defaults",
+                "no config in the file and no config.json beside the weights: put the "
+                "config the model was trained with there",
+            )
+        )
     if artifact.cond_dim is None:
         found = probe_width(model)
         if found is not None:

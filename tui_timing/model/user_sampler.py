@@ -93,13 +93,12 @@ class UserSampler:
     def _object_chunks(
         self, run: SamplerRun, checkpoint: Path | None, cache_path: Path
     ) -> Iterator[SampleChunk]:
-        offered: dict[str, Any] = {"device": run.device}
+        offered: dict[str, Any] = {"cache_path": str(cache_path), "device": run.device}
         args: list[Any] = []
         if is_from_pretrained(self.spec):
             args = [str(_folder_of(checkpoint)) if checkpoint is not None else None]
         else:
             offered["checkpoint_path"] = str(checkpoint) if checkpoint is not None else None
-            offered["cache_path"] = str(cache_path)
         kwargs = {**_accepted(self.target, offered), **self.kwargs}
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(run.seed)

@@ -84,6 +84,45 @@ class Change:
         }
 
 
+@dataclass(frozen=True)
+class ReadingChange:
+    """One fact read differently for the two runs (an assumption that is not the same in
+    A and B), or read for one run only (None on the other side)."""
+
+    artifact: str
+    what: str
+    a: str | None
+    b: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"artifact": self.artifact, "what": self.what, "a": self.a, "b": self.b}
+
+    def line(self) -> str:
+        """`checkpoint: which checkpoint: A step_1080.pt · B (not assumed)`."""
+        shown = [v if v is not None else "(not assumed)" for v in (self.a, self.b)]
+        return f"{self.artifact}: {self.what}: A {shown[0]} · B {shown[1]}"
+
+
+def reading_changes(a: Report, b: Report) -> list[ReadingChange]:
+    """Where the two reports' assumptions differ, A's order first: a wrong reading of one
+    run is a difference in the comparison that no check shows."""
+
+    def values(report: Report) -> dict[tuple[str, str], str]:
+        found: dict[tuple[str, str], str] = {}
+        for item in report.assumptions:
+            key = (item.artifact, item.what)
+            found[key] = f"{found[key]}; {item.value}" if key in found else item.value
+        return found
+
+    in_a, in_b = values(a), values(b)
+    keys = [*in_a, *(k for k in in_b if k not in in_a)]
+    return [
+        ReadingChange(artifact, what, in_a.get((artifact, what)), in_b.get((artifact, what)))
+        for artifact, what in keys
+        if in_a.get((artifact, what)) != in_b.get((artifact, what))
+    ]
+
+
 @dataclass
 class Comparison:
     """Run A (the one a change started from) against run B (the new one)."""
@@ -95,6 +134,11 @@ class Comparison:
     shared: frozenset[int] = field(default_factory=frozenset)
     #: What the user called each run (the folder or checkpoint named on the command line).
     names: tuple[str, str] = ("A", "B")
+
+    @property
+    def readings(self) -> list[ReadingChange]:
+        """Where A's and B's assumptions differ."""
+        return reading_changes(self.a, self.b)
 
     def of_kind(self, kind: ChangeKind) -> list[Change]:
         return [c for c in self.changes if c.kind == kind]
@@ -142,6 +186,7 @@ class Comparison:
             "a": self.a.as_dict(),
             "b": self.b.as_dict(),
             "changes": [c.as_dict() for c in self.changes],
+            "assumptions_differ": [r.as_dict() for r in self.readings],
             "summary": self.summary,
         }
 

@@ -47,6 +47,7 @@ def render_compare_text(comparison: Comparison) -> str:
         lines += [f"  {kind:<12} {ref.path}  [{ref.short_hash}]" for kind, ref in refs.items()]
         if not refs:
             lines.append("  (none)")
+    lines += _readings(comparison)
     for stage_id in _stage_ids(comparison):
         lines.append("")
         lines.extend(_stage_lines(comparison, stage_id))
@@ -59,6 +60,14 @@ def render_compare_text(comparison: Comparison) -> str:
             lines.append(f"Error {side}: {where}: {err['problem']}")
     lines += ["", comparison.summary, f"Exit code {comparison.exit_code}."]
     return printable("\n".join(lines) + "\n")
+
+
+def _readings(comparison: Comparison) -> list[str]:
+    """Where A's and B's assumptions differ (nothing when they agree)."""
+    changed = comparison.readings
+    if not changed:
+        return []
+    return ["Read differently:", *(f"  {r.line()}" for r in changed)]
 
 
 def _stage_ids(comparison: Comparison) -> list[int]:
@@ -181,6 +190,9 @@ def _verdict_line(side: str, report: Report) -> str:
 def compare_markdown(comparison: Comparison, when: datetime | None = None) -> str:
     """The scratchpad entry followed by every check's status and key figure in A and B."""
     lines = [comparison_entry(comparison, when)]
+    readings = comparison.readings
+    if readings:
+        lines += ["### Read differently", "", *(f"- {_cell(r.line())}" for r in readings), ""]
     for stage_id in _stage_ids(comparison):
         lines += [f"### Stage {stage_id}: {STAGE_BY_ID[stage_id].title}", ""]
         changes = comparison.stage_changes(stage_id)

@@ -25,6 +25,8 @@ def discovery_text(found: Discovered, cwd: Path | None = None) -> str:
     where = "the bundled sample data" if found.is_sample else str(found.root)
     lines = [f"Discovery in {where}:"]
     details = {f.path: f.detail for f in found.found}
+    for item in found.found:  # an HF-style folder is one checkpoint: its weights file says what
+        details.setdefault(item.path.parent, f"{item.path.name}: {item.detail}")
 
     def ignored(*paths: Path | None) -> str:
         return (

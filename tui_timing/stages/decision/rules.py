@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from tui_timing.artifact_kinds import KIND
 from tui_timing.findings import Action, Check, rule_label
 from tui_timing.numerics.fmt import fmt
 from tui_timing.stages.catalog import STAGE_BY_ID, Stage
@@ -645,19 +646,21 @@ def everything_passes(walk: Walk) -> RuleResult:
 
 
 def _what_to_give(ctx: StageContext, stage: int, why: str) -> str:
-    """The option (or artifact) that would let a stage not assessed run."""
+    """The option (or artifact) that would let a stage not assessed run: what it reads
+    first, and the plug-in that stands in for a model nobody could build."""
     if stage == Stage.MODEL and ctx.paths.checkpoint is not None:
         return "--model module:factory to build your model, or a checkpoint that loads"
     if stage == Stage.SAMPLER and ctx.paths.checkpoint is not None:
         return "--model module:factory or --sampler module:function"
-    return {
-        Stage.CACHE: "--cache CACHE",
-        Stage.DATASET: "--cache CACHE (and --dataset module:Class for your own)",
-        Stage.MODEL: "--checkpoint CHECKPOINT",
-        Stage.TRAINING: "--log STATS_LOG",
-        Stage.SAMPLER: "--checkpoint CHECKPOINT (or --sampler module:function)",
-        Stage.INTEGRATION: "--eval EVAL_DUMP",
-    }[Stage(stage)]
+    give = KIND[STAGE_BY_ID[stage].reads[0]].give
+    return give + _PLUGIN_TOO.get(Stage(stage), "")
+
+
+#: The plug-in that can stand in for (or go with) what a stage reads first.
+_PLUGIN_TOO = {
+    Stage.DATASET: " (and --dataset module:Class for your own)",
+    Stage.SAMPLER: " (or --sampler module:function)",
+}
 
 
 #: Sampler faults rule 6 names: the check, what was seen, and the setting to change.
