@@ -321,3 +321,20 @@ def test_the_table_checks_eval_xy(tmp_path: Path) -> None:
     assert read_project({"eval_xy": "points"}, tmp_path / "pyproject.toml").eval_xy == "points"
     with pytest.raises(UsageError, match='eval_xy must be "points"'):
         read_project({"eval_xy": "pts"}, tmp_path / "pyproject.toml")
+
+
+def test_init_leaves_eval_xy_to_the_user_with_the_question(
+    halves: tuple[Sequences, Sequences], tmp_path: Path
+) -> None:
+    from tui_timing.report.init_table import infer_table
+
+    real, fake = halves
+    (tmp_path / "eval").mkdir()
+    dump = {"real": _per_point(real, origin=True), "fake": _per_point(fake, origin=True)}
+    torch.save(dump, tmp_path / "eval/samples.pt")
+    text = infer_table(tmp_path).text(tmp_path)
+    (line,) = [line for line in text.splitlines() if line.lstrip("# ").startswith("eval_xy")]
+    assert line.startswith('# eval_xy = "..."') and "points that start at (0, 0)" in line
+    torch.save({"real": _per_point(real), "fake": _per_point(fake)}, tmp_path / "eval/samples.pt")
+    lines = infer_table(tmp_path).text(tmp_path).splitlines()
+    assert not [line for line in lines if line.lstrip("# ").startswith("eval_xy")]  # decided

@@ -197,12 +197,18 @@ class EvalDump:
         return out
 
     @property
-    def undecided(self) -> str | None:
+    def question(self) -> str | None:
         """The question that decides how a side is read, when its content does not."""
         for side in (self.real, self.fake):
             if side.reading is not None and side.reading.question is not None:
-                return f"{side.reading.question} Set {TABLE}"
+                return side.reading.question
         return None
+
+    @property
+    def undecided(self) -> str | None:
+        """The question with the table line that answers it (None when all is decided)."""
+        question = self.question
+        return None if question is None else f"{question} Set {TABLE}"
 
 
 def load_eval_dump(path: str | Path, settings: Settings | None = None) -> EvalDump:
