@@ -93,8 +93,8 @@ class Reading:
 
     #: "epoch" or "step" (a log with neither numbers its rows as epochs, in order).
     x_axis: str = "epoch"
-    #: The fields the x axis came from ("epoch", "train/epoch", "step", "event step",
-    #: "record order").
+    #: The fields the x axis came from ("epoch", "train/epoch", "step", "the TensorBoard
+    #: event step", "record order").
     x_source: str = ""
     #: Epochs logged as fractions (step-level records), each epoch its last record.
     fractional: bool = False
@@ -354,7 +354,7 @@ class RowCollector:
             reading.x_source = ", ".join(self._step_names)
         else:
             reading.x_axis = "epoch"
-            reading.x_source = "record order" if self.missing_epoch else "the reader"
+            reading.x_source = "record order"  # rows without epoch or step, numbered
         return reading.x_axis
 
     def _epochs(
