@@ -25,9 +25,11 @@ from tui_timing.config import (
     parse_assignments,
     read_tool_table,
     tolerances_from,
+    untrusted,
 )
 from tui_timing.errors import ArtifactError, UsageError, out_of_memory
 from tui_timing.project import ARTIFACT_KEYS, merge_keys, parse_key_options, read_project
+from tui_timing.report.text import printable_name
 from tui_timing.stages.catalog import ALL_STAGES, Stage
 
 if TYPE_CHECKING:
@@ -157,6 +159,15 @@ def build_invocation(options: dict[str, Any]) -> Invocation:
     artifacts the table names count as given (no discovery).
     """
     pyproject = find_pyproject()
+    why = untrusted(pyproject) if pyproject is not None else None
+    if pyproject is not None and why is not None:
+        click.echo(
+            f"timing-tui: ignoring {printable_name(pyproject)}: it {why}, so its "
+            "[tool.timing-tui] could run another user's code; make it yours and writable "
+            "by you alone (chown, chmod go-w on it and its folder) to use it",
+            err=True,
+        )
+        pyproject = None
     table = read_tool_table(pyproject)
     tolerances = tolerances_from(
         table, parse_assignments(options.get("tols") or (), "--tol"), source=str(pyproject)
@@ -207,6 +218,8 @@ def build_invocation(options: dict[str, Any]) -> Invocation:
         scratchpad=Path(scratchpad) if scratchpad else None,
         theme=pick("theme", None),
         no_cache=bool(options.get("no_cache")),
+        project=pyproject if table else None,
+        scratchpad_given=options.get("scratchpad") is not None,
     )
 
 
@@ -269,7 +282,7 @@ def append_to_scratchpad(
         written = append_entry(path, entry(when), bullet=bullet(when))
     except ArtifactError as exc:
         fail(f"scratchpad {exc}")
-    click.echo(f"timing-tui: {what} appended to {written}", err=True)
+    click.echo(f"timing-tui: {what} appended to {printable_name(written)}", err=True)
 
 
 def fail(message: str) -> None:
@@ -371,10 +384,22 @@ def check(ctx: click.Context, fmt: str, stage: int | None, **options: Any) -> No
         discovered = ""
         if not invocation.any_artifact:
             found = discover_or_sample(settings=invocation.settings)
+            discovered = printable(discovery_text(found))
+            if found.is_sample and found.missed:
+                click.echo(discovered, err=True)
+                raise UsageError(
+                    f"no artifacts given and none usable found in {Path.cwd()}, though "
+                    f"{len(found.missed)} files or folders there were passed over (above); "
+                    "name yours with --cache, --checkpoint, --log, --eval or in "
+                    "[tool.timing-tui] (the bundled sample data stands in only where there "
+                    "is nothing of yours)"
+                )
             paths = found.paths()
             where = "the bundled sample data" if found.is_sample else str(found.root)
-            click.echo(f"timing-tui: no artifacts given; using those found in {where}", err=True)
-            discovered = printable(discovery_text(found))
+            click.echo(
+                f"timing-tui: no artifacts given; using those found in {printable(where)}",
+                err=True,
+            )
         paths = resolve_paths(paths)
         loaded_stamps = None if invocation.no_cache else _stamps(paths)
         context = checked_context(paths, invocation.settings, only=stage)
@@ -486,8 +511,12 @@ def compare_paths(
                 "give --cache PATH (both runs are compared on it)"
             )
         cache = found[0]
-        others = f" (also found: {', '.join(map(str, found[1:4]))})" if len(found) > 1 else ""
-        click.echo(f"timing-tui: comparing on the cache {cache}{others}", err=True)
+        others = (
+            f" (also found: {', '.join(map(printable_name, found[1:4]))})"
+            if len(found) > 1
+            else ""
+        )
+        click.echo(f"timing-tui: comparing on the cache {printable_name(cache)}{others}", err=True)
 
     def paths(run: RunInputs) -> ArtifactPaths:
         return ArtifactPaths(
@@ -560,7 +589,8 @@ def build_cache_command(
             fail(str(exc))
     click.echo(
         f"{result.n_segments} segments from {result.n_events} events in {result.n_files} files\n"
-        f"cache:   {result.cache_path}\nsummary: {result.summary_path}"
+        f"cache:   {printable_name(result.cache_path)}\n"
+        f"summary: {printable_name(result.summary_path)}"
     )
 
 
@@ -641,7 +671,8 @@ def train_command(ctx: click.Context, cache: Path, out: Path, **options: Any) ->
     click.echo(
         f"trained {result.epochs} epochs: loss {final['loss']:.4g}, first/mid/last "
         f"{final['profile_first']:.4g}/{final['profile_mid']:.4g}/{final['profile_last']:.4g}\n"
-        f"checkpoint: {result.checkpoint}\nstats:      {result.stats}"
+        f"checkpoint: {printable_name(result.checkpoint)}\n"
+        f"stats:      {printable_name(result.stats)}"
     )
 
 
@@ -702,7 +733,7 @@ def sample_command(
     except (ArtifactError, UsageError, ValueError, RuntimeError) as exc:
         fail(str(exc))
     click.echo(
-        f"{stats.rows} rows of {cache} sampled on the {device.type} "
+        f"{stats.rows} rows of {printable_name(cache)} sampled on the {device.type} "
         f"(seed {seed}, temperature {temperature:g})\n"
     )
     click.echo(comparison_table(stats.summary()))

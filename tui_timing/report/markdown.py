@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from tui_timing.findings import Action, Report, StageResult
-from tui_timing.report.text import printable
+from tui_timing.report.text import printable, printable_name
 from tui_timing.stages.catalog import STAGE_BY_ID, Stage
 
 
@@ -36,7 +36,7 @@ def findings_markdown(
     if not report.artifacts:
         lines.append("- (none)")
     for kind, ref in report.artifacts.items():
-        lines.append(f"- {kind}: `{ref.path}` ({ref.short_hash})")
+        lines.append(f"- {kind}: `{printable_name(ref.path)}` ({ref.short_hash})")
     lines += ["", "| stage | status | key figures |", "| --- | --- | --- |"]
     for row in report.stages if stage is None else [shown] if shown else []:
         lines.append(f"| {row.id} {row.name} | {row.status} | {_cell(_key_figures(row))} |")
@@ -68,7 +68,7 @@ def findings_bullet(report: Report, when: datetime | None = None, stage: int | N
         what = "verdict not reached (the decision stage did not run)"
     first = f"- {when.date().isoformat()}: timing-tui findings at {when.strftime('%H:%M')}, {what}"
     nested = [
-        f"artifacts: {kind} `{ref.path}` ({ref.short_hash})"
+        f"artifacts: {kind} `{printable_name(ref.path)}` ({ref.short_hash})"
         for kind, ref in report.artifacts.items()
     ]
     rows = report.stages if stage is None else [shown] if shown else []
@@ -113,7 +113,7 @@ def _action_line(action: Action) -> str:
 
 def _error_line(err: dict[str, str | None]) -> str:
     where = str(err["file"]) + (f" [{err['key']}]" if err.get("key") else "")
-    return f"{where}: {err['problem']}"
+    return printable_name(f"{where}: {err['problem']}")
 
 
 def _key_figures(stage: StageResult) -> str:
@@ -123,7 +123,7 @@ def _key_figures(stage: StageResult) -> str:
     parts = list(stage.figures)
     if failing:
         parts.append("not passing: " + ", ".join(failing))
-    return "; ".join(parts) or "-"
+    return printable_name("; ".join(parts) or "-")
 
 
 def full_markdown(report: Report, when: datetime | None = None) -> str:
