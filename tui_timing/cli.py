@@ -512,9 +512,7 @@ def compare_paths(
             )
         cache = found[0]
         others = (
-            f" (also found: {', '.join(map(printable_name, found[1:4]))})"
-            if len(found) > 1
-            else ""
+            f" (also found: {', '.join(map(printable_name, found[1:4]))})" if len(found) > 1 else ""
         )
         click.echo(f"timing-tui: comparing on the cache {printable_name(cache)}{others}", err=True)
 

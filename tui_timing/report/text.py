@@ -14,8 +14,7 @@ MARKS = {"pass": "ok  ", "warn": "WARN", "fail": "FAIL", "skip": "skip", "error"
 #: Lone surrogates stand for the bytes of a file name that is not UTF-8 (surrogateescape):
 #: they cannot be encoded for a terminal or a file, so they are shown escaped too.
 _UNPRINTABLE = re.compile(
-    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2066-\u2069"
-    "\ud800-\udfff]"
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2066-\u2069\ud800-\udfff]"
 )
 #: The same and newline and tab: a name is one line.
 _UNPRINTABLE_IN_NAME = re.compile(f"[\t\n{_UNPRINTABLE.pattern[1:-1]}]")
