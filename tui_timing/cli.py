@@ -28,6 +28,7 @@ from tui_timing.config import (
     untrusted,
 )
 from tui_timing.errors import ArtifactError, UsageError, out_of_memory
+from tui_timing.plugins import exit_now, user_code_guard
 from tui_timing.project import ARTIFACT_KEYS, merge_keys, parse_key_options, read_project
 from tui_timing.report.text import printable_name
 from tui_timing.stages.catalog import ALL_STAGES, Stage
@@ -202,6 +203,8 @@ def build_invocation(options: dict[str, Any]) -> Invocation:
         sampler_kwargs=project.sampler_kwargs,
         pythonpath=project.pythonpath,
     )
+    if settings.device == "cuda":
+        _require_cuda()
     option_of = {"eval": "eval_dump"}
     paths = ArtifactPaths(
         **{
@@ -221,6 +224,20 @@ def build_invocation(options: dict[str, Any]) -> Invocation:
         project=pyproject if table else None,
         scratchpad_given=options.get("scratchpad") is not None,
     )
+
+
+def _require_cuda() -> None:
+    """A UsageError when CUDA was asked for and torch cannot use it: the model-side checks
+    would otherwise find nothing to run and skip, and a stage that computed nothing would
+    read as passed."""
+    import torch
+
+    if not torch.cuda.is_available():
+        raise UsageError(
+            "device cuda was asked for (--device or [tool.timing-tui] device), but torch "
+            "sees no usable CUDA device; use --device cpu, or auto to take the GPU when "
+            "there is one"
+        )
 
 
 def _table_path(pyproject: Path | None, value: str) -> Path:
@@ -378,34 +395,35 @@ def check(ctx: click.Context, fmt: str, stage: int | None, **options: Any) -> No
     from tui_timing.report.text import printable, render_text
     from tui_timing.stages.runner import check_report, checked_context, resolve_paths
 
-    try:
-        invocation = build_invocation(_merged(ctx, options))
-        paths = invocation.paths
-        discovered = ""
-        if not invocation.any_artifact:
-            found = discover_or_sample(settings=invocation.settings)
-            discovered = printable(discovery_text(found))
-            if found.is_sample and found.missed:
-                click.echo(discovered, err=True)
-                raise UsageError(
-                    f"no artifacts given and none usable found in {Path.cwd()}, though "
-                    f"{len(found.missed)} files or folders there were passed over (above); "
-                    "name yours with --cache, --checkpoint, --log, --eval or in "
-                    "[tool.timing-tui] (the bundled sample data stands in only where there "
-                    "is nothing of yours)"
+    with user_code_guard():  # plug-ins print to stderr: stdout is the report alone
+        try:
+            invocation = build_invocation(_merged(ctx, options))
+            paths = invocation.paths
+            discovered = ""
+            if not invocation.any_artifact:
+                found = discover_or_sample(settings=invocation.settings)
+                discovered = printable(discovery_text(found))
+                if found.is_sample and found.missed:
+                    click.echo(discovered, err=True)
+                    raise UsageError(
+                        f"no artifacts given and none usable found in {Path.cwd()}, though "
+                        f"{len(found.missed)} files or folders there were passed over (above); "
+                        "name yours with --cache, --checkpoint, --log, --eval or in "
+                        "[tool.timing-tui] (the bundled sample data stands in only where there "
+                        "is nothing of yours)"
+                    )
+                paths = found.paths()
+                where = "the bundled sample data" if found.is_sample else str(found.root)
+                click.echo(
+                    f"timing-tui: no artifacts given; using those found in {printable(where)}",
+                    err=True,
                 )
-            paths = found.paths()
-            where = "the bundled sample data" if found.is_sample else str(found.root)
-            click.echo(
-                f"timing-tui: no artifacts given; using those found in {printable(where)}",
-                err=True,
-            )
-        paths = resolve_paths(paths)
-        loaded_stamps = None if invocation.no_cache else _stamps(paths)
-        context = checked_context(paths, invocation.settings, only=stage)
-        report = check_report(context, stage)
-    except UsageError as exc:
-        fail(str(exc))
+            paths = resolve_paths(paths)
+            loaded_stamps = None if invocation.no_cache else _stamps(paths)
+            context = checked_context(paths, invocation.settings, only=stage)
+            report = check_report(context, stage)
+        except UsageError as exc:
+            fail(str(exc))
     if loaded_stamps is not None:
         from tui_timing.report.results_cache import ResultsCache
 
@@ -421,7 +439,7 @@ def check(ctx: click.Context, fmt: str, stage: int | None, **options: Any) -> No
             lambda when: findings_bullet(report, when),
             "findings",
         )
-    sys.exit(report.exit_code)
+    exit_now(report.exit_code)
 
 
 @main.command()
@@ -454,19 +472,20 @@ def compare(ctx: click.Context, run_a: Path, run_b: Path, fmt: str, **options: A
     )
     from tui_timing.stages.pair import run_pair
 
-    try:
-        merged = _merged(ctx, options)
-        for name in ("checkpoint", "log"):
-            if merged.get(name) is not None:
-                raise UsageError(
-                    f"compare takes each run's {name} from A and B; drop --{name} (name the "
-                    f"run's folder or checkpoint file as A or B)"
-                )
-        invocation = build_invocation(merged)
-        paths_a, paths_b = compare_paths(invocation.paths, run_a, run_b, invocation.settings)
-        pair = run_pair(paths_a, paths_b, invocation.settings)
-    except UsageError as exc:
-        fail(str(exc))
+    with user_code_guard():  # plug-ins print to stderr: stdout is the report alone
+        try:
+            merged = _merged(ctx, options)
+            for name in ("checkpoint", "log"):
+                if merged.get(name) is not None:
+                    raise UsageError(
+                        f"compare takes each run's {name} from A and B; drop --{name} (name the "
+                        f"run's folder or checkpoint file as A or B)"
+                    )
+            invocation = build_invocation(merged)
+            paths_a, paths_b = compare_paths(invocation.paths, run_a, run_b, invocation.settings)
+            pair = run_pair(paths_a, paths_b, invocation.settings)
+        except UsageError as exc:
+            fail(str(exc))
     comparison = compare_reports(pair.a, pair.b, pair.shared, names=(str(run_a), str(run_b)))
     renderers = {
         "text": render_compare_text,
@@ -481,7 +500,7 @@ def compare(ctx: click.Context, run_a: Path, run_b: Path, fmt: str, **options: A
             lambda when: comparison_bullet(comparison, when),
             "comparison",
         )
-    sys.exit(comparison.exit_code)
+    exit_now(comparison.exit_code)
 
 
 for _param in compare.params:  # each run's checkpoint and log are A's and B's own
