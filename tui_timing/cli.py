@@ -80,8 +80,15 @@ An exception raised in your code is reported as yours, with the call (exit 2).
 """
 
 
-def _existing_path(_: click.Context, __: click.Parameter, value: str | None) -> Path | None:
-    return Path(value) if value else None
+def _existing_path(_: click.Context, param: click.Parameter, value: str | None) -> Path | None:
+    """The path given, or None when the option is absent; an empty one (`--cache "$CACHE"`
+    with the variable unset) is a usage error, not "no artifact given" (which would let
+    discovery pick other files)."""
+    if value == "":
+        raise click.BadParameter(
+            "an empty path (an unset shell variable?); name a file, or leave the option out"
+        )
+    return Path(value) if value is not None else None
 
 
 def artifact_options(func: Callable[..., Any]) -> Callable[..., Any]:
