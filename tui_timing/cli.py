@@ -640,7 +640,14 @@ def build_cache_command(
 @click.option("--diffusion-cond-dim", type=int, help="The diffusion model's conditioning width.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=256, show_default=True)
 @click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=3e-3, show_default=True)
-@click.option("--val-fraction", type=click.FloatRange(0, 1), default=0.1, show_default=True)
+@click.option(
+    "--val-fraction",
+    type=click.FloatRange(0, 1, max_open=True),
+    default=0.1,
+    show_default=True,
+    help="Share of rows held out for validation (below 1: training needs rows).",
+)
+@click.option("--overwrite", is_flag=True, help="Replace the run already in --out.")
 @click.option(
     "--save-every", type=click.IntRange(min=0), default=0, help="Also save epochs/ every N."
 )
@@ -651,8 +658,16 @@ def build_cache_command(
 def train_command(ctx: click.Context, cache: Path, out: Path, **options: Any) -> None:
     """Train the reference timing head on a cache; write OUT/checkpoint.pt and stats.jsonl."""
     from tui_timing.data.dataset import TimingDataset
-    from tui_timing.model.train import TrainOptions, train
+    from tui_timing.model.train import TrainOptions, existing_run, train
 
+    if out.exists() and not out.is_dir():
+        fail(f"--out {out}: not a folder; name the run's folder")
+    there = existing_run(out)
+    if there and not options["overwrite"]:
+        fail(
+            f"--out {out}: already holds a run ({', '.join(there)}); give --overwrite to "
+            "replace it, or name another folder"
+        )
     merged = _merged(ctx, {k: options[k] for k in ("seed", "device", "keys")})
     head = {
         "profile_head": options["profile_head"],
