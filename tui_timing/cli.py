@@ -362,12 +362,26 @@ def main(ctx: click.Context, **options: Any) -> None:
         invocation = build_invocation(options)
     except UsageError as exc:
         fail(str(exc))
+    if not _on_a_terminal():
+        fail(
+            "the inspector needs a terminal, and stdin or stdout is not one (CI, a pipe, "
+            "a closed input); run `timing-tui check` for the same diagnosis as a report"
+        )
     from tui_timing.tui.stage_one_ahead import StageOneAhead
 
     ahead = StageOneAhead.start(invocation)  # before Textual's import: no thread yet
     from tui_timing.tui.app import run_app
 
     run_app(invocation, ahead)
+
+
+def _on_a_terminal() -> bool:
+    """Whether stdin and stdout are both a terminal (open ones): the TUI reads keys from
+    one and draws on the other, and without them it would wait for keys forever."""
+    try:
+        return sys.stdin is not None and sys.stdin.isatty() and sys.stdout.isatty()
+    except (ValueError, OSError):  # closed
+        return False
 
 
 def _merged(ctx: click.Context, options: dict[str, Any]) -> dict[str, Any]:
