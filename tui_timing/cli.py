@@ -8,6 +8,7 @@ command that needs them, so `--help` is instant.
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 from collections.abc import Callable
@@ -339,7 +340,33 @@ def log_to(path: str) -> None:
     logger.setLevel(logging.INFO)
 
 
+#: The exit status of a run the user interrupted (128 + SIGINT, as shells report it).
+INTERRUPTED = 130
+#: Write errors that mean the output itself cannot be delivered (a full disk, /dev/full).
+_OUTPUT_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO)
+
+
+class TimingGroup(click.Group):
+    """The command group, with two endings of its own: Ctrl-C exits 130 (click's own
+    "Aborted!" exits 1, the code of a failed check), and output that cannot be written
+    (stdout on a full disk) is a message and exit 2, not a traceback at shutdown."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            click.echo("\ntiming-tui: interrupted; nothing was left half-written", err=True)
+            sys.exit(INTERRUPTED)
+        except OSError as exc:
+            if exc.errno not in _OUTPUT_ERRNOS:
+                raise
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - what is left unflushed goes here
+            click.echo(f"timing-tui: error: cannot write the output ({exc.strerror})", err=True)
+            sys.exit(2)
+
+
 @click.group(
+    cls=TimingGroup,
     invoke_without_command=True,
     context_settings={"help_option_names": ["-h", "--help"]},
     epilog=PROJECT_HELP,
@@ -443,6 +470,8 @@ def check(ctx: click.Context, fmt: str, stage: int | None, **options: Any) -> No
             loaded_stamps = None if invocation.no_cache else _stamps(paths)
             context = checked_context(paths, invocation.settings, only=stage)
             report = check_report(context, stage)
+            if invocation.project is not None:
+                report.project = str(invocation.project)
         except UsageError as exc:
             fail(str(exc))
     if loaded_stamps is not None:

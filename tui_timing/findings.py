@@ -195,6 +195,9 @@ class Report:
     decision: Decision | None = None
     #: The first artifact that could not be used at all (SPEC 5 `error`); exit code 2.
     error: dict[str, str | None] | None = None
+    #: The pyproject.toml whose `[tool.timing-tui]` configured the run (None: no table):
+    #: its table can run code and set tolerances, so the report always says which it was.
+    project: str | None = None
 
     def stage(self, stage_id: int) -> StageResult | None:
         return next((s for s in self.stages if s.id == stage_id), None)
@@ -216,6 +219,7 @@ class Report:
             },
             "stages": [s.as_dict() for s in self.stages],
             "decision": self.decision.as_dict() if self.decision else None,
+            "project": self.project,
         }
         if self.error is not None:
             out["error"] = dict(self.error)

@@ -15,8 +15,8 @@ version, a collision, a stray file), is a miss and is rewritten. The folder is p
 MAX_BYTES, least recently used first. The folders are the user's alone (0700 whatever the
 umask) and a record is read only when it is the user's own regular file, writable by no
 one else and of a bounded size: a folder another user can write to, or a link, is not
-used at all (no forged entry is read, no file elsewhere is pruned). Nothing here is fatal: a cache that cannot be read
-or written is a miss, and the stages run.
+used at all (no forged entry is read, no file elsewhere is pruned). Nothing here is
+fatal: a cache that cannot be read or written is a miss, and the stages run.
 
 Runs that call the user's own code (`--dataset`, `--model`, `--sampler`) are not cached:
 that code is part of the result and nothing tells when it changed.

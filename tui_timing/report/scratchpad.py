@@ -115,6 +115,9 @@ def append_entry(
         try:
             _write_all(fd, data)
             os.fsync(fd)
+        except KeyboardInterrupt:
+            _cut_back(fd, size)  # interrupted halfway: the user's file as it was
+            raise
         except OSError as exc:
             _cut_back(fd, size)
             reason = "the disk is full" if exc.errno == errno.ENOSPC else exc.strerror

@@ -45,6 +45,8 @@ def _escape(match: re.Match[str]) -> str:
 def render_text(report: Report) -> str:
     """The whole report: artifacts, each stage with its checks and figures, the decision."""
     lines: list[str] = ["timing-tui check", ""]
+    if report.project is not None:
+        lines += [f"Project table: [tool.timing-tui] of {printable_name(report.project)}", ""]
     lines.append("Artifacts:")
     if not report.artifacts:
         lines.append("  (none)")
