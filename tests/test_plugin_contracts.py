@@ -425,11 +425,8 @@ def test_a_forward_that_gives_nothing_usable_is_an_error_not_a_pass(
         f'[tool.timing-tui]\npythonpath = ["src"]\nmodel = "userheads:{factory}"\n'
     )
     monkeypatch.chdir(tmp_path)
-    result = CliRunner().invoke(
-        main,
-        ["check", "--cache", str(CACHE), "--checkpoint", str(path), "--stage", "3"]
-        + ["--format", "json", "--no-cache"],
-    )
+    args = ["check", "--cache", str(CACHE), "--checkpoint", str(path), "--stage", "3"]
+    result = CliRunner().invoke(main, [*args, "--format", "json", "--no-cache"])
     assert result.exit_code == 1, result.output
     (stage,) = json.loads(result.stdout)["stages"]
     checks = {c["id"]: c for c in stage["checks"]}
