@@ -8,7 +8,6 @@ import pytest
 import torch
 
 from tui_timing.model.heads import (
-    PROFILE_HEADS,
     HeadConfig,
     TimingHead,
     duration_nll,
@@ -17,6 +16,7 @@ from tui_timing.model.heads import (
     read_outputs,
     valid_steps,
 )
+from tui_timing.model.options import PROFILE_HEADS
 
 L = 16
 

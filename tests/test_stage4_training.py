@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from report_helpers import run_one, statuses
 
-from tui_timing.config import ArtifactPaths, Settings
+from tui_timing.config import Settings
 from tui_timing.findings import StageResult
-from tui_timing.stages.runner import load_artifacts, run_stage
 from tui_timing.stages.training import CHECKS
 
 REPO = Path(__file__).resolve().parents[1]
@@ -40,12 +40,7 @@ INCREMENTS = REPO / "sample_data/runs/increments/checkpoint.pt"
 def stage4(
     log: Path | None, cache: Path | None = CACHE, checkpoint: Path | None = None
 ) -> StageResult:
-    paths = ArtifactPaths(cache=cache, log=log, checkpoint=checkpoint)
-    return run_stage(load_artifacts(paths, Settings()), 4)
-
-
-def statuses(result: StageResult) -> dict[str, str]:
-    return {c.id: c.status for c in result.checks}
+    return run_one(4, cache=cache, log=log, checkpoint=checkpoint)
 
 
 def planted(tmp_path: Path, change: Callable[[Record], None], since: int) -> Path:

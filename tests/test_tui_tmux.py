@@ -268,7 +268,7 @@ def test_no_color_reads_and_values_copy_whole(empty: Path, width: int, height: i
         assert "SAMPLE" in header and header.endswith("eval eval.pt"), header
         for key in ("? help", "q quit", "1-7 stage", "e/E export", "y/Y copy", "/ find"):
             assert key in footer
-        assert footer.endswith("s switch t theme"), footer
+        assert footer.endswith("s switch w runs"), footer
         colours = term.screen(colors=True)
         assert not sgr_params(colours) & COLOUR_SGR, "NO_COLOR sent a colour"
         assert "Cache integrity" in text and re.search(r"Checks: \d+ ", text)  # readable
@@ -442,7 +442,7 @@ def test_c_compares_two_runs_in_a_real_terminal(tmp_path: Path) -> None:
         shutil.copytree(sample / "runs" / name, folder / "runs" / name)
     term = open_terminal(folder, 80, 24)
     try:
-        term.wait_for(lambda s: "run increments (1/2" in s, "the runs found")
+        term.wait_for(lambda s: "run increments (1 of 2" in s, "the runs found")
         term.wait_done()
         term.keys("c")
         text = term.wait_for(lambda s: "Compare with another run" in s, "the run picker")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from tui_timing.tui.watcher import ArtifactWatcher
+from tui_timing.artifacts.file_watch import ArtifactWatcher
 
 
 class Clock:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import os
+import shlex
 import sys
 from collections.abc import Callable
 from datetime import datetime
@@ -17,7 +18,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
+from click.core import ParameterSource
 
+from tui_timing.artifact_kinds import KINDS
 from tui_timing.config import (
     ArtifactPaths,
     Invocation,
@@ -29,12 +32,21 @@ from tui_timing.config import (
     untrusted,
 )
 from tui_timing.errors import ArtifactError, UsageError, out_of_memory
+from tui_timing.model.options import (
+    PROFILE_HEADS,
+    PROFILE_LOSSES,
+    HeadConfig,
+    TrainOptions,
+    default_of,
+)
 from tui_timing.plugins import exit_now, user_code_guard
-from tui_timing.project import ARTIFACT_KEYS, merge_keys, parse_key_options, read_project
+from tui_timing.project import merge_keys, parse_key_options, read_project
 from tui_timing.report.text import printable_name
 from tui_timing.stages.catalog import ALL_STAGES, Stage
 
 if TYPE_CHECKING:
+    from tui_timing.artifacts.discovery import Discovered
+    from tui_timing.findings import Assumption
     from tui_timing.stages.context import ArtifactPaths
 
 DEVICE_CHOICES = click.Choice(["auto", "cpu", "cuda"])
@@ -57,60 +69,67 @@ Your repo: [tool.timing-tui] in the nearest pyproject.toml (the command line win
   sampler = "pkg.timing:sample"         or "pkg.sampler:Sampler.from_checkpoint"
   sampler_kwargs = { profile_mix = 1.0 }
   profile_bins = "masked"               what first/mid/last mean in your log
+  eval_xy = "points"                    your eval dump's xy, where shapes leave it open
   [tool.timing-tui.keys.cache]          contract name = your name; also keys.batch
   duration = "durations_s"              (or a list: tuple positions), keys.log,
-                                        keys.eval, keys.model; on the command line
-                                        --key cache.duration=durations_s
+                                        keys.eval, keys.model, keys.config (your
+                                        config's fields: cond_dim = "d_cond"); on the
+                                        command line --key cache.duration=durations_s
 
 \b
 Plug-in contracts:
   dataset  Class(cache_path); items are dicts (your names through keys.batch and
            the aliases) or tuples (keys.batch = [...] names the positions);
            batches are made by torch's default collate.
-  model    factory(**entries of the checkpoint's config or Lightning
-           hyper_parameters that it names; cond_dim, max_len inferred); a sole
-           config/cfg/hparams/hyper_parameters parameter gets the whole config, or
-           its annotated dataclass. forward(features, length or mask) returns a
-           dict (mu, log_sigma, logits or profile; mu_log_duration,
-           log_sigma_log_duration, template; keys.model) or (mu, log_sigma, logits).
+  model    factory(**entries of the checkpoint's config, the config.json beside
+           its weights, or Lightning hyper_parameters that it names; cond_dim,
+           max_len inferred); a sole config/cfg/hparams/hyper_parameters parameter
+           gets the whole config, or its annotated dataclass; Class.from_pretrained
+           gets the checkpoint's folder. forward(features, length or mask) returns
+           a dict, NamedTuple or dataclass (mu, log_sigma, logits or profile;
+           loc, log_scale, step_logits, mu_log_duration, log_sigma_log_duration,
+           template; keys.model) or a tuple (mu, log_sigma, logits).
   sampler  f(model, features, length, *, generator, temperature) returning a dict
            or (duration, dt) / (duration, profile); or an object made by
-           factory(checkpoint_path=, cache_path=, device=, **sampler_kwargs) whose
-           .sample(n) returns rows of its own choosing with their mask.
+           factory(checkpoint_path=, cache_path=, device=, **sampler_kwargs), or
+           by Class.from_pretrained(folder), whose .sample(n) returns rows of its
+           own choosing with their mask.
 An exception raised in your code is reported as yours, with the call (exit 2).
 """
 
 
 def _existing_path(_: click.Context, param: click.Parameter, value: str | None) -> Path | None:
-    """The path given, or None when the option is absent; an empty one (`--cache "$CACHE"`
-    with the variable unset) is a usage error, not "no artifact given" (which would let
-    discovery pick other files)."""
+    """The path given for an artifact; a usage error (exit 2) naming it when nothing is
+    there, before any stage runs, saying how to make one where there is a way. An empty
+    one (`--cache "$CACHE"` with the variable unset) is a usage error too, not "no artifact
+    given" (which would let discovery pick other files)."""
     if value == "":
         raise click.BadParameter(
             "an empty path (an unset shell variable?); name a file, or leave the option out"
         )
-    return Path(value) if value is not None else None
+    if value is None:
+        return None
+    path = Path(value)
+    if not path.exists():
+        how = next((k.make_one for k in KINDS if k.param == param.name and k.make_one), "")
+        raise click.BadParameter(
+            f"{value}: no such file; give the path of an existing file{', ' + how if how else ''}"
+        )
+    return path
 
 
 def artifact_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """The shared artifact and run options of SPEC 5 (the TUI and `check`)."""
     options = [
-        click.option(
-            "--cache", callback=_existing_path, help="Timing cache (.pt/.npz/.safetensors)."
-        ),
-        click.option(
-            "--raw-summary",
-            callback=_existing_path,
-            help="Raw summary JSON (default: beside the cache).",
-        ),
-        click.option("--checkpoint", callback=_existing_path, help="Timing-head checkpoint (.pt)."),
-        click.option(
-            "--log",
-            callback=_existing_path,
-            help="Training stats log (stats.jsonl, CSV, metrics.csv).",
-        ),
-        click.option(
-            "--eval", "eval_dump", callback=_existing_path, help="Diffusion eval dump (.pt/.npz)."
+        *(
+            click.option(
+                kind.option,
+                kind.param,
+                metavar=kind.metavar,
+                help=kind.help,
+                callback=_existing_path,
+            )
+            for kind in KINDS
         ),
         click.option(
             "--dataset", help="Your dataset class, module:Class (called with the cache path)."
@@ -134,12 +153,11 @@ def artifact_options(func: Callable[..., Any]) -> Callable[..., Any]:
             type=click.Path(path_type=Path),
             help="Markdown file the findings are appended to.",
         ),
-        click.option("--theme", help="TUI theme name (see themes/)."),
         click.option("--device", type=DEVICE_CHOICES, help="Where models run (default auto)."),
         click.option(
             "--samples",
             type=SAMPLE_COUNTS,
-            help=f"Rows sampled in stage 5, at most {SAMPLES_MAX:,} (default 2048).",
+            help=f"Rows sampled in stage 5, at most {SAMPLES_MAX:,} (default {Settings.samples}).",
         ),
         click.option(
             "--seed", type=SEEDS, help="Seed of every random choice, 0 to 2**63-1 (default 0)."
@@ -153,7 +171,8 @@ def artifact_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option(
             "--temperature",
             type=click.FloatRange(min=0, min_open=True),
-            help="Sampling temperature of the profile in stage 5 (default 1).",
+            help="Sampling temperature of the profile in stage 5 "
+            f"(default {Settings.temperature:g}).",
         ),
     ]
     for option in reversed(options):
@@ -197,10 +216,10 @@ def build_invocation(options: dict[str, Any]) -> Invocation:
 
     settings = Settings(
         tolerances=tolerances,
-        device=pick("device", "auto"),
-        samples=pick("samples", 2048),
-        seed=pick("seed", 0),
-        temperature=float(pick("temperature", 1.0)),
+        device=pick("device", Settings.device),
+        samples=pick("samples", Settings.samples),
+        seed=pick("seed", Settings.seed),
+        temperature=float(pick("temperature", Settings.temperature)),
         dataset_spec=plugin("dataset"),
         model_spec=plugin("model"),
         sampler_spec=plugin("sampler"),
@@ -208,17 +227,14 @@ def build_invocation(options: dict[str, Any]) -> Invocation:
         batch_positions=project.batch_positions,
         log_patterns=project.log_patterns,
         profile_bins=project.profile_bins,
+        eval_xy=project.eval_xy,
         sampler_kwargs=project.sampler_kwargs,
         pythonpath=project.pythonpath,
     )
     if settings.device == "cuda":
         _require_cuda()
-    option_of = {"eval": "eval_dump"}
     paths = ArtifactPaths(
-        **{
-            kind: options.get(option_of.get(kind, kind)) or project.artifacts.get(kind)
-            for kind in ARTIFACT_KEYS
-        }
+        **{kind.name: options.get(kind.param) or project.artifacts.get(kind.name) for kind in KINDS}
     )
     scratchpad = options.get("scratchpad")
     if scratchpad is None and "scratchpad" in table:
@@ -229,6 +245,7 @@ def build_invocation(options: dict[str, Any]) -> Invocation:
         scratchpad=Path(scratchpad) if scratchpad else None,
         theme=pick("theme", None),
         no_cache=bool(options.get("no_cache")),
+        run_folders=project.runs,
         project=pyproject if table else None,
         scratchpad_given=options.get("scratchpad") is not None,
     )
@@ -306,8 +323,19 @@ def append_to_scratchpad(
     try:
         written = append_entry(path, entry(when), bullet=bullet(when))
     except ArtifactError as exc:
-        fail(f"scratchpad {exc}")
+        fail(f"scratchpad {exc}; the report above stands, but was not appended to it")
     click.echo(f"timing-tui: {what} appended to {printable_name(written)}", err=True)
+
+
+def writable_scratchpad(path: Path) -> None:
+    """A UsageError, before any stage runs, when the scratchpad named cannot be appended to
+    (a folder, a missing folder): the report would otherwise end "Exit code 0." and the
+    command exit 2."""
+    from tui_timing.report.scratchpad import scratchpad_problem
+
+    problem = scratchpad_problem(path)
+    if problem is not None:
+        raise UsageError(f"--scratchpad {path}: {problem}")
 
 
 def fail(message: str) -> None:
@@ -372,6 +400,7 @@ class TimingGroup(click.Group):
     epilog=PROJECT_HELP,
 )
 @artifact_options
+@click.option("--theme", help="TUI theme name (see themes/; `t` in the TUI cycles them).")
 @click.version_option(package_name="timing-tui")
 @click.pass_context
 def main(ctx: click.Context, **options: Any) -> None:
@@ -380,7 +409,8 @@ def main(ctx: click.Context, **options: Any) -> None:
     With no command, opens the inspector on the artifacts given, or on those found under
     the current directory, or on the bundled sample data.
     """
-    ctx.obj = options
+    if ctx.invoked_subcommand is not None:
+        refuse_options_before(ctx, ctx.invoked_subcommand)
     if os.environ.get("TIMING_TUI_LOG"):
         log_to(os.environ["TIMING_TUI_LOG"])
     if ctx.invoked_subcommand is not None:
@@ -411,10 +441,42 @@ def _on_a_terminal() -> bool:
         return False
 
 
-def _merged(ctx: click.Context, options: dict[str, Any]) -> dict[str, Any]:
-    """Subcommand options, falling back to those given before the subcommand name."""
-    parent = ctx.obj or {}
-    return {k: (v if v not in (None, ()) else parent.get(k)) for k, v in options.items()}
+def refuse_options_before(ctx: click.Context, command: str) -> None:
+    """Exit 2 when options were given before the command's name (`timing-tui --scratchpad X
+    check`): those are the inspector's, and honouring some of them in a command that
+    takes them while another command has no such option would make an option mean
+    different things by where it stands. The message shows where to write them."""
+    given = [
+        param
+        for param in ctx.command.params
+        if isinstance(param, click.Option)
+        and param.name is not None
+        and ctx.get_parameter_source(param.name) == ParameterSource.COMMANDLINE
+    ]
+    if not given:
+        return
+    takes = {p.name for p in main.commands[command].params if isinstance(p, click.Option)}
+    words = [word for param in given for word in _as_typed(param, ctx.params[param.name])]
+    names = ", ".join(param.opts[0] for param in given)
+    unknown = [param.opts[0] for param in given if param.name not in takes]
+    if unknown:
+        fail(
+            f"{names} given before the command {command!r}, which takes no "
+            f"{', '.join(unknown)} (timing-tui {command} --help lists its options); options "
+            "before a command name are the inspector's (timing-tui with no command)"
+        )
+    fail(
+        f"{names} given before the command {command!r}; write the options after the "
+        f"command name: timing-tui {command} {shlex.join(words)} ..."
+    )
+
+
+def _as_typed(option: click.Option, value: Any) -> list[str]:
+    """The words that give `option` this value on the command line."""
+    if option.is_flag:
+        return [option.opts[0]]
+    values = value if option.multiple else (value,)
+    return [word for one in values for word in (option.opts[0], str(one))]
 
 
 @main.command(epilog=PROJECT_HELP)
@@ -432,22 +494,25 @@ def _merged(ctx: click.Context, options: dict[str, Any]) -> dict[str, Any]:
     type=click.IntRange(ALL_STAGES[0], ALL_STAGES[-1]),
     help=f"Run and report one stage ({Stage.DECISION} runs all).",
 )
-@click.pass_context
-def check(ctx: click.Context, fmt: str, stage: int | None, **options: Any) -> None:
+def check(fmt: str, stage: int | None, **options: Any) -> None:
     """Run the stages headless and print the report. Exit 0 all passed, 1 a check failed
     or errored, 2 a usage error or an artifact that cannot be used at all."""
     from tui_timing.artifacts.discovery import discover_or_sample
+    from tui_timing.artifacts.raw_summary import summary_beside
     from tui_timing.report.discovery import discovery_text
     from tui_timing.report.json_report import render_json
     from tui_timing.report.markdown import findings_bullet, findings_markdown, full_markdown
-    from tui_timing.report.text import printable, render_text
+    from tui_timing.report.text import error_line, printable, render_text
     from tui_timing.stages.runner import check_report, checked_context, resolve_paths
 
     with user_code_guard():  # plug-ins print to stderr: stdout is the report alone
         try:
-            invocation = build_invocation(_merged(ctx, options))
+            invocation = build_invocation(options)
+            if options.get("scratchpad") is not None:
+                writable_scratchpad(options["scratchpad"])
             paths = invocation.paths
             discovered = ""
+            assumed: list[Assumption] = []
             if not invocation.any_artifact:
                 found = discover_or_sample(settings=invocation.settings)
                 discovered = printable(discovery_text(found))
@@ -455,20 +520,25 @@ def check(ctx: click.Context, fmt: str, stage: int | None, **options: Any) -> No
                     click.echo(discovered, err=True)
                     raise UsageError(
                         f"no artifacts given and none usable found in {Path.cwd()}, though "
-                        f"{len(found.missed)} files or folders there were passed over (above); "
-                        "name yours with --cache, --checkpoint, --log, --eval or in "
-                        "[tool.timing-tui] (the bundled sample data stands in only where there "
-                        "is nothing of yours)"
+                        f"{len(found.missed)} files or folders there were passed over "
+                        "(above); name yours with --cache, --checkpoint, --log, --eval or in "
+                        "[tool.timing-tui] (the bundled sample data stands in only where "
+                        "there is nothing of yours)"
                     )
                 paths = found.paths()
+                assumed = found.assumptions()
                 where = "the bundled sample data" if found.is_sample else str(found.root)
                 click.echo(
-                    f"timing-tui: no artifacts given; using those found in {printable(where)}",
+                    f"timing-tui: no artifacts given; using those found in {printable_name(where)}",
                     err=True,
                 )
+            if paths.cache is not None and paths.raw_summary is None:
+                paired = summary_beside(paths.cache)
+                if paired.path is not None and paired.note:
+                    click.echo(f"timing-tui: {printable_name(paired.note)}", err=True)
             paths = resolve_paths(paths)
             loaded_stamps = None if invocation.no_cache else _stamps(paths)
-            context = checked_context(paths, invocation.settings, only=stage)
+            context = checked_context(paths, invocation.settings, only=stage, assumptions=assumed)
             report = check_report(context, stage)
             if invocation.project is not None:
                 report.project = str(invocation.project)
@@ -482,6 +552,8 @@ def check(ctx: click.Context, fmt: str, stage: int | None, **options: Any) -> No
         click.echo(discovered, err=fmt != "text")
     renderers = {"text": render_text, "json": render_json, "markdown": full_markdown}
     click.echo(renderers[fmt](report).rstrip("\n"))
+    if report.error is not None:  # in the report too; here where a shell shows errors
+        click.echo(f"timing-tui: error: {error_line(report.error)}", err=True)
     if invocation.scratchpad is not None and options.get("scratchpad") is not None:
         append_to_scratchpad(
             invocation.scratchpad,
@@ -504,12 +576,12 @@ def check(ctx: click.Context, fmt: str, stage: int | None, **options: Any) -> No
     show_default=True,
     help="Report format on stdout.",
 )
-@click.pass_context
-def compare(ctx: click.Context, run_a: Path, run_b: Path, fmt: str, **options: Any) -> None:
+def compare(run_a: Path, run_b: Path, fmt: str, **options: Any) -> None:
     """Compare run B with run A on one cache: did B fix what A failed, did it break anything?
 
-    A and B are run folders or checkpoint files; each run's stats log and eval dump are
-    the ones found beside it (--eval gives both runs one). Exit 0 no regression, 1 B
+    A and B are run folders or checkpoints inside them; each run's stats log and eval dump
+    are the ones in its folder; a --log or --eval (or table entry) in one run's folder is
+    that run's alone, one in neither is both runs'. Exit 0 no regression, 1 B
     fails a check that A passed, 2 a usage error or an artifact that cannot be used at all.
     """
     from tui_timing.report.compare import compare_reports
@@ -524,16 +596,19 @@ def compare(ctx: click.Context, run_a: Path, run_b: Path, fmt: str, **options: A
 
     with user_code_guard():  # plug-ins print to stderr: stdout is the report alone
         try:
-            merged = _merged(ctx, options)
-            for name in ("checkpoint", "log"):
-                if merged.get(name) is not None:
+            for kind in RUNS_OWN:
+                if options.get(kind.param) is not None:
                     raise UsageError(
-                        f"compare takes each run's {name} from A and B; drop --{name} (name the "
-                        f"run's folder or checkpoint file as A or B)"
+                        f"compare takes each run's {kind.name} from A and B; drop {kind.option} "
+                        f"(name the run's folder or {kind.name} as A or B)"
                     )
-            invocation = build_invocation(merged)
-            paths_a, paths_b = compare_paths(invocation.paths, run_a, run_b, invocation.settings)
-            pair = run_pair(paths_a, paths_b, invocation.settings)
+            invocation = build_invocation(options)
+            if options.get("scratchpad") is not None:
+                writable_scratchpad(options["scratchpad"])
+            (paths_a, paths_b), assumed = compare_paths(
+                invocation.paths, run_a, run_b, invocation.settings
+            )
+            pair = run_pair(paths_a, paths_b, invocation.settings, assumptions=assumed)
         except UsageError as exc:
             fail(str(exc))
     comparison = compare_reports(pair.a, pair.b, pair.shared, names=(str(run_a), str(run_b)))
@@ -553,48 +628,239 @@ def compare(ctx: click.Context, run_a: Path, run_b: Path, fmt: str, **options: A
     exit_now(comparison.exit_code)
 
 
-for _param in compare.params:  # each run's checkpoint and log are A's and B's own
-    if isinstance(_param, click.Option) and _param.name in ("checkpoint", "log"):
+#: The kinds compare takes from each run alone (A's and B's own checkpoint).
+RUNS_OWN = tuple(kind for kind in KINDS if kind.scope == "run")
+for _param in compare.params:
+    if isinstance(_param, click.Option) and _param.name in {k.param for k in RUNS_OWN}:
         _param.hidden = True
 
 
 def compare_paths(
     shared: ArtifactPaths, run_a: Path, run_b: Path, settings: Settings
-) -> tuple[ArtifactPaths, ArtifactPaths]:
-    """Each run's artifact paths: its checkpoint, log and eval dump, and the one cache (given,
-    from the project table, else the one found around the runs or under the current folder)."""
+) -> tuple[tuple[ArtifactPaths, ArtifactPaths], tuple[list[Assumption], list[Assumption]]]:
+    """Each run's artifact paths and what was assumed in choosing them: its checkpoint, its
+    log and eval dump (stages/pair.py pair_file: a named one in one run's folder is that
+    run's, one in neither is both runs', a run without one of its own may share one found
+    in neither), and the one cache (given, from the project table, else the one found
+    around the runs or under the current folder)."""
     from tui_timing.artifacts.discovery import discover
-    from tui_timing.artifacts.run_folder import RunInputs, cache_near, resolve_run
+    from tui_timing.artifacts.run_folder import found_near, resolve_run
     from tui_timing.stages.context import ArtifactPaths
+    from tui_timing.stages.pair import pair_file
 
-    run_inputs_a = resolve_run(run_a, "A", settings)
-    run_inputs_b = resolve_run(run_b, "B", settings)
-    cache = shared.cache
-    if cache is None:
-        found = (
-            cache_near([run_inputs_a, run_inputs_b], settings) or discover(None, settings).caches
-        )
-        if not found:
-            raise UsageError(
-                "no timing cache found around the runs or under the current folder; "
-                "give --cache PATH (both runs are compared on it)"
-            )
-        cache = found[0]
-        others = (
-            f" (also found: {', '.join(map(printable_name, found[1:4]))})" if len(found) > 1 else ""
-        )
-        click.echo(f"timing-tui: comparing on the cache {printable_name(cache)}{others}", err=True)
-
-    def paths(run: RunInputs) -> ArtifactPaths:
-        return ArtifactPaths(
+    runs = (resolve_run(run_a, "A", settings), resolve_run(run_b, "B", settings))
+    near = found_near(list(runs), settings) or discover(None, settings)
+    cache = shared.cache or _found_cache(
+        near, "around the runs or under the current folder", "both runs are compared on it"
+    )
+    folders = (runs[0].folder, runs[1].folder)
+    checkpoints = pair_file(
+        "checkpoint", (runs[0].checkpoint, runs[1].checkpoint), folders, shared.checkpoint
+    )
+    if shared.checkpoint is not None and checkpoints.a == checkpoints.b:
+        checkpoints = pair_file("checkpoint", (runs[0].checkpoint, runs[1].checkpoint), folders)
+    logs = pair_file("log", (runs[0].log, runs[1].log), folders, shared.log)
+    evals = pair_file("eval", (runs[0].eval, runs[1].eval), folders, shared.eval, near.loose_evals)
+    for paired in (logs, evals):
+        if paired.note is not None:
+            click.echo(f"timing-tui: {paired.note}", err=True)
+    sides = []
+    for index, run in enumerate(runs):
+        pick = (lambda p: p.a) if index == 0 else (lambda p: p.b)
+        said = (lambda p: p.said_a) if index == 0 else (lambda p: p.said_b)
+        paths = ArtifactPaths(
             cache=cache,
             raw_summary=shared.raw_summary,
-            checkpoint=run.checkpoint,
-            log=run.log,
-            eval=shared.eval or run.eval,
+            checkpoint=pick(checkpoints) or run.checkpoint,
+            log=pick(logs),
+            eval=pick(evals),
         )
+        notes = [*run.assumptions, *said(checkpoints), *said(logs), *said(evals)]
+        sides.append((paths, notes))
+    return (sides[0][0], sides[1][0]), (sides[0][1], sides[1][1])
 
-    return paths(run_inputs_a), paths(run_inputs_b)
+
+@main.command("init")
+@click.option(
+    "--write",
+    is_flag=True,
+    help="Append the table to pyproject.toml (never over an existing [tool.timing-tui]).",
+)
+def init_command(write: bool) -> None:
+    """Print the [tool.timing-tui] table that discovery infers for this repository, each
+    line commented with how it was inferred; --write appends it to pyproject.toml."""
+    from tui_timing.artifacts.atomic import atomic_write_bytes
+    from tui_timing.report.init_table import infer_table
+
+    pyproject = find_pyproject()
+    root = pyproject.parent if pyproject is not None else Path.cwd().resolve()
+    try:
+        existing = read_tool_table(pyproject)
+    except UsageError as exc:
+        fail(str(exc))
+    if write and pyproject is not None and existing:
+        fail(
+            f"{pyproject} already has a [tool.timing-tui] table; init never overwrites it: "
+            "edit it, or run timing-tui init (without --write) to see what it would write"
+        )
+    text = infer_table(root).text(root)
+    if not write:
+        click.echo(text.rstrip("\n"))
+        return
+    target = pyproject or root / "pyproject.toml"
+    try:
+        before = target.read_bytes() if target.exists() else b""
+        gap = b"" if not before else (b"\n" if before.endswith(b"\n") else b"\n\n")
+        atomic_write_bytes(target, before + gap + text.encode("utf-8"))
+    except (OSError, ArtifactError) as exc:
+        fail(f"{target}: cannot be written ({exc}); nothing was changed")
+    click.echo(f"timing-tui: [tool.timing-tui] appended to {target}", err=True)
+
+
+@main.command("runs")
+@click.argument("folders", metavar="[PATH]...", nargs=-1, type=click.Path(path_type=Path))
+@artifact_options
+@click.option(
+    "--checkpoints",
+    "every_checkpoint",
+    is_flag=True,
+    help="One row per checkpoint (default: each run's newest).",
+)
+@click.option("--follow", is_flag=True, help="Keep watching; print each new diagnosis as it lands.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "jsonl", "markdown"]),
+    default="text",
+    show_default=True,
+    help="Output format on stdout (--follow: text or jsonl).",
+)
+def runs_command(
+    folders: tuple[Path, ...],
+    every_checkpoint: bool,
+    follow: bool,
+    fmt: str,
+    **options: Any,
+) -> None:
+    """Every run under the PATHs (default: the table's `runs`, else the current folder),
+    each run's newest checkpoint (every one with --checkpoints) diagnosed on one cache, and
+    fixed / regressed against the run's previous checkpoint. Exit 1 when a run's newest
+    checkpoint regressed, 2 as for `check`, else 0; --follow ends with 0 on ctrl+c."""
+    from tui_timing.report import runs_render
+    from tui_timing.report.runs import (
+        RunDiagnoser,
+        diagnose_runs,
+        find_runs,
+        ranked,
+        runs_exit_code,
+    )
+    from tui_timing.report.text import printable
+
+    try:
+        for name in ("checkpoint", "log"):
+            if options.get(name) is not None:
+                raise UsageError(f"runs takes each run's {name} from its own folder; drop --{name}")
+        if follow and fmt not in ("text", "jsonl"):
+            raise UsageError(
+                f"--follow prints rows as they land: use --format text or jsonl, not {fmt}"
+            )
+        invocation = build_invocation(options)
+        roots = _run_roots(folders, invocation.run_folders)
+        shared = _runs_cache(invocation.paths, invocation.settings)
+        diagnoser = RunDiagnoser(shared, invocation.settings, use_cache=not invocation.no_cache)
+        ascii_only = "utf" not in (sys.stdout.encoding or "").lower()
+        if follow:
+            _follow_runs(roots, invocation.settings, diagnoser, every_checkpoint, fmt, ascii_only)
+        found, discovered = find_runs(roots, invocation.settings)
+        for each in discovered:  # limits reached: the table would be silently short
+            for note in each.notes:
+                click.echo(printable(f"timing-tui: under {each.root}: {note}"), err=True)
+        rows = ranked(diagnose_runs(found, diagnoser, every_checkpoint))
+    except UsageError as exc:
+        fail(str(exc))
+    if fmt == "jsonl":
+        for row in rows:
+            click.echo(runs_render.json_line(row))
+    else:
+        renderers = {
+            "text": lambda r: runs_render.render_runs_text(r, ascii_only),
+            "json": runs_render.render_runs_json,
+            "markdown": runs_render.render_runs_markdown,
+        }
+        click.echo(renderers[fmt](rows).rstrip("\n"))
+    sys.exit(runs_exit_code(rows))
+
+
+def _run_roots(folders: tuple[Path, ...], table_runs: tuple[Path, ...]) -> list[Path]:
+    """The folders to look in: the PATHs, else the table's `runs`, else the current one."""
+    for folder in folders:
+        if not folder.is_dir():
+            raise UsageError(f"{folder} is not a folder; name folders that hold runs")
+    return list(folders) or list(table_runs) or [Path.cwd()]
+
+
+def _runs_cache(given: ArtifactPaths, settings: Settings) -> ArtifactPaths:
+    """The cache (and eval dump) every run is diagnosed on: given or in the table, else
+    found by discovery under the current folder (said on stderr); an eval dump found there
+    that lies inside no run is every run's that has none of its own."""
+    from tui_timing.artifacts.discovery import discover
+    from tui_timing.report.text import printable
+
+    if given.cache is not None and given.eval is not None:
+        return given
+    found = discover(None, settings)
+    cache = given.cache or _found_cache(
+        found, "under the current folder", "every run is diagnosed on it"
+    )
+    evaluation = given.eval
+    if evaluation is None:
+        owned = {run.eval for run in found.runs}
+        shared = [path for path in found.evals if path not in owned]
+        if shared:
+            evaluation = shared[0]
+            said = f"timing-tui: runs without an eval dump of their own use {evaluation}"
+            click.echo(printable(said), err=True)
+    return ArtifactPaths(cache=cache, raw_summary=given.raw_summary, eval=evaluation)
+
+
+def _found_cache(found: Discovered, where: str, role: str) -> Path:
+    """The first cache discovery found (said on stderr, with the others), or a usage error
+    saying to give one."""
+
+    if not found.caches:
+        raise UsageError(
+            f"no timing cache found {where}; give --cache PATH ({role}) or name it in "
+            "[tool.timing-tui]"
+        )
+    cache, more = found.caches[0], found.caches[1:4]
+    others = f" (also found: {', '.join(map(printable_name, more))})" if more else ""
+    click.echo(f"timing-tui: using the cache {printable_name(cache)} ({role}){others}", err=True)
+    return cache
+
+
+def _follow_runs(
+    roots: list[Path],
+    settings: Settings,
+    diagnoser: Any,
+    every_checkpoint: bool,
+    fmt: str,
+    ascii_only: bool,
+) -> None:
+    """Print each row as it lands until ctrl+c, which ends with exit 0 between two lines."""
+    from tui_timing.report import runs_render
+    from tui_timing.report.follow import RunFollower, follow_runs
+
+    def emit(row: Any) -> None:
+        line = (
+            runs_render.json_line(row) if fmt == "jsonl" else runs_render.text_row(row, ascii_only)
+        )
+        click.echo(line)
+        sys.stdout.flush()
+
+    if fmt == "text":
+        click.echo("  ".join(runs_render.HEADER))
+    follow_runs(RunFollower(roots, settings, diagnoser, every_checkpoint), emit)
+    sys.exit(0)
 
 
 @main.command("build-cache")
@@ -666,27 +932,57 @@ def build_cache_command(
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="Run folder.")
 @click.option(
     "--profile-head",
-    type=click.Choice(["linear", "templates", "increments", "monotonic"]),
-    default="increments",
+    type=click.Choice(PROFILE_HEADS),
+    default=default_of(HeadConfig, "profile_head"),
     show_default=True,
     help="How per-step logits are produced.",
 )
-@click.option("--epochs", type=click.IntRange(min=1), default=30, show_default=True)
-@click.option("--hidden", type=click.IntRange(min=1), default=64, show_default=True)
-@click.option("--n-templates", type=click.IntRange(min=1), default=8, show_default=True)
+@click.option(
+    "--epochs",
+    type=click.IntRange(min=1),
+    default=default_of(TrainOptions, "epochs"),
+    show_default=True,
+)
+@click.option(
+    "--hidden",
+    type=click.IntRange(min=1),
+    default=default_of(HeadConfig, "hidden"),
+    show_default=True,
+)
+@click.option(
+    "--n-templates",
+    type=click.IntRange(min=1),
+    default=default_of(HeadConfig, "n_templates"),
+    show_default=True,
+)
 @click.option("--logit-bound", type=float, help="Squash logits to b·tanh(z/b) (default: none).")
 @click.option("--logsigma-min", type=float, help="Clamp log σ from below (default: none).")
 @click.option("--logsigma-max", type=float, help="Clamp log σ from above (default: none).")
 @click.option("--no-length-input", is_flag=True, help="Do not tell the backbone the length.")
 @click.option("--no-mask-padding", is_flag=True, help="Softmax over all L steps, padding too.")
-@click.option("--profile-loss", type=click.Choice(["kl", "mse"]), default="kl", show_default=True)
+@click.option(
+    "--profile-loss",
+    type=click.Choice(PROFILE_LOSSES),
+    default=default_of(HeadConfig, "profile_loss"),
+    show_default=True,
+)
 @click.option("--diffusion-cond-dim", type=int, help="The diffusion model's conditioning width.")
-@click.option("--batch-size", type=click.IntRange(min=1), default=256, show_default=True)
-@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=3e-3, show_default=True)
+@click.option(
+    "--batch-size",
+    type=click.IntRange(min=1),
+    default=default_of(TrainOptions, "batch_size"),
+    show_default=True,
+)
+@click.option(
+    "--lr",
+    type=click.FloatRange(min=0, min_open=True),
+    default=default_of(TrainOptions, "lr"),
+    show_default=True,
+)
 @click.option(
     "--val-fraction",
     type=click.FloatRange(0, 1, max_open=True),
-    default=0.1,
+    default=default_of(TrainOptions, "val_fraction"),
     show_default=True,
     help="Share of rows held out for validation (below 1: training needs rows).",
 )
@@ -697,11 +993,10 @@ def build_cache_command(
 @click.option("--seed", type=SEEDS, help="Seed of the split, the weights and the batches.")
 @click.option("--device", type=DEVICE_CHOICES, help="Where to train (default auto).")
 @click.option("--key", "keys", multiple=True, help="Map a cache key: NAME=THEIR_KEY.")
-@click.pass_context
-def train_command(ctx: click.Context, cache: Path, out: Path, **options: Any) -> None:
+def train_command(cache: Path, out: Path, **options: Any) -> None:
     """Train the reference timing head on a cache; write OUT/checkpoint.pt and stats.jsonl."""
     from tui_timing.data.dataset import TimingDataset
-    from tui_timing.model.train import TrainOptions, existing_run, train
+    from tui_timing.model.train import existing_run, train
 
     if out.exists() and not out.is_dir():
         fail(f"--out {out}: not a folder; name the run's folder")
@@ -711,7 +1006,6 @@ def train_command(ctx: click.Context, cache: Path, out: Path, **options: Any) ->
             f"--out {out}: already holds a run ({', '.join(there)}); give --overwrite to "
             "replace it, or name another folder"
         )
-    merged = _merged(ctx, {k: options[k] for k in ("seed", "device", "keys")})
     head = {
         "profile_head": options["profile_head"],
         "hidden": options["hidden"],
@@ -729,12 +1023,12 @@ def train_command(ctx: click.Context, cache: Path, out: Path, **options: Any) ->
         batch_size=options["batch_size"],
         lr=options["lr"],
         val_fraction=options["val_fraction"],
-        seed=merged["seed"] if merged["seed"] is not None else 0,
-        device=merged["device"] or "auto",
+        seed=options["seed"] if options["seed"] is not None else default_of(TrainOptions, "seed"),
+        device=options["device"] or default_of(TrainOptions, "device"),
         save_every=options["save_every"],
     )
     try:
-        dataset = TimingDataset(cache, parse_key_options(merged["keys"] or ())["cache"])
+        dataset = TimingDataset(cache, parse_key_options(options["keys"])["cache"])
         with click.progressbar(length=run.epochs, label="training", file=sys.stderr) as bar:
 
             def on_epoch(epoch: int, epochs: int, stats: dict[str, dict[str, float]]) -> None:
@@ -762,12 +1056,14 @@ def train_command(ctx: click.Context, cache: Path, out: Path, **options: Any) ->
 @click.option("--checkpoint", required=True, type=click.Path(path_type=Path), help="Checkpoint.")
 @click.option("--cache", required=True, type=click.Path(path_type=Path), help="Timing cache.")
 @click.option(
-    "--samples", type=SAMPLE_COUNTS, help=f"Rows to sample, at most {SAMPLES_MAX:,} (default 2048)."
+    "--samples",
+    type=SAMPLE_COUNTS,
+    help=f"Rows to sample, at most {SAMPLES_MAX:,} (default {Settings.samples}).",
 )
 @click.option(
     "--temperature",
     type=click.FloatRange(min=0, min_open=True),
-    default=1.0,
+    default=Settings.temperature,
     show_default=True,
     help="Profile logits are divided by this.",
 )
@@ -776,29 +1072,25 @@ def train_command(ctx: click.Context, cache: Path, out: Path, **options: Any) ->
 @click.option("--seed", type=SEEDS, help="Seed of the rows and the draws (default 0).")
 @click.option("--device", type=DEVICE_CHOICES, help="Where to sample (default auto).")
 @click.option("--key", "keys", multiple=True, help="Map a cache key: NAME=THEIR_KEY.")
-@click.pass_context
-def sample_command(
-    ctx: click.Context, checkpoint: Path, cache: Path, temperature: float, **options: Any
-) -> None:
+def sample_command(checkpoint: Path, cache: Path, temperature: float, **options: Any) -> None:
     """Sample durations and profiles for random cache rows; print them beside the real ones."""
     from tui_timing.data.dataset import TimingDataset
     from tui_timing.model.checkpoint import load_checkpoint
     from tui_timing.model.sample import SampleStats, comparison_table, load_sampler, sample_chunks
     from tui_timing.model.train import resolve_device
 
-    merged = _merged(ctx, options)
-    samples = merged["samples"] or 2048
-    seed = merged["seed"] if merged["seed"] is not None else 0
+    samples = options["samples"] or Settings.samples
+    seed = options["seed"] if options["seed"] is not None else Settings.seed
     try:
-        timing = TimingDataset(cache, parse_key_options(merged["keys"] or ())["cache"]).cache
-        loaded = load_checkpoint(checkpoint, Settings(model_spec=merged["model"]))
-        sampler = load_sampler(merged["sampler"]) if merged["sampler"] else None
+        timing = TimingDataset(cache, parse_key_options(options["keys"])["cache"]).cache
+        loaded = load_checkpoint(checkpoint, Settings(model_spec=options["model"]))
+        sampler = load_sampler(options["sampler"]) if options["sampler"] else None
         if sampler is None and loaded.model is None:
             raise UsageError(
                 f"{checkpoint}: the weights could only be read statically; give --model "
                 "module:factory or --sampler module:function"
             )
-        device = resolve_device(merged["device"] or "auto")
+        device = resolve_device(options["device"] or Settings.device)
         stats = SampleStats(max_len=timing.max_len)
         with click.progressbar(length=samples, label="sampling", file=sys.stderr) as bar:
             for chunk in sample_chunks(

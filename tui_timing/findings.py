@@ -46,6 +46,48 @@ class Check:
         }
 
 
+@dataclass(frozen=True)
+class Assumption:
+    """A fact inferred about the user's files, with where it came from.
+
+    Researchers' artifacts follow conventions the tool cannot always tell apart (which
+    config built the model, which split a logged value belongs to, whether an eval dump
+    holds points or steps). Every such reading is shown with its source, so a wrong one is
+    seen and corrected (a table line) instead of silently turning into a pass or a fail.
+    """
+
+    #: The artifact kind the fact is about ("checkpoint", "log", "eval", "cache", "run").
+    artifact: str
+    #: What was decided ("model config", "conditioning width", "x axis").
+    what: str
+    #: The reading taken ("config.json beside the weights", "128", "step").
+    value: str
+    #: How it was decided, and where the user overrides it ("tensor shapes; set
+    #: `[tool.timing-tui] ...` to change it").
+    source: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {
+            "artifact": self.artifact,
+            "what": self.what,
+            "value": self.value,
+            "source": self.source,
+        }
+
+    def line(self) -> str:
+        """One line for the text report and the panes: `checkpoint: x axis = step (...)`."""
+        return f"{self.artifact}: {self.what} = {self.value} ({self.source})"
+
+
+def merge_assumptions(*groups: Sequence[Assumption]) -> list[Assumption]:
+    """The assumptions of several sources in order, each once."""
+    seen: dict[Assumption, None] = {}
+    for group in groups:
+        for item in group:
+            seen.setdefault(item, None)
+    return list(seen)
+
+
 @dataclass
 class Series:
     """One line, set of bars or histogram on a plot: x positions and their values."""
@@ -94,6 +136,8 @@ class StageResult:
     status_override: Status | None = None
     #: Stage 7 only: the walk through the decision tree.
     decision: Decision | None = None
+    #: What was inferred about the artifacts this stage read (shown in its pane).
+    assumptions: list[Assumption] = field(default_factory=list)
 
     @property
     def status(self) -> Status:
@@ -150,6 +194,11 @@ class RuleOutcome:
     reason: str
 
 
+def rule_label(number: int, name: str | None) -> str:
+    """A decision rule as shown: its number with its name (the question it asks)."""
+    return f"rule {number} ({name})" if name else f"rule {number}"
+
+
 @dataclass
 class Decision:
     """Stage 7: the verdict (first matching rule), every matching rule's actions, the path."""
@@ -163,6 +212,12 @@ class Decision:
     #: may a verdict call the head consistent.
     assessed: list[int] = field(default_factory=list)
     not_assessed: list[int] = field(default_factory=list)
+
+    @property
+    def rule_label(self) -> str:
+        """`rule 4 (the architecture cannot fit the profile)`: the verdict's rule number with
+        the question it answered, so that a number is never shown without its meaning."""
+        return rule_label(self.rule, next((o.name for o in self.path if o.rule == self.rule), None))
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -198,6 +253,15 @@ class Report:
     #: The pyproject.toml whose `[tool.timing-tui]` configured the run (None: no table):
     #: its table can run code and set tolerances, so the report always says which it was.
     project: str | None = None
+    #: Facts inferred about the artifacts that no stage owns (which files make the run,
+    #: which checkpoint of it was taken); the stages' own are added by `assumptions`.
+    run_assumptions: list[Assumption] = field(default_factory=list)
+
+    @property
+    def assumptions(self) -> list[Assumption]:
+        """Everything inferred about the user's files, each once: the run's, then the
+        stages' in order."""
+        return merge_assumptions(self.run_assumptions, *(s.assumptions for s in self.stages))
 
     def stage(self, stage_id: int) -> StageResult | None:
         return next((s for s in self.stages if s.id == stage_id), None)
@@ -219,6 +283,7 @@ class Report:
             },
             "stages": [s.as_dict() for s in self.stages],
             "decision": self.decision.as_dict() if self.decision else None,
+            "assumptions": [a.as_dict() for a in self.assumptions],
             "project": self.project,
         }
         if self.error is not None:

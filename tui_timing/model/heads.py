@@ -21,102 +21,17 @@ standard deviation, stored as buffers, so a checkpoint is self-contained.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field, fields
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-PROFILE_HEADS = ("linear", "templates", "increments", "monotonic")
-PROFILE_LOSSES = ("kl", "mse")
+from tui_timing.model.options import HeadConfig
+
 _LOG_2PI = math.log(2 * math.pi)
-
-
-@dataclass
-class HeadConfig:
-    """Every SPEC 2.3 config key of a checkpoint; the defaults are the healthy head."""
-
-    cond_dim: int
-    max_len: int = 128
-    hidden: int = 64
-    profile_head: str = "increments"
-    n_templates: int = 8
-    logsigma_min: float | None = None
-    logsigma_max: float | None = None
-    logit_bound: float | None = None
-    length_input: bool = True
-    mask_padding: bool = True
-    profile_loss: str = "kl"
-    feature_names: list[str] | None = None
-    diffusion_cond_dim: int | None = None
-
-    def __post_init__(self) -> None:
-        if isinstance(self.feature_names, tuple):
-            self.feature_names = list(self.feature_names)
-        problems = config_problems(self)
-        if problems:
-            raise ValueError("; ".join(problems))
-
-    def as_dict(self) -> dict[str, Any]:
-        """Plain values only, so the checkpoint loads with `weights_only=True`."""
-        out = asdict(self)
-        if self.feature_names is not None:
-            out["feature_names"] = [str(n) for n in self.feature_names]
-        return out
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> HeadConfig:
-        """The config of the known keys of `values` (other keys are ignored)."""
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in values.items() if k in known})
-
-
-def config_problems(config: HeadConfig) -> list[str]:
-    """What makes a config unusable, in words naming the key (empty when it is fine).
-
-    Types are checked before values, since a config read from someone's checkpoint can
-    hold anything (a string where a number belongs, say).
-    """
-    problems: list[str] = []
-    for name in ("cond_dim", "max_len", "hidden", "n_templates"):
-        value = getattr(config, name)
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            problems.append(f"{name} must be a positive integer, not {value!r}")
-    if config.profile_head not in PROFILE_HEADS:
-        problems.append(f"profile_head must be one of {', '.join(PROFILE_HEADS)}")
-    if config.profile_loss not in PROFILE_LOSSES:
-        problems.append(f"profile_loss must be one of {', '.join(PROFILE_LOSSES)}")
-    for name in ("length_input", "mask_padding"):
-        if not isinstance(getattr(config, name), bool):
-            problems.append(f"{name} must be true or false, not {getattr(config, name)!r}")
-    numbers = {}
-    for name in ("logit_bound", "logsigma_min", "logsigma_max"):
-        value = getattr(config, name)
-        if value is None:
-            continue
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, (int, float))
-            or not math.isfinite(value)
-        ):
-            problems.append(f"{name} must be a finite number or null, not {value!r}")
-        else:
-            numbers[name] = value
-    if "logit_bound" in numbers and not numbers["logit_bound"] > 0:
-        problems.append(f"logit_bound must be > 0 or null, not {numbers['logit_bound']!r}")
-    low, high = numbers.get("logsigma_min"), numbers.get("logsigma_max")
-    if low is not None and high is not None and not low < high:
-        problems.append(f"logsigma_min ({low}) must be below logsigma_max ({high})")
-    names = config.feature_names
-    if names is not None and not (
-        isinstance(names, list) and all(isinstance(n, str) for n in names)
-    ):
-        problems.append("feature_names must be a list of strings or null")
-    diffusion = config.diffusion_cond_dim
-    if diffusion is not None and (isinstance(diffusion, bool) or not isinstance(diffusion, int)):
-        problems.append(f"diffusion_cond_dim must be an integer or null, not {diffusion!r}")
-    return problems
 
 
 def valid_steps(length: torch.Tensor, max_len: int) -> torch.Tensor:
@@ -176,15 +91,18 @@ class MonotonicLogits(nn.Module):
         return torch.cumsum(-F.softplus(self.decrements(h)), dim=-1)
 
 
+#: How each `profile_head` of the config makes its per-step logits (hidden, max_len, config).
+PROFILE_MODULES: dict[str, Callable[[HeadConfig], nn.Module]] = {
+    "linear": lambda c: LinearLogits(c.hidden, c.max_len),
+    "templates": lambda c: TemplateLogits(c.hidden, c.max_len, c.n_templates),
+    "increments": lambda c: IncrementLogits(c.hidden, c.max_len),
+    "monotonic": lambda c: MonotonicLogits(c.hidden, c.max_len),
+}
+
+
 def make_profile_head(config: HeadConfig) -> nn.Module:
     """The profile module named by `config.profile_head`."""
-    if config.profile_head == "linear":
-        return LinearLogits(config.hidden, config.max_len)
-    if config.profile_head == "templates":
-        return TemplateLogits(config.hidden, config.max_len, config.n_templates)
-    if config.profile_head == "increments":
-        return IncrementLogits(config.hidden, config.max_len)
-    return MonotonicLogits(config.hidden, config.max_len)
+    return PROFILE_MODULES[config.profile_head](config)
 
 
 class TimingHead(nn.Module):

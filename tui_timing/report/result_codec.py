@@ -18,6 +18,7 @@ from typing import Any
 
 from tui_timing.findings import (
     Action,
+    Assumption,
     Check,
     Decision,
     Plot,
@@ -28,7 +29,8 @@ from tui_timing.findings import (
 
 #: The dataclasses a stage result is made of, by the name stored for them.
 CLASSES: dict[str, type] = {
-    cls.__name__: cls for cls in (StageResult, Check, Plot, Series, Decision, Action, RuleOutcome)
+    cls.__name__: cls
+    for cls in (StageResult, Check, Plot, Series, Decision, Action, RuleOutcome, Assumption)
 }
 _FLOATS = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
 

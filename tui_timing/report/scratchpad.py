@@ -66,6 +66,17 @@ def dated_bullet_marker(text: str) -> str | None:
     return last.group(1)
 
 
+def scratchpad_problem(path: Path, within: Path | None = None) -> str | None:
+    """Why findings cannot be appended at `path`, as far as can be told before writing (a
+    folder, a folder that does not exist, an artifact, a link to nothing or out of
+    `within`); None when nothing stands in the way yet."""
+    if path.is_dir():
+        return "is a folder; name a file to append the findings to"
+    if not path.parent.is_dir():
+        return f"the folder {path.parent} does not exist; create it or name another file"
+    return _out_of_bounds(path, within)
+
+
 def append_entry(
     path: str | Path, entry: str, bullet: str | None = None, within: Path | None = None
 ) -> Path:
@@ -85,11 +96,9 @@ def append_entry(
     Raises ArtifactError naming the file and the problem; the file is then unchanged.
     """
     path = Path(path)
-    if path.is_dir():
-        raise ArtifactError(str(path), None, "is a folder; name a file to append the findings to")
-    if not path.parent.is_dir():
-        raise ArtifactError(str(path), None, f"the folder {path.parent} does not exist")
-    _refuse_out_of_bounds(path, within)
+    problem = scratchpad_problem(path, within)
+    if problem is not None:
+        raise ArtifactError(str(path), None, problem)
     # an existing name is opened as it is; a new one is created, never through a link
     create = 0 if os.path.lexists(path) else os.O_CREAT | os.O_EXCL
     try:
@@ -129,29 +138,24 @@ def append_entry(
     return path.resolve()
 
 
-def _refuse_out_of_bounds(path: Path, within: Path | None) -> None:
-    """Raise ArtifactError, naming the file, when the export may not write to `path`."""
+def _out_of_bounds(path: Path, within: Path | None) -> str | None:
+    """Why the export may not write to `path` (None: it may)."""
     target = path.resolve()
     artifact = _artifact_kind(path.name) or _artifact_kind(target.name)
     if artifact is not None:
-        raise ArtifactError(
-            str(path), None, f"is {artifact}, not a scratchpad; name a markdown file (notes.md)"
-        )
+        return f"is {artifact}, not a scratchpad; name a markdown file (notes.md)"
     if path.is_symlink() and not path.exists():
-        raise ArtifactError(
-            str(path),
-            None,
+        return (
             f"a symbolic link to {os.readlink(path)}, which does not exist; the export does "
-            "not create it: name the scratchpad itself",
+            "not create it: name the scratchpad itself"
         )
     if within is not None and not target.is_relative_to(within.resolve()):
-        raise ArtifactError(
-            str(path),
-            None,
+        return (
             f"leads out of the project ({within}) to {target}; a scratchpad found in the "
             "project or named in its table is written only inside it (give --scratchpad "
-            "PATH to write elsewhere)",
+            "PATH to write elsewhere)"
         )
+    return None
 
 
 def _artifact_kind(name: str) -> str | None:

@@ -7,14 +7,14 @@ it can say why they were skipped and the report can carry the SPEC 5 `error` obj
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from tui_timing.config import ArtifactPaths, Settings
 from tui_timing.errors import ArtifactError
-from tui_timing.findings import StageResult
+from tui_timing.findings import Assumption, StageResult, merge_assumptions
 
 if TYPE_CHECKING:
     from tui_timing.artifacts.cache import CacheArrays, RawCache, TimingCache
@@ -75,6 +75,9 @@ class StageContext:
     memo: dict[Any, Any] = field(default_factory=dict)
     #: Exceptions the user's own code raised while a stage ran (exit 2, reported as theirs).
     user_errors: list[ArtifactError] = field(default_factory=list)
+    #: Facts inferred about the artifacts before loading them (which files make the run,
+    #: which of its checkpoints was taken); a loaded value's own are its `assumptions`.
+    assumptions: list[Assumption] = field(default_factory=list)
     _cache_arrays: CacheArrays | None = field(default=None, repr=False)
     _cache_view: TimingCache | None = field(default=None, repr=False)
 
@@ -86,6 +89,15 @@ class StageContext:
         """The loaded value of an artifact kind, or None when absent or unusable."""
         outcome = self.artifacts.get(kind)
         return outcome.value if outcome is not None and outcome.ok else None
+
+    def assumptions_about(self, kinds: Iterable[str]) -> list[Assumption]:
+        """What was inferred about these artifact kinds: noted before loading, then each
+        loaded value's own (a loader that reads a convention lists its readings in an
+        `assumptions` attribute)."""
+        wanted = tuple(kinds)
+        noted = [a for a in self.assumptions if a.artifact in wanted]
+        loaded = [list(getattr(self.value(kind), "assumptions", None) or ()) for kind in wanted]
+        return merge_assumptions(noted, *loaded)
 
     def cache_arrays(self) -> CacheArrays | None:
         """The validated cache as numpy arrays (no torch: stage 1 runs on these before torch

@@ -9,6 +9,7 @@ pipeline thread is still importing it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 from collections.abc import Sequence
 from dataclasses import replace
@@ -28,6 +29,8 @@ from textual.screen import ModalScreen
 from textual.theme import Theme
 from textual.widgets import ContentSwitcher, Footer, OptionList
 
+from tui_timing.artifact_kinds import KINDS
+from tui_timing.artifacts.file_watch import POLL_INTERVAL_S, ArtifactWatcher, TreeWatcher
 from tui_timing.errors import ArtifactError
 from tui_timing.findings import Check, StageResult
 from tui_timing.report.text import printable_name
@@ -88,13 +91,14 @@ from tui_timing.tui.themes import (
     load_themes,
     theme_dirs,
 )
-from tui_timing.tui.watcher import POLL_INTERVAL_S, ArtifactWatcher
 
 if TYPE_CHECKING:
     from tui_timing.artifacts.discovery import Discovered, Run
     from tui_timing.config import ArtifactPaths, Invocation
+    from tui_timing.report.runs import Target
     from tui_timing.stages.context import StageContext
     from tui_timing.tui.pane_search import Match
+    from tui_timing.tui.runs_screen import RunsChoice
     from tui_timing.tui.search_bar import SearchBar
     from tui_timing.tui.stage_one_ahead import StageOneAhead
 
@@ -108,8 +112,8 @@ EARLY_WAIT_S = 0.3
 CHART_FRAMES = 10
 #: Actions that stay available while a dialog is open (the others would act behind it).
 MODAL_ACTIONS = frozenset({"quit", "command_palette"})
-#: The artifacts both runs of a comparison share: a change to one runs the second again.
-SHARED_KINDS = ("cache", "raw_summary", "eval")
+#: The artifacts both runs of a comparison may share: a change to one runs the second again.
+SHARED_KINDS = tuple(kind.name for kind in KINDS if kind.scope != "run")
 #: Seconds quitting waits for a running action to end and be cleaned up.
 QUIT_WAIT_S = 12.0
 
@@ -171,7 +175,17 @@ class TimingApp(App[None]):
             tooltip="search the stage on show (Enter, down: next; up: previous)",
         ),
         Binding("s", "select_artifacts", "switch", tooltip="switch run, cache or eval dump"),
-        Binding("t", "next_theme", "theme", tooltip="next theme (kept for the next launch)"),
+        # The footer's last key: at 80 columns it has room for one of runs and theme; the
+        # runs view is the one a live training is followed in (the theme is in `?`).
+        Binding(
+            "t", "next_theme", "theme", show=False, tooltip="next theme (kept for the next launch)"
+        ),
+        Binding(
+            "w",
+            "runs",
+            "runs",
+            tooltip="every run of the repo, diagnosed and kept current (Enter opens one)",
+        ),
         Binding(
             "c",
             "compare",
@@ -233,6 +247,10 @@ class TimingApp(App[None]):
         #: The run on show when an action started, and the runs known then: once the
         #: action's run is found, the app offers to compare the two.
         self._action_origin: tuple[Run, set[Path]] | None = None
+        #: B of a comparison asked for in the runs view, started once A is resolved.
+        self._compare_after_resolve: Run | None = None
+        #: The folder of the run on show, watched for a new checkpoint.
+        self.run_watcher: TreeWatcher | None = None
         self._idle_at = -1
         self._said_sample = False
         self._matches: list[Match] = []
@@ -425,9 +443,13 @@ class TimingApp(App[None]):
             self.compare.generation = 0  # its shared inputs changed: run it again
         if self._action_origin is not None:
             self.call_after_refresh(self._offer_compare)
+        if self._compare_after_resolve is not None:
+            other, self._compare_after_resolve = self._compare_after_resolve, None
+            self.call_after_refresh(self.start_compare, other, "B")
         description = describe_artifacts(message.paths, message.found, message.selection, self.cwd)
         self.query_one(HeaderBar).show(description, *shorter(description))
         self.watcher.watch(message.paths.given())
+        self._watch_run_folder()
         if message.found is not None and message.found.is_sample and not self._said_sample:
             self._said_sample = True
             self.notify(
@@ -504,8 +526,51 @@ class TimingApp(App[None]):
             state.result = StageResult(id=info.id, name=info.name, checks=[check])
             self._show(stage_id)
 
+    def _watch_run_folder(self) -> None:
+        """Watch the folder of the run on show for a new checkpoint (offered as B)."""
+        from tui_timing.artifacts.discovery import candidate_files
+
+        run = self.current_run()
+        folder = run.folder if run is not None else None
+        if folder is None or (self.found is not None and self.found.is_sample):
+            self.run_watcher = None
+            return
+        self.run_watcher = TreeWatcher(lambda: candidate_files(folder))
+
+    def _newer_checkpoint(self) -> None:
+        """(A worker thread.) The run on show's newest checkpoint, offered for comparison
+        when it is not the one on show and was written after it."""
+        from tui_timing.artifacts.discovery import discover
+        from tui_timing.report.runs import run_targets
+
+        run, paths = self.current_run(), self.paths
+        if run is None or run.folder is None or paths is None or paths.checkpoint is None:
+            return
+        targets = [t for r in run_targets(discover(run.folder)) for t in r.targets]
+        newest = targets[-1] if targets else None
+        if newest is None or newest.checkpoint is None or newest.checkpoint == paths.checkpoint:
+            return
+        with contextlib.suppress(OSError):
+            if newest.checkpoint.stat().st_mtime > paths.checkpoint.stat().st_mtime:
+                self.call_from_thread(self._offer_newer, newest, run)
+
+    def _offer_newer(self, newest: Target, run: Run) -> None:
+        from tui_timing.artifacts.discovery import Run
+
+        if self.compare is not None or newest.checkpoint is None or self.paths is None:
+            return
+        shown = self.paths.checkpoint.name if self.paths.checkpoint else run.name
+        other = Run(run.name, newest.checkpoint, run.log, run.eval, run.folder)
+        self.push_screen(
+            CompareOffer(newest.checkpoint.name, shown, CompareOffer.NEW_CHECKPOINT),
+            lambda yes: self.start_compare(other, side="B") if yes else None,
+        )
+
     def _poll_artifacts(self) -> None:
-        """Re-run the stages an edited or growing artifact feeds (see watcher.py)."""
+        """Re-run the stages an edited or growing artifact feeds (see file_watch.py); look
+        for a new checkpoint of the run on show."""
+        if self.run_watcher is not None and self.run_watcher.poll():
+            self.run_worker(self._newer_checkpoint, thread=True, group="newer", exclusive=True)
         changed = self.watcher.poll()
         if not changed or self.paths is None:
             return
@@ -610,6 +675,44 @@ class TimingApp(App[None]):
             self.notify("Nothing to switch: one run, cache and eval dump at most.", timeout=4)
             return
         self.push_screen(SelectorScreen(found, self.selection), self._switch_to)
+
+    def action_runs(self) -> None:
+        """The runs view: every run under the working folder on the cache in use, live."""
+        from tui_timing.tui.runs_screen import RunsScreen
+
+        if self.paths is None or self.paths.cache is None:
+            self.notify("No runs view yet: no cache is in use to diagnose runs on.", timeout=4)
+            return
+        current = self.current_run()
+        own_eval = current is not None and current.eval is not None
+        shared = replace(
+            self.paths, checkpoint=None, log=None, eval=None if own_eval else self.paths.eval
+        )
+        root = self.found.root if self.found is not None and not self.found.is_sample else None
+        screen = RunsScreen(
+            [root or self.cwd],
+            shared,
+            self.invocation.settings,
+            use_cache=not self.invocation.no_cache,
+            palette=self.plot_palette(),
+            ascii_only=self.ascii_only,
+        )
+        self.push_screen(screen, self._open_runs)
+
+    def _open_runs(self, choice: RunsChoice | None) -> None:
+        """Open the run chosen in the runs view (and compare with the second marked)."""
+        from tui_timing.artifacts.discovery import Run
+        from tui_timing.tui.action_outputs import ActionOutputs
+
+        if choice is None:
+            return
+        first = choice.runs[0]
+        if len(choice.runs) > 1:
+            b = choice.runs[1]
+            self._compare_after_resolve = Run(b.run, b.checkpoint, b.log, b.eval, b.folder)
+        stages: dict[int, str] = dict.fromkeys(ALL_STAGES, f"opened {first.run}")
+        made = ActionOutputs(run_dir=first.folder)
+        self._submit(Work(resolve=True, rediscover=True, made=made, stages=stages))
 
     def _switch_to(self, selection: Selection | None) -> None:
         if selection is None or selection == self.selection:
@@ -789,12 +892,34 @@ class TimingApp(App[None]):
         current = self.current_run()
         if self.paths is None or current is None:
             return
+        from tui_timing.stages.pair import pair_file
+
+        mine = 1 if side == "B" else 0  # where the second run sits in (A, B)
+        runs = (current, run) if side == "B" else (run, current)
+        folders = (_folder(runs[0]), _folder(runs[1]))
+        shown = [
+            *([self.paths.eval] if self.paths.eval is not None else []),
+            *(self.found.loose_evals if self.found is not None else []),
+        ]  # the run on show keeps the eval dump in use: only the other run's is chosen here
+        given = self.invocation.paths
+        picked = [
+            pair_file(kind, (getattr(runs[0], kind), getattr(runs[1], kind)), folders, named, found)
+            for kind, named, found in (("log", given.log, []), ("eval", given.eval, shown))
+        ]
+        logs, evals = picked
+        side_of = (lambda p: p.b) if mine else (lambda p: p.a)
+        said_of = (lambda p: p.said_b) if mine else (lambda p: p.said_a)
         paths = replace(
-            self.paths, checkpoint=run.checkpoint, log=run.log, eval=run.eval or self.paths.eval
+            self.paths, checkpoint=run.checkpoint, log=side_of(logs), eval=side_of(evals)
         )
-        self.compare = CompareState(name=run.name, paths=paths, first=current.name, side=side)
+        assumed = [*run.assumptions, *said_of(logs), *said_of(evals)]
+        self.compare = CompareState(
+            name=run.name, paths=paths, first=current.name, assumptions=assumed, side=side
+        )
         names = self.compare.names
-        self.notify(f"Comparing A {names[0]} with B {names[1]} (c: leave).", timeout=5)
+        notes = [p.note for p in picked if p.note]
+        said = "".join(f" {note[0].upper()}{note[1:]}." for note in notes)
+        self.notify(f"Comparing A {names[0]} with B {names[1]} (c: leave).{said}", timeout=5)
         if self.is_idle:
             self._run_compare()
         self._show_all()
@@ -805,7 +930,7 @@ class TimingApp(App[None]):
         if compare is None or snapshot is None:
             return
         compare.results, compare.shared, compare.running = {}, set(), None
-        compare.generation = self.compare_runner.start(snapshot, compare.paths)
+        compare.generation = self.compare_runner.start(snapshot, compare.paths, compare.assumptions)
         self._show_all()
 
     def _show_all(self) -> None:

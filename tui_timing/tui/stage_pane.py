@@ -26,6 +26,7 @@ from textual.widgets import Static
 
 from tui_timing.findings import StageResult
 from tui_timing.stages.catalog import StageInfo
+from tui_timing.tui.assumption_list import AssumptionList
 from tui_timing.tui.checks_view import ChecksView, PassedChecks
 from tui_timing.tui.compare_checks import CompareChecks
 from tui_timing.tui.compare_state import ComparedStage
@@ -80,6 +81,7 @@ class StagePane(VerticalScroll, can_focus=True):
     def compose_details(self) -> ComposeResult:
         """The result's own widgets (the decision pane shows a walk-through instead)."""
         yield FigureList(classes="pane-figures")
+        yield AssumptionList(classes="pane-assumptions")
         yield CompareChecks()
         yield ChecksView()
         yield PlotStack()
@@ -166,6 +168,7 @@ class StagePane(VerticalScroll, can_focus=True):
     def show_result(self, result: StageResult | None, palette: PlotPalette, flip_log: bool) -> None:
         """Figures, checks and plots of the result (nothing yet when it has not run)."""
         self.query_one(FigureList).show(result.figures if result else [])
+        self.query_one(AssumptionList).show(result.assumptions if result else [])
         checks = result.checks if result else []
         self.query_one(CompareChecks).display = False
         self.query_one(ChecksView).display = True

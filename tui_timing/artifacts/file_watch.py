@@ -1,4 +1,4 @@
-"""Notice edited, replaced or growing artifact files by polling, with no extra dependency.
+"""Notice edited, replaced, new or growing artifact files by polling, with no extra dependency.
 
 A few `stat` calls every quarter second cost nothing, work on every file system (NFS
 included, where inotify does not) and need no watchdog package. A change is reported once
@@ -82,3 +82,65 @@ class ArtifactWatcher:
                 self._baseline[kind] = current
                 del self._changing[kind]
         return settled
+
+
+#: Files that only grow by whole lines (logs): read while they grow, a half-written last
+#: line is ignored. Every other file (a checkpoint mid-save) is read only once it is still.
+_GROWING = (".jsonl", ".csv", ".log", ".txt", ".json")
+
+
+def grows_by_lines(path: Path) -> bool:
+    """Whether the file is a log that may be read while it grows."""
+    return path.name.startswith("events.out.tfevents") or path.name.endswith(_GROWING)
+
+
+class TreeWatcher:
+    """Polls the files that `files()` lists (discovery's candidates under a folder):
+    `poll()` returns True once a file appeared, changed or went away and has settled.
+
+    A checkpoint is settled when its size and mtime held still for `settle_s` (a
+    `torch.save` in progress is never read half-way); a growing log also after
+    `max_wait_s`, so a training that appends every second is still followed.
+    """
+
+    def __init__(
+        self,
+        files: Callable[[], list[Path]],
+        settle_s: float = 0.5,
+        max_wait_s: float = 1.25,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._files = files
+        self._settle_s = settle_s
+        self._max_wait_s = max_wait_s
+        self._clock = clock
+        self._baseline = self._snapshot()
+        self._changing: dict[Path, _Change] = {}
+
+    def _snapshot(self) -> dict[Path, Signature]:
+        return {path: signature(path) for path in self._files()}
+
+    def poll(self) -> bool:
+        """Whether a change has settled since the last True (and no file is mid-change)."""
+        now = self._clock()
+        current = self._snapshot()
+        for path in current.keys() | self._baseline.keys():
+            sig = current.get(path)
+            if sig == self._baseline.get(path):
+                self._changing.pop(path, None)
+                continue
+            change = self._changing.get(path)
+            if change is None:
+                self._changing[path] = _Change(now, now, sig)
+            elif sig != change.latest:
+                change.latest, change.last_change = sig, now
+        if not self._changing:
+            return False
+        for path, change in self._changing.items():
+            quiet = now - change.last_change >= self._settle_s
+            overdue = grows_by_lines(path) and now - change.first_seen >= self._max_wait_s
+            if not (quiet or overdue):
+                return False  # wait until every file in flux has settled
+        self._baseline = current
+        self._changing = {}
+        return True
