@@ -937,3 +937,36 @@ def test_a_dangling_scratchpad_link_gets_no_target(tmp_path: Path) -> None:
     run.assert_clean()
     assert run.code == 2 and "which does not exist" in run.stderr
     assert not target.exists()
+
+
+@pytest.mark.parametrize("epoch", [2**63, 2**64 + 5])
+def test_an_epoch_beyond_int64_is_named(epoch: int, tmp_path: Path) -> None:
+    """An epoch of 2**63 or more became -9223372036854775808 in the figures."""
+    log = tmp_path / "stats.jsonl"
+    lines = (INCREMENTS.parent / "stats.jsonl").read_text().splitlines()
+    last = json.loads(lines[-1])
+    last["epoch"] = epoch
+    log.write_text("\n".join([*lines[:-1], json.dumps(last)]) + "\n")
+    run = run_measured("check", "--log", str(log), "--stage", "4", "--no-cache")
+    run.assert_clean()
+    assert run.code == 2
+    assert f"[epoch]: line {len(lines)}: expected an epoch" in run.stderr
+    assert "below 2**63" in run.stderr
+
+
+def test_a_working_folder_path_over_4096_characters(tmp_path: Path) -> None:
+    """Longer than PATH_MAX, the working folder cannot be named absolutely: a traceback."""
+    here = Path.cwd()
+    os.chdir(tmp_path)
+    try:
+        for _ in range(25):  # 25 × 201 characters, made one relative step at a time
+            os.mkdir("d" * 200)
+            os.chdir("d" * 200)
+        run = run_measured("check", "--cache", str(CACHE), "--stage", "1", "--no-cache")
+        found = run_measured("check", "--stage", "1", "--no-cache")
+    finally:
+        os.chdir(here)
+    run.assert_clean()
+    assert run.code == 0, run.stderr[-2000:]
+    found.assert_clean()
+    assert found.code == 2 and "cannot be listed" in found.stderr, found.stderr[-2000:]
