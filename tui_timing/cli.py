@@ -110,7 +110,7 @@ def _existing_path(_: click.Context, param: click.Parameter, value: str | None) 
     if value is None:
         return None
     path = Path(value)
-    if not path.exists():
+    if not os.path.lexists(path):  # a link to nothing, or a loop: the loader names which
         how = next((k.make_one for k in KINDS if k.param == param.name and k.make_one), "")
         raise click.BadParameter(
             f"{value}: no such file; give the path of an existing file{', ' + how if how else ''}"
