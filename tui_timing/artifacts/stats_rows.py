@@ -70,6 +70,8 @@ SPLIT_NAMES = {
 }
 SPLIT_FIELDS = ("split", "phase", "stage")
 EPOCH_FIELDS = ("epoch", "ep")
+#: Epochs and steps are kept as int64: a larger one is no training's.
+EPOCH_LIMIT = 2**63
 STEP_FIELDS = ("step", "global_step")
 #: A record holding this is HF's end-of-training summary, not a step's figures.
 SUMMARY_MARK = "train_runtime"
@@ -443,11 +445,11 @@ class RowCollector:
         if (
             isinstance(number, bool)
             or not isinstance(number, (int, float))
-            or not math.isfinite(number)
-            or number < 0
+            or not 0 <= number < EPOCH_LIMIT  # NaN fails it too; beyond it, int64 overflows
             or (integer and number != int(number))
         ):
             what = "an integer step" if integer else "an epoch (a number ≥ 0)"
+            what += " below 2**63"
             raise ArtifactError(str(self.path), key, f"{where}: expected {what}, found {value!r}")
         names = self._step_names if integer else self._epoch_names
         if len(names) < 8:

@@ -33,6 +33,7 @@ from tui_timing.artifact_kinds import KINDS
 from tui_timing.artifacts.file_watch import POLL_INTERVAL_S, ArtifactWatcher, TreeWatcher
 from tui_timing.errors import ArtifactError
 from tui_timing.findings import Check, StageResult
+from tui_timing.report.text import printable_name
 from tui_timing.stages.catalog import ALL_STAGES, STAGE_BY_ID, STAGES, Stage
 from tui_timing.tui.action_bar import ActionBar
 from tui_timing.tui.action_runner import ActionRunner
@@ -77,7 +78,7 @@ from tui_timing.tui.pipeline import (
 )
 from tui_timing.tui.preferences import save_theme, saved_theme
 from tui_timing.tui.run_picker import RunPicker
-from tui_timing.tui.safe_text import clean
+from tui_timing.tui.safe_text import clean, escape_markup
 from tui_timing.tui.selector_screen import SelectorScreen
 from tui_timing.tui.stage_list import StageList
 from tui_timing.tui.stage_pane import StagePane
@@ -731,15 +732,23 @@ class TimingApp(App[None]):
         target = self.invocation.scratchpad or default_scratchpad(self.cwd)
         if not target.is_absolute():
             target = self.cwd / target
-        self.run_worker(lambda: self._export(snapshot, target, stage), thread=True, group="export")
+        project = self.invocation.project
+        within = (
+            None if self.invocation.scratchpad_given else project.parent if project else self.cwd
+        )
+        self.run_worker(
+            lambda: self._export(snapshot, target, stage, within), thread=True, group="export"
+        )
 
     def action_export_stage(self) -> None:
         """Append the stage on show alone (the plan logs findings after each stage)."""
         self.action_export(self.current_stage)
 
-    def _export(self, snapshot: StageContext, target: Path, stage: int | None) -> None:
+    def _export(
+        self, snapshot: StageContext, target: Path, stage: int | None, within: Path | None
+    ) -> None:
         try:
-            written, summary = export_findings(snapshot, target, stage)
+            written, summary = export_findings(snapshot, target, stage, within)
         except ArtifactError as exc:
             self.post_message(ExportFailed(str(exc)))
             return
@@ -750,7 +759,7 @@ class TimingApp(App[None]):
         path = Path(message.path)
         shown = path.relative_to(self.cwd) if path.is_relative_to(self.cwd) else path
         self.notify(
-            f"Appended to {shown}: {message.summary}.",
+            f"Appended to {escape_markup(printable_name(shown))}: {message.summary}.",
             title="Exported",
             timeout=8,
         )
@@ -758,7 +767,10 @@ class TimingApp(App[None]):
     @while_running
     def on_export_failed(self, message: ExportFailed) -> None:
         self.notify(
-            f"Scratchpad {message.problem}", title="Export failed", severity="error", timeout=10
+            f"Scratchpad {escape_markup(message.problem)}",
+            title="Export failed",
+            severity="error",
+            timeout=10,
         )
 
     def decision_pane(self) -> DecisionPane:
@@ -1036,7 +1048,10 @@ class TimingApp(App[None]):
         self._copy(getattr(item, "item_text", ""), getattr(item, "item_title", "it"))
 
     def _copy(self, text: str, what: str) -> None:
-        """To the clipboard with OSC 52: the terminal (or tmux) sets it, over SSH too."""
+        """To the clipboard with OSC 52: the terminal (or tmux) sets it, over SSH too. What
+        is copied is what was shown, control characters and bidi overrides escaped: a file
+        name's raw bytes would otherwise reach the terminal the user pastes into."""
+        text = clean(text)
         self.copy_to_clipboard(text)
         self.notify(f"{what} ({len(text)} characters)", title="Copied", timeout=3)
 
