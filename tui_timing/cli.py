@@ -337,12 +337,14 @@ def main(ctx: click.Context, **options: Any) -> None:
         invocation = build_invocation(options)
     except UsageError as exc:
         fail(str(exc))
+    from tui_timing.tui.launch_lookup import look_up
     from tui_timing.tui.stage_one_ahead import StageOneAhead
 
-    ahead = StageOneAhead.start(invocation)  # before Textual's import: no thread yet
+    lookup = look_up(invocation)  # a warm launch's results, for its first frame
+    ahead = StageOneAhead.start(invocation, lookup)  # before Textual's import: no thread yet
     from tui_timing.tui.app import run_app
 
-    run_app(invocation, ahead)
+    run_app(invocation, ahead, lookup)
 
 
 def refuse_options_before(ctx: click.Context, command: str) -> None:
