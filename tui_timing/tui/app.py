@@ -41,7 +41,6 @@ from tui_timing.tui.compare_offer import CompareOffer
 from tui_timing.tui.compare_runner import CompareRunner
 from tui_timing.tui.compare_state import CompareState, compared_stage
 from tui_timing.tui.confirm_screen import ConfirmAction
-from tui_timing.tui.decision_pane import DecisionPane
 from tui_timing.tui.describe import describe_artifacts, shorter
 from tui_timing.tui.export import default_scratchpad, export_findings
 from tui_timing.tui.header_bar import HeaderBar
@@ -95,6 +94,7 @@ if TYPE_CHECKING:
     from tui_timing.config import ArtifactPaths, Invocation
     from tui_timing.report.runs import Target
     from tui_timing.stages.context import StageContext
+    from tui_timing.tui.decision_pane import DecisionPane
     from tui_timing.tui.launch_lookup import LaunchLookup
     from tui_timing.tui.pane_search import Match
     from tui_timing.tui.runs_screen import RunsChoice
@@ -765,6 +765,8 @@ class TimingApp(App[None]):
         )
 
     def decision_pane(self) -> DecisionPane:
+        from tui_timing.tui.decision_pane import DecisionPane
+
         self._mount_panes()
         return self.query_one(DecisionPane)
 
@@ -1003,6 +1005,8 @@ class TimingApp(App[None]):
 
     def action_copy_item(self) -> None:
         """Copy the check or figure under the pane's cursor (stage 7: the action whole)."""
+        from tui_timing.tui.decision_pane import DecisionPane
+
         pane = self.current_pane()
         if isinstance(pane, DecisionPane):
             action = pane.selected_action()
@@ -1152,9 +1156,14 @@ def _folder(run: Run) -> Path:
 
 
 def new_pane(stage_id: int) -> StagePane:
-    """A fresh pane for a stage (the decision has its own kind)."""
+    """A fresh pane for a stage (the decision has its own kind, imported when its pane is
+    made: it is never in the first frame)."""
     info = STAGE_BY_ID[stage_id]
-    return DecisionPane(info) if stage_id == Stage.DECISION else StagePane(info)
+    if stage_id != Stage.DECISION:
+        return StagePane(info)
+    from tui_timing.tui.decision_pane import DecisionPane
+
+    return DecisionPane(info)
 
 
 def run_app(

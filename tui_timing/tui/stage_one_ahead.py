@@ -296,9 +296,18 @@ def _child(invocation: Invocation, write_fd: int, parent: int, lookup: LaunchLoo
         os._exit(code)
 
 
+#: The child's niceness: below the app while both want a core, so that on a busy machine
+#: the app's first frame is not held up by the child (Linux groups a terminal's processes
+#: and shares a core between them); on an idle one each has a core and it changes nothing.
+CHILD_NICE = 10
+
+
 def _detach(parent: int) -> None:
-    """Keep the child off the terminal, out of the user's ctrl+c, and dead with its parent."""
+    """Keep the child off the terminal, out of the user's ctrl+c, dead with its parent,
+    and behind it for the CPU."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    with contextlib.suppress(OSError):
+        os.nice(CHILD_NICE)
     null = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
         os.dup2(null, fd)
