@@ -83,4 +83,3 @@ def test_a_miss_is_asked_once_and_no_cache_asks_nothing() -> None:
     assert not miss.holds(1)
     off = Invocation(ArtifactPaths(cache=CACHE), Settings(), None, None, no_cache=True)
     assert look_up(off) == LaunchLookup()
-
