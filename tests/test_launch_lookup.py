@@ -1,6 +1,6 @@
 """A launch asks the results cache before Textual is imported: a warm launch's first frame
-shows every cached status, with neither torch nor numpy imported and no child forked; a
-miss leaves stage 1 to the child, which does not ask again."""
+shows every cached status, with neither torch nor numpy imported and no child forked (its
+charts come a frame later); a miss leaves stage 1 to the child."""
 
 from __future__ import annotations
 
@@ -47,8 +47,9 @@ class Probe(TimingApp):
 async def run():
     app = Probe(invocation, ahead=ahead, lookup=lookup)
     async with app.run_test(size=(120, 40)) as pilot:
-        while not seen:
+        while not seen or not app.query("#pane-1 PlotView"):  # the charts a frame later
             await pilot.pause(0.05)
+        seen["charts"] = [view.data.title for view in app.query("#pane-1 PlotView")]
     print(json.dumps({**seen, "forked": ahead is not None}))
 
 asyncio.run(run())
@@ -74,6 +75,7 @@ def test_a_warm_launchs_first_frame_shows_every_cached_status_before_torch_or_nu
     assert not first["forked"], "a child was forked to find out what the cache holds"
     screen = first["screen"]
     assert "pending" not in screen and "from cache" in screen, screen
+    assert "Segment duration (s)" in first["charts"], first["charts"]
 
 
 def test_a_miss_is_asked_once_and_no_cache_asks_nothing() -> None:
