@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -605,3 +606,209 @@ def dataclass_repo(root: Path, sessions_dir: Path) -> Path:
     )
     run_script(root, "scripts/train.py")
     return root
+
+
+# --------------------------------------------------------------------------- Hydra repo
+
+#: Epochs of the Hydra repo's training: seconds on the CPU, enough for a healthy head.
+HYDRA_EPOCHS = 40
+#: Where the repo's sweep writes its two jobs (Hydra's `multirun/<date>/<time>/<job>/`).
+HYDRA_SWEEP = "multirun/2026-01-05/09-30-00"
+#: The sweep's jobs: job 0 trains with the softmax over every step (the planted fault),
+#: job 1 masks the padding (its healthy twin).
+HYDRA_JOBS = {"0": "false", "1": "true"}
+
+HYDRA_PYPROJECT = """
+[project]
+name = "hydra-timing"
+version = "0.2.0"
+"""
+
+#: The table a user of the Hydra repo writes by hand (the faulty job's files).
+HYDRA_TABLE = f"""
+[tool.timing-tui]
+pythonpath = ["src"]
+cache = "datasets/bb/train_timing.pt"
+checkpoint = "{HYDRA_SWEEP}/0/checkpoints/step_{{step:06d}}.pt"
+log = "{HYDRA_SWEEP}/0/train.log"
+eval = "eval/diffusion_samples.pt"
+model = "hydra_timing.model:TimingNet"
+
+[[tool.timing-tui.log_patterns]]
+pattern = '- (?P<fields>epoch=.*)'
+"""
+
+HYDRA_SOURCES = {
+    "src/hydra_timing/__init__.py": '"""Δt for generated mouse paths, configured with Hydra."""\n',
+    "src/hydra_timing/model.py": '''
+        """Log-normal duration and a per-step profile from cumulative logit increments."""
+
+        import torch
+        from torch import nn
+
+
+        class TimingNet(nn.Module):
+            def __init__(self, cond_dim, max_len, hidden=64, mask_padding=True):
+                super().__init__()
+                self.max_len = max_len
+                self.mask_padding = mask_padding
+                self.register_buffer("feat_mean", torch.zeros(cond_dim))
+                self.register_buffer("feat_std", torch.ones(cond_dim))
+                self.trunk = nn.Sequential(
+                    nn.Linear(cond_dim + 1, hidden), nn.SiLU(), nn.Linear(hidden, hidden), nn.SiLU()
+                )
+                self.duration = nn.Linear(hidden, 2)
+                self.steps = nn.Linear(hidden, max_len)
+
+            def forward(self, features, length):
+                frac = length.float()[:, None] / self.max_len
+                x = (features - self.feat_mean) / self.feat_std
+                h = self.trunk(torch.cat([x, frac], dim=1))
+                mu, log_sigma = self.duration(h).unbind(-1)
+                logits = torch.cumsum(self.steps(h), dim=-1)
+                if self.mask_padding:
+                    steps = torch.arange(self.max_len, device=x.device)
+                    pad = steps[None, :] >= length[:, None]
+                    logits = logits.masked_fill(pad, float("-inf"))
+                return {"mu": mu, "log_sigma": log_sigma, "logits": logits}
+    ''',
+    "scripts/sweep.py": f'''
+        """Train the timing head once per job of a sweep, the way `python train.py --multirun
+        model.mask_padding=false,true` lays its outputs out with Hydra."""
+
+        import logging
+        import sys
+        from pathlib import Path
+
+        import torch
+
+        from hydra_timing.model import TimingNet
+
+        SWEEP = Path("{HYDRA_SWEEP}")
+        EPOCHS = {HYDRA_EPOCHS}
+        CONFIG = """\\
+        model:
+          _target_: hydra_timing.model.TimingNet
+          hidden: 64
+          mask_padding: {{mask}}
+        train:
+          epochs: {{epochs}}
+          lr: 0.003
+          batch_size: 256
+          seed: 0
+        data:
+          cache: datasets/bb/train_timing.pt
+        """
+
+
+        def run(job, mask_padding):
+            out = SWEEP / job
+            (out / ".hydra").mkdir(parents=True)
+            (out / "checkpoints").mkdir()
+            text = CONFIG.format(mask=str(mask_padding).lower(), epochs=EPOCHS)
+            (out / ".hydra/config.yaml").write_text(text)
+            (out / ".hydra/overrides.yaml").write_text(f"- model.mask_padding={{mask_padding}}\\n")
+            log = logging.getLogger(f"hydra_timing.train.{{job}}")
+            handler = logging.FileHandler(out / "train.log")
+            handler.setFormatter(
+                logging.Formatter("[%(asctime)s][%(name)s][%(levelname)s] - %(message)s")
+            )
+            log.addHandler(handler)
+            log.setLevel(logging.INFO)
+            log.info("Job %s: model.mask_padding=%s", job, mask_padding)
+            torch.manual_seed(0)
+            data = torch.load("datasets/bb/train_timing.pt", weights_only=True)
+            feats, length = data["features"].float(), data["length"].long()
+            profile, log_d = data["profile"].float(), data["duration"].float().log()
+            n = len(log_d)
+            order = torch.randperm(n)
+            val, train = order[: n // 10], order[n // 10 :]
+            config = dict(
+                cond_dim=feats.shape[1], max_len=profile.shape[1], hidden=64,
+                mask_padding=mask_padding,
+            )
+            net = TimingNet(**config)
+            with torch.no_grad():
+                net.feat_mean.copy_(feats.mean(0))
+                net.feat_std.copy_(feats.std(0).clamp_min(1e-6))
+                net.duration.bias.copy_(torch.stack([log_d.mean(), log_d.std().log()]))
+            opt = torch.optim.Adam(net.parameters(), lr=3e-3)
+
+            def losses(rows):
+                out = net(feats[rows], length[rows])
+                z = (log_d[rows] - out["mu"]) * torch.exp(-out["log_sigma"])
+                nll = (out["log_sigma"] + 0.5 * z * z).mean()
+                target = profile[rows]
+                log_p = torch.log_softmax(out["logits"], -1).masked_fill(target <= 0, 0.0)
+                kl = (torch.special.xlogy(target, target) - target * log_p).sum(-1).mean()
+                return nll, kl, out
+
+            step = 0
+            for epoch in range(1, EPOCHS + 1):
+                net.train()
+                shuffled = train[torch.randperm(len(train))]
+                totals = []
+                for batch in shuffled.split(256):
+                    nll, kl, _ = losses(batch)
+                    opt.zero_grad()
+                    (nll + kl).backward()
+                    torch.nn.utils.clip_grad_norm_(net.parameters(), 5.0)
+                    opt.step()
+                    step += 1
+                    totals.append((nll + kl).item())
+                    if step % 400 == 0:
+                        state = {{"model": net.state_dict(), "config": config, "step": step}}
+                        torch.save(state, out / f"checkpoints/step_{{step:06d}}.pt")
+                net.eval()
+                fields = [f"epoch={{epoch}}", f"train/loss={{sum(totals) / len(totals):.6f}}"]
+                with torch.no_grad():
+                    for split, rows in (("train", train[:2048]), ("val", val)):
+                        nll, kl, pred = losses(rows)
+                        p = torch.softmax(pred["logits"], -1).mean(0)
+                        fields += [
+                            f"{{split}}/duration_nll={{nll.item():.6f}}",
+                            f"{{split}}/profile_loss={{kl.item():.6f}}",
+                            f"{{split}}/dur_mu={{pred['mu'].mean().item():.6f}}",
+                            f"{{split}}/dur_sigma={{pred['log_sigma'].exp().mean().item():.6f}}",
+                            f"{{split}}/profile_first={{p[0].item():.6g}}",
+                            f"{{split}}/profile_mid={{p[len(p) // 2].item():.6g}}",
+                            f"{{split}}/profile_last={{p[-1].item():.6g}}",
+                        ]
+                    fields.append(f"val/loss={{(nll + kl).item():.6f}}")
+                log.info(" ".join(fields))
+            state = {{"model": net.state_dict(), "config": config, "step": step}}
+            torch.save(state, out / f"checkpoints/step_{{step:06d}}.pt")
+            log.info("saved checkpoints/step_%06d.pt", step)
+
+
+        torch.set_num_threads(1)
+        for job, mask in enumerate(sys.argv[1:]):
+            run(str(job), mask == "true")
+    ''',
+}
+
+
+def hydra_repo(root: Path, sessions_dir: Path) -> Path:
+    """Lay out and train the Hydra repo under root: a cache in the package's own format, a
+    shared eval dump, and a sweep of two jobs (HYDRA_JOBS) written by its own script."""
+    root.mkdir(parents=True, exist_ok=True)
+    write(root, {"pyproject.toml": HYDRA_PYPROJECT, **HYDRA_SOURCES})
+    build = root.parent / f"{root.name}-build"
+    cache = built_cache(sessions_dir, build, max_len=32)
+    target = root / "datasets/bb/train_timing.pt"
+    target.parent.mkdir(parents=True)
+    torch.save({k: v for k, v in cache.items() if isinstance(v, torch.Tensor)}, target)
+    shutil.copy(build / "bb/train_summary.json", target.parent)
+    real, fake = disjoint_halves(real_sequences(session_files(sessions_dir)), seed=0)
+    (root / "eval").mkdir()
+    torch.save(
+        {"real": real.as_tensors(), "fake": fake.as_tensors()}, root / "eval/diffusion_samples.pt"
+    )
+    run_script(root, "scripts/sweep.py", *HYDRA_JOBS.values())
+    return root
+
+
+def hydra_final_step(root: Path, job: str) -> int:
+    """The step of the last checkpoint job `job` saved (its name says it)."""
+    names = sorted((root / HYDRA_SWEEP / job / "checkpoints").glob("step_*.pt"))
+    return int(names[-1].stem.removeprefix("step_"))

@@ -106,14 +106,46 @@ def test_unsafe_pickle_is_refused_without_running(small_cache: Path, tmp_path: P
 
 
 def test_missing_file_and_bad_options_exit_2(tmp_path: Path) -> None:
-    code, out, _ = run_check("--cache", str(tmp_path / "nope_timing.pt"), "--format", "json")
-    assert code == 2 and json.loads(out)["error"]["problem"] == "file not found"
+    """A path that does not exist is a usage error naming it, before any stage runs, with
+    a way to get the file (not a build-cache line made of the missing name)."""
+    code, out, err = run_check("--cache", "nope.pt", "--format", "json")
+    assert code == 2 and out == ""
+    assert "'--cache': nope.pt: no such file" in err
+    assert "timing-tui build-cache RAW_DIR --out DIR --id ID --split SPLIT" in err
+    code, out, err = run_check("--checkpoint", str(tmp_path / "gone.pt"))
+    assert code == 2 and out == "" and "timing-tui train --cache CACHE --out RUN_DIR" in err
+    (tmp_path / "x.pt").write_bytes(b"")  # there, so that the options are what is refused
     code, _, err = run_check("--cache", str(tmp_path / "x.pt"), "--key", "nonsense")
     assert code == 2 and "NAME=THEIR_NAME" in err
     code, _, err = run_check("--cache", str(tmp_path / "x.pt"), "--tol", "nope=1")
     assert code == 2 and "unknown tolerance" in err
     code, _, _ = run_check("--stage", "9")
     assert code == 2
+
+
+def test_a_scratchpad_folder_is_refused_before_the_report(
+    small_cache: Path, tmp_path: Path
+) -> None:
+    code, out, err = run_check("--cache", str(small_cache), "--scratchpad", str(tmp_path))
+    assert code == 2 and out == ""  # no report that ends "Exit code 0."
+    assert f"--scratchpad {tmp_path}: is a folder; name a file" in err
+    code, out, err = run_check("--cache", str(small_cache), "--scratchpad", "no/such/pad.md")
+    assert code == 2 and out == "" and "the folder no/such does not exist" in err
+
+
+def test_text_errors_go_to_stderr_and_theme_is_the_tuis_alone(tmp_path: Path) -> None:
+    """An unusable artifact is said on stderr (where a shell shows errors), not only at the
+    end of the text report; `--theme` is not offered where nothing is drawn."""
+    (tmp_path / "empty_timing.pt").write_bytes(b"")
+    code, out, err = run_check("--cache", str(tmp_path / "empty_timing.pt"))
+    assert code == 2 and "[FAIL] cache.load" in out
+    assert f"timing-tui: error: {tmp_path / 'empty_timing.pt'}: " in err
+    for command in (["check"], ["compare", "A", "B"]):
+        help_text = CliRunner().invoke(main, [*command[:1], "--help"]).stdout
+        assert "--theme" not in help_text and "--cache" in help_text
+        refused = CliRunner().invoke(main, [*command, "--theme", "dark"])
+        assert refused.exit_code == 2 and "No such option '--theme'" in refused.stderr
+    assert "--theme" in CliRunner().invoke(main, ["--help"]).stdout
 
 
 def test_pyproject_tolerances_apply(

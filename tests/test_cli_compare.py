@@ -43,9 +43,14 @@ def change(report: dict[str, Any], check_id: str) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def sample_forward() -> tuple[int, dict[str, Any]]:
+def sample_forward_run() -> tuple[int, str, str]:
     """linear → increments on the bundled sample cache (found around the runs)."""
-    code, out, _ = run_compare(str(LINEAR), str(INCREMENTS), "--format", "json")
+    return run_compare(str(LINEAR), str(INCREMENTS), "--format", "json")
+
+
+@pytest.fixture(scope="module")
+def sample_forward(sample_forward_run: tuple[int, str, str]) -> tuple[int, dict[str, Any]]:
+    code, out, _ = sample_forward_run
     return code, json.loads(out)
 
 
@@ -88,7 +93,7 @@ def test_sample_linear_to_increments_fixes_the_capacity(
     assert code == 0
     assert report["a"]["decision"]["rule"] == 4 and report["b"]["decision"]["rule"] != 4
     assert "fixed 7 (model.profile_capacity" in report["summary"]
-    assert f"rule 4 → {report['b']['decision']['rule']}" in report["summary"]
+    assert "; rule 4 (the architecture cannot fit the profile) → rule 7 (" in report["summary"]
 
 
 def test_sample_increments_to_linear_regresses_it(
@@ -111,7 +116,10 @@ def test_a_scratchpad_of_dated_bullets_gets_the_comparison_as_one(
     text = task_scratchpad.read_text()
     assert text.startswith(TASK_SCRATCHPAD)  # append-only
     added = text[len(TASK_SCRATCHPAD) :].splitlines()
-    assert re.fullmatch(r"- \d{4}-\d{2}-\d{2}: timing-tui comparison at \d\d:\d\d, .+", added[0])
+    assert re.fullmatch(
+        r"- \d{4}-\d{2}-\d{2}: timing-tui comparison at \d\d:\d\d \(bundled sample data\), .+",
+        added[0],
+    )  # the sample's runs: marked, never read as a finding about the user's model
     assert report["summary"] in added[0]
     assert len(added) > 3 and all(line.startswith("  - ") for line in added[1:])
     assert f"  - A {INCREMENTS}: checkpoint `{INCREMENTS / 'checkpoint.pt'}`" in text
@@ -119,13 +127,13 @@ def test_a_scratchpad_of_dated_bullets_gets_the_comparison_as_one(
         line.startswith("  - stage 3 model: A pass, B fail; regressed `model.profile_capacity`")
         for line in added
     ), added
-    assert "  - Verdict B (rule 4): " in text
+    assert "  - Verdict B, rule 4 (the architecture cannot fit the profile): " in text
     assert "## timing-tui comparison" not in text
 
 
 def test_json_is_the_spec_5_object(sample_forward: tuple[int, dict[str, Any]]) -> None:
     _, report = sample_forward
-    assert set(report) == {"version", "a", "b", "changes", "summary"}
+    assert set(report) == {"version", "a", "b", "changes", "assumptions_differ", "summary"}
     assert report["version"] == 1 and isinstance(report["summary"], str)
     for side in ("a", "b"):
         assert set(report[side]) >= REPORT_KEYS and report[side]["version"] == 1
@@ -144,6 +152,24 @@ def test_json_is_the_spec_5_object(sample_forward: tuple[int, dict[str, Any]]) -
         assert item["figure_a"] is None or isinstance(item["figure_a"], str)
     padding = change(report, "model.length_masking")
     assert padding["figure_a"] != padding["figure_b"]  # the key figure moved with the fix
+
+
+def test_an_eval_dump_in_neither_run_is_both_runs(
+    sample_forward_run: tuple[int, str, str],
+    sample_forward: tuple[int, dict[str, Any]],
+    sample_reverse: tuple[int, dict[str, Any]],
+) -> None:
+    """The README's example: the sample's eval dump lies beside the runs, in neither run's
+    folder, so both runs are diagnosed with it (stage 6 runs once) and reach the verdicts
+    the TUI's compare mode reaches on the same files (tests/test_tui_compare.py)."""
+    for (_, report), rules in ((sample_forward, (4, 7)), (sample_reverse, (7, 4))):
+        for side in ("a", "b"):
+            assert report[side]["artifacts"]["eval"]["path"] == str(EVAL.resolve())
+            stage6 = next(s for s in report[side]["stages"] if s["id"] == 6)
+            assert stage6["status"] == "fail", stage6
+        assert (report["a"]["decision"]["rule"], report["b"]["decision"]["rule"]) == rules
+    said = sample_forward_run[2]
+    assert f"the eval dump {EVAL.resolve()} lies in neither run's folder: both runs use it" in said
 
 
 def _without_timings(value: Any) -> Any:

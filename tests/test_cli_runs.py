@@ -22,10 +22,10 @@ import pytest
 from click.testing import CliRunner
 from sample_paths import SAMPLE
 
+from tui_timing.artifacts.run_members import step_of
 from tui_timing.cli import main
 from tui_timing.config import ArtifactPaths, Settings
 from tui_timing.model.train import TrainOptions, train
-from tui_timing.report.runs import step_of
 from tui_timing.stages.runner import run_check
 
 #: The sweep: (run folder, the head's knobs). Two epochs each: what matters is that each

@@ -13,11 +13,13 @@ from tui_timing.config import Settings
 from tui_timing.data.build_cache import BuildResult, SegmentationParams, build_cache
 from tui_timing.findings import Check, Decision, Report, StageResult
 from tui_timing.model.train import TrainOptions, train
-from tui_timing.report.compare import change_kind, compare_reports
+from tui_timing.report.compare import Change, change_kind, compare_reports, paired_figures
+from tui_timing.report.compare_render import figure_change
 from tui_timing.stages.context import ArtifactPaths
-from tui_timing.stages.model import PROBE_MEMO
-from tui_timing.stages.pair import load_pair, run_pair, shared_stages
+from tui_timing.stages.model import DURATION_FIT, PROBE_MEMO
+from tui_timing.stages.pair import load_pair, pair_file, run_pair, shared_stages
 from tui_timing.stages.runner import run_stage
+from tui_timing.stages.sampler import DURATION_QUANTILES, PROFILE_BINS
 
 EVAL = SAMPLE / "eval/eval.pt"
 
@@ -153,9 +155,55 @@ def test_summary_and_exit_codes() -> None:
         ("model.v", "changed"),
     ]
     assert comparison.summary == (
-        "B against A: fixed 1 (model.x), regressed 1 (model.y), changed 2, same 1; rule 4 → 8"
+        "B against A: fixed 1 (model.x), regressed 1 (model.y), changed 2, same 1; rule 4 → rule 8"
     )
     assert comparison.exit_code == 1
     assert compare_reports(b, b).exit_code == 0
     assert compare_reports(b, b).summary.endswith("same 4; both end at rule 8")
+    no_verdict = Report(artifacts={}, stages=[], decision=None)
+    assert compare_reports(a, no_verdict).summary.endswith("rule 4 → no verdict")  # not "→ -"
     assert compare_reports(a, _report({}, 1, error=True)).exit_code == 2
+
+
+def test_one_eval_pairing_rule_for_compare_and_the_tui(tmp_path: Path) -> None:
+    """An eval dump in neither run's folder is both runs' (and said); one inside a run is
+    that run's alone; one given in neither run's folder is used for both."""
+    run_a, run_b = tmp_path / "runs/a", tmp_path / "runs/b"
+    loose, own_a, own_b = tmp_path / "eval/eval.pt", run_a / "eval.pt", run_b / "eval.pt"
+    folders = (run_a, run_b)
+    shared = pair_file("eval", (None, None), folders, found=[loose])
+    assert (shared.a, shared.b) == (loose, loose)
+    assert shared.note == f"the eval dump {loose} lies in neither run's folder: both runs use it"
+    b_only = pair_file("eval", (own_a, None), folders, found=[own_a, loose])
+    assert (b_only.a, b_only.b) == (own_a, loose)  # A's own is never B's
+    assert b_only.note is not None and "run B uses it (it has none)" in b_only.note
+    alone = pair_file("eval", (own_a, None), folders, found=[own_a])
+    assert (alone.a, alone.b, alone.note) == (own_a, None, None)
+    both = pair_file("eval", (own_a, own_b), folders, found=[loose])
+    assert (both.a, both.b, both.note) == (own_a, own_b, None)
+    given = pair_file("eval", (own_a, own_b), folders, given=loose, found=[own_a])
+    assert (given.a, given.b) == (loose, loose)
+
+
+def _quantiles(fake: dict[str, float]) -> Check:
+    real = {"q05": 0.2, "q50": 1.0, "q95": 3.0}
+    measured = {"fake": fake, "real": real, "ks": 0.02}
+    return DURATION_QUANTILES.check("pass", measured, None, "")
+
+
+def test_compare_pairs_the_same_figure_and_words_signs_and_gaps() -> None:
+    """A's q95 is shown beside B's q95 (not B's worst, q05); a bin that only A misses is
+    shown for B too; a side without a figure reads n/a; a negative gap reads "better"."""
+    a = _quantiles({"q05": 0.2, "q50": 1.0, "q95": 3.6})
+    b = _quantiles({"q05": 0.3, "q50": 1.0, "q95": 3.1})
+    assert (a.key_figure, b.key_figure) == ("q95 3.6 vs 3", "q05 0.3 vs 0.2")
+    assert paired_figures(a, b) == ("q95 3.6 vs 3", "q95 3.1 vs 3")
+    bins = {"fake": {"first": 0.01, "mid": 0.001}, "real": {"first": 0.08, "mid": 0.001}}
+    missed = PROFILE_BINS.check("fail", {**bins, "ok": {"first": False, "mid": True}}, None, "")
+    fixed = dict(bins, fake={"first": 0.079, "mid": 0.001}, ok={"first": True, "mid": True})
+    held = PROFILE_BINS.check("pass", fixed, None, "")
+    assert paired_figures(missed, held) == ("first 0.01 vs 0.08", "first 0.079 vs 0.08")
+    change = Change("x", 3, "pass", None, "changed", "KL 1.68", None)
+    assert figure_change(change) == "KL 1.68 → n/a"
+    better = DURATION_FIT.check("pass", {"gap": -0.05204, "mu_bias": -0.03}, None, "")
+    assert better.key_figure == "0.05204 nats/row better than a brief fit, μ bias -0.03"

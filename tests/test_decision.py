@@ -129,7 +129,7 @@ def test_everything_passing_is_rule_9_with_the_c2st_figures() -> None:
     assert "consistent as far as the evidence goes" in result.decision.verdict
     assert result.decision.assessed == [1, 2, 3, 4, 5, 6] and result.decision.not_assessed == []
     assert "p = 0.62" in result.decision.verdict
-    assert result.figures == [f"rule 9: {result.decision.verdict}"]
+    assert result.figures == [f"rule 9 (everything that ran passes): {result.decision.verdict}"]
     assert [o.rule for o in result.decision.path] == list(range(1, 10))
 
 
@@ -251,6 +251,19 @@ def test_rule_4_does_not_apply_while_the_cache_fails() -> None:
     setting(results, "model.profile_capacity", "fail")
     result = decide(results)
     assert rule_of(result) == 1 and 4 not in matched(result)
+
+
+def test_a_diverged_log_is_training_even_when_a_padding_check_fails() -> None:
+    """Weights gone NaN after the learning rate jumped: the log says so, and an
+    architecture check on the broken model's outputs proves nothing (rule 6, not 4)."""
+    results = healthy()
+    setting(results, "train.loss_trend", "fail", {"split": "val", "epoch": 7})
+    setting(results, "model.length_masking", "fail", {"mean": 0.0, "max": 0.0})
+    result = decide(results)
+    assert rule_of(result) == 6 and 4 not in matched(result)
+    assert result.decision is not None
+    assert "diverges from epoch 7" in result.decision.verdict
+    assert "mask" not in result.decision.verdict
 
 
 def test_rule_5_duration_clamp() -> None:
@@ -381,6 +394,27 @@ def test_rule_1_names_milliseconds_and_a_shuffle_in_the_users_terms() -> None:
     assert "rows are shuffled against their features (n_points" in verdict
 
 
+def test_rules_1_and_2_say_what_drifted() -> None:
+    """A cache that drifted from its raw data and batches that carry another row's profile:
+    each headline says what drifted and by how much, not a bare check id."""
+    results = healthy()
+    setting(results, "cache.vs_raw", "fail", {
+        "duration.mean": {"cache": 1.05, "raw": 1.0, "ok": False},
+        "n_segments": {"cache": 10, "raw": 10, "ok": True},
+    })  # fmt: skip
+    result = decide(results)
+    assert result.decision is not None and rule_of(result) == 1
+    assert "the mean duration is +5.0% against the raw summary" in result.decision.verdict
+    results = healthy()
+    setting(results, "dataset.batch_rows", "fail",
+            {"drifted": ["length", "profile"], "off": 40, "rows": 100})  # fmt: skip
+    result = decide(results)
+    assert result.decision is not None and rule_of(result) == 2
+    assert "another row's length, profile beside a row's own (40 of 100 rows)" in (
+        result.decision.verdict
+    )
+
+
 def test_rule_6_collapse_cites_the_epoch() -> None:
     results = healthy()
     setting(results, "train.collapse", "fail", {"epoch": 7, "flat_epoch": 7})
@@ -389,6 +423,17 @@ def test_rule_6_collapse_cites_the_epoch() -> None:
     assert result.decision is not None
     assert "epoch 7" in result.decision.verdict
     assert "not the cause" in result.decision.verdict
+
+
+def test_rule_6_collapse_on_a_step_axis_cites_the_step() -> None:
+    results = healthy()
+    setting(results, "train.collapse", "fail", {"x_axis": "step", "step": 350, "sigma_step": 350})
+    result = decide(results)
+    assert rule_of(result) == 6 and result.decision is not None
+    actions = result.decision.actions
+    text = result.decision.verdict + " ".join(f"{a.title} {a.why}" for a in actions)
+    assert "collapse from step 350" in text and "at the step where" in text
+    assert "epoch" not in text
 
 
 def test_rule_6_flat_sampler_with_a_capable_head_points_at_sampling() -> None:
@@ -583,7 +628,7 @@ def test_end_to_end_rule_7_on_the_increments_run_and_the_sample_eval_dump(
     assert checks["integration.renormalization"] == "fail"
     assert checks["integration.c2st"] == "skip"
     assert stages[7]["stats"]["rule"] == 7
-    assert "Verdict:" in scratchpad.read_text() and "(rule 7)" in scratchpad.read_text()
+    assert "Verdict of rule 7 (stage 6 drifts in a way" in scratchpad.read_text()
 
 
 def test_the_decision_is_in_the_text_and_markdown_reports() -> None:
@@ -592,5 +637,8 @@ def test_the_decision_is_in_the_text_and_markdown_reports() -> None:
     stage7 = decide(results)
     report = Report(artifacts={}, stages=[*results.values(), stage7], decision=stage7.decision)
     for rendered in (render_text(report), full_markdown(report), findings_markdown(report)):
-        assert "(rule 7)" in rendered
+        # the rule's number is never shown without its name
+        assert (
+            "rule 7 (stage 6 drifts in a way the standalone sampler does not explain)" in rendered
+        )
         assert "assert_timing_stats" in rendered

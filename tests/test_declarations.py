@@ -13,8 +13,9 @@ import sys
 
 import click
 
+from tui_timing.artifact_kinds import KIND_NAMES
 from tui_timing.cli import main
-from tui_timing.config import ARTIFACT_KINDS, Settings, Tolerances
+from tui_timing.config import Settings, Tolerances
 from tui_timing.model.options import (
     PROFILE_HEADS,
     PROFILE_LOSSES,
@@ -34,7 +35,7 @@ def test_the_stage_table_numbers_the_stages_in_order_and_names_real_modules() ->
     for info in STAGES:
         module = importlib.import_module(f"tui_timing.stages.{info.module}")
         assert callable(module.run), info
-        assert set(info.reads) <= set(ARTIFACT_KINDS), info
+        assert set(info.reads) <= set(KIND_NAMES), info
 
 
 def test_each_diagnostic_stage_declares_its_checks_once() -> None:

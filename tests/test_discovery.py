@@ -23,9 +23,12 @@ from sample_paths import SAMPLE
 
 from tui_timing.artifacts.cache import as_timing_cache, load_cache
 from tui_timing.artifacts.discovery import Discovered, discover, discover_or_sample
+from tui_timing.artifacts.gitignore import ignored_by, parse, read_patterns
 from tui_timing.cli import main
 from tui_timing.config import Settings
 from tui_timing.data.eval_dump_maker import disjoint_halves, real_sequences
+from tui_timing.model.train import TrainOptions, train
+from tui_timing.report.discovery import discovery_text
 
 
 def _user_cache(cache: Path, path: Path) -> None:
@@ -209,7 +212,8 @@ def test_large_files_are_classified_from_their_headers(tmp_path: Path) -> None:
         "torch.save({'state_dict': weights}, root + '/big.pt')\n"
         "del weights\n"
         "rows = np.zeros((100_000, 1000))\n"
-        "np.savez(root + '/big.npz', durations=np.zeros(100_000), profiles=rows)\n"
+        "np.savez(root + '/big.npz', durations=np.ones(100_000), profiles=rows,\n"
+        "         features=np.zeros((100_000, 4)))\n"
     )
     subprocess.run([sys.executable, "-c", make, str(tmp_path)], check=True)
     script = (
@@ -255,3 +259,134 @@ def test_an_empty_folder_opens_the_sample_and_says_what_it_passed_over(tmp_path:
     assert found.is_sample and found.caches == [SAMPLE_CACHE.resolve()]
     assert [p.path.name for p in found.passed_over] == ["weights.npz"]
     assert found.notes[0] == f"nothing usable found in {tmp_path.resolve()}"
+
+
+# --- the checkout, build output and .gitignore ------------------------------------------------
+
+
+def test_in_the_checkout_the_sample_opens_on_the_linear_run() -> None:
+    """`timing-tui` in the checkout finds the bundled sample and shows it as the sample: the
+    broken `linear` run first, as in an empty folder (the quick start's promise)."""
+    found = discover_or_sample(SAMPLE.parent)
+    assert found.is_sample
+    assert found.runs[0].name.split("/")[-1] == "linear"
+    assert found.paths().checkpoint == (SAMPLE / "runs/linear/checkpoint.pt").resolve()
+    assert not any(p.path.name == "__pycache__" for p in found.passed_over)
+
+
+def test_build_output_is_skipped_and_git_ignored_copies_rank_last(tmp_path: Path) -> None:
+    """A checkout after `pip install .` (build/lib copies), a git-ignored copy of a run and
+    byte-code caches: the kept run is the default, build/ is passed over once, __pycache__
+    not at all."""
+    shutil.copytree(SAMPLE / "runs/linear", tmp_path / "runs/linear")
+    shutil.copytree(SAMPLE / "runs/increments", tmp_path / "build/lib/pkg/runs/increments")
+    shutil.copytree(SAMPLE / "runs/increments", tmp_path / "old/copy/increments")
+    shutil.copytree(SAMPLE / "runs/increments", tmp_path / "dist/increments")
+    (tmp_path / "pkg/__pycache__").mkdir(parents=True)
+    (tmp_path / ".gitignore").write_text("# copies\n/old/\n*.tmp\n!keep.tmp\n")
+    found = discover(tmp_path)
+    assert [run.name for run in found.runs] == ["runs/linear", "old/copy/increments"]
+    assert found.ignored == {
+        tmp_path / "old/copy/increments/checkpoint.pt",
+        tmp_path / "old/copy/increments/stats.jsonl",
+    }
+    reasons = _reasons(found, tmp_path)
+    assert reasons == {
+        "build": "build output (copies of the checkout's files)",
+        "dist": "build output (packages of the checkout)",
+    }
+    text = discovery_text(found, tmp_path)
+    assert "run old/copy/increments: checkpoint" in text and "(git-ignored: listed after" in text
+    assert "run runs/linear: checkpoint runs/linear/checkpoint.pt, log" in text
+
+
+@pytest.mark.parametrize(
+    ("line", "path", "is_dir", "ignored"),
+    [
+        ("build/", "build", True, True),
+        ("build/", "build", False, False),  # a trailing slash: folders only
+        ("build/", "src/build", True, True),  # no inner slash: at any depth
+        ("/build", "src/build", True, False),  # anchored
+        ("*.pt", "runs/a/checkpoint.pt", False, True),
+        ("runs/*.pt", "runs/a/checkpoint.pt", False, False),  # * stays within one name
+        ("runs/**/*.pt", "runs/a/b/checkpoint.pt", False, True),
+        ("**/ckpt", "x/y/ckpt", True, True),
+        ("logs/**", "logs/a/b.csv", False, True),
+        ("ckpt_?.pt", "ckpt_1.pt", False, True),
+        ("ckpt_[0-9].pt", "ckpt_a.pt", False, False),
+    ],
+)
+def test_gitignore_patterns(line: str, path: str, is_dir: bool, ignored: bool) -> None:
+    base = Path("/repo")
+    pattern = parse(base, line)
+    assert pattern is not None
+    assert (ignored_by([pattern], base / path, is_dir) is not None) is ignored
+
+
+def test_gitignore_negation_comments_and_nesting(tmp_path: Path) -> None:
+    (tmp_path / ".gitignore").write_text("# runs are local\n\n*.pt\n!keep.pt\n")
+    rules = read_patterns(tmp_path)
+    assert [r.text for r in rules] == ["*.pt", "!keep.pt"]
+    assert ignored_by(rules, tmp_path / "a/x.pt", False) is not None
+    assert ignored_by(rules, tmp_path / "a/keep.pt", False) is None  # the last match decides
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub/.gitignore").write_text("!x.pt\n")
+    nested = [*rules, *read_patterns(tmp_path / "sub")]
+    assert ignored_by(nested, tmp_path / "sub/x.pt", False) is None  # the deeper file wins
+    assert ignored_by(nested, tmp_path / "x.pt", False) is not None
+    assert read_patterns(tmp_path / "none") == []
+
+
+def test_a_raw_summary_beside_a_cache_named_otherwise_is_paired_and_said(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`data/cache.pt` beside `data/train_summary.json`, the only summary there, is paired
+    (and `check` says so); with two summaries none is, and the skip names them and why."""
+    (tmp_path / "data").mkdir()
+    shutil.copy(SAMPLE_CACHE, tmp_path / "data/cache.pt")
+    shutil.copy(SAMPLE / "datasets/sample/train_summary.json", tmp_path / "data")
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, ["check", "--stage", "1", "--format", "json"])
+    report = json.loads(result.stdout)
+    summary = tmp_path.resolve() / "data/train_summary.json"  # discovery's paths are absolute
+    assert report["artifacts"]["raw_summary"]["path"] == str(summary)
+    vs_raw = next(c for c in report["stages"][0]["checks"] if c["id"] == "cache.vs_raw")
+    assert vs_raw["status"] == "pass"
+    assert f"raw summary {summary}: the only one beside cache.pt" in result.stderr
+    shutil.copy(tmp_path / "data/train_summary.json", tmp_path / "data/val_summary.json")
+    result = CliRunner().invoke(main, ["check", "--stage", "1", "--format", "json"])
+    report = json.loads(result.stdout)
+    assert "raw_summary" not in report["artifacts"]
+    vs_raw = next(c for c in report["stages"][0]["checks"] if c["id"] == "cache.vs_raw")
+    assert vs_raw["status"] == "skip"
+    assert (
+        "cache_summary.json does not exist and beside it are train_summary.json, "
+        "val_summary.json (none is named after it); name one with --raw-summary"
+    ) in vs_raw["message"]
+
+
+def test_a_run_trained_on_the_sample_resumes_with_its_cache(tmp_path: Path) -> None:
+    """After an action trained `runs/linear-increments` on the sample cache in an empty
+    folder, the next launch there finds that run with the cache it was trained on (named in
+    its checkpoint) and the sample's runs and eval dump that were open before; a checkpoint
+    that records only the cache's sha256 finds the sample cache by it."""
+    run = tmp_path / "runs/linear-increments"
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        train(SAMPLE_CACHE, run, {"profile_head": "increments"}, TrainOptions(epochs=1))
+    finally:
+        torch.set_num_threads(before)
+    found = discover_or_sample(tmp_path)
+    names = [r.name for r in found.runs]
+    assert names[0] == "runs/linear-increments" and names[1].endswith("linear")
+    assert found.caches == [SAMPLE_CACHE.resolve()]
+    paths = found.paths()
+    assert paths.checkpoint == run.resolve() / "checkpoint.pt"
+    assert paths.cache == SAMPLE_CACHE.resolve()
+    assert paths.eval == (SAMPLE / "eval/eval.pt").resolve()
+    assert "runs/linear-increments was trained on" in discovery_text(found, tmp_path)
+    checkpoint = torch.load(run / "checkpoint.pt", weights_only=True)
+    del checkpoint["config"]["cache_path"]  # as written before the path was recorded
+    torch.save(checkpoint, run / "checkpoint.pt")
+    assert discover_or_sample(tmp_path).caches == [SAMPLE_CACHE.resolve()]

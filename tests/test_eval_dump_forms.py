@@ -11,12 +11,13 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
-from report_helpers import statuses
+from report_helpers import run_one, statuses
 
 from tui_timing.artifacts.eval_dump import EvalDump, load_eval_dump
 from tui_timing.config import ArtifactPaths, Settings
 from tui_timing.data.eval_dump_maker import Sequences, disjoint_halves, real_sequences
 from tui_timing.errors import ArtifactError
+from tui_timing.stages.integration import CHECKS as INTEGRATION_CHECKS
 from tui_timing.stages.runner import run_check
 
 
@@ -192,7 +193,10 @@ def test_the_channel_order_is_read_from_the_dump_or_keys_eval(
         entries["channels"] = np.array(order.split(","))  # strings: no pickle in the npz
     path = tmp_path / "samples.npz"
     np.savez(path, **entries)
-    _same(load_eval_dump(path, settings), plain)
+    dump = load_eval_dump(path, settings)
+    _same(dump, plain)
+    read = {a.what: a.value for a in dump.assumptions}
+    assert read["real xy"] == "displacements" and read["fake Δt"] == "per step"
 
 
 def test_channels_that_do_not_name_dx_dy_dt_are_refused(
@@ -202,3 +206,118 @@ def test_channels_that_do_not_name_dx_dy_dt_are_refused(
     np.savez(path, real=_channels(halves[0]), fake=_channels(halves[1]))
     with pytest.raises(ArtifactError, match="must name dx, dy and dt once each"):
         load_eval_dump(path, Settings(keys={"eval": {"channels": "dx,dx,dt"}}))
+
+
+# --- points or steps (per-point Δt with a leading 0; settled by eval_xy) ----------------------
+
+
+def _per_point(seqs: Sequences, origin: bool = False) -> dict[str, torch.Tensor]:
+    """A side as diffusion code often keeps it: the points [N, L+1, 2], per-point Δt
+    [N, L+1] (the time since the previous point: 0 first) and a mask over the points."""
+    n = seqs.n_rows
+    xy = seqs.xy - seqs.xy[:, :1] if origin else seqs.xy
+    return {
+        "xy": torch.from_numpy(xy),
+        "dt": torch.from_numpy(np.concatenate([np.zeros((n, 1)), seqs.dt], axis=1)),
+        "mask": torch.from_numpy(np.concatenate([np.ones((n, 1), bool), seqs.mask], axis=1)),
+    }
+
+
+def _numpy_figures(seqs: Sequences) -> tuple[float, float, int]:
+    """|vel| p95, Δt median and the count of Δt = 0 steps, straight from the points."""
+    steps = np.diff(seqs.xy, axis=1)
+    length = np.hypot(steps[..., 0], steps[..., 1])
+    moving = seqs.mask & (seqs.dt > 0)
+    vel = length[moving] / seqs.dt[moving]
+    zeros = int(np.count_nonzero(seqs.mask & (seqs.dt == 0)))
+    return float(np.quantile(vel, 0.95)), float(np.median(seqs.dt[seqs.mask])), zeros
+
+
+def test_points_with_per_point_dt_read_the_leading_zero_as_no_step(
+    halves: tuple[Sequences, Sequences], tmp_path: Path, small_cache: Path
+) -> None:
+    real, fake = halves
+    path = tmp_path / "eval.pt"
+    torch.save({"real": _per_point(real), "fake": _per_point(fake)}, path)
+    dump = load_eval_dump(path)
+    vel_p95, dt_median, zeros = _numpy_figures(real)
+    assert dump.real.vel_p95() == pytest.approx(vel_p95, rel=1e-9)
+    assert dump.real.dt_median() == pytest.approx(dt_median, rel=1e-9)
+    assert dump.real.n_zero_dt() == zeros  # the leading 0 of each row is not a step
+    assert np.array_equal(dump.real.mask, real.mask)
+    read = {(a.what, a.value): a.source for a in dump.assumptions}
+    assert "first column 0 in every row" in read[("real xy", "points")]
+    assert ("real Δt", "per point (its first column, 0, is not a step)") in read
+    # stage 6 with the cache built from the same sessions: the real side is the cache's
+    result = run_one(6, eval=path, cache=small_cache)
+    checks = {c.id: c for c in result.checks}
+    assert checks["integration.real_vs_cache"].status == "pass"
+    assert checks["integration.vel_p95"].status == "pass"
+    assert result.stats["vel_p95"]["real"] == pytest.approx(vel_p95, rel=1e-9)
+    assert any(a.artifact == "eval" and a.what == "real xy" for a in result.assumptions)
+
+
+def test_per_point_lengths_count_points(
+    halves: tuple[Sequences, Sequences], tmp_path: Path
+) -> None:
+    real, fake = halves
+    side = _per_point(real)
+    del side["mask"]
+    side["lengths"] = torch.from_numpy(real.mask.sum(axis=1) + 1)
+    path = tmp_path / "eval.pt"
+    torch.save({"real": side, "fake": _per_point(fake)}, path)
+    assert np.array_equal(load_eval_dump(path).real.mask, real.mask)
+
+
+def test_points_from_the_origin_are_undecided_until_eval_xy_says(
+    halves: tuple[Sequences, Sequences], tmp_path: Path
+) -> None:
+    real, fake = halves
+    path = tmp_path / "eval.pt"
+    dump = {"real": _per_point(real, origin=True), "fake": _per_point(fake, origin=True)}
+    torch.save({**dump, "fake_duration": torch.from_numpy(fake.durations)}, path)
+    result = run_one(6, eval=path)
+    status = statuses(result)
+    assert list(status) == [spec.id for spec in INTEGRATION_CHECKS.specs]
+    shared = {"integration.renormalization", "integration.fake_generated"}
+    depends = set(status) - shared
+    assert {status[c] for c in depends} == {"skip"}
+    assert status["integration.fake_generated"] == "pass"  # disjoint halves: no copies
+    for check_id in depends:
+        message = next(c.message for c in result.checks if c.id == check_id)
+        assert 'eval_xy = "points" or "steps" in [tool.timing-tui]' in message
+    assert status["integration.renormalization"] == "pass"  # Δt sums: the same either way
+    undecided = [a for a in result.assumptions if a.value == "undecided"]
+    assert undecided and "points that start at (0, 0)" in undecided[0].source
+    # the table line settles it: points (velocities do not move with a translation)
+    as_points = load_eval_dump(path, Settings(eval_xy="points"))
+    assert as_points.undecided is None
+    read = {a.what: a for a in as_points.assumptions}
+    assert read["real xy"].value == "points"
+    assert read["real xy"].source.startswith('eval_xy = "points" in [tool.timing-tui]')
+    assert as_points.real.vel_p95() == pytest.approx(_numpy_figures(real)[0], rel=1e-9)
+    # or steps: each entry a displacement, the leading (0, 0) in 0 s a step of its own
+    as_steps = load_eval_dump(path, Settings(eval_xy="steps"))
+    assert as_steps.real.xy_form == "displacements"
+    assert as_steps.real.n_zero_dt() == _numpy_figures(real)[2] + real.n_rows
+
+
+def test_eval_xy_steps_against_shapes_that_say_points_is_refused(
+    halves: tuple[Sequences, Sequences], tmp_path: Path
+) -> None:
+    path = tmp_path / "eval.pt"
+    torch.save({"real": halves[0].as_tensors(), "fake": halves[1].as_tensors()}, path)
+    with pytest.raises(ArtifactError) as caught:
+        load_eval_dump(path, Settings(eval_xy="steps"))
+    assert caught.value.key == "real.xy" and 'set eval_xy = "points"' in caught.value.problem
+    read = {a.what: a for a in load_eval_dump(path).assumptions}
+    assert read["real xy"].value == "points" and "one wider than dt" in read["real xy"].source
+
+
+def test_the_table_checks_eval_xy(tmp_path: Path) -> None:
+    from tui_timing.errors import UsageError
+    from tui_timing.project import read_project
+
+    assert read_project({"eval_xy": "points"}, tmp_path / "pyproject.toml").eval_xy == "points"
+    with pytest.raises(UsageError, match='eval_xy must be "points"'):
+        read_project({"eval_xy": "pts"}, tmp_path / "pyproject.toml")

@@ -18,6 +18,7 @@ from tui_timing.data.eval_dump_maker import (
     scale_dt,
     scale_paths,
 )
+from tui_timing.numerics.fmt import fmt
 
 
 @pytest.fixture(scope="module")
@@ -56,8 +57,8 @@ def test_rescaled_dt_raise_with_real_fake_and_ratio(halves: tuple[Sequences, Seq
     message = str(caught.value)
     assert "Δt median" in message and "|vel| p95" in message
     assert "fake/real 0.5" in message
-    median = float(np.median(real.dt[real.mask]))
-    assert f"real {median:.4g}" in message
+    median = float(np.median(real.dt[real.mask & (real.dt > 0)]))  # zero-Δt steps aside
+    assert f"real {fmt(median)}" in message
 
 
 def test_paths_in_normalized_units_fail_the_velocity_gate_only(
@@ -82,6 +83,30 @@ def test_unreadable_input_is_a_value_error(halves: tuple[Sequences, Sequences]) 
     real, _ = halves
     with pytest.raises(ValueError, match=r"fake\.dt"):
         assert_timing_stats(as_numpy(real), {"xy": real.xy, "mask": real.mask})
+
+
+def test_points_from_the_origin_with_per_point_dt_need_eval_xy(
+    halves: tuple[Sequences, Sequences],
+) -> None:
+    """xy and Δt of one width, both starting at 0: the hook cannot tell points from steps
+    and says what to pass; told, it reads the points (velocities as numpy gives them)."""
+
+    def per_point(seqs: Sequences) -> dict[str, Any]:
+        n = seqs.n_rows
+        return {
+            "xy": seqs.xy - seqs.xy[:, :1],
+            "dt": np.concatenate([np.zeros((n, 1)), seqs.dt], axis=1),
+            "mask": np.concatenate([np.ones((n, 1), bool), seqs.mask], axis=1),
+        }
+
+    real, fake = halves
+    with pytest.raises(ValueError, match='Pass eval_xy="points" or eval_xy="steps"'):
+        assert_timing_stats(per_point(real), per_point(fake))
+    figures = assert_timing_stats(per_point(real), per_point(fake), eval_xy="points")
+    steps = np.diff(real.xy, axis=1)
+    moving = real.mask & (real.dt > 0)
+    speeds = np.hypot(steps[..., 0], steps[..., 1])[moving] / real.dt[moving]
+    assert figures["vel_p95"]["real"] == pytest.approx(np.quantile(speeds, 0.95), rel=1e-9)
 
 
 def test_the_hook_and_the_package_import_without_torch() -> None:

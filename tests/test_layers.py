@@ -19,6 +19,7 @@ LAYERS = (
     "findings",
     "numerics",
     "plugins",
+    "artifact_kinds",
     "project",
     "config",
     "artifacts",

@@ -28,7 +28,7 @@ def test_a_half_written_last_line_is_ignored_and_reported(tmp_path: Path) -> Non
     path = tmp_path / "stats.jsonl"
     path.write_text(LOG.read_text() + '{"epoch": 31, "split": "train", "lo')
     log = load_stats_log(path)
-    assert log.epochs[-1] == 30
+    assert log.positions[-1] == 30
     assert log.ignored_last_line is not None and "line 61" in log.ignored_last_line
 
 
@@ -89,7 +89,7 @@ def test_lightning_metrics_csv(tmp_path: Path) -> None:
         (b"\xff\xfe\x00garbage", "not a text log"),
         (b"[1, 2]\n", "no complete record"),
         (b'{"epoch": 1}\n', "no complete record"),
-        (b'{"epoch": 1.5, "split": "train", "loss": 1}\n', "expected an integer"),
+        (b'{"epoch": -1, "split": "train", "loss": 1}\n', "expected an epoch"),
     ],
 )
 def test_unusable_logs(tmp_path: Path, data: bytes, problem: str) -> None:

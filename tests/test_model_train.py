@@ -20,6 +20,7 @@ from tui_timing.model.train import TrainOptions, train
 SAMPLE_CACHE = REPO / "sample_data/datasets/sample/train_timing.pt"
 SPEC_CONFIG_KEYS = {
     "cache_sha256",
+    "cache_path",  # where that cache was: a later launch finds it again for the run
     "cond_dim",
     "hidden",
     "max_len",
@@ -68,6 +69,7 @@ def test_checkpoint_is_spec_2_3_and_loads_weights_only(tmp_path: Path) -> None:
     assert saved["epoch"] == 1
     assert set(saved["config"]) == SPEC_CONFIG_KEYS
     assert saved["config"]["cache_sha256"] == file_sha256(SAMPLE_CACHE)  # what it trained on
+    assert saved["config"]["cache_path"] == str(SAMPLE_CACHE.resolve())
     assert saved["config"]["profile_head"] == "templates"
     assert saved["config"]["cond_dim"] == len(saved["config"]["feature_names"])
     assert all(isinstance(v, torch.Tensor) for v in saved["model"].values())

@@ -37,6 +37,7 @@ HEADS = '''
 from __future__ import annotations
 
 import dataclasses
+from typing import NamedTuple
 
 import torch
 from torch import nn
@@ -85,6 +86,24 @@ class OwnNames(Head):
         mu, log_sigma, logits = self.parts(features)
         pad = torch.arange(self.max_len)[None, :] >= n_steps[:, None]
         return {"loc": mu, "scale_log": log_sigma, "z": logits.masked_fill(pad, -1e9)}
+
+
+class Out(NamedTuple):
+    step_logits: torch.Tensor
+    loc: torch.Tensor
+    log_scale: torch.Tensor
+
+
+class Named(Head):
+    """A NamedTuple in an order of its own: read by its names, never by position."""
+
+    def forward(self, features, lengths):
+        mu, log_sigma, logits = self.parts(features)
+        return Out(logits, mu, log_sigma)
+
+
+def make_tuple_named(cond_dim, hidden, max_len):
+    return Named(cond_dim, hidden, max_len)
 
 
 def make(cond_dim, hidden, max_len):
@@ -240,6 +259,18 @@ def test_output_names_through_keys_model(src: Path, tmp_path: Path) -> None:
         bad.model(torch.zeros(2, 10), torch.tensor([3, 5]))
 
 
+def test_a_named_tuple_is_read_by_its_names(src: Path, tmp_path: Path) -> None:
+    userheads = saving(src)
+    path = checkpoint(tmp_path / "c.pt", userheads.Named(10, 8, 128))
+    forget(src)
+    ckpt = load(path, "userheads:make_tuple_named", src)
+    features = torch.randn(3, 10, generator=torch.Generator().manual_seed(0))
+    out = read_outputs(ckpt.model(features, torch.tensor([3, 5, 9])))
+    mu, log_sigma, logits = ckpt.model.inner.parts(features)
+    assert torch.equal(out.mu, mu) and torch.equal(out.log_sigma, log_sigma)
+    assert torch.allclose(out.profile, torch.softmax(logits, -1))
+
+
 @pytest.mark.parametrize("prefix", ["model.", "module._orig_mod.", "net."])
 def test_wrapper_prefixes_are_stripped_when_that_matches(
     src: Path, tmp_path: Path, prefix: str
@@ -249,6 +280,9 @@ def test_wrapper_prefixes_are_stripped_when_that_matches(
     forget(src)
     ckpt = load(path, "userheads:make", src)
     assert any(prefix in note for note in ckpt.notes)
+    assert {a.what: a.value for a in ckpt.assumptions}["parameter names"] == (
+        f"without the prefix {prefix!r}"
+    )
     assert set(ckpt.state_dict) == {k for k in ckpt.model.inner.state_dict()}
 
 
@@ -325,10 +359,42 @@ def test_dataset_items_as_tuples_or_dicts_under_their_names() -> None:
     with pytest.raises(ValueError, match="names 2 positions"):
         BatchNames({}, ["features", "profile"])(items)
     dicts = [{"x": features[i], "dur": torch.tensor(1.0)} for i in range(2)]
-    batch = BatchNames({"features": "x"}, [])(dicts)
-    assert set(batch) == {"features", "duration"}
+    collate = BatchNames({"features": "x"}, [])
+    batch = collate(dicts)
+    assert set(batch) == {"features", "duration", "log_duration"}  # the log: derived, said
+    assert torch.equal(batch["log_duration"], torch.zeros(2)) and "log_duration" in collate.derived
     with pytest.raises(ValueError, match=r"maps features to 'feats'.*keys are x, dur"):
         BatchNames({"features": "feats"}, [])(dicts)
+
+
+DATASET = """
+import torch
+from torch.utils.data import Dataset
+
+
+class NoLog(Dataset):
+    def __init__(self, cache_path):
+        self.rows = torch.load(cache_path, weights_only=True)
+
+    def __len__(self):
+        return len(self.rows["duration"])
+
+    def __getitem__(self, i):
+        return {k: self.rows[k][i] for k in ("duration", "profile", "mask", "features")}
+"""
+
+
+def test_a_user_dataset_needs_no_log_duration(src: Path) -> None:
+    """A correct dataset whose items have no log_duration (the training step takes the log
+    itself) passes stage 2: the log is derived and said, and its check has nothing of
+    theirs to compare (skip), never a pass that compared the derived log with itself."""
+    (src / "nolog.py").write_text(DATASET)
+    settings = Settings(dataset_spec="nolog:NoLog", pythonpath=(src,))
+    result = run_stage(load_artifacts(ArtifactPaths(cache=CACHE), settings), 2)
+    assert result.check("dataset.batch_keys").status == "pass"
+    assert result.check("dataset.log_duration").status == "skip"
+    assert {c.status for c in result.checks} <= {"pass", "skip"}, result.checks
+    assert [(a.what, a.value) for a in result.assumptions] == [("batch log_duration", "derived")]
 
 
 def own_names_cache(tmp_path: Path, valid: np.ndarray | None = None) -> Path:
@@ -376,3 +442,17 @@ def test_batch_keys_do_not_touch_the_cache(tmp_path: Path) -> None:
         ["check", "--cache", str(path), "--stage", "1", "--key", "batch.length=n_steps"],
     )
     assert result.exit_code == 0, result.output
+
+
+def test_a_missing_required_key_says_the_line_that_names_it(tmp_path: Path) -> None:
+    raw = torch.load(CACHE, weights_only=True)
+    path = tmp_path / "odd.npz"
+    np.savez(path, secs=raw["duration"].numpy(), dt_profile=raw["profile"].numpy(),
+             cond=raw["features"].numpy())  # fmt: skip
+    with pytest.raises(ArtifactError) as caught:
+        load_cache(path)
+    problem = caught.value.problem
+    assert "required key missing (found keys: secs, dt_profile, cond)" in problem
+    assert "--key cache.duration=THAT_KEY" in problem
+    assert '[tool.timing-tui.keys.cache] duration = "that key"' in problem
+    assert load_cache(path, {"duration": "secs"}).values["duration"].shape == raw["duration"].shape

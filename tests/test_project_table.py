@@ -40,6 +40,8 @@ profile_first = "p0"
 real = "gt"
 [tool.timing-tui.keys.model]
 mu = "loc"
+[tool.timing-tui.keys.config]
+cond_dim = "d_cond"
 
 [[tool.timing-tui.log_patterns]]
 pattern = 'epoch (?P<epoch>\\d+) (?P<split>\\w+): mu=(?P<dur_mu>\\S+)'
@@ -81,6 +83,7 @@ def test_the_spec_table_is_read_whole(tmp_path: Path, monkeypatch: pytest.Monkey
         "log": {"profile_first": "p0"},
         "eval": {"real": "gt"},
         "model": {"mu": "loc"},
+        "config": {"cond_dim": "d_cond"},
     }
     assert [p.get("split") for p in s.log_patterns] == [None, "val"]
     assert "(?P<epoch>" in s.log_patterns[0]["pattern"]
@@ -118,7 +121,7 @@ def test_batch_keys_as_tuple_positions(tmp_path: Path, monkeypatch: pytest.Monke
 def test_no_table_means_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     inv = invocation(tmp_path, monkeypatch, "[project]\nname = 'x'\n")
     s = inv.settings
-    assert s.keys == {ns: {} for ns in ("cache", "batch", "log", "eval", "model")}
+    assert s.keys == {ns: {} for ns in ("cache", "batch", "log", "eval", "model", "config")}
     assert s.profile_bins == "padded" and s.log_patterns == () and s.pythonpath == ()
     assert s.sampler_kwargs == {} and s.batch_positions == ()
 
@@ -141,6 +144,19 @@ def test_no_table_means_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
         ("keys = { cache = { duration = 3 } }", ["duration must be your key's name"]),
         ("keys = { cache = 'd' }", ["keys.cache must be a table"]),
         ("keys = { batch = [1, 2] }", ["names the tuple positions"]),
+        # a contract name that does not exist, in every group alike: the names there are
+        (
+            "keys = { log = { sigma = 'dur_sigma' } }",
+            ["keys.log: 'sigma' is not a name of the log contract", "dur_sigma, log_sigma"],
+        ),
+        (
+            "keys = { model = { log_scale = 'log_scale' } }",
+            ["'log_scale' is not a name of the model contract", "mu, log_sigma, logits"],
+        ),
+        ("keys = { cache = { durations = 'd' } }", ["the cache names are duration, profile"]),
+        ("keys = { batch = { lenght = 'n' } }", ["'lenght' is not a name of the batch"]),
+        ("keys = { eval = { points = 'p' } }", ["eval names are real, fake, xy"]),
+        ("keys = { config = { d_cond = 'cond_dim' } }", ["config names are cond_dim, hidden"]),
     ],
 )
 def test_bad_table_entries_are_usage_errors_that_say_what_to_write(
@@ -157,6 +173,28 @@ def test_bad_table_entries_are_usage_errors_that_say_what_to_write(
 
 def test_key_option_syntax() -> None:
     assert parse_key_options(["profile=p", "eval.real=gt"])["cache"] == {"profile": "p"}
-    for bad, says in [("nonsense", "NAME=THEIR_NAME"), ("logs.split=x", "unknown name space")]:
+    for bad, says in [
+        ("nonsense", "NAME=THEIR_NAME"),
+        ("logs.split=x", "unknown name space"),
+        ("log.sigma=dur_sigma", "--key log.sigma=dur_sigma: 'sigma' is not a name of the log"),
+        ("durations=d", "'durations' is not a name of the cache contract"),
+    ]:
         with pytest.raises(UsageError, match=says):
             parse_key_options([bad])
+
+
+def test_each_readers_names_are_the_contracts() -> None:
+    """The key maps are checked against CONTRACT_FIELDS: every name a reader with its own
+    list looks up is there (else a valid map would be refused)."""
+    from dataclasses import fields
+
+    from tui_timing.artifacts.eval_dump import ALIASES, SIDES
+    from tui_timing.artifacts.stats_rows import FIGURES
+    from tui_timing.model.heads import HeadConfig
+    from tui_timing.model.user_model import OUTPUT_ALIASES
+    from tui_timing.project import CONTRACT_FIELDS
+
+    assert tuple(OUTPUT_ALIASES) == CONTRACT_FIELDS["model"]
+    assert set(FIGURES) <= set(CONTRACT_FIELDS["log"])
+    assert {*SIDES, *ALIASES} <= set(CONTRACT_FIELDS["eval"])
+    assert {f.name for f in fields(HeadConfig)} <= set(CONTRACT_FIELDS["config"])

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from sample_paths import CACHE as SAMPLE_CACHE
 
 from tui_timing.cli import main
 from tui_timing.findings import (
@@ -18,6 +19,7 @@ from tui_timing.findings import (
     Check,
     Decision,
     Report,
+    RuleOutcome,
     StageResult,
 )
 from tui_timing.report.markdown import findings_bullet, findings_markdown
@@ -61,7 +63,12 @@ def a_report() -> Report:
         7,
         "decision",
         status_override="fail",
-        decision=Decision("Revisit the architecture", 4, actions=[action], path=[]),
+        decision=Decision(
+            "Revisit the architecture",
+            4,
+            actions=[action],
+            path=[RuleOutcome(4, "the architecture cannot fit the profile", True, "KL 1.68")],
+        ),
     )
     return Report(
         artifacts={"checkpoint": ArtifactRef("runs/linear/checkpoint.pt", "ab" * 32)},
@@ -96,7 +103,8 @@ def test_a_task_scratchpad_gets_a_dated_bullet_in_its_last_section(tmp_path: Pat
     assert text.startswith(TASK_SCRATCHPAD)  # append-only
     added = text[len(TASK_SCRATCHPAD) :].splitlines()
     assert added[0] == (
-        "- 2025-11-28: timing-tui findings at 14:03, verdict: Revisit the architecture (rule 4)"
+        "- 2025-11-28: timing-tui findings at 14:03, verdict of rule 4 (the architecture cannot "
+        "fit the profile): Revisit the architecture"
     )
     assert all(line.startswith("  - ") for line in added[1:]) and len(added) > 2
     assert "  - stage 3 model: fail; linear head, hidden 64; not passing: " in text
@@ -132,7 +140,7 @@ def test_one_stage_alone(tmp_path: Path) -> None:
     assert bullet.startswith("- 2025-11-28: timing-tui findings at 14:03, stage 3 model: fail\n")
     assert "  - model.profile_capacity (fail): Cannot fit." in bullet
     decision = findings_markdown(report, WHEN, stage=7)
-    assert "Verdict: Revisit the architecture (rule 4)" in decision
+    assert "Verdict of rule 4 (the architecture cannot fit the profile): Revisit" in decision
     assert "`timing-tui train`" in decision
 
 
@@ -164,3 +172,21 @@ def test_check_appends_a_dated_bullet_to_a_task_scratchpad(
     assert re.fullmatch(r"- \d{4}-\d{2}-\d{2}: timing-tui findings at \d\d:\d\d, .+", added[0])
     assert f"  - artifacts: cache `{small_cache}` (" in text
     assert "  - stage 1 cache: pass; " in text and "## timing-tui findings" not in text
+
+
+def test_an_export_of_the_bundled_sample_data_is_marked(tmp_path: Path) -> None:
+    """Findings about the sample data land in the user's own scratchpad marked as such;
+    findings about the user's files (above) are not."""
+    pad = tmp_path / "scratchpad.md"
+    result = CliRunner().invoke(
+        main, ["check", "--cache", str(SAMPLE_CACHE), "--stage", "1", "--scratchpad", str(pad)]
+    )
+    assert result.exit_code == 0, result.output
+    assert re.match(r"## timing-tui findings \S+ \(bundled sample data\)\n", pad.read_text())
+    pad.write_text(TASK_SCRATCHPAD)
+    report = Report(
+        artifacts={"cache": ArtifactRef(str(SAMPLE_CACHE), None)}, stages=[], decision=None
+    )
+    assert findings_bullet(report, WHEN).startswith(
+        "- 2025-11-28: timing-tui findings at 14:03 (bundled sample data), "
+    )

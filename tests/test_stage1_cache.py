@@ -99,6 +99,26 @@ def test_milliseconds_fail_units_without_a_raw_summary(small_cache: Path, tmp_pa
     assert result.check("cache.vs_raw").status == "skip"  # type: ignore[union-attr]
 
 
+def test_a_share_of_rows_in_milliseconds_fails_units(small_cache: Path, tmp_path: Path) -> None:
+    """27.5% of the rows in milliseconds (some sessions written by another logger): the
+    median stays plausible, the rows do not; the verdict names the share and the unit."""
+    cache = cache_faults.load(small_cache)
+    rows = torch.rand(len(cache["duration"]), generator=torch.Generator().manual_seed(0)) < 0.275
+    cache["duration"] = torch.where(rows, cache["duration"] * 1000, cache["duration"])
+    cache["log_duration"] = torch.log(cache["duration"])
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    torch.save(cache, folder / "train_timing.pt")
+    ctx = load_artifacts(ArtifactPaths(cache=folder / "train_timing.pt"), Settings())
+    check = run_stage(ctx, 1).check("cache.units")
+    assert check is not None and check.status == "fail", check.message
+    assert (
+        check.measured["rows_off"] == int(rows.sum()) and check.measured["unit"] == "milliseconds"
+    )
+    verdict = run_stage(ctx, 7).stats["verdict"]
+    assert "of the rows' durations look like milliseconds" in verdict, verdict
+
+
 def test_rows_shuffled_against_their_features_fail_row_alignment(
     small_cache: Path, tmp_path: Path
 ) -> None:

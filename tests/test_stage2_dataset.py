@@ -49,6 +49,13 @@ class NoLogDuration(Base):
         return item
 
 
+class NoDuration(Base):
+    def __getitem__(self, i):
+        item = self.row(i)
+        del item["duration"]
+        return item
+
+
 class ExtraFeature(Base):
     def __getitem__(self, i):
         item = self.row(i)
@@ -85,6 +92,25 @@ class Smoothed(Base):
 class SkipsLastRow(Base):
     def __len__(self):
         return super().__len__() - 1
+
+
+class NextRowsProfile(Base):
+    """Profile, mask and length of the next row beside this row's duration and features
+    (an index off by one in one of two tensors): every pooled figure is unchanged."""
+    def __getitem__(self, i):
+        item = self.row(i)
+        other = self.row((i + 1) % len(self))
+        for key in ("profile", "mask", "length"):
+            item[key] = other[key]
+        return item
+
+
+class Standardized(Base):
+    """Features standardized per column (a harmless change: the same rows)."""
+    def __init__(self, path):
+        super().__init__(path)
+        f = self.c["features"].float()
+        self.c["features"] = (f - f.mean(0)) / f.std(0).clamp_min(1e-8)
 '''
 
 
@@ -111,6 +137,7 @@ ALL_PASS = {
     "dataset.log_duration": "pass",
     "dataset.batch_profile_mean": "pass",
     "dataset.coverage": "pass",
+    "dataset.batch_rows": "pass",
 }
 
 
@@ -128,11 +155,20 @@ def test_users_clean_dataset_passes(small_cache: Path, user_module: str) -> None
     assert "multiset" in result.check("dataset.coverage").message
 
 
+def test_batches_without_log_duration_get_it_derived(small_cache: Path, user_module: str) -> None:
+    """Not a fault: the training step may take the log itself. Derived, said, and its
+    check skipped (there is none of the dataset's own to compare)."""
+    result = stage2(small_cache, f"{user_module}:NoLogDuration")
+    assert result.check("dataset.batch_keys").status == "pass"
+    assert result.check("dataset.log_duration").status == "skip"
+    assert [a.what for a in result.assumptions] == ["batch log_duration"]
+
+
 @pytest.mark.parametrize(
     ("cls", "check_id"),
     [
         ("Broken", "dataset.instantiate"),
-        ("NoLogDuration", "dataset.batch_keys"),
+        ("NoDuration", "dataset.batch_keys"),
         ("ExtraFeature", "dataset.feature_dim"),
         ("PaddingMass", "dataset.mask_padding"),
         ("Log10", "dataset.log_duration"),
@@ -150,6 +186,23 @@ def test_planted_fault_fails_its_check(
         assert {k: v for k, v in statuses(result).items() if k != check_id} == {
             k: v for k, v in ALL_PASS.items() if k != check_id
         }
+
+
+def test_batch_rows_are_the_cache_rows_they_claim(small_cache: Path, user_module: str) -> None:
+    """By index (the package's dataset) and by duration (a user's, without an index): the
+    next row's profile beside this row's duration is caught, and only by this check;
+    standardized features are the same rows."""
+    by_index = stage2(small_cache).check("dataset.batch_rows")
+    assert by_index.status == "pass" and by_index.measured["by"] == "index"
+    result = stage2(small_cache, f"{user_module}:NextRowsProfile")
+    check = result.check("dataset.batch_rows")
+    assert check.status == "fail" and check.measured["by"] == "content", check.message
+    assert check.measured["length_off"] > 0 and check.measured["profile_off"] > 0
+    assert "profile" in check.measured["drifted"] and "length" in check.measured["drifted"]
+    assert {k: v for k, v in statuses(result).items() if k != check.id} == {
+        k: v for k, v in ALL_PASS.items() if k != check.id
+    }
+    assert statuses(stage2(small_cache, f"{user_module}:Standardized")) == ALL_PASS
 
 
 def test_unknown_dataset_class_is_a_clear_failure(small_cache: Path, user_module: str) -> None:

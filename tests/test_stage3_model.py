@@ -16,10 +16,11 @@ from report_helpers import run_one, statuses
 from sample_paths import CACHE, INCREMENTS, LINEAR
 
 from tui_timing.cli import main
-from tui_timing.config import Settings
+from tui_timing.config import ArtifactPaths, Settings
 from tui_timing.findings import StageResult
 from tui_timing.model.train import TrainOptions, train
 from tui_timing.stages.model import CHECKS
+from tui_timing.stages.runner import load_artifacts, run_stage
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -167,6 +168,73 @@ def test_delta_t_statistics_alone_are_not_conditioning(tmp_path: Path) -> None:
     assert check.status == "fail"
     assert "Δt statistic" in check.message
     assert check.measured["timing_features"] == ["dt_mean", "dt_std", "dt_zero_share"]
+
+
+def test_delta_t_statistics_among_the_features_leak_the_target(tmp_path: Path) -> None:
+    """The sample cache's features with the row's own Δt statistics appended (what
+    `build-cache --dt-features` writes): the geometry is there, but the target leaks."""
+    cache = torch.load(CACHE, weights_only=True)
+    dt = cache["profile"] * cache["duration"][:, None]
+    n = cache["length"].float()
+    mean = dt.sum(1) / n
+    std = (((dt - mean[:, None]) ** 2) * cache["mask"].float()).sum(1).div(n).sqrt()
+    cache["features"] = torch.cat([cache["features"], torch.stack([mean, std], 1)], 1).float()
+    cache["meta"]["feature_names"] = [*cache["meta"]["feature_names"], "dt_mean", "dt_std"]
+    leaky = tmp_path / "datasets/leaky/train_timing.pt"
+    leaky.parent.mkdir(parents=True)
+    torch.save(cache, leaky)
+    run = train(leaky, tmp_path / "run", options=TrainOptions(epochs=1))
+    ctx = load_artifacts(ArtifactPaths(cache=leaky, checkpoint=run.checkpoint), Settings())
+    check = run_stage(ctx, 3).check("model.conditioning")
+    assert check.status == "fail", check.message
+    assert check.measured["leaking_features"] == ["dt_mean", "dt_std"]
+    assert "statistics of the row's own Δt (dt_mean, dt_std)" in check.message
+    verdict = run_stage(ctx, 7)
+    assert verdict.stats["rule"] == 3, verdict.stats["verdict"]
+    assert "dt_mean" in verdict.stats["verdict"]
+
+
+def test_a_head_trained_on_log10_durations_is_an_objective_fault(tmp_path: Path) -> None:
+    """μ and σ of the increments run divided by ln 10 (what a log10 target trains): the
+    duration fit names the factor, and the verdict is training (rule 6), not other data."""
+
+    def log10_head(saved: dict[str, Any]) -> None:
+        layer = saved["model"]
+        layer["duration.weight"][0] /= math.log(10)
+        layer["duration.bias"][0] /= math.log(10)
+        layer["duration.bias"][1] -= math.log(math.log(10))
+
+    checkpoint = planted(tmp_path, log10_head)
+    ctx = load_artifacts(ArtifactPaths(cache=CACHE, checkpoint=checkpoint), Settings())
+    fit = run_stage(ctx, 3).check("model.duration_fit")
+    assert fit.status == "fail" and fit.measured["cause"] == "scale", fit.message
+    assert fit.measured["log10"] is True
+    assert abs(fit.measured["log_factor"] - math.log(10)) < 0.2
+    verdict = run_stage(ctx, 7)
+    assert verdict.stats["rule"] == 6, verdict.stats["verdict"]
+    assert "a log10 target (ln 10 = 2.303)" in verdict.stats["verdict"]
+    healthy = stage3(INCREMENTS).check("model.duration_fit")
+    assert healthy.measured["cause"] != "scale" and healthy.measured["log10"] is False
+
+
+def test_a_model_with_nan_weights_is_a_training_fault_not_the_architecture(
+    tmp_path: Path,
+) -> None:
+    """A run whose weights went NaN (the learning rate jumped): the masking check cannot see
+    where the mass goes, and the verdict is training (rule 6), never "mask the softmax" for
+    a checkpoint that masks."""
+
+    def diverged(saved: dict[str, Any]) -> None:
+        saved["model"]["backbone.2.weight"][0, 0] = float("nan")
+
+    ctx = load_artifacts(
+        ArtifactPaths(cache=CACHE, checkpoint=planted(tmp_path, diverged)), Settings()
+    )
+    assert run_stage(ctx, 3).check("model.length_masking").measured["nonfinite_rows"] > 0
+    verdict = run_stage(ctx, 7)
+    assert verdict.stats["rule"] == 6, verdict.stats["verdict"]
+    assert 4 not in verdict.stats["matched"]
+    assert "NaN or inf" in verdict.stats["verdict"] and "mask" not in verdict.stats["verdict"]
 
 
 def test_an_unknown_state_dict_is_read_statically(tmp_path: Path) -> None:

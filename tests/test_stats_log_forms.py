@@ -372,7 +372,7 @@ def test_a_300_mb_log_reads_in_bounded_memory(tmp_path: Path) -> None:
         "from tui_timing.artifacts.stats_log import load_stats_log\n"
         "log = load_stats_log(sys.argv[1])\n"
         "status = Path('/proc/self/status').read_text().split('VmHWM:')[1]\n"
-        "print(len(log.epochs), int(status.split()[0]))\n"
+        "print(len(log.positions), int(status.split()[0]))\n"
     )
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     done = subprocess.run(

@@ -462,14 +462,24 @@ async def test_several_runs_can_be_switched(cache: Path, tmp_path: Path, monkeyp
         run = tmp_path / "runs" / name
         run.mkdir(parents=True)
         (run / "stats.jsonl").write_text(stats_lines(range(epochs)))
+    (tmp_path / "notes.csv").write_text("name,value\nlr,3e-3\n")
     monkeypatch.chdir(tmp_path)
     app = TimingApp(invocation(), cwd=tmp_path)
     async with app.run_test(size=(160, 40), notifications=True) as pilot:
         await settle(pilot, app)
-        assert "found here · run alpha (1/2, s) · cache synthetic/train" in screen_text(app)
+        assert "found here · run alpha (1 of 2, s switches) · cache synthetic/train" in screen_text(
+            app
+        )
         assert app.paths.log.parent.name == "alpha"
         await pilot.press("s")
-        await pilot.press("down", "enter")  # from the run in use (alpha) to beta
+        await pilot.pause()
+        # what discovery assumed of the run in use, and what it passed over, and why
+        assert "read as run: files of the run = stats.jsonl (run runs/alpha" in screen_text(app)
+        assert "notes.csv: a CSV with no known column" in screen_text(app)
+        await pilot.press("down")
+        await pilot.pause()
+        assert "read as run: files of the run = stats.jsonl (run runs/beta" in screen_text(app)
+        await pilot.press("enter")  # from the run in use (alpha) to beta
         await settle(pilot, app)
         assert app.paths.log.parent.name == "beta"
         assert "run beta" in screen_text(app)

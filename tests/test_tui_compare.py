@@ -23,10 +23,12 @@ from tui_timing.tui.run_picker import RunPicker
 pytestmark = pytest.mark.asyncio
 
 
-def project(tmp_path: Path, runs: tuple[str, ...]) -> Path:
-    """A research folder: the sample cache and the named sample runs (no eval dump)."""
+def project(tmp_path: Path, runs: tuple[str, ...], eval_dump: bool = False) -> Path:
+    """A research folder: the sample cache, the named sample runs and maybe the eval dump."""
     folder = tmp_path / "project"
     shutil.copytree(SAMPLE / "datasets", folder / "datasets")
+    if eval_dump:
+        shutil.copytree(SAMPLE / "eval", folder / "eval")
     for name in runs:
         shutil.copytree(SAMPLE / "runs" / name, folder / "runs" / name)
     return folder
@@ -39,7 +41,7 @@ def discovering() -> Invocation:
 async def test_c_picks_a_second_run_every_pane_shows_both_and_c_leaves(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    folder = project(tmp_path, ("linear", "increments"))
+    folder = project(tmp_path, ("linear", "increments"), eval_dump=True)
     monkeypatch.chdir(folder)
     app = TimingApp(discovering(), cwd=folder)
     async with app.run_test(size=(140, 44), notifications=True) as pilot:
@@ -50,6 +52,8 @@ async def test_c_picks_a_second_run_every_pane_shows_both_and_c_leaves(
         await pilot.press("enter")  # the one other run: linear
         compare = app.compare
         assert compare is not None and compare.names == ("runs/increments", "runs/linear")
+        # the eval dump beside the runs is both runs' (one pairing rule with `compare`)
+        assert compare.paths.eval == app.paths.eval == (folder / "eval/eval.pt").resolve()
         await wait_for(pilot, lambda: 7 in compare.results, timeout=180)
         assert {1, 2} <= compare.shared  # one cache and one feature width: taken from A
         await pilot.press("3")
@@ -76,7 +80,8 @@ async def test_c_picks_a_second_run_every_pane_shows_both_and_c_leaves(
         text = screen_text(app)
         assert "Compared A runs/increments → B runs/linear" in text
         assert "regressed: model.profile_capacity" in text
-        assert "A (rule 9)" in text and "B (rule 4)" in text
+        # the verdicts `timing-tui compare` gives on the same files (test_cli_compare.py)
+        assert "A, rule 7 (stage 6 drifts" in text and "B, rule 4 (the architecture" in text
         await pilot.press("c")
         await pilot.pause()
         assert app.compare is None

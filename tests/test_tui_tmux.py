@@ -442,7 +442,7 @@ def test_c_compares_two_runs_in_a_real_terminal(tmp_path: Path) -> None:
         shutil.copytree(sample / "runs" / name, folder / "runs" / name)
     term = open_terminal(folder, 80, 24)
     try:
-        term.wait_for(lambda s: "run increments (1/2" in s, "the runs found")
+        term.wait_for(lambda s: "run increments (1 of 2" in s, "the runs found")
         term.wait_done()
         term.keys("c")
         text = term.wait_for(lambda s: "Compare with another run" in s, "the run picker")

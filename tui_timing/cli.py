@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import click
 from click.core import ParameterSource
 
+from tui_timing.artifact_kinds import KINDS
 from tui_timing.config import (
     ArtifactPaths,
     Invocation,
@@ -36,10 +37,11 @@ from tui_timing.model.options import (
     TrainOptions,
     default_of,
 )
-from tui_timing.project import ARTIFACT_KEYS, merge_keys, parse_key_options, read_project
+from tui_timing.project import merge_keys, parse_key_options, read_project
 from tui_timing.stages.catalog import ALL_STAGES, Stage
 
 if TYPE_CHECKING:
+    from tui_timing.findings import Assumption
     from tui_timing.stages.context import ArtifactPaths
 
 DEVICE_CHOICES = click.Choice(["auto", "cpu", "cuda"])
@@ -62,53 +64,61 @@ Your repo: [tool.timing-tui] in the nearest pyproject.toml (the command line win
   sampler = "pkg.timing:sample"         or "pkg.sampler:Sampler.from_checkpoint"
   sampler_kwargs = { profile_mix = 1.0 }
   profile_bins = "masked"               what first/mid/last mean in your log
+  eval_xy = "points"                    your eval dump's xy, where shapes leave it open
   [tool.timing-tui.keys.cache]          contract name = your name; also keys.batch
   duration = "durations_s"              (or a list: tuple positions), keys.log,
-                                        keys.eval, keys.model; on the command line
-                                        --key cache.duration=durations_s
+                                        keys.eval, keys.model, keys.config (your
+                                        config's fields: cond_dim = "d_cond"); on the
+                                        command line --key cache.duration=durations_s
 
 \b
 Plug-in contracts:
   dataset  Class(cache_path); items are dicts (your names through keys.batch and
            the aliases) or tuples (keys.batch = [...] names the positions);
            batches are made by torch's default collate.
-  model    factory(**entries of the checkpoint's config or Lightning
-           hyper_parameters that it names; cond_dim, max_len inferred); a sole
-           config/cfg/hparams/hyper_parameters parameter gets the whole config, or
-           its annotated dataclass. forward(features, length or mask) returns a
-           dict (mu, log_sigma, logits or profile; mu_log_duration,
-           log_sigma_log_duration, template; keys.model) or (mu, log_sigma, logits).
+  model    factory(**entries of the checkpoint's config, the config.json beside
+           its weights, or Lightning hyper_parameters that it names; cond_dim,
+           max_len inferred); a sole config/cfg/hparams/hyper_parameters parameter
+           gets the whole config, or its annotated dataclass; Class.from_pretrained
+           gets the checkpoint's folder. forward(features, length or mask) returns
+           a dict, NamedTuple or dataclass (mu, log_sigma, logits or profile;
+           loc, log_scale, step_logits, mu_log_duration, log_sigma_log_duration,
+           template; keys.model) or a tuple (mu, log_sigma, logits).
   sampler  f(model, features, length, *, generator, temperature) returning a dict
            or (duration, dt) / (duration, profile); or an object made by
-           factory(checkpoint_path=, cache_path=, device=, **sampler_kwargs) whose
-           .sample(n) returns rows of its own choosing with their mask.
+           factory(checkpoint_path=, cache_path=, device=, **sampler_kwargs), or
+           by Class.from_pretrained(folder), whose .sample(n) returns rows of its
+           own choosing with their mask.
 An exception raised in your code is reported as yours, with the call (exit 2).
 """
 
 
-def _existing_path(_: click.Context, __: click.Parameter, value: str | None) -> Path | None:
-    return Path(value) if value else None
+def _existing_path(_: click.Context, param: click.Parameter, value: str | None) -> Path | None:
+    """The path given for an artifact; a usage error (exit 2) naming it when nothing is
+    there, before any stage runs, saying how to make one where there is a way."""
+    if not value:
+        return None
+    path = Path(value)
+    if not path.exists():
+        how = next((k.make_one for k in KINDS if k.param == param.name and k.make_one), "")
+        raise click.BadParameter(
+            f"{value}: no such file; give the path of an existing file{', ' + how if how else ''}"
+        )
+    return path
 
 
 def artifact_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """The shared artifact and run options of SPEC 5 (the TUI and `check`)."""
     options = [
-        click.option(
-            "--cache", callback=_existing_path, help="Timing cache (.pt/.npz/.safetensors)."
-        ),
-        click.option(
-            "--raw-summary",
-            callback=_existing_path,
-            help="Raw summary JSON (default: beside the cache).",
-        ),
-        click.option("--checkpoint", callback=_existing_path, help="Timing-head checkpoint (.pt)."),
-        click.option(
-            "--log",
-            callback=_existing_path,
-            help="Training stats log (stats.jsonl, CSV, metrics.csv).",
-        ),
-        click.option(
-            "--eval", "eval_dump", callback=_existing_path, help="Diffusion eval dump (.pt/.npz)."
+        *(
+            click.option(
+                kind.option,
+                kind.param,
+                metavar=kind.metavar,
+                help=kind.help,
+                callback=_existing_path,
+            )
+            for kind in KINDS
         ),
         click.option(
             "--dataset", help="Your dataset class, module:Class (called with the cache path)."
@@ -132,7 +142,6 @@ def artifact_options(func: Callable[..., Any]) -> Callable[..., Any]:
             type=click.Path(path_type=Path),
             help="Markdown file the findings are appended to.",
         ),
-        click.option("--theme", help="TUI theme name (see themes/)."),
         click.option("--device", type=DEVICE_CHOICES, help="Where models run (default auto)."),
         click.option(
             "--samples",
@@ -198,15 +207,12 @@ def build_invocation(options: dict[str, Any]) -> Invocation:
         batch_positions=project.batch_positions,
         log_patterns=project.log_patterns,
         profile_bins=project.profile_bins,
+        eval_xy=project.eval_xy,
         sampler_kwargs=project.sampler_kwargs,
         pythonpath=project.pythonpath,
     )
-    option_of = {"eval": "eval_dump"}
     paths = ArtifactPaths(
-        **{
-            kind: options.get(option_of.get(kind, kind)) or project.artifacts.get(kind)
-            for kind in ARTIFACT_KEYS
-        }
+        **{kind.name: options.get(kind.param) or project.artifacts.get(kind.name) for kind in KINDS}
     )
     scratchpad = options.get("scratchpad")
     if scratchpad is None and "scratchpad" in table:
@@ -279,8 +285,19 @@ def append_to_scratchpad(
     try:
         written = append_entry(path, entry(when), bullet=bullet(when))
     except ArtifactError as exc:
-        fail(f"scratchpad {exc}")
+        fail(f"scratchpad {exc}; the report above stands, but was not appended to it")
     click.echo(f"timing-tui: {what} appended to {written}", err=True)
+
+
+def writable_scratchpad(path: Path) -> None:
+    """A UsageError, before any stage runs, when the scratchpad named cannot be appended to
+    (a folder, a missing folder): the report would otherwise end "Exit code 0." and the
+    command exit 2."""
+    from tui_timing.report.scratchpad import scratchpad_problem
+
+    problem = scratchpad_problem(path)
+    if problem is not None:
+        raise UsageError(f"--scratchpad {path}: {problem}")
 
 
 def fail(message: str) -> None:
@@ -319,6 +336,7 @@ def log_to(path: str) -> None:
     epilog=PROJECT_HELP,
 )
 @artifact_options
+@click.option("--theme", help="TUI theme name (see themes/; `t` in the TUI cycles them).")
 @click.version_option(package_name="timing-tui")
 @click.pass_context
 def main(ctx: click.Context, **options: Any) -> None:
@@ -404,25 +422,34 @@ def check(fmt: str, stage: int | None, **options: Any) -> None:
     """Run the stages headless and print the report. Exit 0 all passed, 1 a check failed
     or errored, 2 a usage error or an artifact that cannot be used at all."""
     from tui_timing.artifacts.discovery import discover_or_sample
+    from tui_timing.artifacts.raw_summary import summary_beside
     from tui_timing.report.discovery import discovery_text
     from tui_timing.report.json_report import render_json
     from tui_timing.report.markdown import findings_bullet, findings_markdown, full_markdown
-    from tui_timing.report.text import printable, render_text
+    from tui_timing.report.text import error_line, printable, render_text
     from tui_timing.stages.runner import check_report, checked_context, resolve_paths
 
     try:
         invocation = build_invocation(options)
+        if options.get("scratchpad") is not None:
+            writable_scratchpad(options["scratchpad"])
         paths = invocation.paths
         discovered = ""
+        assumed: list[Assumption] = []
         if not invocation.any_artifact:
             found = discover_or_sample(settings=invocation.settings)
             paths = found.paths()
+            assumed = found.assumptions()
             where = "the bundled sample data" if found.is_sample else str(found.root)
             click.echo(f"timing-tui: no artifacts given; using those found in {where}", err=True)
             discovered = printable(discovery_text(found))
+        if paths.cache is not None and paths.raw_summary is None:
+            paired = summary_beside(paths.cache)
+            if paired.path is not None and paired.note:
+                click.echo(f"timing-tui: {paired.note}", err=True)
         paths = resolve_paths(paths)
         loaded_stamps = None if invocation.no_cache else _stamps(paths)
-        context = checked_context(paths, invocation.settings, only=stage)
+        context = checked_context(paths, invocation.settings, only=stage, assumptions=assumed)
         report = check_report(context, stage)
     except UsageError as exc:
         fail(str(exc))
@@ -434,6 +461,8 @@ def check(fmt: str, stage: int | None, **options: Any) -> None:
         click.echo(discovered, err=fmt != "text")
     renderers = {"text": render_text, "json": render_json, "markdown": full_markdown}
     click.echo(renderers[fmt](report).rstrip("\n"))
+    if report.error is not None:  # in the report too; here where a shell shows errors
+        click.echo(f"timing-tui: error: {error_line(report.error)}", err=True)
     if invocation.scratchpad is not None and options.get("scratchpad") is not None:
         append_to_scratchpad(
             invocation.scratchpad,
@@ -459,8 +488,9 @@ def check(fmt: str, stage: int | None, **options: Any) -> None:
 def compare(run_a: Path, run_b: Path, fmt: str, **options: Any) -> None:
     """Compare run B with run A on one cache: did B fix what A failed, did it break anything?
 
-    A and B are run folders or checkpoint files; each run's stats log and eval dump are
-    the ones found beside it (--eval gives both runs one). Exit 0 no regression, 1 B
+    A and B are run folders or checkpoints inside them; each run's stats log and eval dump
+    are the ones in its folder; a --log or --eval (or table entry) in one run's folder is
+    that run's alone, one in neither is both runs'. Exit 0 no regression, 1 B
     fails a check that A passed, 2 a usage error or an artifact that cannot be used at all.
     """
     from tui_timing.report.compare import compare_reports
@@ -474,15 +504,19 @@ def compare(run_a: Path, run_b: Path, fmt: str, **options: Any) -> None:
     from tui_timing.stages.pair import run_pair
 
     try:
-        for name in ("checkpoint", "log"):
-            if options.get(name) is not None:
+        for kind in RUNS_OWN:
+            if options.get(kind.param) is not None:
                 raise UsageError(
-                    f"compare takes each run's {name} from A and B; drop --{name} (name the "
-                    f"run's folder or checkpoint file as A or B)"
+                    f"compare takes each run's {kind.name} from A and B; drop {kind.option} "
+                    f"(name the run's folder or {kind.name} as A or B)"
                 )
         invocation = build_invocation(options)
-        paths_a, paths_b = compare_paths(invocation.paths, run_a, run_b, invocation.settings)
-        pair = run_pair(paths_a, paths_b, invocation.settings)
+        if options.get("scratchpad") is not None:
+            writable_scratchpad(options["scratchpad"])
+        (paths_a, paths_b), assumed = compare_paths(
+            invocation.paths, run_a, run_b, invocation.settings
+        )
+        pair = run_pair(paths_a, paths_b, invocation.settings, assumptions=assumed)
     except UsageError as exc:
         fail(str(exc))
     comparison = compare_reports(pair.a, pair.b, pair.shared, names=(str(run_a), str(run_b)))
@@ -502,46 +536,101 @@ def compare(run_a: Path, run_b: Path, fmt: str, **options: Any) -> None:
     sys.exit(comparison.exit_code)
 
 
-for _param in compare.params:  # each run's checkpoint and log are A's and B's own
-    if isinstance(_param, click.Option) and _param.name in ("checkpoint", "log"):
+#: The kinds compare takes from each run alone (A's and B's own checkpoint).
+RUNS_OWN = tuple(kind for kind in KINDS if kind.scope == "run")
+for _param in compare.params:
+    if isinstance(_param, click.Option) and _param.name in {k.param for k in RUNS_OWN}:
         _param.hidden = True
 
 
 def compare_paths(
     shared: ArtifactPaths, run_a: Path, run_b: Path, settings: Settings
-) -> tuple[ArtifactPaths, ArtifactPaths]:
-    """Each run's artifact paths: its checkpoint, log and eval dump, and the one cache (given,
-    from the project table, else the one found around the runs or under the current folder)."""
+) -> tuple[tuple[ArtifactPaths, ArtifactPaths], tuple[list[Assumption], list[Assumption]]]:
+    """Each run's artifact paths and what was assumed in choosing them: its checkpoint, its
+    log and eval dump (stages/pair.py pair_file: a named one in one run's folder is that
+    run's, one in neither is both runs', a run without one of its own may share one found
+    in neither), and the one cache (given, from the project table, else the one found
+    around the runs or under the current folder)."""
     from tui_timing.artifacts.discovery import discover
-    from tui_timing.artifacts.run_folder import RunInputs, cache_near, resolve_run
+    from tui_timing.artifacts.run_folder import found_near, resolve_run
     from tui_timing.stages.context import ArtifactPaths
+    from tui_timing.stages.pair import pair_file
 
-    run_inputs_a = resolve_run(run_a, "A", settings)
-    run_inputs_b = resolve_run(run_b, "B", settings)
+    runs = (resolve_run(run_a, "A", settings), resolve_run(run_b, "B", settings))
+    near = found_near(list(runs), settings) or discover(None, settings)
     cache = shared.cache
     if cache is None:
-        found = (
-            cache_near([run_inputs_a, run_inputs_b], settings) or discover(None, settings).caches
-        )
-        if not found:
+        if not near.caches:
             raise UsageError(
                 "no timing cache found around the runs or under the current folder; "
                 "give --cache PATH (both runs are compared on it)"
             )
-        cache = found[0]
-        others = f" (also found: {', '.join(map(str, found[1:4]))})" if len(found) > 1 else ""
+        cache = near.caches[0]
+        more = near.caches[1:4]
+        others = f" (also found: {', '.join(map(str, more))})" if more else ""
         click.echo(f"timing-tui: comparing on the cache {cache}{others}", err=True)
-
-    def paths(run: RunInputs) -> ArtifactPaths:
-        return ArtifactPaths(
+    folders = (runs[0].folder, runs[1].folder)
+    checkpoints = pair_file(
+        "checkpoint", (runs[0].checkpoint, runs[1].checkpoint), folders, shared.checkpoint
+    )
+    if shared.checkpoint is not None and checkpoints.a == checkpoints.b:
+        checkpoints = pair_file("checkpoint", (runs[0].checkpoint, runs[1].checkpoint), folders)
+    logs = pair_file("log", (runs[0].log, runs[1].log), folders, shared.log)
+    evals = pair_file("eval", (runs[0].eval, runs[1].eval), folders, shared.eval, near.loose_evals)
+    for paired in (logs, evals):
+        if paired.note is not None:
+            click.echo(f"timing-tui: {paired.note}", err=True)
+    sides = []
+    for index, run in enumerate(runs):
+        pick = (lambda p: p.a) if index == 0 else (lambda p: p.b)
+        said = (lambda p: p.said_a) if index == 0 else (lambda p: p.said_b)
+        paths = ArtifactPaths(
             cache=cache,
             raw_summary=shared.raw_summary,
-            checkpoint=run.checkpoint,
-            log=run.log,
-            eval=shared.eval or run.eval,
+            checkpoint=pick(checkpoints) or run.checkpoint,
+            log=pick(logs),
+            eval=pick(evals),
         )
+        notes = [*run.assumptions, *said(checkpoints), *said(logs), *said(evals)]
+        sides.append((paths, notes))
+    return (sides[0][0], sides[1][0]), (sides[0][1], sides[1][1])
 
-    return paths(run_inputs_a), paths(run_inputs_b)
+
+@main.command("init")
+@click.option(
+    "--write",
+    is_flag=True,
+    help="Append the table to pyproject.toml (never over an existing [tool.timing-tui]).",
+)
+def init_command(write: bool) -> None:
+    """Print the [tool.timing-tui] table that discovery infers for this repository, each
+    line commented with how it was inferred; --write appends it to pyproject.toml."""
+    from tui_timing.artifacts.atomic import atomic_write_bytes
+    from tui_timing.report.init_table import infer_table
+
+    pyproject = find_pyproject()
+    root = pyproject.parent if pyproject is not None else Path.cwd().resolve()
+    try:
+        existing = read_tool_table(pyproject)
+    except UsageError as exc:
+        fail(str(exc))
+    if write and pyproject is not None and existing:
+        fail(
+            f"{pyproject} already has a [tool.timing-tui] table; init never overwrites it: "
+            "edit it, or run timing-tui init (without --write) to see what it would write"
+        )
+    text = infer_table(root).text(root)
+    if not write:
+        click.echo(text.rstrip("\n"))
+        return
+    target = pyproject or root / "pyproject.toml"
+    try:
+        before = target.read_bytes() if target.exists() else b""
+        gap = b"" if not before else (b"\n" if before.endswith(b"\n") else b"\n\n")
+        atomic_write_bytes(target, before + gap + text.encode("utf-8"))
+    except (OSError, ArtifactError) as exc:
+        fail(f"{target}: cannot be written ({exc}); nothing was changed")
+    click.echo(f"timing-tui: [tool.timing-tui] appended to {target}", err=True)
 
 
 @main.command("runs")
@@ -581,6 +670,7 @@ def runs_command(
         ranked,
         runs_exit_code,
     )
+    from tui_timing.report.text import printable
 
     try:
         for name in ("checkpoint", "log"):
@@ -597,7 +687,10 @@ def runs_command(
         ascii_only = "utf" not in (sys.stdout.encoding or "").lower()
         if follow:
             _follow_runs(roots, invocation.settings, diagnoser, every_checkpoint, fmt, ascii_only)
-        found, _ = find_runs(roots, invocation.settings)
+        found, discovered = find_runs(roots, invocation.settings)
+        for each in discovered:  # limits reached: the table would be silently short
+            for note in each.notes:
+                click.echo(printable(f"timing-tui: under {each.root}: {note}"), err=True)
         rows = ranked(diagnose_runs(found, diagnoser, every_checkpoint))
     except UsageError as exc:
         fail(str(exc))

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tui_timing.artifact_kinds import KIND_NAMES
 from tui_timing.errors import UsageError
 from tui_timing.project import KEY_NAMESPACES, PROJECT_KEYS, empty_keys
 
@@ -63,7 +64,7 @@ class Tolerances:
     passthrough_share: float = 0.5
     ceiling_share: float = 0.01
     dispersion_high: float = 1.4
-    dispersion_low: float = 0.05
+    dispersion_low: float = 0.25
     dispersion_head_low: float = 0.5
     # Stage 6: integration
     gate_rel: float = 0.10
@@ -100,6 +101,9 @@ class Settings:
     log_patterns: tuple[dict[str, str], ...] = ()
     #: What first/mid/last mean in the user's log: "padded" (SPEC 2.1) or "masked".
     profile_bins: str = "padded"
+    #: Whether an eval dump's xy holds "points" or "steps", where its shapes leave it open
+    #: (None: read from the shapes and content).
+    eval_xy: str | None = None
     sampler_kwargs: dict[str, Any] = field(default_factory=dict)
     #: Folders prepended to sys.path before a plug-in is imported.
     pythonpath: tuple[Path, ...] = ()
@@ -110,13 +114,11 @@ class Settings:
         object.__setattr__(self, "keys", full)
 
 
-#: The artifact kinds, in the order a report lists them.
-ARTIFACT_KINDS = ("cache", "raw_summary", "checkpoint", "log", "eval")
-
-
 @dataclass
 class ArtifactPaths:
-    """The files a run looks at; None where the user gave (or discovery found) none."""
+    """The files a run looks at; None where the user gave (or discovery found) none. One
+    field per artifact kind (artifact_kinds.KINDS; tests/test_declarations.py holds them
+    equal)."""
 
     cache: Path | None = None
     raw_summary: Path | None = None
@@ -126,7 +128,7 @@ class ArtifactPaths:
 
     def given(self) -> dict[str, Path]:
         """The kinds that have a path, in report order."""
-        return {k: getattr(self, k) for k in ARTIFACT_KINDS if getattr(self, k) is not None}
+        return {k: getattr(self, k) for k in KIND_NAMES if getattr(self, k) is not None}
 
 
 @dataclass

@@ -194,6 +194,11 @@ class RuleOutcome:
     reason: str
 
 
+def rule_label(number: int, name: str | None) -> str:
+    """A decision rule as shown: its number with its name (the question it asks)."""
+    return f"rule {number} ({name})" if name else f"rule {number}"
+
+
 @dataclass
 class Decision:
     """Stage 7: the verdict (first matching rule), every matching rule's actions, the path."""
@@ -207,6 +212,12 @@ class Decision:
     #: may a verdict call the head consistent.
     assessed: list[int] = field(default_factory=list)
     not_assessed: list[int] = field(default_factory=list)
+
+    @property
+    def rule_label(self) -> str:
+        """`rule 4 (the architecture cannot fit the profile)`: the verdict's rule number with
+        the question it answered, so that a number is never shown without its meaning."""
+        return rule_label(self.rule, next((o.name for o in self.path if o.rule == self.rule), None))
 
     def as_dict(self) -> dict[str, Any]:
         return {

@@ -78,14 +78,51 @@ def load_object(spec: str, option: str, pythonpath: Sequence[Path] = ()) -> Any:
     return obj
 
 
+class CallMismatch(UserCodeError):
+    """timing-tui's call does not fit the plug-in's signature: the TypeError was raised by
+    the call itself, before any of their code ran. The problem names the call that was
+    made and the signature it missed, so the table can point at the right function."""
+
+
+def is_from_pretrained(spec: str) -> bool:
+    """Whether a plug-in is named as a class's `from_pretrained`: it is called with the
+    checkpoint's folder (model or sampler), the HuggingFace way."""
+    return spec.rpartition(":")[2].endswith(".from_pretrained")
+
+
 def call_user(spec: str, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    """`func(*args, **kwargs)`, with anything it raises reported as the user's."""
+    """`func(*args, **kwargs)`, with anything it raises reported as the user's, except a
+    call that does not fit their signature (CallMismatch: ours to say, not theirs)."""
     try:
         return func(*args, **kwargs)
     except BaseException as exc:  # theirs, whatever it is (SystemExit included)
         if isinstance(exc, KeyboardInterrupt):
             raise
+        tb = exc.__traceback__
+        if isinstance(exc, TypeError) and tb is not None and tb.tb_next is None:
+            raise call_mismatch(spec, func, args, kwargs, exc) from None
         raise user_error(spec, func, args, kwargs, exc) from None
+
+
+def call_mismatch(
+    spec: str,
+    func: Callable[..., Any],
+    args: Sequence[Any],
+    kwargs: dict[str, Any],
+    exc: TypeError,
+) -> CallMismatch:
+    """The CallMismatch for a call of `func` that Python refused to bind."""
+    try:
+        signature = str(inspect.signature(func))
+    except (TypeError, ValueError):
+        signature = "(...)"
+    return CallMismatch(
+        source_file(func) or spec,
+        None,
+        f"timing-tui called {describe_call(spec, args, kwargs)}, which does not fit "
+        f"{spec}{signature} ({exc}): name a function of the form the contract gives for "
+        "this plug-in (`timing-tui check --help`), or adapt this one's parameters",
+    )
 
 
 def user_error(

@@ -15,26 +15,74 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tui_timing.artifact_kinds import KIND_NAMES
 from tui_timing.errors import UsageError
 
-#: Table keys that name artifact files.
-ARTIFACT_KEYS = ("cache", "raw_summary", "checkpoint", "log", "eval")
 #: Table keys that name the user's code, `module:attribute[.attribute]`.
 PLUGIN_KEYS = ("dataset", "model", "sampler")
+#: The contract's names in each key group (`[tool.timing-tui.keys.<group>]`, `--key
+#: <group>.NAME=THEIRS`): what the left side of a map may name. The readers take their
+#: lists from here, so a map is checked against the names they know.
+CONTRACT_FIELDS: dict[str, tuple[str, ...]] = {
+    # the cache's tensors: the required three first, then those derived when absent
+    "cache": ("duration", "profile", "features", "log_duration", "mask", "length", "meta", "stats"),
+    # a dataset's batches: the cache's tensors and the row number
+    "batch": ("duration", "log_duration", "profile", "mask", "length", "features", "index"),
+    # the stats log's figures and what places them (split, epoch or step, time)
+    "log": (
+        "split",
+        "epoch",
+        "step",
+        "time",
+        "loss",
+        "duration_nll",
+        "profile_loss",
+        "dur_mu",
+        "dur_sigma",
+        "log_sigma",
+        "profile_first",
+        "profile_mid",
+        "profile_last",
+    ),
+    # the eval dump's groups, their arrays, and a channel-packed side's order and scale
+    "eval": ("real", "fake", "xy", "dt", "mask", "length", "channels", "mean", "std"),
+    # what the user's model's forward returns
+    "model": ("mu", "log_sigma", "logits", "profile"),
+    # a checkpoint's config (the reference head's knobs and what they are checked against)
+    "config": (
+        "cond_dim",
+        "hidden",
+        "max_len",
+        "profile_head",
+        "n_templates",
+        "logsigma_min",
+        "logsigma_max",
+        "logit_bound",
+        "length_input",
+        "mask_padding",
+        "profile_loss",
+        "feature_names",
+        "diffusion_cond_dim",
+        "cache_sha256",
+    ),
+}
 #: The name spaces of `[tool.timing-tui.keys.*]` and of `--key NAMESPACE.NAME=THEIRS`.
-KEY_NAMESPACES = ("cache", "batch", "log", "eval", "model")
+KEY_NAMESPACES = tuple(CONTRACT_FIELDS)
 #: Everything the table may hold besides run settings and tolerances.
 PROJECT_KEYS = (
-    *ARTIFACT_KEYS,
+    *KIND_NAMES,
     *PLUGIN_KEYS,
     "pythonpath",
     "keys",
     "sampler_kwargs",
     "profile_bins",
+    "eval_xy",
     "log_patterns",
     "runs",
 )
 PROFILE_BINS = ("padded", "masked")
+#: What `eval_xy` may say an eval dump's xy holds.
+EVAL_XY_FORMS = ("points", "steps")
 _LOG_PATTERN_FIELDS = ("pattern", "split")
 
 
@@ -54,6 +102,7 @@ class ProjectTable:
     batch_positions: tuple[str, ...] = ()
     sampler_kwargs: dict[str, Any] = field(default_factory=dict)
     profile_bins: str = "padded"
+    eval_xy: str | None = None
     log_patterns: tuple[dict[str, str], ...] = ()
     #: `runs = ["outputs/*"]`: the folders `timing-tui runs` looks in (globs, resolved).
     runs: tuple[Path, ...] = ()
@@ -65,7 +114,7 @@ def read_project(table: dict[str, Any], pyproject: Path | None) -> ProjectTable:
     root = pyproject.parent if pyproject is not None else Path.cwd()
     artifacts = {
         name: root / _string(where, name, table[name], "a file path")
-        for name in ARTIFACT_KEYS
+        for name in KIND_NAMES
         if name in table
     }
     plugins = {
@@ -80,9 +129,24 @@ def read_project(table: dict[str, Any], pyproject: Path | None) -> ProjectTable:
         batch_positions=positions,
         sampler_kwargs=_sampler_kwargs(where, table.get("sampler_kwargs", {})),
         profile_bins=_profile_bins(where, table.get("profile_bins", "padded")),
+        eval_xy=_eval_xy(where, table.get("eval_xy")),
         log_patterns=_log_patterns(where, table.get("log_patterns", [])),
         runs=_run_globs(where, root, table.get("runs", [])),
     )
+
+
+def check_key_map(namespace: str, names: Any, where: str) -> None:
+    """Refuse a map whose contract name (left of `=`) the group does not have, listing
+    those it has: a typo there would otherwise be ignored and the user's name never read.
+    One check for every group, the table's and `--key`'s alike."""
+    known = CONTRACT_FIELDS[namespace]
+    unknown = [str(name) for name in names if name not in known]
+    if unknown:
+        raise UsageError(
+            f"{where}: {unknown[0]!r} is not a name of the {namespace} contract, so "
+            f"nothing would read it; the {namespace} names are {', '.join(known)} (write "
+            f'contract name = "your name", e.g. {known[0]} = "{unknown[0]}")'
+        )
 
 
 def parse_key_options(pairs: tuple[str, ...] | list[str]) -> dict[str, dict[str, str]]:
@@ -104,6 +168,7 @@ def parse_key_options(pairs: tuple[str, ...] | list[str]) -> dict[str, dict[str,
                 f"--key {pair}: unknown name space {namespace!r} "
                 f"(write one of {', '.join(n + '.NAME' for n in KEY_NAMESPACES)})"
             )
+        check_key_map(namespace, [contract], f"--key {pair}")
         out[namespace][contract] = value
     return out
 
@@ -180,6 +245,7 @@ def _table_keys(where: str, value: Any) -> tuple[dict[str, dict[str, str]], tupl
             raise UsageError(
                 f'{label} must be a table of contract name = "your name", not {names!r}'
             )
+        check_key_map(namespace, names, label)
         for contract, theirs in names.items():
             keys[namespace][contract] = _string(label, contract, theirs, "your key's name")
     return keys, positions
@@ -200,6 +266,15 @@ def _profile_bins(where: str, value: Any) -> str:
             f'{where} profile_bins must be "padded" or "masked" (SPEC 2.4), not {value!r}'
         )
     return str(value)
+
+
+def _eval_xy(where: str, value: Any) -> str | None:
+    if value is not None and value not in EVAL_XY_FORMS:
+        raise UsageError(
+            f'{where} eval_xy must be "points" (xy [N, L+1, 2]) or "steps" (per-step '
+            f"displacements [N, L, 2]), not {value!r}"
+        )
+    return value if value is None else str(value)
 
 
 def _log_patterns(where: str, value: Any) -> tuple[dict[str, str], ...]:

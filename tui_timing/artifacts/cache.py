@@ -13,7 +13,7 @@ stages get `TimingCache`, the same memory as torch tensors.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Container, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,14 +21,16 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from tui_timing.artifacts.safe_load import load_arrays
-from tui_timing.errors import ArtifactError, UsageError
+from tui_timing.errors import ArtifactError
+from tui_timing.project import CONTRACT_FIELDS, check_key_map
 
 if TYPE_CHECKING:
     import torch
 
-REQUIRED = ("duration", "profile", "features")
-OPTIONAL = ("log_duration", "mask", "length", "meta", "stats")
-CANONICAL = REQUIRED + OPTIONAL
+    from tui_timing.config import Settings
+
+CANONICAL = CONTRACT_FIELDS["cache"]
+REQUIRED = CANONICAL[:3]  # duration, profile, features; the others are derived when absent
 
 #: Other names of each key, in caches and in a dataset's batches (SPEC 2.6).
 ALIASES: dict[str, tuple[str, ...]] = {
@@ -146,16 +148,20 @@ class TimingCache(_Rows):
         return chunk if chunk.dtype == torch.bool else chunk != 0
 
 
+def load_cache_for(path: Path, settings: Settings) -> RawCache:
+    """The cache as the runner loads it: under the names `keys.cache` gives."""
+    return load_cache(path, settings.keys["cache"])
+
+
 def load_cache(path: str | Path, key_map: dict[str, str] | None = None) -> RawCache:
     """Load a cache file and map its keys to canonical names; derive missing optional keys."""
     path = Path(path)
     key_map = dict(key_map or {})
-    unknown = sorted(set(key_map) - set(CANONICAL))
-    if unknown:
-        raise UsageError(
-            f"--key cache.{unknown[0]}=... ([tool.timing-tui.keys.cache] {unknown[0]}): "
-            f"unknown cache key {unknown[0]!r} (known: {', '.join(CANONICAL)})"
-        )
+    check_key_map(
+        "cache",
+        key_map,
+        "the cache's key map (--key cache.NAME=... or [tool.timing-tui.keys.cache])",
+    )
     container, torch_reason = load_arrays(path)  # a fall back to torch is logged there
     return raw_cache(path, container, key_map, torch_reason)
 
@@ -183,7 +189,14 @@ def raw_cache(
     missing = [name for name in REQUIRED if name not in values]
     if missing:
         found = key_list(container)
-        raise ArtifactError(str(path), missing[0], f"required key missing (found keys: {found})")
+        name = missing[0]
+        raise ArtifactError(
+            str(path),
+            name,
+            f"required key missing (found keys: {found}); if one of them holds the {name}, "
+            f"name it: --key cache.{name}=THAT_KEY, or [tool.timing-tui.keys.cache] "
+            f'{name} = "that key"',
+        )
     for name in ("length", "mask"):
         value = values.get(name)
         if isinstance(value, np.ndarray) and value.dtype in _PARTIAL_INTS:
@@ -209,25 +222,29 @@ def _kind(obj: Any) -> str:
     return f"a {type(obj).__name__}"
 
 
+def key_source(keys: Container[Any], name: str, key_map: Mapping[str, str]) -> str | None:
+    """The file's key that holds the contract key `name`: the one the key map names (present
+    or not), else `name` or the first of its aliases that the file has. Discovery recognises
+    a cache by the same names."""
+    if name in key_map:
+        return key_map[name]
+    return next((c for c in (name, *ALIASES.get(name, ())) if c in keys), None)
+
+
 def _find_key(
     container: dict[Any, Any], name: str, key_map: dict[str, str], path: Path
 ) -> str | None:
-    if name in key_map:
-        mapped = key_map[name]
-        if mapped not in container:
-            raise ArtifactError(
-                str(path),
-                mapped,
-                f"the cache map {name} = {mapped!r} (--key cache.{name}=... or "
-                "[tool.timing-tui.keys.cache]) names a key that is not in the file; "
-                f"its keys are: {key_list(container)} (a name of your dataset's batches "
-                f"goes in --key batch.{name}={mapped} or [tool.timing-tui.keys.batch])",
-            )
-        return mapped
-    for candidate in (name, *ALIASES.get(name, ())):
-        if candidate in container:
-            return candidate
-    return None
+    source = key_source(container, name, key_map)
+    if name in key_map and source not in container:
+        raise ArtifactError(
+            str(path),
+            source,
+            f"the cache map {name} = {source!r} (--key cache.{name}=... or "
+            "[tool.timing-tui.keys.cache]) names a key that is not in the file; "
+            f"its keys are: {key_list(container)} (a name of your dataset's batches "
+            f"goes in --key batch.{name}={source} or [tool.timing-tui.keys.batch])",
+        )
+    return source
 
 
 def _require_rows_and_steps(raw: RawCache) -> None:

@@ -1,18 +1,20 @@
 """Timing-head checkpoints (SPEC 2.3): any common layout, read safely.
 
-Accepted layouts, recognised by their keys: timing-tui's own {"model", "config",
-"epoch"}; a bare state_dict; Lightning's {"state_dict", "hyper_parameters"};
-{"model_state_dict"}. The weights are kept under their stored names (the model layer
-strips a module prefix such as `model.` when that makes them match a model). The file is
-read with `weights_only=True` (never a full unpickle); a config that is the user's own
-dataclass or object comes back as its fields (artifacts/data_classes.py), without
-importing their module. Making the weights a module is the model layer's job
-(model/checkpoint.py); here they are only read, and their shapes read statically for a
-model nobody can build (a duration head as one layer with 2 outputs, or two with 1
-output each named like mu / log_std).
+Accepted layouts, recognised by their keys (weights_layout.py, shared with discovery):
+timing-tui's own {"model", "config", "epoch"}; a bare state_dict; Lightning's {"state_dict",
+"hyper_parameters"}; {"model_state_dict"} and the other common keys; and HuggingFace-style
+folders (artifacts/checkpoint_folder.py: `model.safetensors` or `pytorch_model.bin`, or
+their shards, with `config.json`). A `config.json` beside the weights is always read, under
+the file's own config. The weights are kept under their stored names (the model layer strips
+a module prefix such as `model.` when that makes them match a model). The file is read with
+`weights_only=True` (never a full unpickle); a config that is the user's own dataclass or
+object comes back as its fields (artifacts/data_classes.py), without importing their module.
+Making the weights a module is the model layer's job (model/checkpoint.py); here they are
+only read, and their shapes read statically for a model nobody can build (a duration head as
+one layer with 2 outputs, or two with 1 output each named like mu / log_std).
 
-A file that is not a checkpoint at all or holds no weights raises ArtifactError naming
-the file, the key and the problem.
+A file that is not a checkpoint at all or holds no weights raises ArtifactError naming the
+file, the key and the problem.
 """
 
 from __future__ import annotations
@@ -24,17 +26,17 @@ from typing import Any
 import torch
 from torch import nn
 
+from tui_timing.artifacts.checkpoint_folder import (
+    CheckpointFiles,
+    checkpoint_files,
+    read_json_object,
+)
 from tui_timing.artifacts.data_classes import ObjectFields
 from tui_timing.artifacts.safe_load import load_container
+from tui_timing.artifacts.weights_layout import STATE_KEYS, find_weights
 from tui_timing.errors import ArtifactError
 from tui_timing.findings import Assumption
 
-#: Where each layout keeps its weights, and what the layout is called in reports.
-STATE_KEYS = (
-    ("model", "timing-tui checkpoint"),
-    ("state_dict", "Lightning checkpoint"),
-    ("model_state_dict", "model_state_dict checkpoint"),
-)
 CONFIG_KEYS = ("config", "hyper_parameters", "hparams")
 
 #: Name parts of a one-output layer that gives μ, and of one that gives log σ.
@@ -91,16 +93,32 @@ class CheckpointArtifact:
     state_key: str | None = None
     #: The dotted class name of a config stored as the user's own object, read as data.
     config_class: str | None = None
+    #: The files read (the weights, their shards, the config beside them).
+    files: CheckpointFiles | None = None
+    #: Where the config came from ("config.json beside the weights", ...); None: no config.
+    config_origin: str | None = None
+    #: Other readings of the checkpoint (which config, which names), with their sources.
+    read_as: list[Assumption] = field(default_factory=list)
 
     @property
     def assumptions(self) -> list[Assumption]:
-        """Every config value the file does not store, as read (shown in the panes and
-        the reports' "read as"): `config.<key>` in the table's key map or the file's own
-        config overrides it."""
+        """How the checkpoint was read, then every config value the file does not store
+        (shown in the panes and the reports' "read as"): `config.<key>` in the table's key
+        map or the file's own config overrides it."""
         return [
-            Assumption("checkpoint", f"config {key}", repr(self.config.get(key)), how)
-            for key, how in self.inferred.items()
+            *self.read_as,
+            *(
+                Assumption("checkpoint", f"config {key}", repr(self.config.get(key)), how)
+                for key, how in self.inferred.items()
+            ),
         ]
+
+    @property
+    def tensor_order_known(self) -> bool:
+        """Whether the weights' stored order is the model's module order (torch.save keeps
+        it; a safetensors header sorts the names, so its first tensor says nothing)."""
+        weights = self.files.weights if self.files else (self.path,)
+        return not any(p.suffix == ".safetensors" for p in weights)
 
     @property
     def cond_dim(self) -> int | None:
@@ -122,18 +140,23 @@ class CheckpointArtifact:
 
 
 def read_checkpoint(path: str | Path) -> CheckpointArtifact:
-    """Read a checkpoint file's weights and config (no module yet); raise ArtifactError
+    """Read a checkpoint's weights and config (no module yet): a file, or an HF-style folder
+    (or its weights file) with the config.json beside the weights; raise ArtifactError
     when it holds no usable weights."""
     path = Path(path)
-    container = load_container(path)
+    files = checkpoint_files(path)
+    weights = files.weights[0]
+    container = load_container(weights) if len(files.weights) == 1 else _shards(files)
     if not isinstance(container, dict):
         raise ArtifactError(
-            str(path),
+            str(weights),
             None,
             f"wrong container: expected a checkpoint dict, found {kind_of(container)}",
         )
-    layout, state_key, state = _find_state_dict(path, container)
-    stored = _stored_config(path, container)
+    layout, state_key, state = _find_state_dict(weights, container)
+    if files.config is not None or len(files.weights) > 1:
+        layout = f"{layout} in a checkpoint folder" if files.config else "sharded checkpoint"
+    stored = _stored_config(weights, container)
     epoch = container.get("epoch")
     artifact = CheckpointArtifact(
         path=path,
@@ -143,13 +166,62 @@ def read_checkpoint(path: str | Path) -> CheckpointArtifact:
         epoch=epoch if isinstance(epoch, int) and not isinstance(epoch, bool) else None,
         state_key=state_key,
         config_class=stored.class_name if isinstance(stored, ObjectFields) else None,
+        files=files,
     )
     if artifact.config_class:
         artifact.notes.append(
             f"config stored as a {artifact.config_class} object: read as its fields, "
             "without importing it"
         )
+    _add_config_beside(artifact, files, stored_key=_stored_config_key(container))
     return artifact
+
+
+def _shards(files: CheckpointFiles) -> dict[str, torch.Tensor]:
+    """The weights of a sharded checkpoint, every shard read and joined into one dict."""
+    state: dict[str, torch.Tensor] = {}
+    for shard in files.weights:
+        part = load_container(shard)
+        if not isinstance(part, dict):
+            found = kind_of(part)
+            raise ArtifactError(str(shard), None, f"wrong container: a shard holds {found}")
+        _, _, tensors = _find_state_dict(shard, part)
+        twice = next((name for name in tensors if name in state), None)
+        if twice is not None:
+            raise ArtifactError(str(shard), twice, "this weight is in two shards")
+        state.update(tensors)
+    return state
+
+
+def _stored_config_key(container: dict[Any, Any]) -> str | None:
+    return next((key for key in CONFIG_KEYS if key in container), None)
+
+
+def _add_config_beside(
+    artifact: CheckpointArtifact, files: CheckpointFiles, stored_key: str | None
+) -> None:
+    """Read the config.json beside the weights (always: the model must be built with the
+    settings it was trained with), the file's own config winning where both have a field;
+    record where the config came from."""
+    if stored_key is not None:
+        artifact.config_origin = f"the file's {stored_key!r}"
+    if files.config is None:
+        return
+    beside = read_json_object(files.config, "config")
+    artifact.config = {**beside, **artifact.config}
+    where = f"{files.config.name} beside the weights"
+    if stored_key is None:
+        artifact.config_origin = where
+        source = f"{files.config}: read as the model's config"
+    else:
+        artifact.config_origin = f"the file's {stored_key!r}, then {where}"
+        source = (
+            f"{files.config}: its fields complete the file's own {stored_key!r}, "
+            "which wins where both have one"
+        )
+    artifact.read_as.append(
+        Assumption("checkpoint", "model config", artifact.config_origin, source)
+    )
 
 
 def kind_of(obj: Any) -> str:
@@ -162,18 +234,25 @@ def kind_of(obj: Any) -> str:
 def _find_state_dict(
     path: Path, container: dict[Any, Any]
 ) -> tuple[str, str | None, dict[str, torch.Tensor]]:
-    """(layout, key holding the weights or None for a bare state_dict, the weights)."""
-    for key, layout in STATE_KEYS:
-        if key in container and isinstance(container[key], dict):
-            return layout, key, _tensors_only(path, key, container[key])
-    if container and all(isinstance(v, torch.Tensor) for v in container.values()):
-        return "bare state_dict", None, _tensors_only(path, None, container)
-    found = ", ".join(map(str, container)) or "none"
+    """(layout, key holding the weights or None for a bare state_dict, the weights).
+
+    Discovery recognises a checkpoint by the same rule (weights_layout.find_weights); when
+    it finds none, the first container key holding a dict says what is wrong with it.
+    """
+    found = find_weights(container, lambda value: isinstance(value, torch.Tensor))
+    if found is not None:
+        layout, key, state = found
+        return layout, key, {str(k): v for k, v in state.items()}
+    for key, _ in STATE_KEYS:
+        if isinstance(container.get(key), dict):
+            _tensors_only(path, key, container[key])  # raises, naming the key
+    names = ", ".join(repr(key) for key, _ in STATE_KEYS)
+    found_keys = ", ".join(map(str, container)) or "none"
     raise ArtifactError(
         str(path),
         None,
-        "no weights found: expected a state_dict, or a dict with 'model', 'state_dict' or "
-        f"'model_state_dict' (found keys: {found})",
+        f"no weights found: expected a state_dict (names like 'layer.weight'), or a dict "
+        f"with one under {names} (found keys: {found_keys})",
     )
 
 

@@ -1,18 +1,21 @@
 """Which timing artifact a file is, told by its contents, not its name (SPEC 2.6 Discovery).
 
-Tensor files are classified from their skeleton (peek): an eval dump has a real and a
-fake group (or their aliases, or the names `keys.eval` gives); a cache has a duration-like
-vector and a profile-like [N, L] matrix with the same N (the cache loader's aliases,
-`keys.cache`, or names that say duration and profile); a checkpoint has a state dict of
-weights. Logs are classified by their first record, header or lines: a JSONL record, CSV
-header or TensorBoard scalar with a SPEC 2.4 field, a text log with a line matching
-`log_patterns` (only when the project has some). Every file that is not kept says why.
+Tensor files are classified from their skeleton (peek): an eval dump has a real and a fake
+group (or their aliases, or the names `keys.eval` gives); a cache has the keys the cache
+loader requires under the names it reads (the contract's, the aliases, `keys.cache`); a
+checkpoint has a state dict where the checkpoint loader looks for one (weights_layout.py).
+The recognisers are named in artifact_kinds.KINDS. Logs are classified by their first
+record, header or lines: a JSONL record, CSV header or TensorBoard scalar with a SPEC 2.4
+field, a text log with a line matching `log_patterns` (only when the project has some).
+Every file that is not kept says why.
 """
 
 from __future__ import annotations
 
 import csv
+import functools
 import json
+import math
 import re
 import zipfile
 from collections.abc import Mapping
@@ -20,7 +23,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tui_timing.artifacts.cache import ALIASES as CACHE_ALIASES
+from tui_timing.artifact_kinds import discovered_kinds
+from tui_timing.artifacts.cache import REQUIRED as CACHE_REQUIRED
+from tui_timing.artifacts.cache import key_source
 from tui_timing.artifacts.eval_channels import is_channel_tensor
 from tui_timing.artifacts.eval_dump import GROUP_ALIASES
 from tui_timing.artifacts.log_lines import read_lines
@@ -29,11 +34,12 @@ from tui_timing.artifacts.pickle_skeleton import ObjectStub, TensorStub
 from tui_timing.artifacts.stats_rows import RowCollector
 from tui_timing.artifacts.stats_tensorboard import EventReader
 from tui_timing.artifacts.stats_text import compile_patterns
+from tui_timing.artifacts.stats_trainer_state import NAME as TRAINER_STATE
+from tui_timing.artifacts.stats_trainer_state import read_trainer_state
+from tui_timing.artifacts.weights_layout import STATE_KEYS, find_weights
 from tui_timing.config import Settings
 from tui_timing.errors import ArtifactError
 
-TENSOR_SUFFIXES = (".pt", ".pth", ".ckpt", ".npz", ".safetensors")
-STATE_DICT_KEYS = ("state_dict", "model", "model_state_dict", "module", "net", "ema", "weights")
 #: How far into a log classification reads before it gives up on finding a known field.
 LOG_SCAN_RECORDS = 5_000
 _TIMING_NAME = re.compile(r"dur|profile|sigma|timing|templat", re.IGNORECASE)
@@ -49,31 +55,36 @@ class Verdict:
     timing: bool = False
 
 
+class _NotAContainer(ValueError):
+    """A tensor file that holds no dict (the reason is the message)."""
+
+
 def classify(path: Path, settings: Settings) -> Verdict | None:
     """The verdict on a file discovery looks at, or None for a file it does not consider
-    (not a tensor file or log by its name)."""
-    name = path.name
+    (no artifact kind opens a file of its name).
+
+    The kinds' recognisers (artifact_kinds.KINDS) are tried in recognition order; the first
+    that says what the file is, or refuses it, decides.
+    """
+    kinds = discovered_kinds(path.name)
+    if not kinds:
+        return None
     if not path.is_file():  # a FIFO would block the read, a dangling link cannot be read
         return Verdict(None, "not a regular file")
-    if name.startswith("events.out.tfevents"):
-        return _guard(path, lambda: _tensorboard(path, settings))
-    suffix = path.suffix.lower()
-    if suffix in TENSOR_SUFFIXES:
-        return _guard(path, lambda: _tensor_file(path, settings))
-    if suffix == ".jsonl":
-        return _guard(path, lambda: _jsonl(path, settings))
-    if suffix == ".csv":
-        return _guard(path, lambda: _csv(path, settings))
-    if suffix == ".log":
-        if not settings.log_patterns:
-            return Verdict(None, "a text log: read only through [[tool.timing-tui.log_patterns]]")
-        return _guard(path, lambda: _text(path, settings))
-    return None
+    for kind in kinds:
+        recognise = kind.recognise()
+        assert recognise is not None  # discovered_kinds holds only kinds with one
+        verdict = _guard(path, lambda judge=recognise: judge(path, settings))
+        if verdict is not None:
+            return verdict
+    return _guard(path, lambda: Verdict(None, f"no timing keys (found {_keys(_container(path))})"))
 
 
-def _guard(path: Path, judge: Any) -> Verdict:
+def _guard(path: Path, judge: Any) -> Verdict | None:
     try:
-        verdict: Verdict = judge()
+        verdict: Verdict | None = judge()
+    except _NotAContainer as exc:
+        return Verdict(None, str(exc))
     except ArtifactError as exc:
         return Verdict(None, f"cannot be read ({exc.problem})")
     except (PeekError, zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
@@ -84,19 +95,23 @@ def _guard(path: Path, judge: Any) -> Verdict:
 # --- tensor files --------------------------------------------------------------------------
 
 
-def _tensor_file(path: Path, settings: Settings) -> Verdict:
-    found = peek(path)
+def _container(path: Path) -> Mapping[Any, Any]:
+    """The skeleton of a tensor file's dict; _NotAContainer when it holds something else."""
+    stat = path.stat()
+    found = _peeked(path, stat.st_mtime_ns, stat.st_size)
     if isinstance(found, TensorStub):
-        return Verdict(None, f"a bare tensor {list(found.shape)}, not a dict")
+        raise _NotAContainer(f"a bare tensor {list(found.shape)}, not a dict")
     if isinstance(found, ObjectStub):
-        return Verdict(None, f"a pickled {found.cls} object, not a dict of tensors")
+        raise _NotAContainer(f"a pickled {found.cls} object, not a dict of tensors")
     if not isinstance(found, Mapping):
-        return Verdict(None, f"holds a {type(found).__name__}, not a dict")
-    for judge in (_eval_dump, _cache, _checkpoint):
-        verdict = judge(found, settings)
-        if verdict is not None:
-            return verdict
-    return Verdict(None, f"no timing keys (found {_keys(found)})")
+        raise _NotAContainer(f"holds a {type(found).__name__}, not a dict")
+    return found
+
+
+@functools.lru_cache(maxsize=4)
+def _peeked(path: Path, mtime_ns: int, size: int) -> Any:
+    """One file's skeleton, read once for all the recognisers that look at it."""
+    return peek(path)
 
 
 def _keys(container: Mapping[Any, Any], limit: int = 12) -> str:
@@ -104,7 +119,9 @@ def _keys(container: Mapping[Any, Any], limit: int = 12) -> str:
     return ", ".join(names) + (f", … ({len(container)} keys)" if len(container) > limit else "")
 
 
-def _eval_dump(container: Mapping[Any, Any], settings: Settings) -> Verdict | None:
+def eval_verdict(path: Path, settings: Settings) -> Verdict | None:
+    """An eval dump: a real and a fake group (their aliases, or the names keys.eval gives)."""
+    container = _container(path)
     keys = settings.keys.get("eval", {})
     groups = []
     for side in ("real", "fake"):
@@ -124,58 +141,54 @@ def _holds_group(container: Mapping[Any, Any], group: str) -> bool:
     return any(isinstance(k, str) and k.startswith(prefixes) for k in container)
 
 
-def _cache(container: Mapping[Any, Any], settings: Settings) -> Verdict | None:
+def cache_verdict(path: Path, settings: Settings) -> Verdict | None:
+    """A cache: the keys the cache loader requires, found under the names it looks for
+    (the contract's, its aliases, or those `keys.cache` gives), with rows and steps."""
+    container = _container(path)
     keys = settings.keys.get("cache", {})
-    duration = _named_tensor(container, "duration", keys, "dur", dims=1)
-    profile = _named_tensor(container, "profile", keys, "profile", dims=2)
-    if duration is None or profile is None:
+    sources = {name: key_source(container, name, keys) for name in CACHE_REQUIRED}
+    if any(source is None or source not in container for source in sources.values()):
         return None
-    (d_name, d), (p_name, p) = duration, profile
-    if d.shape[0] != p.shape[0]:
-        return None
-    return Verdict("cache", f"timing cache ({d_name} {list(d.shape)}, {p_name} {list(p.shape)})")
+    duration, profile = container[sources["duration"]], container[sources["profile"]]
+    shapes = {
+        name: list(value.shape)
+        for name, value in (("duration", duration), ("profile", profile))
+        if isinstance(value, TensorStub)
+    }
+    no_duration = "duration" in shapes and math.prod(shapes["duration"]) == 0
+    if no_duration or shapes.get("profile", [1])[:1] == [0]:
+        return Verdict(None, "a timing cache with no rows (N = 0)")
+    if len(shapes.get("profile", [])) == 2 and shapes["profile"][1] == 0:
+        return Verdict(None, "a timing cache with no steps (L = 0)")
+    named = ", ".join(f"{sources[n]} {shape}" for n, shape in shapes.items())
+    return Verdict("cache", f"timing cache ({named})")
 
 
-def _named_tensor(
-    container: Mapping[Any, Any], canonical: str, keys: Mapping[str, str], part: str, dims: int
-) -> tuple[str, TensorStub] | None:
-    """The tensor a cache keeps under this contract name, its aliases, the user's name, or
-    a name that contains `part` (not a log-duration), with `dims` dimensions."""
-    names = [keys[canonical]] if canonical in keys else [canonical, *CACHE_ALIASES[canonical]]
-    names += [k for k in container if isinstance(k, str) and part in k.lower() and "log" not in k]
-    for name in names:
-        value = container.get(name)
-        if isinstance(value, TensorStub) and len(value.shape) == dims:
-            return name, value
+def checkpoint_verdict(path: Path, settings: Settings) -> Verdict | None:
+    """A checkpoint: weights where the loader looks for them (weights_layout, one rule)."""
+    container = _container(path)
+    found = find_weights(container, lambda value: isinstance(value, TensorStub))
+    if found is not None:
+        _, key, state = found
+        where = f"under {key!r}" if key is not None else "as a bare state dict"
+        return _checkpoint_verdict(container, state, where)
+    model = container.get("model")
+    if isinstance(model, ObjectStub):
+        return Verdict(
+            None,
+            f"a whole pickled {model.cls} under 'model': save model.state_dict() instead "
+            "(a pickled module runs code to load)",
+        )
+    for key, _ in STATE_KEYS:
+        if isinstance(container.get(key), Mapping):
+            return Verdict(None, f"{key!r} holds a dict that is not only named tensors")
     return None
-
-
-def _checkpoint(container: Mapping[Any, Any], settings: Settings) -> Verdict | None:
-    for key in STATE_DICT_KEYS:
-        state = container.get(key)
-        if isinstance(state, Mapping) and _weights(state):
-            return _checkpoint_verdict(container, state, f"under {key!r}")
-        if key == "model" and isinstance(state, ObjectStub):
-            return Verdict(
-                None,
-                f"a whole pickled {state.cls} under 'model': save model.state_dict() instead "
-                "(a pickled module runs code to load)",
-            )
-    if _weights(container) >= max(1, len(container) // 2):
-        return _checkpoint_verdict(container, container, "as a bare state dict")
-    return None
-
-
-def _weights(state: Mapping[Any, Any]) -> int:
-    return sum(
-        1 for k, v in state.items() if isinstance(v, TensorStub) and isinstance(k, str) and "." in k
-    )
 
 
 def _checkpoint_verdict(
     container: Mapping[Any, Any], state: Mapping[Any, Any], where: str
 ) -> Verdict:
-    parts = [f"checkpoint ({_weights(state)} weights {where}"]
+    parts = [f"checkpoint ({len(state)} weights {where}"]
     version = container.get("pytorch-lightning_version")
     if isinstance(version, str):
         parts.append(f", Lightning {version}")
@@ -187,6 +200,25 @@ def _checkpoint_verdict(
 
 
 # --- logs ---------------------------------------------------------------------------------
+
+
+def log_verdict(path: Path, settings: Settings) -> Verdict | None:
+    """A log, by its form: TensorBoard events, JSONL, CSV, or a text log read through
+    `log_patterns` (only when the project has some)."""
+    suffix = path.suffix.lower()
+    if path.name.startswith("events.out.tfevents"):
+        return _tensorboard(path, settings)
+    if path.name == TRAINER_STATE:
+        return _trainer_state(path, settings)
+    if suffix == ".jsonl":
+        return _jsonl(path, settings)
+    if suffix == ".csv":
+        return _csv(path, settings)
+    if suffix == ".log":
+        if not settings.log_patterns:
+            return Verdict(None, "a text log: read only through [[tool.timing-tui.log_patterns]]")
+        return _text(path, settings)
+    return None
 
 
 def _some(names: list[str], limit: int = 4) -> str:
@@ -211,6 +243,15 @@ def _jsonl(path: Path, settings: Settings) -> Verdict:
             return Verdict("log", f"stats log (JSONL: {_some(known)})")
         return Verdict(None, f"no known field in its first record (found {_keys(record)})")
     return Verdict(None, "empty")
+
+
+def _trainer_state(path: Path, settings: Settings) -> Verdict:
+    rows = RowCollector(path, settings.keys.get("log", {}))
+    read_trainer_state(path, rows)
+    known = [name for name in rows.seen_names(limit=10_000).split(", ") if _known(rows, name)]
+    if known:
+        return Verdict("log", f"stats log (trainer_state log_history: {_some(known)})")
+    return Verdict(None, f"a trainer_state.json with no known field (found {rows.seen_names(8)})")
 
 
 def _csv(path: Path, settings: Settings) -> Verdict:

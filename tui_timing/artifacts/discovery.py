@@ -9,19 +9,36 @@ and whose loggers write to `version_0/` and `version_1/` is one run, not three. 
 no checkpoint near it is a run of its own.
 
 The walk is bounded (depth, entries, files opened) and skips hidden folders, virtual
-environments and `site-packages`, so starting timing-tui in a large repository stays
-quick. What was found, and what was passed over and why, is kept as data (`found`,
-`passed_over`, `notes`) for the `check` output and the TUI's run selector.
+environments, `site-packages` and build output (`build/`, `dist/`: copies of what a
+checkout holds), so starting timing-tui in a large repository stays quick. What the
+repository's `.gitignore` files ignore is still searched (research repos ignore their
+`runs/` and `*.pt`), but ranked after what the repository keeps: a git-ignored copy is
+never the default when a kept original exists. What was found, and what was passed over
+and why, is kept as data (`found`, `passed_over`, `notes`) for the `check` output and the
+TUI's run selector.
 """
 
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tui_timing.artifact_kinds import discovered_kinds
+from tui_timing.artifacts.gitignore import Pattern, ignored_by, read_patterns
+from tui_timing.artifacts.run_members import (
+    LOG_FOLDER,
+    checkpoint_unit,
+    log_assumption,
+    log_only_run,
+    log_rank,
+    members_assumption,
+    order_checkpoints,
+    owning_run,
+    run_folder,
+)
 from tui_timing.config import ArtifactPaths, Settings
+from tui_timing.findings import Assumption
 from tui_timing.resources import sample_data_dir
 
 MAX_DEPTH = 6
@@ -31,22 +48,16 @@ MAX_ENTRIES = 100_000
 MAX_CANDIDATES = 400
 SKIP_DIRS = {
     "node_modules": "node packages",
-    "__pycache__": "Python's byte-code cache",
+    "build": "build output (copies of the checkout's files)",
+    "dist": "build output (packages of the checkout)",
     "site-packages": "installed packages",
     "venv": "a virtual environment",
     "env": "a virtual environment",
     "wandb": "Weights & Biases' own files",
     "mlruns": "MLflow's own files",
 }
-#: Folders a checkpoint sits in below its run's folder.
-CHECKPOINT_FOLDERS = {"ckpt", "ckpts", "checkpoint", "checkpoints", "epochs", "weights"}
-#: Folders a log sits in below its run's folder (Lightning's loggers).
-_LOG_FOLDER = re.compile(r"^(lightning_logs|version_\d+|tensorboard|tb_logs|csv_logs|logs)$")
-#: Checkpoint names that mean "the final one" when a run has several.
-FINAL_NAMES = ("checkpoint.pt", "last.ckpt", "last.pt", "final.pt", "model.pt", "timing_head.pt")
-#: Log forms in order of preference when a run has several (the richest first).
-LOG_ORDER = ("JSONL", "CSV", "TensorBoard", "text")
-_CANDIDATE_SUFFIXES = (".pt", ".pth", ".ckpt", ".npz", ".safetensors", ".jsonl", ".csv", ".log")
+#: Folders skipped without a word: they never hold artifacts, and a repository has many.
+SILENT_DIRS = {"__pycache__"}
 
 
 @dataclass(frozen=True)
@@ -78,6 +89,8 @@ class Run:
     folder: Path | None = None
     #: The run's other checkpoints and logs (not the chosen ones).
     others: list[Path] = field(default_factory=list)
+    #: Which files make the run and which of them were taken, with why.
+    assumptions: list[Assumption] = field(default_factory=list)
 
 
 @dataclass
@@ -91,6 +104,8 @@ class Discovered:
     is_sample: bool = False
     found: list[Found] = field(default_factory=list)
     passed_over: list[PassedOver] = field(default_factory=list)
+    #: Candidate files the repository's `.gitignore` files ignore (ranked last).
+    ignored: set[Path] = field(default_factory=set)
     #: Limits reached and the like, one sentence each.
     notes: list[str] = field(default_factory=list)
 
@@ -98,31 +113,65 @@ class Discovered:
     def empty(self) -> bool:
         return not (self.caches or self.runs or self.evals)
 
+    @property
+    def loose_evals(self) -> list[Path]:
+        """Eval dumps that are no run's own (in no run's folder): any run may use them."""
+        owned = {run.eval for run in self.runs}
+        return [path for path in self.evals if path not in owned]
+
     def paths(self, cache: int = 0, run: int = 0, eval_dump: int | None = None) -> ArtifactPaths:
         """The artifacts of one selection (indices into the lists); without `eval_dump`,
         the run's own eval dump when it has one, else the first found."""
         chosen = self.runs[run] if self.runs else Run("none")
-        if eval_dump is None:
-            evaluation = chosen.eval or (self.evals[0] if self.evals else None)
-        else:
-            evaluation = self.evals[eval_dump] if self.evals else None
         return ArtifactPaths(
             cache=self.caches[cache] if self.caches else None,
             checkpoint=chosen.checkpoint,
             log=chosen.log,
-            eval=evaluation,
+            eval=self._eval(chosen, eval_dump),
         )
 
+    def assumptions(self, run: int = 0, eval_dump: int | None = None) -> list[Assumption]:
+        """What discovery assumed for one selection: the run's files and choices, and an
+        eval dump taken from outside the run."""
+        if not self.runs:
+            return []
+        chosen = self.runs[run]
+        notes = list(chosen.assumptions)
+        evaluation = self._eval(chosen, eval_dump)
+        if evaluation is not None and evaluation != chosen.eval:
+            notes.append(
+                Assumption(
+                    "eval",
+                    "which eval dump",
+                    str(evaluation),
+                    f"run {chosen.name} has none in its folder; the first found outside it, "
+                    'shared by every run; name another with --eval PATH, or eval = "PATH" '
+                    "in [tool.timing-tui]",
+                )
+            )
+        return notes
 
-def discover(root: Path | None = None, settings: Settings | None = None) -> Discovered:
-    """Caches, runs and eval dumps under `root` (the working directory), by content."""
+    def _eval(self, chosen: Run, eval_dump: int | None) -> Path | None:
+        if eval_dump is None:
+            return chosen.eval or (self.evals[0] if self.evals else None)
+        return self.evals[eval_dump] if self.evals else None
+
+
+def discover(
+    root: Path | None = None,
+    settings: Settings | None = None,
+    max_candidates: int = MAX_CANDIDATES,
+) -> Discovered:
+    """Caches, runs and eval dumps under `root` (the working directory), by content; at
+    most `max_candidates` files are opened (`timing-tui runs`, asked to look at a sweep,
+    opens more)."""
     from tui_timing.artifacts.classify import classify
 
     root = (root or Path.cwd()).resolve()
     settings = settings or Settings()
     found = Discovered(root=root)
     candidates = _walk(root, found)
-    for path in candidates[:MAX_CANDIDATES]:
+    for path in candidates[:max_candidates]:
         verdict = classify(path, settings)
         if verdict is None:
             continue
@@ -130,15 +179,17 @@ def discover(root: Path | None = None, settings: Settings | None = None) -> Disc
             found.passed_over.append(PassedOver(path, verdict.detail))
         else:
             found.found.append(Found(path, verdict.kind, verdict.detail, verdict.timing))
-    if len(candidates) > MAX_CANDIDATES:
+    if len(candidates) > max_candidates:
         found.notes.append(
-            f"{len(candidates) - MAX_CANDIDATES} more files were not examined (discovery "
-            f"opens at most {MAX_CANDIDATES}): name the artifacts with options or in "
+            f"{len(candidates) - max_candidates} more files were not examined (discovery "
+            f"opens at most {max_candidates}): name the artifacts with options or in "
             "[tool.timing-tui]"
         )
-    found.caches = [f.path for f in found.found if f.kind == "cache"]
-    found.runs = _runs(root, found.found)
-    found.evals = _evals(found.found, found.runs)
+    found.caches = sorted(
+        (f.path for f in found.found if f.kind == "cache"), key=lambda p: p in found.ignored
+    )
+    found.runs = _runs(root, found.found, found.ignored)
+    found.evals = _evals(found.found, found.runs, found.ignored)
     return found
 
 
@@ -150,10 +201,13 @@ def candidate_files(root: Path) -> list[Path]:
 
 
 def _walk(root: Path, found: Discovered) -> list[Path]:
-    """Candidate files under `root`, in a stable order; skipped folders go to passed_over."""
+    """Candidate files under `root`, in a stable order; skipped folders go to passed_over,
+    git-ignored candidates to `found.ignored`."""
     candidates: list[Path] = []
     entries = 0
     hidden = 0
+    patterns: dict[Path, list[Pattern]] = {}
+    ignored_folders: set[Path] = set()
 
     def on_error(exc: OSError) -> None:
         found.passed_over.append(PassedOver(Path(exc.filename or root), "cannot be listed"))
@@ -161,22 +215,33 @@ def _walk(root: Path, found: Discovered) -> list[Path]:
     for folder, dirs, files in os.walk(root, onerror=on_error):
         here = Path(folder)
         depth = len(here.relative_to(root).parts)
+        rules = patterns.get(here.parent, []) if here != root else []
+        if ".gitignore" in files:
+            rules = [*rules, *read_patterns(here)]
+        patterns[here] = rules
+        ignored_here = here in ignored_folders
         kept = []
         for name in sorted(dirs):
             if name.startswith("."):
                 hidden += 1
+                continue
+            if name in SILENT_DIRS:
                 continue
             why = _skip_reason(here / name, name)
             if why is None and depth + 1 > MAX_DEPTH:
                 why = f"deeper than {MAX_DEPTH} levels: not searched"
             if why is not None:
                 found.passed_over.append(PassedOver(here / name, why))
-            else:
-                kept.append(name)
+                continue
+            kept.append(name)
+            if ignored_here or ignored_by(rules, here / name, is_dir=True):
+                ignored_folders.add(here / name)
         dirs[:] = kept
         for name in sorted(files):
             if not name.startswith(".") and _is_candidate(name):
                 candidates.append(here / name)
+                if ignored_here or ignored_by(rules, here / name, is_dir=False):
+                    found.ignored.add(here / name)
         entries += len(dirs) + len(files)
         if entries > MAX_ENTRIES:
             found.notes.append(
@@ -198,102 +263,93 @@ def _skip_reason(path: Path, name: str) -> str | None:
 
 
 def _is_candidate(name: str) -> bool:
-    return name.startswith("events.out.tfevents") or name.lower().endswith(_CANDIDATE_SUFFIXES)
+    return bool(discovered_kinds(name))
 
 
-def _runs(root: Path, found: list[Found]) -> list[Run]:
-    """Group checkpoints and logs into runs; choose each run's checkpoint and log."""
-    members: dict[Path, list[Found]] = {}
-    timing: set[Path] = set()
+def _runs(root: Path, found: list[Found], ignored: set[Path]) -> list[Run]:
+    """Group checkpoints, logs and eval dumps into runs, one per training's folder
+    (run_members), and choose each run's checkpoint and log, saying why. A run whose
+    chosen files are git-ignored comes after those the repository keeps."""
+    units: dict[Path, Found] = {}
     for item in found:
         if item.kind == "checkpoint":
-            folder = _checkpoint_run(root, item.path)
-            members.setdefault(folder, []).append(item)
-            if item.timing:
-                timing.add(folder)
+            units.setdefault(checkpoint_unit(item.path), item)
+    folders = _checkpoint_run_folders(root, list(units))
+    members: dict[Path, list[Path]] = {}
+    timing: set[Path] = set()
+    for unit, item in units.items():
+        members.setdefault(folders[unit], []).append(unit)
+        if item.timing:
+            timing.add(folders[unit])
     checkpoint_runs = set(members)
+    logs: dict[Path, list[Found]] = {}
     for item in found:
         if item.kind == "log":
-            members.setdefault(_log_run(root, item.path, checkpoint_runs), []).append(item)
+            folder = owning_run(root, item.path, checkpoint_runs) or log_only_run(root, item.path)
+            logs.setdefault(folder, []).append(item)
     runs = []
-    for folder, items in members.items():
-        checkpoints = sorted((i.path for i in items if i.kind == "checkpoint"), key=_final_first)
-        logs = sorted((i for i in items if i.kind == "log"), key=_log_rank)
-        chosen = checkpoints[:1] + [log.path for log in logs[:1]]
-        runs.append(
-            Run(
-                name=_run_name(root, folder),
-                checkpoint=checkpoints[0] if checkpoints else None,
-                log=logs[0].path if logs else None,
-                folder=folder,
-                others=[i.path for i in items if i.path not in chosen],
-            )
+    for folder in [*members, *(f for f in logs if f not in members)]:
+        name = _run_name(root, folder)
+        checkpoints, taken = order_checkpoints(members.get(folder, []), name, folder)
+        ranked = sorted(logs.get(folder, []), key=lambda i: log_rank(i.detail, i.path))
+        log_paths = [i.path for i in ranked]
+        run = Run(
+            name=name,
+            checkpoint=checkpoints[0] if checkpoints else None,
+            log=log_paths[0] if log_paths else None,
+            folder=folder,
+            others=checkpoints[1:] + log_paths[1:],
         )
-    for run in runs:
-        run.eval = _own_eval(root, run, found)
-    runs.sort(key=lambda r: (r.folder not in timing, r.checkpoint is None or r.log is None, r.name))
+        run.eval = _own_eval(root, folder, set(members) | set(logs), found)
+        files = checkpoints + log_paths + ([run.eval] if run.eval else [])
+        run.assumptions = [
+            members_assumption(name, folder, files),
+            *taken,
+            *log_assumption(log_paths, name, folder),
+        ]
+        runs.append(run)
+    runs.sort(
+        key=lambda r: (
+            bool({r.checkpoint, r.log} & ignored),
+            r.folder not in timing,
+            r.checkpoint is None or r.log is None,
+            r.name,
+        )
+    )
     return runs
 
 
-def _checkpoint_run(root: Path, path: Path) -> Path:
-    folder = path.parent
-    while folder != root and folder.name in CHECKPOINT_FOLDERS:
-        folder = folder.parent
-    return folder
+def _checkpoint_run_folders(root: Path, units: list[Path]) -> dict[Path, Path]:
+    """Each checkpoint's run folder. A run folder below another one through log folders
+    only (Lightning's `version_0/checkpoints/` beside the run's own `ckpt/`) is that run:
+    one training is never split."""
+    folders = {unit: run_folder(root, unit) for unit in units}
+    runs = set(folders.values())
+
+    def outermost(folder: Path) -> Path:
+        above = folder
+        while above != root and LOG_FOLDER.match(above.name):
+            above = above.parent
+            if above in runs and above != root:
+                folder = above
+        return folder
+
+    return {unit: outermost(folder) for unit, folder in folders.items()}
 
 
-def _log_run(root: Path, path: Path, checkpoint_runs: set[Path]) -> Path:
-    """The run a log belongs to: the nearest checkpoint run reached through Lightning's
-    log folders, else the log's folder without them."""
-    folder = path.parent
-    while True:
-        if folder in checkpoint_runs:
-            return folder
-        if folder == root or not _LOG_FOLDER.match(folder.name):
-            break
-        folder = folder.parent
-    return folder
-
-
-def _final_first(path: Path) -> tuple[int, float, str]:
-    """Final-named checkpoints first, then the newest."""
-    final = path.name in FINAL_NAMES
-    try:
-        mtime = path.stat().st_mtime
-    except OSError:
-        mtime = 0.0
-    return (0 if final else 1, -mtime, str(path))
-
-
-def _log_rank(item: Found) -> tuple[int, float, str]:
-    form = next((i for i, name in enumerate(LOG_ORDER) if name in item.detail), len(LOG_ORDER))
-    try:
-        mtime = item.path.stat().st_mtime
-    except OSError:
-        mtime = 0.0
-    return (form, -mtime, str(item.path))
-
-
-def _own_eval(root: Path, run: Run, found: list[Found]) -> Path | None:
-    """An eval dump inside the run's folder (directly in it when the run is the root)."""
-    if run.folder is None:
-        return None
+def _own_eval(root: Path, folder: Path, runs: set[Path], found: list[Found]) -> Path | None:
+    """The first eval dump whose nearest run folder is this run's."""
     for item in found:
-        if item.kind != "eval":
-            continue
-        inside = item.path.parent == run.folder or (
-            run.folder != root and run.folder in item.path.parents
-        )
-        if inside:
+        if item.kind == "eval" and owning_run(root, item.path, runs) == folder:
             return item.path
     return None
 
 
-def _evals(found: list[Found], runs: list[Run]) -> list[Path]:
-    """Eval dumps, the default run's own first."""
+def _evals(found: list[Found], runs: list[Run], ignored: set[Path]) -> list[Path]:
+    """Eval dumps, the default run's own first, git-ignored ones last."""
     evals = [f.path for f in found if f.kind == "eval"]
     first = runs[0].eval if runs else None
-    return sorted(evals, key=lambda p: p != first)
+    return sorted(evals, key=lambda p: (p != first, p in ignored))
 
 
 def _run_name(root: Path, folder: Path) -> str:
@@ -306,17 +362,77 @@ def _run_name(root: Path, folder: Path) -> str:
 
 def sample_data() -> Discovered:
     """The bundled sample data, with the `linear` run first (SPEC 5)."""
-    found = discover(sample_data_dir())
+    return _as_sample(discover(sample_data_dir()))
+
+
+def _as_sample(found: Discovered) -> Discovered:
+    """`found`, known to be the bundled sample data, in the sample's order: the broken
+    `linear` run first (its diagnosis is what the first screen should show)."""
     found.runs.sort(key=lambda run: (run.name.split("/")[-1] != "linear", run.name))
-    found.evals = _evals(found.found, found.runs)
+    found.evals = _evals(found.found, found.runs, found.ignored)
     found.is_sample = True
     return found
 
 
+def _only_sample(found: Discovered) -> bool:
+    """Whether everything discovery kept is the bundled sample data (run in the checkout)."""
+    sample = sample_data_dir().resolve()
+    return bool(found.found) and all(sample in item.path.parents for item in found.found)
+
+
+def _add_trained_on(found: Discovered) -> None:
+    """Runs found without a cache: add the cache a run's checkpoint says it was trained on
+    (`timing-tui train` records its path and sha256), so that a session resumes with it. A
+    run trained on the bundled sample data (an action taken on the sample) brings the
+    sample's runs and eval dump too, after the runs found here: what was open before."""
+    for run in found.runs:
+        cache = _trained_on(run.checkpoint) if run.checkpoint is not None else None
+        if cache is None:
+            continue
+        detail = f"timing cache that {run.name} was trained on (its checkpoint names it)"
+        found.found.append(Found(cache, "cache", detail))
+        found.caches.append(cache)
+        if sample_data_dir().resolve() in cache.parents:
+            sample = sample_data()
+            found.runs += sample.runs
+            found.evals += sample.evals
+            found.found += [f for f in sample.found if f.kind != "cache"]
+        found.notes.append(f"{run.name} was trained on {cache}: it is used with the runs here")
+        return
+
+
+def _trained_on(checkpoint: Path) -> Path | None:
+    """The cache a checkpoint of `timing-tui train` was trained on, where it still is: the
+    recorded `cache_path` (or, for a checkpoint that records only the sha256, the bundled
+    sample cache when its bytes are those), read from the checkpoint's skeleton."""
+    from tui_timing.artifacts.hashing import file_sha256
+    from tui_timing.artifacts.peek import PeekError, peek
+
+    try:
+        skeleton = peek(checkpoint)
+    except (PeekError, OSError, ValueError, EOFError):
+        return None
+    config = skeleton.get("config") if isinstance(skeleton, dict) else None
+    if not isinstance(config, dict):
+        return None
+    recorded = config.get("cache_path")
+    if isinstance(recorded, str) and Path(recorded).is_file():
+        return Path(recorded)
+    sha = config.get("cache_sha256")
+    if not isinstance(sha, str):
+        return None
+    return next((c for c in sample_data().caches if file_sha256(c) == sha), None)
+
+
 def discover_or_sample(root: Path | None = None, settings: Settings | None = None) -> Discovered:
     """What timing-tui opens when given no artifact options: what is found under `root`,
-    else the sample data (carrying what was passed over here, and why)."""
+    else the sample data (carrying what was passed over here, and why). Found in the
+    checkout, where the sample data is all there is, it is shown as the sample data."""
     found = discover(root, settings)
+    if _only_sample(found):
+        return _as_sample(found)
+    if found.runs and not found.caches:
+        _add_trained_on(found)
     if not found.empty:
         return found
     sample = sample_data()

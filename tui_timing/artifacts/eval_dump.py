@@ -13,6 +13,18 @@ Group names: `real`/`fake`, or the built-in aliases `gt`/`gen`, `target`/`pred`,
 `dt = "delta_t_s"`). A side may also be one [N, T, 3] tensor of (Δx, Δy, Δt) channels,
 normalized or not (see eval_channels).
 
+Points or steps (docs/artifacts.md, Eval dump): `xy` holds points [N, L+1, 2] or
+per-step displacements [N, L, 2], `dt` per-step Δt [N, L] or per-point Δt [N, L+1] whose
+first column is 0 (the time since the previous point: the leading 0 is not a step), and
+the mask covers points or steps. The shapes decide where they can (xy one wider than Δt:
+points and per-step Δt); xy and Δt of one width are per-step displacements, unless Δt's
+first column is 0 in every row, which is the per-point convention: then xy holds points
+when its first entries are not all (0, 0), and when they are (points that start at the
+origin, or displacements whose first step is 0 in 0 s) nothing in the content decides,
+and the side is `undecided`: stage 6 skips what depends on it and asks for
+`eval_xy = "points"` or `"steps"` in the table, which settles every case. Each reading
+is an assumption.
+
 This module needs only numpy, so the hook works in an eval loop without importing torch;
 torch tensors are accepted by duck typing and the torch loader is imported only to read a
 file.
@@ -36,6 +48,7 @@ from tui_timing.artifacts.eval_channels import (
 )
 from tui_timing.config import Settings
 from tui_timing.errors import ArtifactError
+from tui_timing.findings import Assumption
 
 SIDES = ("real", "fake")
 #: Group names each side is found under, canonical first (SPEC 2.5).
@@ -55,6 +68,8 @@ ALIASES: dict[str, tuple[str, ...]] = {
 FAKE_DURATION_KEYS = ("fake_duration", "fake_durations", "fake/duration", "fake.duration")
 
 _SEPARATORS = ("/", ".", "_")
+#: The table line that settles how an eval dump's xy is read.
+TABLE = 'eval_xy = "points" or "steps" in [tool.timing-tui]'
 
 
 @dataclass(frozen=True)
@@ -71,6 +86,8 @@ class EvalSide:
     xy_form: str  # "points" ([N, L+1, 2] as given) or "displacements" ([N, L, 2])
     rows: np.ndarray  # int64 [N], index of each kept row among the rows as given
     given_rows: int  # rows as given, including those without a valid step (left out)
+    #: How xy, Δt and the mask were read (points or steps), and what decided it.
+    reading: XyReading | None = None
 
     @property
     def n_rows(self) -> int:
@@ -116,9 +133,45 @@ class EvalSide:
         """Median Δt pooled over valid steps (zeros included: they are real steps)."""
         return float(np.median(self.valid_dt()))
 
+    def moving_dt_median(self) -> float:
+        """Median Δt pooled over valid steps with Δt > 0. Real data have steps of Δt = 0
+        (duplicate timestamps: 4-46% of steps across Balabit users) that a softmax profile
+        never produces, so a median with them measures that share, not the timing."""
+        moving = self.dt[self.moving_steps()]
+        return float(np.median(moving)) if moving.size else 0.0
+
+    def zero_dt_share(self) -> float:
+        """The share of valid steps whose Δt is exactly 0."""
+        steps = int(self.mask.sum())
+        return self.n_zero_dt() / steps if steps else 0.0
+
     def vel_p95(self) -> float:
         """95th percentile of |vel| pooled over valid steps with Δt > 0."""
         return float(np.quantile(self.velocities(), 0.95))
+
+
+@dataclass(frozen=True)
+class XyReading:
+    """How one side's arrays were read: xy as points or displacements, Δt per step or per
+    point (its first column dropped), and the evidence; `question` when nothing decided."""
+
+    xy: str  # "points" or "displacements"
+    dt: str  # "per step" or "per point"
+    source: str
+    question: str | None = None
+
+    def assumptions(self, side: str) -> list[Assumption]:
+        if self.question is not None:
+            return [Assumption("eval", f"{side} xy", "undecided", f"{self.question} Set {TABLE}")]
+        dt = (
+            "per point (its first column, 0, is not a step)"
+            if self.dt == "per point"
+            else "per step"
+        )
+        return [
+            Assumption("eval", f"{side} xy", self.xy, self.source),
+            Assumption("eval", f"{side} Δt", dt, self.source),
+        ]
 
 
 @dataclass
@@ -134,6 +187,23 @@ class EvalDump:
     #: Per side given as normalized channels: its figures denormalized and as stored.
     readings: dict[str, dict[str, Any]] = field(default_factory=dict)
 
+    @property
+    def assumptions(self) -> list[Assumption]:
+        """How each side's xy and Δt were read (points or steps)."""
+        out: list[Assumption] = []
+        for side in (self.real, self.fake):
+            if side.reading is not None:
+                out.extend(side.reading.assumptions(side.name))
+        return out
+
+    @property
+    def undecided(self) -> str | None:
+        """The question that decides how a side is read, when its content does not."""
+        for side in (self.real, self.fake):
+            if side.reading is not None and side.reading.question is not None:
+                return f"{side.reading.question} Set {TABLE}"
+        return None
+
 
 def load_eval_dump(path: str | Path, settings: Settings | None = None) -> EvalDump:
     """Read and validate an eval dump (.pt or .npz; nested dicts, flat `real/xy` keys, or
@@ -142,6 +212,7 @@ def load_eval_dump(path: str | Path, settings: Settings | None = None) -> EvalDu
 
     path = Path(path)
     keys = dict(settings.keys.get("eval", {})) if settings is not None else {}
+    eval_xy = settings.eval_xy if settings is not None else None
     container = load_container(path)
     if not isinstance(container, Mapping):
         raise ArtifactError(
@@ -158,7 +229,7 @@ def load_eval_dump(path: str | Path, settings: Settings | None = None) -> EvalDu
         group, obj = objects[name] = _side_mapping(container, name, str(path), keys)
         if group != name:
             notes.append(f"{name} read from {group!r}")
-        sides[name], stored = _parse(obj, name, str(path), keys, {**meta, **container})
+        sides[name], stored = _parse(obj, name, str(path), keys, {**meta, **container}, eval_xy)
         if stored is not None:
             readings[name] = stored
     for name, stored in readings.items():
@@ -178,14 +249,27 @@ def load_eval_dump(path: str | Path, settings: Settings | None = None) -> EvalDu
     )
 
 
-def parse_side(obj: Any, name: str, file: str) -> EvalSide:
+def parse_side(obj: Any, name: str, file: str, eval_xy: str | None = None) -> EvalSide:
     """Validate one side's `xy`, `dt` and `mask` (or `length`), or its [N, T, 3] channels,
-    and build its EvalSide."""
-    return _parse(obj, name, file, {}, {})[0]
+    and build its EvalSide; a side whose reading nothing decides is refused (a caller with
+    no table to ask has no way to skip)."""
+    side = _parse(obj, name, file, {}, {}, eval_xy)[0]
+    if side.reading is not None and side.reading.question is not None:
+        raise ArtifactError(
+            file,
+            f"{name}.xy",
+            f'{side.reading.question} Pass eval_xy="points" or eval_xy="steps".',
+        )
+    return side
 
 
 def _parse(
-    obj: Any, name: str, file: str, keys: Mapping[str, str], shared: Mapping[str, Any]
+    obj: Any,
+    name: str,
+    file: str,
+    keys: Mapping[str, str],
+    shared: Mapping[str, Any],
+    eval_xy: str | None = None,
 ) -> tuple[EvalSide, dict[str, Any] | None]:
     """The side, and its figures as stored when it was denormalized (else None)."""
     channels = channel_tensor(obj)
@@ -203,9 +287,14 @@ def _parse(
         raise ArtifactError(
             file, f"{name}.dt", f"expected [N, L] with N, L >= 1, found {list(dt.shape)}"
         )
-    mask = _mask(obj, name, dt.shape, file, keys)
-    disp, xy_form = _displacements(_pick(obj, "xy", name, file, keys), name, dt.shape, file)
-    return _side(name, dt, disp, mask, xy_form, file), None
+    xy = _numeric(_pick(obj, "xy", name, file, keys), f"{name}.xy", file)
+    reading = _xy_reading(xy, dt, obj, name, file, keys, eval_xy)
+    per_point = reading.dt == "per point"
+    if per_point:
+        dt = dt[:, 1:]  # the leading 0 is the time before the first point: not a step
+    mask = _mask(obj, name, dt.shape, file, keys, lengths_count_points=per_point)
+    disp, xy_form = _displacements(xy, name, dt.shape, file)
+    return _side(name, dt, disp, mask, xy_form, file, reading), None
 
 
 def _parse_channels(
@@ -252,7 +341,14 @@ def _parse_channels(
         mask = _mask(mask_source, name, read.dt.shape, file, {})
     else:
         mask = np.ones(read.dt.shape, dtype=bool)
-    side = _side(name, read.dt, read.disp, mask, f"channels ({', '.join(order)})", file)
+    channels = f"channels ({', '.join(order)})"
+    reading = XyReading(
+        "displacements",
+        "per step",
+        f"a [N, T, 3] tensor read as per-step {channels}; the order is set with keys.eval "
+        'channels = "dx,dy,dt"',
+    )
+    side = _side(name, read.dt, read.disp, mask, channels, file, reading)
     if read.stored is None:
         return side, None
     stored = stored_figures(read.stored[0], read.stored[1], mask)
@@ -286,8 +382,90 @@ def _reading_note(name: str, figures: dict[str, Any], sides: dict[str, EvalSide]
     )
 
 
+def _xy_reading(
+    xy: np.ndarray,
+    dt: np.ndarray,
+    obj: Mapping[str, Any],
+    side: str,
+    file: str,
+    keys: Mapping[str, str],
+    eval_xy: str | None,
+) -> XyReading:
+    """Points or steps, per-step or per-point Δt: from `eval_xy`, the shapes, or Δt's
+    leading zeros (see the module's docstring); `question` set when nothing decides."""
+    if xy.ndim != 3 or xy.shape[0] != dt.shape[0] or xy.shape[2] != 2:
+        return XyReading("points", "per step", "shape")  # refused by _displacements
+    width, steps = xy.shape[1], dt.shape[1]
+    if width == steps + 1:
+        if eval_xy == "steps":
+            raise ArtifactError(
+                file,
+                f"{side}.xy",
+                f'eval_xy = "steps", but xy {list(xy.shape)} has one more entry than dt '
+                f'{list(dt.shape)}: it holds points; remove eval_xy or set eval_xy = "points"',
+            )
+        return XyReading(
+            "points",
+            "per step",
+            f"shapes: xy {list(xy.shape)} is one wider than dt {list(dt.shape)}",
+        )
+    if width != steps:
+        return XyReading("points", "per step", "shape")  # refused by _displacements
+    rows = _first_valid(obj, dt.shape[0], keys)
+    said = f'eval_xy = "{eval_xy}" in [tool.timing-tui], xy and dt both {width} wide'
+    if eval_xy == "points":
+        nonzero = int(np.count_nonzero(dt[rows, 0]))
+        dropped = f"; dt's first column, not a step, is not 0 in {nonzero} rows" if nonzero else ""
+        return XyReading("points", "per point", said + dropped)
+    if eval_xy == "steps":
+        return XyReading("displacements", "per step", said)
+    leading_zero = steps > 1 and bool(np.all(dt[rows, 0] == 0))
+    if not leading_zero:
+        return XyReading(
+            "displacements",
+            "per step",
+            f"xy and dt both {width} wide, dt's first column not all 0: per-step "
+            f"displacements; {TABLE} to change it",
+        )
+    starts_at_origin = bool(np.all(xy[rows, 0] == 0))
+    if starts_at_origin:
+        return XyReading(
+            "points",
+            "per point",
+            "",
+            question=(
+                f"{side}: xy and dt are both {width} wide, dt's first column is 0 in every "
+                "row and so is xy's first entry: points that start at (0, 0) with Δt per "
+                "point, or per-step displacements whose first step is (0, 0) in 0 s?"
+            ),
+        )
+    return XyReading(
+        "points",
+        "per point",
+        f"xy and dt both {width} wide, dt's first column 0 in every row (the time since "
+        f"the previous point) and xy's first entries not (0, 0): points; {TABLE} to "
+        "change it",
+    )
+
+
+def _first_valid(obj: Mapping[str, Any], n: int, keys: Mapping[str, str]) -> np.ndarray:
+    """The rows whose first entry is valid by the mask (every row without a usable one)."""
+    raw = _find(obj, "mask", keys)
+    mask = np.asarray(_to_numpy(raw)) if raw is not None else None
+    if mask is None or mask.ndim != 2 or mask.shape[0] != n or mask.dtype.kind not in "biuf":
+        return np.ones(n, dtype=bool)
+    first = mask[:, 0] != 0
+    return first if first.any() else np.ones(n, dtype=bool)
+
+
 def _side(
-    name: str, dt: np.ndarray, disp: np.ndarray, mask: np.ndarray, xy_form: str, file: str
+    name: str,
+    dt: np.ndarray,
+    disp: np.ndarray,
+    mask: np.ndarray,
+    xy_form: str,
+    file: str,
+    reading: XyReading | None = None,
 ) -> EvalSide:
     keep = mask.any(axis=1)
     if not keep.any():
@@ -301,6 +479,7 @@ def _side(
         xy_form=xy_form,
         rows=np.flatnonzero(keep),
         given_rows=int(keep.shape[0]),
+        reading=reading,
     )
 
 
@@ -394,9 +573,16 @@ def _numeric(value: Any, key: str, file: str) -> np.ndarray:
 
 
 def _mask(
-    obj: Mapping[str, Any], side: str, shape: tuple[int, ...], file: str, keys: Mapping[str, str]
+    obj: Mapping[str, Any],
+    side: str,
+    shape: tuple[int, ...],
+    file: str,
+    keys: Mapping[str, str],
+    *,
+    lengths_count_points: bool = False,
 ) -> np.ndarray:
-    """The boolean step mask, from `mask` (bool or 0/1) or else per-row `length` (a prefix).
+    """The boolean step mask, from `mask` (bool or 0/1) or else per-row `length` (a prefix:
+    of steps, or of points where the arrays are per point).
 
     A mask over the L+1 points is accepted too: a step is valid when both its points are.
     """
@@ -412,6 +598,8 @@ def _mask(
             raise ArtifactError(
                 file, f"{side}.length", f"{lengths.shape[0]} rows, but dt has {shape[0]}"
             )
+        if lengths_count_points:
+            lengths = lengths - 1
         return np.arange(shape[1])[None, :] < lengths[:, None]
     mask = np.asarray(_to_numpy(raw))
     per_point = (shape[0], shape[1] + 1)
@@ -432,10 +620,10 @@ def _mask(
 
 
 def _displacements(
-    value: Any, side: str, shape: tuple[int, ...], file: str
+    xy: np.ndarray, side: str, shape: tuple[int, ...], file: str
 ) -> tuple[np.ndarray, str]:
-    """Per-step Δxy [N, L, 2] from points [N, L+1, 2] or displacements [N, L, 2]."""
-    xy = _numeric(value, f"{side}.xy", file)
+    """Per-step Δxy [N, L, 2] from points [N, L+1, 2] or displacements [N, L, 2] (per-point
+    Δt have lost their leading column by now, so the widths tell)."""
     n, steps = shape
     if (
         xy.ndim != 3

@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tui_timing.artifacts.files import open_artifact
 from tui_timing.errors import ArtifactError
+
+if TYPE_CHECKING:
+    from tui_timing.config import Settings
 
 #: A summary is a few kB (its longest entry is the L-bin mean profile); a larger file is
 #: not one, and parsing it would take ten times its size in memory.
@@ -27,6 +31,11 @@ REQUIRED_KEYS = (
     "profile_mid",
     "profile_last",
 )
+
+
+def load_raw_summary_for(path: Path, settings: Settings) -> dict[str, Any]:
+    """The raw summary as the runner loads it (no setting changes how it is read)."""
+    return load_raw_summary(path)
 
 
 def load_raw_summary(path: str | Path) -> dict[str, Any]:
@@ -69,6 +78,48 @@ def summary_value(data: dict[str, Any], dotted: str) -> Any:
             return None
         node = node[part]
     return node
+
+
+@dataclass(frozen=True)
+class Beside:
+    """The raw summary found beside a cache (None when none is), and what to say about it:
+    how it was paired when its name does not follow the cache's, or why none was."""
+
+    path: Path | None
+    note: str
+
+
+def summary_beside(cache_path: Path) -> Beside:
+    """The raw summary of a cache: `<split>_summary.json` beside `<split>_timing.pt`; else,
+    where the cache's name does not follow that pattern, the one `*_summary.json` in its
+    folder (a `data/cache.pt` beside `data/train_summary.json`). Several, or none: no
+    summary, and the note names what was looked for and what was there."""
+    named = summary_path_for(cache_path)
+    if named.is_file():
+        return Beside(named, "")
+    try:
+        others = sorted(p for p in cache_path.parent.glob("*_summary.json") if p.is_file())
+    except OSError:
+        others = []
+    if len(others) == 1 and not _follows_pattern(cache_path):
+        return Beside(
+            others[0],
+            f"raw summary {others[0]}: the only one beside {cache_path.name} (whose name does "
+            "not follow <split>_timing.pt), so taken as its summary",
+        )
+    if not others:
+        return Beside(None, f"no raw summary beside the cache ({named.name} does not exist)")
+    names = ", ".join(p.name for p in others[:4])
+    why = "none is named after it" if len(others) > 1 else "it is named after another split"
+    return Beside(
+        None,
+        f"no raw summary paired with the cache: {named.name} does not exist and beside it are "
+        f"{names} ({why}); name one with --raw-summary",
+    )
+
+
+def _follows_pattern(cache_path: Path) -> bool:
+    return summary_path_for(cache_path).name != cache_path.stem + "_summary.json"
 
 
 def summary_path_for(cache_path: str | Path) -> Path:

@@ -12,24 +12,25 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from tui_timing.artifacts.discovery import CHECKPOINT_FOLDERS, Discovered, Run, discover
+from tui_timing.artifacts.checkpoint_folder import checkpoint_folder
+from tui_timing.artifacts.discovery import Discovered, Run, discover
+from tui_timing.artifacts.run_members import checkpoint_unit, run_folder
 from tui_timing.config import Settings
 from tui_timing.errors import UsageError
+from tui_timing.findings import Assumption
 
 
 @dataclass(frozen=True)
 class RunInputs:
-    """One side of a comparison: the name the user gave and the files found for it."""
+    """One side of a comparison: the name the user gave, the run's folder and the files
+    found for it, and what discovery assumed in finding them."""
 
     label: str
     checkpoint: Path
+    folder: Path
     log: Path | None = None
     eval: Path | None = None
-
-    @property
-    def folder(self) -> Path:
-        """The run's folder: where its checkpoint lives."""
-        return self.checkpoint.parent
+    assumptions: tuple[Assumption, ...] = ()
 
 
 def resolve_run(given: Path, side: str, settings: Settings | None = None) -> RunInputs:
@@ -40,17 +41,22 @@ def resolve_run(given: Path, side: str, settings: Settings | None = None) -> Run
     the run it belongs to. Raises UsageError saying what to name instead when a folder holds
     no checkpoint or several runs.
     """
-    if given.is_file():
-        folder = given.parent  # the run's folder: above `ckpt/`, `checkpoints/`, ...
-        while folder.name in CHECKPOINT_FOLDERS:
-            folder = folder.parent
+    if given.is_file() or checkpoint_folder(given) is not None:
+        # a checkpoint (a file, or an HF-style folder) stands for its run with that checkpoint
+        folder = run_folder(Path(given.resolve().anchor), given)
         found = discover(folder, settings)
-        run = _run_of(found, given.resolve())
+        run = _run_of(found, checkpoint_unit(given.resolve()))
+        named = Assumption(
+            "checkpoint", "which checkpoint", given.name, f"named as {side} on the command line"
+        )
+        kept = [a for a in (run.assumptions if run else []) if a.what != named.what]
         return RunInputs(
             label=str(given),
             checkpoint=given,
+            folder=folder,
             log=_as_given(run.log if run else None, folder),
             eval=_as_given(run.eval if run else None, folder),
+            assumptions=(*kept, named),
         )
     if not given.is_dir():
         raise UsageError(f"{side}: {given} does not exist; name a run folder or a checkpoint file")
@@ -72,12 +78,14 @@ def resolve_run(given: Path, side: str, settings: Settings | None = None) -> Run
             "checkpoint file"
         )
     run = here[0] if here else runs[0]
-    assert run.checkpoint is not None
+    assert run.checkpoint is not None and run.folder is not None
     return RunInputs(
         label=str(given),
         checkpoint=given / run.checkpoint.relative_to(found.root),
+        folder=given / run.folder.relative_to(found.root),
         log=_as_given(run.log, given),
         eval=_as_given(run.eval, given),
+        assumptions=tuple(run.assumptions),
     )
 
 
@@ -100,19 +108,20 @@ def _as_given(found: Path | None, folder: Path) -> Path | None:
         return found
 
 
-def cache_near(
+def found_near(
     runs: list[RunInputs], settings: Settings | None = None, levels: int = 2
-) -> list[Path]:
-    """Timing caches found around the runs when no cache was given: in each run's folder or
-    up to `levels` folders above it (a repo keeps `datasets/` beside `runs/`), nearest first.
-    The walk stops there: a run's whereabouts, not the whole disk, say which cache it used."""
+) -> Discovered | None:
+    """What discovery finds around the runs: the nearest folder, from each run's own up to
+    `levels` folders above it (a repo keeps `datasets/` and `eval/` beside `runs/`), that
+    holds a timing cache; None when none does. The walk stops there: a run's whereabouts,
+    not the whole disk, say which cache (and which loose eval dump) it goes with."""
     for run in runs:
         folder = run.folder.resolve()
         for _ in range(levels + 1):
-            caches = discover(folder, settings).caches
-            if caches:
-                return caches
+            found = discover(folder, settings)
+            if found.caches:
+                return found
             if folder.parent == folder:
                 break
             folder = folder.parent
-    return []
+    return None

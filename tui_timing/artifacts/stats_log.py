@@ -1,9 +1,11 @@
 """Training stats logs (SPEC 2.4), in whatever form the training loop wrote them, read into
-one StatsLog: per split, per figure, a series over epochs.
+one StatsLog: per split, per figure, a series over epochs (or steps, when no epoch is
+logged).
 
 Forms: `stats.jsonl` (what `_log_stats` and TimingStatsLogger write), CSV long or wide,
-Lightning's `metrics.csv`, TensorBoard event files (a file, or a folder of them), and
-plain text logs read through `[[tool.timing-tui.log_patterns]]`. The form is told by the
+Lightning's `metrics.csv`, TensorBoard event files (a file, or a folder of them), HF's
+`trainer_state.json`, and plain text logs read through `[[tool.timing-tui.log_patterns]]`
+(any file that is none of the others, when patterns are set). The form is told by the
 file's name and first line, not its extension alone; the names inside mean the same in
 every form (see stats_rows).
 
@@ -25,11 +27,14 @@ import numpy as np
 from tui_timing.artifacts.log_lines import read_lines
 from tui_timing.artifacts.stats_csv import read_csv
 from tui_timing.artifacts.stats_jsonl import read_jsonl
-from tui_timing.artifacts.stats_rows import FIGURES, STAT_KEYS, RowCollector, Series
+from tui_timing.artifacts.stats_rows import FIGURES, STAT_KEYS, Reading, RowCollector, Series
 from tui_timing.artifacts.stats_tensorboard import is_event_file, read_events
 from tui_timing.artifacts.stats_text import EXAMPLE, read_text
+from tui_timing.artifacts.stats_trainer_state import NAME as TRAINER_STATE
+from tui_timing.artifacts.stats_trainer_state import read_trainer_state
 from tui_timing.config import Settings
 from tui_timing.errors import ArtifactError
+from tui_timing.findings import Assumption
 
 __all__ = ["FIGURES", "STAT_KEYS", "StatsLog", "load_stats_log"]
 
@@ -39,7 +44,8 @@ TEXT_SUFFIXES = (".log", ".txt", ".out")
 
 @dataclass
 class StatsLog:
-    """Per split and figure, the logged values by epoch (each epoch once, in order)."""
+    """Per split and figure, the logged values by x position (each once, in order): the
+    epoch, or the step when `x_axis` is "step"."""
 
     path: Path
     format: str
@@ -47,6 +53,8 @@ class StatsLog:
     #: Why the last line was ignored (a run still writing), or None.
     ignored_last_line: str | None = None
     notes: list[str] = field(default_factory=list)
+    #: How the rows were read (x axis, split prefixes, σ from log σ).
+    reading: Reading = field(default_factory=Reading)
 
     @classmethod
     def from_records(
@@ -57,7 +65,13 @@ class StatsLog:
         rows = RowCollector(path, (settings or Settings()).keys.get("log", {}))
         for number, record in enumerate(records, start=1):
             rows.add(f"record {number}", record)
-        return cls(path=path, format=fmt, data=rows.finish())
+        data = rows.finish()
+        return cls(path=path, format=fmt, data=data, reading=rows.reading)
+
+    @property
+    def x_axis(self) -> str:
+        """What the positions of every series count: "epoch" or "step"."""
+        return self.reading.x_axis
 
     @property
     def splits(self) -> list[str]:
@@ -71,29 +85,89 @@ class StatsLog:
         return {name for _, name in self.data}
 
     @property
-    def epochs(self) -> list[int]:
-        """Every epoch logged on any split, in order."""
+    def positions(self) -> list[int]:
+        """Every x position (epoch or step) logged on any split, in order."""
         if not self.data:
             return []
         return [int(e) for e in np.unique(np.concatenate([e for e, _ in self.data.values()]))]
 
     def series(self, split: str, key: str) -> tuple[list[int], list[float]]:
-        """(epochs, values) of one figure on one split, in epoch order."""
+        """(positions, values) of one figure on one split, in order."""
         found = self.data.get((split, key))
         if found is None:
             return [], []
         return [int(e) for e in found[0]], [float(v) for v in found[1]]
 
     def last(self, split: str) -> dict[str, float | int]:
-        """The figures of the last epoch logged on `split`, with that `epoch`."""
+        """The figures at the last position logged on `split`, with that position under
+        its axis's name (`epoch` or `step`)."""
         mine = {name: arrays for (s, name), arrays in self.data.items() if s == split}
         if not mine:
             return {}
-        epoch = max(int(epochs[-1]) for epochs, _ in mine.values())
-        out: dict[str, float | int] = {"epoch": epoch}
-        for name, (epochs, values) in mine.items():
-            if int(epochs[-1]) == epoch:
+        at = max(int(positions[-1]) for positions, _ in mine.values())
+        out: dict[str, float | int] = {self.x_axis: at}
+        for name, (positions, values) in mine.items():
+            if int(positions[-1]) == at:
                 out[name] = float(values[-1])
+        return out
+
+    @property
+    def assumptions(self) -> list[Assumption]:
+        """The readings a wrong guess would bend: the x axis, the split prefixes, σ."""
+        reading = self.reading
+        if reading.x_axis == "step":
+            axis = Assumption(
+                "log",
+                "x axis",
+                "step",
+                f"no epoch logged; steps from {reading.x_source}, never called epochs; an "
+                'epoch field is named with keys.log epoch = "NAME"',
+            )
+        elif reading.fractional:
+            axis = Assumption(
+                "log",
+                "x axis",
+                "epoch",
+                f"{reading.x_source} holds fractional epochs, so its records are per step: "
+                "epoch k is the last record after k - 1 and up to k, its boundary; another "
+                'field is named with keys.log epoch = "NAME"',
+            )
+        else:
+            converted = (
+                f"; {reading.converted} records with only a step took the epoch logged at "
+                "or before it"
+                if reading.converted
+                else ""
+            )
+            axis = Assumption(
+                "log",
+                "x axis",
+                "epoch",
+                f"from {reading.x_source or 'the log'}{converted}; another field is named "
+                'with keys.log epoch = "NAME"',
+            )
+        out = [axis]
+        if reading.prefixes:
+            found = ", ".join(f"{w} → {s}" for w, s in reading.prefixes.items())
+            out.append(
+                Assumption(
+                    "log",
+                    "split prefixes",
+                    found,
+                    "read from the names, eval = val; a name that is not a split is mapped "
+                    'whole in keys.log, e.g. loss = "eval/total"',
+                )
+            )
+        if reading.sigma_from is not None:
+            out.append(
+                Assumption(
+                    "log",
+                    "σ",
+                    f"exp({reading.sigma_from})",
+                    f"{reading.sigma_from} read as mean log σ and no σ logged; a σ column "
+                    'is named with keys.log dur_sigma = "NAME"',
+                )
+            )
         return out
 
 
@@ -104,10 +178,14 @@ def load_stats_log(path: str | Path, settings: Settings | None = None) -> StatsL
     rows = RowCollector(path, settings.keys.get("log", {}))
     kind, files = _form(path, settings)
     notes: list[str] = []
+    ignored: str | None = None
     if kind == "tensorboard":
         fmt, ignored = "tensorboard", read_events(files, rows)
         if len(files) > 1:
             notes.append(f"{len(files)} event files read together")
+    elif kind == "trainer_state":
+        fmt = "trainer_state.json"
+        read_trainer_state(path, rows)
     elif kind == "jsonl":
         fmt, ignored = "jsonl", read_jsonl(path, rows)
     elif kind == "text":
@@ -121,7 +199,16 @@ def load_stats_log(path: str | Path, settings: Settings | None = None) -> StatsL
         notes.append("some records have no epoch: numbered in the order they appear")
     if rows.bad_time:
         notes.append(f"{rows.bad_time}: time left out")
-    return StatsLog(path=path, format=fmt, data=data, ignored_last_line=ignored, notes=notes)
+    if rows.reading.summaries:
+        notes.append("the end-of-training summary (train_runtime, its mean train_loss) left out")
+    return StatsLog(
+        path=path,
+        format=fmt,
+        data=data,
+        ignored_last_line=ignored,
+        notes=notes,
+        reading=rows.reading,
+    )
 
 
 def _form(path: Path, settings: Settings) -> tuple[str, list[Path]]:
@@ -138,7 +225,11 @@ def _form(path: Path, settings: Settings) -> tuple[str, list[Path]]:
         return "tensorboard", events
     if is_event_file(path):
         return "tensorboard", [path]
+    if path.name == TRAINER_STATE:
+        return "trainer_state", [path]
     first = _first_line(path)
+    if path.suffix.lower() == ".json" and (first == b"{" or b'"log_history"' in first):
+        return "trainer_state", [path]  # one JSON document, indented or on one line
     if first.startswith(b"{") or path.suffix.lower() in (".jsonl", ".json"):
         return "jsonl", [path]
     if path.suffix.lower() == ".csv":

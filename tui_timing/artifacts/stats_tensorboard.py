@@ -10,9 +10,10 @@ seeking past them, so memory stays bounded whatever the file holds.
 
 The length's CRC32C is verified (a damaged or foreign file is refused instead of making
 the reader seek to a nonsense offset); a record cut off at the end of the file is a run
-still writing, ignored and reported. The epoch of a scalar is the `epoch` scalar logged at
-the same step (Lightning logs one), else the last one seen, else the step itself (a plain
-`writer.add_scalar(tag, value, epoch)`).
+still writing, ignored and reported. Each step's scalars are one row with that step: the
+RowCollector files them under the `epoch` scalar logged at or before the step (Lightning
+logs `epoch`, HF `train/epoch`), else under the step, shown as a step (a plain
+`writer.add_scalar(tag, value, n)` does not say whether n counts epochs or steps).
 """
 
 from __future__ import annotations
@@ -61,41 +62,24 @@ def is_event_file(path: Path) -> bool:
 
 
 def read_events(paths: list[Path], rows: RowCollector) -> str | None:
-    """Feed the scalars of each event file to `rows`; return why a last record was ignored."""
+    """Feed the scalars of each event file to `rows`, one row per step; return why a last
+    record was ignored."""
     ignored = None
     for path in paths:
         events = EventReader(path)
-        last_epoch: int | None = None
         group: dict[str, float] = {}
         group_step: int | None = None
         where = path.name
         for step, tag, value, at in events:
             if step != group_step and group:
-                last_epoch = _flush(rows, group, group_step, last_epoch, where)
+                rows.add(where, group, step=group_step)
                 group = {}
             group_step, where = step, at
             group.setdefault(tag, value)
         if group:
-            _flush(rows, group, group_step, last_epoch, where)
+            rows.add(where, group, step=group_step)
         ignored = events.incomplete or ignored
     return ignored
-
-
-def _flush(
-    rows: RowCollector,
-    group: dict[str, float],
-    step: int | None,
-    last_epoch: int | None,
-    where: str,
-) -> int | None:
-    """Add the scalars of one step as one row; return the epoch they were filed under."""
-    epoch_tags = [tag for tag in group if (role := rows.role(tag)) and role[0] == "epoch"]
-    if epoch_tags:
-        last_epoch = rows.parse_epoch(where, epoch_tags[0], group[epoch_tags[0]])
-    epoch = last_epoch if last_epoch is not None else step
-    values = {tag: value for tag, value in group.items() if tag not in epoch_tags}
-    rows.add(where, values, epoch=epoch)
-    return last_epoch
 
 
 class EventReader:

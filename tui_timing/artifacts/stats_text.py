@@ -62,7 +62,7 @@ def read_text(
 ) -> str | None:
     """Feed every matching line to `rows`; return why the last line was ignored, or None."""
     compiled = compile_patterns(path, patterns)
-    last_epoch: int | None = None
+    last_epoch: float | None = None
     matched = 0
     first = ""
     for line in read_lines(path):

@@ -4,7 +4,9 @@ batch keys.
 Items may be dicts under the user's names (mapped by `[tool.timing-tui.keys.batch]` and
 the built-in aliases) or tuples/lists whose positions `keys.batch` names as a list. Items
 are collated with torch's default collate and each batch is renamed, so stage 2 checks
-what training sees, under the names it knows. Every call into the dataset goes through
+what training sees, under the names it knows. `log_duration` is not part of the user's
+contract (a training step may take the log itself): a batch without it gets the log of
+its duration, and the stage says so. Every call into the dataset goes through
 `call_user`: what `__getitem__` raises is reported as the user's, with the call.
 """
 
@@ -13,13 +15,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import torch
 from torch.utils.data import Dataset, default_collate
 
 from tui_timing.artifacts.cache import ALIASES
 from tui_timing.plugins import call_user
+from tui_timing.project import CONTRACT_FIELDS
 
 #: The batch keys stage 2 knows (the cache's tensors and the row number).
-BATCH_NAMES = ("duration", "log_duration", "profile", "mask", "length", "features", "index")
+BATCH_NAMES = CONTRACT_FIELDS["batch"]
 
 
 class UserDataset(Dataset[Any]):
@@ -42,6 +46,9 @@ class BatchNames:
     def __init__(self, names: dict[str, str], positions: Sequence[str]) -> None:
         self.names = dict(names)
         self.positions = tuple(positions)
+        #: Contract keys the batches lack and that were computed from others (for the
+        #: report: a user's dataset need not carry log_duration, the head takes its log).
+        self.derived: dict[str, str] = {}
 
     def __call__(self, items: list[Any]) -> dict[str, Any]:
         return self.rename(default_collate(items))
@@ -60,7 +67,8 @@ class BatchNames:
                 if theirs not in batch:
                     raise ValueError(
                         f"[tool.timing-tui.keys.batch] maps {name} to {theirs!r}, which the "
-                        f"items do not have; their keys are {', '.join(map(str, batch))}"
+                        f"items do not have; their keys are {', '.join(map(str, batch))} "
+                        f'(write {name} = "<one of them>" there, or --key batch.{name}=NAME)'
                     )
                 found = theirs
             else:
@@ -70,6 +78,10 @@ class BatchNames:
                 out[name] = batch[found]
                 used.add(found)
         out.update({str(k): v for k, v in batch.items() if k not in used and k not in out})
+        duration = out.get("duration")
+        if "log_duration" not in out and isinstance(duration, torch.Tensor):
+            out["log_duration"] = torch.log(duration.double()).to(duration.dtype)
+            self.derived["log_duration"] = "log(duration) of each batch"
         return out
 
     def _from_positions(self, batch: Sequence[Any]) -> dict[str, Any]:

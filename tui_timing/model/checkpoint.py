@@ -6,7 +6,9 @@ become a module in one of three ways:
   model/user_model.py from the config (keyword arguments matching the factory's
   parameters, or the whole config / its dataclass for one `config` parameter), wrapped in
   UserModel and loaded strictly (module prefixes such as `model.` stripped when that
-  makes the names match);
+  makes the names match); `module:Class.from_pretrained` is called with the checkpoint's
+  folder and loads its weights itself. A conditioning width no config names is found from
+  the built model (model/conditioning_width.py), never from the file's tensor order;
 - the reference `TimingHead`, when the state_dict has its parameter names; any config key
   the file does not store is inferred from the weight shapes, or else assumed at its
   default, and reported in `inferred`;
@@ -36,11 +38,21 @@ from tui_timing.artifacts.checkpoint import (
     static_reading,
     strip_module_prefix,
 )
+from tui_timing.artifacts.checkpoint_config import apply_config_names
 from tui_timing.config import Settings
 from tui_timing.errors import ArtifactError, UsageError
+from tui_timing.findings import Assumption
+from tui_timing.model.conditioning_width import probe_width
 from tui_timing.model.heads import HeadConfig, TimingHead
-from tui_timing.model.user_model import MissingConfig, UserModel, build_model, max_len_of
-from tui_timing.plugins import load_object
+from tui_timing.model.user_model import (
+    Built,
+    MissingConfig,
+    UserModel,
+    build_model,
+    factory_arguments,
+    max_len_of,
+)
+from tui_timing.plugins import call_user, describe_call, is_from_pretrained, load_object
 
 #: Prefixes wrappers add to parameter names: Lightning modules, DDP, torch.compile.
 MODULE_PREFIXES = ("model.", "module.", "net.", "_orig_mod.")
@@ -50,6 +62,7 @@ def load_checkpoint(path: str | Path, settings: Settings) -> CheckpointArtifact:
     """Load a checkpoint file and build its model; raise ArtifactError when it cannot be
     used at all."""
     artifact = read_checkpoint(path)
+    apply_config_names(artifact, settings.keys["config"])
     state_key = artifact.state_key
     if settings.model_spec:
         _build_user_model(artifact, settings, state_key)
@@ -202,35 +215,117 @@ def _dtype_name(dtype: torch.dtype) -> str:
 def _build_user_model(
     artifact: CheckpointArtifact, settings: Settings, state_key: str | None
 ) -> None:
-    """The user's model (SPEC 2.6): built from the config, wrapped in UserModel, loaded
-    strictly. What their code raises is raised as theirs (UserCodeError)."""
+    """The user's model: built from the config (or by their `from_pretrained`
+    from the checkpoint's folder), wrapped in UserModel, loaded strictly. What their code
+    raises is raised as theirs (UserCodeError)."""
     spec = settings.model_spec or ""
     factory = load_object(spec, "--model", settings.pythonpath)
     if not callable(factory):
         raise UsageError(f"--model {spec}: {type(factory).__name__} is not callable")
     reading = static_reading(artifact.state_dict, max_len_of(artifact.config))
     artifact.static = reading
-    if "cond_dim" not in artifact.config and reading.input_dim is not None:
-        artifact.config["cond_dim"] = reading.input_dim
-        artifact.inferred["cond_dim"] = "input width of the first layer"
     if max_len_of(artifact.config) is None and reading.logits_width is not None:
         artifact.config["max_len"] = reading.logits_width
         artifact.inferred["max_len"] = f"outputs of {reading.logits_layer}"
-    try:
-        built = build_model(spec, factory, artifact.config)
-    except MissingConfig as exc:
-        raise ArtifactError(str(artifact.path), "config", str(exc)) from None
-    if not isinstance(built.model, nn.Module):
-        raise UsageError(f"{built.call} returned {kind_of(built.model)}, not an nn.Module")
-    state, stripped = _match_prefixes(artifact.state_dict, built.model.state_dict())
-    _load_strict(artifact.path, state_key, built.model, state)
-    artifact.state_dict = state
+    if is_from_pretrained(spec):
+        built = _from_pretrained(spec, factory, artifact)
+        stripped = ""
+    else:
+        built = _build_fitting(spec, factory, artifact)
+        state, stripped = _match_prefixes(artifact.state_dict, built.model.state_dict())
+        _load_strict(artifact.path, state_key, built.model, state)
+        artifact.state_dict = state
     model = UserModel(built.model, spec, settings.keys["model"], max_len_of(artifact.config))
     artifact.model = model.eval()
     artifact.source = "factory"
     artifact.notes.append(f"model built by {built.call}")
     if stripped:
         artifact.notes.append(f"parameter names read without the prefix {stripped!r}")
+        artifact.read_as.append(
+            Assumption(
+                "checkpoint",
+                "parameter names",
+                f"without the prefix {stripped!r}",
+                "every stored name starts with it, and without it they are your model's",
+            )
+        )
+    if artifact.config_origin is None:
+        artifact.read_as.append(
+            Assumption(
+                "checkpoint",
+                "model config",
+                "your factory's defaults",
+                "no config in the file and no config.json beside the weights: put the "
+                "config the model was trained with there",
+            )
+        )
+    if artifact.cond_dim is None:
+        found = probe_width(model)
+        if found is not None:
+            artifact.config["cond_dim"], artifact.inferred["cond_dim"] = found
+
+
+def _from_pretrained(spec: str, factory: Any, artifact: CheckpointArtifact) -> Built:
+    """`Class.from_pretrained(folder)`: their code reads the folder (weights and config)."""
+    folder = str(artifact.files.folder if artifact.files else artifact.path)
+    model = call_user(spec, factory, folder)
+    call = describe_call(spec, [folder], {})
+    if not isinstance(model, nn.Module):
+        raise UsageError(f"{call} returned {kind_of(model)}, not an nn.Module")
+    return Built(model=model, call=call)
+
+
+def _build_fitting(spec: str, factory: Any, artifact: CheckpointArtifact) -> Built:
+    """Build the model; when the factory takes `cond_dim` and no config names it, with the
+    width for which the model's weights fit the file's (each input width of the file's
+    layers tried, the model built for each: the order of a file's tensors says nothing)."""
+    config = artifact.config
+    tries = _width_candidates(spec, factory, artifact)
+    built = None
+    for width in tries:
+        try:
+            built = build_model(spec, factory, {**config, "cond_dim": width})
+        except MissingConfig as exc:
+            raise ArtifactError(str(artifact.path), "config", str(exc)) from None
+        if isinstance(built.model, nn.Module) and _fits(artifact.state_dict, built.model):
+            config["cond_dim"] = width
+            artifact.inferred["cond_dim"] = (
+                f"the width for which {spec} builds a model whose weights fit the file's "
+                f"(tried {', '.join(map(str, tries))}); write [tool.timing-tui.keys.config] "
+                'cond_dim = "<your field>" to name it'
+            )
+            return built
+    if built is None:
+        try:
+            built = build_model(spec, factory, config)
+        except MissingConfig as exc:
+            raise ArtifactError(str(artifact.path), "config", str(exc)) from None
+    if not isinstance(built.model, nn.Module):
+        raise UsageError(f"{built.call} returned {kind_of(built.model)}, not an nn.Module")
+    return built
+
+
+def _width_candidates(spec: str, factory: Any, artifact: CheckpointArtifact) -> list[int]:
+    """The conditioning widths to try: none when the config names it or the factory does
+    not take it; else every input width of the file's 2-D weights, in stored order."""
+    if artifact.cond_dim is not None or artifact.static is None:
+        return []
+    try:
+        _, kwargs = factory_arguments(spec, factory, {**artifact.config, "cond_dim": 0})
+    except MissingConfig:
+        return []
+    if "cond_dim" not in kwargs:
+        return []
+    return list(dict.fromkeys(layer.in_features for layer in artifact.static.layers))
+
+
+def _fits(state: dict[str, torch.Tensor], model: nn.Module) -> bool:
+    """Whether every weight of the model has the shape the file gives it."""
+    expected = model.state_dict()
+    matched, _ = _match_prefixes(state, expected)
+    return set(matched) == set(expected) and all(
+        tuple(matched[k].shape) == tuple(v.shape) for k, v in expected.items()
+    )
 
 
 def _match_prefixes(
@@ -273,11 +368,16 @@ def _read_statically(artifact: CheckpointArtifact, state_key: str | None) -> Non
         raise ArtifactError(
             str(artifact.path), None, "no 2-D weight found: cannot tell what the model takes"
         )
-    if "cond_dim" not in artifact.config:
+    if "cond_dim" not in artifact.config and artifact.tensor_order_known:
         artifact.config["cond_dim"] = reading.input_dim
         first = reading.layers[0].key
         artifact.inferred["cond_dim"] = (
             f"input width of {first} (assumes the length is not an input)"
+        )
+    elif "cond_dim" not in artifact.config:
+        artifact.notes.append(
+            "conditioning width not inferred: a safetensors file sorts its tensors by name, "
+            "so its first weight is not the model's first layer"
         )
     if reading.logits_width is not None and "max_len" not in artifact.config:
         artifact.config["max_len"] = reading.logits_width

@@ -48,6 +48,11 @@ class DurationFit:
     rows_fit: int
     rows_eval: int
     seconds: float
+    #: The one factor k that best maps μ onto log d (least squares through 0): ln 10 ≈
+    #: 2.303 when the head was trained on log10 durations.
+    log_factor: float = 1.0
+    #: What scaling (μ, σ) by `log_factor` would save, nats per row.
+    factor_nats: float = 0.0
 
     @property
     def gap(self) -> float:
@@ -64,8 +69,22 @@ class DurationFit:
         return not self.gap <= margin
 
     @property
+    def scaled(self) -> bool:
+        """μ is a constant multiple of log d: scaling (μ, σ) by one factor far from 1 saves
+        most of the gap (a head trained on log10 durations: k ≈ 2.303)."""
+        return abs(self.log_factor - 1) > 0.25 and self.factor_nats > 0.5 * self.gap > 0
+
+    @property
+    def log10(self) -> bool:
+        """The factor is ln 10 within 10%: the head was trained on log10 durations."""
+        return self.scaled and abs(self.log_factor / math.log(10) - 1) < 0.1
+
+    @property
     def cause(self) -> str:
-        """The largest part of the gap: "bias", "sigma" or "features"."""
+        """The largest part of the gap: "scale" when μ is a constant multiple of log d, else
+        "bias", "sigma" or "features"."""
+        if self.scaled:
+            return "scale"
         parts = {"bias": self.bias_nats, "sigma": self.sigma_nats, "features": self.rest_nats}
         return max(parts, key=lambda k: parts[k])
 
@@ -80,6 +99,9 @@ class DurationFit:
             "sigma_nats": self.sigma_nats,
             "rest_nats": self.rest_nats,
             "cause": self.cause,
+            "log_factor": self.log_factor,
+            "factor_nats": self.factor_nats,
+            "log10": self.log10,
             "rows_fit": self.rows_fit,
             "rows_eval": self.rows_eval,
             "seconds": self.seconds,
@@ -133,6 +155,24 @@ def gap_parts(
     return nll, bias, nll - shifted, scale, shifted - rescaled
 
 
+def unit_factor(
+    log_duration: torch.Tensor, mu: torch.Tensor, log_sigma: torch.Tensor
+) -> tuple[float, float]:
+    """(k, nats saved): the factor that best maps μ onto log d, and what scaling μ and σ by
+    it would save. A head trained on log10 durations has k ≈ ln 10 and saves most of its
+    gap; a healthy head has k ≈ 1 and saves nothing."""
+    log_duration, mu, log_sigma = log_duration.double(), mu.double(), log_sigma.double()
+    denominator = float((mu * mu).sum())
+    if denominator <= 0:
+        return 1.0, 0.0
+    k = float((mu * log_duration).sum()) / denominator
+    if not math.isfinite(k) or k <= 0:
+        return 1.0, 0.0
+    nll = float(duration_nll(mu, log_sigma, log_duration).mean())
+    scaled = float(duration_nll(k * mu, log_sigma + math.log(k), log_duration).mean())
+    return k, nll - scaled
+
+
 def run_duration_fit(
     cache: TimingCache,
     mu: torch.Tensor,
@@ -177,6 +217,7 @@ def run_duration_fit(
         out = probe(probe_inputs(cache, held_rows, mean, std)).double()
     probe_nll = float(duration_nll(out[:, 0], out[:, 1], held_d).mean())
     nll, bias, bias_nats, scale, sigma_nats = gap_parts(held_d, mu, log_sigma)
+    factor, factor_nats = unit_factor(held_d, mu, log_sigma)
     return DurationFit(
         checkpoint_nll=nll,
         probe_nll=probe_nll,
@@ -187,6 +228,8 @@ def run_duration_fit(
         rows_fit=n,
         rows_eval=len(held_rows),
         seconds=time.perf_counter() - start,
+        log_factor=factor,
+        factor_nats=factor_nats,
     )
 
 

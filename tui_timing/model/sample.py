@@ -37,14 +37,19 @@ from tui_timing.config import Settings
 from tui_timing.errors import UsageError
 from tui_timing.model.heads import HeadOutputs, read_outputs
 from tui_timing.model.user_model import bind_steps
-from tui_timing.numerics.figures import ks_distance, profile_bins, quantile_dict
+from tui_timing.numerics.figures import QUANTILES, ks_distance, profile_bins, quantile_dict
+from tui_timing.numerics.noise import quantile_interval, quantile_noise
 from tui_timing.numerics.sampler_stats import (
+    CacheValues,
+    calibration,
     duration_ceiling,
     passthrough,
     profile_dispersion,
+    profile_hashes,
     row_dispersion,
     same_durations,
     same_profiles,
+    tempering,
 )
 from tui_timing.plugins import load_object
 
@@ -234,31 +239,56 @@ class SampleStats:
     #: Per row: the sampled duration / profile is a copy of the real one (passthrough).
     same_duration: list[np.ndarray] = field(default_factory=list)
     same_profile: list[np.ndarray] = field(default_factory=list)
+    #: With the whole cache: the cache's durations, and per row whether a sample moved off
+    #: its value still lands on one (the chance level of `same_duration`).
+    cache_values: CacheValues | None = None
+    chance_duration: list[np.ndarray] = field(default_factory=list)
     #: Per row with two or more steps: the CV of its step shares, sampled and real.
     fake_cv: list[np.ndarray] = field(default_factory=list)
     real_cv: list[np.ndarray] = field(default_factory=list)
     #: The same for the head's own profile at temperature 1, when there is a head to run.
     head_cv: list[np.ndarray] = field(default_factory=list)
+    #: Per row, in draw order: (log sampled duration − the head's μ) / its σ.
+    head_z: list[np.ndarray] = field(default_factory=list)
+    #: Per row: slope and correlation of log sampled profile on log head profile.
+    temper_slope: list[np.ndarray] = field(default_factory=list)
+    temper_corr: list[np.ndarray] = field(default_factory=list)
     nonfinite: int = 0
     negative: int = 0
     fake_profile_sum: np.ndarray = field(init=False)
     real_profile_sum: np.ndarray = field(init=False)
+    #: Sums of squares per step and rows that reach each step: each bin's noise and support.
+    fake_profile_sq: np.ndarray = field(init=False)
+    real_profile_sq: np.ndarray = field(init=False)
+    fake_reach: np.ndarray = field(init=False)
+    real_reach: np.ndarray = field(init=False)
 
     def __post_init__(self) -> None:
         self.fake_profile_sum = np.zeros(self.max_len)
         self.real_profile_sum = np.zeros(self.max_len)
+        self.fake_profile_sq = np.zeros(self.max_len)
+        self.real_profile_sq = np.zeros(self.max_len)
+        self.fake_reach = np.zeros(self.max_len)
+        self.real_reach = np.zeros(self.max_len)
 
     def use_whole_cache(self, cache: TimingCache) -> None:
         """Compare with every cache row: the distributions, not row by row."""
         self.whole_cache = True
         self.real_duration = [cache.duration.double().numpy()]
         self.real_profile_sum = np.zeros(self.max_len)
+        self.real_profile_sq = np.zeros(self.max_len)
+        self.real_reach = np.zeros(self.max_len)
         self.real_cv = []
+        hashes: set[int] = set()
         for rows in cache.row_chunks():
             real = cache.profile[rows].double()
-            self.real_profile_sum += real.sum(dim=0).numpy()
+            self._fold_real(real, cache.length[rows])
             self.real_cv.append(row_dispersion(real.numpy(), cache.length[rows].numpy()))
+            hashes.update(profile_hashes(real.numpy()))
         self.real_rows = cache.n_rows
+        self.cache_values = CacheValues.of(
+            cache.duration.double().numpy(), _eps(cache.duration.dtype), frozenset(hashes)
+        )
 
     def add(self, chunk: SampleChunk, cache: TimingCache) -> None:
         """Fold a chunk in, with its rows' real durations and profiles."""
@@ -268,6 +298,8 @@ class SampleStats:
         self.negative += int(((fake < 0).any(dim=1) | (chunk.duration < 0)).sum())
         fake = torch.nan_to_num(fake, nan=0.0, posinf=0.0, neginf=0.0)
         self.fake_profile_sum += fake.sum(dim=0).numpy()
+        self.fake_profile_sq += (fake * fake).sum(dim=0).numpy()
+        self.fake_reach += _reach(chunk.length, self.max_len)
         fake_d = chunk.duration.double().numpy()
         self.fake_duration.append(fake_d)
         length = chunk.length.numpy()
@@ -275,22 +307,61 @@ class SampleStats:
         if chunk.rows is not None and not self.whole_cache:  # twins: compared row by row
             real = cache.profile[chunk.rows].double()
             real_d = cache.duration[chunk.rows].double().numpy()
-            self.real_profile_sum += real.sum(dim=0).numpy()
+            self._fold_real(real, chunk.length)
             self.real_duration.append(real_d)
             self.real_rows += len(chunk.rows)
             self.same_duration.append(same_durations(fake_d, real_d))
             self.same_profile.append(same_profiles(fake.numpy(), real.numpy(), length))
             self.real_cv.append(row_dispersion(real.numpy(), length))
+        elif self.cache_values is not None:  # no twins: one of the cache's own values?
+            self.same_duration.append(self.cache_values.matches(fake_d))
+            self.chance_duration.append(self.cache_values.by_chance(fake_d))
+            self.same_profile.append(self.cache_values.profile_matches(fake.numpy(), length))
         steps = torch.arange(self.max_len)
         beyond = steps[None, :] >= chunk.length[:, None]
         self.padding_mass.append((fake * beyond).sum(dim=1).numpy())
         self.rows += len(chunk.duration)
 
-    def add_head(self, profile: torch.Tensor, length: torch.Tensor) -> None:
-        """Fold in the head's own profile (temperature 1) for a chunk's rows, so that a
-        sampler that flattens or roughens what the head predicts can be told from one that
-        samples it."""
-        self.head_cv.append(row_dispersion(profile.double().numpy(), length.numpy()))
+    def _fold_real(self, real: torch.Tensor, length: torch.Tensor) -> None:
+        """Fold real rows into the mean profile's sums, squares and support."""
+        self.real_profile_sum += real.sum(dim=0).numpy()
+        self.real_profile_sq += (real * real).sum(dim=0).numpy()
+        self.real_reach += _reach(length, self.max_len)
+
+    def bin_noise(self) -> dict[str, dict[str, float]]:
+        """Per first/mid/last bin: the standard error of the fake and real mean profile
+        there (over rows, padding counted as 0) and the rows that reach it."""
+        out: dict[str, dict[str, float]] = {}
+        picks = {"first": 0, "mid": self.max_len // 2, "last": self.max_len - 1}
+        for name, k in picks.items():
+            figures: dict[str, float] = {}
+            for side, total, squares, reach, n in (
+                ("fake", self.fake_profile_sum, self.fake_profile_sq, self.fake_reach, self.rows),
+                ("real", self.real_profile_sum, self.real_profile_sq, self.real_reach,
+                 self.real_rows),
+            ):  # fmt: skip
+                mean = total[k] / max(n, 1)
+                variance = max(squares[k] / max(n, 1) - mean * mean, 0.0)
+                figures[f"{side}_se"] = math.sqrt(variance / max(n, 1))
+                figures[f"{side}_support"] = float(reach[k])
+            out[name] = figures
+        return out
+
+    def add_head(self, head: HeadOutputs, chunk: SampleChunk) -> None:
+        """Fold in the head's own outputs (temperature 1) for a chunk's rows, so that a
+        sampler that flattens, sharpens or roughens what the head predicts, or draws
+        durations other than μ + σ·ε, can be told from one that samples it."""
+        length = chunk.length.numpy()
+        head_profile = head.profile.double().numpy()
+        self.head_cv.append(row_dispersion(head_profile, length))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            z = (np.log(chunk.duration.double().numpy()) - head.mu.double().numpy()) / np.exp(
+                head.log_sigma.double().numpy()
+            )
+        self.head_z.append(z)
+        slope, corr = tempering(chunk.profile.double().numpy(), head_profile, length)
+        self.temper_slope.append(slope)
+        self.temper_corr.append(corr)
 
     def durations(self) -> tuple[np.ndarray, np.ndarray]:
         """(fake, real) durations of every row so far."""
@@ -318,6 +389,8 @@ class SampleStats:
         spread = profile_dispersion(_joined(self.fake_cv, float), _joined(self.real_cv, float))
         head_cv = _joined(self.head_cv, float)
         head = float(np.median(head_cv)) if head_cv.size else None
+        calibrated = calibration(_joined(self.head_z, float))
+        slope, corr = _joined(self.temper_slope, float), _joined(self.temper_corr, float)
         return {
             "rows": self.rows,
             "compared_with": "the whole cache" if self.whole_cache else "the same rows",
@@ -325,8 +398,16 @@ class SampleStats:
                 "fake": quantile_dict(finite),
                 "real": quantile_dict(real_d),
             },
+            "quantile_noise": {
+                key: {
+                    "judged": quantile_noise(real_d, q),
+                    "interval": list(quantile_interval(real_d, q)),
+                }
+                for key, q in zip(quantile_dict(real_d), QUANTILES, strict=True)
+            },
             "ks": ks_distance(finite, real_d),
             "bins": {"fake": profile_bins(fake_p), "real": profile_bins(real_p)},
+            "bin_noise": self.bin_noise(),
             "padding_mass": {
                 "mean": float(pad.mean()) if pad.size else 0.0,
                 "max": float(pad.max()) if pad.size else 0.0,
@@ -340,6 +421,7 @@ class SampleStats:
                 "profile_share": copies.profile_share,
                 "share": copies.share,
                 "rows": copies.rows,
+                **self._cache_value_figures(),
             },
             "ceiling": {
                 "value": ceiling.value,
@@ -355,9 +437,45 @@ class SampleStats:
                 "head": head,
                 "head_ratio": spread.fake / head if head else None,
             },
+            "calibration": {
+                "rows": calibrated.rows,
+                "mean": calibrated.mean,
+                "sd": calibrated.sd,
+                "lag1": calibrated.lag1,
+                "bands": calibrated.bands(),
+                "off": calibrated.off() if calibrated.rows >= 3 else [],
+            },
+            "tempering": {
+                "rows": int(slope.size),
+                "slope": float(np.median(slope)) if slope.size else None,
+                "corr": float(np.median(corr)) if corr.size else None,
+            },
             "nonfinite": self.nonfinite,
             "negative": self.negative,
         }
+
+    def _cache_value_figures(self) -> dict[str, Any]:
+        """For a sampler with no twins: what its durations were compared with, and how
+        often a draw lands on a cache value by chance (empty otherwise)."""
+        if self.cache_values is None:
+            return {}
+        chance = _joined(self.chance_duration, bool)
+        return {
+            "against": "the cache's own durations",
+            "chance_share": float(chance.mean()) if chance.size else 0.0,
+            "tolerance_rel": self.cache_values.rel,
+        }
+
+
+def _eps(dtype: torch.dtype) -> float:
+    """The machine epsilon of a stored dtype (0 for integers: exact)."""
+    return float(torch.finfo(dtype).eps) if dtype.is_floating_point else 0.0
+
+
+def _reach(length: torch.Tensor, max_len: int) -> np.ndarray:
+    """How many of the rows reach each step (their length is beyond it)."""
+    steps = torch.arange(max_len)
+    return (steps[None, :] < length.long()[:, None]).sum(dim=0).double().numpy()
 
 
 def _joined(parts: list[np.ndarray], dtype: type) -> np.ndarray:

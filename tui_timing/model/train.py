@@ -143,14 +143,21 @@ def _stopped(exc: ArtifactError, stats_path: Path, done: int) -> ArtifactError:
 
 
 def checkpoint_dict(
-    model: TimingHead, epoch: int, cache_sha256: str | None = None
+    model: TimingHead,
+    epoch: int,
+    cache_sha256: str | None = None,
+    cache_path: Path | None = None,
 ) -> dict[str, Any]:
     """The SPEC 2.3 checkpoint: CPU tensors and plain values only. `cache_sha256` names the
-    cache it was trained on, so stage 3 can tell a checkpoint checked against another."""
+    cache it was trained on, so stage 3 can tell a checkpoint checked against another;
+    `cache_path` says where that cache was, so that discovery finds it again for the run
+    (a run trained in `./runs/` on a cache kept elsewhere, such as the sample data)."""
     state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
     config = model.config.as_dict()
     if cache_sha256 is not None:
         config["cache_sha256"] = cache_sha256
+    if cache_path is not None:
+        config["cache_path"] = str(cache_path)
     return {"model": state, "config": config, "epoch": epoch}
 
 
@@ -172,6 +179,7 @@ def train(
     dataset = cache if isinstance(cache, TimingDataset) else TimingDataset(cache)
     config = head_config_for(dataset.cache, head)
     cache_sha256 = file_sha256(dataset.cache.path)
+    cache_path = Path(dataset.cache.path).resolve()
     train_rows, val_rows = split_rows(len(dataset), opts.val_fraction, opts.seed)
 
     torch.manual_seed(opts.seed)
@@ -215,12 +223,14 @@ def train(
                 final = stats.end_epoch(epoch)
                 done = epoch
                 if opts.save_every and epoch % opts.save_every == 0:
-                    snapshot = checkpoint_dict(model, epoch, cache_sha256)
+                    snapshot = checkpoint_dict(model, epoch, cache_sha256, cache_path)
                     atomic_torch_save(out / "epochs" / f"epoch_{epoch:04d}.pt", snapshot)
                 if on_epoch is not None:
                     on_epoch(epoch, opts.epochs, final)
         checkpoint_path = out / "checkpoint.pt"
-        atomic_torch_save(checkpoint_path, checkpoint_dict(model, opts.epochs, cache_sha256))
+        atomic_torch_save(
+            checkpoint_path, checkpoint_dict(model, opts.epochs, cache_sha256, cache_path)
+        )
     except OSError as exc:  # the stats log itself (its folder, a full disk)
         raise _stopped(write_error(stats_path, exc, existed=False), stats_path, done) from None
     except ArtifactError as exc:  # a checkpoint (atomic_torch_save names it)

@@ -159,7 +159,12 @@ class UserModel(nn.Module):
         return torch.arange(steps, device=length.device)[None, :] < length[:, None]
 
     def rename(self, raw: Any) -> Any:
-        """A dict output under the contract's names; a tuple is left to read_outputs."""
+        """A dict output under the contract's names; a plain tuple is left to read_outputs.
+
+        A NamedTuple or a dataclass is read by its field names, not its order: a forward
+        returning `Out(loc, log_scale, step_logits)` means what its names say.
+        """
+        raw = named_fields(raw)
         if not isinstance(raw, dict):
             return raw
         out: dict[str, Any] = {}
@@ -177,12 +182,22 @@ class UserModel(nn.Module):
                     raise ValueError(
                         f"[tool.timing-tui.keys.model] maps {contract} to {mapped!r}, which "
                         f"the forward of {self.spec} does not return (it returns "
-                        f"{', '.join(map(str, raw))})"
+                        f'{", ".join(map(str, raw))}; write {contract} = "<one of them>" '
+                        f"there, or --key model.{contract}=NAME)"
                     )
         if "logits" in out and "profile" in out:
             del out["profile"]  # logits carry the temperature; the profile follows from them
         out.update({str(k): v for k, v in raw.items() if k not in used})
         return out
+
+
+def named_fields(raw: Any) -> Any:
+    """A NamedTuple's or a dataclass instance's fields as a dict; anything else as it is."""
+    if isinstance(raw, tuple) and hasattr(raw, "_fields"):
+        return dict(zip(raw._fields, raw, strict=True))
+    if dataclasses.is_dataclass(raw) and not isinstance(raw, type):
+        return {f.name: getattr(raw, f.name) for f in dataclasses.fields(raw)}
+    return raw
 
 
 def _second_input(inner: nn.Module) -> tuple[str, str]:

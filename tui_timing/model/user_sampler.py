@@ -4,10 +4,12 @@
   sampling the rows it is given; it is called with the parameters it declares, plus the
   table's `sampler_kwargs`.
 - A factory (a class's `from_checkpoint`, say) called as `factory(checkpoint_path=...,
-  cache_path=..., device=..., **sampler_kwargs)` that returns an object whose `.sample(n)`
-  picks its own rows and returns them with their `mask`. Its samples have no real twins:
-  stage 5 then compares distributions with the whole cache. The global torch generator is
-  seeded (and restored after) so that such a sampler is repeatable too.
+  cache_path=..., device=..., **sampler_kwargs)` with the parameters it declares, or a
+  class's `from_pretrained` called with the checkpoint's folder, that returns an object
+  whose `.sample(n)` picks its own rows and returns them with their `mask`. Its samples
+  have no real twins: stage 5 then compares distributions with the whole cache, and its
+  durations with the cache's own values. The global torch generator is seeded (and
+  restored after) so that such a sampler is repeatable too.
 
 Both go through `call_user`, so what they raise is reported as the user's.
 """
@@ -27,7 +29,7 @@ from tui_timing.artifacts.cache import TimingCache
 from tui_timing.errors import UsageError
 from tui_timing.model.sample import SampleChunk, duration_and_profile, sample_chunks
 from tui_timing.model.user_model import UserModel
-from tui_timing.plugins import call_user, describe_call, load_object
+from tui_timing.plugins import call_user, describe_call, is_from_pretrained, load_object
 
 #: Parameters that make a callable a factory of sampler objects rather than a sampler.
 FACTORY_PARAMS = ("checkpoint_path", "cache_path")
@@ -91,20 +93,21 @@ class UserSampler:
     def _object_chunks(
         self, run: SamplerRun, checkpoint: Path | None, cache_path: Path
     ) -> Iterator[SampleChunk]:
-        offered = {
-            "checkpoint_path": str(checkpoint) if checkpoint is not None else None,
-            "cache_path": str(cache_path),
-            "device": run.device,
-        }
+        offered: dict[str, Any] = {"cache_path": str(cache_path), "device": run.device}
+        args: list[Any] = []
+        if is_from_pretrained(self.spec):
+            args = [str(_folder_of(checkpoint)) if checkpoint is not None else None]
+        else:
+            offered["checkpoint_path"] = str(checkpoint) if checkpoint is not None else None
         kwargs = {**_accepted(self.target, offered), **self.kwargs}
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(run.seed)
-            sampler = call_user(self.spec, self.target, **kwargs)
+            sampler = call_user(self.spec, self.target, *args, **kwargs)
             sample = getattr(sampler, "sample", None)
             if not callable(sample):
                 raise ValueError(
-                    f"{describe_call(self.spec, [], kwargs)} returned {type(sampler).__name__}, "
-                    "which has no sample(n) method"
+                    f"{describe_call(self.spec, args, kwargs)} returned "
+                    f"{type(sampler).__name__}, which has no sample(n) method"
                 )
             name = f"{type(sampler).__name__}.sample"
             done = 0
@@ -123,7 +126,11 @@ def load_user_sampler(
     if not callable(target):
         raise UsageError(f"--sampler {spec}: {type(target).__name__} is not callable")
     params = _parameters(target) or []
-    own_rows = inspect.isclass(target) or any(p in params for p in FACTORY_PARAMS)
+    own_rows = (
+        inspect.isclass(target)
+        or any(p in params for p in FACTORY_PARAMS)
+        or is_from_pretrained(spec)
+    )
     takes_any = not params or "**" in params
     unknown = [k for k in sampler_kwargs if not takes_any and k not in params]
     if unknown:
@@ -132,6 +139,12 @@ def load_user_sampler(
             f"not take (its parameters: {', '.join(p for p in params if p != '**')})"
         )
     return UserSampler(spec=spec, target=target, kwargs=dict(sampler_kwargs), own_rows=own_rows)
+
+
+def _folder_of(checkpoint: Path) -> Path:
+    """The checkpoint's folder, what `from_pretrained` is given (the folder itself when
+    the checkpoint was named as one)."""
+    return checkpoint if checkpoint.is_dir() else checkpoint.parent
 
 
 def _parameters(func: Callable[..., Any]) -> list[str] | None:

@@ -6,7 +6,9 @@ for a reason the quantiles do not name, are measured here:
 
 - `passthrough`: the sampled durations or profiles *are* the cache's rows (a sampler that
   mixes real data in, with a mix of 0 handing back real rows untouched): every comparison
-  then passes and tests nothing;
+  then passes and tests nothing. A sampler that picks its own rows has no twins: its
+  durations are looked up among the cache's own values instead (`CacheValues`), beside
+  how often a draw lands on one by chance;
 - `duration_ceiling`: sampled durations pile up at one hard maximum below the real upper
   tail (a clip at a quantile), which hides a σ that is too wide;
 - `profile_dispersion`: how uneven profiles are *within* rows (the coefficient of
@@ -63,6 +65,64 @@ def passthrough(same_duration: np.ndarray, same_profile: np.ndarray) -> Passthro
         profile_share=float(np.sum(same_profile)) / n,
         rows=rows,
     )
+
+
+#: Profiles are compared with the cache's on this grid (a copy read back through another
+#: dtype or Δt / duration differs far less; a drawn profile far more).
+PROFILE_GRID = 1e-5
+
+
+def profile_hashes(profiles: np.ndarray) -> list[int]:
+    """One hash per row of a [B, L] profile, its values rounded to PROFILE_GRID."""
+    grid = np.rint(np.asarray(profiles, dtype=np.float64) / PROFILE_GRID).astype(np.int64)
+    return [hash(row.tobytes()) for row in grid]
+
+
+@dataclass(frozen=True)
+class CacheValues:
+    """The cache's own durations, to tell a sampler that picks its own rows and hands back
+    cache values from one that draws: such samples have no twin, but a copy is still one
+    of the cache's values, up to the precision the cache stores them at."""
+
+    #: The cache's distinct durations, sorted.
+    values: np.ndarray
+    #: Relative distance within which a sample is a cache value (the stored dtype's
+    #: precision, at least SAME_REL).
+    rel: float
+    #: Hashes of the cache's profiles of two or more steps, each on a grid of PROFILE_GRID.
+    profiles: frozenset[int] = frozenset()
+
+    @classmethod
+    def of(
+        cls, durations: np.ndarray, eps: float, profiles: frozenset[int] = frozenset()
+    ) -> CacheValues:
+        """From the cache's durations and the machine epsilon of the dtype they are stored
+        in (a float16 cache's values are only known to about 1e-3)."""
+        values = np.unique(np.asarray(durations, dtype=np.float64))
+        return cls(values=values[np.isfinite(values)], rel=max(SAME_REL, eps), profiles=profiles)
+
+    def profile_matches(self, fake: np.ndarray, length: np.ndarray) -> np.ndarray:
+        """Booleans: each sampled profile (of two or more steps) is one of the cache's."""
+        hashes = profile_hashes(fake)
+        return np.array([h in self.profiles for h in hashes], dtype=bool) & (length > 1)
+
+    def matches(self, fake: np.ndarray, shift: float = 0.0) -> np.ndarray:
+        """Booleans: each sample (times 1 + shift) is within `rel` of a cache value."""
+        fake = np.asarray(fake, dtype=np.float64) * (1.0 + shift)
+        if self.values.size == 0:
+            return np.zeros(fake.shape, dtype=bool)
+        right = np.clip(np.searchsorted(self.values, fake), 0, self.values.size - 1)
+        left = np.clip(right - 1, 0, self.values.size - 1)
+        nearest = np.minimum(np.abs(self.values[right] - fake), np.abs(self.values[left] - fake))
+        return nearest <= self.rel * np.maximum(np.abs(fake), 1e-12)
+
+    def by_chance(self, fake: np.ndarray) -> np.ndarray:
+        """Booleans for the same samples moved off any exact copy (10 tolerances up and
+        down): how often a drawn value falls on a cache value by chance, at this
+        precision and this many values."""
+        step = 10 * self.rel
+        up, down = self.matches(fake, step), self.matches(fake, -step)
+        return np.where(np.arange(up.size) % 2 == 0, up, down)
 
 
 @dataclass(frozen=True)
@@ -133,3 +193,83 @@ def profile_dispersion(fake_cv: np.ndarray, real_cv: np.ndarray) -> Dispersion:
     if fake_cv.size == 0 or real_cv.size == 0:
         return Dispersion(float("nan"), float("nan"), 0)
     return Dispersion(float(np.median(fake_cv)), float(np.median(real_cv)), int(fake_cv.size))
+
+
+#: Two-sided normal quantile of a 1e-4 false-alarm rate per statistic: a healthy sampler's
+#: standardized residuals are exactly N(0, 1) and independent, so each statistic's noise is
+#: known at the n it has, and a family of three stays under 1e-3.
+CALIBRATION_Z = 3.89
+#: The smallest miscalibration worth naming, whatever n (mean, sd − 1, lag-1 correlation).
+CALIBRATION_EFFECT = 0.1
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Standardized residuals z = (log d_sampled − μ) / σ of the head's own μ and σ, in draw
+    order: mean, sd, and the correlation of each row's z with the next row's."""
+
+    rows: int
+    mean: float
+    sd: float
+    lag1: float
+
+    def bands(self) -> dict[str, float]:
+        """How far each statistic may stray by noise alone at this n (or the smallest
+        effect worth naming, whichever is larger)."""
+        n = max(self.rows, 1)
+        return {
+            "mean": max(CALIBRATION_Z / np.sqrt(n), CALIBRATION_EFFECT),
+            "sd": max(CALIBRATION_Z / np.sqrt(2 * n), CALIBRATION_EFFECT),
+            "lag1": max(CALIBRATION_Z / np.sqrt(n), CALIBRATION_EFFECT),
+        }
+
+    def off(self) -> list[str]:
+        """The statistics outside their band: "mean", "sd", "lag1"."""
+        band = self.bands()
+        found = []
+        if not abs(self.mean) <= band["mean"]:
+            found.append("mean")
+        if not abs(self.sd - 1) <= band["sd"]:
+            found.append("sd")
+        if not self.lag1 <= band["lag1"]:
+            found.append("lag1")
+        return found
+
+
+def calibration(z: np.ndarray) -> Calibration:
+    """The standardized residuals' figures (non-finite values dropped)."""
+    z = np.asarray(z, dtype=np.float64)
+    z = z[np.isfinite(z)]
+    if z.size < 3:
+        return Calibration(int(z.size), float("nan"), float("nan"), float("nan"))
+    a, b = z[:-1] - z.mean(), z[1:] - z.mean()
+    denominator = float(np.sqrt((a * a).sum() * (b * b).sum()))
+    lag1 = float((a * b).sum()) / denominator if denominator > 0 else 1.0
+    return Calibration(int(z.size), float(z.mean()), float(z.std()), lag1)
+
+
+def tempering(
+    fake: np.ndarray, head: np.ndarray, length: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per row with three or more steps where both profiles are positive: the slope and the
+    correlation of log fake on log head over those steps. A sampler that divides the head's
+    logits by a temperature T gives log fake = log head / T + c exactly: correlation 1 and
+    slope 1/T; noise drawn around the head (a Dirichlet) lowers the correlation."""
+    fake = np.asarray(fake, dtype=np.float64)
+    head = np.asarray(head, dtype=np.float64)
+    length = np.asarray(length, dtype=np.int64)
+    steps = np.arange(fake.shape[1])
+    valid = (steps[None, :] < length[:, None]) & (fake > 0) & (head > 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        x = np.where(valid, np.log(np.where(valid, head, 1.0)), 0.0)
+        y = np.where(valid, np.log(np.where(valid, fake, 1.0)), 0.0)
+        count = valid.sum(axis=1)
+        mx = x.sum(axis=1) / np.maximum(count, 1)
+        my = y.sum(axis=1) / np.maximum(count, 1)
+        dx = np.where(valid, x - mx[:, None], 0.0)
+        dy = np.where(valid, y - my[:, None], 0.0)
+        sxx, syy, sxy = (dx * dx).sum(1), (dy * dy).sum(1), (dx * dy).sum(1)
+        slope = sxy / sxx
+        corr = sxy / np.sqrt(sxx * syy)
+    keep = (count >= 3) & (sxx > 1e-12) & (syy > 1e-12)
+    return slope[keep], corr[keep]

@@ -38,6 +38,28 @@ def check_figure(check: Check | None) -> str | None:
     return (check.key_figure or None) if check is not None else None
 
 
+def paired_figures(a: Check | None, b: Check | None) -> tuple[str | None, str | None]:
+    """Both runs' key figures of a check, of the same part where the figure names one (a
+    quantile, a profile bin: the part A's figure names, else B's), so that the two sides
+    are the same figure."""
+    figures = (check_figure(a), check_figure(b))
+    if (
+        a is None
+        or b is None
+        or not (isinstance(a.measured, dict) and isinstance(b.measured, dict))
+    ):
+        return figures
+    from tui_timing.stages.checks import PartFigure, declared_checks
+
+    spec = next((s for s in declared_checks() if s.id == a.id), None)
+    if spec is None or not isinstance(spec.figure, PartFigure):
+        return figures
+    paired = spec.figure.pair(a.measured, b.measured)
+    if paired is None:
+        return figures
+    return (paired[0] or figures[0], paired[1] or figures[1])
+
+
 @dataclass
 class Change:
     """One check across the two runs."""
@@ -62,6 +84,45 @@ class Change:
         }
 
 
+@dataclass(frozen=True)
+class ReadingChange:
+    """One fact read differently for the two runs (an assumption that is not the same in
+    A and B), or read for one run only (None on the other side)."""
+
+    artifact: str
+    what: str
+    a: str | None
+    b: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"artifact": self.artifact, "what": self.what, "a": self.a, "b": self.b}
+
+    def line(self) -> str:
+        """`checkpoint: which checkpoint: A step_1080.pt · B (not assumed)`."""
+        shown = [v if v is not None else "(not assumed)" for v in (self.a, self.b)]
+        return f"{self.artifact}: {self.what}: A {shown[0]} · B {shown[1]}"
+
+
+def reading_changes(a: Report, b: Report) -> list[ReadingChange]:
+    """Where the two reports' assumptions differ, A's order first: a wrong reading of one
+    run is a difference in the comparison that no check shows."""
+
+    def values(report: Report) -> dict[tuple[str, str], str]:
+        found: dict[tuple[str, str], str] = {}
+        for item in report.assumptions:
+            key = (item.artifact, item.what)
+            found[key] = f"{found[key]}; {item.value}" if key in found else item.value
+        return found
+
+    in_a, in_b = values(a), values(b)
+    keys = [*in_a, *(k for k in in_b if k not in in_a)]
+    return [
+        ReadingChange(artifact, what, in_a.get((artifact, what)), in_b.get((artifact, what)))
+        for artifact, what in keys
+        if in_a.get((artifact, what)) != in_b.get((artifact, what))
+    ]
+
+
 @dataclass
 class Comparison:
     """Run A (the one a change started from) against run B (the new one)."""
@@ -73,6 +134,11 @@ class Comparison:
     shared: frozenset[int] = field(default_factory=frozenset)
     #: What the user called each run (the folder or checkpoint named on the command line).
     names: tuple[str, str] = ("A", "B")
+
+    @property
+    def readings(self) -> list[ReadingChange]:
+        """Where A's and B's assumptions differ."""
+        return reading_changes(self.a, self.b)
 
     def of_kind(self, kind: ChangeKind) -> list[Change]:
         return [c for c in self.changes if c.kind == kind]
@@ -102,18 +168,15 @@ class Comparison:
     @property
     def summary(self) -> str:
         """One line: what B fixed and regressed (named), how many changed or stayed, and the
-        rule each run ends at ("B against A: fixed 2 (…), regressed 0, …; rule 4 → 7")."""
+        rule each run ends at ("B against A: fixed 2 (…), regressed 0, …; rule 4 (…) →
+        rule 7 (…)")."""
         counts = []
         for kind in ("fixed", "regressed", "changed", "same"):
             found = [c for c in self.changes if c.kind == kind]
             named = kind in ("fixed", "regressed") and found
             counts.append(f"{kind} {len(found)}" + (f" ({_names(found)})" if named else ""))
-        rule_a, rule_b = self.rules
-        rules = (
-            f"rule {_rule(rule_a)} → {_rule(rule_b)}"
-            if rule_a != rule_b
-            else f"both end at rule {_rule(rule_a)}"
-        )
+        rule_a, rule_b = (_rule(report) for report in (self.a, self.b))
+        rules = f"{rule_a} → {rule_b}" if rule_a != rule_b else f"both end at {rule_a}"
         return f"B against A: {', '.join(counts)}; {rules}"
 
     def as_dict(self) -> dict[str, Any]:
@@ -123,6 +186,7 @@ class Comparison:
             "a": self.a.as_dict(),
             "b": self.b.as_dict(),
             "changes": [c.as_dict() for c in self.changes],
+            "assumptions_differ": [r.as_dict() for r in self.readings],
             "summary": self.summary,
         }
 
@@ -133,8 +197,9 @@ def _names(changes: list[Change]) -> str:
     return shown + (f" and {more} more" if more > 0 else "")
 
 
-def _rule(rule: int | None) -> str:
-    return "-" if rule is None else str(rule)
+def _rule(report: Report) -> str:
+    """The rule a run ends at, with its name; "no verdict" where stage 7 did not run."""
+    return report.decision.rule_label if report.decision is not None else "no verdict"
 
 
 def compare_reports(
@@ -154,6 +219,7 @@ def compare_reports(
             check_a, check_b = checks_a.get(check_id), checks_b.get(check_id)
             status_a = check_a.status if check_a else None
             status_b = check_b.status if check_b else None
+            figure_a, figure_b = paired_figures(check_a, check_b)
             changes.append(
                 Change(
                     id=check_id,
@@ -161,8 +227,8 @@ def compare_reports(
                     a=status_a,
                     b=status_b,
                     kind=change_kind(status_a, status_b),
-                    figure_a=check_figure(check_a),
-                    figure_b=check_figure(check_b),
+                    figure_a=figure_a,
+                    figure_b=figure_b,
                 )
             )
     return Comparison(a=a, b=b, changes=changes, shared=shared, names=names)

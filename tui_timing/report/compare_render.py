@@ -13,7 +13,7 @@ from datetime import datetime
 
 from tui_timing.findings import ArtifactRef, Report, StageResult
 from tui_timing.report.compare import Change, Comparison
-from tui_timing.report.markdown import _cell
+from tui_timing.report.markdown import _cell, sample_mark
 from tui_timing.report.text import MARKS, printable
 from tui_timing.stages.catalog import STAGE_BY_ID
 
@@ -47,6 +47,7 @@ def render_compare_text(comparison: Comparison) -> str:
         lines += [f"  {kind:<12} {ref.path}  [{ref.short_hash}]" for kind, ref in refs.items()]
         if not refs:
             lines.append("  (none)")
+    lines += _readings(comparison)
     for stage_id in _stage_ids(comparison):
         lines.append("")
         lines.extend(_stage_lines(comparison, stage_id))
@@ -61,12 +62,20 @@ def render_compare_text(comparison: Comparison) -> str:
     return printable("\n".join(lines) + "\n")
 
 
+def _readings(comparison: Comparison) -> list[str]:
+    """Where A's and B's assumptions differ (nothing when they agree)."""
+    changed = comparison.readings
+    if not changed:
+        return []
+    return ["Read differently:", *(f"  {r.line()}" for r in changed)]
+
+
 def _stage_ids(comparison: Comparison) -> list[int]:
     return sorted({s.id for s in comparison.a.stages} | {s.id for s in comparison.b.stages})
 
 
 def _status(stage: StageResult | None) -> str:
-    return stage.status.upper() if stage else "-"
+    return stage.status.upper() if stage else "NOT RUN"
 
 
 def _stage_lines(comparison: Comparison, stage_id: int) -> list[str]:
@@ -85,7 +94,7 @@ def _stage_lines(comparison: Comparison, stage_id: int) -> list[str]:
     if figures_a == figures_b and figures_a:
         lines.append(f"  figures: {figures_a}")
     elif figures_a != figures_b:
-        lines += [f"  figures A: {figures_a or '-'}", f"  figures B: {figures_b or '-'}"]
+        lines += [f"  figures A: {figures_a or 'n/a'}", f"  figures B: {figures_b or 'n/a'}"]
     return lines
 
 
@@ -100,17 +109,19 @@ def _change_line(change: Change) -> str:
 
 
 def figure_change(change: Change) -> str:
-    """The key figure as it moved ("KL 1.68 → 0.2321"), once when it did not move."""
+    """The key figure as it moved ("KL 1.68 → 0.2321"), once when it did not move; "n/a"
+    for the side that has none."""
     if change.figure_a == change.figure_b:
         return change.figure_a or ""
-    return f"{change.figure_a or '-'} → {change.figure_b or '-'}"
+    return f"{change.figure_a or 'n/a'} → {change.figure_b or 'n/a'}"
 
 
 def comparison_entry(comparison: Comparison, when: datetime | None = None) -> str:
     """The scratchpad entry: heading, artifacts with short hashes, a per-stage table of both
     statuses and what changed, both verdicts and the one-line summary (SPEC 6)."""
     when = when or datetime.now().astimezone()
-    lines = [f"## timing-tui comparison {when.isoformat(timespec='seconds')}", ""]
+    mark = sample_mark(comparison.a.artifacts, comparison.b.artifacts)
+    lines = [f"## timing-tui comparison {when.isoformat(timespec='seconds')}{mark}", ""]
     for title, refs in artifact_groups(comparison):
         listed = ", ".join(f"{k} `{r.path}` ({r.short_hash})" for k, r in refs.items())
         lines.append(f"- {title}: {listed or '(none)'}")
@@ -134,8 +145,9 @@ def comparison_bullet(comparison: Comparison, when: datetime | None = None) -> s
     bullets (`- 2025-10-24: ...`): the date and the summary first, then the artifacts,
     each stage's two statuses and what changed, and both verdicts nested under it."""
     when = when or datetime.now().astimezone()
+    mark = sample_mark(comparison.a.artifacts, comparison.b.artifacts)
     first = (
-        f"- {when.date().isoformat()}: timing-tui comparison at {when.strftime('%H:%M')}, "
+        f"- {when.date().isoformat()}: timing-tui comparison at {when.strftime('%H:%M')}{mark}, "
         f"{comparison.summary}"
     )
     nested = []
@@ -163,18 +175,24 @@ def _what_changed(comparison: Comparison, stage_id: int) -> str:
     moved = [c for c in comparison.stage_changes(stage_id) if c.kind != "same"]
     if not moved:
         return "same inputs, run once" if stage_id in comparison.shared else "no check changed"
-    return "; ".join(f"{c.kind} `{c.id}` ({figure_change(c) or '-'})" for c in moved)
+    return "; ".join(
+        f"{c.kind} `{c.id}`" + (f" ({figure})" if (figure := figure_change(c)) else "")
+        for c in moved
+    )
 
 
 def _verdict_line(side: str, report: Report) -> str:
     if report.decision is None:
         return f"- Verdict {side}: not reached (the decision stage did not run)"
-    return f"- Verdict {side} (rule {report.decision.rule}): {report.decision.verdict}"
+    return f"- Verdict {side}, {report.decision.rule_label}: {report.decision.verdict}"
 
 
 def compare_markdown(comparison: Comparison, when: datetime | None = None) -> str:
     """The scratchpad entry followed by every check's status and key figure in A and B."""
     lines = [comparison_entry(comparison, when)]
+    readings = comparison.readings
+    if readings:
+        lines += ["### Read differently", "", *(f"- {_cell(r.line())}" for r in readings), ""]
     for stage_id in _stage_ids(comparison):
         lines += [f"### Stage {stage_id}: {STAGE_BY_ID[stage_id].title}", ""]
         changes = comparison.stage_changes(stage_id)
@@ -183,7 +201,7 @@ def compare_markdown(comparison: Comparison, when: datetime | None = None) -> st
             continue
         lines += ["| check | A | B | change | key figure |", "| --- | --- | --- | --- | --- |"]
         lines += [
-            f"| `{c.id}` | {c.a or '-'} | {c.b or '-'} | {c.kind} | {_cell(figure_change(c))} |"
+            f"| `{c.id}` | {c.a or 'n/a'} | {c.b or 'n/a'} | {c.kind} | {_cell(figure_change(c))} |"
             for c in changes
         ]
         lines.append("")

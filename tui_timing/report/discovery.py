@@ -25,20 +25,30 @@ def discovery_text(found: Discovered, cwd: Path | None = None) -> str:
     where = "the bundled sample data" if found.is_sample else str(found.root)
     lines = [f"Discovery in {where}:"]
     details = {f.path: f.detail for f in found.found}
+    for item in found.found:  # an HF-style folder is one checkpoint: its weights file says what
+        details.setdefault(item.path.parent, f"{item.path.name}: {item.detail}")
+
+    def ignored(*paths: Path | None) -> str:
+        return (
+            " (git-ignored: listed after what the repository keeps)"
+            if (set(paths) & found.ignored)
+            else ""
+        )
+
     for run in found.runs:
         parts = [f"checkpoint {show(run.checkpoint)}", f"log {show(run.log)}"]
         if run.eval is not None:
             parts.append(f"eval {show(run.eval)}")
-        lines.append(f"  run {run.name}: " + ", ".join(parts))
+        lines.append(f"  run {run.name}: " + ", ".join(parts) + ignored(run.checkpoint, run.log))
         for path in (run.checkpoint, run.log):
             if path is not None:
                 lines.append(f"      {show(path)}: {details.get(path, '')}")
         if run.others:
             lines.append(f"      also in this run: {', '.join(show(p) for p in run.others)}")
     for path in found.caches:
-        lines.append(f"  cache {show(path)}: {details.get(path, '')}")
+        lines.append(f"  cache {show(path)}: {details.get(path, '')}{ignored(path)}")
     for path in found.evals:
-        lines.append(f"  eval {show(path)}: {details.get(path, '')}")
+        lines.append(f"  eval {show(path)}: {details.get(path, '')}{ignored(path)}")
     if found.empty:
         lines.append("  nothing found")
     lines.extend(f"  note: {note}" for note in found.notes)

@@ -6,10 +6,26 @@ Both pass through `printable`: the scratchpad is read in a terminal too (`cat no
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 
-from tui_timing.findings import Action, Report, StageResult
+from tui_timing.findings import Action, ArtifactRef, Report, StageResult
 from tui_timing.report.text import printable
+from tui_timing.resources import sample_data_dir
 from tui_timing.stages.catalog import STAGE_BY_ID, Stage
+
+#: How an entry made from the bundled sample data is marked, so that it is never read, in
+#: the user's own scratchpad, as a finding about the user's model.
+SAMPLE_MARK = " (bundled sample data)"
+
+
+def sample_mark(*artifacts: dict[str, ArtifactRef]) -> str:
+    """SAMPLE_MARK when any artifact is a file of the bundled sample data, else ""."""
+    sample = sample_data_dir().resolve()
+    for refs in artifacts:
+        for ref in refs.values():
+            if sample in Path(ref.path).resolve().parents:
+                return SAMPLE_MARK
+    return ""
 
 
 def _cell(text: str) -> str:
@@ -28,6 +44,7 @@ def findings_markdown(
     """
     when = when or datetime.now().astimezone()
     heading = f"## timing-tui findings {when.isoformat(timespec='seconds')}"
+    heading += sample_mark(report.artifacts)
     shown = _stage(report, stage)
     if stage is not None:
         heading += f" (stage {stage}{' ' + shown.name if shown else ''})"
@@ -44,7 +61,7 @@ def findings_markdown(
     if stage is not None and stage != Stage.DECISION:
         lines += [f"- {line}" for line in _not_passing(shown)] or ["- every check passes"]
     elif report.decision is not None:
-        lines.append(f"Verdict: {report.decision.verdict} (rule {report.decision.rule})")
+        lines.append(f"Verdict of {report.decision.rule_label}: {report.decision.verdict}")
         lines += [f"- {_action_line(action)}" for action in report.decision.actions]
     else:
         lines.append("Verdict: not reached (the decision stage did not run)")
@@ -63,10 +80,11 @@ def findings_bullet(report: Report, when: datetime | None = None, stage: int | N
     if stage is not None and stage != Stage.DECISION:
         what = f"stage {stage} {shown.name}: {shown.status}" if shown else f"stage {stage}: not run"
     elif decision is not None:
-        what = f"verdict: {decision.verdict} (rule {decision.rule})"
+        what = f"verdict of {decision.rule_label}: {decision.verdict}"
     else:
         what = "verdict not reached (the decision stage did not run)"
-    first = f"- {when.date().isoformat()}: timing-tui findings at {when.strftime('%H:%M')}, {what}"
+    at = f"timing-tui findings at {when.strftime('%H:%M')}{sample_mark(report.artifacts)}"
+    first = f"- {when.date().isoformat()}: {at}, {what}"
     nested = [
         f"artifacts: {kind} `{ref.path}` ({ref.short_hash})"
         for kind, ref in report.artifacts.items()

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import re
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from typing import Any
 
 from tui_timing.artifacts.discovery import Discovered, discover
 from tui_timing.artifacts.file_watch import signature
+from tui_timing.artifacts.run_members import checkpoint_unit, step_of
 from tui_timing.config import ArtifactPaths, Settings
 from tui_timing.findings import Assumption, Plot, Report, Series, StageResult
 from tui_timing.report.compare import Comparison, compare_reports
@@ -28,12 +28,6 @@ from tui_timing.report.results_cache import ResultsCache, stamps
 from tui_timing.stages.catalog import ALL_STAGES, DIAGNOSTIC, Stage
 from tui_timing.stages.runner import artifact_refs, first_artifact_error, resolve_paths
 from tui_timing.stages.sweep import Sweep
-
-#: The step a checkpoint's name carries: `step_1200`, `epoch=3-step=96.ckpt`,
-#: `checkpoint-500`, `ckpt_0007.pt`, `epoch_12.pt` (the last number wins).
-_STEP = re.compile(r"(\d+)")
-#: A folder that is one checkpoint (`checkpoint-500/model.safetensors`, `step_1200/`).
-_STEP_FOLDER = re.compile(r"^(checkpoint|step|ckpt|epoch|global_step)[-_=]?(\d+)$")
 
 
 @dataclass(frozen=True)
@@ -59,21 +53,11 @@ class RunTargets:
     order: Assumption | None
 
 
-def step_of(path: Path) -> int | None:
-    """The last number in a checkpoint's name, or its folder's when the folder is one
-    checkpoint (`step_1200/model.safetensors`); never a run folder's (`run3/`)."""
-    numbers = _STEP.findall(path.stem)
-    if numbers:
-        return int(numbers[-1])
-    folder = _STEP_FOLDER.match(path.parent.name)
-    return int(folder.group(2)) if folder else None
-
-
 def run_targets(found: Discovered, base: Path | None = None) -> list[RunTargets]:
     """Each discovered run with its checkpoints in order (a run without a checkpoint is one
     target with none: its log and eval dump are still diagnosed), named by its folder
     relative to `base` (the working directory) when it lies inside it."""
-    checkpoints = {f.path for f in found.found if f.kind == "checkpoint"}
+    checkpoints = {checkpoint_unit(f.path) for f in found.found if f.kind == "checkpoint"}
     runs: list[RunTargets] = []
     for discovered in found.runs:
         folder = discovered.folder or found.root
@@ -340,9 +324,14 @@ def runs_exit_code(rows: list[RunRow]) -> int:
     return 1 if any(row.regressed for row in newest.values()) else 0
 
 
+#: Files `runs` classifies under each folder it is given: a sweep of 100 runs with 5
+#: checkpoints and a log each is 600 files, past discovery's default for a bare launch.
+RUNS_CANDIDATES = 5_000
+
+
 def find_runs(roots: list[Path], settings: Settings) -> tuple[list[RunTargets], list[Discovered]]:
     """Runs under each root (discovery: one training's folder is one run), in root order."""
-    found = [discover(root, settings) for root in roots]
+    found = [discover(root, settings, max_candidates=RUNS_CANDIDATES) for root in roots]
     return [run for each in found for run in run_targets(each, Path.cwd())], found
 
 

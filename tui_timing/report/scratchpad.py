@@ -55,6 +55,16 @@ def dated_bullet_marker(text: str) -> str | None:
     return last.group(1)
 
 
+def scratchpad_problem(path: Path) -> str | None:
+    """Why findings cannot be appended at `path`, as far as can be told before writing (a
+    folder, a folder that does not exist); None when nothing stands in the way yet."""
+    if path.is_dir():
+        return "is a folder; name a file to append the findings to"
+    if not path.parent.is_dir():
+        return f"the folder {path.parent} does not exist; create it or name another file"
+    return None
+
+
 def append_entry(path: str | Path, entry: str, bullet: str | None = None) -> Path:
     """Append `entry` (markdown) to the scratchpad at `path`; return the resolved path.
 
@@ -65,10 +75,9 @@ def append_entry(path: str | Path, entry: str, bullet: str | None = None) -> Pat
     Raises ArtifactError naming the file and the problem; the file is then unchanged.
     """
     path = Path(path)
-    if path.is_dir():
-        raise ArtifactError(str(path), None, "is a folder; name a file to append the findings to")
-    if not path.parent.is_dir():
-        raise ArtifactError(str(path), None, f"the folder {path.parent} does not exist")
+    problem = scratchpad_problem(path)
+    if problem is not None:
+        raise ArtifactError(str(path), None, problem)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NONBLOCK, 0o644)
     except OSError as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from tui_timing.findings import Check, Decision, Report, StageResult
 from tui_timing.stages.catalog import STAGE_BY_ID
@@ -49,11 +50,15 @@ def render_text(report: Report) -> str:
         lines.append("")
         lines.extend(decision_lines(report.decision))
     if report.error is not None:
-        err = report.error
-        lines += ["", f"Error: {err['file']}" + (f" [{err['key']}]" if err.get("key") else "")]
-        lines.append(f"  {err['problem']}")
+        lines += ["", f"Error: {error_line(report.error)}"]
     lines += ["", f"Exit code {report.exit_code}."]
     return printable("\n".join(lines) + "\n")
+
+
+def error_line(error: dict[str, Any]) -> str:
+    """A report's error as one line: the file, the key where one is named, the problem."""
+    key = f" [{error['key']}]" if error.get("key") else ""
+    return f"{error['file']}{key}: {error['problem']}"
 
 
 def _stage_lines(stage: StageResult) -> list[str]:
@@ -74,7 +79,7 @@ def _check_line(check: Check) -> str:
 
 def decision_lines(decision: Decision) -> list[str]:
     """The verdict and the numbered actions, each with its evidence and command."""
-    lines = [f"Verdict (rule {decision.rule}): {decision.verdict}"]
+    lines = [f"Verdict of {decision.rule_label}: {decision.verdict}"]
     for number, action in enumerate(decision.actions, start=1):
         lines.append(f"  {number}. {action.title}")
         lines.append(f"     why: {action.why}")

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from tui_timing.artifacts.cache import CacheArrays, RawCache, shape_problems
-from tui_timing.artifacts.raw_summary import summary_value
+from tui_timing.artifacts.raw_summary import summary_beside, summary_value
 from tui_timing.config import Tolerances
 from tui_timing.findings import Check, Plot, Series, StageResult
 from tui_timing.numerics.figures import (
@@ -50,7 +50,11 @@ UNITS = CheckSpec(
     "cache.units",
     "structural",
     figure=lambda m: (
-        f"median duration {fmt(m['median'])} s"
+        (
+            f"{m['share_off']:.1%} of rows at median {fmt(m['median_off'])} s"
+            if m.get("mixed")
+            else f"median duration {fmt(m['median'])} s"
+        )
         + (f" (×{m['factor']:g}: {m['unit']}?)" if m.get("unit") else "")
     ),
     tolerances=("units_min_s", "units_max_s"),
@@ -302,21 +306,35 @@ def _log_duration_check(scan: CacheScan, cache: CacheArrays, tol: Tolerances) ->
     )
 
 
+#: A movement's mean Δt per step above this many seconds is no human movement in seconds
+#: (Balabit's rows stay below 0.5 s per step: the builder cuts at pauses).
+UNITS_MAX_STEP_S = 10.0
+#: Rows in another unit beyond this share fail `cache.units` (fewer warn).
+UNITS_ROW_SHARE = 0.01
+
+
 def _units_check(scan: CacheScan, tol: Tolerances) -> Check:
     """Durations are human movements in seconds: a median far outside the plausible range
-    is another unit, named with the factor that brings it back."""
-    durations = scan.durations[np.isfinite(scan.durations) & (scan.durations > 0)]
+    is another unit, named with the factor that brings it back; and so is any share of rows
+    that are not (a mixture of scales: some sessions written in milliseconds)."""
+    keep = np.isfinite(scan.durations) & (scan.durations > 0)
+    durations = scan.durations[keep]
     median = float(np.median(durations)) if durations.size else float("nan")
     units = duration_units(median, tol.units_min_s, tol.units_max_s)
     measured: dict[str, Any] = {"median": median, "factor": units.factor, "unit": units.unit}
     expected = (
         f"median duration within {fmt(tol.units_min_s)}-{fmt(tol.units_max_s)} s (a human "
-        "movement, in seconds)"
+        f"movement, in seconds), and no row above {fmt(tol.units_max_s)} s or "
+        f"{fmt(UNITS_MAX_STEP_S)} s per step ({UNITS_ROW_SHARE:.0%} of rows fail)"
     )
     if units.plausible:
-        return UNITS.check(
-            "pass", measured, expected, f"Durations are in seconds (median {fmt(median)} s)."
-        )
+        steps = np.maximum(scan.lengths[keep], 1) if scan.lengths.size == keep.size else 1
+        odd = (durations > tol.units_max_s) | (durations / steps > UNITS_MAX_STEP_S)
+        if not odd.any():
+            return UNITS.check(
+                "pass", measured, expected, f"Durations are in seconds (median {fmt(median)} s)."
+            )
+        return _mixed_units(durations, odd, measured, expected, tol)
     if units.factor is None:
         return UNITS.check(
             "fail",
@@ -331,6 +349,39 @@ def _units_check(scan: CacheScan, tol: Tolerances) -> Check:
         expected,
         f"The median duration is {fmt(median)} s per movement: durations look like "
         f"{units.unit} (×{units.factor:g}). Divide them by {units.factor:g} (and recompute "
+        "log_duration) when the cache is built.",
+    )
+
+
+def _mixed_units(
+    durations: np.ndarray,
+    odd: np.ndarray,
+    measured: dict[str, Any],
+    expected: str,
+    tol: Tolerances,
+) -> Check:
+    """Some rows are in another unit than the rest: their share and the factor."""
+    share = float(odd.mean())
+    theirs = float(np.median(durations[odd]))
+    ours = float(np.median(durations[~odd])) if (~odd).any() else float("nan")
+    units = duration_units(theirs, tol.units_min_s, tol.units_max_s)
+    measured = {
+        **measured,
+        "rows_off": int(odd.sum()),
+        "share_off": share,
+        "median_off": theirs,
+        "factor": units.factor,
+        "unit": units.unit,
+        "mixed": True,
+    }
+    what = f"{units.unit} (×{units.factor:g})" if units.unit else "another unit"
+    return UNITS.check(
+        "fail" if share >= UNITS_ROW_SHARE else "warn",
+        measured,
+        expected,
+        f"{int(odd.sum()):,} rows ({share:.1%}) are no human movement in seconds: their median "
+        f"is {fmt(theirs)} s against {fmt(ours)} s for the others, so they look like {what}. "
+        "Some of the data were written in another unit: convert those rows (and recompute "
         "log_duration) when the cache is built.",
     )
 
@@ -380,7 +431,9 @@ def _vs_raw_check(
     loaded = ctx.loaded("raw_summary")
     own = own_stats_summary(cache.stats) if loaded is None else None
     if loaded is None and own is None:
-        return VS_RAW.skipped("no raw summary beside the cache (<split>_summary.json)")
+        cache_path = ctx.paths.cache
+        why = summary_beside(cache_path).note if cache_path is not None else ""
+        return VS_RAW.skipped(why or "no raw summary beside the cache (<split>_summary.json)")
     if loaded is not None and loaded.error is not None:
         return VS_RAW.check(
             "error",

@@ -36,6 +36,32 @@ KeyFigure = Callable[[dict[str, Any]], "str | None"]
 
 
 @dataclass(frozen=True)
+class PartFigure:
+    """A key figure about one part of what was measured (a quantile, a profile bin): the
+    part it picks (`choose`, the one furthest off) and the figure of any part (`of`), so
+    that two runs' figures can name the same part (a comparison shows A's q95 beside B's
+    q95, never beside B's q05)."""
+
+    choose: Callable[[dict[str, Any]], str | None]
+    of: Callable[[dict[str, Any], str], str | None]
+
+    def __call__(self, measured: dict[str, Any]) -> str | None:
+        part = self.choose(measured)
+        return self.of(measured, part) if part is not None else None
+
+    def pair(self, a: dict[str, Any], b: dict[str, Any]) -> tuple[str | None, str | None] | None:
+        """Both runs' figures of one part (the part A's figure names, else B's); None when
+        neither names a part or a figure of it cannot be made."""
+        try:
+            part = self.choose(a) or self.choose(b)
+            if part is None:
+                return None
+            return self.of(a, part), self.of(b, part)
+        except (KeyError, TypeError, ZeroDivisionError):
+            return None
+
+
+@dataclass(frozen=True)
 class CheckSpec:
     """One check as declared by its stage."""
 

@@ -11,7 +11,7 @@ DataLoader and checks every batch.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,12 +20,14 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from tui_timing.artifacts.cache import TimingCache
+from tui_timing.artifacts.checkpoint_config import WIDTH_QUESTION
 from tui_timing.data.dataset import ITEM_KEYS, TimingDataset, collate_timing
 from tui_timing.data.user_batches import BatchNames, UserDataset
 from tui_timing.errors import UsageError
-from tui_timing.findings import Check, Plot, Series, StageResult
+from tui_timing.findings import Assumption, Check, Plot, Series, StageResult
 from tui_timing.numerics.fmt import fmt
 from tui_timing.plugins import UserCodeError, call_user, load_object
+from tui_timing.stages.batch_rows import PROFILE_TV, RowMatch
 from tui_timing.stages.cache_scan import scan_for
 from tui_timing.stages.catalog import Stage
 from tui_timing.stages.checks import CheckSpec, StageChecks
@@ -41,6 +43,11 @@ BATCH_PROFILE_MEAN = CheckSpec(
     "dataset.batch_profile_mean", "structural", tolerances=("epoch_mean_rel", "epoch_mean_abs")
 )
 COVERAGE = CheckSpec("dataset.coverage", "structural")
+BATCH_ROWS = CheckSpec(
+    "dataset.batch_rows",
+    "structural",
+    figure=lambda m: f"{m['off']:,} of {m['rows']:,} rows are not the cache row they claim",
+)
 CHECKS = StageChecks(
     Stage.DATASET,
     (
@@ -51,6 +58,7 @@ CHECKS = StageChecks(
         LOG_DURATION,
         BATCH_PROFILE_MEAN,
         COVERAGE,
+        BATCH_ROWS,
     ),
 )
 #: The keys a batch must carry for the timing head to train on it.
@@ -73,7 +81,10 @@ class EpochFigures:
     log_max_dev: float = 0.0
     index_counts: torch.Tensor | None = None
     durations: list[torch.Tensor] = field(default_factory=list)
+    match: RowMatch = field(default_factory=RowMatch)
     error: str | None = None
+    #: Batch keys the user's dataset lacks and that were computed (key -> how).
+    derived: dict[str, str] = field(default_factory=dict)
 
 
 def run(ctx: StageContext) -> StageResult:
@@ -128,8 +139,13 @@ def _run(ctx: StageContext) -> StageResult:
         _log_duration_check(ctx, epoch),
         _profile_mean_check(ctx, epoch, cache_mean),
         _coverage_check(epoch, cache),
+        _batch_rows_check(epoch),
     ]
     result.stats, result.plots = _figures(epoch, cache_mean)
+    result.assumptions += [
+        Assumption("dataset", f"batch {key}", "derived", f"{how}: your batches carry no {key}")
+        for key, how in epoch.derived.items()
+    ]
     result.figures = [f"{epoch.rows:,} rows in {epoch.batches} batches"]
     batch_mean = result.stats.get("batch_profile_mean")
     if batch_mean:
@@ -150,7 +166,7 @@ def _instantiate(ctx: StageContext, cache: TimingCache) -> Dataset[Any]:
     return UserDataset(call_user(spec, cls, str(cache.path)), spec)
 
 
-def _loader(ctx: StageContext, dataset: Dataset[Any]) -> Iterable[Any]:
+def _loader(ctx: StageContext, dataset: Dataset[Any]) -> DataLoader[Any]:
     generator = torch.Generator().manual_seed(ctx.settings.seed)
     collate = (
         collate_timing
@@ -170,7 +186,8 @@ def _one_epoch(ctx: StageContext, dataset: Dataset[Any], cache: TimingCache) -> 
     """Iterate one epoch, folding every batch into the figures the checks need."""
     epoch = EpochFigures()
     total = max(len(dataset), 1)  # type: ignore[arg-type]
-    batches: Iterator[Any] = iter(_loader(ctx, dataset))
+    loader = _loader(ctx, dataset)
+    batches: Iterator[Any] = iter(loader)
     while True:
         try:
             batch = next(batches)
@@ -191,6 +208,8 @@ def _one_epoch(ctx: StageContext, dataset: Dataset[Any], cache: TimingCache) -> 
         _fold(epoch, batch, cache, ctx.settings.tolerances.log_duration_abs)
         if epoch.batches % 16 == 0:
             ctx.tick(Stage.DATASET, min(epoch.rows / total, 1.0), "iterating one epoch")
+    if isinstance(loader.collate_fn, BatchNames):
+        epoch.derived = dict(loader.collate_fn.derived)
     return epoch
 
 
@@ -237,6 +256,7 @@ def _fold(epoch: EpochFigures, batch: dict[str, Any], cache: TimingCache, log_to
         epoch.index_counts.index_add_(0, valid, torch.ones_like(valid))
     elif duration is not None:
         epoch.durations.append(duration.detach().reshape(-1).float())
+    epoch.match.fold(cache, batch)
 
 
 def _not_prefix_rows(m: torch.Tensor, steps: torch.Tensor) -> int:
@@ -269,7 +289,9 @@ def _batch_keys_check(epoch: EpochFigures) -> Check:
         measured=keys,
         expected=list(REQUIRED_BATCH_KEYS),
         message=(
-            f"Batches lack {', '.join(missing)} (found {', '.join(keys)})."
+            f"Batches lack {', '.join(missing)} (found {', '.join(keys)}); if one of those "
+            f"is the {missing[0]}, name it: [tool.timing-tui.keys.batch] {missing[0]} = "
+            f'"that key" (or --key batch.{missing[0]}=THAT_KEY).'
             if missing
             else "Batches carry " + ", ".join(k for k in keys if k in ITEM_KEYS) + "."
         ),
@@ -293,6 +315,14 @@ def _feature_dim_check(ctx: StageContext, epoch: EpochFigures, cache: TimingCach
             message="Batches have no [B, D] features tensor.",
         )
     dim = int(features.shape[1])
+    if checkpoint is not None and cond_dim is None and dim == reference:
+        return FEATURE_DIM.check(
+            "skip",
+            measured=dim,
+            expected=None,
+            message=f"Batch features have {dim} columns, as the cache's; the model's width is "
+            f"not known: {WIDTH_QUESTION}.",
+        )
     return FEATURE_DIM.check(
         "pass" if dim == reference else "fail",
         measured=dim,
@@ -330,6 +360,11 @@ def _mask_padding_check(epoch: EpochFigures) -> Check:
 
 
 def _log_duration_check(ctx: StageContext, epoch: EpochFigures) -> Check:
+    if "log_duration" in epoch.derived:
+        return LOG_DURATION.skipped(
+            "your dataset's batches carry no log_duration (the model takes the log of the "
+            "duration itself): there is none of theirs to compare with log(duration)"
+        )
     if _tensor(epoch.first_batch, "log_duration") is None:
         return LOG_DURATION.errored("batches carry no log_duration")
     tol = ctx.settings.tolerances.log_duration_abs
@@ -411,6 +446,55 @@ def _coverage_check(epoch: EpochFigures, cache: TimingCache) -> Check:
             else f"One epoch saw {epoch.rows} rows for a cache of {n} ({missed} never, "
             f"{repeated} more than once; checked {how})."
         ),
+    )
+
+
+#: How each field of a batch row that is another row's is named.
+_FIELDS = {
+    "duration_off": "duration (relative 1e-5)",
+    "length_off": "length",
+    "profile_off": f"profile (total variation > {PROFILE_TV:g})",
+    "features_off": "features (beyond one affine map per column)",
+}
+
+
+def _batch_rows_check(epoch: EpochFigures) -> Check:
+    if epoch.error is not None:
+        return BATCH_ROWS.errored(epoch.error)
+    m = epoch.match.as_dict()
+    expected = "each batch row's duration, length, profile and features are the cache row's"
+    if not m["rows"]:
+        return BATCH_ROWS.skipped("batches carry no [B] duration to match rows by")
+    how = (
+        "by the row index batches carry"
+        if m["by"] == "index"
+        else "by content: duration, then length and profile (batches carry no index)"
+    )
+    rows = int(m["rows"])
+    fields = {key: int(m[key]) for key in _FIELDS if int(m[key])}
+    unmatched = int(m["unmatched"])
+    off = max([unmatched, *fields.values()])
+    measured: dict[str, Any] = {**m, "off": off}
+    if not fields and not unmatched:
+        return BATCH_ROWS.check(
+            "pass",
+            measured,
+            expected,
+            f"Every batch row is the cache row it claims to be (matched {how}).",
+        )
+    parts = [
+        f"the {_FIELDS[key]} of another row on {n:,} ({n / rows:.0%})" for key, n in fields.items()
+    ]
+    if unmatched:
+        parts.append(f"{unmatched:,} rows with an index outside the cache")
+    measured["drifted"] = [_FIELDS[key].split(" (")[0] for key in fields]
+    return BATCH_ROWS.check(
+        "fail",
+        measured,
+        expected,
+        f"Of {rows:,} batch rows matched {how}, batches carry "
+        + "; ".join(parts)
+        + ": the dataset puts the wrong row's data in a batch.",
     )
 
 

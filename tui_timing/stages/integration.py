@@ -90,10 +90,33 @@ REAL_VS_CACHE = CheckSpec(
         "real_cache_length_ks",
     ),
 )
+FAKE_GENERATED = CheckSpec(
+    "integration.fake_generated",
+    "structural",
+    figure=lambda m: f"{float(m['share']):.0%} of fake sequences are copies of real rows",
+)
 CHECKS = StageChecks(
     Stage.INTEGRATION,
-    (DT_MEDIAN, VEL_P95, RENORMALIZATION, REAL_VS_CACHE, LOG_DT_KS, LENGTH_KS, C2ST),
+    (
+        DT_MEDIAN,
+        VEL_P95,
+        RENORMALIZATION,
+        FAKE_GENERATED,
+        REAL_VS_CACHE,
+        LOG_DT_KS,
+        LENGTH_KS,
+        C2ST,
+    ),
 )
+#: Δt are compared for copies at this resolution (s): finer than any clock, coarser than
+#: the float32 rounding between a cache's duration·profile and a dump's Δt.
+COPY_RESOLUTION_S = 1e-4
+#: Fake sequences that are copies of real rows from this share fail, and warn from
+#: COPY_SHARE_WARN: below it they are coincidences (two disjoint halves of real Balabit
+#: segments share 1-7% of their rows, short ones on a clock's lattice; a generated fake
+#: side shares none).
+COPY_SHARE_FAIL = 0.5
+COPY_SHARE_WARN = 0.1
 #: Cache rows read to compare the eval's real side with (seeded; the figures are medians
 #: and shares, which this many rows pin down).
 REAL_VS_CACHE_ROWS = 4096
@@ -192,6 +215,8 @@ def run(ctx: StageContext) -> StageResult:
         return result
     dump: EvalDump = loaded.usable
     tol = ctx.settings.tolerances
+    if dump.undecided is not None:
+        return _undecided(result, dump, dump.undecided, tol)
     ctx.tick(Stage.INTEGRATION, 0.1, "pooled Δt and velocity statistics")
     dt_gate, vel_gate = timing_gates(dump.real, dump.fake, tol.gate_rel)
     dt_fit = fit_scale(dump.real.valid_dt(), dump.fake.valid_dt(), tol.scale_fit_ks)
@@ -205,6 +230,7 @@ def run(ctx: StageContext) -> StageResult:
         _dt_median_check(dt_gate, dump),
         _vel_check(vel_gate, vel_fit, dt_fit, step_fit, tol),
         _renormalization_check(dump, dt_fit, tol),
+        _fake_generated_check(dump),
         _real_vs_cache_check(ctx, dump, tol),
         _log_dt_ks_check(dump, tol),
         _length_ks_check(dump, tol),
@@ -223,19 +249,47 @@ def run(ctx: StageContext) -> StageResult:
     return result
 
 
+def _undecided(result: StageResult, dump: EvalDump, question: str, tol: Tolerances) -> StageResult:
+    """A side that may hold points or steps: the checks that read its steps (Δt median and
+    zeros, velocities, lengths, and C2ST behind them) skip with the question; what the two
+    readings share is still checked: each row's Δt sum and the positive Δt (re-normalization),
+    and whether fake rows copy real ones (both sides are read the same way)."""
+    dt_fit = fit_scale(dump.real.valid_dt(), dump.fake.valid_dt(), tol.scale_fit_ks)
+    reason = f"how to read the eval dump is open: {question}"
+    shared = {
+        RENORMALIZATION.id: _renormalization_check(dump, dt_fit, tol),
+        FAKE_GENERATED.id: _fake_generated_check(dump),
+    }
+    result.checks = [shared.get(spec.id) or spec.skipped(reason) for spec in CHECKS.specs]
+    result.stats = {
+        "rows": {"real": dump.real.n_rows, "fake": dump.fake.n_rows},
+        "undecided": question,
+        "fake_duration_given": dump.fake_duration is not None,
+    }
+    return result
+
+
 def _dt_median_check(gate: Gate, dump: EvalDump) -> Check:
+    """The gate over steps with Δt > 0; the zero-Δt steps are their own finding."""
     zeros = {"real": dump.real.n_zero_dt(), "fake": dump.fake.n_zero_dt()}
     steps = {"real": int(dump.real.mask.sum()), "fake": int(dump.fake.mask.sum())}
+    shares = {"real": dump.real.zero_dt_share(), "fake": dump.fake.zero_dt_share()}
     zero_text = (
-        f"Δt = 0 on {zeros['real']:,} of {steps['real']:,} real and {zeros['fake']:,} of "
-        f"{steps['fake']:,} fake steps"
+        f"Δt = 0 on {shares['real']:.0%} of real steps ({zeros['real']:,} of {steps['real']:,})"
+        f" and {shares['fake']:.0%} of fake steps ({zeros['fake']:,} of {steps['fake']:,})"
     )
+    if shares["real"] > 0 and shares["fake"] == 0:
+        zero_text += (
+            ": real timestamps repeat (duplicate events) and a profile head never gives a "
+            "step exactly 0, so the gate compares steps with Δt > 0 and expects fake steps "
+            f"{fmt(gate.expected)}× real (the same durations over more steps)"
+        )
     verdict = "within" if gate.passed else "outside"
     return DT_MEDIAN.check(
         "pass" if gate.passed else "fail",
-        measured={**gate.as_dict(), "zero_dt": zeros, "steps": steps},
-        expected=f"fake within ±{fmt(gate.tol * 100)}% of real",
-        message=f"Fake {gate.describe()}: {verdict} the gate ({zero_text}).",
+        measured={**gate.as_dict(), "zero_dt": zeros, "steps": steps, "zero_share": shares},
+        expected=f"fake within ±{fmt(gate.tol * 100)}% of real, over steps with Δt > 0",
+        message=f"Fake {gate.describe()}: {verdict} the gate; {zero_text}.",
     )
 
 
@@ -343,8 +397,8 @@ def _renormalization_check(dump: EvalDump, dt_fit: ScaleFit, tol: Tolerances) ->
             status = "fail"
             findings.append(
                 f"fake Δt are a constant {fmt(dt_fit.factor)}× real (KS {fmt(dt_fit.ks_after)} "
-                "left once it is divided out): the sign of sequences re-normalized after Δt "
-                "were assigned"
+                "left once it is divided out): each fake path's Δt re-normalized to a fixed "
+                "total after they were assigned"
             )
     if not findings:
         if dump.fake_duration is not None:
@@ -383,6 +437,51 @@ def _fixed_total(fake_sums: np.ndarray, real_sums: np.ndarray) -> float | None:
     return None
 
 
+def _row_keys(dt: np.ndarray, mask: np.ndarray) -> list[bytes]:
+    """Each row's valid Δt at COPY_RESOLUTION_S, as a hashable key."""
+    ticks = np.rint(np.where(mask, dt, 0.0) / COPY_RESOLUTION_S).astype(np.int64)
+    steps = mask.sum(axis=1)
+    return [row[:n].tobytes() for row, n in zip(ticks, steps, strict=True)]
+
+
+def _fake_generated_check(dump: EvalDump) -> Check:
+    """The fake side is generated: its sequences are not copies of the real side's rows (an
+    eval that scores the data against itself passes every gate and the C2ST). Copies of
+    cache rows that are not on the real side look exactly like two disjoint real halves,
+    which is what a real-vs-real baseline eval is, so they are not judged here."""
+    known = set(_row_keys(dump.real.dt, dump.real.mask))
+    sources = "the eval's real side"
+    fake = _row_keys(dump.fake.dt, dump.fake.mask)
+    copies = sum(key in known for key in fake)
+    share = copies / len(fake) if fake else 0.0
+    measured = {"copies": copies, "rows": len(fake), "share": share, "compared_with": sources}
+    expected = (
+        f"fewer than {COPY_SHARE_WARN:.0%} of fake sequences equal to a row of {sources} (Δt "
+        f"at {COPY_RESOLUTION_S:g} s; fail from {COPY_SHARE_FAIL:.0%})"
+    )
+    if share < COPY_SHARE_WARN:
+        return FAKE_GENERATED.check(
+            "pass",
+            measured,
+            expected,
+            f"{copies:,} fake sequences are copies of a row of {sources}"
+            + (" (coincidences of short rows on a clock's lattice)." if copies else "."),
+        )
+    return FAKE_GENERATED.check(
+        "fail" if share >= COPY_SHARE_FAIL else "warn",
+        measured,
+        expected,
+        f"{copies:,} of {len(fake):,} fake sequences ({share:.0%}) have exactly the Δt of a row "
+        f"of {sources}"
+        + (
+            ": the fake side was not generated, so every gate and the C2ST compare the data "
+            "with itself."
+            if share >= COPY_SHARE_FAIL
+            else ": part of the fake side is real data."
+        ),
+    )
+
+
 def _real_vs_cache_check(ctx: StageContext, dump: EvalDump, tol: Tolerances) -> Check:
     """The eval's real sequences against the cache they should come from (warn only): an
     eval whose real data were cut or cleaned differently makes every gate compare the
@@ -415,10 +514,11 @@ def _real_vs_cache_check(ctx: StageContext, dump: EvalDump, tol: Tolerances) -> 
             "warn",
             measured,
             expected,
-            "The eval's real sequences do not look like the cache: "
+            "The eval's real sequences differ from the cache's rows: "
             + "; ".join(differences)
-            + ". They were cut or cleaned differently from the training data, so every gate "
-            "above compares the wrong things.",
+            + ". Every gate above compares the fake side with these real sequences: check "
+            "that they are the data you meant to compare with (the same cut and cleaning; "
+            "other sessions of the same users can differ this much too).",
         )
     return REAL_VS_CACHE.check(
         "pass",

@@ -27,6 +27,7 @@ import torch
 
 from tui_timing.artifacts.cache import TimingCache
 from tui_timing.artifacts.checkpoint import CheckpointArtifact
+from tui_timing.artifacts.checkpoint_config import WIDTH_QUESTION
 from tui_timing.config import Tolerances
 from tui_timing.findings import Check, Plot, Series, StageResult
 from tui_timing.model.capacity import ProbeBudget, ProbeResult, probe_rows, run_probe
@@ -55,8 +56,10 @@ def _duration_figure(m: dict[str, Any]) -> str | None:
 
 
 def _fit_figure(m: dict[str, Any]) -> str | None:
-    """How much worse per row than the probe, and the μ bias."""
-    return f"{fmt(m['gap'])} nats/row worse than a brief fit, μ bias {m['mu_bias']:+.2f}"
+    """How much worse (or better) per row than the probe, and the μ bias."""
+    gap = float(m["gap"])
+    than = "worse" if gap >= 0 else "better"
+    return f"{fmt(abs(gap))} nats/row {than} than a brief fit, μ bias {m['mu_bias']:+.2f}"
 
 
 #: Stage 3's checks, in report order.
@@ -104,6 +107,9 @@ PROBE_MEMO = "capacity_fits"
 _DT_NAME = re.compile(
     r"(^|[^a-z])(dt|delta_?t|durations?|dur|times?|timing|intervals?|pauses?)([^a-z]|$)"
 )
+#: Of those, the statistics of the row's own Δt or duration (`build-cache --dt-features`
+#: writes dt_mean, dt_std, dt_zero_share): the target itself, summarized, in the input.
+_OWN_DT = re.compile(r"(^|[^a-z])(dt|delta_?t|durations?|dur)([^a-z]|$)")
 
 
 def run(ctx: StageContext) -> StageResult:
@@ -191,8 +197,15 @@ def _load_check(ckpt: CheckpointArtifact) -> Check:
     message += f"; inferred: {inferred}." if inferred else "; every config key was stored."
     if ckpt.notes:
         message += " " + "; ".join(note[0].upper() + note[1:] for note in ckpt.notes) + "."
+    defaults = ckpt.source == "factory" and ckpt.config_origin is None
+    if defaults:
+        message += (
+            " No config was found (none in the file, no config.json beside the weights): "
+            "the model was built from your factory's defaults, which may not be the "
+            "settings it was trained with."
+        )
     return LOAD.check(
-        "warn" if ckpt.source == "static" else "pass",
+        "warn" if ckpt.source == "static" or defaults else "pass",
         measured={
             "layout": ckpt.layout,
             "model": ckpt.source,
@@ -222,6 +235,8 @@ def _conditioning_check(ckpt: CheckpointArtifact, cache: TimingCache | None) -> 
             expected,
             "Skipped: no cache given to compare the model's conditioning with.",
         )
+    if cond_dim is None:
+        return CONDITIONING.check("skip", measured, expected, f"Skipped: {WIDTH_QUESTION}")
     problems: list[str] = []
     if cache is not None and cond_dim is not None and cache.feature_dim != cond_dim:
         more = "more" if cache.feature_dim > cond_dim else "fewer"
@@ -240,10 +255,19 @@ def _conditioning_check(ckpt: CheckpointArtifact, cache: TimingCache | None) -> 
     if names:
         timing = [n for n in names if _DT_NAME.search(str(n).lower())]
         measured["timing_features"] = timing
+        own = [n for n in timing if _OWN_DT.search(str(n).lower())]
         if len(timing) == len(names):
             problems.append(
                 "every feature is a Δt statistic: the backbone sees no path length or "
                 "direction, and the target leaks into its input"
+            )
+        elif own:
+            measured["leaking_features"] = own
+            problems.append(
+                f"{len(own)} of the features are statistics of the row's own Δt "
+                f"({', '.join(map(str, own))}): the target leaks into the conditioning, which "
+                "the diffusion model cannot give at generation time (rebuild the cache "
+                "without --dt-features)"
             )
     if "cond_dim" in ckpt.inferred:
         measured["cond_dim_inferred"] = ckpt.inferred["cond_dim"]
@@ -499,6 +523,14 @@ def _fit_check(fit: DurationFit, tol: Tolerances) -> Check:
         f"μ not following the features costs {fmt(fit.rest_nats)}": fit.rest_nats,
     }
     order = sorted(parts, key=lambda text: -parts[text])
+    if fit.scaled:
+        order.insert(
+            0,
+            f"μ is a constant {fmt(1 / fit.log_factor)}× log d (scaling μ and σ by "
+            f"{fmt(fit.log_factor)} saves {fmt(fit.factor_nats)}"
+            + ("; a log10 target is 1/ln 10 = 0.434×" if fit.log10 else "")
+            + ")",
+        )
     return DURATION_FIT.check(
         "fail",
         measured,

@@ -11,12 +11,12 @@ other stages' results, so it runs for each run.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from tui_timing.config import Settings
-from tui_timing.findings import Report
+from tui_timing.findings import Assumption, Report
 from tui_timing.stages.catalog import ALL_STAGES, STAGE_BY_ID, Stage
 from tui_timing.stages.context import ArtifactPaths, StageContext
 from tui_timing.stages.runner import (
@@ -36,6 +36,89 @@ PART_READ: dict[tuple[Stage, str], Callable[[StageContext], object]] = {
 }
 
 
+@dataclass(frozen=True)
+class Paired:
+    """The file of one kind each run of a pair is diagnosed with, and what was assumed in
+    choosing it (each side's list; a file both share is said on both)."""
+
+    a: Path | None
+    b: Path | None
+    said_a: tuple[Assumption, ...] = ()
+    said_b: tuple[Assumption, ...] = ()
+    #: A sentence saying where a file not the run's own came from (None when each run
+    #: uses its own, or neither has one).
+    note: str | None = None
+
+
+def pair_file(
+    kind: str,
+    own: tuple[Path | None, Path | None],
+    folders: tuple[Path, Path],
+    given: Path | None = None,
+    found: Sequence[Path] = (),
+) -> Paired:
+    """Which file of `kind` (a log, an eval dump) each of two runs is diagnosed with: the one
+    rule `compare` and the TUI's compare mode both follow, so that both reach the same
+    verdict on the same files.
+
+    A file the user named (an option, or the project table) that lies in one run's folder
+    is that run's alone; the other keeps its own. One that lies in neither is both runs'.
+    Without one, each run uses its own (found in its folder), and a run without one uses
+    the first of `found` (discovered around the runs, or the one in use) that lies in
+    neither folder: it belongs to no run, so both may share it. A file in the other run's
+    folder is that run's, never shared.
+    """
+    inside = [folder.resolve() for folder in folders]
+    label = _LABELS.get(kind, kind)
+
+    def owner(path: Path) -> int | None:
+        where = path.resolve().parents
+        return next((i for i, folder in enumerate(inside) if folder in where), None)
+
+    what = f"{kind} used"
+    if given is not None:
+        side = owner(given)
+        if side is None:
+            note = Assumption(kind, what, str(given), "named; in neither run's folder: both use it")
+            said = f"the {label} {given} lies in neither run's folder: both runs use it (given)"
+            return Paired(given, given, (note,), (note,), said)
+        chosen = [own[0], own[1]]
+        chosen[side] = given
+        notes = [
+            Assumption(
+                kind,
+                what,
+                str(chosen[i]) if chosen[i] else "none",
+                f"named, in run {'AB'[side]}'s folder: that run's alone"
+                if i == side
+                else "its own (the one named lies in the other run's folder)",
+            )
+            for i in range(2)
+        ]
+        said = f"the {label} {given} lies in run {'AB'[side]}'s folder: that run alone uses it"
+        return Paired(chosen[0], chosen[1], (notes[0],), (notes[1],), said)
+    loose = next((p for p in found if owner(p) is None), None)
+    a, b = (mine if mine is not None else loose for mine in own)
+    if loose is None or loose not in (a, b):
+        return Paired(a, b)
+    note = Assumption(
+        kind, what, str(loose), "found in neither run's folder (the run has none of its own)"
+    )
+    users = [side for side, mine in zip("AB", own, strict=True) if mine is None]
+    who = "both runs use it" if len(users) == 2 else f"run {users[0]} uses it (it has none)"
+    return Paired(
+        a,
+        b,
+        (note,) if own[0] is None else (),
+        (note,) if own[1] is None else (),
+        f"the {label} {loose} lies in neither run's folder: {who}",
+    )
+
+
+#: How each kind is named in a note.
+_LABELS = {"eval": "eval dump"}
+
+
 @dataclass
 class PairReports:
     """Both runs' reports, and the stages whose result B took from A (same inputs)."""
@@ -53,18 +136,23 @@ def same_file(first: Path | None, second: Path | None) -> bool:
 
 
 def load_pair(
-    paths_a: ArtifactPaths, paths_b: ArtifactPaths, settings: Settings
+    paths_a: ArtifactPaths,
+    paths_b: ArtifactPaths,
+    settings: Settings,
+    assumptions: tuple[Sequence[Assumption], Sequence[Assumption]] = ((), ()),
 ) -> tuple[StageContext, StageContext]:
     """Both runs' contexts, every file that both name loaded once (B reads A's copy)."""
-    ctx_a = load_artifacts(paths_a, settings)
-    return ctx_a, context_beside(ctx_a, paths_b)
+    ctx_a = load_artifacts(paths_a, settings, assumptions[0])
+    return ctx_a, context_beside(ctx_a, paths_b, assumptions[1])
 
 
-def context_beside(ctx_a: StageContext, paths_b: ArtifactPaths) -> StageContext:
+def context_beside(
+    ctx_a: StageContext, paths_b: ArtifactPaths, assumptions: Sequence[Assumption] = ()
+) -> StageContext:
     """B's context with A's settings: the files A loaded too are A's loaded copies (the
     cache with its view and memo), the others are loaded now."""
     paths_b = resolve_paths(paths_b)
-    ctx_b = StageContext(paths=paths_b, settings=ctx_a.settings)
+    ctx_b = StageContext(paths=paths_b, settings=ctx_a.settings, assumptions=list(assumptions))
     given_a = ctx_a.paths.given()
     shared = {k for k, p in paths_b.given().items() if same_file(given_a.get(k), p)}
     ctx_b.share_inputs(ctx_a, shared)
@@ -106,12 +194,14 @@ def run_pair(
     paths_b: ArtifactPaths,
     settings: Settings,
     on_stage: Callable[[str, int], None] | None = None,
+    assumptions: tuple[Sequence[Assumption], Sequence[Assumption]] = ((), ()),
 ) -> PairReports:
     """Load, run every stage for A, then for B those it does not share; both reports.
 
-    `on_stage(side, stage_id)` is called before each stage that runs ("A" or "B").
+    `on_stage(side, stage_id)` is called before each stage that runs ("A" or "B");
+    `assumptions` are what was assumed in choosing each run's files.
     """
-    ctx_a, ctx_b = load_pair(paths_a, paths_b, settings)
+    ctx_a, ctx_b = load_pair(paths_a, paths_b, settings, assumptions)
     shared = shared_stages(ctx_a, ctx_b)
     ids = stages_to_run(None)
     for side, ctx in (("A", ctx_a), ("B", ctx_b)):

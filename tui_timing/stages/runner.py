@@ -10,42 +10,33 @@ from __future__ import annotations
 import contextlib
 import importlib
 import sys
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from tui_timing.artifact_kinds import KIND, KIND_NAMES
 from tui_timing.artifacts.hashing import file_sha256
-from tui_timing.artifacts.raw_summary import load_raw_summary, summary_path_for
-from tui_timing.config import ARTIFACT_KINDS, ArtifactPaths, Settings
+from tui_timing.artifacts.raw_summary import summary_beside
+from tui_timing.config import ArtifactPaths, Settings
 from tui_timing.errors import ArtifactError, UsageError, out_of_memory
-from tui_timing.findings import ArtifactRef, Report, StageResult, merge_assumptions
-from tui_timing.plugins import UserCodeError
+from tui_timing.findings import (
+    ArtifactRef,
+    Assumption,
+    Report,
+    StageResult,
+    merge_assumptions,
+)
+from tui_timing.plugins import CallMismatch, UserCodeError
 from tui_timing.stages.catalog import ALL_STAGES, STAGE_BY_ID, Stage
 from tui_timing.stages.checks import CheckSpec
 from tui_timing.stages.context import Loaded, StageCancelled, StageContext
 
 
-def _loader(kind: str) -> Callable[[Path, Settings], Any]:
-    """The function that loads one artifact kind (imported on first use)."""
-    if kind == "cache":
-        from tui_timing.artifacts.cache import load_cache
-
-        return lambda path, settings: load_cache(path, settings.keys["cache"])
-    if kind == "raw_summary":
-        return lambda path, settings: load_raw_summary(path)
-    module_name, function = {
-        "checkpoint": ("tui_timing.model.checkpoint", "load_checkpoint"),
-        "log": ("tui_timing.artifacts.stats_log", "load_stats_log"),
-        "eval": ("tui_timing.artifacts.eval_dump", "load_eval_dump"),
-    }[kind]
-    return getattr(importlib.import_module(module_name), function)
-
-
 def resolve_paths(paths: ArtifactPaths) -> ArtifactPaths:
     """Add the raw summary that sits beside the cache (SPEC 2.1) unless one was named."""
     if paths.raw_summary is None and paths.cache is not None:
-        beside = summary_path_for(paths.cache)
-        if beside.is_file():
+        beside = summary_beside(paths.cache).path
+        if beside is not None:
             return ArtifactPaths(
                 cache=paths.cache,
                 raw_summary=beside,
@@ -60,7 +51,7 @@ def load_artifact(kind: str, path: Path, settings: Settings) -> Loaded[Any]:
     """Load one artifact; any failure becomes the Loaded's error, never an exception,
     except a UsageError (the command line or the table must change: exit 2)."""
     try:
-        return Loaded(path=path, value=_loader(kind)(path, settings))
+        return Loaded(path=path, value=KIND[kind].load()(path, settings))
     except ArtifactError as exc:
         return Loaded(path=path, error=exc)
     except UsageError:
@@ -77,10 +68,13 @@ def load_artifact(kind: str, path: Path, settings: Settings) -> Loaded[Any]:
         return Loaded(path=path, error=ArtifactError(str(path), None, problem))
 
 
-def load_artifacts(paths: ArtifactPaths, settings: Settings) -> StageContext:
-    """A fresh context with every given artifact loaded (or its load error recorded)."""
+def load_artifacts(
+    paths: ArtifactPaths, settings: Settings, assumptions: Sequence[Assumption] = ()
+) -> StageContext:
+    """A fresh context with every given artifact loaded (or its load error recorded), and
+    the assumptions made in choosing the files (which run, which of its checkpoints)."""
     paths = resolve_paths(paths)
-    ctx = StageContext(paths=paths, settings=settings)
+    ctx = StageContext(paths=paths, settings=settings, assumptions=list(assumptions))
     for kind, path in paths.given().items():
         ctx.artifacts[kind] = load_artifact(kind, path, settings)
     return ctx
@@ -105,7 +99,11 @@ def run_stage(ctx: StageContext, stage_id: int) -> StageResult:
                     "error",
                     measured=exc.problem,
                     expected="your plug-in runs on the cache's rows",
-                    message=f"Your code failed in stage {info.id}: {exc.problem}.",
+                    message=(
+                        f"Stage {info.id} could not call your plug-in: {exc.problem}."
+                        if isinstance(exc, CallMismatch)
+                        else f"Your code failed in stage {info.id}: {exc.problem}."
+                    ),
                 )
             ],
         )
@@ -188,9 +186,14 @@ def run_check(paths: ArtifactPaths, settings: Settings, only: int | None = None)
     return check_report(checked_context(paths, settings, only), only)
 
 
-def checked_context(paths: ArtifactPaths, settings: Settings, only: int | None) -> StageContext:
+def checked_context(
+    paths: ArtifactPaths,
+    settings: Settings,
+    only: int | None,
+    assumptions: Sequence[Assumption] = (),
+) -> StageContext:
     """The context after loading and running what `check` runs (its results included)."""
-    ctx = load_artifacts(paths, settings)
+    ctx = load_artifacts(paths, settings, assumptions)
     run_stages(ctx, stages_to_run(only))
     return ctx
 
@@ -204,7 +207,7 @@ def check_report(ctx: StageContext, only: int | None) -> Report:
 def first_artifact_error(ctx: StageContext) -> dict[str, str | None] | None:
     """The SPEC 5 `error` object of the first given artifact that cannot be used at all,
     or else of the first exception the user's own code raised."""
-    for kind in ARTIFACT_KINDS:
+    for kind in KIND_NAMES:
         outcome = ctx.artifacts.get(kind)
         if outcome is not None and outcome.error is not None:
             return outcome.error.as_dict()

@@ -45,28 +45,46 @@ from tui_timing.model.train import resolve_device
 from tui_timing.model.user_sampler import SamplerRun, UserSampler, load_user_sampler
 from tui_timing.numerics.figures import close, histogram, log_edges, relative_error, within_factor
 from tui_timing.numerics.fmt import fmt
+from tui_timing.numerics.noise import MIN_SUPPORT, ratio_noise
 from tui_timing.stages.catalog import Stage
-from tui_timing.stages.checks import PADDING, CheckSpec, StageChecks
+from tui_timing.stages.checks import PADDING, CheckSpec, PartFigure, StageChecks
 from tui_timing.stages.context import StageContext
 
 
-def _quantile_figure(m: dict[str, Any]) -> str | None:
-    """`q95 3.19 vs 3.09` for the quantile furthest off (else the KS distance)."""
+def _worst_quantile(m: dict[str, Any]) -> str | None:
+    """The quantile furthest off for what its noise allows (`q05`), else `KS` where no
+    quantile can be compared."""
     fake, real = m.get("fake") or {}, m.get("real") or {}
-    pairs = [(k, fake[k], real[k]) for k in fake if real.get(k)]
+    pairs = [k for k in fake if real.get(k)]
     if not pairs:
+        return "KS" if "ks" in m else None
+    allowed = m.get("allowed") or {}
+    return max(pairs, key=lambda k: abs(fake[k] / real[k] - 1) / allowed.get(k, 1.0))
+
+
+def _quantile_of(m: dict[str, Any], name: str) -> str | None:
+    """`q05 0.2832 vs 0.437 (95% interval 0.41–0.47)` (fake vs real), or `KS 0.02`."""
+    if name == "KS":
         return f"KS {fmt(m['ks'])}" if "ks" in m else None
-    name, f, r = max(pairs, key=lambda p: abs(p[1] / p[2] - 1))
-    return f"{name} {fmt(f)} vs {fmt(r)}"
+    fake, real = m.get("fake") or {}, m.get("real") or {}
+    if name not in fake or name not in real:
+        return None
+    text = f"{name} {fmt(fake[name])} vs {fmt(real[name])}"
+    interval = (m.get("interval") or {}).get(name)
+    if interval:
+        text += f" (95% interval {fmt(interval[0])}–{fmt(interval[1])})"
+    return text
 
 
-def _bins_figure(m: dict[str, Any]) -> str | None:
-    """`first 0.01195 vs 0.07728`: the first profile bin that misses."""
+def _missed_bin(m: dict[str, Any]) -> str | None:
+    """The first profile bin that misses (`first`, `mid`, `last`), None when none does."""
     ok = m.get("ok") or {}
-    for name in ("first", "mid", "last"):
-        if ok.get(name) is False:
-            return f"{name} {fmt(m['fake'][name])} vs {fmt(m['real'][name])}"
-    return None
+    return next((name for name in ("first", "mid", "last") if ok.get(name) is False), None)
+
+
+def _bin_of(m: dict[str, Any], name: str) -> str | None:
+    """`first 0.01195 vs 0.07728`: a profile bin, fake vs real."""
+    return f"{name} {fmt(m['fake'][name])} vs {fmt(m['real'][name])}"
 
 
 #: Stage 5's checks, in report order.
@@ -89,16 +107,23 @@ PROFILE_DISPERSION = CheckSpec(
     figure=lambda m: f"within-row CV {fmt(m['fake'])} vs real {fmt(m['real'])}",
     tolerances=("dispersion_high", "dispersion_low", "dispersion_head_low"),
 )
+CALIBRATION = CheckSpec(
+    "sampler.calibration",
+    "structural",
+    figure=lambda m: (
+        m.get("finding") or f"z mean {m['mean']:+.2f}, sd {fmt(m['sd'])}, lag-1 {m['lag1']:+.2f}"
+    ),
+)
 DURATION_QUANTILES = CheckSpec(
     "sampler.duration_quantiles",
     "statistic",
-    figure=_quantile_figure,
+    figure=PartFigure(_worst_quantile, _quantile_of),
     tolerances=("quantile_rel", "ks_max"),
 )
 PROFILE_BINS = CheckSpec(
     "sampler.profile_bins",
     "statistic",
-    figure=_bins_figure,
+    figure=PartFigure(_missed_bin, _bin_of),
     tolerances=("first_bin_rel", "bin_factor", "profile_abs_floor"),
 )
 PADDING_MASS = CheckSpec(
@@ -121,6 +146,7 @@ CHECKS = StageChecks(
         PASSTHROUGH,
         DURATION_CEILING,
         PROFILE_DISPERSION,
+        CALIBRATION,
         DURATION_QUANTILES,
         PROFILE_BINS,
         PADDING_MASS,
@@ -182,7 +208,7 @@ def run(ctx: StageContext) -> StageResult:
         for chunk in chunks:
             stats.add(chunk, cache)
             if head is not None and chunk.rows is not None:
-                stats.add_head(predict_rows(head, cache, chunk.rows, device).profile, chunk.length)
+                stats.add_head(predict_rows(head, cache, chunk.rows, device), chunk)
             partial = CHECKS.new_result()
             partial.stats, partial.plots = {"rows": stats.rows}, _plots(stats, edges)
             ctx.tick(
@@ -198,6 +224,7 @@ def run(ctx: StageContext) -> StageResult:
         _passthrough_check(summary, tol),
         _ceiling_check(summary, tol),
         _dispersion_check(summary, tol),
+        _calibration_check(summary),
         _quantile_check(summary, tol),
         _bins_check(summary, tol),
         _padding_check(summary, tol),
@@ -282,9 +309,9 @@ def _run_check(summary: dict[str, Any], sampler: str, device: str, seconds: floa
 def _passthrough_check(summary: dict[str, Any], tol: Tolerances) -> Check:
     copies = summary["passthrough"]
     if not copies["rows"]:
-        return PASSTHROUGH.skipped(
-            "the sampler picks its own rows, so no sample has a real twin to be compared with"
-        )
+        return PASSTHROUGH.skipped("no row was sampled")
+    if "against" in copies:
+        return _own_rows_passthrough(dict(copies), tol)
     expected = (
         f"fewer than {tol.passthrough_share:.0%} of sampled durations or profiles equal to the "
         "real row's"
@@ -301,6 +328,45 @@ def _passthrough_check(summary: dict[str, Any], tol: Tolerances) -> Check:
             f"The sampler hands back real rows: {what}. Every comparison with the real rows "
             "passes for the wrong reason; set the sampler to draw from the model (a "
             "profile/duration mix of real data at 0 returns the data).",
+        )
+    return PASSTHROUGH.check(
+        "pass" if copies["share"] == 0 else "warn",
+        copies,
+        expected,
+        f"The sampler draws its own values ({what}).",
+    )
+
+
+def _own_rows_passthrough(copies: dict[str, Any], tol: Tolerances) -> Check:
+    """A sampler that picks its own rows: are its durations the cache's own values, and its
+    profiles the cache's own rows? Durations land on a cache value by chance too (the more
+    so the coarser the cache's dtype), so only what exceeds that chance, by more than its
+    sampling noise, counts as copied."""
+    n, chance = copies["rows"], copies["chance_share"]
+    noise = 3 * math.sqrt(max(chance * (1 - chance), 1 / n) / n)
+    excess = copies["duration_share"] - chance
+    decides = chance < tol.passthrough_share
+    copied = excess if decides and excess > noise else 0.0
+    copies["share"] = max(copied, copies["profile_share"])
+    expected = (
+        f"fewer than {tol.passthrough_share:.0%} of sampled durations the cache's own values "
+        "beyond chance, or of sampled profiles the cache's own rows"
+    )
+    what = (
+        f"{copies['duration_share']:.0%} of sampled durations are values of the cache "
+        f"({chance:.0%} would be by chance at its precision, ±{copies['tolerance_rel']:.0e} "
+        f"relative) and {copies['profile_share']:.0%} of sampled profiles are rows of it"
+    )
+    if not decides:
+        what += "; the durations cannot tell (the cache's values are too dense at its precision)"
+    if copies["share"] >= tol.passthrough_share:
+        return PASSTHROUGH.check(
+            "fail",
+            copies,
+            expected,
+            f"The sampler hands back the cache's own values: {what}. Its rows have no twins, "
+            "but every comparison with the cache passes for the wrong reason; set it to draw "
+            "from the model (a mix of real data at 0 returns the data).",
         )
     return PASSTHROUGH.check(
         "pass" if copies["share"] == 0 else "warn",
@@ -340,8 +406,9 @@ def _dispersion_check(summary: dict[str, Any], tol: Tolerances) -> Check:
     spread = summary["dispersion"]
     expected = (
         f"median within-row CV of step shares, fake/real, at most {tol.dispersion_high:g}× "
-        f"(warn below {tol.dispersion_low:g}×); fake/head at least {tol.dispersion_head_low:g}× "
-        "(the sampler keeps the head's own unevenness)"
+        f"(warn below {tol.dispersion_low:g}× without a head to run, {HEAD_FLAT_FLOOR:g}× "
+        f"with one); fake/head at least {tol.dispersion_head_low:g}× (the sampler keeps the "
+        "head's own unevenness), and not the head's profile at a temperature away from 1"
     )
     if not spread["rows"]:
         return PROFILE_DISPERSION.skipped("no sampled row has two or more steps")
@@ -351,6 +418,19 @@ def _dispersion_check(summary: dict[str, Any], tol: Tolerances) -> Check:
         f" sampled vs {fmt(spread['real'])} real ({fmt(ratio)}×)"
         + (f" and {fmt(head)} in the head's own profile" if head is not None else "")
     )
+    tempered = _tempered(summary["tempering"])
+    if tempered is not None:
+        slope = summary["tempering"]["slope"]
+        return PROFILE_DISPERSION.check(
+            "fail",
+            {**spread, "direction": tempered, "temperature": 1 / slope},
+            expected,
+            f"The sampler {'flattens' if tempered == 'flatter' else 'sharpens'} the head's "
+            f"profile: log sampled = {fmt(slope)} × log head + c on every row (median "
+            f"correlation {summary['tempering']['corr']:.3f}), the signature of the head's "
+            f"logits divided by a temperature of {fmt(1 / slope)}; {figures}. Sample at "
+            "temperature 1.",
+        )
     if ratio > tol.dispersion_high:
         return PROFILE_DISPERSION.check(
             "fail",
@@ -370,12 +450,14 @@ def _dispersion_check(summary: dict[str, Any], tol: Tolerances) -> Check:
             f"({fmt(head_ratio)}× the head's). A sampling temperature or logit scaling above "
             "1 spreads each path's time evenly over its steps; sample at temperature 1.",
         )
-    if ratio < tol.dispersion_low:
+    floor = tol.dispersion_low if head is None else HEAD_FLAT_FLOOR
+    if ratio < floor:
         return PROFILE_DISPERSION.check(
             "warn",
-            {**spread, "direction": "flatter"},
+            {**spread, "direction": "flatter", "floor": floor},
             expected,
-            f"Sampled profiles are nearly flat within rows: {figures}.",
+            f"Sampled profiles are nearly flat within rows: {figures} (below {floor:g}× "
+            + ("real)." if head is None else "real, and the head's own profile with them)."),
         )
     return PROFILE_DISPERSION.check(
         "pass",
@@ -385,53 +467,168 @@ def _dispersion_check(summary: dict[str, Any], tol: Tolerances) -> Check:
     )
 
 
+#: With the head to compare with, the sampler is judged against it, and against real rows
+#: only below this: a deterministic head predicts each step's expected share, which is
+#: smoother within a row than any one real path (0.21× real for the sample data's healthy
+#: head), so `dispersion_low` would warn on healthy heads.
+HEAD_FLAT_FLOOR = 0.05
+#: A sampler whose log profile is this linear in the head's is the head at a temperature.
+TEMPER_CORR = 0.99
+#: Temperatures within this factor of 1 are not named (1/1.25 to 1.25).
+TEMPER_FACTOR = 1.25
+
+
+def _tempered(t: dict[str, Any]) -> str | None:
+    """ "flatter" or "sharper" when the sampled profiles are the head's at a temperature
+    away from 1 (a logit scaling), else None."""
+    slope, corr = t.get("slope"), t.get("corr")
+    if slope is None or corr is None or t["rows"] < 20 or corr < TEMPER_CORR or slope <= 0:
+        return None
+    if slope < 1 / TEMPER_FACTOR:
+        return "flatter"
+    if slope > TEMPER_FACTOR:
+        return "sharper"
+    return None
+
+
+def _calibration_check(summary: dict[str, Any]) -> Check:
+    """Sampled log-durations against the head's own μ and σ for the same rows: the
+    standardized residuals of a sampler that draws μ + σ·ε are N(0, 1) and independent."""
+    c = summary["calibration"]
+    if not c["rows"]:
+        return CALIBRATION.skipped(
+            "no head to run beside the sampler (give the checkpoint's model), or the sampler "
+            "picks its own rows"
+        )
+    band = c["bands"]
+    expected = (
+        f"z = (log d − μ) / σ over {c['rows']:,} rows: |mean| ≤ {fmt(band['mean'])}, "
+        f"|sd − 1| ≤ {fmt(band['sd'])}, lag-1 correlation ≤ {fmt(band['lag1'])} (noise "
+        "at this n at a 1e-4 false-alarm rate each, or a 0.1 effect)"
+    )
+    figures = (
+        f"z mean {c['mean']:+.3f}, sd {fmt(c['sd'])}, lag-1 correlation {c['lag1']:+.3f} over "
+        f"{c['rows']:,} rows"
+    )
+    if not c["off"]:
+        return CALIBRATION.check(
+            "pass",
+            c,
+            expected,
+            f"Sampled log-durations are the head's μ + σ·ε, ε standard normal and independent "
+            f"across rows ({figures}).",
+        )
+    finding = _miscalibration(c)
+    return CALIBRATION.check(
+        "fail",
+        {**c, "finding": finding},
+        expected,
+        f"Sampled log-durations are not the head's μ + σ·ε: {finding} ({figures}).",
+    )
+
+
+def _miscalibration(c: dict[str, Any]) -> str:
+    """The sampler setting the residuals point at, in the user's terms."""
+    if "lag1" in c["off"] or c["sd"] < 0.05:
+        return (
+            f"one ε shared across rows (consecutive rows' residuals correlate "
+            f"{c['lag1']:+.2f}): draw one ε per row"
+        )
+    if "mean" in c["off"]:
+        return (
+            f"the draws sit {c['mean']:+.2f} σ off the head's μ for their rows: μ of other "
+            "inputs (the head run at another length than the row's, e.g. full length for "
+            "every row, or on other features)"
+        )
+    return (
+        f"their spread is {fmt(c['sd'])}× the head's σ: σ is not exp(log σ) (log σ used as "
+        "σ?), or a scale or temperature is applied to durations"
+    )
+
+
 def _quantile_check(summary: dict[str, Any], tol: Tolerances) -> Check:
+    """Each quantile within `quantile_rel` of real, or within what the two samples' own
+    noise allows at their n (order-statistic intervals), whichever is wider."""
     fake, real = summary["quantiles"]["fake"], summary["quantiles"]["real"]
+    noise = summary["quantile_noise"]
     errors = {q: relative_error(fake[q], real[q]) for q in real}
-    worst = max(errors, key=lambda q: errors[q] if math.isfinite(errors[q]) else math.inf)
+    allowed = {q: max(tol.quantile_rel, noise[q]["judged"]) for q in real}
     ks = summary["ks"]
-    measured = {"fake": fake, "real": real, "relative_error": errors, "ks": ks}
-    expected = f"each quantile within {tol.quantile_rel:.0%}, KS < {tol.ks_max:g}"
-    off = [q for q, e in errors.items() if not e <= tol.quantile_rel]
-    table = ", ".join(f"{q} {fmt(fake[q])} vs {fmt(real[q])} s" for q in real)
+    measured = {
+        "fake": fake,
+        "real": real,
+        "relative_error": errors,
+        "allowed": allowed,
+        "interval": {q: noise[q]["interval"] for q in real},
+        "ks": ks,
+    }
+    expected = (
+        f"each quantile within {tol.quantile_rel:.0%} or the noise of the two samples at their "
+        f"n (order-statistic intervals at a 1e-3 false-alarm rate), KS < {tol.ks_max:g}"
+    )
+    off = [q for q, e in errors.items() if not e <= allowed[q]]
+
+    def shown(q: str) -> str:
+        lo, hi = noise[q]["interval"]
+        return f"{q} {fmt(fake[q])} vs {fmt(real[q])} s (95% interval {fmt(lo)}–{fmt(hi)})"
+
     if off or not ks < tol.ks_max:
-        problems = []
-        if off:
-            problems.append(
-                f"{', '.join(off)} off by more than {tol.quantile_rel:.0%} (worst {worst}: "
-                f"{errors[worst]:.0%})"
-            )
+        problems = [
+            f"{shown(q)}, off by {errors[q]:.0%} where {allowed[q]:.0%} is allowed" for q in off
+        ]
         if not ks < tol.ks_max:
             problems.append(f"KS distance {ks:.3f} ≥ {tol.ks_max:g}")
         return DURATION_QUANTILES.check(
             "fail",
             measured,
             expected,
-            f"Sampled durations do not match the real ones: {'; '.join(problems)} ({table}).",
+            f"Sampled durations do not match the real ones: {'; '.join(problems)}.",
         )
     return DURATION_QUANTILES.check(
         "pass",
         measured,
         expected,
-        f"Duration quantiles match within {errors[worst]:.0%} and KS {ks:.3f} ({table}).",
+        f"Duration quantiles match within their noise and KS {ks:.3f} ("
+        + ", ".join(shown(q) for q in real)
+        + ").",
     )
 
 
 def _bins_check(summary: dict[str, Any], tol: Tolerances) -> Check:
+    """First within `first_bin_rel`, mid and last within `bin_factor`, each widened to what
+    the rows' noise allows; a bin reached by fewer than MIN_SUPPORT rows is shown, not
+    judged."""
     fake, real = summary["bins"]["fake"], summary["bins"]["real"]
+    noise = summary["bin_noise"]
     floor = tol.profile_abs_floor
-    ok = {
-        "first": close(fake["first"], real["first"], tol.first_bin_rel, floor),
-        "mid": within_factor(fake["mid"], real["mid"], tol.bin_factor, floor),
-        "last": within_factor(fake["last"], real["last"], tol.bin_factor, floor),
-    }
-    measured = {"fake": fake, "real": real, "ok": ok}
+    ok: dict[str, bool | None] = {}
+    allowed: dict[str, float] = {}
+    for name in ("first", "mid", "last"):
+        n = noise[name]
+        if min(n["fake_support"], n["real_support"]) < MIN_SUPPORT:
+            ok[name] = None
+            continue
+        by_noise = ratio_noise(fake[name], n["fake_se"], real[name], n["real_se"])
+        if name == "first":
+            allowed[name] = max(tol.first_bin_rel, by_noise - 1)
+            ok[name] = close(fake[name], real[name], allowed[name], floor)
+        else:
+            allowed[name] = max(tol.bin_factor, by_noise)
+            ok[name] = within_factor(fake[name], real[name], allowed[name], floor)
+    measured = {"fake": fake, "real": real, "ok": ok, "allowed": allowed, "noise": noise}
     expected = (
-        f"first within {tol.first_bin_rel:.0%}, mid and last within {tol.bin_factor:g}× "
-        f"(or both < {floor:g})"
+        f"first within {tol.first_bin_rel:.0%}, mid and last within {tol.bin_factor:g}× (or "
+        f"both < {floor:g}), each widened to the rows' noise; not judged below {MIN_SUPPORT} "
+        "rows reaching the bin"
     )
-    table = ", ".join(f"{k} {fmt(fake[k])} vs {fmt(real[k])}" for k in ("first", "mid", "last"))
-    off = [k for k, good in ok.items() if not good]
+
+    def shown(k: str) -> str:
+        text = f"{k} {fmt(fake[k])} vs {fmt(real[k])}"
+        support = int(min(noise[k]["fake_support"], noise[k]["real_support"]))
+        return text + (f" (reached by {support} rows: not judged)" if ok[k] is None else "")
+
+    table = ", ".join(shown(k) for k in ("first", "mid", "last"))
+    off = [k for k, good in ok.items() if good is False]
     if off:
         return PROFILE_BINS.check(
             "fail",

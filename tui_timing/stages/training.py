@@ -13,6 +13,11 @@
   is far above) or a collapsing σ (σ falling below `sigma_collapse_ratio` of its value at
   the epoch of best duration NLL), with the first epoch where it shows (`measured.epoch`).
 
+A log with no epoch is read over steps (StatsLog.x_axis): then every message says "step N"
+and every measured field named after the epoch is named after the step instead
+(`measured.step`, `best_step`), with `x_axis` saying which, so a step is never called an
+epoch.
+
 The stage also records whether the model fitted its own training data (`stats["fitted"]`:
 its loss flattened over the last epochs), which the decision needs to tell a checkpoint
 trained on other data (rule 3) from an undertrained one (rule 6).
@@ -39,7 +44,7 @@ from tui_timing.numerics.figures import masked_mean_profile, profile_bins
 from tui_timing.numerics.fmt import fmt
 from tui_timing.stages.cache_scan import scan_for
 from tui_timing.stages.catalog import Stage
-from tui_timing.stages.checks import CheckSpec, StageChecks
+from tui_timing.stages.checks import CheckSpec, PartFigure, StageChecks
 from tui_timing.stages.context import StageContext
 
 
@@ -52,12 +57,20 @@ def _loss_figure(m: dict[str, Any]) -> str | None:
     return None
 
 
-def _convergence_figure(m: dict[str, Any]) -> str | None:
-    """`profile_first logged 0.01194 vs the cache's 0.07742`: the first figure off."""
-    for name, figure in (m.get("figures") or {}).items():
-        if isinstance(figure, dict) and figure.get("ok") is False:
-            return f"{name} {fmt(figure['logged'])} vs the cache's {fmt(figure['cache'])}"
-    return None
+def _first_off(m: dict[str, Any]) -> str | None:
+    """The first logged statistic that is off (`profile_first`), None when none is."""
+    figures = m.get("figures") or {}
+    return next(
+        (k for k, f in figures.items() if isinstance(f, dict) and f.get("ok") is False), None
+    )
+
+
+def _convergence_of(m: dict[str, Any], name: str) -> str | None:
+    """`profile_first 0.01194 vs the cache's 0.07742`: a logged statistic against the cache."""
+    figure = (m.get("figures") or {}).get(name)
+    if not isinstance(figure, dict):
+        return None
+    return f"{name} {fmt(figure['logged'])} vs the cache's {fmt(figure['cache'])}"
 
 
 #: Stage 4's checks, in report order.
@@ -71,13 +84,20 @@ LOSS_TREND = CheckSpec(
 STATS_CONVERGENCE = CheckSpec(
     "train.stats_convergence",
     "statistic",
-    figure=_convergence_figure,
+    figure=PartFigure(_first_off, _convergence_of),
     tolerances=("stats_converge_rel", "converge_bin_factor", "profile_abs_floor"),
 )
+
+
+def _collapse_figure(m: dict[str, Any]) -> str | None:
+    axis = m.get("x_axis", "epoch")
+    return f"from {axis} {m[axis]}" if m.get(axis) is not None else None
+
+
 COLLAPSE = CheckSpec(
     "train.collapse",
     "structural",
-    figure=lambda m: f"from epoch {m['epoch']}" if m.get("epoch") is not None else None,
+    figure=_collapse_figure,
     tolerances=("flat_ratio", "sigma_collapse_ratio", "profile_abs_floor"),
 )
 CHECKS = StageChecks(Stage.TRAINING, (LOG, OBJECTIVE, LOSS_TREND, STATS_CONVERGENCE, COLLAPSE))
@@ -190,12 +210,18 @@ def fitted(log: StatsLog, split: str) -> dict[str, Any]:
     """Whether the model fitted its own training data: its duration NLL (else its loss)
     flattened over the last epochs, or rose from its best (it fitted, then overfitted).
 
-    `flattened` is None when the log has too few epochs to say (fewer than 4).
+    `flattened` is None when the log has too few positions to say (fewer than 4). The
+    count is under `epochs` or `steps` (the log's x axis, also given as `x_axis`).
     """
     key = "duration_nll" if log.series(split, "duration_nll")[0] else "loss"
     _, values = log.series(split, key)
     finite = [v for v in values if math.isfinite(v)]
-    out: dict[str, Any] = {"split": split, "figure": key, "epochs": len(values)}
+    out: dict[str, Any] = {
+        "split": split,
+        "figure": key,
+        "x_axis": log.x_axis,
+        f"{log.x_axis}s": len(values),
+    }
     if len(finite) < 4 or len(finite) != len(values):
         out["flattened"] = None
         return out
@@ -210,18 +236,19 @@ def fitted(log: StatsLog, split: str) -> dict[str, Any]:
 
 
 def _log_check(log: StatsLog) -> Check:
-    epochs = log.epochs
+    positions = log.positions
     missing = [k for k in STAT_KEYS if k not in log.columns]
     measured = {
         "format": log.format,
-        "epochs": len(epochs),
+        "x_axis": log.x_axis,
+        f"{log.x_axis}s": len(positions),
         "splits": log.splits,
         "missing_columns": missing,
         "ignored_last_line": log.ignored_last_line,
     }
     text = (
-        f"Read {len(epochs)} epochs ({epochs[0]}–{epochs[-1]}) of {', '.join(log.splits)} "
-        f"from a {log.format} log"
+        f"Read {len(positions)} {log.x_axis}s ({positions[0]}–{positions[-1]}) of "
+        f"{', '.join(log.splits)} from a {log.format} log"
     )
     if log.ignored_last_line:
         text += f"; {log.ignored_last_line}, so it was ignored"
@@ -237,14 +264,14 @@ def _log_check(log: StatsLog) -> Check:
     return LOG.check("pass", measured, "the SPEC 2.4 columns", f"{text}{notes}.")
 
 
-def _trend(epochs: list[int], values: list[float]) -> dict[str, Any]:
+def _trend(axis: str, positions: list[int], values: list[float]) -> dict[str, Any]:
     best = min(range(len(values)), key=lambda i: values[i])
     return {
         "first": values[0],
         "last": values[-1],
         "best": values[best],
-        "best_epoch": epochs[best],
-        "epochs": len(values),
+        f"best_{axis}": positions[best],
+        f"{axis}s": len(values),
     }
 
 
@@ -253,28 +280,34 @@ def _loss_check(log: StatsLog, tol: Tolerances) -> Check:
         f"train loss falls; val loss ends below its start, having given back at most "
         f"{tol.val_rise_share:.0%} of its improvement"
     )
+    axis = log.x_axis
     series = {s: log.series(s, "loss") for s in log.splits if log.series(s, "loss")[0]}
     if not series:
         return LOSS_TREND.skipped("the log has no loss column")
-    for split, (epochs, values) in series.items():
-        bad = next((e for e, v in zip(epochs, values, strict=True) if not math.isfinite(v)), None)
+    for split, (positions, values) in series.items():
+        bad = next(
+            (e for e, v in zip(positions, values, strict=True) if not math.isfinite(v)), None
+        )
         if bad is not None:
             return LOSS_TREND.check(
                 "fail",
-                {"split": split, "epoch": bad},
+                {"split": split, axis: bad, "x_axis": axis},
                 expected,
-                f"The {split} loss is not finite from epoch {bad} on: training diverged.",
+                f"The {split} loss is not finite from {axis} {bad} on: training diverged.",
             )
     if max(len(e) for e, _ in series.values()) < 2:
-        return LOSS_TREND.skipped("the log has fewer than two epochs")
-    measured = {s: _trend(e, v) for s, (e, v) in series.items() if len(e) >= 2}
+        return LOSS_TREND.skipped(f"the log has fewer than two {axis}s")
+    measured: dict[str, Any] = {
+        s: _trend(axis, e, v) for s, (e, v) in series.items() if len(e) >= 2
+    }
+    measured["x_axis"] = axis
     train = measured.get("train")
     if train is not None and not train["last"] < train["first"]:
         return LOSS_TREND.check(
             "fail",
             measured,
             expected,
-            f"The train loss did not fall ({fmt(train['first'])} at the first epoch, "
+            f"The train loss did not fall ({fmt(train['first'])} at the first {axis}, "
             f"{fmt(train['last'])} at the last): the model is not learning.",
         )
     val = measured.get("val")
@@ -284,8 +317,9 @@ def _loss_check(log: StatsLog, tol: Tolerances) -> Check:
                 "fail",
                 measured,
                 expected,
-                f"The val loss diverged: best {fmt(val['best'])} at epoch {val['best_epoch']}, "
-                f"now {fmt(val['last'])}, above where it started ({fmt(val['first'])}).",
+                f"The val loss diverged: best {fmt(val['best'])} at {axis} "
+                f"{val[f'best_{axis}']}, now {fmt(val['last'])}, above where it started "
+                f"({fmt(val['first'])}).",
             )
         gained = val["first"] - val["best"]
         given_back = val["last"] - val["best"]
@@ -294,11 +328,15 @@ def _loss_check(log: StatsLog, tol: Tolerances) -> Check:
                 "warn",
                 measured,
                 expected,
-                f"The val loss has risen since epoch {val['best_epoch']} (best "
+                f"The val loss has risen since {axis} {val[f'best_{axis}']} (best "
                 f"{fmt(val['best'])}, now {fmt(val['last'])}), giving back "
                 f"{given_back / gained:.0%} of its improvement: overfitting.",
             )
-    parts = [f"{s} loss {fmt(m['first'])} → {fmt(m['last'])}" for s, m in measured.items()]
+    parts = [
+        f"{s} loss {fmt(m['first'])} → {fmt(m['last'])}"
+        for s, m in measured.items()
+        if isinstance(m, dict)
+    ]
     return LOSS_TREND.check(
         "pass",
         measured,
@@ -380,7 +418,7 @@ def _convergence_check(
             measured,
             expected,
             f"Still converging ({split}): {described}; each has covered more than half the "
-            "distance since the first epoch.",
+            f"distance since the first {log.x_axis}.",
         )
     return STATS_CONVERGENCE.check(
         "fail",
@@ -402,7 +440,8 @@ def _collapse_check(
         f"logged first/mid ≥ {tol.flat_ratio:g} while the cache's is far above; σ never "
         f"below {tol.sigma_collapse_ratio:g} × its value at the best duration-NLL epoch"
     )
-    measured: dict[str, Any] = {"epoch": None, "split": split}
+    axis = log.x_axis
+    measured: dict[str, Any] = {axis: None, "x_axis": axis, "split": split}
     findings: list[tuple[int, str]] = []
     floor = tol.profile_abs_floor
     epochs_f, first = log.series(split, "profile_first")
@@ -419,7 +458,7 @@ def _collapse_check(
         sharp_cache = cache_ratio is None or cache_ratio >= FAR_ABOVE * tol.flat_ratio
         flat = next((e for e, r in zip(epochs_f, ratios, strict=True) if r < tol.flat_ratio), None)
         if flat is not None and sharp_cache:
-            measured["flat_epoch"] = flat
+            measured[f"flat_{axis}"] = flat
             against = (
                 f"while the cache's is {fmt(cache_ratio)}"
                 if cache_ratio is not None
@@ -428,8 +467,8 @@ def _collapse_check(
             findings.append(
                 (
                     flat,
-                    f"the profile is flat from epoch {flat} (first/mid "
-                    f"{fmt(ratios[epochs_f.index(flat)])} {against}; last epoch "
+                    f"the profile is flat from {axis} {flat} (first/mid "
+                    f"{fmt(ratios[epochs_f.index(flat)])} {against}; last {axis} "
                     f"{fmt(ratios[-1])})",
                 )
             )
@@ -448,13 +487,14 @@ def _collapse_check(
                 None,
             )
             if collapsed is not None:
-                measured["sigma_epoch"] = epochs_s[collapsed]
+                measured[f"sigma_{axis}"] = epochs_s[collapsed]
                 findings.append(
                     (
                         epochs_s[collapsed],
-                        f"σ collapses from epoch {epochs_s[collapsed]} ({fmt(sigma[collapsed])}, "
-                        f"below {tol.sigma_collapse_ratio:g} × its {fmt(sigma[best])} at epoch "
-                        f"{epochs_s[best]}, the best duration NLL; last {fmt(sigma[-1])})",
+                        f"σ collapses from {axis} {epochs_s[collapsed]} "
+                        f"({fmt(sigma[collapsed])}, below {tol.sigma_collapse_ratio:g} × its "
+                        f"{fmt(sigma[best])} at {axis} {epochs_s[best]}, the best duration NLL; "
+                        f"last {fmt(sigma[-1])})",
                     )
                 )
     if not epochs_f and not epochs_s:
@@ -467,8 +507,8 @@ def _collapse_check(
             f"No collapse ({split}): the profile keeps its shape and σ holds.",
         )
     findings.sort()
-    measured["epoch"] = findings[0][0]
-    confirmed = cache_ratio is not None or "sigma_epoch" in measured
+    measured[axis] = findings[0][0]
+    confirmed = cache_ratio is not None or f"sigma_{axis}" in measured
     return COLLAPSE.check(
         "fail" if confirmed else "warn",
         measured,
@@ -483,7 +523,10 @@ def _stats(
     last = {s: log.last(s) for s in log.splits}
     return {
         "format": log.format,
-        "epochs": len(log.epochs),
+        "x_axis": log.x_axis,
+        # the count of epochs, null when the log is read over steps
+        "epochs": len(log.positions) if log.x_axis == "epoch" else None,
+        "positions": len(log.positions),
         "splits": log.splits,
         "figures_split": split,
         "last": last,
@@ -495,10 +538,11 @@ def _stats(
 
 def _figures(stats: dict[str, Any]) -> list[str]:
     split = stats["figures_split"]
+    axis = stats["x_axis"]
     last = stats["last"].get(split, {})
-    figures = [f"{stats['epochs']} epochs, {'/'.join(stats['splits'])} ({stats['format']})"]
+    figures = [f"{stats['positions']} {axis}s, {'/'.join(stats['splits'])} ({stats['format']})"]
     if "loss" in last:
-        figures.append(f"{split} loss {fmt(last['loss'])} at epoch {last['epoch']}")
+        figures.append(f"{split} loss {fmt(last['loss'])} at {axis} {last[axis]}")
     if "dur_mu" in last and "dur_sigma" in last:
         figures.append(f"μ {fmt(last['dur_mu'])}, σ {fmt(last['dur_sigma'])}")
     if all(k in last for k in ("profile_first", "profile_mid", "profile_last")):
@@ -521,13 +565,14 @@ def _line(log: StatsLog, key: str, label: str = "") -> list[Series]:
 
 def _plots(log: StatsLog, reference: dict[str, float] | None) -> list[Plot]:
     ref = reference or {}
+    axis = log.x_axis
     plots = [
-        Plot("Loss per epoch", "line", _line(log, "loss"), xlabel="epoch", ylabel="loss"),
+        Plot(f"Loss per {axis}", "line", _line(log, "loss"), xlabel=axis, ylabel="loss"),
         Plot(
             "Logged μ of log-duration",
             "line",
             _line(log, "dur_mu"),
-            xlabel="epoch",
+            xlabel=axis,
             ylabel="μ",
             hlines=[("cache mean log-duration", ref["dur_mu"])] if "dur_mu" in ref else [],
         ),
@@ -535,7 +580,7 @@ def _plots(log: StatsLog, reference: dict[str, float] | None) -> list[Plot]:
             "Logged σ of log-duration",
             "line",
             _line(log, "dur_sigma"),
-            xlabel="epoch",
+            xlabel=axis,
             ylabel="σ",
             hlines=[("cache SD of log-duration", ref["dur_sigma"])] if "dur_sigma" in ref else [],
         ),
@@ -553,7 +598,7 @@ def _plots(log: StatsLog, reference: dict[str, float] | None) -> list[Plot]:
                 f"Mean profile: {label} bin ({where})",
                 "line",
                 _line(log, key),
-                xlabel="epoch",
+                xlabel=axis,
                 ylabel=label,
                 log_y=True,
                 hlines=[(f"cache {label}", target)] if target is not None and target > 0 else [],

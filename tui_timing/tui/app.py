@@ -29,6 +29,7 @@ from textual.screen import ModalScreen
 from textual.theme import Theme
 from textual.widgets import ContentSwitcher, Footer, OptionList
 
+from tui_timing.artifact_kinds import KINDS
 from tui_timing.artifacts.file_watch import POLL_INTERVAL_S, ArtifactWatcher, TreeWatcher
 from tui_timing.errors import ArtifactError
 from tui_timing.findings import Check, StageResult
@@ -109,8 +110,8 @@ _HIDDEN_STAGE_KEYS = {str(n) for n in ALL_STAGES[1:]}
 CHART_FRAMES = 10
 #: Actions that stay available while a dialog is open (the others would act behind it).
 MODAL_ACTIONS = frozenset({"quit", "command_palette"})
-#: The artifacts both runs of a comparison share: a change to one runs the second again.
-SHARED_KINDS = ("cache", "raw_summary", "eval")
+#: The artifacts both runs of a comparison may share: a change to one runs the second again.
+SHARED_KINDS = tuple(kind.name for kind in KINDS if kind.scope != "run")
 #: Seconds quitting waits for a running action to end and be cleaned up.
 QUIT_WAIT_S = 12.0
 
@@ -885,12 +886,34 @@ class TimingApp(App[None]):
         current = self.current_run()
         if self.paths is None or current is None:
             return
+        from tui_timing.stages.pair import pair_file
+
+        mine = 1 if side == "B" else 0  # where the second run sits in (A, B)
+        runs = (current, run) if side == "B" else (run, current)
+        folders = (_folder(runs[0]), _folder(runs[1]))
+        shown = [
+            *([self.paths.eval] if self.paths.eval is not None else []),
+            *(self.found.loose_evals if self.found is not None else []),
+        ]  # the run on show keeps the eval dump in use: only the other run's is chosen here
+        given = self.invocation.paths
+        picked = [
+            pair_file(kind, (getattr(runs[0], kind), getattr(runs[1], kind)), folders, named, found)
+            for kind, named, found in (("log", given.log, []), ("eval", given.eval, shown))
+        ]
+        logs, evals = picked
+        side_of = (lambda p: p.b) if mine else (lambda p: p.a)
+        said_of = (lambda p: p.said_b) if mine else (lambda p: p.said_a)
         paths = replace(
-            self.paths, checkpoint=run.checkpoint, log=run.log, eval=run.eval or self.paths.eval
+            self.paths, checkpoint=run.checkpoint, log=side_of(logs), eval=side_of(evals)
         )
-        self.compare = CompareState(name=run.name, paths=paths, first=current.name, side=side)
+        assumed = [*run.assumptions, *said_of(logs), *said_of(evals)]
+        self.compare = CompareState(
+            name=run.name, paths=paths, first=current.name, assumptions=assumed, side=side
+        )
         names = self.compare.names
-        self.notify(f"Comparing A {names[0]} with B {names[1]} (c: leave).", timeout=5)
+        notes = [p.note for p in picked if p.note]
+        said = "".join(f" {note[0].upper()}{note[1:]}." for note in notes)
+        self.notify(f"Comparing A {names[0]} with B {names[1]} (c: leave).{said}", timeout=5)
         if self.is_idle:
             self._run_compare()
         self._show_all()
@@ -901,7 +924,7 @@ class TimingApp(App[None]):
         if compare is None or snapshot is None:
             return
         compare.results, compare.shared, compare.running = {}, set(), None
-        compare.generation = self.compare_runner.start(snapshot, compare.paths)
+        compare.generation = self.compare_runner.start(snapshot, compare.paths, compare.assumptions)
         self._show_all()
 
     def _show_all(self) -> None:

@@ -11,7 +11,7 @@ that a comparison left or replaced meanwhile is ignored.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from textual.message import Message
@@ -19,6 +19,7 @@ from textual.message import Message
 from tui_timing.tui.messages import CompareFailed, CompareStageFinished, CompareStageStarted
 
 if TYPE_CHECKING:
+    from tui_timing.findings import Assumption
     from tui_timing.stages.context import ArtifactPaths, StageContext
 
 
@@ -30,7 +31,9 @@ class CompareRunner:
         self._stop = threading.Event()
         self.generation = 0
 
-    def start(self, first: StageContext, paths: ArtifactPaths) -> int:
+    def start(
+        self, first: StageContext, paths: ArtifactPaths, assumptions: Sequence[Assumption] = ()
+    ) -> int:
         """Run the stages of `paths` beside `first` (a snapshot of the first run's context,
         its results so far included); returns the comparison's generation."""
         self.stop()
@@ -38,7 +41,7 @@ class CompareRunner:
         self.generation += 1
         thread = threading.Thread(
             target=self._run,
-            args=(first, paths, self.generation, self._stop),
+            args=(first, paths, list(assumptions), self.generation, self._stop),
             name="timing-tui-compare",
             daemon=True,
         )
@@ -50,22 +53,32 @@ class CompareRunner:
         self._stop.set()
 
     def _run(
-        self, first: StageContext, paths: ArtifactPaths, generation: int, stop: threading.Event
+        self,
+        first: StageContext,
+        paths: ArtifactPaths,
+        assumptions: list[Assumption],
+        generation: int,
+        stop: threading.Event,
     ) -> None:
         try:
-            self._stages(first, paths, generation, stop)
+            self._stages(first, paths, assumptions, generation, stop)
         except Exception as exc:  # the thread must outlive any bug, and say what it was
             self._post(CompareFailed(generation, f"{type(exc).__name__}: {exc}"))
 
     def _stages(
-        self, first: StageContext, paths: ArtifactPaths, generation: int, stop: threading.Event
+        self,
+        first: StageContext,
+        paths: ArtifactPaths,
+        assumptions: list[Assumption],
+        generation: int,
+        stop: threading.Event,
     ) -> None:
         from tui_timing.stages.catalog import ALL_STAGES
         from tui_timing.stages.context import StageCancelled
         from tui_timing.stages.pair import context_beside, shared_stages
         from tui_timing.stages.runner import run_stage
 
-        second = context_beside(first, paths)
+        second = context_beside(first, paths, assumptions)
         second.should_stop = stop.is_set
         shared = shared_stages(first, second)
         for stage in ALL_STAGES:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
-from tui_timing.findings import Plot, Report, StageResult
+from tui_timing.findings import Assumption, Plot, Report, StageResult
 from tui_timing.report.compare import Change, Comparison, compare_reports
 from tui_timing.report.compare_plots import overlay_plots
 from tui_timing.stages.catalog import ALL_STAGES, Stage
@@ -30,6 +30,8 @@ class CompareState:
     paths: ArtifactPaths
     #: The run on show, by name, when compare mode began.
     first: str
+    #: What was assumed in choosing the second run's files (its discovery, the pairing).
+    assumptions: list[Assumption] = field(default_factory=list)
     #: Which side the second run is: "B" (picked with `c`) or "A" (the run an action's
     #: new run came from).
     side: Literal["A", "B"] = "B"

@@ -33,7 +33,8 @@ LOG_LINES = 2000
 def verdict_markup(decision: Decision) -> Content:
     """The verdict and the rule that gave it."""
     return markup(
-        f"[b]Verdict[/b] (rule {decision.rule}): [b $accent]$verdict[/]",
+        "[b]Verdict[/b] of $rule: [b $accent]$verdict[/]",
+        rule=decision.rule_label,
         verdict=decision.verdict,
     )
 
@@ -78,7 +79,11 @@ def comparison_markup(comparison: Comparison) -> Content:
     for side, report in (("A", comparison.a), ("B", comparison.b)):
         decision = report.decision
         parts.append(
-            markup(f"[b]{side}[/b] (rule {decision.rule}): $verdict", verdict=decision.verdict)
+            markup(
+                f"[b]{side}[/b], $rule: $verdict",
+                rule=decision.rule_label,
+                verdict=decision.verdict,
+            )
             if decision
             else Content.from_markup(f"[b]{side}[/b] [$text-muted]no verdict yet[/]")
         )

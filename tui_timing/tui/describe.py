@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 def describe_artifacts(
     paths: ArtifactPaths, found: Discovered | None, selection: Selection, cwd: Path
 ) -> str:
-    """`SAMPLE DATA · run linear (1/2, s) · cache sample/train`, or the like."""
+    """`SAMPLE DATA · run linear (1 of 2, s switches) · cache sample/train`, or the like."""
     if found is None:
         parts = ["given artifacts"]
     elif found.is_sample:
@@ -47,10 +47,10 @@ def describe_artifacts(
 def shorter(description: str) -> list[str]:
     """Shorter wordings of a description, longest first: the counts without the `s` hint
     (the footer has it), then `SAMPLE` for `SAMPLE DATA`."""
-    compact = description.replace(", s)", ")")
+    compact = description.replace(", s switches)", ")")
     return [compact, compact.replace("SAMPLE DATA", "SAMPLE", 1)]
 
 
 def _of(index: int, items: Sequence[object]) -> str:
-    """` (2/3, s)` when there is a choice (s switches), else nothing."""
-    return f" ({index + 1}/{len(items)}, s)" if len(items) > 1 else ""
+    """` (2 of 3, s switches)` when there is a choice, else nothing."""
+    return f" ({index + 1} of {len(items)}, s switches)" if len(items) > 1 else ""

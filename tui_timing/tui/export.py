@@ -42,7 +42,7 @@ def export_findings(
     done = len(report.stages)
     summary = f"{done} of {len(ALL_STAGES)} stages"
     if report.decision is not None:
-        summary += f", verdict: rule {report.decision.rule}"  # short: a toast is 24 wide
+        summary += f", verdict: {report.decision.rule_label}"
     elif done < len(ALL_STAGES):
         summary += " (the others had not finished)"
     return written, summary

@@ -52,6 +52,7 @@ from tui_timing.tui.messages import (
 if TYPE_CHECKING:
     from tui_timing.artifacts.discovery import Discovered
     from tui_timing.config import ArtifactPaths, Invocation, Settings
+    from tui_timing.findings import Assumption
     from tui_timing.report.results_cache import ResultsCache, Stamp
     from tui_timing.stages.context import Loaded, ProgressEvent, StageContext
     from tui_timing.tui.action_outputs import ActionOutputs
@@ -154,6 +155,8 @@ class Pipeline:
         self._last_progress = 0.0
         self._selection = Selection()
         self._found: Discovered | None = None
+        #: What discovery assumed in choosing the files on show (none for given ones).
+        self._assumed: list[Assumption] = []
         self._paths: ArtifactPaths | None = None
         #: The given artifacts as an action changed them (its new run in place of theirs).
         self._given_paths: ArtifactPaths | None = None
@@ -362,6 +365,7 @@ class Pipeline:
                 given = self._given_paths or invocation.paths
                 self._given_paths = rediscovery.given_with_outputs(given, made)
             paths, found = self._given_paths or invocation.paths, None
+            self._assumed = []
         else:
             from tui_timing.artifacts.discovery import discover_or_sample
 
@@ -379,6 +383,7 @@ class Pipeline:
             self._selection = clamp(self._selection, found)
             sel = self._selection
             paths = found.paths(cache=sel.cache, run=sel.run, eval_dump=sel.eval_dump)
+            self._assumed = found.assumptions(run=sel.run, eval_dump=sel.eval_dump)
         self._paths = resolve_paths(paths)
         self._post(ArtifactsResolved(self._paths, found, self._selection))
         return self._paths
@@ -422,6 +427,7 @@ class Pipeline:
         return StageContext(
             paths=self._paths,
             settings=self._invocation.settings,
+            assumptions=list(self._assumed),
             on_progress=self._progress,
             should_stop=self._should_stop,
         )

@@ -1,4 +1,9 @@
-"""Choose among several discovered runs, caches and eval dumps; the stages then re-run."""
+"""Choose among several discovered runs, caches and eval dumps; the stages then re-run.
+
+Under the list: what discovery assumed of the highlighted run (which files make it, which
+checkpoint and log it took, and why), and what it passed over and why, so that a wrong
+grouping is seen before it is diagnosed.
+"""
 
 from __future__ import annotations
 
@@ -15,8 +20,10 @@ from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from tui_timing.tui.pipeline import Selection
-from tui_timing.tui.safe_text import markup, styled
+from tui_timing.tui.safe_text import lines, markup, styled
 
+#: Passed-over entries listed under the list before "… and N more".
+PASSED_OVER_SHOWN = 8
 #: (Selection field, heading, how an item is named)
 GROUPS: tuple[tuple[str, str], ...] = (
     ("run", "Runs"),
@@ -72,6 +79,7 @@ class SelectorScreen(ModalScreen[Selection | None]):
             listing = OptionList(*options, id="selector-list")
             self._start_at = current_run
             yield listing
+            yield Static(id="selector-about")
             yield Static(markup("[$text-muted]found under $root[/]", root=self._found.root))
 
     def on_mount(self) -> None:
@@ -79,6 +87,33 @@ class SelectorScreen(ModalScreen[Selection | None]):
         listing = self.query_one("#selector-list", OptionList)
         if self._start_at:
             listing.highlighted = self._start_at
+        self._describe(self._selection.run if self._found.runs else None)
+
+    def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        field_name, _, index = (event.option.id or "").partition(":")
+        if field_name == "run":
+            self._describe(int(index))
+
+    def _describe(self, run: int | None) -> None:
+        """Show the assumptions of run `run` and what discovery passed over."""
+        shown: list[Content] = []
+        if run is not None and 0 <= run < len(self._found.runs):
+            shown += [
+                markup("[dim]read as[/] $line", line=a.line())
+                for a in self._found.runs[run].assumptions
+            ]
+        passed = self._found.passed_over
+        if passed:
+            shown.append(markup("[b]Passed over[/b] ($n)", n=len(passed)))
+            shown += [
+                markup("  $path: $why", path=_relative(p.path, self._found.root), why=p.reason)
+                for p in passed[:PASSED_OVER_SHOWN]
+            ]
+            if len(passed) > PASSED_OVER_SHOWN:
+                shown.append(styled(f"  … and {len(passed) - PASSED_OVER_SHOWN} more"))
+        about = self.query_one("#selector-about", Static)
+        about.display = bool(shown)
+        about.update(lines(shown))
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         field_name, _, index = (event.option.id or "").partition(":")

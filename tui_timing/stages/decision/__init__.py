@@ -53,7 +53,7 @@ def run(ctx: StageContext) -> StageResult:
                 for o in decision.path
             ],
         },
-        figures=[f"rule {decision.rule}: {decision.verdict}"],
+        figures=[f"{decision.rule_label}: {decision.verdict}"],
         status_override=status,
         decision=decision,
     )

@@ -28,12 +28,14 @@ def build_cache_command(ctx: StageContext) -> str:
     source = str(meta.get("source") or "")
     raw_dir = source.split(":", 1)[1] if source.startswith("balabit:") else "RAW_DIR"
     cache = ctx.paths.cache
-    if cache is not None:
-        root: str = str(cache.parent.parent)
+    if cache is not None and not cache.parent.name:  # `x_timing.pt`: its folder has a name
+        cache = cache.absolute()
+    if cache is not None and (meta.get("split") or cache.name.endswith("_timing.pt")):
+        root: str = str(cache.parent.parent)  # build-cache writes OUT/ID/SPLIT_timing.pt
         dataset_id = str(meta.get("dataset_id") or cache.parent.name)
         split = str(meta.get("split") or cache.name.removesuffix("_timing.pt"))
-    else:
-        root, dataset_id, split = "datasets", "ID", "train"
+    else:  # a cache not laid out as build-cache lays it out: say what to fill in
+        root, dataset_id, split = "DIR", "ID", "SPLIT"
     parts = [
         "timing-tui build-cache",
         quote(raw_dir) if raw_dir != "RAW_DIR" else raw_dir,

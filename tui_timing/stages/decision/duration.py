@@ -5,6 +5,8 @@ above a brief fit's. The same gap has three fixes, told apart by its parts and b
 else is known about the checkpoint:
 - σ held by a bound (`model.duration_head` names a clamp or a range that binds): rule 5,
   remove or re-centre the bound;
+- μ a constant multiple of log d (scaling μ and σ by one factor closes most of the gap;
+  ln 10 for a head trained on log10 durations): rule 6, an objective fault;
 - the model fitted its own training data (its logged loss flattened, or its config's
   `cache_sha256` names another cache): rule 3, the checkpoint was trained on other data
   than this cache, whatever the gap is made of (a μ bias for another user's speed, a σ
@@ -36,6 +38,8 @@ class DurationFinding:
     rule: int
     summary: str
     checks: list[Check]
+    #: What to do, as rule 6's action says it.
+    fix: str = "Train the duration head longer (more epochs; check the learning rate)"
 
 
 def bound_binds(ev: Evidence) -> bool:
@@ -63,13 +67,14 @@ def fitted_own_data(ev: Evidence, ctx: StageContext) -> tuple[bool | None, str]:
     fitted = ev.stats(Stage.TRAINING).get("fitted") or {}
     flattened = fitted.get("flattened")
     figure, split = fitted.get("figure", "loss"), fitted.get("split", "val")
+    axis = fitted.get("x_axis", "epoch")
     if flattened is True:
-        return True, f"its logged {split} {figure} flattened over the last epochs"
+        return True, f"its logged {split} {figure} flattened over the last {axis}s"
     if flattened is False:
-        return False, f"its logged {split} {figure} was still falling at the last epoch"
-    epochs = fitted.get("epochs")
-    if epochs:
-        return None, f"its log has only {epochs} epoch(s)"
+        return False, f"its logged {split} {figure} was still falling at the last {axis}"
+    count = fitted.get(f"{axis}s")
+    if count:
+        return None, f"its log has only {count} {axis}(s)"
     return None, "no log or cache hash says what it was trained on"
 
 
@@ -77,6 +82,8 @@ def duration_finding(ev: Evidence, ctx: StageContext) -> DurationFinding | None:
     """The rule that owns a failing `model.duration_fit` (None when it does not fail)."""
     fit = ev.get("model.duration_fit")
     if fit is None or fit.status != "fail" or not isinstance(fit.measured, dict):
+        return None
+    if ev.nonfinite_rows():  # a NaN gap has no parts: rule 6 names the non-finite model
         return None
     m = fit.measured
     gap = (
@@ -87,13 +94,27 @@ def duration_finding(ev: Evidence, ctx: StageContext) -> DurationFinding | None:
     if bound_binds(ev):
         head = ev.checks["model.duration_head"]
         return DurationFinding(5, f"σ held by a bound ({head.key_figure}; {gap})", [fit, head])
+    cause = m.get("cause")
+    if cause == "scale" and isinstance(m.get("log_factor"), (int, float)):
+        factor = float(m["log_factor"])
+        target = (
+            "a log10 target (ln 10 = 2.303): fit μ to the natural log of the duration"
+            if m.get("log10")
+            else "the training target is in other units than log d"
+        )
+        return DurationFinding(
+            6,
+            f"μ is a constant {fmt(1 / factor)}× log d ({target}; scaling μ and σ by "
+            f"{fmt(factor)} saves {fmt(float(m.get('factor_nats', 0)))} of the {gap})",
+            [fit],
+            "Fit μ to the natural log of the duration (log d, as the cache stores it) and retrain",
+        )
     own, evidence = fitted_own_data(ev, ctx)
     bias = (
         f"μ bias {float(m['mu_bias']):+.2f} in log-duration"
         if isinstance(m.get("mu_bias"), (int, float))
         else "a μ bias"
     )
-    cause = m.get("cause")
     scale = m.get("sigma_scale")
     part = {
         "bias": bias,

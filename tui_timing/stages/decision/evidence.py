@@ -129,6 +129,14 @@ class Evidence:
             return None
         return check.measured.get(key)
 
+    def nonfinite_rows(self) -> int:
+        """Rows on which stage 3 saw the model output NaN or ±inf (μ, log σ or profile)."""
+        counts = [
+            self.measured(check_id, "nonfinite_rows")
+            for check_id in ("model.duration_head", "model.length_masking")
+        ]
+        return max((int(c) for c in counts if isinstance(c, (int, float))), default=0)
+
     def stats(self, stage_id: int) -> dict[str, Any]:
         result = self.stages.get(stage_id)
         return result.stats if result is not None else {}

@@ -14,7 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from tui_timing.findings import Action, Check
+from tui_timing.artifact_kinds import KIND
+from tui_timing.findings import Action, Check, rule_label
 from tui_timing.numerics.fmt import fmt
 from tui_timing.stages.catalog import STAGE_BY_ID, Stage
 from tui_timing.stages.context import StageContext
@@ -31,6 +32,7 @@ from tui_timing.stages.decision.wording import (
     architecture_changes,
     architecture_why,
     brief,
+    dataset_fault,
     divergence_text,
     drift_figures,
     ids,
@@ -64,9 +66,10 @@ class Walk:
         """Whether any earlier rule matched."""
         return any(answer.matched for answer in self.answers.values())
 
-    def number_of(self, evaluate: Callable[[Walk], RuleResult]) -> int:
-        """A rule's number, from the table."""
-        return next(rule.number for rule in RULES if rule.evaluate is evaluate)
+    def label_of(self, evaluate: Callable[[Walk], RuleResult]) -> str:
+        """A rule's number and name, from the table."""
+        rule = next(rule for rule in RULES if rule.evaluate is evaluate)
+        return rule_label(rule.number, rule.question)
 
 
 @dataclass(frozen=True)
@@ -110,7 +113,7 @@ def dataset_fails(walk: Walk) -> RuleResult:
     return RuleResult(
         True,
         f"stage 2 fails: {ids(failing)}",
-        f"Fix the dataset/dataloader: {properties}.",
+        f"Fix the dataset/dataloader: {dataset_fault(failing)}.",
         [
             Action(
                 f"Fix the dataset/dataloader ({properties})",
@@ -194,6 +197,12 @@ def architecture_cannot_fit(walk: Walk) -> RuleResult:
     upstream = ev.failures(Stage.CACHE) + ev.failures(Stage.DATASET)
     if upstream:
         return RuleResult(False, f"the cache or dataloader does not pass ({ids(upstream)})")
+    broken = _training_broke(ev)
+    if broken:
+        return RuleResult(
+            False,
+            f"{broken}: an architecture check on a model that training broke proves nothing",
+        )
     capacity = ev.get("model.profile_capacity")
     flat = ev.failed("sampler.flat")
     untested = (
@@ -299,7 +308,7 @@ def training_or_sampling(walk: Walk) -> RuleResult:
     if walk.matched(architecture_cannot_fit):
         return RuleResult(
             False,
-            f"rule {walk.number_of(architecture_cannot_fit)} blames the architecture for what "
+            f"{walk.label_of(architecture_cannot_fit)} blames the architecture for what "
             "stage 4 and 5 show",
         )
     collapse = ev.get("train.collapse")
@@ -312,19 +321,33 @@ def training_or_sampling(walk: Walk) -> RuleResult:
     seen: list[str] = []
     evidence: list[Check] = []
     actions: list[Action] = []
+    # a log read over steps names steps, never epochs
+    axis = ev.measured("train.collapse", "x_axis") or ev.measured("train.loss_trend", "x_axis")
+    axis = axis if axis in ("epoch", "step") else "epoch"
     if collapse is not None and collapse.status == "fail":
-        epoch = ev.measured("train.collapse", "epoch")
-        seen.append(f"collapse from epoch {epoch}" if epoch is not None else "collapse")
+        at = ev.measured("train.collapse", axis)
+        seen.append(f"collapse from {axis} {at}" if at is not None else "collapse")
         evidence.append(collapse)
     if trend is not None and trend.status == "fail":
         seen.append("the loss diverges" + divergence_text(trend))
         evidence.append(trend)
+    nonfinite = ev.nonfinite_rows()
+    if nonfinite:
+        seen.append(
+            f"the model outputs NaN or inf on {nonfinite:,} rows (its weights are not finite: "
+            "training diverged)"
+        )
+        evidence += [
+            c
+            for c in (ev.get("model.duration_head"), ev.get("model.length_masking"))
+            if c is not None and c.status == "fail"
+        ]
     if evidence:
         actions.append(
             Action(
-                "Look at the training loop at the epoch where it goes wrong (learning rate, "
-                "loss weights of duration vs profile, early stopping)",
-                f"Stage 4 shows {'; '.join(seen)}.",
+                f"Look at the training loop at the {axis} where it goes wrong (learning "
+                "rate, loss weights of duration vs profile, early stopping)",
+                f"Training went wrong: {'; '.join(seen)}.",
                 [c.id for c in evidence],
             )
         )
@@ -369,7 +392,7 @@ def training_or_sampling(walk: Walk) -> RuleResult:
         evidence += undertrained.checks
         actions.append(
             Action(
-                "Train the duration head longer (more epochs; check the learning rate)",
+                undertrained.fix,
                 undertrained.summary[:1].upper() + undertrained.summary[1:] + ".",
                 [c.id for c in undertrained.checks],
             )
@@ -377,9 +400,18 @@ def training_or_sampling(walk: Walk) -> RuleResult:
     for check_id, finding, remedy in _SAMPLER_FAULTS:
         check = ev.get(check_id)
         if check is not None and check.status == "fail":
-            if ev.measured(check_id, "direction") == "flatter":
-                finding, remedy = _FLATTENED
-            seen.append(finding.format(figure=check.key_figure))
+            direction = ev.measured(check_id, "direction")
+            if direction in _TEMPERED:
+                finding, remedy = _TEMPERED[direction]
+            temperature = ev.measured(check_id, "temperature")
+            seen.append(
+                finding.format(
+                    figure=check.key_figure,
+                    temperature=f" (T ≈ {fmt(float(temperature))})"
+                    if isinstance(temperature, (int, float))
+                    else "?",
+                )
+            )
             evidence.append(check)
             why = f"The sampler is at fault: {brief([check])}."
             actions.append(Action(remedy, why, [check.id]))
@@ -409,7 +441,10 @@ def eval_drifts(walk: Walk) -> RuleResult:
     renorm = ev.get("integration.renormalization")
     gates = [ev.get(cid) for cid in GATES if ev.failed(cid)]
     cause = ev.measured("integration.vel_p95", "cause")
-    eval_side: list[Check | None] = [c for c in (renorm,) if c is not None and c.status == "fail"]
+    copied = ev.get("integration.fake_generated")
+    eval_side: list[Check | None] = [
+        c for c in (renorm, copied) if c is not None and c.status == "fail"
+    ]
     if cause in ("paths", "both"):
         eval_side.append(ev.get("integration.vel_p95"))
     if not eval_side and not gates:
@@ -472,13 +507,19 @@ def _drift_kind(ev: Evidence, drift: list[Check]) -> str:
     cut differently, Δt re-normalized per path, a constant Δt factor, or paths left in
     normalized units; else the gates' figures."""
     kinds: list[str] = []
+    if ev.failed("integration.fake_generated"):
+        share = float(ev.measured("integration.fake_generated", "share") or 0)
+        kinds.append(
+            f"the eval's fake sequences are copies of real rows ({share:.0%} of them): the fake "
+            "side was not generated by the model, so the eval compares the data with itself"
+        )
     real = ev.get("integration.real_vs_cache")
     if real is not None and real.status == "warn":
         differences = ev.measured("integration.real_vs_cache", "differences") or []
         kinds.append(
-            "the eval's real sequences were cut or cleaned differently from the cache ("
+            "the eval's real sequences differ from the cache's rows ("
             + "; ".join(differences)
-            + "), so every gate compares the wrong things"
+            + "), and every gate compares the fake side with them"
         )
     total = ev.measured("integration.renormalization", "fixed_total")
     factor = (ev.measured("integration.renormalization", "dt_factor") or {}).get("factor")
@@ -605,19 +646,21 @@ def everything_passes(walk: Walk) -> RuleResult:
 
 
 def _what_to_give(ctx: StageContext, stage: int, why: str) -> str:
-    """The option (or artifact) that would let a stage not assessed run."""
+    """The option (or artifact) that would let a stage not assessed run: what it reads
+    first, and the plug-in that stands in for a model nobody could build."""
     if stage == Stage.MODEL and ctx.paths.checkpoint is not None:
         return "--model module:factory to build your model, or a checkpoint that loads"
     if stage == Stage.SAMPLER and ctx.paths.checkpoint is not None:
         return "--model module:factory or --sampler module:function"
-    return {
-        Stage.CACHE: "--cache CACHE",
-        Stage.DATASET: "--cache CACHE (and --dataset module:Class for your own)",
-        Stage.MODEL: "--checkpoint CHECKPOINT",
-        Stage.TRAINING: "--log STATS_LOG",
-        Stage.SAMPLER: "--checkpoint CHECKPOINT (or --sampler module:function)",
-        Stage.INTEGRATION: "--eval EVAL_DUMP",
-    }[Stage(stage)]
+    give = KIND[STAGE_BY_ID[stage].reads[0]].give
+    return give + _PLUGIN_TOO.get(Stage(stage), "")
+
+
+#: The plug-in that can stand in for (or go with) what a stage reads first.
+_PLUGIN_TOO = {
+    Stage.DATASET: " (and --dataset module:Class for your own)",
+    Stage.SAMPLER: " (or --sampler module:function)",
+}
 
 
 #: Sampler faults rule 6 names: the check, what was seen, and the setting to change.
@@ -639,13 +682,26 @@ _SAMPLER_FAULTS = (
         "Dirichlet concentration too low?",
         "Raise the concentration of the profile draw (or sample the head's own profile)",
     ),
+    (
+        "sampler.calibration",
+        "the sampled durations are not the head's μ + σ·ε: {figure}",
+        "Draw log d = μ + exp(log σ)·ε with one standard normal ε per row, from the head run "
+        "on each row's own features and length",
+    ),
 )
-#: The same check when the sampler flattens the head's profile instead.
-_FLATTENED = (
-    "the sampler flattens the head's profile within rows ({figure}): a temperature or logit "
-    "scaling above 1?",
-    "Sample the profile at temperature 1 (no extra logit scaling)",
-)
+#: The same dispersion check when the sampler flattens or sharpens the head's profile.
+_TEMPERED = {
+    "flatter": (
+        "the sampler flattens the head's profile within rows ({figure}): a temperature or "
+        "logit scaling above 1{temperature}",
+        "Sample the profile at temperature 1 (no extra logit scaling)",
+    ),
+    "sharper": (
+        "the sampler sharpens the head's profile within rows, colder than its head "
+        "({figure}): a temperature below 1{temperature}",
+        "Sample the profile at temperature 1 (no extra logit scaling)",
+    ),
+}
 
 
 def _cache_fault(failing: list[Check]) -> str:
@@ -657,11 +713,21 @@ def _cache_fault(failing: list[Check]) -> str:
     mask_wrong = any(c.id in ("cache.mask_length", "cache.mask_prefix") for c in failing)
     for check in failing:
         m = check.measured if isinstance(check.measured, dict) else {}
-        if check.id == "cache.units" and m.get("unit") and m.get("factor"):
+        if check.id == "cache.units" and m.get("mixed") and m.get("unit"):
+            named.append(
+                f"{float(m['share_off']):.1%} of the rows' durations look like {m['unit']} "
+                f"(median {fmt(float(m['median_off']))} s per movement; divide those by "
+                f"{float(m['factor']):g})"
+            )
+            said.add(check.id)
+        elif check.id == "cache.units" and m.get("unit") and m.get("factor"):
             named.append(
                 f"durations look like {m['unit']} (median {fmt(float(m['median']))} s per "
                 f"movement; divide them by {float(m['factor']):g})"
             )
+            said.add(check.id)
+        elif check.id == "cache.vs_raw" and _raw_drift(m):
+            named.append(_raw_drift(m))
             said.add(check.id)
         elif check.id == "cache.row_alignment" and not mask_wrong and "share_off" in m:
             named.append(
@@ -673,6 +739,45 @@ def _cache_fault(failing: list[Check]) -> str:
     if others:
         named.append(brief(others))
     return "; ".join(named)
+
+
+def _training_broke(ev: Evidence) -> str:
+    """Why the model's outputs say nothing about its architecture: they are not finite, or
+    its log diverged ('' when neither)."""
+    nonfinite = ev.nonfinite_rows()
+    if nonfinite:
+        return f"the model outputs NaN or inf on {nonfinite:,} rows"
+    if ev.failed("train.loss_trend"):
+        return "its training log diverged (train.loss_trend fails)"
+    return ""
+
+
+#: The raw summary's figures as a person names them.
+_RAW_NAMES = {
+    "n_segments": "the row count",
+    "duration.mean": "the mean duration",
+    "duration.std": "the spread of durations",
+    "profile_first": "the first profile bin",
+    "profile_mid": "the mid profile bin",
+    "profile_last": "the last profile bin",
+}
+
+
+def _raw_drift(measured: dict[str, Any]) -> str:
+    """What drifted from the raw summary, and by how much ('' when nothing is named)."""
+    drifted = []
+    for key, row in measured.items():
+        if not isinstance(row, dict) or row.get("ok") is not False:
+            continue
+        cache, raw = float(row["cache"]), float(row["raw"])
+        change = f"{cache / raw - 1:+.1%}" if raw else "from 0"
+        drifted.append(
+            f"{_RAW_NAMES.get(key, key)} is {change} against the raw summary "
+            f"({fmt(cache)} vs {fmt(raw)})"
+        )
+    if not drifted:
+        return ""
+    return "the cache drifted from its raw data: " + ", ".join(drifted)
 
 
 def _config(ev: Evidence) -> dict[str, Any]:

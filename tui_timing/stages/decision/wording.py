@@ -39,6 +39,44 @@ def brief(checks: list[Check]) -> str:
     return ", ".join(named) + (f" and {rest} more" if rest > 0 else "")
 
 
+def dataset_fault(failing: list[Check]) -> str:
+    """Stage 2's failures in the user's terms: what the batches serve wrong, and how much."""
+    parts: list[str] = []
+    for check in failing:
+        m = check.measured if isinstance(check.measured, dict) else {}
+        what = check.id.split(".", 1)[1].replace("_", " ")
+        if check.id == "dataset.batch_rows" and m.get("drifted"):
+            parts.append(
+                f"batches put another row's {', '.join(m['drifted'])} beside a row's own "
+                f"({m['off']:,} of {m['rows']:,} rows)"
+            )
+        elif check.id == "dataset.log_duration" and m.get("rows_off"):
+            parts.append(
+                f"log duration: batches serve log_duration ≠ log(duration) on {m['rows_off']:,} "
+                f"rows (largest gap {fmt(float(m['max_abs_dev']))})"
+            )
+        elif check.id == "dataset.coverage" and "missed" in m:
+            parts.append(
+                f"coverage: one epoch never visits {m['missed']:,} rows and repeats "
+                f"{m['repeated']:,}"
+            )
+        elif check.id == "dataset.mask_padding" and m.get("rows_with_padding_mass"):
+            parts.append(
+                f"mask padding: profile mass where the mask is 0 on "
+                f"{m['rows_with_padding_mass']:,} rows"
+            )
+        elif check.id == "dataset.batch_profile_mean" and m.get("bins_off"):
+            parts.append(
+                f"batch profile mean: the epoch's mean profile differs from the cache's in "
+                f"{m['bins_off']:,} bins (bin {m['worst_bin']}: {fmt(float(m['epoch_mean']))} vs "
+                f"{fmt(float(m['cache_mean']))})"
+            )
+        else:
+            figure = check.key_figure
+            parts.append(f"{what} ({figure})" if figure else what)
+    return "; ".join(parts)
+
+
 def drift_figures(checks: list[Check]) -> str:
     """'integration.dt_median fake/real 0.75, ...': each stage-6 check's key figure."""
     parts = []
@@ -64,13 +102,15 @@ def unique(checks: Sequence[Check | None]) -> list[Check]:
 
 
 def divergence_text(trend: Check) -> str:
-    """Where the loss went wrong: its first non-finite epoch, or after the val loss's best."""
+    """Where the loss went wrong: its first non-finite epoch (or step, for a log read over
+    steps), or after the val loss's best."""
     measured = trend.measured if isinstance(trend.measured, dict) else {}
-    if measured.get("epoch") is not None:
-        return f" from epoch {measured['epoch']}"
+    axis = measured.get("x_axis", "epoch")
+    if measured.get(axis) is not None:
+        return f" from {axis} {measured[axis]}"
     val = measured.get("val")
-    if isinstance(val, dict) and val.get("best_epoch") is not None:
-        return f" after epoch {val['best_epoch']}"
+    if isinstance(val, dict) and val.get(f"best_{axis}") is not None:
+        return f" after {axis} {val[f'best_{axis}']}"
     return ""
 
 
