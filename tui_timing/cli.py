@@ -463,7 +463,7 @@ def check(fmt: str, stage: int | None, **options: Any) -> None:
     renderers = {"text": render_text, "json": render_json, "markdown": full_markdown}
     click.echo(renderers[fmt](report).rstrip("\n"))
     if report.error is not None:  # in the report too; here where a shell shows errors
-        click.echo(f"timing-tui: error: {error_line(report.error)}", err=True)
+        click.echo(f"timing-tui: error: {printable(error_line(report.error))}", err=True)
     if invocation.scratchpad is not None and options.get("scratchpad") is not None:
         append_to_scratchpad(
             invocation.scratchpad,

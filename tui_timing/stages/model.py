@@ -194,7 +194,10 @@ def _load_check(ckpt: CheckpointArtifact) -> Check:
     }[ckpt.source]
     inferred = ", ".join(f"{k} ({v})" for k, v in ckpt.inferred.items())
     message = f"Loaded a {ckpt.layout} into {how}"
-    message += f"; inferred: {inferred}." if inferred else "; every config key was stored."
+    if inferred:
+        message += f"; inferred: {inferred}."
+    else:  # nothing inferred: stored, unless there was no config at all to store it
+        message += "; every config key was stored." if ckpt.config_origin else "."
     if ckpt.notes:
         message += " " + "; ".join(note[0].upper() + note[1:] for note in ckpt.notes) + "."
     defaults = ckpt.source == "factory" and ckpt.config_origin is None
