@@ -424,12 +424,14 @@ def main(ctx: click.Context, **options: Any) -> None:
             "the inspector needs a terminal, and stdin or stdout is not one (CI, a pipe, "
             "a closed input); run `timing-tui check` for the same diagnosis as a report"
         )
+    from tui_timing.tui.launch_lookup import look_up
     from tui_timing.tui.stage_one_ahead import StageOneAhead
 
-    ahead = StageOneAhead.start(invocation)  # before Textual's import: no thread yet
+    lookup = look_up(invocation)  # a warm launch's results, for its first frame
+    ahead = StageOneAhead.start(invocation, lookup)  # before Textual's import: no thread yet
     from tui_timing.tui.app import run_app
 
-    run_app(invocation, ahead)
+    run_app(invocation, ahead, lookup)
 
 
 def _on_a_terminal() -> bool:
