@@ -41,6 +41,7 @@ from tui_timing.project import merge_keys, parse_key_options, read_project
 from tui_timing.stages.catalog import ALL_STAGES, Stage
 
 if TYPE_CHECKING:
+    from tui_timing.artifacts.discovery import Discovered
     from tui_timing.findings import Assumption
     from tui_timing.stages.context import ArtifactPaths
 
@@ -556,17 +557,9 @@ def compare_paths(
 
     runs = (resolve_run(run_a, "A", settings), resolve_run(run_b, "B", settings))
     near = found_near(list(runs), settings) or discover(None, settings)
-    cache = shared.cache
-    if cache is None:
-        if not near.caches:
-            raise UsageError(
-                "no timing cache found around the runs or under the current folder; "
-                "give --cache PATH (both runs are compared on it)"
-            )
-        cache = near.caches[0]
-        more = near.caches[1:4]
-        others = f" (also found: {', '.join(map(str, more))})" if more else ""
-        click.echo(f"timing-tui: comparing on the cache {cache}{others}", err=True)
+    cache = shared.cache or _found_cache(
+        near, "around the runs or under the current folder", "both runs are compared on it"
+    )
     folders = (runs[0].folder, runs[1].folder)
     checkpoints = pair_file(
         "checkpoint", (runs[0].checkpoint, runs[1].checkpoint), folders, shared.checkpoint
@@ -723,17 +716,9 @@ def _runs_cache(given: ArtifactPaths, settings: Settings) -> ArtifactPaths:
     if given.cache is not None and given.eval is not None:
         return given
     found = discover(None, settings)
-    cache = given.cache
-    if cache is None:
-        if not found.caches:
-            raise UsageError(
-                "no timing cache found under the current folder; give --cache PATH (every "
-                "run is diagnosed on it) or name it in [tool.timing-tui]"
-            )
-        cache = found.caches[0]
-        also = found.caches[1:4]
-        others = f" (also found: {', '.join(map(str, also))})" if also else ""
-        click.echo(printable(f"timing-tui: every run on the cache {cache}{others}"), err=True)
+    cache = given.cache or _found_cache(
+        found, "under the current folder", "every run is diagnosed on it"
+    )
     evaluation = given.eval
     if evaluation is None:
         owned = {run.eval for run in found.runs}
@@ -743,6 +728,22 @@ def _runs_cache(given: ArtifactPaths, settings: Settings) -> ArtifactPaths:
             said = f"timing-tui: runs without an eval dump of their own use {evaluation}"
             click.echo(printable(said), err=True)
     return ArtifactPaths(cache=cache, raw_summary=given.raw_summary, eval=evaluation)
+
+
+def _found_cache(found: Discovered, where: str, role: str) -> Path:
+    """The first cache discovery found (said on stderr, with the others), or a usage error
+    saying to give one."""
+    from tui_timing.report.text import printable
+
+    if not found.caches:
+        raise UsageError(
+            f"no timing cache found {where}; give --cache PATH ({role}) or name it in "
+            "[tool.timing-tui]"
+        )
+    cache, more = found.caches[0], found.caches[1:4]
+    others = f" (also found: {', '.join(map(str, more))})" if more else ""
+    click.echo(printable(f"timing-tui: using the cache {cache} ({role}){others}"), err=True)
+    return cache
 
 
 def _follow_runs(
