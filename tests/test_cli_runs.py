@@ -86,14 +86,15 @@ def test_each_run_is_one_row_with_its_own_diagnosis(sweep: Path) -> None:
     assert sorted(rows) == sorted(SWEEP)  # one row per run, not one per file
     for name, row in rows.items():
         newest = Path(row["checkpoint"])
-        assert newest == sweep / name / "checkpoint.pt"  # newest by mtime: no step in name
+        assert newest == sweep / name / "checkpoint.pt"  # its name says it is the final one
         expected = check_of(sweep, newest, sweep / name / "stats.jsonl")
         assert statuses(row["report"]) == statuses(expected), name
         assert row["report"]["decision"]["rule"] == expected["decision"]["rule"], name
         # ...and compared with the run's previous checkpoint (the last epoch's file).
         assert row["vs_previous"] is not None
         said = {a["what"]: a for a in row["report"]["assumptions"]}
-        assert said[f"{name}: newest of 3 checkpoints"]["value"] == "checkpoint.pt"
+        assert said["which checkpoint"]["value"] == "checkpoint.pt"
+        assert "epochs/epoch_0001.pt" in said["which checkpoint"]["source"]
     # Faults known to fail their check do, in their own rows.
     assert statuses(rows["sweep/linear_bound"]["report"])["model.length_masking"] == "fail"
     assert statuses(rows["sweep/mse"]["report"])["train.objective"] == "fail"

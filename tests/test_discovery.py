@@ -261,6 +261,42 @@ def test_an_empty_folder_opens_the_sample_and_says_what_it_passed_over(tmp_path:
     assert found.notes[0] == f"nothing usable found in {tmp_path.resolve()}"
 
 
+def test_symlinked_run_folders_are_followed_once_each(tmp_path: Path) -> None:
+    """`runs/` linked to a data disk was skipped silently (and `check` fell back to the
+    bundled sample data); a link back up the tree must not loop."""
+    disk = tmp_path / "disk"
+    shutil.copytree(SAMPLE / "runs" / "linear", disk / "runs" / "linear")
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "runs").symlink_to(disk / "runs")
+    (disk / "runs" / "linear" / "up").symlink_to(project)  # a loop through the link
+    found = discover(project)
+    assert [run.name for run in found.runs] == ["runs/linear"]
+    assert found.runs[0].checkpoint == project / "runs/linear/checkpoint.pt"
+    reasons = _reasons(found, project)
+    assert reasons["runs/linear/up"] == "a link to a folder already searched: not searched again"
+
+
+def test_discovery_past_its_time_budget_lists_what_it_did_not_examine(tmp_path: Path) -> None:
+    shutil.copy(SAMPLE_CACHE, tmp_path / "train_timing.pt")
+    found = discover(tmp_path, budget_s=0.0)
+    assert found.empty and found.missed
+    assert _reasons(found, tmp_path)["train_timing.pt"].startswith("not examined (discovery")
+    assert "1 more files were not examined" in found.notes[0]
+
+
+def test_check_never_stands_the_sample_data_in_for_the_users_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A folder whose only tensor file cannot be read ran `check` on the sample, exit 0."""
+    (tmp_path / "weights.npz").write_bytes(b"not a zip")
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, ["check", "--stage", "1"])
+    assert result.exit_code == 2, result.output
+    assert "weights.npz: cannot be read" in result.stderr
+    assert "none usable found in" in result.stderr and "passed over" in result.stderr
+
+
 # --- the checkout, build output and .gitignore ------------------------------------------------
 
 

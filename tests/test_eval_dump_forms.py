@@ -373,3 +373,58 @@ def test_the_table_checks_eval_xy(tmp_path: Path) -> None:
     assert read_project({"eval_xy": "points"}, tmp_path / "pyproject.toml").eval_xy == "points"
     with pytest.raises(UsageError, match='eval_xy must be "points"'):
         read_project({"eval_xy": "pts"}, tmp_path / "pyproject.toml")
+
+
+def test_init_leaves_eval_xy_to_the_user_with_the_question(
+    halves: tuple[Sequences, Sequences], tmp_path: Path
+) -> None:
+    from tui_timing.report.init_table import infer_table
+
+    real, fake = halves
+    (tmp_path / "eval").mkdir()
+    dump = {"real": _per_point(real, origin=True), "fake": _per_point(fake, origin=True)}
+    torch.save(dump, tmp_path / "eval/samples.pt")
+    text = infer_table(tmp_path).text(tmp_path)
+    (line,) = [line for line in text.splitlines() if line.lstrip("# ").startswith("eval_xy")]
+    assert line.startswith('# eval_xy = "..."') and "points that start at (0, 0)" in line
+    torch.save({"real": _per_point(real), "fake": _per_point(fake)}, tmp_path / "eval/samples.pt")
+    lines = infer_table(tmp_path).text(tmp_path).splitlines()
+    assert not [line for line in lines if line.lstrip("# ").startswith("eval_xy")]  # decided
+
+
+def _with_lengths(seqs: Sequences, extra: int, pad: int = 0) -> dict[str, torch.Tensor]:
+    """Points and per-step Δt (padded by `pad` more steps) with per-row lengths instead of
+    a mask: the steps, or (extra = 1) the points."""
+    n = seqs.n_rows
+    xy = np.concatenate([seqs.xy, np.repeat(seqs.xy[:, -1:], pad, axis=1)], axis=1)
+    return {
+        "xy": torch.from_numpy(xy),
+        "dt": torch.from_numpy(np.concatenate([seqs.dt, np.zeros((n, pad))], axis=1)),
+        "lengths": torch.from_numpy(seqs.mask.sum(axis=1) + extra),
+    }
+
+
+@pytest.mark.parametrize(
+    ("extra", "pad", "counts", "why"),
+    [
+        (0, 0, "counts steps", "not every row's last counted step"),
+        (1, 0, "counts points", "exceeds the"),
+        (1, 3, "counts points", "has Δt = 0 in every row"),
+    ],
+)
+def test_lengths_count_steps_or_points_as_their_values_say(
+    halves: tuple[Sequences, Sequences],
+    tmp_path: Path,
+    extra: int,
+    pad: int,
+    counts: str,
+    why: str,
+) -> None:
+    real, fake = halves
+    path = tmp_path / "eval.pt"
+    torch.save({"real": _with_lengths(real, extra, pad), "fake": fake.as_tensors()}, path)
+    dump = load_eval_dump(path)
+    assert np.array_equal(dump.real.mask[:, : real.mask.shape[1]], real.mask)
+    assert dump.real.n_zero_dt() == _numpy_figures(real)[2]
+    (length,) = [a for a in dump.assumptions if a.what == "real length"]
+    assert length.value == counts and why in length.source

@@ -17,9 +17,11 @@ from pathlib import Path
 
 from tui_timing.artifacts.classify import UNKNOWN_KEYS
 from tui_timing.artifacts.discovery import Discovered, discover
+from tui_timing.artifacts.eval_dump import load_eval_dump
 from tui_timing.artifacts.log_lines import read_lines
 from tui_timing.artifacts.stats_rows import RowCollector
 from tui_timing.config import Settings
+from tui_timing.errors import ArtifactError
 
 #: Lines of a text log read to tell whether it holds `name=value` stats.
 SCAN_LINES = 2_000
@@ -126,6 +128,19 @@ def _artifacts(table: InferredTable, root: Path, found: Discovered) -> None:
         table.add("eval", _rel(evaluation, root), f"in run {run.name}: {details[evaluation]}")
     else:
         table.add("eval", _rel(evaluation, root), f"{details[evaluation]}, in no run's folder")
+    if evaluation is not None:
+        _eval_xy(table, evaluation)
+
+
+def _eval_xy(table: InferredTable, path: Path) -> None:
+    """The eval_xy line, left for the user with the question, when the dump's shapes and
+    content leave open whether its xy holds points or steps (nothing is guessed)."""
+    try:
+        dump = load_eval_dump(path)
+    except ArtifactError:
+        return  # check says what is wrong with it
+    if dump.question is not None:
+        table.missing("eval_xy", dump.question)
 
 
 def _unrecognised(found: Discovered, root: Path, kind: str) -> str | None:

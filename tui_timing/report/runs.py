@@ -11,7 +11,6 @@ the results cache (a repeat launch computes nothing); the renderers only format 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -20,7 +19,7 @@ from typing import Any
 
 from tui_timing.artifacts.discovery import Discovered, discover
 from tui_timing.artifacts.file_watch import signature
-from tui_timing.artifacts.run_members import checkpoint_unit, step_of
+from tui_timing.artifacts.run_members import checkpoint_unit, order_checkpoints, step_of
 from tui_timing.config import ArtifactPaths, Settings
 from tui_timing.findings import Assumption, Plot, Report, Series, StageResult
 from tui_timing.report.compare import Comparison, compare_reports
@@ -54,23 +53,30 @@ class RunTargets:
 
 
 def run_targets(found: Discovered, base: Path | None = None) -> list[RunTargets]:
-    """Each discovered run with its checkpoints in order (a run without a checkpoint is one
-    target with none: its log and eval dump are still diagnosed), named by its folder
-    relative to `base` (the working directory) when it lies inside it."""
+    """Each discovered run with its checkpoints oldest first, in the order discovery takes
+    them (the final-named one, else the highest step, else the newest file is the run's
+    newest; run_members.py), a run without a checkpoint as one target with none (its log
+    and eval dump are still diagnosed); named by its folder relative to `base` (the working
+    directory) when it lies inside it."""
     checkpoints = {checkpoint_unit(f.path) for f in found.found if f.kind == "checkpoint"}
     runs: list[RunTargets] = []
     for discovered in found.runs:
         folder = discovered.folder or found.root
-        run = dataclasses.replace(discovered, name=_name(folder, base, discovered.name))
-        mine = [p for p in [run.checkpoint, *run.others] if p is not None and p in checkpoints]
-        ordered: list[Path | None]
-        checked, order = _ordered(run.name, mine)
-        ordered = list(checked)
-        made = [
-            Target(run.name, folder, path, step_of(path) if path else None, run.log, run.eval)
-            for path in (ordered or [None])
+        name = _name(folder, base, discovered.name)
+        mine = [
+            p
+            for p in [discovered.checkpoint, *discovered.others]
+            if p is not None and p in checkpoints
         ]
-        runs.append(RunTargets(run.name, tuple(made), order))
+        newest_first, taken = order_checkpoints(mine, name, folder)
+        ordered: list[Path | None] = [*reversed(newest_first)] or [None]
+        made = [
+            Target(
+                name, folder, path, step_of(path) if path else None, discovered.log, discovered.eval
+            )
+            for path in ordered
+        ]
+        runs.append(RunTargets(name, tuple(made), taken[0] if taken else None))
     return runs
 
 
@@ -80,24 +86,6 @@ def _name(folder: Path, base: Path | None, fallback: str) -> str:
             relative = folder.resolve().relative_to(base.resolve())
             return str(relative) if relative.parts else folder.resolve().name
     return fallback
-
-
-def _ordered(run: str, paths: list[Path]) -> tuple[list[Path], Assumption | None]:
-    """Oldest first: by the step in the names when every name has a distinct one, else by
-    modification time; said as an assumption when there is more than one."""
-    if len(paths) < 2:
-        return paths, None
-    steps = [step_of(p) for p in paths]
-    if None not in steps and len(set(steps)) == len(steps):
-        ordered = sorted(paths, key=lambda p: step_of(p) or 0)
-        how = "by the step number in their names"
-    else:
-        ordered = sorted(paths, key=lambda p: (_mtime(p), p.name))
-        how = "by modification time (their names carry no distinct step numbers)"
-    newest = ordered[-1]
-    return ordered, Assumption(
-        "run", f"{run}: newest of {len(paths)} checkpoints", newest.name, f"ordered {how}"
-    )
 
 
 def _mtime(path: Path) -> float:

@@ -230,7 +230,7 @@ def fitted(log: StatsLog, split: str) -> dict[str, Any]:
     recent = values[-tail - 1] - values[-1]
     out["total_gain"] = gained
     out["tail_gain"] = recent
-    out["tail_epochs"] = tail
+    out[f"tail_{log.x_axis}s"] = tail
     out["flattened"] = bool(gained <= 0 or recent <= FLAT_TAIL_SHARE * gained)
     return out
 
@@ -445,11 +445,11 @@ def _first_mid(first: float, mid: float, floor: float) -> float:
 def _collapse_check(
     log: StatsLog, split: str, reference: dict[str, float] | None, tol: Tolerances
 ) -> Check:
+    axis = log.x_axis
     expected = (
         f"logged first/mid ≥ {tol.flat_ratio:g} while the cache's is far above; σ never "
-        f"below {tol.sigma_collapse_ratio:g} × its value at the best duration-NLL epoch"
+        f"below {tol.sigma_collapse_ratio:g} × its value at the best duration-NLL {axis}"
     )
-    axis = log.x_axis
     measured: dict[str, Any] = {axis: None, "x_axis": axis, "split": split}
     findings: list[tuple[int, str]] = []
     floor = tol.profile_abs_floor
