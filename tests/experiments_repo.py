@@ -89,7 +89,8 @@ SOURCES = {
         class SegmentSet(Dataset):
             def __init__(self, path):
                 z = np.load(path)
-                self.cols = {k: torch.from_numpy(z[k]) for k in ("feat", "seg_dur", "step_frac", "step_ok", "n_step")}
+                names = ("feat", "seg_dur", "step_frac", "step_ok", "n_step")
+                self.cols = {k: torch.from_numpy(z[k]) for k in names}
 
             def __len__(self):
                 return len(self.cols["seg_dur"])
@@ -125,18 +126,21 @@ SOURCES = {
                 self.steps = nn.Linear(cfg.width, cfg.seq_cap)
 
             def forward(self, feat, n_step):
-                h = self.trunk(torch.cat([feat, n_step.float().unsqueeze(-1) / self.cfg.seq_cap], -1))
+                length = n_step.float().unsqueeze(-1) / self.cfg.seq_cap
+                h = self.trunk(torch.cat([feat, length], -1))
                 d, z = self.dur(h), self.steps(h)
                 if self.cfg.mask_pad:
                     pad = torch.arange(self.cfg.seq_cap)[None] >= n_step[:, None]
                     z = z.masked_fill(pad, float("-inf"))
-                return {"loc_logd": d[:, 0], "logstd_logd": d[:, 1], "step_share": torch.softmax(z, -1)}
+                share = torch.softmax(z, -1)
+                return {"loc_logd": d[:, 0], "logstd_logd": d[:, 1], "step_share": share}
 
             def save_pretrained(self, folder):
                 folder = Path(folder)
                 folder.mkdir(parents=True)
                 save_file(self.state_dict(), folder / "model.safetensors")
-                (folder / "config.json").write_text(json.dumps({"arch": "mtraj", **asdict(self.cfg)}))
+                config = {"arch": "mtraj", **asdict(self.cfg)}
+                (folder / "config.json").write_text(json.dumps(config))
 
             @classmethod
             def from_pretrained(cls, folder):
@@ -160,7 +164,8 @@ SOURCES = {
         class TimingDraw:
             def __init__(self, net, rows_path):
                 z = np.load(rows_path)
-                self.net, self.feat, self.n_step = net, torch.from_numpy(z["feat"]), torch.from_numpy(z["n_step"])
+                self.net = net
+                self.feat, self.n_step = torch.from_numpy(z["feat"]), torch.from_numpy(z["n_step"])
 
             @classmethod
             def from_pretrained(cls, folder):
@@ -195,8 +200,9 @@ SOURCES = {
         out = Path("experiments") / a.name
         (out / "logs").mkdir(parents=True)
         data = SegmentSet("data/bb_train.npz")
-        cfg = HeadCfg(feat_width=data.cols["feat"].shape[1], seq_cap=data.cols["step_frac"].shape[1],
-                      width=32, mask_pad=not a.no_mask_pad, train_cache="data/bb_train.npz")
+        cfg = HeadCfg(feat_width=data.cols["feat"].shape[1],
+                      seq_cap=data.cols["step_frac"].shape[1], width=32,
+                      mask_pad=not a.no_mask_pad, train_cache="data/bb_train.npz")
         net = build_head(cfg)
         opt = torch.optim.Adam(net.parameters(), lr=1e-3)
         dl = DataLoader(data, batch_size=64, shuffle=True)
@@ -208,16 +214,18 @@ SOURCES = {
             z = (b["seg_dur"].log() - o["loc_logd"]) / o["logstd_logd"].exp()
             nll = (o["logstd_logd"] + 0.5 * z**2 + 0.5 * math.log(2 * math.pi)).mean()
             t, p = b["step_frac"], o["step_share"].clamp_min(1e-12)
-            kl = torch.where(b["step_ok"], t * (t.clamp_min(1e-12).log() - p.log()), 0.0).sum(-1).mean()
+            kl = t * (t.clamp_min(1e-12).log() - p.log())
+            kl = torch.where(b["step_ok"], kl, 0.0).sum(-1).mean()
             return nll, kl, o
 
 
         def figs(prefix, nll, kl, o):
             sh = o["step_share"].detach()
-            return {f"{prefix}/loss": float(nll + kl), f"{prefix}/nll": float(nll), f"{prefix}/kl": float(kl),
-                    f"{prefix}/mu_logd": float(o["loc_logd"].mean()),
+            return {f"{prefix}/loss": float(nll + kl), f"{prefix}/nll": float(nll),
+                    f"{prefix}/kl": float(kl), f"{prefix}/mu_logd": float(o["loc_logd"].mean()),
                     f"{prefix}/sigma_logd": float(o["logstd_logd"].exp().mean()),
-                    f"{prefix}/p_head": float(sh[:, 0].mean()), f"{prefix}/p_mid": float(sh[:, L // 2].mean()),
+                    f"{prefix}/p_head": float(sh[:, 0].mean()),
+                    f"{prefix}/p_mid": float(sh[:, L // 2].mean()),
                     f"{prefix}/p_tail": float(sh[:, -1].mean())}
 
 
@@ -232,10 +240,12 @@ SOURCES = {
                     opt.step()
                     step += 1
                     if step % 5 == 0:
-                        log.write(json.dumps({"step": step, "epoch": round(step / per_epoch, 4), **figs("train", nll, kl, o)}) + "\\n")
+                        at = {"step": step, "epoch": round(step / per_epoch, 4)}
+                        log.write(json.dumps({**at, **figs("train", nll, kl, o)}) + "\\n")
                 with torch.no_grad():
                     nll, kl, o = losses(next(iter(DataLoader(data, batch_size=len(data)))))
-                log.write(json.dumps({"step": step, "epoch": float(ep + 1), **figs("valid", nll, kl, o)}) + "\\n")
+                at = {"step": step, "epoch": float(ep + 1)}
+                log.write(json.dumps({**at, **figs("valid", nll, kl, o)}) + "\\n")
                 if ep + 2 >= a.epochs:
                     net.save_pretrained(out / "ckpts" / f"global_step_{step}")
         print(step)
@@ -257,8 +267,9 @@ def experiments_repo(root: Path, cache_path: Path, sessions: list[Path]) -> tupl
     """The repo under `root`, its two runs trained; returns the root and the last step.
 
     The cache's rows are the package's cache of real sessions saved under the repo's
-    names, its features standardized; each run's eval dump pairs two disjoint halves of the same sessions' segments,
-    the `padmass` run's fake times stretched ×1.3 (a drift its eval pipeline brings)."""
+    names, its features standardized; each run's eval dump pairs two disjoint halves of
+    the same sessions' segments, the `padmass` run's fake times stretched ×1.3 (a drift its
+    eval pipeline brings)."""
     cache = torch.load(cache_path, weights_only=True)
     features = cache["features"].double().numpy()
     features = (features - features.mean(0)) / (features.std(0) + 1e-6)  # standardized
