@@ -426,3 +426,22 @@ def test_a_run_trained_on_the_sample_resumes_with_its_cache(tmp_path: Path) -> N
     del checkpoint["config"]["cache_path"]  # as written before the path was recorded
     torch.save(checkpoint, run / "checkpoint.pt")
     assert discover_or_sample(tmp_path).caches == [SAMPLE_CACHE.resolve()]
+
+
+def test_init_names_files_kept_under_unknown_keys_and_the_key_map_to_write(
+    tmp_path: Path,
+) -> None:
+    """A cache saved under the user's own key names is not recognised (no guess), but init
+    says which files it passed over, with their keys, and the table lines that read them;
+    before, it said no cache existed and to build one."""
+    from tui_timing.report.init_table import infer_table
+
+    folder = tmp_path / "data/cache"
+    folder.mkdir(parents=True)
+    np.savez(folder / "bb_train.npz", seg_dur=np.ones(3), step_frac=np.ones((3, 4)) / 4)
+    lines = infer_table(tmp_path).text(tmp_path).splitlines()
+    (cache,) = [line for line in lines if line.startswith('# cache = "..."')]
+    assert "data/cache/bb_train.npz (found seg_dur, step_frac)" in cache
+    assert "[tool.timing-tui.keys.cache]" in cache and "build-cache" not in cache
+    (evaluation,) = [line for line in lines if line.startswith('# eval = "..."')]
+    assert "[tool.timing-tui.keys.eval]" in evaluation

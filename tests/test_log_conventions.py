@@ -204,6 +204,29 @@ def test_stage4_on_a_step_axis_says_step_in_messages_and_fields(tmp_path: Path) 
     assert any(a.what == "x axis" and a.value == "step" for a in result.assumptions)
 
 
+def test_a_log_under_its_own_names_says_which_fields_it_holds_and_the_line_to_write(
+    tmp_path: Path,
+) -> None:
+    """Per-step JSONL with `train/` and `valid/` prefixes and the user's own names: the
+    warning lists the fields read as nothing (prefix removed) and a keys.log line."""
+    path = tmp_path / "metrics.jsonl"
+    lines = []
+    for step in range(1, 41):
+        lines.append(
+            {"step": step, "epoch": step / 10, "train/loss": 1 / step, "train/mu_logd": -0.1}
+        )
+        if step % 10 == 0:
+            lines.append(
+                {"step": step, "epoch": step / 10, "valid/loss": 1 / step, "valid/p_head": 0.1}
+            )
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    check = run_one(4, log=path).check("train.log")
+    assert check is not None and check.status == "warn"
+    assert check.measured["unread_fields"] == ["mu_logd", "p_head"]
+    assert "Fields it holds that were read as none of them: mu_logd, p_head" in check.message
+    assert '[tool.timing-tui.keys.log], one line each: duration_nll = "FIELD"' in check.message
+
+
 # --- keys.log after the split prefix --------------------------------------------------------
 
 

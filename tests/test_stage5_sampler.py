@@ -192,8 +192,9 @@ def test_a_sigma_inflated_in_the_checkpoint_fails_quantiles_and_ks(tmp_path: Pat
         ),
         ("{'duration': torch.ones_like(p[:, 0]), 'profile': p[:, :10]}", "fail", "shape"),
         ("{'duration': -torch.ones_like(p[:, 0]), 'profile': p}", "fail", "negative"),
+        ("{'duration': torch.ones_like(p[:, 0]), 'profile': p * float('nan')}", "fail", "NaN"),
     ],
-    ids=["nan", "short-profile", "negative"],
+    ids=["nan", "short-profile", "negative", "nan-profile"],
 )
 def test_a_broken_sampler_fails_run(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, returned: str, status: str, words: str
@@ -214,6 +215,11 @@ def test_a_broken_sampler_fails_run(
     result = stage5(sampler_spec=spec)
     run = result.check("sampler.run")
     assert run.status == status
+    if words == "NaN":  # NaN profiles have no measurable padding mass: never a pass
+        assert run.measured["nonfinite_rows"] == run.measured["rows"]
+        padding = result.check("sampler.padding_mass")
+        assert padding is not None and padding.status == "skip" and words in padding.message
+        return
     assert words in run.message
     if "shape" in words:
         assert set(statuses(result).values()) == {status, "skip"}

@@ -43,6 +43,7 @@ import numpy as np
 from tui_timing.artifacts.eval_channels import (
     channel_order,
     channel_tensor,
+    is_point_order,
     read_channels,
     stored_figures,
 )
@@ -156,7 +157,7 @@ class XyReading:
     point (its first column dropped), and the evidence; `question` when nothing decided."""
 
     xy: str  # "points" or "displacements"
-    dt: str  # "per step" or "per point"
+    dt: str  # "per step", "per point" or "from times" (differences of a time channel)
     source: str
     question: str | None = None
     #: Where per-row lengths stand in for a mask: what they count, and why.
@@ -165,11 +166,10 @@ class XyReading:
     def assumptions(self, side: str) -> list[Assumption]:
         if self.question is not None:
             return [Assumption("eval", f"{side} xy", "undecided", f"{self.question} Set {TABLE}")]
-        dt = (
-            "per point (its first column, 0, is not a step)"
-            if self.dt == "per point"
-            else "per step"
-        )
+        dt = {
+            "per point": "per point (its first column, 0, is not a step)",
+            "from times": "differences of consecutive times",
+        }.get(self.dt, "per step")
         out = [
             Assumption("eval", f"{side} xy", self.xy, self.source),
             Assumption("eval", f"{side} Δt", dt, self.source),
@@ -285,7 +285,7 @@ def _parse(
     """The side, and its figures as stored when it was denormalized (else None)."""
     channels = channel_tensor(obj)
     if channels is not None:
-        return _parse_channels(channels, obj, name, file, keys, shared)
+        return _parse_channels(channels, obj, name, file, keys, shared, eval_xy)
     if not isinstance(obj, Mapping):
         raise ArtifactError(
             file,
@@ -319,9 +319,11 @@ def _parse_channels(
     file: str,
     keys: Mapping[str, str],
     shared: Mapping[str, Any],
+    eval_xy: str | None,
 ) -> tuple[EvalSide, dict[str, Any] | None]:
     """A side given as [N, T, 3]: its mask, channel order and normalization are looked
-    up in the side's own entries first, then at the top of the dump and in its meta."""
+    up in the side's own entries first, then at the top of the dump and in its meta. With
+    (x, y, t) channels the T entries are points, and a mask or lengths count points."""
     own = obj if isinstance(obj, Mapping) else {}
     data = _numeric(tensor, f"{name} channels", file)
     stored_type = np.asarray(_to_numpy(tensor)).dtype
@@ -340,7 +342,10 @@ def _parse_channels(
                 return found
         return None
 
-    order = channel_order([keys.get("channels"), lookup("channels")], file, f"{name}.channels")
+    order = channel_order(
+        [keys.get("channels"), lookup("channels")], file, f"{name}.channels", eval_xy
+    )
+    points = is_point_order(order)
     mean, std = lookup("mean"), lookup("std")
     read = read_channels(
         data,
@@ -353,16 +358,26 @@ def _parse_channels(
     )
     mask_source = {k: v for k in ("mask", "length") if (v := lookup(k)) is not None}
     if mask_source:
-        mask = _mask(mask_source, name, read.dt.shape, file, {})
+        mask = _mask(mask_source, name, read.dt.shape, file, {}, lengths_count_points=points)
     else:
         mask = np.ones(read.dt.shape, dtype=bool)
     channels = f"channels ({', '.join(order)})"
-    reading = XyReading(
-        "displacements",
-        "per step",
-        f"a [N, T, 3] tensor read as per-step {channels}; the order is set with keys.eval "
-        'channels = "dx,dy,dt"',
-    )
+    if points:
+        reading = XyReading(
+            "points",
+            "from times",
+            f"a [N, T, 3] tensor read as points and their time, {channels}: steps are the "
+            "differences between consecutive points; the order is set with keys.eval "
+            'channels = "x,y,t" (or "dx,dy,dt" for per-step channels)',
+        )
+    else:
+        reading = XyReading(
+            "displacements",
+            "per step",
+            f"a [N, T, 3] tensor read as per-step {channels}; the order is set with keys.eval "
+            'channels = "dx,dy,dt" (or "x,y,t" for points and their time, or eval_xy = '
+            '"points" in [tool.timing-tui])',
+        )
     side = _side(name, read.dt, read.disp, mask, channels, file, reading)
     if read.stored is None:
         return side, None

@@ -108,6 +108,9 @@ class Reading:
     sigma_from: str | None = None
     #: HF summary records left out.
     summaries: int = 0
+    #: Field names read as no contract field (split prefix removed), in order met: what a
+    #: keys.log line may map.
+    unread: dict[str, None] = field(default_factory=dict)
 
 
 class RowCollector:
@@ -205,6 +208,8 @@ class RowCollector:
         if name in FIGURES:
             self._sources.setdefault(name, written)
             return ("figure", split, name)
+        if len(self.reading.unread) < 32:
+            self.reading.unread.setdefault(written, None)
         return None
 
     def seen_names(self, limit: int = 30) -> str:

@@ -666,6 +666,14 @@ def _bins_check(summary: dict[str, Any], tol: Tolerances) -> Check:
 def _padding_check(summary: dict[str, Any], tol: Tolerances) -> Check:
     pad = summary["padding_mass"]
     expected = f"≤ {tol.padding_mass:g} of each row's profile beyond its length"
+    if pad["rows"] == 0:
+        return PADDING_MASS.check(
+            "skip",
+            pad,
+            expected,
+            "Skipped: every sampled profile is NaN or infinite (see sampler.run), so where "
+            "its mass goes cannot be measured.",
+        )
     if pad["max"] > tol.padding_mass:
         return PADDING_MASS.check(
             "fail",

@@ -257,12 +257,21 @@ def _log_check(log: StatsLog) -> Check:
         text += f"; {log.ignored_last_line}, so it was ignored"
     notes = "".join(f"; {note}" for note in log.notes)
     if missing:
+        unread = list(log.reading.unread)
+        measured["unread_fields"] = unread
+        hint = (
+            f" Fields it holds that were read as none of them: {', '.join(unread[:12])}; if "
+            f"some are, name them in [tool.timing-tui.keys.log], one line each: "
+            f'{missing[0]} = "FIELD".'
+            if unread
+            else ""
+        )
         return LOG.check(
             "warn",
             measured,
             "the SPEC 2.4 columns",
             f"{text}{notes}; it lacks {', '.join(missing)}, so the checks that need them "
-            "are skipped.",
+            f"are skipped.{hint}",
         )
     return LOG.check("pass", measured, "the SPEC 2.4 columns", f"{text}{notes}.")
 
