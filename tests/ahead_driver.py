@@ -10,7 +10,8 @@ planted in our own runner before the fork); `thread` (a thread runs before the f
 `early` (with `pipeline`: the result is in before the app mounts, and shown then);
 `quit` (with `early`: the app quits as soon as it is shown, before the thread runs);
 `slow` (stage 1 takes a minute in the child, a fault planted as for `fail`: with
-`pipeline`, new work that supersedes it comes once the pipeline waits for the child).
+`pipeline`, new work that supersedes it comes once the pipeline waits for the child);
+`lookup` (the parent asks the results cache first, as the CLI does).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from typing import Any
 from tui_timing.config import ArtifactPaths, Invocation, Settings
 from tui_timing.report.result_codec import encode_result
 from tui_timing.stages import runner
+from tui_timing.tui.launch_lookup import look_up
 from tui_timing.tui.stage_one_ahead import StageOneAhead
 
 
@@ -60,7 +62,7 @@ def main(options: dict[str, Any]) -> dict[str, Any]:
     if options.get("thread"):
         stop = threading.Event()
         threading.Thread(target=stop.wait, daemon=True).start()
-    ahead = StageOneAhead.start(invocation)
+    ahead = StageOneAhead.start(invocation, look_up(invocation) if options.get("lookup") else None)
     if options.get("fail") or options.get("slow"):
         from importlib import reload
 
@@ -78,8 +80,14 @@ def main(options: dict[str, Any]) -> dict[str, Any]:
     got = ahead.take(
         wanted, lambda: bool(options.get("stop")), lambda event: progress.append(event.fraction)
     )
+    # read before it is reaped (it has niced itself by the time it sent its result)
+    try:
+        nice: int | None = os.getpriority(os.PRIO_PROCESS, pid) - os.getpriority(os.PRIO_PROCESS, 0)
+    except ProcessLookupError:  # no result taken: it was killed and reaped
+        nice = None
     ahead.stop(grace=5)  # as the app does when it quits
     out: dict[str, Any] = {"started": True, "pid": pid, "gone": gone(pid), "log": log}
+    out["nice"] = nice
     if got is None:
         return {**out, "taken": False}
     from tui_timing.report.results_cache import stamp

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import torch
 from click.testing import CliRunner
 from sample_paths import SAMPLE
 
@@ -120,6 +121,28 @@ def test_every_checkpoint_and_the_text_table(sweep: Path) -> None:
     assert code == 0
     line = next(line for line in text.splitlines() if line.startswith("sweep/templates"))
     assert "checkpoint.pt" in line
+
+
+def test_runs_of_checkpoint_folders_are_diagnosed(tmp_path: Path) -> None:
+    """HF-style checkpoint folders (`ckpts/global_step_N/` with model.safetensors and
+    config.json): a folder has no file stamp to key the results cache on, so it is
+    diagnosed without it, as `check` does; before, `runs` ended in a traceback."""
+    from safetensors.torch import save_file
+
+    shutil.copytree(SAMPLE / "datasets", tmp_path / "data")
+    saved = torch.load(SAMPLE / "runs/increments/checkpoint.pt", weights_only=True)
+    for step in (10, 20):
+        folder = tmp_path / f"experiments/inc/ckpts/global_step_{step}"
+        folder.mkdir(parents=True)
+        save_file(
+            {k: v.contiguous() for k, v in saved["model"].items()}, folder / "model.safetensors"
+        )
+        (folder / "config.json").write_text(json.dumps(saved["config"]))
+    code, out = run_cli(tmp_path, "--format", "json", "experiments")
+    assert code == 0, out
+    (row,) = json.loads(out)["runs"]
+    assert Path(row["checkpoint"]).name == "global_step_20"
+    assert statuses(row["report"])["model.load"] == "pass"
 
 
 def test_step_numbers_from_names() -> None:

@@ -11,14 +11,15 @@ from sample_paths import CACHE, INCREMENTS, LINEAR, SAMPLE
 
 from tui_timing.config import Settings
 from tui_timing.data.build_cache import BuildResult, SegmentationParams, build_cache
-from tui_timing.findings import Check, Decision, Report, StageResult
+from tui_timing.findings import Assumption, Check, Decision, Report, StageResult
 from tui_timing.model.train import TrainOptions, train
 from tui_timing.report.compare import Change, change_kind, compare_reports, paired_figures
 from tui_timing.report.compare_render import figure_change
+from tui_timing.stages.catalog import Stage
 from tui_timing.stages.context import ArtifactPaths
 from tui_timing.stages.model import DURATION_FIT, PROBE_MEMO
 from tui_timing.stages.pair import load_pair, pair_file, run_pair, shared_stages
-from tui_timing.stages.runner import run_stage
+from tui_timing.stages.runner import reused_result, run_stage
 from tui_timing.stages.sampler import DURATION_QUANTILES, PROFILE_BINS
 
 EVAL = SAMPLE / "eval/eval.pt"
@@ -40,7 +41,7 @@ def test_shared_stages_run_once_and_shared_files_load_and_hash_once(tmp_path: Pa
     assert ran == [("A", s) for s in range(1, 8)] + [("B", 3), ("B", 4), ("B", 5), ("B", 7)]
     assert pair.shared == frozenset({1, 2, 6})
     for sid in (1, 2, 6):
-        assert pair.b.stage(sid) is pair.a.stage(sid)
+        assert pair.b.stage(sid).checks is pair.a.stage(sid).checks
     for kind in ("cache", "raw_summary", "eval"):
         assert pair.b.artifacts[kind] is pair.a.artifacts[kind]  # hashed once
     assert pair.a.artifacts["checkpoint"].sha256 != pair.b.artifacts["checkpoint"].sha256
@@ -71,6 +72,28 @@ def test_the_probe_fits_each_configuration_once_for_both_runs() -> None:
     assert fits == first and all(fits[k] is first[k] for k in first)
     capacity = ctx_b.results[3].check("model.profile_capacity")
     assert capacity is not None and capacity.status == "pass"
+
+
+def test_a_shared_stage_carries_each_runs_own_readings() -> None:
+    """Stage 2 reads the checkpoint's conditioning width only, so with the same width B
+    takes A's result; its readings of the checkpoint (which one, its config) must be B's:
+    before, B's report listed A's beside its own (`config mask_padding: False; True`)."""
+    said = [
+        Assumption("checkpoint", "which checkpoint", name, "named on the command line")
+        for name in ("linear", "increments")
+    ]
+    ctx_a, ctx_b = load_pair(
+        ArtifactPaths(cache=CACHE, checkpoint=LINEAR),
+        ArtifactPaths(cache=CACHE, checkpoint=INCREMENTS),
+        Settings(),
+        (said[:1], said[1:]),
+    )
+    assert Stage.DATASET in shared_stages(ctx_a, ctx_b)
+    result_a = run_stage(ctx_a, Stage.DATASET)
+    result_b = reused_result(result_a, ctx_a, ctx_b, Stage.DATASET)
+    assert result_b.checks is result_a.checks
+    assert said[0] in result_a.assumptions and said[1] not in result_a.assumptions
+    assert said[1] in result_b.assumptions and said[0] not in result_b.assumptions
 
 
 @pytest.fixture(scope="module")

@@ -424,6 +424,11 @@ def test_rules_1_and_2_say_what_drifted() -> None:
     assert result.decision is not None and rule_of(result) == 1
     assert "the mean duration is +5.0% against the raw summary" in result.decision.verdict
     results = healthy()
+    setting(results, "cache.log_duration", "fail", {"rows_off": 4375, "max_abs_dev": 2.4})
+    result = decide(results)
+    assert result.decision is not None
+    assert "log_duration is not log(duration) on 4,375 rows" in result.decision.verdict
+    results = healthy()
     setting(results, "dataset.batch_rows", "fail",
             {"drifted": ["length", "profile"], "off": 40, "rows": 100})  # fmt: skip
     result = decide(results)
@@ -483,6 +488,17 @@ def test_rule_7_paths_in_other_units_even_when_the_sampler_is_off() -> None:
     setting(results, "integration.vel_p95", "fail", {"ratio": 5e-4, "cause": "paths"})
     result = decide(results)
     assert rule_of(result) == 7
+
+
+def test_rule_7_names_a_velocity_drift_with_no_factor_as_a_pairing_fault() -> None:
+    """Velocities off while Δt agree and no constant factor explains them: Δt paired with
+    the wrong steps, not "inspect normalization"."""
+    results = healthy()
+    setting(results, "integration.vel_p95", "fail", {"ratio": 1.4, "cause": None})
+    result = decide(results)
+    assert rule_of(result) == 7 and result.decision is not None
+    assert "paired with other steps than the points" in result.decision.verdict
+    assert "inspect normalization" not in result.decision.verdict
 
 
 def test_a_gate_drift_the_sampler_explains_is_not_rule_7() -> None:

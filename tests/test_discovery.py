@@ -261,6 +261,42 @@ def test_an_empty_folder_opens_the_sample_and_says_what_it_passed_over(tmp_path:
     assert found.notes[0] == f"nothing usable found in {tmp_path.resolve()}"
 
 
+def test_symlinked_run_folders_are_followed_once_each(tmp_path: Path) -> None:
+    """`runs/` linked to a data disk was skipped silently (and `check` fell back to the
+    bundled sample data); a link back up the tree must not loop."""
+    disk = tmp_path / "disk"
+    shutil.copytree(SAMPLE / "runs" / "linear", disk / "runs" / "linear")
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "runs").symlink_to(disk / "runs")
+    (disk / "runs" / "linear" / "up").symlink_to(project)  # a loop through the link
+    found = discover(project)
+    assert [run.name for run in found.runs] == ["runs/linear"]
+    assert found.runs[0].checkpoint == project / "runs/linear/checkpoint.pt"
+    reasons = _reasons(found, project)
+    assert reasons["runs/linear/up"] == "a link to a folder already searched: not searched again"
+
+
+def test_discovery_past_its_time_budget_lists_what_it_did_not_examine(tmp_path: Path) -> None:
+    shutil.copy(SAMPLE_CACHE, tmp_path / "train_timing.pt")
+    found = discover(tmp_path, budget_s=0.0)
+    assert found.empty and found.missed
+    assert _reasons(found, tmp_path)["train_timing.pt"].startswith("not examined (discovery")
+    assert "1 more files were not examined" in found.notes[0]
+
+
+def test_check_never_stands_the_sample_data_in_for_the_users_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A folder whose only tensor file cannot be read ran `check` on the sample, exit 0."""
+    (tmp_path / "weights.npz").write_bytes(b"not a zip")
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, ["check", "--stage", "1"])
+    assert result.exit_code == 2, result.output
+    assert "weights.npz: cannot be read" in result.stderr
+    assert "none usable found in" in result.stderr and "passed over" in result.stderr
+
+
 # --- the checkout, build output and .gitignore ------------------------------------------------
 
 
@@ -390,3 +426,22 @@ def test_a_run_trained_on_the_sample_resumes_with_its_cache(tmp_path: Path) -> N
     del checkpoint["config"]["cache_path"]  # as written before the path was recorded
     torch.save(checkpoint, run / "checkpoint.pt")
     assert discover_or_sample(tmp_path).caches == [SAMPLE_CACHE.resolve()]
+
+
+def test_init_names_files_kept_under_unknown_keys_and_the_key_map_to_write(
+    tmp_path: Path,
+) -> None:
+    """A cache saved under the user's own key names is not recognised (no guess), but init
+    says which files it passed over, with their keys, and the table lines that read them;
+    before, it said no cache existed and to build one."""
+    from tui_timing.report.init_table import infer_table
+
+    folder = tmp_path / "data/cache"
+    folder.mkdir(parents=True)
+    np.savez(folder / "bb_train.npz", seg_dur=np.ones(3), step_frac=np.ones((3, 4)) / 4)
+    lines = infer_table(tmp_path).text(tmp_path).splitlines()
+    (cache,) = [line for line in lines if line.startswith('# cache = "..."')]
+    assert "data/cache/bb_train.npz (found seg_dur, step_frac)" in cache
+    assert "[tool.timing-tui.keys.cache]" in cache and "build-cache" not in cache
+    (evaluation,) = [line for line in lines if line.startswith('# eval = "..."')]
+    assert "[tool.timing-tui.keys.eval]" in evaluation

@@ -204,8 +204,60 @@ def test_channels_that_do_not_name_dx_dy_dt_are_refused(
 ) -> None:
     path = tmp_path / "samples.npz"
     np.savez(path, real=_channels(halves[0]), fake=_channels(halves[1]))
-    with pytest.raises(ArtifactError, match="must name dx, dy and dt once each"):
+    with pytest.raises(ArtifactError, match=r"must name dx, dy and dt \(steps\) or x, y and t"):
         load_eval_dump(path, Settings(keys={"eval": {"channels": "dx,dx,dt"}}))
+
+
+def _points_and_time(seqs: Sequences) -> tuple[np.ndarray, np.ndarray]:
+    """A side as (x, y, t) over its L+1 points, t the time since the row's first point, and
+    its mask over the points (zeros after the last one, as a padded batch leaves them)."""
+    n = seqs.n_rows
+    time = np.concatenate([np.zeros((n, 1)), np.cumsum(seqs.dt, axis=1)], axis=1)
+    points = np.concatenate([np.ones((n, 1), bool), seqs.mask], axis=1)
+    data = np.concatenate([seqs.xy, time[..., None]], axis=-1) * points[..., None]
+    return data.astype(np.float32), points
+
+
+@pytest.mark.parametrize("told", ["names", "eval_xy"])
+def test_channels_of_points_and_time_are_read_as_points(
+    halves: tuple[Sequences, Sequences], plain: EvalDump, tmp_path: Path, told: str
+) -> None:
+    """[N, L+1, 3] of (x, y, t), as a diffusion model that generates whole paths keeps them,
+    named x, y, t in the dump (or unnamed, with eval_xy = "points"): the steps are the
+    differences of consecutive points, the mask counts points, and |vel| p95 and the Δt
+    median equal numpy's on the same paths (read as (dx, dy, dt), the times would be
+    steps and the positions displacements: a Δt median of seconds, velocities ×10)."""
+    real, fake = halves
+    entries: dict[str, Any] = {}
+    for group, seqs in (("ref", real), ("synth", fake)):
+        entries[f"{group}/traj"], entries[f"{group}/pts_ok"] = _points_and_time(seqs)
+    if told == "names":
+        entries["channels"] = np.array(["x", "y", "t"])
+    path = tmp_path / "samples.npz"
+    np.savez(path, **entries)
+    keys = {"real": "ref", "fake": "synth", "mask": "pts_ok"}
+    settings = Settings(keys={"eval": keys}, eval_xy="points" if told == "eval_xy" else None)
+    dump = load_eval_dump(path, settings)
+    for side in ("real", "fake"):
+        got, want = getattr(dump, side), getattr(plain, side)
+        assert np.array_equal(got.mask, want.mask)
+        np.testing.assert_allclose(got.dt[got.mask], want.dt[want.mask], rtol=1e-5, atol=1e-5)
+    vel_p95, dt_median, zeros = _numpy_figures(real)
+    assert dump.real.vel_p95() == pytest.approx(vel_p95, rel=1e-3)
+    assert float(np.median(dump.real.dt[dump.real.mask])) == pytest.approx(dt_median, rel=1e-4)
+    assert dump.real.n_zero_dt() == zeros
+    read = {a.what: a.value for a in dump.assumptions}
+    assert read["real xy"] == "points" and read["fake Δt"] == "differences of consecutive times"
+
+
+def test_channels_named_as_steps_contradicting_eval_xy_are_refused(
+    halves: tuple[Sequences, Sequences], tmp_path: Path
+) -> None:
+    path = tmp_path / "samples.npz"
+    order = np.array(["dx", "dy", "dt"])
+    np.savez(path, real=_channels(halves[0]), fake=_channels(halves[1]), channels=order)
+    with pytest.raises(ArtifactError, match='set eval_xy = "steps" or remove it'):
+        load_eval_dump(path, Settings(eval_xy="points"))
 
 
 # --- points or steps (per-point Δt with a leading 0; settled by eval_xy) ----------------------
@@ -321,3 +373,58 @@ def test_the_table_checks_eval_xy(tmp_path: Path) -> None:
     assert read_project({"eval_xy": "points"}, tmp_path / "pyproject.toml").eval_xy == "points"
     with pytest.raises(UsageError, match='eval_xy must be "points"'):
         read_project({"eval_xy": "pts"}, tmp_path / "pyproject.toml")
+
+
+def test_init_leaves_eval_xy_to_the_user_with_the_question(
+    halves: tuple[Sequences, Sequences], tmp_path: Path
+) -> None:
+    from tui_timing.report.init_table import infer_table
+
+    real, fake = halves
+    (tmp_path / "eval").mkdir()
+    dump = {"real": _per_point(real, origin=True), "fake": _per_point(fake, origin=True)}
+    torch.save(dump, tmp_path / "eval/samples.pt")
+    text = infer_table(tmp_path).text(tmp_path)
+    (line,) = [line for line in text.splitlines() if line.lstrip("# ").startswith("eval_xy")]
+    assert line.startswith('# eval_xy = "..."') and "points that start at (0, 0)" in line
+    torch.save({"real": _per_point(real), "fake": _per_point(fake)}, tmp_path / "eval/samples.pt")
+    lines = infer_table(tmp_path).text(tmp_path).splitlines()
+    assert not [line for line in lines if line.lstrip("# ").startswith("eval_xy")]  # decided
+
+
+def _with_lengths(seqs: Sequences, extra: int, pad: int = 0) -> dict[str, torch.Tensor]:
+    """Points and per-step Δt (padded by `pad` more steps) with per-row lengths instead of
+    a mask: the steps, or (extra = 1) the points."""
+    n = seqs.n_rows
+    xy = np.concatenate([seqs.xy, np.repeat(seqs.xy[:, -1:], pad, axis=1)], axis=1)
+    return {
+        "xy": torch.from_numpy(xy),
+        "dt": torch.from_numpy(np.concatenate([seqs.dt, np.zeros((n, pad))], axis=1)),
+        "lengths": torch.from_numpy(seqs.mask.sum(axis=1) + extra),
+    }
+
+
+@pytest.mark.parametrize(
+    ("extra", "pad", "counts", "why"),
+    [
+        (0, 0, "counts steps", "not every row's last counted step"),
+        (1, 0, "counts points", "exceeds the"),
+        (1, 3, "counts points", "has Δt = 0 in every row"),
+    ],
+)
+def test_lengths_count_steps_or_points_as_their_values_say(
+    halves: tuple[Sequences, Sequences],
+    tmp_path: Path,
+    extra: int,
+    pad: int,
+    counts: str,
+    why: str,
+) -> None:
+    real, fake = halves
+    path = tmp_path / "eval.pt"
+    torch.save({"real": _with_lengths(real, extra, pad), "fake": fake.as_tensors()}, path)
+    dump = load_eval_dump(path)
+    assert np.array_equal(dump.real.mask[:, : real.mask.shape[1]], real.mask)
+    assert dump.real.n_zero_dt() == _numpy_figures(real)[2]
+    (length,) = [a for a in dump.assumptions if a.what == "real length"]
+    assert length.value == counts and why in length.source

@@ -16,6 +16,7 @@ import io
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import zipfile
@@ -78,18 +79,23 @@ class Run:
 
 
 def run_measured(
-    *args: str, cwd: Path | None = None, data_limit_mb: int = 0, timeout: float = 300
+    *args: str,
+    cwd: Path | None = None,
+    data_limit_mb: int = 0,
+    timeout: float = 300,
+    wrap: tuple[str, ...] = (),
 ) -> Run:
     """`timing-tui ARGS` in a child process; its exit and its resource usage.
 
     `data_limit_mb` sets the child's RLIMIT_DATA (`ulimit -d`): a machine with that much
-    memory, as far as the memory budget can tell.
+    memory, as far as the memory budget can tell. `wrap` is a command the child runs under
+    (`capsh ... --`).
     """
     env = dict(os.environ)
     if data_limit_mb:
         env["HARDEN_DATA_LIMIT"] = str(data_limit_mb << 20)
     done = subprocess.run(
-        [sys.executable, "-c", LAUNCHER, sys.executable, "-m", "tui_timing", *args],
+        [sys.executable, "-c", LAUNCHER, *wrap, sys.executable, "-m", "tui_timing", *args],
         capture_output=True,
         text=True,
         cwd=cwd,
@@ -652,3 +658,315 @@ def test_train_whose_stats_log_cannot_be_written_says_so(full_disk: Path) -> Non
     assert run.code == 2, run.stderr
     assert f"{run_dir / 'stats.jsonl'}: cannot be written" in run.stderr
     assert "no final checkpoint.pt" in run.stderr
+
+
+# --- a normal day: folders, plug-ins, options -----------------------------------------------
+
+
+def without_root_powers() -> tuple[str, ...]:
+    """A prefix that runs a command without the power to read any folder (root has it):
+    capsh dropping CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH. Empty for a normal user."""
+    if os.geteuid() != 0:
+        return ()
+    if shutil.which("capsh") is None:
+        pytest.skip("running as root without capsh: a folder cannot be made unreadable")
+    drop = "--drop=cap_dac_override,cap_dac_read_search"
+    return ("capsh", drop, "--", "-c", 'exec "$0" "$@"')
+
+
+def test_a_folder_that_cannot_be_listed_never_stops_discovery(tmp_path: Path) -> None:
+    """A root-owned folder or lost+found below the working directory: PermissionError
+    traceback, exit 1. Now it is passed over with the reason and the rest is used."""
+    shutil.copy(CACHE, tmp_path / "train_timing.pt")
+    for name in ("lost+found", "locked"):
+        (tmp_path / name / "inner").mkdir(parents=True)
+        (tmp_path / name).chmod(0)
+    try:
+        run = run_measured("check", "--stage", "1", cwd=tmp_path, wrap=without_root_powers())
+    finally:
+        for name in ("lost+found", "locked"):
+            (tmp_path / name).chmod(0o700)
+    run.assert_clean()
+    assert run.code == 0, run.stderr[-2000:]
+    assert "locked: cannot be listed (permission denied)" in run.stdout, run.stdout
+    assert "lost+found: cannot be listed (permission denied)" in run.stdout
+    assert "cache train_timing.pt: timing cache" in run.stdout
+
+
+LOUD_DATASET = """
+import os, sys, threading, time
+from tui_timing.data.dataset import TimingDataset
+
+class Loud(TimingDataset):
+    def __init__(self, cache_path):
+        print("hello from the dataset")
+        threading.Thread(target=time.sleep, args=(10**6,)).start()
+        super().__init__(cache_path)
+
+class Quits(TimingDataset):
+    def __init__(self, cache_path):
+        os._exit(0)
+"""
+
+
+def test_a_plugins_print_and_stray_thread_leave_one_json_object_and_an_exit(
+    tmp_path: Path,
+) -> None:
+    """A plug-in's print() went into `--format json` (stdout no longer one object), and a
+    thread it started that never ends kept the process alive after the report."""
+    (tmp_path / "loud.py").write_text(LOUD_DATASET)
+    run = check_json(CACHE, "--cache", "--dataset", "loud:Loud", "--stage", "2", cwd=tmp_path)
+    run.assert_clean()
+    report = json.loads(run.stdout)  # exactly one object: the print went to stderr
+    assert report["stages"][0]["id"] == 2 and run.code in (0, 1)
+    assert "hello from the dataset" in run.stderr
+
+
+def test_a_plugin_calling_os_exit_is_reported_not_obeyed(tmp_path: Path) -> None:
+    """os._exit(0) in a plug-in ended `check` with exit 0 and no report."""
+    (tmp_path / "loud.py").write_text(LOUD_DATASET)
+    run = run_measured(
+        "check", "--cache", str(CACHE), "--dataset", "loud:Quits", "--stage", "2", cwd=tmp_path
+    )
+    run.assert_clean()
+    assert run.code == 1, (run.stdout[-1000:], run.stderr[-1000:])
+    assert "[FAIL] dataset.instantiate" in run.stdout and "os._exit(0)" in run.stdout
+
+
+def test_ctrl_c_exits_130(tmp_path: Path) -> None:
+    """Ctrl-C exited 1, the code of a failed check."""
+    (tmp_path / "waits.py").write_text(
+        "import sys, time\n"
+        "from tui_timing.data.dataset import TimingDataset\n"
+        "class Waits(TimingDataset):\n"
+        "    def __init__(self, cache_path):\n"
+        "        print('waiting', file=sys.stderr, flush=True)\n"
+        "        time.sleep(10**6)\n"
+    )
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tui_timing",
+            "check",
+            "--cache",
+            str(CACHE),
+            "--dataset",
+            "waits:Waits",
+            "--stage",
+            "2",
+        ],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert child.stderr is not None
+    for line in child.stderr:  # the plug-in is running: Ctrl-C now
+        if line.startswith("waiting"):
+            break
+    child.send_signal(signal.SIGINT)
+    _, err = child.communicate(timeout=120)
+    assert child.returncode == 130, err[-2000:]
+    assert "interrupted" in err and "Traceback" not in err
+
+
+def test_an_empty_path_is_a_usage_error(tmp_path: Path) -> None:
+    """`--cache "$CACHE"` with the variable unset let discovery pick other files, exit 1."""
+    shutil.copy(CACHE, tmp_path / "other_timing.pt")
+    run = run_measured("check", "--cache", "", "--stage", "1", cwd=tmp_path)
+    run.assert_clean()
+    assert run.code == 2
+    assert "Invalid value for '--cache': an empty path" in run.stderr
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
+def test_device_cuda_without_cuda_is_a_usage_error() -> None:
+    """The model-side checks skipped, and `--stage 3` passed on a model that never ran."""
+    run = run_measured(
+        "check", "--cache", str(CACHE), "--checkpoint", str(INCREMENTS), "--device", "cuda",
+        "--stage", "3",
+    )  # fmt: skip
+    run.assert_clean()
+    assert run.code == 2
+    assert "torch sees no usable CUDA device" in run.stderr
+
+
+def test_train_onto_an_existing_run_is_refused_unless_overwrite(tmp_path: Path) -> None:
+    """`train --out EXISTING_RUN` replaced a 60-line stats.jsonl with 2 lines."""
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "stats.jsonl").write_text("kept\n")
+    run = run_measured("train", "--cache", str(CACHE), "--out", str(run_dir), "--epochs", "1")
+    run.assert_clean()
+    assert run.code == 2
+    assert "already holds a run (stats.jsonl); give --overwrite" in run.stderr
+    assert (run_dir / "stats.jsonl").read_text() == "kept\n"
+    again = run_measured(
+        "train", "--cache", str(CACHE), "--out", str(run_dir), "--epochs", "1", "--overwrite"
+    )
+    assert again.code == 0, again.stderr[-2000:]
+    assert (run_dir / "checkpoint.pt").is_file()
+
+
+def test_a_validation_fraction_of_one_is_a_usage_error(tmp_path: Path) -> None:
+    run = run_measured(
+        "train", "--cache", str(CACHE), "--out", str(tmp_path / "r"), "--val-fraction", "1"
+    )
+    run.assert_clean()
+    assert run.code == 2 and "Invalid value for '--val-fraction'" in run.stderr
+
+
+def test_the_tui_without_a_terminal_says_to_run_check() -> None:
+    """Started from CI or a pipe, the TUI never exited."""
+    run = run_measured("--cache", str(CACHE), timeout=120)
+    run.assert_clean()
+    assert run.code == 2
+    assert "needs a terminal" in run.stderr and "timing-tui check" in run.stderr
+
+
+def test_stdout_on_a_full_device_is_a_clean_exit() -> None:
+    """`check > /dev/full` exited 120 with an exception at shutdown."""
+    if not os.path.exists("/dev/full"):
+        pytest.skip("/dev/full is not available on this system")
+    with open("/dev/full", "w") as full:
+        done = subprocess.run(
+            [sys.executable, "-m", "tui_timing", "check", "--cache", str(CACHE), "--stage", "1"],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=300,
+        )
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert "cannot write the output (No space left on device)" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_a_pyproject_nested_thousands_deep_is_a_usage_error(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text("x = " + "[" * 5000 + "]" * 5000 + "\n")
+    run = run_measured("check", "--cache", str(CACHE), "--stage", "1", cwd=tmp_path)
+    run.assert_clean()
+    assert run.code == 2 and "nested too deeply" in run.stderr
+
+
+# --- a hostile repository: whose table, whose names ----------------------------------------
+
+PLANTED = "import pathlib\npathlib.Path(__file__).with_name('RAN').write_text('x')\n"
+PLANTED_TABLE = '[tool.timing-tui]\ndataset = "planted:Data"\n'
+
+
+def test_a_pyproject_others_can_write_is_ignored_and_says_so(tmp_path: Path) -> None:
+    """A table in a shared parent folder (or /tmp) imported and ran the planter's module
+    while the user named only their own artifacts, and nothing named that pyproject."""
+    shared = tmp_path / "shared"
+    (shared / "mine").mkdir(parents=True)
+    shared.chmod(0o777)
+    (shared / "pyproject.toml").write_text(PLANTED_TABLE)
+    (shared / "mine" / "planted.py").write_text(PLANTED)
+    run = run_measured("check", "--cache", str(CACHE), "--stage", "2", cwd=shared / "mine")
+    run.assert_clean()
+    assert not (shared / "mine" / "RAN").exists()
+    assert f"ignoring {shared / 'pyproject.toml'}: it is in a folder other users" in run.stderr
+    assert "Project table" not in run.stdout
+
+
+def test_a_pyproject_above_the_repository_is_not_read(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text(PLANTED_TABLE)
+    repo = tmp_path / "repo"
+    (repo / ".git").mkdir(parents=True)
+    (repo / "planted.py").write_text(PLANTED)
+    run = run_measured("check", "--cache", str(CACHE), "--stage", "2", cwd=repo)
+    run.assert_clean()
+    assert run.code == 0 and not (repo / "RAN").exists()
+    (repo / "pyproject.toml").write_text("[tool.timing-tui]\nsamples = 64\n")
+    run = run_measured("check", "--cache", str(CACHE), "--stage", "1", cwd=repo)
+    assert f"Project table: [tool.timing-tui] of {repo / 'pyproject.toml'}" in run.stdout
+    report = json.loads(check_json(CACHE, cwd=repo).stdout)
+    assert report["project"] == str(repo / "pyproject.toml")
+
+
+def test_names_from_files_reach_the_terminal_escaped(tmp_path: Path) -> None:
+    """A cache and a scratchpad whose names hold OSC 52 (a clipboard write), a newline and
+    a right-to-left override: the path echoes printed them raw."""
+    weird = tmp_path / "a\x1b]52;c;aGk=\x07\nssh-rsa AAAA key\u202e"
+    weird.mkdir()
+    cache = weird / "train_timing.pt"
+    shutil.copy(CACHE, cache)
+    pad = weird / "notes\x1b[2J.md"
+    run = run_measured("check", "--cache", str(cache), "--stage", "1", "--scratchpad", str(pad))
+    run.assert_clean()
+    assert run.code == 0, run.stderr[-2000:]
+    for text in (run.stdout, run.stderr, pad.read_text()):
+        assert "\x1b" not in text and "\u202e" not in text
+        assert not any(line.startswith("ssh-rsa") for line in text.splitlines())
+    assert "appended to " in run.stderr and "\\x1b]52" in run.stderr
+    sampled = run_measured("sample", "--checkpoint", str(INCREMENTS), "--cache", str(cache),
+                           "--samples", "16")  # fmt: skip
+    assert sampled.code == 0, sampled.stderr[-2000:]
+    assert "\x1b" not in sampled.stdout and "rows of " in sampled.stdout
+
+
+def test_a_name_that_is_not_utf8_never_crashes_the_export(tmp_path: Path) -> None:
+    """`check --scratchpad` exited 1 and left an empty scratchpad."""
+    cache = Path(os.fsdecode(bytes(tmp_path) + b"/caf\xe9_timing.pt"))
+    shutil.copy(CACHE, cache)
+    pad = tmp_path / "notes.md"
+    run = run_measured("check", "--cache", str(cache), "--stage", "1", "--scratchpad", str(pad))
+    run.assert_clean()
+    assert run.code == 0, run.stderr[-2000:]
+    assert "caf\\udce9_timing.pt" in pad.read_text()
+
+
+@pytest.mark.parametrize("name", ["stats.jsonl", "train.safetensors", "events.out.tfevents.1"])
+def test_the_scratchpad_is_never_an_artifact(name: str, tmp_path: Path) -> None:
+    artifact = tmp_path / name
+    artifact.write_bytes(b"{}\n")
+    run = run_measured("check", "--cache", str(CACHE), "--stage", "1", "--scratchpad",
+                       str(artifact))  # fmt: skip
+    run.assert_clean()
+    assert run.code == 2 and "not a scratchpad" in run.stderr
+    assert artifact.read_bytes() == b"{}\n"
+
+
+def test_a_dangling_scratchpad_link_gets_no_target(tmp_path: Path) -> None:
+    pad = tmp_path / "scratchpad.md"
+    target = tmp_path / "elsewhere" / "authorized_keys"
+    target.parent.mkdir()
+    pad.symlink_to(target)
+    run = run_measured("check", "--cache", str(CACHE), "--stage", "1", "--scratchpad", str(pad))
+    run.assert_clean()
+    assert run.code == 2 and "which does not exist" in run.stderr
+    assert not target.exists()
+
+
+@pytest.mark.parametrize("epoch", [2**63, 2**64 + 5])
+def test_an_epoch_beyond_int64_is_named(epoch: int, tmp_path: Path) -> None:
+    """An epoch of 2**63 or more became -9223372036854775808 in the figures."""
+    log = tmp_path / "stats.jsonl"
+    lines = (INCREMENTS.parent / "stats.jsonl").read_text().splitlines()
+    last = json.loads(lines[-1])
+    last["epoch"] = epoch
+    log.write_text("\n".join([*lines[:-1], json.dumps(last)]) + "\n")
+    run = run_measured("check", "--log", str(log), "--stage", "4", "--no-cache")
+    run.assert_clean()
+    assert run.code == 2
+    assert f"[epoch]: line {len(lines)}: expected an epoch" in run.stderr
+    assert "below 2**63" in run.stderr
+
+
+def test_a_working_folder_path_over_4096_characters(tmp_path: Path) -> None:
+    """Longer than PATH_MAX, the working folder cannot be named absolutely: a traceback."""
+    here = Path.cwd()
+    os.chdir(tmp_path)
+    try:
+        for _ in range(25):  # 25 × 201 characters, made one relative step at a time
+            os.mkdir("d" * 200)
+            os.chdir("d" * 200)
+        run = run_measured("check", "--cache", str(CACHE), "--stage", "1", "--no-cache")
+        found = run_measured("check", "--stage", "1", "--no-cache")
+    finally:
+        os.chdir(here)
+    run.assert_clean()
+    assert run.code == 0, run.stderr[-2000:]
+    found.assert_clean()
+    assert found.code == 2 and "cannot be listed" in found.stderr, found.stderr[-2000:]

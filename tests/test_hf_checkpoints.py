@@ -9,6 +9,7 @@ index, a `config.json` with the user's own field names) and loads it through the
 from __future__ import annotations
 
 import json
+import os
 import sys
 import textwrap
 from collections.abc import Iterator
@@ -21,7 +22,7 @@ from sample_paths import CACHE
 
 from tui_timing.artifacts.checkpoint_folder import checkpoint_folder
 from tui_timing.config import ArtifactPaths, Settings
-from tui_timing.errors import UsageError
+from tui_timing.errors import ArtifactError, UsageError
 from tui_timing.model.checkpoint import load_checkpoint
 from tui_timing.stages.runner import load_artifacts, run_stage
 
@@ -239,3 +240,34 @@ def test_a_factory_taking_the_width_gets_the_one_its_model_fits(src: Path, tmp_p
     ckpt = load_checkpoint(folder, Settings(model_spec="hfnet:make", pythonpath=(src,)))
     assert ckpt.cond_dim == 10 and ckpt.model is not None
     assert "fit the file's (tried 16, 10)" in ckpt.inferred["cond_dim"]
+
+
+def test_a_hostile_bin_in_a_folder_is_refused_without_running(tmp_path: Path) -> None:
+    """The folder's `pytorch_model.bin` goes through the strict reader like any .pt: a
+    pickle that asks to call anything is refused, and nothing runs."""
+    marker = tmp_path / "ran"
+
+    class Payload:
+        def __reduce__(self) -> tuple[object, ...]:
+            return (os.system, (f"touch '{marker}'",))
+
+    folder = tmp_path / "checkpoint-7"
+    folder.mkdir()
+    torch.save({"encoder.weight": Payload()}, folder / "pytorch_model.bin")
+    (folder / "config.json").write_text(json.dumps(CONFIG))
+    with pytest.raises(ArtifactError) as caught:
+        load_checkpoint(folder, Settings())
+    assert "system" in caught.value.problem and not marker.exists()
+
+
+def test_a_broken_index_is_said_when_loading_and_not_a_checkpoint_to_discovery(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "sharded"
+    folder.mkdir()
+    index = {"weight_map": {"encoder.weight": "model-00001-of-00002.safetensors"}}
+    (folder / "model.safetensors.index.json").write_text(json.dumps(index))
+    assert checkpoint_folder(folder) is None
+    with pytest.raises(ArtifactError) as caught:
+        load_checkpoint(folder, Settings())
+    assert "names the shard 'model-00001-of-00002.safetensors'" in caught.value.problem

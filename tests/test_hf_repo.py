@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +20,8 @@ import numpy as np
 import pytest
 from hf_repo import EPOCHS, RUNS, checkpoints, hf_repo
 from research_repos import assessed, run_check, stage, statuses
+
+import tui_timing
 
 
 @pytest.fixture(scope="module")
@@ -155,3 +160,29 @@ def test_both_runs_were_trained_with_their_floor(repo: Path) -> None:
         saved = json.loads((checkpoints(repo, name)[-1] / "config.json").read_text())
         assert saved["sigma_floor"] == floor and saved["n_features"] == feature_width(repo)
         assert len(checkpoints(repo, name)) == 2
+
+
+def test_compare_of_the_two_runs_says_fixed(repo: Path) -> None:
+    """`compare` of the two run folders: each run's own newest checkpoint folder (its
+    config.json), the σ floor's checks fixed, rule 5 gone."""
+    env = {**os.environ, "PYTHONPATH": str(Path(tui_timing.__file__).resolve().parents[1])}
+    command = ["compare", "outputs/wide", "outputs/base", "--format", "json"]
+    done = subprocess.run(
+        [sys.executable, "-m", "tui_timing", *command],
+        cwd=repo,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(done.stdout)
+    for side, run in (("a", "wide"), ("b", "base")):
+        path = report[side]["artifacts"]["checkpoint"]["path"]
+        assert path.endswith(
+            f"outputs/{run}/{checkpoints(repo, run)[-1].relative_to(repo / 'outputs' / run)}"
+        )
+    kinds = {c["id"]: c["kind"] for c in report["changes"]}
+    assert kinds["model.duration_head"] == "fixed" and kinds["model.duration_fit"] == "fixed"
+    assert "regressed 0" in report["summary"] and "rule 5" in report["summary"]
+    assert report["b"]["decision"]["rule"] != 5

@@ -195,12 +195,36 @@ def test_stage4_on_a_step_axis_says_step_in_messages_and_fields(tmp_path: Path) 
     assert collapse.measured["step"] == 50 * (first + 1)
     assert "epoch" not in collapse.measured
     assert f"σ collapses from step {50 * (first + 1)}" in collapse.message
-    assert "epoch" not in collapse.message
+    assert "epoch" not in collapse.message and "epoch" not in str(collapse.expected)
+    assert result.stats["fitted"]["x_axis"] == "step" and "epochs" not in result.stats["fitted"]
     assert result.stats["x_axis"] == "step" and result.stats["epochs"] is None
     assert result.stats["positions"] == len(val)
     log_check = next(c for c in result.checks if c.id == "train.log")
     assert log_check.message.startswith(f"Read {len(val)} steps (50–{50 * len(val)})")
     assert any(a.what == "x axis" and a.value == "step" for a in result.assumptions)
+
+
+def test_a_log_under_its_own_names_says_which_fields_it_holds_and_the_line_to_write(
+    tmp_path: Path,
+) -> None:
+    """Per-step JSONL with `train/` and `valid/` prefixes and the user's own names: the
+    warning lists the fields read as nothing (prefix removed) and a keys.log line."""
+    path = tmp_path / "metrics.jsonl"
+    lines = []
+    for step in range(1, 41):
+        lines.append(
+            {"step": step, "epoch": step / 10, "train/loss": 1 / step, "train/mu_logd": -0.1}
+        )
+        if step % 10 == 0:
+            lines.append(
+                {"step": step, "epoch": step / 10, "valid/loss": 1 / step, "valid/p_head": 0.1}
+            )
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    check = run_one(4, log=path).check("train.log")
+    assert check is not None and check.status == "warn"
+    assert check.measured["unread_fields"] == ["mu_logd", "p_head"]
+    assert "Fields it holds that were read as none of them: mu_logd, p_head" in check.message
+    assert '[tool.timing-tui.keys.log], one line each: duration_nll = "FIELD"' in check.message
 
 
 # --- keys.log after the split prefix --------------------------------------------------------
@@ -352,3 +376,24 @@ def test_check_json_lists_the_logs_readings_and_stage4s_axis(tmp_path: Path) -> 
     assert stage4["stats"]["x_axis"] == "epoch" and stage4["stats"]["epochs"] == EPOCHS
     assert stage4["stats"]["format"] == "trainer_state.json"
     assert stage4["stats"]["splits"] == ["train", "val"]
+
+
+def test_a_record_with_only_a_step_takes_the_epoch_logged_at_or_before_it(
+    tmp_path: Path,
+) -> None:
+    """The epoch scalar is logged with the train figures only; the eval figures, logged a
+    step later, belong to the epoch logged before them."""
+    from torch.utils.tensorboard import SummaryWriter
+
+    train, val = real("train")[:4], real("val")[:4]
+    writer = SummaryWriter(tmp_path)
+    for epoch, (t, v) in enumerate(zip(train, val, strict=True)):
+        writer.add_scalar("train/loss", t["loss"], 10 * epoch)
+        writer.add_scalar("epoch", epoch, 10 * epoch)
+        writer.add_scalar("eval/loss", v["loss"], 10 * epoch + 1)
+    writer.close()
+    log = load_stats_log(tmp_path)
+    assert log.x_axis == "epoch"
+    assert log.series("val", "loss") == ([0, 1, 2, 3], pytest.approx([r["loss"] for r in val]))
+    assert log.reading.converted == 4
+    assert "the figures at 4 steps with no epoch took the one" in assumption(log, "x axis").source

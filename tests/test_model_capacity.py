@@ -15,6 +15,7 @@ from tui_timing.model.capacity import (
     HEALTHY_HEADS,
     CandidateFit,
     ProbeBudget,
+    ShapeTarget,
     config_name,
     pick_best,
     run_probe,
@@ -140,3 +141,14 @@ def test_probe_on_the_whole_balabit_subset(full_cache: TimingCache, two_threads)
     probe = run_probe(full_cache, bad)
     assert len(probe.candidates) == 5
     assert probe.can_fit is False
+
+
+def test_a_bin_few_held_out_rows_reach_is_not_judged() -> None:
+    """user12, probe seed 1: no held-out row reaches the mid bin (the cache's is 0) and the
+    healthy head's fit puts 1.2e-5 there; that is noise, not a shape the head cannot reach
+    (it ended at rule 4 for the checkpoint's own configuration)."""
+    bins = {"first": 0.1381, "mid": 1.2e-5, "last": 0.0}
+    few = ShapeTarget(0.1434, 0.0, 0.0, 0.25, 3.0, 1e-6, mid_support=0, last_support=0)
+    assert few.reached(bins)
+    many = ShapeTarget(0.1434, 0.0, 0.0, 0.25, 3.0, 1e-6, mid_support=500, last_support=0)
+    assert not many.reached(bins)

@@ -8,6 +8,7 @@ are saved with torch.save, and the cache is the bundled sample cache (real Balab
 from __future__ import annotations
 
 import importlib
+import json
 import sys
 import textwrap
 from collections.abc import Iterator
@@ -147,6 +148,31 @@ def exits(cond_dim, hidden, max_len):
 
 def needs_more(cond_dim, hidden, max_len, n_layers):
     return ByLength(cond_dim, hidden, max_len)
+
+
+class Broken(Head):
+    """A forward that runs but gives nothing the checks can read."""
+
+    def __init__(self, cond_dim, hidden, max_len, how):
+        super().__init__(cond_dim, hidden, max_len)
+        self.how = how
+
+    def forward(self, features, lengths):
+        mu, log_sigma, logits = self.parts(features)
+        if self.how == "none":
+            return None
+        if self.how == "shape":
+            return mu, log_sigma, logits[:, :5]
+        if self.how == "meta":
+            return mu.to("meta"), log_sigma.to("meta"), logits.to("meta")
+        return mu.detach().numpy(), log_sigma.detach().numpy(), logits.detach().numpy()
+
+
+def broken(how):
+    return lambda cond_dim, hidden, max_len: Broken(cond_dim, hidden, max_len, how)
+
+
+returns_none, wrong_shape, meta_tensors, numpy_arrays = map(broken, ["none", "shape", "meta", "np"])
 '''
 
 CONFIG = {"cond_dim": 10, "hidden": 8, "max_len": 128, "lr": 0.003}
@@ -442,6 +468,38 @@ def test_batch_keys_do_not_touch_the_cache(tmp_path: Path) -> None:
         ["check", "--cache", str(path), "--stage", "1", "--key", "batch.length=n_steps"],
     )
     assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize(
+    ("factory", "reason"),
+    [
+        ("returns_none", "must return a dict with mu, log_sigma and logits"),
+        ("wrong_shape", "profile has shape [2048, 5], expected [2048, 128]"),
+        ("meta_tensors", "meta tensor"),
+        ("numpy_arrays", "must return torch tensors, but mu a ndarray"),
+    ],
+)
+def test_a_forward_that_gives_nothing_usable_is_an_error_not_a_pass(
+    factory: str, reason: str, src: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each made every forward-dependent check skip, and stage 3 passed with exit 0 (numpy
+    outputs: "please report this"): the check that runs the forward is `error`, exit 1."""
+    userheads = saving(src)
+    path = checkpoint(tmp_path / "c.pt", userheads.ByLength(10, 8, 128))
+    forget(src)
+    (tmp_path / "pyproject.toml").write_text(
+        f'[tool.timing-tui]\npythonpath = ["src"]\nmodel = "userheads:{factory}"\n'
+    )
+    monkeypatch.chdir(tmp_path)
+    args = ["check", "--cache", str(CACHE), "--checkpoint", str(path), "--stage", "3"]
+    result = CliRunner().invoke(main, [*args, "--format", "json", "--no-cache"])
+    assert result.exit_code == 1, result.output
+    (stage,) = json.loads(result.stdout)["stages"]
+    checks = {c["id"]: c for c in stage["checks"]}
+    assert stage["status"] == "error"
+    assert checks["model.duration_head"]["status"] == "error"
+    assert reason in checks["model.duration_head"]["message"], checks["model.duration_head"]
+    assert "please report" not in result.output
 
 
 def test_a_missing_required_key_says_the_line_that_names_it(tmp_path: Path) -> None:

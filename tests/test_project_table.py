@@ -146,8 +146,12 @@ def test_no_table_means_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
         ("keys = { batch = [1, 2] }", ["names the tuple positions"]),
         # a contract name that does not exist, in every group alike: the names there are
         (
-            "keys = { log = { sigma = 'dur_sigma' } }",
-            ["keys.log: 'sigma' is not a name of the log contract", "dur_sigma, log_sigma"],
+            "keys = { log = { sigma = 's' } }",
+            [
+                "keys.log: 'sigma' is not a name of the log contract",
+                "dur_sigma, log_sigma",
+                'did you mean log_sigma = "s"?',
+            ],
         ),
         (
             "keys = { model = { log_scale = 'log_scale' } }",

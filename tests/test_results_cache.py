@@ -9,8 +9,10 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -272,6 +274,83 @@ def test_an_unwritable_cache_is_never_fatal(
     args = ["check", "--cache", str(SAMPLE / "datasets/sample/train_timing.pt"), "--stage", "1"]
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
+
+
+# --- a folder others can reach ---------------------------------------------------------------
+
+
+def test_the_folder_is_private_whatever_the_umask(
+    sample_run: tuple[StageContext, Report], results_cache_folder: Path
+) -> None:
+    """Under umask 000 the folders were 0777 and the entries 0666: anyone could forge one.
+    Now 0700 and 0600; an entry another user could write is not read."""
+    ctx, report = sample_run
+    before = os.umask(0)
+    try:
+        assert keep(ResultsCache(), ctx, report)
+    finally:
+        os.umask(before)
+    for folder in (results_cache_folder, results_cache_folder / "entries"):
+        assert folder.stat().st_mode & 0o777 == 0o700, oct(folder.stat().st_mode)
+    (entry,) = (results_cache_folder / "entries").glob("*.json")
+    assert entry.stat().st_mode & 0o777 == 0o600
+    assert ResultsCache().lookup(ctx.paths, SETTINGS) is not None
+    entry.chmod(0o666)
+    assert ResultsCache().lookup(ctx.paths, SETTINGS) is None
+
+
+def lookup_finishes(cache: ResultsCache, paths: ArtifactPaths) -> Any:
+    """The lookup's answer; a lookup that hangs (the defect) fails instead of stalling."""
+    answer: list[Any] = []
+    worker = threading.Thread(target=lambda: answer.append(cache.lookup(paths, SETTINGS)))
+    worker.daemon = True
+    worker.start()
+    worker.join(timeout=120)  # a safety net against the hang, not a timing
+    assert not worker.is_alive(), "the lookup hangs"
+    return answer[0]
+
+
+def test_a_fifo_at_a_hash_record_is_a_miss(
+    sample_run: tuple[StageContext, Report], results_cache_folder: Path
+) -> None:
+    """A FIFO at a hash record hung `check` for good."""
+    ctx, report = sample_run
+    cache = ResultsCache()
+    assert keep(cache, ctx, report)
+    record = cache._hash_path(ctx.paths.cache)  # the file to plant
+    record.unlink()
+    os.mkfifo(record, 0o600)
+    assert lookup_finishes(cache, ctx.paths) is None
+
+
+def test_odd_items_never_stop_pruning_and_a_linked_folder_is_left_alone(
+    sample_run: tuple[StageContext, Report], results_cache_folder: Path, tmp_path: Path
+) -> None:
+    """A folder named like an entry stopped pruning for good; with entries/ a link to
+    another folder, pruning deleted that folder's files."""
+    ctx, report = sample_run
+    assert keep(ResultsCache(), ctx, report)
+    entries = results_cache_folder / "entries"
+    size = next(entries.glob("*.json")).stat().st_size
+    (entries / "odd.json").mkdir()
+    os.mkfifo(entries / "pipe.json")
+    cache = ResultsCache(max_bytes=2 * size + size // 2)
+    stages = {sid: CachedStage(r, now()) for sid, r in ctx.results.items()}
+    for seed in range(5):
+        settings = Settings(samples=256, seed=seed)
+        assert cache.store(ctx.paths, settings, stamps(ctx.paths), stages, {})
+        time.sleep(0.01)  # distinct mtimes: least recently used goes first
+    kept = [e for e in entries.glob("*.json") if e.is_file() and not e.is_fifo()]
+    assert len(kept) == 2 and sum(e.stat().st_size for e in kept) <= cache.max_bytes
+    theirs = tmp_path / "theirs"
+    theirs.mkdir()
+    (theirs / "notes.json").write_text("{}")
+    shutil.rmtree(entries)
+    entries.symlink_to(theirs)
+    assert not cache.store(ctx.paths, SETTINGS, stamps(ctx.paths), stages, {})
+    cache.prune()
+    assert (theirs / "notes.json").read_text() == "{}"
+    assert cache.lookup(ctx.paths, SETTINGS) is None
 
 
 # --- check and the TUI ----------------------------------------------------------------------

@@ -17,6 +17,7 @@ import pytest
 from click.testing import CliRunner
 
 from tui_timing.cli import main
+from tui_timing.errors import ArtifactError
 from tui_timing.report.scratchpad import append_entry
 
 EXPORT = (
@@ -85,3 +86,28 @@ def test_check_reports_an_unwritable_scratchpad(
     else:  # refused before any stage ran: no report that ends "Exit code 0."
         assert result.stdout == ""
     assert not (tmp_path / "nope").exists()
+
+
+def test_a_found_scratchpad_linked_out_of_the_project_is_refused(tmp_path: Path) -> None:
+    """A cloned repository's scratchpad.md linked to ~/.ssh/authorized_keys: the export
+    appended to it. Found in the project (or named in its table), it is written only
+    inside; named on the command line, it is written where it points."""
+    project, home = tmp_path / "project", tmp_path / "home"
+    project.mkdir()
+    home.mkdir()
+    keys = home / "authorized_keys"
+    keys.write_text("ssh-ed25519 AAAA mine\n")
+    pad = project / "scratchpad.md"
+    pad.symlink_to(keys)
+    with pytest.raises(ArtifactError) as caught:
+        append_entry(pad, "## timing-tui findings\n", within=project)
+    assert caught.value.file == str(pad) and "leads out of the project" in caught.value.problem
+    assert keys.read_text() == "ssh-ed25519 AAAA mine\n"
+    inside = project / "notes.md"
+    inside.write_text("notes\n")
+    (project / "docs").mkdir()
+    (project / "docs" / "scratchpad.md").symlink_to(inside)
+    append_entry(project / "docs" / "scratchpad.md", "## findings\n", within=project)
+    assert inside.read_text() == "notes\n\n## findings\n"  # a link inside the project is fine
+    append_entry(pad, "## findings\n")  # --scratchpad PATH: where it points
+    assert keys.read_text().endswith("\n## findings\n")

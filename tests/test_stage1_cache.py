@@ -197,3 +197,23 @@ def test_safetensors_cache_loads_like_the_pt(small_cache: Path, tmp_path: Path) 
     (tmp_path / "train_summary.json").write_text(summary.read_text())
     got = statuses(stage1(target))
     assert got["cache.vs_raw"] == "pass" and got["cache.shapes"] == "pass"
+
+
+@pytest.mark.parametrize("fault", [None, "unnormalized_row"])
+def test_a_float16_cache_is_held_to_its_own_precision(
+    small_cache: Path, tmp_path: Path, fault: str | None
+) -> None:
+    """Rows normalized in float32 and then stored as float16 sum to 1 only within the
+    half-precision rounding (4e-4 off against a fixed 1e-4 failed the cache); a row off by
+    1% still fails."""
+    cache = cache_faults.load(small_cache)
+    if fault is not None:
+        getattr(cache_faults, fault)(cache)
+    for key in ("profile", "duration", "log_duration", "features"):
+        cache[key] = cache[key].half()
+    result = stage1(cache_faults.save_beside(cache, small_cache, tmp_path))
+    normalized = result.check("cache.profile_normalized")
+    assert normalized is not None and normalized.measured["max_row_deviation"] > 1e-4
+    assert normalized.status == ("pass" if fault is None else "fail"), normalized.message
+    assert "widened to the profile's stored precision" in str(normalized.expected)
+    assert statuses(result)["cache.log_duration"] == "pass"

@@ -18,7 +18,10 @@ from sample_paths import CACHE, INCREMENTS, LINEAR
 from tui_timing.cli import main
 from tui_timing.config import ArtifactPaths, Settings
 from tui_timing.findings import StageResult
+from tui_timing.model.capacity import CandidateFit, ProbeResult
+from tui_timing.model.heads import HeadConfig
 from tui_timing.model.train import TrainOptions, train
+from tui_timing.stages import model as model_stage
 from tui_timing.stages.model import CHECKS
 from tui_timing.stages.runner import load_artifacts, run_stage
 
@@ -316,3 +319,21 @@ def test_without_a_checkpoint_or_cache() -> None:
     assert statuses(result)["model.load"] == "pass"
     assert statuses(result)["model.conditioning"] == "skip"
     assert result.check("model.profile_capacity").message == "Skipped: no cache given."
+
+
+def test_capacity_does_not_blame_a_head_when_no_configuration_reaches_the_shape() -> None:
+    """Every candidate misses the cache's shape in the brief fit: the probe cannot single
+    out the checkpoint's head (it used to say "increments cannot reach it; increments
+    reaches it"), so the check skips with the question."""
+    ckpt = load_artifacts(ArtifactPaths(cache=CACHE, checkpoint=INCREMENTS), Settings()).value(
+        "checkpoint"
+    )
+    fits = {
+        name: CandidateFit(name, HeadConfig(cond_dim=10), kl, 0.138, 1.2e-5, 0.0, False, 0.0)
+        for name, kl in (("increments", 0.1715), ("templates", 0.1721))
+    }
+    probe = ProbeResult(fits, "increments", "increments", {"first": 0.1434, "mid": 0.0,
+                        "last": 0.0}, 0.3, 0.25, 100, 100, 0.0)  # fmt: skip
+    check = model_stage._capacity_check(ckpt, probe, Settings().tolerances)
+    assert check.status == "skip", check.message
+    assert "cannot single out" in check.message

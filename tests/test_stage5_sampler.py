@@ -15,7 +15,7 @@ from tui_timing.config import ArtifactPaths, Settings
 from tui_timing.findings import StageResult
 from tui_timing.stages.context import ProgressEvent, StageCancelled, StageContext
 from tui_timing.stages.runner import load_artifacts, run_stage
-from tui_timing.stages.sampler import CHECKS
+from tui_timing.stages.sampler import CHECKS, _passthrough_check
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -192,8 +192,9 @@ def test_a_sigma_inflated_in_the_checkpoint_fails_quantiles_and_ks(tmp_path: Pat
         ),
         ("{'duration': torch.ones_like(p[:, 0]), 'profile': p[:, :10]}", "fail", "shape"),
         ("{'duration': -torch.ones_like(p[:, 0]), 'profile': p}", "fail", "negative"),
+        ("{'duration': torch.ones_like(p[:, 0]), 'profile': p * float('nan')}", "fail", "NaN"),
     ],
-    ids=["nan", "short-profile", "negative"],
+    ids=["nan", "short-profile", "negative", "nan-profile"],
 )
 def test_a_broken_sampler_fails_run(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, returned: str, status: str, words: str
@@ -214,6 +215,11 @@ def test_a_broken_sampler_fails_run(
     result = stage5(sampler_spec=spec)
     run = result.check("sampler.run")
     assert run.status == status
+    if words == "NaN":  # NaN profiles have no measurable padding mass: never a pass
+        assert run.measured["nonfinite_rows"] == run.measured["rows"]
+        padding = result.check("sampler.padding_mass")
+        assert padding is not None and padding.status == "skip" and words in padding.message
+        return
     assert words in run.message
     if "shape" in words:
         assert set(statuses(result).values()) == {status, "skip"}
@@ -273,3 +279,14 @@ def test_changing_only_the_seed_flags_nothing_on_the_healthy_run() -> None:
         for seed, result in enumerate(ctx_checks)
     }
     assert {seed: found for seed, found in flagged.items() if found} == {}
+
+
+def test_one_coincidental_equal_duration_is_not_a_warning() -> None:
+    """A continuous draw equal to its twin on 1 row of 2,048 is coincidence (the check
+    used to warn on it while saying "0%"); 30 equal rows are not."""
+    tol = Settings().tolerances
+    one = {"duration_share": 1 / 2048, "profile_share": 0.0, "share": 1 / 2048, "rows": 2048}
+    check = _passthrough_check({"passthrough": one}, tol)
+    assert check.status == "pass" and "1 of 2,048 sampled durations" in check.message
+    many = {**one, "duration_share": 30 / 2048, "share": 30 / 2048}
+    assert _passthrough_check({"passthrough": many}, tol).status == "warn"

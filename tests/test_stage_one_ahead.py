@@ -70,6 +70,18 @@ def test_a_cached_result_is_left_to_the_app(tmp_path: Path) -> None:
     assert out["started"] and not out["taken"] and out["gone"]
     assert any("results cache holds it" in line for line in out["log"])
     taken(drive(cache=CACHE, no_cache=True))  # --no-cache: the child computes it
+    out = drive(cache=CACHE, lookup=True)  # as the CLI starts: the parent asked first
+    assert not out["started"], out
+    assert any("in the results cache: no child" in line for line in out["log"])
+    taken(drive(cache=CACHE, no_cache=True, lookup=True))
+
+
+def test_a_miss_found_before_the_fork_is_computed_by_a_child_behind_the_app() -> None:
+    """The parent's lookup missed: the child computes stage 1, at a lower priority than
+    the app (so the first frame is not held up on a busy machine)."""
+    out = drive(cache=CACHE, lookup=True)
+    taken(out)
+    assert out["nice"] > 0, out
 
 
 def test_stopping_the_wait_kills_and_reaps_the_child() -> None:

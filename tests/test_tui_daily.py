@@ -387,3 +387,19 @@ async def test_a_histograms_y_axis_starts_at_zero(cache: Path, tmp_path: Path) -
         await pilot.pause()
         ticks = re.findall(r"(\d+(?:\.\d+)?)┤", screen_text(app))
         assert ticks and float(ticks[-1]) == 0.0, ticks
+
+
+async def test_y_copies_what_is_shown_escaped(cache: Path, tmp_path: Path) -> None:
+    """A check quoting a file name with an OSC 52 write and a right-to-left override: `y`
+    copied the raw bytes, which reach the terminal the user pastes into."""
+    hostile = "runs/\x1b]52;c;ZXZpbA==\x07evil\u202egnp.pt"
+    check = Check("cache.load", "error", None, None, f"Cannot read {hostile}.")
+    app = TimingApp(invocation(cache=cache), cwd=tmp_path)
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await settle(pilot, app)
+        app.post_message(StageFinished(1, StageResult(1, "cache", checks=[check]), "test"))
+        await pilot.pause()
+        await pilot.press("tab", "Y")
+        copied = app.clipboard
+        assert "\x1b" not in copied and "\x07" not in copied and "\u202e" not in copied
+        assert "runs/\\x1b]52;c;ZXZpbA==\\x07evil\\u202egnp.pt" in copied

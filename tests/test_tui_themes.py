@@ -3,11 +3,13 @@ default suits the terminal."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 from tui_timing.resources import themes_dir
+from tui_timing.tui.preferences import save_theme, saved_theme
 from tui_timing.tui.themes import (
     ANSI_THEME,
     DEFAULT_THEME,
@@ -90,3 +92,48 @@ def test_user_themes_live_under_xdg_config(monkeypatch: pytest.MonkeyPatch, tmp_
 )
 def test_default_theme_follows_the_terminal(env: dict[str, str], expected: str) -> None:
     assert default_theme_name(env) == expected
+
+
+@pytest.mark.parametrize("odd", ["fifo", "nested", "huge"])
+def test_a_theme_that_is_a_pipe_nested_or_huge_is_refused_unread(odd: str, tmp_path: Path) -> None:
+    """A FIFO hung the TUI at launch, deep nesting was a RecursionError, a 3 GB file a
+    MemoryError: each is now a ThemeError naming the file, and the others still load."""
+    (tmp_path / "mine.toml").write_text(GOOD)
+    path = tmp_path / "odd.toml"
+    if odd == "fifo":
+        os.mkfifo(path)
+    elif odd == "nested":
+        path.write_text(GOOD + "x = " + "[" * 5000 + "]" * 5000 + "\n")
+    else:
+        with path.open("wb") as handle:
+            handle.truncate(3 << 30)  # sparse: no disk used
+    themes, problems = load_themes([tmp_path])
+    assert "mine" in themes
+    (problem,) = problems
+    assert problem.path == path
+    expected = {"fifo": "not a regular file", "nested": "nested too deeply", "huge": "larger than"}
+    assert expected[odd] in problem.problem, problem.problem
+
+
+@pytest.mark.parametrize("odd", ["fifo", "nested"])
+def test_odd_preferences_are_ignored(odd: str, tmp_path: Path) -> None:
+    path = tmp_path / "preferences.json"
+    if odd == "fifo":
+        os.mkfifo(path)
+    else:
+        path.write_text("[" * 100_000 + "]" * 100_000)
+    assert saved_theme(path) is None
+
+
+def test_preferences_are_saved_privately_whatever_the_umask(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    before = os.umask(0)
+    try:
+        written = save_theme("mine")
+    finally:
+        os.umask(before)
+    assert written.parent.stat().st_mode & 0o777 == 0o700
+    assert written.stat().st_mode & 0o777 == 0o600
+    assert saved_theme() == "mine"

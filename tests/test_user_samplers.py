@@ -80,11 +80,13 @@ def src(tmp_path: Path) -> Iterator[Path]:
     sys.modules.pop("samplers", None)
 
 
-def stage5(src: Path, spec: str, checkpoint: Path | None = None, **kwargs: object) -> object:
+def stage5(
+    src: Path, spec: str, checkpoint: Path | None = None, cache: Path = CACHE, **kwargs: object
+) -> object:
     settings = Settings(
         sampler_spec=spec, pythonpath=(src,), sampler_kwargs=dict(kwargs), samples=512
     )
-    ctx = load_artifacts(ArtifactPaths(cache=CACHE, checkpoint=checkpoint), settings)
+    ctx = load_artifacts(ArtifactPaths(cache=cache, checkpoint=checkpoint), settings)
     return run_stage(ctx, 5)
 
 
@@ -109,6 +111,22 @@ def test_own_rows_that_draw_pass(src: Path) -> None:
     check = result.check("sampler.passthrough")  # type: ignore[attr-defined]
     assert check.status == "pass", check.message
     assert "values of the cache" in check.message
+
+
+def test_a_coarse_cache_lets_draws_land_on_its_values_by_chance(src: Path, tmp_path: Path) -> None:
+    """A float16 cache's durations are known to ~1e-3: a drawn value lands on one of them
+    by chance often. That chance is measured, and a drawing sampler still passes."""
+    rows = torch.load(CACHE, weights_only=True)
+    half = {**rows, "duration": rows["duration"].half(), "profile": rows["profile"].half()}
+    coarse = tmp_path / "half_timing.pt"
+    torch.save(half, coarse)
+    check = stage5(src, "samplers:FromCache.from_checkpoint", cache=coarse, mix=1.0)
+    passthrough = check.check("sampler.passthrough")  # type: ignore[attr-defined]
+    measured = passthrough.measured
+    assert measured["tolerance_rel"] == pytest.approx(float(np.finfo(np.float16).eps))
+    assert measured["chance_share"] > 0.05  # material at this precision
+    assert abs(measured["duration_share"] - measured["chance_share"]) < 0.1
+    assert passthrough.status == "pass", passthrough.message
 
 
 def test_from_pretrained_sampler_gets_the_checkpoint_folder(src: Path, tmp_path: Path) -> None:

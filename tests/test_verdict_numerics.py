@@ -24,6 +24,7 @@ from tui_timing.numerics.row_checks import (
     row_alignment,
 )
 from tui_timing.numerics.sampler_stats import (
+    calibration,
     duration_ceiling,
     passthrough,
     profile_dispersion,
@@ -219,3 +220,14 @@ def test_the_noise_of_a_ratio_of_means_follows_the_standard_errors() -> None:
     assert ratio_noise(1.0, 0.0, 1.0, 0.0) == 1.0
     assert ratio_noise(1e-3, 5e-4, 1e-3, 5e-4) > 3  # a bin a few rows reach: wide
     assert ratio_noise(0.1, 1e-4, 0.1, 1e-4) < 1.01
+
+
+def test_a_wide_spread_alone_does_not_read_as_a_shifted_mean() -> None:
+    """log σ used as σ: z has sd ≈ 6 and mean 0; its sample mean wanders by 6/√n, which is
+    the spread's doing, not a μ offset (users 15 and 16 read it as one)."""
+    rng = np.random.default_rng(3)
+    shifts = [calibration(6.5 * rng.normal(size=2048)).off() for _ in range(200)]
+    assert all(off == ["sd"] for off in shifts)
+    assert calibration(rng.normal(size=2048) + 0.6).off() == ["mean"]
+    shared = np.repeat(rng.normal(size=8), 256)
+    assert "lag1" in calibration(shared).off()

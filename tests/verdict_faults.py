@@ -17,6 +17,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,6 +67,8 @@ class Case:
     dataset: str | None = None
     #: Called before the run (points a plug-in sampler at its cache).
     before: Callable[[], None] | None = None
+    #: Settings changed from the defaults (a harmless change: another seed, batch size).
+    settings: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -149,6 +152,16 @@ class World:
             verdict_plugins.train_tanh_head(self.cache(), out, epochs=self.epochs)
         return out
 
+    def planted_checkpoint(self, name: str, plant: Callable[[dict[str, Any]], None]) -> Path:
+        """The healthy run's checkpoint with one fault planted in its weights."""
+        path = self.root / "checkpoints" / name / "checkpoint.pt"
+        if not path.exists():
+            saved = torch.load(self.healthy() / "checkpoint.pt", weights_only=True)
+            plant(saved)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            torch.save(saved, path)
+        return path
+
     def planted_log(self, name: str, plant: Callable[[list[dict[str, Any]]], None]) -> Path:
         """The healthy run's stats log with one fault planted in its records."""
         path = self.root / "logs" / name / "stats.jsonl"
@@ -218,11 +231,12 @@ def diagnose(world: World, case: Case, settings: Settings | None = None) -> dict
         model_spec=case.model,
         sampler_spec=case.sampler,
         dataset_spec=case.dataset,
+        **case.settings,
     )
     if case.before is not None:
         case.before()
     ctx = load_artifacts(case.paths, settings)
-    key = (case.paths.cache, case.paths.checkpoint, case.model)
+    key = (case.paths.cache, case.paths.checkpoint, case.model, settings.seed)
     for stage in stages_to_run(None):
         if stage == 3 and key in world._stage3:
             ctx.results[3] = copy.deepcopy(world._stage3[key])
@@ -311,6 +325,47 @@ def _real_cut_differently(real: Sequences, fake: Sequences) -> tuple[Sequences, 
     return Sequences(xy=xy, dt=dt, mask=mask), fake, fake.durations
 
 
+def _copies(real: Sequences, fake: Sequences) -> tuple[Sequences, Sequences, Any]:
+    """The fake side is the real side itself: not generated at all."""
+    return real, real, real.durations
+
+
+def _mixed_ms(cache: dict[str, Any]) -> None:
+    """27.5% of the rows in milliseconds (some sessions written by another logger)."""
+    rows = torch.rand(cache["duration"].shape[0], generator=torch.Generator().manual_seed(0))
+    cache["duration"] = torch.where(rows < 0.275, cache["duration"] * 1000.0, cache["duration"])
+    cache["log_duration"] = torch.log(cache["duration"])
+
+
+def _dt_features(cache: dict[str, Any]) -> None:
+    """The row's own Δt statistics appended to its features (`build-cache --dt-features`)."""
+    dt = cache["profile"] * cache["duration"][:, None]
+    valid = cache["mask"].bool()
+    n = cache["length"].double()
+    mean = dt.double().sum(1) / n
+    std = (((dt.double() - mean[:, None]) ** 2) * valid).sum(1).div(n).sqrt()
+    zero = ((dt == 0) & valid).sum(1) / n
+    extra = torch.stack([mean, std, zero], dim=1).to(cache["features"].dtype)
+    cache["features"] = torch.cat([cache["features"], extra], dim=1)
+    cache["meta"]["feature_names"] = [*cache["meta"]["feature_names"], *_DT_NAMES]
+
+
+_DT_NAMES = ("dt_mean", "dt_std", "dt_zero_share")
+
+
+def _log10_head(saved: dict[str, Any]) -> None:
+    """μ and σ as a head trained on log10 durations gives them: both divided by ln 10."""
+    weights = saved["model"]
+    weights["duration.weight"][0] /= math.log(10)
+    weights["duration.bias"][0] /= math.log(10)
+    weights["duration.bias"][1] -= math.log(math.log(10))
+
+
+def _nan_weights(saved: dict[str, Any]) -> None:
+    """A weight gone NaN, as after the learning rate jumps and the run diverges."""
+    saved["model"]["backbone.2.weight"][0, 0] = float("nan")
+
+
 def _ms(cache: dict[str, Any]) -> None:
     cache["duration"] = cache["duration"] * 1000.0
     cache["log_duration"] = torch.log(cache["duration"])
@@ -385,6 +440,9 @@ FAULTS: tuple[Fault, ...] = (
     Fault("padding_in_cache", "cache", "profile mass on a padded step",
           Expect("cache.padding_zero", 1),
           lambda w: w.only_cache(w.planted_cache("padding", cache_faults.padding_mass))),
+    Fault("mixed_ms", "cache", "27.5% of the rows' durations in milliseconds",
+          Expect("cache.units", 1, words=("milliseconds", "of the rows")),
+          lambda w: w.only_cache(w.planted_cache("mixed-ms", _mixed_ms, summary=False))),
     # --- dataset ---
     Fault("dataset_log10", "dataset", "the dataset serves log10(duration) as log-duration",
           Expect("dataset.log_duration", 2, words=("log duration",)),
@@ -392,6 +450,9 @@ FAULTS: tuple[Fault, ...] = (
     Fault("dataset_short", "dataset", "the dataset leaves 200 rows out of every epoch",
           Expect("dataset.coverage", 2, words=("coverage",)),
           lambda w: w.only_cache(w.cache(), dataset="verdict_plugins:ShortDataset")),
+    Fault("next_row_profile", "dataset", "the next row's profile/mask/length beside each row",
+          Expect("dataset.batch_rows", 2, words=("another row's",)),
+          lambda w: w.only_cache(w.cache(), dataset="verdict_plugins:NextRowProfileDataset")),
     # --- model configuration ---
     Fault("features_reordered", "model", "the head was trained on the features in another order",
           Expect("model.conditioning", 3, words=("conditioning",)),
@@ -405,6 +466,10 @@ FAULTS: tuple[Fault, ...] = (
     Fault("tanh_sigma", "model", "log σ = base + range·tanh(z) whose floor is above the spread",
           Expect("model.duration_head", 5, words=("floor",)),
           lambda w: w.full(w.tanh_run(), model="verdict_plugins:make_tanh_head")),
+    Fault("dt_features", "model", "the row's own Δt statistics among the features",
+          Expect("model.conditioning", 3, words=("dt_mean",)),
+          lambda w: w.full(w.run("dt-features", cache=w.planted_cache("dt", _dt_features)),
+                           cache=w.planted_cache("dt", _dt_features))),
     Fault("other_users", "model", "a healthy head trained on another user's cache",
           Expect("model.duration_fit", 3, words=("other data", "μ bias")),
           lambda w: w.full(w.run("other", user=w.other_user))),
@@ -415,6 +480,12 @@ FAULTS: tuple[Fault, ...] = (
     Fault("undertrained", "training", "one epoch at lr 1e-5",
           Expect("model.duration_fit", 6, words=("undertrained",)),
           lambda w: w.full(w.run("undertrained", epochs=1, lr=1e-5))),
+    Fault("log10_head", "training", "μ and σ of a head trained on log10 durations",
+          Expect("model.duration_fit", 6, words=("log10",)),
+          lambda w: w.full(checkpoint=w.planted_checkpoint("log10", _log10_head))),
+    Fault("nan_weights", "training", "a weight gone NaN (the run diverged)",
+          Expect("model.length_masking", 6, words=("NaN",), not_words=("mask the softmax",)),
+          lambda w: w.full(checkpoint=w.planted_checkpoint("nan", _nan_weights))),
     Fault("mse_profile", "training", "the profile fitted with MSE",
           Expect("train.objective", 6, words=("KL",)),
           lambda w: w.full(w.run("mse", profile_loss="mse"))),
@@ -438,8 +509,20 @@ FAULTS: tuple[Fault, ...] = (
           Expect("sampler.profile_dispersion", 6, words=("temperature",)),
           lambda w: w.with_sampler("hot")),
     Fault("wide_sampler", "sampler", "durations drawn with 2.5× the head's σ",
-          Expect("sampler.duration_quantiles", 8),
+          Expect("sampler.calibration", 6, words=("spread",)),
           lambda w: w.with_sampler("wide")),
+    Fault("log_sigma_as_sigma", "sampler", "log σ used as σ in the duration draw",
+          Expect("sampler.calibration", 6, words=("log σ used as σ",)),
+          lambda w: w.with_sampler("log_sigma_as_sigma")),
+    Fault("shared_noise", "sampler", "one ε shared by every row of a chunk",
+          Expect("sampler.calibration", 6, words=("one ε shared",)),
+          lambda w: w.with_sampler("shared_noise")),
+    Fault("full_length_sampler", "sampler", "μ and σ from the head run at full length",
+          Expect("sampler.calibration", 6, words=("full length",)),
+          lambda w: w.with_sampler("full_length")),
+    Fault("cold_sampler", "sampler", "the head sampled at temperature 0.5",
+          Expect("sampler.profile_dispersion", 6, words=("temperature below 1",)),
+          lambda w: w.with_sampler("cold")),
     # --- eval ---
     Fault("fixed_total", "eval", "each fake sequence's Δt re-normalized to a fixed total",
           Expect("integration.renormalization", 7, words=("re-normalized",)),
@@ -450,6 +533,9 @@ FAULTS: tuple[Fault, ...] = (
     Fault("normalized_paths", "eval", "fake paths left in normalized units",
           Expect("integration.vel_p95", 7, words=("normalized units",)),
           lambda w: w.full(eval=w.eval_dump("normalized-paths", _normalized_paths))),
+    Fault("fake_copies_real", "eval", "the eval's fake side is its real side (not generated)",
+          Expect("integration.fake_generated", 7, words=("copies of real rows",)),
+          lambda w: w.full(eval=w.eval_dump("copies", _copies))),
     Fault("real_cut_differently", "eval", "the eval's real side cut with every step split in two",
           Expect("integration.real_vs_cache", 7, status="warn", words=("real sequences",)),
           lambda w: w.full(eval=w.eval_dump("real-cut", _real_cut_differently))),
@@ -469,7 +555,24 @@ CLEAN: tuple[Fault, ...] = (
     Fault("harmless_logit_bound", "clean", "per-step linear logits bounded at b = 0.3",
           Expect("model.profile_capacity", 9, status="pass", words=("consistent",)),
           lambda w: w.full(w.run("bounded", profile_head="linear", logit_bound=0.3))),
+    *(
+        Fault(f"seed_{seed}", "clean", f"the healthy run checked with --seed {seed}",
+              Expect("model.duration_fit", 9, status="pass", words=("consistent",)),
+              lambda w, seed=seed: _with(w.full(), seed=seed))
+        for seed in (1, 2, 3)
+    ),
+    Fault("batch_size_64", "clean", "the healthy run checked with --batch-size 64",
+          Expect("dataset.batch_rows", 9, status="pass", words=("consistent",)),
+          lambda w: _with(w.full(), batch_size=64)),
+    Fault("standardized_features", "clean", "a dataset that standardizes the features",
+          Expect("dataset.batch_rows", 9, status="pass", words=("consistent",)),
+          lambda w: dataclasses.replace(w.full(), dataset="verdict_plugins:StandardizedDataset")),
 )  # fmt: skip
+
+
+def _with(case: Case, **settings: Any) -> Case:
+    """The case checked with some settings changed (a harmless change)."""
+    return dataclasses.replace(case, settings={**case.settings, **settings})
 
 
 def clean_cache_findings(report: dict[str, Any]) -> list[str]:

@@ -10,9 +10,14 @@
   (a profile/duration mix of 0); `clipped` draws from the head and clips durations at a
   quantile of the cache's; `dirichlet` draws each profile from a Dirichlet with a low
   concentration around the head's profile; `hot` samples the head at temperature 5;
-  `wide` draws durations with 2.5× the head's σ;
+  `cold` at temperature 0.5; `wide` draws durations with 2.5× the head's σ;
+  `log_sigma_as_sigma` uses log σ where σ belongs; `shared_noise` draws one ε for the whole
+  chunk; `full_length` runs the head at full length for every row to get μ and σ;
 - datasets (`verdict_plugins:<Class>`): `Log10Dataset` serves log10 durations as the
   log-duration; `ShortDataset` leaves the last 200 rows out of every epoch;
+  `NextRowProfileDataset` serves the next row's profile, mask and length beside each row's
+  duration (an index off by one in one tensor); `StandardizedDataset` standardizes the
+  features per column (harmless: the same rows);
 - `foreign_state_dict`: the healthy head's weights renamed as another codebase names them,
   with the duration head as two one-output layers (`mu_head`, `log_std_head`).
 
@@ -201,7 +206,88 @@ def wide(
     return {"duration": duration, "profile": profile}
 
 
+def cold(
+    model: nn.Module | None,
+    features: torch.Tensor,
+    length: torch.Tensor,
+    *,
+    generator: torch.Generator,
+    temperature: float = 1.0,
+) -> dict[str, torch.Tensor]:
+    """The head sampled at temperature 0.5 (logits × 2): a sampler colder than its head."""
+    duration, profile = _draw(model, features, length, generator, 0.5)
+    return {"duration": duration, "profile": profile}
+
+
+def log_sigma_as_sigma(
+    model: nn.Module | None,
+    features: torch.Tensor,
+    length: torch.Tensor,
+    *,
+    generator: torch.Generator,
+    temperature: float = 1.0,
+) -> dict[str, torch.Tensor]:
+    """log d = μ + log σ · ε: the head's log σ used where σ belongs."""
+    if model is None:
+        raise ValueError("this sampler needs the checkpoint's model")
+    out = read_outputs(model(features, length), temperature)
+    noise = torch.randn(out.mu.shape, generator=generator)
+    return {"duration": torch.exp(out.mu + out.log_sigma * noise), "profile": out.profile}
+
+
+def shared_noise(
+    model: nn.Module | None,
+    features: torch.Tensor,
+    length: torch.Tensor,
+    *,
+    generator: torch.Generator,
+    temperature: float = 1.0,
+) -> dict[str, torch.Tensor]:
+    """One ε drawn per call and shared by every row of the chunk."""
+    if model is None:
+        raise ValueError("this sampler needs the checkpoint's model")
+    out = read_outputs(model(features, length), temperature)
+    noise = torch.randn(1, generator=generator)
+    return {"duration": torch.exp(out.mu + out.log_sigma.exp() * noise), "profile": out.profile}
+
+
+def full_length(
+    model: nn.Module | None,
+    features: torch.Tensor,
+    length: torch.Tensor,
+    *,
+    generator: torch.Generator,
+    temperature: float = 1.0,
+) -> dict[str, torch.Tensor]:
+    """μ and σ from the head run at full length for every row; the profile at the row's."""
+    if model is None:
+        raise ValueError("this sampler needs the checkpoint's model")
+    out = read_outputs(model(features, length), temperature)
+    full = read_outputs(model(features, torch.full_like(length, _cache().max_len)), temperature)
+    noise = torch.randn(out.mu.shape, generator=generator)
+    return {"duration": torch.exp(full.mu + full.log_sigma.exp() * noise), "profile": out.profile}
+
+
 # --- datasets ---------------------------------------------------------------------------------
+
+
+class NextRowProfileDataset(TimingDataset):
+    """Each row's duration and features beside the next row's profile, mask and length."""
+
+    def __init__(self, cache_path: str) -> None:
+        super().__init__(cache_path)
+        for key in ("profile", "mask", "length"):
+            self._columns[key] = torch.roll(self._columns[key], -1, dims=0)
+
+
+class StandardizedDataset(TimingDataset):
+    """Features standardized per column (mean 0, sd 1): harmless, the same rows."""
+
+    def __init__(self, cache_path: str) -> None:
+        super().__init__(cache_path)
+        features = self._columns["features"].float()
+        std = features.std(dim=0).clamp_min(1e-8)
+        self._columns["features"] = (features - features.mean(dim=0)) / std
 
 
 class Log10Dataset(TimingDataset):

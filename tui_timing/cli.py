@@ -8,6 +8,7 @@ command that needs them, so `--help` is instant.
 
 from __future__ import annotations
 
+import errno
 import os
 import shlex
 import sys
@@ -28,6 +29,7 @@ from tui_timing.config import (
     parse_assignments,
     read_tool_table,
     tolerances_from,
+    untrusted,
 )
 from tui_timing.errors import ArtifactError, UsageError, out_of_memory
 from tui_timing.model.options import (
@@ -37,7 +39,9 @@ from tui_timing.model.options import (
     TrainOptions,
     default_of,
 )
+from tui_timing.plugins import exit_now, user_code_guard
 from tui_timing.project import merge_keys, parse_key_options, read_project
+from tui_timing.report.text import printable_name
 from tui_timing.stages.catalog import ALL_STAGES, Stage
 
 if TYPE_CHECKING:
@@ -96,11 +100,17 @@ An exception raised in your code is reported as yours, with the call (exit 2).
 
 def _existing_path(_: click.Context, param: click.Parameter, value: str | None) -> Path | None:
     """The path given for an artifact; a usage error (exit 2) naming it when nothing is
-    there, before any stage runs, saying how to make one where there is a way."""
-    if not value:
+    there, before any stage runs, saying how to make one where there is a way. An empty
+    one (`--cache "$CACHE"` with the variable unset) is a usage error too, not "no artifact
+    given" (which would let discovery pick other files)."""
+    if value == "":
+        raise click.BadParameter(
+            "an empty path (an unset shell variable?); name a file, or leave the option out"
+        )
+    if value is None:
         return None
     path = Path(value)
-    if not path.exists():
+    if not os.path.lexists(path):  # a link to nothing, or a loop: the loader names which
         how = next((k.make_one for k in KINDS if k.param == param.name and k.make_one), "")
         raise click.BadParameter(
             f"{value}: no such file; give the path of an existing file{', ' + how if how else ''}"
@@ -177,6 +187,15 @@ def build_invocation(options: dict[str, Any]) -> Invocation:
     artifacts the table names count as given (no discovery).
     """
     pyproject = find_pyproject()
+    why = untrusted(pyproject) if pyproject is not None else None
+    if pyproject is not None and why is not None:
+        click.echo(
+            f"timing-tui: ignoring {printable_name(pyproject)}: it {why}, so its "
+            "[tool.timing-tui] could run another user's code; make it yours and writable "
+            "by you alone (chown, chmod go-w on it and its folder) to use it",
+            err=True,
+        )
+        pyproject = None
     table = read_tool_table(pyproject)
     tolerances = tolerances_from(
         table, parse_assignments(options.get("tols") or (), "--tol"), source=str(pyproject)
@@ -212,6 +231,8 @@ def build_invocation(options: dict[str, Any]) -> Invocation:
         sampler_kwargs=project.sampler_kwargs,
         pythonpath=project.pythonpath,
     )
+    if settings.device == "cuda":
+        _require_cuda()
     paths = ArtifactPaths(
         **{kind.name: options.get(kind.param) or project.artifacts.get(kind.name) for kind in KINDS}
     )
@@ -225,7 +246,23 @@ def build_invocation(options: dict[str, Any]) -> Invocation:
         theme=pick("theme", None),
         no_cache=bool(options.get("no_cache")),
         run_folders=project.runs,
+        project=pyproject if table else None,
+        scratchpad_given=options.get("scratchpad") is not None,
     )
+
+
+def _require_cuda() -> None:
+    """A UsageError when CUDA was asked for and torch cannot use it: the model-side checks
+    would otherwise find nothing to run and skip, and a stage that computed nothing would
+    read as passed."""
+    import torch
+
+    if not torch.cuda.is_available():
+        raise UsageError(
+            "device cuda was asked for (--device or [tool.timing-tui] device), but torch "
+            "sees no usable CUDA device; use --device cpu, or auto to take the GPU when "
+            "there is one"
+        )
 
 
 def _table_path(pyproject: Path | None, value: str) -> Path:
@@ -287,7 +324,7 @@ def append_to_scratchpad(
         written = append_entry(path, entry(when), bullet=bullet(when))
     except ArtifactError as exc:
         fail(f"scratchpad {exc}; the report above stands, but was not appended to it")
-    click.echo(f"timing-tui: {what} appended to {written}", err=True)
+    click.echo(f"timing-tui: {what} appended to {printable_name(written)}", err=True)
 
 
 def writable_scratchpad(path: Path) -> None:
@@ -331,7 +368,33 @@ def log_to(path: str) -> None:
     logger.setLevel(logging.INFO)
 
 
+#: The exit status of a run the user interrupted (128 + SIGINT, as shells report it).
+INTERRUPTED = 130
+#: Write errors that mean the output itself cannot be delivered (a full disk, /dev/full).
+_OUTPUT_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO)
+
+
+class TimingGroup(click.Group):
+    """The command group, with two endings of its own: Ctrl-C exits 130 (click's own
+    "Aborted!" exits 1, the code of a failed check), and output that cannot be written
+    (stdout on a full disk) is a message and exit 2, not a traceback at shutdown."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            click.echo("\ntiming-tui: interrupted; nothing was left half-written", err=True)
+            sys.exit(INTERRUPTED)
+        except OSError as exc:
+            if exc.errno not in _OUTPUT_ERRNOS:
+                raise
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - what is left unflushed goes here
+            click.echo(f"timing-tui: error: cannot write the output ({exc.strerror})", err=True)
+            sys.exit(2)
+
+
 @click.group(
+    cls=TimingGroup,
     invoke_without_command=True,
     context_settings={"help_option_names": ["-h", "--help"]},
     epilog=PROJECT_HELP,
@@ -356,14 +419,30 @@ def main(ctx: click.Context, **options: Any) -> None:
         invocation = build_invocation(options)
     except UsageError as exc:
         fail(str(exc))
+    if not _on_a_terminal():
+        fail(
+            "the inspector needs a terminal, and stdin or stdout is not one (CI, a pipe, "
+            "a closed input); run `timing-tui check` for the same diagnosis as a report"
+        )
+    from tui_timing.tui.launch_lookup import look_up
     from tui_timing.tui.stage_one_ahead import StageOneAhead
 
-    ahead = StageOneAhead.start(invocation)  # before Textual's import: no thread yet
+    lookup = look_up(invocation)  # a warm launch's results, for its first frame
+    ahead = StageOneAhead.start(invocation, lookup)  # before Textual's import: no thread yet
     from tui_timing.tui.app import run_app
 
-    code = run_app(invocation, ahead)
+    code = run_app(invocation, ahead, lookup)
     if code:
         ctx.exit(code)
+
+
+def _on_a_terminal() -> bool:
+    """Whether stdin and stdout are both a terminal (open ones): the TUI reads keys from
+    one and draws on the other, and without them it would wait for keys forever."""
+    try:
+        return sys.stdin is not None and sys.stdin.isatty() and sys.stdout.isatty()
+    except (ValueError, OSError):  # closed
+        return False
 
 
 def refuse_options_before(ctx: click.Context, command: str) -> None:
@@ -430,30 +509,45 @@ def check(fmt: str, stage: int | None, **options: Any) -> None:
     from tui_timing.report.text import error_line, printable, render_text
     from tui_timing.stages.runner import check_report, checked_context, resolve_paths
 
-    try:
-        invocation = build_invocation(options)
-        if options.get("scratchpad") is not None:
-            writable_scratchpad(options["scratchpad"])
-        paths = invocation.paths
-        discovered = ""
-        assumed: list[Assumption] = []
-        if not invocation.any_artifact:
-            found = discover_or_sample(settings=invocation.settings)
-            paths = found.paths()
-            assumed = found.assumptions()
-            where = "the bundled sample data" if found.is_sample else str(found.root)
-            click.echo(f"timing-tui: no artifacts given; using those found in {where}", err=True)
-            discovered = printable(discovery_text(found))
-        if paths.cache is not None and paths.raw_summary is None:
-            paired = summary_beside(paths.cache)
-            if paired.path is not None and paired.note:
-                click.echo(f"timing-tui: {paired.note}", err=True)
-        paths = resolve_paths(paths)
-        loaded_stamps = None if invocation.no_cache else _stamps(paths)
-        context = checked_context(paths, invocation.settings, only=stage, assumptions=assumed)
-        report = check_report(context, stage)
-    except UsageError as exc:
-        fail(str(exc))
+    with user_code_guard():  # plug-ins print to stderr: stdout is the report alone
+        try:
+            invocation = build_invocation(options)
+            if options.get("scratchpad") is not None:
+                writable_scratchpad(options["scratchpad"])
+            paths = invocation.paths
+            discovered = ""
+            assumed: list[Assumption] = []
+            if not invocation.any_artifact:
+                found = discover_or_sample(settings=invocation.settings)
+                discovered = printable(discovery_text(found))
+                if found.is_sample and found.missed:
+                    click.echo(discovered, err=True)
+                    raise UsageError(
+                        f"no artifacts given and none usable found in {Path.cwd()}, though "
+                        f"{len(found.missed)} files or folders there were passed over "
+                        "(above); name yours with --cache, --checkpoint, --log, --eval or in "
+                        "[tool.timing-tui] (the bundled sample data stands in only where "
+                        "there is nothing of yours)"
+                    )
+                paths = found.paths()
+                assumed = found.assumptions()
+                where = "the bundled sample data" if found.is_sample else str(found.root)
+                click.echo(
+                    f"timing-tui: no artifacts given; using those found in {printable_name(where)}",
+                    err=True,
+                )
+            if paths.cache is not None and paths.raw_summary is None:
+                paired = summary_beside(paths.cache)
+                if paired.path is not None and paired.note:
+                    click.echo(f"timing-tui: {printable_name(paired.note)}", err=True)
+            paths = resolve_paths(paths)
+            loaded_stamps = None if invocation.no_cache else _stamps(paths)
+            context = checked_context(paths, invocation.settings, only=stage, assumptions=assumed)
+            report = check_report(context, stage)
+            if invocation.project is not None:
+                report.project = str(invocation.project)
+        except UsageError as exc:
+            fail(str(exc))
     if loaded_stamps is not None:
         from tui_timing.report.results_cache import ResultsCache
 
@@ -463,7 +557,7 @@ def check(fmt: str, stage: int | None, **options: Any) -> None:
     renderers = {"text": render_text, "json": render_json, "markdown": full_markdown}
     click.echo(renderers[fmt](report).rstrip("\n"))
     if report.error is not None:  # in the report too; here where a shell shows errors
-        click.echo(f"timing-tui: error: {error_line(report.error)}", err=True)
+        click.echo(f"timing-tui: error: {printable(error_line(report.error))}", err=True)
     if invocation.scratchpad is not None and options.get("scratchpad") is not None:
         append_to_scratchpad(
             invocation.scratchpad,
@@ -471,7 +565,7 @@ def check(fmt: str, stage: int | None, **options: Any) -> None:
             lambda when: findings_bullet(report, when),
             "findings",
         )
-    sys.exit(report.exit_code)
+    exit_now(report.exit_code)
 
 
 @main.command()
@@ -504,22 +598,23 @@ def compare(run_a: Path, run_b: Path, fmt: str, **options: Any) -> None:
     )
     from tui_timing.stages.pair import run_pair
 
-    try:
-        for kind in RUNS_OWN:
-            if options.get(kind.param) is not None:
-                raise UsageError(
-                    f"compare takes each run's {kind.name} from A and B; drop {kind.option} "
-                    f"(name the run's folder or {kind.name} as A or B)"
-                )
-        invocation = build_invocation(options)
-        if options.get("scratchpad") is not None:
-            writable_scratchpad(options["scratchpad"])
-        (paths_a, paths_b), assumed = compare_paths(
-            invocation.paths, run_a, run_b, invocation.settings
-        )
-        pair = run_pair(paths_a, paths_b, invocation.settings, assumptions=assumed)
-    except UsageError as exc:
-        fail(str(exc))
+    with user_code_guard():  # plug-ins print to stderr: stdout is the report alone
+        try:
+            for kind in RUNS_OWN:
+                if options.get(kind.param) is not None:
+                    raise UsageError(
+                        f"compare takes each run's {kind.name} from A and B; drop {kind.option} "
+                        f"(name the run's folder or {kind.name} as A or B)"
+                    )
+            invocation = build_invocation(options)
+            if options.get("scratchpad") is not None:
+                writable_scratchpad(options["scratchpad"])
+            (paths_a, paths_b), assumed = compare_paths(
+                invocation.paths, run_a, run_b, invocation.settings
+            )
+            pair = run_pair(paths_a, paths_b, invocation.settings, assumptions=assumed)
+        except UsageError as exc:
+            fail(str(exc))
     comparison = compare_reports(pair.a, pair.b, pair.shared, names=(str(run_a), str(run_b)))
     renderers = {
         "text": render_compare_text,
@@ -534,7 +629,7 @@ def compare(run_a: Path, run_b: Path, fmt: str, **options: Any) -> None:
             lambda when: comparison_bullet(comparison, when),
             "comparison",
         )
-    sys.exit(comparison.exit_code)
+    exit_now(comparison.exit_code)
 
 
 #: The kinds compare takes from each run alone (A's and B's own checkpoint).
@@ -735,7 +830,6 @@ def _runs_cache(given: ArtifactPaths, settings: Settings) -> ArtifactPaths:
 def _found_cache(found: Discovered, where: str, role: str) -> Path:
     """The first cache discovery found (said on stderr, with the others), or a usage error
     saying to give one."""
-    from tui_timing.report.text import printable
 
     if not found.caches:
         raise UsageError(
@@ -743,8 +837,8 @@ def _found_cache(found: Discovered, where: str, role: str) -> Path:
             "[tool.timing-tui]"
         )
     cache, more = found.caches[0], found.caches[1:4]
-    others = f" (also found: {', '.join(map(str, more))})" if more else ""
-    click.echo(printable(f"timing-tui: using the cache {cache} ({role}){others}"), err=True)
+    others = f" (also found: {', '.join(map(printable_name, more))})" if more else ""
+    click.echo(f"timing-tui: using the cache {printable_name(cache)} ({role}){others}", err=True)
     return cache
 
 
@@ -832,7 +926,8 @@ def build_cache_command(
             fail(str(exc))
     click.echo(
         f"{result.n_segments} segments from {result.n_events} events in {result.n_files} files\n"
-        f"cache:   {result.cache_path}\nsummary: {result.summary_path}"
+        f"cache:   {printable_name(result.cache_path)}\n"
+        f"summary: {printable_name(result.summary_path)}"
     )
 
 
@@ -890,10 +985,12 @@ def build_cache_command(
 )
 @click.option(
     "--val-fraction",
-    type=click.FloatRange(0, 1),
+    type=click.FloatRange(0, 1, max_open=True),
     default=default_of(TrainOptions, "val_fraction"),
     show_default=True,
+    help="Share of rows held out for validation (below 1: training needs rows).",
 )
+@click.option("--overwrite", is_flag=True, help="Replace the run already in --out.")
 @click.option(
     "--save-every", type=click.IntRange(min=0), default=0, help="Also save epochs/ every N."
 )
@@ -903,8 +1000,16 @@ def build_cache_command(
 def train_command(cache: Path, out: Path, **options: Any) -> None:
     """Train the reference timing head on a cache; write OUT/checkpoint.pt and stats.jsonl."""
     from tui_timing.data.dataset import TimingDataset
-    from tui_timing.model.train import train
+    from tui_timing.model.train import existing_run, train
 
+    if out.exists() and not out.is_dir():
+        fail(f"--out {out}: not a folder; name the run's folder")
+    there = existing_run(out)
+    if there and not options["overwrite"]:
+        fail(
+            f"--out {out}: already holds a run ({', '.join(there)}); give --overwrite to "
+            "replace it, or name another folder"
+        )
     head = {
         "profile_head": options["profile_head"],
         "hidden": options["hidden"],
@@ -946,7 +1051,8 @@ def train_command(cache: Path, out: Path, **options: Any) -> None:
     click.echo(
         f"trained {result.epochs} epochs: loss {final['loss']:.4g}, first/mid/last "
         f"{final['profile_first']:.4g}/{final['profile_mid']:.4g}/{final['profile_last']:.4g}\n"
-        f"checkpoint: {result.checkpoint}\nstats:      {result.stats}"
+        f"checkpoint: {printable_name(result.checkpoint)}\n"
+        f"stats:      {printable_name(result.stats)}"
     )
 
 
@@ -1005,7 +1111,7 @@ def sample_command(checkpoint: Path, cache: Path, temperature: float, **options:
     except (ArtifactError, UsageError, ValueError, RuntimeError) as exc:
         fail(str(exc))
     click.echo(
-        f"{stats.rows} rows of {cache} sampled on the {device.type} "
+        f"{stats.rows} rows of {printable_name(cache)} sampled on the {device.type} "
         f"(seed {seed}, temperature {temperature:g})\n"
     )
     click.echo(comparison_table(stats.summary()))

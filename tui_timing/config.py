@@ -9,6 +9,7 @@ Every threshold a check uses lives in `Tolerances`, under the name a user writes
 from __future__ import annotations
 
 import dataclasses
+import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -141,6 +142,11 @@ class Invocation:
     theme: str | None
     #: `--no-cache`: neither read nor write the results cache.
     no_cache: bool = False
+    #: The pyproject.toml whose `[tool.timing-tui]` is in use (None: no table).
+    project: Path | None = None
+    #: The scratchpad was named with `--scratchpad` (written where it points), not found
+    #: or named in the table (written only inside the project).
+    scratchpad_given: bool = False
     #: The table's `runs` globs, matched: where `timing-tui runs` looks without PATHs.
     run_folders: tuple[Path, ...] = ()
 
@@ -154,12 +160,48 @@ SETTING_KEYS = ("device", "samples", "seed", "temperature", "theme", "scratchpad
 
 
 def find_pyproject(start: Path | None = None) -> Path | None:
-    """The nearest `pyproject.toml` at or above `start` (the working directory)."""
+    """The nearest `pyproject.toml` at or above `start` (the working directory), but not
+    above the repository's root (the nearest folder holding `.git`): a pyproject.toml in a
+    shared parent folder belongs to someone else's project, not to the user's."""
     here = (start or Path.cwd()).resolve()
     for folder in (here, *here.parents):
         candidate = folder / "pyproject.toml"
-        if candidate.is_file():
+        if _exists(candidate, file=True):
             return candidate
+        if _exists(folder / ".git"):
+            return None
+    return None
+
+
+def _exists(path: Path, file: bool = False) -> bool:
+    """Whether `path` exists (a regular file when `file`); False when it cannot be told."""
+    try:
+        return path.is_file() if file else path.exists()
+    except OSError:
+        return False
+
+
+def untrusted(pyproject: Path) -> str | None:
+    """Why `pyproject` may not configure timing-tui (None when it may).
+
+    Its table can name plug-in code that timing-tui imports and runs, and the scratchpad it
+    appends to. Like git's `safe.directory`, the file is obeyed only when the user owns it
+    and no other user can change it or its folder (replace it, or plant one beside it).
+    """
+    try:
+        info = pyproject.stat()
+        folder = pyproject.parent.stat()
+    except OSError as exc:
+        return f"cannot be examined ({exc.strerror})"
+    me = os.geteuid()
+    if info.st_uid != me:
+        return f"is owned by another user (uid {info.st_uid})"
+    if folder.st_uid != me:
+        return f"is in a folder owned by another user (uid {folder.st_uid})"
+    if info.st_mode & 0o022:
+        return "can be written by other users"
+    if folder.st_mode & 0o022:
+        return "is in a folder other users can write to"
     return None
 
 
@@ -187,6 +229,11 @@ def read_tool_table(pyproject: Path | None) -> dict[str, Any]:
         data = tomllib.loads(raw.decode("utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise UsageError(f"{pyproject}: cannot read [tool.timing-tui] ({exc})") from None
+    except RecursionError:
+        raise UsageError(
+            f"{pyproject}: nested too deeply to be read (arrays or tables inside each other "
+            "thousands of levels deep); no project file is, so fix or remove it"
+        ) from None
     tool = data.get("tool", {})
     if not isinstance(tool, dict):
         return {}

@@ -262,6 +262,9 @@ class Report:
     decision: Decision | None = None
     #: The first artifact that could not be used at all (SPEC 5 `error`); exit code 2.
     error: dict[str, str | None] | None = None
+    #: The pyproject.toml whose `[tool.timing-tui]` configured the run (None: no table):
+    #: its table can run code and set tolerances, so the report always says which it was.
+    project: str | None = None
     #: Facts inferred about the artifacts that no stage owns (which files make the run,
     #: which checkpoint of it was taken); the stages' own are added by `assumptions`.
     run_assumptions: list[Assumption] = field(default_factory=list)
@@ -293,6 +296,7 @@ class Report:
             "stages": [s.as_dict() for s in self.stages],
             "decision": self.decision.as_dict() if self.decision else None,
             "assumptions": [a.as_dict() for a in self.assumptions],
+            "project": self.project,
         }
         if self.error is not None:
             out["error"] = dict(self.error)

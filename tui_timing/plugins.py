@@ -10,12 +10,15 @@ mistaken for a bug of timing-tui.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import importlib
 import inspect
+import os
 import sys
+import threading
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -135,7 +138,7 @@ def user_error(
     """The UserCodeError for `exc` raised by `func(*args, **kwargs)`."""
     call = describe_call(spec, args, kwargs)
     detail = str(exc) if not isinstance(exc, SystemExit) else f"exit status {exc.code!r}"
-    frames = traceback.extract_tb(exc.__traceback__)
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename != __file__]
     raised_at = f" at {frames[-1].filename}:{frames[-1].lineno}" if frames else ""
     return UserCodeError(
         source_file(func) or spec,
@@ -167,3 +170,53 @@ def source_file(obj: Any) -> str | None:
         return inspect.getsourcefile(inspect.unwrap(obj))
     except (TypeError, ValueError):
         return None
+
+
+class ExitInUserCode(RuntimeError):
+    """The user's code called `os._exit` while timing-tui ran it (see `user_code_guard`)."""
+
+
+@contextlib.contextmanager
+def user_code_guard() -> Iterator[None]:
+    """While the user's code may run (loading artifacts, running the stages): what it
+    prints goes to stderr, and `os._exit` raises instead of ending the process.
+
+    `check --format json` promises exactly one JSON object on stdout, and a plug-in's
+    `print()` (or a C extension writing to file descriptor 1) would break it; a plug-in
+    that calls `os._exit(0)` would end the run with exit 0 and no report at all.
+    """
+    sys.stdout.flush()
+    saved_fd = os.dup(1)
+    saved_stdout, saved_exit = sys.stdout, os._exit
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+
+    def refuse_exit(status: int) -> None:
+        raise ExitInUserCode(
+            f"your code called os._exit({status}) while timing-tui ran it; it was stopped "
+            "there and reported instead"
+        )
+
+    os._exit = refuse_exit  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        os._exit = saved_exit
+        sys.stderr.flush()
+        sys.stdout = saved_stdout
+        os.dup2(saved_fd, 1)
+        os.close(saved_fd)
+
+
+def exit_now(code: int) -> None:
+    """Exit with `code` once the report is out, even if the user's code left a thread
+    running that would otherwise keep the process alive for good."""
+    if any(
+        thread.is_alive() and not thread.daemon
+        for thread in threading.enumerate()
+        if thread is not threading.main_thread()
+    ):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)

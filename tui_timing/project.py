@@ -10,7 +10,9 @@ the same parser and win over the table's.
 
 from __future__ import annotations
 
+import difflib
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -135,18 +137,22 @@ def read_project(table: dict[str, Any], pyproject: Path | None) -> ProjectTable:
     )
 
 
-def check_key_map(namespace: str, names: Any, where: str) -> None:
+def check_key_map(namespace: str, mapping: Mapping[str, Any], where: str) -> None:
     """Refuse a map whose contract name (left of `=`) the group does not have, listing
-    those it has: a typo there would otherwise be ignored and the user's name never read.
-    One check for every group, the table's and `--key`'s alike."""
+    those it has (and the closest, as the line to write): a typo there would otherwise be
+    ignored and the user's name never read. One check for every group, the table's and
+    `--key`'s alike."""
     known = CONTRACT_FIELDS[namespace]
-    unknown = [str(name) for name in names if name not in known]
-    if unknown:
-        raise UsageError(
-            f"{where}: {unknown[0]!r} is not a name of the {namespace} contract, so "
-            f"nothing would read it; the {namespace} names are {', '.join(known)} (write "
-            f'contract name = "your name", e.g. {known[0]} = "{unknown[0]}")'
-        )
+    unknown = [str(name) for name in mapping if name not in known]
+    if not unknown:
+        return
+    name = unknown[0]
+    close = difflib.get_close_matches(name, known, n=1)
+    fix = f' (did you mean {close[0]} = "{mapping[name]}"?)' if close else ""
+    raise UsageError(
+        f"{where}: {name!r} is not a name of the {namespace} contract, so nothing would "
+        f"read it; the {namespace} names are {', '.join(known)}{fix}"
+    )
 
 
 def parse_key_options(pairs: tuple[str, ...] | list[str]) -> dict[str, dict[str, str]]:
@@ -168,7 +174,7 @@ def parse_key_options(pairs: tuple[str, ...] | list[str]) -> dict[str, dict[str,
                 f"--key {pair}: unknown name space {namespace!r} "
                 f"(write one of {', '.join(n + '.NAME' for n in KEY_NAMESPACES)})"
             )
-        check_key_map(namespace, [contract], f"--key {pair}")
+        check_key_map(namespace, {contract: value}, f"--key {pair}")
         out[namespace][contract] = value
     return out
 

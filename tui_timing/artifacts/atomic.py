@@ -27,8 +27,9 @@ from tui_timing.errors import ArtifactError
 
 
 @contextlib.contextmanager
-def atomic_open(path: str | Path, mode: str = "wb") -> Iterator[IO[Any]]:
-    """Open a temporary sibling of `path` for writing; rename it over `path` on success."""
+def atomic_open(path: str | Path, mode: str = "wb", private: bool = False) -> Iterator[IO[Any]]:
+    """Open a temporary sibling of `path` for writing; rename it over `path` on success.
+    `private`: readable and writable by the owner alone (timing-tui's own records)."""
     target = Path(path)
     existed = target.exists()
     try:
@@ -38,7 +39,7 @@ def atomic_open(path: str | Path, mode: str = "wb") -> Iterator[IO[Any]]:
         raise write_error(target, exc, existed) from None
     tmp = Path(tmp_name)
     try:
-        os.fchmod(fd, _final_mode(target))
+        os.fchmod(fd, 0o600 if private else _final_mode(target))
         with os.fdopen(fd, mode) as handle:
             yield handle
             handle.flush()
@@ -116,20 +117,42 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def atomic_write_bytes(path: str | Path, data: bytes) -> None:
-    """Write `data` to `path` atomically."""
-    with atomic_open(path, "wb") as handle:
+def atomic_write_bytes(path: str | Path, data: bytes, private: bool = False) -> None:
+    """Write `data` to `path` atomically (`private`: as atomic_open)."""
+    with atomic_open(path, "wb", private) as handle:
         handle.write(data)
 
 
-def atomic_write_text(path: str | Path, text: str) -> None:
-    """Write UTF-8 `text` to `path` atomically."""
-    atomic_write_bytes(path, text.encode("utf-8"))
+def atomic_write_text(path: str | Path, text: str, private: bool = False) -> None:
+    """Write UTF-8 `text` to `path` atomically (`private`: as atomic_open)."""
+    atomic_write_bytes(path, text.encode("utf-8"), private)
 
 
-def atomic_write_json(path: str | Path, obj: Any) -> None:
-    """Write `obj` as indented JSON, atomically."""
-    atomic_write_text(path, json.dumps(obj, indent=2, allow_nan=False) + "\n")
+def atomic_write_json(path: str | Path, obj: Any, private: bool = False) -> None:
+    """Write `obj` as indented JSON, atomically (`private`: as atomic_open)."""
+    atomic_write_text(path, json.dumps(obj, indent=2, allow_nan=False) + "\n", private)
+
+
+def private_folder(folder: Path) -> Path:
+    """`folder`, created if need be as the user's alone (0700 whatever the umask), and
+    checked to be one: a real folder (not a link), the user's own, that no other user can
+    write to. OSError otherwise: what timing-tui keeps for itself there (results,
+    preferences) must not be readable as another user's forgery, nor a way to make it
+    write or delete elsewhere."""
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(mode=0o700)
+        os.chmod(folder, 0o700)  # mkdir's mode is filtered by the umask only one way
+    except FileExistsError:
+        pass
+    info = folder.lstat()
+    if not stat.S_ISDIR(info.st_mode):
+        raise OSError(errno.ENOTDIR, "not a folder of its own (a link or a file)", str(folder))
+    if info.st_uid != os.geteuid():
+        raise OSError(errno.EPERM, f"owned by another user (uid {info.st_uid})", str(folder))
+    if info.st_mode & 0o022:
+        raise OSError(errno.EPERM, "writable by other users", str(folder))
+    return folder
 
 
 def atomic_torch_save(path: str | Path, obj: Any) -> None:

@@ -32,10 +32,9 @@ JSON_MAX_BYTES = 16 << 20
 @dataclass(frozen=True)
 class CheckpointFiles:
     """What one checkpoint is made of: its weights (one file, or the shards an index
-    names), the index, and the config beside them (None when there is none)."""
+    names) and the config beside them (None when there is none)."""
 
     weights: tuple[Path, ...]
-    index: Path | None = None
     config: Path | None = None
 
     @property
@@ -46,34 +45,24 @@ class CheckpointFiles:
 
 def checkpoint_folder(folder: Path) -> CheckpointFiles | None:
     """The checkpoint a folder is, when it holds HF-style weights (an index and its shards,
-    `model.safetensors` or `pytorch_model.bin`); None for any other folder.
+    `model.safetensors` or `pytorch_model.bin`); None for any other folder, and for one
+    whose index cannot be used (loading it says why). Never raises: discovery asks it of
+    every folder.
 
     Reads nothing but the folder's names and, for a sharded one, its index.
     """
     try:
-        if not folder.is_dir():
-            return None
-        config = folder / CONFIG_FILE
-        found_config = config if config.is_file() else None
-        for name in INDEX_FILES:
-            index = folder / name
-            if index.is_file():
-                return CheckpointFiles(_shards(index), index, found_config)
-        for name in WEIGHT_FILES:
-            weights = folder / name
-            if weights.is_file():
-                return CheckpointFiles((weights,), None, found_config)
-    except OSError:
+        return _folder_files(folder) if folder.is_dir() else None
+    except (OSError, ArtifactError):
         return None
-    return None
 
 
 def checkpoint_files(path: Path) -> CheckpointFiles:
     """The checkpoint `path` names: an HF-style folder, or one weights file (any layout)
     with the `config.json` beside it, if any. ArtifactError for a folder that holds no
-    weights, naming the files it should hold."""
+    weights, naming the files it should hold, or whose index is unusable."""
     if path.is_dir():
-        found = checkpoint_folder(path)
+        found = _folder_files(path)
         if found is None:
             raise ArtifactError(
                 str(path),
@@ -88,8 +77,23 @@ def checkpoint_files(path: Path) -> CheckpointFiles:
     config = folder / CONFIG_FILE
     found_config = config if config.is_file() and config != path else None
     if path in shards:  # one shard names its whole checkpoint
-        return CheckpointFiles(shards, index, found_config)
-    return CheckpointFiles((path,), None, found_config)
+        return CheckpointFiles(shards, found_config)
+    return CheckpointFiles((path,), found_config)
+
+
+def _folder_files(folder: Path) -> CheckpointFiles | None:
+    """A folder's HF-style weights and config, or None when it holds no weights."""
+    config = folder / CONFIG_FILE
+    found_config = config if config.is_file() else None
+    for name in INDEX_FILES:
+        index = folder / name
+        if index.is_file():
+            return CheckpointFiles(_shards(index), found_config)
+    for name in WEIGHT_FILES:
+        weights = folder / name
+        if weights.is_file():
+            return CheckpointFiles((weights,), found_config)
+    return None
 
 
 def read_json_object(path: Path, what: str) -> dict[str, Any]:

@@ -59,6 +59,11 @@ class _NotAContainer(ValueError):
     """A tensor file that holds no dict (the reason is the message)."""
 
 
+#: The reason given for a tensor file none of whose keys is known (init lists such files
+#: as candidates for a key map).
+UNKNOWN_KEYS = "no timing keys"
+
+
 def classify(path: Path, settings: Settings) -> Verdict | None:
     """The verdict on a file discovery looks at, or None for a file it does not consider
     (no artifact kind opens a file of its name).
@@ -77,7 +82,7 @@ def classify(path: Path, settings: Settings) -> Verdict | None:
         verdict = _guard(path, lambda judge=recognise: judge(path, settings))
         if verdict is not None:
             return verdict
-    return _guard(path, lambda: Verdict(None, f"no timing keys (found {_keys(_container(path))})"))
+    return _guard(path, lambda: Verdict(None, f"{UNKNOWN_KEYS} (found {_keys(_container(path))})"))
 
 
 def _guard(path: Path, judge: Any) -> Verdict | None:

@@ -21,10 +21,12 @@ TUI's run selector.
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from tui_timing.artifact_kinds import discovered_kinds
+from tui_timing.artifacts.files import open_problem
 from tui_timing.artifacts.gitignore import Pattern, ignored_by, read_patterns
 from tui_timing.artifacts.run_members import (
     LOG_FOLDER,
@@ -46,6 +48,9 @@ MAX_DEPTH = 6
 MAX_ENTRIES = 100_000
 #: Files opened to classify; past this the rest are listed as not examined.
 MAX_CANDIDATES = 400
+#: Seconds classification may take in all; past this the rest are listed as not examined
+#: (a folder of large pickles would otherwise keep the tool silent for minutes).
+MAX_SECONDS = 20.0
 SKIP_DIRS = {
     "node_modules": "node packages",
     "build": "build output (copies of the checkout's files)",
@@ -76,6 +81,8 @@ class PassedOver:
 
     path: Path
     reason: str
+    #: Maybe the user's artifact: a file that looked like one, a folder not searched.
+    missed: bool = False
 
 
 @dataclass
@@ -112,6 +119,13 @@ class Discovered:
     @property
     def empty(self) -> bool:
         return not (self.caches or self.runs or self.evals)
+
+    @property
+    def missed(self) -> list[PassedOver]:
+        """What was passed over that may be the user's artifacts (a file that looked like
+        one, a folder that could not be searched): with these, the sample data is no
+        stand-in for the user's own."""
+        return [item for item in self.passed_over if item.missed]
 
     @property
     def loose_evals(self) -> list[Path]:
@@ -161,29 +175,42 @@ def discover(
     root: Path | None = None,
     settings: Settings | None = None,
     max_candidates: int = MAX_CANDIDATES,
+    budget_s: float = MAX_SECONDS,
 ) -> Discovered:
     """Caches, runs and eval dumps under `root` (the working directory), by content; at
     most `max_candidates` files are opened (`timing-tui runs`, asked to look at a sweep,
-    opens more)."""
+    opens more), for at most `budget_s` seconds: the rest are listed as not examined."""
     from tui_timing.artifacts.classify import classify
 
     root = (root or Path.cwd()).resolve()
     settings = settings or Settings()
     found = Discovered(root=root)
     candidates = _walk(root, found)
+    deadline = time.monotonic() + budget_s
+    examined = 0
     for path in candidates[:max_candidates]:
+        if time.monotonic() >= deadline:
+            break
+        examined += 1
         verdict = classify(path, settings)
         if verdict is None:
             continue
         if verdict.kind is None:
-            found.passed_over.append(PassedOver(path, verdict.detail))
+            found.passed_over.append(PassedOver(path, verdict.detail, missed=True))
         else:
             found.found.append(Found(path, verdict.kind, verdict.detail, verdict.timing))
-    if len(candidates) > max_candidates:
+    if examined < len(candidates):
+        why = (
+            f"discovery opens at most {max_candidates}"
+            if examined == max_candidates
+            else f"discovery classifies for at most {budget_s:g} s"
+        )
         found.notes.append(
-            f"{len(candidates) - max_candidates} more files were not examined (discovery "
-            f"opens at most {max_candidates}): name the artifacts with options or in "
-            "[tool.timing-tui]"
+            f"{len(candidates) - examined} more files were not examined ({why}): name the "
+            "artifacts with options or in [tool.timing-tui]"
+        )
+        found.passed_over.extend(
+            PassedOver(path, f"not examined ({why})", missed=True) for path in candidates[examined:]
         )
     found.caches = sorted(
         (f.path for f in found.found if f.kind == "cache"), key=lambda p: p in found.ignored
@@ -201,48 +228,52 @@ def candidate_files(root: Path) -> list[Path]:
 
 
 def _walk(root: Path, found: Discovered) -> list[Path]:
-    """Candidate files under `root`, in a stable order; skipped folders go to passed_over,
-    git-ignored candidates to `found.ignored`."""
+    """Candidate files under `root`, in a stable order (a folder's files, then its folders
+    one by one); skipped folders go to passed_over, git-ignored candidates to
+    `found.ignored`.
+
+    Symbolic links to folders are followed (a `runs/` linked to a data disk is the user's
+    runs), each folder at most once by its device and inode, so a link back up the tree
+    ends the walk there instead of looping. A folder that cannot be listed (permissions,
+    `lost+found`) is passed over with the reason; it never stops the walk.
+    """
     candidates: list[Path] = []
     entries = 0
     hidden = 0
-    patterns: dict[Path, list[Pattern]] = {}
-    ignored_folders: set[Path] = set()
-
-    def on_error(exc: OSError) -> None:
-        found.passed_over.append(PassedOver(Path(exc.filename or root), "cannot be listed"))
-
-    for folder, dirs, files in os.walk(root, onerror=on_error):
-        here = Path(folder)
-        depth = len(here.relative_to(root).parts)
-        rules = patterns.get(here.parent, []) if here != root else []
-        if ".gitignore" in files:
-            rules = [*rules, *read_patterns(here)]
-        patterns[here] = rules
-        ignored_here = here in ignored_folders
-        kept = []
-        for name in sorted(dirs):
+    seen: set[tuple[int, int]] = set()
+    stack: list[tuple[Path, int, list[Pattern], bool]] = [(root, 0, [], False)]
+    while stack:
+        folder, depth, inherited, ignored_here = stack.pop()
+        listing = _listing(folder, seen, found)
+        if listing is None:
+            continue
+        rules = inherited
+        if (".gitignore", False) in listing:
+            rules = [*rules, *read_patterns(folder)]
+        subfolders = []
+        for name, is_folder in listing:
+            path = folder / name
+            if not is_folder:
+                if not name.startswith(".") and _is_candidate(name):
+                    candidates.append(path)
+                    if ignored_here or ignored_by(rules, path, is_dir=False):
+                        found.ignored.add(path)
+                continue
             if name.startswith("."):
                 hidden += 1
                 continue
             if name in SILENT_DIRS:
                 continue
-            why = _skip_reason(here / name, name)
+            why = _skip_reason(path, name)
             if why is None and depth + 1 > MAX_DEPTH:
                 why = f"deeper than {MAX_DEPTH} levels: not searched"
             if why is not None:
-                found.passed_over.append(PassedOver(here / name, why))
+                found.passed_over.append(PassedOver(path, why))
                 continue
-            kept.append(name)
-            if ignored_here or ignored_by(rules, here / name, is_dir=True):
-                ignored_folders.add(here / name)
-        dirs[:] = kept
-        for name in sorted(files):
-            if not name.startswith(".") and _is_candidate(name):
-                candidates.append(here / name)
-                if ignored_here or ignored_by(rules, here / name, is_dir=False):
-                    found.ignored.add(here / name)
-        entries += len(dirs) + len(files)
+            ignored = ignored_here or ignored_by(rules, path, is_dir=True) is not None
+            subfolders.append((path, depth + 1, rules, ignored))
+        stack.extend(reversed(subfolders))
+        entries += len(listing)
         if entries > MAX_ENTRIES:
             found.notes.append(
                 f"stopped after {MAX_ENTRIES:,} folders and files; name the artifacts with "
@@ -254,12 +285,44 @@ def _walk(root: Path, found: Discovered) -> list[Path]:
     return candidates
 
 
+def _listing(
+    folder: Path, seen: set[tuple[int, int]], found: Discovered
+) -> list[tuple[str, bool]] | None:
+    """A folder's entries (name, is a folder, following links) in name order; None, with
+    the folder passed over, when it was searched already or cannot be listed."""
+    try:
+        info = folder.stat()
+        if (info.st_dev, info.st_ino) in seen:
+            found.passed_over.append(
+                PassedOver(folder, "a link to a folder already searched: not searched again")
+            )
+            return None
+        seen.add((info.st_dev, info.st_ino))
+        with os.scandir(folder) as scan:
+            entries = [(entry.name, _is_folder(entry)) for entry in scan]
+    except OSError as exc:
+        found.passed_over.append(
+            PassedOver(folder, f"cannot be listed ({open_problem(folder, exc)})", missed=True)
+        )
+        return None
+    return sorted(entries)
+
+
+def _is_folder(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_dir()
+    except OSError:
+        return False
+
+
 def _skip_reason(path: Path, name: str) -> str | None:
     if name in SKIP_DIRS:
         return SKIP_DIRS[name]
-    if (path / "pyvenv.cfg").is_file() or (path / "conda-meta").is_dir():
-        return "a virtual environment"
-    return None
+    try:
+        virtual = (path / "pyvenv.cfg").is_file() or (path / "conda-meta").is_dir()
+    except OSError:  # a folder that cannot be searched: listing it says why
+        return None
+    return "a virtual environment" if virtual else None
 
 
 def _is_candidate(name: str) -> bool:

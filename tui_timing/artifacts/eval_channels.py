@@ -1,9 +1,12 @@
 """Eval-dump sides kept as one [N, T, 3] tensor of channels (SPEC 2.5).
 
-Diffusion code often stores a trajectory as per-step (Δx, Δy, Δt), normalized per channel.
-Such a side is read with its channel order (`channels` in the dump, its `meta`, or
-`keys.eval`; (dx, dy, dt) by default) and, when the dump carries them, denormalized with
-the per-channel `mean` and `std` it was normalized with, before any statistic.
+Diffusion code often stores a trajectory as per-step (Δx, Δy, Δt), normalized per channel,
+or as its points with their time, (x, y, t) over T = L+1 points. Such a side is read with
+its channel order (`channels` in the dump, its `meta`, or `keys.eval`): names dx, dy, dt
+are steps, names x, y, t are points and times (the steps are their differences); without
+names, `eval_xy = "points"` in the table means (x, y, t), else (dx, dy, dt) is taken. When
+the dump carries them, the per-channel `mean` and `std` it was normalized with are undone
+before any statistic.
 
 Whether the stored values still need that is exactly what can go wrong in an eval
 pipeline, so both readings are kept: the denormalized one feeds stage 6, and the figures
@@ -22,27 +25,21 @@ from tui_timing.errors import ArtifactError
 
 #: Names under which a side's [N, T, 3] tensor may sit inside its group.
 TENSOR_KEYS = ("seq", "seqs", "sequences", "x", "data", "traj", "trajectories", "samples")
-CHANNEL_NAMES = {
-    "dx": "dx",
-    "x": "dx",
-    "delta_x": "dx",
-    "dy": "dy",
-    "y": "dy",
-    "delta_y": "dy",
-    "dt": "dt",
-    "t": "dt",
-    "delta_t": "dt",
-    "time": "dt",
-}
+#: Channel names of a side kept as per-step displacements and Δt.
+STEP_NAMES = {"dx": "dx", "delta_x": "dx", "dy": "dy", "delta_y": "dy", "dt": "dt", "delta_t": "dt"}
+#: Channel names of a side kept as points and their time (since the row's start, or any
+#: origin: only differences are used).
+POINT_NAMES = {"x": "x", "y": "y", "t": "t", "time": "t", "timestamp": "t"}
 DEFAULT_ORDER = ("dx", "dy", "dt")
+POINT_ORDER = ("x", "y", "t")
 
 
 @dataclass(frozen=True)
 class ChannelSide:
     """A side's per-step arrays taken from its channels, denormalized where the dump says."""
 
-    dt: np.ndarray  # [N, T]
-    disp: np.ndarray  # [N, T, 2]
+    dt: np.ndarray  # [N, T] steps, or [N, T - 1] from T points
+    disp: np.ndarray  # [N, T, 2], or [N, T - 1, 2]
     order: tuple[str, ...]
     #: (dt, disp) as stored, when mean/std were applied (the other reading), else None.
     stored: tuple[np.ndarray, np.ndarray] | None
@@ -66,25 +63,47 @@ def channel_tensor(side: Any) -> Any:
     return None
 
 
-def channel_order(sources: list[Any], file: str, key: str) -> tuple[str, ...]:
-    """The channel order: the first `channels` given (a list of names or "dx,dy,dt")."""
+def is_point_order(order: tuple[str, ...]) -> bool:
+    """Whether `order` names points and times (x, y, t) rather than steps (dx, dy, dt)."""
+    return "t" in order
+
+
+def channel_order(
+    sources: list[Any], file: str, key: str, eval_xy: str | None = None
+) -> tuple[str, ...]:
+    """The channel order: the first `channels` given (a list of names or "dx,dy,dt"), all
+    of one kind (steps or points); without names, (x, y, t) when the table says
+    `eval_xy = "points"`, else (dx, dy, dt)."""
     for given in sources:
         if given is None:
             continue
-        names = given.split(",") if isinstance(given, str) else given
-        try:
-            order = tuple(CHANNEL_NAMES[str(n).strip().lower()] for n in names)
-        except (KeyError, TypeError):
-            order = ()
-        if sorted(order) != sorted(DEFAULT_ORDER):
+        names = [
+            str(n).strip().lower() for n in (given.split(",") if isinstance(given, str) else given)
+        ]
+        order: tuple[str, ...] = ()
+        for family, canonical in ((STEP_NAMES, DEFAULT_ORDER), (POINT_NAMES, POINT_ORDER)):
+            if all(n in family for n in names):
+                mapped = tuple(family[n] for n in names)
+                if sorted(mapped) == sorted(canonical):
+                    order = mapped
+        if not order:
             raise ArtifactError(
                 file,
                 key,
-                f"channels {given!r} must name dx, dy and dt once each (e.g. channels = "
-                '"dt,dx,dy" in [tool.timing-tui.keys.eval])',
+                f"channels {given!r} must name dx, dy and dt (steps) or x, y and t (points "
+                'and their time) once each (e.g. channels = "dt,dx,dy" in '
+                "[tool.timing-tui.keys.eval])",
+            )
+        expected = "points" if is_point_order(order) else "steps"
+        if eval_xy is not None and eval_xy != expected:
+            raise ArtifactError(
+                file,
+                key,
+                f'channels {given!r} hold {expected}, but eval_xy = "{eval_xy}" in '
+                f'[tool.timing-tui]: set eval_xy = "{expected}" or remove it',
             )
         return order
-    return DEFAULT_ORDER
+    return POINT_ORDER if eval_xy == "points" else DEFAULT_ORDER
 
 
 def read_channels(
@@ -109,15 +128,29 @@ def read_channels(
         shift = _per_channel(mean, 0.0, file, f"{key} mean")
         data = data * scale + shift
         rounding = 8 * eps * (np.abs(shift) + np.abs(scale) * np.abs(stored))
-        data = np.where(np.abs(data) <= rounding, 0.0, data)
-    dt_i, dx_i, dy_i = (order.index(c) for c in ("dt", "dx", "dy"))
+        if not is_point_order(order):
+            data = np.where(np.abs(data) <= rounding, 0.0, data)
+    else:
+        rounding = np.zeros_like(data)
+    points = is_point_order(order)
+    dt_i, dx_i, dy_i = (order.index(c) for c in (("t", "x", "y") if points else ("dt", "dx", "dy")))
 
-    def split(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return values[..., dt_i], np.stack([values[..., dx_i], values[..., dy_i]], axis=-1)
+    def split(values: np.ndarray, slack: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        xy = np.stack([values[..., dx_i], values[..., dy_i]], axis=-1)
+        if not points:
+            return values[..., dt_i], xy
+        # Steps between consecutive points; a difference within the two times' rounding
+        # was a repeated timestamp (a real Δt = 0) before normalization.
+        dt = np.diff(values[..., dt_i], axis=1)
+        dt = np.where(np.abs(dt) <= slack[:, 1:, dt_i] + slack[:, :-1, dt_i], 0.0, dt)
+        return dt, np.diff(xy, axis=1)
 
-    dt, disp = split(data)
+    dt, disp = split(data, rounding)
     return ChannelSide(
-        dt=dt, disp=disp, order=order, stored=split(stored) if stored is not data else None
+        dt=dt,
+        disp=disp,
+        order=order,
+        stored=split(stored, np.zeros_like(stored)) if stored is not data else None,
     )
 
 

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +43,7 @@ import numpy as np
 from tui_timing.artifacts.eval_channels import (
     channel_order,
     channel_tensor,
+    is_point_order,
     read_channels,
     stored_figures,
 )
@@ -156,22 +157,26 @@ class XyReading:
     point (its first column dropped), and the evidence; `question` when nothing decided."""
 
     xy: str  # "points" or "displacements"
-    dt: str  # "per step" or "per point"
+    dt: str  # "per step", "per point" or "from times" (differences of a time channel)
     source: str
     question: str | None = None
+    #: Where per-row lengths stand in for a mask: what they count, and why.
+    lengths: tuple[str, str] | None = None
 
     def assumptions(self, side: str) -> list[Assumption]:
         if self.question is not None:
             return [Assumption("eval", f"{side} xy", "undecided", f"{self.question} Set {TABLE}")]
-        dt = (
-            "per point (its first column, 0, is not a step)"
-            if self.dt == "per point"
-            else "per step"
-        )
-        return [
+        dt = {
+            "per point": "per point (its first column, 0, is not a step)",
+            "from times": "differences of consecutive times",
+        }.get(self.dt, "per step")
+        out = [
             Assumption("eval", f"{side} xy", self.xy, self.source),
             Assumption("eval", f"{side} Δt", dt, self.source),
         ]
+        if self.lengths is not None:
+            out.append(Assumption("eval", f"{side} length", *self.lengths))
+        return out
 
 
 @dataclass
@@ -197,12 +202,18 @@ class EvalDump:
         return out
 
     @property
-    def undecided(self) -> str | None:
+    def question(self) -> str | None:
         """The question that decides how a side is read, when its content does not."""
         for side in (self.real, self.fake):
             if side.reading is not None and side.reading.question is not None:
-                return f"{side.reading.question} Set {TABLE}"
+                return side.reading.question
         return None
+
+    @property
+    def undecided(self) -> str | None:
+        """The question with the table line that answers it (None when all is decided)."""
+        question = self.question
+        return None if question is None else f"{question} Set {TABLE}"
 
 
 def load_eval_dump(path: str | Path, settings: Settings | None = None) -> EvalDump:
@@ -274,7 +285,7 @@ def _parse(
     """The side, and its figures as stored when it was denormalized (else None)."""
     channels = channel_tensor(obj)
     if channels is not None:
-        return _parse_channels(channels, obj, name, file, keys, shared)
+        return _parse_channels(channels, obj, name, file, keys, shared, eval_xy)
     if not isinstance(obj, Mapping):
         raise ArtifactError(
             file,
@@ -292,7 +303,11 @@ def _parse(
     per_point = reading.dt == "per point"
     if per_point:
         dt = dt[:, 1:]  # the leading 0 is the time before the first point: not a step
-    mask = _mask(obj, name, dt.shape, file, keys, lengths_count_points=per_point)
+    counts = _length_counts(obj, keys, dt, per_point)
+    if counts is not None:
+        reading = replace(reading, lengths=counts)
+    points = counts is not None and counts[0] == "counts points"
+    mask = _mask(obj, name, dt.shape, file, keys, lengths_count_points=points)
     disp, xy_form = _displacements(xy, name, dt.shape, file)
     return _side(name, dt, disp, mask, xy_form, file, reading), None
 
@@ -304,9 +319,11 @@ def _parse_channels(
     file: str,
     keys: Mapping[str, str],
     shared: Mapping[str, Any],
+    eval_xy: str | None,
 ) -> tuple[EvalSide, dict[str, Any] | None]:
     """A side given as [N, T, 3]: its mask, channel order and normalization are looked
-    up in the side's own entries first, then at the top of the dump and in its meta."""
+    up in the side's own entries first, then at the top of the dump and in its meta. With
+    (x, y, t) channels the T entries are points, and a mask or lengths count points."""
     own = obj if isinstance(obj, Mapping) else {}
     data = _numeric(tensor, f"{name} channels", file)
     stored_type = np.asarray(_to_numpy(tensor)).dtype
@@ -325,7 +342,10 @@ def _parse_channels(
                 return found
         return None
 
-    order = channel_order([keys.get("channels"), lookup("channels")], file, f"{name}.channels")
+    order = channel_order(
+        [keys.get("channels"), lookup("channels")], file, f"{name}.channels", eval_xy
+    )
+    points = is_point_order(order)
     mean, std = lookup("mean"), lookup("std")
     read = read_channels(
         data,
@@ -338,16 +358,26 @@ def _parse_channels(
     )
     mask_source = {k: v for k in ("mask", "length") if (v := lookup(k)) is not None}
     if mask_source:
-        mask = _mask(mask_source, name, read.dt.shape, file, {})
+        mask = _mask(mask_source, name, read.dt.shape, file, {}, lengths_count_points=points)
     else:
         mask = np.ones(read.dt.shape, dtype=bool)
     channels = f"channels ({', '.join(order)})"
-    reading = XyReading(
-        "displacements",
-        "per step",
-        f"a [N, T, 3] tensor read as per-step {channels}; the order is set with keys.eval "
-        'channels = "dx,dy,dt"',
-    )
+    if points:
+        reading = XyReading(
+            "points",
+            "from times",
+            f"a [N, T, 3] tensor read as points and their time, {channels}: steps are the "
+            "differences between consecutive points; the order is set with keys.eval "
+            'channels = "x,y,t" (or "dx,dy,dt" for per-step channels)',
+        )
+    else:
+        reading = XyReading(
+            "displacements",
+            "per step",
+            f"a [N, T, 3] tensor read as per-step {channels}; the order is set with keys.eval "
+            'channels = "dx,dy,dt" (or "x,y,t" for points and their time, or eval_xy = '
+            '"points" in [tool.timing-tui])',
+        )
     side = _side(name, read.dt, read.disp, mask, channels, file, reading)
     if read.stored is None:
         return side, None
@@ -445,6 +475,46 @@ def _xy_reading(
         f"xy and dt both {width} wide, dt's first column 0 in every row (the time since "
         f"the previous point) and xy's first entries not (0, 0): points; {TABLE} to "
         "change it",
+    )
+
+
+def _length_counts(
+    obj: Mapping[str, Any], keys: Mapping[str, str], dt: np.ndarray, per_point: bool
+) -> tuple[str, str] | None:
+    """What per-row lengths count when they stand in for a mask: points where the arrays
+    are per point, or where a length exceeds the steps Δt holds, or where the last step
+    each would count has Δt = 0 in every row (a length of points read as steps adds one
+    padded step per row); else steps. None when a mask is given (or the lengths are
+    unusable: `_mask` says why)."""
+    if _find(obj, "mask", keys) is not None:
+        return None
+    raw = _find(obj, "length", keys)
+    if raw is None:
+        return None
+    lengths = np.asarray(_to_numpy(raw))
+    if lengths.dtype.kind not in "biuf" or lengths.reshape(-1).shape[0] != dt.shape[0]:
+        return None
+    lengths = lengths.reshape(-1).astype(np.int64)
+    width = dt.shape[1]
+    if per_point:
+        return "counts points", "the arrays are per point, so each length counts points"
+    if lengths.max() > width:
+        return (
+            "counts points",
+            f"a length of {lengths.max()} exceeds the {width} steps Δt holds",
+        )
+    counted = (lengths >= 1) & (lengths <= width)
+    if counted.any():
+        last = dt[np.flatnonzero(counted), lengths[counted] - 1]
+        if np.all(last == 0):
+            return (
+                "counts points",
+                "the last step each length would count has Δt = 0 in every row",
+            )
+    return (
+        "counts steps",
+        f"no length exceeds the {width} steps Δt holds, and not every row's last "
+        "counted step has Δt = 0",
     )
 
 

@@ -63,3 +63,33 @@ def changed_while_read(path: Path) -> ArtifactError:
         "the file changed while it was being read (another program is writing it in "
         "place); read it again once it is fully written",
     )
+
+
+def read_own_file(path: Path, max_bytes: int, *, private: bool = False) -> bytes:
+    """The bytes of a small file timing-tui keeps for itself (a theme, the preferences, a
+    results-cache record); OSError, with the reason as its strerror, for anything else.
+
+    Such a file is read at every launch, so it is never waited on (a named pipe), never
+    read past `max_bytes` (a file grown to gigabytes), and with `private` it must be the
+    user's own and writable by nobody else, and not a link (a record another user could
+    write would be results they forged).
+    """
+    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+    fd = os.open(path, flags | (os.O_NOFOLLOW if private else 0))
+    with io.FileIO(fd, "rb") as handle:
+        info = os.fstat(fd)
+        problem = None
+        if not stat.S_ISREG(info.st_mode):
+            problem = "not a regular file (a folder, device, pipe or socket)"
+        elif info.st_size > max_bytes:
+            problem = f"larger than {max_bytes:,} bytes, more than such a file ever holds"
+        elif private and info.st_uid != os.geteuid():
+            problem = f"owned by another user (uid {info.st_uid})"
+        elif private and info.st_mode & 0o022:
+            problem = "writable by other users"
+        if problem is not None:
+            raise OSError(errno.EINVAL, problem, str(path))
+        data = handle.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise OSError(errno.EFBIG, f"grew past {max_bytes:,} bytes while read", str(path))
+    return data

@@ -50,13 +50,14 @@ def resolve_run(given: Path, side: str, settings: Settings | None = None) -> Run
             "checkpoint", "which checkpoint", given.name, f"named as {side} on the command line"
         )
         kept = [a for a in (run.assumptions if run else []) if a.what != named.what]
+        evaluation, said = _run_eval(found, run)
         return RunInputs(
             label=str(given),
             checkpoint=given,
             folder=folder,
             log=_as_given(run.log if run else None, folder),
-            eval=_as_given(run.eval if run else None, folder),
-            assumptions=(*kept, named),
+            eval=_as_given(evaluation, folder),
+            assumptions=(*kept, named, *said),
         )
     if not given.is_dir():
         raise UsageError(f"{side}: {given} does not exist; name a run folder or a checkpoint file")
@@ -79,14 +80,36 @@ def resolve_run(given: Path, side: str, settings: Settings | None = None) -> Run
         )
     run = here[0] if here else runs[0]
     assert run.checkpoint is not None and run.folder is not None
+    evaluation, said = _run_eval(found, run)
     return RunInputs(
         label=str(given),
         checkpoint=given / run.checkpoint.relative_to(found.root),
         folder=given / run.folder.relative_to(found.root),
         log=_as_given(run.log, given),
-        eval=_as_given(run.eval, given),
-        assumptions=tuple(run.assumptions),
+        eval=_as_given(evaluation, given),
+        assumptions=(*run.assumptions, *said),
     )
+
+
+def _run_eval(found: Discovered, run: Run | None) -> tuple[Path | None, list[Assumption]]:
+    """The run's eval dump. Discovery gives a run at the top of the searched folder only the
+    dumps beside it or in log folders (a checkpoint at a repository's top does not own the
+    repository); but the folder named here is the run, so a dump anywhere below it that no
+    other run holds (`samples/`, `eval/`) is its own: the first, said, with the others."""
+    if run is None or run.eval is not None or run.folder != found.root:
+        return (run.eval if run else None), []
+    loose = found.loose_evals
+    if not loose:
+        return None, []
+    others = f"; the others: {', '.join(p.name for p in loose[1:4])}" if len(loose) > 1 else ""
+    said = Assumption(
+        "eval",
+        "which eval dump",
+        str(loose[0].relative_to(found.root)),
+        f"the eval dump below run {run.name}'s folder{others}; name another with --eval PATH, "
+        'or eval = "PATH" in [tool.timing-tui]',
+    )
+    return loose[0], [said]
 
 
 def _run_of(found: Discovered, checkpoint: Path) -> Run | None:

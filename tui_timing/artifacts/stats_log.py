@@ -134,8 +134,8 @@ class StatsLog:
             )
         else:
             converted = (
-                f"; {reading.converted} records with only a step took the epoch logged at "
-                "or before it"
+                f"; the figures at {reading.converted} steps with no epoch took the one "
+                "logged at or before their step"
                 if reading.converted
                 else ""
             )

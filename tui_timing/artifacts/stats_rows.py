@@ -70,6 +70,8 @@ SPLIT_NAMES = {
 }
 SPLIT_FIELDS = ("split", "phase", "stage")
 EPOCH_FIELDS = ("epoch", "ep")
+#: Epochs and steps are kept as int64: a larger one is no training's.
+EPOCH_LIMIT = 2**63
 STEP_FIELDS = ("step", "global_step")
 #: A record holding this is HF's end-of-training summary, not a step's figures.
 SUMMARY_MARK = "train_runtime"
@@ -93,12 +95,12 @@ class Reading:
 
     #: "epoch" or "step" (a log with neither numbers its rows as epochs, in order).
     x_axis: str = "epoch"
-    #: The fields the x axis came from ("epoch", "train/epoch", "step", "event step",
-    #: "record order").
+    #: The fields the x axis came from ("epoch", "train/epoch", "step", "the TensorBoard
+    #: event step", "record order").
     x_source: str = ""
     #: Epochs logged as fractions (step-level records), each epoch its last record.
     fractional: bool = False
-    #: Records whose epoch was converted from their step with the logged epoch field.
+    #: Steps whose figures had no epoch and took the one logged at or before the step.
     converted: int = 0
     #: Split prefixes met in names, as written → the split they mean ("eval/" → "val").
     prefixes: dict[str, str] = field(default_factory=dict)
@@ -106,6 +108,9 @@ class Reading:
     sigma_from: str | None = None
     #: HF summary records left out.
     summaries: int = 0
+    #: Field names read as no contract field (split prefix removed), in order met: what a
+    #: keys.log line may map.
+    unread: dict[str, None] = field(default_factory=dict)
 
 
 class RowCollector:
@@ -122,6 +127,7 @@ class RowCollector:
         self._counters: dict[str, int] = {}
         self._epoch_names: dict[str, None] = {}
         self._step_names: dict[str, None] = {}
+        self._converted: list[np.ndarray] = []  # the steps given an epoch, per series
         self.reading = Reading()
         self.missing_epoch = False
         self.bad_time: str | None = None
@@ -202,6 +208,8 @@ class RowCollector:
         if name in FIGURES:
             self._sources.setdefault(name, written)
             return ("figure", split, name)
+        if len(self.reading.unread) < 32:
+            self.reading.unread.setdefault(written, None)
         return None
 
     def seen_names(self, limit: int = 30) -> str:
@@ -333,6 +341,8 @@ class RowCollector:
                 last = np.append(position[1:] != position[:-1], True)
                 position, values = position[last], values[last]
             out[key] = (position.copy(), values.copy())
+        if self._converted:
+            self.reading.converted = int(np.unique(np.concatenate(self._converted)).size)
         self._log_sigma(out)
         return out
 
@@ -354,7 +364,7 @@ class RowCollector:
             reading.x_source = ", ".join(self._step_names)
         else:
             reading.x_axis = "epoch"
-            reading.x_source = "record order" if self.missing_epoch else "the reader"
+            reading.x_source = "record order"  # rows without epoch or step, numbered
         return reading.x_axis
 
     def _epochs(
@@ -371,7 +381,7 @@ class RowCollector:
                 at = np.searchsorted(known_steps, steps[missing], side="right") - 1
                 epochs = epochs.copy()
                 epochs[missing] = known_epochs[np.maximum(at, 0)]
-                self.reading.converted += int(np.count_nonzero(missing))
+                self._converted.append(np.unique(steps[missing]))
         rounded = np.round(epochs)
         near = np.abs(epochs - rounded) <= _EPOCH_EPS
         return np.where(near, rounded, np.ceil(epochs)).astype(np.int64)
@@ -440,11 +450,11 @@ class RowCollector:
         if (
             isinstance(number, bool)
             or not isinstance(number, (int, float))
-            or not math.isfinite(number)
-            or number < 0
+            or not 0 <= number < EPOCH_LIMIT  # NaN fails it too; beyond it, int64 overflows
             or (integer and number != int(number))
         ):
             what = "an integer step" if integer else "an epoch (a number ≥ 0)"
+            what += " below 2**63"
             raise ArtifactError(str(self.path), key, f"{where}: expected {what}, found {value!r}")
         names = self._step_names if integer else self._epoch_names
         if len(names) < 8:

@@ -38,6 +38,7 @@ from tui_timing.artifacts.cache import TimingCache
 from tui_timing.model.heads import HeadConfig, TimingHead, profile_kl, valid_steps
 from tui_timing.model.threads import one_cpu_thread
 from tui_timing.numerics.figures import profile_bins
+from tui_timing.numerics.noise import MIN_SUPPORT
 
 #: The healthy alternatives: each profile head, masked, unbounded, told the length. The
 #: order is the preference among near-ties: the seed's suggestion (increments) first.
@@ -165,13 +166,21 @@ class ShapeTarget:
     first_rel: float
     bin_factor: float
     floor: float
+    #: Held-out rows that reach the mid and last bins: a bin fewer than MIN_SUPPORT rows
+    #: reach is noise (0 or a few rows' shares), so it is not judged.
+    mid_support: int = MIN_SUPPORT
+    last_support: int = MIN_SUPPORT
 
     def reached(self, bins: dict[str, float]) -> bool:
-        """First bin within `first_rel`; mid and last within `bin_factor` (or both tiny)."""
+        """First bin within `first_rel`; mid and last within `bin_factor` (or both tiny),
+        each where enough held-out rows reach it."""
         if not abs(bins["first"] - self.first) <= self.first_rel * max(self.first, self.floor):
             return False
-        for got, want in ((bins["mid"], self.mid), (bins["last"], self.last)):
-            if got <= self.floor and want <= self.floor:
+        for got, want, support in (
+            (bins["mid"], self.mid, self.mid_support),
+            (bins["last"], self.last, self.last_support),
+        ):
+            if support < MIN_SUPPORT or (got <= self.floor and want <= self.floor):
                 continue
             if got <= 0 or want <= 0 or max(got / want, want / got) > self.bin_factor:
                 return False
@@ -338,7 +347,15 @@ def _run_probe(
         candidates.setdefault(checkpoint_name, base)
 
     real = mean_profile_bins(data["profile"][held])
-    target = ShapeTarget(**real, first_rel=first_rel, bin_factor=bin_factor, floor=floor)
+    held_length = data["length"][held].long()
+    target = ShapeTarget(
+        **real,
+        first_rel=first_rel,
+        bin_factor=bin_factor,
+        floor=floor,
+        mid_support=int((held_length > cache.max_len // 2).sum()),
+        last_support=int((held_length >= cache.max_len).sum()),
+    )
     fits: dict[str, CandidateFit] = {}
     for done, (name, config) in enumerate(candidates.items()):
         if on_candidate is not None:

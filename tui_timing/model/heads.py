@@ -187,8 +187,19 @@ def read_outputs(raw: Any, temperature: float = 1.0) -> HeadOutputs:
             f"{', '.join(map(str, raw))}; name them in [tool.timing-tui.keys.model], e.g. "
             'mu = "their_mu", log_sigma = "...", logits = "..." or profile = "...")'
         )
-    mu = torch.as_tensor(raw["mu"]).reshape(-1)
-    log_sigma = torch.as_tensor(raw["log_sigma"]).reshape(-1)
+    not_tensors = [
+        str(k)
+        for k in ("mu", "log_sigma", "logits", "profile")
+        if k in raw and not isinstance(raw[k], torch.Tensor)
+    ]
+    if not_tensors:
+        kinds = ", ".join(f"{k} a {type(raw[k]).__name__}" for k in not_tensors)
+        raise ValueError(
+            f"the model's forward must return torch tensors, but {kinds} (convert with "
+            "torch.as_tensor in forward)"
+        )
+    mu = raw["mu"].reshape(-1)
+    log_sigma = raw["log_sigma"].reshape(-1)
     logits = raw.get("logits")
     if logits is not None:
         profile = torch.softmax(logits.float() / temperature, dim=-1)

@@ -319,7 +319,10 @@ class SampleStats:
             self.same_profile.append(self.cache_values.profile_matches(fake.numpy(), length))
         steps = torch.arange(self.max_len)
         beyond = steps[None, :] >= chunk.length[:, None]
-        self.padding_mass.append((fake * beyond).sum(dim=1).numpy())
+        mass = (fake * beyond).sum(dim=1)
+        # a row whose profile was not finite was zeroed above: its mass is unknown, not 0
+        mass[~torch.isfinite(chunk.profile.double()).all(dim=1)] = float("nan")
+        self.padding_mass.append(mass.numpy())
         self.rows += len(chunk.duration)
 
     def _fold_real(self, real: torch.Tensor, length: torch.Tensor) -> None:
@@ -383,7 +386,8 @@ class SampleStats:
         fake_d, real_d = self.durations()
         fake_p, real_p = self.mean_profiles()
         finite = fake_d[np.isfinite(fake_d)]
-        pad = np.concatenate(self.padding_mass) if self.padding_mass else np.zeros(0)
+        every_pad = np.concatenate(self.padding_mass) if self.padding_mass else np.zeros(0)
+        pad = every_pad[np.isfinite(every_pad)]  # a NaN row has no measurable mass
         copies = passthrough(_joined(self.same_duration, bool), _joined(self.same_profile, bool))
         ceiling = duration_ceiling(finite, real_d)
         spread = profile_dispersion(_joined(self.fake_cv, float), _joined(self.real_cv, float))
@@ -411,6 +415,8 @@ class SampleStats:
             "padding_mass": {
                 "mean": float(pad.mean()) if pad.size else 0.0,
                 "max": float(pad.max()) if pad.size else 0.0,
+                "rows": int(pad.size),
+                "nonfinite_rows": int(every_pad.size - pad.size),
             },
             "divergence": {
                 "fake": uniform_divergence(fake_p),

@@ -22,6 +22,7 @@ failed and what the run folder holds.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -161,6 +162,15 @@ def checkpoint_dict(
     return {"model": state, "config": config, "epoch": epoch}
 
 
+#: What a run folder holds: the final checkpoint, the stats log, the epoch checkpoints.
+RUN_FILES = ("checkpoint.pt", "stats.jsonl", "epochs")
+
+
+def existing_run(out: Path) -> list[str]:
+    """The run files already in `out` (training there would replace them)."""
+    return [name for name in RUN_FILES if os.path.lexists(out / name)]
+
+
 def train(
     cache: TimingDataset | TimingCache | str | Path,
     out_dir: str | Path,
@@ -203,7 +213,7 @@ def train(
     }
 
     out = Path(out_dir)
-    stats_path = out / "stats.jsonl"
+    stats_path = out / RUN_FILES[1]
     final: dict[str, dict[str, float]] = {}
     done = 0
     try:
@@ -224,10 +234,10 @@ def train(
                 done = epoch
                 if opts.save_every and epoch % opts.save_every == 0:
                     snapshot = checkpoint_dict(model, epoch, cache_sha256, cache_path)
-                    atomic_torch_save(out / "epochs" / f"epoch_{epoch:04d}.pt", snapshot)
+                    atomic_torch_save(out / RUN_FILES[2] / f"epoch_{epoch:04d}.pt", snapshot)
                 if on_epoch is not None:
                     on_epoch(epoch, opts.epochs, final)
-        checkpoint_path = out / "checkpoint.pt"
+        checkpoint_path = out / RUN_FILES[0]
         atomic_torch_save(
             checkpoint_path, checkpoint_dict(model, opts.epochs, cache_sha256, cache_path)
         )

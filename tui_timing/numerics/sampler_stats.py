@@ -217,8 +217,9 @@ class Calibration:
         """How far each statistic may stray by noise alone at this n (or the smallest
         effect worth naming, whichever is larger)."""
         n = max(self.rows, 1)
-        return {
-            "mean": max(CALIBRATION_Z / np.sqrt(n), CALIBRATION_EFFECT),
+        spread = max(self.sd, 1.0) if np.isfinite(self.sd) else 1.0
+        return {  # the mean's noise grows with the residuals' own spread
+            "mean": max(CALIBRATION_Z * spread / np.sqrt(n), CALIBRATION_EFFECT),
             "sd": max(CALIBRATION_Z / np.sqrt(2 * n), CALIBRATION_EFFECT),
             "lag1": max(CALIBRATION_Z / np.sqrt(n), CALIBRATION_EFFECT),
         }

@@ -15,10 +15,13 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tui_timing.artifacts.classify import UNKNOWN_KEYS
 from tui_timing.artifacts.discovery import Discovered, discover
+from tui_timing.artifacts.eval_dump import load_eval_dump
 from tui_timing.artifacts.log_lines import read_lines
 from tui_timing.artifacts.stats_rows import RowCollector
 from tui_timing.config import Settings
+from tui_timing.errors import ArtifactError
 
 #: Lines of a text log read to tell whether it holds `name=value` stats.
 SCAN_LINES = 2_000
@@ -27,6 +30,20 @@ _PAIR = re.compile(
     r"([A-Za-z_][\w./-]*)\s*[=:]\s*[-+]?(?:nan|inf|(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)",
     re.IGNORECASE,
 )
+#: Files listed in such a comment.
+SHOWN = 8
+NO_CACHE = "no timing cache found: build one with timing-tui build-cache"
+#: What to write for a cache or eval dump kept under the user's own names.
+MAP_KEYS = {
+    "cache": (
+        "name it here and map its keys in [tool.timing-tui.keys.cache] (duration, profile, "
+        'mask or length, features: e.g. duration = "YOUR_KEY")'
+    ),
+    "eval": (
+        "name it here and map its groups in [tool.timing-tui.keys.eval] (real, fake: e.g. "
+        'real = "YOUR_GROUP"), and eval_xy = "points" or "steps" where shapes leave it open'
+    ),
+}
 #: The Hydra config section whose `_target_` names each plug-in.
 _HYDRA_SECTIONS = {"model": "model", "dataset": "dataset"}
 
@@ -86,7 +103,7 @@ def _artifacts(table: InferredTable, root: Path, found: Discovered) -> None:
         others = _also(root, found.caches[1:])
         table.add("cache", _rel(found.caches[0], root), f"{details[found.caches[0]]}{others}")
     else:
-        table.missing("cache", "no timing cache found: build one with timing-tui build-cache")
+        table.missing("cache", _unrecognised(found, root, "cache") or NO_CACHE)
     run = found.runs[0] if found.runs else None
     if run is None:
         table.missing("checkpoint", "no run found (no checkpoint and no stats log)")
@@ -106,11 +123,40 @@ def _artifacts(table: InferredTable, root: Path, found: Discovered) -> None:
             table.missing("log", f"run {run.name} holds no stats log")
     evaluation = found.paths().eval
     if evaluation is None:
-        table.missing("eval", "no eval dump found")
+        table.missing("eval", _unrecognised(found, root, "eval") or "no eval dump found")
     elif run is not None and evaluation == run.eval:
         table.add("eval", _rel(evaluation, root), f"in run {run.name}: {details[evaluation]}")
     else:
         table.add("eval", _rel(evaluation, root), f"{details[evaluation]}, in no run's folder")
+    if evaluation is not None:
+        _eval_xy(table, evaluation)
+
+
+def _eval_xy(table: InferredTable, path: Path) -> None:
+    """The eval_xy line, left for the user with the question, when the dump's shapes and
+    content leave open whether its xy holds points or steps (nothing is guessed)."""
+    try:
+        dump = load_eval_dump(path)
+    except ArtifactError:
+        return  # check says what is wrong with it
+    if dump.question is not None:
+        table.missing("eval_xy", dump.question)
+
+
+def _unrecognised(found: Discovered, root: Path, kind: str) -> str | None:
+    """What to write when no cache or eval dump was recognised but discovery passed over
+    tensor files whose keys it does not know: the user's own names, which a key map reads."""
+    files = [p for p in found.passed_over if p.reason.startswith(UNKNOWN_KEYS)]
+    if not files:
+        return None
+    listed = "; ".join(
+        f"{_rel(p.path, root)} {p.reason.removeprefix(UNKNOWN_KEYS).strip()}" for p in files[:SHOWN]
+    )
+    more = f" and {len(files) - SHOWN} more" if len(files) > SHOWN else ""
+    return (
+        f"none recognised; files of keys timing-tui does not know: {listed}{more}: if one "
+        f"is your {kind}, {MAP_KEYS[kind]}"
+    )
 
 
 def _cut(source: str) -> str:

@@ -9,7 +9,7 @@ from datetime import datetime
 from pathlib import Path
 
 from tui_timing.findings import Action, ArtifactRef, Report, StageResult
-from tui_timing.report.text import printable
+from tui_timing.report.text import printable, printable_name
 from tui_timing.resources import sample_data_dir
 from tui_timing.stages.catalog import STAGE_BY_ID, Stage
 
@@ -53,7 +53,7 @@ def findings_markdown(
     if not report.artifacts:
         lines.append("- (none)")
     for kind, ref in report.artifacts.items():
-        lines.append(f"- {kind}: `{ref.path}` ({ref.short_hash})")
+        lines.append(f"- {kind}: `{printable_name(ref.path)}` ({ref.short_hash})")
     lines += ["", "| stage | status | key figures |", "| --- | --- | --- |"]
     for row in report.stages if stage is None else [shown] if shown else []:
         lines.append(f"| {row.id} {row.name} | {row.status} | {_cell(_key_figures(row))} |")
@@ -86,7 +86,7 @@ def findings_bullet(report: Report, when: datetime | None = None, stage: int | N
     at = f"timing-tui findings at {when.strftime('%H:%M')}{sample_mark(report.artifacts)}"
     first = f"- {when.date().isoformat()}: {at}, {what}"
     nested = [
-        f"artifacts: {kind} `{ref.path}` ({ref.short_hash})"
+        f"artifacts: {kind} `{printable_name(ref.path)}` ({ref.short_hash})"
         for kind, ref in report.artifacts.items()
     ]
     rows = report.stages if stage is None else [shown] if shown else []
@@ -131,7 +131,7 @@ def _action_line(action: Action) -> str:
 
 def _error_line(err: dict[str, str | None]) -> str:
     where = str(err["file"]) + (f" [{err['key']}]" if err.get("key") else "")
-    return f"{where}: {err['problem']}"
+    return printable_name(f"{where}: {err['problem']}")
 
 
 def _key_figures(stage: StageResult) -> str:
@@ -141,7 +141,7 @@ def _key_figures(stage: StageResult) -> str:
     parts = list(stage.figures)
     if failing:
         parts.append("not passing: " + ", ".join(failing))
-    return "; ".join(parts) or "-"
+    return printable_name("; ".join(parts) or "-")
 
 
 def full_markdown(report: Report, when: datetime | None = None) -> str:

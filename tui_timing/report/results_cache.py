@@ -12,8 +12,11 @@ Layout under `$XDG_CACHE_HOME/timing-tui/results/` (default `~/.cache/...`):
 `hashes/<path digest>.json` (a file's stamp and sha256). Every file is written atomically;
 an entry that does not parse, or whose recorded key is not the one looked up (another
 version, a collision, a stray file), is a miss and is rewritten. The folder is pruned to
-MAX_BYTES, least recently used first. Nothing here is fatal: a cache that cannot be read
-or written is a miss, and the stages run.
+MAX_BYTES, least recently used first. The folders are the user's alone (0700 whatever the
+umask) and a record is read only when it is the user's own regular file, writable by no
+one else and of a bounded size: a folder another user can write to, or a link, is not
+used at all (no forged entry is read, no file elsewhere is pruned). Nothing here is
+fatal: a cache that cannot be read or written is a miss, and the stages run.
 
 Runs that call the user's own code (`--dataset`, `--model`, `--sampler`) are not cached:
 that code is part of the result and nothing tells when it changed.
@@ -21,6 +24,7 @@ that code is part of the result and nothing tells when it changed.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import importlib.util
@@ -36,7 +40,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tui_timing.artifacts.atomic import atomic_write_text
+from tui_timing.artifacts.atomic import atomic_write_text, private_folder
+from tui_timing.artifacts.files import read_own_file
 from tui_timing.errors import ArtifactError
 from tui_timing.findings import Report, StageResult
 from tui_timing.report.result_codec import Unencodable, decode_result, encode_result
@@ -50,6 +55,9 @@ FORMAT = 1
 MAX_BYTES = 64 << 20
 #: Hash records kept (one per artifact path seen).
 MAX_HASHES = 2000
+#: The largest entry read (a run's is tens of kilobytes) and the largest hash record.
+MAX_ENTRY_BYTES = 16 << 20
+MAX_HASH_BYTES = 64 << 10
 #: Leftovers of a write killed halfway are removed after this long.
 STALE_TMP_S = 3600.0
 
@@ -160,7 +168,7 @@ class ResultsCache:
                 hashes[kind] = recorded
             key = key_material(paths, settings, hashes)
             entry = self._entry_path(key)
-            data = json.loads(entry.read_text(encoding="utf-8"))
+            data = json.loads(read_own_file(entry, MAX_ENTRY_BYTES, private=True))
             run = _parse_entry(data, key, found)
             os.utime(entry)  # recently used: pruned last
             return run
@@ -173,7 +181,7 @@ class ResultsCache:
         if now_stamp is None:
             return None
         try:
-            record = json.loads(self._hash_path(path).read_text(encoding="utf-8"))
+            record = json.loads(read_own_file(self._hash_path(path), MAX_HASH_BYTES, private=True))
             if record["path"] == str(path.resolve()) and record["stamp"] == now_stamp.as_list():
                 return str(record["sha256"])
         except (OSError, ValueError, KeyError, TypeError):
@@ -217,7 +225,9 @@ class ResultsCache:
                 },
                 "errors": {kind: error.as_dict() for kind, error in errors.items()},
             }
-            atomic_write_text(entry, json.dumps(data, allow_nan=False, separators=(",", ":")))
+            atomic_write_text(
+                entry, json.dumps(data, allow_nan=False, separators=(",", ":")), private=True
+            )
             self.prune()
             return True
         except (OSError, ArtifactError, ValueError, TypeError, Unencodable, RecursionError):
@@ -228,7 +238,7 @@ class ResultsCache:
     ) -> dict[int, CachedStage]:
         """The stages already stored under this key (a run stopped halfway adds to them)."""
         try:
-            data = json.loads(entry.read_text(encoding="utf-8"))
+            data = json.loads(read_own_file(entry, MAX_ENTRY_BYTES, private=True))
             return _parse_entry(data, key, loaded_stamps).stages
         except (OSError, ValueError, KeyError, TypeError, RecursionError):
             return {}
@@ -249,7 +259,7 @@ class ResultsCache:
             "stamp": current.as_list(),
             "sha256": sha256,
         }
-        atomic_write_text(self._hash_path(path), json.dumps(record))
+        atomic_write_text(self._hash_path(path), json.dumps(record), private=True)
         return sha256
 
     def store_context(
@@ -266,10 +276,17 @@ class ResultsCache:
 
     def _entry_path(self, key: dict[str, Any]) -> Path:
         text = json.dumps(key, sort_keys=True, separators=(",", ":"))
-        return self.folder / "entries" / f"{_digest(text)}.json"
+        return self._records("entries") / f"{_digest(text)}.json"
 
     def _hash_path(self, path: Path) -> Path:
-        return self.folder / "hashes" / f"{_digest(str(path.resolve()))}.json"
+        return self._records("hashes") / f"{_digest(str(path.resolve()))}.json"
+
+    def _records(self, sub: str) -> Path:
+        """The folder of entries or hash records, made the user's alone; OSError when it
+        is not (a link, another user's, writable by others): nothing is read from it or
+        written or deleted there."""
+        private_folder(self.folder)
+        return private_folder(self.folder / sub)
 
     def prune(self) -> None:
         """Keep the entries under max_bytes and the hash records under MAX_HASHES, least
@@ -278,14 +295,23 @@ class ResultsCache:
             ("entries", self.max_bytes, None),
             ("hashes", None, MAX_HASHES),
         ):
+            try:
+                folder = self._records(sub)
+                items = list(folder.iterdir())
+            except OSError:
+                continue  # not ours to prune
             files = []
-            folder = self.folder / sub
-            for item in folder.iterdir() if folder.is_dir() else ():
-                info = item.stat()
-                if item.name.startswith(".") and time.time() - info.st_mtime > STALE_TMP_S:
-                    item.unlink(missing_ok=True)
-                elif item.suffix == ".json":
-                    files.append((info.st_mtime, info.st_size, item))
+            for item in items:
+                try:  # one odd item (a folder, a pipe, gone meanwhile) never stops the rest
+                    info = item.lstat()
+                    if not stat.S_ISREG(info.st_mode):
+                        continue
+                    if item.name.startswith(".") and time.time() - info.st_mtime > STALE_TMP_S:
+                        item.unlink(missing_ok=True)
+                    elif item.suffix == ".json":
+                        files.append((info.st_mtime, info.st_size, item))
+                except OSError:
+                    continue
             files.sort()
             total = sum(size for _, size, _ in files)
             while files and (
@@ -293,7 +319,8 @@ class ResultsCache:
                 or (limit_count is not None and len(files) > limit_count)
             ):
                 _, size, oldest = files.pop(0)
-                oldest.unlink(missing_ok=True)
+                with contextlib.suppress(OSError):
+                    oldest.unlink(missing_ok=True)
                 total -= size
 
 

@@ -219,7 +219,10 @@ class RunDiagnoser:
                 return self._from_cache(
                     paths, {s: c.result for s, c in cached.stages.items()}
                 ), True
-        loaded = stamps(paths) if self.results is not None else None
+        try:
+            loaded = stamps(paths) if self.results is not None else None
+        except OSError:  # a checkpoint folder (HF-style) has no file stamp: not cached
+            loaded = None
         report, ctx = self.sweep.diagnose(paths)
         if self.results is not None and loaded is not None:
             self.results.store_context(ctx, loaded, report)

@@ -35,6 +35,17 @@ TAIL_BYTES = 256 * 1024
 HEADING = re.compile(r"^#{1,6}\s")
 BULLET = re.compile(r"^[-*+] ")
 DATED_BULLET = re.compile(r"^([-*+]) \d{4}-\d{2}-\d{2}\b")
+#: Artifacts by their suffix: never a scratchpad.
+ARTIFACT_SUFFIXES = {
+    ".jsonl": "a stats log (JSON lines)",
+    ".csv": "a stats log (CSV)",
+    ".pt": "a tensor file",
+    ".pth": "a tensor file",
+    ".ckpt": "a checkpoint",
+    ".npz": "a tensor file",
+    ".safetensors": "a tensor file",
+    ".json": "a JSON file (a raw summary)",
+}
 
 
 def dated_bullet_marker(text: str) -> str | None:
@@ -55,18 +66,28 @@ def dated_bullet_marker(text: str) -> str | None:
     return last.group(1)
 
 
-def scratchpad_problem(path: Path) -> str | None:
+def scratchpad_problem(path: Path, within: Path | None = None) -> str | None:
     """Why findings cannot be appended at `path`, as far as can be told before writing (a
-    folder, a folder that does not exist); None when nothing stands in the way yet."""
+    folder, a folder that does not exist, an artifact, a link to nothing or out of
+    `within`); None when nothing stands in the way yet."""
     if path.is_dir():
         return "is a folder; name a file to append the findings to"
     if not path.parent.is_dir():
         return f"the folder {path.parent} does not exist; create it or name another file"
-    return None
+    return _out_of_bounds(path, within)
 
 
-def append_entry(path: str | Path, entry: str, bullet: str | None = None) -> Path:
+def append_entry(
+    path: str | Path, entry: str, bullet: str | None = None, within: Path | None = None
+) -> Path:
     """Append `entry` (markdown) to the scratchpad at `path`; return the resolved path.
+
+    `within` is the project's folder when the scratchpad was found there or named by the
+    project's table rather than by the user on the command line: it is then written only
+    inside that folder (a cloned repository's `scratchpad.md` may be a link to a file of
+    the user's elsewhere). Wherever it comes from, it is never an artifact (appended
+    markdown would break a log or a tensor file) and never a link to nothing (whose
+    target the export would create).
 
     `bullet` is the same findings as a dated bullet with nested lines, starting `- `: it is
     appended instead (with the file's own bullet character) when the file's last section
@@ -75,11 +96,13 @@ def append_entry(path: str | Path, entry: str, bullet: str | None = None) -> Pat
     Raises ArtifactError naming the file and the problem; the file is then unchanged.
     """
     path = Path(path)
-    problem = scratchpad_problem(path)
+    problem = scratchpad_problem(path, within)
     if problem is not None:
         raise ArtifactError(str(path), None, problem)
+    # an existing name is opened as it is; a new one is created, never through a link
+    create = 0 if os.path.lexists(path) else os.O_CREAT | os.O_EXCL
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NONBLOCK, 0o644)
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_NONBLOCK | create, 0o644)
     except OSError as exc:
         if exc.errno == errno.ENXIO:  # a named pipe that nothing reads
             raise ArtifactError(str(path), None, _NOT_REGULAR) from None
@@ -101,6 +124,9 @@ def append_entry(path: str | Path, entry: str, bullet: str | None = None) -> Pat
         try:
             _write_all(fd, data)
             os.fsync(fd)
+        except KeyboardInterrupt:
+            _cut_back(fd, size)  # interrupted halfway: the user's file as it was
+            raise
         except OSError as exc:
             _cut_back(fd, size)
             reason = "the disk is full" if exc.errno == errno.ENOSPC else exc.strerror
@@ -110,6 +136,35 @@ def append_entry(path: str | Path, entry: str, bullet: str | None = None) -> Pat
     finally:
         os.close(fd)  # closing releases the lock
     return path.resolve()
+
+
+def _out_of_bounds(path: Path, within: Path | None) -> str | None:
+    """Why the export may not write to `path` (None: it may)."""
+    target = path.resolve()
+    artifact = _artifact_kind(path.name) or _artifact_kind(target.name)
+    if artifact is not None:
+        return f"is {artifact}, not a scratchpad; name a markdown file (notes.md)"
+    if path.is_symlink() and not path.exists():
+        return (
+            f"a symbolic link to {os.readlink(path)}, which does not exist; the export does "
+            "not create it: name the scratchpad itself"
+        )
+    if within is not None and not target.is_relative_to(within.resolve()):
+        return (
+            f"leads out of the project ({within}) to {target}; a scratchpad found in the "
+            "project or named in its table is written only inside it (give --scratchpad "
+            "PATH to write elsewhere)"
+        )
+    return None
+
+
+def _artifact_kind(name: str) -> str | None:
+    """What artifact a file of this name is (None: not one)."""
+    lowered = name.lower()
+    if lowered.startswith("events.out.tfevents"):
+        return "a TensorBoard event file"
+    suffix = os.path.splitext(lowered)[1]
+    return ARTIFACT_SUFFIXES.get(suffix)
 
 
 def _lock(path: Path, fd: int) -> None:

@@ -12,9 +12,13 @@ MARKS = {"pass": "ok  ", "warn": "WARN", "fail": "FAIL", "skip": "skip", "error"
 
 #: Control characters but tab and newline (C0, DEL, C1), zero-width and bidi controls
 #: (the Arabic letter mark is one), and the line and paragraph separators.
+#: Lone surrogates stand for the bytes of a file name that is not UTF-8 (surrogateescape):
+#: they cannot be encoded for a terminal or a file, so they are shown escaped too.
 _UNPRINTABLE = re.compile(
-    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2066-\u2069]"
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2066-\u2069\ud800-\udfff]"
 )
+#: The same and newline and tab: a name is one line.
+_UNPRINTABLE_IN_NAME = re.compile(f"[\t\n{_UNPRINTABLE.pattern[1:-1]}]")
 
 
 def printable(text: str) -> str:
@@ -27,6 +31,13 @@ def printable(text: str) -> str:
     return _UNPRINTABLE.sub(_escape, text)
 
 
+def printable_name(name: object) -> str:
+    """A file or folder name (or a path) for one line: `printable`, and its newlines and
+    tabs escaped too, so that a name holding a newline cannot start a line of its own (a
+    forged finding on screen, a key line in a file the export appends to)."""
+    return _UNPRINTABLE_IN_NAME.sub(_escape, str(name))
+
+
 def _escape(match: re.Match[str]) -> str:
     code = ord(match.group())
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
@@ -35,11 +46,13 @@ def _escape(match: re.Match[str]) -> str:
 def render_text(report: Report) -> str:
     """The whole report: artifacts, each stage with its checks and figures, the decision."""
     lines: list[str] = ["timing-tui check", ""]
+    if report.project is not None:
+        lines += [f"Project table: [tool.timing-tui] of {printable_name(report.project)}", ""]
     lines.append("Artifacts:")
     if not report.artifacts:
         lines.append("  (none)")
     for kind, ref in report.artifacts.items():
-        lines.append(f"  {kind:<12} {ref.path}  [{ref.short_hash}]")
+        lines.append(f"  {kind:<12} {printable_name(ref.path)}  [{ref.short_hash}]")
     if report.assumptions:
         lines += ["", "Read as (inferred; a table line or option overrides each):"]
         lines.extend(f"  {a.line()}" for a in report.assumptions)

@@ -269,7 +269,7 @@ def _padding_check(scan: CacheScan) -> Check:
 def _normalized_check(scan: CacheScan, tol: Tolerances) -> Check:
     mean_sum = float(scan.mean_profile.sum())
     rows_ok = scan.rows_not_normalized == 0
-    mean_ok = abs(mean_sum - 1.0) <= tol.profile_mean_sum
+    mean_ok = abs(mean_sum - 1.0) <= tol.profile_mean_sum + scan.profile_rounding
     return PROFILE_NORMALIZED.check(
         "pass" if rows_ok and mean_ok else "fail",
         measured={
@@ -277,8 +277,9 @@ def _normalized_check(scan: CacheScan, tol: Tolerances) -> Check:
             "max_row_deviation": scan.max_row_deviation,
             "mean_profile_sum": mean_sum,
         },
-        expected=f"each row sums to 1 ± {tol.profile_row_sum:g}; "
-        f"the mean profile to 1 ± {tol.profile_mean_sum:g}",
+        expected=f"each row sums to 1 ± {tol.profile_row_sum + scan.profile_rounding:g}; "
+        f"the mean profile to 1 ± {tol.profile_mean_sum + scan.profile_rounding:g}"
+        + (" (widened to the profile's stored precision)" if scan.profile_rounding else ""),
         message=(
             f"Every row sums to 1 (largest deviation {fmt(scan.max_row_deviation)}); "
             f"the mean profile sums to {mean_sum:.6f}."
@@ -296,7 +297,9 @@ def _log_duration_check(scan: CacheScan, cache: CacheArrays, tol: Tolerances) ->
     return LOG_DURATION.check(
         "pass" if ok else "fail",
         measured={"rows_off": scan.log_duration_bad_rows, "max_abs_dev": scan.log_duration_max_dev},
-        expected=f"|log_duration − log(duration)| ≤ {tol.log_duration_abs:g}",
+        expected=f"|log_duration − log(duration)| ≤ "
+        f"{tol.log_duration_abs + scan.log_duration_rounding:g}"
+        + (" (widened to the keys' stored precision)" if scan.log_duration_rounding else ""),
         message=(
             "log_duration equals log(duration)."
             if ok

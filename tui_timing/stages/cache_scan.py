@@ -9,6 +9,7 @@ arrays: stage 1 runs before torch is imported.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -42,6 +43,19 @@ class CacheScan:
     mean_profile: np.ndarray = field(default_factory=lambda: np.zeros(0))
     durations: np.ndarray = field(default_factory=lambda: np.zeros(0))
     lengths: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    #: What rounding to the profile's stored dtype can move a row sum by (0 for float32
+    #: and wider), added to the sum tolerances: a float16 row normalized before the cast
+    #: is off by up to half its epsilon, more than the 1e-4 a float32 row is held to.
+    profile_rounding: float = 0.0
+    #: The same for log(duration) against log_duration, from both keys' dtypes.
+    log_duration_rounding: float = 0.0
+
+
+def rounding(dtype: np.dtype[Any]) -> float:
+    """The epsilon of a half-precision float dtype (the most a sum of values whose
+    magnitudes add to 1 moves from rounding them), else 0: float32 and float64 caches are
+    held to the tolerances as written."""
+    return float(np.finfo(dtype).eps) if dtype.kind == "f" and dtype.itemsize <= 2 else 0.0
 
 
 def scan_for(ctx: StageContext, stage: int) -> CacheScan:
@@ -79,6 +93,13 @@ def _scan(
     cache: CacheArrays, row_tol: float, log_tol: float, ctx: StageContext | None, stage: int
 ) -> CacheScan:
     scan = CacheScan(n_rows=cache.n_rows, max_len=cache.max_len)
+    scan.profile_rounding = rounding(cache.profile.dtype)
+    # log_duration holds values of a few units: its rounding scales with them
+    scan.log_duration_rounding = rounding(cache.duration.dtype) + 8 * rounding(
+        cache.log_duration.dtype
+    )
+    row_tol += scan.profile_rounding
+    log_tol += scan.log_duration_rounding
     nonfinite = dict.fromkeys(("duration", "log_duration", "profile", "features"), 0)
     profile_sum = np.zeros(cache.max_len, dtype=np.float64)
     durations: list[np.ndarray] = []

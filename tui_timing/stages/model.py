@@ -159,8 +159,15 @@ def run(ctx: StageContext) -> StageResult:
     result.stats.update(_probe_stats(probe))
     result.plots = _probe_plots(probe)
 
-    outputs, why_not = _outputs_on_cache(ctx, ckpt, cache)
-    if outputs is None or ckpt.model is None:
+    outputs, why_not, ran = _outputs_on_cache(ctx, ckpt, cache)
+    if ran and outputs is None:  # the model ran and gave nothing usable: a fault, not a skip
+        after = "the model's forward gave no usable outputs (see model.duration_head)"
+        result.checks += [
+            DURATION_FIT.skipped(after),
+            DURATION_HEAD.errored(why_not),
+            LENGTH_MASKING.skipped(after),
+        ]
+    elif outputs is None or ckpt.model is None:
         result.checks += [
             DURATION_FIT.skipped(why_not),
             _duration_static(ckpt, why_not),
@@ -194,7 +201,10 @@ def _load_check(ckpt: CheckpointArtifact) -> Check:
     }[ckpt.source]
     inferred = ", ".join(f"{k} ({v})" for k, v in ckpt.inferred.items())
     message = f"Loaded a {ckpt.layout} into {how}"
-    message += f"; inferred: {inferred}." if inferred else "; every config key was stored."
+    if inferred:
+        message += f"; inferred: {inferred}."
+    else:  # nothing inferred: stored, unless there was no config at all to store it
+        message += "; every config key was stored." if ckpt.config_origin else "."
     if ckpt.notes:
         message += " " + "; ".join(note[0].upper() + note[1:] for note in ckpt.notes) + "."
     defaults = ckpt.source == "factory" and ckpt.config_origin is None
@@ -338,6 +348,16 @@ def _capacity_check(ckpt: CheckpointArtifact, probe: ProbeResult, tol: Tolerance
     assumed = [k for k in ("logit_bound", "mask_padding", "length_input") if k in ckpt.inferred]
     caveat = f" ({', '.join(assumed)} not stored: assumed healthy)" if assumed else ""
     reached = f"{fmt(fit.first)}/{fmt(fit.mid)}/{fmt(fit.last)}"
+    if not fit.reaches_shape and not best.reaches_shape:
+        return PROFILE_CAPACITY.check(
+            "skip",
+            measured,
+            expected,
+            f"Skipped: no configuration reaches the cache's shape {shape} in the probe's brief "
+            f"fit (the checkpoint's {fit.name} gives {reached}, the best, {probe.best}, "
+            f"{fmt(best.first)}/{fmt(best.mid)}/{fmt(best.last)}), so the probe cannot single "
+            "out this one: does the cache's shape rest on a few rows?",
+        )
     if not fit.reaches_shape:
         return PROFILE_CAPACITY.check(
             "fail",
@@ -433,26 +453,33 @@ def _probe_plots(probe: ProbeResult) -> list[Plot]:
 
 def _outputs_on_cache(
     ctx: StageContext, ckpt: CheckpointArtifact, cache: TimingCache
-) -> tuple[tuple[HeadOutputs, torch.Tensor] | None, str]:
-    """The model's outputs on a seeded sample of cache rows, or why there are none."""
+) -> tuple[tuple[HeadOutputs, torch.Tensor] | None, str, bool]:
+    """The model's outputs on a seeded sample of cache rows, or why there are none, and
+    whether the model ran (a forward that fails or returns nothing usable is a fault of
+    the model; a model that cannot be run on this cache is a reason to skip)."""
     if ckpt.model is None:
-        return None, "there is no model to run (give --model module:factory)"
+        return None, "there is no model to run (give --model module:factory)", False
     if ckpt.cond_dim is not None and ckpt.cond_dim != cache.feature_dim:
-        return None, "the cache's features do not fit the model (see model.conditioning)"
+        return None, "the cache's features do not fit the model (see model.conditioning)", False
     max_len = ckpt.config.get("max_len")
     if isinstance(max_len, int) and max_len != cache.max_len:
-        return None, f"the model predicts {max_len} steps but the cache has L = {cache.max_len}"
+        why = f"the model predicts {max_len} steps but the cache has L = {cache.max_len}"
+        return None, why, False
     rows = draw_rows(cache.n_rows, min(cache.n_rows, ctx.settings.samples), ctx.settings.seed)
     try:
         outputs = predict_rows(ckpt.model, cache, rows, resolve_device(ctx.settings.device))
     except (RuntimeError, ValueError, TypeError, IndexError) as exc:
-        return None, f"the model failed on cache rows ({type(exc).__name__}: {exc})"
-    if outputs.profile.shape != (len(rows), cache.max_len):
-        return None, (
-            f"the model's profile has shape {list(outputs.profile.shape)}, "
-            f"expected {[len(rows), cache.max_len]}"
-        )
-    return (outputs, rows), ""
+        return None, f"the model failed on cache rows ({type(exc).__name__}: {exc})", True
+    expected = (len(rows), cache.max_len)
+    for name, shape in (
+        ("profile", tuple(outputs.profile.shape)),
+        ("mu", tuple(outputs.mu.shape)),
+        ("log_sigma", tuple(outputs.log_sigma.shape)),
+    ):
+        want = expected if name == "profile" else expected[:1]
+        if shape != want:
+            return None, f"the model's {name} has shape {list(shape)}, expected {list(want)}", True
+    return (outputs, rows), "", True
 
 
 def _duration_static(ckpt: CheckpointArtifact, why_not: str) -> Check:

@@ -24,6 +24,7 @@ from tui_timing.stages.runner import (
     load_artifact,
     load_artifacts,
     resolve_paths,
+    reused_result,
     run_stage,
     stages_to_run,
 )
@@ -207,7 +208,7 @@ def run_pair(
     for side, ctx in (("A", ctx_a), ("B", ctx_b)):
         for sid in ids:
             if ctx is ctx_b and sid in shared:
-                ctx_b.results[sid] = ctx_a.results[sid]
+                ctx_b.results[sid] = reused_result(ctx_a.results[sid], ctx_a, ctx_b, Stage(sid))
                 continue
             if on_stage is not None:
                 on_stage(side, sid)

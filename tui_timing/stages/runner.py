@@ -8,6 +8,7 @@ that importing the runner does not pull in torch-heavy code before it is needed.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import importlib
 import sys
 from collections.abc import Iterable, Mapping, Sequence
@@ -129,6 +130,21 @@ def run_stage(ctx: StageContext, stage_id: int) -> StageResult:
     result.assumptions = merge_assumptions(ctx.assumptions_about(info.reads), result.assumptions)
     ctx.results[stage_id] = result
     return result
+
+
+def reused_result(
+    result: StageResult, source: StageContext, ctx: StageContext, stage: Stage
+) -> StageResult:
+    """A result computed in `source` handed to `ctx`, whose inputs for the stage are the
+    same: the stage's own assumptions are kept, and those about the files it read are
+    `ctx`'s, so that a run never shows another run's readings (its checkpoint, its
+    config) as its own."""
+    reads = STAGE_BY_ID[stage].reads
+    theirs = set(source.assumptions_about(reads))
+    own = [a for a in result.assumptions if a not in theirs]
+    return dataclasses.replace(
+        result, assumptions=merge_assumptions(ctx.assumptions_about(reads), own)
+    )
 
 
 def _file_size(path: Path) -> str:

@@ -23,7 +23,7 @@ from tui_timing.findings import Report, StageResult
 from tui_timing.stages.catalog import ALL_STAGES, Stage
 from tui_timing.stages.context import StageContext
 from tui_timing.stages.pair import context_beside, stage_inputs
-from tui_timing.stages.runner import build_report, load_artifacts, run_stage
+from tui_timing.stages.runner import build_report, load_artifacts, reused_result, run_stage
 
 #: (stage, what it read) -> its result.
 SharedKey = tuple[Stage, tuple[object, ...]]
@@ -37,7 +37,8 @@ class Sweep:
     cache_paths: ArtifactPaths
     settings: Settings
     _base: StageContext | None = None
-    _shared: dict[SharedKey, StageResult] = field(default_factory=dict)
+    #: Each shared result with the context it was computed in (whose readings it carries).
+    _shared: dict[SharedKey, tuple[StageResult, StageContext]] = field(default_factory=dict)
     #: Stages computed and stages reused so far (the benchmark and the tests read them).
     computed: int = 0
     reused: int = 0
@@ -59,7 +60,8 @@ class Sweep:
             inputs = stage_inputs(ctx, stage)
             key = (stage, _with_versions(inputs)) if inputs is not None else None
             if key is not None and key in self._shared:
-                ctx.results[stage] = self._shared[key]
+                result, source = self._shared[key]
+                ctx.results[stage] = reused_result(result, source, ctx, stage)
                 self.reused += 1
                 continue
             if on_stage is not None:
@@ -67,7 +69,7 @@ class Sweep:
             result = run_stage(ctx, stage)
             self.computed += 1
             if key is not None:
-                self._shared[key] = result
+                self._shared[key] = (result, ctx)
         return build_report(ctx, ALL_STAGES), ctx
 
 

@@ -30,8 +30,10 @@ many long rows it happened to get.
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
+import statistics
 from typing import Any
 
 import torch
@@ -42,6 +44,7 @@ from tui_timing.config import Tolerances
 from tui_timing.findings import Check, Plot, Series, StageResult
 from tui_timing.numerics.figures import masked_mean_profile, profile_bins
 from tui_timing.numerics.fmt import fmt
+from tui_timing.numerics.noise import JUDGE_Z
 from tui_timing.stages.cache_scan import scan_for
 from tui_timing.stages.catalog import Stage
 from tui_timing.stages.checks import CheckSpec, PartFigure, StageChecks
@@ -230,7 +233,7 @@ def fitted(log: StatsLog, split: str) -> dict[str, Any]:
     recent = values[-tail - 1] - values[-1]
     out["total_gain"] = gained
     out["tail_gain"] = recent
-    out["tail_epochs"] = tail
+    out[f"tail_{log.x_axis}s"] = tail
     out["flattened"] = bool(gained <= 0 or recent <= FLAT_TAIL_SHARE * gained)
     return out
 
@@ -254,12 +257,21 @@ def _log_check(log: StatsLog) -> Check:
         text += f"; {log.ignored_last_line}, so it was ignored"
     notes = "".join(f"; {note}" for note in log.notes)
     if missing:
+        unread = list(log.reading.unread)
+        measured["unread_fields"] = unread
+        hint = (
+            f" Fields it holds that were read as none of them: {', '.join(unread[:12])}; if "
+            f"some are, name them in [tool.timing-tui.keys.log], one line each: "
+            f'{missing[0]} = "FIELD".'
+            if unread
+            else ""
+        )
         return LOG.check(
             "warn",
             measured,
             "the SPEC 2.4 columns",
             f"{text}{notes}; it lacks {', '.join(missing)}, so the checks that need them "
-            "are skipped.",
+            f"are skipped.{hint}",
         )
     return LOG.check("pass", measured, "the SPEC 2.4 columns", f"{text}{notes}.")
 
@@ -272,13 +284,30 @@ def _trend(axis: str, positions: list[int], values: list[float]) -> dict[str, An
         "best": values[best],
         f"best_{axis}": positions[best],
         f"{axis}s": len(values),
+        "noise": _epoch_noise(values),
     }
+
+
+def _epoch_noise(values: list[float]) -> float:
+    """The loss's epoch-to-epoch noise: the spread of its changes over the second half of
+    the epochs (where the trend has flattened), divided by √2 since each change holds two
+    noisy epochs; 0 with fewer than four epochs there."""
+    half = values[len(values) // 2 :]
+    changes = [b - a for a, b in itertools.pairwise(half)]
+    if len(changes) < 3:
+        return 0.0
+    return statistics.pstdev(changes) / math.sqrt(2)
+
+
+def _noise_band(trend: dict[str, Any]) -> float:
+    """How far the last epoch may sit above another by noise alone (1e-3 false alarms)."""
+    return JUDGE_Z * math.sqrt(2) * float(trend.get("noise", 0.0))
 
 
 def _loss_check(log: StatsLog, tol: Tolerances) -> Check:
     expected = (
         f"train loss falls; val loss ends below its start, having given back at most "
-        f"{tol.val_rise_share:.0%} of its improvement"
+        f"{tol.val_rise_share:.0%} of its improvement or its epoch-to-epoch noise"
     )
     axis = log.x_axis
     series = {s: log.series(s, "loss") for s in log.splits if log.series(s, "loss")[0]}
@@ -312,7 +341,8 @@ def _loss_check(log: StatsLog, tol: Tolerances) -> Check:
         )
     val = measured.get("val")
     if val is not None:
-        if val["last"] > val["first"]:
+        band = _noise_band(val)
+        if val["last"] > val["first"] + band:
             return LOSS_TREND.check(
                 "fail",
                 measured,
@@ -323,14 +353,15 @@ def _loss_check(log: StatsLog, tol: Tolerances) -> Check:
             )
         gained = val["first"] - val["best"]
         given_back = val["last"] - val["best"]
-        if gained > 0 and given_back > tol.val_rise_share * gained:
+        if gained > 0 and given_back > max(tol.val_rise_share * gained, band):
             return LOSS_TREND.check(
                 "warn",
                 measured,
                 expected,
                 f"The val loss has risen since {axis} {val[f'best_{axis}']} (best "
                 f"{fmt(val['best'])}, now {fmt(val['last'])}), giving back "
-                f"{given_back / gained:.0%} of its improvement: overfitting.",
+                f"{given_back / gained:.0%} of its improvement, beyond its {axis}-to-{axis} "
+                f"noise (sd {fmt(val['noise'])}): overfitting.",
             )
     parts = [
         f"{s} loss {fmt(m['first'])} → {fmt(m['last'])}"
@@ -436,11 +467,11 @@ def _first_mid(first: float, mid: float, floor: float) -> float:
 def _collapse_check(
     log: StatsLog, split: str, reference: dict[str, float] | None, tol: Tolerances
 ) -> Check:
+    axis = log.x_axis
     expected = (
         f"logged first/mid ≥ {tol.flat_ratio:g} while the cache's is far above; σ never "
-        f"below {tol.sigma_collapse_ratio:g} × its value at the best duration-NLL epoch"
+        f"below {tol.sigma_collapse_ratio:g} × its value at the best duration-NLL {axis}"
     )
-    axis = log.x_axis
     measured: dict[str, Any] = {axis: None, "x_axis": axis, "split": split}
     findings: list[tuple[int, str]] = []
     floor = tol.profile_abs_floor

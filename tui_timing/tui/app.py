@@ -34,6 +34,7 @@ from tui_timing.artifact_kinds import KINDS
 from tui_timing.artifacts.file_watch import POLL_INTERVAL_S, ArtifactWatcher, TreeWatcher
 from tui_timing.errors import ArtifactError
 from tui_timing.findings import Check, StageResult
+from tui_timing.report.text import printable_name
 from tui_timing.stages.catalog import ALL_STAGES, STAGE_BY_ID, STAGES, Stage
 from tui_timing.tui.action_bar import ActionBar
 from tui_timing.tui.action_runner import ActionRunner
@@ -43,7 +44,6 @@ from tui_timing.tui.compare_offer import CompareOffer
 from tui_timing.tui.compare_runner import CompareRunner
 from tui_timing.tui.compare_state import CompareState, compared_stage
 from tui_timing.tui.confirm_screen import ConfirmAction
-from tui_timing.tui.decision_pane import DecisionPane
 from tui_timing.tui.describe import describe_artifacts, shorter
 from tui_timing.tui.export import default_scratchpad, export_findings
 from tui_timing.tui.header_bar import HeaderBar
@@ -79,7 +79,7 @@ from tui_timing.tui.pipeline import (
 )
 from tui_timing.tui.preferences import save_theme, saved_theme
 from tui_timing.tui.run_picker import RunPicker
-from tui_timing.tui.safe_text import clean
+from tui_timing.tui.safe_text import clean, escape_markup
 from tui_timing.tui.selector_screen import SelectorScreen
 from tui_timing.tui.stage_list import StageList
 from tui_timing.tui.stage_pane import StagePane
@@ -98,6 +98,8 @@ if TYPE_CHECKING:
     from tui_timing.config import ArtifactPaths, Invocation
     from tui_timing.report.runs import Target
     from tui_timing.stages.context import StageContext
+    from tui_timing.tui.decision_pane import DecisionPane
+    from tui_timing.tui.launch_lookup import LaunchLookup
     from tui_timing.tui.pane_search import Match
     from tui_timing.tui.runs_screen import RunsChoice
     from tui_timing.tui.search_bar import SearchBar
@@ -107,8 +109,6 @@ FIRST, LAST = ALL_STAGES[0], ALL_STAGES[-1]
 #: How the footer and help show the stage keys ("1-7"); one binding per stage.
 STAGE_KEYS = f"{FIRST}-{LAST}"
 _HIDDEN_STAGE_KEYS = {str(n) for n in ALL_STAGES[1:]}
-#: How long the first frame may wait for stage 1's child (it is usually done by then).
-EARLY_WAIT_S = 0.3
 #: Frames to wait for a stage's charts to be mounted before telling the pipeline they are.
 CHART_FRAMES = 10
 #: Actions that stay available while a dialog is open (the others would act behind it).
@@ -215,8 +215,10 @@ class TimingApp(App[None]):
         invocation: Invocation,
         cwd: Path | None = None,
         ahead: StageOneAhead | None = None,
+        lookup: LaunchLookup | None = None,
     ) -> None:
-        """`ahead`: the child the CLI forked to compute stage 1 while the app starts."""
+        """`ahead`: the child the CLI forked to compute stage 1 while the app starts;
+        `lookup`: what the results cache held for the launch before Textual was imported."""
         # NO_COLOR: Textual picks its no-colour filter by the theme in use at this point,
         # and its grey one turns an ANSI theme's default colours into black on black. With
         # ANSI colours on, it takes the one that leaves the terminal's own colours.
@@ -236,7 +238,7 @@ class TimingApp(App[None]):
         self.found: Discovered | None = None
         self.selection = Selection()
         self.pipeline = Pipeline(
-            invocation, self.post_message, paint_wait_s=PAINT_WAIT_S, ahead=ahead
+            invocation, self.post_message, paint_wait_s=PAINT_WAIT_S, ahead=ahead, lookup=lookup
         )
         self.watcher = ArtifactWatcher()
         self.runner = ActionRunner(self.post_message, self.cwd)
@@ -289,7 +291,8 @@ class TimingApp(App[None]):
         for stage_id in self.states:
             self._show(stage_id)
         self.set_interval(POLL_INTERVAL_S, self._poll_artifacts)
-        self.pipeline.show_early()  # stage 1 in the first frame, when its child was quick
+        # The cached results, or stage 1 when its child was quick, in the first frame
+        self.pipeline.show_early()
         # Stages start after the first frame: the pipeline thread's imports hold the GIL
         # for stretches. Torch, the longest (over a second), waits until stage 1's result
         # is drawn (see pipeline.py).
@@ -326,7 +329,8 @@ class TimingApp(App[None]):
 
     def _start_pipeline(self) -> None:
         self.pipeline.start()
-        self._submit(Work(resolve=True, stages=dict.fromkeys(ALL_STAGES, "start")))
+        # What the first frame showed stays on show (not "pending") while it is checked
+        self._submit(Work(resolve=True, stages=dict.fromkeys(ALL_STAGES, "start")), keep_done=True)
 
     def notify(
         self,
@@ -412,11 +416,12 @@ class TimingApp(App[None]):
         for pane in self.query(f"#pane-{stage_id}").results(StagePane):
             pane.show(state, self.plot_palette(), self.flip_log[stage_id], compared)
 
-    def _submit(self, work: Work) -> None:
-        """Queue work on the pipeline and mark its stages pending."""
+    def _submit(self, work: Work, keep_done: bool = False) -> None:
+        """Queue work on the pipeline and mark its stages pending (`keep_done`: not those
+        already done)."""
         for stage_id in work.stages:
             state = self.states[stage_id]
-            if state.phase != "running":
+            if state.phase != "running" and not (keep_done and state.phase == "done"):
                 state.phase = "pending"
                 self._show(stage_id)
         self.pipeline.submit(work)
@@ -744,15 +749,23 @@ class TimingApp(App[None]):
         target = self.invocation.scratchpad or default_scratchpad(self.cwd)
         if not target.is_absolute():
             target = self.cwd / target
-        self.run_worker(lambda: self._export(snapshot, target, stage), thread=True, group="export")
+        project = self.invocation.project
+        within = (
+            None if self.invocation.scratchpad_given else project.parent if project else self.cwd
+        )
+        self.run_worker(
+            lambda: self._export(snapshot, target, stage, within), thread=True, group="export"
+        )
 
     def action_export_stage(self) -> None:
         """Append the stage on show alone (the plan logs findings after each stage)."""
         self.action_export(self.current_stage)
 
-    def _export(self, snapshot: StageContext, target: Path, stage: int | None) -> None:
+    def _export(
+        self, snapshot: StageContext, target: Path, stage: int | None, within: Path | None
+    ) -> None:
         try:
-            written, summary = export_findings(snapshot, target, stage)
+            written, summary = export_findings(snapshot, target, stage, within)
         except ArtifactError as exc:
             self.post_message(ExportFailed(str(exc)))
             return
@@ -763,7 +776,7 @@ class TimingApp(App[None]):
         path = Path(message.path)
         shown = path.relative_to(self.cwd) if path.is_relative_to(self.cwd) else path
         self.notify(
-            f"Appended to {shown}: {message.summary}.",
+            f"Appended to {escape_markup(printable_name(shown))}: {message.summary}.",
             title="Exported",
             timeout=8,
         )
@@ -771,10 +784,15 @@ class TimingApp(App[None]):
     @while_running
     def on_export_failed(self, message: ExportFailed) -> None:
         self.notify(
-            f"Scratchpad {message.problem}", title="Export failed", severity="error", timeout=10
+            f"Scratchpad {escape_markup(message.problem)}",
+            title="Export failed",
+            severity="error",
+            timeout=10,
         )
 
     def decision_pane(self) -> DecisionPane:
+        from tui_timing.tui.decision_pane import DecisionPane
+
         self._mount_panes()
         return self.query_one(DecisionPane)
 
@@ -1035,6 +1053,8 @@ class TimingApp(App[None]):
 
     def action_copy_item(self) -> None:
         """Copy the check or figure under the pane's cursor (stage 7: the action whole)."""
+        from tui_timing.tui.decision_pane import DecisionPane
+
         pane = self.current_pane()
         if isinstance(pane, DecisionPane):
             action = pane.selected_action()
@@ -1049,7 +1069,10 @@ class TimingApp(App[None]):
         self._copy(getattr(item, "item_text", ""), getattr(item, "item_title", "it"))
 
     def _copy(self, text: str, what: str) -> None:
-        """To the clipboard with OSC 52: the terminal (or tmux) sets it, over SSH too."""
+        """To the clipboard with OSC 52: the terminal (or tmux) sets it, over SSH too. What
+        is copied is what was shown, control characters and bidi overrides escaped: a file
+        name's raw bytes would otherwise reach the terminal the user pastes into."""
+        text = clean(text)
         self.copy_to_clipboard(text)
         self.notify(f"{what} ({len(text)} characters)", title="Copied", timeout=3)
 
@@ -1191,21 +1214,29 @@ def _folder(run: Run) -> Path:
 
 
 def new_pane(stage_id: int) -> StagePane:
-    """A fresh pane for a stage (the decision has its own kind)."""
+    """A fresh pane for a stage (the decision has its own kind, imported when its pane is
+    made: it is never in the first frame)."""
     info = STAGE_BY_ID[stage_id]
-    return DecisionPane(info) if stage_id == Stage.DECISION else StagePane(info)
+    if stage_id != Stage.DECISION:
+        return StagePane(info)
+    from tui_timing.tui.decision_pane import DecisionPane
+
+    return DecisionPane(info)
 
 
-def run_app(invocation: Invocation, ahead: StageOneAhead | None = None) -> int:
+def run_app(
+    invocation: Invocation,
+    ahead: StageOneAhead | None = None,
+    lookup: LaunchLookup | None = None,
+) -> int:
     """Open the TUI on the invocation's artifacts (or discovered ones, or the sample);
     the exit status: 0 when the user quit, non-zero after an internal error.
 
-    With a child computing stage 1, the first frame waits for it a little (EARLY_WAIT_S):
-    one frame with the histogram comes sooner than an empty frame and then another."""
+    The first frame does not wait for a child computing stage 1: on a busy machine the
+    child and the app share the cores, and a blank terminal while it computes looks like
+    a hang; its result is shown as it comes."""
     try:
-        if ahead is not None:
-            ahead.wait(EARLY_WAIT_S)
-        app = TimingApp(invocation, ahead=ahead)
+        app = TimingApp(invocation, ahead=ahead, lookup=lookup)
         app.run()
     finally:
         if ahead is not None:  # the app closed the pipeline, which stopped it; unless it failed

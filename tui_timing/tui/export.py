@@ -18,10 +18,11 @@ if TYPE_CHECKING:
 
 
 def export_findings(
-    ctx: StageContext, scratchpad: Path, stage: int | None = None
+    ctx: StageContext, scratchpad: Path, stage: int | None = None, within: Path | None = None
 ) -> tuple[Path, str]:
     """Append the entry (of one stage when `stage` is given); return where it went and a
-    one-line summary of what it said.
+    one-line summary of what it said. `within`: the project folder the scratchpad must be
+    in (when it was not named on the command line).
 
     Raises ArtifactError (the scratchpad is then unchanged).
     """
@@ -35,6 +36,7 @@ def export_findings(
         scratchpad,
         findings_markdown(report, when, stage),
         bullet=findings_bullet(report, when, stage),
+        within=within,
     )
     if stage is not None:
         shown = next((s for s in report.stages if s.id == stage), None)

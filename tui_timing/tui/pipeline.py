@@ -56,6 +56,7 @@ if TYPE_CHECKING:
     from tui_timing.report.results_cache import ResultsCache, Stamp
     from tui_timing.stages.context import Loaded, ProgressEvent, StageContext
     from tui_timing.tui.action_outputs import ActionOutputs
+    from tui_timing.tui.launch_lookup import LaunchLookup
     from tui_timing.tui.stage_one_ahead import StageOneAhead
 
 #: Kinds whose change invalidates the context's memo (the cache scan), so a fresh one is built.
@@ -125,12 +126,18 @@ class Pipeline:
         *,
         paint_wait_s: float = 0.0,
         ahead: StageOneAhead | None = None,
+        lookup: LaunchLookup | None = None,
     ) -> None:
         """`paint_wait_s`: how long to wait, after stage 1, for `stage_drawn` (the app
         calls it; without an app nothing is drawn and nothing waits). `ahead`: the child
-        computing the first stage 1, taken by the first run of it."""
+        computing the first stage 1, taken by the first run of it. `lookup`: what the
+        results cache held for the launch's artifacts before the app started, shown by
+        `show_early` and taken by the first look in the results cache."""
         self._invocation = invocation
         self._ahead = ahead
+        self._lookup = lookup
+        #: The lookup's results were posted by `show_early`, before the thread started.
+        self._lookup_posted = False
         #: Its result is still to be taken (by the first run of stage 1).
         self._ahead_pending = ahead is not None
         #: Stage 1 from the child was posted by `show_early`, before the thread started.
@@ -173,10 +180,20 @@ class Pipeline:
         self._thread.start()
 
     def show_early(self) -> None:
-        """Post stage 1 as the child computed it, if it is already in: called on the UI
+        """Post what the results cache held before the app started, or else stage 1 as the
+        child computed it if it is already in (never waiting for it): called on the UI
         thread as the app mounts (the thread has not started), so that the first frame
-        shows it. The thread checks it was for the artifacts it finds, and stores it."""
-        early = self._ahead.early() if self._ahead is not None else None
+        shows it. The thread checks it was for the artifacts it finds (and stores the
+        child's result)."""
+        run = self._lookup.cached if self._lookup is not None else None
+        if run is not None:
+            self._lookup_posted = True
+            self._post(ArtifactsLoaded({kind: str(error) for kind, error in run.errors.items()}))
+            for stage, cached in sorted(run.stages.items()):
+                self._post(StageFinished(stage, cached.result, "from cache", cached.computed))
+            return
+        ahead = self._ahead
+        early = ahead.early() if ahead is not None and ahead.wait(0.0) else None
         if early is not None:
             self._early_posted = True
             self._post(ArtifactsLoaded({k: str(error) for k, error in early.errors.items()}))
@@ -290,6 +307,7 @@ class Pipeline:
                 self._requeue(stages)
                 return
             shown = {Stage.CACHE} if taken else set() if work.recompute else self._show_cached()
+            self._lookup, self._lookup_posted = None, False  # for the first resolve only
             stages = {sid: why for sid, why in stages.items() if sid not in shown}
             if taken:
                 self._later = set(self._given())  # loaded once stage 1 is drawn
@@ -429,18 +447,26 @@ class Pipeline:
 
         cache = self._cache()
         self._ctx = self._new_context()
-        run = cache.lookup(self._ctx.paths, self._invocation.settings) if cache else None
+        lookup, self._lookup = self._lookup, None  # asked before the app: taken once
+        posted, self._lookup_posted = self._lookup_posted, False
+        if lookup is not None and lookup.asked and lookup.paths == self._ctx.paths:
+            run = lookup.cached
+        else:
+            posted = False  # other artifacts than those shown early: shown again
+            run = cache.lookup(self._ctx.paths, self._invocation.settings) if cache else None
         if run is None:
             return set()
         for kind, path in self._given().items():
             self._ctx.artifacts[kind] = Loaded(path=path, error=run.errors.get(kind))
         self._unloaded, self._stamps = True, run.stamps
-        self._post(ArtifactsLoaded({kind: str(error) for kind, error in run.errors.items()}))
+        if not posted:
+            self._post(ArtifactsLoaded({kind: str(error) for kind, error in run.errors.items()}))
         self._computed = {}
         for stage, cached in sorted(run.stages.items()):
             self._ctx.results[stage] = cached.result
             self._computed[stage] = cached.computed
-            self._post(StageFinished(stage, cached.result, "from cache", cached.computed))
+            if not posted:
+                self._post(StageFinished(stage, cached.result, "from cache", cached.computed))
         return set(run.stages)
 
     def _store(self) -> None:

@@ -1,11 +1,16 @@
 """The charts of a stage, stacked: updated in place as new data arrive, rebuilt when the
 set of charts changes (a stage that now has a plot it lacked before).
 
-plotext is imported with the first chart, not at start-up: no chart is in the first frame
-(results arrive after it), and the import is a fifth of a bare Textual app's start.
+plotext is imported with the first chart, not at start-up, and the first chart is drawn
+after the frame that shows its stage's result (a warm launch shows every result from the
+results cache in its first frame): the import and the drawing are a fifth of a bare
+Textual app's start. When the stages' thread has imported the charts already, a chart is
+drawn with its result.
 """
 
 from __future__ import annotations
+
+import sys
 
 from textual.containers import Vertical
 
@@ -20,8 +25,27 @@ class PlotStack(Vertical):
     PlotStack { height: auto; }
     """
 
+    #: What to draw once the first chart may be (see the module's docstring).
+    _pending: tuple[list[Plot], PlotPalette, bool] | None = None
+
     def show(self, plots: list[Plot], palette: PlotPalette, flip_log: bool) -> None:
         """Draw these plots; existing views take new data when the titles line up."""
+        first_chart = plots and "tui_timing.tui.plot_view" not in sys.modules
+        if self._pending is not None or first_chart:
+            if self._pending is None:
+                self.call_after_refresh(self._show_pending)
+            self._pending = (plots, palette, flip_log)
+            return
+        self._draw(plots, palette, flip_log)
+
+    def _show_pending(self) -> None:
+        import tui_timing.tui.plot_view  # noqa: F401  (imported here, so drawn now)
+
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            self._draw(*pending)
+
+    def _draw(self, plots: list[Plot], palette: PlotPalette, flip_log: bool) -> None:
         if not plots and not self.children:
             return
         from tui_timing.tui.plot_view import PlotView

@@ -14,7 +14,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from tui_timing.artifacts.files import read_own_file
+
 FILE_NAME = "preferences.json"
+#: The preferences are a few bytes; a larger file (or a pipe, a device) is not read.
+MAX_BYTES = 64 << 10
 
 
 def config_dir(env: Mapping[str, str] | None = None) -> Path:
@@ -31,8 +35,8 @@ def preferences_path() -> Path:
 def load_preferences(path: Path | None = None) -> dict[str, Any]:
     """The saved preferences, or {} when there are none or they cannot be used."""
     try:
-        data = json.loads((path or preferences_path()).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError):
+        data = json.loads(read_own_file(path or preferences_path(), MAX_BYTES).decode("utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError):
         return {}
     return data if isinstance(data, dict) else {}
 
@@ -45,10 +49,12 @@ def saved_theme(path: Path | None = None) -> str | None:
 
 def save_theme(name: str, path: Path | None = None) -> Path:
     """Remember `name` as the theme, keeping any other saved preference; raises OSError."""
-    from tui_timing.artifacts.atomic import atomic_write_json
+    from tui_timing.artifacts.atomic import atomic_write_json, private_folder
 
     target = path or preferences_path()
     preferences = load_preferences(target)
     preferences["theme"] = name
-    atomic_write_json(target, preferences)
+    if path is None:
+        private_folder(target.parent)
+    atomic_write_json(target, preferences, private=True)
     return target

@@ -1,16 +1,17 @@
 """Stage 1 computed in a forked child while the parent imports Textual and starts the app.
 
 A cold launch's first paint is serial on one interpreter: Textual's start-up, then numpy,
-the cache read and stage 1 (BENCHMARKS.md, issue 15). Forked before Textual is imported,
-the child does the second half on another core: it finds the same artifacts (the fork
-carries the very same Invocation), asks the results cache, reads the cache and the raw
-summary into numpy, runs stage 1 and writes the result down a pipe as one JSON line, with
-progress lines before it, then stores it in the results cache. When the result is in
-before the app's first frame (the app waits EARLY_WAIT_S for it), that frame shows it;
-either way the pipeline takes it in place of running stage 1 (the same code on the same
-files, so the same report) and falls back to running it itself, said in the log, whenever
-the child has nothing usable to give: no fork on this platform, a crash, other artifacts
-than the parent's, a result the codec cannot carry.
+the cache read and stage 1. Forked before Textual is imported, the child does the second
+half on another core: it finds the same artifacts (the fork carries the very same
+Invocation), asks the results cache, reads the cache and the raw summary into numpy, runs
+stage 1 and writes the result down a pipe as one JSON line, with progress lines before it,
+then stores it in the results cache. No child is forked when the parent found stage 1 in
+the results cache (launch_lookup.py), and one forked after a miss there does not ask again.
+The app does not wait for the result before its first frame, which shows it when it is in
+by then; either way the pipeline takes it in place of running stage 1 (the same code on
+the same files, so the same report) and falls back to running it itself, said in the log,
+whenever the child has nothing usable to give: no fork on this platform, a crash, other
+artifacts than the parent's, a result the codec cannot carry.
 
 The child never writes to the terminal (its standard streams are /dev/null), never runs
 the user's code (stage 1 reads files only) and dies with its parent (Linux). It is killed
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
     from tui_timing.findings import StageResult
     from tui_timing.report.results_cache import Stamp
     from tui_timing.stages.context import ProgressEvent
+    from tui_timing.tui.launch_lookup import LaunchLookup
 
 log = logging.getLogger(__name__)
 
@@ -83,10 +85,16 @@ class StageOneAhead:
         return self._pid
 
     @classmethod
-    def start(cls, invocation: Invocation) -> StageOneAhead | None:
+    def start(
+        cls, invocation: Invocation, lookup: LaunchLookup | None = None
+    ) -> StageOneAhead | None:
         """Fork the child (before Textual is imported: no thread may exist yet); None
-        where the platform cannot fork."""
+        where the platform cannot fork, or where `lookup` (the parent's own look in the
+        results cache) found stage 1 there."""
         if not hasattr(os, "fork"):
+            return None
+        if lookup is not None and lookup.holds(1):
+            log.info("stage 1 is in the results cache: no child process computes it")
             return None
         if threading.active_count() > 1:  # a lock another thread holds would stay held
             log.info("stage 1 runs in the app: threads already run, so no child is forked")
@@ -102,7 +110,7 @@ class StageOneAhead:
             return None
         if pid == 0:  # the child: never returns
             os.close(read_fd)
-            _child(invocation, write_fd, parent)
+            _child(invocation, write_fd, parent, lookup)
         os.close(write_fd)
         return cls(pid, read_fd)
 
@@ -114,17 +122,19 @@ class StageOneAhead:
     ) -> bool:
         """Read the child's lines for at most `timeout` seconds, passing its progress on;
         True once its last line is in (a child that ended or wrote too much has a
-        "failed" one)."""
+        "failed" one). A timeout of 0 reads what is there without waiting."""
         from tui_timing.stages.catalog import Stage
         from tui_timing.stages.context import ProgressEvent
 
         deadline = time.monotonic() + timeout
+        first = True
         while self._final is None and not should_stop():
             left = deadline - time.monotonic()
-            if left <= 0:
+            if left <= 0 and not first:
                 return False
+            first = False
             try:
-                if not select.select([self._fd], [], [], min(POLL_S, left))[0]:
+                if not select.select([self._fd], [], [], max(0.0, min(POLL_S, left)))[0]:
                     continue
                 chunk = os.read(self._fd, 1 << 16)
             except (OSError, ValueError) as exc:  # stopped meanwhile: the pipe is closed
@@ -262,7 +272,7 @@ def _parse_result(message: dict[str, Any]) -> StageOneResult:
 # ----- the child ---------------------------------------------------------------------------
 
 
-def _child(invocation: Invocation, write_fd: int, parent: int) -> None:
+def _child(invocation: Invocation, write_fd: int, parent: int, lookup: LaunchLookup | None) -> None:
     """Compute stage 1, send it, then keep it in the results cache (so that quitting at
     once still leaves it: the parent stores it too, later); exit without running the
     parent's exit handlers."""
@@ -272,7 +282,7 @@ def _child(invocation: Invocation, write_fd: int, parent: int) -> None:
         out = os.fdopen(write_fd, "w", encoding="utf-8")
         keep: Callable[[], object] | None = None
         try:
-            message, keep = _compute(invocation, out)
+            message, keep = _compute(invocation, out, lookup)
             line = json.dumps(message, allow_nan=False, separators=(",", ":"))
         except BaseException as exc:  # whatever it is, the parent falls back
             line, keep = json.dumps({"failed": f"{type(exc).__name__}: {exc}"}), None
@@ -286,9 +296,18 @@ def _child(invocation: Invocation, write_fd: int, parent: int) -> None:
         os._exit(code)
 
 
+#: The child's niceness: below the app while both want a core, so that on a busy machine
+#: the app's first frame is not held up by the child (Linux groups a terminal's processes
+#: and shares a core between them); on an idle one each has a core and it changes nothing.
+CHILD_NICE = 10
+
+
 def _detach(parent: int) -> None:
-    """Keep the child off the terminal, out of the user's ctrl+c, and dead with its parent."""
+    """Keep the child off the terminal, out of the user's ctrl+c, dead with its parent,
+    and behind it for the CPU."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    with contextlib.suppress(OSError):
+        os.nice(CHILD_NICE)
     null = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
         os.dup2(null, fd)
@@ -304,22 +323,24 @@ def _detach(parent: int) -> None:
 
 
 def _compute(
-    invocation: Invocation, out: Any
+    invocation: Invocation, out: Any, lookup: LaunchLookup | None = None
 ) -> tuple[dict[str, Any], Callable[[], object] | None]:
-    """Stage 1 on the artifacts the app opens first (as the pipeline finds them): the
-    message for the parent, and how to keep the result in the results cache (None under
-    `--no-cache`, as in the app)."""
+    """Stage 1 on the artifacts the app opens first (as the pipeline finds them, or as the
+    parent found them in `lookup`): the message for the parent, and how to keep the result
+    in the results cache (None under `--no-cache`, as in the app)."""
 
     from tui_timing.report.result_codec import encode_result
     from tui_timing.report.results_cache import CachedStage, ResultsCache, now, stamp
     from tui_timing.stages.catalog import STAGE_BY_ID, Stage
     from tui_timing.stages.context import PROGRESS_INTERVAL_S, StageContext
     from tui_timing.stages.runner import load_artifact, resolve_paths, run_stage
+    from tui_timing.tui.launch_lookup import launch_paths
 
-    paths = resolve_paths(_launch_paths(invocation))
+    found = lookup.paths if lookup is not None else None
+    paths = found or resolve_paths(launch_paths(invocation))
     settings = invocation.settings
     cache = None if invocation.no_cache else ResultsCache()
-    if cache is not None:
+    if cache is not None and not (lookup is not None and lookup.asked):
         cached = cache.lookup(paths, settings)
         if cached is not None and Stage.CACHE in cached.stages:
             return {"cached": True}, None
@@ -372,14 +393,3 @@ def _compute(
         return cache.store(paths, settings, {**loaded, **rest}, stage, errors)
 
     return message, keep
-
-
-def _launch_paths(invocation: Invocation) -> ArtifactPaths:
-    """The artifacts a launch opens: those given, else the first of each kind found (the
-    pipeline's first selection), else the sample."""
-    if invocation.any_artifact:
-        return invocation.paths
-    from tui_timing.artifacts.discovery import discover_or_sample
-
-    found = discover_or_sample(settings=invocation.settings)
-    return found.paths(cache=0, run=0, eval_dump=0)

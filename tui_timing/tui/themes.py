@@ -18,6 +18,7 @@ from typing import Any
 from textual.color import Color, ColorParseError
 from textual.theme import Theme
 
+from tui_timing.artifacts.files import read_own_file
 from tui_timing.resources import themes_dir
 
 if sys.version_info >= (3, 11):
@@ -93,6 +94,10 @@ class TimingTheme:
         return PlotPalette(self.series, self.reference)
 
 
+#: A theme is a few kB; a larger file is refused unread.
+MAX_THEME_BYTES = 256 << 10
+
+
 def user_themes_dir() -> Path:
     """`$XDG_CONFIG_HOME/timing-tui/themes` (by default under `~/.config`)."""
     config = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
@@ -125,13 +130,15 @@ def load_themes(dirs: Iterable[Path]) -> tuple[dict[str, TimingTheme], list[Them
 def load_theme_file(path: Path) -> TimingTheme:
     """Read and validate one theme file; raise ThemeError naming the file and the problem."""
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = tomllib.loads(read_own_file(path, MAX_THEME_BYTES).decode("utf-8"))
     except OSError as exc:
         raise ThemeError(path, f"cannot be read ({exc.strerror})") from None
     except UnicodeDecodeError:
         raise ThemeError(path, "is not UTF-8 text") from None
     except tomllib.TOMLDecodeError as exc:
         raise ThemeError(path, f"is not valid TOML ({exc})") from None
+    except RecursionError:
+        raise ThemeError(path, "is nested too deeply to be a theme") from None
     return parse_theme(path, data)
 
 

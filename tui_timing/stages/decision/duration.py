@@ -105,7 +105,8 @@ def duration_finding(ev: Evidence, ctx: StageContext) -> DurationFinding | None:
         return DurationFinding(
             6,
             f"μ is a constant {fmt(1 / factor)}× log d ({target}; scaling μ and σ by "
-            f"{fmt(factor)} saves {fmt(float(m.get('factor_nats', 0)))} of the {gap})",
+            f"{fmt(factor)} saves {fmt(float(m.get('factor_nats', 0)))} nats per row, and the "
+            f"checkpoint is {gap})",
             [fit],
             "Fit μ to the natural log of the duration (log d, as the cache stores it) and retrain",
         )

@@ -313,7 +313,9 @@ def training_or_sampling(walk: Walk) -> RuleResult:
         )
     collapse = ev.get("train.collapse")
     trend = ev.get("train.loss_trend")
-    flat = ev.get("sampler.flat")
+    # a sampler whose output could not be used (NaN rows) says nothing about its settings
+    sampled = Stage.SAMPLER not in ev.not_assessed()
+    flat = ev.get("sampler.flat") if sampled else None
     can_fit = (
         ev.stats(Stage.MODEL).get("can_fit") is True
         and ev.status("model.profile_capacity") == "pass"
@@ -398,7 +400,7 @@ def training_or_sampling(walk: Walk) -> RuleResult:
             )
         )
     for check_id, finding, remedy in _SAMPLER_FAULTS:
-        check = ev.get(check_id)
+        check = ev.get(check_id) if sampled else None
         if check is not None and check.status == "fail":
             direction = ev.measured(check_id, "direction")
             if direction in _TEMPERED:
@@ -545,8 +547,30 @@ def _drift_kind(ev: Evidence, drift: list[Check]) -> str:
             f"fake velocities are a constant {times}: the paths were left in normalized units"
         )
     if not kinds:
-        kinds.append(f"{drift_figures(drift)}: inspect normalization")
+        kinds.append(_shape_drift(ev, drift))
     return "; ".join(kinds)
+
+
+def _shape_drift(ev: Evidence, drift: list[Check]) -> str:
+    """A gate that drifts with no constant factor behind it, named by which side moved: the
+    velocities alone (Δt paired with other steps than the points'), or Δt themselves."""
+    dt_off = ev.failed("integration.dt_median")
+    vel_off = ev.failed("integration.vel_p95")
+    vel = ev.measured("integration.vel_p95", "ratio")
+    dt = ev.measured("integration.dt_median", "ratio")
+    if vel_off and not dt_off and isinstance(vel, (int, float)):
+        return (
+            f"fake velocities are {fmt(float(vel))}× real at p95 while Δt agree, and no single "
+            "factor explains it: Δt are paired with other steps than the points (a mask or a "
+            "one-step shift between Δt and xy?)"
+        )
+    if dt_off and isinstance(dt, (int, float)):
+        return (
+            f"fake Δt differ from real in shape, not by one factor (median fake/real "
+            f"{fmt(float(dt))}): Δt assigned through another mask, to other steps, or from "
+            "other durations than the sampled ones?"
+        )
+    return f"{drift_figures(drift)}: inspect how the eval assigns Δt and normalizes paths"
 
 
 def only_statistics_off(walk: Walk) -> RuleResult:
@@ -726,6 +750,9 @@ def _cache_fault(failing: list[Check]) -> str:
                 f"movement; divide them by {float(m['factor']):g})"
             )
             said.add(check.id)
+        elif check.id in _CACHE_WORDS and _cache_words(check.id, m):
+            named.append(_cache_words(check.id, m))
+            said.add(check.id)
         elif check.id == "cache.vs_raw" and _raw_drift(m):
             named.append(_raw_drift(m))
             said.add(check.id)
@@ -750,6 +777,32 @@ def _training_broke(ev: Evidence) -> str:
     if ev.failed("train.loss_trend"):
         return "its training log diverged (train.loss_trend fails)"
     return ""
+
+
+#: Stage 1 findings in a person's words, from their measured counts (a figure missing or
+#: zero leaves the check to its key figure).
+_CACHE_WORDS = {
+    "cache.nonnegative": (
+        ("durations_not_positive", "{:,} durations are 0 or negative"),
+        ("negative_profile_values", "{:,} profile values are negative"),
+    ),
+    "cache.mask_length": (
+        ("rows_mask_sum_differs", "the mask's length differs from length on {:,} rows"),
+    ),
+    "cache.padding_zero": (("rows", "{:,} rows carry profile mass on padded steps"),),
+    "cache.log_duration": (
+        ("rows_off", "log_duration is not log(duration) on {:,} rows (another log base?)"),
+    ),
+}
+
+
+def _cache_words(check_id: str, measured: dict[str, Any]) -> str:
+    parts = [
+        text.format(int(measured[key]))
+        for key, text in _CACHE_WORDS[check_id]
+        if isinstance(measured.get(key), (int, float)) and measured[key]
+    ]
+    return "; ".join(parts)
 
 
 #: The raw summary's figures as a person names them.
