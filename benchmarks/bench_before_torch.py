@@ -19,8 +19,8 @@ warm-up each, so that the load of a shared machine lands on all of them alike.
   check`), until the first frame and until the stage list shows all seven statuses.
 
 Targets, against the Textual floor: warm seven statuses and every first frame at most
-1.5x, the cold histogram at most 2x. Against torch (issue 15's, restated with the fair
-floor): the cold histogram and the warm statuses at most 0.4x.
+1.5x, the cold histogram at most 2x. Against torch: the cold histogram and the warm statuses at most
+0.4x.
 """
 
 from __future__ import annotations

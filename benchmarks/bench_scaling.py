@@ -5,7 +5,7 @@ and runs stages 1 and 2 through the runner as `timing-tui check` does, and repor
 seconds spent loading and in the stages, and its peak anonymous memory; the benchmark adds
 the child's wall time and ru_maxrss. The two sizes run alternately. Targets: the time after
 start-up (load + stages) at 10x rows at most 12x; peak anonymous memory at 1M rows at most
-1.5x that at 100k, set when large caches were memory-mapped. Since issue 16 every cache is
+1.5x that at 100k, set when large caches were memory-mapped. Now every cache is
 read whole (a mapped file truncated in place killed the reader with SIGBUS), so that
 memory target is missed by design; see BENCHMARKS.md. `--quick` uses 2k and 20k rows.
 """

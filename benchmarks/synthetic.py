@@ -47,7 +47,8 @@ def write_raw_sessions(folder: Path, files: int, events: int, seed: int = 0) -> 
 
 
 def make_cache(rows: int, max_len: int = 128, seed: int = 0) -> dict[str, object]:
-    """A SPEC 2.1 cache dict of `rows` rows (tensors, plus a plain `meta` dict)."""
+    """A timing-cache dict (docs/artifacts.md#timing-cache) of `rows` rows (tensors, plus a plain
+    `meta` dict)."""
     import torch
 
     rng = np.random.default_rng(seed)

@@ -1,4 +1,5 @@
-"""Measure issue 11's confusion matrix on every Balabit user and write VALIDITY.md's tables.
+"""Measure the verdicts' confusion matrix (VALIDITY.md) on every Balabit user and write
+VALIDITY.md's tables.
 
 For each user (default: every folder under --raw), the planted faults of
 tests/verdict_faults.py are run the way `timing-tui check` runs them, on artifacts built

@@ -88,7 +88,7 @@ def lightning_run(small_cache: Path, tmp_path_factory: pytest.TempPathFactory) -
 def results_cache_folder(
     tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
 ) -> Path:
-    """Each test its own results cache (SPEC 5, under $XDG_CACHE_HOME): nothing one test
+    """Each test its own results cache (docs/cli.md, under $XDG_CACHE_HOME): nothing one test
     computed is shown to another as cached, and nothing lands in the user's ~/.cache."""
     folder = tmp_path_factory.mktemp("xdg-cache")
     monkeypatch.setenv("XDG_CACHE_HOME", str(folder))

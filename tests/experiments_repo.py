@@ -1,4 +1,5 @@
-"""A research repo in an `experiments/<name>/` layout, laid out at test time (SPEC 2.7).
+"""A research repo in an `experiments/<name>/` layout, laid out at test time
+(docs/artifacts.md#conventions).
 
 Its authors keep each training under `experiments/<name>/`: HF-style checkpoint folders
 `ckpts/global_step_N/` (model.safetensors + a config.json under their own field names:

@@ -1,4 +1,5 @@
-"""Research repos laid out at test time, the way their authors keep them (SPEC 2.6).
+"""Research repos laid out at test time, the way their authors keep them
+(docs/artifacts.md#your-own-repo).
 
 timing-tui must adapt to a repo it has never seen, with a `[tool.timing-tui]` table and no
 glue code. Two repos are built here from real Balabit rows, each with its own names and

@@ -1,4 +1,4 @@
-"""The bundled sample data the model-side tests run on (SPEC 7)."""
+"""The bundled sample data the model-side tests run on (docs/artifacts.md#sample-data)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Caches and checkpoints are written to a temporary file and renamed (issue 7, item 4).
+"""Caches and checkpoints are written to a temporary file and renamed.
 
 A reader (or a researcher's `ls`) must see the old file or the new one, never a truncated
 one under the real name. Two proofs without mocks: a file the writer replaces keeps its
@@ -103,9 +103,9 @@ def test_new_files_get_the_usual_permissions(tmp_path: Path) -> None:
 def test_a_failed_build_leaves_no_cache_without_its_summary(
     sessions_dir: Path, small_sessions: list[Path], tmp_path: Path
 ) -> None:
-    """The summary is part of the cache (SPEC 2.1). Its write failing (here: a folder in its
-    place, deterministic where a full disk is not) must fail the build (exit 2) and leave
-    no new cache whose raw summary is missing or stale."""
+    """The summary is part of the cache (docs/artifacts.md#timing-cache). Its write failing (here: a
+    folder in its place, deterministic where a full disk is not) must fail the build (exit 2) and
+    leave no new cache whose raw summary is missing or stale."""
     root = tmp_path / "datasets"
     (root / "b" / "train_summary.json").mkdir(parents=True)
     with pytest.raises(ArtifactError):

@@ -1,4 +1,5 @@
-"""The raw-sessions → timing-cache builder (SPEC 2.1, 2.2), on real Balabit sessions.
+"""The raw-sessions → timing-cache builder (docs/artifacts.md#timing-cache and #building-a-cache),
+on real Balabit sessions.
 
 Figures are checked against a deliberately plain re-implementation in this file (Python's
 csv and gzip modules, one loop iteration per event), so the vectorised builder is compared
@@ -38,7 +39,7 @@ Point = tuple[float, float, float]  # (client time, x, y)
 def reference_segments(
     paths: list[Path], pause: float = 0.5, max_len: int = 128, min_points: int = 4
 ) -> list[list[Point]]:
-    """Segments as SPEC 2.2 words them, one event at a time."""
+    """Segments as docs/artifacts.md#building-a-cache words them, one event at a time."""
     segments: list[list[Point]] = []
     for path in sorted(paths):
         raw = path.read_bytes()

@@ -1,4 +1,5 @@
-"""`timing-tui check`: exit codes, the SPEC 5 JSON object, unusable inputs, formats."""
+"""`timing-tui check`: exit codes, the JSON object (docs/cli.md#json-report), unusable inputs,
+formats."""
 
 from __future__ import annotations
 
@@ -200,7 +201,7 @@ def test_console_script_runs_headless(small_cache: Path) -> None:
 
 def test_timing_tui_log_says_which_files_torch_read(small_cache: Path, tmp_path: Path) -> None:
     """$TIMING_TUI_LOG gets what the report leaves out: a legacy-format cache is read by
-    torch, not the numpy reader, and the report is the same either way (issue 15)."""
+    torch, not the numpy reader, and the report is the same either way."""
     legacy = tmp_path / "legacy_timing.pt"
     torch.save(
         torch.load(small_cache, weights_only=True), legacy, _use_new_zipfile_serialization=False

@@ -1,4 +1,4 @@
-"""`timing-tui compare A B` (SPEC 5): the sample runs both ways, two runs trained here on
+"""`timing-tui compare A B` (docs/cli.md): the sample runs both ways, two runs trained here on
 real Balabit data (one with a planted fault) both ways, the JSON's shape, the scratchpad,
 and how a run folder or checkpoint is resolved to its files."""
 
@@ -54,7 +54,8 @@ def sample_forward(sample_forward_run: tuple[int, str, str]) -> tuple[int, dict[
     return code, json.loads(out)
 
 
-#: A scratchpad kept as dated bullets under sections (as the seed's docs/task_scratchpad.md).
+#: A scratchpad kept as dated bullets under sections (as research repos keep
+#: docs/task_scratchpad.md).
 TASK_SCRATCHPAD = """# Task scratchpad
 
 ## In Progress
@@ -110,8 +111,9 @@ def test_sample_increments_to_linear_regresses_it(
 def test_a_scratchpad_of_dated_bullets_gets_the_comparison_as_one(
     sample_reverse: tuple[int, dict[str, Any]], task_scratchpad: Path
 ) -> None:
-    """SPEC 6's habits hold for compare too: one dated bullet with nested lines in the
-    last section, through the same append-only function as check and the TUI's export."""
+    """The scratchpad habits (docs/cli.md#scratchpad) hold for compare too: one dated bullet with
+    nested lines in the last section, through the same append-only function as check and the TUI's
+    export."""
     _, report = sample_reverse
     text = task_scratchpad.read_text()
     assert text.startswith(TASK_SCRATCHPAD)  # append-only
@@ -238,7 +240,7 @@ def test_planted_fault_regresses_and_keeps_the_scratchpad(
     assert entry.startswith("\n## timing-tui comparison ")
     assert f"`{healthy / 'checkpoint.pt'}`" in entry and f"`{small_cache}`" in entry
     # Stage 3 fails in A too: the briefly trained healthy head's σ is far wider than its
-    # residual spread (model.duration_head, two-sided since issue 11).
+    # residual spread (model.duration_head, two-sided).
     assert "| 3 model | fail | fail | regressed `model.profile_capacity`" in entry
     assert f"- {report['summary']}" in entry
     assert "comparison appended to" in err

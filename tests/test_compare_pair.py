@@ -1,5 +1,5 @@
 """Two runs on one cache: shared inputs loaded and hashed once, the stages whose inputs are
-the same run once (SPEC 5 `compare`); what counts as fixed, regressed, changed or same."""
+the same run once (docs/cli.md#compare); what counts as fixed, regressed, changed or same."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
-"""Checkpoints whose config is the user's own dataclass or object (SPEC 2.6): read as data,
-without importing or running anything; any pickle that asks to call code still refused.
+"""Checkpoints whose config is the user's own dataclass or object (docs/artifacts.md#your-own-repo):
+read as data, without importing or running anything; any pickle that asks to call code still
+refused.
 
 The pickles are written by a child process that imports the user's module (as their
 training script would); the test process loads them with that module importable on

@@ -1,4 +1,4 @@
-"""Stage 7: each rule of SPEC 4 driven by constructed stage results, then rules 1, 4 and 7
+"""Stage 7: each rule of docs/decision.md driven by constructed stage results, then rules 1, 4 and 7
 end to end through `timing-tui check` on real artifacts (a cache with a planted fault and
 the bundled sample runs and eval dump)."""
 

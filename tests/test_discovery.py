@@ -1,6 +1,6 @@
-"""Discovery by content (SPEC 2.6): a research repo laid out at test time from real files (a
-real Lightning run on real Balabit rows, a cache and an eval dump under the user's own key
-names), with the clutter such repos hold beside them.
+"""Discovery by content (docs/artifacts.md#your-own-repo): a research repo laid out at test time
+from real files (a real Lightning run on real Balabit rows, a cache and an eval dump under the
+user's own key names), with the clutter such repos hold beside them.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
-"""Eval dumps in the forms diffusion code writes them (SPEC 2.5), on real Balabit segments:
-flat and nested keys under the built-in group aliases, the user's names through
+"""Eval dumps in the forms diffusion code writes them (docs/artifacts.md#eval-dump), on real Balabit
+segments: flat and nested keys under the built-in group aliases, the user's names through
 `keys.eval`, and sides kept as one [N, T, 3] tensor of normalized (Δx, Δy, Δt) channels.
 """
 

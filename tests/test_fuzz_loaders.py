@@ -1,4 +1,4 @@
-"""Property-based fuzzing of the loaders and the stages that read their output (issue 7).
+"""Property-based fuzzing of the loaders and the stages that read their output.
 
 The property everywhere: a loader returns a value or raises ArtifactError/UsageError, and a
 stage given what a loader returned completes (its checks may fail; it may not raise). The

@@ -1,8 +1,8 @@
-"""Hostile inputs of issue 16, each through the real `timing-tui` in its own process.
+"""Hostile inputs, each through the real `timing-tui` in its own process.
 
 Configuration that is not what it claims, special files, sizes that would take the
 machine's memory, full disks, plug-ins that exit, files rewritten while they are read. For
-each, the command must exit as SPEC 5 says (2 for an unusable input or usage error, with a
+each, the command must exit as docs/cli.md says (2 for an unusable input or usage error, with a
 message naming the file, the key and the problem), never with a traceback, a hang or a
 signal; and what it may cost is asserted on the child process's own resource usage (peak
 RSS and CPU seconds from `getrusage(RUSAGE_CHILDREN)`, taken in a small launcher that
@@ -111,7 +111,8 @@ def check_json(path: Path, option: str = "--cache", *extra: str, **kwargs: Any) 
 
 
 def assert_unusable(run: Run, path: Path, key: str | None, *phrases: str) -> None:
-    """Exit 2 and the SPEC 5 error naming the file, the key and the problem."""
+    """Exit 2 and the JSON error (docs/cli.md#json-report) naming the file, the key and the
+    problem."""
     run.assert_clean()
     assert run.code == 2, (run.code, run.stdout[-2000:], run.stderr[-2000:])
     error = run.error

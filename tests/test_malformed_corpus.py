@@ -1,4 +1,4 @@
-"""A corpus of malformed artifacts through the real `timing-tui check` (issue 7, item 1).
+"""A corpus of malformed artifacts through the real `timing-tui check`.
 
 Every file here is one way a cache, a checkpoint, a stats log or an eval dump arrives
 broken: empty, text, cut off, the wrong container, keys missing, wrong ranks and dtypes,

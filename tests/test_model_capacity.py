@@ -133,7 +133,7 @@ def two_threads() -> Iterator[None]:
 
 @pytest.mark.slow
 def test_probe_on_the_whole_balabit_subset(full_cache: TimingCache, two_threads) -> None:
-    """The probe's five configurations on the ~70k-row cache. Its time against SPEC's 5 s
+    """The probe's five configurations on the ~70k-row cache. Its time against its 5 s
     budget is measured by benchmarks/bench_gpu.py (CPU column, BENCHMARKS.md), not here:
     a timed test fails on a busy machine and proves nothing on a quiet one."""
     assert full_cache.n_rows > 70_000

@@ -1,4 +1,5 @@
-"""Checkpoint loading: every SPEC 2.3 layout, inferred config, user models, clear refusals."""
+"""Checkpoint loading: every docs/artifacts.md#checkpoint layout, inferred config, user models,
+clear refusals."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The reference timing head: each knob does what SPEC 2.3 says, and the losses stay finite."""
+"""The reference timing head: each knob does what docs/artifacts.md#checkpoint says, and the losses
+stay finite."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The trainer: SPEC 2.4 logs written live, SPEC 2.3 checkpoints, determinism, the CLI."""
+"""The trainer: docs/artifacts.md#stats-log logs written live, docs/artifacts.md#checkpoint
+checkpoints, determinism, the CLI."""
 
 from __future__ import annotations
 

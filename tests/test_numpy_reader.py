@@ -1,4 +1,4 @@
-"""The torch-free reader (issue 15) against the torch path, on every hostile file we have.
+"""The torch-free reader against the torch path, on every hostile file we have.
 
 `load_container(arrays=True)` reads .npz, .safetensors and torch's zip format into numpy
 without importing torch, and raises NeedsTorch for what it leaves to torch. The property,

@@ -1,4 +1,5 @@
-"""The plug-in contracts of SPEC 2.6, one form at a time, on real checkpoints and caches.
+"""The plug-in contracts of docs/artifacts.md#your-own-repo, one form at a time, on real checkpoints
+and caches.
 
 Each user module is written to a temporary folder that is only reachable through
 `Settings.pythonpath` (as `pythonpath = ["src"]` in the table gives it), the checkpoints

@@ -1,4 +1,5 @@
-"""`[tool.timing-tui]` as a project table (SPEC 2.6): artifacts, plug-ins, key maps.
+"""`[tool.timing-tui]` as a project table (docs/artifacts.md#your-own-repo): artifacts, plug-ins,
+key maps.
 
 Each test writes a real pyproject.toml in a temporary folder and goes through the same
 `build_invocation` the CLI and the TUI use, so what is asserted is what a user gets.

@@ -1,5 +1,6 @@
 """`timing-tui check` on research repos it has never seen, with only their
-`[tool.timing-tui]` table (SPEC 2.6; the repos are laid out by tests/research_repos.py).
+`[tool.timing-tui]` table (docs/artifacts.md#your-own-repo; the repos are laid out by
+tests/research_repos.py).
 
 Each repo is trained for real once per module; `check` runs in a subprocess from the
 repo's root with nothing of the repo on PYTHONPATH, as its authors would run it.

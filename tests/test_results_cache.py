@@ -1,4 +1,4 @@
-"""The results cache (SPEC 5, issue 15): exact round trips, keys, misses, bounds, wiring.
+"""The results cache (docs/cli.md#results-cache): exact round trips, keys, misses, bounds, wiring.
 
 Real results throughout: the stages run on the bundled sample data and on the malformed
 corpus's caches, and the cache is a real folder under a per-test $XDG_CACHE_HOME.

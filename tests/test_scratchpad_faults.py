@@ -1,4 +1,4 @@
-"""Scratchpad faults that tests/test_scratchpad.py leaves open (issue 7, item 3): the lock
+"""Scratchpad faults that tests/test_scratchpad.py leaves open: the lock
 is really exclusive (an export waits for another holder instead of writing beside it),
 the user's bytes survive whatever they are, and the command line turns a device or a
 missing folder into exit 2 with a clear message and nothing written.

@@ -1,5 +1,5 @@
-"""SPEC 6's scratchpad habits: a scratchpad kept as dated bullets under sections gets one
-dated bullet with nested lines in its last section (append-only); any other gets its own
+"""The scratchpad habits (docs/cli.md#scratchpad): a scratchpad kept as dated bullets under sections
+gets one dated bullet with nested lines in its last section (append-only); any other gets its own
 section; `E` exports one stage; `docs/*scratchpad*.md` is found without --scratchpad."""
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from tui_timing.tui.export import default_scratchpad
 
 WHEN = datetime(2025, 11, 28, 14, 3, 22, tzinfo=timezone.utc)
 
-#: As the seed's own repo keeps docs/task_scratchpad.md.
+#: As research repos often keep docs/task_scratchpad.md.
 TASK_SCRATCHPAD = """# Task scratchpad
 
 ## Backlog

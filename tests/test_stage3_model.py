@@ -263,7 +263,7 @@ def test_an_unknown_state_dict_is_read_statically(tmp_path: Path) -> None:
     torch.save(state, tmp_path / "no_duration.pt")
     check = stage3(tmp_path / "no_duration.pt").check("model.duration_head")
     # A head that cannot be read statically is a skip with the reason, never a failure
-    # (SPEC 2.6): it may well be two 1-output layers.
+    # (docs/artifacts.md#your-own-repo): it may well be two 1-output layers.
     assert check.status == "skip" and "2 outputs" in check.message and "--model" in check.message
     state |= {"mu_head.weight": torch.zeros(1, 16), "log_std_head.weight": torch.zeros(1, 16)}
     torch.save(state, tmp_path / "two_heads.pt")

@@ -1,5 +1,5 @@
-"""`profile_bins = "masked"` (SPEC 2.4): a log whose first/mid/last are means over the rows
-valid at each step is compared with the cache's figures in that definition, on a real
+"""`profile_bins = "masked"` (docs/artifacts.md#stats-log): a log whose first/mid/last are means
+over the rows valid at each step is compared with the cache's figures in that definition, on a real
 Balabit cache, where the two definitions differ by the share of rows that reach a step."""
 
 from __future__ import annotations

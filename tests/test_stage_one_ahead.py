@@ -1,4 +1,4 @@
-"""Stage 1 computed in a forked child while Textual starts (issue 15): the result the app
+"""Stage 1 computed in a forked child while Textual starts: the result the app
 takes from it is the one it would have computed itself, on every kind of cache; whenever
 the child has nothing usable, the app computes stage 1 itself, says so in the log, and no
 child process is left behind. Each case runs in a fresh interpreter (ahead_driver.py), as

@@ -1,5 +1,5 @@
-"""Stats logs in the forms researchers' training loops write (SPEC 2.4), each written by the
-real writer: Lightning's CSVLogger and TensorBoardLogger, torch's SummaryWriter, the
+"""Stats logs in the forms researchers' training loops write (docs/artifacts.md#stats-log), each
+written by the real writer: Lightning's CSVLogger and TensorBoardLogger, torch's SummaryWriter, the
 `tensorboard` package's own event writer, Python `logging`; and the refusals that name
 what to fix.
 """

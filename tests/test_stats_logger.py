@@ -1,4 +1,4 @@
-"""TimingStatsLogger and the Lightning callback (SPEC 2.6 "Training-loop integration").
+"""TimingStatsLogger and the Lightning callback (docs/artifacts.md#training-loop-integration).
 
 The figures are checked against what they mean on real data: logging the real cache's own
 profiles must give the cache's first/mid/last bins, and the callback's losses must equal

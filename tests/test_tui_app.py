@@ -26,7 +26,8 @@ ROWS, STEPS, FEATURES = 96, 16, 8
 
 
 def write_cache(folder: Path) -> Path:
-    """A small valid cache (SPEC 2.1): decaying profiles over a prefix of each row."""
+    """A small valid cache (docs/artifacts.md#timing-cache): decaying profiles over a prefix of each
+    row."""
     generator = torch.Generator().manual_seed(0)
     length = torch.randint(2, STEPS + 1, (ROWS,), generator=generator)
     steps = torch.arange(STEPS)
@@ -56,7 +57,7 @@ def write_cache(folder: Path) -> Path:
 
 
 def stats_lines(epochs: range) -> str:
-    """stats.jsonl lines (SPEC 2.4) of a run whose loss falls."""
+    """stats.jsonl lines (docs/artifacts.md#stats-log) of a run whose loss falls."""
     lines = []
     for epoch in epochs:
         for split in ("train", "val"):

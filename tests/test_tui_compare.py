@@ -1,4 +1,4 @@
-"""Compare mode in the TUI (SPEC 5, `c`), driven through Textual's pilot on a copy of the
+"""Compare mode in the TUI (docs/cli.md, `c`), driven through Textual's pilot on a copy of the
 sample data: a second run picked with `c`, both runs in every pane, `c` again to leave;
 and after an action trains a new run, the offer to compare it with the run it came from."""
 

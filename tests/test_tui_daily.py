@@ -1,4 +1,4 @@
-"""The TUI for daily use (issue 12), through Textual's pilot on real artifacts: a running
+"""The TUI for daily use, through Textual's pilot on real artifacts: a running
 action shows where it is and Escape never quits or cancels it, `x` ends its process after
 a confirm; y and Y copy; Enter opens a check whole; `/` searches the pane; `E` exports one
 stage; the theme is kept; a live update keeps the scroll position; an action's text can be

@@ -1,4 +1,4 @@
-"""The TUI under faults (issue 7, item 5): artifacts deleted, cut off or replaced while they
+"""The TUI under faults: artifacts deleted, cut off or replaced while they
 are watched, a stats log rotated, a storm of resizes. Each time the app keeps running,
 every stage finishes, and the pane of the stage concerned says what happened: asserted on
 the text the terminal actually shows, through Textual's pilot.
@@ -29,7 +29,8 @@ STEPS, FEATURES = 16, 6
 
 
 def write_cache(path: Path, rows: int) -> Path:
-    """A small valid cache (SPEC 2.1), written in place like a user's own script would."""
+    """A small valid cache (docs/artifacts.md#timing-cache), written in place like a user's own
+    script would."""
     generator = torch.Generator().manual_seed(rows)
     length = torch.randint(2, STEPS + 1, (rows,), generator=generator)
     mask = torch.arange(STEPS)[None, :] < length[:, None]
@@ -50,7 +51,7 @@ def write_cache(path: Path, rows: int) -> Path:
 
 
 def log_text(epochs: range) -> str:
-    """stats.jsonl lines (SPEC 2.4) of a run whose loss falls."""
+    """stats.jsonl lines (docs/artifacts.md#stats-log) of a run whose loss falls."""
     records = [
         {
             "epoch": epoch,

@@ -223,7 +223,7 @@ def test_every_stage_is_re_run_by_each_artifact_it_reads() -> None:
             assert info.id in stages_fed_by({kind}), (info.name, kind)
 
 
-#: Discovery keeps a log by its contents: one record with a SPEC 2.4 field.
+#: Discovery keeps a log by its contents: one record with a docs/artifacts.md#stats-log field.
 STATS_LINE = '{"epoch": 1, "split": "train", "loss": 1.0}\n'
 
 

@@ -1,4 +1,4 @@
-"""Files that carry code to run are refused without running it (issue 7, item 2).
+"""Files that carry code to run are refused without running it.
 
 A `.pt` from elsewhere is a pickle: loading it fully would run whatever it asks for. Each
 payload below would create a marker file when unpickled; a control test unpickles copies

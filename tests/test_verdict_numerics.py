@@ -1,4 +1,4 @@
-"""The figures behind issue 11's new checks, on their own: each one separates the fault it
+"""The figures behind the verdict checks, on their own: each one separates the fault it
 is for from the healthy case, on real rows where it reads real rows."""
 
 from __future__ import annotations

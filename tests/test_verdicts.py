@@ -1,6 +1,6 @@
-"""Issue 11's confusion matrix, asserted: each fault planted in real Balabit artifacts is
-caught by its check and ends at its rule with a headline that names it, the healthy runs end
-at rule 9, and the clean cache of every Balabit user raises no warning and no failure.
+"""The verdicts' confusion matrix (VALIDITY.md), asserted: each fault planted in real Balabit
+artifacts is caught by its check and ends at its rule with a headline that names it, the healthy
+runs end at rule 9, and the clean cache of every Balabit user raises no warning and no failure.
 
 The faults and how they are planted are in verdict_faults.py (benchmarks/validity.py runs
 the same list on every user and writes VALIDITY.md). The runs here are on user9, whose data

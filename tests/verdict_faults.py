@@ -1,5 +1,5 @@
 """Planted faults on real Balabit data, each with the check that must catch it and the rule it
-must end at: the confusion matrix of issue 11 (tests/test_verdicts.py asserts it,
+must end at: the confusion matrix of VALIDITY.md (tests/test_verdicts.py asserts it,
 benchmarks/validity.py measures it on other users and writes VALIDITY.md's table).
 
 A `World` holds one user's real artifacts, built on demand and kept on disk: the cache of

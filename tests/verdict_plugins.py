@@ -1,5 +1,5 @@
 """A research repo's own code, as `timing-tui` meets it through `--model`, `--sampler` and
-`--dataset`: the faults of issue 11 that were found in a real repo, planted here.
+`--dataset`: the faults that were found in a real repo, planted here.
 
 - `TanhSigmaHead` (`verdict_plugins:make_tanh_head`): a timing head whose log σ is
   `base + range·tanh(z)` with `base` the standard deviation of log-duration (as the repo

@@ -1,4 +1,4 @@
-"""The `timing-tui` command: a thin click group over the diagnostic core (SPEC 5).
+"""The `timing-tui` command: a thin click group over the diagnostic core (docs/cli.md).
 
 `timing-tui` opens the TUI; `check` runs the same stages headless; `build-cache`, `train`
 and `sample` make and probe artifacts. Options are parsed here and handed on; no
@@ -58,7 +58,8 @@ SAMPLES_MAX = 1_000_000
 SEEDS = click.IntRange(0, SEED_MAX)
 SAMPLE_COUNTS = click.IntRange(1, SAMPLES_MAX)
 
-#: What `--help` says about a user's own repo (SPEC 2.6; README "Use it on your repo").
+#: What `--help` says about a user's own repo (docs/artifacts.md#your-own-repo; README "Use it on
+#: your repo").
 PROJECT_HELP = """\b
 Your repo: [tool.timing-tui] in the nearest pyproject.toml (the command line wins):
   pythonpath = ["src"]                  prepended to sys.path for your plug-ins
@@ -119,7 +120,7 @@ def _existing_path(_: click.Context, param: click.Parameter, value: str | None) 
 
 
 def artifact_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    """The shared artifact and run options of SPEC 5 (the TUI and `check`)."""
+    """The shared artifact and run options of docs/cli.md (the TUI and `check`)."""
     options = [
         *(
             click.option(
@@ -316,7 +317,8 @@ def append_to_scratchpad(
     what: str,
 ) -> None:
     """Append `what` (findings, a comparison) to the scratchpad as an entry or, in a
-    scratchpad of dated bullets, as one bullet (SPEC 6); exit 2 when it cannot be written."""
+    scratchpad of dated bullets, as one bullet (docs/cli.md#scratchpad); exit 2 when it cannot be
+    written."""
     from tui_timing.report.scratchpad import append_entry
 
     when = datetime.now().astimezone()
@@ -339,7 +341,7 @@ def writable_scratchpad(path: Path) -> None:
 
 
 def fail(message: str) -> None:
-    """Print a clear error and exit 2 (SPEC 5: usage errors and unusable artifacts). File
+    """Print a clear error and exit 2 (docs/cli.md: usage errors and unusable artifacts). File
     names in it may come from a hostile folder: control characters are shown escaped."""
     from tui_timing.report.text import printable
 

@@ -27,7 +27,8 @@ else:  # pragma: no cover - exercised only on Python 3.10
 
 @dataclass(frozen=True)
 class Tolerances:
-    """Thresholds of the checks (SPEC 3 defaults). Relative ones are fractions."""
+    """Thresholds of the checks (defaults: docs/checks.md#tolerances). Relative ones are
+    fractions."""
 
     # Stage 1: cache
     profile_row_sum: float = 1e-4
@@ -83,7 +84,7 @@ class Tolerances:
 @dataclass(frozen=True)
 class Settings:
     """How a run is carried out: device, sample count, seed, plug-ins, the user's names
-    for the contract's keys (SPEC 2.6) and tolerances."""
+    for the contract's keys (docs/artifacts.md#your-own-repo) and tolerances."""
 
     tolerances: Tolerances = field(default_factory=Tolerances)
     device: str = "auto"
@@ -100,7 +101,8 @@ class Settings:
     batch_positions: tuple[str, ...] = ()
     #: `[[tool.timing-tui.log_patterns]]`: each has "pattern" and optionally "split".
     log_patterns: tuple[dict[str, str], ...] = ()
-    #: What first/mid/last mean in the user's log: "padded" (SPEC 2.1) or "masked".
+    #: What first/mid/last mean in the user's log: "padded" (docs/artifacts.md#timing-cache) or
+    #: "masked".
     profile_bins: str = "padded"
     #: Whether an eval dump's xy holds "points" or "steps", where its shapes leave it open
     #: (None: read from the shapes and content).

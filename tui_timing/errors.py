@@ -30,7 +30,7 @@ class ArtifactError(Exception):
         return f"{where}: {self.problem}"
 
     def as_dict(self) -> dict[str, str | None]:
-        """The SPEC 5 `error` object."""
+        """The JSON `error` object (docs/cli.md#json-report)."""
         return {"file": self.file, "key": self.key, "problem": self.problem}
 
     @classmethod

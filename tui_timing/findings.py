@@ -260,7 +260,8 @@ class Report:
     artifacts: dict[str, ArtifactRef]
     stages: list[StageResult]
     decision: Decision | None = None
-    #: The first artifact that could not be used at all (SPEC 5 `error`); exit code 2.
+    #: The first artifact that could not be used at all (the JSON `error`, docs/cli.md#json-report);
+    #: exit code 2.
     error: dict[str, str | None] | None = None
     #: The pyproject.toml whose `[tool.timing-tui]` configured the run (None: no table):
     #: its table can run code and set tolerances, so the report always says which it was.
@@ -280,7 +281,7 @@ class Report:
 
     @property
     def exit_code(self) -> int:
-        """SPEC 5: 2 for an unusable artifact, 1 for any fail or error, else 0."""
+        """docs/cli.md: 2 for an unusable artifact, 1 for any fail or error, else 0."""
         if self.error is not None:
             return 2
         worst = max((SEVERITY[c.status] for s in self.stages for c in s.checks), default=0)

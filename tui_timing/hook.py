@@ -1,12 +1,13 @@
-"""The eval hook: the line to put in a diffusion eval before computing C2ST (the seed's §6).
+"""The eval hook: the line to put in a diffusion eval before computing C2ST (step 6 of
+docs/README.md#the-plan).
 
     from tui_timing import assert_timing_stats
     assert_timing_stats(real, fake)  # raises AssertionError with the figures
 
 A C2ST score on sequences whose Δt or velocities are off by a constant factor measures the
 plumbing (units, re-normalization), not the model; this assertion stops the eval there.
-It takes the two dicts of SPEC 2.5 (`xy`, `dt`, `mask`; torch tensors or numpy arrays),
-reads them with the same rules as stage 6, and needs numpy only.
+It takes the two dicts of docs/artifacts.md#eval-dump (`xy`, `dt`, `mask`; torch tensors or numpy
+arrays), reads them with the same rules as stage 6, and needs numpy only.
 """
 
 from __future__ import annotations
@@ -87,9 +88,9 @@ def zero_dt_factor(real: EvalSide, fake: EvalSide) -> tuple[float, str]:
 
 
 def timing_gates(real: EvalSide, fake: EvalSide, tol: float) -> tuple[Gate, Gate]:
-    """The Δt-median gate and the |vel|-p95 gate of the seed's §6, both over steps with
-    Δt > 0; zero-Δt steps (duplicate timestamps) are a share of their own, and the Δt gate
-    expects the factor their difference makes (`zero_dt_factor`)."""
+    """The Δt-median gate and the |vel|-p95 gate of step 6 of docs/README.md#the-plan, both over
+    steps with Δt > 0; zero-Δt steps (duplicate timestamps) are a share of their own, and the Δt
+    gate expects the factor their difference makes (`zero_dt_factor`)."""
     expected, why = zero_dt_factor(real, fake)
     return (
         Gate(
@@ -117,7 +118,8 @@ def assert_timing_stats(
     open (xy and Δt of one width, both starting at 0).
 
     Raises AssertionError naming each failing statistic (real, fake, ratio), and ValueError
-    when a dict cannot be read as SPEC 2.5 sequences at all, or is open to two readings.
+    when a dict cannot be read as docs/artifacts.md#eval-dump sequences at all, or is open to two
+    readings.
     """
     try:
         sides = [

@@ -1,4 +1,5 @@
-"""TimingStatsCallback: stage 4's stats log from a Lightning training run (SPEC 2.6).
+"""TimingStatsCallback: stage 4's stats log from a Lightning training run
+(docs/artifacts.md#your-own-repo).
 
     from tui_timing.lightning import TimingStatsCallback
     trainer = Trainer(callbacks=[TimingStatsCallback("runs/exp3/stats.jsonl")])
@@ -52,7 +53,8 @@ UPDATE_KEYS = (
 
 
 class TimingStatsCallback(Callback):  # type: ignore[misc]
-    """Writes the SPEC 2.4 stats log of a Lightning run, one line per split per epoch."""
+    """Writes the docs/artifacts.md#stats-log stats log of a Lightning run, one line per split per
+    epoch."""
 
     def __init__(
         self, path: str | Path, *, max_len: int | None = None, append: bool = False
@@ -89,7 +91,7 @@ class TimingStatsCallback(Callback):  # type: ignore[misc]
             raise ValueError(
                 f"TimingStatsCallback: {step} returned a dict with keys "
                 f"{', '.join(map(str, outputs)) or 'none'}; it needs mu and log_sigma (and "
-                "logits or profile, length or mask, loss) to log the timing head (SPEC 2.6)"
+                "logits or profile, length or mask, loss) to log the timing head"
             )
         self._logger().update(split, **{k: outputs[k] for k in UPDATE_KEYS if k in outputs})
 

@@ -30,7 +30,8 @@ _ARG_CHARS = 60
 
 class UserCodeError(ArtifactError):
     """An exception raised in the user's own code: `file` is their source file, `problem`
-    says which call raised what (SPEC 2.6). It is theirs to fix: exit 2, no "report this"."""
+    says which call raised what (docs/artifacts.md#your-own-repo). It is theirs to fix: exit 2, no
+    "report this"."""
 
     def __str__(self) -> str:
         return self.problem

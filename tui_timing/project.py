@@ -1,4 +1,4 @@
-"""What `[tool.timing-tui]` says about the user's own repo (SPEC 2.6).
+"""What `[tool.timing-tui]` says about the user's own repo (docs/artifacts.md#your-own-repo).
 
 Researchers keep their own layout and names; the table tells timing-tui where the
 artifacts are (paths relative to the `pyproject.toml`), which of their functions and
@@ -268,9 +268,7 @@ def _sampler_kwargs(where: str, value: Any) -> dict[str, Any]:
 
 def _profile_bins(where: str, value: Any) -> str:
     if value not in PROFILE_BINS:
-        raise UsageError(
-            f'{where} profile_bins must be "padded" or "masked" (SPEC 2.4), not {value!r}'
-        )
+        raise UsageError(f'{where} profile_bins must be "padded" or "masked", not {value!r}')
     return str(value)
 
 

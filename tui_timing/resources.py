@@ -19,7 +19,7 @@ def _bundled(folder: str) -> Path:
 
 
 def sample_data_dir() -> Path:
-    """The bundled `sample_data/` (SPEC 7)."""
+    """The bundled `sample_data/` (docs/artifacts.md#sample-data)."""
     return _bundled("sample_data")
 
 

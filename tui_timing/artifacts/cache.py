@@ -1,4 +1,5 @@
-"""The timing cache (SPEC 2.1): loading under any common key names, and validation.
+"""The timing cache (docs/artifacts.md#timing-cache): loading under any common key names, and
+validation.
 
 Loading is deliberately lenient about *names* (aliases, `--key` maps, derivable optional
 keys) and strict about *usability*: a file that is not a dict, lacks a required key or has
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
 CANONICAL = CONTRACT_FIELDS["cache"]
 REQUIRED = CANONICAL[:3]  # duration, profile, features; the others are derived when absent
 
-#: Other names of each key, in caches and in a dataset's batches (SPEC 2.6).
+#: Other names of each key, in caches and in a dataset's batches (docs/artifacts.md#your-own-repo).
 ALIASES: dict[str, tuple[str, ...]] = {
     "duration": ("durations", "durations_s", "duration_s", "dur", "total_duration", "seg_duration"),
     "log_duration": ("log_durations", "logdur", "log_dur"),
@@ -104,7 +105,8 @@ class _Rows:
 
 @dataclass
 class CacheArrays(_Rows):
-    """A validated cache as numpy arrays: the keys of SPEC 2.1 with consistent N, L, D."""
+    """A validated cache as numpy arrays: the keys of docs/artifacts.md#timing-cache with consistent
+    N, L, D."""
 
     path: Path
     duration: np.ndarray  # float [N]

@@ -1,4 +1,4 @@
-"""Timing-head checkpoints (SPEC 2.3): any common layout, read safely.
+"""Timing-head checkpoints (docs/artifacts.md#checkpoint): any common layout, read safely.
 
 Accepted layouts, recognised by their keys (weights_layout.py, shared with discovery):
 timing-tui's own {"model", "config", "epoch"}; a bare state_dict; Lightning's {"state_dict",

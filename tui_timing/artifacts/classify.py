@@ -1,13 +1,14 @@
-"""Which timing artifact a file is, told by its contents, not its name (SPEC 2.6 Discovery).
+"""Which timing artifact a file is, told by its contents, not its name
+(docs/artifacts.md#discovery).
 
 Tensor files are classified from their skeleton (peek): an eval dump has a real and a fake
 group (or their aliases, or the names `keys.eval` gives); a cache has the keys the cache
 loader requires under the names it reads (the contract's, the aliases, `keys.cache`); a
 checkpoint has a state dict where the checkpoint loader looks for one (weights_layout.py).
 The recognisers are named in artifact_kinds.KINDS. Logs are classified by their first
-record, header or lines: a JSONL record, CSV header or TensorBoard scalar with a SPEC 2.4
-field, a text log with a line matching `log_patterns` (only when the project has some).
-Every file that is not kept says why.
+record, header or lines: a JSONL record, CSV header or TensorBoard scalar with a
+docs/artifacts.md#stats-log field, a text log with a line matching `log_patterns` (only when the
+project has some). Every file that is not kept says why.
 """
 
 from __future__ import annotations

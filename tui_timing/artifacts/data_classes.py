@@ -1,4 +1,5 @@
-"""Objects of the user's own classes in a checkpoint, read as data (SPEC 2.6).
+"""Objects of the user's own classes in a checkpoint, read as data
+(docs/artifacts.md#your-own-repo).
 
 Research code saves `{"model": state_dict, "config": ModelConfig(...)}`: a weights-only
 load refuses the config because its class is not a tensor. Pickled the standard way, such

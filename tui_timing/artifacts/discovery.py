@@ -1,4 +1,4 @@
-"""Find a researcher's artifacts under the working directory (SPEC 2.6 Discovery), or fall
+"""Find a researcher's artifacts under the working directory (docs/artifacts.md#discovery), or fall
 back to the bundled sample data.
 
 Like TensorBoard's `--logdir`: every tensor file and log under the folder is classified by
@@ -424,7 +424,7 @@ def _run_name(root: Path, folder: Path) -> str:
 
 
 def sample_data() -> Discovered:
-    """The bundled sample data, with the `linear` run first (SPEC 5)."""
+    """The bundled sample data, with the `linear` run first (docs/cli.md)."""
     return _as_sample(discover(sample_data_dir()))
 
 

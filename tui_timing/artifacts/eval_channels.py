@@ -1,4 +1,4 @@
-"""Eval-dump sides kept as one [N, T, 3] tensor of channels (SPEC 2.5).
+"""Eval-dump sides kept as one [N, T, 3] tensor of channels (docs/artifacts.md#eval-dump).
 
 Diffusion code often stores a trajectory as per-step (Δx, Δy, Δt), normalized per channel,
 or as its points with their time, (x, y, t) over T = L+1 points. Such a side is read with

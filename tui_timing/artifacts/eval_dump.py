@@ -1,4 +1,5 @@
-"""The diffusion eval dump (SPEC 2.5): real and generated sequences with their timing.
+"""The diffusion eval dump (docs/artifacts.md#eval-dump): real and generated sequences with their
+timing.
 
 Stage 6 and the eval hook (`assert_timing_stats`) both read real/fake pairs through
 `parse_side`, so a dump on disk and two dicts handed over in memory are validated by the
@@ -52,7 +53,7 @@ from tui_timing.errors import ArtifactError
 from tui_timing.findings import Assumption
 
 SIDES = ("real", "fake")
-#: Group names each side is found under, canonical first (SPEC 2.5).
+#: Group names each side is found under, canonical first (docs/artifacts.md#eval-dump).
 GROUP_ALIASES: dict[str, tuple[str, ...]] = {
     "real": ("real", "gt", "target"),
     "fake": ("fake", "gen", "generated", "pred"),
@@ -229,7 +230,7 @@ def load_eval_dump(path: str | Path, settings: Settings | None = None) -> EvalDu
         raise ArtifactError(
             str(path),
             None,
-            f"expected a dict with 'real' and 'fake' (SPEC 2.5), found {type(container).__name__}",
+            f"expected a dict with 'real' and 'fake', found {type(container).__name__}",
         )
     notes: list[str] = []
     meta = _meta(container, notes)

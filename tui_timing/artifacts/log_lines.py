@@ -1,4 +1,4 @@
-"""Read a text log line by line in bounded memory (SPEC 2.4).
+"""Read a text log line by line in bounded memory (docs/artifacts.md#stats-log).
 
 A stats log can be hundreds of megabytes and still growing, and a damaged one can be a
 single line of gigabytes. Lines are read from fixed-size chunks, so memory never holds
@@ -14,7 +14,8 @@ from pathlib import Path
 
 from tui_timing.errors import ArtifactError
 
-#: A line longer than this makes a log unusable (SPEC 2.4): no stats line is that long.
+#: A line longer than this makes a log unusable (docs/artifacts.md#stats-log): no stats line is that
+#: long.
 MAX_LINE_BYTES = 1 << 20
 _CHUNK_BYTES = 1 << 20
 

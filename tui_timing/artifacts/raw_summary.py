@@ -1,4 +1,5 @@
-"""The raw dataset summary (`<split>_summary.json`, SPEC 2.1) that stage 1 checks against.
+"""The raw dataset summary (`<split>_summary.json`, docs/artifacts.md#timing-cache) that stage 1
+checks against.
 
 It is computed by the cache builder straight from the raw events, so comparing it with
 statistics recomputed from the cache tensors catches a cache that drifted from its source.

@@ -1,5 +1,5 @@
 """What one run of `timing-tui compare A B` is: a run folder or a checkpoint, resolved to the
-checkpoint, the stats log and the eval dump that belong to it (SPEC 5).
+checkpoint, the stats log and the eval dump that belong to it (docs/cli.md).
 
 A run is named the way researchers point at runs: the folder the trainer wrote
 (`runs/exp3/`) or the checkpoint file itself. Its log and eval dump are the ones discovery

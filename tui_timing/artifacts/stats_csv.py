@@ -1,6 +1,6 @@
-"""CSV stats logs: the SPEC 2.4 columns long (a `split`/`phase`/`stage` column) or wide
-(`train_loss`, `val/loss`, ...), and Lightning's `metrics.csv`, whose rows of one epoch
-are sparse and merged by the RowCollector.
+"""CSV stats logs: the stats-log columns (docs/artifacts.md#stats-log) long (a
+`split`/`phase`/`stage` column) or wide (`train_loss`, `val/loss`, ...), and Lightning's
+`metrics.csv`, whose rows of one epoch are sparse and merged by the RowCollector.
 
 The header decides whether the file is a stats log at all: a CSV with no column that
 reads as a figure is unusable, and the error names the columns expected and found.
@@ -61,7 +61,7 @@ def read_csv(path: Path, rows: RowCollector) -> tuple[str, str | None]:
 
 
 def require_known_columns(path: Path, header: list[str], rows: RowCollector) -> None:
-    """A CSV is a stats log only when some column reads as a SPEC 2.4 figure."""
+    """A CSV is a stats log only when some column reads as a docs/artifacts.md#stats-log figure."""
     if any((role := rows.role(name)) is not None and role[0] == "figure" for name in header):
         return
     found = ", ".join(repr(h[:60]) for h in header[:30]) or "none"

@@ -1,5 +1,5 @@
-"""Training stats logs (SPEC 2.4), in whatever form the training loop wrote them, read into
-one StatsLog: per split, per figure, a series over epochs (or steps, when no epoch is
+"""Training stats logs (docs/artifacts.md#stats-log), in whatever form the training loop wrote them,
+read into one StatsLog: per split, per figure, a series over epochs (or steps, when no epoch is
 logged).
 
 Forms: `stats.jsonl` (what `_log_stats` and TimingStatsLogger write), CSV long or wide,
@@ -172,7 +172,8 @@ class StatsLog:
 
 
 def load_stats_log(path: str | Path, settings: Settings | None = None) -> StatsLog:
-    """Read a stats log in any SPEC 2.4 form; raise ArtifactError for one that cannot be used."""
+    """Read a stats log in any docs/artifacts.md#stats-log form; raise ArtifactError for one that
+    cannot be used."""
     path = Path(path)
     settings = settings or Settings()
     rows = RowCollector(path, settings.keys.get("log", {}))

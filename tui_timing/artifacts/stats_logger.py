@@ -1,12 +1,13 @@
-"""TimingStatsLogger: the two lines a training script needs for stage 4 (SPEC 2.6).
+"""TimingStatsLogger: the two lines a training script needs for stage 4
+(docs/artifacts.md#your-own-repo).
 
     stats = TimingStatsLogger("runs/exp3/stats.jsonl")
     stats.update("train", mu=mu, log_sigma=log_sigma, logits=logits, length=length,
                  loss=loss, duration_nll=nll, profile_loss=prof)     # per batch
     stats.end_epoch(epoch)                                           # per epoch
 
-`end_epoch` writes one SPEC 2.4 line per split seen since the last call: the means over
-rows of μ and σ = exp(log σ), the first, mid and last bins (0, L // 2, L − 1) of the mean
+`end_epoch` writes one docs/artifacts.md#stats-log line per split seen since the last call: the
+means over rows of μ and σ = exp(log σ), the first, mid and last bins (0, L // 2, L − 1) of the mean
 profile over rows with padding counted as 0 (as the cache's are), and the mean losses.
 The profile is the model's own (softmax of its logits over the whole row, or the
 `profile` given), with padded steps set to 0: mass a model leaks onto padding is missing
@@ -59,7 +60,8 @@ def _pad(values: torch.Tensor, width: int) -> torch.Tensor:
 
 class TimingStatsLogger:
     """Accumulates the timing head's outputs per split and writes one line per split and
-    epoch to a JSONL stats log (SPEC 2.4). Use as a context manager or call `close()`."""
+    epoch to a JSONL stats log (docs/artifacts.md#stats-log). Use as a context manager or call
+    `close()`."""
 
     def __init__(
         self, path: str | Path, *, max_len: int | None = None, append: bool = False

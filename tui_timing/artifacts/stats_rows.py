@@ -43,7 +43,7 @@ import numpy as np
 
 from tui_timing.errors import ArtifactError
 
-#: The per-split statistics of one epoch that `_log_stats` writes (SPEC 2.4).
+#: The per-split statistics of one epoch that `_log_stats` writes (docs/artifacts.md#stats-log).
 STAT_KEYS = (
     "loss",
     "duration_nll",

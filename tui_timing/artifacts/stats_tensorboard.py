@@ -1,4 +1,5 @@
-"""TensorBoard event files (`events.out.tfevents.*`) read without TensorBoard (SPEC 2.4).
+"""TensorBoard event files (`events.out.tfevents.*`) read without TensorBoard
+(docs/artifacts.md#stats-log).
 
 An event file is a sequence of TFRecords (length, CRC of the length, an `Event` protocol
 buffer, CRC of the data). Only scalars are wanted, so this reads the few protobuf fields

@@ -1,5 +1,5 @@
 """Plain text logs (Python `logging`, Hydra's `*.log`) read through the regular expressions
-of `[[tool.timing-tui.log_patterns]]` (SPEC 2.4).
+of `[[tool.timing-tui.log_patterns]]` (docs/artifacts.md#stats-log).
 
 Each pattern is searched in every line; its named groups are `epoch`, `split`, field
 names (`loss`, `dur_sigma`, or the user's names mapped by `keys.log`), or `fields`: a run

@@ -1,4 +1,5 @@
-"""Build a timing cache and its raw summary from raw Balabit-format sessions (SPEC 2.1, 2.2).
+"""Build a timing cache and its raw summary from raw Balabit-format sessions
+(docs/artifacts.md#timing-cache and #building-a-cache).
 
 This module only orchestrates: find and parse the files (`sessions`), cut segments
 (`segments`), compute features (`features`) and the raw summary (`raw_summary`), then lay
@@ -173,7 +174,8 @@ def _display_name(path: Path, raw_dir: Path) -> str:
 def _cache_tensors(
     events: Events, segments: Segments, params: SegmentationParams
 ) -> dict[str, Any]:
-    """The SPEC 2.1 tensors: padded profile and mask, duration, length and features."""
+    """The docs/artifacts.md#timing-cache tensors: padded profile and mask, duration, length and
+    features."""
     n, start, steps = segments.n_segments, segments.start, segments.steps
     step, owner = step_layout(start, steps)
     duration = events.t[start + steps] - events.t[start]
@@ -201,9 +203,9 @@ def _save_together(
 ) -> None:
     """Write both files; the cache is renamed into place only once its summary is there.
 
-    The summary is part of the cache (SPEC 2.1): a build that fails while writing it must
-    not leave a new cache beside a missing or stale summary, which stage 1 would report
-    as drift from the raw data.
+    The summary is part of the cache (docs/artifacts.md#timing-cache): a build that fails while
+    writing it must not leave a new cache beside a missing or stale summary, which stage 1 would
+    report as drift from the raw data.
     """
     with atomic_open(cache_path, "wb") as handle:
         torch.save(cache, handle)

@@ -1,9 +1,9 @@
 """Eval dumps made from real Balabit sessions: real segments against controlled fakes.
 
-A diffusion eval dump (SPEC 2.5) pairs real sequences with generated ones. To know what
-stage 6 must say, the fakes here are real segments with one known fault planted, the two
-faults the seed's §6 and §7 are about: Δt re-scaled after they were assigned (a sequence
-re-normalized after the timing head ran), and paths left in normalized units. Two disjoint
+A diffusion eval dump (docs/artifacts.md#eval-dump) pairs real sequences with generated ones. To
+know what stage 6 must say, the fakes here are real segments with one known fault planted, the two
+faults steps 6 and 7 of docs/README.md#the-plan are about: Δt re-scaled after they were assigned (a
+sequence re-normalized after the timing head ran), and paths left in normalized units. Two disjoint
 halves of the same real segments are the no-fault case. The tests and the sample-data
 script both build their dumps here, from the cache builder's own session reader and
 segmenter, so the real side is exactly what a cache built from those sessions holds.
@@ -51,7 +51,7 @@ class Sequences:
         return Sequences(self.xy[:, : steps + 1], self.dt[:, :steps], self.mask[:, :steps])
 
     def as_tensors(self) -> dict[str, torch.Tensor]:
-        """The SPEC 2.5 side dict: float32 points and Δt, bool mask."""
+        """The docs/artifacts.md#eval-dump side dict: float32 points and Δt, bool mask."""
         return {
             "xy": torch.from_numpy(self.xy.astype(np.float32)),
             "dt": torch.from_numpy(self.dt.astype(np.float32)),
@@ -130,7 +130,8 @@ def write_eval_dump(
 def renormalized_eval_dump(
     path: Path, session_files: Sequence[Path], seed: int, rows: int, max_len: int = 128
 ) -> Path:
-    """The sample dump (SPEC 7): real segments against fakes re-normalized after assignment.
+    """The sample dump (docs/artifacts.md#sample-data): real segments against fakes re-normalized
+    after assignment.
 
     The fakes are the other half of the same sessions' segments whose Δt, once assigned,
     were divided by the real mean duration: a time normalization applied a second time.

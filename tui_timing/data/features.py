@@ -1,4 +1,5 @@
-"""The conditioning vector of each segment: neuromotor features of its path (SPEC 2.2).
+"""The conditioning vector of each segment: neuromotor features of its path
+(docs/artifacts.md#building-a-cache).
 
 The features describe *where* the cursor went, not *when*: Δt statistics would hand the
 timing head its own target, so they exist only behind `dt_features`. Every feature is

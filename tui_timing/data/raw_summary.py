@@ -1,4 +1,5 @@
-"""The raw dataset summary written beside a cache (SPEC 2.1 `<split>_summary.json`).
+"""The raw dataset summary written beside a cache (docs/artifacts.md#timing-cache
+`<split>_summary.json`).
 
 Stage 1 compares the cache with this summary to catch a cache builder that lost or
 distorted data, so the figures here must not come from the cache tensors: they are

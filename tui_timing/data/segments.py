@@ -1,4 +1,5 @@
-"""Cutting the events of all sessions into timing segments (SPEC 2.2), without a per-event loop.
+"""Cutting the events of all sessions into timing segments (docs/artifacts.md#building-a-cache),
+without a per-event loop.
 
 All sessions are concatenated into one event array, with a flag at the first event of each
 file so that no segment crosses files. A segment is then a maximal run of *good steps*:

@@ -1,4 +1,4 @@
-"""Finding and parsing raw Balabit-format session files (SPEC 2.2).
+"""Finding and parsing raw Balabit-format session files (docs/artifacts.md#building-a-cache).
 
 A session file is CSV with a header row: record timestamp, client timestamp, button,
 state, x, y. Parsing is one C call per file (`np.loadtxt` into a structured array), which

@@ -1,5 +1,5 @@
-"""The user's own Dataset (`dataset = "pkg.mod:Class"`, SPEC 2.6), seen with the contract's
-batch keys.
+"""The user's own Dataset (`dataset = "pkg.mod:Class"`, docs/artifacts.md#your-own-repo), seen with
+the contract's batch keys.
 
 Items may be dicts under the user's names (mapped by `[tool.timing-tui.keys.batch]` and
 the built-in aliases) or tuples/lists whose positions `keys.batch` names as a list. Items

@@ -19,9 +19,9 @@ Fairness and trust:
 A candidate *reaches the cache's shape* when its first bin is within `first_rel` of the
 real one and its mid and last bins within `bin_factor` (or both below `floor`). The best
 candidate has the lowest held-out KL among those that reach the shape (near-ties go to the
-checkpoint's own configuration, then to the seed's preference). The checkpoint's
-configuration is *clearly worse* when its held-out KL exceeds the best one's by more than
-`margin` (relative).
+checkpoint's own configuration, then to the plan's preference (docs/README.md#the-plan)). The
+checkpoint's configuration is *clearly worse* when its held-out KL exceeds the best one's by more
+than `margin` (relative).
 """
 
 from __future__ import annotations
@@ -41,7 +41,8 @@ from tui_timing.numerics.figures import profile_bins
 from tui_timing.numerics.noise import MIN_SUPPORT
 
 #: The healthy alternatives: each profile head, masked, unbounded, told the length. The
-#: order is the preference among near-ties: the seed's suggestion (increments) first.
+#: order is the preference among near-ties: the plan's suggestion (docs/README.md#the-plan)
+#: (increments) first.
 HEALTHY_HEADS = ("increments", "templates", "monotonic", "linear")
 #: Held-out KLs within this share of the lowest are a tie: the difference is noise of a
 #: brief fit, not a reason to change architecture.

@@ -1,4 +1,5 @@
-"""A checkpoint made into a model (SPEC 2.3): the reference head, the user's, or none.
+"""A checkpoint made into a model (docs/artifacts.md#checkpoint): the reference head, the user's, or
+none.
 
 The file is read by artifacts/checkpoint.py (layouts, weights, config); here the weights
 become a module in one of three ways:

@@ -1,4 +1,5 @@
-"""The reference timing head (SPEC 2.3): duration (μ, log σ) and a per-step profile.
+"""The reference timing head (docs/artifacts.md#checkpoint): duration (μ, log σ) and a per-step
+profile.
 
 For each path the head predicts the log-normal of its total duration and a profile, a
 distribution over the path's steps, so that Δt_i = duration · profile_i. Its knobs are the
@@ -64,7 +65,8 @@ class TemplateLogits(nn.Module):
 
 
 class IncrementLogits(nn.Module):
-    """Logits as the running sum of predicted increments (the seed's suggestion).
+    """Logits as the running sum of predicted increments (the plan's suggestion
+    (docs/README.md#the-plan)).
 
     A sharp decay is a few large negative increments rather than L independent logits
     each pushed far down, which is why this parameterization learns decays easily.

@@ -1,8 +1,8 @@
 """Sample durations and Δt from a timing head on real rows (`timing-tui sample`, stage 5).
 
-The seed's `compare_timing_sampler.py`: rows are drawn at random (seeded) from the cache
-and sampled with their own features and lengths, so every fake row has a real twin to be
-compared with. For each row the duration is drawn from the head's log-normal
+The plan's `compare_timing_sampler.py` (docs/README.md#the-plan): rows are drawn at random (seeded)
+from the cache and sampled with their own features and lengths, so every fake row has a real twin to
+be compared with. For each row the duration is drawn from the head's log-normal
 (exp(μ + σ·ε)), the profile is the head's softmax at a temperature (logits / T), and
 Δt = duration · profile. Rows are sampled a chunk at a time so that a live display can
 fill its histogram as the chunks arrive; the model runs on the GPU when there is one.

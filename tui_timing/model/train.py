@@ -12,10 +12,10 @@ The loss is the duration NLL plus the profile loss:
   the decay.
 
 Every epoch the TimingStatsLogger (the one a user's training script uses too) appends one
-JSON line per split to `RUN_DIR/stats.jsonl` (SPEC 2.4), each written at once so a live
-reader sees the file grow. The final weights go to
-`RUN_DIR/checkpoint.pt` as {"model", "config", "epoch"} (SPEC 2.3), written atomically;
-`save_every` adds `RUN_DIR/epochs/epoch_NNNN.pt`. The same seed gives the same weights.
+JSON line per split to `RUN_DIR/stats.jsonl` (docs/artifacts.md#stats-log), each written at once so
+a live reader sees the file grow. The final weights go to
+`RUN_DIR/checkpoint.pt` as {"model", "config", "epoch"} (docs/artifacts.md#checkpoint), written
+atomically; `save_every` adds `RUN_DIR/epochs/epoch_NNNN.pt`. The same seed gives the same weights.
 A write that fails (a full disk) stops the run with an ArtifactError that says which file
 failed and what the run folder holds.
 """
@@ -113,8 +113,8 @@ def evaluate(
     split: str,
     stats: TimingStatsLogger,
 ) -> None:
-    """Feed one split's SPEC 2.4 statistics to the stats logger, a batch at a time: mean
-    losses, mean μ and σ, first/mid/last of the mean predicted profile (padding as 0)."""
+    """Feed one split's docs/artifacts.md#stats-log statistics to the stats logger, a batch at a
+    time: mean losses, mean μ and σ, first/mid/last of the mean predicted profile (padding as 0)."""
     model.eval()
     for batch in loader:
         batch = {k: v.to(device) for k, v in batch.items()}
@@ -149,10 +149,10 @@ def checkpoint_dict(
     cache_sha256: str | None = None,
     cache_path: Path | None = None,
 ) -> dict[str, Any]:
-    """The SPEC 2.3 checkpoint: CPU tensors and plain values only. `cache_sha256` names the
-    cache it was trained on, so stage 3 can tell a checkpoint checked against another;
-    `cache_path` says where that cache was, so that discovery finds it again for the run
-    (a run trained in `./runs/` on a cache kept elsewhere, such as the sample data)."""
+    """The docs/artifacts.md#checkpoint checkpoint: CPU tensors and plain values only.
+    `cache_sha256` names the cache it was trained on, so stage 3 can tell a checkpoint checked
+    against another; `cache_path` says where that cache was, so that discovery finds it again for
+    the run (a run trained in `./runs/` on a cache kept elsewhere, such as the sample data)."""
     state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
     config = model.config.as_dict()
     if cache_sha256 is not None:

@@ -1,5 +1,5 @@
-"""The user's own model (`model = "pkg.mod:factory"`, SPEC 2.6): built from the checkpoint's
-config, and wrapped so that every stage can call it as it calls the reference head.
+"""The user's own model (`model = "pkg.mod:factory"`, docs/artifacts.md#your-own-repo): built from
+the checkpoint's config, and wrapped so that every stage can call it as it calls the reference head.
 
 Research code never has our signatures: a factory takes `hidden=..., max_len=...`, or one
 `config` (a dict, or the model's own config dataclass); forward takes the mask rather than

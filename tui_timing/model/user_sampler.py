@@ -1,4 +1,5 @@
-"""The user's own sampler (`sampler = "pkg.mod:name"`, SPEC 2.6), in either of its forms.
+"""The user's own sampler (`sampler = "pkg.mod:name"`, docs/artifacts.md#your-own-repo), in either
+of its forms.
 
 - A function `f(model, features, length, *, generator=None, temperature=1.0, **kwargs)`
   sampling the rows it is given; it is called with the parameters it declares, plus the

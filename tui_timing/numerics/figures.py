@@ -54,7 +54,7 @@ def quantile_dict(values: np.ndarray, qs: Sequence[float] = QUANTILES) -> dict[s
 
 
 def profile_bins(mean_profile: Sequence[float] | np.ndarray) -> dict[str, float]:
-    """First, mid and last bins (0, L // 2, L − 1) of a padded mean profile (SPEC 3)."""
+    """First, mid and last bins (0, L // 2, L − 1) of a padded mean profile (docs/checks.md)."""
     length = len(mean_profile)
     return {
         "first": float(mean_profile[0]),
@@ -64,9 +64,9 @@ def profile_bins(mean_profile: Sequence[float] | np.ndarray) -> dict[str, float]
 
 
 def masked_mean_profile(padded_mean: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-    """The mean over the rows valid at each step (`profile_bins = "masked"`, SPEC 2.4) from
-    the padded mean (over all rows, padding as 0): bin j times N over the rows longer than j.
-    A step no row reaches is 0."""
+    """The mean over the rows valid at each step (`profile_bins = "masked"`,
+    docs/artifacts.md#stats-log) from the padded mean (over all rows, padding as 0): bin j times N
+    over the rows longer than j. A step no row reaches is 0."""
     steps = np.arange(len(padded_mean))
     valid = len(lengths) - np.searchsorted(np.sort(lengths), steps, side="right")
     return np.where(valid > 0, padded_mean * len(lengths) / np.maximum(valid, 1), 0.0)

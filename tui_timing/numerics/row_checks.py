@@ -22,7 +22,8 @@ import numpy as np
 
 from tui_timing.numerics.figures import ks_distance
 
-#: Plausible median durations of a human movement, in seconds (SPEC 3, cache.units).
+#: Plausible median durations of a human movement, in seconds (docs/checks.md#stage-1-cache,
+#: cache.units).
 UNITS_RANGE = (0.01, 60.0)
 #: Units a duration column is often written in, as the factor from seconds.
 UNIT_FACTORS = (

@@ -1,7 +1,7 @@
 """Statistics that tell whether a sampler samples at all, clips, or draws noisy profiles.
 
-The sampler checks of SPEC 3 (stage 5) compare a sampler's output with the same rows' real
-values. Three ways a sampler passes those comparisons for the wrong reason, or fails them
+The sampler checks (docs/checks.md#stage-5-sampler) compare a sampler's output with the same rows'
+real values. Three ways a sampler passes those comparisons for the wrong reason, or fails them
 for a reason the quantiles do not name, are measured here:
 
 - `passthrough`: the sampled durations or profiles *are* the cache's rows (a sampler that

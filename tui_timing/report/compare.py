@@ -1,4 +1,4 @@
-"""Two runs' reports side by side (SPEC 5 `compare`): did the new run fix what the old one
+"""Two runs' reports side by side (docs/cli.md#compare): did the new run fix what the old one
 failed, and did it break anything?
 
 Plain data over two Reports: every check's status in A and in B, the kind of change, the
@@ -15,8 +15,8 @@ from tui_timing.findings import Check, Report, Status
 
 ChangeKind = Literal["fixed", "regressed", "same", "changed"]
 
-#: A check that ran and did not fail "passed" in SPEC 5's sense (a warning is not a failure:
-#: `check` exits 0 on it), so pass ↔ warn is a change, not a fix or a regression.
+#: A check that ran and did not fail "passed" in the sense of docs/cli.md#exit-codes (a warning is
+#: not a failure: `check` exits 0 on it), so pass ↔ warn is a change, not a fix or a regression.
 PASSED: frozenset[str] = frozenset({"pass", "warn"})
 FAILED: frozenset[str] = frozenset({"fail", "error"})
 #: How many check ids the one-line summary names per kind before it says "and N more".
@@ -73,7 +73,7 @@ class Change:
     figure_b: str | None
 
     def as_dict(self) -> dict[str, Any]:
-        """The SPEC 5 `changes` entry."""
+        """The `changes` entry (docs/cli.md#compare)."""
         return {
             "id": self.id,
             "a": self.a,
@@ -151,7 +151,7 @@ class Comparison:
 
     @property
     def rules(self) -> tuple[int | None, int | None]:
-        """The decision rule (SPEC 4) each run ends at, None where stage 7 did not run."""
+        """The decision rule (docs/decision.md) each run ends at, None where stage 7 did not run."""
         return (
             self.a.decision.rule if self.a.decision else None,
             self.b.decision.rule if self.b.decision else None,
@@ -159,7 +159,7 @@ class Comparison:
 
     @property
     def exit_code(self) -> int:
-        """SPEC 5: 2 when either run has an artifact that cannot be used at all, 1 when B
+        """docs/cli.md: 2 when either run has an artifact that cannot be used at all, 1 when B
         fails a check that A passed, else 0."""
         if self.a.error is not None or self.b.error is not None:
             return 2
@@ -180,7 +180,7 @@ class Comparison:
         return f"B against A: {', '.join(counts)}; {rules}"
 
     def as_dict(self) -> dict[str, Any]:
-        """The SPEC 5 JSON object of `compare --format json`."""
+        """The JSON object (docs/cli.md#json-report) of `compare --format json`."""
         return {
             "version": 1,
             "a": self.a.as_dict(),

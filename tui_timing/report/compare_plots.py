@@ -1,4 +1,4 @@
-"""One chart per figure for two runs (SPEC 5 `compare` in the TUI): cache, A and B overlaid.
+"""One chart per figure for two runs (docs/cli.md#compare in the TUI): cache, A and B overlaid.
 
 A stage draws the same charts for either run, and some of their series do not depend on
 the run at all (the cache's histogram, the real profile, the probe's healthy fits when the

@@ -1,6 +1,6 @@
-"""Renderings of a Comparison (SPEC 5 `compare`): text for a terminal, the JSON object, the
-markdown report and the scratchpad entry (SPEC 6's format, for two runs: a section, or one
-dated bullet for a scratchpad kept as dated bullets).
+"""Renderings of a Comparison (docs/cli.md#compare): text for a terminal, the JSON object, the
+markdown report and the scratchpad entry (the format of docs/cli.md#scratchpad, for two runs: a
+section, or one dated bullet for a scratchpad kept as dated bullets).
 
 Like the `check` reports, everything goes through `printable`: paths and messages can come
 from a hostile folder, and a scratchpad is read in a terminal too.
@@ -23,7 +23,8 @@ DECISION = 7
 
 
 def render_compare_json(comparison: Comparison) -> str:
-    """The SPEC 5 object as strict JSON (non-finite numbers were already made strings)."""
+    """The JSON object (docs/cli.md#compare) as strict JSON (non-finite numbers were already made
+    strings)."""
     return json.dumps(comparison.as_dict(), indent=2, allow_nan=False, ensure_ascii=False)
 
 
@@ -118,7 +119,7 @@ def figure_change(change: Change) -> str:
 
 def comparison_entry(comparison: Comparison, when: datetime | None = None) -> str:
     """The scratchpad entry: heading, artifacts with short hashes, a per-stage table of both
-    statuses and what changed, both verdicts and the one-line summary (SPEC 6)."""
+    statuses and what changed, both verdicts and the one-line summary (docs/cli.md#scratchpad)."""
     when = when or datetime.now().astimezone()
     mark = sample_mark(comparison.a.artifacts, comparison.b.artifacts)
     lines = [f"## timing-tui comparison {when.isoformat(timespec='seconds')}{mark}", ""]

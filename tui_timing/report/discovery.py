@@ -1,4 +1,5 @@
-"""What discovery found and passed over, as text (`check` prints it; SPEC 2.6)."""
+"""What discovery found and passed over, as text (`check` prints it;
+docs/artifacts.md#your-own-repo)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The SPEC 5 JSON object of `timing-tui check --format json`."""
+"""The JSON object (docs/cli.md#json-report) of `timing-tui check --format json`."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Markdown renderings: the findings summary (SPEC 6) and the full `--format markdown` report.
+"""Markdown renderings: the findings summary (docs/cli.md#scratchpad) and the full `--format
+markdown` report.
 
 Both pass through `printable`: the scratchpad is read in a terminal too (`cat notes.md`).
 """

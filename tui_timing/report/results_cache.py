@@ -1,4 +1,4 @@
-"""The results cache (SPEC 5): stage results kept between launches, keyed by what made them.
+"""The results cache (docs/cli.md): stage results kept between launches, keyed by what made them.
 
 A second launch on unchanged artifacts shows every stage at once instead of importing torch
 and recomputing. An entry is keyed by the artifacts' paths and sha256, the settings (the

@@ -129,7 +129,7 @@ class RunRow:
         return key_figures(self.report)
 
     def as_dict(self) -> dict[str, Any]:
-        """The SPEC 8 `runs` entry."""
+        """The docs/cli.md `runs` entry."""
         comparison = self.comparison
         return {
             "name": self.target.run,

@@ -112,7 +112,7 @@ def render_runs_markdown(rows: list[RunRow]) -> str:
 
 
 def render_runs_json(rows: list[RunRow]) -> str:
-    """The SPEC 8 object: `{"version": 1, "runs": [...]}`."""
+    """The docs/cli.md object: `{"version": 1, "runs": [...]}`."""
     return _dumps({"version": 1, "runs": [row.as_dict() for row in rows]}, indent=2)
 
 

@@ -8,7 +8,7 @@ Nothing here can block for good: the file is opened without waiting (a named pip
 wait for a reader forever) and refused unless it is a regular file, and the lock is waited
 for a bounded time.
 
-Scratchpads have habits (SPEC 6): one whose last section is a list of dated bullets
+Scratchpads have habits (docs/cli.md#scratchpad): one whose last section is a list of dated bullets
 (`- 2025-10-24: ...`) gets the entry as one more dated bullet, so it lands in that list;
 any other gets it as its own section. Which one is decided under the lock, on the text
 as it is then.

@@ -1,10 +1,11 @@
-"""Stage 1, cache integrity (the seed's §1): is the timing cache what the raw data says?
+"""Stage 1, cache integrity (step 1 of docs/README.md#the-plan): is the timing cache what the raw
+data says?
 
-Every later stage trusts the cache, so this stage checks the invariants of SPEC 2.1 row by
-row (finite, positive durations, prefix masks that match the lengths, zero padding, rows
-that sum to 1, consistent log-durations), then what the rows mean: durations in seconds
-(`cache.units`, with or without a raw summary) and rows whose profile, mask and length
-still belong to their duration and features (`cache.row_alignment`); last it compares the
+Every later stage trusts the cache, so this stage checks the invariants of
+docs/artifacts.md#timing-cache row by row (finite, positive durations, prefix masks that match the
+lengths, zero padding, rows that sum to 1, consistent log-durations), then what the rows mean:
+durations in seconds (`cache.units`, with or without a raw summary) and rows whose profile, mask and
+length still belong to their duration and features (`cache.row_alignment`); last it compares the
 cache's statistics with the raw summary the builder computed independently, and with known
 figures for Balabit.
 """
@@ -89,7 +90,8 @@ CHECKS = StageChecks(
     ),
 )
 
-#: Known mean-profile figures (first, mid, last bins at max_len 128), the seed's §5.
+#: Known mean-profile figures (first, mid, last bins at max_len 128), step 5 of
+#: docs/README.md#the-plan.
 BALABIT_REFERENCE = {"first": 0.12, "mid": 5e-4, "last": 2e-5}
 BALABIT_MAX_LEN = 128
 
@@ -115,7 +117,7 @@ def _run(ctx: StageContext) -> StageResult:
             result,
             loaded.error,
             "cache",
-            expected="a loadable dict of tensors (SPEC 2.1)",
+            expected="a loadable dict of tensors (docs/artifacts.md#timing-cache)",
         )
     raw: RawCache = loaded.usable
     result.checks.append(_load_check(raw))
@@ -159,7 +161,7 @@ def _load_check(raw: RawCache) -> Check:
     return LOAD.check(
         "pass",
         measured={"keys": sorted(raw.values), "derived": list(raw.derived)},
-        expected="a loadable dict of tensors (SPEC 2.1)",
+        expected="a loadable dict of tensors (docs/artifacts.md#timing-cache)",
         message="The cache loads with weights_only=True" + (f" ({notes})." if notes else "."),
     )
 
@@ -171,14 +173,14 @@ def _shapes_check(problems: list[str]) -> Check:
             measured=problems,
             expected="duration/log_duration/length [N], profile/mask [N, L], features [N, D], "
             "meta a dict, L = meta.max_len",
-            message="The cache's keys do not have the shapes and types of SPEC 2.1: "
+            message="The cache's keys do not have the shapes and types of a timing cache: "
             + "; ".join(problems)
             + ".",
         )
     return SHAPES.check(
         "pass",
         measured="consistent",
-        expected="SPEC 2.1 shapes",
+        expected="the timing-cache shapes (docs/artifacts.md#timing-cache)",
         message="Every key has the expected rank, dtype and row count.",
     )
 

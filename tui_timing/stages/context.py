@@ -2,7 +2,8 @@
 
 Artifacts are loaded once per run by `load_artifacts`; a stage never opens a file itself.
 An artifact that could not be loaded is kept as its ArtifactError, so the stages that need
-it can say why they were skipped and the report can carry the SPEC 5 `error` object.
+it can say why they were skipped and the report can carry the JSON `error` object
+(docs/cli.md#json-report).
 """
 
 from __future__ import annotations
@@ -123,7 +124,7 @@ class StageContext:
     def share_inputs(self, other: StageContext, kinds: set[str]) -> None:
         """Use `other`'s loaded artifacts of these kinds instead of loading them again; for the
         cache also its validated view and memo (the cache scan), so that two runs compared
-        on one cache (SPEC 5 `compare`) read and scan it once."""
+        on one cache (docs/cli.md#compare) read and scan it once."""
         for kind in kinds & other.artifacts.keys():
             self.artifacts[kind] = other.artifacts[kind]
         if "cache" in kinds:

@@ -1,4 +1,5 @@
-"""Stage 2, dataset and dataloader (the seed's §2): does training see what the cache holds?
+"""Stage 2, dataset and dataloader (step 2 of docs/README.md#the-plan): does training see what the
+cache holds?
 
 A correct cache can still be served wrong: a dataset that appends columns, forgets to zero
 padding, takes log10, or a sampler that skips rows. This stage instantiates the package's

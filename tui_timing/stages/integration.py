@@ -1,4 +1,5 @@
-"""Stage 6, diffusion integration (the seed's §6): does the eval see what the sampler made?
+"""Stage 6, diffusion integration (step 6 of docs/README.md#the-plan): does the eval see what the
+sampler made?
 
 A timing head can be right in isolation and still reach the diffusion eval wrong: Δt
 re-normalized after they were assigned, or paths left in the model's normalized units.
@@ -207,7 +208,7 @@ def run(ctx: StageContext) -> StageResult:
             spec.check(
                 "error",
                 measured=problem,
-                expected="a usable eval dump (SPEC 2.5)",
+                expected="a usable eval dump (docs/artifacts.md#eval-dump)",
                 message=f"The eval dump cannot be used: {problem}.",
             )
             for spec in CHECKS.specs
@@ -240,7 +241,7 @@ def run(ctx: StageContext) -> StageResult:
     result.checks.append(c2st_check)
     result.stats = _stats(dump, dt_gate, vel_gate, dt_fit, step_fit, vel_fit, c2st_figures)
     result.figures = _key_figures(dt_gate, vel_gate, c2st_figures)
-    result.figures += [  # a side given normalized: both readings (SPEC 2.5)
+    result.figures += [  # a side given normalized: both readings (docs/artifacts.md#eval-dump)
         f"{side} Δt median {fmt(r['denormalized']['dt_median'])} denormalized, "
         f"{fmt(r['as_stored']['dt_median'])} as stored (nearer: {r['nearer']})"
         for side, r in dump.readings.items()

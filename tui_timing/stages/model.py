@@ -1,4 +1,5 @@
-"""Stage 3, model architecture (the seed's §3): can this timing head represent the cache?
+"""Stage 3, model architecture (step 3 of docs/README.md#the-plan): can this timing head represent
+the cache?
 
 - `model.load`: which layout, which model (the reference head, the user's `--model`, or a
   static reading of shapes), and which config keys were inferred rather than stored;
@@ -123,7 +124,7 @@ def run(ctx: StageContext) -> StageResult:
             result,
             loaded.error,
             "checkpoint",
-            expected="a checkpoint whose weights fit the model (SPEC 2.3)",
+            expected="a checkpoint whose weights fit the model (docs/artifacts.md#checkpoint)",
         )
     ckpt: CheckpointArtifact = loaded.usable
     cache = ctx.timing_cache()
@@ -222,7 +223,7 @@ def _load_check(ckpt: CheckpointArtifact) -> Check:
             "epoch": ckpt.epoch,
             "inferred": dict(ckpt.inferred),
         },
-        expected="a checkpoint whose weights fit the model (SPEC 2.3)",
+        expected="a checkpoint whose weights fit the model (docs/artifacts.md#checkpoint)",
         message=message,
     )
 
@@ -484,7 +485,8 @@ def _outputs_on_cache(
 
 def _duration_static(ckpt: CheckpointArtifact, why_not: str) -> Check:
     """Without a model to run, the duration head cannot be judged: say what the shapes show
-    (a foreign head that cannot be read is `skip`, never `fail`: SPEC 2.6)."""
+    (a foreign head that cannot be read is `skip`, never `fail`:
+    docs/artifacts.md#your-own-repo)."""
     reading = ckpt.static
     if ckpt.source != "static" or reading is None:
         return DURATION_HEAD.skipped(why_not)

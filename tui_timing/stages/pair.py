@@ -1,4 +1,4 @@
-"""Two runs on one cache (SPEC 5 `compare`): each stage once per run, and only once in all
+"""Two runs on one cache (docs/cli.md#compare): each stage once per run, and only once in all
 when its result cannot differ between the runs.
 
 The runs differ in their checkpoint and log (and maybe their eval dump); the cache, its raw

@@ -34,7 +34,8 @@ from tui_timing.stages.context import Loaded, StageCancelled, StageContext
 
 
 def resolve_paths(paths: ArtifactPaths) -> ArtifactPaths:
-    """Add the raw summary that sits beside the cache (SPEC 2.1) unless one was named."""
+    """Add the raw summary that sits beside the cache (docs/artifacts.md#timing-cache) unless one
+    was named."""
     if paths.raw_summary is None and paths.cache is not None:
         beside = summary_beside(paths.cache).path
         if beside is not None:
@@ -62,7 +63,7 @@ def load_artifact(kind: str, path: Path, settings: Settings) -> Loaded[Any]:
         return Loaded(path=path, error=ArtifactError(str(path), None, problem))
     except (OSError, ValueError, TypeError, RuntimeError, KeyError, IndexError) as exc:
         return Loaded(path=path, error=ArtifactError(str(path), None, f"not usable ({exc})"))
-    except Exception as exc:  # a loader bug must not become a traceback (SPEC 5)
+    except Exception as exc:  # a loader bug must not become a traceback (docs/cli.md)
         problem = (
             f"timing-tui failed while reading it ({type(exc).__name__}: {exc}); please report this"
         )
@@ -221,8 +222,8 @@ def check_report(ctx: StageContext, only: int | None) -> Report:
 
 
 def first_artifact_error(ctx: StageContext) -> dict[str, str | None] | None:
-    """The SPEC 5 `error` object of the first given artifact that cannot be used at all,
-    or else of the first exception the user's own code raised."""
+    """The JSON `error` object (docs/cli.md#json-report) of the first given artifact that cannot be
+    used at all, or else of the first exception the user's own code raised."""
     for kind in KIND_NAMES:
         outcome = ctx.artifacts.get(kind)
         if outcome is not None and outcome.error is not None:

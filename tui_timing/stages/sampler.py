@@ -1,4 +1,5 @@
-"""Stage 5, the sampler (the seed's §5): do sampled durations and profiles match real ones?
+"""Stage 5, the sampler (step 5 of docs/README.md#the-plan): do sampled durations and profiles match
+real ones?
 
 `--samples` rows are drawn at random (seeded) from the cache and sampled with their own
 features and lengths (model/sample.py: the built-in sampler or the user's `--sampler`);

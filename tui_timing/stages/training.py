@@ -1,7 +1,8 @@
-"""Stage 4, the training loop (the seed's §4): what the `_log_stats` log says about training.
+"""Stage 4, the training loop (step 4 of docs/README.md#the-plan): what the `_log_stats` log says
+about training.
 
 - `train.log`: the log was read (format, epochs, splits; a half-written last line of a run
-  still going is ignored and said so), and has the SPEC 2.4 columns;
+  still going is ignored and said so), and has the stats-log columns (docs/artifacts.md#stats-log);
 - `train.objective`: the profile is fitted as a distribution (KL or cross-entropy), not with
   a squared error, which barely feels the tiny late bins of a decaying profile (read from
   the checkpoint's config, so it runs with a checkpoint and no log too);
@@ -136,7 +137,7 @@ def run(ctx: StageContext) -> StageResult:
             result,
             loaded.error,
             "training log",
-            expected="a stats log as SPEC 2.4 (JSONL, CSV or Lightning metrics.csv)",
+            expected="a stats log (JSONL, CSV or Lightning metrics.csv)",
         )
     log: StatsLog = loaded.usable
     tol = ctx.settings.tolerances
@@ -164,7 +165,7 @@ def _cache_reference(ctx: StageContext, cache: TimingCache) -> dict[str, float]:
     finite = log_duration[torch.isfinite(log_duration)]
     scan = scan_for(ctx, stage=Stage.TRAINING)
     mean = scan.mean_profile
-    if ctx.settings.profile_bins == "masked":  # the log's first/mid/last mean this (SPEC 2.4)
+    if ctx.settings.profile_bins == "masked":  # what the log's first/mid/last mean
         mean = masked_mean_profile(mean, scan.lengths)
     bins = profile_bins(mean)
     return {
@@ -269,11 +270,13 @@ def _log_check(log: StatsLog) -> Check:
         return LOG.check(
             "warn",
             measured,
-            "the SPEC 2.4 columns",
+            "the stats-log columns (docs/artifacts.md#stats-log)",
             f"{text}{notes}; it lacks {', '.join(missing)}, so the checks that need them "
             f"are skipped.{hint}",
         )
-    return LOG.check("pass", measured, "the SPEC 2.4 columns", f"{text}{notes}.")
+    return LOG.check(
+        "pass", measured, "the stats-log columns (docs/artifacts.md#stats-log)", f"{text}{notes}."
+    )
 
 
 def _trend(axis: str, positions: list[int], values: list[float]) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""The header's line about where the artifacts came from (SPEC 5: say so for the sample).
+"""The header's line about where the artifacts came from (docs/cli.md: say so for the sample).
 
 Which source, which run, which cache, and how many others `s` can switch to; with
 shorter wordings for a narrow terminal (the header shows the longest that fits).

@@ -1,5 +1,5 @@
-"""Append the findings summary (SPEC 6) to the scratchpad from the results so far: the
-whole diagnosis (`e`) or the stage on show alone (`E`).
+"""Append the findings summary (docs/cli.md#scratchpad) to the scratchpad from the results so far:
+the whole diagnosis (`e`) or the stage on show alone (`E`).
 
 Runs on a worker thread: building the report hashes every artifact, which for a large
 cache takes seconds.
@@ -51,8 +51,8 @@ def export_findings(
 
 
 def default_scratchpad(cwd: Path) -> Path:
-    """SPEC 6: `./scratchpad.md` if it exists, else the first `docs/*scratchpad*.md`, else
-    `./scratchpad.md` (created by the export)."""
+    """docs/cli.md#scratchpad: `./scratchpad.md` if it exists, else the first
+    `docs/*scratchpad*.md`, else `./scratchpad.md` (created by the export)."""
     here = cwd / "scratchpad.md"
     if here.is_file():
         return here

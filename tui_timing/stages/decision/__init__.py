@@ -1,4 +1,5 @@
-"""Stage 7, the decision tree (SPEC 4, the seed's §7): what to do next, and on what evidence.
+"""Stage 7, the decision tree (docs/decision.md; step 7 of docs/README.md#the-plan): what to do
+next, and on what evidence.
 
 The package reads top to bottom: evidence.py (the checks and their groupings), rules.py
 (the rules as a table), wording.py (how findings are quoted), commands.py (the commands
@@ -10,7 +11,7 @@ the verdict and every one that matches contributes its actions, each citing the 
 The whole walk is kept (`Decision.path`, and `stats["path"]` in the JSON) so a verdict can
 be traced back rule by rule.
 
-Two readings the SPEC leaves open are settled here:
+Two readings the contract in docs/ leaves open are settled here:
 - A check that could not look at its input (status `error`, or `model.load`,
   `train.log` and `sampler.run` failing: the artifact itself was unusable) does not count
   as a finding of stages 3-6; those stages are *not assessed*, and the verdict names them.

@@ -1,4 +1,5 @@
-"""What a duration NLL gap is made of, and so which rule owns it (SPEC 4, rules 3, 5 and 6).
+"""What a duration NLL gap is made of, and so which rule owns it (docs/decision.md, rules 3, 5 and
+6).
 
 `model.duration_fit` fails when the checkpoint's duration NLL on held-out rows is well
 above a brief fit's. The same gap has three fixes, told apart by its parts and by what

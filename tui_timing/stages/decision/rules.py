@@ -1,4 +1,4 @@
-"""The decision tree's rules (SPEC 4), as data: `RULES`, at the end, in the order they are
+"""The decision tree's rules (docs/decision.md), as data: `RULES`, at the end, in the order they are
 asked; a rule's number is its place in that table, and its question is what the path
 shows beside its answer.
 
@@ -190,8 +190,8 @@ def architecture_cannot_fit(walk: Walk) -> RuleResult:
     """Rule 4: the head's configuration cannot fit the profile, or puts mass on padding.
 
     Profile mass on padded steps (`model.length_masking`, `sampler.padding_mass`) is an
-    architecture fault too: SPEC 2.3 names a softmax over padding as one of the ways a
-    timing head's architecture goes wrong, and no other rule covers it.
+    architecture fault too: docs/artifacts.md#checkpoint names a softmax over padding as one of the
+    ways a timing head's architecture goes wrong, and no other rule covers it.
     """
     ev, ctx = walk.evidence, walk.ctx
     upstream = ev.failures(Stage.CACHE) + ev.failures(Stage.DATASET)

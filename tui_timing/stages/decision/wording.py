@@ -12,7 +12,7 @@ from tui_timing.numerics.fmt import fmt
 from tui_timing.stages.catalog import Stage
 from tui_timing.stages.decision.evidence import Evidence
 
-#: What each probe candidate is, in the words of the seed's §7.
+#: What each probe candidate is, in the words of step 7 of docs/README.md#the-plan.
 HEAD_REMEDIES = {
     "increments": "logit increments + cumulative normalization",
     "templates": "low-rank logit templates",
