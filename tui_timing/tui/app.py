@@ -549,21 +549,30 @@ class TimingApp(App[None]):
         self.run_watcher = TreeWatcher(lambda: candidate_files(folder))
 
     def _newer_checkpoint(self) -> None:
-        """(A worker thread.) The run on show's newest checkpoint, offered for comparison
-        when it is not the one on show and was written after it."""
+        """(A worker thread.) The run on show's most recently written checkpoint, offered
+        for comparison when it is not the one on show and was written after it (a
+        training's next save; the run's final-named one may be older)."""
         from tui_timing.artifacts.discovery import discover
         from tui_timing.report.runs import run_targets
 
         run, paths = self.current_run(), self.paths
         if run is None or run.folder is None or paths is None or paths.checkpoint is None:
             return
-        targets = [t for r in run_targets(discover(run.folder)) for t in r.targets]
-        newest = targets[-1] if targets else None
-        if newest is None or newest.checkpoint is None or newest.checkpoint == paths.checkpoint:
-            return
+        written = [
+            (t.checkpoint.stat().st_mtime, t)
+            for r in run_targets(discover(run.folder))
+            for t in r.targets
+            if t.checkpoint is not None and t.checkpoint.exists()
+        ]
         with contextlib.suppress(OSError):
-            if newest.checkpoint.stat().st_mtime > paths.checkpoint.stat().st_mtime:
-                self.call_from_thread(self._offer_newer, newest, run)
+            shown = paths.checkpoint.stat().st_mtime
+            latest = max(written, key=lambda pair: pair[0], default=None)
+            if (
+                latest is not None
+                and latest[0] > shown
+                and latest[1].checkpoint != paths.checkpoint
+            ):
+                self.call_from_thread(self._offer_newer, latest[1], run)
 
     def _offer_newer(self, newest: Target, run: Run) -> None:
         from tui_timing.artifacts.discovery import Run
