@@ -307,7 +307,7 @@ def test_cli_check_exits_2_with_the_error_object(tmp_path: Path) -> None:
         ["check", "--format", "json", "--stage", "3", "--checkpoint", str(tmp_path / "tensor.pt")],
     )
     assert result.exit_code == 2
-    report = json.loads(result.output)
+    report = json.loads(result.stdout)
     assert "wrong container" in report["error"]["problem"]
     stage = report["stages"][0]
     assert [c["status"] for c in stage["checks"]] == ["fail", *["skip"] * 5]

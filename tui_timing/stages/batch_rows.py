@@ -132,12 +132,19 @@ class RowMatch:
         cached = torch.cat(self.features_cache)
         off = torch.zeros(served.shape[0], dtype=torch.bool)
         for column in range(served.shape[1]):
-            x, y = cached[:, column], served[:, column]
+            x, y = cached[:, column].double(), served[:, column].double()
+            # A non-finite value is the claimed row's only where the cache has one there
+            # too (lstsq cannot take them: stage 1 judges finiteness).
+            finite = torch.isfinite(x) & torch.isfinite(y)
+            off |= torch.isfinite(x) != torch.isfinite(y)
+            if int(finite.sum()) < 2:
+                continue
+            x, y = x[finite], y[finite]
             design = torch.stack([x, torch.ones_like(x)], 1)
             fit = torch.linalg.lstsq(design, y[:, None]).solution[:, 0]
             residual = (y - design @ fit).abs()
-            scale = float(y.abs().max()) if y.numel() else 0.0
-            off |= ~(residual <= REL * 10 * max(scale, 1.0))
+            scale = float(y.abs().max())
+            off[finite] |= ~(residual <= REL * 10 * max(scale, 1.0))
         return int(off.sum())
 
     def as_dict(self) -> dict[str, int | str]:
