@@ -17,7 +17,6 @@ from typing import ClassVar, Literal
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 from textual.worker import get_current_worker
 
@@ -25,6 +24,7 @@ from tui_timing.config import ArtifactPaths, Settings
 from tui_timing.report.follow import POLL_S, RunFollower
 from tui_timing.report.runs import RunDiagnoser, RunRow, Target, overlay_plots, ranked
 from tui_timing.report.runs_render import HEADER, row_cells
+from tui_timing.tui.dialog import Dialog
 from tui_timing.tui.plot_stack import PlotStack
 from tui_timing.tui.themes import PlotPalette
 
@@ -37,8 +37,9 @@ class RunsChoice:
     runs: tuple[Target, ...]
 
 
-class RunsScreen(Screen["RunsChoice | None"]):
-    """Dismissed with the user's choice, or None (Escape, `w`)."""
+class RunsScreen(Dialog["RunsChoice | None"]):
+    """Dismissed with the user's choice, or None (Escape, `w`); once, whatever keys were
+    typed ahead (a Dialog), over the whole screen."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,w", "close", "back", tooltip="back to the stage panes"),
@@ -58,6 +59,7 @@ class RunsScreen(Screen["RunsChoice | None"]):
     ]
 
     DEFAULT_CSS = """
+    RunsScreen { align: left top; background: $background; }
     RunsScreen #runs-table { height: auto; max-height: 60%; }
     RunsScreen #runs-status { color: $text-muted; margin-bottom: 1; }
     """
