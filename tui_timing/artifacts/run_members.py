@@ -97,7 +97,8 @@ def step_of(checkpoint: Path) -> int | None:
     return None
 
 
-def _mtime(path: Path) -> float:
+def modified_time(path: Path) -> float:
+    """The file's mtime, 0 when it cannot be read (gone since it was listed)."""
     try:
         return path.stat().st_mtime
     except OSError:
@@ -114,13 +115,13 @@ def order_checkpoints(
     final = [c for c in checkpoints if c.name in FINAL_NAMES]
     steps = {c: step_of(c) for c in checkpoints}
     if final:
-        ordered = sorted(checkpoints, key=lambda c: (c not in final, -_mtime(c), str(c)))
+        ordered = sorted(checkpoints, key=lambda c: (c not in final, -modified_time(c), str(c)))
         how = f"its name says it is the final one ({ordered[0].name})"
     elif None not in steps.values() and len(set(steps.values())) == len(steps):
         ordered = sorted(checkpoints, key=lambda c: (-(steps[c] or 0), str(c)))
         how = f"the highest step in the names ({steps[ordered[0]]})"
     else:
-        ordered = sorted(checkpoints, key=lambda c: (-_mtime(c), str(c)))
+        ordered = sorted(checkpoints, key=lambda c: (-modified_time(c), str(c)))
         how = "the newest file (their names carry no distinct step numbers)"
     others = ", ".join(_relative(c, folder) for c in ordered[1:])
     override = _OVERRIDE.format(option="--checkpoint", key="checkpoint")
@@ -133,7 +134,7 @@ def log_rank(detail: str, path: Path) -> tuple[int, float, str]:
     """Where a log of `detail` (classify's) comes among a run's logs: richest form first,
     then the newest."""
     form = next((i for i, name in enumerate(LOG_ORDER) if name in detail), len(LOG_ORDER))
-    return (form, -_mtime(path), str(path))
+    return (form, -modified_time(path), str(path))
 
 
 def log_assumption(logs: Sequence[Path], run: str, folder: Path) -> list[Assumption]:

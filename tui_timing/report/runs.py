@@ -19,7 +19,12 @@ from typing import Any
 
 from tui_timing.artifacts.discovery import Discovered, discover
 from tui_timing.artifacts.file_watch import signature
-from tui_timing.artifacts.run_members import checkpoint_unit, order_checkpoints, step_of
+from tui_timing.artifacts.run_members import (
+    checkpoint_unit,
+    modified_time,
+    order_checkpoints,
+    step_of,
+)
 from tui_timing.config import ArtifactPaths, Settings
 from tui_timing.findings import Assumption, Plot, Report, Series, StageResult
 from tui_timing.report.compare import Comparison, compare_reports
@@ -88,13 +93,6 @@ def _name(folder: Path, base: Path | None, fallback: str) -> str:
     return fallback
 
 
-def _mtime(path: Path) -> float:
-    try:
-        return path.stat().st_mtime
-    except OSError:
-        return 0.0
-
-
 @dataclass
 class RunRow:
     """One row of the table: a checkpoint's report, and its run's previous checkpoint's."""
@@ -122,7 +120,7 @@ class RunRow:
         """Seconds since the checkpoint was written (None without one)."""
         if self.target.checkpoint is None:
             return None
-        return (now or time.time()) - _mtime(self.target.checkpoint)
+        return (now or time.time()) - modified_time(self.target.checkpoint)
 
     def figures(self) -> dict[str, float | None]:
         """The key figures a sweep is scanned by (see `key_figures`)."""
