@@ -156,3 +156,18 @@ async def test_page_keys_scroll_the_pane_while_the_list_has_the_focus(
         await pilot.press("pageup", "home")
         await wait_for(pilot, lambda: pane.scroll_y == 0)
         assert app.current_stage == 1
+
+
+async def test_page_keys_on_a_pane_too_short_to_scroll_are_not_a_crash(
+    cache: Path, tmp_path: Path
+) -> None:
+    """Home, End and the page keys pressed in the stage list scroll the pane on show; a
+    pane with nothing to scroll raised SkipAction outside Textual's dispatch, and the app
+    stopped on it (found by the typing tmux test)."""
+    app = TimingApp(invocation(cache=cache), cwd=tmp_path)
+    async with app.run_test(size=(200, 60)) as pilot:
+        await settle(pilot, app)
+        for stage in ("2", "4", "6", "7"):
+            await pilot.press(stage, "home", "end", "pageup", "pagedown")
+        await pilot.pause()
+        assert app.is_running and app.return_code is None
