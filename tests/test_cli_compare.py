@@ -28,6 +28,14 @@ CHANGE_KEYS = {"id", "a", "b", "kind", "figure_a", "figure_b"}
 KINDS = {"fixed", "regressed", "same", "changed"}
 
 
+@pytest.fixture(autouse=True)
+def elsewhere(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each compare runs from an empty folder: discovery there finds nothing to share, so
+    what another test writes meanwhile in the checkout (tests run in parallel) cannot
+    become both runs' log or eval dump."""
+    monkeypatch.chdir(tmp_path_factory.mktemp("elsewhere"))
+
+
 def run_compare(*args: str) -> tuple[int, str, str]:
     result = CliRunner().invoke(main, ["compare", *args])
     return result.exit_code, result.stdout, result.stderr
