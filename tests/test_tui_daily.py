@@ -352,7 +352,7 @@ async def test_a_long_output_line_wraps_in_the_action_log(cache: Path, tmp_path:
         command = f"{shlex.quote(sys.executable)} -c {shlex.quote(f'print({said!r})')}"
         app.post_message(StageFinished(7, decision_with(command), "test"))
         await pilot.pause()
-        await pilot.press("a", "enter")
+        await pilot.press("7", "a", "enter")  # from stage 7, where the action is shown
         log = app.decision_pane().query_one("#action-log", Log)
         await wait_for(pilot, lambda: "exit status 0" in log.lines, timeout=60)
         width = log.scrollable_content_region.width

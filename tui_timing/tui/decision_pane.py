@@ -167,6 +167,14 @@ class DecisionPane(StagePane):
         log cuts a line at its edge: `3.939e-05` read as `3.939`)."""
         log = self.query_one("#action-log", Log)
         width = log.scrollable_content_region.width
+        if width <= MIN_WRAP:  # shown a moment ago, not laid out yet: it spans the pane,
+            # less its border and the scrollbars it may get (both counted: not known yet)
+            width = self.content_region.width - log.styles.gutter.width
+            width -= log.styles.scrollbar_size_vertical + self.styles.scrollbar_size_vertical
+        # Room for the scrollbars the log and the pane get once the lines overflow them.
+        for scrolled in (log, self):
+            if not scrolled.show_vertical_scrollbar:
+                width -= scrolled.styles.scrollbar_size_vertical
         width = width if width > MIN_WRAP else FALLBACK_WRAP
         wrapped = textwrap.wrap(clean(line), width, subsequent_indent="  ", break_on_hyphens=False)
         log.write_lines(wrapped or [""])
