@@ -203,3 +203,18 @@ def test_each_readers_names_are_the_contracts() -> None:
     assert set(FIGURES) <= set(CONTRACT_FIELDS["log"])
     assert {*SIDES, *ALIASES} <= set(CONTRACT_FIELDS["eval"])
     assert {f.name for f in fields(HeadConfig)} <= set(CONTRACT_FIELDS["config"])
+
+
+def test_the_tables_runs_globs_name_the_folders_runs_looks_in(tmp_path: Path) -> None:
+    """`runs = ["outputs/*"]`: each glob relative to the pyproject, folders only, in name
+    order; a list of anything but globs is refused naming the key."""
+    from tui_timing.project import read_project
+
+    for name in ("outputs/b", "outputs/a", "multirun/0"):
+        (tmp_path / name).mkdir(parents=True)
+    (tmp_path / "outputs/notes.txt").write_text("not a run\n")
+    pyproject = tmp_path / "pyproject.toml"
+    project = read_project({"runs": ["outputs/*", "multirun/*"]}, pyproject)
+    assert project.runs == (tmp_path / "outputs/a", tmp_path / "outputs/b", tmp_path / "multirun/0")
+    with pytest.raises(UsageError, match="runs must be a folder glob"):
+        read_project({"runs": [3]}, pyproject)
