@@ -359,9 +359,19 @@ def test_ascii_where_the_locale_is_not_utf8_with_readable_charts(empty: Path) ->
         assert sgr_params(term.screen(colors=True)) & COLOUR_SGR  # colours are still on
 
         term.keys("4")
-        text = term.wait_for(lambda s: "Loss per epoch" in s, "stage 4's first chart")
-        pane = [line.split("|", 1)[-1] for line in text.splitlines()]
-        ticks = [line.split() for line in pane if re.fullmatch(r"\s*(\d+\s+)+\d+\s*", line)]
+        term.wait_for(lambda s: "Loss per epoch" in s, "stage 4's first chart")
+
+        def tick_lines(screen: str) -> list[list[str]]:
+            pane = [line.split("|", 1)[-1] for line in screen.splitlines()]
+            return [line.split() for line in pane if re.fullmatch(r"\s*(\d+\s+)+\d+\s*", line)]
+
+        term.keys("Tab")  # the pane scrolls, item by item, until the chart's axis shows
+        for _ in range(12):
+            if tick_lines(text := term.screen()) and "Loss per epoch" in text:
+                break
+            term.keys("Down")
+            time.sleep(0.2)
+        ticks = tick_lines(text)
         assert ticks and all(len(t) >= 3 for t in ticks), text  # whole epochs, no 7.5
         legend = dict(m.group(2, 1) for m in re.finditer(r"(\S)\1 (train|val)\b", text))
         assert set(legend) == {"train", "val"} and legend["train"] != legend["val"], text
