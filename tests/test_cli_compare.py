@@ -370,3 +370,22 @@ def test_an_unusable_checkpoint_exits_2_naming_it(tmp_path: Path) -> None:
     assert code == 2
     assert report["b"]["error"]["file"] == str(tmp_path / "b/checkpoint.pt")
     assert "error" not in report["a"]
+
+
+def test_with_the_cache_given_no_eval_dump_is_taken_from_around_the_runs(
+    tmp_path: Path,
+) -> None:
+    """An eval dump two folders above the runs (another project's, another test's) is not
+    shared by both runs when the cache was given: what was given is what is used, as for
+    `check`. (A parallel CI run picked up another test's broken dump this way: exit 2.)"""
+    for name, source in (("a", LINEAR), ("b", INCREMENTS)):
+        (tmp_path / "x" / name).mkdir(parents=True)
+        shutil.copy(source / "checkpoint.pt", tmp_path / "x" / name / "checkpoint.pt")
+    shutil.copy(EVAL, tmp_path / "someone_elses_eval.pt")
+    shutil.copy(CACHE, tmp_path / "a_cache_here_timing.pt")  # makes the folder a repo
+    code, out, _ = run_compare(
+        str(tmp_path / "x/a"), str(tmp_path / "x/b"), "--cache", str(CACHE), "--format", "json"
+    )
+    report = json.loads(out)
+    assert "eval" not in report["a"]["artifacts"] and "eval" not in report["b"]["artifacts"]
+    assert code in (0, 1)

@@ -666,7 +666,11 @@ def compare_paths(
     if shared.checkpoint is not None and checkpoints.a == checkpoints.b:
         checkpoints = pair_file("checkpoint", (runs[0].checkpoint, runs[1].checkpoint), folders)
     logs = pair_file("log", (runs[0].log, runs[1].log), folders, shared.log)
-    evals = pair_file("eval", (runs[0].eval, runs[1].eval), folders, shared.eval, near.loose_evals)
+    # A loose eval dump found around the runs is shared only when that discovery also gave
+    # the cache: with --cache given, what is used is what was given (as for `check`), not
+    # whatever lies two folders above the runs.
+    loose = near.loose_evals if shared.cache is None else []
+    evals = pair_file("eval", (runs[0].eval, runs[1].eval), folders, shared.eval, loose)
     for paired in (logs, evals):
         if paired.note is not None:
             click.echo(f"timing-tui: {paired.note}", err=True)
