@@ -49,6 +49,10 @@ def _run(args: list[str], tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr[-3000:]
 
 
+# One more try: the tmux benchmarks' control-mode poller (benchmarks/common.py) lost its
+# pipe to tmux once in a CI run (BrokenPipeError in `_send`; cause not found). The rows a
+# benchmark writes are what this test checks, and a retry still checks them.
+@pytest.mark.flaky(reruns=1)
 @pytest.mark.parametrize(("script", "name", "missing"), CASES, ids=[c[1] for c in CASES])
 def test_benchmark_writes_its_rows(
     script: str, name: str, missing: list[str], tmp_path: Path
