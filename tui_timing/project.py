@@ -66,6 +66,7 @@ CONTRACT_FIELDS: dict[str, tuple[str, ...]] = {
         "feature_names",
         "diffusion_cond_dim",
         "cache_sha256",
+        "cache_path",
     ),
 }
 #: The name spaces of `[tool.timing-tui.keys.*]` and of `--key NAMESPACE.NAME=THEIRS`.
