@@ -127,6 +127,14 @@ async def wait_for(pilot, condition, timeout: float = 60.0) -> None:
         await pilot.pause(0.05)
 
 
+async def shown(pilot, app: TimingApp, *phrases: str, timeout: float = 120.0) -> str:
+    """The screen's text once it shows every phrase. A screen just pushed is drawn on a
+    later refresh than the one that mounted it: on a busy machine, reading it at once read
+    an empty dialog. The timeout only bounds a test that would otherwise hang."""
+    await wait_for(pilot, lambda: all(p in screen_text(app) for p in phrases), timeout)
+    return screen_text(app)
+
+
 @pytest.fixture
 def cache(tmp_path: Path) -> Path:
     return write_cache(tmp_path)
@@ -319,7 +327,7 @@ async def test_help_lists_every_key(cache: Path, tmp_path: Path) -> None:
     async with app.run_test(size=(100, 40), notifications=True) as pilot:
         await pilot.press("question_mark")
         assert isinstance(app.screen, HelpScreen)
-        text = screen_text(app)
+        text = await shown(pilot, app, "timing-tui keys")
         for key in ("1-7", "re-run", "scratchpad", "log scale", "theme", "ctrl+p", "quit"):
             assert key in text
         # the whole help (it scrolls): every key, the mouse and each way to copy

@@ -23,6 +23,7 @@ from test_tui_app import (
     invocation,
     screen_text,
     settle,
+    shown,
     toasts_text,
     wait_for,
     write_cache,
@@ -72,7 +73,7 @@ async def test_enter_opens_a_check_whole_and_Y_copies_it(cache: Path, tmp_path: 
         assert app.clipboard.startswith(f"{check.id}: {check.status}\n{check.message}\n")
         await pilot.press("enter")
         assert isinstance(app.screen, ItemScreen)
-        text = screen_text(app)
+        text = await shown(pilot, app, f"check {check.id}")
         assert f"check {check.id}" in text and "measured:" in text and "expected:" in text
         await pilot.press("y")  # copies it from the dialog too, and closes it
         assert not isinstance(app.screen, ItemScreen)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from sample_paths import SAMPLE
-from test_tui_app import screen_text, settle, wait_for
+from test_tui_app import settle, shown, wait_for
 from test_tui_compare import discovering, project
 from textual.widgets import DataTable
 
@@ -87,13 +87,13 @@ async def test_a_new_checkpoint_of_the_run_on_show_is_offered_as_b(
     app = TimingApp(discovering(), cwd=folder)
     async with app.run_test(size=(140, 44), notifications=True) as pilot:
         await settle(pilot, app, timeout=300)
-        shown = app.paths.checkpoint if app.paths is not None else None
-        assert shown == folder / "runs/linear/checkpoint.pt"
+        on_show = app.paths.checkpoint if app.paths is not None else None
+        assert on_show == folder / "runs/linear/checkpoint.pt"
         # Training writes the next checkpoint into the run's folder (written now: newer).
         newer = folder / "runs/linear/epochs/epoch_0031.pt"
         newer.parent.mkdir()
         shutil.copy(SAMPLE / "runs/increments/checkpoint.pt", newer)
         await wait_for(pilot, lambda: isinstance(app.screen, CompareOffer), timeout=60)
-        assert "epoch_0031.pt" in screen_text(app)
+        await shown(pilot, app, "epoch_0031.pt")
         await pilot.press("enter")
         assert app.compare is not None and app.compare.paths.checkpoint == newer
