@@ -21,8 +21,9 @@ from typing import TYPE_CHECKING, ClassVar, Literal
 
 from textual import on
 from textual.actions import SkipAction
+from textual.actions import parse as parse_action
 from textual.app import App, ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical
 from textual.events import Key
 from textual.filter import LineFilter
@@ -39,6 +40,13 @@ from tui_timing.report.text import printable_name
 from tui_timing.stages.catalog import ALL_STAGES, STAGE_BY_ID, STAGES, Stage
 from tui_timing.tui.action_runner import ActionRunner
 from tui_timing.tui.charset import AsciiFilter, utf8_locale
+from tui_timing.tui.command_table import (
+    OVER_DIALOGS,
+    Command,
+    bindings,
+    help_keys,
+    palette_commands,
+)
 from tui_timing.tui.commands import PaletteEntry, TimingCommands
 from tui_timing.tui.compare_runner import CompareRunner
 from tui_timing.tui.compare_state import CompareState, compared_stage
@@ -106,14 +114,8 @@ if TYPE_CHECKING:
     from tui_timing.tui.search_bar import SearchBar
     from tui_timing.tui.stage_one_ahead import StageOneAhead
 
-FIRST, LAST = ALL_STAGES[0], ALL_STAGES[-1]
-#: How the footer and help show the stage keys ("1-7"); one binding per stage.
-STAGE_KEYS = f"{FIRST}-{LAST}"
-_HIDDEN_STAGE_KEYS = {str(n) for n in ALL_STAGES[1:]}
 #: Frames to wait for a stage's charts to be mounted before telling the pipeline they are.
 CHART_FRAMES = 10
-#: Actions that stay available while a dialog is open (the others would act behind it).
-MODAL_ACTIONS = frozenset({"quit", "command_palette"})
 #: The artifacts both runs of a comparison may share: a change to one runs the second again.
 SHARED_KINDS = tuple(kind.name for kind in KINDS if kind.scope != "run")
 #: Seconds quitting waits for a running action to end and be cleaned up.
@@ -126,90 +128,8 @@ class TimingApp(App[None]):
     CSS_PATH = Path(__file__).with_name("app.tcss")
     TITLE = "timing-tui"
     COMMANDS = App.COMMANDS | {TimingCommands}
-    # The footer shows the keys marked `show`, worded to fit 80 columns whole; `?` lists
-    # every key with its tooltip (a running action shows `x cancel` in its own bar).
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("question_mark", "help", "help", key_display="?", tooltip="this help"),
-        Binding("q", "quit", "quit", tooltip="quit (a running stage or action is stopped)"),
-        Binding(
-            str(FIRST),
-            f"stage({FIRST})",
-            "stage",
-            key_display=STAGE_KEYS,
-            tooltip=f"show stage {FIRST} to {LAST}",
-        ),
-        *[Binding(str(n), f"stage({n})", f"stage {n}", show=False) for n in ALL_STAGES[1:]],
-        Binding(
-            "n,right", "next_stage", "next", key_display="n p", show=False, tooltip="next stage"
-        ),
-        Binding("p,left", "previous_stage", "prev", show=False, tooltip="previous stage"),
-        Binding(
-            "r",
-            "rerun",
-            "rerun",
-            key_display="r/R",
-            tooltip=f"re-run the stage on show (and {Stage.DECISION})",
-        ),
-        Binding(
-            "R", "rerun_all", "all", show=False, tooltip="find and reload all artifacts, re-run all"
-        ),
-        Binding(
-            "e",
-            "export",
-            "export",
-            key_display="e/E",
-            tooltip="append the whole diagnosis to the scratchpad (from any stage)",
-        ),
-        Binding("E", "export_stage", "stage", show=False, tooltip="append the stage on show alone"),
-        Binding(
-            "y",
-            "copy_command",
-            "copy",
-            key_display="y/Y",
-            tooltip="copy the highlighted action's command (the first when none is)",
-        ),
-        Binding("Y", "copy_item", "item", show=False, tooltip="copy the check or figure there"),
-        Binding(
-            "slash",
-            "search",
-            "find",
-            key_display="/",
-            tooltip="search the stage on show (Enter, down: next; up: previous)",
-        ),
-        Binding("s", "select_artifacts", "switch", tooltip="switch run, cache or eval dump"),
-        # The footer's last key: at 80 columns it has room for one of runs and theme; the
-        # runs view is the one a live training is followed in (the theme is in `?`).
-        Binding(
-            "t", "next_theme", "theme", show=False, tooltip="next theme (kept for the next launch)"
-        ),
-        Binding(
-            "w",
-            "runs",
-            "runs",
-            tooltip="every run of the repo, diagnosed and kept current (Enter opens one)",
-        ),
-        Binding(
-            "c",
-            "compare",
-            "compare",
-            show=False,
-            tooltip="compare with a second run: both in every pane (c again: leave)",
-        ),
-        Binding("a", "run_action", "run", show=False, tooltip="run the highlighted action (asks)"),
-        Binding("x", "cancel_action", "cancel", show=False, tooltip="cancel the running action"),
-        Binding("l", "toggle_log", "log", show=False, tooltip="linear/log scale on the charts"),
-        Binding(
-            "ctrl+p",
-            "command_palette",
-            "palette",
-            key_display="ctrl+p",
-            show=False,
-            tooltip="command palette: every stage and action, switch, themes, keys panel",
-        ),
-        Binding(
-            "escape", "close_panel", "close", show=False, tooltip="close a dialog, panel or search"
-        ),
-    ]
+    # One binding per command of the table (command_table.py), in the footer's order.
+    BINDINGS: ClassVar[list[BindingType]] = list(bindings())
 
     def __init__(
         self,
@@ -644,7 +564,7 @@ class TimingApp(App[None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """While a dialog is open, the keys act on the dialog, not on the screen behind."""
-        return not (isinstance(self.screen, ModalScreen) and action not in MODAL_ACTIONS)
+        return not (isinstance(self.screen, ModalScreen) and action not in OVER_DIALOGS)
 
     # ----- commands -----------------------------------------------------------------------
 
@@ -666,18 +586,7 @@ class TimingApp(App[None]):
         self._show(stage_id)
 
     def action_help(self) -> None:
-        self.push_screen(HelpScreen(self.help_keys()))
-
-    def help_keys(self) -> list[tuple[str, str]]:
-        """(keys, what they do) for every binding, with one line for the stage keys."""
-        keys: list[tuple[str, str]] = []
-        for binding in self.BINDINGS:
-            if not isinstance(binding, Binding) or binding.key in _HIDDEN_STAGE_KEYS:
-                continue
-            named = {str(FIRST): STAGE_KEYS, "question_mark": "?", "slash": "/"}
-            shown = named.get(binding.key, binding.key)
-            keys.append((shown.replace(",", " "), binding.tooltip or binding.description))
-        return keys
+        self.push_screen(HelpScreen(help_keys()))
 
     def action_help_quit(self) -> None:
         """ctrl+c with no text selected: say how to quit and how to copy (plain text)."""
@@ -1171,14 +1080,8 @@ class TimingApp(App[None]):
 
     def palette_entries(self) -> list[PaletteEntry]:
         """Every stage, every suggested action, the switchable artifacts and the commands."""
-        entries = [
-            PaletteEntry(
-                f"Stage {info.id}: {info.title}",
-                partial(self.action_stage, info.id),
-                f"show the {info.name} stage",
-            )
-            for info in STAGES
-        ]
+        commands = palette_commands()
+        entries = [self._palette_entry(c) for c in commands if c.action.startswith("stage(")]
         pane = self.decision_pane()
         for index, action in enumerate(pane.actions):
             entries.append(
@@ -1188,22 +1091,14 @@ class TimingApp(App[None]):
                     action.command or "no command (by hand)",
                 )
             )
-        entries += [
-            PaletteEntry("Re-run this stage", self.action_rerun, "r"),
-            PaletteEntry("Re-run all stages", self.action_rerun_all, "R: reload the artifacts"),
-            PaletteEntry("Export findings to the scratchpad", self.action_export, "e"),
-            PaletteEntry("Export this stage's findings", self.action_export_stage, "E"),
-            PaletteEntry("Copy the action's command", self.action_copy_command, "y"),
-            PaletteEntry("Copy the check or figure under the cursor", self.action_copy_item, "Y"),
-            PaletteEntry("Search this stage", self.action_search, "/"),
-            PaletteEntry("Cancel the running action", self.action_cancel_action, "x"),
-            PaletteEntry("Toggle log scale", self.action_toggle_log, "l"),
-            PaletteEntry("Next theme", self.action_next_theme, "t"),
-            PaletteEntry("Switch run, cache or eval dump", self.action_select_artifacts, "s"),
-            PaletteEntry("Compare with another run", self.action_compare, "c (again: leave)"),
-            PaletteEntry("Help: keys", self.action_help, "?"),
-        ]
+        entries += [self._palette_entry(c) for c in commands if not c.action.startswith("stage(")]
         return entries
+
+    def _palette_entry(self, command: Command) -> PaletteEntry:
+        """A command of the table as the palette offers it: its title, its keys."""
+        _, name, parameters = parse_action(command.action)
+        callback = partial(getattr(self, f"action_{name}"), *parameters)
+        return PaletteEntry(command.palette or command.action, callback, command.palette_help)
 
     def _run_action_at(self, index: int) -> None:
         self.action_stage(Stage.DECISION)
