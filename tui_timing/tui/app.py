@@ -20,17 +20,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, Literal
 
 from textual import on
-from textual.actions import SkipAction
 from textual.actions import parse as parse_action
-from textual.app import App, ComposeResult
+from textual.app import App
 from textual.binding import BindingType
-from textual.containers import Horizontal, Vertical
 from textual.events import Key
 from textual.filter import LineFilter
 from textual.notifications import Notify, SeverityLevel
 from textual.screen import ModalScreen
 from textual.theme import Theme
-from textual.widgets import ContentSwitcher, Footer, OptionList
 
 from tui_timing.artifact_kinds import KINDS
 from tui_timing.artifacts.file_watch import POLL_INTERVAL_S, ArtifactWatcher, TreeWatcher
@@ -49,10 +46,11 @@ from tui_timing.tui.command_table import (
 )
 from tui_timing.tui.commands import PaletteEntry, TimingCommands
 from tui_timing.tui.compare_runner import CompareRunner
-from tui_timing.tui.compare_state import CompareState, compared_stage
+from tui_timing.tui.compare_state import CompareState
 from tui_timing.tui.describe import describe_artifacts, shorter
 from tui_timing.tui.export import default_scratchpad, export_findings
 from tui_timing.tui.header_bar import HeaderBar
+from tui_timing.tui.main_screen import MainScreen
 from tui_timing.tui.messages import (
     ActionCancelled,
     ActionFinished,
@@ -91,7 +89,6 @@ from tui_timing.tui.screens.confirm_screen import ConfirmAction
 from tui_timing.tui.screens.help_screen import HelpScreen
 from tui_timing.tui.screens.run_picker import RunPicker
 from tui_timing.tui.screens.selector_screen import SelectorScreen
-from tui_timing.tui.stage_list import StageList
 from tui_timing.tui.status import StageState
 from tui_timing.tui.themes import (
     DEFAULT_THEME,
@@ -109,7 +106,6 @@ if TYPE_CHECKING:
     from tui_timing.stages.context import StageContext
     from tui_timing.tui.launch_lookup import LaunchLookup
     from tui_timing.tui.panes.decision_pane import DecisionPane
-    from tui_timing.tui.panes.pane_search import Match
     from tui_timing.tui.screens.runs_screen import RunsChoice
     from tui_timing.tui.search_bar import SearchBar
     from tui_timing.tui.stage_one_ahead import StageOneAhead
@@ -153,7 +149,7 @@ class TimingApp(App[None]):
             self.animation_level = "none"
         self.cwd = cwd or Path.cwd()
         self.states: dict[int, StageState] = {s.id: StageState(s.id) for s in STAGES}
-        self.current_stage = 1
+        self.main = MainScreen()
         self.flip_log: dict[int, bool] = {s.id: False for s in STAGES}
         self.paths: ArtifactPaths | None = None
         self.found: Discovered | None = None
@@ -177,28 +173,15 @@ class TimingApp(App[None]):
         self.run_watcher: TreeWatcher | None = None
         self._idle_at = -1
         self._said_sample = False
-        self._matches: list[Match] = []
-        self._match = 0
         self.timing_themes, self.theme_problems = load_themes(theme_dirs())
         for timing_theme in self.timing_themes.values():
             self.register_theme(timing_theme.theme)
         # Chosen before the first style pass: a theme change later re-styles every widget.
         self.theme, self._theme_note = self._start_theme()
 
-    def compose(self) -> ComposeResult:
-        yield HeaderBar()
-        yield ActionBar()
-        with Horizontal(id="main"):
-            # The list is as tall as its seven lines; the column below it is plain (an
-            # OptionList draws each empty line as an option's, a fifth of the first frame).
-            with Vertical(id="stage-column"):
-                yield StageList()
-            # Only the first pane is in the first frame; the others are mounted when the
-            # stages are done or one is asked for (see _mount_panes), which keeps the first
-            # paint close to a bare app's and stage 1's result close to it.
-            with ContentSwitcher(initial="pane-1", id="panes"):
-                yield new_pane(1)
-        yield Footer(compact=True, show_command_palette=False)
+    def get_default_screen(self) -> MainScreen:
+        """The main view (the stage list and panes), the screen under every dialog."""
+        return self.main
 
     def get_line_filters(self) -> Sequence[LineFilter]:
         """Textual's filters, then ASCII for a terminal whose locale is not UTF-8."""
@@ -206,12 +189,12 @@ class TimingApp(App[None]):
         return [*filters, self._ascii_filter] if self.ascii_only else filters
 
     def on_mount(self) -> None:
-        self.query_one(HeaderBar).show("looking for artifacts…")
         self._report_theme_problems()
         self.theme_changed_signal.subscribe(self, self._on_theme_changed)
-        for stage_id in self.states:
-            self._show(stage_id)
         self.set_interval(POLL_INTERVAL_S, self._poll_artifacts)
+
+    def view_ready(self) -> None:
+        """The main view is composed (after the app's own mount), before its first frame."""
         # The cached results, or stage 1 when its child was quick, in the first frame
         self.pipeline.show_early()
         # Stages start after the first frame: the pipeline thread's imports hold the GIL
@@ -224,29 +207,8 @@ class TimingApp(App[None]):
         self.runner.stop(QUIT_WAIT_S)
         self.compare_runner.stop()
 
-    def _mount_panes(self) -> None:
-        """Mount the panes not mounted yet, each showing its stage's current state."""
-        switcher = self.query_one(ContentSwitcher)
-        missing = [sid for sid in self.states if not self.query(f"#pane-{sid}")]
-        if missing:
-            panes = [new_pane(sid) for sid in missing]
-            for pane in panes:  # the switcher hides only the panes it started with
-                pane.display = pane.id == switcher.current
-            switcher.mount_all(panes)
-            for stage_id in missing:
-                self._show(stage_id)
-
     def _mount_search_bar(self) -> SearchBar:
-        """The search bar, mounted (hidden) once the stages are shown or on the first `/`,
-        not in the first frame."""
-        from tui_timing.tui.search_bar import SearchBar
-
-        bar = self.search_bar()
-        if bar is None:
-            bar = SearchBar(id="search-bar")
-            bar.display = False
-            self.mount(bar, before=self.query_one(Footer))
-        return bar
+        return self.main.mount_search_bar()
 
     def _start_pipeline(self) -> None:
         self.pipeline.start()
@@ -304,8 +266,7 @@ class TimingApp(App[None]):
         return found.palette if found else PlotPalette()
 
     def _on_theme_changed(self, theme: Theme) -> None:
-        for stage_id in self.states:
-            self._show(stage_id)
+        self.main.show_all()
         # Remembered for the next launch, on a thread (it syncs the file to disk).
         self.run_worker(lambda: self._save_theme(theme.name), thread=True, group="preferences")
 
@@ -326,17 +287,6 @@ class TimingApp(App[None]):
 
     # ----- stages -------------------------------------------------------------------------
 
-    def _show(self, stage_id: int) -> None:
-        state = self.states[stage_id]
-        compared = None
-        if self.compare is not None:
-            first = {sid: st.result for sid, st in self.states.items() if st.result is not None}
-            compared = compared_stage(self.compare, stage_id, state.status, first)
-        marks = (compared.status_a, compared.status_b) if compared is not None else None
-        self.query_one(StageList).show_state(state, marks)
-        for pane in self.query(f"#pane-{stage_id}").results(StagePane):
-            pane.show(state, self.plot_palette(), self.flip_log[stage_id], compared)
-
     def _submit(self, work: Work, keep_done: bool = False) -> None:
         """Queue work on the pipeline and mark its stages pending (`keep_done`: not those
         already done)."""
@@ -344,7 +294,7 @@ class TimingApp(App[None]):
             state = self.states[stage_id]
             if state.phase != "running" and not (keep_done and state.phase == "done"):
                 state.phase = "pending"
-                self._show(stage_id)
+                self.main.show(stage_id)
         self.pipeline.submit(work)
 
     @property
@@ -355,8 +305,8 @@ class TimingApp(App[None]):
     @while_running
     def on_pipeline_idle(self, message: PipelineIdle) -> None:
         def caught_up() -> None:  # after the frame that shows the last results
-            self._mount_panes()
-            self._mount_search_bar()
+            self.main.mount_panes()
+            self.main.mount_search_bar()
             self._idle_at = message.submits
             if self.is_idle and self.compare is not None and self.compare.generation == 0:
                 self._run_compare()
@@ -379,7 +329,7 @@ class TimingApp(App[None]):
             other, self._compare_after_resolve = self._compare_after_resolve, None
             self.call_after_refresh(self.start_compare, other, "B")
         description = describe_artifacts(message.paths, message.found, message.selection, self.cwd)
-        self.query_one(HeaderBar).show(description, *shorter(description))
+        self.main.query_one(HeaderBar).show(description, *shorter(description))
         self.watcher.watch(message.paths.given())
         self._watch_run_folder()
         if message.found is not None and message.found.is_sample and not self._said_sample:
@@ -395,14 +345,14 @@ class TimingApp(App[None]):
         for stage_id, state in self.states.items():
             inputs = STAGE_BY_ID[stage_id].reads
             state.artifact_errors = {k: v for k, v in message.errors.items() if k in inputs}
-            self._show(stage_id)
+            self.main.show(stage_id)
 
     @while_running
     def on_stage_started(self, message: StageStarted) -> None:
         state = self.states[message.stage]
         state.phase, state.fraction, state.message = "running", 0.0, ""
         state.partial, state.reason = None, message.reason
-        self._show(message.stage)
+        self.main.show(message.stage)
 
     @while_running
     def on_stage_progress(self, message: StageProgress) -> None:
@@ -410,7 +360,7 @@ class TimingApp(App[None]):
         state.fraction, state.message = message.fraction, message.message
         if message.partial is not None:
             state.partial = message.partial
-        self._show(message.stage)
+        self.main.show(message.stage)
 
     @while_running
     def on_stage_finished(self, message: StageFinished) -> None:
@@ -420,25 +370,22 @@ class TimingApp(App[None]):
         state.reason, state.runs = message.reason, state.runs + (0 if again else 1)
         state.updated = datetime.now().strftime("%H:%M:%S")
         state.cached_at = message.computed or ""
-        self._show(message.stage)
+        self.main.show(message.stage)
         if message.stage == Stage.CACHE:
             self.call_after_refresh(self._when_charts_drawn, message.stage, CHART_FRAMES)
 
     def _when_charts_drawn(self, stage_id: int, frames_left: int) -> None:
         """Tell the pipeline once the stage's charts are on screen: they are mounted a frame
         after the result arrives, and torch's import must not hold up their drawing."""
-        charts = list(self.query(f"#pane-{stage_id} PlotView"))
-        if any(not chart.is_mounted for chart in charts) and frames_left > 0:
+        if not self.main.charts_mounted(stage_id) and frames_left > 0:
             self.call_after_refresh(self._when_charts_drawn, stage_id, frames_left - 1)
             return
-        for chart in charts:  # drawn again at their laid-out width (the first draw may not be)
-            chart.refresh()
         self.call_after_refresh(self.pipeline.stage_drawn, stage_id)
 
     @while_running
     def on_stage_interrupted(self, message: StageInterrupted) -> None:
         self.states[message.stage].phase = "pending"
-        self._show(message.stage)
+        self.main.show(message.stage)
 
     @while_running
     def on_pipeline_failed(self, message: PipelineFailed) -> None:
@@ -456,7 +403,7 @@ class TimingApp(App[None]):
             state = self.states[stage_id]
             state.phase, state.partial = "done", None
             state.result = StageResult(id=info.id, name=info.name, checks=[check])
-            self._show(stage_id)
+            self.main.show(stage_id)
 
     def _watch_run_folder(self) -> None:
         """Watch the folder of the run on show for a new checkpoint (offered as B)."""
@@ -525,46 +472,28 @@ class TimingApp(App[None]):
 
     def action_stage(self, stage_id: int) -> None:
         """Show a stage by number (at once, so that the next key acts on its pane)."""
-        self.query_one(StageList).select_stage(stage_id)
-        self._switch_pane(stage_id)
+        self.main.select_stage(stage_id)
 
     def action_next_stage(self) -> None:
-        self.action_stage(self.current_stage % len(STAGES) + 1)
+        self.main.step_stage(1)
 
     def action_previous_stage(self) -> None:
-        self.action_stage((self.current_stage - 2) % len(STAGES) + 1)
+        self.main.step_stage(-1)
 
-    @on(OptionList.OptionHighlighted, "#stage-list")
-    def _stage_highlighted(self, event: OptionList.OptionHighlighted) -> None:
-        # The message comes after the keys already typed: `3 4` quickly posts two, and the
-        # first, handled after `4`, would show stage 3 again. Only the highlight now counts.
-        if event.option_index == event.option_list.highlighted:
-            self._switch_pane(event.option_index + 1)
-
-    def on_stage_list_scroll_pane(self, message: StageList.ScrollPane) -> None:
-        # A pane too short to scroll says so with SkipAction, which only Textual's own
-        # dispatch expects (called directly it stopped the app: the typing tmux test).
-        with contextlib.suppress(SkipAction):
-            getattr(self.current_pane(), f"action_{message.action}")()
-
-    def _switch_pane(self, stage_id: int) -> None:
-        if stage_id == self.current_stage and self.query(f"#pane-{stage_id}"):
-            return
-        focused_pane = isinstance(self.focused, StagePane)
-        self.current_stage = stage_id
-        self._mount_panes()
-        self.query_one(ContentSwitcher).current = f"pane-{stage_id}"
-        self._close_search()
-        if focused_pane:  # the focus follows to the pane on show (at once: keys typed ahead)
-            self.screen.set_focus(self.current_pane())
+    @property
+    def current_stage(self) -> int:
+        """The stage on show."""
+        return self.main.current_stage
 
     def current_pane(self) -> StagePane:
-        self._mount_panes()
-        return self.query_one(f"#pane-{self.current_stage}", StagePane)
+        return self.main.current_pane()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """While a dialog is open, the keys act on the dialog, not on the screen behind."""
-        return not (isinstance(self.screen, ModalScreen) and action not in OVER_DIALOGS)
+        """While a dialog is open, the keys act on the dialog, not on the screen behind;
+        before the main view is composed (the first moments of start-up), only on the app."""
+        if action in OVER_DIALOGS:
+            return True
+        return self.main.ready and not isinstance(self.screen, ModalScreen)
 
     # ----- commands -----------------------------------------------------------------------
 
@@ -583,7 +512,7 @@ class TimingApp(App[None]):
         """Flip the charts of the stage on show between linear and log scale."""
         stage_id = self.current_stage
         self.flip_log[stage_id] = not self.flip_log[stage_id]
-        self._show(stage_id)
+        self.main.show(stage_id)
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen(help_keys()))
@@ -600,7 +529,7 @@ class TimingApp(App[None]):
         """Escape on the main screen: close the Keys panel or the search, never more."""
         if self.screen.query("HelpPanel"):
             self.action_hide_help_panel()
-        self._close_search()
+        self.main.close_search()
 
     def action_select_artifacts(self) -> None:
         """Choose another discovered run, cache or eval dump."""
@@ -713,10 +642,7 @@ class TimingApp(App[None]):
         )
 
     def decision_pane(self) -> DecisionPane:
-        from tui_timing.tui.panes.decision_pane import DecisionPane
-
-        self._mount_panes()
-        return self.query_one(DecisionPane)
+        return self.main.decision_pane()
 
     def action_run_action(self) -> None:
         """Run the highlighted suggested action's command, after a confirmation."""
@@ -740,17 +666,17 @@ class TimingApp(App[None]):
             self._action_origin = (current, {_folder(r) for r in self.known_runs()})
         self.action_stage(Stage.DECISION)
         self.decision_pane().start_log(command)
-        self.query_one(ActionBar).start(command)
+        self.main.query_one(ActionBar).start(command)
         self.runner.start(command)
 
     @while_running
     def on_action_output(self, message: ActionOutput) -> None:
         self.decision_pane().write_log(message.line)
-        self.query_one(ActionBar).output(clean(message.line))
+        self.main.query_one(ActionBar).output(clean(message.line))
 
     @while_running
     def on_action_finished(self, message: ActionFinished) -> None:
-        pane, bar = self.decision_pane(), self.query_one(ActionBar)
+        pane, bar = self.decision_pane(), self.main.query_one(ActionBar)
         if message.returncode is None:
             pane.write_log(f"could not start: {message.problem}")
             bar.finish("could not start", message.problem)
@@ -807,7 +733,7 @@ class TimingApp(App[None]):
             self.compare_runner.stop()
             self.compare = None
             self.notify("Compare mode left: the panes show one run again.", timeout=4)
-            self._show_all()
+            self.main.show_all()
             return
         current = self.current_run()
         if current is None:
@@ -863,7 +789,7 @@ class TimingApp(App[None]):
         self.notify(f"Comparing A {names[0]} with B {names[1]} (c: leave).{said}", timeout=5)
         if self.is_idle:
             self._run_compare()
-        self._show_all()
+        self.main.show_all()
 
     def _run_compare(self) -> None:
         compare = self.compare
@@ -872,11 +798,7 @@ class TimingApp(App[None]):
             return
         compare.results, compare.shared, compare.running = {}, set(), None
         compare.generation = self.compare_runner.start(snapshot, compare.paths, compare.assumptions)
-        self._show_all()
-
-    def _show_all(self) -> None:
-        for stage_id in self.states:
-            self._show(stage_id)
+        self.main.show_all()
 
     def _compare_message(self, generation: int) -> CompareState | None:
         """The comparison a message is about, None when it was left or replaced since."""
@@ -888,7 +810,7 @@ class TimingApp(App[None]):
         compare = self._compare_message(message.generation)
         if compare is not None:
             compare.running = message.stage
-            self._show(message.stage)
+            self.main.show(message.stage)
 
     @while_running
     def on_compare_stage_finished(self, message: CompareStageFinished) -> None:
@@ -899,8 +821,8 @@ class TimingApp(App[None]):
         if message.shared:
             compare.shared.add(message.stage)
         compare.running = None
-        self._show(message.stage)
-        self._show(Stage.DECISION)
+        self.main.show(message.stage)
+        self.main.show(Stage.DECISION)
 
     @while_running
     def on_compare_failed(self, message: CompareFailed) -> None:
@@ -939,7 +861,7 @@ class TimingApp(App[None]):
 
     def action_cancel_action(self) -> None:
         """Ask, then cancel the running action."""
-        bar = self.query_one(ActionBar)
+        bar = self.main.query_one(ActionBar)
         if not self.runner.running:
             self.notify("No action is running.", timeout=3)
             return
@@ -949,7 +871,7 @@ class TimingApp(App[None]):
 
     def _cancel_confirmed(self, cancel: bool | None) -> None:
         if cancel and self.runner.running:
-            self.query_one(ActionBar).cancelling()
+            self.main.query_one(ActionBar).cancelling()
             self.runner.cancel()
 
     @while_running
@@ -958,7 +880,7 @@ class TimingApp(App[None]):
         ending = message.problem or (f"removed {removed}" if removed else "nothing to remove")
         self._action_origin = None  # what it made was removed: no run to compare with
         self.decision_pane().write_log(f"cancelled; {ending}")
-        self.query_one(ActionBar).finish("cancelled", ending)
+        self.main.query_one(ActionBar).finish("cancelled", ending)
         self.notify(f"The action was cancelled; {ending}.", title="Cancelled", timeout=6)
 
     # ----- copying and looking closer -----------------------------------------------------
@@ -1012,71 +934,13 @@ class TimingApp(App[None]):
 
     def action_search(self) -> None:
         """Open the search bar over the footer; it searches the stage on show."""
-        bar = self._mount_search_bar()
-        if bar.is_mounted and bar.children:
-            bar.open()
-        else:  # `/` before the first frames were out: open it once it is there
-            self.call_after_refresh(bar.open)
+        self.main.open_search()
 
     def search_bar(self) -> SearchBar | None:
-        from tui_timing.tui.search_bar import SearchBar
-
-        bars = self.query(SearchBar)
-        return bars.first() if bars else None
-
-    def on_search_bar_changed(self, event: SearchBar.Changed) -> None:
-        pane = self.current_pane()
-        from tui_timing.tui.panes.pane_search import clear_marks, find_matches
-
-        clear_marks(pane)
-        self._matches, self._match = find_matches(pane, event.query), 0
-        self._show_matches(event.query)
-
-    def on_search_bar_step(self, event: SearchBar.Step) -> None:
-        bar = self.search_bar()
-        if self._matches:
-            self._match = (self._match + event.step) % len(self._matches)
-        self._show_matches(bar.text if bar is not None else "")
-
-    def on_search_bar_closed(self) -> None:
-        self._close_search()
+        return self.main.search_bar()
 
     def on_key(self, event: Key) -> None:
-        """A printable key that reaches the app while the search box has the focus was
-        typed right after `/` (routed before the box took the focus): it is the query's.
-        Any key clears the action bar of an action that has ended."""
-        self.query_one(ActionBar).clear_ended()
-        character = event.character if event.is_printable else None
-        bar = self.search_bar() if character is not None else None
-        if bar is not None and character is not None and bar.type_ahead(character):
-            event.stop()
-
-    def _show_matches(self, query: str) -> None:
-        from tui_timing.tui.panes.pane_search import mark
-
-        current = self._match if self._matches else None
-        mark(self._matches, current)
-        bar = self.search_bar()
-        if bar is not None:
-            bar.show_count(current, len(self._matches), query)
-
-    def _close_search(self) -> None:
-        bar = self.search_bar()
-        if bar is None:
-            return  # not mounted yet: nothing was searched, nothing is marked
-        from tui_timing.tui.panes.pane_search import clear_marks
-
-        if bar.is_open:
-            # A hidden box keeping the focus would take every key typed after (the app
-            # looks frozen): the focus goes to the pane on show.
-            # (the bar's own screen: a dialog may be open over it)
-            typing = bar.has_focus_within
-            bar.close()
-            if typing:
-                bar.screen.set_focus(self.current_pane())
-        for pane in self.query(StagePane):
-            clear_marks(pane)
-        self._matches = []
+        self.main.key_reached_app(event)
 
     def palette_entries(self) -> list[PaletteEntry]:
         """Every stage, every suggested action, the switchable artifacts and the commands."""
@@ -1110,7 +974,7 @@ class TimingApp(App[None]):
         had written removed) first, which takes a moment."""
         self.pipeline.close()
         if self.runner.running:
-            self.query_one(ActionBar).cancelling()
+            self.main.query_one(ActionBar).cancelling()
             await asyncio.to_thread(self.runner.stop, QUIT_WAIT_S)
         self.exit()
 
@@ -1119,17 +983,6 @@ def _folder(run: Run) -> Path:
     """A run is its folder (its checkpoint or log may be missing)."""
     first = run.folder or (run.checkpoint or run.log or Path(run.name)).parent
     return first.resolve()
-
-
-def new_pane(stage_id: int) -> StagePane:
-    """A fresh pane for a stage (the decision has its own kind, imported when its pane is
-    made: it is never in the first frame)."""
-    info = STAGE_BY_ID[stage_id]
-    if stage_id != Stage.DECISION:
-        return StagePane(info)
-    from tui_timing.tui.panes.decision_pane import DecisionPane
-
-    return DecisionPane(info)
 
 
 def run_app(
