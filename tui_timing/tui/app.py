@@ -26,6 +26,7 @@ from textual.binding import BindingType
 from textual.events import Key
 from textual.filter import LineFilter
 from textual.notifications import Notify, SeverityLevel
+from textual.reactive import var
 from textual.screen import ModalScreen
 from textual.theme import Theme
 
@@ -121,6 +122,10 @@ QUIT_WAIT_S = 12.0
 class TimingApp(App[None]):
     """Step through the seven diagnostic stages of a timing head from the keyboard."""
 
+    #: Compare mode (`c`): the second run and its results; None outside it. Entering or
+    #: leaving it shows every stage again; its results, as they come, show their stage.
+    compare: var[CompareState | None] = var(None, init=False, always_update=True)
+
     CSS_PATH = Path(__file__).with_name("app.tcss")
     TITLE = "timing-tui"
     COMMANDS = App.COMMANDS | {TimingCommands}
@@ -150,7 +155,6 @@ class TimingApp(App[None]):
         self.cwd = cwd or Path.cwd()
         self.states: dict[int, StageState] = {s.id: StageState(s.id) for s in STAGES}
         self.main = MainScreen()
-        self.flip_log: dict[int, bool] = {s.id: False for s in STAGES}
         self.paths: ArtifactPaths | None = None
         self.found: Discovered | None = None
         self.selection = Selection()
@@ -159,8 +163,6 @@ class TimingApp(App[None]):
         )
         self.watcher = ArtifactWatcher()
         self.runner = ActionRunner(self.post_message, self.cwd)
-        #: Compare mode (`c`): the second run and its results; None outside it.
-        self.compare: CompareState | None = None
         self.compare_runner = CompareRunner(self.post_message)
         #: Runs seen besides the discovered ones (given, or trained by an action).
         self.seen_runs: list[Run] = []
@@ -510,9 +512,7 @@ class TimingApp(App[None]):
 
     def action_toggle_log(self) -> None:
         """Flip the charts of the stage on show between linear and log scale."""
-        stage_id = self.current_stage
-        self.flip_log[stage_id] = not self.flip_log[stage_id]
-        self.main.show(stage_id)
+        self.main.toggle_log()
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen(help_keys()))
@@ -733,7 +733,6 @@ class TimingApp(App[None]):
             self.compare_runner.stop()
             self.compare = None
             self.notify("Compare mode left: the panes show one run again.", timeout=4)
-            self.main.show_all()
             return
         current = self.current_run()
         if current is None:
@@ -789,6 +788,8 @@ class TimingApp(App[None]):
         self.notify(f"Comparing A {names[0]} with B {names[1]} (c: leave).{said}", timeout=5)
         if self.is_idle:
             self._run_compare()
+
+    def watch_compare(self) -> None:
         self.main.show_all()
 
     def _run_compare(self) -> None:

@@ -16,6 +16,7 @@ from textual import on
 from textual.actions import SkipAction
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
+from textual.reactive import var
 from textual.screen import Screen
 from textual.widgets import ContentSwitcher, Footer, OptionList
 
@@ -40,7 +41,6 @@ class ViewState(Protocol):
     """What the app holds that the main view shows."""
 
     states: dict[int, StageState]
-    flip_log: dict[int, bool]
     compare: CompareState | None
 
     def plot_palette(self) -> PlotPalette: ...
@@ -52,9 +52,13 @@ class ViewState(Protocol):
 class MainScreen(Screen[None]):
     """The stages, one pane on show at a time."""
 
+    #: The stage on show; setting it puts that stage's pane on show.
+    current_stage: var[int] = var(1, init=False)
+    #: The stages whose charts are drawn with the other scale (`l`).
+    log_flipped: var[frozenset[int]] = var(frozenset(), init=False)
+
     def __init__(self) -> None:
         super().__init__()
-        self.current_stage = 1
         #: Composed (its widgets exist): set as its mount begins, before the first frame.
         self.ready = False
         self._matches: list[Match] = []
@@ -101,7 +105,7 @@ class MainScreen(Screen[None]):
         marks = (compared.status_a, compared.status_b) if compared is not None else None
         self.query_one(StageList).show_state(state, marks)
         for pane in self.query(f"#pane-{stage_id}").results(StagePane):
-            pane.show(state, view.plot_palette(), view.flip_log[stage_id], compared)
+            pane.show(state, view.plot_palette(), stage_id in self.log_flipped, compared)
 
     def show_all(self) -> None:
         for stage_id in self.view.states:
@@ -122,7 +126,7 @@ class MainScreen(Screen[None]):
     def select_stage(self, stage_id: int) -> None:
         """Show a stage by number (at once, so that the next key acts on its pane)."""
         self.query_one(StageList).select_stage(stage_id)
-        self._switch_pane(stage_id)
+        self.current_stage = stage_id
 
     def step_stage(self, step: int) -> None:
         """The next (1) or previous (-1) stage, round the list."""
@@ -133,7 +137,7 @@ class MainScreen(Screen[None]):
         # The message comes after the keys already typed: `3 4` quickly posts two, and the
         # first, handled after `4`, would show stage 3 again. Only the highlight now counts.
         if event.option_index == event.option_list.highlighted:
-            self._switch_pane(event.option_index + 1)
+            self.current_stage = event.option_index + 1
 
     def on_stage_list_scroll_pane(self, message: StageList.ScrollPane) -> None:
         # A pane too short to scroll says so with SkipAction, which only Textual's own
@@ -141,16 +145,22 @@ class MainScreen(Screen[None]):
         with contextlib.suppress(SkipAction):
             getattr(self.current_pane(), f"action_{message.action}")()
 
-    def _switch_pane(self, stage_id: int) -> None:
-        if stage_id == self.current_stage and self.query(f"#pane-{stage_id}"):
-            return
+    def watch_current_stage(self, stage_id: int) -> None:
+        """Put the stage's pane on show (mounting the panes not mounted yet)."""
         focused_pane = isinstance(self.focused, StagePane)
-        self.current_stage = stage_id
         self.mount_panes()
         self.query_one(ContentSwitcher).current = f"pane-{stage_id}"
         self.close_search()
         if focused_pane:  # the focus follows to the pane on show (at once: keys typed ahead)
             self.set_focus(self.current_pane())
+
+    def toggle_log(self) -> None:
+        """Flip the charts of the stage on show between linear and log scale."""
+        self.log_flipped = self.log_flipped ^ {self.current_stage}
+
+    def watch_log_flipped(self, before: frozenset[int], now: frozenset[int]) -> None:
+        for stage_id in before ^ now:
+            self.show(stage_id)
 
     def current_pane(self) -> StagePane:
         self.mount_panes()
