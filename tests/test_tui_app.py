@@ -505,21 +505,31 @@ async def test_quit_key_ends_the_app(cache: Path, tmp_path: Path) -> None:
 async def test_a_mostly_skipped_stage_is_not_shown_as_a_plain_pass(
     cache: Path, tmp_path: Path
 ) -> None:
-    """One check passed and five skipped: the list and the pane say how few ran and that
-    the stage is not assessed (the decision says the same), never a bare `✔ pass`."""
+    """One check passed and five skipped, or all six skipped: the list and the pane say
+    how few ran and that the stage is not assessed (the decision says the same), never a
+    bare `✔ pass` or `– skip`, and the list's words fit its 24 columns at 80x24."""
     from tui_timing.findings import Check
 
-    checks = [Check("model.load", "pass", None, None, "Loaded.")]
-    checks += [Check.skipped(f"model.c{n}", "the weights were read statically") for n in range(5)]
+    skipped = [Check.skipped(f"model.c{n}", "the weights were read statically") for n in range(5)]
+    checks = [Check("model.load", "pass", None, None, "Loaded."), *skipped]
     app = TimingApp(invocation(cache=cache), cwd=tmp_path)
-    async with app.run_test(size=(120, 40), notifications=True) as pilot:
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
         await settle(pilot, app)
         app.post_message(StageFinished(3, StageResult(3, "model", checks), "test"))
+        none_ran = [*skipped, Check.skipped("model.c5", "no checkpoint")]
+        app.post_message(StageFinished(6, StageResult(6, "integration", none_ran), "test"))
         await pilot.press("3")
-        await wait_for(pilot, lambda: "not assessed" in screen_text(app))
-        text = screen_text(app)
-        line = next(line for line in text.splitlines() if line.startswith("3 model"))
-        assert "✔ pass 1/6" in line, line
-        assert "✔ pass · 1 of 6 checks ran: not assessed" in text
-        stage1 = next(line for line in text.splitlines() if line.startswith("1 cache"))
-        assert "/" not in stage1  # every check of stage 1 ran: nothing more to say
+        await wait_for(pilot, lambda: "1/6 ran: not assessed" in screen_text(app))
+        rows = [line[:24] for line in screen_text(app).splitlines()]
+        model = next(i for i, row in enumerate(rows) if row.startswith("3 model"))
+        assert rows[model].rstrip().endswith("✔ pass"), rows[model]
+        assert rows[model + 1].strip() == "1/6 ran: not assessed", rows[model + 1]
+        integration = next(i for i, row in enumerate(rows) if row.startswith("6 integration"))
+        assert rows[integration].rstrip().endswith("– skip"), rows[integration]
+        assert rows[integration + 1].strip() == "not assessed", rows[integration + 1]
+        stage1 = next(i for i, row in enumerate(rows) if row.startswith("1 cache"))
+        # every check of stage 1 ran: nothing more to say
+        assert rows[stage1 + 1].startswith("2 dataset"), rows[stage1 + 1]
+        assert "✔ pass · 1 of 6 checks ran: not assessed" in " ".join(
+            line[26:].strip() for line in screen_text(app).splitlines()
+        )
