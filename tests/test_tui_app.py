@@ -533,3 +533,43 @@ async def test_a_mostly_skipped_stage_is_not_shown_as_a_plain_pass(
         assert "✔ pass · 1 of 6 checks ran: not assessed" in " ".join(
             line[26:].strip() for line in screen_text(app).splitlines()
         )
+
+
+LOUD_DATASET = """
+import sys
+from tui_timing.data.dataset import TimingDataset
+
+class Loud(TimingDataset):
+    def __init__(self, cache_path):
+        print("hello from the dataset")
+        for n in range(20):
+            print(f"epoch line {n} [red]not markup[/red] \\x1b]0;title\\x07")
+        super().__init__(cache_path)
+"""
+
+
+async def test_a_plugins_prints_go_to_its_stage_pane_not_the_terminal(
+    cache: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A user's dataset plug-in that prints: `check` sends it to stderr, the TUI let it
+    reach Textual (over the screen, or dropped). Now it is kept for the stage whose run
+    printed it and shown in that stage's pane (its end, as plain escaped text), and
+    nothing of it reaches stdout."""
+    (tmp_path / "loud.py").write_text(LOUD_DATASET)
+    run = Invocation(
+        paths=ArtifactPaths(cache=cache),
+        settings=Settings(samples=64, dataset_spec="loud:Loud", pythonpath=(tmp_path,)),
+        scratchpad=None,
+        theme=None,
+    )
+    app = TimingApp(run, cwd=tmp_path)
+    async with app.run_test(size=(100, 30), notifications=True) as pilot:
+        await settle(pilot, app)
+        assert app.states[2].printed and app.states[2].status == "pass"
+        await pilot.press("2")
+        text = await shown(pilot, app, "your code printed while running")
+        assert "(its last 12 lines):" in text and "epoch line 19 [red]not markup[/red]" in text
+        assert "epoch line 7 " not in text  # the end only
+        assert "\x1b" not in text and "\\x1b]0;title" in text  # escaped, never sent raw
+        assert not app.states[1].printed  # stage 1 ran no code of the user's
+    assert "hello from the dataset" not in capsys.readouterr().out

@@ -500,6 +500,7 @@ class TimingApp(App[None]):
         state.reason, state.runs = message.reason, state.runs + (0 if again else 1)
         state.updated = datetime.now().strftime("%H:%M:%S")
         state.cached_at = message.computed or ""
+        state.printed = message.printed
         self._show(message.stage)
         if message.stage == Stage.CACHE:
             self.call_after_refresh(self._when_charts_drawn, message.stage, CHART_FRAMES)

@@ -74,6 +74,8 @@ class StageState:
     runs: int = 0
     #: Artifact problems this stage depends on: kind -> "file [key]: problem".
     artifact_errors: dict[str, str] = field(default_factory=dict)
+    #: What the user's code printed for the last result: (while doing what, the text).
+    printed: tuple[tuple[str, str], ...] = ()
 
     @property
     def status(self) -> DisplayStatus:
