@@ -6,9 +6,11 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
+from rich.cells import cell_len
 from textual.widgets import Log, Static
 from textual.widgets._toast import Toast
 
@@ -18,6 +20,7 @@ from tui_timing.tui.app import TimingApp
 from tui_timing.tui.confirm_screen import ConfirmAction
 from tui_timing.tui.help_screen import HelpScreen
 from tui_timing.tui.messages import StageFinished, StageProgress, StageStarted
+from tui_timing.tui.notification import TOAST_TEXT_WIDTH, TOAST_WIDTH
 from tui_timing.tui.plot_view import PlotView
 
 pytestmark = pytest.mark.asyncio
@@ -573,3 +576,71 @@ async def test_a_plugins_prints_go_to_its_stage_pane_not_the_terminal(
         assert "\x1b" not in text and "\\x1b]0;title" in text  # escaped, never sent raw
         assert not app.states[1].printed  # stage 1 ran no code of the user's
     assert "hello from the dataset" not in capsys.readouterr().out
+
+
+def toast_rows(app: TimingApp) -> list[list[str]]:
+    """Each toast on screen as its text lines (its left border and padding taken off), with the
+    toast's rendered width checked against the width messages are wrapped for."""
+    strips = app.screen._compositor.render_strips()
+    toasts = []
+    for toast in app.screen.query(Toast):
+        region = toast.region
+        assert region.width == TOAST_WIDTH
+        rows = [s.crop(region.x, region.right).text for s in strips[region.y : region.bottom]]
+        assert all(cell_len(row[2:].rstrip()) <= TOAST_TEXT_WIDTH for row in rows)
+        toasts.append([row[2:].rstrip() for row in rows if row[2:].strip()])
+    return toasts
+
+
+def broken_only_between_words(message: str, rows: list[str]) -> bool:
+    """Whether `rows` are `message` with line breaks only at its spaces, or inside a word
+    longer than a line right after a `/` (or, in a part longer than a line, a `_`, `-` or
+    `.`)."""
+    at = 0
+    for row in rows:
+        if message[at : at + len(row)] != row:
+            return False
+        at += len(row)
+        if at < len(message):
+            if message[at] == " ":
+                at += 1
+                continue
+            end = message.find(" ", at)
+            word = message[message.rfind(" ", 0, at) + 1 : end if end >= 0 else None]
+            if cell_len(word) <= TOAST_TEXT_WIDTH or not row.endswith(("/", "_", "-", ".")):
+                return False
+    return at == len(message)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (100, 30)])
+async def test_toasts_wrap_at_words_and_paths_after_a_slash(
+    cache: Path, tmp_path: Path, size: tuple[int, int]
+) -> None:
+    """Toasts broke a word longer than their line anywhere (`.../projec` `t/...`): the
+    app's own notifications, a sentence and an export naming a long path, break only
+    between words, and a path after a `/` (a folder name longer than the line after its
+    `_`)."""
+    folder = tmp_path / "experiments_on_timing_heads" / "increments_with_padding_mask"
+    folder.mkdir(parents=True)
+    pad = folder / "task_scratchpad_for_the_duration_head.md"
+    app = TimingApp(invocation(cache=cache, scratchpad=pad), cwd=tmp_path)
+    said: list[str] = []  # each message as the app words it, before it is shown
+    shown_by_app = app.notify
+
+    def notify(message: str, **options: Any) -> None:
+        said.append(message)
+        shown_by_app(message, **options)
+
+    app.notify = notify  # type: ignore[method-assign]
+    async with app.run_test(size=size, notifications=True) as pilot:
+        await settle(pilot, app)
+        for key, title in (("c", None), ("e", "Exported")):
+            app.clear_notifications()
+            await pilot.press(key)  # c: only a cache, nothing to compare; e: export
+            await wait_for(pilot, lambda: len(toast_rows(app)) == 1)
+            (rows,) = toast_rows(app)
+            if title is not None:
+                assert rows.pop(0) == title
+            assert broken_only_between_words(said[-1], rows), (said[-1], rows)
+        assert said[-1].startswith(f"Appended to {pad.relative_to(tmp_path)}: 7 of 7 stages")
+        assert any(row.endswith("/") for row in rows)  # the path, broken after a slash

@@ -69,7 +69,7 @@ from tui_timing.tui.messages import (
     StageStarted,
     while_running,
 )
-from tui_timing.tui.notification import TimedNotification
+from tui_timing.tui.notification import TimedNotification, toast_lines
 from tui_timing.tui.pipeline import (
     PAINT_WAIT_S,
     STORE_WAIT_S,
@@ -344,9 +344,10 @@ class TimingApp(App[None]):
     ) -> None:
         """A notification as plain text, control characters escaped: its message quotes
         paths, verdicts and problems from files (a `[` in them is not markup). Toasts sit
-        in the empty foot of the stage list (app.tcss), never over a pane's charts."""
+        in the empty foot of the stage list (app.tcss), never over a pane's charts, and
+        are wrapped to their width here, at words and a path's `/` (notification.py)."""
         notification = TimedNotification(
-            clean(message),
+            clean(message) if markup else toast_lines(clean(message)),
             clean(title),
             severity,
             self.NOTIFICATION_TIMEOUT if timeout is None else timeout,
