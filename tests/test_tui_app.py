@@ -199,7 +199,9 @@ async def test_rerun_keys_run_stages_again(cache: Path, tmp_path: Path) -> None:
 
 
 async def test_export_appends_to_an_existing_scratchpad(cache: Path, tmp_path: Path) -> None:
-    scratchpad = tmp_path / "notes.md"
+    """The toast names the scratchpad as it is called: a toast is plain text, so a `[` in
+    the name is shown as is (it was shown escaped, `notes \\[v2].md`)."""
+    scratchpad = tmp_path / "notes [v2].md"
     original = "# My notes\n\nkeep this line\n"
     scratchpad.write_text(original)
     app = TimingApp(invocation(cache=cache, scratchpad=scratchpad), cwd=tmp_path)
@@ -211,7 +213,7 @@ async def test_export_appends_to_an_existing_scratchpad(cache: Path, tmp_path: P
         assert text.startswith(original)
         assert "## timing-tui findings" in text and "| 1 cache | pass |" in text
         # short enough for the toast's 24 columns: the path from the working folder
-        assert "Appendedtonotes.md:7of7stages,verdict:rule" in toasts_text(app)
+        assert "Appendedtonotes[v2].md:7of7stages,verdict:rule" in toasts_text(app)
 
 
 async def test_export_to_a_folder_is_a_clear_error(cache: Path, tmp_path: Path) -> None:

@@ -80,7 +80,7 @@ from tui_timing.tui.pipeline import (
 )
 from tui_timing.tui.preferences import save_theme, saved_theme
 from tui_timing.tui.run_picker import RunPicker
-from tui_timing.tui.safe_text import clean, escape_markup
+from tui_timing.tui.safe_text import clean
 from tui_timing.tui.selector_screen import SelectorScreen
 from tui_timing.tui.stage_list import StageList
 from tui_timing.tui.stage_pane import StagePane
@@ -791,7 +791,7 @@ class TimingApp(App[None]):
         path = Path(message.path)
         shown = path.relative_to(self.cwd) if path.is_relative_to(self.cwd) else path
         self.notify(
-            f"Appended to {escape_markup(printable_name(shown))}: {message.summary}.",
+            f"Appended to {printable_name(shown)}: {message.summary}.",
             title="Exported",
             timeout=8,
         )
@@ -799,7 +799,7 @@ class TimingApp(App[None]):
     @while_running
     def on_export_failed(self, message: ExportFailed) -> None:
         self.notify(
-            f"Scratchpad {escape_markup(message.problem)}",
+            f"Scratchpad {message.problem}",
             title="Export failed",
             severity="error",
             timeout=10,
