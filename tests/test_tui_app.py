@@ -17,11 +17,11 @@ from textual.widgets._toast import Toast
 from tui_timing.config import ArtifactPaths, Invocation, Settings
 from tui_timing.findings import Action, Decision, Plot, Series, StageResult
 from tui_timing.tui.app import TimingApp
-from tui_timing.tui.confirm_screen import ConfirmAction
-from tui_timing.tui.help_screen import HelpScreen
 from tui_timing.tui.messages import StageFinished, StageProgress, StageStarted
 from tui_timing.tui.notification import TOAST_TEXT_WIDTH, TOAST_WIDTH
-from tui_timing.tui.plot_view import PlotView
+from tui_timing.tui.panes.plot_view import PlotView
+from tui_timing.tui.screens.confirm_screen import ConfirmAction
+from tui_timing.tui.screens.help_screen import HelpScreen
 
 pytestmark = pytest.mark.asyncio
 

@@ -627,7 +627,7 @@ def same_artifacts(paths: ArtifactPaths, found: Discovered) -> Selection:
 def _import_charts() -> None:
     """Import the chart widget (plotext, about a fifth of a bare Textual app's start-up) on
     this thread, before stage 1's result needs it on the UI thread."""
-    import tui_timing.tui.plot_view  # noqa: F401
+    import tui_timing.tui.panes.plot_view  # noqa: F401
 
 
 def _load_one(kind: str, path: Path, settings: Settings) -> Loaded[Any]:

@@ -27,12 +27,12 @@ from textual.widgets import Static
 
 from tui_timing.findings import StageResult
 from tui_timing.stages.catalog import StageInfo
-from tui_timing.tui.assumption_list import AssumptionList
-from tui_timing.tui.checks_view import ChecksView, PassedChecks
-from tui_timing.tui.compare_checks import CompareChecks
 from tui_timing.tui.compare_state import ComparedStage
-from tui_timing.tui.figure_list import FigureList
-from tui_timing.tui.plot_stack import PlotStack
+from tui_timing.tui.panes.assumption_list import AssumptionList
+from tui_timing.tui.panes.checks_view import ChecksView, PassedChecks
+from tui_timing.tui.panes.compare_checks import CompareChecks
+from tui_timing.tui.panes.figure_list import FigureList
+from tui_timing.tui.panes.plot_stack import PlotStack
 from tui_timing.tui.safe_text import lines, markup, styled
 from tui_timing.tui.status import StageState, ran_note, status_markup
 from tui_timing.tui.themes import PlotPalette
