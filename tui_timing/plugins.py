@@ -252,12 +252,12 @@ _routed: _ThreadRouted | None = None
 @contextlib.contextmanager
 def printed_by_user_code() -> Iterator[Printed]:
     """While the user's code may run on this thread beside a full-screen UI (the TUI's
-    stage thread): what it prints through `sys.stdout` is kept, not sent to the UI's
-    stdout (which the screen is drawn over, or which Textual drops), and handed back in
-    the yielded Printed on exit, its last PRINTED_MAX_CHARS characters, so that the UI
-    can show it. Other threads print as before. Output written to file descriptor 1
-    directly (a C extension, a child process) is not kept: the terminal's size is read
-    from that descriptor, so it stays the terminal."""
+    stage thread): what it prints through `sys.stdout` is kept, not sent on (Textual
+    drops what is printed while it runs, or a headless run writes it to the real stdout),
+    and handed back in the yielded Printed on exit, its last PRINTED_MAX_CHARS
+    characters, so that the UI can show it. Other threads print as before. Output
+    written to file descriptor 1 directly (a C extension, a child process) is not kept:
+    Textual reads the terminal's size from that descriptor, so it stays the terminal."""
     global _routed
     ident = threading.get_ident()
     with _routing_lock:
