@@ -71,7 +71,7 @@ from tui_timing.tui.messages import (
     StageStarted,
     while_running,
 )
-from tui_timing.tui.notification import TimedNotification
+from tui_timing.tui.notification import TimedNotification, toast_lines
 from tui_timing.tui.panes.action_bar import ActionBar
 from tui_timing.tui.panes.item_text import action_text
 from tui_timing.tui.panes.stage_pane import StagePane
@@ -84,7 +84,7 @@ from tui_timing.tui.pipeline import (
     stages_fed_by,
 )
 from tui_timing.tui.preferences import save_theme, saved_theme
-from tui_timing.tui.safe_text import clean, escape_markup
+from tui_timing.tui.safe_text import clean
 from tui_timing.tui.screens.compare_offer import CompareOffer
 from tui_timing.tui.screens.confirm_screen import ConfirmAction
 from tui_timing.tui.screens.help_screen import HelpScreen
@@ -228,9 +228,10 @@ class TimingApp(App[None]):
     ) -> None:
         """A notification as plain text, control characters escaped: its message quotes
         paths, verdicts and problems from files (a `[` in them is not markup). Toasts sit
-        in the empty foot of the stage list (app.tcss), never over a pane's charts."""
+        in the empty foot of the stage list (app.tcss), never over a pane's charts, and
+        are wrapped to their width here, at words and a path's `/` (notification.py)."""
         notification = TimedNotification(
-            clean(message),
+            clean(message) if markup else toast_lines(clean(message)),
             clean(title),
             severity,
             self.NOTIFICATION_TIMEOUT if timeout is None else timeout,
@@ -372,6 +373,7 @@ class TimingApp(App[None]):
         state.reason, state.runs = message.reason, state.runs + (0 if again else 1)
         state.updated = datetime.now().strftime("%H:%M:%S")
         state.cached_at = message.computed or ""
+        state.printed = message.printed
         self.main.show(message.stage)
         if message.stage == Stage.CACHE:
             self.call_after_refresh(self._when_charts_drawn, message.stage, CHART_FRAMES)
@@ -627,7 +629,7 @@ class TimingApp(App[None]):
         path = Path(message.path)
         shown = path.relative_to(self.cwd) if path.is_relative_to(self.cwd) else path
         self.notify(
-            f"Appended to {escape_markup(printable_name(shown))}: {message.summary}.",
+            f"Appended to {printable_name(shown)}: {message.summary}.",
             title="Exported",
             timeout=8,
         )
@@ -635,7 +637,7 @@ class TimingApp(App[None]):
     @while_running
     def on_export_failed(self, message: ExportFailed) -> None:
         self.notify(
-            f"Scratchpad {escape_markup(message.problem)}",
+            f"Scratchpad {message.problem}",
             title="Export failed",
             severity="error",
             timeout=10,
