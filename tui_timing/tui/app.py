@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import os
 import sys
+import threading
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
@@ -173,6 +174,8 @@ class TimingApp(App[None]):
         self._compare_after_resolve: Run | None = None
         #: The folder of the run on show, watched for a new checkpoint.
         self.run_watcher: TreeWatcher | None = None
+        #: Held while a worker polls the run's folder: one poll at a time.
+        self._polling_run = threading.Lock()
         self._idle_at = -1
         self._said_sample = False
         self.timing_themes, self.theme_problems = load_themes(theme_dirs())
@@ -410,15 +413,37 @@ class TimingApp(App[None]):
             self.main.show(stage_id)
 
     def _watch_run_folder(self) -> None:
-        """Watch the folder of the run on show for a new checkpoint (offered as B)."""
-        from tui_timing.artifacts.discovery import candidate_files
-
+        """Watch the folder of the run on show for a new checkpoint (offered as B). The
+        watcher lists the folder's files, which a large run folder makes slow: it is made
+        on a worker thread, as each poll of it is."""
         run = self.current_run()
         folder = run.folder if run is not None else None
+        self.run_watcher = None
         if folder is None or (self.found is not None and self.found.is_sample):
-            self.run_watcher = None
             return
-        self.run_watcher = TreeWatcher(lambda: candidate_files(folder))
+        self.run_worker(
+            partial(self._scan_run_folder, folder), thread=True, group="run-folder", exclusive=True
+        )
+
+    def _scan_run_folder(self, folder: Path) -> None:
+        """(A worker thread.) A watcher of the run's folder, from its files as they are."""
+        from tui_timing.artifacts.discovery import candidate_files
+
+        watcher = TreeWatcher(lambda: candidate_files(folder))
+        self.call_from_thread(self._start_watching, folder, watcher)
+
+    def _start_watching(self, folder: Path, watcher: TreeWatcher) -> None:
+        run = self.current_run()
+        if run is not None and run.folder == folder:  # still the run on show
+            self.run_watcher = watcher
+
+    def _poll_run_folder(self, watcher: TreeWatcher) -> None:
+        """(A worker thread.) Look for a checkpoint written since the last poll."""
+        try:
+            if watcher.poll():
+                self._newer_checkpoint()
+        finally:
+            self._polling_run.release()
 
     def _newer_checkpoint(self) -> None:
         """(A worker thread.) The run on show's most recently written checkpoint, offered
@@ -461,8 +486,9 @@ class TimingApp(App[None]):
     def _poll_artifacts(self) -> None:
         """Re-run the stages an edited or growing artifact feeds (see file_watch.py); look
         for a new checkpoint of the run on show."""
-        if self.run_watcher is not None and self.run_watcher.poll():
-            self.run_worker(self._newer_checkpoint, thread=True, group="newer", exclusive=True)
+        watcher = self.run_watcher
+        if watcher is not None and self._polling_run.acquire(blocking=False):
+            self.run_worker(partial(self._poll_run_folder, watcher), thread=True, group="newer")
         changed = self.watcher.poll()
         if not changed or self.paths is None:
             return
@@ -835,13 +861,23 @@ class TimingApp(App[None]):
             self.notify(message.problem, title="Could not run the second run", severity="error")
 
     def _offer_compare(self) -> None:
-        """After an action's run: offer to compare it with the run it came from (A)."""
+        """After an action's run: offer to compare it with the run it came from (A), once
+        a worker has looked for the runs (walking the folder takes a while)."""
         if self._action_origin is None or self.runner.running:
             return
+        self.run_worker(self._find_runs, thread=True, group="offer", exclusive=True)
+
+    def _find_runs(self) -> None:
+        """(A worker thread.) The runs under the working folder, for the offer."""
         from tui_timing.artifacts.discovery import discover
 
+        self.call_from_thread(self._offer_made, discover(self.cwd).runs)
+
+    def _offer_made(self, runs: list[Run]) -> None:
+        if self._action_origin is None:
+            return
         origin, before = self._action_origin
-        for run in discover(self.cwd).runs:
+        for run in runs:
             if _folder(run) not in {_folder(r) for r in self.known_runs()}:
                 self.seen_runs.append(run)
         made = [r for r in self.known_runs() if _folder(r) not in before]
