@@ -41,6 +41,8 @@ from tui_timing.data.eval_dump_maker import (
 from tui_timing.model.train import TrainOptions, train
 from tui_timing.stages.runner import build_report, load_artifacts, run_stage, stages_to_run
 
+#: No step of a real movement is longer than this (px): longer ones are logging glitches.
+SCREEN_PX = 4096
 #: Rows of the eval dumps per side (the real half of the sessions' segments, the fake half).
 EVAL_ROWS = 1500
 
@@ -105,14 +107,28 @@ class World:
         return sorted(p for p in folder.iterdir() if p.is_file())[:count]
 
     def cache(self, user: str | None = None) -> Path:
-        """The cache of the user's first sessions (the raw summary beside it)."""
+        """The cache (with its raw summary) of the user's cached half of their first
+        sessions' segments (`halves`); another user's: of their first session whole."""
         name = user or self.user
         path = self.root / "datasets" / name / "train_timing.pt"
         if not path.exists():
-            build_cache(
-                self.raw_dir, self.root / "datasets", name, "train", files=self.session_files(user)
-            )
+            files = self.session_files(user)
+            if user in (None, self.user):
+                files = [_write_session(self.root / "raw" / name / "cached.csv", self.halves()[0])]
+            build_cache(self.raw_dir, self.root / "datasets", name, "train", files=files)
         return path
+
+    def halves(self) -> tuple[Sequences, Sequences]:
+        """The user's first sessions' segments in two disjoint halves: the cache is built from
+        the first, the clean eval's fake side drawn from the second (real movements the
+        cache never holds: what a generator that matches the data, and copies none of it,
+        would give). Rows with a step longer than any screen (Balabit's coordinate glitches,
+        jumps of 65,000 px) are left out: one in the reference trainer's val split makes its
+        val loss explode, a finding about that trainer, not about what these cases plant."""
+        seqs = real_sequences(self.session_files())
+        steps = np.hypot(*np.diff(seqs.xy, axis=1).transpose(2, 0, 1))
+        sane = np.flatnonzero(steps.max(axis=1) <= SCREEN_PX)
+        return disjoint_halves(seqs.take(sane), seed=0)
 
     def planted_cache(
         self, name: str, plant: Callable[[dict[str, Any]], None], summary: bool = True
@@ -176,8 +192,8 @@ class World:
         return path
 
     def sequences(self) -> tuple[Sequences, Sequences]:
-        """Two disjoint halves of the cache's real segments (real side, fake side)."""
-        real, fake = disjoint_halves(real_sequences(self.session_files()), seed=0)
+        """The clean eval's sides: rows of the cache (real) and of the other half (fake)."""
+        real, fake = self.halves()
         pick = np.random.default_rng(1)
         real = real.take(np.sort(pick.permutation(real.n_rows)[:EVAL_ROWS]))
         fake = fake.take(np.sort(pick.permutation(fake.n_rows)[:EVAL_ROWS]))
@@ -193,6 +209,20 @@ class World:
             real, fake, fake_duration = plant(real, fake)
             path.parent.mkdir(parents=True, exist_ok=True)
             write_eval_dump(path, real, fake, fake_duration=fake_duration, meta={"fault": name})
+        return path
+
+    def eval_from_cache(self) -> Path:
+        """An eval dump whose fake side is rows of the cache that are not on its real side:
+        real training data handed to the eval as generated."""
+        path = self.root / "eval" / "from-cache.pt"
+        if not path.exists():
+            cached = self.halves()[0]
+            order = np.random.default_rng(2).permutation(cached.n_rows)
+            half = min(EVAL_ROWS, cached.n_rows) // 2
+            real = cached.take(np.sort(order[:half]))
+            fake = cached.take(np.sort(order[half : 2 * half]))
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_eval_dump(path, real, fake, fake.durations, meta={"fault": "from-cache"})
         return path
 
     # --- cases ------------------------------------------------------------------------------
@@ -323,6 +353,30 @@ def _real_cut_differently(real: Sequences, fake: Sequences) -> tuple[Sequences, 
     xy = np.repeat(real.xy, 2, axis=1)[:, : 2 * width + 1]
     mask = np.arange(2 * width)[None, :] < 2 * steps[:, None]
     return Sequences(xy=xy, dt=dt, mask=mask), fake, fake.durations
+
+
+def _dt_shifted(real: Sequences, fake: Sequences) -> tuple[Sequences, Sequences, Any]:
+    """Each fake row's Δt moved one step later against its points (rolled within the valid
+    steps, so every row keeps its sum): an off-by-one between the Δt and xy columns."""
+    dt = fake.dt.copy()
+    for row, steps in enumerate(fake.mask.sum(axis=1)):
+        dt[row, :steps] = np.roll(fake.dt[row, :steps], 1)
+    return real, dataclasses.replace(fake, dt=dt), fake.durations
+
+
+def _write_session(path: Path, seqs: Sequences) -> Path:
+    """The rows as one Balabit-format session (Move events), a second apart: cut by the
+    builder's segmenter, it gives back exactly these rows."""
+    lines = ["record timestamp,client timestamp,button,state,x,y"]
+    start = 0.0
+    for xy, dt, steps in zip(seqs.xy, seqs.dt, seqs.mask.sum(axis=1), strict=True):
+        times = start + np.concatenate([[0.0], np.cumsum(dt[:steps])])
+        lines += [f"{t!r},{t!r},NoButton,Move,{x!r},{y!r}" for t, (x, y) in zip(
+            times.tolist(), xy[: steps + 1].tolist(), strict=True)]  # fmt: skip
+        start = float(times[-1]) + 1.0
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n")
+    return path
 
 
 def _copies(real: Sequences, fake: Sequences) -> tuple[Sequences, Sequences, Any]:
@@ -536,6 +590,12 @@ FAULTS: tuple[Fault, ...] = (
     Fault("fake_copies_real", "eval", "the eval's fake side is its real side (not generated)",
           Expect("integration.fake_generated", 7, words=("copies of real rows",)),
           lambda w: w.full(eval=w.eval_dump("copies", _copies))),
+    Fault("dt_shifted", "eval", "fake Δt shifted one step against their points",
+          Expect("integration.dt_pairing", 7, words=("shifted by one step",)),
+          lambda w: w.full(eval=w.eval_dump("dt-shifted", _dt_shifted))),
+    Fault("fake_from_cache", "eval", "the eval's fake side is rows of the cache (not generated)",
+          Expect("integration.fake_generated", 7, words=("real data", "cache")),
+          lambda w: w.full(eval=w.eval_from_cache())),
     Fault("real_cut_differently", "eval", "the eval's real side cut with every step split in two",
           Expect("integration.real_vs_cache", 7, status="warn", words=("real sequences",)),
           lambda w: w.full(eval=w.eval_dump("real-cut", _real_cut_differently))),
