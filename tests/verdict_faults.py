@@ -27,6 +27,7 @@ import cache_faults
 import numpy as np
 import torch
 import verdict_plugins
+from session_rows import cache_of
 
 from tui_timing.config import ArtifactPaths, Settings
 from tui_timing.data.build_cache import build_cache
@@ -112,10 +113,11 @@ class World:
         name = user or self.user
         path = self.root / "datasets" / name / "train_timing.pt"
         if not path.exists():
-            files = self.session_files(user)
             if user in (None, self.user):
-                files = [_write_session(self.root / "raw" / name / "cached.csv", self.halves()[0])]
-            build_cache(self.raw_dir, self.root / "datasets", name, "train", files=files)
+                return cache_of(self.halves()[0], self.root / "datasets", name)
+            build_cache(
+                self.raw_dir, self.root / "datasets", name, "train", files=self.session_files(user)
+            )
         return path
 
     def halves(self) -> tuple[Sequences, Sequences]:
@@ -223,6 +225,16 @@ class World:
             fake = cached.take(np.sort(order[half : 2 * half]))
             path.parent.mkdir(parents=True, exist_ok=True)
             write_eval_dump(path, real, fake, fake.durations, meta={"fault": "from-cache"})
+        return path
+
+    def eval_held_out_split(self) -> Path:
+        """A clean eval on another split: both sides from the half the cache never holds
+        (real side one half of it, fake side the other)."""
+        path = self.root / "eval" / "held-out-split.pt"
+        if not path.exists():
+            real, fake = disjoint_halves(self.halves()[1], seed=3)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_eval_dump(path, real, fake, fake.durations, meta={"split": "held out"})
         return path
 
     # --- cases ------------------------------------------------------------------------------
@@ -362,21 +374,6 @@ def _dt_shifted(real: Sequences, fake: Sequences) -> tuple[Sequences, Sequences,
     for row, steps in enumerate(fake.mask.sum(axis=1)):
         dt[row, :steps] = np.roll(fake.dt[row, :steps], 1)
     return real, dataclasses.replace(fake, dt=dt), fake.durations
-
-
-def _write_session(path: Path, seqs: Sequences) -> Path:
-    """The rows as one Balabit-format session (Move events), a second apart: cut by the
-    builder's segmenter, it gives back exactly these rows."""
-    lines = ["record timestamp,client timestamp,button,state,x,y"]
-    start = 0.0
-    for xy, dt, steps in zip(seqs.xy, seqs.dt, seqs.mask.sum(axis=1), strict=True):
-        times = start + np.concatenate([[0.0], np.cumsum(dt[:steps])])
-        lines += [f"{t!r},{t!r},NoButton,Move,{x!r},{y!r}" for t, (x, y) in zip(
-            times.tolist(), xy[: steps + 1].tolist(), strict=True)]  # fmt: skip
-        start = float(times[-1]) + 1.0
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("\n".join(lines) + "\n")
-    return path
 
 
 def _copies(real: Sequences, fake: Sequences) -> tuple[Sequences, Sequences, Any]:
@@ -624,6 +621,15 @@ CLEAN: tuple[Fault, ...] = (
     Fault("batch_size_64", "clean", "the healthy run checked with --batch-size 64",
           Expect("dataset.batch_rows", 9, status="pass", words=("consistent",)),
           lambda w: _with(w.full(), batch_size=64)),
+    *(
+        Fault(f"epochs_{epochs}", "clean", f"the healthy head trained for {epochs} epochs",
+              Expect("model.duration_fit", 9, status="pass", words=("consistent",)),
+              lambda w, epochs=epochs: w.full(w.run(f"epochs-{epochs}", epochs=epochs)))
+        for epochs in (15, 60)
+    ),
+    Fault("eval_held_out_split", "clean", "the eval on a split the cache never holds",
+          Expect("integration.real_vs_cache", 9, status="pass", words=("consistent",)),
+          lambda w: w.full(eval=w.eval_held_out_split())),
     Fault("standardized_features", "clean", "a dataset that standardizes the features",
           Expect("dataset.batch_rows", 9, status="pass", words=("consistent",)),
           lambda w: dataclasses.replace(w.full(), dataset="verdict_plugins:StandardizedDataset")),
