@@ -68,6 +68,10 @@ class Tolerances:
     dispersion_high: float = 1.4
     dispersion_low: float = 0.25
     dispersion_head_low: float = 0.5
+    # With the head to run, real rows warn only below this: a deterministic head predicts
+    # each step's expected share, smoother within a row than any one real path (healthy
+    # heads 0.085-0.29x real over seven Balabit users: docs/checks.md#stage-5-sampler).
+    dispersion_head_real_low: float = 0.05
     # Stage 6: integration
     gate_rel: float = 0.10
     dt_sum_rel: float = 0.01
