@@ -504,6 +504,9 @@ FAULTS: tuple[Fault, ...] = (
     Fault("next_row_profile", "dataset", "the next row's profile/mask/length beside each row",
           Expect("dataset.batch_rows", 2, words=("another row's",)),
           lambda w: w.only_cache(w.cache(), dataset="verdict_plugins:NextRowProfileDataset")),
+    Fault("shifted_profile", "dataset", "the dataset serves each row's Δt one step late",
+          Expect("dataset.batch_rows", 2, words=("shifted by one step",)),
+          lambda w: w.only_cache(w.cache(), dataset="verdict_plugins:ShiftedProfileDataset")),
     # --- model configuration ---
     Fault("features_reordered", "model", "the head was trained on the features in another order",
           Expect("model.conditioning", 3, words=("conditioning",)),
