@@ -226,9 +226,12 @@ def test_a_profile_shifted_one_step_within_its_row_is_named_a_shift(
     m = check.measured
     assert m["profile_off"] > 0 and m["shifted_one_step"] == m["profile_off"] == m["off"]
     assert "profile" not in m["drifted"] and "shifted by one step" in check.message
-    assert stage2(small_cache, f"{user_module}:NextRowsProfile").check(
-        "dataset.batch_rows"
-    ).measured.get("shifted_one_step") is None  # another row's profile is not a shift
+    assert (
+        stage2(small_cache, f"{user_module}:NextRowsProfile")
+        .check("dataset.batch_rows")
+        .measured.get("shifted_one_step")
+        is None
+    )  # another row's profile is not a shift
 
 
 def test_unknown_dataset_class_is_a_clear_failure(small_cache: Path, user_module: str) -> None:
