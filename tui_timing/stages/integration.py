@@ -13,7 +13,11 @@ a classifier two-sample test, computed: on sequences with a units bug it would m
 bug, not the model. And since every gate compares the eval's real side with its fake side,
 `integration.real_vs_cache` (a warning) first asks whether that real side looks like the
 cache at all (Δt median, share of Δt = 0 steps, lengths): an eval that cut or cleaned its
-real sequences differently compares the wrong things everywhere.
+real sequences differently compares the wrong things everywhere. Two faults keep every
+pooled distribution and so pass the gates: a fake side that is real data (the eval's own
+real rows, or the cache's: `integration.fake_generated`), and fake Δt shifted one step
+against their points (`integration.dt_pairing`, from how step lengths and Δt go together
+over lags).
 """
 
 from __future__ import annotations
@@ -120,9 +124,9 @@ CHECKS = StageChecks(
     ),
 )
 #: Fake sequences that are copies of real rows from this share fail, and warn from
-#: COPY_SHARE_WARN: below it they are coincidences (two disjoint halves of real Balabit
-#: segments share 1-7% of their rows, short ones on a clock's lattice; a generated fake
-#: side shares none).
+#: COPY_SHARE_WARN: below it they are coincidences (a disjoint half of a Balabit user's
+#: segments shares 0.5-7% of its rows with the other half, short ones on a clock's
+#: lattice; a generated fake side shares none).
 COPY_SHARE_FAIL = 0.5
 COPY_SHARE_WARN = 0.1
 #: A one-step shift of Δt against the points is a finding when it brings the fake side's
