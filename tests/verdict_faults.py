@@ -448,11 +448,18 @@ def _val_loss_rises(records: list[dict[str, Any]]) -> None:
 
 
 def _sigma_collapses(records: list[dict[str, Any]]) -> None:
-    """From half-way, the logged σ falls toward zero (a collapsing duration head)."""
+    """From half-way, the logged σ falls toward zero (a collapsing duration head), and the
+    duration NLL rises as it must: σ scaled by f while the residuals keep their spread adds
+    log(1/f) + (1/f² − 1)/2 nats per row (a log whose NLL kept improving would be of an
+    impossible run)."""
     epochs = max(r["epoch"] for r in records)
     for r in records:
         if r["epoch"] > epochs // 2:
-            r["dur_sigma"] = r["dur_sigma"] * 0.3 ** (r["epoch"] - epochs // 2)
+            f = 0.3 ** (r["epoch"] - epochs // 2)
+            r["dur_sigma"] = r["dur_sigma"] * f
+            rise = -math.log(f) + (1 / f**2 - 1) / 2
+            r["duration_nll"] = r["duration_nll"] + rise
+            r["loss"] = r["loss"] + rise
 
 
 def _without_eval(case: Case) -> Case:
