@@ -86,11 +86,6 @@ from tui_timing.tui.pipeline import (
 )
 from tui_timing.tui.preferences import save_theme, saved_theme
 from tui_timing.tui.safe_text import clean
-from tui_timing.tui.screens.compare_offer import CompareOffer
-from tui_timing.tui.screens.confirm_screen import ConfirmAction
-from tui_timing.tui.screens.help_screen import HelpScreen
-from tui_timing.tui.screens.run_picker import RunPicker
-from tui_timing.tui.screens.selector_screen import SelectorScreen
 from tui_timing.tui.status import StageState
 from tui_timing.tui.themes import (
     DEFAULT_THEME,
@@ -473,6 +468,7 @@ class TimingApp(App[None]):
 
     def _offer_newer(self, newest: Target, run: Run) -> None:
         from tui_timing.artifacts.discovery import Run
+        from tui_timing.tui.screens.compare_offer import CompareOffer
 
         if self.compare is not None or newest.checkpoint is None or self.paths is None:
             return
@@ -543,6 +539,8 @@ class TimingApp(App[None]):
         self.main.toggle_log()
 
     def action_help(self) -> None:
+        from tui_timing.tui.screens.help_screen import HelpScreen
+
         self.push_screen(HelpScreen(help_keys()))
 
     def action_help_quit(self) -> None:
@@ -570,6 +568,8 @@ class TimingApp(App[None]):
         if max(len(found.runs), len(found.caches), len(found.evals)) < 2:
             self.notify("Nothing to switch: one run, cache and eval dump at most.", timeout=4)
             return
+        from tui_timing.tui.screens.selector_screen import SelectorScreen
+
         self.push_screen(SelectorScreen(found, self.selection), self._switch_to)
 
     def action_runs(self) -> None:
@@ -684,6 +684,8 @@ class TimingApp(App[None]):
         if self.runner.running:
             self.notify("An action is already running; its output is in stage 7.", timeout=4)
             return
+        from tui_timing.tui.screens.confirm_screen import ConfirmAction
+
         self.push_screen(ConfirmAction(action), self._confirmed)
 
     def _confirmed(self, command: str | None) -> None:
@@ -774,6 +776,8 @@ class TimingApp(App[None]):
                 timeout=6,
             )
             return
+        from tui_timing.tui.screens.run_picker import RunPicker
+
         self.push_screen(RunPicker(others, current.name), self._compare_with)
 
     def _compare_with(self, run: Run | None) -> None:
@@ -885,6 +889,8 @@ class TimingApp(App[None]):
             return
         self._action_origin = None
         new = made[0]
+        from tui_timing.tui.screens.compare_offer import CompareOffer
+
         self.push_screen(
             CompareOffer(new.name, origin.name),
             lambda yes: self._compare_made(new, origin) if yes else None,
