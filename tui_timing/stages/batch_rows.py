@@ -189,6 +189,7 @@ def _shifted_one_step(
     """[B] bool: the served profile is the claimed one rolled by one step (either way)
     within the row's valid steps, to within PROFILE_TV."""
     width = claimed.shape[1]
+    steps = steps.clamp(max=width)  # a length past the padded width claims no more steps
     lane = torch.arange(width)[None, :]
     valid = lane < steps[:, None]
     shifted = torch.zeros(served.shape[0], dtype=torch.bool)
