@@ -31,14 +31,19 @@ from test_tui_app import (
 from textual.widgets import HelpPanel
 
 from tui_timing.findings import Action, Check, Decision, Plot, Series, StageResult
+from tui_timing.stages.catalog import Stage
 from tui_timing.tui.app import TimingApp
+from tui_timing.tui.main_screen import new_pane
 from tui_timing.tui.messages import StageFinished
 from tui_timing.tui.panes.action_bar import ActionBar
 from tui_timing.tui.panes.checks_view import CheckRow
+from tui_timing.tui.panes.decision_pane import DecisionPane
 from tui_timing.tui.panes.item_text import check_text
 from tui_timing.tui.screens.cancel_screen import ConfirmCancel
 from tui_timing.tui.screens.item_screen import ItemScreen
 from tui_timing.tui.search_bar import SearchBar
+from tui_timing.tui.status import StageState
+from tui_timing.tui.themes import PlotPalette
 
 pytestmark = pytest.mark.asyncio
 
@@ -404,3 +409,15 @@ async def test_y_copies_what_is_shown_escaped(cache: Path, tmp_path: Path) -> No
         copied = app.clipboard
         assert "\x1b" not in copied and "\x07" not in copied and "\u202e" not in copied
         assert "runs/\\x1b]52;c;ZXZpbA==\\x07evil\\u202egnp.pt" in copied
+
+
+async def test_the_decision_pane_answers_from_its_result_before_it_is_drawn() -> None:
+    """`7 Tab a` typed as a warm launch's first frame showed the verdict: `7` mounts the
+    decision pane and hands it its result, and `a` came before the pane drew it, so it said
+    "No action to run" (the tmux action test failed on it, 1 launch in 3)."""
+    pane = new_pane(Stage.DECISION)
+    assert isinstance(pane, DecisionPane) and not pane.is_mounted
+    result = decision_with("echo hello")
+    pane.show(StageState(7, phase="done", result=result), PlotPalette(), False)
+    action = pane.selected_action()
+    assert action is not None and action.command == "echo hello"

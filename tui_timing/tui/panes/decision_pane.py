@@ -146,10 +146,14 @@ class DecisionPane(StagePane):
         return list(self._actions)
 
     def selected_action(self) -> Action | None:
-        """The action under the cursor (the first until the cursor moves)."""
-        if not self._actions:
-            return None
-        return self._actions[min(self.cursor, len(self._actions) - 1)]
+        """The action under the cursor (the first until the cursor moves). A pane given its
+        result but not drawn yet (mounted by the key that showed it, `7 a` typed at once)
+        answers from that result: its first action."""
+        if self._actions:
+            return self._actions[min(self.cursor, len(self._actions) - 1)]
+        given = self._shown[0].result if self._shown is not None else None
+        decision = given.decision if given is not None else None
+        return decision.actions[0] if decision is not None and decision.actions else None
 
     def select_action(self, index: int) -> None:
         """Put the cursor on an action (by its place in the list)."""
