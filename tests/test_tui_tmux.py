@@ -529,6 +529,21 @@ def type_through(term: Terminal, rng: random.Random, until: Callable[[str], bool
             after += 10
 
 
+def shown_done(term: Terminal, done: Callable[[str], bool], timeout: float = 240) -> str:
+    """The screen once `done` holds, pressing `7` now and then. Toasts raised by the typing
+    (an action's "Could not start", copies) were once left drawn over the stage list after
+    they expired, until the next key redrew it: not reproduced in a pilot, and it hid the
+    `7 decision` line this test reads. A key shows whether the app still answers."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return term.wait_for(done, "every stage to finish", timeout=15)
+        except AssertionError:
+            if time.monotonic() > deadline:
+                raise
+            term.keys("7")
+
+
 def test_typing_resizing_and_pasting_through_start_up_never_crashes(empty: Path) -> None:
     """Keys before the app reads its terminal, during the first frames, while the stages
     run and once they are done, with resizes and pastes among them: the app stays up,
@@ -544,7 +559,7 @@ def test_typing_resizing_and_pasting_through_start_up_never_crashes(empty: Path)
             term.tmux("resize-window", "-t", "tui", "-x", "100", "-y", "30")
             for _ in range(3):  # a dialog, then the search, then nothing more to close
                 term.keys("Escape")
-            term.wait_for(done, "every stage to finish", timeout=240)
+            shown_done(term, done)
             term.still_running()
             term.keys("q")
             text = term.wait_for(lambda s: "EXITED" in s, "the app to quit", timeout=60)
