@@ -26,6 +26,7 @@ instruction count says), so it is a guide to what a change removes, not the figu
 
 from __future__ import annotations
 
+import compileall
 import json
 import re
 import shutil
@@ -69,36 +70,26 @@ def main() -> None:
         action="store_true",
         help="also count each side's instructions until its first frame (valgrind)",
     )
+    p.add_argument(
+        "--before",
+        metavar="DIR",
+        help="also launch the timing-tui of another checkout (`git worktree add --detach DIR "
+        "COMMIT`), alternating with this one's: a change measured at the same load",
+    )
     args = p.parse_args()
     load_before = common.load_average()
     work = common.work_dir(args.work)
     cache = bench_check.input_cache(work, Path(args.raw), args.quick)
     common.compile_package()
-    artifacts = ["--cache", str(cache), "--checkpoint", str(common.SAMPLE_RUN / "checkpoint.pt"),
-                 "--log", str(common.SAMPLE_RUN / "stats.jsonl")]  # fmt: skip
     scratch = Path(tempfile.mkdtemp(prefix="cpu-", dir=work))
-    warm_home = scratch / "warm"
-    common.run_child(
-        ["env", f"XDG_CACHE_HOME={warm_home}", *common.timing_tui(), "check", *artifacts],
-        ok_codes=(0, 1),
-    )
-    tui = ["timing-tui", *artifacts]
-    launches = [
-        Launch("minimal Textual app", ["textual"], [TEXTUAL_MARKER]),
-        Launch("timing-tui, cold", tui, [FIRST_FRAME, PLOT_TITLE], fresh_cache=True),
-        Launch(
-            "timing-tui, warm",
-            tui,
-            [FIRST_FRAME, ALL_STATUSES],
-            env=[f"XDG_CACHE_HOME={warm_home}"],
-        ),
-        Launch(
-            "timing-tui --no-cache, cold",
-            [*tui, "--no-cache"],
-            [FIRST_FRAME, PLOT_TITLE],
-            fresh_cache=True,
-        ),
-    ]
+    textual = Launch("minimal Textual app", ["textual"], [TEXTUAL_MARKER])
+    groups = {"": timing_tui_launches("", [], cache, scratch / "warm")}
+    if args.before:
+        before = str(Path(args.before).resolve())
+        compileall.compile_dir(str(Path(before) / "tui_timing"), quiet=1)
+        env = [f"PYTHONPATH={before}"]
+        groups["before: "] = timing_tui_launches("before: ", env, cache, scratch / "warm-before")
+    launches = [textual, *(x for group in groups.values() for x in group)]
     by_side = {launch.name: launch for launch in launches}
     sides = [common.Side(x.name, [sys.executable, "floors/cpu_until.py", *x.markers, "--",
                                   *x.target]) for x in launches]  # fmt: skip
@@ -131,31 +122,26 @@ def main() -> None:
     for launch in launches:  # the warm-up's figures are not counted
         del launch.runs[0]
     shutil.rmtree(scratch, ignore_errors=True)
-    textual, cold, warm, no_cache = launches
-    frame = textual.median(TEXTUAL_MARKER)
-    rows = [
-        common.compare("warm: all seven statuses (CPU) vs Textual's first frame",
-                       warm.median(ALL_STATUSES), frame, 1.5),
-        common.compare("warm: first frame (CPU) vs Textual's first frame",
-                       warm.median(FIRST_FRAME), frame, 1.5),
-        common.compare("cold: first frame (CPU) vs Textual's first frame",
-                       cold.median(FIRST_FRAME), frame, 1.5),
-        common.compare("cold --no-cache: first frame (CPU) vs Textual's first frame",
-                       no_cache.median(FIRST_FRAME), frame, 1.5),
-        common.compare("cold: stage 1's histogram (app's CPU) vs Textual's first frame",
-                       cold.median(PLOT_TITLE), frame, 2.0),
-        common.compare("cold --no-cache: stage 1's histogram (app's CPU) vs Textual's first "
-                       "frame", no_cache.median(PLOT_TITLE), frame, 2.0),
-        common.compare("cold: the stage-1 child's CPU until the histogram vs Textual's first "
-                       "frame", cold.median(PLOT_TITLE, "children_cpu_s"), frame, None),
-    ]  # fmt: skip
-    if counts:
-        floor = counts[textual.name]
+    rows = []
+    for label, (cold, warm, no_cache) in groups.items():
         rows += [
-            common.compare(f"{x.name}: instructions until the first frame vs Textual's",
-                           counts[x.name], floor, None, unit="M instructions")
-            for x in (warm, cold, no_cache)
+            row(label + "warm: all seven statuses", warm, ALL_STATUSES, textual, 1.5),
+            row(label + "warm: first frame", warm, FIRST_FRAME, textual, 1.5),
+            row(label + "cold: first frame", cold, FIRST_FRAME, textual, 1.5),
+            row(label + "cold --no-cache: first frame", no_cache, FIRST_FRAME, textual, 1.5),
+            row(label + "cold: stage 1's histogram", cold, PLOT_TITLE, textual, 2.0),
+            row(label + "cold --no-cache: stage 1's histogram", no_cache, PLOT_TITLE, textual,
+                2.0),
+            common.compare(label + "cold: the stage-1 child's CPU until the histogram vs "
+                           "Textual's first frame", cold.median(PLOT_TITLE, "children_cpu_s"),
+                           textual.median(TEXTUAL_MARKER), None),
         ]  # fmt: skip
+        if counts:
+            rows += [
+                common.compare(f"{x.name}: instructions until the first frame vs Textual's",
+                               counts[x.name], counts[textual.name], None, unit="M instructions")
+                for x in (warm, cold, no_cache)
+            ]  # fmt: skip
     common.write_results(
         args.results,
         "cpu_first_frame",
@@ -166,6 +152,7 @@ def main() -> None:
         notes={
             "pane": f"{WIDTH}x{HEIGHT}",
             "cache": str(cache),
+            "before": args.before,
             "figures": {x.name: [run["markers"] for run in x.runs] for x in launches},
             "modules_at_first_frame": {
                 x.name: [m for m in x.runs[-1]["modules"] if m.startswith("tui_timing")]
@@ -174,6 +161,39 @@ def main() -> None:
             "module_count_at_first_frame": {x.name: len(x.runs[-1]["modules"]) for x in launches},
         },
     )
+
+
+def timing_tui_launches(label: str, env: list[str], cache: Path, warm_home: Path) -> list[Launch]:
+    """timing-tui cold, warm (its results cache filled once, by `check`) and cold with
+    `--no-cache`, on the benchmark's artifacts, under `env`."""
+    artifacts = ["--cache", str(cache), "--checkpoint", str(common.SAMPLE_RUN / "checkpoint.pt"),
+                 "--log", str(common.SAMPLE_RUN / "stats.jsonl")]  # fmt: skip
+    common.run_child(
+        ["env", *env, f"XDG_CACHE_HOME={warm_home}", *common.timing_tui(), "check", *artifacts],
+        ok_codes=(0, 1),
+    )
+    tui = ["timing-tui", *artifacts]
+    return [
+        Launch(label + "timing-tui, cold", tui, [FIRST_FRAME, PLOT_TITLE], env, fresh_cache=True),
+        Launch(label + "timing-tui, warm", tui, [FIRST_FRAME, ALL_STATUSES],
+               [*env, f"XDG_CACHE_HOME={warm_home}"]),
+        Launch(label + "timing-tui --no-cache, cold", [*tui, "--no-cache"],
+               [FIRST_FRAME, PLOT_TITLE], env, fresh_cache=True),
+    ]  # fmt: skip
+
+
+def row(target: str, launch: Launch, marker: str, textual: Launch, limit: float) -> dict[str, Any]:
+    """A result row: the medians' ratio, and beside it the median of each round's ratio
+    (a launch against the floor of its own round, which the load moved alike)."""
+    floor = textual.median(TEXTUAL_MARKER)
+    result = common.compare(f"{target} (CPU) vs Textual's first frame", launch.median(marker),
+                            floor, limit)  # fmt: skip
+    rounds = [
+        mine["markers"][marker]["cpu_s"] / base["markers"][TEXTUAL_MARKER]["cpu_s"]
+        for mine, base in zip(launch.runs, textual.runs, strict=True)
+    ]
+    result["ratio_of_rounds"] = round(statistics.median(rounds), 3)
+    return result
 
 
 def instructions(tmux: common.Tmux, launch: Launch, scratch: Path) -> float:

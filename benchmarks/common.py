@@ -421,7 +421,7 @@ class Tmux:
         try:
             while not path.exists():
                 if time.perf_counter() - start > timeout:
-                    screen = self._command("capture-pane -p -t run")
+                    screen = self._tmux("capture-pane", "-p", "-t", "run")
                     raise RuntimeError(
                         f"{shell_line(command)}: {path} not written after {timeout:.0f} s; "
                         f"last screen:\n{screen}"

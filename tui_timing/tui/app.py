@@ -37,6 +37,7 @@ from tui_timing.errors import ArtifactError
 from tui_timing.findings import Check, StageResult
 from tui_timing.report.text import printable_name
 from tui_timing.stages.catalog import ALL_STAGES, STAGE_BY_ID, STAGES, Stage
+from tui_timing.tui import start_gc
 from tui_timing.tui.action_bar import ActionBar
 from tui_timing.tui.action_runner import ActionRunner
 from tui_timing.tui.charset import AsciiFilter, utf8_locale
@@ -294,6 +295,7 @@ class TimingApp(App[None]):
         self.set_interval(POLL_INTERVAL_S, self._poll_artifacts)
         # The cached results, or stage 1 when its child was quick, in the first frame
         self.pipeline.show_early()
+        self.call_after_refresh(start_gc.release)  # held off by the CLI until the first frame
         # Stages start after the first frame: the pipeline thread's imports hold the GIL
         # for stretches. Torch, the longest (over a second), waits until stage 1's result
         # is drawn (see pipeline.py).
