@@ -143,7 +143,8 @@ def test_a_scratchpad_of_dated_bullets_gets_the_comparison_as_one(
 
 def test_json_is_the_spec_5_object(sample_forward: tuple[int, dict[str, Any]]) -> None:
     _, report = sample_forward
-    assert set(report) == {"version", "a", "b", "changes", "assumptions_differ", "summary"}
+    keys = {"version", "a", "b", "changes", "assumptions_differ", "summary", "project"}
+    assert set(report) == keys and report["project"] is None  # no table: none named
     assert report["version"] == 1 and isinstance(report["summary"], str)
     for side in ("a", "b"):
         assert set(report[side]) >= REPORT_KEYS and report[side]["version"] == 1

@@ -15,6 +15,10 @@ from click.testing import CliRunner
 from sample_paths import CACHE, SAMPLE
 
 from tui_timing.cli import main
+from tui_timing.findings import Report
+from tui_timing.report.compare import compare_reports
+from tui_timing.report.compare_render import compare_markdown
+from tui_timing.report.markdown import full_markdown
 from tui_timing.stages.pair import pair_file
 
 EVAL = SAMPLE / "eval/eval.pt"
@@ -81,3 +85,21 @@ def test_compare_uses_a_table_entry_for_its_run_alone_and_shows_the_difference(
     text = CliRunner().invoke(main, ["compare", "runs/linear", "runs/increments"]).stdout
     assert "Read differently:" in text
     assert f"eval: eval used: A {tmp_path / 'runs/linear/samples.pt'} · B none" in text
+    # the table in use is named, as `check` names it (it can run code and set tolerances)
+    table = str(tmp_path / "pyproject.toml")
+    assert comparison["project"] == comparison["a"]["project"] == comparison["b"]["project"]
+    assert comparison["project"] == table
+    assert f"Project table: [tool.timing-tui] of {table}" in text.splitlines()[:3]
+
+
+def test_the_markdown_reports_name_the_project_table() -> None:
+    """Reports of runs configured by a table: `compare`'s and `check`'s markdown name it,
+    as their text and JSON do; without a table they say nothing of one."""
+    table = "/repo/pyproject.toml"
+    runs = [Report(artifacts={}, stages=[], project=table) for _ in "ab"]
+    named = f"Project table: [tool.timing-tui] of {table}"
+    assert named in compare_markdown(compare_reports(*runs))
+    assert named in full_markdown(runs[0])
+    bare = [Report(artifacts={}, stages=[]) for _ in "ab"]
+    assert "Project table" not in compare_markdown(compare_reports(*bare))
+    assert "Project table" not in full_markdown(bare[0])

@@ -11,6 +11,7 @@ import pickle
 import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from sample_paths import SAMPLE
 from tui_timing.artifacts.cache import as_timing_cache, load_cache
 from tui_timing.artifacts.discovery import Discovered, discover, discover_or_sample
 from tui_timing.artifacts.gitignore import ignored_by, parse, read_patterns
+from tui_timing.artifacts.peek import MAX_PICKLE_BYTES
 from tui_timing.cli import main
 from tui_timing.config import Settings
 from tui_timing.data.eval_dump_maker import disjoint_halves, real_sequences
@@ -231,6 +233,32 @@ def test_large_files_are_classified_from_their_headers(tmp_path: Path) -> None:
     kinds, peak_mb = done.stdout.splitlines()
     assert kinds == "['cache', 'checkpoint']"
     assert int(peak_mb) < 400, f"{peak_mb} MB to classify a 400 MB and an 800 MB file"
+
+
+def test_a_pickle_record_past_its_cap_is_passed_over_unread(tmp_path: Path) -> None:
+    """Discovery reads a torch file's `data.pkl` record to classify it, up to a cap: a
+    checkpoint whose pickle holds 64 MB and one byte more (a blob of notes) is passed over
+    saying so, where a read without the cap would take the whole record and call the file
+    a checkpoint; one byte less and it is one."""
+    weights = {"duration.weight": torch.zeros(4), "profile.weight": torch.zeros(4)}
+
+    def save(name: str, notes: bytes) -> int:
+        """The size of the file's pickle record."""
+        torch.save({"state_dict": weights, "notes": notes}, tmp_path / name)
+        with zipfile.ZipFile(tmp_path / name) as archive:
+            (size,) = [i.file_size for i in archive.infolist() if i.filename.endswith(".pkl")]
+        return size
+
+    # the pickle's bytes around a blob (one over 255 bytes has the opcode a large one has)
+    around = save("at_cap.pt", b"x" * 1000) - 1000
+    for name, extra in (("at_cap.pt", 0), ("past_cap.pt", 1)):
+        notes = b"x" * (MAX_PICKLE_BYTES + extra - around)
+        assert save(name, notes) == MAX_PICKLE_BYTES + extra
+    found = discover(tmp_path)
+    assert [f.path.name for f in found.found] == ["at_cap.pt"]
+    assert _reasons(found, tmp_path)["past_cap.pt"].endswith(
+        f"its pickle is over {MAX_PICKLE_BYTES >> 20} MB)"
+    )
 
 
 # --- what `check` shows ---------------------------------------------------------------------

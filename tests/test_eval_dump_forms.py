@@ -250,6 +250,53 @@ def test_channels_of_points_and_time_are_read_as_points(
     assert read["real xy"] == "points" and read["fake Δt"] == "differences of consecutive times"
 
 
+@pytest.mark.parametrize("normalized", [False, True])
+def test_unnamed_channels_whose_third_looks_like_time_are_undecided_until_eval_xy_says(
+    halves: tuple[Sequences, Sequences], tmp_path: Path, normalized: bool
+) -> None:
+    """[N, L+1, 3] of (x, y, t) with no channel names and no eval_xy was read as (dx, dy, dt):
+    the times became steps (a Δt median of seconds). A third channel that starts at 0 and
+    never decreases in every row looks like time, so stage 6 asks: every check that reads
+    Δt or the steps skips with the question and the table line (the Δt sums too: they are
+    not the same under both readings); only the copy check, the same either way, runs.
+    The same channels of per-step (dx, dy, dt) are read as steps, undisturbed."""
+    real, fake = halves
+    entries: dict[str, Any] = {}
+    for group, seqs in (("real", real), ("fake", fake)):
+        entries[group], entries[f"{group}_mask"] = _points_and_time(seqs)
+    if normalized:  # a time channel standardized as diffusion code does: still 0 first
+        mean, std = _normalization(entries["real"], entries["real_mask"])
+        mean[2] = 0.0
+        for group in ("real", "fake"):
+            entries[group] = ((entries[group] - mean) / std).astype(np.float32)
+        entries.update(mean=mean, std=std)
+    path = tmp_path / "samples.npz"
+    np.savez(path, **entries, fake_duration=fake.durations)
+    dump = load_eval_dump(path)
+    assert dump.question is not None, "read as steps: " + str(dump.assumptions)
+    assert "whose third starts at 0 and never decreases" in dump.question and dump.dt_open
+    result = run_one(6, eval=path)
+    status = statuses(result)
+    assert list(status) == [spec.id for spec in INTEGRATION_CHECKS.specs]
+    assert status.pop("integration.fake_generated") == "pass"  # disjoint halves: no copies
+    assert set(status.values()) == {"skip"}
+    for check in result.checks:
+        if check.id in status:
+            assert 'Set eval_xy = "points" or "steps" in [tool.timing-tui]' in check.message
+    undecided = {a.what: a.source for a in result.assumptions if a.value == "undecided"}
+    assert set(undecided) == {"real xy", "fake xy"}  # an assumption shown for each side
+    assert "(x, y, t) points and their time, or per-step (dx, dy, dt)?" in undecided["real xy"]
+    # the table line settles it: points, with numpy's figures on the same paths
+    as_points = load_eval_dump(path, Settings(eval_xy="points"))
+    assert as_points.question is None
+    assert as_points.real.vel_p95() == pytest.approx(_numpy_figures(real)[0], rel=1e-3)
+    assert load_eval_dump(path, Settings(eval_xy="steps")).question is None
+    # per-step channels, unnamed: Δt are not a running time, so they are read as steps
+    np.savez(path, real=_channels(real), fake=_channels(fake), real_mask=real.mask)
+    steps = load_eval_dump(path)
+    assert steps.question is None and steps.real.xy_form == "channels (dx, dy, dt)"
+
+
 def test_channels_named_as_steps_contradicting_eval_xy_are_refused(
     halves: tuple[Sequences, Sequences], tmp_path: Path
 ) -> None:

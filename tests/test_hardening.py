@@ -327,7 +327,7 @@ async def main():
         await pilot.press("e")
         for _ in range(600):
             await pilot.pause(0.05)
-            toasts = [str(t.render()) for t in app.screen.query(Toast)]
+            toasts = [" ".join(str(t.render()).split()) for t in app.screen.query(Toast)]
             if any("not a regular file" in t for t in toasts):
                 print("refused:", toasts)
                 break

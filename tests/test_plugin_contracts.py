@@ -12,6 +12,7 @@ import importlib
 import json
 import sys
 import textwrap
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -32,7 +33,7 @@ from tui_timing.errors import ArtifactError
 from tui_timing.model.checkpoint import load_checkpoint
 from tui_timing.model.heads import read_outputs
 from tui_timing.model.sample import duration_and_profile, predict_rows
-from tui_timing.plugins import UserCodeError
+from tui_timing.plugins import UserCodeError, printed_by_user_code
 from tui_timing.stages.runner import load_artifacts, run_stage
 
 HEADS = '''
@@ -515,3 +516,23 @@ def test_a_missing_required_key_says_the_line_that_names_it(tmp_path: Path) -> N
     assert "--key cache.duration=THAT_KEY" in problem
     assert '[tool.timing-tui.keys.cache] duration = "that key"' in problem
     assert load_cache(path, {"duration": "secs"}).values["duration"].shape == raw["duration"].shape
+
+
+def test_what_the_users_code_prints_on_a_thread_is_kept_for_it_alone(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The TUI's stage thread keeps what a plug-in prints (to show it in the stage's pane);
+    another thread's prints go where they went, nested keeping hands back each its own,
+    and sys.stdout is the stream it was after the last one ends."""
+    before = sys.stdout
+    with printed_by_user_code() as outer:
+        print("mine")
+        other = threading.Thread(target=print, args=("theirs",))
+        other.start()
+        other.join()
+        with printed_by_user_code() as inner:
+            print("inner")
+        print("mine again")
+    assert inner.text == "inner\n" and outer.text == "mine\nmine again\n"
+    assert sys.stdout is before
+    assert capsys.readouterr().out == "theirs\n"

@@ -28,6 +28,8 @@ from tui_timing.findings import Report
 from tui_timing.report.json_report import render_json
 from tui_timing.report.result_codec import decode_result, encode, encode_result
 from tui_timing.report.results_cache import (
+    MAX_ENTRY_BYTES,
+    MAX_HASH_BYTES,
     CachedStage,
     ResultsCache,
     cache_folder,
@@ -320,6 +322,30 @@ def test_a_fifo_at_a_hash_record_is_a_miss(
     record = cache._hash_path(ctx.paths.cache)  # the file to plant
     record.unlink()
     os.mkfifo(record, 0o600)
+    assert lookup_finishes(cache, ctx.paths) is None
+
+
+@pytest.mark.parametrize("record", ["entry", "hash"])
+def test_a_record_past_its_size_cap_is_a_miss_unread(
+    sample_run: tuple[StageContext, Report], results_cache_folder: Path, record: str
+) -> None:
+    """A 3 GB record was read whole (a MemoryError): a record is read up to its cap only.
+    Here a record still valid JSON, padded to its cap (read: a hit) and one byte past it
+    (a miss), which a read without the cap would take as a hit."""
+    ctx, report = sample_run
+    cache = ResultsCache()
+    assert keep(cache, ctx, report)
+    if record == "entry":
+        (path,) = (results_cache_folder / "entries").glob("*.json")
+        cap = MAX_ENTRY_BYTES
+    else:
+        path, cap = cache._hash_path(ctx.paths.cache), MAX_HASH_BYTES
+    with path.open("a") as handle:  # whitespace after the object: the same JSON
+        handle.write(" " * (cap - path.stat().st_size))
+    assert lookup_finishes(cache, ctx.paths) is not None
+    with path.open("a") as handle:
+        handle.write(" ")
+    assert path.stat().st_size == cap + 1 and json.loads(path.read_text())
     assert lookup_finishes(cache, ctx.paths) is None
 
 

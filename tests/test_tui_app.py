@@ -6,19 +6,22 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
+from rich.cells import cell_len
 from textual.widgets import Log, Static
 from textual.widgets._toast import Toast
 
 from tui_timing.config import ArtifactPaths, Invocation, Settings
 from tui_timing.findings import Action, Decision, Plot, Series, StageResult
 from tui_timing.tui.app import TimingApp
-from tui_timing.tui.confirm_screen import ConfirmAction
-from tui_timing.tui.help_screen import HelpScreen
 from tui_timing.tui.messages import StageFinished, StageProgress, StageStarted
-from tui_timing.tui.plot_view import PlotView
+from tui_timing.tui.notification import TOAST_TEXT_WIDTH, TOAST_WIDTH
+from tui_timing.tui.panes.plot_view import PlotView
+from tui_timing.tui.screens.confirm_screen import ConfirmAction
+from tui_timing.tui.screens.help_screen import HelpScreen
 
 pytestmark = pytest.mark.asyncio
 
@@ -196,7 +199,9 @@ async def test_rerun_keys_run_stages_again(cache: Path, tmp_path: Path) -> None:
 
 
 async def test_export_appends_to_an_existing_scratchpad(cache: Path, tmp_path: Path) -> None:
-    scratchpad = tmp_path / "notes.md"
+    """The toast names the scratchpad as it is called: a toast is plain text, so a `[` in
+    the name is shown as is (it was shown escaped, `notes \\[v2].md`)."""
+    scratchpad = tmp_path / "notes [v2].md"
     original = "# My notes\n\nkeep this line\n"
     scratchpad.write_text(original)
     app = TimingApp(invocation(cache=cache, scratchpad=scratchpad), cwd=tmp_path)
@@ -208,7 +213,7 @@ async def test_export_appends_to_an_existing_scratchpad(cache: Path, tmp_path: P
         assert text.startswith(original)
         assert "## timing-tui findings" in text and "| 1 cache | pass |" in text
         # short enough for the toast's 24 columns: the path from the working folder
-        assert "Appendedtonotes.md:7of7stages,verdict:rule" in toasts_text(app)
+        assert "Appendedtonotes[v2].md:7of7stages,verdict:rule" in toasts_text(app)
 
 
 async def test_export_to_a_folder_is_a_clear_error(cache: Path, tmp_path: Path) -> None:
@@ -505,21 +510,139 @@ async def test_quit_key_ends_the_app(cache: Path, tmp_path: Path) -> None:
 async def test_a_mostly_skipped_stage_is_not_shown_as_a_plain_pass(
     cache: Path, tmp_path: Path
 ) -> None:
-    """One check passed and five skipped: the list and the pane say how few ran and that
-    the stage is not assessed (the decision says the same), never a bare `✔ pass`."""
+    """One check passed and five skipped, or all six skipped: the list and the pane say
+    how few ran and that the stage is not assessed (the decision says the same), never a
+    bare `✔ pass` or `– skip`, and the list's words fit its 24 columns at 80x24."""
     from tui_timing.findings import Check
 
-    checks = [Check("model.load", "pass", None, None, "Loaded.")]
-    checks += [Check.skipped(f"model.c{n}", "the weights were read statically") for n in range(5)]
+    skipped = [Check.skipped(f"model.c{n}", "the weights were read statically") for n in range(5)]
+    checks = [Check("model.load", "pass", None, None, "Loaded."), *skipped]
     app = TimingApp(invocation(cache=cache), cwd=tmp_path)
-    async with app.run_test(size=(120, 40), notifications=True) as pilot:
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
         await settle(pilot, app)
         app.post_message(StageFinished(3, StageResult(3, "model", checks), "test"))
+        none_ran = [*skipped, Check.skipped("model.c5", "no checkpoint")]
+        app.post_message(StageFinished(6, StageResult(6, "integration", none_ran), "test"))
         await pilot.press("3")
-        await wait_for(pilot, lambda: "not assessed" in screen_text(app))
-        text = screen_text(app)
-        line = next(line for line in text.splitlines() if line.startswith("3 model"))
-        assert "✔ pass 1/6" in line, line
-        assert "✔ pass · 1 of 6 checks ran: not assessed" in text
-        stage1 = next(line for line in text.splitlines() if line.startswith("1 cache"))
-        assert "/" not in stage1  # every check of stage 1 ran: nothing more to say
+        await wait_for(pilot, lambda: "1/6 ran: not assessed" in screen_text(app))
+        rows = [line[:24] for line in screen_text(app).splitlines()]
+        model = next(i for i, row in enumerate(rows) if row.startswith("3 model"))
+        assert rows[model].rstrip().endswith("✔ pass"), rows[model]
+        assert rows[model + 1].strip() == "1/6 ran: not assessed", rows[model + 1]
+        integration = next(i for i, row in enumerate(rows) if row.startswith("6 integration"))
+        assert rows[integration].rstrip().endswith("– skip"), rows[integration]
+        assert rows[integration + 1].strip() == "not assessed", rows[integration + 1]
+        stage1 = next(i for i, row in enumerate(rows) if row.startswith("1 cache"))
+        # every check of stage 1 ran: nothing more to say
+        assert rows[stage1 + 1].startswith("2 dataset"), rows[stage1 + 1]
+        assert "✔ pass · 1 of 6 checks ran: not assessed" in " ".join(
+            line[26:].strip() for line in screen_text(app).splitlines()
+        )
+
+
+LOUD_DATASET = """
+import sys
+from tui_timing.data.dataset import TimingDataset
+
+class Loud(TimingDataset):
+    def __init__(self, cache_path):
+        print("hello from the dataset")
+        for n in range(20):
+            print(f"epoch line {n} [red]not markup[/red] \\x1b]0;title\\x07")
+        super().__init__(cache_path)
+"""
+
+
+async def test_a_plugins_prints_go_to_its_stage_pane_not_the_terminal(
+    cache: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A user's dataset plug-in that prints: `check` sends it to stderr, the TUI let it
+    reach Textual (over the screen, or dropped). Now it is kept for the stage whose run
+    printed it and shown in that stage's pane (its end, as plain escaped text), and
+    nothing of it reaches stdout."""
+    (tmp_path / "loud.py").write_text(LOUD_DATASET)
+    run = Invocation(
+        paths=ArtifactPaths(cache=cache),
+        settings=Settings(samples=64, dataset_spec="loud:Loud", pythonpath=(tmp_path,)),
+        scratchpad=None,
+        theme=None,
+    )
+    app = TimingApp(run, cwd=tmp_path)
+    async with app.run_test(size=(100, 30), notifications=True) as pilot:
+        await settle(pilot, app)
+        assert app.states[2].printed and app.states[2].status == "pass"
+        await pilot.press("2")
+        text = await shown(pilot, app, "your code printed while running")
+        assert "(its last 12 lines):" in text and "epoch line 19 [red]not markup[/red]" in text
+        assert "epoch line 7 " not in text  # the end only
+        assert "\x1b" not in text and "\\x1b]0;title" in text  # escaped, never sent raw
+        assert not app.states[1].printed  # stage 1 ran no code of the user's
+    assert "hello from the dataset" not in capsys.readouterr().out
+
+
+def toast_rows(app: TimingApp) -> list[list[str]]:
+    """Each toast on screen as its text lines (its left border and padding taken off), with the
+    toast's rendered width checked against the width messages are wrapped for."""
+    strips = app.screen._compositor.render_strips()
+    toasts = []
+    for toast in app.screen.query(Toast):
+        region = toast.region
+        assert region.width == TOAST_WIDTH
+        rows = [s.crop(region.x, region.right).text for s in strips[region.y : region.bottom]]
+        assert all(cell_len(row[2:].rstrip()) <= TOAST_TEXT_WIDTH for row in rows)
+        toasts.append([row[2:].rstrip() for row in rows if row[2:].strip()])
+    return toasts
+
+
+def broken_only_between_words(message: str, rows: list[str]) -> bool:
+    """Whether `rows` are `message` with line breaks only at its spaces, or inside a word
+    longer than a line right after a `/` (or, in a part longer than a line, a `_`, `-` or
+    `.`)."""
+    at = 0
+    for row in rows:
+        if message[at : at + len(row)] != row:
+            return False
+        at += len(row)
+        if at < len(message):
+            if message[at] == " ":
+                at += 1
+                continue
+            end = message.find(" ", at)
+            word = message[message.rfind(" ", 0, at) + 1 : end if end >= 0 else None]
+            if cell_len(word) <= TOAST_TEXT_WIDTH or not row.endswith(("/", "_", "-", ".")):
+                return False
+    return at == len(message)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (100, 30)])
+async def test_toasts_wrap_at_words_and_paths_after_a_slash(
+    cache: Path, tmp_path: Path, size: tuple[int, int]
+) -> None:
+    """Toasts broke a word longer than their line anywhere (`.../projec` `t/...`): the
+    app's own notifications, a sentence and an export naming a long path, break only
+    between words, and a path after a `/` (a folder name longer than the line after its
+    `_`)."""
+    folder = tmp_path / "experiments_on_timing_heads" / "increments_with_padding_mask"
+    folder.mkdir(parents=True)
+    pad = folder / "task_scratchpad_for_the_duration_head.md"
+    app = TimingApp(invocation(cache=cache, scratchpad=pad), cwd=tmp_path)
+    said: list[str] = []  # each message as the app words it, before it is shown
+    shown_by_app = app.notify
+
+    def notify(message: str, **options: Any) -> None:
+        said.append(message)
+        shown_by_app(message, **options)
+
+    app.notify = notify  # type: ignore[method-assign]
+    async with app.run_test(size=size, notifications=True) as pilot:
+        await settle(pilot, app)
+        for key, title in (("c", None), ("e", "Exported")):
+            app.clear_notifications()
+            await pilot.press(key)  # c: only a cache, nothing to compare; e: export
+            await wait_for(pilot, lambda: len(toast_rows(app)) == 1)
+            (rows,) = toast_rows(app)
+            if title is not None:
+                assert rows.pop(0) == title
+            assert broken_only_between_words(said[-1], rows), (said[-1], rows)
+        assert said[-1].startswith(f"Appended to {pad.relative_to(tmp_path)}: 7 of 7 stages")
+        assert any(row.endswith("/") for row in rows)  # the path, broken after a slash

@@ -14,11 +14,11 @@ from textual.widgets import Input
 
 from tui_timing.config import ArtifactPaths, Invocation, Settings
 from tui_timing.tui.app import TimingApp
-from tui_timing.tui.compare_checks import CompareChecks
-from tui_timing.tui.compare_offer import CompareOffer
-from tui_timing.tui.confirm_screen import ConfirmAction
-from tui_timing.tui.plot_view import PlotView
-from tui_timing.tui.run_picker import RunPicker
+from tui_timing.tui.panes.compare_checks import CompareChecks
+from tui_timing.tui.panes.plot_view import PlotView
+from tui_timing.tui.screens.compare_offer import CompareOffer
+from tui_timing.tui.screens.confirm_screen import ConfirmAction
+from tui_timing.tui.screens.run_picker import RunPicker
 
 pytestmark = pytest.mark.asyncio
 

@@ -31,13 +31,13 @@ from test_tui_app import (
 from textual.widgets import HelpPanel
 
 from tui_timing.findings import Action, Check, Decision, Plot, Series, StageResult
-from tui_timing.tui.action_bar import ActionBar
 from tui_timing.tui.app import TimingApp
-from tui_timing.tui.cancel_screen import ConfirmCancel
-from tui_timing.tui.checks_view import CheckRow
-from tui_timing.tui.item_screen import ItemScreen
-from tui_timing.tui.item_text import check_text
 from tui_timing.tui.messages import StageFinished
+from tui_timing.tui.panes.action_bar import ActionBar
+from tui_timing.tui.panes.checks_view import CheckRow
+from tui_timing.tui.panes.item_text import check_text
+from tui_timing.tui.screens.cancel_screen import ConfirmCancel
+from tui_timing.tui.screens.item_screen import ItemScreen
 from tui_timing.tui.search_bar import SearchBar
 
 pytestmark = pytest.mark.asyncio

@@ -23,7 +23,7 @@ import torch
 
 from tui_timing.config import ArtifactPaths, Invocation, Settings
 from tui_timing.tui.app import TimingApp
-from tui_timing.tui.stage_pane import StagePane
+from tui_timing.tui.panes.stage_pane import StagePane
 
 STEPS, FEATURES = 16, 6
 

@@ -20,8 +20,8 @@ from textual.widgets import Input
 from textual.widgets._toast import Toast, ToastHolder, ToastRack
 
 from tui_timing.tui.app import TimingApp
-from tui_timing.tui.help_screen import HelpScreen
 from tui_timing.tui.notification import MIN_TOAST_S, TimedNotification
+from tui_timing.tui.screens.help_screen import HelpScreen
 
 pytestmark = pytest.mark.asyncio
 

@@ -15,9 +15,9 @@ from test_tui_compare import discovering, project
 from textual.widgets import DataTable
 
 from tui_timing.tui.app import TimingApp
-from tui_timing.tui.compare_offer import CompareOffer
-from tui_timing.tui.plot_view import PlotView
-from tui_timing.tui.runs_screen import RunsScreen
+from tui_timing.tui.panes.plot_view import PlotView
+from tui_timing.tui.screens.compare_offer import CompareOffer
+from tui_timing.tui.screens.runs_screen import RunsScreen
 
 pytestmark = pytest.mark.asyncio
 

@@ -17,12 +17,12 @@ from tui_timing.config import ArtifactPaths, Invocation, Settings
 from tui_timing.findings import Action, Check, Decision, RuleOutcome
 from tui_timing.report.text import printable
 from tui_timing.tui.app import TimingApp
-from tui_timing.tui.checks_view import check_figures, check_text, passed_line
 from tui_timing.tui.commands import highlight
-from tui_timing.tui.decision_pane import action_prompt, verdict_markup
-from tui_timing.tui.decision_path import rule_markup
-from tui_timing.tui.help_screen import help_markup
+from tui_timing.tui.panes.checks_view import check_figures, check_text, passed_line
+from tui_timing.tui.panes.decision_pane import action_prompt, verdict_markup
+from tui_timing.tui.panes.decision_path import rule_markup
 from tui_timing.tui.safe_text import escape_markup, markup, styled
+from tui_timing.tui.screens.help_screen import help_markup
 
 HOSTILE = [
     "profile[",

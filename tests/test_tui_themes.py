@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tui_timing.resources import themes_dir
+from tui_timing.tui.preferences import MAX_BYTES as PREFERENCES_MAX_BYTES
 from tui_timing.tui.preferences import save_theme, saved_theme
 from tui_timing.tui.themes import (
     ANSI_THEME,
@@ -115,13 +116,22 @@ def test_a_theme_that_is_a_pipe_nested_or_huge_is_refused_unread(odd: str, tmp_p
     assert expected[odd] in problem.problem, problem.problem
 
 
-@pytest.mark.parametrize("odd", ["fifo", "nested"])
+@pytest.mark.parametrize("odd", ["fifo", "nested", "huge"])
 def test_odd_preferences_are_ignored(odd: str, tmp_path: Path) -> None:
+    """`huge`: a valid file padded one byte past the cap, which a read without the cap
+    would take (at the cap it is read)."""
     path = tmp_path / "preferences.json"
     if odd == "fifo":
         os.mkfifo(path)
-    else:
+    elif odd == "nested":
         path.write_text("[" * 100_000 + "]" * 100_000)
+    else:
+        save_theme("timing-light", path)
+        with path.open("a") as handle:
+            handle.write(" " * (PREFERENCES_MAX_BYTES - path.stat().st_size))
+        assert saved_theme(path) == "timing-light"
+        with path.open("a") as handle:
+            handle.write(" ")
     assert saved_theme(path) is None
 
 

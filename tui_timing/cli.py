@@ -620,6 +620,8 @@ def compare(run_a: Path, run_b: Path, fmt: str, **options: Any) -> None:
                 invocation.paths, run_a, run_b, invocation.settings
             )
             pair = run_pair(paths_a, paths_b, invocation.settings, assumptions=assumed)
+            if invocation.project is not None:  # both runs' reports name it, as check's does
+                pair.a.project = pair.b.project = str(invocation.project)
         except UsageError as exc:
             fail(str(exc))
     comparison = compare_reports(pair.a, pair.b, pair.shared, names=(str(run_a), str(run_b)))

@@ -209,6 +209,78 @@ def user_code_guard() -> Iterator[None]:
         os.close(saved_fd)
 
 
+#: The most of what the user's code printed that `printed_by_user_code` keeps (the end).
+PRINTED_MAX_CHARS = 4000
+
+
+@dataclasses.dataclass
+class Printed:
+    """What the user's code printed to stdout inside `printed_by_user_code` (set on exit)."""
+
+    text: str = ""
+
+
+class _ThreadRouted:
+    """sys.stdout while threads keep what the user's code prints: a keeping thread's
+    writes go to its own buffer, every other thread's to the stream this one replaced."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.buffers: dict[int, list[str]] = {}
+
+    def write(self, text: str) -> int:
+        buffer = self.buffers.get(threading.get_ident())
+        if buffer is None:
+            return int(self.inner.write(text))
+        buffer.append(text)
+        if len(buffer) > 64:  # a plug-in printing without end: only the end is kept
+            buffer[:] = ["".join(buffer)[-PRINTED_MAX_CHARS:]]
+        return len(text)
+
+    def flush(self) -> None:
+        if threading.get_ident() not in self.buffers:
+            self.inner.flush()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+_routing_lock = threading.Lock()
+_routed: _ThreadRouted | None = None
+
+
+@contextlib.contextmanager
+def printed_by_user_code() -> Iterator[Printed]:
+    """While the user's code may run on this thread beside a full-screen UI (the TUI's
+    stage thread): what it prints through `sys.stdout` is kept, not sent on (Textual
+    drops what is printed while it runs, or a headless run writes it to the real stdout),
+    and handed back in the yielded Printed on exit, its last PRINTED_MAX_CHARS
+    characters, so that the UI can show it. Other threads print as before. Output
+    written to file descriptor 1 directly (a C extension, a child process) is not kept:
+    Textual reads the terminal's size from that descriptor, so it stays the terminal."""
+    global _routed
+    ident = threading.get_ident()
+    with _routing_lock:
+        if _routed is None:
+            _routed = _ThreadRouted(sys.stdout)
+            sys.stdout = _routed
+        routed = _routed
+        outer = routed.buffers.get(ident)
+        routed.buffers[ident] = []
+    printed = Printed()
+    try:
+        yield printed
+    finally:
+        with _routing_lock:
+            printed.text = "".join(routed.buffers.pop(ident))[-PRINTED_MAX_CHARS:]
+            if outer is not None:
+                routed.buffers[ident] = outer
+            elif not routed.buffers:
+                if sys.stdout is routed:  # unless another redirect replaced it meanwhile
+                    sys.stdout = routed.inner
+                _routed = None
+
+
 def exit_now(code: int) -> None:
     """Exit with `code` once the report is out, even if the user's code left a thread
     running that would otherwise keep the process alive for good."""

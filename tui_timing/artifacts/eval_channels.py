@@ -4,7 +4,9 @@ Diffusion code often stores a trajectory as per-step (Δx, Δy, Δt), normalized
 or as its points with their time, (x, y, t) over T = L+1 points. Such a side is read with
 its channel order (`channels` in the dump, its `meta`, or `keys.eval`): names dx, dy, dt
 are steps, names x, y, t are points and times (the steps are their differences); without
-names, `eval_xy = "points"` in the table means (x, y, t), else (dx, dy, dt) is taken. When
+names, `eval_xy = "points"` in the table means (x, y, t), else (dx, dy, dt) is taken,
+unless the third channel looks like each row's time (`looks_like_times`): then the side is
+undecided, as eval_dump says, and stage 6 asks for `eval_xy`. When
 the dump carries them, the per-channel `mean` and `std` it was normalized with are undone
 before any statistic.
 
@@ -104,6 +106,29 @@ def channel_order(
             )
         return order
     return POINT_ORDER if eval_xy == "points" else DEFAULT_ORDER
+
+
+def looks_like_times(values: np.ndarray, mask: np.ndarray) -> bool:
+    """Whether a channel about to be read as per-step Δt looks like each row's time
+    instead: in every row that is not all zeros it starts at 0 and never decreases over
+    the valid entries (zeros after the last nonzero one are padding), and some row holds
+    at least three such entries. Per-step Δt whose first step is 0 s in every row and that
+    never shrink are as unlikely as times, so the content does not decide."""
+    width = values.shape[1]
+    nonzero = mask & (values != 0)
+    rows = nonzero.any(axis=1)
+    if not rows.any():
+        return False
+    last = width - 1 - np.argmax(nonzero[:, ::-1], axis=1)
+    kept = mask & (np.arange(width) <= last[:, None]) & rows[:, None]
+    first = np.argmax(kept, axis=1)
+    if np.any(values[rows, first[rows]] != 0):
+        return False
+    with np.errstate(invalid="ignore"):
+        highest = np.maximum.accumulate(np.where(kept, values, -np.inf), axis=1)
+        before = np.concatenate([np.full((len(values), 1), -np.inf), highest[:, :-1]], axis=1)
+        never_decreases = bool(np.all(~kept | (values >= before)))
+    return never_decreases and bool(np.any(kept.sum(axis=1) >= 3))
 
 
 def read_channels(

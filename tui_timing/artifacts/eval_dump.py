@@ -23,8 +23,10 @@ first column is 0 in every row, which is the per-point convention: then xy holds
 when its first entries are not all (0, 0), and when they are (points that start at the
 origin, or displacements whose first step is 0 in 0 s) nothing in the content decides,
 and the side is `undecided`: stage 6 skips what depends on it and asks for
-`eval_xy = "points"` or `"steps"` in the table, which settles every case. Each reading
-is an assumption.
+`eval_xy = "points"` or `"steps"` in the table, which settles every case. A side of
+unnamed [N, T, 3] channels is undecided the same way when its third channel, about to be
+read as per-step Δt, starts at 0 and never decreases in every row, as a time does; there
+Δt itself is open (`dt_open`), not only xy. Each reading is an assumption.
 
 This module needs only numpy, so the hook works in an eval loop without importing torch;
 torch tensors are accepted by duck typing and the torch loader is imported only to read a
@@ -45,6 +47,7 @@ from tui_timing.artifacts.eval_channels import (
     channel_order,
     channel_tensor,
     is_point_order,
+    looks_like_times,
     read_channels,
     stored_figures,
 )
@@ -163,6 +166,9 @@ class XyReading:
     question: str | None = None
     #: Where per-row lengths stand in for a mask: what they count, and why.
     lengths: tuple[str, str] | None = None
+    #: The answer to `question` changes Δt itself (a channel read as per-step Δt or as
+    #: times), not only xy: then no figure of Δt holds under both readings.
+    dt_open: bool = False
 
     def assumptions(self, side: str) -> list[Assumption]:
         if self.question is not None:
@@ -215,6 +221,12 @@ class EvalDump:
         """The question with the table line that answers it (None when all is decided)."""
         question = self.question
         return None if question is None else f"{question} Set {TABLE}"
+
+    @property
+    def dt_open(self) -> bool:
+        """Whether the open question changes Δt itself (not only how xy is read)."""
+        sides = (self.real, self.fake)
+        return any(s.reading is not None and s.reading.dt_open for s in sides)
 
 
 def load_eval_dump(path: str | Path, settings: Settings | None = None) -> EvalDump:
@@ -343,9 +355,8 @@ def _parse_channels(
                 return found
         return None
 
-    order = channel_order(
-        [keys.get("channels"), lookup("channels")], file, f"{name}.channels", eval_xy
-    )
+    named = [keys.get("channels"), lookup("channels")]
+    order = channel_order(named, file, f"{name}.channels", eval_xy)
     points = is_point_order(order)
     mean, std = lookup("mean"), lookup("std")
     read = read_channels(
@@ -370,6 +381,18 @@ def _parse_channels(
             f"a [N, T, 3] tensor read as points and their time, {channels}: steps are the "
             "differences between consecutive points; the order is set with keys.eval "
             'channels = "x,y,t" (or "dx,dy,dt" for per-step channels)',
+        )
+    elif eval_xy is None and named == [None, None] and looks_like_times(read.dt, mask):
+        reading = XyReading(
+            "displacements",
+            "per step",
+            "",
+            question=(
+                f"{name}: a [N, T, 3] tensor with unnamed channels whose third starts at 0 "
+                "and never decreases along every row, as a time does: (x, y, t) points and "
+                "their time, or per-step (dx, dy, dt)?"
+            ),
+            dt_open=True,
         )
     else:
         reading = XyReading(

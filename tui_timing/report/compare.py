@@ -136,6 +136,12 @@ class Comparison:
     names: tuple[str, str] = ("A", "B")
 
     @property
+    def project(self) -> str | None:
+        """The pyproject.toml whose `[tool.timing-tui]` configured both runs (one table
+        for the one command), None without one."""
+        return self.a.project
+
+    @property
     def readings(self) -> list[ReadingChange]:
         """Where A's and B's assumptions differ."""
         return reading_changes(self.a, self.b)
@@ -188,6 +194,7 @@ class Comparison:
             "changes": [c.as_dict() for c in self.changes],
             "assumptions_differ": [r.as_dict() for r in self.readings],
             "summary": self.summary,
+            "project": self.project,
         }
 
 

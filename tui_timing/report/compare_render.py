@@ -14,7 +14,7 @@ from datetime import datetime
 from tui_timing.findings import ArtifactRef, Report, StageResult
 from tui_timing.report.compare import Change, Comparison
 from tui_timing.report.markdown import _cell, sample_mark
-from tui_timing.report.text import MARKS, printable
+from tui_timing.report.text import MARKS, printable, project_line
 from tui_timing.stages.catalog import STAGE_BY_ID
 
 ABSENT = "-   "
@@ -43,6 +43,8 @@ def artifact_groups(comparison: Comparison) -> list[tuple[str, dict[str, Artifac
 def render_compare_text(comparison: Comparison) -> str:
     """Artifacts per run, every stage with each check's status in A and B, verdicts, summary."""
     lines = ["timing-tui compare", ""]
+    if comparison.project is not None:
+        lines += [project_line(comparison.project), ""]
     for title, refs in artifact_groups(comparison):
         lines.append(f"{title}:")
         lines += [f"  {kind:<12} {ref.path}  [{ref.short_hash}]" for kind, ref in refs.items()]
@@ -191,6 +193,8 @@ def _verdict_line(side: str, report: Report) -> str:
 def compare_markdown(comparison: Comparison, when: datetime | None = None) -> str:
     """The scratchpad entry followed by every check's status and key figure in A and B."""
     lines = [comparison_entry(comparison, when)]
+    if comparison.project is not None:
+        lines += [project_line(comparison.project), ""]
     readings = comparison.readings
     if readings:
         lines += ["### Read differently", "", *(f"- {_cell(r.line())}" for r in readings), ""]

@@ -10,7 +10,7 @@ from datetime import datetime
 from pathlib import Path
 
 from tui_timing.findings import Action, ArtifactRef, Report, StageResult
-from tui_timing.report.text import printable, printable_name
+from tui_timing.report.text import printable, printable_name, project_line
 from tui_timing.resources import sample_data_dir
 from tui_timing.stages.catalog import STAGE_BY_ID, Stage
 
@@ -148,6 +148,8 @@ def _key_figures(stage: StageResult) -> str:
 def full_markdown(report: Report, when: datetime | None = None) -> str:
     """The findings summary followed by every check of every stage."""
     lines = [findings_markdown(report, when)]
+    if report.project is not None:
+        lines += [project_line(report.project), ""]
     for stage in report.stages:
         title = STAGE_BY_ID[stage.id].title
         lines += [f"### Stage {stage.id}: {title} ({stage.status})", ""]

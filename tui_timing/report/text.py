@@ -43,11 +43,17 @@ def _escape(match: re.Match[str]) -> str:
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
+def project_line(project: str) -> str:
+    """Which pyproject.toml's table configured the run (it can run code and set
+    tolerances), as every report of `check` and `compare` says it."""
+    return f"Project table: [tool.timing-tui] of {printable_name(project)}"
+
+
 def render_text(report: Report) -> str:
     """The whole report: artifacts, each stage with its checks and figures, the decision."""
     lines: list[str] = ["timing-tui check", ""]
     if report.project is not None:
-        lines += [f"Project table: [tool.timing-tui] of {printable_name(report.project)}", ""]
+        lines += [project_line(report.project), ""]
     lines.append("Artifacts:")
     if not report.artifacts:
         lines.append("  (none)")

@@ -253,14 +253,15 @@ def run(ctx: StageContext) -> StageResult:
 def _undecided(result: StageResult, dump: EvalDump, question: str, tol: Tolerances) -> StageResult:
     """A side that may hold points or steps: the checks that read its steps (Δt median and
     zeros, velocities, lengths, and C2ST behind them) skip with the question; what the two
-    readings share is still checked: each row's Δt sum and the positive Δt (re-normalization),
-    and whether fake rows copy real ones (both sides are read the same way)."""
-    dt_fit = fit_scale(dump.real.valid_dt(), dump.fake.valid_dt(), tol.scale_fit_ks)
+    readings share is still checked: whether fake rows copy real ones (both sides are read
+    the same way, and a copy is one either way), and, where only xy is open, each row's Δt
+    sum and the positive Δt (re-normalization). Where Δt itself is open (a channel of
+    per-step Δt or of times), no figure of Δt is the same under both readings."""
     reason = f"how to read the eval dump is open: {question}"
-    shared = {
-        RENORMALIZATION.id: _renormalization_check(dump, dt_fit, tol),
-        FAKE_GENERATED.id: _fake_generated_check(dump),
-    }
+    shared = {FAKE_GENERATED.id: _fake_generated_check(dump)}
+    if not dump.dt_open:
+        dt_fit = fit_scale(dump.real.valid_dt(), dump.fake.valid_dt(), tol.scale_fit_ks)
+        shared[RENORMALIZATION.id] = _renormalization_check(dump, dt_fit, tol)
     result.checks = [shared.get(spec.id) or spec.skipped(reason) for spec in CHECKS.specs]
     result.stats = {
         "rows": {"real": dump.real.n_rows, "fake": dump.fake.n_rows},

@@ -38,19 +38,14 @@ from tui_timing.findings import Check, StageResult
 from tui_timing.report.text import printable_name
 from tui_timing.stages.catalog import ALL_STAGES, STAGE_BY_ID, STAGES, Stage
 from tui_timing.tui import start_gc
-from tui_timing.tui.action_bar import ActionBar
 from tui_timing.tui.action_runner import ActionRunner
 from tui_timing.tui.charset import AsciiFilter, utf8_locale
 from tui_timing.tui.commands import PaletteEntry, TimingCommands
-from tui_timing.tui.compare_offer import CompareOffer
 from tui_timing.tui.compare_runner import CompareRunner
 from tui_timing.tui.compare_state import CompareState, compared_stage
-from tui_timing.tui.confirm_screen import ConfirmAction
 from tui_timing.tui.describe import describe_artifacts, shorter
 from tui_timing.tui.export import default_scratchpad, export_findings
 from tui_timing.tui.header_bar import HeaderBar
-from tui_timing.tui.help_screen import HelpScreen
-from tui_timing.tui.item_text import action_text
 from tui_timing.tui.messages import (
     ActionCancelled,
     ActionFinished,
@@ -70,7 +65,10 @@ from tui_timing.tui.messages import (
     StageStarted,
     while_running,
 )
-from tui_timing.tui.notification import TimedNotification
+from tui_timing.tui.notification import TimedNotification, toast_lines
+from tui_timing.tui.panes.action_bar import ActionBar
+from tui_timing.tui.panes.item_text import action_text
+from tui_timing.tui.panes.stage_pane import StagePane
 from tui_timing.tui.pipeline import (
     PAINT_WAIT_S,
     STORE_WAIT_S,
@@ -80,11 +78,13 @@ from tui_timing.tui.pipeline import (
     stages_fed_by,
 )
 from tui_timing.tui.preferences import save_theme, saved_theme
-from tui_timing.tui.run_picker import RunPicker
-from tui_timing.tui.safe_text import clean, escape_markup
-from tui_timing.tui.selector_screen import SelectorScreen
+from tui_timing.tui.safe_text import clean
+from tui_timing.tui.screens.compare_offer import CompareOffer
+from tui_timing.tui.screens.confirm_screen import ConfirmAction
+from tui_timing.tui.screens.help_screen import HelpScreen
+from tui_timing.tui.screens.run_picker import RunPicker
+from tui_timing.tui.screens.selector_screen import SelectorScreen
 from tui_timing.tui.stage_list import StageList
-from tui_timing.tui.stage_pane import StagePane
 from tui_timing.tui.status import StageState
 from tui_timing.tui.themes import (
     DEFAULT_THEME,
@@ -100,10 +100,10 @@ if TYPE_CHECKING:
     from tui_timing.config import ArtifactPaths, Invocation
     from tui_timing.report.runs import Target
     from tui_timing.stages.context import StageContext
-    from tui_timing.tui.decision_pane import DecisionPane
     from tui_timing.tui.launch_lookup import LaunchLookup
-    from tui_timing.tui.pane_search import Match
-    from tui_timing.tui.runs_screen import RunsChoice
+    from tui_timing.tui.panes.decision_pane import DecisionPane
+    from tui_timing.tui.panes.pane_search import Match
+    from tui_timing.tui.screens.runs_screen import RunsChoice
     from tui_timing.tui.search_bar import SearchBar
     from tui_timing.tui.stage_one_ahead import StageOneAhead
 
@@ -346,9 +346,10 @@ class TimingApp(App[None]):
     ) -> None:
         """A notification as plain text, control characters escaped: its message quotes
         paths, verdicts and problems from files (a `[` in them is not markup). Toasts sit
-        in the empty foot of the stage list (app.tcss), never over a pane's charts."""
+        in the empty foot of the stage list (app.tcss), never over a pane's charts, and
+        are wrapped to their width here, at words and a path's `/` (notification.py)."""
         notification = TimedNotification(
-            clean(message),
+            clean(message) if markup else toast_lines(clean(message)),
             clean(title),
             severity,
             self.NOTIFICATION_TIMEOUT if timeout is None else timeout,
@@ -502,6 +503,7 @@ class TimingApp(App[None]):
         state.reason, state.runs = message.reason, state.runs + (0 if again else 1)
         state.updated = datetime.now().strftime("%H:%M:%S")
         state.cached_at = message.computed or ""
+        state.printed = message.printed
         self._show(message.stage)
         if message.stage == Stage.CACHE:
             self.call_after_refresh(self._when_charts_drawn, message.stage, CHART_FRAMES)
@@ -710,7 +712,7 @@ class TimingApp(App[None]):
 
     def action_runs(self) -> None:
         """The runs view: every run under the working folder on the cache in use, live."""
-        from tui_timing.tui.runs_screen import RunsScreen
+        from tui_timing.tui.screens.runs_screen import RunsScreen
 
         if self.paths is None or self.paths.cache is None:
             self.notify("No runs view yet: no cache is in use to diagnose runs on.", timeout=4)
@@ -791,7 +793,7 @@ class TimingApp(App[None]):
         path = Path(message.path)
         shown = path.relative_to(self.cwd) if path.is_relative_to(self.cwd) else path
         self.notify(
-            f"Appended to {escape_markup(printable_name(shown))}: {message.summary}.",
+            f"Appended to {printable_name(shown)}: {message.summary}.",
             title="Exported",
             timeout=8,
         )
@@ -799,14 +801,14 @@ class TimingApp(App[None]):
     @while_running
     def on_export_failed(self, message: ExportFailed) -> None:
         self.notify(
-            f"Scratchpad {escape_markup(message.problem)}",
+            f"Scratchpad {message.problem}",
             title="Export failed",
             severity="error",
             timeout=10,
         )
 
     def decision_pane(self) -> DecisionPane:
-        from tui_timing.tui.decision_pane import DecisionPane
+        from tui_timing.tui.panes.decision_pane import DecisionPane
 
         self._mount_panes()
         return self.query_one(DecisionPane)
@@ -1036,7 +1038,7 @@ class TimingApp(App[None]):
         if not self.runner.running:
             self.notify("No action is running.", timeout=3)
             return
-        from tui_timing.tui.cancel_screen import ConfirmCancel
+        from tui_timing.tui.screens.cancel_screen import ConfirmCancel
 
         self.push_screen(ConfirmCancel(bar.command, bar.elapsed), self._cancel_confirmed)
 
@@ -1068,7 +1070,7 @@ class TimingApp(App[None]):
 
     def action_copy_item(self) -> None:
         """Copy the check or figure under the pane's cursor (stage 7: the action whole)."""
-        from tui_timing.tui.decision_pane import DecisionPane
+        from tui_timing.tui.panes.decision_pane import DecisionPane
 
         pane = self.current_pane()
         if isinstance(pane, DecisionPane):
@@ -1093,7 +1095,7 @@ class TimingApp(App[None]):
 
     @on(StagePane.OpenItem)
     def _open_item(self, event: StagePane.OpenItem) -> None:
-        from tui_timing.tui.item_screen import ItemScreen
+        from tui_timing.tui.screens.item_screen import ItemScreen
 
         title = getattr(event.item, "item_title", "")
         text = getattr(event.item, "item_text", "")
@@ -1119,7 +1121,7 @@ class TimingApp(App[None]):
 
     def on_search_bar_changed(self, event: SearchBar.Changed) -> None:
         pane = self.current_pane()
-        from tui_timing.tui.pane_search import clear_marks, find_matches
+        from tui_timing.tui.panes.pane_search import clear_marks, find_matches
 
         clear_marks(pane)
         self._matches, self._match = find_matches(pane, event.query), 0
@@ -1145,7 +1147,7 @@ class TimingApp(App[None]):
             event.stop()
 
     def _show_matches(self, query: str) -> None:
-        from tui_timing.tui.pane_search import mark
+        from tui_timing.tui.panes.pane_search import mark
 
         current = self._match if self._matches else None
         mark(self._matches, current)
@@ -1157,7 +1159,7 @@ class TimingApp(App[None]):
         bar = self.search_bar()
         if bar is None:
             return  # not mounted yet: nothing was searched, nothing is marked
-        from tui_timing.tui.pane_search import clear_marks
+        from tui_timing.tui.panes.pane_search import clear_marks
 
         if bar.is_open:
             # A hidden box keeping the focus would take every key typed after (the app
@@ -1234,7 +1236,7 @@ def new_pane(stage_id: int) -> StagePane:
     info = STAGE_BY_ID[stage_id]
     if stage_id != Stage.DECISION:
         return StagePane(info)
-    from tui_timing.tui.decision_pane import DecisionPane
+    from tui_timing.tui.panes.decision_pane import DecisionPane
 
     return DecisionPane(info)
 

@@ -91,6 +91,9 @@ class StageFinished(Message):
     reason: str
     #: When a result from the results cache was computed (ISO 8601); None: computed now.
     computed: str | None = None
+    #: What the user's code printed for it: (while doing what, the text), e.g.
+    #: ("loading the checkpoint", "..."), ("running", "...").
+    printed: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass

@@ -36,6 +36,7 @@ from textual.message import Message
 
 from tui_timing.errors import ArtifactError
 from tui_timing.findings import StageResult
+from tui_timing.plugins import printed_by_user_code
 from tui_timing.stages.catalog import STAGE_BY_ID, Stage, readers_of
 from tui_timing.stages.context import PROGRESS_INTERVAL_S
 from tui_timing.tui.messages import (
@@ -170,6 +171,8 @@ class Pipeline:
         self._results: ResultsCache | None = None
         #: Artifacts left to load until a stage after the first needs them.
         self._later: set[str] = set()
+        #: What the user's code printed while each artifact kind was last loaded.
+        self._printed_loading: dict[str, str] = {}
         self._painted = threading.Event()
         #: Held from posting a result until it is stored (see `close`).
         self._storing = threading.Lock()
@@ -407,7 +410,9 @@ class Pipeline:
                         self._stamps[kind] = stamp(path)  # before reading: what was read
                 except OSError:
                     self._stamps = None  # a pipe or a device: nothing to key results on
-                self._ctx.artifacts[kind] = _load_one(kind, path, self._ctx.settings)
+                with printed_by_user_code() as printed:  # a user's model, when it is built
+                    self._ctx.artifacts[kind] = _load_one(kind, path, self._ctx.settings)
+                self._printed_loading[kind] = printed.text
         errors = {
             kind: str(loaded.error)
             for kind, loaded in self._ctx.artifacts.items()
@@ -545,7 +550,8 @@ class Pipeline:
         self._last_progress = 0.0
         self._post(StageStarted(stage, reason))
         try:
-            result = run_stage(ctx, stage)
+            with printed_by_user_code() as printed:  # plug-ins print into the pane, not the UI
+                result = run_stage(ctx, stage)
         except StageCancelled:
             self._post(StageInterrupted(stage))
             return False
@@ -556,14 +562,26 @@ class Pipeline:
             self._preempted.discard(stage)
         from tui_timing.report.results_cache import now
 
-        self._finish(stage, result, reason, now())
+        loading = [
+            (f"loading the {kind}", self._printed_loading.get(kind, ""))
+            for kind in STAGE_BY_ID[stage].reads
+        ]
+        said = tuple((w, text) for w, text in [*loading, ("running", printed.text)] if text)
+        self._finish(stage, result, reason, now(), said)
         return True
 
-    def _finish(self, stage: int, result: StageResult, reason: str, computed: str) -> None:
-        """Show a stage's result (already in the context), then store it (stage 1 once
-        drawn)."""
+    def _finish(
+        self,
+        stage: int,
+        result: StageResult,
+        reason: str,
+        computed: str,
+        printed: tuple[tuple[str, str], ...] = (),
+    ) -> None:
+        """Show a stage's result (already in the context) with what the user's code
+        printed for it, then store it (stage 1 once drawn)."""
         with self._storing:  # from the moment it may be on screen until it is stored
-            self._post(StageFinished(stage, result, reason))
+            self._post(StageFinished(stage, result, reason, printed=printed))
             self._computed[stage] = computed
             if stage == Stage.CACHE:  # drawn first: storing reads the whole cache to hash it
                 self._painted.wait(self._paint_wait_s)
@@ -609,7 +627,7 @@ def same_artifacts(paths: ArtifactPaths, found: Discovered) -> Selection:
 def _import_charts() -> None:
     """Import the chart widget (plotext, about a fifth of a bare Textual app's start-up) on
     this thread, before stage 1's result needs it on the UI thread."""
-    import tui_timing.tui.plot_view  # noqa: F401
+    import tui_timing.tui.panes.plot_view  # noqa: F401
 
 
 def _load_one(kind: str, path: Path, settings: Settings) -> Loaded[Any]:

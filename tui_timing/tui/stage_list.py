@@ -19,7 +19,8 @@ NAME_WIDTH = 12
 def stage_prompt(
     state: StageState, compared: tuple[str, str] | None = None, plain: bool = False
 ) -> Content:
-    """`1 cache        ✔ pass`: number, name and status word; in compare mode A's mark
+    """`1 cache        ✔ pass`: number, name and status word (and a line saying the stage
+    is not assessed when most of its checks skipped); in compare mode A's mark
     right before B's status (`3 model       ✘✔ pass`: the list is 24 columns wide, and
     `6 integration –· pending` just fits). `plain`: in the row's own colour, for the
     highlighted row (a status colour on the highlight's background is unreadable: green
@@ -30,9 +31,11 @@ def stage_prompt(
         return f"{MARKS[status]} {status}" if plain else status_markup(status)
 
     if compared is None:
-        # `4 training    ✔ pass 1/6`: most checks skipped, so not assessed whatever passed
+        # Most checks skipped, so not assessed whatever passed: said on a second line
+        # (`  1/6 ran: not assessed`), as `– not assessed` beside the longest name would
+        # not fit the 24 columns.
         note = ran_note(state.result if state.phase == "done" else None, brief=True)
-        tail = "" if not note else f" {note}" if plain else f" [$text-muted]{note}[/]"
+        tail = "" if not note else f"\n  {note}" if plain else f"\n  [$text-muted]{note}[/]"
         return Content.from_markup(f"{state.id} {name}{word(state.status)}{tail}")
     status_a, status_b = compared
     mark_a = MARKS[status_a] if plain else f"[{COLORS[status_a]}]{MARKS[status_a]}[/]"

@@ -44,12 +44,14 @@ def status_markup(status: str, width: int = 0) -> str:
 
 def ran_note(result: StageResult | None, brief: bool = False) -> str:
     """Beside the status of a stage most of whose checks skipped (the decision does not
-    count it as assessed): `1/6` in the stage list, `1 of 6 checks ran: not assessed` in
-    its pane; "" otherwise."""
+    count it as assessed): `1/6 ran: not assessed` (`not assessed` when none ran) under it
+    in the stage list, `1 of 6 checks ran: not assessed` in its pane; "" otherwise."""
     if result is None or result.assessed:
         return ""
     ran, total = result.checks_ran, len(result.checks)
-    return f"{ran}/{total}" if brief else f"{ran} of {total} checks ran: not assessed"
+    if brief:
+        return f"{ran}/{total} ran: not assessed" if ran else "not assessed"
+    return f"{ran} of {total} checks ran: not assessed"
 
 
 @dataclass
@@ -72,6 +74,8 @@ class StageState:
     runs: int = 0
     #: Artifact problems this stage depends on: kind -> "file [key]: problem".
     artifact_errors: dict[str, str] = field(default_factory=dict)
+    #: What the user's code printed for the last result: (while doing what, the text).
+    printed: tuple[tuple[str, str], ...] = ()
 
     @property
     def status(self) -> DisplayStatus:

@@ -13,8 +13,8 @@ from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.widgets import Static
 
-from tui_timing.tui.dialog import Dialog
 from tui_timing.tui.safe_text import markup
+from tui_timing.tui.screens.dialog import Dialog
 
 
 class ConfirmCancel(Dialog[bool]):

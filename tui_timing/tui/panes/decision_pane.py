@@ -21,11 +21,11 @@ from tui_timing.findings import Action, Decision, RuleOutcome, StageResult
 from tui_timing.report.compare import Comparison
 from tui_timing.stages.catalog import StageInfo
 from tui_timing.tui.compare_state import ComparedStage
-from tui_timing.tui.decision_path import DecisionPath
-from tui_timing.tui.item_text import action_text
-from tui_timing.tui.pane_item import PaneItem
+from tui_timing.tui.panes.decision_path import DecisionPath
+from tui_timing.tui.panes.item_text import action_text
+from tui_timing.tui.panes.pane_item import PaneItem
+from tui_timing.tui.panes.stage_pane import StagePane
 from tui_timing.tui.safe_text import clean, lines, markup
-from tui_timing.tui.stage_pane import StagePane
 from tui_timing.tui.themes import PlotPalette
 
 #: Lines of action output kept: enough for a build log, bounded for a long-running command.

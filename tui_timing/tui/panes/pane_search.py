@@ -26,7 +26,7 @@ class Match:
 
 def unit_text(widget: Widget) -> str:
     """The plain text a widget shows (a container: its text widgets' texts, joined)."""
-    from tui_timing.tui.plot_view import PlotView
+    from tui_timing.tui.panes.plot_view import PlotView
 
     if isinstance(widget, PlotView):
         return widget.data.title if widget.data is not None else ""
@@ -38,7 +38,7 @@ def unit_text(widget: Widget) -> str:
 def _units(pane: Widget) -> list[Widget]:
     """The searchable widgets of a pane in reading order: `.item` and `.rule` rows whole,
     other text widgets one by one, charts by their title."""
-    from tui_timing.tui.plot_view import PlotView
+    from tui_timing.tui.panes.plot_view import PlotView
 
     units: list[Widget] = []
     inside: set[Widget] = set()  # rows taken whole, and hidden widgets

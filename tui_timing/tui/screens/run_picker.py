@@ -14,8 +14,8 @@ from textual.containers import Vertical
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
-from tui_timing.tui.dialog import Dialog
 from tui_timing.tui.safe_text import styled
+from tui_timing.tui.screens.dialog import Dialog
 
 if TYPE_CHECKING:
     from tui_timing.artifacts.discovery import Run

@@ -5,7 +5,7 @@ from __future__ import annotations
 from textual.containers import Vertical
 from textual.content import Content
 
-from tui_timing.tui.pane_item import PaneItem
+from tui_timing.tui.panes.pane_item import PaneItem
 from tui_timing.tui.safe_text import markup
 
 

@@ -14,8 +14,8 @@ from textual.containers import Vertical
 from textual.widgets import Input, Static
 
 from tui_timing.findings import Action
-from tui_timing.tui.dialog import Dialog
 from tui_timing.tui.safe_text import clean, markup
+from tui_timing.tui.screens.dialog import Dialog
 
 
 class ConfirmAction(Dialog[str | None]):

@@ -30,7 +30,7 @@ class PlotStack(Vertical):
 
     def show(self, plots: list[Plot], palette: PlotPalette, flip_log: bool) -> None:
         """Draw these plots; existing views take new data when the titles line up."""
-        first_chart = plots and "tui_timing.tui.plot_view" not in sys.modules
+        first_chart = plots and "tui_timing.tui.panes.plot_view" not in sys.modules
         if self._pending is not None or first_chart:
             if self._pending is None:
                 self.call_after_refresh(self._show_pending)
@@ -39,7 +39,7 @@ class PlotStack(Vertical):
         self._draw(plots, palette, flip_log)
 
     def _show_pending(self) -> None:
-        import tui_timing.tui.plot_view  # noqa: F401  (imported here, so drawn now)
+        import tui_timing.tui.panes.plot_view  # noqa: F401  (imported here, so drawn now)
 
         pending, self._pending = self._pending, None
         if pending is not None:
@@ -48,7 +48,7 @@ class PlotStack(Vertical):
     def _draw(self, plots: list[Plot], palette: PlotPalette, flip_log: bool) -> None:
         if not plots and not self.children:
             return
-        from tui_timing.tui.plot_view import PlotView
+        from tui_timing.tui.panes.plot_view import PlotView
 
         views = list(self.query(PlotView))
         same = len(views) == len(plots) and all(

@@ -10,8 +10,8 @@ from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from tui_timing.tui.dialog import Dialog
 from tui_timing.tui.safe_text import markup, styled
+from tui_timing.tui.screens.dialog import Dialog
 
 
 class ItemScreen(Dialog[bool]):

@@ -23,9 +23,9 @@ from textual.content import Content
 from textual.widgets import Static
 
 from tui_timing.findings import Check
-from tui_timing.tui.formatting import format_value
-from tui_timing.tui.item_text import check_text as full_check_text
-from tui_timing.tui.pane_item import PaneItem
+from tui_timing.tui.panes.formatting import format_value
+from tui_timing.tui.panes.item_text import check_text as full_check_text
+from tui_timing.tui.panes.pane_item import PaneItem
 from tui_timing.tui.safe_text import markup
 from tui_timing.tui.status import COLORS, MARKS, status_markup
 

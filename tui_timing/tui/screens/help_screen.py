@@ -11,8 +11,8 @@ from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.widgets import Static
 
-from tui_timing.tui.dialog import Dialog
 from tui_timing.tui.safe_text import lines, markup
+from tui_timing.tui.screens.dialog import Dialog
 
 #: Keys handled by the focused widget rather than by an app binding.
 EXTRA_KEYS: tuple[tuple[str, str], ...] = (

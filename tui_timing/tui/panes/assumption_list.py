@@ -10,7 +10,7 @@ from __future__ import annotations
 from textual.containers import Vertical
 
 from tui_timing.findings import Assumption
-from tui_timing.tui.pane_item import PaneItem
+from tui_timing.tui.panes.pane_item import PaneItem
 from tui_timing.tui.safe_text import markup
 
 

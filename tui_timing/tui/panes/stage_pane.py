@@ -19,6 +19,7 @@ from typing import ClassVar
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
+from textual.content import Content
 from textual.events import Click
 from textual.message import Message
 from textual.widget import Widget
@@ -26,12 +27,12 @@ from textual.widgets import Static
 
 from tui_timing.findings import StageResult
 from tui_timing.stages.catalog import StageInfo
-from tui_timing.tui.assumption_list import AssumptionList
-from tui_timing.tui.checks_view import ChecksView, PassedChecks
-from tui_timing.tui.compare_checks import CompareChecks
 from tui_timing.tui.compare_state import ComparedStage
-from tui_timing.tui.figure_list import FigureList
-from tui_timing.tui.plot_stack import PlotStack
+from tui_timing.tui.panes.assumption_list import AssumptionList
+from tui_timing.tui.panes.checks_view import ChecksView, PassedChecks
+from tui_timing.tui.panes.compare_checks import CompareChecks
+from tui_timing.tui.panes.figure_list import FigureList
+from tui_timing.tui.panes.plot_stack import PlotStack
 from tui_timing.tui.safe_text import lines, markup, styled
 from tui_timing.tui.status import StageState, ran_note, status_markup
 from tui_timing.tui.themes import PlotPalette
@@ -145,8 +146,10 @@ class StagePane(VerticalScroll, can_focus=True):
         result = state.shown_result
         note = self.query_one(".pane-note", Static)
         skip = result.skip_reason if result is not None else None
-        note.display = bool(skip)
-        note.update(markup("skipped: $why", why=skip) if skip else "")
+        said = [markup("skipped: $why", why=skip)] if skip else []
+        said += printed_lines(state.printed if state.phase == "done" else ())
+        note.display = bool(said)
+        note.update(lines(said))
         self.show_result(result, palette, flip_log)
         if compared is not None:
             self.show_compared(compared, palette, flip_log)
@@ -270,6 +273,24 @@ def progress_bar(fraction: float) -> str:
     """`██████░░░░░░ 50%`."""
     filled = round(max(0.0, min(1.0, fraction)) * BAR_WIDTH)
     return "█" * filled + "░" * (BAR_WIDTH - filled) + f" {fraction:.0%}"
+
+
+#: How many of the last lines of what the user's code printed a pane shows.
+PRINTED_LINES = 12
+
+
+def printed_lines(printed: tuple[tuple[str, str], ...]) -> list[Content]:
+    """What the user's code printed for the result on show (plug-ins print here, not over
+    the screen), under a line saying while doing what; each text's last PRINTED_LINES
+    lines, as plain text."""
+    out: list[Content] = []
+    for doing, text in printed:
+        shown = text.rstrip("\n").splitlines()
+        cut = len(shown) - PRINTED_LINES
+        last = f" (its last {PRINTED_LINES} lines)" if cut > 0 else ""
+        out.append(markup(f"your code printed while $doing{last}:", doing=doing))
+        out += [styled(f"  {line}") for line in shown[max(cut, 0) :]]
+    return out
 
 
 def _meta_line(state: StageState) -> str:

@@ -18,9 +18,9 @@ from textual.content import Content
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
-from tui_timing.tui.dialog import Dialog
 from tui_timing.tui.pipeline import Selection
 from tui_timing.tui.safe_text import lines, markup, styled
+from tui_timing.tui.screens.dialog import Dialog
 
 #: Passed-over entries listed under the list before "… and N more".
 PASSED_OVER_SHOWN = 8

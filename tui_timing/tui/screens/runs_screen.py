@@ -24,8 +24,8 @@ from tui_timing.config import ArtifactPaths, Settings
 from tui_timing.report.follow import POLL_S, RunFollower
 from tui_timing.report.runs import RunDiagnoser, RunRow, Target, overlay_plots, ranked
 from tui_timing.report.runs_render import HEADER, row_cells
-from tui_timing.tui.dialog import Dialog
-from tui_timing.tui.plot_stack import PlotStack
+from tui_timing.tui.panes.plot_stack import PlotStack
+from tui_timing.tui.screens.dialog import Dialog
 from tui_timing.tui.themes import PlotPalette
 
 
