@@ -44,7 +44,6 @@ from tui_timing.tui.commands import PaletteEntry, TimingCommands
 from tui_timing.tui.compare_runner import CompareRunner
 from tui_timing.tui.compare_state import CompareState, compared_stage
 from tui_timing.tui.describe import describe_artifacts, shorter
-from tui_timing.tui.export import default_scratchpad, export_findings
 from tui_timing.tui.header_bar import HeaderBar
 from tui_timing.tui.messages import (
     ActionCancelled,
@@ -79,11 +78,6 @@ from tui_timing.tui.pipeline import (
 )
 from tui_timing.tui.preferences import save_theme, saved_theme
 from tui_timing.tui.safe_text import clean
-from tui_timing.tui.screens.compare_offer import CompareOffer
-from tui_timing.tui.screens.confirm_screen import ConfirmAction
-from tui_timing.tui.screens.help_screen import HelpScreen
-from tui_timing.tui.screens.run_picker import RunPicker
-from tui_timing.tui.screens.selector_screen import SelectorScreen
 from tui_timing.tui.stage_list import StageList
 from tui_timing.tui.status import StageState
 from tui_timing.tui.themes import (
@@ -581,6 +575,7 @@ class TimingApp(App[None]):
 
     def _offer_newer(self, newest: Target, run: Run) -> None:
         from tui_timing.artifacts.discovery import Run
+        from tui_timing.tui.screens.compare_offer import CompareOffer
 
         if self.compare is not None or newest.checkpoint is None or self.paths is None:
             return
@@ -670,6 +665,8 @@ class TimingApp(App[None]):
         self._show(stage_id)
 
     def action_help(self) -> None:
+        from tui_timing.tui.screens.help_screen import HelpScreen
+
         self.push_screen(HelpScreen(self.help_keys()))
 
     def help_keys(self) -> list[tuple[str, str]]:
@@ -699,6 +696,8 @@ class TimingApp(App[None]):
 
     def action_select_artifacts(self) -> None:
         """Choose another discovered run, cache or eval dump."""
+        from tui_timing.tui.screens.selector_screen import SelectorScreen
+
         found = self.found
         if found is None:
             given = self.invocation.any_artifact
@@ -756,6 +755,8 @@ class TimingApp(App[None]):
 
     def action_export(self, stage: int | None = None) -> None:
         """Append the findings so far to the scratchpad (on a thread: it hashes files)."""
+        from tui_timing.tui.export import default_scratchpad
+
         snapshot = self.pipeline.snapshot()
         if snapshot is None:
             self.notify("Nothing to export yet: the stages have not run.", severity="warning")
@@ -781,6 +782,8 @@ class TimingApp(App[None]):
     def _export(
         self, snapshot: StageContext, target: Path, stage: int | None, within: Path | None
     ) -> None:
+        from tui_timing.tui.export import export_findings
+
         try:
             written, summary = export_findings(snapshot, target, stage, within)
         except ArtifactError as exc:
@@ -815,6 +818,8 @@ class TimingApp(App[None]):
 
     def action_run_action(self) -> None:
         """Run the highlighted suggested action's command, after a confirmation."""
+        from tui_timing.tui.screens.confirm_screen import ConfirmAction
+
         action = self.decision_pane().selected_action()
         if action is None:
             self.notify("No action to run: the decision has not suggested any yet.", timeout=4)
@@ -898,6 +903,8 @@ class TimingApp(App[None]):
 
     def action_compare(self) -> None:
         """Pick a second run to show beside the one on show; `c` again leaves compare mode."""
+        from tui_timing.tui.screens.run_picker import RunPicker
+
         if self.compare is not None:
             self.compare_runner.stop()
             self.compare = None
@@ -1009,6 +1016,7 @@ class TimingApp(App[None]):
         if self._action_origin is None or self.runner.running:
             return
         from tui_timing.artifacts.discovery import discover
+        from tui_timing.tui.screens.compare_offer import CompareOffer
 
         origin, before = self._action_origin
         for run in discover(self.cwd).runs:
