@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 import torch
+from child_process import interruptible
 from click.testing import CliRunner
 from sample_paths import SAMPLE
 
@@ -178,6 +179,7 @@ def test_follow_diagnoses_each_checkpoint_as_training_writes_it(tmp_path: Path) 
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=interruptible,  # Ctrl-C delivered even when the tests run in the background
     )
     lines: list[str] = []
     reader = threading.Thread(target=lambda: lines.extend(proc.stdout or ()), daemon=True)

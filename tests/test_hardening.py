@@ -30,6 +30,7 @@ import numpy as np
 import pytest
 import torch
 from cache_faults import npz_with_a_text_member
+from child_process import interruptible
 from sample_paths import CACHE, INCREMENTS
 
 from tui_timing.artifacts.safe_load import load_container
@@ -761,13 +762,17 @@ def test_ctrl_c_exits_130(tmp_path: Path) -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=interruptible,  # Ctrl-C delivered even when the tests run in the background
     )
     assert child.stderr is not None
-    for line in child.stderr:  # the plug-in is running: Ctrl-C now
-        if line.startswith("waiting"):
-            break
-    child.send_signal(signal.SIGINT)
-    _, err = child.communicate(timeout=120)
+    try:
+        for line in child.stderr:  # the plug-in is running: Ctrl-C now
+            if line.startswith("waiting"):
+                break
+        child.send_signal(signal.SIGINT)
+        _, err = child.communicate(timeout=120)
+    finally:
+        child.kill()  # a no-op once it has exited; a child that ignored Ctrl-C is not left
     assert child.returncode == 130, err[-2000:]
     assert "interrupted" in err and "Traceback" not in err
 
