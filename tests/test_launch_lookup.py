@@ -1,7 +1,6 @@
 """A launch asks the results cache before Textual is imported: a warm launch's first frame
 shows every cached status, with neither torch nor numpy imported and no child forked (its
-charts and its passing checks' lines come a frame later); a miss leaves stage 1 to the
-child."""
+charts come a frame later); a miss leaves stage 1 to the child."""
 
 from __future__ import annotations
 
@@ -43,25 +42,14 @@ class Probe(TimingApp):
             seen["imported"] = sorted(m for m in ("torch", "numpy") if m in sys.modules)
             strips = self.screen._compositor.render_strips()
             seen["screen"] = "\\n".join(strip.text for strip in strips)
-            seen["first_charts"] = len(self.query("#pane-1 PlotView"))
-            seen["first_passed_lines"] = len(self.query("#pane-1 PassedChecks PaneItem"))
         super()._start_pipeline()
 
 async def run():
     app = Probe(invocation, ahead=ahead, lookup=lookup)
     async with app.run_test(size=(120, 40)) as pilot:
-        result = app.states[1].result
-        plots = len(result.plots)
-        passed = sum(check.status == "pass" for check in result.checks)
-        # the charts and the passing checks' lines a frame or two later (a guard, not a wait)
-        for _ in range(2400):
-            if seen and len(app.query("#pane-1 PlotView")) == plots and len(
-                app.query("#pane-1 PassedChecks PaneItem")
-            ) == passed:
-                break
+        while not seen or not app.query("#pane-1 PlotView"):  # the charts a frame later
             await pilot.pause(0.05)
         seen["charts"] = [view.data.title for view in app.query("#pane-1 PlotView")]
-        seen["passed_lines"] = [len(app.query("#pane-1 PassedChecks PaneItem")), passed]
     print(json.dumps({**seen, "forked": ahead is not None}))
 
 asyncio.run(run())
@@ -88,10 +76,6 @@ def test_a_warm_launchs_first_frame_shows_every_cached_status_before_torch_or_nu
     screen = first["screen"]
     assert "pending" not in screen and "from cache" in screen, screen
     assert "Segment duration (s)" in first["charts"], first["charts"]
-    # what is below the first screen's worth comes after the first frame: stage 1's charts
-    # (plotext) and its passing checks, one styled line each; then all of them
-    assert first["first_charts"] == 0 and first["first_passed_lines"] == 0, first
-    assert len(first["charts"]) > 1 and first["passed_lines"][0] == first["passed_lines"][1] > 0
 
 
 def test_a_miss_is_asked_once_and_no_cache_asks_nothing() -> None:

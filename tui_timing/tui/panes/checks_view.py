@@ -7,9 +7,8 @@ status) in a pane 50 columns wide as well as 200. The measured/expected line nev
 it is cut at the pane's edge, so a dict of quantiles costs one line (the sentence already
 states the figures that matter; `check --format json` has them all).
 
-`PassedChecks` comes after the charts: the passing checks, one line each, cut at the edge,
-mounted a frame after the result (as the charts are). What needs attention is on the first
-screen; what holds is still listed, below.
+`PassedChecks` comes after the charts: the passing checks, one line each, cut at the edge.
+What needs attention is on the first screen; what holds is still listed, below.
 
 Every check is an item the pane's cursor rests on: Enter opens it whole, `Y` copies it.
 
@@ -151,9 +150,6 @@ class PassedChecks(Vertical):
     }
     """
 
-    #: Counts the sets of lines mounted (see `show`).
-    _mounting = 0
-
     def compose(self) -> ComposeResult:
         yield Static(classes="passed-heading")
 
@@ -171,12 +167,5 @@ class PassedChecks(Vertical):
             return
         for line in lines:
             line.remove()
-        self._mounting += 1
         if items:
-            # A frame later: the list is below the charts, and a launch's first frame (a
-            # warm one shows stage 1's result in it) need not style a line per check.
-            self.call_after_refresh(self._mount_lines, items, self._mounting)
-
-    def _mount_lines(self, items: list[tuple[Content, str, str]], mounting: int) -> None:
-        if mounting == self._mounting:  # else newer lines replaced these meanwhile
             self.mount_all([PaneItem(*item) for item in items])
