@@ -105,7 +105,11 @@ def main() -> None:
             env.append(f"XDG_CACHE_HOME={scratch / f'cold{count[0]}'}")
         command = ["env", *env, sys.executable, str(common.BENCH_DIR / "floors" / "cpu_until.py"),
                    str(out), *launch.markers, "--", *launch.target]  # fmt: skip
-        tmux.until_written(command, out)
+        try:
+            tmux.until_written(command, out)
+        except RuntimeError as exc:  # once seen: a pane that showed nothing; said, tried again
+            print(f"warning: {exc}\ntrying that launch again", file=sys.stderr)
+            tmux.until_written(command, out)
         figures = json.loads(out.read_text())
         launch.runs.append(figures)
         last = figures["markers"][launch.markers[-1]]

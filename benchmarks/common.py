@@ -418,13 +418,21 @@ class Tmux:
         self._tmux("new-session", "-d", "-s", "run", "-x", str(self.width), "-y",
                    str(self.height), line)  # fmt: skip
         pid = int(self._tmux("display-message", "-p", "-t", "run", "#{pane_pid}").strip() or 0)
+        self._tmux("set-option", "-t", "run", "remain-on-exit", "on")  # its last words
         try:
+            polls = 0
             while not path.exists():
-                if time.perf_counter() - start > timeout:
+                polls += 1  # whether it died: every 0.5 s (a tmux process each time)
+                alive = (
+                    polls % 25
+                    or self._tmux("display-message", "-p", "-t", "run", "#{pane_dead}").strip()
+                    == "0"
+                )
+                if not alive or time.perf_counter() - start > timeout:
                     screen = self._tmux("capture-pane", "-p", "-t", "run")
+                    why = "it exited" if not alive else f"after {timeout:.0f} s"
                     raise RuntimeError(
-                        f"{shell_line(command)}: {path} not written after {timeout:.0f} s; "
-                        f"last screen:\n{screen}"
+                        f"{shell_line(command)}: {path} not written ({why}); last screen:\n{screen}"
                     )
                 time.sleep(0.02)
             if exits:
