@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 import time
@@ -167,11 +168,12 @@ def _false_alarms(rows: list[dict[str, Any]]) -> list[str]:
     other than rule 9), on the users the thresholds were set on and on the held-out ones."""
     lines = [
         "Healthy and harmless runs (the healthy head, other seeds, another batch size, "
-        "standardized features, a harmless logit bound) flagged by any warning or failure, "
-        "or ending elsewhere than rule 9:",
+        "standardized features, a harmless logit bound, 15 and 60 epochs instead of 30, an "
+        "eval on a split the cache never holds) flagged by any warning or failure, or ending "
+        "elsewhere than rule 9:",
         "",
-        "| users | runs | flagged | rate | what was flagged |",
-        "| --- | --- | --- | --- | --- |",
+        "| users | runs | flagged | rate | 95% upper bound | what was flagged |",
+        "| --- | --- | --- | --- | --- | --- |",
     ]
     for label, pick in (
         ("looked at while setting thresholds", lambda u: u in TUNED_ON),
@@ -185,9 +187,24 @@ def _false_alarms(rows: list[dict[str, Any]]) -> list[str]:
         what = sorted({f for r in flagged for f in r.get("flagged", [])})
         lines.append(
             f"| {label} ({', '.join(users)}) | {len(healthy)} | {len(flagged)} | "
-            f"{len(flagged) / len(healthy):.0%} | {', '.join(what) or '—'} |"
+            f"{len(flagged) / len(healthy):.0%} | {upper_bound(len(flagged), len(healthy)):.0%} | "
+            f"{', '.join(what) or '—'} |"
         )
     return lines
+
+
+def upper_bound(flagged: int, runs: int, confidence: float = 0.95) -> float:
+    """The one-sided Clopper-Pearson upper bound of a rate seen `flagged` times in `runs`:
+    the rate p at which seeing so few has probability 1 − confidence (0 of n: about 3/n)."""
+
+    def at_most(p: float) -> float:
+        return sum(math.comb(runs, k) * p**k * (1 - p) ** (runs - k) for k in range(flagged + 1))
+
+    lo, hi = flagged / runs, 1.0
+    for _ in range(60):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if at_most(mid) > 1 - confidence else (lo, mid)
+    return hi
 
 
 def main() -> None:

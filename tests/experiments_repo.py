@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from research_repos import run_script, write
+from session_rows import cache_of
 
 from tui_timing.data.eval_dump_maker import Sequences, disjoint_halves, real_sequences
 
@@ -264,13 +265,16 @@ def points_and_time(seqs: Sequences, time_scale: float = 1.0) -> tuple[np.ndarra
     return data.astype(np.float32), points
 
 
-def experiments_repo(root: Path, cache_path: Path, sessions: list[Path]) -> tuple[Path, int]:
+def experiments_repo(root: Path, sessions: list[Path]) -> tuple[Path, int]:
     """The repo under `root`, its two runs trained; returns the root and the last step.
 
-    The cache's rows are the package's cache of real sessions saved under the repo's
-    names, its features standardized; each run's eval dump pairs two disjoint halves of
-    the same sessions' segments, the `padmass` run's fake times stretched ×1.3 (a drift its
-    eval pipeline brings)."""
+    The sessions' segments are split into two disjoint halves. The cache's rows are the
+    package's cache of the first half saved under the repo's names, its features
+    standardized; each run's eval dump pairs the first half with the second (real movement
+    the cache never holds), the `padmass` run's fake times stretched ×1.3 (a drift its eval
+    pipeline brings)."""
+    real, fake = disjoint_halves(real_sequences(sessions), seed=0)
+    cache_path = cache_of(real, root.parent / f"{root.name}-build", "bb")
     cache = torch.load(cache_path, weights_only=True)
     features = cache["features"].double().numpy()
     features = (features - features.mean(0)) / (features.std(0) + 1e-6)  # standardized
@@ -287,7 +291,6 @@ def experiments_repo(root: Path, cache_path: Path, sessions: list[Path]) -> tupl
     for name, flags in (("padmass", ["--no-mask-pad"]), ("healthy", [])):
         run_script(root, "scripts/train.py", name, "--epochs", str(EPOCHS), *flags)
     step = max(int(p.name.split("_")[-1]) for p in root.glob("experiments/healthy/ckpts/*"))
-    real, fake = disjoint_halves(real_sequences(sessions), seed=0)
     real, fake = real.trimmed(), fake.trimmed()
     for name, scale in (("padmass", 1.3), ("healthy", 1.0)):
         entries: dict[str, np.ndarray] = {"channels": np.array(["x", "y", "t"])}

@@ -325,7 +325,8 @@ def hf_repo(root: Path, sessions_dir: Path) -> Path:
     root.mkdir(parents=True, exist_ok=True)
     configs = {f"configs/{name}.json": run_config(name, floor) for name, floor in RUNS.items()}
     write(root, {**SOURCES, **configs})
-    cache = built_cache(sessions_dir, root / "build", max_len=MAX_LEN)
+    # The whole sessions: the epochs its Trainer logs are counted on this many rows.
+    cache = built_cache(sessions_dir, root / "build", max_len=MAX_LEN, whole=True)
     rows = root / "data/bb/rows.npz"
     rows.parent.mkdir(parents=True)
     np.savez(

@@ -38,10 +38,11 @@ from typing import Any
 
 import numpy as np
 import torch
+from session_rows import write_session
 
 import tui_timing
 from tui_timing.data.build_cache import SegmentationParams, build_cache
-from tui_timing.data.eval_dump_maker import disjoint_halves, real_sequences
+from tui_timing.data.eval_dump_maker import Sequences, disjoint_halves, real_sequences
 
 #: Epochs of each repo's own training: enough for a healthy head on these rows.
 LIGHTNING_EPOCHS = 60
@@ -61,16 +62,24 @@ def session_files(sessions_dir: Path) -> list[Path]:
     return sorted(sessions_dir.glob("user*/session_*"))
 
 
-def built_cache(sessions_dir: Path, out: Path, max_len: int) -> dict[str, torch.Tensor]:
-    """The package's own cache of the sessions (what `build-cache` writes), as tensors."""
-    result = build_cache(
-        sessions_dir,
-        out,
-        "bb",
-        "train",
-        SegmentationParams(max_len=max_len),
-        files=session_files(sessions_dir),
-    )
+def halves(sessions_dir: Path) -> tuple[Sequences, Sequences]:
+    """Two disjoint halves of the sessions' segments: the repos' caches hold the first, their
+    eval dumps pair it with the second (real movement the cache never holds, which is what a
+    generator that matches the data and copies none of it gives; a fake side of cache rows
+    is itself a fault, `integration.fake_generated`)."""
+    return disjoint_halves(real_sequences(session_files(sessions_dir)), seed=0)
+
+
+def built_cache(
+    sessions_dir: Path, out: Path, max_len: int, whole: bool = False
+) -> dict[str, torch.Tensor]:
+    """The package's own cache (what `build-cache` writes) of the first of the sessions'
+    `halves` (`whole`: of every segment), as tensors."""
+    raw, files = sessions_dir, session_files(sessions_dir)
+    if not whole:
+        files = [write_session(out / "raw" / "bb" / "rows.csv", halves(sessions_dir)[0])]
+        raw = files[0].parent
+    result = build_cache(raw, out, "bb", "train", SegmentationParams(max_len=max_len), files=files)
     cache: dict[str, torch.Tensor] = torch.load(result.cache_path, weights_only=True)
     return cache
 
@@ -326,7 +335,7 @@ def lightning_repo(root: Path, sessions_dir: Path) -> Path:
         lengths=cache["length"].numpy(),
         cond=cache["features"].numpy(),
     )
-    real, fake = disjoint_halves(real_sequences(session_files(sessions_dir)), seed=0)
+    real, fake = halves(sessions_dir)
     (root / "eval").mkdir()
     np.savez(
         root / "eval/samples.npz",
@@ -800,7 +809,7 @@ def hydra_repo(root: Path, sessions_dir: Path) -> Path:
     target.parent.mkdir(parents=True)
     torch.save({k: v for k, v in cache.items() if isinstance(v, torch.Tensor)}, target)
     shutil.copy(build / "bb/train_summary.json", target.parent)
-    real, fake = disjoint_halves(real_sequences(session_files(sessions_dir)), seed=0)
+    real, fake = halves(sessions_dir)
     (root / "eval").mkdir()
     torch.save(
         {"real": real.as_tensors(), "fake": fake.as_tensors()}, root / "eval/diffusion_samples.pt"

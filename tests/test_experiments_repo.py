@@ -17,16 +17,11 @@ import pytest
 from experiments_repo import experiments_repo
 
 import tui_timing
-from tui_timing.data.build_cache import BuildResult
 
 
 @pytest.fixture(scope="module")
-def repo(
-    small_build: BuildResult, small_sessions: list[Path], tmp_path_factory: pytest.TempPathFactory
-) -> tuple[Path, int]:
-    return experiments_repo(
-        tmp_path_factory.mktemp("mtraj"), small_build.cache_path, small_sessions
-    )
+def repo(small_sessions: list[Path], tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int]:
+    return experiments_repo(tmp_path_factory.mktemp("mtraj"), small_sessions)
 
 
 def compare(root: Path, *args: str) -> tuple[int, dict[str, Any]]:

@@ -105,6 +105,17 @@ class NextRowsProfile(Base):
         return item
 
 
+class ShiftedProfile(Base):
+    """Each row's own profile rolled one step later within its valid steps (an off-by-one
+    between the profile and the mask): sums, shapes and the mask all unchanged."""
+    def __getitem__(self, i):
+        item = self.row(i)
+        n = int(item["length"])
+        item["profile"] = item["profile"].clone()
+        item["profile"][:n] = torch.roll(item["profile"][:n], 1)
+        return item
+
+
 class Standardized(Base):
     """Features standardized per column (a harmless change: the same rows)."""
     def __init__(self, path):
@@ -203,6 +214,24 @@ def test_batch_rows_are_the_cache_rows_they_claim(small_cache: Path, user_module
         k: v for k, v in ALL_PASS.items() if k != check.id
     }
     assert statuses(stage2(small_cache, f"{user_module}:Standardized")) == ALL_PASS
+
+
+def test_a_profile_shifted_one_step_within_its_row_is_named_a_shift(
+    small_cache: Path, user_module: str
+) -> None:
+    """The row's own profile one step late is not another row's: batch_rows fails and says
+    shifted by one step (matched by content: the user's dataset carries no index)."""
+    check = stage2(small_cache, f"{user_module}:ShiftedProfile").check("dataset.batch_rows")
+    assert check is not None and check.status == "fail", check.message
+    m = check.measured
+    assert m["profile_off"] > 0 and m["shifted_one_step"] == m["profile_off"] == m["off"]
+    assert "profile" not in m["drifted"] and "shifted by one step" in check.message
+    assert (
+        stage2(small_cache, f"{user_module}:NextRowsProfile")
+        .check("dataset.batch_rows")
+        .measured.get("shifted_one_step")
+        is None
+    )  # another row's profile is not a shift
 
 
 def test_unknown_dataset_class_is_a_clear_failure(small_cache: Path, user_module: str) -> None:

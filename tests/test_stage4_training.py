@@ -9,10 +9,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from report_helpers import run_one, statuses
+from session_rows import cache_of
 
 from tui_timing.config import Settings
+from tui_timing.data.eval_dump_maker import real_sequences
 from tui_timing.findings import StageResult
 from tui_timing.stages.training import CHECKS
 
@@ -162,6 +165,31 @@ def test_statistics_still_on_their_way_warn(tmp_path: Path) -> None:
     check = stage4(write(tmp_path, rows)).check("train.stats_convergence")
     assert check.status == "warn"
     assert check.measured["figures"]["dur_mu"]["approaching"] is True
+
+
+def test_a_bin_few_cache_rows_reach_is_shown_not_judged(
+    small_sessions: list[Path], tmp_path: Path
+) -> None:
+    """The mid bin of a cache where 5 rows pass step 64 is those 5 rows' noise: a log 10×
+    off there converges as far as can be told (and says so); on the sample cache, where
+    297 rows reach it, the same 10× is judged and fails."""
+    rows = real_sequences(small_sessions)
+    steps = rows.mask.sum(axis=1)
+    keep = np.r_[np.flatnonzero(steps <= 64), np.flatnonzero(steps > 64)[:5]]
+    few = cache_of(rows.take(np.sort(keep)), tmp_path, "few")
+    for cache, status in ((few, "pass"), (CACHE, "fail")):
+        want = stage4(INCREMENTS_LOG, cache=cache).stats["cache"]
+        log = [
+            {"epoch": epoch, "split": split, "loss": 1.0 / epoch, "duration_nll": 1.0 / epoch,
+             **want, "profile_mid": 10 * want["profile_mid"]}
+            for epoch in (1, 2) for split in ("train", "val")
+        ]  # fmt: skip
+        check = stage4(write(tmp_path, log, f"{status}.jsonl"), cache=cache).check(
+            "train.stats_convergence"
+        )
+        assert check is not None and check.status == status, check.message
+        assert "profile_mid" in check.message
+        assert ("(reached by 5 rows: not judged)" in check.message) == (status == "pass")
 
 
 def test_convergence_needs_a_cache() -> None:

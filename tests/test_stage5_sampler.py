@@ -11,7 +11,7 @@ import torch
 from report_helpers import statuses
 from sample_paths import CACHE, INCREMENTS, LINEAR
 
-from tui_timing.config import ArtifactPaths, Settings
+from tui_timing.config import ArtifactPaths, Settings, Tolerances
 from tui_timing.findings import StageResult
 from tui_timing.stages.context import ProgressEvent, StageCancelled, StageContext
 from tui_timing.stages.runner import load_artifacts, run_stage
@@ -45,6 +45,19 @@ def test_the_increments_run_passes_every_check() -> None:
     assert [p.kind for p in result.plots] == ["hist", "line", "bar"]
     real, fake = result.plots[0].series
     assert sum(real.y) == sum(fake.y) == 2048
+
+
+def test_a_healthy_head_is_judged_against_real_rows_at_its_own_floor() -> None:
+    """A deterministic head is smoother within rows than any real path: the sample data's
+    healthy head sits between the head floor (0.05×) and `dispersion_low` (0.25×, for a
+    sampler without a head), and passes; the head floor is a tolerance like any other."""
+    check = stage5().check("sampler.profile_dispersion")
+    assert check is not None and check.status == "pass", check.message
+    assert 0.05 < check.measured["ratio"] < 0.25
+    strict = Tolerances(dispersion_head_real_low=0.25)
+    again = stage5(tolerances=strict).check("sampler.profile_dispersion")
+    assert again is not None and again.status == "warn", again.message
+    assert again.measured["floor"] == 0.25 and "below 0.25×" in again.message
 
 
 def test_the_linear_run_is_flat_with_mass_on_padding() -> None:

@@ -17,6 +17,7 @@ import pytest
 import torch
 from click.testing import CliRunner
 from report_helpers import measured, run_one, statuses
+from session_rows import cache_of
 
 from tui_timing.artifacts.eval_dump import load_eval_dump
 from tui_timing.cli import main
@@ -41,6 +42,24 @@ SCREEN = 1920.0
 def halves(small_sessions: list[Path]) -> tuple[Sequences, Sequences]:
     """Two disjoint random halves of every segment of four real sessions."""
     return disjoint_halves(real_sequences(small_sessions), seed=0)
+
+
+@pytest.fixture(scope="module")
+def real_half_cache(
+    halves: tuple[Sequences, Sequences], tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """A cache of the real half's rows alone: the fake half is real movement it never holds
+    (what a generator that copies nothing gives)."""
+    return cache_of(halves[0], tmp_path_factory.mktemp("real-half"), "real-half")
+
+
+def shifted(seqs: Sequences, steps: int) -> Sequences:
+    """Each row's Δt rolled by `steps` within its valid steps (sums kept): an off-by-one
+    between the Δt and xy columns."""
+    dt = seqs.dt.copy()
+    for row, n in enumerate(seqs.mask.sum(axis=1)):
+        dt[row, :n] = np.roll(seqs.dt[row, :n], steps)
+    return Sequences(seqs.xy, dt, seqs.mask)
 
 
 def stage6(path: Path, cache: Path | None = None) -> StageResult:
@@ -70,16 +89,17 @@ def test_an_eval_whose_real_side_was_cut_differently_warns(
 
 
 def test_disjoint_real_halves_pass_both_gates_and_c2st(
-    halves: tuple[Sequences, Sequences], tmp_path: Path, small_cache: Path
+    halves: tuple[Sequences, Sequences], tmp_path: Path, real_half_cache: Path
 ) -> None:
     real, fake = halves
     path = write_eval_dump(tmp_path / "eval.pt", real, fake, fake_duration=fake.durations)
-    result = stage6(path, cache=small_cache)  # the cache of the same four sessions
+    result = stage6(path, cache=real_half_cache)  # the cache of the real half's rows
     assert statuses(result) == {
         "integration.dt_median": "pass",
         "integration.vel_p95": "pass",
         "integration.renormalization": "pass",
         "integration.fake_generated": "pass",  # only coincidences of short rows
+        "integration.dt_pairing": "pass",
         "integration.real_vs_cache": "pass",
         "integration.log_dt_ks": "pass",
         "integration.length_ks": "pass",
@@ -369,3 +389,63 @@ def test_histogram_bins_follow_the_bulk_not_the_outliers() -> None:
     assert min(busy) >= 10, busy  # was 2 or 3 bins with edges from the smallest to the largest
     peaks = [series.x[series.y.index(max(series.y))] for series in shown]
     assert peaks[1] > peaks[0]  # the fake's shift shows
+
+
+def test_a_fake_side_of_cache_rows_is_named_real_data_and_rule_7(
+    halves: tuple[Sequences, Sequences], tmp_path: Path, small_cache: Path, real_half_cache: Path
+) -> None:
+    """The fake side is rows of the cache that are not on the eval's real side: real
+    training data handed over as generated. Against the eval's real side alone it looks
+    like two disjoint real halves; against the cache's rows it is 100% copies."""
+    real, fake = halves
+    path = write_eval_dump(tmp_path / "eval.pt", real, fake, fake_duration=fake.durations)
+    ctx = load_artifacts(ArtifactPaths(eval=path, cache=small_cache), Settings())
+    check = run_stage(ctx, 6).check("integration.fake_generated")
+    assert check.status == "fail", check.message
+    assert check.measured["of_cache"] == fake.n_rows and check.measured["share"] == 1.0
+    assert check.measured["of_real_side"] < 0.1 * fake.n_rows
+    assert "the cache" in check.message and "real data" in check.message
+    verdict = run_stage(ctx, 7).stats
+    assert verdict["rule"] == 7, verdict
+    assert "rows of the cache" in verdict["verdict"] and "real data" in verdict["verdict"]
+    # The same dump with a cache that never held the fake rows: coincidences only.
+    clean = stage6(path, cache=real_half_cache).check("integration.fake_generated")
+    assert clean.status == "pass" and clean.measured["of_cache"] < 0.1 * fake.n_rows
+
+
+@pytest.mark.parametrize("steps", [1, -1])
+def test_dt_shifted_one_step_against_the_points_fails_pairing_and_rule_7(
+    halves: tuple[Sequences, Sequences], tmp_path: Path, real_half_cache: Path, steps: int
+) -> None:
+    """Δt rolled by one step against the points keep every pooled distribution: the gates
+    and the re-normalization pass, and the lag profile of step length against Δt finds the
+    shift, in its direction; the verdict is rule 7 and names it."""
+    real, fake = halves
+    moved = shifted(fake, steps)
+    path = write_eval_dump(tmp_path / "eval.pt", real, moved, fake_duration=moved.durations)
+    ctx = load_artifacts(ArtifactPaths(eval=path, cache=real_half_cache), Settings())
+    result = run_stage(ctx, 6)
+    got = statuses(result)
+    assert got["integration.dt_median"] == got["integration.renormalization"] == "pass"
+    check = result.check("integration.dt_pairing")
+    assert check.status == "fail", check.message
+    assert check.measured["shift"] == steps
+    assert "shifted by one step" in check.message
+    verdict = run_stage(ctx, 7).stats
+    assert verdict["rule"] == 7 and "shifted by one step" in verdict["verdict"], verdict
+
+
+def test_fake_dt_that_ignore_the_step_lengths_are_not_called_shifted(
+    halves: tuple[Sequences, Sequences], tmp_path: Path
+) -> None:
+    """A fake side whose Δt do not go with its steps at any lag (each row's duration spread
+    evenly, as a smooth head's profile under generated paths) is as far from real at every
+    shift: no shift is named."""
+    real, fake = halves
+    steps = fake.mask.sum(axis=1)
+    even = np.where(fake.mask, (fake.durations / np.maximum(steps, 1))[:, None], 0.0)
+    flat = Sequences(fake.xy, even, fake.mask)
+    path = write_eval_dump(tmp_path / "eval.pt", real, flat, fake_duration=flat.durations)
+    check = stage6(path).check("integration.dt_pairing")
+    assert check.status == "pass", check.message
+    assert check.measured["gain"] < 0.01

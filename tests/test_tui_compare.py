@@ -5,6 +5,8 @@ and after an action trains a new run, the offer to compare it with the run it ca
 from __future__ import annotations
 
 import shutil
+import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -12,6 +14,7 @@ from sample_paths import SAMPLE
 from test_tui_app import screen_text, settle, wait_for
 from textual.widgets import Input
 
+from tui_timing.artifacts import discovery
 from tui_timing.config import ArtifactPaths, Invocation, Settings
 from tui_timing.tui.app import TimingApp
 from tui_timing.tui.panes.compare_checks import CompareChecks
@@ -36,6 +39,25 @@ def project(tmp_path: Path, runs: tuple[str, ...], eval_dump: bool = False) -> P
 
 def discovering() -> Invocation:
     return Invocation(paths=ArtifactPaths(), settings=Settings(), scratchpad=None, theme=None)
+
+
+@pytest.fixture(name="walks")
+def walks_fixture(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, bool]]:
+    """Each walk of a folder for artifacts (`discover`, `candidate_files`) in the session:
+    its name and whether it ran on the UI thread (the pilot runs the app's loop on the
+    test's main thread), which it must not: a large folder would freeze the keys."""
+    seen: list[tuple[str, bool]] = []
+
+    def recorded(walk: Callable[..., object]) -> Callable[..., object]:
+        def walking(*args: object, **kwargs: object) -> object:
+            seen.append((walk.__name__, threading.current_thread() is threading.main_thread()))
+            return walk(*args, **kwargs)
+
+        return walking
+
+    for name in ("discover", "candidate_files"):
+        monkeypatch.setattr(discovery, name, recorded(getattr(discovery, name)))
+    return seen
 
 
 async def test_c_picks_a_second_run_every_pane_shows_both_and_c_leaves(
@@ -94,7 +116,7 @@ async def test_c_picks_a_second_run_every_pane_shows_both_and_c_leaves(
 
 
 async def test_after_an_action_trains_a_run_it_offers_to_compare_them(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, walks: list[tuple[str, bool]]
 ) -> None:
     """The linear run's verdict suggests training with increments; the action trains it
     for real, and the app offers to compare the new run with the linear one."""
@@ -112,6 +134,7 @@ async def test_after_an_action_trains_a_run_it_offers_to_compare_them(
         box.value += " --epochs 2"  # edited in the dialog, as a user may: a short run
         await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(app.screen, CompareOffer), timeout=300)
+        assert ("discover", False) in walks and ("discover", True) not in walks
         await pilot.press("enter")
         compare = app.compare
         assert compare is not None and compare.names == ("runs/linear", "runs/linear-increments")

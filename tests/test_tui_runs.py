@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from sample_paths import SAMPLE
 from test_tui_app import settle, shown, wait_for
-from test_tui_compare import discovering, project
+from test_tui_compare import discovering, project, walks_fixture  # noqa: F401 (the fixture)
 from textual.widgets import DataTable
 
 from tui_timing.tui.app import TimingApp
@@ -80,7 +80,7 @@ async def test_runs_view_follows_a_new_run_marks_overlays_and_opens(
 
 
 async def test_a_new_checkpoint_of_the_run_on_show_is_offered_as_b(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, walks: list[tuple[str, bool]]
 ) -> None:
     folder = project(tmp_path, ("linear",))
     monkeypatch.chdir(folder)
@@ -95,5 +95,9 @@ async def test_a_new_checkpoint_of_the_run_on_show_is_offered_as_b(
         shutil.copy(SAMPLE / "runs/increments/checkpoint.pt", newer)
         await wait_for(pilot, lambda: isinstance(app.screen, CompareOffer), timeout=60)
         await shown(pilot, app, "epoch_0031.pt")
+        # the run's folder was listed, then polled, then walked for the newest checkpoint:
+        # each on a worker thread
+        assert ("candidate_files", False) in walks and ("discover", False) in walks
+        assert not [walk for walk, on_ui_thread in walks if on_ui_thread]
         await pilot.press("enter")
         assert app.compare is not None and app.compare.paths.checkpoint == newer

@@ -27,6 +27,7 @@ import cache_faults
 import numpy as np
 import torch
 import verdict_plugins
+from session_rows import cache_of
 
 from tui_timing.config import ArtifactPaths, Settings
 from tui_timing.data.build_cache import build_cache
@@ -41,6 +42,8 @@ from tui_timing.data.eval_dump_maker import (
 from tui_timing.model.train import TrainOptions, train
 from tui_timing.stages.runner import build_report, load_artifacts, run_stage, stages_to_run
 
+#: No step of a real movement is longer than this (px): longer ones are logging glitches.
+SCREEN_PX = 4096
 #: Rows of the eval dumps per side (the real half of the sessions' segments, the fake half).
 EVAL_ROWS = 1500
 
@@ -105,14 +108,29 @@ class World:
         return sorted(p for p in folder.iterdir() if p.is_file())[:count]
 
     def cache(self, user: str | None = None) -> Path:
-        """The cache of the user's first sessions (the raw summary beside it)."""
+        """The cache (with its raw summary) of the user's cached half of their first
+        sessions' segments (`halves`); another user's: of their first session whole."""
         name = user or self.user
         path = self.root / "datasets" / name / "train_timing.pt"
         if not path.exists():
+            if user in (None, self.user):
+                return cache_of(self.halves()[0], self.root / "datasets", name)
             build_cache(
                 self.raw_dir, self.root / "datasets", name, "train", files=self.session_files(user)
             )
         return path
+
+    def halves(self) -> tuple[Sequences, Sequences]:
+        """The user's first sessions' segments in two disjoint halves: the cache is built from
+        the first, the clean eval's fake side drawn from the second (real movements the
+        cache never holds: what a generator that matches the data, and copies none of it,
+        would give). Rows with a step longer than any screen (Balabit's coordinate glitches,
+        jumps of 65,000 px) are left out: one in the reference trainer's val split makes its
+        val loss explode, a finding about that trainer, not about what these cases plant."""
+        seqs = real_sequences(self.session_files())
+        steps = np.hypot(*np.diff(seqs.xy, axis=1).transpose(2, 0, 1))
+        sane = np.flatnonzero(steps.max(axis=1) <= SCREEN_PX)
+        return disjoint_halves(seqs.take(sane), seed=0)
 
     def planted_cache(
         self, name: str, plant: Callable[[dict[str, Any]], None], summary: bool = True
@@ -176,8 +194,8 @@ class World:
         return path
 
     def sequences(self) -> tuple[Sequences, Sequences]:
-        """Two disjoint halves of the cache's real segments (real side, fake side)."""
-        real, fake = disjoint_halves(real_sequences(self.session_files()), seed=0)
+        """The clean eval's sides: rows of the cache (real) and of the other half (fake)."""
+        real, fake = self.halves()
         pick = np.random.default_rng(1)
         real = real.take(np.sort(pick.permutation(real.n_rows)[:EVAL_ROWS]))
         fake = fake.take(np.sort(pick.permutation(fake.n_rows)[:EVAL_ROWS]))
@@ -193,6 +211,30 @@ class World:
             real, fake, fake_duration = plant(real, fake)
             path.parent.mkdir(parents=True, exist_ok=True)
             write_eval_dump(path, real, fake, fake_duration=fake_duration, meta={"fault": name})
+        return path
+
+    def eval_from_cache(self) -> Path:
+        """An eval dump whose fake side is rows of the cache that are not on its real side:
+        real training data handed to the eval as generated."""
+        path = self.root / "eval" / "from-cache.pt"
+        if not path.exists():
+            cached = self.halves()[0]
+            order = np.random.default_rng(2).permutation(cached.n_rows)
+            half = min(EVAL_ROWS, cached.n_rows) // 2
+            real = cached.take(np.sort(order[:half]))
+            fake = cached.take(np.sort(order[half : 2 * half]))
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_eval_dump(path, real, fake, fake.durations, meta={"fault": "from-cache"})
+        return path
+
+    def eval_held_out_split(self) -> Path:
+        """A clean eval on another split: both sides from the half the cache never holds
+        (real side one half of it, fake side the other)."""
+        path = self.root / "eval" / "held-out-split.pt"
+        if not path.exists():
+            real, fake = disjoint_halves(self.halves()[1], seed=3)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_eval_dump(path, real, fake, fake.durations, meta={"split": "held out"})
         return path
 
     # --- cases ------------------------------------------------------------------------------
@@ -325,6 +367,15 @@ def _real_cut_differently(real: Sequences, fake: Sequences) -> tuple[Sequences, 
     return Sequences(xy=xy, dt=dt, mask=mask), fake, fake.durations
 
 
+def _dt_shifted(real: Sequences, fake: Sequences) -> tuple[Sequences, Sequences, Any]:
+    """Each fake row's Δt moved one step later against its points (rolled within the valid
+    steps, so every row keeps its sum): an off-by-one between the Δt and xy columns."""
+    dt = fake.dt.copy()
+    for row, steps in enumerate(fake.mask.sum(axis=1)):
+        dt[row, :steps] = np.roll(fake.dt[row, :steps], 1)
+    return real, dataclasses.replace(fake, dt=dt), fake.durations
+
+
 def _copies(real: Sequences, fake: Sequences) -> tuple[Sequences, Sequences, Any]:
     """The fake side is the real side itself: not generated at all."""
     return real, real, real.durations
@@ -397,11 +448,18 @@ def _val_loss_rises(records: list[dict[str, Any]]) -> None:
 
 
 def _sigma_collapses(records: list[dict[str, Any]]) -> None:
-    """From half-way, the logged σ falls toward zero (a collapsing duration head)."""
+    """From half-way, the logged σ falls toward zero (a collapsing duration head), and the
+    duration NLL rises as it must: σ scaled by f while the residuals keep their spread adds
+    log(1/f) + (1/f² − 1)/2 nats per row (a log whose NLL kept improving would be of an
+    impossible run)."""
     epochs = max(r["epoch"] for r in records)
     for r in records:
         if r["epoch"] > epochs // 2:
-            r["dur_sigma"] = r["dur_sigma"] * 0.3 ** (r["epoch"] - epochs // 2)
+            f = 0.3 ** (r["epoch"] - epochs // 2)
+            r["dur_sigma"] = r["dur_sigma"] * f
+            rise = -math.log(f) + (1 / f**2 - 1) / 2
+            r["duration_nll"] = r["duration_nll"] + rise
+            r["loss"] = r["loss"] + rise
 
 
 def _without_eval(case: Case) -> Case:
@@ -453,6 +511,9 @@ FAULTS: tuple[Fault, ...] = (
     Fault("next_row_profile", "dataset", "the next row's profile/mask/length beside each row",
           Expect("dataset.batch_rows", 2, words=("another row's",)),
           lambda w: w.only_cache(w.cache(), dataset="verdict_plugins:NextRowProfileDataset")),
+    Fault("shifted_profile", "dataset", "the dataset serves each row's Δt one step late",
+          Expect("dataset.batch_rows", 2, words=("shifted by one step",)),
+          lambda w: w.only_cache(w.cache(), dataset="verdict_plugins:ShiftedProfileDataset")),
     # --- model configuration ---
     Fault("features_reordered", "model", "the head was trained on the features in another order",
           Expect("model.conditioning", 3, words=("conditioning",)),
@@ -536,6 +597,12 @@ FAULTS: tuple[Fault, ...] = (
     Fault("fake_copies_real", "eval", "the eval's fake side is its real side (not generated)",
           Expect("integration.fake_generated", 7, words=("copies of real rows",)),
           lambda w: w.full(eval=w.eval_dump("copies", _copies))),
+    Fault("dt_shifted", "eval", "fake Δt shifted one step against their points",
+          Expect("integration.dt_pairing", 7, words=("shifted by one step",)),
+          lambda w: w.full(eval=w.eval_dump("dt-shifted", _dt_shifted))),
+    Fault("fake_from_cache", "eval", "the eval's fake side is rows of the cache (not generated)",
+          Expect("integration.fake_generated", 7, words=("real data", "cache")),
+          lambda w: w.full(eval=w.eval_from_cache())),
     Fault("real_cut_differently", "eval", "the eval's real side cut with every step split in two",
           Expect("integration.real_vs_cache", 7, status="warn", words=("real sequences",)),
           lambda w: w.full(eval=w.eval_dump("real-cut", _real_cut_differently))),
@@ -564,6 +631,15 @@ CLEAN: tuple[Fault, ...] = (
     Fault("batch_size_64", "clean", "the healthy run checked with --batch-size 64",
           Expect("dataset.batch_rows", 9, status="pass", words=("consistent",)),
           lambda w: _with(w.full(), batch_size=64)),
+    *(
+        Fault(f"epochs_{epochs}", "clean", f"the healthy head trained for {epochs} epochs",
+              Expect("model.duration_fit", 9, status="pass", words=("consistent",)),
+              lambda w, epochs=epochs: w.full(w.run(f"epochs-{epochs}", epochs=epochs)))
+        for epochs in (15, 60)
+    ),
+    Fault("eval_held_out_split", "clean", "the eval on a split the cache never holds",
+          Expect("integration.real_vs_cache", 9, status="pass", words=("consistent",)),
+          lambda w: w.full(eval=w.eval_held_out_split())),
     Fault("standardized_features", "clean", "a dataset that standardizes the features",
           Expect("dataset.batch_rows", 9, status="pass", words=("consistent",)),
           lambda w: dataclasses.replace(w.full(), dataset="verdict_plugins:StandardizedDataset")),

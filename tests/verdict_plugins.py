@@ -280,6 +280,18 @@ class NextRowProfileDataset(TimingDataset):
             self._columns[key] = torch.roll(self._columns[key], -1, dims=0)
 
 
+class ShiftedProfileDataset(TimingDataset):
+    """Each row's profile rolled one step later within its valid steps: the row's own Δt
+    served one step late (an off-by-one between the profile and the mask)."""
+
+    def __init__(self, cache_path: str) -> None:
+        super().__init__(cache_path)
+        profile = self._columns["profile"].clone()
+        for row, steps in enumerate(self._columns["length"].tolist()):
+            profile[row, :steps] = torch.roll(profile[row, :steps], 1)
+        self._columns["profile"] = profile
+
+
 class StandardizedDataset(TimingDataset):
     """Features standardized per column (mean 0, sd 1): harmless, the same rows."""
 

@@ -15,6 +15,9 @@ Per batch row, what is compared and when it is "another row's":
   is most of its mass away);
 - features: equal to the claimed row's up to one affine map per column, fitted over the
   epoch (a dataset may standardize features; it may not exchange them between rows).
+A profile that is off but within that total variation of the claimed row's own profile
+rolled by one step within its valid steps is counted as shifted: the row's own Δt served
+one step early or late (an off-by-one between the profile and the mask), not another row's.
 """
 
 from __future__ import annotations
@@ -41,6 +44,9 @@ class RowMatch:
     duration_off: int = 0
     length_off: int = 0
     profile_off: int = 0
+    #: Of the rows whose profile is off, those whose profile is the claimed row's own
+    #: shifted by one step within its valid steps (an off-by-one, not another row's).
+    profile_shifted: int = 0
     features_batch: list[torch.Tensor] = field(default_factory=list)
     features_cache: list[torch.Tensor] = field(default_factory=list)
     _by_duration: dict[float, list[int]] | None = None
@@ -87,8 +93,14 @@ class RowMatch:
         if length is not None:
             self.length_off += int((length[found].long() != cache.length[rows].long()).sum())
         if profile is not None:
-            tv = 0.5 * (profile[found].double() - cache.profile[rows].double()).abs().sum(1)
-            self.profile_off += int((~(tv <= PROFILE_TV)).sum())
+            served, claimed = profile[found].double(), cache.profile[rows].double()
+            off = ~(_tv(served, claimed) <= PROFILE_TV)
+            self.profile_off += int(off.sum())
+            if bool(off.any()):
+                steps = cache.length[rows][off].long()
+                self.profile_shifted += int(
+                    _shifted_one_step(served[off], claimed[off], steps).sum()
+                )
         features = batch.get("features")
         if (
             isinstance(features, torch.Tensor)
@@ -121,8 +133,14 @@ class RowMatch:
                     self.length_off += 1
                     continue
             if profile is not None:
-                tv = 0.5 * (cache.profile[rows].double() - profile[i].double()).abs().sum(1)
-                self.profile_off += int(not bool((tv <= PROFILE_TV).any()))
+                claimed = cache.profile[rows].double()
+                served = profile[i].double()[None, :].expand_as(claimed)
+                if not bool((_tv(served, claimed) <= PROFILE_TV).any()):
+                    self.profile_off += 1
+                    steps = cache.length[rows].long()
+                    self.profile_shifted += int(
+                        bool(_shifted_one_step(served, claimed, steps).any())
+                    )
 
     def features_off(self) -> int:
         """Rows whose features are not the claimed row's under one affine map per column."""
@@ -155,5 +173,26 @@ class RowMatch:
             "duration_off": self.duration_off,
             "length_off": self.length_off,
             "profile_off": self.profile_off,
+            "profile_shifted": self.profile_shifted,
             "features_off": self.features_off(),
         }
+
+
+def _tv(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Total variation between the rows of two [B, L] profiles."""
+    return 0.5 * (a - b).abs().sum(1)
+
+
+def _shifted_one_step(
+    served: torch.Tensor, claimed: torch.Tensor, steps: torch.Tensor
+) -> torch.Tensor:
+    """[B] bool: the served profile is the claimed one rolled by one step (either way)
+    within the row's valid steps, to within PROFILE_TV."""
+    width = claimed.shape[1]
+    lane = torch.arange(width)[None, :]
+    valid = lane < steps[:, None]
+    shifted = torch.zeros(served.shape[0], dtype=torch.bool)
+    for step in (1, -1):
+        source = torch.where(valid, (lane - step) % steps.clamp_min(1)[:, None], lane)
+        shifted |= _tv(served, claimed.gather(1, source)) <= PROFILE_TV
+    return shifted

@@ -13,7 +13,11 @@ a classifier two-sample test, computed: on sequences with a units bug it would m
 bug, not the model. And since every gate compares the eval's real side with its fake side,
 `integration.real_vs_cache` (a warning) first asks whether that real side looks like the
 cache at all (Δt median, share of Δt = 0 steps, lengths): an eval that cut or cleaned its
-real sequences differently compares the wrong things everywhere.
+real sequences differently compares the wrong things everywhere. Two faults keep every
+pooled distribution and so pass the gates: a fake side that is real data (the eval's own
+real rows, or the cache's: `integration.fake_generated`), and fake Δt shifted one step
+against their points (`integration.dt_pairing`, from how step lengths and Δt go together
+over lags).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from tui_timing.artifacts.cache import CacheArrays
 from tui_timing.artifacts.eval_dump import EvalDump
 from tui_timing.config import Tolerances
 from tui_timing.findings import Check, Plot, StageResult, Status
@@ -32,11 +37,14 @@ from tui_timing.hook import Gate, timing_gates
 from tui_timing.model.sample import draw_rows
 from tui_timing.numerics.figures import histogram, ks_distance, log_edges
 from tui_timing.numerics.fmt import fmt
+from tui_timing.numerics.noise import MIN_SUPPORT
+from tui_timing.numerics.pairing import Pairing, lag_parts, pairing
 from tui_timing.numerics.row_checks import real_vs_cache
 from tui_timing.stages import c2st
 from tui_timing.stages.catalog import Stage
 from tui_timing.stages.checks import GATE, CheckSpec, StageChecks
 from tui_timing.stages.context import StageContext
+from tui_timing.stages.copies import COPY_RESOLUTION_S, keys_in_cache, row_keys
 
 #: Stage 6's checks, in report order.
 DT_MEDIAN = CheckSpec(
@@ -96,6 +104,11 @@ FAKE_GENERATED = CheckSpec(
     "structural",
     figure=lambda m: f"{float(m['share']):.0%} of fake sequences are copies of real rows",
 )
+DT_PAIRING = CheckSpec(
+    "integration.dt_pairing",
+    "structural",
+    figure=lambda m: f"shift {m['shift']:+d}: gain {fmt(m['gain'])} ± {fmt(m['gain_se'])}",
+)
 CHECKS = StageChecks(
     Stage.INTEGRATION,
     (
@@ -103,21 +116,28 @@ CHECKS = StageChecks(
         VEL_P95,
         RENORMALIZATION,
         FAKE_GENERATED,
+        DT_PAIRING,
         REAL_VS_CACHE,
         LOG_DT_KS,
         LENGTH_KS,
         C2ST,
     ),
 )
-#: Δt are compared for copies at this resolution (s): finer than any clock, coarser than
-#: the float32 rounding between a cache's duration·profile and a dump's Δt.
-COPY_RESOLUTION_S = 1e-4
 #: Fake sequences that are copies of real rows from this share fail, and warn from
-#: COPY_SHARE_WARN: below it they are coincidences (two disjoint halves of real Balabit
-#: segments share 1-7% of their rows, short ones on a clock's lattice; a generated fake
-#: side shares none).
+#: COPY_SHARE_WARN: below it they are coincidences (a disjoint half of a Balabit user's
+#: segments shares 0.5-7% of its rows with the other half, short ones on a clock's
+#: lattice; a generated fake side shares none).
 COPY_SHARE_FAIL = 0.5
 COPY_SHARE_WARN = 0.1
+#: A one-step shift of Δt against the points is a finding when it brings the fake side's
+#: Δt-step coupling closer to the real one's than no shift does by this many bootstrap
+#: standard errors (a one-sided 1e-4), by at least PAIRING_MIN_GAIN (in correlation), and
+#: explains at least half of the gap (the distance left once shifted ≤ half the unshifted).
+PAIRING_Z = 3.72
+PAIRING_MIN_GAIN = 0.01
+#: Rows with this many valid steps or more carry the coupling (a within-row correlation
+#: needs a few pairs at every lag compared).
+PAIRING_MIN_STEPS = 5
 #: Cache rows read to compare the eval's real side with (seeded; the figures are medians
 #: and shares, which this many rows pin down).
 REAL_VS_CACHE_ROWS = 4096
@@ -217,7 +237,7 @@ def run(ctx: StageContext) -> StageResult:
     dump: EvalDump = loaded.usable
     tol = ctx.settings.tolerances
     if dump.undecided is not None:
-        return _undecided(result, dump, dump.undecided, tol)
+        return _undecided(result, dump, dump.undecided, tol, ctx.cache_arrays())
     ctx.tick(Stage.INTEGRATION, 0.1, "pooled Δt and velocity statistics")
     dt_gate, vel_gate = timing_gates(dump.real, dump.fake, tol.gate_rel)
     dt_fit = fit_scale(dump.real.valid_dt(), dump.fake.valid_dt(), tol.scale_fit_ks)
@@ -231,7 +251,8 @@ def run(ctx: StageContext) -> StageResult:
         _dt_median_check(dt_gate, dump),
         _vel_check(vel_gate, vel_fit, dt_fit, step_fit, tol),
         _renormalization_check(dump, dt_fit, tol),
-        _fake_generated_check(dump),
+        _fake_generated_check(dump, ctx.cache_arrays()),
+        _dt_pairing_check(dump, ctx.settings.seed),
         _real_vs_cache_check(ctx, dump, tol),
         _log_dt_ks_check(dump, tol),
         _length_ks_check(dump, tol),
@@ -250,7 +271,13 @@ def run(ctx: StageContext) -> StageResult:
     return result
 
 
-def _undecided(result: StageResult, dump: EvalDump, question: str, tol: Tolerances) -> StageResult:
+def _undecided(
+    result: StageResult,
+    dump: EvalDump,
+    question: str,
+    tol: Tolerances,
+    cache: CacheArrays | None,
+) -> StageResult:
     """A side that may hold points or steps: the checks that read its steps (Δt median and
     zeros, velocities, lengths, and C2ST behind them) skip with the question; what the two
     readings share is still checked: whether fake rows copy real ones (both sides are read
@@ -258,7 +285,7 @@ def _undecided(result: StageResult, dump: EvalDump, question: str, tol: Toleranc
     sum and the positive Δt (re-normalization). Where Δt itself is open (a channel of
     per-step Δt or of times), no figure of Δt is the same under both readings."""
     reason = f"how to read the eval dump is open: {question}"
-    shared = {FAKE_GENERATED.id: _fake_generated_check(dump)}
+    shared = {FAKE_GENERATED.id: _fake_generated_check(dump, cache)}
     if not dump.dt_open:
         dt_fit = fit_scale(dump.real.valid_dt(), dump.fake.valid_dt(), tol.scale_fit_ks)
         shared[RENORMALIZATION.id] = _renormalization_check(dump, dt_fit, tol)
@@ -439,24 +466,26 @@ def _fixed_total(fake_sums: np.ndarray, real_sums: np.ndarray) -> float | None:
     return None
 
 
-def _row_keys(dt: np.ndarray, mask: np.ndarray) -> list[bytes]:
-    """Each row's valid Δt at COPY_RESOLUTION_S, as a hashable key."""
-    ticks = np.rint(np.where(mask, dt, 0.0) / COPY_RESOLUTION_S).astype(np.int64)
-    steps = mask.sum(axis=1)
-    return [row[:n].tobytes() for row, n in zip(ticks, steps, strict=True)]
-
-
-def _fake_generated_check(dump: EvalDump) -> Check:
-    """The fake side is generated: its sequences are not copies of the real side's rows (an
-    eval that scores the data against itself passes every gate and the C2ST). Copies of
-    cache rows that are not on the real side look exactly like two disjoint real halves,
-    which is what a real-vs-real baseline eval is, so they are not judged here."""
-    known = set(_row_keys(dump.real.dt, dump.real.mask))
-    sources = "the eval's real side"
-    fake = _row_keys(dump.fake.dt, dump.fake.mask)
-    copies = sum(key in known for key in fake)
+def _fake_generated_check(dump: EvalDump, cache: CacheArrays | None = None) -> Check:
+    """The fake side is generated: its sequences are not real rows, neither the eval's own
+    real side (an eval that scores the data against itself) nor rows of the cache (a fake
+    side filled from the training data): either passes every gate and the C2ST."""
+    fake = row_keys(dump.fake.dt, dump.fake.mask)
+    of_real = set(row_keys(dump.real.dt, dump.real.mask))
+    of_cache = keys_in_cache(fake, cache) if cache is not None else set()
+    real_copies = sum(key in of_real for key in fake)
+    cache_copies = sum(key in of_cache for key in fake)
+    copies = sum(key in of_real or key in of_cache for key in fake)
     share = copies / len(fake) if fake else 0.0
-    measured = {"copies": copies, "rows": len(fake), "share": share, "compared_with": sources}
+    sources = "the eval's real side" + (" or the cache" if cache is not None else "")
+    measured = {
+        "copies": copies,
+        "rows": len(fake),
+        "share": share,
+        "of_real_side": real_copies,
+        "of_cache": cache_copies if cache is not None else None,
+        "compared_with": sources,
+    }
     expected = (
         f"fewer than {COPY_SHARE_WARN:.0%} of fake sequences equal to a row of {sources} (Δt "
         f"at {COPY_RESOLUTION_S:g} s; fail from {COPY_SHARE_FAIL:.0%})"
@@ -469,18 +498,78 @@ def _fake_generated_check(dump: EvalDump) -> Check:
             f"{copies:,} fake sequences are copies of a row of {sources}"
             + (" (coincidences of short rows on a clock's lattice)." if copies else "."),
         )
+    whose = (
+        "the eval's real side"
+        if real_copies >= cache_copies
+        else "the cache (real data the model was trained on, not the eval's real side)"
+    )
     return FAKE_GENERATED.check(
         "fail" if share >= COPY_SHARE_FAIL else "warn",
         measured,
         expected,
         f"{copies:,} of {len(fake):,} fake sequences ({share:.0%}) have exactly the Δt of a row "
-        f"of {sources}"
+        f"of {whose} ({real_copies:,} of the eval's real side"
+        + (f", {cache_copies:,} of the cache" if cache is not None else "")
+        + ")"
         + (
-            ": the fake side was not generated, so every gate and the C2ST compare the data "
-            "with itself."
+            ": the fake side is real data, not generated, so every gate and the C2ST compare "
+            "the data with itself."
             if share >= COPY_SHARE_FAIL
             else ": part of the fake side is real data."
         ),
+    )
+
+
+def _dt_pairing_check(dump: EvalDump, seed: int) -> Check:
+    """Δt paired with the points' own steps: the fake side's coupling of step length and Δt
+    has the real side's shape over lags with no shift, not with Δt shifted by one step
+    (numerics/pairing.py). A shift keeps every pooled distribution, so no gate sees it."""
+    expected = (
+        "the fake side's step-length/Δt coupling over lags closest to the real one's with no "
+        f"shift (a one-step shift fails when it is closer by {PAIRING_Z:g} bootstrap standard "
+        f"errors and at least {fmt(PAIRING_MIN_GAIN)}, explaining half the gap or more)"
+    )
+    sides = {}
+    for side in (dump.real, dump.fake):
+        rows = side.lengths >= PAIRING_MIN_STEPS
+        if int(rows.sum()) < MIN_SUPPORT:
+            return DT_PAIRING.skipped(
+                f"{int(rows.sum())} {side.name} sequences of {PAIRING_MIN_STEPS} steps or more; "
+                f"the Δt pairing is judged from {MIN_SUPPORT}"
+            )
+        sides[side.name] = lag_parts(side.step_lengths[rows], side.dt[rows], side.mask[rows])
+    found = pairing(sides["real"], sides["fake"], seed)
+    measured = found.as_dict()
+    at = {s: fmt(d) for s, d in found.distance.items()}
+    shifted = _pairing_shifted(found)
+    if shifted:
+        direction = "next" if found.shift > 0 else "previous"
+        return DT_PAIRING.check(
+            "fail",
+            measured,
+            expected,
+            f"Fake Δt are shifted by one step against the points: each step's length goes with "
+            f"the {direction} step's Δt the way real steps go with their own (the lag profile "
+            f"of step length against Δt is {at[found.shift]} from real once fake Δt are moved "
+            f"{found.shift:+d} step, {at[0]} unshifted; gain {fmt(found.gain)} ± "
+            f"{fmt(found.gain_se)}): Δt were assigned to the wrong steps (an off-by-one "
+            "between the Δt and xy columns).",
+        )
+    return DT_PAIRING.check(
+        "pass",
+        measured,
+        expected,
+        f"Fake Δt go with their own steps' points: the lag profile of step length against Δt is "
+        f"{at[0]} from real unshifted, {at[-1]} and {at[1]} shifted by one step either way.",
+    )
+
+
+def _pairing_shifted(found: Pairing) -> bool:
+    """A one-step shift explains the fake side's coupling beyond noise, by a clear margin."""
+    return (
+        found.z >= PAIRING_Z
+        and found.gain >= PAIRING_MIN_GAIN
+        and found.distance[found.shift] <= found.distance[0] / 2
     )
 
 

@@ -14,9 +14,11 @@ rows, model/user_sampler.py, is compared with the whole cache instead):
   the real upper tail (a clip at a quantile, which hides a σ that is too wide);
 - `sampler.profile_dispersion`: profiles are about as uneven *within* rows as real ones
   (median CV of the step shares, fake over real, below `dispersion_high`, e.g. not a
-  Dirichlet draw with a low concentration; warn below `dispersion_low`: flat within rows),
-  and, when the head can be run, not much flatter than the head's own profile (a
-  temperature or logit scaling that spreads each path's time evenly);
+  Dirichlet draw with a low concentration; warn below `dispersion_low`: flat within rows,
+  or below `dispersion_head_real_low` when the head can be run: a deterministic head is
+  smoother within rows than real paths), and, when the head can be run, not much flatter
+  than the head's own profile (a temperature or logit scaling that spreads each path's
+  time evenly);
 - `sampler.duration_quantiles`: q05..q95 of fake durations within `quantile_rel` of the
   real ones, and the KS distance below `ks_max`;
 - `sampler.profile_bins`: the fake mean profile's first bin within `first_bin_rel`, mid and
@@ -106,7 +108,12 @@ PROFILE_DISPERSION = CheckSpec(
     "sampler.profile_dispersion",
     "structural",
     figure=lambda m: f"within-row CV {fmt(m['fake'])} vs real {fmt(m['real'])}",
-    tolerances=("dispersion_high", "dispersion_low", "dispersion_head_low"),
+    tolerances=(
+        "dispersion_high",
+        "dispersion_low",
+        "dispersion_head_low",
+        "dispersion_head_real_low",
+    ),
 )
 CALIBRATION = CheckSpec(
     "sampler.calibration",
@@ -421,7 +428,8 @@ def _dispersion_check(summary: dict[str, Any], tol: Tolerances) -> Check:
     spread = summary["dispersion"]
     expected = (
         f"median within-row CV of step shares, fake/real, at most {tol.dispersion_high:g}× "
-        f"(warn below {tol.dispersion_low:g}× without a head to run, {HEAD_FLAT_FLOOR:g}× "
+        f"(warn below {tol.dispersion_low:g}× without a head to run, "
+        f"{tol.dispersion_head_real_low:g}× "
         f"with one); fake/head at least {tol.dispersion_head_low:g}× (the sampler keeps the "
         "head's own unevenness), and not the head's profile at a temperature away from 1"
     )
@@ -465,7 +473,7 @@ def _dispersion_check(summary: dict[str, Any], tol: Tolerances) -> Check:
             f"({fmt(head_ratio)}× the head's). A sampling temperature or logit scaling above "
             "1 spreads each path's time evenly over its steps; sample at temperature 1.",
         )
-    floor = tol.dispersion_low if head is None else HEAD_FLAT_FLOOR
+    floor = tol.dispersion_low if head is None else tol.dispersion_head_real_low
     if ratio < floor:
         return PROFILE_DISPERSION.check(
             "warn",
@@ -482,11 +490,6 @@ def _dispersion_check(summary: dict[str, Any], tol: Tolerances) -> Check:
     )
 
 
-#: With the head to compare with, the sampler is judged against it, and against real rows
-#: only below this: a deterministic head predicts each step's expected share, which is
-#: smoother within a row than any one real path (0.21× real for the sample data's healthy
-#: head), so `dispersion_low` would warn on healthy heads.
-HEAD_FLAT_FLOOR = 0.05
 #: A sampler whose log profile is this linear in the head's is the head at a temperature.
 TEMPER_CORR = 0.99
 #: Temperatures within this factor of 1 are not named (1/1.25 to 1.25).

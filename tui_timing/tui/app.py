@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import os
 import sys
+import threading
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
@@ -20,16 +21,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, Literal
 
 from textual import on
-from textual.actions import SkipAction
-from textual.app import App, ComposeResult
-from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
+from textual.actions import parse as parse_action
+from textual.app import App
+from textual.binding import BindingType
 from textual.events import Key
 from textual.filter import LineFilter
 from textual.notifications import Notify, SeverityLevel
+from textual.reactive import var
 from textual.screen import ModalScreen
 from textual.theme import Theme
-from textual.widgets import ContentSwitcher, Footer, OptionList
 
 from tui_timing.artifact_kinds import KINDS
 from tui_timing.artifacts.file_watch import POLL_INTERVAL_S, ArtifactWatcher, TreeWatcher
@@ -40,11 +40,19 @@ from tui_timing.stages.catalog import ALL_STAGES, STAGE_BY_ID, STAGES, Stage
 from tui_timing.tui import start_gc
 from tui_timing.tui.action_runner import ActionRunner
 from tui_timing.tui.charset import AsciiFilter, utf8_locale
+from tui_timing.tui.command_table import (
+    OVER_DIALOGS,
+    Command,
+    bindings,
+    help_keys,
+    palette_commands,
+)
 from tui_timing.tui.commands import PaletteEntry, TimingCommands
 from tui_timing.tui.compare_runner import CompareRunner
-from tui_timing.tui.compare_state import CompareState, compared_stage
+from tui_timing.tui.compare_state import CompareState
 from tui_timing.tui.describe import describe_artifacts, shorter
 from tui_timing.tui.header_bar import HeaderBar
+from tui_timing.tui.main_screen import MainScreen
 from tui_timing.tui.messages import (
     ActionCancelled,
     ActionFinished,
@@ -78,7 +86,6 @@ from tui_timing.tui.pipeline import (
 )
 from tui_timing.tui.preferences import save_theme, saved_theme
 from tui_timing.tui.safe_text import clean
-from tui_timing.tui.stage_list import StageList
 from tui_timing.tui.status import StageState
 from tui_timing.tui.themes import (
     DEFAULT_THEME,
@@ -96,19 +103,12 @@ if TYPE_CHECKING:
     from tui_timing.stages.context import StageContext
     from tui_timing.tui.launch_lookup import LaunchLookup
     from tui_timing.tui.panes.decision_pane import DecisionPane
-    from tui_timing.tui.panes.pane_search import Match
     from tui_timing.tui.screens.runs_screen import RunsChoice
     from tui_timing.tui.search_bar import SearchBar
     from tui_timing.tui.stage_one_ahead import StageOneAhead
 
-FIRST, LAST = ALL_STAGES[0], ALL_STAGES[-1]
-#: How the footer and help show the stage keys ("1-7"); one binding per stage.
-STAGE_KEYS = f"{FIRST}-{LAST}"
-_HIDDEN_STAGE_KEYS = {str(n) for n in ALL_STAGES[1:]}
 #: Frames to wait for a stage's charts to be mounted before telling the pipeline they are.
 CHART_FRAMES = 10
-#: Actions that stay available while a dialog is open (the others would act behind it).
-MODAL_ACTIONS = frozenset({"quit", "command_palette"})
 #: The artifacts both runs of a comparison may share: a change to one runs the second again.
 SHARED_KINDS = tuple(kind.name for kind in KINDS if kind.scope != "run")
 #: Seconds quitting waits for a running action to end and be cleaned up.
@@ -118,93 +118,15 @@ QUIT_WAIT_S = 12.0
 class TimingApp(App[None]):
     """Step through the seven diagnostic stages of a timing head from the keyboard."""
 
+    #: Compare mode (`c`): the second run and its results; None outside it. Entering or
+    #: leaving it shows every stage again; its results, as they come, show their stage.
+    compare: var[CompareState | None] = var(None, init=False, always_update=True)
+
     CSS_PATH = Path(__file__).with_name("app.tcss")
     TITLE = "timing-tui"
     COMMANDS = App.COMMANDS | {TimingCommands}
-    # The footer shows the keys marked `show`, worded to fit 80 columns whole; `?` lists
-    # every key with its tooltip (a running action shows `x cancel` in its own bar).
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("question_mark", "help", "help", key_display="?", tooltip="this help"),
-        Binding("q", "quit", "quit", tooltip="quit (a running stage or action is stopped)"),
-        Binding(
-            str(FIRST),
-            f"stage({FIRST})",
-            "stage",
-            key_display=STAGE_KEYS,
-            tooltip=f"show stage {FIRST} to {LAST}",
-        ),
-        *[Binding(str(n), f"stage({n})", f"stage {n}", show=False) for n in ALL_STAGES[1:]],
-        Binding(
-            "n,right", "next_stage", "next", key_display="n p", show=False, tooltip="next stage"
-        ),
-        Binding("p,left", "previous_stage", "prev", show=False, tooltip="previous stage"),
-        Binding(
-            "r",
-            "rerun",
-            "rerun",
-            key_display="r/R",
-            tooltip=f"re-run the stage on show (and {Stage.DECISION})",
-        ),
-        Binding(
-            "R", "rerun_all", "all", show=False, tooltip="find and reload all artifacts, re-run all"
-        ),
-        Binding(
-            "e",
-            "export",
-            "export",
-            key_display="e/E",
-            tooltip="append the whole diagnosis to the scratchpad (from any stage)",
-        ),
-        Binding("E", "export_stage", "stage", show=False, tooltip="append the stage on show alone"),
-        Binding(
-            "y",
-            "copy_command",
-            "copy",
-            key_display="y/Y",
-            tooltip="copy the highlighted action's command (the first when none is)",
-        ),
-        Binding("Y", "copy_item", "item", show=False, tooltip="copy the check or figure there"),
-        Binding(
-            "slash",
-            "search",
-            "find",
-            key_display="/",
-            tooltip="search the stage on show (Enter, down: next; up: previous)",
-        ),
-        Binding("s", "select_artifacts", "switch", tooltip="switch run, cache or eval dump"),
-        # The footer's last key: at 80 columns it has room for one of runs and theme; the
-        # runs view is the one a live training is followed in (the theme is in `?`).
-        Binding(
-            "t", "next_theme", "theme", show=False, tooltip="next theme (kept for the next launch)"
-        ),
-        Binding(
-            "w",
-            "runs",
-            "runs",
-            tooltip="every run of the repo, diagnosed and kept current (Enter opens one)",
-        ),
-        Binding(
-            "c",
-            "compare",
-            "compare",
-            show=False,
-            tooltip="compare with a second run: both in every pane (c again: leave)",
-        ),
-        Binding("a", "run_action", "run", show=False, tooltip="run the highlighted action (asks)"),
-        Binding("x", "cancel_action", "cancel", show=False, tooltip="cancel the running action"),
-        Binding("l", "toggle_log", "log", show=False, tooltip="linear/log scale on the charts"),
-        Binding(
-            "ctrl+p",
-            "command_palette",
-            "palette",
-            key_display="ctrl+p",
-            show=False,
-            tooltip="command palette: every stage and action, switch, themes, keys panel",
-        ),
-        Binding(
-            "escape", "close_panel", "close", show=False, tooltip="close a dialog, panel or search"
-        ),
-    ]
+    # One binding per command of the table (command_table.py), in the footer's order.
+    BINDINGS: ClassVar[list[BindingType]] = list(bindings())
 
     def __init__(
         self,
@@ -228,8 +150,7 @@ class TimingApp(App[None]):
             self.animation_level = "none"
         self.cwd = cwd or Path.cwd()
         self.states: dict[int, StageState] = {s.id: StageState(s.id) for s in STAGES}
-        self.current_stage = 1
-        self.flip_log: dict[int, bool] = {s.id: False for s in STAGES}
+        self.main = MainScreen()
         self.paths: ArtifactPaths | None = None
         self.found: Discovered | None = None
         self.selection = Selection()
@@ -238,8 +159,6 @@ class TimingApp(App[None]):
         )
         self.watcher = ArtifactWatcher()
         self.runner = ActionRunner(self.post_message, self.cwd)
-        #: Compare mode (`c`): the second run and its results; None outside it.
-        self.compare: CompareState | None = None
         self.compare_runner = CompareRunner(self.post_message)
         #: Runs seen besides the discovered ones (given, or trained by an action).
         self.seen_runs: list[Run] = []
@@ -250,30 +169,19 @@ class TimingApp(App[None]):
         self._compare_after_resolve: Run | None = None
         #: The folder of the run on show, watched for a new checkpoint.
         self.run_watcher: TreeWatcher | None = None
+        #: Held while a worker polls the run's folder: one poll at a time.
+        self._polling_run = threading.Lock()
         self._idle_at = -1
         self._said_sample = False
-        self._matches: list[Match] = []
-        self._match = 0
         self.timing_themes, self.theme_problems = load_themes(theme_dirs())
         for timing_theme in self.timing_themes.values():
             self.register_theme(timing_theme.theme)
         # Chosen before the first style pass: a theme change later re-styles every widget.
         self.theme, self._theme_note = self._start_theme()
 
-    def compose(self) -> ComposeResult:
-        yield HeaderBar()
-        yield ActionBar()
-        with Horizontal(id="main"):
-            # The list is as tall as its seven lines; the column below it is plain (an
-            # OptionList draws each empty line as an option's, a fifth of the first frame).
-            with Vertical(id="stage-column"):
-                yield StageList()
-            # Only the first pane is in the first frame; the others are mounted when the
-            # stages are done or one is asked for (see _mount_panes), which keeps the first
-            # paint close to a bare app's and stage 1's result close to it.
-            with ContentSwitcher(initial="pane-1", id="panes"):
-                yield new_pane(1)
-        yield Footer(compact=True, show_command_palette=False)
+    def get_default_screen(self) -> MainScreen:
+        """The main view (the stage list and panes), the screen under every dialog."""
+        return self.main
 
     def get_line_filters(self) -> Sequence[LineFilter]:
         """Textual's filters, then ASCII for a terminal whose locale is not UTF-8."""
@@ -281,12 +189,12 @@ class TimingApp(App[None]):
         return [*filters, self._ascii_filter] if self.ascii_only else filters
 
     def on_mount(self) -> None:
-        self.query_one(HeaderBar).show("looking for artifacts…")
         self._report_theme_problems()
         self.theme_changed_signal.subscribe(self, self._on_theme_changed)
-        for stage_id in self.states:
-            self._show(stage_id)
         self.set_interval(POLL_INTERVAL_S, self._poll_artifacts)
+
+    def view_ready(self) -> None:
+        """The main view is composed (after the app's own mount), before its first frame."""
         # The cached results, or stage 1 when its child was quick, in the first frame
         self.pipeline.show_early()
         self.call_after_refresh(start_gc.release)  # held off by the CLI until the first frame
@@ -300,29 +208,8 @@ class TimingApp(App[None]):
         self.runner.stop(QUIT_WAIT_S)
         self.compare_runner.stop()
 
-    def _mount_panes(self) -> None:
-        """Mount the panes not mounted yet, each showing its stage's current state."""
-        switcher = self.query_one(ContentSwitcher)
-        missing = [sid for sid in self.states if not self.query(f"#pane-{sid}")]
-        if missing:
-            panes = [new_pane(sid) for sid in missing]
-            for pane in panes:  # the switcher hides only the panes it started with
-                pane.display = pane.id == switcher.current
-            switcher.mount_all(panes)
-            for stage_id in missing:
-                self._show(stage_id)
-
     def _mount_search_bar(self) -> SearchBar:
-        """The search bar, mounted (hidden) once the stages are shown or on the first `/`,
-        not in the first frame."""
-        from tui_timing.tui.search_bar import SearchBar
-
-        bar = self.search_bar()
-        if bar is None:
-            bar = SearchBar(id="search-bar")
-            bar.display = False
-            self.mount(bar, before=self.query_one(Footer))
-        return bar
+        return self.main.mount_search_bar()
 
     def _start_pipeline(self) -> None:
         self.pipeline.start()
@@ -381,8 +268,7 @@ class TimingApp(App[None]):
         return found.palette if found else PlotPalette()
 
     def _on_theme_changed(self, theme: Theme) -> None:
-        for stage_id in self.states:
-            self._show(stage_id)
+        self.main.show_all()
         # Remembered for the next launch, on a thread (it syncs the file to disk).
         self.run_worker(lambda: self._save_theme(theme.name), thread=True, group="preferences")
 
@@ -403,17 +289,6 @@ class TimingApp(App[None]):
 
     # ----- stages -------------------------------------------------------------------------
 
-    def _show(self, stage_id: int) -> None:
-        state = self.states[stage_id]
-        compared = None
-        if self.compare is not None:
-            first = {sid: st.result for sid, st in self.states.items() if st.result is not None}
-            compared = compared_stage(self.compare, stage_id, state.status, first)
-        marks = (compared.status_a, compared.status_b) if compared is not None else None
-        self.query_one(StageList).show_state(state, marks)
-        for pane in self.query(f"#pane-{stage_id}").results(StagePane):
-            pane.show(state, self.plot_palette(), self.flip_log[stage_id], compared)
-
     def _submit(self, work: Work, keep_done: bool = False) -> None:
         """Queue work on the pipeline and mark its stages pending (`keep_done`: not those
         already done)."""
@@ -421,7 +296,7 @@ class TimingApp(App[None]):
             state = self.states[stage_id]
             if state.phase != "running" and not (keep_done and state.phase == "done"):
                 state.phase = "pending"
-                self._show(stage_id)
+                self.main.show(stage_id)
         self.pipeline.submit(work)
 
     @property
@@ -432,8 +307,8 @@ class TimingApp(App[None]):
     @while_running
     def on_pipeline_idle(self, message: PipelineIdle) -> None:
         def caught_up() -> None:  # after the frame that shows the last results
-            self._mount_panes()
-            self._mount_search_bar()
+            self.main.mount_panes()
+            self.main.mount_search_bar()
             self._idle_at = message.submits
             if self.is_idle and self.compare is not None and self.compare.generation == 0:
                 self._run_compare()
@@ -456,7 +331,7 @@ class TimingApp(App[None]):
             other, self._compare_after_resolve = self._compare_after_resolve, None
             self.call_after_refresh(self.start_compare, other, "B")
         description = describe_artifacts(message.paths, message.found, message.selection, self.cwd)
-        self.query_one(HeaderBar).show(description, *shorter(description))
+        self.main.query_one(HeaderBar).show(description, *shorter(description))
         self.watcher.watch(message.paths.given())
         self._watch_run_folder()
         if message.found is not None and message.found.is_sample and not self._said_sample:
@@ -472,14 +347,14 @@ class TimingApp(App[None]):
         for stage_id, state in self.states.items():
             inputs = STAGE_BY_ID[stage_id].reads
             state.artifact_errors = {k: v for k, v in message.errors.items() if k in inputs}
-            self._show(stage_id)
+            self.main.show(stage_id)
 
     @while_running
     def on_stage_started(self, message: StageStarted) -> None:
         state = self.states[message.stage]
         state.phase, state.fraction, state.message = "running", 0.0, ""
         state.partial, state.reason = None, message.reason
-        self._show(message.stage)
+        self.main.show(message.stage)
 
     @while_running
     def on_stage_progress(self, message: StageProgress) -> None:
@@ -487,7 +362,7 @@ class TimingApp(App[None]):
         state.fraction, state.message = message.fraction, message.message
         if message.partial is not None:
             state.partial = message.partial
-        self._show(message.stage)
+        self.main.show(message.stage)
 
     @while_running
     def on_stage_finished(self, message: StageFinished) -> None:
@@ -498,25 +373,22 @@ class TimingApp(App[None]):
         state.updated = datetime.now().strftime("%H:%M:%S")
         state.cached_at = message.computed or ""
         state.printed = message.printed
-        self._show(message.stage)
+        self.main.show(message.stage)
         if message.stage == Stage.CACHE:
             self.call_after_refresh(self._when_charts_drawn, message.stage, CHART_FRAMES)
 
     def _when_charts_drawn(self, stage_id: int, frames_left: int) -> None:
         """Tell the pipeline once the stage's charts are on screen: they are mounted a frame
         after the result arrives, and torch's import must not hold up their drawing."""
-        charts = list(self.query(f"#pane-{stage_id} PlotView"))
-        if any(not chart.is_mounted for chart in charts) and frames_left > 0:
+        if not self.main.charts_mounted(stage_id) and frames_left > 0:
             self.call_after_refresh(self._when_charts_drawn, stage_id, frames_left - 1)
             return
-        for chart in charts:  # drawn again at their laid-out width (the first draw may not be)
-            chart.refresh()
         self.call_after_refresh(self.pipeline.stage_drawn, stage_id)
 
     @while_running
     def on_stage_interrupted(self, message: StageInterrupted) -> None:
         self.states[message.stage].phase = "pending"
-        self._show(message.stage)
+        self.main.show(message.stage)
 
     @while_running
     def on_pipeline_failed(self, message: PipelineFailed) -> None:
@@ -534,18 +406,40 @@ class TimingApp(App[None]):
             state = self.states[stage_id]
             state.phase, state.partial = "done", None
             state.result = StageResult(id=info.id, name=info.name, checks=[check])
-            self._show(stage_id)
+            self.main.show(stage_id)
 
     def _watch_run_folder(self) -> None:
-        """Watch the folder of the run on show for a new checkpoint (offered as B)."""
-        from tui_timing.artifacts.discovery import candidate_files
-
+        """Watch the folder of the run on show for a new checkpoint (offered as B). The
+        watcher lists the folder's files, which a large run folder makes slow: it is made
+        on a worker thread, as each poll of it is."""
         run = self.current_run()
         folder = run.folder if run is not None else None
+        self.run_watcher = None
         if folder is None or (self.found is not None and self.found.is_sample):
-            self.run_watcher = None
             return
-        self.run_watcher = TreeWatcher(lambda: candidate_files(folder))
+        self.run_worker(
+            partial(self._scan_run_folder, folder), thread=True, group="run-folder", exclusive=True
+        )
+
+    def _scan_run_folder(self, folder: Path) -> None:
+        """(A worker thread.) A watcher of the run's folder, from its files as they are."""
+        from tui_timing.artifacts.discovery import candidate_files
+
+        watcher = TreeWatcher(lambda: candidate_files(folder))
+        self.call_from_thread(self._start_watching, folder, watcher)
+
+    def _start_watching(self, folder: Path, watcher: TreeWatcher) -> None:
+        run = self.current_run()
+        if run is not None and run.folder == folder:  # still the run on show
+            self.run_watcher = watcher
+
+    def _poll_run_folder(self, watcher: TreeWatcher) -> None:
+        """(A worker thread.) Look for a checkpoint written since the last poll."""
+        try:
+            if watcher.poll():
+                self._newer_checkpoint()
+        finally:
+            self._polling_run.release()
 
     def _newer_checkpoint(self) -> None:
         """(A worker thread.) The run on show's most recently written checkpoint, offered
@@ -589,8 +483,9 @@ class TimingApp(App[None]):
     def _poll_artifacts(self) -> None:
         """Re-run the stages an edited or growing artifact feeds (see file_watch.py); look
         for a new checkpoint of the run on show."""
-        if self.run_watcher is not None and self.run_watcher.poll():
-            self.run_worker(self._newer_checkpoint, thread=True, group="newer", exclusive=True)
+        watcher = self.run_watcher
+        if watcher is not None and self._polling_run.acquire(blocking=False):
+            self.run_worker(partial(self._poll_run_folder, watcher), thread=True, group="newer")
         changed = self.watcher.poll()
         if not changed or self.paths is None:
             return
@@ -604,46 +499,28 @@ class TimingApp(App[None]):
 
     def action_stage(self, stage_id: int) -> None:
         """Show a stage by number (at once, so that the next key acts on its pane)."""
-        self.query_one(StageList).select_stage(stage_id)
-        self._switch_pane(stage_id)
+        self.main.select_stage(stage_id)
 
     def action_next_stage(self) -> None:
-        self.action_stage(self.current_stage % len(STAGES) + 1)
+        self.main.step_stage(1)
 
     def action_previous_stage(self) -> None:
-        self.action_stage((self.current_stage - 2) % len(STAGES) + 1)
+        self.main.step_stage(-1)
 
-    @on(OptionList.OptionHighlighted, "#stage-list")
-    def _stage_highlighted(self, event: OptionList.OptionHighlighted) -> None:
-        # The message comes after the keys already typed: `3 4` quickly posts two, and the
-        # first, handled after `4`, would show stage 3 again. Only the highlight now counts.
-        if event.option_index == event.option_list.highlighted:
-            self._switch_pane(event.option_index + 1)
-
-    def on_stage_list_scroll_pane(self, message: StageList.ScrollPane) -> None:
-        # A pane too short to scroll says so with SkipAction, which only Textual's own
-        # dispatch expects (called directly it stopped the app: the typing tmux test).
-        with contextlib.suppress(SkipAction):
-            getattr(self.current_pane(), f"action_{message.action}")()
-
-    def _switch_pane(self, stage_id: int) -> None:
-        if stage_id == self.current_stage and self.query(f"#pane-{stage_id}"):
-            return
-        focused_pane = isinstance(self.focused, StagePane)
-        self.current_stage = stage_id
-        self._mount_panes()
-        self.query_one(ContentSwitcher).current = f"pane-{stage_id}"
-        self._close_search()
-        if focused_pane:  # the focus follows to the pane on show (at once: keys typed ahead)
-            self.screen.set_focus(self.current_pane())
+    @property
+    def current_stage(self) -> int:
+        """The stage on show."""
+        return self.main.current_stage
 
     def current_pane(self) -> StagePane:
-        self._mount_panes()
-        return self.query_one(f"#pane-{self.current_stage}", StagePane)
+        return self.main.current_pane()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """While a dialog is open, the keys act on the dialog, not on the screen behind."""
-        return not (isinstance(self.screen, ModalScreen) and action not in MODAL_ACTIONS)
+        """While a dialog is open, the keys act on the dialog, not on the screen behind;
+        before the main view is composed (the first moments of start-up), only on the app."""
+        if action in OVER_DIALOGS:
+            return True
+        return self.main.ready and not isinstance(self.screen, ModalScreen)
 
     # ----- commands -----------------------------------------------------------------------
 
@@ -660,25 +537,12 @@ class TimingApp(App[None]):
 
     def action_toggle_log(self) -> None:
         """Flip the charts of the stage on show between linear and log scale."""
-        stage_id = self.current_stage
-        self.flip_log[stage_id] = not self.flip_log[stage_id]
-        self._show(stage_id)
+        self.main.toggle_log()
 
     def action_help(self) -> None:
         from tui_timing.tui.screens.help_screen import HelpScreen
 
-        self.push_screen(HelpScreen(self.help_keys()))
-
-    def help_keys(self) -> list[tuple[str, str]]:
-        """(keys, what they do) for every binding, with one line for the stage keys."""
-        keys: list[tuple[str, str]] = []
-        for binding in self.BINDINGS:
-            if not isinstance(binding, Binding) or binding.key in _HIDDEN_STAGE_KEYS:
-                continue
-            named = {str(FIRST): STAGE_KEYS, "question_mark": "?", "slash": "/"}
-            shown = named.get(binding.key, binding.key)
-            keys.append((shown.replace(",", " "), binding.tooltip or binding.description))
-        return keys
+        self.push_screen(HelpScreen(help_keys()))
 
     def action_help_quit(self) -> None:
         """ctrl+c with no text selected: say how to quit and how to copy (plain text)."""
@@ -692,7 +556,7 @@ class TimingApp(App[None]):
         """Escape on the main screen: close the Keys panel or the search, never more."""
         if self.screen.query("HelpPanel"):
             self.action_hide_help_panel()
-        self._close_search()
+        self.main.close_search()
 
     def action_select_artifacts(self) -> None:
         """Choose another discovered run, cache or eval dump."""
@@ -707,6 +571,7 @@ class TimingApp(App[None]):
         if max(len(found.runs), len(found.caches), len(found.evals)) < 2:
             self.notify("Nothing to switch: one run, cache and eval dump at most.", timeout=4)
             return
+
         self.push_screen(SelectorScreen(found, self.selection), self._switch_to)
 
     def action_runs(self) -> None:
@@ -811,10 +676,7 @@ class TimingApp(App[None]):
         )
 
     def decision_pane(self) -> DecisionPane:
-        from tui_timing.tui.panes.decision_pane import DecisionPane
-
-        self._mount_panes()
-        return self.query_one(DecisionPane)
+        return self.main.decision_pane()
 
     def action_run_action(self) -> None:
         """Run the highlighted suggested action's command, after a confirmation."""
@@ -830,6 +692,7 @@ class TimingApp(App[None]):
         if self.runner.running:
             self.notify("An action is already running; its output is in stage 7.", timeout=4)
             return
+
         self.push_screen(ConfirmAction(action), self._confirmed)
 
     def _confirmed(self, command: str | None) -> None:
@@ -840,17 +703,17 @@ class TimingApp(App[None]):
             self._action_origin = (current, {_folder(r) for r in self.known_runs()})
         self.action_stage(Stage.DECISION)
         self.decision_pane().start_log(command)
-        self.query_one(ActionBar).start(command)
+        self.main.query_one(ActionBar).start(command)
         self.runner.start(command)
 
     @while_running
     def on_action_output(self, message: ActionOutput) -> None:
         self.decision_pane().write_log(message.line)
-        self.query_one(ActionBar).output(clean(message.line))
+        self.main.query_one(ActionBar).output(clean(message.line))
 
     @while_running
     def on_action_finished(self, message: ActionFinished) -> None:
-        pane, bar = self.decision_pane(), self.query_one(ActionBar)
+        pane, bar = self.decision_pane(), self.main.query_one(ActionBar)
         if message.returncode is None:
             pane.write_log(f"could not start: {message.problem}")
             bar.finish("could not start", message.problem)
@@ -909,7 +772,6 @@ class TimingApp(App[None]):
             self.compare_runner.stop()
             self.compare = None
             self.notify("Compare mode left: the panes show one run again.", timeout=4)
-            self._show_all()
             return
         current = self.current_run()
         if current is None:
@@ -923,6 +785,7 @@ class TimingApp(App[None]):
                 timeout=6,
             )
             return
+
         self.push_screen(RunPicker(others, current.name), self._compare_with)
 
     def _compare_with(self, run: Run | None) -> None:
@@ -965,7 +828,9 @@ class TimingApp(App[None]):
         self.notify(f"Comparing A {names[0]} with B {names[1]} (c: leave).{said}", timeout=5)
         if self.is_idle:
             self._run_compare()
-        self._show_all()
+
+    def watch_compare(self) -> None:
+        self.main.show_all()
 
     def _run_compare(self) -> None:
         compare = self.compare
@@ -974,11 +839,7 @@ class TimingApp(App[None]):
             return
         compare.results, compare.shared, compare.running = {}, set(), None
         compare.generation = self.compare_runner.start(snapshot, compare.paths, compare.assumptions)
-        self._show_all()
-
-    def _show_all(self) -> None:
-        for stage_id in self.states:
-            self._show(stage_id)
+        self.main.show_all()
 
     def _compare_message(self, generation: int) -> CompareState | None:
         """The comparison a message is about, None when it was left or replaced since."""
@@ -990,7 +851,7 @@ class TimingApp(App[None]):
         compare = self._compare_message(message.generation)
         if compare is not None:
             compare.running = message.stage
-            self._show(message.stage)
+            self.main.show(message.stage)
 
     @while_running
     def on_compare_stage_finished(self, message: CompareStageFinished) -> None:
@@ -1001,8 +862,8 @@ class TimingApp(App[None]):
         if message.shared:
             compare.shared.add(message.stage)
         compare.running = None
-        self._show(message.stage)
-        self._show(Stage.DECISION)
+        self.main.show(message.stage)
+        self.main.show(Stage.DECISION)
 
     @while_running
     def on_compare_failed(self, message: CompareFailed) -> None:
@@ -1012,14 +873,23 @@ class TimingApp(App[None]):
             self.notify(message.problem, title="Could not run the second run", severity="error")
 
     def _offer_compare(self) -> None:
-        """After an action's run: offer to compare it with the run it came from (A)."""
+        """After an action's run: offer to compare it with the run it came from (A), once
+        a worker has looked for the runs (walking the folder takes a while)."""
         if self._action_origin is None or self.runner.running:
             return
-        from tui_timing.artifacts.discovery import discover
-        from tui_timing.tui.screens.compare_offer import CompareOffer
+        self.run_worker(self._find_runs, thread=True, group="offer", exclusive=True)
 
+    def _find_runs(self) -> None:
+        """(A worker thread.) The runs under the working folder, for the offer."""
+        from tui_timing.artifacts.discovery import discover
+
+        self.call_from_thread(self._offer_made, discover(self.cwd).runs)
+
+    def _offer_made(self, runs: list[Run]) -> None:
+        if self._action_origin is None:
+            return
         origin, before = self._action_origin
-        for run in discover(self.cwd).runs:
+        for run in runs:
             if _folder(run) not in {_folder(r) for r in self.known_runs()}:
                 self.seen_runs.append(run)
         made = [r for r in self.known_runs() if _folder(r) not in before]
@@ -1027,6 +897,8 @@ class TimingApp(App[None]):
             return
         self._action_origin = None
         new = made[0]
+        from tui_timing.tui.screens.compare_offer import CompareOffer
+
         self.push_screen(
             CompareOffer(new.name, origin.name),
             lambda yes: self._compare_made(new, origin) if yes else None,
@@ -1042,7 +914,7 @@ class TimingApp(App[None]):
 
     def action_cancel_action(self) -> None:
         """Ask, then cancel the running action."""
-        bar = self.query_one(ActionBar)
+        bar = self.main.query_one(ActionBar)
         if not self.runner.running:
             self.notify("No action is running.", timeout=3)
             return
@@ -1052,7 +924,7 @@ class TimingApp(App[None]):
 
     def _cancel_confirmed(self, cancel: bool | None) -> None:
         if cancel and self.runner.running:
-            self.query_one(ActionBar).cancelling()
+            self.main.query_one(ActionBar).cancelling()
             self.runner.cancel()
 
     @while_running
@@ -1061,7 +933,7 @@ class TimingApp(App[None]):
         ending = message.problem or (f"removed {removed}" if removed else "nothing to remove")
         self._action_origin = None  # what it made was removed: no run to compare with
         self.decision_pane().write_log(f"cancelled; {ending}")
-        self.query_one(ActionBar).finish("cancelled", ending)
+        self.main.query_one(ActionBar).finish("cancelled", ending)
         self.notify(f"The action was cancelled; {ending}.", title="Cancelled", timeout=6)
 
     # ----- copying and looking closer -----------------------------------------------------
@@ -1115,82 +987,18 @@ class TimingApp(App[None]):
 
     def action_search(self) -> None:
         """Open the search bar over the footer; it searches the stage on show."""
-        bar = self._mount_search_bar()
-        if bar.is_mounted and bar.children:
-            bar.open()
-        else:  # `/` before the first frames were out: open it once it is there
-            self.call_after_refresh(bar.open)
+        self.main.open_search()
 
     def search_bar(self) -> SearchBar | None:
-        from tui_timing.tui.search_bar import SearchBar
-
-        bars = self.query(SearchBar)
-        return bars.first() if bars else None
-
-    def on_search_bar_changed(self, event: SearchBar.Changed) -> None:
-        pane = self.current_pane()
-        from tui_timing.tui.panes.pane_search import clear_marks, find_matches
-
-        clear_marks(pane)
-        self._matches, self._match = find_matches(pane, event.query), 0
-        self._show_matches(event.query)
-
-    def on_search_bar_step(self, event: SearchBar.Step) -> None:
-        bar = self.search_bar()
-        if self._matches:
-            self._match = (self._match + event.step) % len(self._matches)
-        self._show_matches(bar.text if bar is not None else "")
-
-    def on_search_bar_closed(self) -> None:
-        self._close_search()
+        return self.main.search_bar()
 
     def on_key(self, event: Key) -> None:
-        """A printable key that reaches the app while the search box has the focus was
-        typed right after `/` (routed before the box took the focus): it is the query's.
-        Any key clears the action bar of an action that has ended."""
-        self.query_one(ActionBar).clear_ended()
-        character = event.character if event.is_printable else None
-        bar = self.search_bar() if character is not None else None
-        if bar is not None and character is not None and bar.type_ahead(character):
-            event.stop()
-
-    def _show_matches(self, query: str) -> None:
-        from tui_timing.tui.panes.pane_search import mark
-
-        current = self._match if self._matches else None
-        mark(self._matches, current)
-        bar = self.search_bar()
-        if bar is not None:
-            bar.show_count(current, len(self._matches), query)
-
-    def _close_search(self) -> None:
-        bar = self.search_bar()
-        if bar is None:
-            return  # not mounted yet: nothing was searched, nothing is marked
-        from tui_timing.tui.panes.pane_search import clear_marks
-
-        if bar.is_open:
-            # A hidden box keeping the focus would take every key typed after (the app
-            # looks frozen): the focus goes to the pane on show.
-            # (the bar's own screen: a dialog may be open over it)
-            typing = bar.has_focus_within
-            bar.close()
-            if typing:
-                bar.screen.set_focus(self.current_pane())
-        for pane in self.query(StagePane):
-            clear_marks(pane)
-        self._matches = []
+        self.main.key_reached_app(event)
 
     def palette_entries(self) -> list[PaletteEntry]:
         """Every stage, every suggested action, the switchable artifacts and the commands."""
-        entries = [
-            PaletteEntry(
-                f"Stage {info.id}: {info.title}",
-                partial(self.action_stage, info.id),
-                f"show the {info.name} stage",
-            )
-            for info in STAGES
-        ]
+        commands = palette_commands()
+        entries = [self._palette_entry(c) for c in commands if c.action.startswith("stage(")]
         pane = self.decision_pane()
         for index, action in enumerate(pane.actions):
             entries.append(
@@ -1200,22 +1008,14 @@ class TimingApp(App[None]):
                     action.command or "no command (by hand)",
                 )
             )
-        entries += [
-            PaletteEntry("Re-run this stage", self.action_rerun, "r"),
-            PaletteEntry("Re-run all stages", self.action_rerun_all, "R: reload the artifacts"),
-            PaletteEntry("Export findings to the scratchpad", self.action_export, "e"),
-            PaletteEntry("Export this stage's findings", self.action_export_stage, "E"),
-            PaletteEntry("Copy the action's command", self.action_copy_command, "y"),
-            PaletteEntry("Copy the check or figure under the cursor", self.action_copy_item, "Y"),
-            PaletteEntry("Search this stage", self.action_search, "/"),
-            PaletteEntry("Cancel the running action", self.action_cancel_action, "x"),
-            PaletteEntry("Toggle log scale", self.action_toggle_log, "l"),
-            PaletteEntry("Next theme", self.action_next_theme, "t"),
-            PaletteEntry("Switch run, cache or eval dump", self.action_select_artifacts, "s"),
-            PaletteEntry("Compare with another run", self.action_compare, "c (again: leave)"),
-            PaletteEntry("Help: keys", self.action_help, "?"),
-        ]
+        entries += [self._palette_entry(c) for c in commands if not c.action.startswith("stage(")]
         return entries
+
+    def _palette_entry(self, command: Command) -> PaletteEntry:
+        """A command of the table as the palette offers it: its title, its keys."""
+        _, name, parameters = parse_action(command.action)
+        callback = partial(getattr(self, f"action_{name}"), *parameters)
+        return PaletteEntry(command.palette or command.action, callback, command.palette_help)
 
     def _run_action_at(self, index: int) -> None:
         self.action_stage(Stage.DECISION)
@@ -1227,7 +1027,7 @@ class TimingApp(App[None]):
         had written removed) first, which takes a moment."""
         self.pipeline.close()
         if self.runner.running:
-            self.query_one(ActionBar).cancelling()
+            self.main.query_one(ActionBar).cancelling()
             await asyncio.to_thread(self.runner.stop, QUIT_WAIT_S)
         self.exit()
 
@@ -1236,17 +1036,6 @@ def _folder(run: Run) -> Path:
     """A run is its folder (its checkpoint or log may be missing)."""
     first = run.folder or (run.checkpoint or run.log or Path(run.name)).parent
     return first.resolve()
-
-
-def new_pane(stage_id: int) -> StagePane:
-    """A fresh pane for a stage (the decision has its own kind, imported when its pane is
-    made: it is never in the first frame)."""
-    info = STAGE_BY_ID[stage_id]
-    if stage_id != Stage.DECISION:
-        return StagePane(info)
-    from tui_timing.tui.panes.decision_pane import DecisionPane
-
-    return DecisionPane(info)
 
 
 def run_app(

@@ -45,11 +45,18 @@ def dataset_fault(failing: list[Check]) -> str:
     for check in failing:
         m = check.measured if isinstance(check.measured, dict) else {}
         what = check.id.split(".", 1)[1].replace("_", " ")
-        if check.id == "dataset.batch_rows" and m.get("drifted"):
-            parts.append(
-                f"batches put another row's {', '.join(m['drifted'])} beside a row's own "
-                f"({m['off']:,} of {m['rows']:,} rows)"
-            )
+        if check.id == "dataset.batch_rows" and (m.get("drifted") or m.get("shifted_one_step")):
+            if m.get("shifted_one_step"):
+                parts.append(
+                    f"batches serve each row's profile shifted by one step against its steps "
+                    f"(Δt of one step at the next or previous one; {m['shifted_one_step']:,} of "
+                    f"{m['rows']:,} rows)"
+                )
+            if m.get("drifted"):
+                parts.append(
+                    f"batches put another row's {', '.join(m['drifted'])} beside a row's own "
+                    f"({m['off']:,} of {m['rows']:,} rows)"
+                )
         elif check.id == "dataset.log_duration" and m.get("rows_off"):
             parts.append(
                 f"log duration: batches serve log_duration ≠ log(duration) on {m['rows_off']:,} "

@@ -1,5 +1,5 @@
-"""The key reference. The app builds the list from its own bindings, so it cannot go out of
-date; this screen only lays it out."""
+"""The key reference. The list comes from the command table (command_table.py), as the
+bindings do, so it cannot go out of date; this screen only lays it out."""
 
 from __future__ import annotations
 
