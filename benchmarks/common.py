@@ -407,14 +407,50 @@ class Tmux:
             _wait_gone(pid)
         return seen
 
+    def until_written(
+        self, command: Sequence[str], path: Path, *, timeout: float = 120.0, exits: bool = False
+    ) -> int:
+        """Run a command in a fresh pane until it has written `path` (it measures itself:
+        floors/cpu_until.py), then kill it (`exits`: first give it time to exit by itself,
+        as one under valgrind must to write its counts); its pid. Raises after `timeout`."""
+        line = f"cd {shlex.quote(str(REPO))} && exec {shlex.join(command)}"
+        start = time.perf_counter()
+        self._tmux("new-session", "-d", "-s", "run", "-x", str(self.width), "-y",
+                   str(self.height), line)  # fmt: skip
+        pid = int(self._tmux("display-message", "-p", "-t", "run", "#{pane_pid}").strip() or 0)
+        self._tmux("set-option", "-t", "run", "remain-on-exit", "on")  # its last words
+        try:
+            polls = 0
+            while not path.exists():
+                polls += 1  # whether it died: every 0.5 s (a tmux process each time)
+                alive = (
+                    polls % 25
+                    or self._tmux("display-message", "-p", "-t", "run", "#{pane_dead}").strip()
+                    == "0"
+                )
+                if not alive or time.perf_counter() - start > timeout:
+                    screen = self._tmux("capture-pane", "-p", "-t", "run")
+                    why = "it exited" if not alive else f"after {timeout:.0f} s"
+                    raise RuntimeError(
+                        f"{shell_line(command)}: {path} not written ({why}); last screen:\n{screen}"
+                    )
+                time.sleep(0.02)
+            if exits:
+                _wait_gone(pid, kill=False)
+        finally:
+            self._tmux("kill-session", "-t", "run")
+            _wait_gone(pid)
+        return pid
+
     def close(self) -> None:
         self._tmux("kill-server")
         with contextlib.suppress(subprocess.TimeoutExpired):
             self._control.wait(timeout=5)
 
 
-def _wait_gone(pid: int, timeout: float = 30.0) -> None:
-    """Wait until a process has exited (tmux's SIGHUP), then kill it if it has not."""
+def _wait_gone(pid: int, timeout: float = 30.0, *, kill: bool = True) -> None:
+    """Wait until a process has exited (tmux's SIGHUP), then kill it if it has not and
+    `kill` says so."""
     deadline = time.perf_counter() + timeout
     while pid and time.perf_counter() < deadline:
         try:
@@ -422,6 +458,6 @@ def _wait_gone(pid: int, timeout: float = 30.0) -> None:
         except ProcessLookupError:
             return
         time.sleep(0.02)
-    if pid:
+    if pid and kill:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, 9)

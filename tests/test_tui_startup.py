@@ -1,10 +1,31 @@
 """The first frame must not wait for torch: importing the app (and the CLI that starts it)
-loads neither torch nor numpy; the stage thread imports them after the first paint."""
+loads neither torch nor numpy; the stage thread imports them after the first paint. A real
+launch in a terminal draws its first frame before numpy or the charts' plotext are
+imported, with the garbage collector held off until then."""
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import json
+import os
+import pty
+import select
+import signal
+import struct
 import subprocess
 import sys
+import termios
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tui_timing.resources import sample_data_dir
+
+WRAPPER = Path(__file__).resolve().parent.parent / "benchmarks" / "floors" / "cpu_until.py"
+SAMPLE_CACHE = sample_data_dir() / "datasets" / "sample" / "train_timing.pt"
 
 
 def imported_modules(statement: str) -> set[str]:
@@ -35,3 +56,112 @@ def test_the_command_line_reaches_the_app_without_torch() -> None:
         "import tui_timing.tui.app"
     )
     assert {m for m in modules if m.split(".")[0] == "torch"} == set()
+
+
+#: Modules (and packages) the first frame has no use for: each is imported when first
+#: needed, after it (the dialogs and the export by their keys).
+NOT_BEFORE_THE_FIRST_FRAME = (
+    "torch",
+    "numpy",
+    "plotext",
+    "tui_timing.tui.screens",
+    "tui_timing.tui.export",
+)
+
+
+def first_frame(tmp_path: Path, *args: str) -> dict[str, Any]:
+    """Launch the real command line in a terminal (a pty, 120x40) under the benchmark's
+    wrapper (benchmarks/floors/cpu_until.py), and what it recorded as the first frame that
+    shows the stage list was written: the modules imported by then and the collector's
+    state."""
+    out = tmp_path / "first_frame.json"
+    main, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+    env = {**os.environ, "TERM": "xterm-256color", "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    proc = subprocess.Popen(
+        [sys.executable, str(WRAPPER), str(out), "1 cache", "--", "timing-tui", *args],
+        stdin=follower, stdout=follower, stderr=follower, cwd=tmp_path, env=env,
+        start_new_session=True,
+    )  # fmt: skip
+    os.close(follower)
+    screen = bytearray()
+    try:
+        deadline = time.monotonic() + 180  # a guard against a hang, not a timing
+        while not out.exists() and proc.poll() is None and time.monotonic() < deadline:
+            if select.select([main], [], [], 0.1)[0]:
+                with contextlib.suppress(OSError):
+                    screen += os.read(main, 1 << 16)  # drained, so the app never blocks
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        os.close(main)
+    assert out.exists(), f"no first frame; the terminal got:\n{screen[-3000:]!r}"
+    figures: dict[str, Any] = json.loads(out.read_text())
+    return figures
+
+
+@pytest.mark.parametrize("flags", [(), ("--no-cache",)], ids=["cold", "no-cache"])
+def test_the_first_frame_comes_before_the_heavy_modules_with_the_collector_held(
+    tmp_path: Path, flags: tuple[str, ...]
+) -> None:
+    figures = first_frame(tmp_path, "--cache", str(SAMPLE_CACHE), *flags)
+    modules = set(figures["modules"])
+    assert "tui_timing.tui.app" in modules
+    early = {
+        m
+        for m in modules
+        for name in NOT_BEFORE_THE_FIRST_FRAME
+        if (m + ".").startswith(name + ".")
+    }
+    assert early == set()
+    # held off from the command line's TUI branch until the frame (tui/start_gc.py)
+    assert figures["markers"]["1 cache"]["gc_enabled"] is False
+
+
+#: The app started as the command line starts it: the collector held off first.
+HELD_UNTIL_DRAWN = """
+import asyncio, gc, json, sys
+from pathlib import Path
+from tui_timing.config import ArtifactPaths, Invocation, Settings
+from tui_timing.tui import start_gc
+
+gc.disable()
+start_gc.release()  # not held by it: left as the caller set it
+left_off = not gc.isenabled()
+gc.enable()
+start_gc.hold()
+from tui_timing.tui.app import TimingApp
+
+invocation = Invocation(ArtifactPaths(cache=Path(sys.argv[1])), Settings(), None, None)
+
+async def run():
+    app = TimingApp(invocation)
+    async with app.run_test(size=(120, 40)) as pilot:
+        held_in_mount = not gc.isenabled()
+        for _ in range(2400):  # a guard against a hang
+            if gc.isenabled():
+                break
+            await pilot.pause(0.05)
+        print(json.dumps({"left_off": left_off, "held_in_mount": held_in_mount,
+                          "enabled": gc.isenabled(), "frozen": gc.get_freeze_count()}))
+
+asyncio.run(run())
+"""
+
+
+def test_the_collector_is_back_after_the_first_frame_with_the_start_frozen(
+    tmp_path: Path,
+) -> None:
+    run = subprocess.run(
+        [sys.executable, "-c", HELD_UNTIL_DRAWN, str(SAMPLE_CACHE)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    seen = json.loads(run.stdout.splitlines()[-1])
+    assert seen["left_off"], "release() turned on a collector that hold() had not turned off"
+    assert seen["held_in_mount"] and seen["enabled"], seen
+    assert seen["frozen"] > 10_000, seen  # what start-up made is set apart, not walked

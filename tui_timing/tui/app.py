@@ -37,6 +37,7 @@ from tui_timing.errors import ArtifactError
 from tui_timing.findings import Check, StageResult
 from tui_timing.report.text import printable_name
 from tui_timing.stages.catalog import ALL_STAGES, STAGE_BY_ID, STAGES, Stage
+from tui_timing.tui import start_gc
 from tui_timing.tui.action_runner import ActionRunner
 from tui_timing.tui.charset import AsciiFilter, utf8_locale
 from tui_timing.tui.command_table import (
@@ -50,7 +51,6 @@ from tui_timing.tui.commands import PaletteEntry, TimingCommands
 from tui_timing.tui.compare_runner import CompareRunner
 from tui_timing.tui.compare_state import CompareState
 from tui_timing.tui.describe import describe_artifacts, shorter
-from tui_timing.tui.export import default_scratchpad, export_findings
 from tui_timing.tui.header_bar import HeaderBar
 from tui_timing.tui.main_screen import MainScreen
 from tui_timing.tui.messages import (
@@ -197,6 +197,7 @@ class TimingApp(App[None]):
         """The main view is composed (after the app's own mount), before its first frame."""
         # The cached results, or stage 1 when its child was quick, in the first frame
         self.pipeline.show_early()
+        self.call_after_refresh(start_gc.release)  # held off by the CLI until the first frame
         # Stages start after the first frame: the pipeline thread's imports hold the GIL
         # for stretches. Torch, the longest (over a second), waits until stage 1's result
         # is drawn (see pipeline.py).
@@ -559,6 +560,8 @@ class TimingApp(App[None]):
 
     def action_select_artifacts(self) -> None:
         """Choose another discovered run, cache or eval dump."""
+        from tui_timing.tui.screens.selector_screen import SelectorScreen
+
         found = self.found
         if found is None:
             given = self.invocation.any_artifact
@@ -568,7 +571,6 @@ class TimingApp(App[None]):
         if max(len(found.runs), len(found.caches), len(found.evals)) < 2:
             self.notify("Nothing to switch: one run, cache and eval dump at most.", timeout=4)
             return
-        from tui_timing.tui.screens.selector_screen import SelectorScreen
 
         self.push_screen(SelectorScreen(found, self.selection), self._switch_to)
 
@@ -618,6 +620,8 @@ class TimingApp(App[None]):
 
     def action_export(self, stage: int | None = None) -> None:
         """Append the findings so far to the scratchpad (on a thread: it hashes files)."""
+        from tui_timing.tui.export import default_scratchpad
+
         snapshot = self.pipeline.snapshot()
         if snapshot is None:
             self.notify("Nothing to export yet: the stages have not run.", severity="warning")
@@ -643,6 +647,8 @@ class TimingApp(App[None]):
     def _export(
         self, snapshot: StageContext, target: Path, stage: int | None, within: Path | None
     ) -> None:
+        from tui_timing.tui.export import export_findings
+
         try:
             written, summary = export_findings(snapshot, target, stage, within)
         except ArtifactError as exc:
@@ -674,6 +680,8 @@ class TimingApp(App[None]):
 
     def action_run_action(self) -> None:
         """Run the highlighted suggested action's command, after a confirmation."""
+        from tui_timing.tui.screens.confirm_screen import ConfirmAction
+
         action = self.decision_pane().selected_action()
         if action is None:
             self.notify("No action to run: the decision has not suggested any yet.", timeout=4)
@@ -684,7 +692,6 @@ class TimingApp(App[None]):
         if self.runner.running:
             self.notify("An action is already running; its output is in stage 7.", timeout=4)
             return
-        from tui_timing.tui.screens.confirm_screen import ConfirmAction
 
         self.push_screen(ConfirmAction(action), self._confirmed)
 
@@ -759,6 +766,8 @@ class TimingApp(App[None]):
 
     def action_compare(self) -> None:
         """Pick a second run to show beside the one on show; `c` again leaves compare mode."""
+        from tui_timing.tui.screens.run_picker import RunPicker
+
         if self.compare is not None:
             self.compare_runner.stop()
             self.compare = None
@@ -776,7 +785,6 @@ class TimingApp(App[None]):
                 timeout=6,
             )
             return
-        from tui_timing.tui.screens.run_picker import RunPicker
 
         self.push_screen(RunPicker(others, current.name), self._compare_with)
 

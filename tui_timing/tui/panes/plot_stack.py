@@ -5,7 +5,7 @@ plotext is imported with the first chart, not at start-up, and the first chart i
 after the frame that shows its stage's result (a warm launch shows every result from the
 results cache in its first frame): the import and the drawing are a fifth of a bare
 Textual app's start. When the stages' thread has imported the charts already, a chart is
-drawn with its result.
+drawn with its result. A stage's other charts come a frame after its first.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 import sys
 
 from textual.containers import Vertical
+from textual.widget import Widget
 
 from tui_timing.findings import Plot
 from tui_timing.tui.themes import PlotPalette
@@ -27,6 +28,9 @@ class PlotStack(Vertical):
 
     #: What to draw once the first chart may be (see the module's docstring).
     _pending: tuple[list[Plot], PlotPalette, bool] | None = None
+    #: Counts the sets of charts mounted: charts left to mount a frame later are dropped
+    #: when a newer set was mounted meanwhile.
+    _mounting = 0
 
     def show(self, plots: list[Plot], palette: PlotPalette, flip_log: bool) -> None:
         """Draw these plots; existing views take new data when the titles line up."""
@@ -62,4 +66,14 @@ class PlotStack(Vertical):
                 view.data = plot
             return
         self.remove_children()
-        self.mount_all([PlotView(plot, palette, flip_log) for plot in plots])
+        views = [PlotView(plot, palette, flip_log) for plot in plots]
+        self._mounting += 1
+        if views:
+            # The first chart alone, the others a frame later: each chart is tens of ms of
+            # plotext, and the first is the one a launch waits for (stage 1's histogram).
+            self.mount(views[0])
+            self.call_after_refresh(self._mount_rest, views[1:], self._mounting)
+
+    def _mount_rest(self, views: list[Widget], mounting: int) -> None:
+        if mounting == self._mounting and views:  # else a newer set of charts replaced them
+            self.mount_all(views)
