@@ -13,7 +13,7 @@ file names and calls nothing but those two rebuilders.
 Two outcomes besides a value:
 - a global that torch's weights-only unpickler refuses too (`os.system`, `builtins.exec`,
   a numpy object) is refused here with the same message the torch path gives
-  (`safe_load._describe_unpickling_error` words both); a pickle naming a class of the
+  (`pickle_refusal.describe_unpickling_error` words both); a pickle naming a class of the
   user's is the torch path's, which reads such objects as data (`data_classes.py`);
 - anything else this reader does not handle (damage, another protocol, an opcode or a
   global of torch's that is not a dense CPU tensor, a storage it cannot map) raises
@@ -35,6 +35,7 @@ from typing import IO, Any
 
 import numpy as np
 
+from tui_timing.artifacts.pickle_refusal import describe_unpickling_error
 from tui_timing.errors import ArtifactError
 
 
@@ -513,11 +514,10 @@ class _Unpickler:
 
     def refuse(self, torch_message: str) -> None:
         """Refuse in the words of the torch path, which sees the same message from torch."""
-        from tui_timing.artifacts.safe_load import _describe_unpickling_error
 
         # torch.load puts its own first line before the unpickler's message
         text = f"Weights only load failed.\n\tWeightsUnpickler error: {torch_message}"
-        problem = _describe_unpickling_error(pickle.UnpicklingError(text), self.handle)
+        problem = describe_unpickling_error(pickle.UnpicklingError(text), self.handle)
         raise ArtifactError(str(self.path), None, problem)
 
     def persistent(self, pid: Any) -> _Storage:
