@@ -142,18 +142,16 @@ class DecisionPane(StagePane):
 
     @property
     def actions(self) -> list[Action]:
-        """The actions on show, in order."""
-        return list(self._actions)
-
-    def selected_action(self) -> Action | None:
-        """The action under the cursor (the first until the cursor moves). A pane given its
-        result but not drawn yet (mounted by the key that showed it, `7 a` typed at once)
-        answers from that result: its first action."""
-        if self._actions:
-            return self._actions[min(self.cursor, len(self._actions) - 1)]
+        """The actions of the result the pane was given, in order (drawn or about to be)."""
         given = self._shown[0].result if self._shown is not None else None
         decision = given.decision if given is not None else None
-        return decision.actions[0] if decision is not None and decision.actions else None
+        return list(decision.actions) if decision is not None else []
+
+    def selected_action(self) -> Action | None:
+        """The action under the cursor (the first until the cursor moves), read from the
+        result the pane was given: `7 a` typed at once comes before the pane draws it."""
+        actions = self.actions
+        return actions[min(self.cursor, len(actions) - 1)] if actions else None
 
     def select_action(self, index: int) -> None:
         """Put the cursor on an action (by its place in the list)."""
