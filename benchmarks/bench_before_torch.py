@@ -25,6 +25,7 @@ Targets, against the Textual floor: warm seven statuses and every first frame at
 
 from __future__ import annotations
 
+import compileall
 import re
 import shutil
 import statistics
@@ -65,22 +66,61 @@ class Launch:
         return statistics.median(s.extra[marker] for s in self.side.samples)
 
 
+def timing_tui_launches(label: str, tui: list[str], warm_home: Path) -> list[Launch]:
+    """Cold, warm and cold `--no-cache` launches of one timing-tui command; the warm one's
+    results cache is filled here, once, by that command's `check`."""
+    common.run_child(["env", f"XDG_CACHE_HOME={warm_home}", *with_check(tui)], ok_codes=(0, 1))
+    cold = Launch(common.Side(f"{label}timing-tui, cold", tui), [FIRST_FRAME, PLOT_TITLE], True)
+    no_cache = Launch(
+        common.Side(f"{label}timing-tui --no-cache, cold", [*tui, "--no-cache"]),
+        [FIRST_FRAME, PLOT_TITLE],
+        True,
+    )
+    warm = Launch(
+        common.Side(f"{label}timing-tui, warm", ["env", f"XDG_CACHE_HOME={warm_home}", *tui]),
+        [FIRST_FRAME, ALL_STATUSES],
+        tests={ALL_STATUSES: seven_statuses},
+    )
+    return [cold, warm, no_cache]
+
+
+def with_check(tui: list[str]) -> list[str]:
+    """The command with `check` before its artifact options."""
+    at = tui.index("--cache")
+    return [*tui[:at], "check", *tui[at:]]
+
+
 def main() -> None:
     p = common.parser(__doc__.splitlines()[0])
     p.add_argument("--raw", default=str(common.DEFAULT_RAW), help="folder of session files")
+    p.add_argument(
+        "--before",
+        metavar="DIR",
+        help="also launch the timing-tui of another checkout (`git worktree add --detach DIR "
+        "COMMIT`), alternating with this one's; both are then launched as `python -m "
+        "tui_timing` from their own folder, the same way",
+    )
     args = p.parse_args()
     load_before = common.load_average()
     work = common.work_dir(args.work)
     cache = bench_check.input_cache(work, Path(args.raw), args.quick)
     artifacts = ["--cache", str(cache), "--checkpoint", str(common.SAMPLE_RUN / "checkpoint.pt"),
                  "--log", str(common.SAMPLE_RUN / "stats.jsonl")]  # fmt: skip
-    warm_home = Path(tempfile.mkdtemp(prefix="warm-", dir=work))
     cold_root = Path(tempfile.mkdtemp(prefix="cold-", dir=work))
-    common.run_child(
-        ["env", f"XDG_CACHE_HOME={warm_home}", *common.timing_tui(), "check", *artifacts],
-        ok_codes=(0, 1),
-    )
-    tui = [*common.timing_tui(), *artifacts]
+    commands = {"": common.timing_tui()}
+    if args.before:
+        before = Path(args.before).resolve()
+        common.compile_package()  # as timing_tui() does: no launch compiles a module itself
+        compileall.compile_dir(str(before / "tui_timing"), quiet=1)
+        commands = {
+            label: ["env", f"PYTHONPATH={folder}", sys.executable, "-P", "-m", "tui_timing"]
+            for label, folder in (("", common.REPO), ("before: ", before))
+        }
+    homes = {label: Path(tempfile.mkdtemp(prefix="warm-", dir=work)) for label in commands}
+    groups = {
+        label: timing_tui_launches(label, [*command, *artifacts], homes[label])
+        for label, command in commands.items()
+    }
     floors = common.BENCH_DIR / "floors"
     textual = Launch(
         common.Side("minimal Textual app: first frame",
@@ -91,18 +131,8 @@ def main() -> None:
         common.Side("import torch: imported", [sys.executable, str(floors / "import_torch.py")]),
         [TORCH_MARKER],
     )
-    cold = Launch(common.Side("timing-tui, cold", tui), [FIRST_FRAME, PLOT_TITLE], True)
-    no_cache = Launch(
-        common.Side("timing-tui --no-cache, cold", [*tui, "--no-cache"]),
-        [FIRST_FRAME, PLOT_TITLE],
-        True,
-    )
-    warm = Launch(
-        common.Side("timing-tui, warm", ["env", f"XDG_CACHE_HOME={warm_home}", *tui]),
-        [FIRST_FRAME, ALL_STATUSES],
-        tests={ALL_STATUSES: seven_statuses},
-    )
-    launches = {id(x.side): x for x in (textual, cold, warm, no_cache, torch)}
+    mine = [x for group in groups.values() for x in group]
+    launches = {id(x.side): x for x in (textual, *mine, torch)}
     tmux = common.Tmux(width=WIDTH, height=HEIGHT)
     runs = {"cold": 0}
 
@@ -120,29 +150,34 @@ def main() -> None:
                          measure)  # fmt: skip
     finally:
         tmux.close()
-        shutil.rmtree(warm_home, ignore_errors=True)
+        for home in homes.values():
+            shutil.rmtree(home, ignore_errors=True)
         shutil.rmtree(cold_root, ignore_errors=True)
     frame = textual.median(TEXTUAL_MARKER)
     imported = torch.median(TORCH_MARKER)
-    rows = [
-        common.compare("warm: all seven statuses vs Textual's first frame",
-                       warm.median(ALL_STATUSES), frame, 1.5),
-        common.compare("warm: first frame vs Textual's first frame",
-                       warm.median(FIRST_FRAME), frame, 1.5),
-        common.compare("cold: first frame vs Textual's first frame",
-                       cold.median(FIRST_FRAME), frame, 1.5),
-        common.compare("cold --no-cache: first frame vs Textual's first frame",
-                       no_cache.median(FIRST_FRAME), frame, 1.5),
-        common.compare("cold: stage 1's histogram vs Textual's first frame",
-                       cold.median(PLOT_TITLE), frame, 2.0),
-        common.compare("cold --no-cache: stage 1's histogram vs Textual's first frame",
-                       no_cache.median(PLOT_TITLE), frame, 2.0),
-        common.compare("cold: stage 1's histogram vs import torch (imported)",
-                       cold.median(PLOT_TITLE), imported, 0.4),
-        common.compare("warm: all seven statuses vs import torch (imported)",
-                       warm.median(ALL_STATUSES), imported, 0.4),
-        common.compare("Textual's first frame vs import torch (imported)", frame, imported, None),
-    ]  # fmt: skip
+    rows = []
+    for label, (cold, warm, no_cache) in groups.items():
+        rows += [
+            common.compare(label + "warm: all seven statuses vs Textual's first frame",
+                           warm.median(ALL_STATUSES), frame, 1.5),
+            common.compare(label + "warm: first frame vs Textual's first frame",
+                           warm.median(FIRST_FRAME), frame, 1.5),
+            common.compare(label + "cold: first frame vs Textual's first frame",
+                           cold.median(FIRST_FRAME), frame, 1.5),
+            common.compare(label + "cold --no-cache: first frame vs Textual's first frame",
+                           no_cache.median(FIRST_FRAME), frame, 1.5),
+            common.compare(label + "cold: stage 1's histogram vs Textual's first frame",
+                           cold.median(PLOT_TITLE), frame, 2.0),
+            common.compare(label + "cold --no-cache: stage 1's histogram vs Textual's first "
+                           "frame", no_cache.median(PLOT_TITLE), frame, 2.0),
+            common.compare(label + "cold: stage 1's histogram vs import torch (imported)",
+                           cold.median(PLOT_TITLE), imported, 0.4),
+            common.compare(label + "warm: all seven statuses vs import torch (imported)",
+                           warm.median(ALL_STATUSES), imported, 0.4),
+        ]
+    rows.append(
+        common.compare("Textual's first frame vs import torch (imported)", frame, imported, None)
+    )  # fmt: skip
     common.write_results(
         args.results,
         "before_torch",
@@ -151,6 +186,7 @@ def main() -> None:
         quick=args.quick,
         load_before=load_before,
         notes={
+            "before": args.before,
             "pane": f"{WIDTH}x{HEIGHT}",
             "poll_s": 0.005,
             "cache": str(cache),

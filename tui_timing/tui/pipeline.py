@@ -509,10 +509,11 @@ class Pipeline:
         if ahead is None or not pending or self._paths is None:
             return False
         shown, self._early_posted = self._early_posted, False
+        if not ahead.answered or ahead.early() is not None:
+            # while the child computes: its result comes with charts, drawn as it arrives
+            _import_charts()
         if not shown and not ahead.wait(ANSWER_WAIT_S, self._should_stop):
             self._post(StageStarted(Stage.CACHE, reason))  # still computing: say so
-        if not ahead.answered or ahead.early() is not None:
-            _import_charts()  # while the UI thread waits: the result comes with charts
         self._last_progress = 0.0
         with self._cond:
             self._running = Stage.CACHE  # new work that supersedes it stops the wait
