@@ -158,22 +158,54 @@ def main() -> None:
     rows = []
     for label, (cold, warm, no_cache) in groups.items():
         rows += [
-            common.compare(label + "warm: all seven statuses vs Textual's first frame",
-                           warm.median(ALL_STATUSES), frame, 1.5),
-            common.compare(label + "warm: first frame vs Textual's first frame",
-                           warm.median(FIRST_FRAME), frame, 1.5),
-            common.compare(label + "cold: first frame vs Textual's first frame",
-                           cold.median(FIRST_FRAME), frame, 1.5),
-            common.compare(label + "cold --no-cache: first frame vs Textual's first frame",
-                           no_cache.median(FIRST_FRAME), frame, 1.5),
-            common.compare(label + "cold: stage 1's histogram vs Textual's first frame",
-                           cold.median(PLOT_TITLE), frame, 2.0),
-            common.compare(label + "cold --no-cache: stage 1's histogram vs Textual's first "
-                           "frame", no_cache.median(PLOT_TITLE), frame, 2.0),
-            common.compare(label + "cold: stage 1's histogram vs import torch (imported)",
-                           cold.median(PLOT_TITLE), imported, 0.4),
-            common.compare(label + "warm: all seven statuses vs import torch (imported)",
-                           warm.median(ALL_STATUSES), imported, 0.4),
+            common.compare(
+                label + "warm: all seven statuses vs Textual's first frame",
+                warm.median(ALL_STATUSES),
+                frame,
+                1.5,
+            ),
+            common.compare(
+                label + "warm: first frame vs Textual's first frame",
+                warm.median(FIRST_FRAME),
+                frame,
+                1.5,
+            ),
+            common.compare(
+                label + "cold: first frame vs Textual's first frame",
+                cold.median(FIRST_FRAME),
+                frame,
+                1.5,
+            ),
+            common.compare(
+                label + "cold --no-cache: first frame vs Textual's first frame",
+                no_cache.median(FIRST_FRAME),
+                frame,
+                1.5,
+            ),
+            common.compare(
+                label + "cold: stage 1's histogram vs Textual's first frame",
+                cold.median(PLOT_TITLE),
+                frame,
+                2.0,
+            ),
+            common.compare(
+                label + "cold --no-cache: stage 1's histogram vs Textual's first frame",
+                no_cache.median(PLOT_TITLE),
+                frame,
+                2.0,
+            ),
+            common.compare(
+                label + "cold: stage 1's histogram vs import torch (imported)",
+                cold.median(PLOT_TITLE),
+                imported,
+                0.4,
+            ),
+            common.compare(
+                label + "warm: all seven statuses vs import torch (imported)",
+                warm.median(ALL_STATUSES),
+                imported,
+                0.4,
+            ),
         ]
     rows.append(
         common.compare("Textual's first frame vs import torch (imported)", frame, imported, None)
