@@ -209,7 +209,7 @@ def main() -> None:
         ]
     rows.append(
         common.compare("Textual's first frame vs import torch (imported)", frame, imported, None)
-    )  # fmt: skip
+    )
     common.write_results(
         args.results,
         "before_torch",
