@@ -7,6 +7,7 @@ the CLI forks: before any thread exists."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -100,6 +101,17 @@ def test_a_failure_in_the_child_falls_back_and_says_so() -> None:
     out = drive(cache=CACHE, fail=True)
     assert not out["taken"] and out["gone"]
     assert any("RuntimeError: planted fault" in line for line in out["log"]), out["log"]
+
+
+@pytest.mark.skipif(
+    (os.cpu_count() or 1) < 2 or not Path("/proc/self/task").is_dir(),
+    reason="OpenBLAS starts a thread per core: on one core there is nothing to see",
+)
+def test_the_childs_numpy_runs_on_one_thread() -> None:
+    """OpenBLAS starts a thread per core as numpy is imported, and those spin for a while
+    on the app's core just as it draws its first frame; stage 1 needs none of them."""
+    out = drive(cache=CACHE, fail=True)
+    assert any("planted fault (1 threads)" in line for line in out["log"]), out["log"]
 
 
 def test_no_child_is_forked_once_threads_run() -> None:
