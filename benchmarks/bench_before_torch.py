@@ -84,6 +84,26 @@ def timing_tui_launches(label: str, tui: list[str], warm_home: Path) -> list[Lau
     return [cold, warm, no_cache]
 
 
+def paired_rows(mine: list[Launch], before: list[Launch]) -> list[dict[str, object]]:
+    """This checkout against the other, round by round: the median of each round's ratio
+    (both launched in the same round, so a machine that speeds up or slows down between
+    rounds moves both) and in how many rounds this one was sooner."""
+    rows: list[dict[str, object]] = []
+    for this, that in zip(mine, before, strict=True):
+        for marker in this.markers:
+            pairs = [
+                (a.extra[marker], b.extra[marker])
+                for a, b in zip(this.side.samples, that.side.samples, strict=True)
+            ]
+            rows.append({
+                "target": f"{this.side.name} vs before, {marker}: median of the rounds' ratios",
+                "ratio": round(statistics.median(a / b for a, b in pairs), 3),
+                "sooner_in": f"{sum(a < b for a, b in pairs)}/{len(pairs)} rounds",
+                "median_difference_s": round(statistics.median(a - b for a, b in pairs), 4),
+            })  # fmt: skip
+    return rows
+
+
 def with_check(tui: list[str]) -> list[str]:
     """The command with `check` before its artifact options."""
     at = tui.index("--cache")
@@ -210,6 +230,8 @@ def main() -> None:
     rows.append(
         common.compare("Textual's first frame vs import torch (imported)", frame, imported, None)
     )
+    if args.before:
+        rows += paired_rows(groups[""], groups["before: "])
     common.write_results(
         args.results,
         "before_torch",

@@ -326,15 +326,31 @@ class Tmux:
         self.width, self.height = width, height
         self.base = ["tmux", "-L", f"timing-bench-{os.getpid()}"]
         self._tmux("new-session", "-d", "-s", "keep", "sleep 86400")
-        self._control = subprocess.Popen(
-            [*self.base, "-C", "attach-session", "-t", "keep"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-            encoding="utf-8",
-            errors="replace",
-        )
+        self._control = self._attach()
+
+    def _attach(self, tries: int = 3) -> subprocess.Popen[str]:
+        """The control client, attached and answering: now and then (3 benchmark runs in
+        about 10) one exited before its first command, and the run ended on a broken pipe;
+        one that does not answer a first command is replaced."""
+        for _ in range(tries):
+            control = subprocess.Popen(
+                [*self.base, "-C", "attach-session", "-t", "keep"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                text=True,
+                encoding="utf-8",
+                errors="replace",
+            )
+            self._control = control
+            try:
+                if self._command("display-message -p attached").strip() == "attached":
+                    return control
+            except (OSError, RuntimeError):
+                pass
+            control.kill()
+            control.wait()
+        raise RuntimeError(f"tmux's control client would not attach in {tries} tries")
 
     def _tmux(self, *args: str) -> str:
         done = subprocess.run([*self.base, *args], capture_output=True, text=True, check=False)
