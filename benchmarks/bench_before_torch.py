@@ -25,7 +25,6 @@ Targets, against the Textual floor: warm seven statuses and every first frame at
 
 from __future__ import annotations
 
-import compileall
 import re
 import shutil
 import statistics
@@ -113,12 +112,8 @@ def with_check(tui: list[str]) -> list[str]:
 def main() -> None:
     p = common.parser(__doc__.splitlines()[0])
     p.add_argument("--raw", default=str(common.DEFAULT_RAW), help="folder of session files")
-    p.add_argument(
-        "--before",
-        metavar="DIR",
-        help="also launch the timing-tui of another checkout (`git worktree add --detach DIR "
-        "COMMIT`), alternating with this one's; both are then launched as `python -m "
-        "tui_timing` from their own folder, the same way",
+    common.add_before_option(
+        p, "both are then launched as `python -P -m tui_timing` from their own folder"
     )
     args = p.parse_args()
     load_before = common.load_average()
@@ -129,9 +124,7 @@ def main() -> None:
     cold_root = Path(tempfile.mkdtemp(prefix="cold-", dir=work))
     commands = {"": common.timing_tui()}
     if args.before:
-        before = Path(args.before).resolve()
-        common.compile_package()  # as timing_tui() does: no launch compiles a module itself
-        compileall.compile_dir(str(before / "tui_timing"), quiet=1)
+        before = common.before_checkout(args.before)
         commands = {
             label: ["env", f"PYTHONPATH={folder}", sys.executable, "-P", "-m", "tui_timing"]
             for label, folder in (("", common.REPO), ("before: ", before))

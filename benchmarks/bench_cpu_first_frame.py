@@ -26,7 +26,6 @@ instruction count says), so it is a guide to what a change removes, not the figu
 
 from __future__ import annotations
 
-import compileall
 import json
 import re
 import shutil
@@ -70,12 +69,7 @@ def main() -> None:
         action="store_true",
         help="also count each side's instructions until its first frame (valgrind)",
     )
-    p.add_argument(
-        "--before",
-        metavar="DIR",
-        help="also launch the timing-tui of another checkout (`git worktree add --detach DIR "
-        "COMMIT`), alternating with this one's: a change measured at the same load",
-    )
+    common.add_before_option(p, "its `tui_timing` is imported from DIR (PYTHONPATH)")
     args = p.parse_args()
     load_before = common.load_average()
     work = common.work_dir(args.work)
@@ -85,9 +79,7 @@ def main() -> None:
     textual = Launch("minimal Textual app", ["textual"], [TEXTUAL_MARKER])
     groups = {"": timing_tui_launches("", [], cache, scratch / "warm")}
     if args.before:
-        before = str(Path(args.before).resolve())
-        compileall.compile_dir(str(Path(before) / "tui_timing"), quiet=1)
-        env = [f"PYTHONPATH={before}"]
+        env = [f"PYTHONPATH={common.before_checkout(args.before)}"]
         groups["before: "] = timing_tui_launches("before: ", env, cache, scratch / "warm-before")
     launches = [textual, *(x for group in groups.values() for x in group)]
     by_side = {launch.name: launch for launch in launches}

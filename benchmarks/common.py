@@ -247,6 +247,26 @@ def parser(description: str) -> argparse.ArgumentParser:
     return p
 
 
+def add_before_option(p: argparse.ArgumentParser, launched: str) -> None:
+    """`--before DIR`: another checkout launched in the same rounds as this one (a change
+    measured at the same load); `launched` says how its timing-tui is started."""
+    p.add_argument(
+        "--before",
+        metavar="DIR",
+        help="also launch the timing-tui of another checkout (`git worktree add --detach DIR "
+        f"COMMIT`), alternating with this one's; {launched}",
+    )
+
+
+def before_checkout(folder: str) -> Path:
+    """The other checkout's folder, its modules and this one's compiled (as `timing_tui`
+    does): no timed launch compiles a module itself."""
+    before = Path(folder).resolve()
+    compile_package()
+    compileall.compile_dir(str(before / "tui_timing"), quiet=1)
+    return before
+
+
 def ratio_row(
     target: str, tui: Side, floor: Side, limit: float | None, *, memory: bool = False
 ) -> dict[str, Any]:
