@@ -18,7 +18,7 @@ from tui_timing.config import ArtifactPaths, Invocation, Settings
 from tui_timing.findings import Action, Decision, Plot, Series, StageResult
 from tui_timing.tui.app import TimingApp
 from tui_timing.tui.messages import StageFinished, StageProgress, StageStarted
-from tui_timing.tui.notification import TOAST_TEXT_WIDTH, TOAST_WIDTH
+from tui_timing.tui.notification import TOAST_TEXT_WIDTH, TOAST_WIDTH, toasts_on
 from tui_timing.tui.panes.plot_view import PlotView
 from tui_timing.tui.screens.confirm_screen import ConfirmAction
 from tui_timing.tui.screens.help_screen import HelpScreen
@@ -578,6 +578,32 @@ async def test_a_plugins_prints_go_to_its_stage_pane_not_the_terminal(
         assert "\x1b" not in text and "\\x1b]0;title" in text  # escaped, never sent raw
         assert not app.states[1].printed  # stage 1 ran no code of the user's
     assert "hello from the dataset" not in capsys.readouterr().out
+
+
+async def test_the_screen_is_repainted_once_a_toast_has_gone(cache: Path, tmp_path: Path) -> None:
+    """Textual, now and then, left a toast that had gone drawn over the stage list (a tmux
+    test read that stale frame for four minutes; notification.py): once a toast has gone,
+    the app repaints every cell of the screen, which is what cleared it. A repaint is a
+    `refresh()` of the screen with no region; the test counts those, and lets each run."""
+    app = TimingApp(invocation(cache=cache), cwd=tmp_path)
+    async with app.run_test(size=(100, 30), notifications=True) as pilot:
+        await settle(pilot, app)
+        app.clear_notifications()
+        screen = app.screen
+        await wait_for(pilot, lambda: toasts_on(screen) == 0)
+        toasts_at_repaint: list[int] = []
+        repaint = screen.refresh
+
+        def refresh(*regions: Any, **options: Any) -> Any:
+            if not regions and not options:
+                toasts_at_repaint.append(toasts_on(screen))
+            return repaint(*regions, **options)
+
+        screen.refresh = refresh  # type: ignore[method-assign]
+        app.notify("going soon", timeout=0.5)
+        await wait_for(pilot, lambda: toasts_on(screen) == 1)
+        assert not toasts_at_repaint
+        await wait_for(pilot, lambda: toasts_on(screen) == 0 and 0 in toasts_at_repaint)
 
 
 def toast_rows(app: TimingApp) -> list[list[str]]:

@@ -72,7 +72,7 @@ from tui_timing.tui.messages import (
     StageStarted,
     while_running,
 )
-from tui_timing.tui.notification import TimedNotification, toast_lines
+from tui_timing.tui.notification import TimedNotification, ToastSweeper, toast_lines
 from tui_timing.tui.panes.action_bar import ActionBar
 from tui_timing.tui.panes.item_text import action_text
 from tui_timing.tui.panes.stage_pane import StagePane
@@ -173,6 +173,7 @@ class TimingApp(App[None]):
         self._polling_run = threading.Lock()
         self._idle_at = -1
         self._said_sample = False
+        self._toast_sweeper = ToastSweeper(self)
         self.timing_themes, self.theme_problems = load_themes(theme_dirs())
         for timing_theme in self.timing_themes.values():
             self.register_theme(timing_theme.theme)
@@ -237,6 +238,7 @@ class TimingApp(App[None]):
             markup=markup,
         )
         self.post_message(Notify(notification))
+        self._toast_sweeper.raised(notification)
 
     # ----- themes -------------------------------------------------------------------------
 

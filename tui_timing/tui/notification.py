@@ -6,6 +6,13 @@ between the two, and a timer with a negative interval loops without ever yieldin
 app stops drawing and reading keys. Here the time left is never below MIN_TOAST_S (the
 toast flashes and goes), while expiry is still judged on the real time.
 
+A toast that has gone can stay drawn: Textual removes it from the screen but, now and
+then, repaints none of the cells it covered, and its text stays over the stage list
+until something else redraws them (seen under typing, resizes and the help screen
+opened and closed within a frame; a tmux test read the stale frame for four minutes).
+`ToastSweeper` looks, while toasts are up, whether one has gone and then repaints the
+whole screen: a repaint of every cell is what clears it.
+
 A toast is narrow (it sits in the foot of the stage list), and Textual breaks a word
 longer than its line anywhere: `.../projec` then `t/folder`. `toast_lines` wraps the
 message before Textual sees it: at spaces, and a word longer than the line (a path, a
@@ -18,12 +25,21 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from time import time
+from typing import Any
 
 from rich.cells import cell_len
+from textual.app import App
+from textual.css.query import NoMatches
 from textual.notifications import Notification
+from textual.screen import Screen
+from textual.timer import Timer
 
 #: Seconds a toast shows at least, once made.
 MIN_TOAST_S = 0.1
+#: Seconds between two looks, while toasts are up, for one that has gone.
+SWEEP_S = 0.25
+#: The DOM id Textual gives the toast rack it puts on every screen.
+TOAST_RACK_ID = "textual-toastrack"
 #: A toast's width in app.tcss (`Toast { width }`), and the text's: less its left border
 #: and its padding of one on each side. A test reads both off a rendered toast.
 TOAST_WIDTH = 24
@@ -116,3 +132,39 @@ class TimedNotification(Notification):
     @property
     def has_expired(self) -> bool:
         return self.raised_at + self.timeout <= time()
+
+
+def toasts_on(screen: Screen[Any]) -> int:
+    """How many toasts `screen` has in its DOM (each sits in a holder in the rack)."""
+    try:
+        return len(screen.get_widget_by_id(TOAST_RACK_ID).children)
+    except NoMatches:
+        return 0
+
+
+class ToastSweeper:
+    """Repaints the screen on show once one of its toasts has gone (see the module's
+    docstring). Its timer runs only while toasts are up or due."""
+
+    def __init__(self, app: App[Any]) -> None:
+        self._app = app
+        self._timer: Timer | None = None
+        self._shown = 0
+        #: When the last toast raised is due to have gone (`time()`).
+        self._until = 0.0
+
+    def raised(self, notification: Notification) -> None:
+        """A notification was posted: look until its toast has come and gone."""
+        self._until = max(self._until, time() + notification.timeout + 4 * SWEEP_S)
+        if self._timer is None:
+            self._timer = self._app.set_interval(SWEEP_S, self._sweep)
+
+    def _sweep(self) -> None:
+        screen = self._app.screen
+        shown = toasts_on(screen)
+        if shown < self._shown:
+            screen.refresh()
+        self._shown = shown
+        if not shown and time() > self._until and self._timer is not None:
+            self._timer.stop()
+            self._timer = None
