@@ -108,7 +108,7 @@ def pipeline(invocation: Invocation, ahead: StageOneAhead, options: dict[str, An
     """Stages 1-2 through the app's pipeline with the child's result taken for stage 1
     (shown early: before the thread starts, as the app mounts)."""
     from tui_timing.report.results_cache import ResultsCache
-    from tui_timing.tui.messages import PipelineIdle, StageFinished, StageStarted
+    from tui_timing.tui.messages import PipelineIdle, StageFinished, StageProgress, StageStarted
     from tui_timing.tui.pipeline import Pipeline, Work
 
     messages: list[Any] = []
@@ -136,7 +136,16 @@ def pipeline(invocation: Invocation, ahead: StageOneAhead, options: dict[str, An
     paths = runner.resolve_paths(invocation.paths)
     stored = ResultsCache().lookup(paths, invocation.settings)
     finished = [m for m in messages if isinstance(m, StageFinished)]
+    ahead_of = [  # stage 1's partial results, posted before its result
+        m.partial
+        for m in messages[: messages.index(finished[0])]
+        if isinstance(m, StageProgress) and m.stage == 1 and m.partial is not None
+    ]
     return {
+        "partial_charts": [[plot.title for plot in p.plots] for p in ahead_of],
+        "partial_chart_kept": bool(ahead_of)
+        and ahead_of[0].plots[0] == finished[0].result.plots[0],
+        "partial_read": ahead.partial is not None,
         "reasons": [m.reason for m in finished],
         "started_1": any(isinstance(m, StageStarted) and m.stage == 1 for m in messages),
         "finished": [m.stage for m in finished],

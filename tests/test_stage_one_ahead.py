@@ -127,6 +127,16 @@ def test_the_pipeline_shows_and_stores_the_childs_stage_1() -> None:
     assert any("computed in a child process" in line for line in out["log"])
 
 
+def test_the_durations_histogram_is_shown_before_the_scan_is_done() -> None:
+    """Stage 1's first chart needs the read, not the scan of every profile value: the
+    child sends it first, the pipeline starts the stage with it, and the result that
+    follows has the very same chart first (drawn once, kept: plot_stack.py)."""
+    out = drive(cache=CACHE, pipeline=True)
+    assert out["started_1"] and out["partial_read"]
+    assert out["partial_charts"] == [["Segment duration (s)"]]
+    assert out["partial_chart_kept"] and out["finished"] == [1, 2] and out["same"]
+
+
 def test_a_result_in_before_the_app_mounts_is_shown_once_and_stored() -> None:
     """The first frame shows it: posted as the app mounts, never shown running; the thread
     checks it, posts the same result again (the app marks every stage pending as it

@@ -128,6 +128,11 @@ def _run(ctx: StageContext) -> StageResult:
         result.checks += CHECKS.skipped_after(SHAPES, "cache.shapes failed")
         return result
     tol = ctx.settings.tolerances
+    # The durations' histogram needs the read, not the scan: shown while the scan runs
+    durations = _duration_plot(cache.duration.astype(np.float64))
+    shown_early = CHECKS.new_result()
+    shown_early.plots = [durations]
+    ctx.tick(Stage.CACHE, 0.0, "scanning the cache", shown_early)
     scan = scan_for(ctx, stage=Stage.CACHE)
     bins = profile_bins(scan.mean_profile)
     result.checks += [
@@ -152,7 +157,7 @@ def _run(ctx: StageContext) -> StageResult:
             "the cache's own stats: "
             + ", ".join(f"{k} {fmt(float(v))}" for k, v in list(shown.items())[:6])
         )
-    result.plots = _plots(scan)
+    result.plots = [durations, *_plots(scan)]
     return result
 
 
@@ -614,20 +619,24 @@ def _fmt(value: float | None) -> str:
     return "n/a" if value is None else fmt(value)
 
 
+def _duration_plot(durations: np.ndarray) -> Plot:
+    """The histogram of every row's duration (float64), on log bins."""
+    return Plot(
+        title="Segment duration (s)",
+        kind="hist",
+        series=[histogram("cache", durations, log_edges(durations, 40))],
+        xlabel="duration (s)",
+        ylabel="rows",
+        log_x=True,
+    )
+
+
 def _plots(scan: CacheScan) -> list[Plot]:
-    d = scan.durations
+    """The charts after the durations' histogram: the mean profile and the lengths."""
     lengths = scan.lengths.astype(float)
     length_edges = np.linspace(0.5, scan.max_len + 0.5, min(scan.max_len, 32) + 1)
     mean_profile = scan.mean_profile
     return [
-        Plot(
-            title="Segment duration (s)",
-            kind="hist",
-            series=[histogram("cache", d, log_edges(d, 40))],
-            xlabel="duration (s)",
-            ylabel="rows",
-            log_x=True,
-        ),
         Plot(
             title="Mean profile per step",
             kind="line",

@@ -502,7 +502,7 @@ class Pipeline:
     def _take_ahead(self, reason: str) -> bool:
         """Show stage 1 as the forked child computed it (see stage_one_ahead.py); False
         when there is no child or it has nothing usable (then stage 1 runs here)."""
-        from tui_timing.stages.context import Loaded
+        from tui_timing.stages.context import Loaded, ProgressEvent
 
         ahead, pending = self._ahead, self._ahead_pending
         self._ahead_pending = False
@@ -512,13 +512,29 @@ class Pipeline:
         if not ahead.answered or ahead.early() is not None:
             # while the child computes: its result comes with charts, drawn as it arrives
             _import_charts()
-        if not shown and not ahead.wait(ANSWER_WAIT_S, self._should_stop):
-            self._post(StageStarted(Stage.CACHE, reason))  # still computing: say so
+        started = shown  # shown early: done, and the child has nothing more to say
+
+        def progress(event: ProgressEvent) -> None:
+            """The child's progress; the first with a chart (the durations' histogram,
+            sent before the scan) starts the stage, so that the chart is drawn at once."""
+            nonlocal started
+            if event.partial is not None and not started:
+                started = True
+                self._post(StageStarted(Stage.CACHE, reason))
+            if started:
+                self._progress(event)
+
         self._last_progress = 0.0
+        if not shown and ahead.partial is not None:  # read as the app mounted
+            progress(ProgressEvent(Stage.CACHE, 0.0, "scanning the cache", ahead.partial))
+        answered = shown or ahead.wait(ANSWER_WAIT_S, self._should_stop, progress)
+        if not answered and not started:
+            started = True
+            self._post(StageStarted(Stage.CACHE, reason))  # still computing: say so
         with self._cond:
             self._running = Stage.CACHE  # new work that supersedes it stops the wait
         try:
-            got = ahead.take(self._paths, self._should_stop, self._progress)
+            got = ahead.take(self._paths, self._should_stop, progress)
         finally:
             with self._cond:
                 self._running = None

@@ -4,8 +4,9 @@ A cold launch's first paint is serial on one interpreter: Textual's start-up, th
 the cache read and stage 1. Forked before Textual is imported, the child does the second
 half on another core: it finds the same artifacts (the fork carries the very same
 Invocation), asks the results cache, reads the cache and the raw summary into numpy, runs
-stage 1 and writes the result down a pipe as one JSON line, with progress lines before it,
-then stores it in the results cache. No child is forked when the parent found stage 1 in
+stage 1 and writes the result down a pipe as one JSON line, with progress lines before it
+(the first carries the durations' histogram, drawn while the scan runs), then stores it in
+the results cache. No child is forked when the parent found stage 1 in
 the results cache (launch_lookup.py), and one forked after a miss there does not ask again.
 The app does not wait for the result before its first frame, which shows it when it is in
 by then; either way the pipeline takes it in place of running stage 1 (the same code on
@@ -81,6 +82,10 @@ class StageOneAhead:
         #: The child's last line (a result, "cached" or "failed"), once read.
         self._final: dict[str, Any] | None = None
         self._result: StageOneResult | None = None
+        #: The partial result the child sent ahead of its scan (the durations'
+        #: histogram), once read: kept for the pipeline when a wait that passes no
+        #: progress on (the app's look as it mounts) read it.
+        self.partial: StageResult | None = None
 
     @property
     def pid(self) -> int:
@@ -154,7 +159,17 @@ class StageOneAhead:
                     if "progress" not in message:
                         self._final = message
                         break
-                    on_progress(ProgressEvent(Stage.CACHE, message["progress"], message["message"]))
+                    partial = message.get("partial")
+                    if partial is not None:
+                        self.partial = _decode(partial)
+                    on_progress(
+                        ProgressEvent(
+                            Stage.CACHE,
+                            message["progress"],
+                            message["message"],
+                            None if partial is None else self.partial,
+                        )
+                    )
                 except (ValueError, KeyError, TypeError, RecursionError) as exc:
                     self._final = {"failed": f"it wrote an unreadable line ({exc})"}
                     break
@@ -248,6 +263,13 @@ class StageOneAhead:
             return os.waitpid(self._pid, os.WNOHANG)[0] == 0
         except ChildProcessError:
             return False
+
+
+def _decode(data: Any) -> StageResult:
+    """A result as the child encoded it (imported here: not before the first frame)."""
+    from tui_timing.report.result_codec import decode_result
+
+    return decode_result(data)
 
 
 def _parse_result(message: dict[str, Any]) -> StageOneResult:
@@ -362,7 +384,9 @@ def _compute(
         if event.fraction < 1 and moment - last < PROGRESS_INTERVAL_S:
             return
         last = moment
-        line = {"progress": event.fraction, "message": event.message}
+        line: dict[str, Any] = {"progress": event.fraction, "message": event.message}
+        if event.partial is not None:  # the durations' histogram, ahead of the scan
+            line["partial"] = encode_result(event.partial)
         out.write(json.dumps(line, allow_nan=False) + "\n")
         out.flush()
 

@@ -1,4 +1,5 @@
-"""The charts of a stage, stacked: updated in place as new data arrive, rebuilt when the
+"""The charts of a stage, stacked: updated in place as new data arrive (those on show kept
+when they begin the new set: a partial result growing into its result), rebuilt when the
 set of charts changes (a stage that now has a plot it lacked before).
 
 plotext is imported with the first chart, not at start-up, and the first chart is drawn
@@ -55,19 +56,25 @@ class PlotStack(Vertical):
         from tui_timing.tui.panes.plot_view import PlotView
 
         views = list(self.query(PlotView))
-        same = len(views) == len(plots) and all(
+        # The charts on show are kept when they are the first of these (by title): a
+        # running stage's partial result (stage 1's histogram ahead of its scan) grows
+        # into its result without drawing again what is already drawn.
+        kept = len(views) <= len(plots) and all(
             v.data is not None and v.data.title == p.title
-            for v, p in zip(views, plots, strict=True)
+            for v, p in zip(views, plots, strict=False)
         )
-        if same:
-            for view, plot in zip(views, plots, strict=True):
+        self._mounting += 1
+        if kept and views:
+            for view, plot in zip(views, plots, strict=False):  # the views, fewer
                 view.palette = palette
                 view.flip_log = flip_log
-                view.data = plot
+                if view.data != plot:
+                    view.data = plot
+            added = [PlotView(plot, palette, flip_log) for plot in plots[len(views) :]]
+            self.call_after_refresh(self._mount_rest, added, self._mounting)
             return
         self.remove_children()
         views = [PlotView(plot, palette, flip_log) for plot in plots]
-        self._mounting += 1
         if views:
             # The first chart alone, the others a frame later: each chart is tens of ms of
             # plotext, and the first is the one a launch waits for (stage 1's histogram).
