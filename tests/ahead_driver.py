@@ -11,7 +11,11 @@ planted in our own runner before the fork); `thread` (a thread runs before the f
 `quit` (with `early`: the app quits as soon as it is shown, before the thread runs);
 `slow` (stage 1 takes a minute in the child, a fault planted as for `fail`: with
 `pipeline`, new work that supersedes it comes once the pipeline waits for the child);
-`lookup` (the parent asks the results cache first, as the CLI does).
+`lookup` (the parent asks the results cache first, as the CLI does);
+`answered` (with `pipeline`: the pipeline starts once the child has stored stage 1, so
+with all its lines in the pipe); `gate` (a path: the child's scan waits until that file
+exists, a fault planted as for `fail`; with `pipeline`, the file is made once the pipeline
+has posted stage 1's partial result, or after a minute without it).
 """
 
 from __future__ import annotations
@@ -60,6 +64,18 @@ def main(options: dict[str, Any]) -> dict[str, Any]:
             raise RuntimeError(f"planted fault ({len(os.listdir('/proc/self/task'))} threads)")
 
         runner.run_stage = broken  # type: ignore[assignment]
+    if options.get("gate"):
+        from tui_timing.stages import cache_scan
+
+        scan = cache_scan.scan_cache
+
+        def gated(*args: Any, **kwargs: Any) -> Any:
+            gate = Path(options["gate"])
+            while not gate.exists():
+                time.sleep(0.01)
+            return scan(*args, **kwargs)
+
+        cache_scan.scan_cache = gated  # type: ignore[assignment]
     if options.get("thread"):
         stop = threading.Event()
         threading.Thread(target=stop.wait, daemon=True).start()
@@ -68,6 +84,8 @@ def main(options: dict[str, Any]) -> dict[str, Any]:
         from importlib import reload
 
         reload(runner)  # the parent's own stage 1 is the real one
+    if options.get("gate"):
+        cache_scan.scan_cache = scan  # type: ignore[assignment]
     if ahead is None:
         return {"started": False, "log": log}
     pid = ahead.pid
@@ -116,6 +134,14 @@ def pipeline(invocation: Invocation, ahead: StageOneAhead, options: dict[str, An
     if options.get("early"):
         assert ahead.wait(60), "the child sent no result"
         pipe.show_early()
+    if options.get("answered"):
+        deadline = time.monotonic() + 120
+        paths = runner.resolve_paths(invocation.paths)
+        while not (stored := ResultsCache().lookup(paths, invocation.settings)) or (
+            1 not in stored.stages
+        ):
+            assert time.monotonic() < deadline, "the child stored no stage 1"
+            time.sleep(0.01)
     if options.get("quit"):
         pipe.close()
     else:
@@ -129,6 +155,12 @@ def pipeline(invocation: Invocation, ahead: StageOneAhead, options: dict[str, An
                 assert time.monotonic() < deadline, "the pipeline never waited for the child"
                 time.sleep(0.01)
             pipe.submit(Work(resolve=True, stages={1: "again"}))
+        if options.get("gate"):
+            while not any(isinstance(m, StageProgress) and m.partial for m in messages):
+                if time.monotonic() > deadline - 60:
+                    break  # reported: no partial result before the result
+                time.sleep(0.01)
+            Path(options["gate"]).touch()
         while not any(isinstance(m, PipelineIdle) for m in messages):
             assert time.monotonic() < deadline, "the pipeline did not go idle"
             time.sleep(0.02)

@@ -127,14 +127,23 @@ def test_the_pipeline_shows_and_stores_the_childs_stage_1() -> None:
     assert any("computed in a child process" in line for line in out["log"])
 
 
-def test_the_durations_histogram_is_shown_before_the_scan_is_done() -> None:
-    """Stage 1's first chart needs the read, not the scan of every profile value: the
-    child sends it first, the pipeline starts the stage with it, and the result that
-    follows has the very same chart first (drawn once, kept: plot_stack.py)."""
-    out = drive(cache=CACHE, pipeline=True)
+def test_the_durations_histogram_is_shown_before_the_scan_is_done(tmp_path: Path) -> None:
+    """Stage 1's first chart needs the read, not the scan of every profile value (a big
+    cache's scan takes seconds): the child sends it first, the pipeline starts the stage
+    with it while the scan runs (here the scan waits for it), and the result that follows
+    has the very same chart first (drawn once, kept: plot_stack.py)."""
+    out = drive(cache=CACHE, pipeline=True, gate=tmp_path / "scan")
     assert out["started_1"] and out["partial_read"]
     assert out["partial_charts"] == [["Segment duration (s)"]]
     assert out["partial_chart_kept"] and out["finished"] == [1, 2] and out["same"]
+
+
+def test_a_partial_result_read_with_the_result_is_not_drawn() -> None:
+    """A quick child's partial result and result are in the pipe together by the time the
+    pipeline reads them: the chart is drawn once, from the result."""
+    out = drive(cache=CACHE, pipeline=True, answered=True)
+    assert out["partial_read"] and out["partial_charts"] == []
+    assert out["finished"] == [1, 2] and out["same"]
 
 
 def test_a_result_in_before_the_app_mounts_is_shown_once_and_stored() -> None:

@@ -525,9 +525,10 @@ class Pipeline:
                 self._progress(event)
 
         self._last_progress = 0.0
-        if not shown and ahead.partial is not None:  # read as the app mounted
+        answered = shown or ahead.wait(0.0, self._should_stop, progress)
+        if not answered and not started and ahead.partial is not None:  # read at mount
             progress(ProgressEvent(Stage.CACHE, 0.0, "scanning the cache", ahead.partial))
-        answered = shown or ahead.wait(ANSWER_WAIT_S, self._should_stop, progress)
+        answered = answered or ahead.wait(ANSWER_WAIT_S, self._should_stop, progress)
         if not answered and not started:
             started = True
             self._post(StageStarted(Stage.CACHE, reason))  # still computing: say so

@@ -129,19 +129,27 @@ class StageOneAhead:
     ) -> bool:
         """Read the child's lines for at most `timeout` seconds, passing its progress on;
         True once its last line is in (a child that ended or wrote too much has a
-        "failed" one). A timeout of 0 reads what is there without waiting."""
+        "failed" one). A timeout of 0 reads what is there without waiting. A partial
+        result is passed on only once nothing more is there to read: followed at once by
+        the result, it would be drawn only to be replaced (it stays in `partial`)."""
         from tui_timing.stages.catalog import Stage
         from tui_timing.stages.context import ProgressEvent
 
         deadline = time.monotonic() + timeout
         first = True
+        held: ProgressEvent | None = None
         while self._final is None and not should_stop():
+            if held is not None and not self._buffer and not _readable(self._fd, 0.0):
+                on_progress(held)
+                held = None
             left = deadline - time.monotonic()
             if left <= 0 and not first:
+                if held is not None:
+                    on_progress(held)
                 return False
             first = False
             try:
-                if not select.select([self._fd], [], [], max(0.0, min(POLL_S, left)))[0]:
+                if not _readable(self._fd, max(0.0, min(POLL_S, left))):
                     continue
                 chunk = os.read(self._fd, 1 << 16)
             except (OSError, ValueError) as exc:  # stopped meanwhile: the pipe is closed
@@ -160,16 +168,12 @@ class StageOneAhead:
                         self._final = message
                         break
                     partial = message.get("partial")
-                    if partial is not None:
-                        self.partial = _decode(partial)
-                    on_progress(
-                        ProgressEvent(
-                            Stage.CACHE,
-                            message["progress"],
-                            message["message"],
-                            None if partial is None else self.partial,
-                        )
-                    )
+                    event = ProgressEvent(Stage.CACHE, message["progress"], message["message"])
+                    if partial is None:
+                        on_progress(event)
+                        continue
+                    self.partial = event.partial = _decode(partial)
+                    held = event
                 except (ValueError, KeyError, TypeError, RecursionError) as exc:
                     self._final = {"failed": f"it wrote an unreadable line ({exc})"}
                     break
@@ -263,6 +267,11 @@ class StageOneAhead:
             return os.waitpid(self._pid, os.WNOHANG)[0] == 0
         except ChildProcessError:
             return False
+
+
+def _readable(fd: int, timeout: float) -> bool:
+    """Whether `fd` has something to read within `timeout` seconds."""
+    return bool(select.select([fd], [], [], timeout)[0])
 
 
 def _decode(data: Any) -> StageResult:
