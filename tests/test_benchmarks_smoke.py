@@ -31,6 +31,7 @@ CASES = [
     ("bench_first_paint.py", "first_paint", _needs(programs=("tmux",))),
     ("bench_before_torch.py", "before_torch", _needs(programs=("tmux",))),
     ("bench_cpu_first_frame.py", "cpu_first_frame", _needs(programs=("tmux",))),
+    ("bench_big_cache_chart.py", "big_cache_chart", _needs(programs=("tmux",))),
     ("bench_scaling.py", "scaling", []),
     ("bench_peer.py", "peer", _needs(modules=("tensorboard",), programs=("tmux",))),
     ("bench_threads.py", "threads", []),
