@@ -270,8 +270,12 @@ class StageOneAhead:
 
 
 def _readable(fd: int, timeout: float) -> bool:
-    """Whether `fd` has something to read within `timeout` seconds."""
-    return bool(select.select([fd], [], [], timeout)[0])
+    """Whether `fd` has something to read within `timeout` seconds; True once it is
+    closed (by `stop`, from another thread), so that reading it says why."""
+    try:
+        return bool(select.select([fd], [], [], timeout)[0])
+    except (OSError, ValueError):
+        return True
 
 
 def _decode(data: Any) -> StageResult:
@@ -390,8 +394,8 @@ def _compute(
     def progress(event: ProgressEvent) -> None:
         nonlocal last
         moment = time.monotonic()
-        if event.fraction < 1 and moment - last < PROGRESS_INTERVAL_S:
-            return
+        if event.partial is None and event.fraction < 1 and moment - last < PROGRESS_INTERVAL_S:
+            return  # a partial result (sent once, the histogram) is never dropped
         last = moment
         line: dict[str, Any] = {"progress": event.fraction, "message": event.message}
         if event.partial is not None:  # the durations' histogram, ahead of the scan
