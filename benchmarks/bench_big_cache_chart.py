@@ -1,5 +1,5 @@
 """Stage 1 on a big cache: when its durations' histogram shows and when its status does,
-on cold `--no-cache` launches of synthetic caches of several sizes (issue 26).
+on cold `--no-cache` launches of synthetic caches of several sizes.
 
 Stage 1's histogram needs the cache read, not the scan of every profile value, and the
 child computing stage 1 sends it ahead of the scan (tui/stage_one_ahead.py). The scan
