@@ -84,21 +84,16 @@ def timing_tui_launches(label: str, tui: list[str], warm_home: Path) -> list[Lau
 
 
 def paired_rows(mine: list[Launch], before: list[Launch]) -> list[dict[str, object]]:
-    """This checkout against the other, round by round: the median of each round's ratio
-    (both launched in the same round, so a machine that speeds up or slows down between
-    rounds moves both) and in how many rounds this one was sooner."""
+    """This checkout against the other, round by round, launch by launch and marker by
+    marker (`common.paired`)."""
     rows: list[dict[str, object]] = []
     for this, that in zip(mine, before, strict=True):
         for marker in this.markers:
-            pairs = [
-                (a.extra[marker], b.extra[marker])
-                for a, b in zip(this.side.samples, that.side.samples, strict=True)
-            ]
+            pair = common.paired(this.side, that.side, marker)
             rows.append({
                 "target": f"{this.side.name} vs before, {marker}: median of the rounds' ratios",
-                "ratio": round(statistics.median(a / b for a, b in pairs), 3),
-                "sooner_in": f"{sum(a < b for a, b in pairs)}/{len(pairs)} rounds",
-                "median_difference_s": round(statistics.median(a - b for a, b in pairs), 4),
+                "ratio": pair.pop("paired_ratio"),
+                **pair,
             })  # fmt: skip
     return rows
 

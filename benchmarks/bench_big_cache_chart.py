@@ -110,16 +110,10 @@ def size_rows(size: int, group: list[common.Side]) -> list[dict[str, object]]:
     ]
     if len(group) > 1:
         for marker in (HISTOGRAM, STATUS):
-            pairs = [
-                (a.extra[marker], b.extra[marker])
-                for a, b in zip(group[0].samples, group[1].samples, strict=True)
-            ]
             row = common.compare(
                 f"{size:,} rows: {marker} vs before", medians[0][marker], medians[1][marker], None
             )
-            row["paired_ratio"] = round(statistics.median(a / b for a, b in pairs), 3)
-            row["sooner_in"] = f"{sum(a < b for a, b in pairs)}/{len(pairs)} rounds"
-            rows.append(row)
+            rows.append({**row, **common.paired(group[0], group[1], marker)})
     return rows
 
 

@@ -276,6 +276,20 @@ def ratio_row(
     return compare(target, mine, base, limit, unit="MB" if memory else "s")
 
 
+def paired(this: Side, that: Side, marker: str) -> dict[str, Any]:
+    """`this` against `that` at `marker`, round by round (both launched in each round, so a
+    machine that speeds up or slows down between rounds moves both): the median of the
+    rounds' ratios, in how many rounds `this` was sooner, the median difference."""
+    pairs = [
+        (a.extra[marker], b.extra[marker]) for a, b in zip(this.samples, that.samples, strict=True)
+    ]
+    return {
+        "paired_ratio": round(statistics.median(a / b for a, b in pairs), 3),
+        "sooner_in": f"{sum(a < b for a, b in pairs)}/{len(pairs)} rounds",
+        "median_difference_s": round(statistics.median(a - b for a, b in pairs), 4),
+    }
+
+
 def compare(
     target: str, mine: float, base: float, limit: float | None, *, unit: str = "s"
 ) -> dict[str, Any]:
