@@ -134,6 +134,13 @@ def pipeline(invocation: Invocation, ahead: StageOneAhead, options: dict[str, An
     if options.get("early"):
         assert ahead.wait(60), "the child sent no result"
         pipe.show_early()
+    if options.get("early_partial"):  # its scan held behind the gate: the partial alone
+        deadline = time.monotonic() + 120
+        while ahead.partial is None:
+            assert not ahead.wait(0.05), "the child answered before its scan"
+            assert time.monotonic() < deadline, "the child sent no partial result"
+        pipe.show_early()
+    posted_early = [type(m).__name__ for m in messages]
     if options.get("answered"):
         deadline = time.monotonic() + 120
         paths = runner.resolve_paths(invocation.paths)
@@ -180,6 +187,8 @@ def pipeline(invocation: Invocation, ahead: StageOneAhead, options: dict[str, An
         "partial_read": ahead.partial is not None,
         "reasons": [m.reason for m in finished],
         "started_1": any(isinstance(m, StageStarted) and m.stage == 1 for m in messages),
+        "starts_1": sum(isinstance(m, StageStarted) and m.stage == 1 for m in messages),
+        "posted_early": posted_early,
         "finished": [m.stage for m in finished],
         "same": encode_result(finished[0].result) == here(paths, invocation.settings),
         "same_object": len(finished) > 1 and finished[0].result is finished[1].result,

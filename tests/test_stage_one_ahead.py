@@ -138,6 +138,17 @@ def test_the_durations_histogram_is_shown_before_the_scan_is_done(tmp_path: Path
     assert out["partial_chart_kept"] and out["finished"] == [1, 2] and out["same"]
 
 
+def test_a_partial_result_in_before_the_thread_starts_is_shown_at_once(tmp_path: Path) -> None:
+    """The app looks at the child's pipe as it mounts and again after its first frame,
+    before the stages' thread starts: a partial result already in is posted then (the
+    stage running, its histogram drawn), not after the thread's own start-up; the
+    thread goes on from there without starting the stage a second time."""
+    out = drive(cache=CACHE, pipeline=True, gate=tmp_path / "scan", early_partial=True)
+    assert out["posted_early"] == ["StageStarted", "StageProgress"]
+    assert out["partial_charts"] == [["Segment duration (s)"]] and out["starts_1"] == 1
+    assert out["partial_chart_kept"] and out["finished"] == [1, 2] and out["same"]
+
+
 def test_a_partial_result_read_with_the_result_is_not_drawn() -> None:
     """A quick child's partial result and result are in the pipe together by the time the
     pipeline reads them: the chart is drawn once, from the result."""

@@ -196,7 +196,8 @@ class TimingApp(App[None]):
 
     def view_ready(self) -> None:
         """The main view is composed (after the app's own mount), before its first frame."""
-        # The cached results, or stage 1 when its child was quick, in the first frame
+        # The cached results, or stage 1 (or its partial result) when its child was quick,
+        # in the first frame
         self.pipeline.show_early()
         self.call_after_refresh(start_gc.release)  # held off by the CLI until the first frame
         # Stages start after the first frame: the pipeline thread's imports hold the GIL
@@ -213,6 +214,9 @@ class TimingApp(App[None]):
         return self.main.mount_search_bar()
 
     def _start_pipeline(self) -> None:
+        # What stage 1's child sent since the mount, drawn now rather than after the
+        # thread's start-up (its discovery, its imports)
+        self.pipeline.show_early()
         self.pipeline.start()
         # What the first frame showed stays on show (not "pending") while it is checked
         self._submit(Work(resolve=True, stages=dict.fromkeys(ALL_STAGES, "start")), keep_done=True)

@@ -143,6 +143,8 @@ class Pipeline:
         self._ahead_pending = ahead is not None
         #: Stage 1 from the child was posted by `show_early`, before the thread started.
         self._early_posted = False
+        #: Its partial result was posted by `show_early`: the stage shows as running.
+        self._partial_posted = False
         self._paint_wait_s = paint_wait_s
         self._post = post
         self._cond = threading.Condition()
@@ -184,23 +186,34 @@ class Pipeline:
 
     def show_early(self) -> None:
         """Post what the results cache held before the app started, or else stage 1 as the
-        child computed it if it is already in (never waiting for it): called on the UI
-        thread as the app mounts (the thread has not started), so that the first frame
-        shows it. The thread checks it was for the artifacts it finds (and stores the
-        child's result)."""
+        child computed it, or its partial result (the stage then running), whichever is
+        already in (never waiting for it). Called on the UI thread before the thread
+        starts: as the app mounts, so that the first frame shows it, and again after
+        that frame, so that what the child sent meanwhile is drawn at once rather than
+        after the thread's own start-up. The thread checks it was for the artifacts it
+        finds (and stores the child's result)."""
         run = self._lookup.cached if self._lookup is not None else None
         if run is not None:
-            self._lookup_posted = True
-            self._post(ArtifactsLoaded({kind: str(error) for kind, error in run.errors.items()}))
-            for stage, cached in sorted(run.stages.items()):
-                self._post(StageFinished(stage, cached.result, "from cache", cached.computed))
+            if not self._lookup_posted:
+                self._lookup_posted = True
+                errors = {kind: str(error) for kind, error in run.errors.items()}
+                self._post(ArtifactsLoaded(errors))
+                for stage, cached in sorted(run.stages.items()):
+                    self._post(StageFinished(stage, cached.result, "from cache", cached.computed))
             return
         ahead = self._ahead
-        early = ahead.early() if ahead is not None and ahead.wait(0.0) else None
+        if ahead is None or self._early_posted:
+            return
+        early = ahead.early() if ahead.wait(0.0) else None
         if early is not None:
             self._early_posted = True
             self._post(ArtifactsLoaded({k: str(error) for k, error in early.errors.items()}))
             self._post(StageFinished(Stage.CACHE, early.result, "start"))
+        elif ahead.partial is not None and not self._partial_posted:
+            self._partial_posted = True
+            event = ahead.partial
+            self._post(StageStarted(Stage.CACHE, "start"))
+            self._post(StageProgress(event.stage, event.fraction, event.message, event.partial))
 
     def stage_drawn(self, stage: int) -> None:
         """The app has drawn this stage's result (stage 1's lets torch be imported)."""
@@ -502,7 +515,7 @@ class Pipeline:
     def _take_ahead(self, reason: str) -> bool:
         """Show stage 1 as the forked child computed it (see stage_one_ahead.py); False
         when there is no child or it has nothing usable (then stage 1 runs here)."""
-        from tui_timing.stages.context import Loaded, ProgressEvent
+        from tui_timing.stages.context import Loaded
 
         ahead, pending = self._ahead, self._ahead_pending
         self._ahead_pending = False
@@ -512,7 +525,9 @@ class Pipeline:
         if not ahead.answered or ahead.early() is not None:
             # while the child computes: its result comes with charts, drawn as it arrives
             _import_charts()
-        started = shown  # shown early: done, and the child has nothing more to say
+        # shown early: done, and the child has nothing more to say; or its partial result
+        # shown, the stage running
+        started, self._partial_posted = shown or self._partial_posted, False
 
         def progress(event: ProgressEvent) -> None:
             """The child's progress; the first with a chart (the durations' histogram,
@@ -525,10 +540,7 @@ class Pipeline:
                 self._progress(event)
 
         self._last_progress = 0.0
-        answered = shown or ahead.wait(0.0, self._should_stop, progress)
-        if not answered and not started and ahead.partial is not None:  # read at mount
-            progress(ProgressEvent(Stage.CACHE, 0.0, "scanning the cache", ahead.partial))
-        answered = answered or ahead.wait(ANSWER_WAIT_S, self._should_stop, progress)
+        answered = shown or ahead.wait(ANSWER_WAIT_S, self._should_stop, progress)
         if not answered and not started:
             started = True
             self._post(StageStarted(Stage.CACHE, reason))  # still computing: say so

@@ -82,10 +82,10 @@ class StageOneAhead:
         #: The child's last line (a result, "cached" or "failed"), once read.
         self._final: dict[str, Any] | None = None
         self._result: StageOneResult | None = None
-        #: The partial result the child sent ahead of its scan (the durations'
-        #: histogram), once read: kept for the pipeline when a wait that passes no
-        #: progress on (the app's look as it mounts) read it.
-        self.partial: StageResult | None = None
+        #: The progress that carried the partial result the child sent ahead of its scan
+        #: (the durations' histogram), once read: kept for the pipeline's look before its
+        #: thread starts (`show_early`), whose wait passes no progress on.
+        self.partial: ProgressEvent | None = None
 
     @property
     def pid(self) -> int:
@@ -172,8 +172,8 @@ class StageOneAhead:
                     if partial is None:
                         on_progress(event)
                         continue
-                    self.partial = event.partial = _decode(partial)
-                    held = event
+                    event.partial = _decode(partial)
+                    self.partial = held = event
                 except (ValueError, KeyError, TypeError, RecursionError) as exc:
                     self._final = {"failed": f"it wrote an unreadable line ({exc})"}
                     break

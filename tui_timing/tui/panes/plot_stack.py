@@ -2,11 +2,13 @@
 when they begin the new set: a partial result growing into its result), rebuilt when the
 set of charts changes (a stage that now has a plot it lacked before).
 
-plotext is imported with the first chart, not at start-up, and the first chart is drawn
-after the frame that shows its stage's result (a warm launch shows every result from the
-results cache in its first frame): the import and the drawing are a fifth of a bare
-Textual app's start. When the stages' thread has imported the charts already, a chart is
-drawn with its result. A stage's other charts come a frame after its first.
+plotext is imported with the first chart, not at start-up: the import and the drawing are
+a fifth of a bare Textual app's start, so a result shown in the first frame (a warm
+launch's, from the results cache; stage 1's, from its child) has its first chart drawn
+by a message of its own, which comes after the first frame's paint, already queued then,
+and not after the screen has settled (`call_after_refresh`: a second frame later, tens of
+ms on two cores). When the charts are imported already, a chart is drawn with its result.
+A stage's other charts come a frame after its first.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ class PlotStack(Vertical):
         first_chart = plots and "tui_timing.tui.panes.plot_view" not in sys.modules
         if self._pending is not None or first_chart:
             if self._pending is None:
-                self.call_after_refresh(self._show_pending)
+                self.call_later(self._show_pending)
             self._pending = (plots, palette, flip_log)
             return
         self._draw(plots, palette, flip_log)
