@@ -117,9 +117,10 @@ class StagePane(VerticalScroll, can_focus=True):
         flip_log: bool,
         compared: ComparedStage | None = None,
     ) -> None:
-        if not self.query(".pane-title"):
-            # Mounted without its widgets: the app is closing and they were removed first
-            # (seen in CI as NoMatches on quit). `show` draws again whenever it has them.
+        if not self.app.is_running:
+            # The app is closing: Textual prunes its screens leaves first, so a pane
+            # mounted or shown meanwhile has lost some of its widgets (seen on a busy
+            # machine as NoMatches on quit, on the pane's title and on the checks' summary).
             return
         info = self.info
         status = (
