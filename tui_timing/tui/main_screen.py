@@ -18,12 +18,11 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.reactive import var
 from textual.screen import Screen
-from textual.widgets import ContentSwitcher, OptionList
+from textual.widgets import ContentSwitcher, Footer, OptionList
 
 from tui_timing.stages.catalog import STAGE_BY_ID, STAGES, Stage
 from tui_timing.tui.compare_state import CompareState, compared_stage
 from tui_timing.tui.header_bar import HeaderBar
-from tui_timing.tui.key_footer import KeyFooter
 from tui_timing.tui.panes.action_bar import ActionBar
 from tui_timing.tui.panes.stage_pane import StagePane
 from tui_timing.tui.stage_list import StageList
@@ -78,7 +77,7 @@ class MainScreen(Screen[None]):
             # paint close to a bare app's and stage 1's result close to it.
             with ContentSwitcher(initial="pane-1", id="panes"):
                 yield new_pane(1)
-        yield KeyFooter(compact=True, show_command_palette=False)
+        yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
         self.ready = True
@@ -194,7 +193,7 @@ class MainScreen(Screen[None]):
         if bar is None:
             bar = SearchBar(id="search-bar")
             bar.display = False
-            self.mount(bar, before=self.query_one(KeyFooter))
+            self.mount(bar, before=self.query_one(Footer))
         return bar
 
     def search_bar(self) -> SearchBar | None:

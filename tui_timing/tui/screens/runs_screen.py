@@ -17,14 +17,13 @@ from typing import ClassVar, Literal
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
-from textual.widgets import DataTable, Static
+from textual.widgets import DataTable, Footer, Static
 from textual.worker import get_current_worker
 
 from tui_timing.config import ArtifactPaths, Settings
 from tui_timing.report.follow import POLL_S, RunFollower
 from tui_timing.report.runs import RunDiagnoser, RunRow, Target, overlay_plots, ranked
 from tui_timing.report.runs_render import HEADER, row_cells
-from tui_timing.tui.key_footer import KeyFooter
 from tui_timing.tui.panes.plot_stack import PlotStack
 from tui_timing.tui.screens.dialog import Dialog
 from tui_timing.tui.themes import PlotPalette
@@ -96,7 +95,7 @@ class RunsScreen(Dialog["RunsChoice | None"]):
             table.add_columns(" ", *HEADER)
             yield table
             yield PlotStack(id="runs-overlay")
-        yield KeyFooter(compact=True, show_command_palette=False)
+        yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
         self.run_worker(self._follow, thread=True, exclusive=True, group="runs")
