@@ -279,7 +279,8 @@ def _readable(fd: int, timeout: float) -> bool:
 
 
 def _decode(data: Any) -> StageResult:
-    """A result as the child encoded it (imported here: not before the first frame)."""
+    """A result (or partial result) as the child encoded it; the codec is imported here,
+    not before the first frame."""
     from tui_timing.report.result_codec import decode_result
 
     return decode_result(data)
@@ -288,12 +289,11 @@ def _decode(data: Any) -> StageResult:
 def _parse_result(message: dict[str, Any]) -> StageOneResult:
     """The result line's content (KeyError, ValueError or TypeError when malformed)."""
     from tui_timing.errors import ArtifactError
-    from tui_timing.report.result_codec import decode_result
     from tui_timing.report.results_cache import Stamp
 
     raw_stamps = message["stamps"]
     return StageOneResult(
-        result=decode_result(message["result"]),
+        result=_decode(message["result"]),
         computed=str(message["computed"]),
         paths={str(kind): str(path) for kind, path in message["paths"].items()},
         stamps=None

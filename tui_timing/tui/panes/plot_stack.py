@@ -73,7 +73,8 @@ class PlotStack(Vertical):
                 if view.data != plot:
                     view.data = plot
             added = [PlotView(plot, palette, flip_log) for plot in plots[len(views) :]]
-            self.call_after_refresh(self._mount_rest, added, self._mounting)
+            if added:
+                self.call_after_refresh(self._mount_rest, added, self._mounting)
             return
         self.remove_children()
         views = [PlotView(plot, palette, flip_log) for plot in plots]
