@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,7 +17,7 @@ from tui_timing.artifacts.files import open_artifact
 from tui_timing.errors import ArtifactError
 
 if TYPE_CHECKING:
-    from tui_timing.config import Settings
+    from tui_timing.config import ArtifactPaths, Settings
 
 #: A summary is a few kB (its longest entry is the L-bin mean profile); a larger file is
 #: not one, and parsing it would take ten times its size in memory.
@@ -88,6 +88,17 @@ class Beside:
 
     path: Path | None
     note: str
+
+
+def resolve_paths(paths: ArtifactPaths) -> ArtifactPaths:
+    """Add the raw summary that sits beside the cache (docs/artifacts.md#timing-cache) unless one
+    was named. Here rather than in the runner, so that a launch's look in the results cache
+    (tui/launch_lookup.py) finds the same files without importing the runner."""
+    if paths.raw_summary is None and paths.cache is not None:
+        beside = summary_beside(paths.cache).path
+        if beside is not None:
+            return replace(paths, raw_summary=beside)
+    return paths
 
 
 def summary_beside(cache_path: Path) -> Beside:

@@ -350,11 +350,26 @@ def code_fingerprint() -> str:
     checkout (same version number, other code) must not reuse results computed by the code
     before the edit."""
     package = Path(__file__).resolve().parents[1]
-    parts = []
-    for module in sorted(package.rglob("*.py")):
-        info = module.stat()
-        parts.append(f"{module.relative_to(package)}:{info.st_size}:{info.st_mtime_ns}")
+    parts = [f"{'/'.join(names)}:{size}:{mtime_ns}" for names, size, mtime_ns in _modules(package)]
     return _digest("\n".join(parts))
+
+
+def _modules(
+    folder: Path | str, at: tuple[str, ...] = ()
+) -> list[tuple[tuple[str, ...], int, int]]:
+    """The `.py` files under a folder as (path parts, size, mtime), sorted by their parts:
+    os.scandir, as a launch asks this before its first frame and pathlib's walk took twice
+    as long."""
+    found = []
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            names = (*at, entry.name)
+            if entry.is_dir():
+                found += _modules(entry.path, names)
+            elif entry.name.endswith(".py"):
+                info = entry.stat()
+                found.append((names, info.st_size, info.st_mtime_ns))
+    return sorted(found)
 
 
 @lru_cache(maxsize=1)

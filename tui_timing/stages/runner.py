@@ -17,7 +17,7 @@ from typing import Any
 
 from tui_timing.artifact_kinds import KIND, KIND_NAMES
 from tui_timing.artifacts.hashing import file_sha256
-from tui_timing.artifacts.raw_summary import summary_beside
+from tui_timing.artifacts.raw_summary import resolve_paths
 from tui_timing.config import ArtifactPaths, Settings
 from tui_timing.errors import ArtifactError, UsageError, out_of_memory
 from tui_timing.findings import (
@@ -31,22 +31,6 @@ from tui_timing.plugins import CallMismatch, UserCodeError
 from tui_timing.stages.catalog import ALL_STAGES, STAGE_BY_ID, Stage
 from tui_timing.stages.checks import CheckSpec
 from tui_timing.stages.context import Loaded, StageCancelled, StageContext
-
-
-def resolve_paths(paths: ArtifactPaths) -> ArtifactPaths:
-    """Add the raw summary that sits beside the cache (docs/artifacts.md#timing-cache) unless one
-    was named."""
-    if paths.raw_summary is None and paths.cache is not None:
-        beside = summary_beside(paths.cache).path
-        if beside is not None:
-            return ArtifactPaths(
-                cache=paths.cache,
-                raw_summary=beside,
-                checkpoint=paths.checkpoint,
-                log=paths.log,
-                eval=paths.eval,
-            )
-    return paths
 
 
 def load_artifact(kind: str, path: Path, settings: Settings) -> Loaded[Any]:

@@ -42,8 +42,8 @@ def look_up(invocation: Invocation) -> LaunchLookup:
     on its own core)."""
     if invocation.no_cache:
         return LaunchLookup()
+    from tui_timing.artifacts.raw_summary import resolve_paths
     from tui_timing.report.results_cache import ResultsCache
-    from tui_timing.stages.runner import resolve_paths
 
     try:
         paths = resolve_paths(launch_paths(invocation))
