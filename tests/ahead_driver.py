@@ -124,7 +124,7 @@ def main(options: dict[str, Any]) -> dict[str, Any]:
 
 def pipeline(invocation: Invocation, ahead: StageOneAhead, options: dict[str, Any]) -> Any:
     """Stages 1-2 through the app's pipeline with the child's result taken for stage 1
-    (shown early: before the thread starts, as the app mounts)."""
+    (shown early: before the thread starts, as the app paints its first frame)."""
     from tui_timing.report.results_cache import ResultsCache
     from tui_timing.tui.messages import PipelineIdle, StageFinished, StageProgress, StageStarted
     from tui_timing.tui.pipeline import Pipeline, Work
@@ -133,13 +133,13 @@ def pipeline(invocation: Invocation, ahead: StageOneAhead, options: dict[str, An
     pipe = Pipeline(invocation, messages.append, ahead=ahead)
     if options.get("early"):
         assert ahead.wait(60), "the child sent no result"
-        pipe.show_early()
+        pipe.show_ahead()
     if options.get("early_partial"):  # its scan held behind the gate: the partial alone
         deadline = time.monotonic() + 120
         while ahead.partial is None:
             assert not ahead.wait(0.05), "the child answered before its scan"
             assert time.monotonic() < deadline, "the child sent no partial result"
-        pipe.show_early()
+        pipe.show_ahead()
     posted_early = [type(m).__name__ for m in messages]
     if options.get("answered"):
         deadline = time.monotonic() + 120

@@ -139,10 +139,10 @@ def test_the_durations_histogram_is_shown_before_the_scan_is_done(tmp_path: Path
 
 
 def test_a_partial_result_in_before_the_thread_starts_is_shown_at_once(tmp_path: Path) -> None:
-    """The app looks at the child's pipe as it mounts and again after its first frame,
-    before the stages' thread starts: a partial result already in is posted then (the
-    stage running, its histogram drawn), not after the thread's own start-up; the
-    thread goes on from there without starting the stage a second time."""
+    """The app looks at the child's pipe as it paints its first frame and again as the
+    stages' thread starts: a partial result already in is posted then (the stage
+    running, its histogram drawn), not after the thread's own start-up; the thread goes
+    on from there without starting the stage a second time."""
     out = drive(cache=CACHE, pipeline=True, gate=tmp_path / "scan", early_partial=True)
     assert out["posted_early"] == ["StageStarted", "StageProgress"]
     assert out["partial_charts"] == [["Segment duration (s)"]] and out["starts_1"] == 1
@@ -158,14 +158,65 @@ def test_a_partial_result_read_with_the_result_is_not_drawn() -> None:
 
 
 def test_a_result_in_before_the_app_mounts_is_shown_once_and_stored() -> None:
-    """The first frame shows it: posted as the app mounts, never shown running; the thread
-    checks it, posts the same result again (the app marks every stage pending as it
-    starts the thread) and stores it with stage 2."""
+    """Drawn right after the first frame: posted as the app paints it, never shown
+    running; the thread checks it, posts the same result again (the app marks every
+    stage pending as it starts the thread) and stores it with stage 2."""
     out = drive(cache=CACHE, pipeline=True, early=True)
     assert not out["started_1"] and out["finished"] == [1, 1, 2] and out["same"]
     assert out["same_object"]
     assert out["stored"] == [1, 2] and out["gone"]
     assert any("computed in a child process" in line for line in out["log"])
+
+
+#: The app on a cold launch whose child has sent stage 1 before the app mounts: what the
+#: first frame shows of stage 1, and what it shows once the result is handled.
+RESULT_IN_AT_MOUNT = """
+import asyncio, json, sys
+from pathlib import Path
+from tui_timing.config import ArtifactPaths, Invocation, Settings
+from tui_timing.tui.launch_lookup import look_up
+from tui_timing.tui.stage_one_ahead import StageOneAhead
+
+invocation = Invocation(ArtifactPaths(cache=Path(sys.argv[1])), Settings(), None, None)
+ahead = StageOneAhead.start(invocation, look_up(invocation))
+assert ahead is not None and ahead.wait(120) and ahead.early() is not None
+from tui_timing.tui.app import TimingApp
+
+seen = {}
+
+class Probe(TimingApp):
+    def first_frame(self):
+        seen["first_frame"] = self.states[1].phase
+        super().first_frame()
+
+async def run():
+    app = Probe(invocation, ahead=ahead)
+    async with app.run_test(size=(120, 40)) as pilot:
+        while app.states[1].phase != "done":
+            await pilot.pause(0.02)
+        seen["then"] = [app.states[1].phase, app.states[1].reason, app.states[1].runs]
+        seen["title"] = str(app.query_one("#pane-1 .pane-title").render())
+    print(json.dumps(seen))
+
+asyncio.run(run())
+"""
+
+
+def test_a_result_in_before_the_app_mounts_is_drawn_right_after_the_first_frame() -> None:
+    """The first frame is not held up to lay out stage 1's result (that made it later,
+    and the histogram with it): the child's result, in before the app mounts, is posted
+    as the first frame is painted and drawn after it, once, as the launch's own."""
+    done = subprocess.run(
+        [sys.executable, "-c", RESULT_IN_AT_MOUNT, str(CACHE)],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    seen = json.loads(done.stdout.splitlines()[-1])
+    assert seen["first_frame"] == "pending", seen
+    assert seen["then"] == ["done", "start", 1], seen
+    assert "Stage 1" in seen["title"] and "pass" in seen["title"], seen
 
 
 def test_new_work_stops_the_wait_for_a_slow_child() -> None:

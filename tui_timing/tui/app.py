@@ -196,9 +196,7 @@ class TimingApp(App[None]):
 
     def view_ready(self) -> None:
         """The main view is composed (after the app's own mount), before its first frame."""
-        # The cached results, or stage 1 (or its partial result) when its child was quick,
-        # in the first frame
-        self.pipeline.show_early()
+        self.pipeline.show_cached()  # a warm launch's statuses, in the first frame
         self.call_after_refresh(start_gc.release)  # held off by the CLI until the first frame
         # Stages start after the first frame: the pipeline thread's imports hold the GIL
         # for stretches. Torch, the longest (over a second), waits until stage 1's result
@@ -213,10 +211,15 @@ class TimingApp(App[None]):
     def _mount_search_bar(self) -> SearchBar:
         return self.main.mount_search_bar()
 
+    def first_frame(self) -> None:
+        """The main view paints its first frame next: stage 1 from its child, when it is
+        in, is handled right after that frame."""
+        self.pipeline.show_ahead()
+
     def _start_pipeline(self) -> None:
-        # What stage 1's child sent since the mount, drawn now rather than after the
+        # What stage 1's child sent since the first frame, drawn now rather than after the
         # thread's start-up (its discovery, its imports)
-        self.pipeline.show_early()
+        self.pipeline.show_ahead()
         self.pipeline.start()
         # What the first frame showed stays on show (not "pending") while it is checked
         self._submit(Work(resolve=True, stages=dict.fromkeys(ALL_STAGES, "start")), keep_done=True)

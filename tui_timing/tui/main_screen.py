@@ -48,6 +48,9 @@ class ViewState(Protocol):
     def view_ready(self) -> None:
         """The view is composed: the app starts the stages."""
 
+    def first_frame(self) -> None:
+        """The view paints its first frame next; what is posted now is handled after it."""
+
 
 class MainScreen(Screen[None]):
     """The stages, one pane on show at a time."""
@@ -61,6 +64,8 @@ class MainScreen(Screen[None]):
         super().__init__()
         #: Composed (its widgets exist): set as its mount begins, before the first frame.
         self.ready = False
+        #: Resumed once (Textual paints its first frame as it resumes).
+        self._resumed = False
         self._matches: list[Match] = []
         self._match = 0
 
@@ -84,6 +89,14 @@ class MainScreen(Screen[None]):
         self.query_one(HeaderBar).show("looking for artifacts…")
         self.show_all()
         self.view.view_ready()  # at once, not by a message: before the first frame
+
+    def on_screen_resume(self) -> None:
+        # Textual lays the screen out and paints it in its own handler of this event, which
+        # runs after this one (a subclass's handler comes first): what the app is told to
+        # post here is handled after the first frame, which it does not hold up.
+        if not self._resumed:
+            self._resumed = True
+            self.view.first_frame()
 
     @property
     def view(self) -> ViewState:

@@ -133,17 +133,17 @@ class Pipeline:
         calls it; without an app nothing is drawn and nothing waits). `ahead`: the child
         computing the first stage 1, taken by the first run of it. `lookup`: what the
         results cache held for the launch's artifacts before the app started, shown by
-        `show_early` and taken by the first look in the results cache."""
+        `show_cached` and taken by the first look in the results cache."""
         self._invocation = invocation
         self._ahead = ahead
         self._lookup = lookup
-        #: The lookup's results were posted by `show_early`, before the thread started.
+        #: The lookup's results were posted by `show_cached`, before the thread started.
         self._lookup_posted = False
         #: Its result is still to be taken (by the first run of stage 1).
         self._ahead_pending = ahead is not None
-        #: Stage 1 from the child was posted by `show_early`, before the thread started.
+        #: Stage 1 from the child was posted by `show_ahead`, before the thread started.
         self._early_posted = False
-        #: Its partial result was posted by `show_early`: the stage shows as running.
+        #: Its partial result was posted by `show_ahead`: the stage shows as running.
         self._partial_posted = False
         self._paint_wait_s = paint_wait_s
         self._post = post
@@ -184,25 +184,29 @@ class Pipeline:
         """Start the thread (idle until work is submitted)."""
         self._thread.start()
 
-    def show_early(self) -> None:
-        """Post what the results cache held before the app started, or else stage 1 as the
-        child computed it, or its partial result (the stage then running), whichever is
-        already in (never waiting for it). Called on the UI thread before the thread
-        starts: as the app mounts, so that the first frame shows it, and again after
-        that frame, so that what the child sent meanwhile is drawn at once rather than
-        after the thread's own start-up. The thread checks it was for the artifacts it
-        finds (and stores the child's result)."""
+    def show_cached(self) -> None:
+        """Post what the results cache held before the app started (once). Called as the
+        app mounts, so that a warm launch's first frame shows every cached status."""
         run = self._lookup.cached if self._lookup is not None else None
-        if run is not None:
-            if not self._lookup_posted:
-                self._lookup_posted = True
-                errors = {kind: str(error) for kind, error in run.errors.items()}
-                self._post(ArtifactsLoaded(errors))
-                for stage, cached in sorted(run.stages.items()):
-                    self._post(StageFinished(stage, cached.result, "from cache", cached.computed))
+        if run is None or self._lookup_posted:
             return
+        self._lookup_posted = True
+        errors = {kind: str(error) for kind, error in run.errors.items()}
+        self._post(ArtifactsLoaded(errors))
+        for stage, cached in sorted(run.stages.items()):
+            self._post(StageFinished(stage, cached.result, "from cache", cached.computed))
+
+    def show_ahead(self) -> None:
+        """Post stage 1 as the child computed it, or else its partial result (the stage
+        then running), whichever is already in (never waiting for it); nothing when the
+        results cache's were shown. Called on the UI thread before the thread starts: as
+        the first frame is painted, so that a result already in is drawn right after it
+        (not in it: laying a result out put the first frame later, and the histogram
+        with it), and again as the thread starts, for what the child sent meanwhile. The
+        thread checks it was for the artifacts it finds (and stores the child's result)."""
         ahead = self._ahead
-        if ahead is None or self._early_posted:
+        cached = self._lookup is not None and self._lookup.cached is not None
+        if ahead is None or cached or self._early_posted:
             return
         early = ahead.early() if ahead.wait(0.0) else None
         if early is not None:

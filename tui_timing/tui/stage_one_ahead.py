@@ -8,11 +8,11 @@ stage 1 and writes the result down a pipe as one JSON line, with progress lines 
 (the first carries the durations' histogram, drawn while the scan runs), then stores it in
 the results cache. No child is forked when the parent found stage 1 in
 the results cache (launch_lookup.py), and one forked after a miss there does not ask again.
-The app does not wait for the result before its first frame, which shows it when it is in
-by then; either way the pipeline takes it in place of running stage 1 (the same code on
-the same files, so the same report) and falls back to running it itself, said in the log,
-whenever the child has nothing usable to give: no fork on this platform, a crash, other
-artifacts than the parent's, a result the codec cannot carry.
+The app does not wait for the result before its first frame, and draws it right after
+that frame when it is in by then; either way the pipeline takes it in place of running
+stage 1 (the same code on the same files, so the same report) and falls back to running
+it itself, said in the log, whenever the child has nothing usable to give: no fork on this
+platform, a crash, other artifacts than the parent's, a result the codec cannot carry.
 
 The child never writes to the terminal (its standard streams are /dev/null), never runs
 the user's code (stage 1 reads files only) and dies with its parent (Linux). It is killed
@@ -84,7 +84,7 @@ class StageOneAhead:
         self._result: StageOneResult | None = None
         #: The progress that carried the partial result the child sent ahead of its scan
         #: (the durations' histogram), once read: kept for the pipeline's look before its
-        #: thread starts (`show_early`), whose wait passes no progress on.
+        #: thread starts (`show_ahead`), whose wait passes no progress on.
         self.partial: ProgressEvent | None = None
 
     @property
