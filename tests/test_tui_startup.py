@@ -1,7 +1,8 @@
 """The first frame must not wait for torch: importing the app (and the CLI that starts it)
 loads neither torch nor numpy; the stage thread imports them after the first paint. A real
 launch in a terminal draws its first frame before numpy or the charts' plotext are
-imported, with the garbage collector held off until then."""
+imported (written before the UI thread goes on to them), with the garbage collector held
+off and the switch interval shortened until then."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from typing import Any
 import pytest
 
 from tui_timing.resources import sample_data_dir
+from tui_timing.tui import startup
 
 WRAPPER = Path(__file__).resolve().parent.parent / "benchmarks" / "floors" / "cpu_until.py"
 SAMPLE_CACHE = sample_data_dir() / "datasets" / "sample" / "train_timing.pt"
@@ -66,6 +68,10 @@ NOT_BEFORE_THE_FIRST_FRAME = (
     "plotext",
     "tui_timing.tui.screens",
     "tui_timing.tui.export",
+    "tui_timing.report.compare",  # compare mode's
+    "tui_timing.report.compare_plots",
+    "tui_timing.report.compare_render",
+    "tui_timing.report.markdown",
 )
 
 
@@ -115,22 +121,24 @@ def test_the_first_frame_comes_before_the_heavy_modules_with_the_collector_held(
         if (m + ".").startswith(name + ".")
     }
     assert early == set()
-    # held off from the command line's TUI branch until the frame (tui/start_gc.py)
+    # held off from the command line's TUI branch until the frame (tui/startup.py)
     assert figures["markers"]["1 cache"]["gc_enabled"] is False
 
 
-#: The app started as the command line starts it: the collector held off first.
+#: The app started as the command line starts it: the collector held off first, and the
+#: switch interval shortened.
 HELD_UNTIL_DRAWN = """
 import asyncio, gc, json, sys
 from pathlib import Path
 from tui_timing.config import ArtifactPaths, Invocation, Settings
-from tui_timing.tui import start_gc
+from tui_timing.tui import startup
 
 gc.disable()
-start_gc.release()  # not held by it: left as the caller set it
+startup.release()  # not held by it: left as the caller set it
 left_off = not gc.isenabled()
 gc.enable()
-start_gc.hold()
+interval = sys.getswitchinterval()
+startup.hold()
 from tui_timing.tui.app import TimingApp
 
 invocation = Invocation(ArtifactPaths(cache=Path(sys.argv[1])), Settings(), None, None)
@@ -139,18 +147,20 @@ async def run():
     app = TimingApp(invocation)
     async with app.run_test(size=(120, 40)) as pilot:
         held_in_mount = not gc.isenabled()
+        interval_in_mount = sys.getswitchinterval()
         for _ in range(2400):  # a guard against a hang
             if gc.isenabled():
                 break
             await pilot.pause(0.05)
         print(json.dumps({"left_off": left_off, "held_in_mount": held_in_mount,
-                          "enabled": gc.isenabled(), "frozen": gc.get_freeze_count()}))
+                          "enabled": gc.isenabled(), "frozen": gc.get_freeze_count(),
+                          "intervals": [interval, interval_in_mount, sys.getswitchinterval()]}))
 
 asyncio.run(run())
 """
 
 
-def test_the_collector_is_back_after_the_first_frame_with_the_start_frozen(
+def test_the_collector_and_the_switch_interval_are_back_after_the_first_frame(
     tmp_path: Path,
 ) -> None:
     run = subprocess.run(
@@ -165,3 +175,5 @@ def test_the_collector_is_back_after_the_first_frame_with_the_start_frozen(
     assert seen["left_off"], "release() turned on a collector that hold() had not turned off"
     assert seen["held_in_mount"] and seen["enabled"], seen
     assert seen["frozen"] > 10_000, seen  # what start-up made is set apart, not walked
+    before, in_mount, after = seen["intervals"]
+    assert in_mount == startup.START_SWITCH_INTERVAL_S < before == after, seen

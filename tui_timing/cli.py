@@ -426,11 +426,11 @@ def main(ctx: click.Context, **options: Any) -> None:
             "the inspector needs a terminal, and stdin or stdout is not one (CI, a pipe, "
             "a closed input); run `timing-tui check` for the same diagnosis as a report"
         )
-    from tui_timing.tui import start_gc
+    from tui_timing.tui import startup
     from tui_timing.tui.launch_lookup import look_up
     from tui_timing.tui.stage_one_ahead import StageOneAhead
 
-    start_gc.hold()  # until the first frame: the start allocates for good, collecting wastes
+    startup.hold()  # until the first frame: the start allocates for good, collecting wastes
     try:
         lookup = look_up(invocation)  # a warm launch's results, for its first frame
         ahead = StageOneAhead.start(invocation, lookup)  # before Textual's import: no thread yet
@@ -438,7 +438,7 @@ def main(ctx: click.Context, **options: Any) -> None:
 
         code = run_app(invocation, ahead, lookup)
     finally:
-        start_gc.release()
+        startup.release()
     if code:
         ctx.exit(code)
 

@@ -37,7 +37,7 @@ from tui_timing.errors import ArtifactError
 from tui_timing.findings import Check, StageResult
 from tui_timing.report.text import printable_name
 from tui_timing.stages.catalog import ALL_STAGES, STAGE_BY_ID, STAGES, Stage
-from tui_timing.tui import start_gc
+from tui_timing.tui import startup
 from tui_timing.tui.action_runner import ActionRunner
 from tui_timing.tui.charset import AsciiFilter, utf8_locale
 from tui_timing.tui.command_table import (
@@ -197,7 +197,7 @@ class TimingApp(App[None]):
     def view_ready(self) -> None:
         """The main view is composed (after the app's own mount), before its first frame."""
         self.pipeline.show_cached()  # a warm launch's statuses, in the first frame
-        self.call_after_refresh(start_gc.release)  # held off by the CLI until the first frame
+        self.call_after_refresh(startup.release)  # held off by the CLI until the first frame
         # Stages start after the first frame: the pipeline thread's imports hold the GIL
         # for stretches. Torch, the longest (over a second), waits until stage 1's result
         # is drawn (see pipeline.py).

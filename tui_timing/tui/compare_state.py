@@ -13,11 +13,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 from tui_timing.findings import Assumption, Plot, Report, StageResult
-from tui_timing.report.compare import Change, Comparison, compare_reports
-from tui_timing.report.compare_plots import overlay_plots
 from tui_timing.stages.catalog import ALL_STAGES, Stage
 
 if TYPE_CHECKING:
+    from tui_timing.report.compare import Change, Comparison
     from tui_timing.stages.context import ArtifactPaths
 
 
@@ -55,6 +54,8 @@ class CompareState:
 
     def comparison(self, first: dict[int, StageResult]) -> Comparison:
         """The comparison of the results both runs have so far."""
+        from tui_timing.report.compare import compare_reports  # compare mode's, not the start's
+
         results_a, results_b = self.sides(first)
         return compare_reports(
             _report(results_a),
@@ -89,6 +90,8 @@ def compared_stage(
     compare: CompareState, stage: int, first_status: str, first: dict[int, StageResult]
 ) -> ComparedStage:
     """The stage of both runs: the first run's status and results as the app has them."""
+    from tui_timing.report.compare_plots import overlay_plots
+
     result_first = first.get(stage)
     result_second = compare.results.get(stage)
     second_status = (

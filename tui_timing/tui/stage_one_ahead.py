@@ -36,7 +36,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from tui_timing.tui import start_gc
+from tui_timing.tui import startup
 
 if TYPE_CHECKING:
     from tui_timing.config import ArtifactPaths, Invocation
@@ -314,7 +314,7 @@ def _child(invocation: Invocation, write_fd: int, parent: int, lookup: LaunchLoo
     once still leaves it: the parent stores it too, later); exit without running the
     parent's exit handlers."""
     code = 0
-    start_gc.release()  # held off for the app's first frame; this child draws none
+    startup.release()  # held off for the app's first frame; this child draws none
     try:
         _detach(parent)
         out = os.fdopen(write_fd, "w", encoding="utf-8")

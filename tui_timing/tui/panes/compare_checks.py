@@ -8,14 +8,17 @@ Text from checks goes in as plain text (see safe_text.py), never as markup.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from textual.content import Content
 from textual.widgets import Static
 
-from tui_timing.report.compare import Change
-from tui_timing.report.compare_render import figure_change
-from tui_timing.tui.compare_state import ComparedStage
 from tui_timing.tui.safe_text import lines, markup
 from tui_timing.tui.status import COLORS, MARKS
+
+if TYPE_CHECKING:
+    from tui_timing.report.compare import Change
+    from tui_timing.tui.compare_state import ComparedStage
 
 #: The order changes are listed in, and how each kind is drawn.
 KIND_ORDER = ("regressed", "fixed", "changed", "same")
@@ -33,6 +36,8 @@ def change_line(change: Change) -> Content:
     """`✘ fail → ✔ pass  model.profile_capacity  fixed  KL 1.68 → 0.2321`."""
     style = KIND_STYLE[change.kind]
     kind = f"  [{style}]{change.kind}[/]" if style else ""
+    from tui_timing.report.compare_render import figure_change  # in compare mode only
+
     figure = figure_change(change)
     return markup(
         f"{status_mark(change.a)} → {status_mark(change.b)}  [b]$id[/b]{kind}"
