@@ -34,10 +34,10 @@ def status_mark(status: str | None) -> str:
 
 def change_line(change: Change) -> Content:
     """`✘ fail → ✔ pass  model.profile_capacity  fixed  KL 1.68 → 0.2321`."""
-    style = KIND_STYLE[change.kind]
-    kind = f"  [{style}]{change.kind}[/]" if style else ""
     from tui_timing.report.compare_render import figure_change  # in compare mode only
 
+    style = KIND_STYLE[change.kind]
+    kind = f"  [{style}]{change.kind}[/]" if style else ""
     figure = figure_change(change)
     return markup(
         f"{status_mark(change.a)} → {status_mark(change.b)}  [b]$id[/b]{kind}"
