@@ -53,6 +53,7 @@ async def run():
         while not seen or not app.query("#pane-1 PlotView"):  # the charts a frame later
             await pilot.pause(0.05)
         seen["charts"] = [view.data.title for view in app.query("#pane-1 PlotView")]
+        seen["meta"] = str(app.query_one("#pane-1 .pane-meta").render())
     print(json.dumps({**seen, "forked": ahead is not None}))
 
 asyncio.run(run())
@@ -77,7 +78,9 @@ def test_a_warm_launchs_first_frame_shows_every_cached_status_before_torch_or_nu
     assert first["imported"] == [], first
     assert not first["forked"], "a child was forked to find out what the cache holds"
     screen = first["screen"]
-    assert "pending" not in screen and "from cache" in screen, screen
+    assert "pending" not in screen and "7 decision    ▲ warn" in screen, screen
+    # the pane, mounted right after that frame, shows the cached result and its charts
+    assert "from cache" in first["meta"], first["meta"]
     assert "Segment duration (s)" in first["charts"], first["charts"]
 
 

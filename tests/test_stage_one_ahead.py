@@ -184,6 +184,9 @@ from tui_timing.tui.app import TimingApp
 
 seen = {}
 
+def title(app):
+    return str(app.query_one("#pane-1 .pane-title").render())
+
 class Probe(TimingApp):
     def first_frame(self):
         seen["first_frame"] = self.states[1].phase
@@ -195,7 +198,10 @@ async def run():
         while app.states[1].phase != "done":
             await pilot.pause(0.02)
         seen["then"] = [app.states[1].phase, app.states[1].reason, app.states[1].runs]
-        seen["title"] = str(app.query_one("#pane-1 .pane-title").render())
+        # the pane is mounted as the first frame is painted, and drawn once it is composed
+        while not app.query("#pane-1 .pane-title") or not title(app):
+            await pilot.pause(0.02)
+        seen["title"] = title(app)
     print(json.dumps(seen))
 
 asyncio.run(run())

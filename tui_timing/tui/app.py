@@ -196,7 +196,11 @@ class TimingApp(App[None]):
 
     def view_ready(self) -> None:
         """The main view is composed (after the app's own mount), before its first frame."""
-        self.pipeline.show_cached()  # a warm launch's statuses, in the first frame
+        # A warm launch's statuses, in the first frame: handled here, not posted (the screen
+        # paints that frame as soon as its own queue reaches its resume, which a message
+        # posted to the app may come after).
+        for message in self.pipeline.take_cached():
+            getattr(self, message.handler_name)(message)
         self.call_after_refresh(startup.release)  # held off by the CLI until the first frame
         # Stages start after the first frame: the pipeline thread's imports hold the GIL
         # for stretches. Torch, the longest (over a second), waits until stage 1's result

@@ -10,6 +10,7 @@ that state through `ViewState` and never changes it.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Collection
 from typing import TYPE_CHECKING, Protocol, cast
 
 from textual import on
@@ -77,11 +78,10 @@ class MainScreen(Screen[None]):
             # OptionList draws each empty line as an option's, a fifth of the first frame).
             with Vertical(id="stage-column"):
                 yield StageList()
-            # Only the first pane is in the first frame; the others are mounted when the
-            # stages are done or one is asked for (see mount_panes), which keeps the first
-            # paint close to a bare app's and stage 1's result close to it.
-            with ContentSwitcher(initial="pane-1", id="panes"):
-                yield new_pane(1)
+            # No pane is in the first frame: the stage's pane is mounted right after it, the
+            # others when the stages are done or one is asked for (see mount_panes). A pane
+            # is a dozen widgets, each styled, laid out and drawn before the frame shows.
+            yield ContentSwitcher(id="panes")
         yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
@@ -97,6 +97,8 @@ class MainScreen(Screen[None]):
         if not self._resumed:
             self._resumed = True
             self.view.first_frame()
+            # The stage's pane is in the frame, empty: its widgets are composed after it.
+            self.mount_panes([self.current_stage])
 
     @property
     def view(self) -> ViewState:
@@ -124,17 +126,24 @@ class MainScreen(Screen[None]):
         for stage_id in self.view.states:
             self.show(stage_id)
 
-    def mount_panes(self) -> None:
-        """Mount the panes not mounted yet, each showing its stage's current state."""
+    def mount_panes(self, stage_ids: Collection[int] | None = None) -> None:
+        """Mount the panes (of these stages, else of all) not mounted yet, each showing its
+        stage's current state; the first mounted, the current stage's, goes on show."""
         switcher = self.query_one(ContentSwitcher)
-        missing = [sid for sid in self.view.states if not self.query(f"#pane-{sid}")]
-        if missing:
-            panes = [new_pane(sid) for sid in missing]
-            for pane in panes:  # the switcher hides only the panes it started with
-                pane.display = pane.id == switcher.current
-            switcher.mount_all(panes)
-            for stage_id in missing:
-                self.show(stage_id)
+        wanted = self.view.states if stage_ids is None else stage_ids
+        missing = [sid for sid in wanted if not self.query(f"#pane-{sid}")]
+        if not missing:
+            return
+        panes = [new_pane(sid) for sid in missing]
+        for pane in panes:  # the switcher shows and hides only the panes it started with
+            pane.display = pane.id == switcher.current
+        switcher.mount_all(panes)
+        on_show = next((pane for pane in panes if pane.id == f"pane-{self.current_stage}"), None)
+        # (the app may be closing: then nothing was mounted)
+        if switcher.current is None and on_show is not None and on_show.parent is switcher:
+            switcher.current = on_show.id
+        for stage_id in missing:
+            self.show(stage_id)
 
     def select_stage(self, stage_id: int) -> None:
         """Show a stage by number (at once, so that the next key acts on its pane)."""

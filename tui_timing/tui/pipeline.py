@@ -133,12 +133,12 @@ class Pipeline:
         calls it; without an app nothing is drawn and nothing waits). `ahead`: the child
         computing the first stage 1, taken by the first run of it. `lookup`: what the
         results cache held for the launch's artifacts before the app started, shown by
-        `show_cached` and taken by the first look in the results cache."""
+        `take_cached` and taken by the first look in the results cache."""
         self._invocation = invocation
         self._ahead = ahead
         self._lookup = lookup
-        #: The lookup's results were posted by `show_cached`, before the thread started.
-        self._lookup_posted = False
+        #: The app showed the lookup's results (`take_cached`) before the thread started.
+        self._lookup_shown = False
         #: Its result is still to be taken (by the first run of stage 1).
         self._ahead_pending = ahead is not None
         #: Stage 1 from the child was posted by `show_ahead`, before the thread started.
@@ -184,17 +184,20 @@ class Pipeline:
         """Start the thread (idle until work is submitted)."""
         self._thread.start()
 
-    def show_cached(self) -> None:
-        """Post what the results cache held before the app started (once). Called as the
-        app mounts, so that a warm launch's first frame shows every cached status."""
+    def take_cached(self) -> list[ArtifactsLoaded | StageFinished]:
+        """What the results cache held before the app started, as the thread would post it
+        (once; nothing after a miss). The app handles these as it mounts, at once: posted,
+        they could come after the first frame, which a warm launch shows them in."""
         run = self._lookup.cached if self._lookup is not None else None
-        if run is None or self._lookup_posted:
-            return
-        self._lookup_posted = True
+        if run is None or self._lookup_shown:
+            return []
+        self._lookup_shown = True
         errors = {kind: str(error) for kind, error in run.errors.items()}
-        self._post(ArtifactsLoaded(errors))
-        for stage, cached in sorted(run.stages.items()):
-            self._post(StageFinished(stage, cached.result, "from cache", cached.computed))
+        finished = [
+            StageFinished(stage, cached.result, "from cache", cached.computed)
+            for stage, cached in sorted(run.stages.items())
+        ]
+        return [ArtifactsLoaded(errors), *finished]
 
     def show_ahead(self) -> None:
         """Post stage 1 as the child computed it, or else its partial result (the stage
@@ -327,7 +330,7 @@ class Pipeline:
                 self._requeue(stages)
                 return
             shown = {Stage.CACHE} if taken else set() if work.recompute else self._show_cached()
-            self._lookup, self._lookup_posted = None, False  # for the first resolve only
+            self._lookup, self._lookup_shown = None, False  # for the first resolve only
             stages = {sid: why for sid, why in stages.items() if sid not in shown}
             if taken:
                 self._later = set(self._given())  # loaded once stage 1 is drawn
@@ -470,7 +473,7 @@ class Pipeline:
         cache = self._cache()
         self._ctx = self._new_context()
         lookup, self._lookup = self._lookup, None  # asked before the app: taken once
-        posted, self._lookup_posted = self._lookup_posted, False
+        posted, self._lookup_shown = self._lookup_shown, False
         if lookup is not None and lookup.asked and lookup.paths == self._ctx.paths:
             run = lookup.cached
         else:
