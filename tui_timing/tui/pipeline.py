@@ -38,7 +38,6 @@ from tui_timing.errors import ArtifactError
 from tui_timing.findings import StageResult
 from tui_timing.plugins import printed_by_user_code
 from tui_timing.stages.catalog import STAGE_BY_ID, Stage, readers_of
-from tui_timing.stages.context import PROGRESS_INTERVAL_S
 from tui_timing.tui.messages import (
     ArtifactsLoaded,
     ArtifactsResolved,
@@ -202,11 +201,12 @@ class Pipeline:
     def show_ahead(self) -> None:
         """Post stage 1 as the child computed it, or else its partial result (the stage
         then running), whichever is already in (never waiting for it); nothing when the
-        results cache's were shown. Called on the UI thread before the thread starts: as
+        results cache's were shown. Called on the UI thread before the thread starts: once
         the first frame is painted, so that a result already in is drawn right after it
-        (not in it: laying a result out put the first frame later, and the histogram
-        with it), and again as the thread starts, for what the child sent meanwhile. The
-        thread checks it was for the artifacts it finds (and stores the child's result)."""
+        (not in it: reading it and laying it out put the first frame later, and the
+        histogram with it), and again as the thread starts, for what the child sent
+        meanwhile. The thread checks it was for the artifacts it finds (and stores the
+        child's result)."""
         ahead = self._ahead
         cached = self._lookup is not None and self._lookup.cached is not None
         if ahead is None or cached or self._early_posted:
@@ -626,6 +626,8 @@ class Pipeline:
 
     def _progress(self, event: ProgressEvent) -> None:
         """Forward a stage's progress, at most every PROGRESS_INTERVAL_S (and at the end)."""
+        from tui_timing.stages.context import PROGRESS_INTERVAL_S  # on this thread: not the UI's
+
         now = time.monotonic()
         if event.fraction < 1 and now - self._last_progress < PROGRESS_INTERVAL_S:
             return
