@@ -34,9 +34,13 @@ ahead = StageOneAhead.start(invocation, lookup)
 from tui_timing.tui.app import TimingApp
 
 seen = {}
-#: Not before the first frame: torch and numpy, and the stages' runner (the pipeline
-#: thread's, with the checks' tables), which the look in the results cache does without.
-HEAVY = ("torch", "numpy", "tui_timing.stages.runner", "tui_timing.stages.checks")
+#: Not before the first frame: torch and numpy, and the stages' runner and context (the
+#: pipeline thread's, with the checks' tables), which the look in the results cache does
+#: without.
+HEAVY = (
+    "torch", "numpy", "tui_timing.stages.runner", "tui_timing.stages.checks",
+    "tui_timing.stages.context",
+)
 
 class Probe(TimingApp):
     def _start_pipeline(self):

@@ -72,7 +72,6 @@ NOT_BEFORE_THE_FIRST_FRAME = (
     "tui_timing.report.compare_plots",
     "tui_timing.report.compare_render",
     "tui_timing.report.markdown",
-    "tui_timing.stages.context",  # the stages' thread's, and stage 1's child's
 )
 
 

@@ -216,8 +216,8 @@ class TimingApp(App[None]):
         return self.main.mount_search_bar()
 
     def first_frame(self) -> None:
-        """The main view's first frame is painted: stage 1 from its child, when it is in,
-        is read and shown now (reading and decoding it before would put the frame later)."""
+        """The main view paints its first frame next: stage 1 from its child, when it is
+        in, is handled right after that frame."""
         self.pipeline.show_ahead()
 
     def _start_pipeline(self) -> None:

@@ -50,7 +50,7 @@ class ViewState(Protocol):
         """The view is composed: the app starts the stages."""
 
     def first_frame(self) -> None:
-        """The view's first frame is painted."""
+        """The view paints its first frame next; what is posted now is handled after it."""
 
 
 class MainScreen(Screen[None]):
@@ -92,12 +92,13 @@ class MainScreen(Screen[None]):
 
     def on_screen_resume(self) -> None:
         # Textual lays the screen out and paints it in its own handler of this event, which
-        # runs after this one (a subclass's handler comes first).
+        # runs after this one (a subclass's handler comes first): what the app is told to
+        # post here is handled after the first frame, which it does not hold up.
         if not self._resumed:
             self._resumed = True
+            self.view.first_frame()
             # The stage's pane is in the frame, empty: its widgets are composed after it.
             self.mount_panes([self.current_stage])
-            self.call_after_refresh(self.view.first_frame)
 
     @property
     def view(self) -> ViewState:

@@ -201,12 +201,11 @@ class Pipeline:
     def show_ahead(self) -> None:
         """Post stage 1 as the child computed it, or else its partial result (the stage
         then running), whichever is already in (never waiting for it); nothing when the
-        results cache's were shown. Called on the UI thread before the thread starts: once
+        results cache's were shown. Called on the UI thread before the thread starts: as
         the first frame is painted, so that a result already in is drawn right after it
-        (not in it: reading it and laying it out put the first frame later, and the
-        histogram with it), and again as the thread starts, for what the child sent
-        meanwhile. The thread checks it was for the artifacts it finds (and stores the
-        child's result)."""
+        (not in it: laying a result out put the first frame later, and the histogram
+        with it), and again as the thread starts, for what the child sent meanwhile. The
+        thread checks it was for the artifacts it finds (and stores the child's result)."""
         ahead = self._ahead
         cached = self._lookup is not None and self._lookup.cached is not None
         if ahead is None or cached or self._early_posted:
