@@ -78,9 +78,10 @@ class MainScreen(Screen[None]):
             # OptionList draws each empty line as an option's, a fifth of the first frame).
             with Vertical(id="stage-column"):
                 yield StageList()
-            # No pane is in the first frame: the stage's pane is mounted right after it, the
-            # others when the stages are done or one is asked for (see mount_panes). A pane
-            # is a dozen widgets, each styled, laid out and drawn before the frame shows.
+            # The first frame has no pane's widgets: the stage's pane is mounted, empty, as
+            # that frame is painted (on_screen_resume), and composed after it; the others
+            # when the stages are done or one is asked for (see mount_panes). A pane is a
+            # dozen widgets, each styled, laid out and drawn before a frame shows.
             yield ContentSwitcher(id="panes")
         yield Footer(compact=True, show_command_palette=False)
 
