@@ -536,3 +536,29 @@ def test_what_the_users_code_prints_on_a_thread_is_kept_for_it_alone(
     assert inner.text == "inner\n" and outer.text == "mine\nmine again\n"
     assert sys.stdout is before
     assert capsys.readouterr().out == "theirs\n"
+
+
+@pytest.mark.asyncio
+async def test_another_threads_print_goes_on_while_a_thread_keeps_its_own() -> None:
+    """In the TUI the stage thread starts keeping while sys.stdout is Textual's print
+    capture, whose `write` returns None: a print from any other thread (the UI thread's,
+    or the test's after the app) raised TypeError in the routing's `int(...)`."""
+    from textual.app import App
+
+    entered, release = threading.Event(), threading.Event()
+
+    def keeping() -> None:
+        with printed_by_user_code():
+            entered.set()
+            release.wait(60)
+
+    app: App[None] = App()
+    async with app.run_test():
+        keeper = threading.Thread(target=keeping)
+        keeper.start()
+        try:
+            assert entered.wait(60)
+            print("from the UI thread")  # to Textual's capture, through the routing
+        finally:
+            release.set()
+            keeper.join()

@@ -231,7 +231,9 @@ class _ThreadRouted:
     def write(self, text: str) -> int:
         buffer = self.buffers.get(threading.get_ident())
         if buffer is None:
-            return int(self.inner.write(text))
+            # Textual's print capture, sys.stdout while the TUI runs, returns None
+            self.inner.write(text)
+            return len(text)
         buffer.append(text)
         if len(buffer) > 64:  # a plug-in printing without end: only the end is kept
             buffer[:] = ["".join(buffer)[-PRINTED_MAX_CHARS:]]
