@@ -771,7 +771,7 @@ def runs_command(
         ranked,
         runs_exit_code,
     )
-    from tui_timing.report.text import printable
+    from tui_timing.report.text import error_line, printable
 
     try:
         for name in ("checkpoint", "log"):
@@ -805,6 +805,11 @@ def runs_command(
             "markdown": runs_render.render_runs_markdown,
         }
         click.echo(renderers[fmt](rows).rstrip("\n"))
+    for row in rows:  # in the rows too; here where a shell shows errors (exit 2)
+        if row.report.error is not None:
+            at = f" ({row.target.checkpoint.name})" if row.target.checkpoint else ""
+            line = f"timing-tui: error: run {row.target.run}{at}: {error_line(row.report.error)}"
+            click.echo(printable(line), err=True)
     sys.exit(runs_exit_code(rows))
 
 
@@ -831,8 +836,7 @@ def _runs_cache(given: ArtifactPaths, settings: Settings) -> ArtifactPaths:
     )
     evaluation = given.eval
     if evaluation is None:
-        owned = {run.eval for run in found.runs}
-        shared = [path for path in found.evals if path not in owned]
+        shared = found.loose_evals
         if shared:
             evaluation = shared[0]
             said = f"timing-tui: runs without an eval dump of their own use {evaluation}"

@@ -61,6 +61,14 @@ SKIP_DIRS = {
     "wandb": "Weights & Biases' own files",
     "mlruns": "MLflow's own files",
 }
+#: How discovery ranks the runs it found (`_runs`), as the default run's assumption says it.
+RUN_ORDER = (
+    "ranked by: files the repository keeps before git-ignored ones, a checkpoint read as "
+    "a timing head before others, a checkpoint and a log before one of them, then the "
+    "folder's name"
+)
+#: The bundled sample's order (`_as_sample`).
+SAMPLE_ORDER = "the bundled sample's broken run (linear) first, its diagnosis the one to see"
 #: Folders skipped without a word: they never hold artifacts, and a repository has many.
 SILENT_DIRS = {"__pycache__"}
 
@@ -135,7 +143,7 @@ class Discovered:
 
     def paths(self, cache: int = 0, run: int = 0, eval_dump: int | None = None) -> ArtifactPaths:
         """The artifacts of one selection (indices into the lists); without `eval_dump`,
-        the run's own eval dump when it has one, else the first found."""
+        the run's own eval dump when it has one, else the first in no run's folder."""
         chosen = self.runs[run] if self.runs else Run("none")
         return ArtifactPaths(
             cache=self.caches[cache] if self.caches else None,
@@ -151,6 +159,19 @@ class Discovered:
             return []
         chosen = self.runs[run]
         notes = list(chosen.assumptions)
+        if run == 0 and len(self.runs) > 1:
+            order = SAMPLE_ORDER if self.is_sample else RUN_ORDER
+            others = len(self.runs) - 1
+            notes.insert(
+                0,
+                Assumption(
+                    "run",
+                    "which run",
+                    chosen.name,
+                    f"the first of the runs found ({others} more), {order}; pick another "
+                    "with the TUI's run selector (s), or name its files in [tool.timing-tui]",
+                ),
+            )
         evaluation = self._eval(chosen, eval_dump)
         if evaluation is not None and evaluation != chosen.eval:
             notes.append(
@@ -158,16 +179,19 @@ class Discovered:
                     "eval",
                     "which eval dump",
                     str(evaluation),
-                    f"run {chosen.name} has none in its folder; the first found outside it, "
-                    'shared by every run; name another with --eval PATH, or eval = "PATH" '
-                    "in [tool.timing-tui]",
+                    f"run {chosen.name} has none in its folder; the first found in no run's "
+                    "folder, which every run without its own uses; name another with --eval "
+                    'PATH, or eval = "PATH" in [tool.timing-tui]',
                 )
             )
         return notes
 
     def _eval(self, chosen: Run, eval_dump: int | None) -> Path | None:
+        """The chosen eval dump, else the run's own, else the first in no run's folder:
+        another run's own eval dump is never taken for it (its samples are that run's)."""
         if eval_dump is None:
-            return chosen.eval or (self.evals[0] if self.evals else None)
+            loose = self.loose_evals
+            return chosen.eval or (loose[0] if loose else None)
         return self.evals[eval_dump] if self.evals else None
 
 
@@ -371,7 +395,7 @@ def _runs(root: Path, found: list[Found], ignored: set[Path]) -> list[Run]:
             *log_assumption(log_paths, name, folder),
         ]
         runs.append(run)
-    runs.sort(
+    runs.sort(  # as RUN_ORDER says
         key=lambda r: (
             bool({r.checkpoint, r.log} & ignored),
             r.folder not in timing,

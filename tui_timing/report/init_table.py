@@ -122,7 +122,12 @@ def _artifacts(table: InferredTable, root: Path, found: Discovered) -> None:
         else:
             table.missing("log", f"run {run.name} holds no stats log")
     evaluation = found.paths().eval
-    if evaluation is None:
+    if evaluation is None and run is not None and found.evals:
+        theirs = ", ".join(_rel(path, root) for path in found.evals[:3])
+        table.missing(
+            "eval", f"run {run.name} has none in its folder; those found are other runs' ({theirs})"
+        )
+    elif evaluation is None:
         table.missing("eval", _unrecognised(found, root, "eval") or "no eval dump found")
     elif run is not None and evaluation == run.eval:
         table.add("eval", _rel(evaluation, root), f"in run {run.name}: {details[evaluation]}")

@@ -182,17 +182,33 @@ class RunDiagnoser:
         #: Reports of this launch by the files' versions: `--follow` asks again for every
         #: row whenever anything changed, and only rows whose files changed are computed.
         self._memo: dict[tuple[object, ...], tuple[Report, bool]] = {}
+        #: The run folder the shared eval dump lies in (`place_eval`), None when in none.
+        self._eval_owner: Path | None = None
+
+    def place_eval(self, folders: Iterable[Path]) -> None:
+        """Note which of the runs' folders the shared eval dump lies in (the nearest): one
+        named in a run's folder holds that run's samples, so it is that run's alone (as in
+        `compare`); one in no run's folder serves every run without its own."""
+        named = self.shared.eval
+        where = named.resolve() if named is not None else None
+        holding = [f for f in folders if where is not None and f.resolve() in where.parents]
+        self._eval_owner = max(holding, key=lambda f: len(f.resolve().parts), default=None)
 
     def paths(self, target: Target) -> ArtifactPaths:
         """The files one target's report reads: the shared cache, the run's own checkpoint,
-        log and eval dump (the shared eval dump when the run has none)."""
+        log and eval dump (the shared eval dump when the run has none and the shared one
+        lies in no run's folder; the shared one when it lies in this run's)."""
+        evaluation = target.eval or self.shared.eval
+        if self._eval_owner is not None:
+            mine = self._eval_owner.resolve() == target.folder.resolve()
+            evaluation = self.shared.eval if mine else target.eval
         return resolve_paths(
             ArtifactPaths(
                 cache=self.shared.cache,
                 raw_summary=self.shared.raw_summary,
                 checkpoint=target.checkpoint,
                 log=target.log,
-                eval=target.eval or self.shared.eval,
+                eval=evaluation,
             )
         )
 
@@ -257,6 +273,8 @@ def diagnose_runs(
 ) -> list[RunRow]:
     """The rows: each run's newest checkpoint against its previous one, or every checkpoint
     against the one before it (`every_checkpoint`)."""
+    runs = list(runs)
+    diagnoser.place_eval({target.folder for run in runs for target in run.targets})
     rows: list[RunRow] = []
     for run in runs:
         for row in _run_rows(run, diagnoser, every_checkpoint):
