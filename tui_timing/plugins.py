@@ -24,6 +24,8 @@ from typing import Any
 
 from tui_timing.errors import ArtifactError, UsageError
 
+#: What a UserCodeError's problem ends with: whose the error is, and what to do.
+YOURS = " (an error in your code: fix it there, or point the table at another function)"
 #: Longest rendering of one argument in a reported call.
 _ARG_CHARS = 60
 
@@ -144,8 +146,7 @@ def user_error(
     return UserCodeError(
         source_file(func) or spec,
         None,
-        f"{call} raised {type(exc).__name__}: {detail}{raised_at} (an error in your code: "
-        "fix it there, or point the table at another function)",
+        f"{call} raised {type(exc).__name__}: {detail}{raised_at}{YOURS}",
     )
 
 

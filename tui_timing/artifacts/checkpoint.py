@@ -37,7 +37,11 @@ from tui_timing.artifacts.weights_layout import STATE_KEYS, find_weights
 from tui_timing.errors import ArtifactError
 from tui_timing.findings import Assumption
 
-CONFIG_KEYS = ("config", "hyper_parameters", "hparams")
+CONFIG_KEYS = ("config", "cfg", "hyper_parameters", "hparams")
+#: The entries a checkpoint's epoch is stored under.
+EPOCH_KEYS = ("epoch", "ep")
+#: The config group a Hydra composition keeps the model's settings in (`cfg.model.hidden`).
+MODEL_GROUP = "model"
 
 #: Name parts of a one-output layer that gives μ, and of one that gives log σ.
 _MU_NAMES = ("mu", "mean", "loc")
@@ -157,7 +161,7 @@ def read_checkpoint(path: str | Path) -> CheckpointArtifact:
     if files.config is not None or len(files.weights) > 1:
         layout = f"{layout} in a checkpoint folder" if files.config else "sharded checkpoint"
     stored = _stored_config(weights, container)
-    epoch = container.get("epoch")
+    epoch = next((container[key] for key in EPOCH_KEYS if key in container), None)
     artifact = CheckpointArtifact(
         path=path,
         layout=layout,
@@ -173,8 +177,33 @@ def read_checkpoint(path: str | Path) -> CheckpointArtifact:
             f"config stored as a {artifact.config_class} object: read as its fields, "
             "without importing it"
         )
-    _add_config_beside(artifact, files, stored_key=_stored_config_key(container))
+    stored_key = _stored_config_key(container)
+    if stored_key is not None:
+        _read_model_group(artifact, stored_key)
+    _add_config_beside(artifact, files, stored_key=stored_key)
     return artifact
+
+
+def _read_model_group(artifact: CheckpointArtifact, stored_key: str) -> None:
+    """A Hydra composition keeps the model's settings in their own group (`cfg.model`):
+    its fields are added beside the top level's (winning over a same-named one there), so
+    that a factory's parameters, `max_len` and the conditioning width are found in it; the
+    nested groups stay as they are (a factory taking the whole config gets them)."""
+    group = artifact.config.get(MODEL_GROUP)
+    if not isinstance(group, dict) or not group:
+        return
+    artifact.config = {**artifact.config, **{str(k): v for k, v in group.items()}}
+    names = ", ".join(map(str, list(group)[:6])) + (", …" if len(group) > 6 else "")
+    artifact.read_as.append(
+        Assumption(
+            "checkpoint",
+            "model settings",
+            f"the fields of {stored_key}.{MODEL_GROUP} ({names})",
+            f"the file's {stored_key!r} keeps them in a {MODEL_GROUP!r} group (Hydra's "
+            "layout); each is read as the model's, over a top-level field of the same name; "
+            'name another field with [tool.timing-tui.keys.config] (cond_dim = "data.width")',
+        )
+    )
 
 
 def _shards(files: CheckpointFiles) -> dict[str, torch.Tensor]:

@@ -16,7 +16,15 @@ from tui_timing.errors import UsageError
 from tui_timing.findings import Assumption
 
 #: Other names of the conditioning width (`cond_dim`) in research configs, tried in order.
-COND_DIM_ALIASES = ("d_cond", "n_cond", "cond_features", "input_dim", "in_features")
+COND_DIM_ALIASES = (
+    "d_cond",
+    "n_cond",
+    "cond_features",
+    "input_dim",
+    "in_features",
+    "in_dim",
+    "d_in",
+)
 
 #: Why a check that needs the model's conditioning width skips when nothing tells it.
 WIDTH_QUESTION = (
@@ -32,19 +40,21 @@ def apply_config_names(artifact: CheckpointArtifact, key_map: dict[str, str]) ->
     config = artifact.config
     origin = artifact.config_origin or "the checkpoint's config"
     for contract, theirs in key_map.items():
-        if theirs not in config:
-            found = ", ".join(map(str, config)) or "none: the checkpoint has no config"
+        found, value = _field(config, theirs)
+        if not found:
+            fields = ", ".join(map(str, config)) or "none: the checkpoint has no config"
             raise UsageError(
                 f"[tool.timing-tui.keys.config] (or --key config.{contract}=...) maps "
-                f"{contract} to {theirs!r}, which {origin} does not have; its fields: {found} "
-                f'(write {contract} = "<one of them>")'
+                f"{contract} to {theirs!r}, which {origin} does not have; its fields: {fields} "
+                f'(write {contract} = "<one of them>"; a field inside a group is named with '
+                'dots: "model.in_dim")'
             )
-        config[contract] = config[theirs]
+        config[contract] = value
         artifact.read_as.append(
             Assumption(
                 "checkpoint",
                 f"config {contract}",
-                repr(config[theirs]),
+                repr(value),
                 f"field {theirs!r} of {origin}, as [tool.timing-tui.keys.config] maps it",
             )
         )
@@ -62,6 +72,19 @@ def apply_config_names(artifact: CheckpointArtifact, key_map: dict[str, str]) ->
                 '[tool.timing-tui.keys.config] cond_dim = "<that field>"',
             )
         )
+
+
+def _field(config: dict[str, Any], name: str) -> tuple[bool, Any]:
+    """(found, value) of a config field: `name` itself, else a dotted path into its groups
+    (`model.in_dim`: a Hydra config's model group)."""
+    if name in config:
+        return True, config[name]
+    value: Any = config
+    for part in name.split("."):
+        if not isinstance(value, dict) or part not in value:
+            return False, None
+        value = value[part]
+    return True, value
 
 
 def _width(value: Any) -> int | None:

@@ -31,6 +31,7 @@ import torch
 from torch import nn
 
 from tui_timing.artifacts.checkpoint import (
+    CONFIG_KEYS,
     PROFILE_PARAMS,
     CheckpointArtifact,
     is_reference,
@@ -52,8 +53,16 @@ from tui_timing.model.user_model import (
     build_model,
     factory_arguments,
     max_len_of,
+    whole_config_parameter,
 )
-from tui_timing.plugins import call_user, describe_call, is_from_pretrained, load_object
+from tui_timing.plugins import (
+    YOURS,
+    UserCodeError,
+    call_user,
+    describe_call,
+    is_from_pretrained,
+    load_object,
+)
 
 #: Prefixes wrappers add to parameter names: Lightning modules, DDP, torch.compile.
 MODULE_PREFIXES = ("model.", "module.", "net.", "_orig_mod.")
@@ -232,7 +241,7 @@ def _build_user_model(
         built = _from_pretrained(spec, factory, artifact)
         stripped = ""
     else:
-        built = _build_fitting(spec, factory, artifact)
+        built = _build_without_config(spec, factory, artifact)
         state, stripped = _match_prefixes(artifact.state_dict, built.model.state_dict())
         _load_strict(artifact.path, state_key, built.model, state)
         artifact.state_dict = state
@@ -264,6 +273,29 @@ def _build_user_model(
         found = probe_width(model)
         if found is not None:
             artifact.config["cond_dim"], artifact.inferred["cond_dim"] = found
+
+
+def _build_without_config(spec: str, factory: Any, artifact: CheckpointArtifact) -> Built:
+    """`_build_fitting`; where the factory takes the whole config and the file stores none,
+    an exception it raises is told as the missing config's (it was called with only what
+    was inferred from the shapes), naming the checkpoint: not as a bug in the user's code.
+    A factory that builds from its own defaults then still does (model.load warns)."""
+    try:
+        return _build_fitting(spec, factory, artifact)
+    except UserCodeError as exc:
+        whole = whole_config_parameter(factory, artifact.config)
+        if whole is None or artifact.config_origin is not None:
+            raise
+        where = ", ".join(repr(key) for key in CONFIG_KEYS)
+        raise ArtifactError(
+            str(artifact.path),
+            "config",
+            f"the checkpoint stores no config (no {where} entry, no config.json beside the "
+            f"weights), and {spec} takes the whole config ({whole.name}): called with only "
+            f"what was inferred, {exc.problem.removesuffix(YOURS)}; save the config the "
+            "model was trained with in the checkpoint under one of those names, or give "
+            "--model a factory that takes the model's settings as parameters",
+        ) from None
 
 
 def _from_pretrained(spec: str, factory: Any, artifact: CheckpointArtifact) -> Built:

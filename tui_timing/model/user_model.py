@@ -35,7 +35,7 @@ OUTPUT_ALIASES: dict[str, tuple[str, ...]] = {
 LENGTH_NAMES = ("length", "lengths", "n_steps", "lens", "seq_len", "seq_lens")
 MASK_NAMES = ("mask", "masks", "valid", "valid_mask", "step_mask", "attention_mask")
 #: Config keys read as the number of steps when `max_len` itself is absent.
-MAX_LEN_NAMES = ("max_len", "sequence_length", "seq_len", "max_length", "n_steps", "L")
+MAX_LEN_NAMES = ("max_len", "sequence_length", "seq_len", "max_length", "max_steps", "n_steps", "L")
 
 
 @dataclasses.dataclass
@@ -70,11 +70,12 @@ def factory_arguments(
         p for p in signature.parameters.values() if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
     ]
     takes_any = any(p.kind == p.VAR_KEYWORD for p in signature.parameters.values())
-    if len(params) == 1 and params[0].name in WHOLE_CONFIG and params[0].name not in config:
-        target = _dataclass_annotation(factory, params[0])
+    whole = whole_config_parameter(factory, config)
+    if whole is not None:
+        target = _dataclass_annotation(factory, whole)
         value = _build_dataclass(spec, target, config) if target is not None else dict(config)
-        if params[0].kind == params[0].KEYWORD_ONLY:
-            return [], {params[0].name: value}
+        if whole.kind == whole.KEYWORD_ONLY:
+            return [], {whole.name: value}
         return [value], {}
     if takes_any:
         return [], dict(config)
@@ -91,6 +92,23 @@ def factory_arguments(
             f"(its keys: {found}); give them defaults, or take one `config` parameter"
         )
     return [], kwargs
+
+
+def whole_config_parameter(
+    factory: Callable[..., Any], config: dict[str, Any]
+) -> inspect.Parameter | None:
+    """The factory's one parameter when it takes the whole config (named `config`, `cfg`,
+    `hparams` or `hyper_parameters`, and not a field of the config itself); else None."""
+    try:
+        signature = inspect.signature(factory)
+    except (TypeError, ValueError):
+        return None
+    params = [
+        p for p in signature.parameters.values() if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+    ]
+    if len(params) == 1 and params[0].name in WHOLE_CONFIG and params[0].name not in config:
+        return params[0]
+    return None
 
 
 def _dataclass_annotation(factory: Callable[..., Any], param: inspect.Parameter) -> type | None:
