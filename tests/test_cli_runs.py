@@ -189,7 +189,9 @@ def test_follow_diagnoses_each_checkpoint_as_training_writes_it(tmp_path: Path) 
     expected = {"epoch_0001.pt", "epoch_0002.pt", "checkpoint.pt"}
     deadline = time.monotonic() + 900  # a hang guard only: the rows come as they are done
     while time.monotonic() < deadline:
-        seen = {Path(json.loads(line)["checkpoint"]).name for line in list(lines)}
+        # a run whose log lands before its first checkpoint is a row without one
+        rows = [json.loads(line) for line in list(lines)]
+        seen = {Path(row["checkpoint"]).name for row in rows if row["checkpoint"]}
         if expected <= seen:
             break
         assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
@@ -204,3 +206,24 @@ def test_follow_diagnoses_each_checkpoint_as_training_writes_it(tmp_path: Path) 
     assert statuses(final["report"]) == statuses(
         check_of(tmp_path, run / "checkpoint.pt", run / "stats.jsonl")
     )
+
+
+def test_a_row_that_could_not_be_diagnosed_is_named_on_stderr(tmp_path: Path) -> None:
+    """Exit 2 says an artifact or the user's code could not be used: which run, and why,
+    is said where a shell shows errors, whatever the format (it was in the JSON alone)."""
+    shutil.copytree(SAMPLE / "datasets", tmp_path / "data")
+    shutil.copytree(SAMPLE / "runs/increments", tmp_path / "runs/inc")
+    (tmp_path / "broken.py").write_text("def build(**config):\n    raise RuntimeError('planted')\n")
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.timing-tui]\npythonpath = ["."]\nmodel = "broken:build"\n'
+    )
+    cwd = Path.cwd()
+    os.chdir(tmp_path)
+    try:
+        result = CliRunner().invoke(main, ["runs", "--samples", "512", "--no-cache", "runs"])
+    finally:
+        os.chdir(cwd)
+    assert result.exit_code == 2, result.output
+    (line,) = [x for x in result.stderr.splitlines() if x.startswith("timing-tui: error:")]
+    assert line.startswith("timing-tui: error: run runs/inc (checkpoint.pt): ")
+    assert "broken:build" in line and "RuntimeError: planted" in line

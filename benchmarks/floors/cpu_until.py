@@ -17,6 +17,12 @@ With `$CPU_UNTIL_PROFILE` set to a path, the run is profiled (cProfile, all of i
 main thread) until the first marker and the profile is written there (for `pstats`; the
 figures of such a run carry the profiler's cost).
 
+With `$CPU_UNTIL_HANDED` set, markers are looked for in the text the UI thread hands to
+Textual's writer thread (`WriterThread.write`, which queues it), not in what that thread
+writes: the order of a frame and the UI thread's imports is then the program's own, the
+same on a busy machine as on an idle one (the writer thread may get a core only later).
+The tests use it; the benchmarks time the writes.
+
 Once every marker was seen, OUT.json is written (atomically) with the figures and the
 modules imported until the first marker, and the process keeps running until it is killed
 (the benchmark kills the tmux session), or, with `$CPU_UNTIL_EXIT` set, exits there and
@@ -28,6 +34,8 @@ counted on both sides alike.
 from __future__ import annotations
 
 import gc
+import importlib.abc
+import importlib.util
 import os
 import re
 import resource
@@ -40,6 +48,8 @@ ESCAPES = re.compile(r"\x1b\[[0-9;?<>=]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x
 #: One stage-list line with a final status: `3 model        ✘ fail`.
 STATUS_LINE = r"\b{n} [a-z]+ +[✔▲✘–!x] ?(pass|warn|fail|skip|error)\b"
 TICK = os.sysconf("SC_CLK_TCK")
+#: Markers are looked for as frames are handed to the writer thread (see the docstring).
+HANDED = bool(os.environ.get("CPU_UNTIL_HANDED"))
 
 
 def children_cpu() -> float:
@@ -82,9 +92,14 @@ class Watched:
 
     def write(self, text: str) -> int:
         written = self._stream.write(text)
+        if not HANDED:
+            self.look(text)
+        return written
+
+    def look(self, text: str) -> None:
+        """Take in a frame's text (escape sequences removed) while markers are unseen."""
         if len(self._seen) < len(self._markers):
             self._look(ESCAPES.sub("", text))
-        return written
 
     def _look(self, plain: str) -> None:
         self._text += plain
@@ -123,6 +138,39 @@ class Watched:
             os._exit(0)  # at once: an instruction count (valgrind) stops here
 
 
+class HandedFrames(importlib.abc.MetaPathFinder):
+    """Watches the text handed to Textual's writer thread: patches `WriterThread.write` as
+    its module is imported (nothing of Textual is imported here before that)."""
+
+    MODULE = "textual.drivers._writer_thread"
+
+    def __init__(self, watched: Watched) -> None:
+        self._watched = watched
+
+    def find_spec(self, name: str, path: Any, target: Any = None) -> Any:
+        if name != self.MODULE:
+            return None
+        sys.meta_path.remove(self)
+        spec = importlib.util.find_spec(name)
+        if spec is None or spec.loader is None:
+            return spec
+        load = spec.loader.exec_module
+        watched = self._watched
+
+        def exec_module(module: Any) -> None:
+            load(module)
+            queue_text = module.WriterThread.write
+
+            def write(thread: Any, text: str) -> None:
+                watched.look(text)
+                queue_text(thread, text)
+
+            module.WriterThread.write = write
+
+        spec.loader.exec_module = exec_module  # type: ignore[method-assign]
+        return spec
+
+
 START = time.perf_counter()
 PROFILE: Any = None
 
@@ -131,7 +179,10 @@ def main() -> None:
     out, *rest = sys.argv[1:]
     split = rest.index("--")
     markers, (target, *args) = rest[:split], rest[split + 1 :]
-    sys.__stderr__ = Watched(sys.__stderr__, out, markers)  # type: ignore[misc, assignment]
+    watched = Watched(sys.__stderr__, out, markers)  # type: ignore[arg-type]
+    sys.__stderr__ = watched  # type: ignore[misc, assignment]
+    if HANDED:
+        sys.meta_path.insert(0, HandedFrames(watched))
     if os.environ.get("CPU_UNTIL_PROFILE"):
         import cProfile
 
