@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from tui_timing.artifacts.run_members import log_only_run, run_folder
 from tui_timing.tui.pipeline import Selection
 
 if TYPE_CHECKING:
@@ -30,8 +31,10 @@ def describe_artifacts(
     runs = found.runs if found is not None else []
     if runs:
         parts.append(f"run {runs[selection.run].name.split('/')[-1]}" + _of(selection.run, runs))
-    elif (run_file := paths.checkpoint or paths.log) is not None:
-        parts.append(f"run {run_file.parent.name}")
+    elif paths.checkpoint is not None:  # its run's folder, above ckpt/ or step_500/
+        parts.append(f"run {run_folder(cwd.resolve(), paths.checkpoint.resolve()).name}")
+    elif paths.log is not None:
+        parts.append(f"run {log_only_run(cwd.resolve(), paths.log.resolve()).name}")
     if paths.cache is not None:
         split = paths.cache.name.removesuffix(paths.cache.suffix).removesuffix("_timing")
         caches = found.caches if found is not None else []
