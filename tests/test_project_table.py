@@ -52,8 +52,20 @@ split = "val"
 """
 
 
+#: The files TABLE names (a table naming a file that is not there is a usage error).
+TABLE_FILES = (
+    "data/processed/bb/train.npz",
+    "runs/exp3/ckpt/last.ckpt",
+    "runs/exp3/version_0/metrics.csv",
+    "eval/samples.npz",
+)
+
+
 def invocation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, table: str, **options: object):
     (tmp_path / "pyproject.toml").write_text(table)
+    for name in TABLE_FILES:  # their content is read later, by the stages
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).touch()
     sub = tmp_path / "deep" / "inside"
     sub.mkdir(parents=True, exist_ok=True)
     monkeypatch.chdir(sub)  # the nearest pyproject above the working directory
@@ -218,3 +230,13 @@ def test_the_tables_runs_globs_name_the_folders_runs_looks_in(tmp_path: Path) ->
     assert project.runs == (tmp_path / "outputs/a", tmp_path / "outputs/b", tmp_path / "multirun/0")
     with pytest.raises(UsageError, match="runs must be a folder glob"):
         read_project({"runs": [3]}, pyproject)
+
+
+def test_a_table_naming_a_file_that_is_not_there_is_a_usage_error_at_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As `--log nope.log` is: before any stage runs (it was found after all seven had)."""
+    table = TABLE.replace("runs/exp3/version_0/metrics.csv", "runs/exp3/main.log")
+    with pytest.raises(UsageError, match=r"\[tool.timing-tui\] log = .*main.log': no such file"):
+        invocation(tmp_path, monkeypatch, table)
+    assert invocation(tmp_path, monkeypatch, table, log=str(tmp_path / "eval/samples.npz"))

@@ -234,6 +234,14 @@ def build_invocation(options: dict[str, Any]) -> Invocation:
     )
     if settings.device == "cuda":
         _require_cuda()
+    for kind in KINDS:  # as the options' own check: before any stage runs
+        named = project.artifacts.get(kind.name)
+        if options.get(kind.param) is None and named is not None and not os.path.lexists(named):
+            how = f"; {kind.make_one}" if kind.make_one else ""
+            raise UsageError(
+                f"{pyproject}: [tool.timing-tui] {kind.name} = {str(named)!r}: no such file; "
+                f"name an existing file there{how}, or remove the line"
+            )
     paths = ArtifactPaths(
         **{kind.name: options.get(kind.param) or project.artifacts.get(kind.name) for kind in KINDS}
     )
