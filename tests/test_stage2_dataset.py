@@ -10,6 +10,7 @@ import pytest
 from report_helpers import run_one, statuses
 
 from tui_timing.config import Settings
+from tui_timing.errors import UsageError
 from tui_timing.findings import StageResult
 
 #: A user's dataset as researchers write them: each variant changes one thing.
@@ -234,10 +235,10 @@ def test_a_profile_shifted_one_step_within_its_row_is_named_a_shift(
     )  # another row's profile is not a shift
 
 
-def test_unknown_dataset_class_is_a_clear_failure(small_cache: Path, user_module: str) -> None:
-    result = stage2(small_cache, f"{user_module}:Nope")
-    check = result.check("dataset.instantiate")
-    assert check.status == "fail" and "Nope" in check.message
+def test_an_unknown_dataset_class_is_a_usage_error(small_cache: Path, user_module: str) -> None:
+    """A name that is not there is the table's to fix (exit 2), not a dataset that fails."""
+    with pytest.raises(UsageError, match=f"'{user_module}' has no attribute 'Nope'"):
+        stage2(small_cache, f"{user_module}:Nope")
 
 
 def test_skips_without_a_cache() -> None:

@@ -68,10 +68,14 @@ def load_object(spec: str, option: str, pythonpath: Sequence[Path] = ()) -> Any:
         if isinstance(exc, KeyboardInterrupt):
             raise
         where = ", ".join(str(p) for p in pythonpath) or "the working directory"
+        hint = (
+            "; is the module's name right?"
+            if pythonpath
+            else ' (set pythonpath = ["src"] in [tool.timing-tui] for a src/ layout)'
+        )
         raise UsageError(
             f"{option} {spec}: cannot import {module_name!r} ({type(exc).__name__}: {exc}); "
-            f'searched {where} and the installed packages (set pythonpath = ["src"] in '
-            "[tool.timing-tui] for a src/ layout)"
+            f"searched {where} and the installed packages{hint}"
         ) from None
     try:
         obj = module

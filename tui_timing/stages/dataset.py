@@ -107,6 +107,8 @@ def _run(ctx: StageContext) -> StageResult:
     try:
         dataset = _instantiate(ctx, cache)
         n_items = len(dataset)  # type: ignore[arg-type]
+    except UsageError:
+        raise  # `dataset = ...` names nothing importable: the table's to fix (exit 2)
     except Exception as exc:  # a user's class may raise anything (UserCodeError: the call)
         result.checks = [
             INSTANTIATE.check(

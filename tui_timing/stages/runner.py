@@ -73,8 +73,8 @@ def run_stage(ctx: StageContext, stage_id: int) -> StageResult:
         module = importlib.import_module(f"tui_timing.stages.{info.module}")
         with _one_thread_if_torch():
             result: StageResult = module.run(ctx)
-    except StageCancelled:
-        raise
+    except (StageCancelled, UsageError):
+        raise  # a plug-in named wrong in the table must change there: exit 2, as at load
     except UserCodeError as exc:  # their plug-in raised: theirs to fix, the others still run
         ctx.user_errors.append(exc)
         result = StageResult(
@@ -113,6 +113,23 @@ def run_stage(ctx: StageContext, stage_id: int) -> StageResult:
             ],
         )
     result.assumptions = merge_assumptions(ctx.assumptions_about(info.reads), result.assumptions)
+    ctx.results[stage_id] = result
+    return result
+
+
+def usage_error_result(ctx: StageContext, stage_id: int, exc: UsageError) -> StageResult:
+    """The stage's result when a plug-in or key map it needs is named wrong (`run_stage`
+    raises the UsageError: `check` exits 2 on it; the TUI shows this in the stage's pane
+    and goes on with the other stages)."""
+    info = STAGE_BY_ID[stage_id]
+    check = CheckSpec(f"{info.name}.usage", "load").check(
+        "error",
+        measured=str(exc),
+        expected="the plug-ins and key maps the stage needs, named as they are",
+        message=f"Stage {info.id} could not start: {exc}. Fix that line of [tool.timing-tui] "
+        "(or the option), then re-run.",
+    )
+    result = StageResult(id=int(info.id), name=info.name, checks=[check])
     ctx.results[stage_id] = result
     return result
 

@@ -41,7 +41,6 @@ import numpy as np
 from tui_timing.artifacts.cache import TimingCache
 from tui_timing.artifacts.checkpoint import CheckpointArtifact
 from tui_timing.config import Tolerances
-from tui_timing.errors import UsageError
 from tui_timing.findings import Check, Plot, Series, StageResult, Status
 from tui_timing.model.sample import SampleStats, predict_rows, sample_chunks
 from tui_timing.model.train import resolve_device
@@ -180,7 +179,7 @@ def run(ctx: StageContext) -> StageResult:
     try:
         sampler, sampler_name = _sampler(ctx, ckpt, cache)
         device = resolve_device(ctx.settings.device)
-    except (UsageError, ValueError) as exc:
+    except ValueError as exc:  # a UsageError (`sampler = ...` names nothing) goes on up
         return _failed(result, "error", str(exc))
 
     stats = SampleStats(max_len=cache.max_len)

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from textual.message import Message
 
-from tui_timing.errors import ArtifactError
+from tui_timing.errors import ArtifactError, UsageError
 from tui_timing.findings import StageResult
 from tui_timing.plugins import printed_by_user_code
 from tui_timing.stages.catalog import STAGE_BY_ID, Stage, readers_of
@@ -576,7 +576,7 @@ class Pipeline:
     def _run(self, stage: int, reason: str) -> bool:
         """Run one stage; False when it was stopped before finishing."""
         from tui_timing.stages.context import StageCancelled
-        from tui_timing.stages.runner import run_stage
+        from tui_timing.stages.runner import run_stage, usage_error_result
 
         ctx = self._ctx
         if ctx is None:
@@ -591,6 +591,8 @@ class Pipeline:
         except StageCancelled:
             self._post(StageInterrupted(stage))
             return False
+        except UsageError as exc:  # a plug-in named wrong: its pane says so, the others run
+            result = usage_error_result(ctx, stage, exc)
         finally:
             with self._cond:
                 self._running = None
