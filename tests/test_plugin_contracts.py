@@ -518,6 +518,22 @@ def test_a_missing_required_key_says_the_line_that_names_it(tmp_path: Path) -> N
     assert load_cache(path, {"duration": "secs"}).values["duration"].shape == raw["duration"].shape
 
 
+def test_every_missing_required_key_is_said_at_once(tmp_path: Path) -> None:
+    """One table edit, not one run per key (the duration, then the profile)."""
+    raw = torch.load(CACHE, weights_only=True)
+    path = tmp_path / "odd.npz"
+    np.savez(path, secs=raw["duration"].numpy(), frac=raw["profile"].numpy(),
+             cond=raw["features"].numpy())  # fmt: skip
+    with pytest.raises(ArtifactError) as caught:
+        load_cache(path)
+    assert caught.value.key == "duration, profile"
+    problem = caught.value.problem
+    assert "required keys missing (found keys: secs, frac, cond)" in problem
+    assert '[tool.timing-tui.keys.cache] duration = "that key" and profile = "that key"' in problem
+    mapped = load_cache(path, {"duration": "secs", "profile": "frac"})
+    assert mapped.values["profile"].shape == raw["profile"].shape
+
+
 def test_what_the_users_code_prints_on_a_thread_is_kept_for_it_alone(
     capsys: pytest.CaptureFixture[str],
 ) -> None:

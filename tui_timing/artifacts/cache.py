@@ -189,15 +189,17 @@ def raw_cache(
         if source != name:
             notes.append(f"{name} read from key {source!r}")
     missing = [name for name in REQUIRED if name not in values]
-    if missing:
+    if missing:  # all of them at once: one table edit, not one run per key
         found = key_list(container)
         name = missing[0]
+        which = "required key missing" if len(missing) == 1 else "required keys missing"
+        lines = " and ".join(f'{each} = "that key"' for each in missing)
         raise ArtifactError(
             str(path),
-            name,
-            f"required key missing (found keys: {found}); if one of them holds the {name}, "
-            f"name it: --key cache.{name}=THAT_KEY, or [tool.timing-tui.keys.cache] "
-            f'{name} = "that key"',
+            ", ".join(missing),
+            f"{which} (found keys: {found}); if some of them hold the "
+            f"{' and the '.join(missing)}, name them: --key cache.{name}=THAT_KEY, or "
+            f"[tool.timing-tui.keys.cache] {lines}",
         )
     for name in ("length", "mask"):
         value = values.get(name)
