@@ -449,3 +449,32 @@ def test_fake_dt_that_ignore_the_step_lengths_are_not_called_shifted(
     check = stage6(path).check("integration.dt_pairing")
     assert check.status == "pass", check.message
     assert check.measured["gain"] < 0.01
+
+
+def test_a_velocity_factor_is_said_constant_only_where_the_gate_and_its_causes_agree() -> None:
+    """The figures of a Hydra repo's eval dump (other users' sessions on the real side):
+    the velocities' deciles 1.526x real but their p95 2.464x, and a Δt factor of 0.80 that
+    does not explain Δt. It was "a constant 1.526x real, which follows from the fake Δt
+    being 0.7998x real", beside `renormalization` saying no constant factor."""
+    from tui_timing.config import Tolerances
+    from tui_timing.hook import Gate
+    from tui_timing.stages.integration import ScaleFit, _vel_check
+
+    tol = Tolerances()
+    gate = Gate("vel_p95", "Fake |vel| p95", real=1609.0, fake=3965.0, tol=0.1)
+    vel = ScaleFit(1.526, 0.01, 0.05)  # constant by the KS left: the bulk of the speeds
+    dt_not_constant = ScaleFit(0.7998, 0.2, 0.05)
+    step = ScaleFit(1.2, 0.2, 0.05)
+    check = _vel_check(gate, vel, dt_not_constant, step, tol)
+    assert check.status == "fail" and check.measured["cause"] is None
+    assert "no single factor explains it" in check.message
+    assert "constant" not in check.message and "follows from" not in check.message
+
+    # a real re-scaling: speeds and their p95 1.25x, Δt a constant 0.8x real
+    gate = Gate("vel_p95", "Fake |vel| p95", real=1600.0, fake=2000.0, tol=0.1)
+    vel, dt = ScaleFit(1.25, 0.01, 0.05), ScaleFit(0.8, 0.01, 0.05)
+    check = _vel_check(gate, vel, dt, step, tol)
+    assert check.measured["cause"] == "dt" and "follows from the fake Δt being 0.8" in check.message
+    # the same speeds, but Δt 0.95x: Δt do not account for 1.25x
+    check = _vel_check(gate, vel, ScaleFit(0.95, 0.01, 0.05), step, tol)
+    assert check.measured["cause"] is None and "do not account for it" in check.message

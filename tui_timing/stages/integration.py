@@ -323,10 +323,22 @@ def _dt_median_check(gate: Gate, dump: EvalDump) -> Check:
 
 
 def _vel_check(gate: Gate, vel: ScaleFit, dt: ScaleFit, step: ScaleFit, tol: Tolerances) -> Check:
-    cause = _velocity_cause(vel, dt, step, tol)
+    # a constant factor is one the gate's own figure shows too: the deciles' factor beside
+    # a p95 ratio far from it is no constant factor, whatever the KS left
+    constant = (
+        vel.off(tol.scale_factor_rel)
+        and gate.ratio > 0
+        and abs(math.log(gate.ratio / vel.factor)) <= math.log1p(tol.scale_factor_rel)
+    )
+    cause = _velocity_cause(vel, dt, step, tol) if constant else None
     measured: dict[str, Any] = {**gate.as_dict(), "factor": vel.as_dict(), "cause": cause}
     sentence = f"Fake {gate.describe()}"
-    if vel.off(tol.scale_factor_rel):
+    if vel.off(tol.scale_factor_rel) and not constant:
+        sentence += (
+            f"; the velocities' deciles are {fmt(vel.factor)}× real but their p95 "
+            f"{fmt(gate.ratio)}×: no single factor explains it"
+        )
+    elif constant:
         sentence += f"; fake velocities are a constant {fmt(vel.factor)}× real"
         if cause == "paths":
             sentence += (
@@ -344,7 +356,10 @@ def _vel_check(gate: Gate, vel: ScaleFit, dt: ScaleFit, step: ScaleFit, tol: Tol
                 "(paths in other units and Δt re-scaled)"
             )
         else:
-            sentence += " (neither the step lengths nor Δt alone show a constant factor)"
+            sentence += (
+                " (the step lengths' and Δt's own constant factors, where they have one, do "
+                "not account for it)"
+            )
     elif not gate.passed:
         sentence += (
             f"; no single factor explains it (KS {fmt(vel.ks_after)} left after dividing out "
@@ -361,17 +376,22 @@ def _vel_check(gate: Gate, vel: ScaleFit, dt: ScaleFit, step: ScaleFit, tol: Tol
 def _velocity_cause(vel: ScaleFit, dt: ScaleFit, step: ScaleFit, tol: Tolerances) -> str | None:
     """Which scale a constant velocity factor comes from: "paths", "dt", "both" or None.
 
-    log vel-factor ≈ log step-factor − log Δt-factor; a component counts when it is beyond
-    ±`scale_factor_rel` (the paths' one only when it is itself constant: units are), and
-    when both count, one that is twice the other's size is the cause.
+    log vel-factor ≈ log step-factor − log Δt-factor; a component counts when it is itself
+    constant (a unit is; a Δt factor that does not explain Δt explains nothing) and beyond
+    ±`scale_factor_rel`; the components that count must account for the velocities' factor
+    (within the same ±), else none is the cause; when both count, one that is twice the
+    other's size is the cause.
     """
     if not vel.off(tol.scale_factor_rel):
         return None
     threshold = math.log1p(tol.scale_factor_rel)
-    paths = abs(math.log(step.factor)) if step.constant else 0.0
-    times = abs(math.log(dt.factor)) if math.isfinite(dt.factor) else 0.0
-    paths = paths if paths > threshold else 0.0
-    times = times if times > threshold else 0.0
+    log_paths = math.log(step.factor) if step.constant else 0.0
+    log_times = math.log(dt.factor) if dt.constant else 0.0
+    log_paths = log_paths if abs(log_paths) > threshold else 0.0
+    log_times = log_times if abs(log_times) > threshold else 0.0
+    if abs(math.log(vel.factor) - (log_paths - log_times)) > threshold:
+        return None
+    paths, times = abs(log_paths), abs(log_times)
     if paths == 0.0 and times == 0.0:
         return None
     if paths >= 2 * times:
