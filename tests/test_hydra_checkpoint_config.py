@@ -51,6 +51,23 @@ class TimingNet(nn.Module):
         return {"mu": mu, "log_sigma": log_sigma, "logits": logits}
 
 
+class AppendsLength(nn.Module):  # the length as one more input beside the features
+
+    def __init__(self, width, max_steps=128):
+        super().__init__()
+        self.max_steps = max_steps
+        self.trunk = nn.Linear(width + 1, 16)
+        self.dur = nn.Linear(16, 2)
+        self.step_head = nn.Linear(16, max_steps)
+
+    def forward(self, x, lengths):
+        h = torch.tanh(self.trunk(torch.cat([x, lengths[:, None].float() / 128], dim=1)))
+        mu, log_sigma = self.dur(h).unbind(-1)
+        pad = torch.arange(self.max_steps)[None, :] >= lengths[:, None]
+        logits = self.step_head(h).masked_fill(pad, float("-inf"))
+        return {"mu": mu, "log_sigma": log_sigma, "logits": logits}
+
+
 def build_from_cfg(cfg):
     return TimingNet(**{k: v for k, v in cfg["model"].items() if k != "_target_"})
 """
@@ -148,3 +165,22 @@ def test_a_dotted_key_names_a_field_inside_a_group(src: Path, tmp_path: Path) ->
     keys = {"config": {"cond_dim": "data.width"}}
     with pytest.raises(UsageError, match="named with dots"):
         load_checkpoint(path, Settings(keys=keys))  # type: ignore[arg-type]
+
+
+def test_a_width_no_config_names_is_found_for_a_model_that_appends_the_length(
+    src: Path, tmp_path: Path
+) -> None:
+    """Its first layer takes 11 and its forward runs on 10 features: the width is 10,
+    found by running it (it was unknown: 11 and 16 were tried, and `model.conditioning`
+    skipped though stage 3 ran the model on the cache's 10 features)."""
+    import hydranet
+
+    net = hydranet.AppendsLength(10)
+    path = tmp_path / "final.pt"
+    torch.save({"net": net.state_dict(), "cfg": {"model": {"width": 10}}}, path)
+    settings = Settings(model_spec="hydranet:AppendsLength", pythonpath=(src,))
+    ckpt = load_checkpoint(path, settings)
+    assert ckpt.cond_dim == 10
+    assert "takes 11 (the features and one input more)" in ckpt.inferred["cond_dim"]
+    ctx = load_artifacts(ArtifactPaths(cache=CACHE, checkpoint=path), settings)
+    assert run_stage(ctx, 3).check("model.conditioning").status == "pass"

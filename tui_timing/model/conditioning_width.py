@@ -2,8 +2,9 @@
 
 A file's tensor order says nothing about which layer comes first (a safetensors header
 sorts the names: its first weight may be any layer's), so the width is read from the
-built model instead: the input widths of its layers in module order are tried as the
-width of a two-row batch of features, and the first one the forward runs on is it.
+built model instead: the input widths of its layers in module order (each also less one,
+for a model that appends the length to the features) are tried as the width of a two-row
+batch of features, and the first one the forward runs on is it.
 A model that runs on none of them leaves the width unknown, and the checks that need it
 say which table line names it.
 """
@@ -20,20 +21,24 @@ MAX_TRIES = 8
 
 
 def probe_width(model: UserModel) -> tuple[int, str] | None:
-    """(width, how it was found) for the features the model runs on, or None."""
+    """(width, how it was found) for the features the model runs on, or None. A layer
+    taking w inputs is tried at w, then at w - 1: a model that appends one input of its
+    own to the features (the length, as the reference head does) runs on w - 1."""
     tried: list[int] = []
     for name, module in model.inner.named_modules():
-        width = _input_width(module)
-        if width is None or width in tried:
+        layer = _input_width(module)
+        if layer is None:
             continue
-        tried.append(width)
-        if _runs_on(model, width):
-            return width, (
-                f"your model runs on [B, {width}] features: {name or 'its first layer'} "
-                f"({type(module).__name__}) takes {width}, found by running it"
-            )
-        if len(tried) >= MAX_TRIES:
-            break
+        for width in (layer, layer - 1):
+            if width < 1 or width in tried or len(tried) >= MAX_TRIES:
+                continue
+            tried.append(width)
+            if _runs_on(model, width):
+                extra = "" if width == layer else " (the features and one input more)"
+                return width, (
+                    f"your model runs on [B, {width}] features: {name or 'its first layer'} "
+                    f"({type(module).__name__}) takes {layer}{extra}, found by running it"
+                )
     return None
 
 
