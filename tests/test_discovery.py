@@ -417,6 +417,9 @@ def test_a_raw_summary_beside_a_cache_named_otherwise_is_paired_and_said(
     vs_raw = next(c for c in report["stages"][0]["checks"] if c["id"] == "cache.vs_raw")
     assert vs_raw["status"] == "pass"
     assert f"raw summary {summary}: the only one beside cache.pt" in result.stderr
+    read_as = {a["what"]: a for a in report["assumptions"]}  # in the report, not stderr alone
+    assert read_as["raw summary"]["value"] == str(summary)
+    assert "whose name does not follow <split>_timing.pt" in read_as["raw summary"]["source"]
     shutil.copy(tmp_path / "data/train_summary.json", tmp_path / "data/val_summary.json")
     result = CliRunner().invoke(main, ["check", "--stage", "1", "--format", "json"])
     report = json.loads(result.stdout)

@@ -518,6 +518,20 @@ def test_a_missing_required_key_says_the_line_that_names_it(tmp_path: Path) -> N
     assert load_cache(path, {"duration": "secs"}).values["duration"].shape == raw["duration"].shape
 
 
+def test_a_key_read_by_an_alias_is_an_assumption_and_a_mapped_one_is_not(
+    tmp_path: Path,
+) -> None:
+    raw = torch.load(CACHE, weights_only=True)
+    path = tmp_path / "odd.npz"
+    np.savez(path, secs=raw["duration"].numpy(), dt_profile=raw["profile"].numpy(),
+             feats=raw["features"].numpy())  # fmt: skip
+    loaded = load_cache(path, {"duration": "secs"})
+    read = {a.what: a for a in loaded.assumptions}
+    assert set(read) == {"key profile", "key features"}  # duration: the user's own map
+    assert read["key features"].value == "'feats'"
+    assert '[tool.timing-tui.keys.cache] features = "that key"' in read["key features"].source
+
+
 def test_every_missing_required_key_is_said_at_once(tmp_path: Path) -> None:
     """One table edit, not one run per key (the duration, then the profile)."""
     raw = torch.load(CACHE, weights_only=True)

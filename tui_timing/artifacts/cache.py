@@ -23,6 +23,7 @@ import numpy as np
 
 from tui_timing.artifacts.safe_load import load_arrays
 from tui_timing.errors import ArtifactError
+from tui_timing.findings import Assumption
 from tui_timing.project import CONTRACT_FIELDS, check_key_map
 
 if TYPE_CHECKING:
@@ -68,6 +69,24 @@ class RawCache:
     #: Why torch had to read the file (None: read without it). Never part of a report:
     #: the values are the same either way.
     torch_reason: str | None = None
+    #: Contract names read from a key of another name by the built-in aliases (not a map
+    #: the user wrote): name -> the file's key.
+    aliased: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def assumptions(self) -> list[Assumption]:
+        """Each key read under another name by an alias: an inference, shown with how to
+        name another key (a key the table maps is the user's word, not an assumption)."""
+        return [
+            Assumption(
+                "cache",
+                f"key {name}",
+                repr(key),
+                f"{self.path.name} has no {name!r}; {key!r} is one of its aliases. If another "
+                f'key holds it: [tool.timing-tui.keys.cache] {name} = "that key"',
+            )
+            for name, key in self.aliased.items()
+        ]
 
 
 class _Rows:
@@ -181,6 +200,7 @@ def raw_cache(
         )
     values: dict[str, Any] = {}
     notes: list[str] = []
+    aliased: dict[str, str] = {}
     for name in CANONICAL:
         source = _find_key(container, name, key_map, path)
         if source is None:
@@ -188,6 +208,8 @@ def raw_cache(
         values[name] = container[source]
         if source != name:
             notes.append(f"{name} read from key {source!r}")
+            if name not in key_map:
+                aliased[name] = source
     missing = [name for name in REQUIRED if name not in values]
     if missing:  # all of them at once: one table edit, not one run per key
         found = key_list(container)
@@ -206,7 +228,9 @@ def raw_cache(
         if isinstance(value, np.ndarray) and value.dtype in _PARTIAL_INTS:
             values[name] = value.astype(np.int64)
             notes.append(f"{name} read as int64 (stored as {dtype_name(value)})")
-    raw = RawCache(path=path, values=values, notes=notes, torch_reason=torch_reason)
+    raw = RawCache(
+        path=path, values=values, notes=notes, torch_reason=torch_reason, aliased=aliased
+    )
     _require_rows_and_steps(raw)
     _derive_optional(raw)
     return raw

@@ -19,7 +19,7 @@ import numpy as np
 from tui_timing.artifacts.cache import CacheArrays, RawCache, shape_problems
 from tui_timing.artifacts.raw_summary import summary_beside, summary_value
 from tui_timing.config import Tolerances
-from tui_timing.findings import Check, Plot, Series, StageResult
+from tui_timing.findings import Assumption, Check, Plot, Series, StageResult
 from tui_timing.numerics.figures import (
     close,
     histogram,
@@ -120,6 +120,7 @@ def _run(ctx: StageContext) -> StageResult:
             expected="a loadable dict of tensors (docs/artifacts.md#timing-cache)",
         )
     raw: RawCache = loaded.usable
+    result.assumptions += _summary_pairing(ctx)
     result.checks.append(_load_check(raw))
     problems = shape_problems(raw)
     result.checks.append(_shapes_check(problems))
@@ -429,6 +430,26 @@ def _row_alignment_check(cache: CacheArrays) -> Check:
         f"({worst.share_off:.0%}; the rows give {relation}): the profile/mask/length of those "
         "rows were shuffled or sorted against their duration and features.",
     )
+
+
+def _summary_pairing(ctx: StageContext) -> list[Assumption]:
+    """The raw summary taken for a cache named otherwise (the one `*_summary.json` beside
+    it): an inference, shown with how to name another."""
+    cache, summary = ctx.paths.cache, ctx.paths.raw_summary
+    if cache is None or summary is None:
+        return []
+    beside = summary_beside(cache)
+    if beside.path != summary or not beside.note:
+        return []  # named, or named after the cache as the convention has it
+    return [
+        Assumption(
+            "cache",
+            "raw summary",
+            str(summary),
+            f"the only *_summary.json beside {cache.name}, whose name does not follow "
+            "<split>_timing.pt; name another with --raw-summary PATH",
+        )
+    ]
 
 
 def _vs_raw_check(
