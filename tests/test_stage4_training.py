@@ -265,6 +265,9 @@ def test_a_lightning_metrics_csv(tmp_path: Path) -> None:
     assert statuses(result)["train.loss_trend"] == "skip"
     assert statuses(result)["train.collapse"] == "pass"
     assert statuses(result)["train.stats_convergence"] == "pass"
+    converged = result.check("train.stats_convergence").message
+    assert "agree with the cache's" in converged  # σ below the cache's SD is not "reached"
+    assert "dur_sigma" in converged and "at most the cache's SD" in converged
 
 
 def test_without_a_log() -> None:

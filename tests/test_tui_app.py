@@ -335,6 +335,7 @@ async def test_help_lists_every_key(cache: Path, tmp_path: Path) -> None:
         text = await shown(pilot, app, "timing-tui keys")
         for key in ("1-7", "re-run", "scratchpad", "log scale", "theme", "ctrl+p", "quit"):
             assert key in text
+        assert "pgup pgdn scroll this list" in text  # first: a short terminal cuts the rest
         # the whole help (it scrolls): every key, the mouse and each way to copy
         whole = str(app.screen.query_one(Static).render())
         for key in (" E ", " y ", " Y ", " / ", " x ", " c ", " a ", "escape", "enter"):

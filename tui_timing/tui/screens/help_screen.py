@@ -36,7 +36,13 @@ MOUSE: tuple[tuple[str, str], ...] = (
 
 def help_markup(keys: list[tuple[str, str]]) -> Content:
     """Every key with what it does, one per line."""
-    parts = [Content.from_markup("[b]timing-tui keys[/b]"), Content("")]
+    # said first: in a short terminal the list runs past the dialog's bottom edge
+    scroll = "[$text-muted]↑ ↓ pgup pgdn scroll this list; Escape, q or ? closes it.[/]"
+    parts = [
+        Content.from_markup("[b]timing-tui keys[/b]"),
+        Content.from_markup(scroll),
+        Content(""),
+    ]
     for key, text in [*keys, *EXTRA_KEYS]:
         parts.append(markup("[b $accent]$key[/]  $text", key=f"{key:>10}", text=text))
     parts += [Content(""), Content.from_markup("[b]Mouse and copying[/b]"), Content("")]
