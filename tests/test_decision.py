@@ -495,10 +495,23 @@ def test_rule_7_names_a_velocity_drift_with_no_factor_as_a_pairing_fault() -> No
     the wrong steps, not "inspect normalization"."""
     results = healthy()
     setting(results, "integration.vel_p95", "fail", {"ratio": 1.4, "cause": None})
+    setting(results, "integration.dt_pairing", "skip")  # not measured
     result = decide(results)
     assert rule_of(result) == 7 and result.decision is not None
     assert "paired with other steps than the points" in result.decision.verdict
     assert "inspect normalization" not in result.decision.verdict
+
+
+def test_rule_7_does_not_blame_the_pairing_the_pairing_check_passed() -> None:
+    """A Hydra repo's eval: velocities off, Δt agree, and `integration.dt_pairing` measured
+    Δt going with their own steps; the verdict named the pairing anyway."""
+    results = healthy()
+    setting(results, "integration.vel_p95", "fail", {"ratio": 2.464, "cause": None})
+    setting(results, "integration.dt_pairing", "pass")
+    result = decide(results)
+    assert rule_of(result) == 7 and result.decision is not None
+    assert "paired with other steps" not in result.decision.verdict
+    assert "Δt go with their own steps' points" in result.decision.verdict
 
 
 def test_a_gate_drift_the_sampler_explains_is_not_rule_7() -> None:

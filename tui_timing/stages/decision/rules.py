@@ -568,16 +568,26 @@ def _drift_kind(ev: Evidence, drift: list[Check]) -> str:
 
 def _shape_drift(ev: Evidence, drift: list[Check]) -> str:
     """A gate that drifts with no constant factor behind it, named by which side moved: the
-    velocities alone (Δt paired with other steps than the points'), or Δt themselves."""
+    velocities alone (Δt paired with other steps than the points', unless the pairing check
+    measured otherwise: then the paths' own step lengths), or Δt themselves."""
     dt_off = ev.failed("integration.dt_median")
     vel_off = ev.failed("integration.vel_p95")
     vel = ev.measured("integration.vel_p95", "ratio")
     dt = ev.measured("integration.dt_median", "ratio")
     if vel_off and not dt_off and isinstance(vel, (int, float)):
-        return (
+        moved = (
             f"fake velocities are {fmt(float(vel))}× real at p95 while Δt agree, and no single "
-            "factor explains it: Δt are paired with other steps than the points (a mask or a "
-            "one-step shift between Δt and xy?)"
+            "factor explains it"
+        )
+        pairing = ev.get("integration.dt_pairing")
+        if pairing is not None and pairing.status == "pass":  # measured: not the pairing
+            return (
+                f"{moved}; Δt go with their own steps' points (integration.dt_pairing), so the "
+                "fake paths' step lengths differ in shape (the generator's xy, not its timing)"
+            )
+        return (
+            f"{moved}: Δt are paired with other steps than the points (a mask or a one-step "
+            "shift between Δt and xy?)"
         )
     if dt_off and isinstance(dt, (int, float)):
         return (
