@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
-import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +17,7 @@ import pytest
 import torch
 from safetensors.torch import save_file
 from sample_paths import CACHE
+from user_module import importable
 
 from tui_timing.artifacts.checkpoint_folder import checkpoint_folder
 from tui_timing.config import ArtifactPaths, Settings
@@ -86,17 +85,8 @@ CONFIG = {"d_cond": 10, "width": 16, "steps": 128, "floor": 0.5}
 
 @pytest.fixture()
 def src(tmp_path: Path) -> Iterator[Path]:
-    folder = tmp_path / "src"
-    folder.mkdir()
-    (folder / "hfnet.py").write_text(textwrap.dedent(MODULE))
-    before = list(sys.path)
-    sys.path.insert(0, str(folder))
-    import hfnet
-
-    yield folder
-    sys.path[:] = before
-    sys.modules.pop("hfnet", None)
-    del hfnet
+    with importable(tmp_path, "hfnet", MODULE) as folder:
+        yield folder
 
 
 def net(config: dict[str, object]) -> torch.nn.Module:

@@ -11,8 +11,6 @@ cache is the bundled sample cache (real Balabit rows, 10 features).
 
 from __future__ import annotations
 
-import sys
-import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +18,7 @@ from typing import Any
 import pytest
 import torch
 from sample_paths import CACHE
+from user_module import importable
 
 from tui_timing.config import ArtifactPaths, Settings
 from tui_timing.errors import ArtifactError, UsageError
@@ -89,14 +88,8 @@ CFG: dict[str, Any] = {
 
 @pytest.fixture()
 def src(tmp_path: Path) -> Iterator[Path]:
-    folder = tmp_path / "src"
-    folder.mkdir()
-    (folder / "hydranet.py").write_text(textwrap.dedent(MODULE))
-    before = list(sys.path)
-    sys.path.insert(0, str(folder))
-    yield folder
-    sys.path[:] = before
-    sys.modules.pop("hydranet", None)
+    with importable(tmp_path, "hydranet", MODULE) as folder:
+        yield folder
 
 
 def saved(src: Path, where: Path, **entries: Any) -> Path:
