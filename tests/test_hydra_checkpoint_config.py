@@ -158,6 +158,9 @@ def test_a_dotted_key_names_a_field_inside_a_group(src: Path, tmp_path: Path) ->
     keys = {"config": {"cond_dim": "data.width"}}
     with pytest.raises(UsageError, match="named with dots"):
         load_checkpoint(path, Settings(keys=keys))  # type: ignore[arg-type]
+    keys = {"config": {"cond_dim": "data.cache"}}  # there, but a path: not a width
+    with pytest.raises(UsageError, match=r"'data/train_timing\.pt', not a whole number"):
+        load_checkpoint(path, Settings(keys=keys))  # type: ignore[arg-type]
 
 
 def test_a_width_no_config_names_is_found_for_a_model_that_appends_the_length(

@@ -26,6 +26,9 @@ COND_DIM_ALIASES = (
     "d_in",
 )
 
+#: Contract names whose value is a count or a width: a mapped field must hold one.
+WIDTHS = ("cond_dim", "hidden", "max_len", "n_templates", "diffusion_cond_dim")
+
 #: Why a check that needs the model's conditioning width skips when nothing tells it.
 WIDTH_QUESTION = (
     "how many features does the model take? No config names its width and the model could "
@@ -48,6 +51,12 @@ def apply_config_names(artifact: CheckpointArtifact, key_map: dict[str, str]) ->
                 f"{contract} to {theirs!r}, which {origin} does not have; its fields: {fields} "
                 f'(write {contract} = "<one of them>"; a field inside a group is named with '
                 'dots: "model.in_dim")'
+            )
+        if contract in WIDTHS and _width(value) is None:
+            raise UsageError(
+                f"[tool.timing-tui.keys.config] (or --key config.{contract}=...) maps "
+                f"{contract} to {theirs!r}, whose value in {origin} is {value!r}, not a whole "
+                f'number above 0 (write {contract} = "<the field that holds it>")'
             )
         config[contract] = value
         artifact.read_as.append(
