@@ -18,7 +18,7 @@ from tui_timing.config import ArtifactPaths, Invocation, Settings
 from tui_timing.findings import Action, Decision, Plot, Series, StageResult
 from tui_timing.tui.app import TimingApp
 from tui_timing.tui.messages import StageFinished, StageProgress, StageStarted
-from tui_timing.tui.notification import TOAST_TEXT_WIDTH, TOAST_WIDTH, toasts_on
+from tui_timing.tui.notification import TOAST_TEXT_WIDTH, TOAST_WIDTH, ToastSweeper, toasts_on
 from tui_timing.tui.panes.plot_view import PlotView
 from tui_timing.tui.screens.confirm_screen import ConfirmAction
 from tui_timing.tui.screens.help_screen import HelpScreen
@@ -673,3 +673,13 @@ async def test_toasts_wrap_at_words_and_paths_after_a_slash(
             assert broken_only_between_words(said[-1], rows), (said[-1], rows)
         assert said[-1].startswith(f"Appended to {pad.relative_to(tmp_path)}: 7 of 7 stages")
         assert any(row.endswith("/") for row in rows)  # the path, broken after a slash
+
+
+def test_the_toast_sweeper_lets_a_closing_app_be() -> None:
+    """Its timer can fire once the closing app's screens are gone (seen in a test run beside
+    busy loops: ScreenStackError from `_sweep`, the app's exit a traceback)."""
+    from textual.app import App
+
+    app: App[None] = App()  # no screen on its stack yet, as a closing app has none left
+    assert not app.screen_stack
+    ToastSweeper(app)._sweep()  # nothing to repaint: returns, raises nothing

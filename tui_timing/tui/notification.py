@@ -160,6 +160,8 @@ class ToastSweeper:
             self._timer = self._app.set_interval(SWEEP_S, self._sweep)
 
     def _sweep(self) -> None:
+        if not self._app.screen_stack:  # the app is closing: its screens go before its timers
+            return
         screen = self._app.screen
         shown = toasts_on(screen)
         if shown < self._shown:
