@@ -27,21 +27,21 @@ Once every marker was seen, OUT.json is written (atomically) with the figures an
 modules imported until the first marker, and the process keeps running until it is killed
 (the benchmark kills the tmux session), or, with `$CPU_UNTIL_EXIT` set, exits there and
 then (so that `valgrind --tool=cachegrind` counts the instructions until the marker).
-Only the standard library is imported here, and little of it: what is imported here is
-counted on both sides alike.
+Only the standard library is imported here (and start_points.py beside it), and little
+of it: what is imported here is counted on both sides alike.
 """
 
 from __future__ import annotations
 
 import gc
-import importlib.abc
-import importlib.util
 import os
 import re
 import resource
 import sys
 import time
 from typing import Any, TextIO
+
+from start_points import OnImport  # this folder's: the first on sys.path
 
 #: CSI sequences (styles, cursor moves), OSC sequences and lone escapes.
 ESCAPES = re.compile(r"\x1b\[[0-9;?<>=]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b.")
@@ -138,37 +138,20 @@ class Watched:
             os._exit(0)  # at once: an instruction count (valgrind) stops here
 
 
-class HandedFrames(importlib.abc.MetaPathFinder):
-    """Watches the text handed to Textual's writer thread: patches `WriterThread.write` as
+def hand_frames_to(watched: Watched) -> None:
+    """Watch the text handed to Textual's writer thread: `WriterThread.write` patched as
     its module is imported (nothing of Textual is imported here before that)."""
 
-    MODULE = "textual.drivers._writer_thread"
+    def patch(module: Any) -> None:
+        queue_text = module.WriterThread.write
 
-    def __init__(self, watched: Watched) -> None:
-        self._watched = watched
+        def write(thread: Any, text: str) -> None:
+            watched.look(text)
+            queue_text(thread, text)
 
-    def find_spec(self, name: str, path: Any, target: Any = None) -> Any:
-        if name != self.MODULE:
-            return None
-        sys.meta_path.remove(self)
-        spec = importlib.util.find_spec(name)
-        if spec is None or spec.loader is None:
-            return spec
-        load = spec.loader.exec_module
-        watched = self._watched
+        module.WriterThread.write = write
 
-        def exec_module(module: Any) -> None:
-            load(module)
-            queue_text = module.WriterThread.write
-
-            def write(thread: Any, text: str) -> None:
-                watched.look(text)
-                queue_text(thread, text)
-
-            module.WriterThread.write = write
-
-        spec.loader.exec_module = exec_module  # type: ignore[method-assign]
-        return spec
+    sys.meta_path.insert(0, OnImport({"textual.drivers._writer_thread": patch}))
 
 
 START = time.perf_counter()
@@ -182,7 +165,7 @@ def main() -> None:
     watched = Watched(sys.__stderr__, out, markers)  # type: ignore[arg-type]
     sys.__stderr__ = watched  # type: ignore[misc, assignment]
     if HANDED:
-        sys.meta_path.insert(0, HandedFrames(watched))
+        hand_frames_to(watched)
     if os.environ.get("CPU_UNTIL_PROFILE"):
         import cProfile
 

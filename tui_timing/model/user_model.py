@@ -62,15 +62,11 @@ def factory_arguments(
 ) -> tuple[list[Any], dict[str, Any]]:
     """(args, kwargs) for the factory: the whole config for a single `config`-like
     parameter (as its annotated dataclass when it has one), else the matching entries."""
-    try:
-        signature = inspect.signature(factory)
-    except (TypeError, ValueError):
+    read = _parameters(factory)
+    if read is None:
         return [dict(config)], {}
-    params = [
-        p for p in signature.parameters.values() if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
-    ]
-    takes_any = any(p.kind == p.VAR_KEYWORD for p in signature.parameters.values())
-    whole = whole_config_parameter(factory, config)
+    params, takes_any = read
+    whole = _whole_config(params, config)
     if whole is not None:
         target = _dataclass_annotation(factory, whole)
         value = _build_dataclass(spec, target, config) if target is not None else dict(config)
@@ -99,13 +95,25 @@ def whole_config_parameter(
 ) -> inspect.Parameter | None:
     """The factory's one parameter when it takes the whole config (named `config`, `cfg`,
     `hparams` or `hyper_parameters`, and not a field of the config itself); else None."""
+    read = _parameters(factory)
+    return _whole_config(read[0], config) if read is not None else None
+
+
+def _parameters(factory: Callable[..., Any]) -> tuple[list[inspect.Parameter], bool] | None:
+    """The factory's named parameters, and whether it takes `**kwargs`; None when its
+    signature cannot be read (a builtin)."""
     try:
         signature = inspect.signature(factory)
     except (TypeError, ValueError):
         return None
-    params = [
-        p for p in signature.parameters.values() if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
-    ]
+    every = list(signature.parameters.values())
+    named = [p for p in every if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    return named, any(p.kind == p.VAR_KEYWORD for p in every)
+
+
+def _whole_config(
+    params: list[inspect.Parameter], config: dict[str, Any]
+) -> inspect.Parameter | None:
     if len(params) == 1 and params[0].name in WHOLE_CONFIG and params[0].name not in config:
         return params[0]
     return None
