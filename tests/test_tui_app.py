@@ -434,6 +434,34 @@ async def test_theme_key_cycles_and_plots_follow(cache: Path, tmp_path: Path) ->
         assert views and all(view.palette == app.plot_palette() for view in views)
 
 
+def painted_styles(app: TimingApp) -> list[list[str]]:
+    """The style of each segment on screen, line by line (the text left out: a pane shows
+    the time of day)."""
+    return [[str(s.style) for s in strip] for strip in app.screen._compositor.render_strips()]
+
+
+@pytest.mark.parametrize("theme", ["timing-light", "timing-dark", "timing-ansi"])
+async def test_the_launch_theme_paints_as_a_switch_to_it_does(
+    theme: str, cache: Path, tmp_path: Path
+) -> None:
+    """The launch's theme is put in place without Textual's theme watcher (which would
+    parse all CSS again before the first frame): the screen, the app's classes and its
+    line filters must come out as when the app switches to that theme."""
+    other = "timing-light" if theme == "timing-dark" else "timing-dark"
+    seen = []
+    for start, switch_to in ((theme, None), (other, theme)):
+        app = TimingApp(invocation(cache=cache, theme=start), cwd=tmp_path)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await settle(pilot, app)
+            if switch_to is not None:
+                app.theme = switch_to
+                await pilot.pause()
+                await settle(pilot, app)
+            filters = [(type(f).__name__, vars(f)) for f in app.get_line_filters()]
+            seen.append((app.theme, sorted(app.classes), filters, painted_styles(app)))
+    assert seen[0] == seen[1]
+
+
 async def test_unknown_theme_is_named_and_the_app_starts(cache: Path, tmp_path: Path) -> None:
     app = TimingApp(invocation(cache=cache, theme="no-such-theme"), cwd=tmp_path)
     async with app.run_test(size=(120, 40), notifications=True) as pilot:
@@ -675,7 +703,7 @@ async def test_toasts_wrap_at_words_and_paths_after_a_slash(
         assert any(row.endswith("/") for row in rows)  # the path, broken after a slash
 
 
-def test_the_toast_sweeper_lets_a_closing_app_be() -> None:
+async def test_the_toast_sweeper_lets_a_closing_app_be() -> None:
     """Its timer can fire once the closing app's screens are gone (seen in a test run beside
     busy loops: ScreenStackError from `_sweep`, the app's exit a traceback)."""
     from textual.app import App

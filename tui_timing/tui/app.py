@@ -50,7 +50,6 @@ from tui_timing.tui.command_table import (
 from tui_timing.tui.commands import PaletteEntry, TimingCommands
 from tui_timing.tui.compare_runner import CompareRunner
 from tui_timing.tui.compare_state import CompareState
-from tui_timing.tui.describe import describe_artifacts, shorter
 from tui_timing.tui.header_bar import HeaderBar
 from tui_timing.tui.main_screen import MainScreen
 from tui_timing.tui.messages import (
@@ -177,8 +176,8 @@ class TimingApp(App[None]):
         self.timing_themes, self.theme_problems = load_themes(theme_dirs())
         for timing_theme in self.timing_themes.values():
             self.register_theme(timing_theme.theme)
-        # Chosen before the first style pass: a theme change later re-styles every widget.
-        self.theme, self._theme_note = self._start_theme()
+        theme, self._theme_note = self._start_theme()
+        self._take_start_theme(theme)
 
     def get_default_screen(self) -> MainScreen:
         """The main view (the stage list and panes), the screen under every dialog."""
@@ -269,6 +268,23 @@ class TimingApp(App[None]):
         names = ", ".join(self.timing_themes) or "none"
         return fallback, f"No theme called {wanted!r}; using {fallback}. Themes: {names}."
 
+    def _take_start_theme(self, name: str) -> None:
+        """The launch's theme, in place before the first style pass parses any CSS.
+
+        Setting `theme` runs Textual's watcher, which also queues a re-parse of every
+        stylesheet and a re-styling of every widget: the first frame would pay for its CSS
+        twice (the floor, on Textual's default theme, pays once). Here only what the
+        watcher does to the app's state is done: the theme's classes, its ANSI mapping and
+        the stylesheet's variables. tests/test_tui_themes.py holds the two ways equal.
+        """
+        self.set_reactive(TimingApp.theme, name)
+        dark = self.current_theme.dark
+        self.set_class(True, f"-theme-{name}", update=False)
+        self.set_class(dark, "-dark-mode", update=False)
+        self.set_class(not dark, "-light-mode", update=False)
+        self._refresh_truecolor_filter(self.ansi_theme)
+        self.stylesheet.set_variables(self.get_css_variables())
+
     def _report_theme_problems(self) -> None:
         for problem in self.theme_problems:
             self.notify(str(problem), title="Theme skipped", severity="warning", timeout=10)
@@ -343,6 +359,8 @@ class TimingApp(App[None]):
         if self._compare_after_resolve is not None:
             other, self._compare_after_resolve = self._compare_after_resolve, None
             self.call_after_refresh(self.start_compare, other, "B")
+        from tui_timing.tui.describe import describe_artifacts, shorter  # after the first frame
+
         description = describe_artifacts(message.paths, message.found, message.selection, self.cwd)
         self.main.query_one(HeaderBar).show(description, *shorter(description))
         self.watcher.watch(message.paths.given())

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
+import rich.repr
 from textual.message import Message
 
 from tui_timing.findings import StageResult
@@ -21,6 +22,16 @@ if TYPE_CHECKING:
     from tui_timing.artifacts.discovery import Discovered
     from tui_timing.config import ArtifactPaths
     from tui_timing.tui.pipeline import Selection
+
+
+class Payload(Message):
+    """A message whose dataclass fields are its payload. It is an event: compared by
+    identity, as Textual's own are, and shown by its fields here, so its dataclass
+    generates neither `__eq__` nor `__repr__` (generating them took half of this module's
+    import, which a launch pays before its first frame)."""
+
+    def __rich_repr__(self) -> rich.repr.Result:
+        yield from vars(self).items()  # the fields: Message keeps its own in slots
 
 
 class _Running(Protocol):
@@ -45,8 +56,8 @@ def while_running(handler: Callable[[A, M], None]) -> Callable[[A, M], None]:
     return handle
 
 
-@dataclass
-class ArtifactsResolved(Message):
+@dataclass(eq=False, repr=False)
+class ArtifactsResolved(Payload):
     """The artifacts a run uses are known (given, discovered, or the bundled sample)."""
 
     #: The ArtifactPaths in use (raw summary beside the cache included).
@@ -56,23 +67,23 @@ class ArtifactsResolved(Message):
     selection: Selection
 
 
-@dataclass
-class ArtifactsLoaded(Message):
+@dataclass(eq=False, repr=False)
+class ArtifactsLoaded(Payload):
     """Artifacts were (re)loaded; those that cannot be used, as kind -> problem."""
 
     errors: dict[str, str]
 
 
-@dataclass
-class StageStarted(Message):
+@dataclass(eq=False, repr=False)
+class StageStarted(Payload):
     """A stage began running."""
 
     stage: int
     reason: str
 
 
-@dataclass
-class StageProgress(Message):
+@dataclass(eq=False, repr=False)
+class StageProgress(Payload):
     """A running stage's progress; `partial` carries plots filled so far (stage 5)."""
 
     stage: int
@@ -81,8 +92,8 @@ class StageProgress(Message):
     partial: StageResult | None
 
 
-@dataclass
-class StageFinished(Message):
+@dataclass(eq=False, repr=False)
+class StageFinished(Payload):
     """A stage finished with this result (or it came from the results cache: `computed`
     says when it was computed)."""
 
@@ -96,37 +107,37 @@ class StageFinished(Message):
     printed: tuple[tuple[str, str], ...] = ()
 
 
-@dataclass
-class StageInterrupted(Message):
+@dataclass(eq=False, repr=False)
+class StageInterrupted(Payload):
     """A stage was stopped because newer work superseded it; it is queued again."""
 
     stage: int
 
 
-@dataclass
-class PipelineFailed(Message):
+@dataclass(eq=False, repr=False)
+class PipelineFailed(Payload):
     """Work outside any one stage failed (discovery, loading); the app stays up."""
 
     problem: str
     stages: list[int]
 
 
-@dataclass
-class PipelineIdle(Message):
+@dataclass(eq=False, repr=False)
+class PipelineIdle(Payload):
     """All queued work is done, as of the `submits`-th request."""
 
     submits: int
 
 
-@dataclass
-class ActionOutput(Message):
+@dataclass(eq=False, repr=False)
+class ActionOutput(Payload):
     """One line of a running action's output."""
 
     line: str
 
 
-@dataclass
-class ActionFinished(Message):
+@dataclass(eq=False, repr=False)
+class ActionFinished(Payload):
     """A suggested action's command exited (returncode None: it could not start)."""
 
     command: str
@@ -134,8 +145,8 @@ class ActionFinished(Message):
     problem: str = ""
 
 
-@dataclass
-class ActionCancelled(Message):
+@dataclass(eq=False, repr=False)
+class ActionCancelled(Payload):
     """A suggested action was cancelled and has ended; `removed` lists what it had made
     (and was removed), `problem` what went wrong removing it."""
 
@@ -144,31 +155,31 @@ class ActionCancelled(Message):
     problem: str = ""
 
 
-@dataclass
-class ExportFinished(Message):
+@dataclass(eq=False, repr=False)
+class ExportFinished(Payload):
     """The findings summary was appended to the scratchpad."""
 
     path: str
     summary: str
 
 
-@dataclass
-class ExportFailed(Message):
+@dataclass(eq=False, repr=False)
+class ExportFailed(Payload):
     """The scratchpad could not be written; it is unchanged."""
 
     problem: str
 
 
-@dataclass
-class CompareStageStarted(Message):
+@dataclass(eq=False, repr=False)
+class CompareStageStarted(Payload):
     """A stage of the second run of a comparison (`c`) began running."""
 
     generation: int
     stage: int
 
 
-@dataclass
-class CompareStageFinished(Message):
+@dataclass(eq=False, repr=False)
+class CompareStageFinished(Payload):
     """A stage of the second run finished, or was taken from the first run (`shared`: its
     inputs are the same, so it was not run again)."""
 
@@ -178,8 +189,8 @@ class CompareStageFinished(Message):
     shared: bool
 
 
-@dataclass
-class CompareFailed(Message):
+@dataclass(eq=False, repr=False)
+class CompareFailed(Payload):
     """The second run could not be loaded or run (a bug outside any one stage)."""
 
     generation: int
