@@ -20,7 +20,6 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, Literal
 
-from textual import on
 from textual.actions import parse as parse_action
 from textual.app import App
 from textual.binding import BindingType
@@ -74,7 +73,6 @@ from tui_timing.tui.messages import (
 from tui_timing.tui.notification import TimedNotification, ToastSweeper, toast_lines
 from tui_timing.tui.panes.action_bar import ActionBar
 from tui_timing.tui.panes.item_text import action_text
-from tui_timing.tui.panes.stage_pane import StagePane
 from tui_timing.tui.pipeline import (
     PAINT_WAIT_S,
     STORE_WAIT_S,
@@ -102,6 +100,7 @@ if TYPE_CHECKING:
     from tui_timing.stages.context import StageContext
     from tui_timing.tui.launch_lookup import LaunchLookup
     from tui_timing.tui.panes.decision_pane import DecisionPane
+    from tui_timing.tui.panes.stage_pane import StagePane
     from tui_timing.tui.screens.runs_screen import RunsChoice
     from tui_timing.tui.search_bar import SearchBar
     from tui_timing.tui.stage_one_ahead import StageOneAhead
@@ -990,6 +989,8 @@ class TimingApp(App[None]):
                 self._copy(action_text(action), "the action")
             return
         focused = self.focused
+        from tui_timing.tui.panes.stage_pane import StagePane
+
         item = (focused if isinstance(focused, StagePane) else pane).current_item()
         if item is None:
             self.notify("Nothing to copy here yet.", timeout=3)
@@ -1004,8 +1005,7 @@ class TimingApp(App[None]):
         self.copy_to_clipboard(text)
         self.notify(f"{what} ({len(text)} characters)", title="Copied", timeout=3)
 
-    @on(StagePane.OpenItem)
-    def _open_item(self, event: StagePane.OpenItem) -> None:
+    def on_stage_pane_open_item(self, event: StagePane.OpenItem) -> None:
         from tui_timing.tui.screens.item_screen import ItemScreen
 
         title = getattr(event.item, "item_title", "")

@@ -25,7 +25,6 @@ from tui_timing.stages.catalog import STAGE_BY_ID, STAGES, Stage
 from tui_timing.tui.compare_state import CompareState, compared_stage
 from tui_timing.tui.header_bar import HeaderBar
 from tui_timing.tui.panes.action_bar import ActionBar
-from tui_timing.tui.panes.stage_pane import StagePane
 from tui_timing.tui.stage_list import StageList
 from tui_timing.tui.status import StageState
 from tui_timing.tui.themes import PlotPalette
@@ -35,6 +34,7 @@ if TYPE_CHECKING:
 
     from tui_timing.tui.panes.decision_pane import DecisionPane
     from tui_timing.tui.panes.pane_search import Match
+    from tui_timing.tui.panes.stage_pane import StagePane
     from tui_timing.tui.search_bar import SearchBar
 
 
@@ -98,8 +98,8 @@ class MainScreen(Screen[None]):
         if not self._resumed:
             self._resumed = True
             self.view.first_frame()
-            # The stage's pane is in the frame, empty: its widgets are composed after it.
-            self.mount_panes([self.current_stage])
+            # The stage's pane is mounted after the frame, its module imported then.
+            self.call_after_refresh(self.mount_panes, [self.current_stage])
 
     @property
     def view(self) -> ViewState:
@@ -120,8 +120,13 @@ class MainScreen(Screen[None]):
             compared = compared_stage(view.compare, stage_id, state.status, first)
         marks = (compared.status_a, compared.status_b) if compared is not None else None
         self.query_one(StageList).show_state(state, marks)
-        for pane in self.query(f"#pane-{stage_id}").results(StagePane):
+        for pane in self._panes(f"#pane-{stage_id}"):
             pane.show(state, view.plot_palette(), stage_id in self.log_flipped, compared)
+
+    def _panes(self, selector: str = ".stage-pane") -> list[StagePane]:
+        """The stage panes mounted that match `selector` (found by their CSS class: the
+        panes' module is imported with the first pane, after the first frame)."""
+        return cast("list[StagePane]", list(self.query(selector)))
 
     def show_all(self) -> None:
         for stage_id in self.view.states:
@@ -170,7 +175,7 @@ class MainScreen(Screen[None]):
 
     def watch_current_stage(self, stage_id: int) -> None:
         """Put the stage's pane on show (mounting the panes not mounted yet)."""
-        focused_pane = isinstance(self.focused, StagePane)
+        focused_pane = self.focused is not None and self.focused.has_class("stage-pane")
         self.mount_panes()
         self.query_one(ContentSwitcher).current = f"pane-{stage_id}"
         self.close_search()
@@ -187,7 +192,7 @@ class MainScreen(Screen[None]):
 
     def current_pane(self) -> StagePane:
         self.mount_panes()
-        return self.query_one(f"#pane-{self.current_stage}", StagePane)
+        return self._panes(f"#pane-{self.current_stage}")[0]
 
     def decision_pane(self) -> DecisionPane:
         from tui_timing.tui.panes.decision_pane import DecisionPane
@@ -282,7 +287,7 @@ class MainScreen(Screen[None]):
             bar.close()
             if typing:
                 self.set_focus(self.current_pane())
-        for pane in self.query(StagePane):
+        for pane in self._panes():
             clear_marks(pane)
         self._matches = []
 
@@ -290,6 +295,8 @@ class MainScreen(Screen[None]):
 def new_pane(stage_id: int) -> StagePane:
     """A fresh pane for a stage (the decision has its own kind, imported when its pane is
     made: it is never in the first frame)."""
+    from tui_timing.tui.panes.stage_pane import StagePane
+
     info = STAGE_BY_ID[stage_id]
     if stage_id != Stage.DECISION:
         return StagePane(info)
