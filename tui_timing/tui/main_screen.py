@@ -98,8 +98,10 @@ class MainScreen(Screen[None]):
         if not self._resumed:
             self._resumed = True
             self.view.first_frame()
-            # The stage's pane is mounted after the frame, its module imported then.
-            self.call_after_refresh(self.mount_panes, [self.current_stage])
+            # The stage's pane is mounted right after the frame (its module imported then),
+            # before anything else is handled: not after the next refresh, which comes
+            # after the pipeline's thread has started (its imports slow the pane's drawing).
+            self.call_next(self.mount_panes, [self.current_stage])
 
     @property
     def view(self) -> ViewState:
