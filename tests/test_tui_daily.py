@@ -276,7 +276,7 @@ async def test_charts_have_whole_ticks_own_markers_and_whole_titles(
         app.post_message(StageFinished(1, StageResult(1, "cache", plots=[plot]), "test"))
         await pilot.pause()
         text = screen_text(app)
-        panes = [line.split("▕", 1)[-1] for line in text.splitlines()]
+        panes = [line.split("▏", 1)[-1] for line in text.splitlines()]
         assert "Logged statistics per epoch" in text and "split, both" in text  # wrapped
         legend = dict(m.group(2, 1) for m in re.finditer(r"(\S)\S? (real|fake)\b", text))
         assert set(legend) == {"real", "fake"} and legend["real"] != legend["fake"], legend
@@ -294,10 +294,10 @@ async def test_the_light_themes_divider_shows(cache: Path, tmp_path: Path) -> No
     app = TimingApp(invocation(cache=cache, theme="timing-light"), cwd=tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
-        column = app.query_one("#stage-column")
-        _, border = column.styles.border_right
-        background = column.styles.background
-        shown = background + border  # the divider's colour as drawn, over the list
+        panes = app.query_one("#panes")
+        _, border = panes.styles.border_left
+        background = panes.styles.background
+        shown = background + border  # the divider's colour as drawn, beside the list
         assert abs(shown.brightness - background.brightness) > 0.25
 
 

@@ -69,6 +69,8 @@ NOT_BEFORE_THE_FIRST_FRAME = (
     "plotext",
     "tui_timing.tui.screens",
     "tui_timing.tui.export",
+    "tui_timing.tui.panes.stage_pane",  # the first pane is mounted right after the frame
+    "tui_timing.tui.describe",  # the header's description, once the artifacts are found
     "tui_timing.report.compare",  # compare mode's
     "tui_timing.report.compare_plots",
     "tui_timing.report.compare_render",

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Protocol, cast
 from textual import on
 from textual.actions import SkipAction
 from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal
 from textual.reactive import var
 from textual.screen import Screen
 from textual.widgets import ContentSwitcher, Footer, OptionList
@@ -74,10 +74,10 @@ class MainScreen(Screen[None]):
         yield HeaderBar()
         yield ActionBar()
         with Horizontal(id="main"):
-            # The list is as tall as its seven lines; the column below it is plain (an
-            # OptionList draws each empty line as an option's, a fifth of the first frame).
-            with Vertical(id="stage-column"):
-                yield StageList()
+            # The list is as tall as its seven lines; below it is the row's own background
+            # (an OptionList draws each empty line as an option's, a fifth of the first
+            # frame; a column around it, 58 more lines drawn under it).
+            yield StageList()
             # The first frame has no pane's widgets: the stage's pane is mounted, empty, as
             # that frame is painted (on_screen_resume), and composed after it; the others
             # when the stages are done or one is asked for (see mount_panes). A pane is a
