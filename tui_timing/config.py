@@ -25,10 +25,21 @@ else:  # pragma: no cover - exercised only on Python 3.10
     import tomli as tomllib
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Tolerances:
     """Thresholds of the checks (defaults: docs/checks.md#tolerances). Relative ones are
-    fractions."""
+    fractions.
+
+    Its `__init__` is written here, not generated: a generated one for sixty fields with
+    defaults is compiled at import, which every launch pays before its first frame.
+    """
+
+    def __init__(self, **values: float) -> None:
+        """`Tolerances(ks_max=0.2)`: the defaults, with those given in their place."""
+        for name, default in _TOLERANCE_DEFAULTS.items():
+            object.__setattr__(self, name, values.pop(name, default))
+        if values:
+            raise TypeError(f"Tolerances has no {', '.join(sorted(values))}")
 
     # Stage 1: cache
     profile_row_sum: float = 1e-4
@@ -85,6 +96,12 @@ class Tolerances:
     real_cache_zero_factor: float = 2.0
     real_cache_zero_points: float = 0.05
     real_cache_length_ks: float = 0.2
+
+
+#: Each tolerance's default (dataclass keeps it as the class attribute).
+_TOLERANCE_DEFAULTS: dict[str, float] = {
+    f.name: getattr(Tolerances, f.name) for f in dataclasses.fields(Tolerances)
+}
 
 
 @dataclass(frozen=True)
@@ -273,7 +290,7 @@ def tolerances_from(
     return dataclasses.replace(Tolerances(), **values)
 
 
-_TOLERANCE_NAMES = {f.name for f in dataclasses.fields(Tolerances)}
+_TOLERANCE_NAMES = set(_TOLERANCE_DEFAULTS)
 
 
 def _unknown_table_key(key: str, source: str) -> str:
