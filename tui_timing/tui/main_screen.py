@@ -63,7 +63,8 @@ class MainScreen(Screen[None]):
 
     def __init__(self) -> None:
         super().__init__()
-        #: Composed (its widgets exist): set as its mount begins, before the first frame.
+        #: Composed, and what the app had before the first frame taken in: set as its
+        #: mount begins (stages shown before are drawn then).
         self.ready = False
         #: Resumed once (Textual paints its first frame as it resumes).
         self._resumed = False
@@ -86,10 +87,12 @@ class MainScreen(Screen[None]):
         yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
-        self.ready = True
         self.query_one(HeaderBar).show("looking for artifacts…")
-        self.show_all()
+        # The app takes in what it has (a warm launch's cached results) first, and each
+        # stage is drawn once after, not before and again for each result.
         self.view.view_ready()  # at once, not by a message: before the first frame
+        self.ready = True
+        self.show_all()
 
     def on_screen_resume(self) -> None:
         # Textual lays the screen out and paints it in its own handler of this event, which
