@@ -274,7 +274,7 @@ class TimingApp(App[None]):
         stylesheet and a re-styling of every widget: the first frame would pay for its CSS
         twice (the floor, on Textual's default theme, pays once). Here only what the
         watcher does to the app's state is done: the theme's classes, its ANSI mapping and
-        the stylesheet's variables. tests/test_tui_themes.py holds the two ways equal.
+        the stylesheet's variables. tests/test_tui_app.py holds the two ways equal.
         """
         self.set_reactive(TimingApp.theme, name)
         dark = self.current_theme.dark

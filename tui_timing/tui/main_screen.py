@@ -79,10 +79,10 @@ class MainScreen(Screen[None]):
             # (an OptionList draws each empty line as an option's, a fifth of the first
             # frame; a column around it, 58 more lines drawn under it).
             yield StageList()
-            # The first frame has no pane's widgets: the stage's pane is mounted, empty, as
-            # that frame is painted (on_screen_resume), and composed after it; the others
-            # when the stages are done or one is asked for (see mount_panes). A pane is a
-            # dozen widgets, each styled, laid out and drawn before a frame shows.
+            # The first frame has no pane: the stage's is mounted right after that frame
+            # (on_screen_resume), the others when the stages are done or one is asked for
+            # (see mount_panes). A pane is a dozen widgets, each styled, laid out and drawn
+            # before a frame shows.
             yield ContentSwitcher(id="panes")
         yield Footer(compact=True, show_command_palette=False)
 
@@ -197,7 +197,7 @@ class MainScreen(Screen[None]):
 
     def current_pane(self) -> StagePane:
         self.mount_panes()
-        return self._panes(f"#pane-{self.current_stage}")[0]
+        return cast("StagePane", self.query_one(f"#pane-{self.current_stage}"))
 
     def decision_pane(self) -> DecisionPane:
         from tui_timing.tui.panes.decision_pane import DecisionPane
