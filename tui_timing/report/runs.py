@@ -30,7 +30,7 @@ from tui_timing.findings import Assumption, Plot, Report, Series, StageResult
 from tui_timing.report.compare import Comparison, compare_reports
 from tui_timing.report.results_cache import ResultsCache, stamps
 from tui_timing.stages.catalog import ALL_STAGES, DIAGNOSTIC, Stage
-from tui_timing.stages.decision.evidence import UNUSABLE, UPSTREAM
+from tui_timing.stages.decision.evidence import UPSTREAM, Evidence
 from tui_timing.stages.runner import artifact_refs, first_artifact_error, resolve_paths
 from tui_timing.stages.sweep import Sweep
 
@@ -347,14 +347,13 @@ def stage_marks(report: Report) -> list[str]:
     """Each diagnostic stage's status, in order; a stage 3-6 that failed only because its
     input could not be used (a checkpoint that did not load) is `error`, as the decision
     reads it (not assessed): beside rule 9 a `fail` mark said a fault was found."""
+    evidence = Evidence({stage.id: stage for stage in report.stages})
     marks: list[str] = []
     for sid in DIAGNOSTIC:
         stage = report.stage(sid)
         status = stage.status if stage is not None else "skip"
-        if stage is not None and status == "fail" and sid not in UPSTREAM:
-            failing = [c for c in stage.checks if c.status == "fail"]
-            if all(c.id in UNUSABLE for c in failing):
-                status = "error"
+        if status == "fail" and sid not in UPSTREAM and not evidence.failures(sid):
+            status = "error"
         marks.append(status)
     return marks
 

@@ -333,12 +333,7 @@ def _vel_check(gate: Gate, vel: ScaleFit, dt: ScaleFit, step: ScaleFit, tol: Tol
     cause = _velocity_cause(vel, dt, step, tol) if constant else None
     measured: dict[str, Any] = {**gate.as_dict(), "factor": vel.as_dict(), "cause": cause}
     sentence = f"Fake {gate.describe()}"
-    if vel.off(tol.scale_factor_rel) and not constant:
-        sentence += (
-            f"; the velocities' deciles are {fmt(vel.factor)}× real but their p95 "
-            f"{fmt(gate.ratio)}×: no single factor explains it"
-        )
-    elif constant:
+    if constant:
         sentence += f"; fake velocities are a constant {fmt(vel.factor)}× real"
         if cause == "paths":
             sentence += (
@@ -360,6 +355,11 @@ def _vel_check(gate: Gate, vel: ScaleFit, dt: ScaleFit, step: ScaleFit, tol: Tol
                 " (the step lengths' and Δt's own constant factors, where they have one, do "
                 "not account for it)"
             )
+    elif vel.off(tol.scale_factor_rel):  # a factor in the deciles that the p95 does not show
+        sentence += (
+            f"; the velocities' deciles are {fmt(vel.factor)}× real but their p95 "
+            f"{fmt(gate.ratio)}×: no single factor explains it"
+        )
     elif not gate.passed:
         sentence += (
             f"; no single factor explains it (KS {fmt(vel.ks_after)} left after dividing out "
